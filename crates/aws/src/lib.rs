@@ -1,0 +1,227 @@
+//! # secmon-aws: the seam between secmon and AWS
+//!
+//! Builds every AWS SDK client the pipeline needs from one configuration ([`Aws::connect`]),
+//! counts the API calls they make per operation ([`ApiStats`], shown by `--stats`), and offers
+//! the retry helper apply uses for AWS's eventual consistency ([`retry`]).
+//!
+//! Endpoints come from the standard AWS configuration chain, including `AWS_ENDPOINT_URL`; when
+//! an endpoint override is set (a local emulator), S3 uses path-style addressing because
+//! `bucket.localhost` does not resolve.
+//!
+//! What this crate does not do: it knows nothing of specs or plans; reading live state and
+//! executing steps live in `secmon-diff` and `secmon-apply`.
+
+mod stats;
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+pub use stats::{ApiStats, CallCount};
+
+pub use aws_sdk_cloudtrail as cloudtrail;
+pub use aws_sdk_cloudwatch as cloudwatch;
+pub use aws_sdk_cloudwatchlogs as logs;
+pub use aws_sdk_iam as iam;
+pub use aws_sdk_s3 as s3;
+pub use aws_sdk_secretsmanager as secretsmanager;
+pub use aws_sdk_sns as sns;
+pub use aws_sdk_sts as sts;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    #[error("no AWS region configured")]
+    NoRegion,
+    #[error("{operation}: {message}")]
+    Call {
+        operation: String,
+        code: Option<String>,
+        message: String,
+    },
+}
+
+impl AwsError {
+    /// Wraps an SDK error, keeping AWS's error code for callers that branch on it.
+    pub fn call<E, R>(operation: &str, e: SdkError<E, R>) -> AwsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let code = e.code().map(str::to_string);
+        let message = match (e.code(), e.message()) {
+            (Some(c), Some(m)) => format!("{c}: {m}"),
+            (Some(c), None) => c.to_string(),
+            _ => aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+        };
+        AwsError::Call {
+            operation: operation.to_string(),
+            code,
+            message,
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            AwsError::Call { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// The code of an SDK error, when AWS sent one.
+pub fn error_code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&str> {
+    match e {
+        SdkError::ServiceError(s) => s.err().code(),
+        _ => None,
+    }
+}
+
+/// Every client the pipeline needs, sharing one configuration and one call counter.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    pub region: String,
+    pub endpoint_override: Option<String>,
+    pub stats: ApiStats,
+    pub secretsmanager: secretsmanager::Client,
+    pub cloudtrail: cloudtrail::Client,
+    pub cloudwatch: cloudwatch::Client,
+    pub logs: logs::Client,
+    pub sns: sns::Client,
+    pub s3: s3::Client,
+    pub iam: iam::Client,
+    pub sts: sts::Client,
+}
+
+impl Aws {
+    /// Loads the AWS configuration chain; `region` and `endpoint` override it when given.
+    pub async fn connect(region: Option<&str>, endpoint: Option<&str>) -> Result<Aws, AwsError> {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(r) = region {
+            loader = loader.region(aws_config::Region::new(r.to_string()));
+        }
+        if let Some(e) = endpoint {
+            loader = loader.endpoint_url(e);
+        }
+        let conf = loader.load().await;
+        let region = conf
+            .region()
+            .map(|r| r.to_string())
+            .ok_or(AwsError::NoRegion)?;
+        let stats = ApiStats::default();
+        let endpoint_override = conf.endpoint_url().map(str::to_string);
+        macro_rules! client {
+            ($krate:ident) => {
+                $krate::Client::from_conf(
+                    $krate::config::Builder::from(&conf)
+                        .interceptor(stats.interceptor())
+                        .build(),
+                )
+            };
+        }
+        let s3conf = s3::config::Builder::from(&conf)
+            .interceptor(stats.interceptor())
+            .force_path_style(endpoint_override.is_some())
+            .build();
+        Ok(Aws {
+            region,
+            secretsmanager: client!(secretsmanager),
+            cloudtrail: client!(cloudtrail),
+            cloudwatch: client!(cloudwatch),
+            logs: client!(logs),
+            sns: client!(sns),
+            s3: s3::Client::from_conf(s3conf),
+            iam: client!(iam),
+            sts: client!(sts),
+            endpoint_override,
+            stats,
+        })
+    }
+
+    /// The account the credentials belong to (STS GetCallerIdentity).
+    pub async fn account_id(&self) -> Result<String, AwsError> {
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AwsError::call("GetCallerIdentity", e))?;
+        Ok(out.account.unwrap_or_default())
+    }
+}
+
+/// Runs `op` until it succeeds, `retryable` says an error is final, or `attempts` run out, with
+/// exponential backoff from `first_delay`. For AWS's eventual consistency (a new IAM role is
+/// refused by CloudTrail for seconds); throttling is already retried by the SDK itself.
+pub async fn retry<T, F, Fut>(
+    attempts: u32,
+    first_delay: Duration,
+    retryable: impl Fn(&AwsError) -> bool,
+    mut op: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let mut delay = first_delay;
+    let mut n = 1;
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) if n < attempts && retryable(&e) => {
+                tracing::debug!(error = %e, attempt = n, "retrying after {delay:?}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(8));
+                n += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn retry_stops_on_success_and_on_final_errors() {
+        let calls = AtomicU32::new(0);
+        let r: Result<u32, AwsError> = retry(
+            5,
+            Duration::from_millis(1),
+            |_| true,
+            || async {
+                let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+                if n < 3 {
+                    Err(AwsError::Call {
+                        operation: "X".into(),
+                        code: Some("Busy".into()),
+                        message: "busy".into(),
+                    })
+                } else {
+                    Ok(n)
+                }
+            },
+        )
+        .await;
+        assert_eq!(r.unwrap(), 3);
+        let calls = AtomicU32::new(0);
+        let r: Result<(), AwsError> = retry(
+            5,
+            Duration::from_millis(1),
+            |e| e.code() == Some("Busy"),
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(AwsError::Call {
+                    operation: "X".into(),
+                    code: Some("AccessDenied".into()),
+                    message: "no".into(),
+                })
+            },
+        )
+        .await;
+        assert!(r.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+}

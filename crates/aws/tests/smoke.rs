@@ -1,0 +1,126 @@
+//! Smoke test: every client the pipeline needs talks to the local emulator through the real SDK,
+//! so protocol problems (CloudWatch's RPC v2 CBOR, S3 addressing) surface here first.
+
+use secmon_aws::Aws;
+use secmon_testkit::Emulator;
+
+fn test_credentials() {
+    // Dummy credentials for the emulator; never real ones.
+    for (k, v) in [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ] {
+        if std::env::var(k).is_err() {
+            std::env::set_var(k, v);
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_client_reaches_the_emulator() {
+    test_credentials();
+    let emu = Emulator::start();
+    let aws = Aws::connect(Some("us-east-1"), Some(&emu.endpoint))
+        .await
+        .unwrap();
+    assert_eq!(aws.account_id().await.unwrap().len(), 12);
+    aws.secretsmanager
+        .list_secrets()
+        .send()
+        .await
+        .expect("Secrets Manager ListSecrets");
+    aws.cloudtrail
+        .describe_trails()
+        .send()
+        .await
+        .expect("CloudTrail DescribeTrails");
+    aws.cloudwatch
+        .describe_alarms()
+        .send()
+        .await
+        .expect("CloudWatch DescribeAlarms (RPC v2 CBOR via the adapter)");
+    aws.logs
+        .describe_log_groups()
+        .send()
+        .await
+        .expect("CloudWatch Logs DescribeLogGroups");
+    aws.sns.list_topics().send().await.expect("SNS ListTopics");
+    aws.s3.list_buckets().send().await.expect("S3 ListBuckets");
+    aws.iam.list_roles().send().await.expect("IAM ListRoles");
+    let stats = aws.stats.snapshot();
+    assert_eq!(stats.len(), 8, "one call per client: {stats:?}");
+    assert_eq!(aws.stats.mutating(), 0);
+}
+
+#[tokio::test]
+async fn cloudwatch_writes_round_trip_through_the_cbor_adapter() {
+    use secmon_aws::cloudwatch::types::{ComparisonOperator, Statistic, Tag};
+    test_credentials();
+    let emu = Emulator::start();
+    let aws = Aws::connect(Some("us-east-1"), Some(&emu.endpoint))
+        .await
+        .unwrap();
+    aws.cloudwatch
+        .put_metric_alarm()
+        .alarm_name("Secret is accessed")
+        .namespace("SecurityMetrics")
+        .metric_name("SecretAccessCount")
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
+        .tags(Tag::builder().key("secmon:spec").value("smoke").build())
+        .send()
+        .await
+        .expect("PutMetricAlarm");
+    let out = aws
+        .cloudwatch
+        .describe_alarms()
+        .alarm_names("Secret is accessed")
+        .send()
+        .await
+        .unwrap();
+    let alarm = &out.metric_alarms()[0];
+    assert_eq!(alarm.statistic(), Some(&Statistic::Sum));
+    assert_eq!(alarm.period(), Some(60));
+    assert!(
+        alarm.state_updated_timestamp().is_some(),
+        "timestamps survive the protocol translation"
+    );
+    let tags = aws
+        .cloudwatch
+        .list_tags_for_resource()
+        .resource_arn(alarm.alarm_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tags()[0].value(), Some("smoke"));
+    // A missing alarm is an empty answer, not an error.
+    let none = aws
+        .cloudwatch
+        .describe_alarms()
+        .alarm_names("nope")
+        .send()
+        .await
+        .unwrap();
+    assert!(none.metric_alarms().is_empty());
+}
+
+/// scripts/test starts one emulator the way a user would and exports AWS_ENDPOINT_URL; this
+/// checks that path too (the SDK picks the endpoint up from the environment by itself).
+#[tokio::test]
+async fn the_endpoint_exported_by_scripts_test_works() {
+    test_credentials();
+    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") else {
+        panic!("AWS_ENDPOINT_URL is not set: run the tests with scripts/test");
+    };
+    let aws = Aws::connect(Some("us-east-1"), None).await.unwrap();
+    assert_eq!(aws.endpoint_override.as_deref(), Some(endpoint.as_str()));
+    aws.sns
+        .list_topics()
+        .send()
+        .await
+        .expect("SNS via the shared emulator");
+}

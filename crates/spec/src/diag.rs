@@ -1,0 +1,136 @@
+//! Diagnostics: what is wrong, where (file, line, column, field) and how to fix it.
+
+use serde::Serialize;
+use std::fmt;
+
+/// A 1-based line and column in the spec file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding about a spec: an error that makes it invalid, or a warning worth acting on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    /// Path of the field, e.g. `monitors[0].alarm.period`.
+    pub field: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(
+            f,
+            "{}:{}:{}: {sev}: {}: {}",
+            self.file, self.line, self.column, self.field, self.message
+        )?;
+        if let Some(h) = &self.hint {
+            write!(f, "\n  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Errors of the spec crate. `Invalid` carries every problem found, not only the first.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("{file}: cannot read spec: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", render_all(.0))]
+    Invalid(Vec<Diagnostic>),
+    #[error("{field}: {message}")]
+    Interpolation { field: String, message: String },
+}
+
+impl SpecError {
+    /// Every diagnostic this error carries (one for I/O and interpolation errors).
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        match self {
+            SpecError::Invalid(d) => d.clone(),
+            SpecError::Io { file, source } => vec![Diagnostic {
+                severity: Severity::Error,
+                file: file.clone(),
+                line: 0,
+                column: 0,
+                field: String::new(),
+                message: format!("cannot read spec: {source}"),
+                hint: None,
+            }],
+            SpecError::Interpolation { field, message } => vec![Diagnostic {
+                severity: Severity::Error,
+                file: String::new(),
+                line: 0,
+                column: 0,
+                field: field.clone(),
+                message: message.clone(),
+                hint: None,
+            }],
+        }
+    }
+}
+
+fn render_all(d: &[Diagnostic]) -> String {
+    let errors = d.iter().filter(|d| d.severity == Severity::Error).count();
+    let mut s: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+    s.push(format!("{errors} error(s)"));
+    s.join("\n")
+}
+
+/// The closest candidate within edit distance 3, for "did you mean" hints.
+pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (levenshtein(&word.to_lowercase(), &c.to_lowercase()), *c))
+        .filter(|(d, c)| *d <= 3.min(c.len() / 2 + 1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn suggests_the_nearest_field() {
+        assert_eq!(
+            did_you_mean("evaluation_period", &["period", "evaluation_periods"]),
+            Some("evaluation_periods")
+        );
+        assert_eq!(did_you_mean("zzzzzz", &["period"]), None);
+    }
+}

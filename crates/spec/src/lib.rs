@@ -1,0 +1,122 @@
+//! # secmon-spec: the desired state
+//!
+//! Parses and validates a secmon spec (YAML) into a [`Spec`]: the typed [`DesiredState`] plus
+//! where each field sits in the file, so that every later finding (lint, plan errors) can point
+//! at `file:line:column`.
+//!
+//! Main types: [`Spec`], [`DesiredState`] and its parts ([`Secret`], [`Trail`], [`Topic`],
+//! [`Monitor`]), [`Diagnostic`], [`SpecError`].
+//!
+//! Validation reports *all* problems at once: unknown keys (with "did you mean"), wrong types,
+//! AWS naming and range rules, dangling topic references, duplicates and literal secret values.
+//!
+//! What this crate does not do: it never calls AWS and never reads a secret's value (the value
+//! source is only described here; `apply` reads it).
+
+mod diag;
+mod interp;
+mod load;
+mod model;
+pub mod rules;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub use diag::{did_you_mean, Diagnostic, Pos, Severity, SpecError};
+pub use interp::expand;
+pub use model::*;
+
+/// A validated spec: the desired state and the source position of each field.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub state: DesiredState,
+    /// The file name used in diagnostics.
+    pub file: String,
+    /// Field path (`monitors[0].alarm.period`) → position of its value.
+    pub locations: BTreeMap<String, Pos>,
+    /// Non-fatal findings of validation.
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Spec {
+    /// Parses and validates spec text; `file` names the source in diagnostics.
+    pub fn parse(text: &str, file: &str) -> Result<Spec, SpecError> {
+        load::Loader::new(file).load(text)
+    }
+
+    /// Reads and validates a spec file.
+    pub fn from_file(path: &Path) -> Result<Spec, SpecError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        Spec::parse(&text, &file)
+    }
+
+    /// Position of a field, or of its nearest enclosing field that has one.
+    pub fn locate(&self, field: &str) -> Pos {
+        let mut f = field;
+        loop {
+            if let Some(p) = self.locations.get(f) {
+                return *p;
+            }
+            match f.rfind(['.', '[']) {
+                Some(i) => f = &f[..i],
+                None => return Pos { line: 1, column: 1 },
+            }
+        }
+    }
+
+    /// A diagnostic located at `field`.
+    pub fn diagnostic(
+        &self,
+        severity: Severity,
+        field: &str,
+        message: String,
+        hint: Option<String>,
+    ) -> Diagnostic {
+        let p = self.locate(field);
+        Diagnostic {
+            severity,
+            file: self.file.clone(),
+            line: p.line,
+            column: p.column,
+            field: field.into(),
+            message,
+            hint,
+        }
+    }
+}
+
+impl DesiredState {
+    /// The state with `${account_id}` and `${region}` expanded everywhere.
+    pub fn resolve(&self, account_id: &str, region: &str) -> Result<DesiredState, SpecError> {
+        let mut v = serde_json::to_value(self).expect("the desired state serialises");
+        interp::expand_json(&mut v, account_id, region).map_err(|message| {
+            SpecError::Interpolation {
+                field: "(spec)".into(),
+                message,
+            }
+        })?;
+        Ok(serde_json::from_value(v).expect("expanding strings keeps the shape"))
+    }
+
+    /// Name of the IAM role CloudTrail uses to write to CloudWatch Logs.
+    pub fn trail_role_name(&self) -> Option<String> {
+        let cw = self.trail.as_ref()?.cloudwatch_logs.as_ref()?;
+        Some(
+            cw.role_name
+                .clone()
+                .unwrap_or_else(|| format!("secmon-{}-cloudtrail-logs", self.name)),
+        )
+    }
+}
+
+/// JSON Schema of the spec format, for editors (`secmon schema`).
+pub fn json_schema() -> serde_json::Value {
+    let mut s =
+        serde_json::to_value(schemars::schema_for!(DesiredState)).expect("schema serialises");
+    s["$id"] = "https://github.com/secmon/secmon/spec-v1.schema.json".into();
+    s
+}

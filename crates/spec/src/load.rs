@@ -1,0 +1,1142 @@
+//! YAML → [`DesiredState`], keeping every source position so that semantic errors point at the
+//! file, line and column. The walk is by hand (not serde) so that *all* problems are reported in
+//! one run, not only the first.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use saphyr::{LoadableYamlNode, MarkedYamlOwned, ScalarOwned, YamlDataOwned};
+
+use crate::diag::{did_you_mean, Diagnostic, Pos, Severity, SpecError};
+use crate::model::*;
+use crate::rules::{self, Rule};
+use crate::{interp, Spec};
+
+type Node = MarkedYamlOwned;
+
+pub(crate) struct Loader<'f> {
+    file: &'f str,
+    diags: Vec<Diagnostic>,
+    locs: BTreeMap<String, Pos>,
+}
+
+fn pos(n: &Node) -> Pos {
+    // saphyr's lines are 1-based and columns 0-based. Block collections carry no span of their
+    // own (line 0): use their first entry's.
+    if n.span.start.line() == 0 {
+        let first = match &n.data {
+            YamlDataOwned::Mapping(m) => m.keys().next(),
+            YamlDataOwned::Sequence(s) => s.first(),
+            YamlDataOwned::Tagged(_, inner) => Some(&**inner),
+            _ => None,
+        };
+        if let Some(f) = first {
+            return pos(f);
+        }
+    }
+    Pos {
+        line: n.span.start.line().max(1),
+        column: n.span.start.col() + 1,
+    }
+}
+
+fn kind(n: &Node) -> &'static str {
+    match &n.data {
+        YamlDataOwned::Value(ScalarOwned::Null) => "null",
+        YamlDataOwned::Value(ScalarOwned::Boolean(_)) => "a boolean",
+        YamlDataOwned::Value(ScalarOwned::Integer(_)) => "an integer",
+        YamlDataOwned::Value(ScalarOwned::FloatingPoint(_)) => "a number",
+        YamlDataOwned::Value(ScalarOwned::String(_)) | YamlDataOwned::Representation(..) => {
+            "a string"
+        }
+        YamlDataOwned::Sequence(_) => "a list",
+        YamlDataOwned::Mapping(_) => "a mapping",
+        YamlDataOwned::Tagged(..) => "a tagged value",
+        YamlDataOwned::Alias(_) => "an alias",
+        YamlDataOwned::BadValue => "an invalid value",
+    }
+}
+
+fn untag(n: &Node) -> &Node {
+    match &n.data {
+        YamlDataOwned::Tagged(_, inner) => untag(inner),
+        _ => n,
+    }
+}
+
+fn is_null(n: &Node) -> bool {
+    matches!(untag(n).data, YamlDataOwned::Value(ScalarOwned::Null))
+}
+
+/// A mapping whose keys were checked against the known field names.
+struct Obj<'y> {
+    path: String,
+    pos: Pos,
+    fields: Vec<(String, &'y Node)>,
+}
+
+impl<'y> Obj<'y> {
+    fn get(&self, key: &str) -> Option<&'y Node> {
+        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+    fn path(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+}
+
+impl<'f> Loader<'f> {
+    pub(crate) fn new(file: &'f str) -> Self {
+        Loader {
+            file,
+            diags: Vec::new(),
+            locs: BTreeMap::new(),
+        }
+    }
+
+    fn push(&mut self, sev: Severity, at: Pos, field: &str, message: String, hint: Option<String>) {
+        self.diags.push(Diagnostic {
+            severity: sev,
+            file: self.file.to_string(),
+            line: at.line,
+            column: at.column,
+            field: field.to_string(),
+            message,
+            hint,
+        });
+    }
+
+    fn error(&mut self, at: Pos, field: &str, message: impl Into<String>, hint: Option<String>) {
+        self.push(Severity::Error, at, field, message.into(), hint);
+    }
+
+    fn check(&mut self, at: Pos, field: &str, rule: Rule) {
+        if let Err(m) = rule {
+            self.error(at, field, m, None);
+        }
+    }
+
+    fn locate(&mut self, path: &str, at: Pos) {
+        self.locs.insert(path.to_string(), at);
+    }
+
+    fn obj<'y>(&mut self, node: &'y Node, path: &str, known: &[&str]) -> Option<Obj<'y>> {
+        let node = untag(node);
+        let at = pos(node);
+        self.locate(path, at);
+        let YamlDataOwned::Mapping(map) = &node.data else {
+            self.error(
+                at,
+                path,
+                format!("expected a mapping, found {}", kind(node)),
+                None,
+            );
+            return None;
+        };
+        let mut fields = Vec::new();
+        for (k, v) in map.iter() {
+            let key = match &untag(k).data {
+                YamlDataOwned::Value(ScalarOwned::String(s)) => s.clone(),
+                _ => {
+                    self.error(
+                        pos(k),
+                        path,
+                        format!("mapping keys must be strings, found {}", kind(k)),
+                        None,
+                    );
+                    continue;
+                }
+            };
+            let field = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            if !known.contains(&key.as_str()) {
+                let hint = match did_you_mean(&key, known) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("known fields here: {}", known.join(", ")),
+                };
+                self.error(pos(k), &field, format!("unknown field `{key}`"), Some(hint));
+                continue;
+            }
+            self.locate(&field, pos(v));
+            fields.push((key, v));
+        }
+        Some(Obj {
+            path: path.to_string(),
+            pos: at,
+            fields,
+        })
+    }
+
+    fn require<'y>(&mut self, o: &Obj<'y>, key: &str) -> Option<&'y Node> {
+        match o.get(key) {
+            Some(n) if !is_null(n) => Some(n),
+            _ => {
+                let at = o.get(key).map(pos).unwrap_or(o.pos);
+                let field = o.path(key);
+                self.error(at, &field, format!("missing required field `{key}`"), None);
+                None
+            }
+        }
+    }
+
+    fn as_string(&mut self, n: &Node, field: &str) -> Option<String> {
+        match &untag(n).data {
+            YamlDataOwned::Value(ScalarOwned::String(s)) => Some(s.clone()),
+            YamlDataOwned::Representation(s, ..) => Some(s.clone()),
+            _ => {
+                self.error(
+                    pos(n),
+                    field,
+                    format!("expected a string, found {}", kind(n)),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn req_string(&mut self, o: &Obj, key: &str) -> Option<String> {
+        let n = self.require(o, key)?;
+        self.as_string(n, &o.path(key))
+    }
+
+    fn opt_string(&mut self, o: &Obj, key: &str) -> Option<String> {
+        let n = o.get(key).filter(|n| !is_null(n))?;
+        self.as_string(n, &o.path(key))
+    }
+
+    fn as_uint(&mut self, n: &Node, field: &str) -> Option<u32> {
+        match &untag(n).data {
+            YamlDataOwned::Value(ScalarOwned::Integer(i))
+                if *i >= 0 && *i <= i64::from(u32::MAX) =>
+            {
+                Some(*i as u32)
+            }
+            YamlDataOwned::Value(ScalarOwned::Integer(i)) => {
+                self.error(
+                    pos(n),
+                    field,
+                    format!("expected a non-negative integer, found {i}"),
+                    None,
+                );
+                None
+            }
+            _ => {
+                self.error(
+                    pos(n),
+                    field,
+                    format!("expected an integer, found {}", kind(n)),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn opt_uint(&mut self, o: &Obj, key: &str) -> Option<u32> {
+        let n = o.get(key).filter(|n| !is_null(n))?;
+        self.as_uint(n, &o.path(key))
+    }
+
+    /// Like [`opt_uint`], but an explicit `null` means "none" while absence means `default`.
+    fn nullable_uint(&mut self, o: &Obj, key: &str, default: Option<u32>) -> Option<u32> {
+        match o.get(key) {
+            None => default,
+            Some(n) if is_null(n) => None,
+            Some(n) => self.as_uint(n, &o.path(key)),
+        }
+    }
+
+    fn as_number(&mut self, n: &Node, field: &str) -> Option<f64> {
+        match &untag(n).data {
+            YamlDataOwned::Value(ScalarOwned::Integer(i)) => Some(*i as f64),
+            YamlDataOwned::Value(ScalarOwned::FloatingPoint(f)) => Some(f.into_inner()),
+            _ => {
+                self.error(
+                    pos(n),
+                    field,
+                    format!("expected a number, found {}", kind(n)),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn opt_bool(&mut self, o: &Obj, key: &str) -> Option<bool> {
+        let n = o.get(key).filter(|n| !is_null(n))?;
+        match &untag(n).data {
+            YamlDataOwned::Value(ScalarOwned::Boolean(b)) => Some(*b),
+            _ => {
+                let f = o.path(key);
+                self.error(
+                    pos(n),
+                    &f,
+                    format!("expected true or false, found {}", kind(n)),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn list<'y>(&mut self, o: &Obj<'y>, key: &str) -> Vec<(String, &'y Node)> {
+        let Some(n) = o.get(key).filter(|n| !is_null(n)) else {
+            return Vec::new();
+        };
+        let field = o.path(key);
+        match &untag(n).data {
+            YamlDataOwned::Sequence(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| (format!("{field}[{i}]"), item))
+                .collect(),
+            _ => {
+                self.error(
+                    pos(n),
+                    &field,
+                    format!("expected a list, found {}", kind(n)),
+                    None,
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn string_list(&mut self, o: &Obj, key: &str) -> Vec<(String, Pos, String)> {
+        let items = self.list(o, key);
+        let mut out = Vec::new();
+        for (path, n) in items {
+            self.locate(&path, pos(n));
+            if let Some(s) = self.as_string(n, &path) {
+                out.push((path, pos(n), s));
+            }
+        }
+        out
+    }
+
+    /// Checks a name-like string against an AWS rule after expanding `${account_id}`/`${region}`
+    /// with sample values, so that templates are checked for the shape AWS will see.
+    fn check_name(
+        &mut self,
+        at: Pos,
+        field: &str,
+        value: &str,
+        region: &str,
+        rule: fn(&str) -> Rule,
+    ) {
+        match interp::expand(value, "123456789012", region) {
+            Ok(v) => self.check(at, field, rule(&v)),
+            Err(m) => self.error(
+                at,
+                field,
+                m,
+                Some("available variables: ${account_id}, ${region}".into()),
+            ),
+        }
+    }
+
+    pub(crate) fn load(mut self, text: &str) -> Result<Spec, SpecError> {
+        let docs = match MarkedYamlOwned::load_from_str(text) {
+            Ok(d) => d,
+            Err(e) => {
+                let m = e.marker();
+                self.error(
+                    Pos {
+                        line: m.line(),
+                        column: m.col() + 1,
+                    },
+                    "",
+                    format!("YAML syntax error: {}", e.info()),
+                    None,
+                );
+                return Err(SpecError::Invalid(self.diags));
+            }
+        };
+        let Some(root) = docs.first() else {
+            self.error(
+                Pos { line: 1, column: 1 },
+                "",
+                "the spec file is empty",
+                Some("start with `version: 1`".into()),
+            );
+            return Err(SpecError::Invalid(self.diags));
+        };
+        if docs.len() > 1 {
+            self.error(
+                pos(&docs[1]),
+                "",
+                "a spec file holds exactly one YAML document",
+                None,
+            );
+        }
+        let state = self.desired_state(root);
+        self.diags
+            .sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+        match state {
+            Some(state) if !self.diags.iter().any(|d| d.severity == Severity::Error) => Ok(Spec {
+                state,
+                file: self.file.to_string(),
+                locations: self.locs,
+                warnings: self.diags,
+            }),
+            _ => Err(SpecError::Invalid(self.diags)),
+        }
+    }
+
+    fn desired_state(&mut self, root: &Node) -> Option<DesiredState> {
+        let o = self.obj(
+            root,
+            "",
+            &[
+                "version", "name", "region", "secrets", "trail", "topics", "monitors",
+            ],
+        )?;
+        let version = self
+            .require(&o, "version")
+            .and_then(|n| self.as_uint(n, "version"));
+        if let Some(v) = version {
+            if v != 1 {
+                self.error(
+                    pos(o.get("version").unwrap_or(root)),
+                    "version",
+                    format!("unsupported spec version {v}"),
+                    Some("this secmon reads `version: 1`".into()),
+                );
+            }
+        }
+        let name = self.req_string(&o, "name");
+        if let Some(n) = &name {
+            let at = self.locs["name"];
+            self.check(at, "name", rules::spec_name(n));
+        }
+        let region = self.opt_string(&o, "region");
+        if let Some(r) = &region {
+            let at = self.locs["region"];
+            self.check(at, "region", rules::region(r));
+        }
+        let sample_region = region.clone().unwrap_or_else(|| "us-east-1".into());
+
+        let mut secrets = Vec::new();
+        for (path, n) in self.list(&o, "secrets") {
+            if let Some(s) = self.secret(n, &path) {
+                secrets.push(s);
+            }
+        }
+        let trail = match o.get("trail").filter(|n| !is_null(n)) {
+            Some(n) => self.trail(n, "trail", &sample_region),
+            None => None,
+        };
+        let mut topics = Vec::new();
+        for (path, n) in self.list(&o, "topics") {
+            if let Some(t) = self.topic(n, &path, &sample_region) {
+                topics.push(t);
+            }
+        }
+        let mut monitors = Vec::new();
+        for (path, n) in self.list(&o, "monitors") {
+            if let Some(m) = self.monitor(n, &path) {
+                monitors.push(m);
+            }
+        }
+        let state = DesiredState {
+            version: version?,
+            name: name?,
+            region,
+            secrets,
+            trail,
+            topics,
+            monitors,
+        };
+        self.cross_checks(&state, &o);
+        Some(state)
+    }
+
+    fn secret(&mut self, n: &Node, path: &str) -> Option<Secret> {
+        let o = self.obj(
+            n,
+            path,
+            &["name", "description", "kms_key_id", "tags", "value"],
+        )?;
+        let name = self.req_string(&o, "name");
+        if let Some(v) = &name {
+            let at = self.locs[&o.path("name")];
+            self.check(at, &o.path("name"), rules::secret_name(v));
+        }
+        let description = self.opt_string(&o, "description");
+        if let Some(d) = &description {
+            if d.chars().count() > 2048 {
+                let at = self.locs[&o.path("description")];
+                self.error(
+                    at,
+                    &o.path("description"),
+                    "description must be at most 2048 characters",
+                    None,
+                );
+            }
+        }
+        let kms_key_id = self.opt_string(&o, "kms_key_id");
+        let mut tags = BTreeMap::new();
+        if let Some(t) = o.get("tags").filter(|n| !is_null(n)) {
+            if let YamlDataOwned::Mapping(map) = &untag(t).data {
+                for (k, v) in map.iter() {
+                    let tp = o.path("tags");
+                    if let (Some(k), Some(v)) = (self.as_string(k, &tp), self.as_string(v, &tp)) {
+                        self.check(pos(t), &format!("{tp}.{k}"), rules::tag_key(&k));
+                        tags.insert(k, v);
+                    }
+                }
+            } else {
+                self.error(
+                    pos(t),
+                    &o.path("tags"),
+                    format!("expected a mapping, found {}", kind(t)),
+                    None,
+                );
+            }
+        }
+        let value = self.secret_value(&o);
+        Some(Secret {
+            name: name?,
+            description,
+            kms_key_id,
+            tags,
+            value: value?,
+        })
+    }
+
+    fn secret_value(&mut self, o: &Obj) -> Option<SecretValue> {
+        let path = o.path("value");
+        let n = self.require(o, "value")?;
+        let literal_hint = "a secret's value never goes in the spec file: use `from_env: VAR`, `from_file: PATH` or `generate: {}`".to_string();
+        // Never echo the node's content here: it may be the secret itself.
+        if !matches!(untag(n).data, YamlDataOwned::Mapping(_)) {
+            self.error(
+                pos(n),
+                &path,
+                "literal secret value in the spec file",
+                Some(literal_hint),
+            );
+            return None;
+        }
+        let known = ["from_env", "from_file", "generate", "version"];
+        let YamlDataOwned::Mapping(map) = &untag(n).data else {
+            return None;
+        };
+        for (k, _) in map.iter() {
+            if let YamlDataOwned::Value(ScalarOwned::String(key)) = &untag(k).data {
+                if !known.contains(&key.as_str())
+                    && [
+                        "value",
+                        "string",
+                        "secret_string",
+                        "literal",
+                        "plaintext",
+                        "secret",
+                    ]
+                    .contains(&key.to_lowercase().as_str())
+                {
+                    self.error(
+                        pos(k),
+                        &format!("{path}.{key}"),
+                        "literal secret value in the spec file",
+                        Some(literal_hint.clone()),
+                    );
+                }
+            }
+        }
+        let before = self.diags.len();
+        let v = self.obj(n, &path, &known)?;
+        // Drop the generic "unknown field" errors that duplicate a literal-value error above.
+        let literal_fields: BTreeSet<String> = self.diags[..before]
+            .iter()
+            .filter(|d| d.message.starts_with("literal"))
+            .map(|d| d.field.clone())
+            .collect();
+        let mut i = before;
+        while i < self.diags.len() {
+            if literal_fields.contains(&self.diags[i].field) {
+                self.diags.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        let from_env = self.opt_string(&v, "from_env");
+        if let Some(e) = &from_env {
+            let at = self.locs[&v.path("from_env")];
+            self.check(at, &v.path("from_env"), rules::env_var(e));
+        }
+        let from_file = self.opt_string(&v, "from_file");
+        let generate = match v.get("generate") {
+            None => None,
+            Some(g) if is_null(g) => Some(Generate {
+                length: 32,
+                exclude_punctuation: false,
+            }),
+            Some(g) => {
+                let gp = v.path("generate");
+                let go = self.obj(g, &gp, &["length", "exclude_punctuation"])?;
+                let length = self.opt_uint(&go, "length").unwrap_or(32);
+                if !(8..=4096).contains(&length) {
+                    let at = self.locs.get(&go.path("length")).copied().unwrap_or(go.pos);
+                    self.error(
+                        at,
+                        &go.path("length"),
+                        format!("length must be 8-4096, got {length}"),
+                        None,
+                    );
+                }
+                Some(Generate {
+                    length,
+                    exclude_punctuation: self.opt_bool(&go, "exclude_punctuation").unwrap_or(false),
+                })
+            }
+        };
+        let sources = [from_env.is_some(), from_file.is_some(), generate.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
+        if sources != 1 {
+            self.error(
+                v.pos,
+                &path,
+                if sources == 0 {
+                    "no value source"
+                } else {
+                    "more than one value source"
+                },
+                Some("set exactly one of `from_env`, `from_file` or `generate`".into()),
+            );
+        }
+        let version = self.opt_uint(&v, "version").unwrap_or(1);
+        if version == 0 {
+            let at = self.locs[&v.path("version")];
+            self.error(at, &v.path("version"), "version starts at 1", None);
+        }
+        Some(SecretValue {
+            from_env,
+            from_file,
+            generate,
+            version,
+        })
+    }
+
+    fn trail(&mut self, n: &Node, path: &str, region: &str) -> Option<Trail> {
+        let o = self.obj(
+            n,
+            path,
+            &[
+                "name",
+                "multi_region",
+                "log_file_validation",
+                "bucket",
+                "management_events",
+                "cloudwatch_logs",
+                "notify_topic",
+            ],
+        )?;
+        let name = self.req_string(&o, "name");
+        if let Some(v) = &name {
+            let at = self.locs[&o.path("name")];
+            self.check_name(at, &o.path("name"), v, region, rules::trail_name);
+        }
+        let multi_region = self.opt_bool(&o, "multi_region").unwrap_or(true);
+        let log_file_validation = self.opt_bool(&o, "log_file_validation").unwrap_or(true);
+        let bucket = self.require(&o, "bucket").and_then(|b| {
+            let bp = o.path("bucket");
+            let bo = self.obj(b, &bp, &["name", "expire_logs_after_days"])?;
+            let name = self.req_string(&bo, "name")?;
+            let at = self.locs[&bo.path("name")];
+            self.check_name(at, &bo.path("name"), &name, region, rules::bucket_name);
+            let expire = self.nullable_uint(&bo, "expire_logs_after_days", Some(365));
+            if expire == Some(0) {
+                let at = self.locs[&bo.path("expire_logs_after_days")];
+                self.error(
+                    at,
+                    &bo.path("expire_logs_after_days"),
+                    "must be at least 1 day (or null to keep logs forever)",
+                    None,
+                );
+            }
+            Some(Bucket {
+                name,
+                expire_logs_after_days: expire,
+            })
+        });
+        let management_events = match o.get("management_events").filter(|n| !is_null(n)) {
+            None => ManagementEvents::default(),
+            Some(m) => {
+                let mp = o.path("management_events");
+                let mo = self.obj(m, &mp, &["read_write", "exclude_sources"])?;
+                let read_write = match self.opt_string(&mo, "read_write").as_deref() {
+                    None | Some("All") => ReadWrite::All,
+                    Some("ReadOnly") => ReadWrite::ReadOnly,
+                    Some("WriteOnly") => ReadWrite::WriteOnly,
+                    Some(other) => {
+                        let at = self.locs[&mo.path("read_write")];
+                        let hint = did_you_mean(other, &["All", "ReadOnly", "WriteOnly"])
+                            .map(|s| format!("did you mean `{s}`?"));
+                        self.error(
+                            at,
+                            &mo.path("read_write"),
+                            format!("unknown value {other:?}: use All, ReadOnly or WriteOnly"),
+                            hint,
+                        );
+                        ReadWrite::All
+                    }
+                };
+                let exclude_sources = if mo.get("exclude_sources").is_some() {
+                    let mut v = Vec::new();
+                    for (p, at, s) in self.string_list(&mo, "exclude_sources") {
+                        if s != "kms.amazonaws.com" && s != "rdsdata.amazonaws.com" {
+                            self.error(at, &p, format!("CloudTrail can exclude only kms.amazonaws.com and rdsdata.amazonaws.com from management events, not {s:?}"), None);
+                        }
+                        v.push(s);
+                    }
+                    v
+                } else {
+                    default_excludes()
+                };
+                ManagementEvents {
+                    read_write,
+                    exclude_sources,
+                }
+            }
+        };
+        let cloudwatch_logs = match o.get("cloudwatch_logs").filter(|n| !is_null(n)) {
+            None => None,
+            Some(c) => {
+                let cp = o.path("cloudwatch_logs");
+                let co = self.obj(c, &cp, &["log_group", "retention_days", "role_name"])?;
+                let log_group = self.req_string(&co, "log_group");
+                if let Some(lg) = &log_group {
+                    let at = self.locs[&co.path("log_group")];
+                    self.check_name(at, &co.path("log_group"), lg, region, rules::log_group_name);
+                }
+                let retention_days = self.nullable_uint(&co, "retention_days", Some(90));
+                if let Some(d) = retention_days {
+                    let at = self
+                        .locs
+                        .get(&co.path("retention_days"))
+                        .copied()
+                        .unwrap_or(co.pos);
+                    self.check(at, &co.path("retention_days"), rules::retention_days(d));
+                }
+                let role_name = self.opt_string(&co, "role_name");
+                if let Some(r) = &role_name {
+                    let at = self.locs[&co.path("role_name")];
+                    self.check_name(at, &co.path("role_name"), r, region, rules::role_name);
+                }
+                Some(CloudWatchLogs {
+                    log_group: log_group?,
+                    retention_days,
+                    role_name,
+                })
+            }
+        };
+        let notify_topic = self.opt_string(&o, "notify_topic");
+        Some(Trail {
+            name: name?,
+            multi_region,
+            log_file_validation,
+            bucket: bucket?,
+            management_events,
+            cloudwatch_logs,
+            notify_topic,
+        })
+    }
+
+    fn topic(&mut self, n: &Node, path: &str, region: &str) -> Option<Topic> {
+        let o = self.obj(n, path, &["name", "email"])?;
+        let name = self.req_string(&o, "name");
+        if let Some(v) = &name {
+            let at = self.locs[&o.path("name")];
+            self.check_name(at, &o.path("name"), v, region, rules::topic_name);
+        }
+        let mut email = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (p, at, e) in self.string_list(&o, "email") {
+            self.check(at, &p, rules::email(&e));
+            if !seen.insert(e.to_lowercase()) {
+                self.error(at, &p, format!("{e:?} is listed twice"), None);
+            }
+            email.push(e);
+        }
+        Some(Topic { name: name?, email })
+    }
+
+    fn monitor(&mut self, n: &Node, path: &str) -> Option<Monitor> {
+        let o = self.obj(
+            n,
+            path,
+            &[
+                "name",
+                "description",
+                "pattern",
+                "filter_name",
+                "metric",
+                "alarm",
+                "notify",
+            ],
+        )?;
+        let name = self.req_string(&o, "name");
+        let description = self.opt_string(&o, "description");
+        if let Some(d) = &description {
+            if d.chars().count() > 1024 {
+                let at = self.locs[&o.path("description")];
+                self.error(
+                    at,
+                    &o.path("description"),
+                    "alarm description must be at most 1024 characters",
+                    None,
+                );
+            }
+        }
+        let pattern = self.req_string(&o, "pattern");
+        if let Some(p) = &pattern {
+            let at = self.locs[&o.path("pattern")];
+            if p.chars().count() > 1024 {
+                self.error(
+                    at,
+                    &o.path("pattern"),
+                    "filter pattern must be at most 1024 characters",
+                    None,
+                );
+            }
+        }
+        let filter_name = self.opt_string(&o, "filter_name");
+        let fname = filter_name.clone().or_else(|| name.clone());
+        if let Some(f) = &fname {
+            let at = self
+                .locs
+                .get(&o.path("filter_name"))
+                .or(self.locs.get(&o.path("name")))
+                .copied()
+                .unwrap_or(o.pos);
+            self.check(
+                at,
+                &o.path(if filter_name.is_some() {
+                    "filter_name"
+                } else {
+                    "name"
+                }),
+                rules::filter_name(f),
+            );
+        }
+        let metric = self.require(&o, "metric").and_then(|m| {
+            let mp = o.path("metric");
+            let mo = self.obj(m, &mp, &["namespace", "name", "value", "default"])?;
+            let namespace = self
+                .opt_string(&mo, "namespace")
+                .unwrap_or_else(|| "SecurityMetrics".into());
+            let at = self
+                .locs
+                .get(&mo.path("namespace"))
+                .copied()
+                .unwrap_or(mo.pos);
+            self.check(
+                at,
+                &mo.path("namespace"),
+                rules::metric_namespace(&namespace),
+            );
+            let mname = self.req_string(&mo, "name");
+            if let Some(v) = &mname {
+                let at = self.locs[&mo.path("name")];
+                self.check(at, &mo.path("name"), rules::metric_name(v));
+            }
+            let value = match mo.get("value").filter(|n| !is_null(n)) {
+                None => "1".to_string(),
+                Some(v) => match &untag(v).data {
+                    YamlDataOwned::Value(ScalarOwned::Integer(i)) => i.to_string(),
+                    YamlDataOwned::Value(ScalarOwned::FloatingPoint(f)) => f.to_string(),
+                    _ => self.as_string(v, &mo.path("value"))?,
+                },
+            };
+            let at = self.locs.get(&mo.path("value")).copied().unwrap_or(mo.pos);
+            self.check(at, &mo.path("value"), rules::metric_value(&value));
+            let default = match mo.get("default") {
+                None => Some(0.0),
+                Some(d) if is_null(d) => None,
+                Some(d) => self.as_number(d, &mo.path("default")),
+            };
+            Some(Metric {
+                namespace,
+                name: mname?,
+                value,
+                default,
+            })
+        });
+        let alarm = match o.get("alarm").filter(|n| !is_null(n)) {
+            None => Some(Alarm::default()),
+            Some(a) => self.alarm(a, &o.path("alarm")),
+        };
+        let alarm_name = alarm
+            .as_ref()
+            .and_then(|a| a.name.clone())
+            .or_else(|| name.clone());
+        if let Some(an) = &alarm_name {
+            let at = self
+                .locs
+                .get(&o.path("alarm.name"))
+                .or(self.locs.get(&o.path("name")))
+                .copied()
+                .unwrap_or(o.pos);
+            self.check(at, &o.path("name"), rules::alarm_name(an));
+        }
+        let notify = self
+            .string_list(&o, "notify")
+            .into_iter()
+            .map(|(_, _, s)| s)
+            .collect();
+        Some(Monitor {
+            name: name?,
+            description,
+            pattern: pattern?,
+            filter_name,
+            metric: metric?,
+            alarm: alarm?,
+            notify,
+        })
+    }
+
+    fn alarm(&mut self, n: &Node, path: &str) -> Option<Alarm> {
+        let o = self.obj(
+            n,
+            path,
+            &[
+                "name",
+                "statistic",
+                "period",
+                "evaluation_periods",
+                "datapoints_to_alarm",
+                "threshold",
+                "comparison",
+                "treat_missing_data",
+            ],
+        )?;
+        let d = Alarm::default();
+        let name = self.opt_string(&o, "name");
+        let statistic = self.opt_string(&o, "statistic").unwrap_or(d.statistic);
+        if let Some(at) = self.locs.get(&o.path("statistic")).copied() {
+            if let Err(m) = rules::statistic(&statistic) {
+                let hint = did_you_mean(&statistic, &rules::STATISTICS)
+                    .map(|s| format!("did you mean `{s}`?"));
+                self.error(at, &o.path("statistic"), m, hint);
+            }
+        }
+        let period = self.opt_uint(&o, "period").unwrap_or(d.period);
+        if let Some(at) = self.locs.get(&o.path("period")).copied() {
+            self.check(at, &o.path("period"), rules::period(period));
+        }
+        let evaluation_periods = self.opt_uint(&o, "evaluation_periods").unwrap_or(1);
+        let at_eval = self
+            .locs
+            .get(&o.path("evaluation_periods"))
+            .copied()
+            .unwrap_or(o.pos);
+        if evaluation_periods == 0 {
+            self.error(
+                at_eval,
+                &o.path("evaluation_periods"),
+                "evaluation_periods must be at least 1",
+                None,
+            );
+        } else if u64::from(evaluation_periods) * u64::from(period) > 86_400 {
+            self.error(
+                at_eval,
+                &o.path("evaluation_periods"),
+                format!("evaluation_periods × period is {} s; CloudWatch allows at most one day (86400 s)", u64::from(evaluation_periods) * u64::from(period)),
+                None,
+            );
+        }
+        let datapoints_to_alarm = self.opt_uint(&o, "datapoints_to_alarm");
+        if let Some(m) = datapoints_to_alarm {
+            if m == 0 || m > evaluation_periods {
+                let at = self.locs[&o.path("datapoints_to_alarm")];
+                self.error(at, &o.path("datapoints_to_alarm"), format!("datapoints_to_alarm must be 1-{evaluation_periods} (evaluation_periods), got {m}"), None);
+            }
+        }
+        let threshold = match o.get("threshold").filter(|n| !is_null(n)) {
+            None => d.threshold,
+            Some(t) => self
+                .as_number(t, &o.path("threshold"))
+                .unwrap_or(d.threshold),
+        };
+        if let Some(at) = self.locs.get(&o.path("threshold")).copied() {
+            self.check(at, &o.path("threshold"), rules::threshold(threshold));
+        }
+        let comparison = match self.opt_string(&o, "comparison") {
+            None => Comparison::default(),
+            Some(s) => Comparison::parse(&s).unwrap_or_else(|| {
+                let at = self.locs[&o.path("comparison")];
+                let hint = did_you_mean(&s, &Comparison::ALL)
+                    .map(|c| format!("did you mean `{c}`?"))
+                    .or(Some(format!("use one of {}", Comparison::ALL.join(", "))));
+                self.error(
+                    at,
+                    &o.path("comparison"),
+                    format!("unknown comparison {s:?}"),
+                    hint,
+                );
+                Comparison::default()
+            }),
+        };
+        let treat_missing_data = match self.opt_string(&o, "treat_missing_data") {
+            None => TreatMissingData::default(),
+            Some(s) => TreatMissingData::parse(&s).unwrap_or_else(|| {
+                let at = self.locs[&o.path("treat_missing_data")];
+                let hint = did_you_mean(&s, &TreatMissingData::ALL)
+                    .map(|c| format!("did you mean `{c}`?"))
+                    .or(Some(format!(
+                        "use one of {}",
+                        TreatMissingData::ALL.join(", ")
+                    )));
+                self.error(
+                    at,
+                    &o.path("treat_missing_data"),
+                    format!("unknown treat_missing_data {s:?}"),
+                    hint,
+                );
+                TreatMissingData::default()
+            }),
+        };
+        Some(Alarm {
+            name,
+            statistic,
+            period,
+            evaluation_periods,
+            datapoints_to_alarm,
+            threshold,
+            comparison,
+            treat_missing_data,
+        })
+    }
+
+    /// Rules that span sections: references, duplicates, monitors needing a log group.
+    fn cross_checks(&mut self, s: &DesiredState, root: &Obj) {
+        let loc = |l: &Self, p: &str| l.locs.get(p).copied().unwrap_or(root.pos);
+        let topic_names: Vec<&str> = s.topics.iter().map(|t| t.name.as_str()).collect();
+        let dup = |l: &mut Self, what: &str, items: Vec<(String, String)>| {
+            let mut seen = BTreeMap::new();
+            for (path, name) in items {
+                if let Some(first) = seen.insert(name.clone(), path.clone()) {
+                    let at = loc(l, &path);
+                    l.error(
+                        at,
+                        &path,
+                        format!("duplicate {what} {name:?} (first declared at {first})"),
+                        None,
+                    );
+                }
+            }
+        };
+        dup(
+            self,
+            "secret name",
+            s.secrets
+                .iter()
+                .enumerate()
+                .map(|(i, x)| (format!("secrets[{i}].name"), x.name.clone()))
+                .collect(),
+        );
+        dup(
+            self,
+            "topic name",
+            s.topics
+                .iter()
+                .enumerate()
+                .map(|(i, x)| (format!("topics[{i}].name"), x.name.clone()))
+                .collect(),
+        );
+        dup(
+            self,
+            "monitor name",
+            s.monitors
+                .iter()
+                .enumerate()
+                .map(|(i, x)| (format!("monitors[{i}].name"), x.name.clone()))
+                .collect(),
+        );
+        dup(
+            self,
+            "alarm name",
+            s.monitors
+                .iter()
+                .enumerate()
+                .map(|(i, x)| (format!("monitors[{i}].name"), x.alarm_name().to_string()))
+                .collect(),
+        );
+        dup(
+            self,
+            "metric filter name",
+            s.monitors
+                .iter()
+                .enumerate()
+                .map(|(i, x)| (format!("monitors[{i}].name"), x.filter_name().to_string()))
+                .collect(),
+        );
+
+        let dangling = |l: &mut Self, path: String, name: &str| {
+            if !topic_names.contains(&name) {
+                let at = loc(l, &path);
+                let hint = match did_you_mean(name, &topic_names) {
+                    Some(t) => format!("did you mean `{t}`?"),
+                    None if topic_names.is_empty() => "declare it under `topics:`".to_string(),
+                    None => format!("declared topics: {}", topic_names.join(", ")),
+                };
+                l.error(
+                    at,
+                    &path,
+                    format!("refers to topic {name:?}, which the spec does not declare"),
+                    Some(hint),
+                );
+            }
+        };
+        for (i, m) in s.monitors.iter().enumerate() {
+            for (j, t) in m.notify.iter().enumerate() {
+                dangling(self, format!("monitors[{i}].notify[{j}]"), t);
+            }
+        }
+        if let Some(t) = &s.trail {
+            if let Some(n) = &t.notify_topic {
+                dangling(self, "trail.notify_topic".into(), n);
+            }
+        }
+        if !s.monitors.is_empty()
+            && s.trail
+                .as_ref()
+                .and_then(|t| t.cloudwatch_logs.as_ref())
+                .is_none()
+        {
+            let path = if s.trail.is_some() {
+                "trail"
+            } else {
+                "monitors"
+            };
+            let at = loc(self, path);
+            self.error(
+                at,
+                path,
+                "monitors need the trail's CloudWatch Logs delivery: metric filters live on its log group",
+                Some("add `trail.cloudwatch_logs: { log_group: NAME }`".into()),
+            );
+        }
+        for (i, m) in s.monitors.iter().enumerate() {
+            if m.notify.is_empty() {
+                let at = loc(self, &format!("monitors[{i}]"));
+                self.push(
+                    Severity::Warning,
+                    at,
+                    &format!("monitors[{i}].notify"),
+                    "this alarm notifies nobody".into(),
+                    Some("add a topic under `notify:`".into()),
+                );
+            }
+        }
+    }
+}

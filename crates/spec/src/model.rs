@@ -1,0 +1,406 @@
+//! The desired state as typed data. Every field here is a field of the YAML spec; `docs/spec.md`
+//! documents each one and `secmon schema` is generated from these types.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The whole spec file: the desired state secmon converges AWS to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "secmon spec v1")]
+pub struct DesiredState {
+    /// Spec format version. Only `1` exists.
+    pub version: u32,
+    /// Spec id. Every resource secmon creates is tagged `secmon:spec=<name>`; secmon only changes
+    /// resources carrying this tag. Letters, digits, `-` and `_`, at most 64 characters.
+    pub name: String,
+    /// AWS region. When absent, the AWS configuration chain (AWS_REGION, profile) decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Secrets Manager secrets whose reads are watched.
+    #[serde(default)]
+    pub secrets: Vec<Secret>,
+    /// The CloudTrail trail that records API activity and delivers it to CloudWatch Logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trail: Option<Trail>,
+    /// SNS topics that alarms notify.
+    #[serde(default)]
+    pub topics: Vec<Topic>,
+    /// Metric filter + alarm pairs on the trail's log group.
+    #[serde(default)]
+    pub monitors: Vec<Monitor>,
+}
+
+/// A Secrets Manager secret. Its value never appears in the spec itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Secret {
+    /// Secret name: 1-512 characters of `A-Za-z0-9/_+=.@-`.
+    pub name: String,
+    /// Free text, at most 2048 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// KMS key id, ARN or alias. Absent: the AWS managed key `aws/secretsmanager`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    /// Extra tags. Keys starting with `secmon:` or `aws:` are reserved.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// Where the value comes from. Written on create and whenever `version` changes.
+    pub value: SecretValue,
+}
+
+/// The source of a secret's value plus the version that says when to write it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretValue {
+    /// Read the value from this environment variable at apply time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_env: Option<String>,
+    /// Read the value from this file (relative to the spec file) at apply time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_file: Option<String>,
+    /// Let Secrets Manager generate a random value (GetRandomPassword).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generate: Option<Generate>,
+    /// Bump to write a new value. Kept on the secret as the tag `secmon:value-version`.
+    #[serde(default = "one")]
+    pub version: u32,
+}
+
+/// Parameters for a generated secret value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Generate {
+    /// Length of the value, 8-4096.
+    #[serde(default = "default_generate_length")]
+    pub length: u32,
+    /// Leave punctuation out of the generated value.
+    #[serde(default)]
+    pub exclude_punctuation: bool,
+}
+
+/// Which of the three value sources a [`SecretValue`] uses; exactly one is set after validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueSource<'a> {
+    FromEnv(&'a str),
+    FromFile(&'a str),
+    Generate {
+        length: u32,
+        exclude_punctuation: bool,
+    },
+}
+
+impl SecretValue {
+    /// The one value source that validation guarantees is set.
+    pub fn source(&self) -> ValueSource<'_> {
+        if let Some(v) = &self.from_env {
+            ValueSource::FromEnv(v)
+        } else if let Some(f) = &self.from_file {
+            ValueSource::FromFile(f)
+        } else {
+            let g = self.generate.clone().unwrap_or(Generate {
+                length: 32,
+                exclude_punctuation: false,
+            });
+            ValueSource::Generate {
+                length: g.length,
+                exclude_punctuation: g.exclude_punctuation,
+            }
+        }
+    }
+}
+
+/// The CloudTrail trail, its S3 bucket and its CloudWatch Logs delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Trail {
+    /// Trail name: 3-128 characters of letters, digits, `.`, `_`, `-`; starts and ends with a letter or digit.
+    pub name: String,
+    /// Record events in every region (the seeds' "Multi-region trail: Yes").
+    #[serde(default = "yes")]
+    pub multi_region: bool,
+    /// Write digest files so log tampering can be detected.
+    #[serde(default = "yes")]
+    pub log_file_validation: bool,
+    /// The S3 bucket that receives log files.
+    pub bucket: Bucket,
+    /// Management event selection.
+    #[serde(default)]
+    pub management_events: ManagementEvents,
+    /// Delivery to CloudWatch Logs; required when the spec has monitors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudwatch_logs: Option<CloudWatchLogs>,
+    /// Name of a topic of this spec that gets an SNS message per delivered log file (the seeds'
+    /// "second notification system"). Noisy: one message every few minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_topic: Option<String>,
+}
+
+/// The trail's S3 bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Bucket {
+    /// Bucket name: 3-63 characters of `a-z0-9.-`, globally unique. `${account_id}` and `${region}` are expanded.
+    pub name: String,
+    /// Delete log files after this many days (S3 lifecycle rule). `null` keeps them forever.
+    #[serde(default = "default_expiry")]
+    pub expire_logs_after_days: Option<u32>,
+}
+
+/// Which management events the trail records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManagementEvents {
+    /// `All`, `ReadOnly` or `WriteOnly`. `GetSecretValue` is a read event; keep `All`.
+    #[serde(default)]
+    pub read_write: ReadWrite,
+    /// Event sources left out: only `kms.amazonaws.com` and `rdsdata.amazonaws.com` are accepted by AWS.
+    #[serde(default = "default_excludes")]
+    pub exclude_sources: Vec<String>,
+}
+
+impl Default for ManagementEvents {
+    fn default() -> Self {
+        ManagementEvents {
+            read_write: ReadWrite::All,
+            exclude_sources: default_excludes(),
+        }
+    }
+}
+
+/// CloudTrail's `ReadWriteType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum ReadWrite {
+    #[default]
+    All,
+    ReadOnly,
+    WriteOnly,
+}
+
+impl ReadWrite {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadWrite::All => "All",
+            ReadWrite::ReadOnly => "ReadOnly",
+            ReadWrite::WriteOnly => "WriteOnly",
+        }
+    }
+}
+
+/// The CloudWatch Logs log group the trail delivers to, and the IAM role it uses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloudWatchLogs {
+    /// Log group name: 1-512 characters of `A-Za-z0-9._-/#`.
+    pub log_group: String,
+    /// Days to keep log events; one of the values CloudWatch Logs accepts. `null` keeps them forever.
+    #[serde(default = "default_retention")]
+    pub retention_days: Option<u32>,
+    /// IAM role CloudTrail assumes to write to the log group. Default `secmon-<spec name>-cloudtrail-logs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_name: Option<String>,
+}
+
+/// An SNS topic and its e-mail subscribers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Topic {
+    /// Topic name: 1-256 characters of `A-Za-z0-9_-`.
+    pub name: String,
+    /// E-mail addresses to subscribe. Each must confirm the subscription from its inbox.
+    #[serde(default)]
+    pub email: Vec<String>,
+}
+
+/// A metric filter on the trail's log group plus the alarm on its metric.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Monitor {
+    /// Monitor name; also the default alarm and metric filter name.
+    pub name: String,
+    /// Alarm description, at most 1024 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// CloudWatch Logs filter pattern, e.g. `{ $.eventName = "GetSecretValue" }`.
+    pub pattern: String,
+    /// Metric filter name; default: the monitor name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter_name: Option<String>,
+    /// The metric the filter emits.
+    pub metric: Metric,
+    /// The alarm on that metric. Defaults are the ones that fire: Sum over 60 s, >= 1.
+    #[serde(default)]
+    pub alarm: Alarm,
+    /// Topics (by name) notified when the alarm fires.
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+impl Monitor {
+    pub fn filter_name(&self) -> &str {
+        self.filter_name.as_deref().unwrap_or(&self.name)
+    }
+    pub fn alarm_name(&self) -> &str {
+        self.alarm.name.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// The metric a metric filter publishes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Metric {
+    /// Metric namespace, 1-255 characters, not starting with `:` or `AWS/`.
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// Metric name, 1-255 characters without `:`, `*`, `$` or spaces.
+    pub name: String,
+    /// Value published per matching event: a number, or `$.field` / `$name` / `$1`.
+    #[serde(default = "default_metric_value")]
+    pub value: String,
+    /// Value published when no event matches, so quiet periods read 0 instead of no data. `null`: none.
+    #[serde(default = "default_metric_default")]
+    pub default: Option<f64>,
+}
+
+/// A CloudWatch metric alarm. Defaults are the seeds' fixes, not the console's defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Alarm {
+    /// Alarm name; default: the monitor name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `Sum`, `SampleCount`, `Average`, `Minimum`, `Maximum` or a percentile `p0`-`p100`. Count with `Sum`.
+    #[serde(default = "default_statistic")]
+    pub statistic: String,
+    /// Seconds per datapoint: 10, 20, 30 or a multiple of 60.
+    #[serde(default = "default_period")]
+    pub period: u32,
+    /// Number of periods evaluated.
+    #[serde(default = "one")]
+    pub evaluation_periods: u32,
+    /// Breaching datapoints within `evaluation_periods` needed to alarm; default all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datapoints_to_alarm: Option<u32>,
+    /// Threshold the statistic is compared with.
+    #[serde(default = "default_threshold")]
+    pub threshold: f64,
+    /// Comparison operator.
+    #[serde(default)]
+    pub comparison: Comparison,
+    /// How periods without data count.
+    #[serde(default)]
+    pub treat_missing_data: TreatMissingData,
+}
+
+impl Default for Alarm {
+    fn default() -> Self {
+        Alarm {
+            name: None,
+            statistic: default_statistic(),
+            period: default_period(),
+            evaluation_periods: 1,
+            datapoints_to_alarm: None,
+            threshold: default_threshold(),
+            comparison: Comparison::default(),
+            treat_missing_data: TreatMissingData::default(),
+        }
+    }
+}
+
+/// CloudWatch `ComparisonOperator` for static thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum Comparison {
+    #[default]
+    GreaterThanOrEqualToThreshold,
+    GreaterThanThreshold,
+    LessThanThreshold,
+    LessThanOrEqualToThreshold,
+}
+
+impl Comparison {
+    pub const ALL: [&'static str; 4] = [
+        "GreaterThanOrEqualToThreshold",
+        "GreaterThanThreshold",
+        "LessThanThreshold",
+        "LessThanOrEqualToThreshold",
+    ];
+    pub fn as_str(self) -> &'static str {
+        Self::ALL[self as usize]
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "GreaterThanOrEqualToThreshold" => Comparison::GreaterThanOrEqualToThreshold,
+            "GreaterThanThreshold" => Comparison::GreaterThanThreshold,
+            "LessThanThreshold" => Comparison::LessThanThreshold,
+            "LessThanOrEqualToThreshold" => Comparison::LessThanOrEqualToThreshold,
+            _ => return None,
+        })
+    }
+}
+
+/// CloudWatch `TreatMissingData`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum TreatMissingData {
+    Breaching,
+    #[default]
+    NotBreaching,
+    Ignore,
+    Missing,
+}
+
+impl TreatMissingData {
+    pub const ALL: [&'static str; 4] = ["breaching", "notBreaching", "ignore", "missing"];
+    pub fn as_str(self) -> &'static str {
+        Self::ALL[self as usize]
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "breaching" => TreatMissingData::Breaching,
+            "notBreaching" => TreatMissingData::NotBreaching,
+            "ignore" => TreatMissingData::Ignore,
+            "missing" => TreatMissingData::Missing,
+            _ => return None,
+        })
+    }
+}
+
+fn one() -> u32 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn default_generate_length() -> u32 {
+    32
+}
+fn default_expiry() -> Option<u32> {
+    Some(365)
+}
+fn default_retention() -> Option<u32> {
+    Some(90)
+}
+pub(crate) fn default_excludes() -> Vec<String> {
+    vec!["kms.amazonaws.com".into(), "rdsdata.amazonaws.com".into()]
+}
+fn default_namespace() -> String {
+    "SecurityMetrics".into()
+}
+fn default_metric_value() -> String {
+    "1".into()
+}
+fn default_metric_default() -> Option<f64> {
+    Some(0.0)
+}
+fn default_statistic() -> String {
+    "Sum".into()
+}
+fn default_period() -> u32 {
+    60
+}
+fn default_threshold() -> f64 {
+    1.0
+}

@@ -1,0 +1,335 @@
+//! AWS naming and range rules, one function per rule, each returning the message a user sees.
+//! Sources: the API references of S3 (bucket naming), CloudTrail (CreateTrail), CloudWatch Logs
+//! (CreateLogGroup, PutRetentionPolicy, PutMetricFilter), CloudWatch (PutMetricAlarm), SNS
+//! (CreateTopic), Secrets Manager (CreateSecret) and IAM (CreateRole).
+
+pub type Rule = Result<(), String>;
+
+/// Values PutRetentionPolicy accepts.
+pub const RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+pub const STATISTICS: [&str; 5] = ["SampleCount", "Average", "Sum", "Minimum", "Maximum"];
+
+fn len_between(s: &str, what: &str, min: usize, max: usize) -> Rule {
+    let n = s.chars().count();
+    if n < min || n > max {
+        return Err(format!(
+            "{what} must be {min}-{max} characters long, got {n}"
+        ));
+    }
+    Ok(())
+}
+
+fn only(s: &str, what: &str, allowed: &str, ok: impl Fn(char) -> bool) -> Rule {
+    if let Some(c) = s.chars().find(|c| !ok(*c)) {
+        return Err(format!("{what} may contain only {allowed}; found {c:?}"));
+    }
+    Ok(())
+}
+
+pub fn spec_name(s: &str) -> Rule {
+    len_between(s, "spec name", 1, 64)?;
+    only(s, "spec name", "letters, digits, '-' and '_'", |c| {
+        c.is_ascii_alphanumeric() || c == '-' || c == '_'
+    })
+}
+
+pub fn region(s: &str) -> Rule {
+    let parts: Vec<&str> = s.split('-').collect();
+    let ok = parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{s:?} is not an AWS region code like us-east-1"))
+    }
+}
+
+pub fn secret_name(s: &str) -> Rule {
+    len_between(s, "secret name", 1, 512)?;
+    only(s, "secret name", "letters, digits and /_+=.@-", |c| {
+        c.is_ascii_alphanumeric() || "/_+=.@-".contains(c)
+    })
+}
+
+pub fn bucket_name(s: &str) -> Rule {
+    len_between(s, "bucket name", 3, 63)?;
+    only(
+        s,
+        "bucket name",
+        "lowercase letters, digits, '.' and '-'",
+        |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-',
+    )?;
+    let first = s.chars().next().unwrap_or('-');
+    let last = s.chars().last().unwrap_or('-');
+    if !first.is_ascii_alphanumeric() || !last.is_ascii_alphanumeric() {
+        return Err("bucket name must start and end with a letter or digit".into());
+    }
+    if s.contains("..") {
+        return Err("bucket name must not contain two adjacent periods".into());
+    }
+    if s.split('.').count() == 4 && s.split('.').all(|p| p.parse::<u8>().is_ok()) {
+        return Err("bucket name must not be formatted as an IP address".into());
+    }
+    for p in ["xn--", "sthree-", "amzn-s3-demo-"] {
+        if s.starts_with(p) {
+            return Err(format!(
+                "bucket name must not start with the reserved prefix {p:?}"
+            ));
+        }
+    }
+    for p in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
+        if s.ends_with(p) {
+            return Err(format!(
+                "bucket name must not end with the reserved suffix {p:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn trail_name(s: &str) -> Rule {
+    len_between(s, "trail name", 3, 128)?;
+    only(s, "trail name", "letters, digits, '.', '_' and '-'", |c| {
+        c.is_ascii_alphanumeric() || "._-".contains(c)
+    })?;
+    let first = s.chars().next().unwrap_or('-');
+    let last = s.chars().last().unwrap_or('-');
+    if !first.is_ascii_alphanumeric() || !last.is_ascii_alphanumeric() {
+        return Err("trail name must start and end with a letter or digit".into());
+    }
+    for bad in ["._", "_.", ".-", "-.", "_-", "-_", "..", "__", "--"] {
+        if s.contains(bad) {
+            return Err(format!(
+                "trail name must not contain adjacent separators {bad:?}"
+            ));
+        }
+    }
+    if s.split('.').count() == 4 && s.split('.').all(|p| p.parse::<u8>().is_ok()) {
+        return Err("trail name must not be formatted as an IP address".into());
+    }
+    Ok(())
+}
+
+pub fn log_group_name(s: &str) -> Rule {
+    len_between(s, "log group name", 1, 512)?;
+    only(s, "log group name", "letters, digits and ._-/#", |c| {
+        c.is_ascii_alphanumeric() || "._-/#".contains(c)
+    })?;
+    if s.starts_with("aws/") {
+        return Err("log group names starting with \"aws/\" are reserved for AWS".into());
+    }
+    Ok(())
+}
+
+pub fn retention_days(d: u32) -> Rule {
+    if RETENTION_DAYS.contains(&d) {
+        Ok(())
+    } else {
+        let near = RETENTION_DAYS
+            .iter()
+            .min_by_key(|v| v.abs_diff(d))
+            .copied()
+            .unwrap_or(90);
+        Err(format!("CloudWatch Logs does not accept a retention of {d} days (nearest accepted value: {near})"))
+    }
+}
+
+pub fn role_name(s: &str) -> Rule {
+    len_between(s, "IAM role name", 1, 64)?;
+    only(s, "IAM role name", "letters, digits and +=,.@_-", |c| {
+        c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)
+    })
+}
+
+pub fn topic_name(s: &str) -> Rule {
+    len_between(s, "SNS topic name", 1, 256)?;
+    if s.ends_with(".fifo") {
+        return Err(
+            "FIFO topics cannot deliver to e-mail subscriptions or CloudWatch alarms".into(),
+        );
+    }
+    only(s, "SNS topic name", "letters, digits, '-' and '_'", |c| {
+        c.is_ascii_alphanumeric() || c == '-' || c == '_'
+    })
+}
+
+pub fn email(s: &str) -> Rule {
+    let bad = || Err(format!("{s:?} is not an e-mail address"));
+    let Some((local, domain)) = s.split_once('@') else {
+        return bad();
+    };
+    if local.is_empty()
+        || domain.contains('@')
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+        || domain.contains("..")
+        || s.chars().any(|c| c.is_whitespace() || c.is_control())
+        || s.len() > 254
+    {
+        return bad();
+    }
+    Ok(())
+}
+
+pub fn metric_namespace(s: &str) -> Rule {
+    len_between(s, "metric namespace", 1, 255)?;
+    if s.starts_with(':') {
+        return Err("metric namespace must not start with ':'".into());
+    }
+    if s.starts_with("AWS/") {
+        return Err(
+            "metric namespaces starting with \"AWS/\" are reserved for AWS services".into(),
+        );
+    }
+    Ok(())
+}
+
+pub fn metric_name(s: &str) -> Rule {
+    len_between(s, "metric name", 1, 255)?;
+    only(
+        s,
+        "metric name",
+        "characters other than ':', '*', '$' and space",
+        |c| !":*$ ".contains(c),
+    )
+}
+
+/// PutMetricFilter's metricValue: a number, `$.json.field`, `$name` or `$1`.
+pub fn metric_value(s: &str) -> Rule {
+    if s.parse::<f64>().is_ok_and(f64::is_finite) {
+        return Ok(());
+    }
+    let field = s.strip_prefix("$.").or_else(|| s.strip_prefix('$'));
+    if let Some(f) = field {
+        if !f.is_empty()
+            && f.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        {
+            return Ok(());
+        }
+    }
+    Err(format!(
+        "metric value {s:?} must be a number or a field reference like $.field, $name or $1"
+    ))
+}
+
+pub fn filter_name(s: &str) -> Rule {
+    len_between(s, "metric filter name", 1, 512)?;
+    only(
+        s,
+        "metric filter name",
+        "characters other than ':' and '*'",
+        |c| c != ':' && c != '*',
+    )
+}
+
+pub fn alarm_name(s: &str) -> Rule {
+    len_between(s, "alarm name", 1, 255)?;
+    only(s, "alarm name", "printable characters", |c| !c.is_control())
+}
+
+pub fn statistic(s: &str) -> Rule {
+    if STATISTICS.contains(&s) {
+        return Ok(());
+    }
+    if let Some(p) = s.strip_prefix('p') {
+        if let Ok(v) = p.parse::<f64>() {
+            if (0.0..=100.0).contains(&v) && p.split('.').nth(1).is_none_or(|d| d.len() <= 2) {
+                return Ok(());
+            }
+        }
+    }
+    Err(format!("unknown statistic {s:?}; use Sum, SampleCount, Average, Minimum, Maximum or a percentile like p99"))
+}
+
+pub fn period(p: u32) -> Rule {
+    if p == 10 || p == 20 || p == 30 || (p >= 60 && p % 60 == 0) {
+        Ok(())
+    } else {
+        Err(format!(
+            "period {p} is not accepted: use 10, 20, 30 or a multiple of 60 seconds"
+        ))
+    }
+}
+
+pub fn threshold(t: f64) -> Rule {
+    if t.is_finite() {
+        Ok(())
+    } else {
+        Err("threshold must be a finite number".into())
+    }
+}
+
+pub fn env_var(s: &str) -> Rule {
+    let ok = !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{s:?} is not an environment variable name"))
+    }
+}
+
+pub fn tag_key(s: &str) -> Rule {
+    len_between(s, "tag key", 1, 128)?;
+    if s.starts_with("aws:") || s.starts_with("secmon:") {
+        return Err(format!(
+            "tag key {s:?} uses a reserved prefix (aws: or secmon:)"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_rules_follow_s3() {
+        assert!(bucket_name("secmon-trail-123456789012").is_ok());
+        assert!(bucket_name("Nextwork-secrets").is_err());
+        assert!(bucket_name("ab").is_err());
+        assert!(bucket_name("192.168.1.1").is_err());
+        assert!(bucket_name("a..b").is_err());
+        assert!(bucket_name("xn--abc").is_err());
+    }
+
+    #[test]
+    fn periods_and_statistics() {
+        assert!(period(60).is_ok() && period(10).is_ok() && period(300).is_ok());
+        assert!(period(45).is_err() && period(0).is_err() && period(90).is_err());
+        assert!(statistic("Sum").is_ok() && statistic("p99").is_ok() && statistic("p99.9").is_ok());
+        assert!(statistic("sum").is_err() && statistic("p101").is_err());
+    }
+
+    #[test]
+    fn retention_and_names() {
+        assert!(retention_days(90).is_ok());
+        assert!(retention_days(100)
+            .unwrap_err()
+            .contains("nearest accepted value: 90"));
+        assert!(trail_name("secrets-manager-trail").is_ok());
+        assert!(trail_name("a--b").is_err());
+        assert!(metric_name("Secret is accessed").is_err());
+        assert!(email("security@example.com").is_ok());
+        assert!(email("security@example").is_err());
+        assert!(
+            metric_value("$.bytes").is_ok()
+                && metric_value("1").is_ok()
+                && metric_value("one").is_err()
+        );
+    }
+}

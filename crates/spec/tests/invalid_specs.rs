@@ -1,0 +1,105 @@
+//! Every file in `tests/invalid/` is a spec with one mistake and a header saying which error it
+//! must produce: `# expect: FIELD @ line N: MESSAGE`. The spec must be rejected with a diagnostic
+//! for exactly that field, on that line, whose message or hint contains MESSAGE.
+
+use std::path::PathBuf;
+
+use secmon_spec::{Severity, Spec};
+
+fn invalid_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/invalid")
+}
+
+#[test]
+fn every_invalid_spec_is_rejected_with_its_error() {
+    let mut files: Vec<_> = std::fs::read_dir(invalid_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 40,
+        "expected at least 40 invalid specs, found {}",
+        files.len()
+    );
+    let mut failures = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        let header = text
+            .lines()
+            .next()
+            .unwrap()
+            .strip_prefix("# expect: ")
+            .expect("header");
+        let (field, rest) = header.split_once(" @ line ").unwrap();
+        let (line, message) = rest.split_once(": ").unwrap();
+        let line: usize = line.parse().unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        match Spec::parse(&text, &name) {
+            Ok(_) => failures.push(format!(
+                "{name}: accepted, expected {field} @ {line}: {message}"
+            )),
+            Err(e) => {
+                let diags = e.diagnostics();
+                let hit = diags.iter().any(|d| {
+                    d.severity == Severity::Error
+                        && d.field == field
+                        && d.line == line
+                        && d.file == name
+                        && (d.message.contains(message)
+                            || d.hint.as_deref().is_some_and(|h| h.contains(message)))
+                });
+                if !hit {
+                    let got: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+                    failures.push(format!(
+                        "{name}: expected {field} @ {line}: {message}\n  got:\n    {}",
+                        got.join("\n    ")
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} specs wrong:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn all_errors_are_reported_at_once() {
+    let text = "version: 1\nname: t\ntopics:\n  - name: \"bad name\"\n    email: [nope]\nmonitors:\n  - name: M\n    pattern: x\n    metric: { name: M }\n    alarm: { statistic: Average, period: 45 }\n    notify: [Nope]\n";
+    let err = Spec::parse(text, "multi.yaml").unwrap_err();
+    let fields: Vec<String> = err
+        .diagnostics()
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| d.field.clone())
+        .collect();
+    for f in [
+        "topics[0].name",
+        "topics[0].email[0]",
+        "monitors[0].alarm.period",
+        "monitors[0].notify[0]",
+        "monitors",
+    ] {
+        assert!(
+            fields.iter().any(|x| x == f),
+            "missing error for {f}: {fields:?}"
+        );
+    }
+}
+
+#[test]
+fn a_literal_secret_value_is_never_echoed_in_errors() {
+    let text =
+        "version: 1\nname: t\nsecrets:\n  - name: S\n    value: correct-horse-battery-staple\n";
+    let err = Spec::parse(text, "leak.yaml").unwrap_err();
+    assert!(!err.to_string().contains("correct-horse"), "{err}");
+    let text = "version: 1\nname: t\nsecrets:\n  - name: S\n    value: { plaintext: correct-horse-battery-staple }\n";
+    let err = Spec::parse(text, "leak.yaml").unwrap_err();
+    assert!(!err.to_string().contains("correct-horse"), "{err}");
+    assert!(err.to_string().contains("literal secret value"), "{err}");
+}

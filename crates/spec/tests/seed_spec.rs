@@ -1,0 +1,70 @@
+//! The seeds' pipeline as a spec: it validates, and the defaults are the ones that fire.
+
+use std::path::PathBuf;
+
+use secmon_spec::{Comparison, Spec, TreatMissingData, ValueSource};
+
+fn seed() -> Spec {
+    Spec::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../specs/seed.yaml"))
+        .unwrap()
+}
+
+#[test]
+fn seed_spec_is_valid_and_keeps_the_seed_names() {
+    let s = seed().state;
+    assert_eq!(s.secrets[0].name, "TopSecretInfo");
+    assert_eq!(s.trail.as_ref().unwrap().name, "secrets-manager-trail");
+    assert_eq!(s.topics[0].name, "SecurityAlarms");
+    assert_eq!(s.monitors[0].name, "Secret is accessed");
+    assert_eq!(
+        s.secrets[0].value.source(),
+        ValueSource::FromEnv("TOP_SECRET_VALUE")
+    );
+}
+
+#[test]
+fn defaults_are_the_seeds_fixes_not_console_defaults() {
+    let text = "version: 1\nname: d\ntrail:\n  name: trail-d\n  bucket: { name: bucket-d }\n  cloudwatch_logs: { log_group: lg }\ntopics: [{ name: T }]\nmonitors:\n  - name: M\n    pattern: GetSecretValue\n    metric: { name: M }\n    notify: [T]\n";
+    let s = Spec::parse(text, "d.yaml").unwrap().state;
+    let a = &s.monitors[0].alarm;
+    assert_eq!(a.statistic, "Sum");
+    assert_eq!(a.period, 60);
+    assert_eq!(a.evaluation_periods, 1);
+    assert_eq!(a.threshold, 1.0);
+    assert_eq!(a.comparison, Comparison::GreaterThanOrEqualToThreshold);
+    assert_eq!(a.treat_missing_data, TreatMissingData::NotBreaching);
+    assert_eq!(s.monitors[0].metric.default, Some(0.0));
+    assert_eq!(s.monitors[0].metric.namespace, "SecurityMetrics");
+    let t = s.trail.unwrap();
+    assert!(t.multi_region && t.log_file_validation);
+    assert_eq!(
+        t.management_events.exclude_sources,
+        ["kms.amazonaws.com", "rdsdata.amazonaws.com"]
+    );
+    assert_eq!(t.cloudwatch_logs.unwrap().retention_days, Some(90));
+    assert_eq!(t.bucket.expire_logs_after_days, Some(365));
+}
+
+#[test]
+fn account_and_region_are_interpolated() {
+    let s = seed().state.resolve("123456789012", "eu-west-1").unwrap();
+    assert_eq!(
+        s.trail.unwrap().bucket.name,
+        "secmon-secrets-manager-trail-123456789012"
+    );
+}
+
+#[test]
+fn schema_describes_every_top_level_field() {
+    let schema = secmon_spec::json_schema();
+    let props = schema["properties"].as_object().unwrap();
+    for f in [
+        "version", "name", "region", "secrets", "trail", "topics", "monitors",
+    ] {
+        assert!(props.contains_key(f), "{f} missing from schema");
+    }
+    assert_eq!(
+        schema["additionalProperties"],
+        serde_json::Value::Bool(false)
+    );
+}

@@ -1,0 +1,101 @@
+//! # secmon-testkit: a private AWS emulator per test
+//!
+//! [`Emulator::start`] launches `scripts/emulator.py` (moto plus the CloudWatch CBOR adapter) on
+//! a free 127.0.0.1 port and stops it when dropped, so every test gets an empty AWS account and
+//! tests cannot see each other's resources. `scripts/test` installs the emulator and sets
+//! `SECMON_EMULATOR_PYTHON` / `SECMON_EMULATOR_SCRIPT`.
+//!
+//! What this crate does not do: fake any AWS response. Everything goes to moto over HTTP.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Emulator {
+    child: Child,
+    pub endpoint: String,
+    _dir: TempDir,
+}
+
+struct TempDir(PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn setting(var: &str, default: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let p = root.join(default);
+        assert!(
+            p.exists(),
+            "{var} is not set and {} does not exist: run the tests with scripts/test",
+            p.display()
+        );
+        p.display().to_string()
+    })
+}
+
+impl Emulator {
+    pub fn start() -> Emulator {
+        let python = setting("SECMON_EMULATOR_PYTHON", ".venv/bin/python");
+        let script = setting("SECMON_EMULATOR_SCRIPT", "scripts/emulator.py");
+        let dir = std::env::temp_dir().join(format!(
+            "secmon-emu-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let port_file = dir.join("port");
+        let child = Command::new(&python)
+            .args([&script, "--host", "127.0.0.1", "--port", "0", "--port-file"])
+            .arg(&port_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the emulator with {python}: {e}"));
+        let mut emu = Emulator {
+            child,
+            endpoint: String::new(),
+            _dir: TempDir(dir),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(p) = std::fs::read_to_string(&port_file) {
+                if !p.trim().is_empty() {
+                    emu.endpoint = format!("http://127.0.0.1:{}", p.trim());
+                    return emu;
+                }
+            }
+            if let Ok(Some(status)) = emu.child.try_wait() {
+                panic!("the emulator exited early: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the emulator did not start within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Environment for a `secmon` process talking to this emulator (dummy credentials only).
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("NO_COLOR", "1".into()),
+        ]
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

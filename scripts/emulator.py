@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Local AWS emulator for secmon's tests and demo: moto's server, plus a CloudWatch protocol adapter.
+
+The current aws-sdk-cloudwatch speaks Smithy RPC v2 CBOR
+(POST /service/GraniteServiceVersion20100801/operation/<Op>); moto serves CloudWatch only over its
+Query and JSON protocols and answers 404 to CBOR (moto issue #9195). Rather than pin an old SDK
+(the client users run stays current), this WSGI middleware translates CBOR requests into moto's
+JSON protocol (X-Amz-Target: GraniteServiceVersion20100801.<Op>) and the JSON answers back to CBOR.
+Everything else goes to moto untouched. See docs/emulator.md.
+
+Usage: emulator.py [--host 127.0.0.1] [--port 0] [--port-file FILE]
+Port 0 picks a free port; the chosen port is printed and written to --port-file.
+"""
+import argparse
+import base64
+import datetime as dt
+import io
+import json
+import sys
+
+import cbor2
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
+
+PREFIX = "/service/GraniteServiceVersion20100801/operation/"
+TARGET = "GraniteServiceVersion20100801"
+TIME_KEYS = ("Timestamp", "Time", "Date")
+
+
+def to_json(v):
+    """CBOR-decoded request value -> JSON protocol value."""
+    if isinstance(v, dt.datetime):
+        if v.tzinfo is None:
+            v = v.replace(tzinfo=dt.timezone.utc)
+        return v.timestamp()
+    if isinstance(v, cbor2.CBORTag) and v.tag == 1:
+        return float(v.value)
+    if isinstance(v, (bytes, bytearray)):
+        return base64.b64encode(v).decode()
+    if isinstance(v, dict):
+        return {k: to_json(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [to_json(x) for x in v]
+    return v
+
+
+def as_time(v):
+    if isinstance(v, (int, float)):
+        return cbor2.CBORTag(1, float(v))
+    if isinstance(v, str):
+        try:
+            t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+        except ValueError:
+            return v
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=dt.timezone.utc)
+        return cbor2.CBORTag(1, t.timestamp())
+    return v
+
+
+def to_cbor(v, key=""):
+    """JSON protocol response value -> CBOR value (timestamps become tag 1, epoch seconds)."""
+    is_time = key.endswith(TIME_KEYS) or key.endswith("Timestamps")
+    if isinstance(v, dict):
+        return {k: to_cbor(x, k) for k, x in v.items()}
+    if isinstance(v, list):
+        return [as_time(x) if is_time else to_cbor(x) for x in v]
+    if is_time:
+        return as_time(v)
+    return v
+
+
+class CborAdapter:
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(PREFIX):
+            return self.app(environ, start_response)
+        op = path[len(PREFIX):]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        request = to_json(cbor2.loads(raw)) if raw else {}
+        body = json.dumps(request).encode()
+        env = dict(environ)
+        env["PATH_INFO"] = "/"
+        env["CONTENT_TYPE"] = "application/x-amz-json-1.0"
+        env["HTTP_X_AMZ_TARGET"] = f"{TARGET}.{op}"
+        env["CONTENT_LENGTH"] = str(len(body))
+        env["wsgi.input"] = io.BytesIO(body)
+        env.pop("HTTP_SMITHY_PROTOCOL", None)
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"] = status
+            captured["headers"] = headers
+            return lambda data: None
+
+        chunks = self.app(env, capture)
+        try:
+            out = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        try:
+            payload = json.loads(out) if out.strip() else {}
+        except ValueError:
+            payload = {"__type": "InternalFailure", "message": out.decode(errors="replace")[:500]}
+        if isinstance(payload, dict) and "__type" in payload and "#" not in payload["__type"]:
+            payload["__type"] = "com.amazonaws.cloudwatch#" + payload["__type"].split(":")[0]
+        encoded = cbor2.dumps(to_cbor(payload))
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() not in ("content-type", "content-length")]
+        headers += [
+            ("Content-Type", "application/cbor"),
+            ("Content-Length", str(len(encoded))),
+            ("smithy-protocol", "rpc-v2-cbor"),
+        ]
+        start_response(captured["status"], headers)
+        return [encoded]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    args = ap.parse_args()
+    app = CborAdapter(DomainDispatcherApplication(create_backend_app))
+    server = make_server(args.host, args.port, app, threaded=True)
+    port = server.server_address[1]
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w") as f:
+            f.write(str(port))
+        import os
+
+        os.replace(args.port_file + ".tmp", args.port_file)
+    print(f"secmon emulator (moto + CloudWatch CBOR adapter) on http://{args.host}:{port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
