@@ -16,14 +16,15 @@ mod stats;
 use std::future::Future;
 use std::time::Duration;
 
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+pub use aws_smithy_runtime_api::client::result::SdkError;
+pub use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 pub use stats::{ApiStats, CallCount};
 
 pub use aws_sdk_cloudtrail as cloudtrail;
 pub use aws_sdk_cloudwatch as cloudwatch;
 pub use aws_sdk_cloudwatchlogs as logs;
 pub use aws_sdk_iam as iam;
+pub use aws_sdk_resourcegroupstagging as tagging;
 pub use aws_sdk_s3 as s3;
 pub use aws_sdk_secretsmanager as secretsmanager;
 pub use aws_sdk_sns as sns;
@@ -91,6 +92,7 @@ pub struct Aws {
     pub s3: s3::Client,
     pub iam: iam::Client,
     pub sts: sts::Client,
+    pub tagging: tagging::Client,
 }
 
 impl Aws {
@@ -133,6 +135,7 @@ impl Aws {
             s3: s3::Client::from_conf(s3conf),
             iam: client!(iam),
             sts: client!(sts),
+            tagging: client!(tagging),
             endpoint_override,
             stats,
         })

@@ -2,11 +2,13 @@
 //! Every error becomes a message and an exit code here, in one place.
 
 mod output;
+mod pipeline;
+mod render;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use secmon_spec::{Diagnostic, Severity, Spec, SpecError};
 
 use output::Style;
@@ -40,6 +42,61 @@ enum Command {
     },
     /// Print the JSON Schema of the spec format (for editors: yaml-language-server, IDEs).
     Schema,
+    /// Read live AWS state and show what apply would change. Never reads a secret's value.
+    Plan {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, value_enum, default_value = "text")]
+        output: Format,
+        /// Also write the plan as JSON to this file, for `secmon apply FILE`.
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
+        /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Plan the destruction of every resource the spec owns.
+        #[arg(long)]
+        destroy: bool,
+    },
+    /// Make AWS match the spec (or apply a saved plan, refused if live state moved since).
+    Apply {
+        /// A plan saved by `secmon plan -o FILE`.
+        plan_file: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+        /// Do not ask for confirmation (required without a terminal).
+        #[arg(long)]
+        auto_approve: bool,
+        #[arg(long, hide = true)]
+        fail_after_steps: Option<usize>,
+    },
+    /// Delete every resource the spec owns, in reverse dependency order.
+    Destroy {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        auto_approve: bool,
+        /// Days a deleted secret can still be restored (7-30).
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(i64).range(7..=30))]
+        recovery_window_days: i64,
+        /// Also delete the trail's bucket when it holds log files.
+        #[arg(long)]
+        delete_logs: bool,
+    },
+}
+
+/// Options shared by the commands that talk to AWS.
+#[derive(Args, Clone)]
+struct Common {
+    /// The spec file.
+    #[arg(short = 'f', long = "file", default_value = "secmon.yaml")]
+    file: PathBuf,
+    /// AWS endpoint override (a local emulator); AWS_ENDPOINT_URL works too.
+    #[arg(long, env = "SECMON_ENDPOINT_URL")]
+    endpoint_url: Option<String>,
+    /// Print the AWS API calls made, per operation.
+    #[arg(long)]
+    stats: bool,
 }
 
 /// Errors that end a command, each with its exit code.
@@ -47,6 +104,16 @@ enum Command {
 enum CliError {
     #[error(transparent)]
     Spec(#[from] SpecError),
+    #[error(transparent)]
+    Diff(#[from] secmon_diff::DiffError),
+    #[error(transparent)]
+    Aws(#[from] secmon_aws::AwsError),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+    #[error("apply failed: {0}")]
+    Apply(String),
 }
 
 impl CliError {
@@ -77,6 +144,44 @@ fn run(cli: Cli, style: Style) -> Result<ExitCode, CliError> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Plan {
+            common,
+            output,
+            out,
+            detailed_exitcode,
+            destroy,
+        } => pipeline::plan_cmd(
+            &common,
+            output,
+            out.as_deref(),
+            detailed_exitcode,
+            destroy,
+            style,
+        ),
+        Command::Apply {
+            plan_file,
+            common,
+            auto_approve,
+            fail_after_steps,
+        } => pipeline::apply_cmd(
+            &common,
+            plan_file.as_deref(),
+            auto_approve,
+            fail_after_steps,
+            style,
+        ),
+        Command::Destroy {
+            common,
+            auto_approve,
+            recovery_window_days,
+            delete_logs,
+        } => pipeline::destroy_cmd(
+            &common,
+            auto_approve,
+            recovery_window_days,
+            delete_logs,
+            style,
+        ),
     }
 }
 

@@ -33,6 +33,9 @@ impl Style {
     pub fn cyan(&self, s: &str) -> String {
         self.paint("36", s)
     }
+    pub fn dim(&self, s: &str) -> String {
+        self.paint("2", s)
+    }
     pub fn bold(&self, s: &str) -> String {
         self.paint("1", s)
     }

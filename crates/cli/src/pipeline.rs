@@ -1,0 +1,292 @@
+//! plan, apply and destroy: spec → live state → plan → (confirmation) → apply.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use secmon_apply::{ApplyOptions, Event};
+use secmon_aws::Aws;
+use secmon_diff::{desired, live, Action, Plan, PlanOptions, Target};
+use secmon_spec::Spec;
+
+use crate::output::Style;
+use crate::{print_diagnostics, CliError, Common, Format};
+
+struct Prepared {
+    spec: Spec,
+    aws: Aws,
+    plan: Plan,
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+async fn prepare(common: &Common, opts: PlanOptions) -> Result<Prepared, CliError> {
+    let spec = Spec::from_file(&common.file)?;
+    let aws = Aws::connect(spec.state.region.as_deref(), common.endpoint_url.as_deref()).await?;
+    let account_id = aws.account_id().await?;
+    let state = spec.state.resolve(&account_id, &aws.region)?;
+    let target = Target {
+        account_id,
+        region: aws.region.clone(),
+    };
+    let wanted = desired::resources(&state, &target);
+    let live = live::read(&aws, &state.name, &target, &wanted).await?;
+    let plan = secmon_diff::plan(&state.name, &wanted, &live, opts)?;
+    Ok(Prepared { spec, aws, plan })
+}
+
+fn print_stats(aws: &Aws) {
+    let snap = aws.stats.snapshot();
+    eprintln!(
+        "API calls: {} total, {} mutating",
+        aws.stats.total(),
+        aws.stats.mutating()
+    );
+    for c in snap {
+        eprintln!("  {:<16} {:<36} {}", c.service, c.operation, c.calls);
+    }
+}
+
+pub fn plan_cmd(
+    common: &Common,
+    output: Format,
+    out: Option<&Path>,
+    detailed: bool,
+    destroy: bool,
+    style: Style,
+) -> Result<ExitCode, CliError> {
+    let p = runtime().block_on(prepare(
+        common,
+        PlanOptions {
+            destroy,
+            delete_logs: false,
+        },
+    ))?;
+    print_diagnostics(&p.spec.warnings, style);
+    match output {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&p.plan).expect("plan json")
+        ),
+        Format::Text => print!("{}", crate::render::plan_text(&p.plan, style)),
+    }
+    if let Some(path) = out {
+        let text = serde_json::to_string_pretty(&p.plan).expect("plan json");
+        std::fs::write(path, text).map_err(|e| CliError::File {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        eprintln!(
+            "Saved the plan to {}; apply exactly it with: secmon apply -f {} {}",
+            path.display(),
+            common.file.display(),
+            path.display()
+        );
+    }
+    if common.stats {
+        print_stats(&p.aws);
+    }
+    Ok(if detailed && p.plan.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn confirm(auto_approve: bool, what: &str) -> Result<(), CliError> {
+    if auto_approve {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::Refused(format!(
+            "refusing to {what} without confirmation: no terminal to ask on; pass --auto-approve"
+        )));
+    }
+    print!("\nDo you want to {what}? Only 'yes' will be accepted: ");
+    std::io::stdout().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).ok();
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(CliError::Refused(format!("{what}: cancelled")))
+    }
+}
+
+fn run_apply(
+    p: &Prepared,
+    common: &Common,
+    opts: ApplyOptions,
+    style: Style,
+) -> Result<ExitCode, CliError> {
+    if !p.plan.has_changes() {
+        println!("{} Nothing to do.", style.green("No changes."));
+        if common.stats {
+            print_stats(&p.aws);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let progress: Arc<dyn Fn(&Event) + Send + Sync> = Arc::new(move |e: &Event| match e {
+        Event::Started { address, action } => {
+            let verb = match action {
+                Action::Create => "Creating...",
+                Action::Update => "Modifying...",
+                Action::Replace => "Replacing...",
+                Action::Delete => "Destroying...",
+                Action::NoOp => "Checking...",
+            };
+            println!("{address}: {verb}");
+        }
+        Event::Done {
+            address,
+            action,
+            seconds,
+        } => {
+            let verb = match action {
+                Action::Create => "Creation",
+                Action::Update => "Modifications",
+                Action::Replace => "Replacement",
+                Action::Delete => "Destruction",
+                Action::NoOp => "Check",
+            };
+            println!(
+                "{address}: {} after {seconds:.1}s",
+                style.green(&format!("{verb} complete"))
+            );
+        }
+        Event::Failed { address, error } => eprintln!("{} {address}: {error}", style.red("Error:")),
+        Event::Skipped { address, because } => {
+            println!("{address}: skipped (depends on failed {because})")
+        }
+    });
+    let report = runtime().block_on(secmon_apply::apply(&p.aws, &p.plan, opts, progress));
+    if common.stats {
+        print_stats(&p.aws);
+    }
+    let failed = report.failed();
+    if failed.is_empty() {
+        println!(
+            "\n{} {} added, {} changed, {} destroyed.",
+            style.green("Apply complete!"),
+            p.plan.count(Action::Create),
+            p.plan.count(Action::Update) + p.plan.count(Action::Replace),
+            p.plan.count(Action::Delete)
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        let skipped = report.outcomes.len() - report.done() - failed.len();
+        let roots: Vec<String> = failed.iter().map(|(a, _)| a.to_string()).collect();
+        Err(CliError::Apply(format!(
+            "{} step(s) failed ({}), {skipped} skipped; {} done. Run `secmon apply` again once fixed: it converges from here.",
+            failed.len(),
+            roots.join(", "),
+            report.done()
+        )))
+    }
+}
+
+fn apply_options(
+    common: &Common,
+    recovery_window_days: i64,
+    fail_after_steps: Option<usize>,
+) -> ApplyOptions {
+    ApplyOptions {
+        spec_dir: common
+            .file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
+        recovery_window_days,
+        fail_after_steps,
+    }
+}
+
+pub fn apply_cmd(
+    common: &Common,
+    plan_file: Option<&Path>,
+    auto_approve: bool,
+    fail_after_steps: Option<usize>,
+    style: Style,
+) -> Result<ExitCode, CliError> {
+    let p = runtime().block_on(prepare(common, PlanOptions::default()))?;
+    print_diagnostics(&p.spec.warnings, style);
+    if let Some(path) = plan_file {
+        let text = std::fs::read_to_string(path).map_err(|e| CliError::File {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let saved: Plan = serde_json::from_str(&text).map_err(|e| CliError::File {
+            path: path.display().to_string(),
+            message: format!("not a secmon plan: {e}"),
+        })?;
+        if saved.format_version != secmon_diff::FORMAT_VERSION {
+            return Err(CliError::Refused(format!(
+                "{}: plan format {} is not {}",
+                path.display(),
+                saved.format_version,
+                secmon_diff::FORMAT_VERSION
+            )));
+        }
+        if saved.change_set() != p.plan.change_set() {
+            return Err(CliError::Refused(format!(
+                "{}: live state or the spec changed since this plan was made; nothing was applied. Run `secmon plan` again.",
+                path.display()
+            )));
+        }
+        // The saved plan was reviewed: apply it without asking again.
+        let reviewed = Prepared {
+            spec: p.spec,
+            aws: p.aws,
+            plan: saved,
+        };
+        return run_apply(
+            &reviewed,
+            common,
+            apply_options(common, 7, fail_after_steps),
+            style,
+        );
+    }
+    print!("{}", crate::render::plan_text(&p.plan, style));
+    if p.plan.has_changes() {
+        confirm(auto_approve, "perform these actions")?;
+    }
+    run_apply(
+        &p,
+        common,
+        apply_options(common, 7, fail_after_steps),
+        style,
+    )
+}
+
+pub fn destroy_cmd(
+    common: &Common,
+    auto_approve: bool,
+    recovery_window_days: i64,
+    delete_logs: bool,
+    style: Style,
+) -> Result<ExitCode, CliError> {
+    let p = runtime().block_on(prepare(
+        common,
+        PlanOptions {
+            destroy: true,
+            delete_logs,
+        },
+    ))?;
+    print!("{}", crate::render::plan_text(&p.plan, style));
+    if p.plan.has_changes() {
+        confirm(auto_approve, "destroy these resources")?;
+    }
+    run_apply(
+        &p,
+        common,
+        apply_options(common, recovery_window_days, None),
+        style,
+    )
+}

@@ -1,0 +1,140 @@
+//! Human rendering of a plan, in the conventions `terraform plan` users know: `+ ~ - -/+`,
+//! attribute-level changes, and policies as unified text diffs. Reads the same `Plan` as JSON.
+
+use secmon_diff::{Action, Plan, Step};
+use serde_json::Value;
+use similar::TextDiff;
+
+use crate::output::Style;
+
+fn symbol(a: Action, style: Style) -> String {
+    match a {
+        Action::Create => style.green("+"),
+        Action::Update => style.yellow("~"),
+        Action::Replace => style.red("-/+"),
+        Action::Delete => style.red("-"),
+        Action::NoOp => " ".into(),
+    }
+}
+
+fn verb(a: Action) -> &'static str {
+    match a {
+        Action::Create => "will be created",
+        Action::Update => "will be updated in-place",
+        Action::Replace => "must be replaced",
+        Action::Delete => "will be destroyed",
+        Action::NoOp => "is up to date",
+    }
+}
+
+fn scalar(v: &Option<Value>) -> String {
+    match v {
+        None | Some(Value::Null) => "(none)".into(),
+        Some(v) => v.to_string(),
+    }
+}
+
+fn pretty(v: &Option<Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(v) => serde_json::to_string_pretty(v).unwrap_or_default() + "\n",
+    }
+}
+
+fn render_step(step: &Step, style: Style, out: &mut String) {
+    let r = step
+        .after
+        .as_ref()
+        .or(step.before.as_ref())
+        .expect("resource");
+    out.push_str(&format!(
+        "  {} {} {}",
+        style.dim("#"),
+        style.bold(&step.address),
+        verb(step.action)
+    ));
+    if step.action == Action::Update {
+        out.push_str(&format!(" ({})", step.reason));
+    }
+    out.push('\n');
+    out.push_str(&format!(
+        "  {} {} {:?} {{\n",
+        symbol(step.action, style),
+        r.kind.as_str(),
+        r.name
+    ));
+    for (key, before, after) in step.changed_attrs() {
+        let is_doc =
+            matches!(&before, Some(Value::Object(_))) || matches!(&after, Some(Value::Object(_)));
+        let sym = match (step.action, &before, &after) {
+            (Action::Create, _, _) => symbol(Action::Create, style),
+            (Action::Delete, _, _) => symbol(Action::Delete, style),
+            _ => symbol(Action::Update, style),
+        };
+        if is_doc && step.action == Action::Update {
+            out.push_str(&format!("      {sym} {key} = <<-POLICY\n"));
+            let (a, b) = (pretty(&before), pretty(&after));
+            let diff = TextDiff::from_lines(&a, &b);
+            for change in diff.iter_all_changes() {
+                let line = change.to_string();
+                let line = line.trim_end_matches('\n');
+                let painted = match change.tag() {
+                    similar::ChangeTag::Delete => style.red(&format!("-{line}")),
+                    similar::ChangeTag::Insert => style.green(&format!("+{line}")),
+                    similar::ChangeTag::Equal => format!(" {line}"),
+                };
+                out.push_str(&format!("          {painted}\n"));
+            }
+            out.push_str("        POLICY\n");
+        } else if step.action == Action::Create {
+            let v = if is_doc {
+                "(policy, see --output json)".to_string()
+            } else {
+                scalar(&after)
+            };
+            out.push_str(&format!("      {sym} {key} = {v}\n"));
+        } else if step.action == Action::Delete {
+            continue;
+        } else {
+            out.push_str(&format!(
+                "      {sym} {key} = {} -> {}\n",
+                scalar(&before),
+                scalar(&after)
+            ));
+        }
+    }
+    out.push_str("    }\n\n");
+}
+
+pub fn plan_text(plan: &Plan, style: Style) -> String {
+    let mut out = String::new();
+    if !plan.has_changes() {
+        out.push_str(&format!(
+            "{} AWS matches the spec `{}` (account {}, {}).\n",
+            style.green("No changes."),
+            plan.spec,
+            plan.account_id,
+            plan.region
+        ));
+    } else {
+        out.push_str(&format!(
+            "secmon will perform the following actions for spec `{}` (account {}, {}):\n\n",
+            plan.spec, plan.account_id, plan.region
+        ));
+        for s in plan.changes() {
+            render_step(s, style, &mut out);
+        }
+        out.push_str(&format!(
+            "{} {} to add, {} to change, {} to replace, {} to destroy.\n",
+            style.bold("Plan:"),
+            plan.count(Action::Create),
+            plan.count(Action::Update),
+            plan.count(Action::Replace),
+            plan.count(Action::Delete)
+        ));
+    }
+    for n in &plan.notes {
+        out.push_str(&format!("{} {n}\n", style.yellow("Note:")));
+    }
+    out
+}

@@ -1,0 +1,168 @@
+//! The plan is data: what would change, in a deterministic order, with the dependencies apply
+//! walks. Rendering (human or JSON) is done elsewhere from this same structure.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Version of the JSON plan format (`secmon plan --output json`, `secmon plan -o FILE`).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The resource kinds secmon manages. Closed: apply has one adapter per kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Secret,
+    Bucket,
+    LogGroup,
+    Role,
+    Topic,
+    Subscription,
+    Trail,
+    MetricFilter,
+    Alarm,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Secret => "secret",
+            Kind::Bucket => "bucket",
+            Kind::LogGroup => "log_group",
+            Kind::Role => "role",
+            Kind::Topic => "topic",
+            Kind::Subscription => "subscription",
+            Kind::Trail => "trail",
+            Kind::MetricFilter => "metric_filter",
+            Kind::Alarm => "alarm",
+        }
+    }
+
+    /// Kinds whose resources may refer to a resource of this kind. A deletion of this kind waits
+    /// for every step on those kinds (a topic is deleted only after alarms stop pointing at it).
+    pub fn consumers(self) -> &'static [Kind] {
+        match self {
+            Kind::Bucket | Kind::Role => &[Kind::Trail],
+            Kind::LogGroup => &[Kind::Trail, Kind::MetricFilter],
+            Kind::Topic => &[Kind::Trail, Kind::Alarm, Kind::Subscription],
+            _ => &[],
+        }
+    }
+}
+
+/// One AWS resource as secmon models it, live or desired. `attrs` are the compared attributes;
+/// `name` and `arn` identify it and are not compared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    pub kind: Kind,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    pub attrs: BTreeMap<String, Value>,
+    /// What apply needs but comparison ignores (where a secret's value comes from).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub meta: BTreeMap<String, Value>,
+}
+
+impl Resource {
+    pub fn address(&self) -> String {
+        format!("{}.{}", self.kind.as_str(), self.name)
+    }
+    pub fn attr_str(&self, key: &str) -> Option<&str> {
+        self.attrs.get(key).and_then(Value::as_str)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+impl Action {
+    pub fn is_change(self) -> bool {
+        self != Action::NoOp
+    }
+}
+
+/// One step of a plan. `reason` is for humans; apply never branches on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub address: String,
+    pub action: Action,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Resource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Resource>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    pub reason: String,
+}
+
+impl Step {
+    pub fn kind(&self) -> Kind {
+        self.after
+            .as_ref()
+            .or(self.before.as_ref())
+            .map(|r| r.kind)
+            .expect("a step has a resource")
+    }
+
+    /// Attributes whose value differs, as (name, before, after).
+    pub fn changed_attrs(&self) -> Vec<(String, Option<Value>, Option<Value>)> {
+        let empty = BTreeMap::new();
+        let b = self.before.as_ref().map(|r| &r.attrs).unwrap_or(&empty);
+        let a = self.after.as_ref().map(|r| &r.attrs).unwrap_or(&empty);
+        let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        keys.into_iter()
+            .filter(|k| b.get(*k) != a.get(*k))
+            .map(|k| (k.clone(), b.get(k).cloned(), a.get(k).cloned()))
+            .collect()
+    }
+}
+
+/// A plan: every managed resource's step, in a deterministic order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub spec: String,
+    pub account_id: String,
+    pub region: String,
+    pub steps: Vec<Step>,
+    /// Notes for humans that are not changes (pending subscriptions, kept buckets).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    pub fn changes(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|s| s.action.is_change())
+    }
+    pub fn has_changes(&self) -> bool {
+        self.changes().next().is_some()
+    }
+    pub fn count(&self, action: Action) -> usize {
+        self.steps.iter().filter(|s| s.action == action).count()
+    }
+    /// The steps that would change AWS, without `reason`: two plans with the same changes are
+    /// the same plan even if worded differently. Used to refuse a saved plan when live state moved.
+    pub fn change_set(&self) -> Vec<(String, Action, Option<Resource>, Option<Resource>)> {
+        self.changes()
+            .map(|s| {
+                (
+                    s.address.clone(),
+                    s.action,
+                    s.before.clone(),
+                    s.after.clone(),
+                )
+            })
+            .collect()
+    }
+}
