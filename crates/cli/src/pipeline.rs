@@ -30,6 +30,19 @@ fn runtime() -> tokio::runtime::Runtime {
 async fn prepare(common: &Common, opts: PlanOptions) -> Result<Prepared, CliError> {
     let spec = Spec::from_file(&common.file)?;
     let aws = Aws::connect(spec.state.region.as_deref(), common.endpoint_url.as_deref()).await?;
+    match plan_with(&spec, &aws, opts).await {
+        Ok(plan) => Ok(Prepared { spec, aws, plan }),
+        Err(e) => {
+            // Show what was called even when planning fails (and prove nothing was changed).
+            if common.stats {
+                print_stats(&aws);
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn plan_with(spec: &Spec, aws: &Aws, opts: PlanOptions) -> Result<Plan, CliError> {
     let account_id = aws.account_id().await?;
     let state = spec.state.resolve(&account_id, &aws.region)?;
     let target = Target {
@@ -37,9 +50,8 @@ async fn prepare(common: &Common, opts: PlanOptions) -> Result<Prepared, CliErro
         region: aws.region.clone(),
     };
     let wanted = desired::resources(&state, &target);
-    let live = live::read(&aws, &state.name, &target, &wanted).await?;
-    let plan = secmon_diff::plan(&state.name, &wanted, &live, opts)?;
-    Ok(Prepared { spec, aws, plan })
+    let live = live::read(aws, &state.name, &target, &wanted).await?;
+    Ok(secmon_diff::plan(&state.name, &wanted, &live, opts)?)
 }
 
 fn print_stats(aws: &Aws) {
@@ -161,7 +173,7 @@ fn run_apply(
                 style.green(&format!("{verb} complete"))
             );
         }
-        Event::Failed { address, error } => eprintln!("{} {address}: {error}", style.red("Error:")),
+        Event::Failed { error, .. } => eprintln!("{} {error}", style.red("Error:")),
         Event::Skipped { address, because } => {
             println!("{address}: skipped (depends on failed {because})")
         }
@@ -255,7 +267,11 @@ pub fn apply_cmd(
     }
     print!("{}", crate::render::plan_text(&p.plan, style));
     if p.plan.has_changes() {
-        confirm(auto_approve, "perform these actions")?;
+        confirm(auto_approve, "perform these actions").inspect_err(|_| {
+            if common.stats {
+                print_stats(&p.aws)
+            }
+        })?;
     }
     run_apply(
         &p,

@@ -142,6 +142,12 @@ pub fn plan(
             notes.push(format!("{address}: pending subscriptions cannot be deleted; AWS removes them after 3 days unconfirmed"));
             continue;
         }
+        if l.resource.kind == Kind::Secret
+            && l.resource.attrs.get("pending_deletion") == Some(&serde_json::Value::Bool(true))
+        {
+            notes.push(format!("{address}: already scheduled for deletion (restorable until its recovery window ends)"));
+            continue;
+        }
         let reason = if opts.destroy {
             "destroy"
         } else {

@@ -109,8 +109,9 @@ pub(super) async fn execute(ctx: &Ctx, step: &Step) -> Result<(), ApplyError> {
         }
         Action::Delete => {
             let r = before(step);
+            // By name: the trail lives in this region (moto also ignores ARNs here).
             ct.delete_trail()
-                .name(r.arn.clone().unwrap_or_else(|| r.name.clone()))
+                .name(&r.name)
                 .send()
                 .await
                 .map_err(|e| wrap(step)(AwsError::call("DeleteTrail", e)))?;
