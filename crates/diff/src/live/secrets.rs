@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use secmon_aws::{Aws, AwsError};
+use secmon_aws::secretsmanager::types::Tag;
+use secmon_aws::{error_code, Aws, AwsError};
 use serde_json::{json, Value};
 
-use super::{live, Ctx};
+use super::{bare, live, Ctx};
 use crate::compare::LiveResource;
 use crate::desired::{OWNER_TAG, VALUE_VERSION_TAG};
-use crate::plan::{Kind, Resource};
+use crate::plan::Kind;
 use crate::DiffError;
 
 pub(super) async fn read(aws: &Aws, ctx: &Ctx<'_>) -> Result<Vec<LiveResource>, DiffError> {
@@ -29,51 +30,18 @@ pub(super) async fn read(aws: &Aws, ctx: &Ctx<'_>) -> Result<Vec<LiveResource>, 
         let page = page.map_err(|e| AwsError::call("ListSecrets", e))?;
         for s in page.secret_list() {
             let name = s.name().unwrap_or_default();
-            let tags: BTreeMap<String, String> = s
-                .tags()
-                .iter()
-                .map(|t| {
-                    (
-                        t.key().unwrap_or_default().to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
-            let owned = tags.get(OWNER_TAG).map(String::as_str) == Some(ctx.spec);
-            if !owned && !wanted.contains(&name) {
-                continue;
+            let r = secret(
+                ctx,
+                name,
+                s.arn(),
+                s.description(),
+                s.kms_key_id(),
+                s.tags(),
+                s.deleted_date().is_some(),
+            );
+            if r.owned || wanted.contains(&name) {
+                out.push(r);
             }
-            let user_tags: BTreeMap<&String, &String> = tags
-                .iter()
-                .filter(|(k, _)| !k.starts_with("secmon:") && !k.starts_with("aws:"))
-                .collect();
-            let version: Value = tags
-                .get(VALUE_VERSION_TAG)
-                .and_then(|v| v.parse::<u64>().ok())
-                .map(Value::from)
-                .unwrap_or(Value::Null);
-            let kms = s.kms_key_id().filter(|k| *k != "alias/aws/secretsmanager");
-            let attrs = json!({
-                "description": s.description(),
-                "kms_key_id": kms,
-                "tags": user_tags,
-                "value_version": version,
-                "pending_deletion": s.deleted_date().is_some(),
-            });
-            let attrs = attrs
-                .as_object()
-                .expect("object")
-                .clone()
-                .into_iter()
-                .collect();
-            let r = Resource {
-                kind: Kind::Secret,
-                name: name.to_string(),
-                arn: s.arn().map(str::to_string),
-                attrs,
-                meta: Default::default(),
-            };
-            out.push(live(r, owned));
         }
     }
     // ListSecrets may hide secrets scheduled for deletion; a desired one missing from the list is
@@ -90,52 +58,65 @@ pub(super) async fn read(aws: &Aws, ctx: &Ctx<'_>) -> Result<Vec<LiveResource>, 
     )
     .await;
     for (name, d) in missing.iter().zip(found) {
-        let d = match d {
-            Ok(d) => d,
-            Err(e) if secmon_aws::error_code(&e) == Some("ResourceNotFoundException") => continue,
+        match d {
+            Ok(d) => out.push(secret(
+                ctx,
+                name,
+                d.arn(),
+                d.description(),
+                d.kms_key_id(),
+                d.tags(),
+                d.deleted_date().is_some(),
+            )),
+            Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {}
             Err(e) => return Err(AwsError::call("DescribeSecret", e).into()),
-        };
-        let tags: BTreeMap<String, String> = d
-            .tags()
-            .iter()
-            .map(|t| {
-                (
-                    t.key().unwrap_or_default().to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect();
-        let owned = tags.get(OWNER_TAG).map(String::as_str) == Some(ctx.spec);
-        let user_tags: BTreeMap<&String, &String> = tags
-            .iter()
-            .filter(|(k, _)| !k.starts_with("secmon:") && !k.starts_with("aws:"))
-            .collect();
-        let version: Value = tags
-            .get(VALUE_VERSION_TAG)
-            .and_then(|v| v.parse::<u64>().ok())
-            .map(Value::from)
-            .unwrap_or(Value::Null);
-        let attrs = json!({
-            "description": d.description(),
-            "kms_key_id": d.kms_key_id().filter(|k| *k != "alias/aws/secretsmanager"),
-            "tags": user_tags,
-            "value_version": version,
-            "pending_deletion": d.deleted_date().is_some(),
-        });
-        let attrs = attrs
-            .as_object()
-            .expect("object")
-            .clone()
-            .into_iter()
-            .collect();
-        let r = Resource {
-            kind: Kind::Secret,
-            name: name.to_string(),
-            arn: d.arn().map(str::to_string),
-            attrs,
-            meta: Default::default(),
-        };
-        out.push(live(r, owned));
+        }
     }
     Ok(out)
+}
+
+/// One secret in the model, from ListSecrets or DescribeSecret (same fields, two SDK types).
+fn secret(
+    ctx: &Ctx<'_>,
+    name: &str,
+    arn: Option<&str>,
+    description: Option<&str>,
+    kms: Option<&str>,
+    tags: &[Tag],
+    deleted: bool,
+) -> LiveResource {
+    let tags: BTreeMap<String, String> = tags
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let owned = tags.get(OWNER_TAG).map(String::as_str) == Some(ctx.spec);
+    let user_tags: BTreeMap<&String, &String> = tags
+        .iter()
+        .filter(|(k, _)| !k.starts_with("secmon:") && !k.starts_with("aws:"))
+        .collect();
+    let version: Value = tags
+        .get(VALUE_VERSION_TAG)
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Value::from)
+        .unwrap_or(Value::Null);
+    let mut r = bare(Kind::Secret, name, arn.map(str::to_string));
+    for (k, v) in [
+        ("description", json!(description)),
+        // The AWS managed key is the spec's "none".
+        (
+            "kms_key_id",
+            json!(kms.filter(|k| *k != "alias/aws/secretsmanager")),
+        ),
+        ("tags", json!(user_tags)),
+        ("value_version", version),
+        ("pending_deletion", json!(deleted)),
+    ] {
+        r.attrs.insert(k.to_string(), v);
+    }
+    live(r, owned)
 }
