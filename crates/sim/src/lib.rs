@@ -1,0 +1,25 @@
+//! # secmon-sim: the pipeline's semantics, offline
+//!
+//! Knows what AWS does with a CloudTrail event on its way to an e-mail, so that secmon can say,
+//! before deploying, whether and when an alarm fires:
+//! - [`pattern`]: the CloudWatch Logs filter-pattern language (terms, JSON, space-delimited),
+//!   parser with column-accurate errors and evaluator, plus near-miss explanations;
+//! - [`events`]: streaming readers for CloudTrail log files (gzipped or not), JSON arrays,
+//!   JSON lines and plain lines;
+//! - [`alarm`]: metric emission as metric filters do it, and the CloudWatch alarm evaluator
+//!   (statistics, periods, M-of-N, treat-missing-data, state changes, notifications);
+//! - [`simulate`]: replaying events through every monitor of a spec, trail selection included;
+//! - [`lint`]: warnings for alarms that cannot fire or fire late, patterns that cannot match,
+//!   misspelled event names, and events the trail does not record.
+//!
+//! What this crate does not do: call AWS. It is pure logic; moto has no `TestMetricFilter` and
+//! emits no metrics, so this is also how secmon tests those semantics.
+
+pub mod alarm;
+pub mod catalog;
+pub mod events;
+pub mod lint;
+pub mod pattern;
+pub mod simulate;
+
+pub use pattern::{Event, Pattern, PatternError};

@@ -1,0 +1,186 @@
+//! Lint: what the seeds' authors learned the hard way, said before deploying. Each finding names
+//! the field and says what to change. Pattern syntax errors are errors; the rest are warnings.
+
+use secmon_spec::{did_you_mean, Comparison, Diagnostic, Monitor, ReadWrite, Severity, Spec};
+
+use crate::catalog;
+use crate::pattern::{Literal, Op, Pattern, Step, Test};
+
+/// Every finding for the spec's monitors.
+pub fn lint(spec: &Spec) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (i, m) in spec.state.monitors.iter().enumerate() {
+        lint_monitor(spec, i, m, &mut out);
+    }
+    out
+}
+
+fn warn(spec: &Spec, out: &mut Vec<Diagnostic>, field: String, message: String, hint: &str) {
+    out.push(spec.diagnostic(Severity::Warning, &field, message, Some(hint.to_string())));
+}
+
+fn is_read_api(name: &str) -> bool {
+    ["Get", "List", "Describe", "BatchGet", "Lookup", "Head"]
+        .iter()
+        .any(|p| name.starts_with(p))
+}
+
+fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
+    let at = |f: &str| format!("monitors[{i}].{f}");
+    let pattern = match Pattern::parse(&m.pattern) {
+        Ok(p) => p,
+        Err(e) => {
+            out.push(spec.diagnostic(
+                Severity::Error,
+                &at("pattern"),
+                format!("filter pattern syntax error at {e}"),
+                Some("see docs/patterns.md for the filter pattern syntax".into()),
+            ));
+            return;
+        }
+    };
+    let a = &m.alarm;
+    let constant = m.metric.value.parse::<f64>().ok();
+    // Statistics that cannot count events.
+    if constant.is_some() && matches!(a.statistic.as_str(), "Average" | "Minimum")
+        || constant.is_some() && a.statistic.starts_with('p')
+    {
+        warn(
+            spec,
+            out,
+            at("alarm.statistic"),
+            format!(
+                "`{}` of a count metric (value {}) stays below 1 unless every log event in the period matches: this alarm cannot fire reliably",
+                a.statistic, m.metric.value
+            ),
+            "use `statistic: Sum` to count matching events",
+        );
+    }
+    if a.period > 60 {
+        warn(
+            spec,
+            out,
+            at("alarm.period"),
+            format!("a {}-second period makes this security alarm fire up to {} minutes after the event", a.period, a.period / 60),
+            "use `period: 60`",
+        );
+    }
+    // Thresholds the statistic can never reach.
+    if let Some(v) = constant {
+        let d = m.metric.default;
+        let (lo, hi) = (d.map_or(v, |d| v.min(d)), d.map_or(v, |d| v.max(d)));
+        let (lo, hi) = match a.statistic.as_str() {
+            "Sum" if v > 0.0 => (lo.min(0.0), f64::INFINITY),
+            "Sum" => (f64::NEG_INFINITY, hi.max(0.0)),
+            "SampleCount" => (0.0, f64::INFINITY),
+            _ => (lo, hi),
+        };
+        let unreachable = match a.comparison {
+            Comparison::GreaterThanOrEqualToThreshold => a.threshold > hi,
+            Comparison::GreaterThanThreshold => a.threshold >= hi,
+            Comparison::LessThanThreshold => a.threshold <= lo,
+            Comparison::LessThanOrEqualToThreshold => a.threshold < lo,
+        };
+        if unreachable {
+            warn(
+                spec,
+                out,
+                at("alarm.threshold"),
+                format!("`{}` of this metric ranges over [{lo}, {hi}]: threshold {} can never be crossed", a.statistic, a.threshold),
+                "lower the threshold (1 with Sum counts a single event)",
+            );
+        }
+    }
+    let trail = spec.state.trail.as_ref();
+    match &pattern {
+        Pattern::Delimited(_) => warn(
+            spec,
+            out,
+            at("pattern"),
+            "CloudTrail delivers JSON records; a space-delimited pattern splits their JSON text on spaces and will not match as intended".into(),
+            "use a JSON pattern like `{ $.eventName = \"GetSecretValue\" }`",
+        ),
+        Pattern::Json(_) => {
+            let mut sources = Vec::new();
+            let mut names = Vec::new();
+            for c in pattern.comparisons() {
+                if let Some(Step::Key(k)) = c.selector.first() {
+                    if !catalog::RECORD_FIELDS.contains(&k.as_str()) {
+                        let hint = did_you_mean(k, catalog::RECORD_FIELDS).map(|s| format!("did you mean `$.{s}`?")).unwrap_or_else(|| "check the CloudTrail record contents reference".into());
+                        warn(spec, out, at("pattern"), format!("`{}`: CloudTrail records have no field `{k}`, so this comparison is never true", c.text), &hint);
+                    }
+                }
+                let Test::Compare(Op::Eq, Literal::Text { text, .. }) = &c.test else { continue };
+                if text.contains('*') {
+                    continue;
+                }
+                match c.selector.as_slice() {
+                    [Step::Key(k)] if k == "eventSource" => sources.push(text.clone()),
+                    [Step::Key(k)] if k == "eventName" => names.push(text.clone()),
+                    _ => {}
+                }
+            }
+            for s in &sources {
+                if !s.ends_with(".amazonaws.com") {
+                    warn(spec, out, at("pattern"), format!("event source {s:?} is not an AWS service endpoint name"), "event sources look like `secretsmanager.amazonaws.com`");
+                }
+                if let Some(t) = trail {
+                    if t.management_events.exclude_sources.iter().any(|x| x == s) {
+                        warn(
+                            spec,
+                            out,
+                            at("pattern"),
+                            format!("this monitor watches {s}, but the trail excludes it (trail.management_events.exclude_sources): it can never fire"),
+                            &format!("remove {s} from trail.management_events.exclude_sources, or drop this monitor"),
+                        );
+                    }
+                }
+            }
+            for n in &names {
+                for s in &sources {
+                    if let Some(known) = catalog::events_of(s) {
+                        if !known.contains(&n.as_str()) {
+                            let hint = did_you_mean(n, known).map(|k| format!("did you mean `{k}`?")).unwrap_or_else(|| format!("no {s} API is called {n:?}"));
+                            warn(spec, out, at("pattern"), format!("event name {n:?} is spelled unlike any {s} API event"), &hint);
+                        }
+                    }
+                }
+                if catalog::S3_DATA_EVENTS.contains(&n.as_str()) {
+                    warn(
+                        spec,
+                        out,
+                        at("pattern"),
+                        format!("{n} is an S3 object-level API: CloudTrail records it only as a data event, and this trail records management events only"),
+                        "add an S3 data event selector to the trail (not managed by secmon yet), or watch a management API",
+                    );
+                }
+                if let Some(t) = trail {
+                    let rw = t.management_events.read_write;
+                    if rw == ReadWrite::WriteOnly && is_read_api(n) {
+                        warn(spec, out, at("pattern"), format!("{n} is a read-only event and the trail records WriteOnly events: it can never fire"), "set trail.management_events.read_write: All");
+                    }
+                    if rw == ReadWrite::ReadOnly && !is_read_api(n) {
+                        warn(spec, out, at("pattern"), format!("{n} is a write event and the trail records ReadOnly events: it can never fire"), "set trail.management_events.read_write: All");
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    for t in &m.notify {
+        if spec
+            .state
+            .topics
+            .iter()
+            .any(|x| &x.name == t && x.email.is_empty())
+        {
+            warn(
+                spec,
+                out,
+                at("notify"),
+                format!("topic {t:?} has no e-mail subscribers: nobody will hear this alarm"),
+                "add `email:` addresses to the topic (each must confirm its subscription)",
+            );
+        }
+    }
+}

@@ -1,0 +1,1056 @@
+//! The CloudWatch Logs filter-pattern language: parser and evaluator.
+//!
+//! Three forms, chosen by the first character, as CloudWatch Logs does:
+//! - **terms** (unstructured): `ERROR`, `"exact phrase"`, `?ERROR ?WARN` (any of), `-term`
+//!   (none of), `%regex%`; plain terms must all appear (case-sensitive substring match);
+//! - **JSON** `{ $.a.b[0] = "x*" && ($.n >= 10 || $.f IS TRUE) }` with `=`/`!=` on strings
+//!   (with `*` wildcards), numeric comparisons, `IS NULL`, `NOT EXISTS`, `IS TRUE/FALSE`,
+//!   `%regex%` values and array indexing; a selector that does not reach a value (missing, an
+//!   object or an array) makes every comparison on it false, `!=` included;
+//! - **space-delimited** `[ip, user, ..., status = 4* && bytes > 1000]`: fields split on
+//!   spaces, with `"..."` and `[...]` each one field; `...` matches any number of fields.
+//!
+//! Syntax errors carry the 1-based column. Parsing never panics, whatever the input (property
+//! tested); evaluation never allocates per event beyond the delimited split.
+
+use std::fmt;
+
+use regex::Regex;
+use serde_json::Value;
+
+/// A syntax error at a column (1-based, in characters).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("column {column}: {message}")]
+pub struct PatternError {
+    pub column: usize,
+    pub message: String,
+}
+
+/// A log event as a metric filter sees it: its message, and the message parsed as JSON when it is.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    pub message: &'a str,
+    pub json: Option<&'a Value>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Pattern {
+    /// The empty pattern matches every event.
+    All,
+    Terms(Terms),
+    Json(Expr),
+    Delimited(Delimited),
+}
+
+#[derive(Debug, Clone)]
+pub enum Term {
+    Text(String),
+    Regex(Regex),
+}
+
+impl Term {
+    fn matches(&self, s: &str) -> bool {
+        match self {
+            Term::Text(t) => s.contains(t.as_str()),
+            Term::Regex(r) => r.is_match(s),
+        }
+    }
+}
+
+impl fmt::Display for Term {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Term::Text(t) => write!(f, "{t:?}"),
+            Term::Regex(r) => write!(f, "%{}%", r.as_str()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Terms {
+    pub all: Vec<Term>,
+    pub any: Vec<Term>,
+    pub none: Vec<Term>,
+}
+
+/// A literal on the right of a comparison.
+#[derive(Debug, Clone)]
+pub enum Literal {
+    /// Text, possibly with `*` wildcards; `number` when it also reads as a number.
+    Text {
+        text: String,
+        number: Option<f64>,
+    },
+    Regex(Regex),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+}
+
+impl Op {
+    fn as_str(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Ne => "!=",
+            Op::Lt => "<",
+            Op::Gt => ">",
+            Op::Le => "<=",
+            Op::Ge => ">=",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Key(String),
+    Index(usize),
+}
+
+#[derive(Debug, Clone)]
+pub enum Test {
+    Compare(Op, Literal),
+    IsNull,
+    NotExists,
+    IsBool(bool),
+}
+
+/// One JSON comparison, with its source text for explanations.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub selector: Vec<Step>,
+    pub selector_text: String,
+    pub test: Test,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Expr {
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Cmp(Comparison),
+}
+
+/// A condition inside a space-delimited pattern: `name op literal`, combined with && and ||.
+#[derive(Debug, Clone)]
+pub enum FieldExpr {
+    And(Box<FieldExpr>, Box<FieldExpr>),
+    Or(Box<FieldExpr>, Box<FieldExpr>),
+    Cmp {
+        field: String,
+        op: Op,
+        literal: Literal,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum Field {
+    Ellipsis,
+    Named {
+        name: String,
+        cond: Option<FieldExpr>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Delimited {
+    pub fields: Vec<Field>,
+}
+
+// ---------------------------------------------------------------- parsing
+
+struct Cursor<'a> {
+    chars: Vec<char>,
+    pos: usize,
+    _src: &'a str,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(src: &'a str) -> Self {
+        Cursor {
+            chars: src.chars().collect(),
+            pos: 0,
+            _src: src,
+        }
+    }
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+    fn peek2(&self) -> Option<char> {
+        self.chars.get(self.pos + 1).copied()
+    }
+    fn bump(&mut self) -> Option<char> {
+        let c = self.peek();
+        if c.is_some() {
+            self.pos += 1;
+        }
+        c
+    }
+    fn ws(&mut self) {
+        while self.peek().is_some_and(char::is_whitespace) {
+            self.pos += 1;
+        }
+    }
+    fn col(&self) -> usize {
+        self.pos + 1
+    }
+    fn err<T>(&self, message: impl Into<String>) -> Result<T, PatternError> {
+        Err(PatternError {
+            column: self.col(),
+            message: message.into(),
+        })
+    }
+    fn eat(&mut self, s: &str) -> bool {
+        let n = s.chars().count();
+        if self.chars.len() >= self.pos + n
+            && self.chars[self.pos..self.pos + n]
+                .iter()
+                .copied()
+                .eq(s.chars())
+        {
+            self.pos += n;
+            true
+        } else {
+            false
+        }
+    }
+    fn quoted(&mut self) -> Result<String, PatternError> {
+        let start = self.col();
+        self.bump(); // opening quote
+        let mut s = String::new();
+        loop {
+            match self.bump() {
+                None => {
+                    return Err(PatternError {
+                        column: start,
+                        message: "unterminated quoted string".into(),
+                    })
+                }
+                Some('\\') => match self.bump() {
+                    Some(c) => s.push(c),
+                    None => {
+                        return Err(PatternError {
+                            column: start,
+                            message: "unterminated quoted string".into(),
+                        })
+                    }
+                },
+                Some('"') => return Ok(s),
+                Some(c) => s.push(c),
+            }
+        }
+    }
+    fn regex(&mut self) -> Result<Regex, PatternError> {
+        let start = self.col();
+        self.bump(); // opening %
+        let mut s = String::new();
+        loop {
+            match self.bump() {
+                None => {
+                    return Err(PatternError {
+                        column: start,
+                        message: "unterminated regular expression (missing closing %)".into(),
+                    })
+                }
+                Some('%') => break,
+                Some(c) => s.push(c),
+            }
+        }
+        if s.is_empty() {
+            return Err(PatternError {
+                column: start,
+                message: "empty regular expression".into(),
+            });
+        }
+        // CloudWatch Logs refuses parentheses (no sub-patterns) in its regex dialect.
+        if s.contains('(') || s.contains(')') {
+            return Err(PatternError {
+                column: start,
+                message: "CloudWatch Logs regular expressions cannot use ( or )".into(),
+            });
+        }
+        Regex::new(&s).map_err(|e| PatternError {
+            column: start,
+            message: format!("invalid regular expression: {e}"),
+        })
+    }
+    fn word(&mut self, stop: impl Fn(char) -> bool) -> String {
+        let mut s = String::new();
+        while let Some(c) = self.peek() {
+            if c.is_whitespace() || stop(c) {
+                break;
+            }
+            s.push(c);
+            self.pos += 1;
+        }
+        s
+    }
+}
+
+fn number(s: &str) -> Option<f64> {
+    let t = s.strip_prefix('+').unwrap_or(s);
+    if t.is_empty()
+        || !t
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '.')
+    {
+        return None;
+    }
+    t.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+impl Pattern {
+    pub fn parse(src: &str) -> Result<Pattern, PatternError> {
+        let lead = src.len() - src.trim_start().len();
+        let body = src.trim();
+        let shift = |mut e: PatternError| {
+            e.column += src[..lead].chars().count();
+            e
+        };
+        if body.is_empty() {
+            return Ok(Pattern::All);
+        }
+        match body.chars().next() {
+            Some('{') => parse_json(body).map(Pattern::Json).map_err(shift),
+            Some('[') => parse_delimited(body).map(Pattern::Delimited).map_err(shift),
+            _ => parse_terms(body).map(Pattern::Terms).map_err(shift),
+        }
+    }
+
+    /// Whether the pattern matches the event.
+    pub fn matches(&self, ev: &Event<'_>) -> bool {
+        match self {
+            Pattern::All => true,
+            Pattern::Terms(t) => {
+                t.all.iter().all(|x| x.matches(ev.message))
+                    && (t.any.is_empty() || t.any.iter().any(|x| x.matches(ev.message)))
+                    && !t.none.iter().any(|x| x.matches(ev.message))
+            }
+            Pattern::Json(e) => ev.json.is_some_and(|j| eval(e, j)),
+            Pattern::Delimited(d) => d.bind(ev.message).is_some(),
+        }
+    }
+
+    /// Why the event does not match: the conditions it fails, or None when it matches.
+    pub fn explain(&self, ev: &Event<'_>) -> Option<Explanation> {
+        if self.matches(ev) {
+            return None;
+        }
+        let mut ex = Explanation::default();
+        match self {
+            Pattern::All => {}
+            Pattern::Terms(t) => {
+                for x in &t.all {
+                    if x.matches(ev.message) {
+                        ex.passed.push(format!("contains {x}"));
+                    } else {
+                        ex.failed.push(format!("does not contain {x}"));
+                    }
+                }
+                if !t.any.is_empty() && !t.any.iter().any(|x| x.matches(ev.message)) {
+                    ex.failed.push(format!(
+                        "contains none of {}",
+                        t.any
+                            .iter()
+                            .map(|x| x.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                for x in &t.none {
+                    if x.matches(ev.message) {
+                        ex.failed.push(format!("contains the excluded term {x}"));
+                    }
+                }
+            }
+            Pattern::Json(e) => match ev.json {
+                None => ex.failed.push("the event is not JSON".into()),
+                Some(j) => leaves(e, j, &mut ex),
+            },
+            Pattern::Delimited(_) => ex
+                .failed
+                .push("the fields do not match the space-delimited pattern".into()),
+        }
+        Some(ex)
+    }
+
+    /// The metric value a filter with `metric_value` publishes for a matching event: a number,
+    /// or the number found at `$.field` (JSON) / `$name` / `$N` (space-delimited).
+    pub fn metric_value(&self, metric_value: &str, ev: &Event<'_>) -> Option<f64> {
+        if let Ok(v) = metric_value.parse::<f64>() {
+            return Some(v);
+        }
+        if let Some(path) = metric_value.strip_prefix("$.") {
+            let sel: Vec<Step> = path.split('.').map(|k| Step::Key(k.to_string())).collect();
+            return match resolve(ev.json?, &sel)? {
+                Value::Number(n) => n.as_f64(),
+                Value::String(s) => s.parse().ok(),
+                _ => None,
+            };
+        }
+        let name = metric_value.strip_prefix('$')?;
+        let Pattern::Delimited(d) = self else {
+            return None;
+        };
+        let bound = d.bind(ev.message)?;
+        let value = match name.parse::<usize>() {
+            Ok(i) => bound.tokens.get(i.checked_sub(1)?).cloned(),
+            Err(_) => bound
+                .named
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone()),
+        };
+        value?.parse().ok()
+    }
+
+    /// Every JSON comparison of the pattern (for lint).
+    pub fn comparisons(&self) -> Vec<&Comparison> {
+        fn walk<'a>(e: &'a Expr, out: &mut Vec<&'a Comparison>) {
+            match e {
+                Expr::And(a, b) | Expr::Or(a, b) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
+                Expr::Cmp(c) => out.push(c),
+            }
+        }
+        let mut out = Vec::new();
+        if let Pattern::Json(e) = self {
+            walk(e, &mut out);
+        }
+        out
+    }
+}
+
+/// Conditions an event passed and failed, for "near miss" reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Explanation {
+    pub passed: Vec<String>,
+    pub failed: Vec<String>,
+}
+
+impl Explanation {
+    /// A near miss passes some condition and fails few.
+    pub fn is_near_miss(&self) -> bool {
+        !self.passed.is_empty() && self.failed.len() <= self.passed.len().max(1)
+    }
+}
+
+fn parse_terms(src: &str) -> Result<Terms, PatternError> {
+    let mut c = Cursor::new(src);
+    let mut t = Terms::default();
+    loop {
+        c.ws();
+        let Some(ch) = c.peek() else { break };
+        let (bucket, prefix) = match ch {
+            '?' => (1, true),
+            '-' if c.peek2().is_some_and(|n| {
+                n == '"' || n == '%' || n.is_whitespace() || n.is_alphanumeric() || n == '_'
+            }) =>
+            {
+                (2, true)
+            }
+            _ => (0, false),
+        };
+        if prefix {
+            c.bump();
+            c.ws();
+        }
+        let term = match c.peek() {
+            Some('"') => Term::Text(c.quoted()?),
+            Some('%') => Term::Regex(c.regex()?),
+            Some(_) => {
+                let w = c.word(|ch| ch == '"');
+                if w.is_empty() {
+                    return c.err("expected a term");
+                }
+                Term::Text(w)
+            }
+            None => return c.err("a term must follow ? or -"),
+        };
+        match bucket {
+            1 => t.any.push(term),
+            2 => t.none.push(term),
+            _ => t.all.push(term),
+        }
+    }
+    Ok(t)
+}
+
+fn parse_json(src: &str) -> Result<Expr, PatternError> {
+    let mut c = Cursor::new(src);
+    c.bump(); // {
+    let e = json_or(&mut c)?;
+    c.ws();
+    if !c.eat("}") {
+        return c.err("expected `}` to close the JSON pattern, or `&&` / `||`");
+    }
+    c.ws();
+    if c.peek().is_some() {
+        return c.err("unexpected text after the closing `}`");
+    }
+    Ok(e)
+}
+
+fn json_or(c: &mut Cursor) -> Result<Expr, PatternError> {
+    let mut left = json_and(c)?;
+    loop {
+        c.ws();
+        if c.eat("||") {
+            let right = json_and(c)?;
+            left = Expr::Or(Box::new(left), Box::new(right));
+        } else {
+            return Ok(left);
+        }
+    }
+}
+
+fn json_and(c: &mut Cursor) -> Result<Expr, PatternError> {
+    let mut left = json_unary(c)?;
+    loop {
+        c.ws();
+        if c.eat("&&") {
+            let right = json_unary(c)?;
+            left = Expr::And(Box::new(left), Box::new(right));
+        } else {
+            return Ok(left);
+        }
+    }
+}
+
+fn json_unary(c: &mut Cursor) -> Result<Expr, PatternError> {
+    c.ws();
+    if c.eat("(") {
+        let e = json_or(c)?;
+        c.ws();
+        if !c.eat(")") {
+            return c.err("expected `)`");
+        }
+        return Ok(e);
+    }
+    let start = c.pos;
+    let (selector, selector_text) = selector(c)?;
+    c.ws();
+    let test = if c.peek().is_some_and(|ch| ch.is_ascii_alphabetic()) {
+        let kw_col = c.col();
+        let w1 = c.word(|ch| !ch.is_ascii_alphabetic());
+        c.ws();
+        let w2 = c.word(|ch| !ch.is_ascii_alphabetic());
+        match (
+            w1.to_ascii_uppercase().as_str(),
+            w2.to_ascii_uppercase().as_str(),
+        ) {
+            ("IS", "NULL") => Test::IsNull,
+            ("IS", "TRUE") => Test::IsBool(true),
+            ("IS", "FALSE") => Test::IsBool(false),
+            ("NOT", "EXISTS") => Test::NotExists,
+            _ => {
+                return Err(PatternError {
+                    column: kw_col,
+                    message: format!(
+                        "expected IS NULL, IS TRUE, IS FALSE or NOT EXISTS, found `{w1} {w2}`"
+                    ),
+                })
+            }
+        }
+    } else {
+        let op = operator(c)?;
+        c.ws();
+        let lit = literal(c, |ch| matches!(ch, ')' | '}' | '&' | '|'))?;
+        if matches!(op, Op::Lt | Op::Gt | Op::Le | Op::Ge) {
+            if let Literal::Text { number: None, text } = &lit {
+                return c.err(format!(
+                    "`{}` compares numbers, but `{text}` is not a number",
+                    op.as_str()
+                ));
+            }
+        }
+        Test::Compare(op, lit)
+    };
+    let text: String = c.chars[start..c.pos]
+        .iter()
+        .collect::<String>()
+        .trim()
+        .to_string();
+    Ok(Expr::Cmp(Comparison {
+        selector,
+        selector_text,
+        test,
+        text,
+    }))
+}
+
+fn selector(c: &mut Cursor) -> Result<(Vec<Step>, String), PatternError> {
+    let start = c.pos;
+    if !c.eat("$") {
+        return c.err("expected a selector starting with `$` (like $.eventName)");
+    }
+    let mut steps = Vec::new();
+    loop {
+        match c.peek() {
+            Some('.') => {
+                c.bump();
+                let k = c.word(|ch| {
+                    !(ch.is_alphanumeric() || ch == '_' || ch == '-' || ch == '@' || ch == ':')
+                });
+                if k.is_empty() {
+                    return c.err("expected a property name after `.`");
+                }
+                steps.push(Step::Key(k));
+            }
+            Some('[') => {
+                c.bump();
+                let n = c.word(|ch| !ch.is_ascii_digit());
+                let Ok(i) = n.parse::<usize>() else {
+                    return c.err("expected an array index like [0]");
+                };
+                if !c.eat("]") {
+                    return c.err("expected `]`");
+                }
+                steps.push(Step::Index(i));
+            }
+            _ => break,
+        }
+    }
+    if steps.is_empty() {
+        return c.err("a selector needs a property, like $.eventName");
+    }
+    Ok((steps, c.chars[start..c.pos].iter().collect()))
+}
+
+fn operator(c: &mut Cursor) -> Result<Op, PatternError> {
+    for (s, op) in [
+        ("!=", Op::Ne),
+        ("=!", Op::Ne),
+        ("<=", Op::Le),
+        (">=", Op::Ge),
+        ("=", Op::Eq),
+        ("<", Op::Lt),
+        (">", Op::Gt),
+    ] {
+        if c.eat(s) {
+            return Ok(op);
+        }
+    }
+    c.err("expected a comparison operator (=, !=, <, >, <=, >=)")
+}
+
+fn literal(c: &mut Cursor, stop: impl Fn(char) -> bool) -> Result<Literal, PatternError> {
+    match c.peek() {
+        Some('"') => {
+            let text = c.quoted()?;
+            Ok(Literal::Text { number: None, text })
+        }
+        Some('%') => Ok(Literal::Regex(c.regex()?)),
+        Some(_) => {
+            let text = c.word(|ch| stop(ch) || ch == '"');
+            if text.is_empty() {
+                return c.err("expected a value");
+            }
+            Ok(Literal::Text {
+                number: number(&text),
+                text,
+            })
+        }
+        None => c.err("expected a value"),
+    }
+}
+
+fn parse_delimited(src: &str) -> Result<Delimited, PatternError> {
+    let mut c = Cursor::new(src);
+    c.bump(); // [
+    let mut fields = Vec::new();
+    loop {
+        c.ws();
+        if c.eat("]") {
+            break;
+        }
+        if c.peek().is_none() {
+            return c.err("expected `]` to close the space-delimited pattern");
+        }
+        if c.peek() == Some(',') {
+            return c.err("expected a field name or `...` before `,`");
+        }
+        if c.eat("...") || c.eat("…") {
+            fields.push(Field::Ellipsis);
+        } else {
+            let name = c.word(|ch| !(ch.is_alphanumeric() || ch == '_' || ch == '-' || ch == '$'));
+            if name.is_empty() {
+                return c.err("expected a field name or `...`");
+            }
+            c.ws();
+            let cond = if matches!(c.peek(), Some(',') | Some(']')) {
+                None
+            } else {
+                let op = operator(&mut c)?;
+                c.ws();
+                let first = FieldExpr::Cmp {
+                    field: name.clone(),
+                    op,
+                    literal: literal(&mut c, |ch| matches!(ch, ',' | ']' | '&' | '|'))?,
+                };
+                Some(field_rest(&mut c, first)?)
+            };
+            fields.push(Field::Named { name, cond });
+        }
+        c.ws();
+        if c.eat(",") {
+            c.ws();
+            // A trailing comma stands for one more, unnamed field (`[..., status_code=4*,]`).
+            if c.eat("]") {
+                fields.push(Field::Named {
+                    name: String::new(),
+                    cond: None,
+                });
+                break;
+            }
+            continue;
+        }
+        if c.eat("]") {
+            break;
+        }
+        return c.err("expected `,` or `]`");
+    }
+    c.ws();
+    if c.peek().is_some() {
+        return c.err("unexpected text after the closing `]`");
+    }
+    Ok(Delimited { fields })
+}
+
+/// `a = 1 && b > 2 || c = x`: && binds tighter than ||.
+fn field_rest(c: &mut Cursor, first: FieldExpr) -> Result<FieldExpr, PatternError> {
+    let mut or_terms = vec![first];
+    loop {
+        c.ws();
+        let and = if c.eat("&&") {
+            true
+        } else if c.eat("||") {
+            false
+        } else {
+            break;
+        };
+        c.ws();
+        let name = c.word(|ch| !(ch.is_alphanumeric() || ch == '_' || ch == '-' || ch == '$'));
+        if name.is_empty() {
+            return c.err("expected a field name");
+        }
+        c.ws();
+        let op = operator(c)?;
+        c.ws();
+        let cmp = FieldExpr::Cmp {
+            field: name,
+            op,
+            literal: literal(c, |ch| matches!(ch, ',' | ']' | '&' | '|'))?,
+        };
+        if and {
+            let last = or_terms.pop().expect("non-empty");
+            or_terms.push(FieldExpr::And(Box::new(last), Box::new(cmp)));
+        } else {
+            or_terms.push(cmp);
+        }
+    }
+    let mut it = or_terms.into_iter();
+    let mut e = it.next().expect("non-empty");
+    for t in it {
+        e = FieldExpr::Or(Box::new(e), Box::new(t));
+    }
+    Ok(e)
+}
+
+// ---------------------------------------------------------------- evaluation
+
+fn resolve<'v>(root: &'v Value, sel: &[Step]) -> Option<&'v Value> {
+    let mut v = root;
+    for s in sel {
+        v = match (s, v) {
+            (Step::Key(k), Value::Object(o)) => o.get(k)?,
+            (Step::Index(i), Value::Array(a)) => a.get(*i)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+/// `*` matches any run of characters; everything else literally.
+pub fn glob(pattern: &str, s: &str) -> bool {
+    if !pattern.contains('*') {
+        return pattern == s;
+    }
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !s.starts_with(first) || s.len() < first.len() + last.len() || !s.ends_with(last) {
+        return false;
+    }
+    let mut rest = &s[first.len()..s.len() - last.len()];
+    for p in &parts[1..parts.len() - 1] {
+        match rest.find(p) {
+            Some(i) => rest = &rest[i + p.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+fn text_of(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
+    match v {
+        Value::String(s) => Some(s.as_str().into()),
+        Value::Number(n) => Some(n.to_string().into()),
+        Value::Bool(b) => Some(if *b { "true" } else { "false" }.into()),
+        _ => None,
+    }
+}
+
+fn compare_value(v: &Value, op: Op, lit: &Literal) -> bool {
+    if matches!(v, Value::Array(_) | Value::Object(_) | Value::Null) {
+        return false;
+    }
+    match lit {
+        Literal::Regex(r) => {
+            let hit = text_of(v).is_some_and(|t| r.is_match(&t));
+            match op {
+                Op::Eq => hit,
+                Op::Ne => !hit,
+                _ => false,
+            }
+        }
+        Literal::Text { text, number } => {
+            if let (Value::Number(n), Some(want)) = (v, number) {
+                let got = n.as_f64().unwrap_or(f64::NAN);
+                return match op {
+                    Op::Eq => got == *want,
+                    Op::Ne => got != *want,
+                    Op::Lt => got < *want,
+                    Op::Gt => got > *want,
+                    Op::Le => got <= *want,
+                    Op::Ge => got >= *want,
+                };
+            }
+            let Some(t) = text_of(v) else { return false };
+            match op {
+                Op::Eq => glob(text, &t),
+                Op::Ne => !glob(text, &t),
+                _ => false,
+            }
+        }
+    }
+}
+
+fn eval_cmp(c: &Comparison, json: &Value) -> bool {
+    let v = resolve(json, &c.selector);
+    match &c.test {
+        Test::NotExists => v.is_none(),
+        Test::IsNull => matches!(v, Some(Value::Null)),
+        Test::IsBool(b) => matches!(v, Some(Value::Bool(x)) if x == b),
+        Test::Compare(op, lit) => v.is_some_and(|v| compare_value(v, *op, lit)),
+    }
+}
+
+fn eval(e: &Expr, json: &Value) -> bool {
+    match e {
+        Expr::And(a, b) => eval(a, json) && eval(b, json),
+        Expr::Or(a, b) => eval(a, json) || eval(b, json),
+        Expr::Cmp(c) => eval_cmp(c, json),
+    }
+}
+
+fn leaves(e: &Expr, json: &Value, ex: &mut Explanation) {
+    match e {
+        Expr::And(a, b) | Expr::Or(a, b) => {
+            leaves(a, json, ex);
+            leaves(b, json, ex);
+        }
+        Expr::Cmp(c) => {
+            if eval_cmp(c, json) {
+                ex.passed.push(c.text.clone());
+            } else {
+                let actual = match resolve(json, &c.selector) {
+                    None => "does not exist".to_string(),
+                    Some(v @ (Value::Array(_) | Value::Object(_))) => format!(
+                        "is {} (not a value)",
+                        if v.is_array() {
+                            "an array"
+                        } else {
+                            "an object"
+                        }
+                    ),
+                    Some(v) => format!("is {v}"),
+                };
+                ex.failed
+                    .push(format!("{}: {} {actual}", c.text, c.selector_text));
+            }
+        }
+    }
+}
+
+/// A message split into space-delimited fields, bound to a pattern's names.
+pub struct Bound {
+    pub tokens: Vec<String>,
+    pub named: Vec<(String, String)>,
+}
+
+/// Splits on spaces; `"..."` and `[...]` are one field each, without their delimiters.
+pub fn split_fields(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = s.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        let close = match c {
+            '"' => Some('"'),
+            '[' => Some(']'),
+            _ => None,
+        };
+        let mut f = String::new();
+        if let Some(close) = close {
+            chars.next();
+            for ch in chars.by_ref() {
+                if ch == close {
+                    break;
+                }
+                f.push(ch);
+            }
+        } else {
+            while let Some(&ch) = chars.peek() {
+                if ch.is_whitespace() {
+                    break;
+                }
+                f.push(ch);
+                chars.next();
+            }
+        }
+        out.push(f);
+    }
+    out
+}
+
+impl Delimited {
+    /// Binds the message's fields to the pattern, trying every split the ellipses allow.
+    pub fn bind(&self, message: &str) -> Option<Bound> {
+        let tokens = split_fields(message);
+        let mut named = Vec::new();
+        if self.assign(&self.fields, &tokens, 0, &mut named) {
+            Some(Bound { tokens, named })
+        } else {
+            None
+        }
+    }
+
+    fn assign(
+        &self,
+        fields: &[Field],
+        tokens: &[String],
+        at: usize,
+        named: &mut Vec<(String, String)>,
+    ) -> bool {
+        let Some((first, rest)) = fields.split_first() else {
+            return at == tokens.len() && self.conditions_hold(named);
+        };
+        match first {
+            Field::Ellipsis => (at..=tokens.len()).any(|skip| {
+                let mark = named.len();
+                let ok = self.assign(rest, tokens, skip, named);
+                if !ok {
+                    named.truncate(mark);
+                }
+                ok
+            }),
+            Field::Named { name, .. } => {
+                let Some(tok) = tokens.get(at) else {
+                    return false;
+                };
+                named.push((name.clone(), tok.clone()));
+                if self.assign(rest, tokens, at + 1, named) {
+                    true
+                } else {
+                    named.pop();
+                    false
+                }
+            }
+        }
+    }
+
+    fn conditions_hold(&self, named: &[(String, String)]) -> bool {
+        self.fields.iter().all(|f| match f {
+            Field::Named { cond: Some(c), .. } => field_eval(c, named),
+            _ => true,
+        })
+    }
+}
+
+fn field_eval(e: &FieldExpr, named: &[(String, String)]) -> bool {
+    match e {
+        FieldExpr::And(a, b) => field_eval(a, named) && field_eval(b, named),
+        FieldExpr::Or(a, b) => field_eval(a, named) || field_eval(b, named),
+        FieldExpr::Cmp { field, op, literal } => {
+            let Some((_, v)) = named.iter().find(|(n, _)| n == field) else {
+                return false;
+            };
+            let value = match number(v) {
+                Some(n)
+                    if matches!(
+                        literal,
+                        Literal::Text {
+                            number: Some(_),
+                            ..
+                        }
+                    ) =>
+                {
+                    serde_json::Number::from_f64(n)
+                        .map(Value::Number)
+                        .unwrap_or(Value::String(v.clone()))
+                }
+                _ => Value::String(v.clone()),
+            };
+            compare_value(&value, *op, literal)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_wildcards() {
+        assert!(
+            glob("*Event", "PutEvent")
+                && glob("Event*", "EventName")
+                && glob("123.123.*", "123.123.4.5")
+        );
+        assert!(
+            !glob("*Event", "EventPut")
+                && glob("*", "")
+                && glob("a*b*c", "aXbYc")
+                && !glob("a*b*c", "aXcYb")
+        );
+    }
+
+    #[test]
+    fn syntax_errors_point_at_the_column() {
+        let e = Pattern::parse("{ $.eventName = }").unwrap_err();
+        assert_eq!(e.column, 17, "{e}");
+        let e = Pattern::parse("{ $.a = 1 && }").unwrap_err();
+        assert_eq!(e.column, 14, "{e}");
+        let e = Pattern::parse("  { eventName = x }").unwrap_err();
+        assert_eq!(e.column, 5, "{e}");
+        assert!(Pattern::parse("{ $.a = \"x }")
+            .unwrap_err()
+            .message
+            .contains("unterminated"));
+        assert!(Pattern::parse("{ $.a > abc }")
+            .unwrap_err()
+            .message
+            .contains("not a number"));
+    }
+}

@@ -1,0 +1,379 @@
+//! Every example of AWS's "Filter and pattern syntax" documentation (CloudWatch Logs user guide),
+//! with the outcome the documentation gives.
+
+use secmon_sim::{Event, Pattern};
+use serde_json::{json, Value};
+
+fn text_matches(pattern: &str, message: &str) -> bool {
+    let p = Pattern::parse(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"));
+    let json = serde_json::from_str::<Value>(message).ok();
+    p.matches(&Event {
+        message,
+        json: json.as_ref(),
+    })
+}
+
+fn json_matches(pattern: &str, doc: &Value) -> bool {
+    let p = Pattern::parse(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"));
+    let message = doc.to_string();
+    p.matches(&Event {
+        message: &message,
+        json: Some(doc),
+    })
+}
+
+fn which(pattern: &str, lines: &[&str]) -> Vec<usize> {
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| text_matches(pattern, l))
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
+#[test]
+fn single_term() {
+    assert!(text_matches(
+        "ERROR",
+        "[ERROR] A fatal exception has occurred"
+    ));
+    assert!(text_matches("ERROR", "Exiting with ERRORCODE: -1"));
+    assert!(text_matches("\"ERROR\"", "Exiting with ERRORCODE: -1"));
+    assert!(
+        !text_matches("ERROR", "[error] lower case"),
+        "terms are case sensitive"
+    );
+}
+
+#[test]
+fn include_a_term_and_exclude_a_term() {
+    for p in ["\"ERROR\" -\"Exiting\"", "\"ERROR\" - \"Exiting\""] {
+        assert!(
+            text_matches(p, "[ERROR] A fatal exception has occurred"),
+            "{p}"
+        );
+        assert!(!text_matches(p, "Exiting with ERRORCODE: -1"), "{p}");
+    }
+}
+
+#[test]
+fn multiple_terms_and_phrases() {
+    assert!(text_matches(
+        "ERROR Exception",
+        "[ERROR] Caught IllegalArgumentException"
+    ));
+    assert!(text_matches(
+        "ERROR Exception",
+        "[ERROR] Unhandled Exception"
+    ));
+    for line in [
+        "[WARN] Failed to process the request",
+        "[ERROR] Unable to continue: Failed to process the request",
+    ] {
+        assert!(text_matches("\"Failed to process the request\"", line));
+        assert!(text_matches("Failed to process the request", line));
+    }
+    assert!(!text_matches(
+        "\"Failed to process the request\"",
+        "Failed to process: the request"
+    ));
+}
+
+#[test]
+fn or_pattern_matching_on_terms() {
+    let lines = ["ERROR WARN message", "ERROR message", "WARN message"];
+    assert_eq!(which("ERROR", &lines), [1, 2]);
+    assert_eq!(which("?ERROR ?WARN", &lines), [1, 2, 3]);
+    assert_eq!(which("ERROR WARN", &lines), [1]);
+    assert_eq!(which("ERROR -WARN", &lines), [2]);
+}
+
+#[test]
+fn or_pattern_matching_in_space_delimited_filters() {
+    let lines = ["ERROR WARN message", "ERROR message", "WARN message"];
+    assert_eq!(which("[w1=ERROR, w2]", &lines), [2]);
+    assert_eq!(which("[w1=ERROR || w1=WARN, w2]", &lines), [2, 3]);
+}
+
+#[test]
+fn or_pattern_matching_in_json_filters() {
+    let lines = [r#"{"foo": "bar"}"#, r#"{"foo": "baz"}"#];
+    assert_eq!(which("{$.foo = bar}", &lines), [1]);
+    assert_eq!(which("{$.foo = baz }", &lines), [2]);
+    assert_eq!(which("{$.foo = bar || $.foo = baz }", &lines), [1, 2]);
+}
+
+fn update_trail_doc() -> Value {
+    json!({
+        "eventType": "UpdateTrail",
+        "sourceIPAddress": "111.111.111.111",
+        "arrayKey": ["value", "another value"],
+        "objectList": [{"name": "a", "id": 1}, {"name": "b", "id": 2}],
+        "SomeObject": null,
+        "ThisFlag": true
+    })
+}
+
+#[test]
+fn json_metric_filter_examples() {
+    let doc = update_trail_doc();
+    for p in [
+        r#"{ $.eventType = "UpdateTrail" }"#,
+        "{ $.sourceIPAddress != 123.123.* }",
+        r#"{ $.arrayKey[0] = "value" }"#,
+        "{ $.objectList[1].id = 2 }",
+        "{ $.SomeObject IS NULL }",
+        "{ $.SomeOtherObject NOT EXISTS }",
+        "{ $.ThisFlag IS TRUE }",
+    ] {
+        assert!(json_matches(p, &doc), "{p} should match");
+    }
+    assert!(!json_matches("{ $.ThisFlag IS FALSE }", &doc));
+    assert!(!json_matches("{ $.sourceIPAddress != 111.111.* }", &doc));
+    assert!(
+        !json_matches("{ $.objectList[5].id = 2 }", &doc),
+        "index past the end"
+    );
+    assert!(
+        !json_matches("{ $.eventType[0] = \"U\" }", &doc),
+        "not an array"
+    );
+}
+
+#[test]
+fn wildcards_in_json_strings() {
+    let doc =
+        json!({"a": "PutEvent", "b": "GetEvent", "c": "EventId", "d": "EventName", "e": "Ev*ent"});
+    assert!(json_matches("{ $.a = *Event }", &doc) && json_matches("{ $.b = *Event }", &doc));
+    assert!(json_matches("{ $.c = Event* }", &doc) && json_matches("{ $.d = Event* }", &doc));
+    assert!(json_matches(r#"{ $.e = "Ev*ent" }"#, &doc));
+}
+
+fn compound_doc() -> Value {
+    json!({
+        "user": {"id": 1, "email": "John.Stiles@example.com"},
+        "users": [{"id": 2, "email": "John.Doe@example.com"}, {"id": 3, "email": "Jane.Doe@example.com"}],
+        "actions": ["GET", "PUT", "DELETE"],
+        "coordinates": [[0, 1, 2], [4, 5, 6], [7, 8, 9]]
+    })
+}
+
+#[test]
+fn json_compound_conditions() {
+    let doc = compound_doc();
+    assert!(json_matches(
+        r#"{ ($.user.id = 1) && ($.users[0].email = "John.Doe@example.com") }"#,
+        &doc
+    ));
+    assert!(!json_matches(
+        r#"{ ($.user.id = 2 && $.users[0].email = "nonmatch") || $.actions[2] = "GET" }"#,
+        &doc
+    ));
+    assert!(json_matches(
+        r#"{ $.user.email = "John.Stiles@example.com" || $.coordinates[0][1] = nonmatch && $.actions[2] = nomatch }"#,
+        &doc
+    ));
+    assert!(!json_matches(
+        r#"{ ($.user.email = "John.Stiles@example.com" || $.coordinates[0][1] = nonmatch) && $.actions[2] = nomatch }"#,
+        &doc
+    ));
+}
+
+#[test]
+fn selectors_must_reach_a_value() {
+    let doc = json!({"users": [1, 2, 3]});
+    assert!(!json_matches("{$.users = 1}", &doc));
+    assert!(!json_matches("{$.users != 1}", &doc));
+}
+
+#[test]
+fn numeric_comparisons() {
+    let doc = json!({"latency": 1500, "numbers": [0.005], "processes": [{}, {}, {}, {}, {"averageRuntime": 55.5}], "errorCode": 400});
+    for p in [
+        "{ $.latency >= 500 }",
+        "{ $.numbers[0] < 10e3 }",
+        "{ $.numbers[0] < 10e-3 }",
+        "{ $.processes[4].averageRuntime <= 55.5 }",
+        "{ $.errorCode = 400 }",
+        "{ $.errorCode != 500 }",
+        "{ $.latency > +1000 }",
+    ] {
+        assert!(json_matches(p, &doc), "{p}");
+    }
+    assert!(!json_matches("{ $.latency < 500 }", &doc));
+    assert!(
+        json_matches("{ $.latency = * }", &doc),
+        "the doc's `$.latency = *` metric filter"
+    );
+}
+
+const APACHE: [&str; 3] = [
+    r#"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /apache_pb.gif HTTP/1.0" 200 1534"#,
+    r#"127.0.0.1 - frank [10/Oct/2000:13:35:22 -0700] "GET /apache_pb.gif HTTP/1.0" 500 5324"#,
+    r#"127.0.0.1 - frank [10/Oct/2000:13:50:35 -0700] "GET /apache_pb.gif HTTP/1.0" 200 4355"#,
+];
+
+#[test]
+fn space_delimited_fields_and_ellipsis() {
+    for p in [
+        "[ip, user, username, timestamp, request, status_code, bytes]",
+        "[..., status_code, bytes]",
+        "[ip, user, ..., status_code, bytes]",
+        "[ip, user, ...]",
+    ] {
+        assert_eq!(which(p, &APACHE), [1, 2, 3], "{p}");
+    }
+    assert_eq!(
+        which(
+            "[ip, user, username, timestamp, request, status_code]",
+            &APACHE
+        ),
+        Vec::<usize>::new(),
+        "one field short"
+    );
+}
+
+#[test]
+fn space_delimited_conditions() {
+    assert_eq!(
+        which(
+            "[ip, user, username, timestamp, request, status_code, bytes > 1000]",
+            &APACHE
+        ),
+        [1, 2, 3]
+    );
+    assert_eq!(
+        which(
+            "[ip, user, username, timestamp, request, status_code, bytes > 5000]",
+            &APACHE
+        ),
+        [2]
+    );
+    assert_eq!(
+        which(
+            "[ip, user, username, timestamp, request, status_code = 200, bytes]",
+            &APACHE
+        ),
+        [1, 3]
+    );
+    assert_eq!(
+        which(
+            "[ip, user, username, timestamp, request, status_code = 4*, bytes]",
+            &APACHE
+        ),
+        Vec::<usize>::new()
+    );
+    assert_eq!(
+        which(
+            "[ip, user, username, timestamp, request, status_code = 5*, bytes]",
+            &APACHE
+        ),
+        [2]
+    );
+    assert_eq!(
+        which(
+            "[ip, user, username, timestamp, request = *html*, status_code = 4*, bytes]",
+            &APACHE
+        ),
+        Vec::<usize>::new()
+    );
+    assert_eq!(
+        which(
+            "[ip, user, username, timestamp, request = *gif*, status_code = 2*, bytes]",
+            &APACHE
+        ),
+        [1, 3]
+    );
+    assert_eq!(
+        which(
+            "[ip, user, username, timestamp, request, status_code = 4* && bytes > 1000]",
+            &APACHE
+        ),
+        Vec::<usize>::new()
+    );
+    assert_eq!(
+        which(
+            "[ip, user, username, timestamp, request, status_code = 5* && bytes > 1000, bytes]",
+            &APACHE
+        ),
+        [2]
+    );
+    assert_eq!(
+        which(
+            "[ip, user, username, timestamp, request, status_code = 5* && bytes > 9000, bytes]",
+            &APACHE
+        ),
+        Vec::<usize>::new()
+    );
+    assert_eq!(which("[ip, user, username, timestamp, request, status_code = 2* && status_code != 403, bytes]", &APACHE), [1, 3]);
+}
+
+#[test]
+fn space_delimited_extracted_fields() {
+    let line =
+        r#"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534"#;
+    let p = Pattern::parse("[..., request=*.html*, status_code=4*,]").unwrap();
+    let ev = Event {
+        message: line,
+        json: None,
+    };
+    assert!(p.matches(&ev));
+    assert_eq!(p.metric_value("$status_code", &ev), Some(404.0));
+    assert_eq!(p.metric_value("$7", &ev), Some(1534.0));
+    assert_eq!(p.metric_value("$3", &ev), None, "frank is not a number");
+    if let secmon_sim::Pattern::Delimited(d) = &p {
+        let b = d.bind(line).unwrap();
+        assert_eq!(b.tokens[3], "10/Oct/2000:13:25:15 -0700");
+        assert_eq!(b.tokens[0], "127.0.0.1");
+        assert_eq!(
+            b.named.iter().find(|(n, _)| n == "request").unwrap().1,
+            "GET /index.html HTTP/1.0"
+        );
+    }
+}
+
+#[test]
+fn json_metric_values() {
+    let doc = json!({"latency": 250});
+    let p = Pattern::parse("{ $.latency = * }").unwrap();
+    let m = doc.to_string();
+    assert_eq!(
+        p.metric_value(
+            "$.latency",
+            &Event {
+                message: &m,
+                json: Some(&doc)
+            }
+        ),
+        Some(250.0)
+    );
+    assert_eq!(
+        p.metric_value(
+            "1",
+            &Event {
+                message: &m,
+                json: Some(&doc)
+            }
+        ),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn regular_expressions() {
+    assert!(text_matches("%ERROR|WARN%", "a WARN here"));
+    assert!(text_matches("%[0-9]{3}%", "code 404"));
+    assert!(!text_matches("%^ERROR%", "not ERROR first"));
+    assert!(json_matches(
+        "{ $.eventName = %^Get.*Value$% }",
+        &json!({"eventName": "GetSecretValue"})
+    ));
+    assert!(!json_matches(
+        "{ $.eventName = %^Batch% }",
+        &json!({"eventName": "GetSecretValue"})
+    ));
+    assert!(
+        Pattern::parse("%(a)%").is_err(),
+        "CloudWatch refuses parentheses in regex"
+    );
+}
