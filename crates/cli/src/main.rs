@@ -1,6 +1,7 @@
 //! The `secmon` command: validate, plan, apply and destroy a secrets-monitoring pipeline.
 //! Every error becomes a message and an exit code here, in one place.
 
+mod offline;
 mod output;
 mod pipeline;
 mod render;
@@ -42,6 +43,35 @@ enum Command {
     },
     /// Print the JSON Schema of the spec format (for editors: yaml-language-server, IDEs).
     Schema,
+    /// Which events a filter pattern matches, and why near misses do not (offline; like grep:
+    /// exit 0 when an event matched, 1 when none did, 2 on error).
+    TestPattern {
+        /// The filter pattern.
+        #[arg(long, conflicts_with_all = ["file", "monitor"])]
+        pattern: Option<String>,
+        /// Take the pattern of a monitor of this spec (with --monitor).
+        #[arg(short = 'f', long = "file", requires = "monitor")]
+        file: Option<PathBuf>,
+        #[arg(long, requires = "file")]
+        monitor: Option<String>,
+        /// CloudTrail log files (gzipped or not), JSON arrays, JSON lines or text lines; `-` is stdin.
+        #[arg(long = "events", required = true, num_args = 1..)]
+        events: Vec<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        output: Format,
+        /// Explain every non-matching event, not only near misses.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Replay events through every monitor of a spec: datapoints, alarm states, notifications.
+    Simulate {
+        #[arg(short = 'f', long = "file", default_value = "secmon.yaml")]
+        file: PathBuf,
+        #[arg(long = "events", required = true, num_args = 1..)]
+        events: Vec<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        output: Format,
+    },
     /// Read live AWS state and show what apply would change. Never reads a secret's value.
     Plan {
         #[command(flatten)]
@@ -144,6 +174,21 @@ fn run(cli: Cli, style: Style) -> Result<ExitCode, CliError> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::TestPattern {
+            pattern,
+            file,
+            monitor,
+            events,
+            output,
+            all,
+        } => Ok(offline::test_pattern(
+            pattern, file, monitor, events, output, all, style,
+        )),
+        Command::Simulate {
+            file,
+            events,
+            output,
+        } => Ok(offline::simulate_cmd(file, events, output, style)),
         Command::Plan {
             common,
             output,
@@ -206,7 +251,12 @@ fn print_diagnostics(diags: &[Diagnostic], style: Style) {
 
 fn validate(file: &std::path::Path, output: Format, style: Style) -> ExitCode {
     let (valid, diags) = match Spec::from_file(file) {
-        Ok(spec) => (true, spec.warnings.clone()),
+        Ok(spec) => {
+            let mut d = spec.warnings.clone();
+            d.extend(secmon_sim::lint::lint(&spec));
+            d.sort_by_key(|x| (x.line, x.column));
+            (!d.iter().any(|x| x.severity == Severity::Error), d)
+        }
         Err(e) => (false, e.diagnostics()),
     };
     match output {

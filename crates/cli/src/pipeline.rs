@@ -29,6 +29,14 @@ fn runtime() -> tokio::runtime::Runtime {
 
 async fn prepare(common: &Common, opts: PlanOptions) -> Result<Prepared, CliError> {
     let spec = Spec::from_file(&common.file)?;
+    // A pattern AWS would refuse is a spec error: stop before calling AWS.
+    let lint_errors: Vec<_> = secmon_sim::lint::lint(&spec)
+        .into_iter()
+        .filter(|d| d.severity == secmon_spec::Severity::Error)
+        .collect();
+    if !lint_errors.is_empty() {
+        return Err(secmon_spec::SpecError::Invalid(lint_errors).into());
+    }
     let aws = Aws::connect(spec.state.region.as_deref(), common.endpoint_url.as_deref()).await?;
     match plan_with(&spec, &aws, opts).await {
         Ok(plan) => Ok(Prepared { spec, aws, plan }),

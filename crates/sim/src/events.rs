@@ -84,6 +84,28 @@ pub fn parse_time(s: &str) -> Option<i64> {
     Some(days * 86400 + h * 3600 + mi * 60 + se)
 }
 
+/// Epoch seconds → `2025-03-19T18:44:29Z`.
+pub fn format_time(t: i64) -> String {
+    let days = t.div_euclid(86400);
+    let secs = t.rem_euclid(86400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EventsError {
     #[error("{file}: {source}")]
@@ -251,5 +273,8 @@ mod tests {
         assert_eq!(parse_time("2025-03-19T18:44:29Z"), Some(1742409869));
         assert_eq!(parse_time("2025-03-19T18:44:29.123Z"), Some(1742409869));
         assert_eq!(parse_time("yesterday"), None);
+        for t in [0, 1742409869, 951782400, 4102444799] {
+            assert_eq!(parse_time(&format_time(t)), Some(t));
+        }
     }
 }

@@ -33,7 +33,10 @@ fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
             out.push(spec.diagnostic(
                 Severity::Error,
                 &at("pattern"),
-                format!("filter pattern syntax error at {e}"),
+                format!(
+                    "filter pattern syntax error at column {} of the pattern: {}",
+                    e.column, e.message
+                ),
                 Some("see docs/patterns.md for the filter pattern syntax".into()),
             ));
             return;

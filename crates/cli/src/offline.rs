@@ -1,0 +1,228 @@
+//! The offline commands: `test-pattern` (grep-like: which events a pattern matches, and why near
+//! misses do not) and `simulate` (events through every monitor, alarm by alarm). No AWS calls.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use secmon_sim::events::{self, format_time};
+use secmon_sim::simulate::{simulate, MonitorReport};
+use secmon_sim::Pattern;
+use secmon_spec::Spec;
+use serde_json::{json, Value};
+
+use crate::output::Style;
+use crate::Format;
+
+fn fail(message: String, style: Style) -> ExitCode {
+    eprintln!("{} {message}", style.red("Error:"));
+    ExitCode::from(2)
+}
+
+fn short(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n).collect::<String>() + "…"
+    }
+}
+
+fn describe(ev: &events::LogEvent) -> String {
+    match &ev.json {
+        Some(j) if j.get("eventName").is_some() => {
+            let s = |k: &str| j.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+            format!("{} {} {}", s("eventTime"), s("eventSource"), s("eventName"))
+        }
+        _ => short(&ev.message, 100),
+    }
+}
+
+/// Exit status like grep: 0 when an event matched, 1 when none did, 2 on error.
+pub fn test_pattern(
+    pattern: Option<String>,
+    spec: Option<PathBuf>,
+    monitor: Option<String>,
+    files: Vec<String>,
+    output: Format,
+    all: bool,
+    style: Style,
+) -> ExitCode {
+    let text = match (pattern, spec, monitor) {
+        (Some(p), None, None) => p,
+        (None, Some(f), Some(m)) => match Spec::from_file(&f) {
+            Ok(s) => match s.state.monitors.iter().find(|x| x.name == m) {
+                Some(x) => x.pattern.clone(),
+                None => {
+                    let names: Vec<&str> =
+                        s.state.monitors.iter().map(|x| x.name.as_str()).collect();
+                    return fail(
+                        format!(
+                            "{}: no monitor named {m:?} (monitors: {})",
+                            f.display(),
+                            names.join(", ")
+                        ),
+                        style,
+                    );
+                }
+            },
+            Err(e) => return fail(e.to_string(), style),
+        },
+        _ => {
+            return fail(
+                "give either --pattern, or -f SPEC with --monitor NAME".into(),
+                style,
+            )
+        }
+    };
+    let pattern = match Pattern::parse(&text) {
+        Ok(p) => p,
+        Err(e) => {
+            return fail(
+                format!(
+                    "filter pattern syntax error at {e}\n  {text}\n  {}^",
+                    " ".repeat(e.column.saturating_sub(1))
+                ),
+                style,
+            )
+        }
+    };
+    let mut matches = Vec::new();
+    let mut near = Vec::new();
+    let mut total = 0u64;
+    for f in &files {
+        let r = events::for_each(f, &mut |ev| {
+            total += 1;
+            let e = ev.as_event();
+            match pattern.explain(&e) {
+                None => matches.push(json!({"index": total, "event": describe(&ev), "message": short(&ev.message, 300)})),
+                Some(ex) if all || ex.is_near_miss() => near.push(json!({"index": total, "event": describe(&ev), "failed": ex.failed, "passed": ex.passed})),
+                Some(_) => {}
+            }
+        });
+        if let Err(e) = r {
+            return fail(e.to_string(), style);
+        }
+    }
+    match output {
+        Format::Json => {
+            let out = json!({"pattern": text, "events": total, "matched": matches.len(), "matches": matches, "near_misses": near});
+            println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+        }
+        Format::Text => {
+            for m in &matches {
+                println!(
+                    "{} #{:<5} {}",
+                    style.green("match"),
+                    m["index"],
+                    m["event"].as_str().unwrap_or("")
+                );
+            }
+            for n in &near {
+                println!(
+                    "{} #{:<5} {}",
+                    style.yellow("miss "),
+                    n["index"],
+                    n["event"].as_str().unwrap_or("")
+                );
+                for f in n["failed"].as_array().into_iter().flatten() {
+                    println!("         {} {}", style.red("✗"), f.as_str().unwrap_or(""));
+                }
+            }
+            println!(
+                "{} of {total} events matched {}",
+                matches.len(),
+                style.bold(&text)
+            );
+        }
+    }
+    if matches.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn render_monitor(m: &MonitorReport, style: Style) {
+    let verdict = if m.run.fired {
+        style.red(&format!(
+            "FIRES ({} notification(s))",
+            m.run.notifications.len()
+        ))
+    } else {
+        style.green("never fires")
+    };
+    let op = match m.comparison.as_str() {
+        "GreaterThanOrEqualToThreshold" => ">=",
+        "GreaterThanThreshold" => ">",
+        "LessThanThreshold" => "<",
+        _ => "<=",
+    };
+    println!(
+        "{} {:?}: {} over {} s {op} {} — {verdict}",
+        style.bold("alarm"),
+        m.alarm,
+        m.statistic,
+        m.period,
+        m.threshold
+    );
+    println!(
+        "  {} event(s) matched the filter of monitor {:?}",
+        m.matched.len(),
+        m.monitor
+    );
+    for d in m.run.datapoints.iter().filter(|d| d.samples > 0) {
+        let mark = if d.breaching == Some(true) {
+            style.red("breaching")
+        } else {
+            "ok".to_string()
+        };
+        println!(
+            "  datapoint {}  {} = {} from {} value(s)  {mark}",
+            format_time(d.period_start),
+            m.statistic,
+            d.value.unwrap_or(0.0),
+            d.samples
+        );
+    }
+    for t in &m.run.transitions {
+        println!(
+            "  {}  {} -> {}: {}",
+            format_time(t.time),
+            t.from.as_str(),
+            t.to.as_str(),
+            t.reason
+        );
+    }
+    for n in &m.run.notifications {
+        println!(
+            "  {}  {} notification to {}",
+            format_time(n.time),
+            style.yellow("→"),
+            n.topics.join(", ")
+        );
+    }
+    println!();
+}
+
+pub fn simulate_cmd(file: PathBuf, files: Vec<String>, output: Format, style: Style) -> ExitCode {
+    let spec = match Spec::from_file(&file) {
+        Ok(s) => s,
+        Err(e) => return fail(e.to_string(), style),
+    };
+    let report = match simulate(&spec.state, &files) {
+        Ok(r) => r,
+        Err(e) => return fail(e.to_string(), style),
+    };
+    match output {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report).expect("json")),
+        Format::Text => {
+            println!(
+                "{} event(s) read, {} not recorded by the trail\n",
+                report.events, report.dropped_by_trail
+            );
+            for m in &report.monitors {
+                render_monitor(m, style);
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,226 @@
+//! The offline commands a user runs before deploying: test-pattern, simulate, and lint in validate.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn secmon(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_secmon"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const EVENTS: &str = "tests/fixtures/seed-004-test-events.json";
+
+#[test]
+fn test_pattern_exits_like_grep() {
+    let out = secmon(&[
+        "test-pattern",
+        "--pattern",
+        "{ $.eventName = \"GetSecretValue\" }",
+        "--events",
+        EVENTS,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("4 of 20 events matched"));
+    let out = secmon(&[
+        "test-pattern",
+        "--pattern",
+        "{ $.eventName = \"BatchGetSecretValue\" }",
+        "--events",
+        EVENTS,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "no match: 1");
+    let out = secmon(&[
+        "test-pattern",
+        "--pattern",
+        "{ $.eventName = }",
+        "--events",
+        EVENTS,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "syntax error: 2");
+    assert!(
+        text(&out.stderr).contains("column 17"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = secmon(&["test-pattern", "--pattern", "x", "--events", "no/such/file"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn test_pattern_takes_a_monitor_of_a_spec_and_explains_near_misses() {
+    let out = secmon(&[
+        "test-pattern",
+        "-f",
+        "specs/seed.yaml",
+        "--monitor",
+        "Secret is accessed",
+        "--events",
+        EVENTS,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["matched"], 4);
+    assert_eq!(v["events"], 20);
+    let miss = &v["near_misses"][0];
+    assert_eq!(
+        miss["failed"][0],
+        "$.eventName = \"GetSecretValue\": $.eventName is \"GetResourcePolicy\""
+    );
+}
+
+#[test]
+fn test_pattern_reads_standard_input() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_secmon"))
+        .args(["test-pattern", "--pattern", "?ERROR ?WARN", "--events", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"ERROR one\nINFO two\nWARN three\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("2 of 3 events matched"));
+}
+
+#[test]
+fn simulate_shows_average_silent_and_sum_firing() {
+    let out = secmon(&[
+        "simulate",
+        "-f",
+        "tests/fixtures/seed-scenario.yaml",
+        "--events",
+        EVENTS,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(
+        s.contains(
+            "alarm \"Secret is accessed (tutorial)\": Average over 300 s >= 1 — never fires"
+        ),
+        "{s}"
+    );
+    assert!(
+        s.contains("alarm \"Secret is accessed\": Sum over 60 s >= 1 — FIRES (4 notification(s))"),
+        "{s}"
+    );
+    assert!(s.contains("2025-03-19T10:17:00Z  OK -> ALARM: 1 out of the last 1 datapoints [1] crossed the threshold: Sum >= 1"), "{s}");
+    assert!(
+        s.contains("2025-03-19T10:17:00Z  → notification to SecurityAlarms"),
+        "{s}"
+    );
+    let out = secmon(&[
+        "simulate",
+        "-f",
+        "tests/fixtures/seed-scenario.yaml",
+        "--events",
+        EVENTS,
+        "--output",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["monitors"][0]["fired"], false);
+    assert_eq!(v["monitors"][1]["fired"], true);
+    assert_eq!(
+        v["monitors"][1]["notifications"].as_array().unwrap().len(),
+        4
+    );
+}
+
+#[test]
+fn validate_lints_what_the_seeds_learned_the_hard_way() {
+    let out = secmon(&[
+        "validate",
+        "-f",
+        "tests/fixtures/lint-everything.yaml",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "warnings do not make a spec invalid"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let warnings: Vec<String> = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            format!(
+                "{} {} {}",
+                w["field"].as_str().unwrap(),
+                w["message"].as_str().unwrap(),
+                w["hint"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    let has = |field: &str, needle: &str| {
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with(field) && w.contains(needle)),
+            "missing {field} / {needle} in:\n{}",
+            warnings.join("\n")
+        );
+    };
+    has("monitors[0].alarm.statistic", "use `statistic: Sum`");
+    has("monitors[0].alarm.period", "up to 5 minutes after");
+    has("monitors[0].notify", "no e-mail subscribers");
+    has("monitors[1].pattern", "did you mean `GetSecretValue`?");
+    has(
+        "monitors[1].pattern",
+        "read-only event and the trail records WriteOnly",
+    );
+    has("monitors[2].pattern", "the trail excludes it");
+    has(
+        "monitors[2].pattern",
+        "remove kms.amazonaws.com from trail.management_events.exclude_sources",
+    );
+    has("monitors[3].alarm.threshold", "can never be crossed");
+    has("monitors[4].pattern", "S3 object-level API");
+    has("monitors[5].pattern", "did you mean `$.eventName`?");
+}
+
+#[test]
+fn a_pattern_aws_would_refuse_makes_the_spec_invalid() {
+    let dir = std::env::temp_dir().join(format!("secmon-lint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join("bad.yaml");
+    let seed = std::fs::read_to_string(root().join("specs/seed.yaml")).unwrap();
+    std::fs::write(
+        &spec,
+        seed.replace("($.eventName = \"GetSecretValue\") }", "($.eventName = ) }"),
+    )
+    .unwrap();
+    let out = secmon(&["validate", "-f", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("monitors[0].pattern: filter pattern syntax error at column"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.yaml:37:14"),
+        "points at the pattern: {err}"
+    );
+}
