@@ -56,23 +56,10 @@ pub struct ApplyOptions {
 /// Progress, reported as steps start and end.
 #[derive(Debug, Clone)]
 pub enum Event {
-    Started {
-        address: String,
-        action: Action,
-    },
-    Done {
-        address: String,
-        action: Action,
-        seconds: f64,
-    },
-    Failed {
-        address: String,
-        error: String,
-    },
-    Skipped {
-        address: String,
-        because: String,
-    },
+    Started { address: String, action: Action },
+    Done { address: String, action: Action, seconds: f64 },
+    Failed { address: String, error: String },
+    Skipped { address: String, because: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,23 +79,14 @@ impl Report {
     pub fn failed(&self) -> Vec<(&String, &String)> {
         self.outcomes
             .iter()
-            .filter_map(|(a, o)| {
-                if let Outcome::Failed(e) = o {
-                    Some((a, e))
-                } else {
-                    None
-                }
-            })
+            .filter_map(|(a, o)| if let Outcome::Failed(e) = o { Some((a, e)) } else { None })
             .collect()
     }
     pub fn ok(&self) -> bool {
         self.outcomes.values().all(|o| *o == Outcome::Done)
     }
     pub fn done(&self) -> usize {
-        self.outcomes
-            .values()
-            .filter(|o| **o == Outcome::Done)
-            .count()
+        self.outcomes.values().filter(|o| **o == Outcome::Done).count()
     }
 }
 
@@ -121,12 +99,7 @@ pub(crate) struct Ctx {
 }
 
 /// Runs every changing step of `plan`, each once its dependencies are done.
-pub async fn apply(
-    aws: &Aws,
-    plan: &Plan,
-    opts: ApplyOptions,
-    progress: Arc<dyn Fn(&Event) + Send + Sync>,
-) -> Report {
+pub async fn apply(aws: &Aws, plan: &Plan, opts: ApplyOptions, progress: Arc<dyn Fn(&Event) + Send + Sync>) -> Report {
     let ctx = Arc::new(Ctx {
         aws: aws.clone(),
         opts,
@@ -134,10 +107,7 @@ pub async fn apply(
         account_id: plan.account_id.clone(),
         region: plan.region.clone(),
     });
-    let steps: BTreeMap<String, Step> = plan
-        .changes()
-        .map(|s| (s.address.clone(), s.clone()))
-        .collect();
+    let steps: BTreeMap<String, Step> = plan.changes().map(|s| (s.address.clone(), s.clone())).collect();
     let mut report = Report::default();
     let mut waiting: BTreeSet<String> = steps.keys().cloned().collect();
     let completed = Arc::new(AtomicUsize::new(0));
@@ -149,12 +119,11 @@ pub async fn apply(
             changed = false;
             for addr in waiting.clone() {
                 let step = &steps[&addr];
-                if let Some(bad) = step.depends_on.iter().find(|d| {
-                    matches!(
-                        report.outcomes.get(*d),
-                        Some(Outcome::Failed(_)) | Some(Outcome::Skipped { .. })
-                    )
-                }) {
+                if let Some(bad) = step
+                    .depends_on
+                    .iter()
+                    .find(|d| matches!(report.outcomes.get(*d), Some(Outcome::Failed(_)) | Some(Outcome::Skipped { .. })))
+                {
                     let root = match &report.outcomes[bad] {
                         Outcome::Skipped { because } => because.clone(),
                         _ => bad.clone(),
@@ -163,9 +132,7 @@ pub async fn apply(
                         address: addr.clone(),
                         because: root.clone(),
                     });
-                    report
-                        .outcomes
-                        .insert(addr.clone(), Outcome::Skipped { because: root });
+                    report.outcomes.insert(addr.clone(), Outcome::Skipped { because: root });
                     waiting.remove(&addr);
                     changed = true;
                 }
@@ -174,9 +141,10 @@ pub async fn apply(
         let ready: Vec<String> = waiting
             .iter()
             .filter(|a| {
-                steps[*a].depends_on.iter().all(|d| {
-                    !steps.contains_key(d) || report.outcomes.get(d) == Some(&Outcome::Done)
-                })
+                steps[*a]
+                    .depends_on
+                    .iter()
+                    .all(|d| !steps.contains_key(d) || report.outcomes.get(d) == Some(&Outcome::Done))
             })
             .cloned()
             .collect();

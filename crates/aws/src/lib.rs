@@ -106,19 +106,12 @@ impl Aws {
             loader = loader.endpoint_url(e);
         }
         let conf = loader.load().await;
-        let region = conf
-            .region()
-            .map(|r| r.to_string())
-            .ok_or(AwsError::NoRegion)?;
+        let region = conf.region().map(|r| r.to_string()).ok_or(AwsError::NoRegion)?;
         let stats = ApiStats::default();
         let endpoint_override = conf.endpoint_url().map(str::to_string);
         macro_rules! client {
             ($krate:ident) => {
-                $krate::Client::from_conf(
-                    $krate::config::Builder::from(&conf)
-                        .interceptor(stats.interceptor())
-                        .build(),
-                )
+                $krate::Client::from_conf($krate::config::Builder::from(&conf).interceptor(stats.interceptor()).build())
             };
         }
         let s3conf = s3::config::Builder::from(&conf)
@@ -156,12 +149,7 @@ impl Aws {
 /// Runs `op` until it succeeds, `retryable` says an error is final, or `attempts` run out, with
 /// exponential backoff from `first_delay`. For AWS's eventual consistency (a new IAM role is
 /// refused by CloudTrail for seconds); throttling is already retried by the SDK itself.
-pub async fn retry<T, F, Fut>(
-    attempts: u32,
-    first_delay: Duration,
-    retryable: impl Fn(&AwsError) -> bool,
-    mut op: F,
-) -> Result<T, AwsError>
+pub async fn retry<T, F, Fut>(attempts: u32, first_delay: Duration, retryable: impl Fn(&AwsError) -> bool, mut op: F) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,

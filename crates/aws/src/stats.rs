@@ -36,9 +36,7 @@ impl CallCount {
 
 impl ApiStats {
     pub(crate) fn interceptor(&self) -> SharedInterceptor {
-        SharedInterceptor::new(Counter {
-            stats: self.clone(),
-        })
+        SharedInterceptor::new(Counter { stats: self.clone() })
     }
 
     pub fn record(&self, service: &str, operation: &str) {
@@ -68,19 +66,11 @@ impl ApiStats {
     }
 
     pub fn mutating(&self) -> u64 {
-        self.snapshot()
-            .iter()
-            .filter(|c| c.is_mutating())
-            .map(|c| c.calls)
-            .sum()
+        self.snapshot().iter().filter(|c| c.is_mutating()).map(|c| c.calls).sum()
     }
 
     pub fn calls_to(&self, operation: &str) -> u64 {
-        self.snapshot()
-            .iter()
-            .filter(|c| c.operation == operation)
-            .map(|c| c.calls)
-            .sum()
+        self.snapshot().iter().filter(|c| c.operation == operation).map(|c| c.calls).sum()
     }
 
     pub fn reset(&self) {

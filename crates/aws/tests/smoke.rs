@@ -21,20 +21,10 @@ fn test_credentials() {
 async fn every_client_reaches_the_emulator() {
     test_credentials();
     let emu = Emulator::start();
-    let aws = Aws::connect(Some("us-east-1"), Some(&emu.endpoint))
-        .await
-        .unwrap();
+    let aws = Aws::connect(Some("us-east-1"), Some(&emu.endpoint)).await.unwrap();
     assert_eq!(aws.account_id().await.unwrap().len(), 12);
-    aws.secretsmanager
-        .list_secrets()
-        .send()
-        .await
-        .expect("Secrets Manager ListSecrets");
-    aws.cloudtrail
-        .describe_trails()
-        .send()
-        .await
-        .expect("CloudTrail DescribeTrails");
+    aws.secretsmanager.list_secrets().send().await.expect("Secrets Manager ListSecrets");
+    aws.cloudtrail.describe_trails().send().await.expect("CloudTrail DescribeTrails");
     aws.cloudwatch
         .describe_alarms()
         .send()
@@ -58,9 +48,7 @@ async fn cloudwatch_writes_round_trip_through_the_cbor_adapter() {
     use secmon_aws::cloudwatch::types::{ComparisonOperator, Statistic, Tag};
     test_credentials();
     let emu = Emulator::start();
-    let aws = Aws::connect(Some("us-east-1"), Some(&emu.endpoint))
-        .await
-        .unwrap();
+    let aws = Aws::connect(Some("us-east-1"), Some(&emu.endpoint)).await.unwrap();
     aws.cloudwatch
         .put_metric_alarm()
         .alarm_name("Secret is accessed")
@@ -98,13 +86,7 @@ async fn cloudwatch_writes_round_trip_through_the_cbor_adapter() {
         .unwrap();
     assert_eq!(tags.tags()[0].value(), Some("smoke"));
     // A missing alarm is an empty answer, not an error.
-    let none = aws
-        .cloudwatch
-        .describe_alarms()
-        .alarm_names("nope")
-        .send()
-        .await
-        .unwrap();
+    let none = aws.cloudwatch.describe_alarms().alarm_names("nope").send().await.unwrap();
     assert!(none.metric_alarms().is_empty());
 }
 
@@ -118,9 +100,5 @@ async fn the_endpoint_exported_by_scripts_test_works() {
     };
     let aws = Aws::connect(Some("us-east-1"), None).await.unwrap();
     assert_eq!(aws.endpoint_override.as_deref(), Some(endpoint.as_str()));
-    aws.sns
-        .list_topics()
-        .send()
-        .await
-        .expect("SNS via the shared emulator");
+    aws.sns.list_topics().send().await.expect("SNS via the shared emulator");
 }

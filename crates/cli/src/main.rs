@@ -168,10 +168,7 @@ fn run(cli: Cli, style: Style) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Validate { file, output } => Ok(validate(&file, output, style)),
         Command::Schema => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&secmon_spec::json_schema()).expect("schema")
-            );
+            println!("{}", serde_json::to_string_pretty(&secmon_spec::json_schema()).expect("schema"));
             Ok(ExitCode::SUCCESS)
         }
         Command::TestPattern {
@@ -181,52 +178,27 @@ fn run(cli: Cli, style: Style) -> Result<ExitCode, CliError> {
             events,
             output,
             all,
-        } => Ok(offline::test_pattern(
-            pattern, file, monitor, events, output, all, style,
-        )),
-        Command::Simulate {
-            file,
-            events,
-            output,
-        } => Ok(offline::simulate_cmd(file, events, output, style)),
+        } => Ok(offline::test_pattern(pattern, file, monitor, events, output, all, style)),
+        Command::Simulate { file, events, output } => Ok(offline::simulate_cmd(file, events, output, style)),
         Command::Plan {
             common,
             output,
             out,
             detailed_exitcode,
             destroy,
-        } => pipeline::plan_cmd(
-            &common,
-            output,
-            out.as_deref(),
-            detailed_exitcode,
-            destroy,
-            style,
-        ),
+        } => pipeline::plan_cmd(&common, output, out.as_deref(), detailed_exitcode, destroy, style),
         Command::Apply {
             plan_file,
             common,
             auto_approve,
             fail_after_steps,
-        } => pipeline::apply_cmd(
-            &common,
-            plan_file.as_deref(),
-            auto_approve,
-            fail_after_steps,
-            style,
-        ),
+        } => pipeline::apply_cmd(&common, plan_file.as_deref(), auto_approve, fail_after_steps, style),
         Command::Destroy {
             common,
             auto_approve,
             recovery_window_days,
             delete_logs,
-        } => pipeline::destroy_cmd(
-            &common,
-            auto_approve,
-            recovery_window_days,
-            delete_logs,
-            style,
-        ),
+        } => pipeline::destroy_cmd(&common, auto_approve, recovery_window_days, delete_logs, style),
     }
 }
 
@@ -261,8 +233,7 @@ fn validate(file: &std::path::Path, output: Format, style: Style) -> ExitCode {
     };
     match output {
         Format::Json => {
-            let (errors, warnings): (Vec<_>, Vec<_>) =
-                diags.iter().partition(|d| d.severity == Severity::Error);
+            let (errors, warnings): (Vec<_>, Vec<_>) = diags.iter().partition(|d| d.severity == Severity::Error);
             let out = serde_json::json!({
                 "valid": valid,
                 "file": file.display().to_string(),
@@ -276,10 +247,7 @@ fn validate(file: &std::path::Path, output: Format, style: Style) -> ExitCode {
             if valid {
                 println!("{} {} is valid", style.green("✓"), file.display());
             } else {
-                let n = diags
-                    .iter()
-                    .filter(|d| d.severity == Severity::Error)
-                    .count();
+                let n = diags.iter().filter(|d| d.severity == Severity::Error).count();
                 eprintln!("{} {} has {n} error(s)", style.red("✗"), file.display());
             }
         }

@@ -32,7 +32,7 @@ fn describe(ev: &events::LogEvent) -> String {
             let s = |k: &str| j.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
             format!("{} {} {}", s("eventTime"), s("eventSource"), s("eventName"))
         }
-        _ => short(&ev.message, 100),
+        _ => short(ev.message(), 100),
     }
 }
 
@@ -52,26 +52,16 @@ pub fn test_pattern(
             Ok(s) => match s.state.monitors.iter().find(|x| x.name == m) {
                 Some(x) => x.pattern.clone(),
                 None => {
-                    let names: Vec<&str> =
-                        s.state.monitors.iter().map(|x| x.name.as_str()).collect();
+                    let names: Vec<&str> = s.state.monitors.iter().map(|x| x.name.as_str()).collect();
                     return fail(
-                        format!(
-                            "{}: no monitor named {m:?} (monitors: {})",
-                            f.display(),
-                            names.join(", ")
-                        ),
+                        format!("{}: no monitor named {m:?} (monitors: {})", f.display(), names.join(", ")),
                         style,
                     );
                 }
             },
             Err(e) => return fail(e.to_string(), style),
         },
-        _ => {
-            return fail(
-                "give either --pattern, or -f SPEC with --monitor NAME".into(),
-                style,
-            )
-        }
+        _ => return fail("give either --pattern, or -f SPEC with --monitor NAME".into(), style),
     };
     let pattern = match Pattern::parse(&text) {
         Ok(p) => p,
@@ -93,8 +83,10 @@ pub fn test_pattern(
             total += 1;
             let e = ev.as_event();
             match pattern.explain(&e) {
-                None => matches.push(json!({"index": total, "event": describe(&ev), "message": short(&ev.message, 300)})),
-                Some(ex) if all || ex.is_near_miss() => near.push(json!({"index": total, "event": describe(&ev), "failed": ex.failed, "passed": ex.passed})),
+                None => matches.push(json!({"index": total, "event": describe(&ev), "message": short(ev.message(), 300)})),
+                Some(ex) if all || ex.is_near_miss() => {
+                    near.push(json!({"index": total, "event": describe(&ev), "failed": ex.failed, "passed": ex.passed}))
+                }
                 Some(_) => {}
             }
         });
@@ -109,29 +101,15 @@ pub fn test_pattern(
         }
         Format::Text => {
             for m in &matches {
-                println!(
-                    "{} #{:<5} {}",
-                    style.green("match"),
-                    m["index"],
-                    m["event"].as_str().unwrap_or("")
-                );
+                println!("{} #{:<5} {}", style.green("match"), m["index"], m["event"].as_str().unwrap_or(""));
             }
             for n in &near {
-                println!(
-                    "{} #{:<5} {}",
-                    style.yellow("miss "),
-                    n["index"],
-                    n["event"].as_str().unwrap_or("")
-                );
+                println!("{} #{:<5} {}", style.yellow("miss "), n["index"], n["event"].as_str().unwrap_or(""));
                 for f in n["failed"].as_array().into_iter().flatten() {
                     println!("         {} {}", style.red("✗"), f.as_str().unwrap_or(""));
                 }
             }
-            println!(
-                "{} of {total} events matched {}",
-                matches.len(),
-                style.bold(&text)
-            );
+            println!("{} of {total} events matched {}", matches.len(), style.bold(&text));
         }
     }
     if matches.is_empty() {
@@ -143,10 +121,7 @@ pub fn test_pattern(
 
 fn render_monitor(m: &MonitorReport, style: Style) {
     let verdict = if m.run.fired {
-        style.red(&format!(
-            "FIRES ({} notification(s))",
-            m.run.notifications.len()
-        ))
+        style.red(&format!("FIRES ({} notification(s))", m.run.notifications.len()))
     } else {
         style.green("never fires")
     };
@@ -164,11 +139,7 @@ fn render_monitor(m: &MonitorReport, style: Style) {
         m.period,
         m.threshold
     );
-    println!(
-        "  {} event(s) matched the filter of monitor {:?}",
-        m.matched.len(),
-        m.monitor
-    );
+    println!("  {} event(s) matched the filter of monitor {:?}", m.matched.len(), m.monitor);
     for d in m.run.datapoints.iter().filter(|d| d.samples > 0) {
         let mark = if d.breaching == Some(true) {
             style.red("breaching")
@@ -184,13 +155,7 @@ fn render_monitor(m: &MonitorReport, style: Style) {
         );
     }
     for t in &m.run.transitions {
-        println!(
-            "  {}  {} -> {}: {}",
-            format_time(t.time),
-            t.from.as_str(),
-            t.to.as_str(),
-            t.reason
-        );
+        println!("  {}  {} -> {}: {}", format_time(t.time), t.from.as_str(), t.to.as_str(), t.reason);
     }
     for n in &m.run.notifications {
         println!(

@@ -64,11 +64,7 @@ async fn plan_with(spec: &Spec, aws: &Aws, opts: PlanOptions) -> Result<Plan, Cl
 
 fn print_stats(aws: &Aws) {
     let snap = aws.stats.snapshot();
-    eprintln!(
-        "API calls: {} total, {} mutating",
-        aws.stats.total(),
-        aws.stats.mutating()
-    );
+    eprintln!("API calls: {} total, {} mutating", aws.stats.total(), aws.stats.mutating());
     for c in snap {
         eprintln!("  {:<16} {:<36} {}", c.service, c.operation, c.calls);
     }
@@ -91,10 +87,7 @@ pub fn plan_cmd(
     ))?;
     print_diagnostics(&p.spec.warnings, style);
     match output {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&p.plan).expect("plan json")
-        ),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&p.plan).expect("plan json")),
         Format::Text => print!("{}", crate::render::plan_text(&p.plan, style)),
     }
     if let Some(path) = out {
@@ -140,12 +133,7 @@ fn confirm(auto_approve: bool, what: &str) -> Result<(), CliError> {
     }
 }
 
-fn run_apply(
-    p: &Prepared,
-    common: &Common,
-    opts: ApplyOptions,
-    style: Style,
-) -> Result<ExitCode, CliError> {
+fn run_apply(p: &Prepared, common: &Common, opts: ApplyOptions, style: Style) -> Result<ExitCode, CliError> {
     if !p.plan.has_changes() {
         println!("{} Nothing to do.", style.green("No changes."));
         if common.stats {
@@ -164,11 +152,7 @@ fn run_apply(
             };
             println!("{address}: {verb}");
         }
-        Event::Done {
-            address,
-            action,
-            seconds,
-        } => {
+        Event::Done { address, action, seconds } => {
             let verb = match action {
                 Action::Create => "Creation",
                 Action::Update => "Modifications",
@@ -176,10 +160,7 @@ fn run_apply(
                 Action::Delete => "Destruction",
                 Action::NoOp => "Check",
             };
-            println!(
-                "{address}: {} after {seconds:.1}s",
-                style.green(&format!("{verb} complete"))
-            );
+            println!("{address}: {} after {seconds:.1}s", style.green(&format!("{verb} complete")));
         }
         Event::Failed { error, .. } => eprintln!("{} {error}", style.red("Error:")),
         Event::Skipped { address, because } => {
@@ -212,17 +193,9 @@ fn run_apply(
     }
 }
 
-fn apply_options(
-    common: &Common,
-    recovery_window_days: i64,
-    fail_after_steps: Option<usize>,
-) -> ApplyOptions {
+fn apply_options(common: &Common, recovery_window_days: i64, fail_after_steps: Option<usize>) -> ApplyOptions {
     ApplyOptions {
-        spec_dir: common
-            .file
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default(),
+        spec_dir: common.file.parent().map(Path::to_path_buf).unwrap_or_default(),
         recovery_window_days,
         fail_after_steps,
     }
@@ -266,12 +239,7 @@ pub fn apply_cmd(
             aws: p.aws,
             plan: saved,
         };
-        return run_apply(
-            &reviewed,
-            common,
-            apply_options(common, 7, fail_after_steps),
-            style,
-        );
+        return run_apply(&reviewed, common, apply_options(common, 7, fail_after_steps), style);
     }
     print!("{}", crate::render::plan_text(&p.plan, style));
     if p.plan.has_changes() {
@@ -281,12 +249,7 @@ pub fn apply_cmd(
             }
         })?;
     }
-    run_apply(
-        &p,
-        common,
-        apply_options(common, 7, fail_after_steps),
-        style,
-    )
+    run_apply(&p, common, apply_options(common, 7, fail_after_steps), style)
 }
 
 pub fn destroy_cmd(
@@ -307,10 +270,5 @@ pub fn destroy_cmd(
     if p.plan.has_changes() {
         confirm(auto_approve, "destroy these resources")?;
     }
-    run_apply(
-        &p,
-        common,
-        apply_options(common, recovery_window_days, None),
-        style,
-    )
+    run_apply(&p, common, apply_options(common, recovery_window_days, None), style)
 }

@@ -42,30 +42,15 @@ fn pretty(v: &Option<Value>) -> String {
 }
 
 fn render_step(step: &Step, style: Style, out: &mut String) {
-    let r = step
-        .after
-        .as_ref()
-        .or(step.before.as_ref())
-        .expect("resource");
-    out.push_str(&format!(
-        "  {} {} {}",
-        style.dim("#"),
-        style.bold(&step.address),
-        verb(step.action)
-    ));
+    let r = step.after.as_ref().or(step.before.as_ref()).expect("resource");
+    out.push_str(&format!("  {} {} {}", style.dim("#"), style.bold(&step.address), verb(step.action)));
     if step.action == Action::Update {
         out.push_str(&format!(" ({})", step.reason));
     }
     out.push('\n');
-    out.push_str(&format!(
-        "  {} {} {:?} {{\n",
-        symbol(step.action, style),
-        r.kind.as_str(),
-        r.name
-    ));
+    out.push_str(&format!("  {} {} {:?} {{\n", symbol(step.action, style), r.kind.as_str(), r.name));
     for (key, before, after) in step.changed_attrs() {
-        let is_doc =
-            matches!(&before, Some(Value::Object(_))) || matches!(&after, Some(Value::Object(_)));
+        let is_doc = matches!(&before, Some(Value::Object(_))) || matches!(&after, Some(Value::Object(_)));
         let sym = match (step.action, &before, &after) {
             (Action::Create, _, _) => symbol(Action::Create, style),
             (Action::Delete, _, _) => symbol(Action::Delete, style),
@@ -96,11 +81,7 @@ fn render_step(step: &Step, style: Style, out: &mut String) {
         } else if step.action == Action::Delete {
             continue;
         } else {
-            out.push_str(&format!(
-                "      {sym} {key} = {} -> {}\n",
-                scalar(&before),
-                scalar(&after)
-            ));
+            out.push_str(&format!("      {sym} {key} = {} -> {}\n", scalar(&before), scalar(&after)));
         }
     }
     out.push_str("    }\n\n");

@@ -41,19 +41,9 @@ fn test_pattern_exits_like_grep() {
         EVENTS,
     ]);
     assert_eq!(out.status.code(), Some(1), "no match: 1");
-    let out = secmon(&[
-        "test-pattern",
-        "--pattern",
-        "{ $.eventName = }",
-        "--events",
-        EVENTS,
-    ]);
+    let out = secmon(&["test-pattern", "--pattern", "{ $.eventName = }", "--events", EVENTS]);
     assert_eq!(out.status.code(), Some(2), "syntax error: 2");
-    assert!(
-        text(&out.stderr).contains("column 17"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("column 17"), "{}", text(&out.stderr));
     let out = secmon(&["test-pattern", "--pattern", "x", "--events", "no/such/file"]);
     assert_eq!(out.status.code(), Some(2));
 }
@@ -91,12 +81,7 @@ fn test_pattern_reads_standard_input() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"ERROR one\nINFO two\nWARN three\n")
-        .unwrap();
+    child.stdin.take().unwrap().write_all(b"ERROR one\nINFO two\nWARN three\n").unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("2 of 3 events matched"));
@@ -104,30 +89,22 @@ fn test_pattern_reads_standard_input() {
 
 #[test]
 fn simulate_shows_average_silent_and_sum_firing() {
-    let out = secmon(&[
-        "simulate",
-        "-f",
-        "tests/fixtures/seed-scenario.yaml",
-        "--events",
-        EVENTS,
-    ]);
+    let out = secmon(&["simulate", "-f", "tests/fixtures/seed-scenario.yaml", "--events", EVENTS]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let s = text(&out.stdout);
     assert!(
-        s.contains(
-            "alarm \"Secret is accessed (tutorial)\": Average over 300 s >= 1 — never fires"
-        ),
+        s.contains("alarm \"Secret is accessed (tutorial)\": Average over 300 s >= 1 — never fires"),
         "{s}"
     );
     assert!(
         s.contains("alarm \"Secret is accessed\": Sum over 60 s >= 1 — FIRES (4 notification(s))"),
         "{s}"
     );
-    assert!(s.contains("2025-03-19T10:17:00Z  OK -> ALARM: 1 out of the last 1 datapoints [1] crossed the threshold: Sum >= 1"), "{s}");
     assert!(
-        s.contains("2025-03-19T10:17:00Z  → notification to SecurityAlarms"),
+        s.contains("2025-03-19T10:17:00Z  OK -> ALARM: 1 out of the last 1 datapoints [1] crossed the threshold: Sum >= 1"),
         "{s}"
     );
+    assert!(s.contains("2025-03-19T10:17:00Z  → notification to SecurityAlarms"), "{s}");
     let out = secmon(&[
         "simulate",
         "-f",
@@ -140,26 +117,13 @@ fn simulate_shows_average_silent_and_sum_firing() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["monitors"][0]["fired"], false);
     assert_eq!(v["monitors"][1]["fired"], true);
-    assert_eq!(
-        v["monitors"][1]["notifications"].as_array().unwrap().len(),
-        4
-    );
+    assert_eq!(v["monitors"][1]["notifications"].as_array().unwrap().len(), 4);
 }
 
 #[test]
 fn validate_lints_what_the_seeds_learned_the_hard_way() {
-    let out = secmon(&[
-        "validate",
-        "-f",
-        "tests/fixtures/lint-everything.yaml",
-        "--output",
-        "json",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "warnings do not make a spec invalid"
-    );
+    let out = secmon(&["validate", "-f", "tests/fixtures/lint-everything.yaml", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "warnings do not make a spec invalid");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let warnings: Vec<String> = v["warnings"]
         .as_array()
@@ -176,9 +140,7 @@ fn validate_lints_what_the_seeds_learned_the_hard_way() {
         .collect();
     let has = |field: &str, needle: &str| {
         assert!(
-            warnings
-                .iter()
-                .any(|w| w.starts_with(field) && w.contains(needle)),
+            warnings.iter().any(|w| w.starts_with(field) && w.contains(needle)),
             "missing {field} / {needle} in:\n{}",
             warnings.join("\n")
         );
@@ -187,10 +149,7 @@ fn validate_lints_what_the_seeds_learned_the_hard_way() {
     has("monitors[0].alarm.period", "up to 5 minutes after");
     has("monitors[0].notify", "no e-mail subscribers");
     has("monitors[1].pattern", "did you mean `GetSecretValue`?");
-    has(
-        "monitors[1].pattern",
-        "read-only event and the trail records WriteOnly",
-    );
+    has("monitors[1].pattern", "read-only event and the trail records WriteOnly");
     has("monitors[2].pattern", "the trail excludes it");
     has(
         "monitors[2].pattern",
@@ -207,20 +166,10 @@ fn a_pattern_aws_would_refuse_makes_the_spec_invalid() {
     std::fs::create_dir_all(&dir).unwrap();
     let spec = dir.join("bad.yaml");
     let seed = std::fs::read_to_string(root().join("specs/seed.yaml")).unwrap();
-    std::fs::write(
-        &spec,
-        seed.replace("($.eventName = \"GetSecretValue\") }", "($.eventName = ) }"),
-    )
-    .unwrap();
+    std::fs::write(&spec, seed.replace("($.eventName = \"GetSecretValue\") }", "($.eventName = ) }")).unwrap();
     let out = secmon(&["validate", "-f", spec.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(
-        err.contains("monitors[0].pattern: filter pattern syntax error at column"),
-        "{err}"
-    );
-    assert!(
-        err.contains("bad.yaml:37:14"),
-        "points at the pattern: {err}"
-    );
+    assert!(err.contains("monitors[0].pattern: filter pattern syntax error at column"), "{err}");
+    assert!(err.contains("bad.yaml:37:14"), "points at the pattern: {err}");
 }

@@ -37,11 +37,7 @@ impl World {
             .env("TOP_SECRET_VALUE", "s3cr3t-value-never-printed")
             .output()
             .unwrap();
-        let all = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(
             !all.contains("s3cr3t-value-never-printed"),
             "the secret value leaked into output:\n{all}"
@@ -55,9 +51,7 @@ impl World {
                 std::env::set_var(k, v);
             }
         }
-        self.rt
-            .block_on(Aws::connect(Some("us-east-1"), Some(&self.emu.endpoint)))
-            .unwrap()
+        self.rt.block_on(Aws::connect(Some("us-east-1"), Some(&self.emu.endpoint))).unwrap()
     }
 
     fn apply(&self) -> Output {
@@ -75,15 +69,8 @@ impl World {
     fn plan(&self) -> (i32, String) {
         let out = self.secmon(&["plan", "-f", SEED, "--detailed-exitcode", "--stats"]);
         let stderr = text(&out.stderr);
-        assert_eq!(
-            calls(&stderr, "GetSecretValue"),
-            0,
-            "plan must never read the secret"
-        );
-        (
-            out.status.code().unwrap(),
-            format!("{}{stderr}", text(&out.stdout)),
-        )
+        assert_eq!(calls(&stderr, "GetSecretValue"), 0, "plan must never read the secret");
+        (out.status.code().unwrap(), format!("{}{stderr}", text(&out.stdout)))
     }
 }
 
@@ -101,18 +88,8 @@ fn calls(stats: &str, op: &str) -> u64 {
 }
 
 fn mutating(stats: &str) -> u64 {
-    let line = stats
-        .lines()
-        .find(|l| l.starts_with("API calls:"))
-        .expect("stats line");
-    line.split(", ")
-        .nth(1)
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
+    let line = stats.lines().find(|l| l.starts_with("API calls:")).expect("stats line");
+    line.split(", ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap()
 }
 
 #[test]
@@ -120,21 +97,14 @@ fn apply_on_an_empty_account_then_nothing_to_do() {
     let w = World::new();
     let (code, out) = w.plan();
     assert_eq!(code, 2, "{out}");
-    assert!(
-        out.contains("Plan: 9 to add, 0 to change, 0 to replace, 0 to destroy."),
-        "{out}"
-    );
+    assert!(out.contains("Plan: 9 to add, 0 to change, 0 to replace, 0 to destroy."), "{out}");
     w.apply();
     let (code, out) = w.plan();
     assert_eq!(code, 0, "a plan right after apply must be empty:\n{out}");
     assert!(out.contains("No changes."), "{out}");
     let second = w.apply();
     let stderr = text(&second.stderr);
-    assert_eq!(
-        mutating(&stderr),
-        0,
-        "a second apply makes no mutating call:\n{stderr}"
-    );
+    assert_eq!(mutating(&stderr), 0, "a second apply makes no mutating call:\n{stderr}");
     assert_eq!(calls(&stderr, "GetSecretValue"), 0);
 }
 
@@ -146,10 +116,7 @@ fn plan_json_is_data_with_a_format_version() {
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["format_version"], 1);
     let steps = plan["steps"].as_array().unwrap();
-    let trail = steps
-        .iter()
-        .find(|s| s["address"] == "trail.secrets-manager-trail")
-        .unwrap();
+    let trail = steps.iter().find(|s| s["address"] == "trail.secrets-manager-trail").unwrap();
     let deps: Vec<&str> = trail["depends_on"]
         .as_array()
         .unwrap()
@@ -157,18 +124,11 @@ fn plan_json_is_data_with_a_format_version() {
         .map(|d| d.as_str().unwrap())
         .collect();
     assert!(
-        deps.contains(&format!("bucket.{BUCKET}").as_str())
-            && deps.contains(&"log_group.secmon-secretsmanager-loggroup"),
+        deps.contains(&format!("bucket.{BUCKET}").as_str()) && deps.contains(&"log_group.secmon-secretsmanager-loggroup"),
         "{deps:?}"
     );
-    let secret = steps
-        .iter()
-        .find(|s| s["address"] == "secret.TopSecretInfo")
-        .unwrap();
-    assert_eq!(
-        secret["after"]["meta"]["value_source"]["from_env"],
-        "TOP_SECRET_VALUE"
-    );
+    let secret = steps.iter().find(|s| s["address"] == "secret.TopSecretInfo").unwrap();
+    assert_eq!(secret["after"]["meta"]["value_source"]["from_env"], "TOP_SECRET_VALUE");
 }
 
 #[test]
@@ -218,13 +178,8 @@ fn drift_is_named_exactly_and_repaired() {
         (
             "logging stopped",
             Box::new(|| {
-                rt.block_on(
-                    aws.cloudtrail
-                        .stop_logging()
-                        .name("secrets-manager-trail")
-                        .send(),
-                )
-                .unwrap();
+                rt.block_on(aws.cloudtrail.stop_logging().name("secrets-manager-trail").send())
+                    .unwrap();
             }),
             "~ logging = false -> true",
         ),
@@ -234,8 +189,7 @@ fn drift_is_named_exactly_and_repaired() {
                 let p = format!(
                     r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Open","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{BUCKET}/*"}}]}}"#
                 );
-                rt.block_on(aws.s3.put_bucket_policy().bucket(BUCKET).policy(p).send())
-                    .unwrap();
+                rt.block_on(aws.s3.put_bucket_policy().bucket(BUCKET).policy(p).send()).unwrap();
             }),
             "~ policy = <<-POLICY",
         ),
@@ -243,21 +197,11 @@ fn drift_is_named_exactly_and_repaired() {
             "subscription removed",
             Box::new(|| {
                 let subs = rt
-                    .block_on(
-                        aws.sns
-                            .list_subscriptions_by_topic()
-                            .topic_arn(TOPIC_ARN)
-                            .send(),
-                    )
+                    .block_on(aws.sns.list_subscriptions_by_topic().topic_arn(TOPIC_ARN).send())
                     .unwrap();
                 for s in subs.subscriptions() {
-                    rt.block_on(
-                        aws.sns
-                            .unsubscribe()
-                            .subscription_arn(s.subscription_arn().unwrap())
-                            .send(),
-                    )
-                    .unwrap();
+                    rt.block_on(aws.sns.unsubscribe().subscription_arn(s.subscription_arn().unwrap()).send())
+                        .unwrap();
                 }
             }),
             "subscription.SecurityAlarms/security@example.com will be created",
@@ -285,13 +229,9 @@ fn drift_is_named_exactly_and_repaired() {
         drift();
         let (code, out) = w.plan();
         assert_eq!(code, 2, "{what}: plan must show a change:\n{out}");
+        assert!(out.contains(expected), "{what}: expected `{expected}` in:\n{out}");
         assert!(
-            out.contains(expected),
-            "{what}: expected `{expected}` in:\n{out}"
-        );
-        assert!(
-            out.contains("Plan: ")
-                && (out.contains("1 to add, 0 to change") || out.contains("0 to add, 1 to change")),
+            out.contains("Plan: ") && (out.contains("1 to add, 0 to change") || out.contains("0 to add, 1 to change")),
             "{what}: exactly one change:\n{out}"
         );
         w.apply();
@@ -304,14 +244,7 @@ fn drift_is_named_exactly_and_repaired() {
 fn an_apply_failing_after_any_step_is_converged_by_the_next() {
     let w = World::new();
     for k in 0..9 {
-        let out = w.secmon(&[
-            "apply",
-            "-f",
-            SEED,
-            "--auto-approve",
-            "--fail-after-steps",
-            &k.to_string(),
-        ]);
+        let out = w.secmon(&["apply", "-f", SEED, "--auto-approve", "--fail-after-steps", &k.to_string()]);
         if out.status.code() == Some(0) {
             break;
         }
@@ -328,14 +261,7 @@ fn an_apply_failing_after_any_step_is_converged_by_the_next() {
 fn every_crash_point_converges() {
     for k in [1usize, 3, 5, 7] {
         let w = World::new();
-        let out = w.secmon(&[
-            "apply",
-            "-f",
-            SEED,
-            "--auto-approve",
-            "--fail-after-steps",
-            &k.to_string(),
-        ]);
+        let out = w.secmon(&["apply", "-f", SEED, "--auto-approve", "--fail-after-steps", &k.to_string()]);
         assert_eq!(out.status.code(), Some(1), "k={k}");
         let err = text(&out.stderr);
         assert!(err.contains("Run `secmon apply` again"), "{err}");
@@ -350,39 +276,27 @@ fn a_look_alike_not_owned_by_the_spec_is_never_touched() {
     use secmon_aws::sns::types::Tag;
     let w = World::new();
     let aws = w.aws();
-    let weird = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Theirs","Effect":"Allow","Principal":"*","Action":"SNS:Publish","Resource":"*"}]}"#;
+    let weird =
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"Theirs","Effect":"Allow","Principal":"*","Action":"SNS:Publish","Resource":"*"}]}"#;
     w.rt.block_on(
         aws.sns
             .create_topic()
             .name("SecurityAlarms")
             .attributes("Policy", weird)
-            .tags(
-                Tag::builder()
-                    .key("team")
-                    .value("someone-else")
-                    .build()
-                    .unwrap(),
-            )
+            .tags(Tag::builder().key("team").value("someone-else").build().unwrap())
             .send(),
     )
     .unwrap();
     let (code, out) = w.plan();
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("topic.SecurityAlarms")
-            && out.contains("not owned by spec `secrets-monitoring`"),
+        out.contains("topic.SecurityAlarms") && out.contains("not owned by spec `secrets-monitoring`"),
         "{out}"
     );
     let out = w.secmon(&["apply", "-f", SEED, "--auto-approve", "--stats"]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        mutating(&text(&out.stderr)),
-        0,
-        "nothing is changed when the plan fails"
-    );
-    let attrs =
-        w.rt.block_on(aws.sns.get_topic_attributes().topic_arn(TOPIC_ARN).send())
-            .unwrap();
+    assert_eq!(mutating(&text(&out.stderr)), 0, "nothing is changed when the plan fails");
+    let attrs = w.rt.block_on(aws.sns.get_topic_attributes().topic_arn(TOPIC_ARN).send()).unwrap();
     assert!(
         attrs.attributes().unwrap()["Policy"].contains("Theirs"),
         "the look-alike's policy is untouched"
@@ -390,11 +304,7 @@ fn a_look_alike_not_owned_by_the_spec_is_never_touched() {
     let out = w.secmon(&["destroy", "-f", SEED, "--auto-approve"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let topics = w.rt.block_on(aws.sns.list_topics().send()).unwrap();
-    assert_eq!(
-        topics.topics().len(),
-        1,
-        "destroy leaves the look-alike in place"
-    );
+    assert_eq!(topics.topics().len(), 1, "destroy leaves the look-alike in place");
 }
 
 #[test]
@@ -402,48 +312,24 @@ fn destroy_removes_every_owned_resource_and_is_idempotent() {
     let w = World::new();
     w.apply();
     let out = w.secmon(&["destroy", "-f", SEED, "--auto-approve"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     let aws = w.aws();
-    let alarms =
-        w.rt.block_on(aws.cloudwatch.describe_alarms().send())
-            .unwrap();
+    let alarms = w.rt.block_on(aws.cloudwatch.describe_alarms().send()).unwrap();
     assert!(alarms.metric_alarms().is_empty());
-    let trails =
-        w.rt.block_on(aws.cloudtrail.describe_trails().send())
-            .unwrap();
+    let trails = w.rt.block_on(aws.cloudtrail.describe_trails().send()).unwrap();
     assert!(trails.trail_list().is_empty());
     let topics = w.rt.block_on(aws.sns.list_topics().send()).unwrap();
     assert!(topics.topics().is_empty());
-    let groups =
-        w.rt.block_on(aws.logs.describe_log_groups().send())
-            .unwrap();
+    let groups = w.rt.block_on(aws.logs.describe_log_groups().send()).unwrap();
     assert!(groups.log_groups().is_empty());
-    let secrets =
-        w.rt.block_on(aws.secretsmanager.list_secrets().send())
-            .unwrap();
+    let secrets = w.rt.block_on(aws.secretsmanager.list_secrets().send()).unwrap();
     assert!(
         secrets.secret_list().is_empty(),
         "the secret is scheduled for deletion (hidden from ListSecrets)"
     );
     let again = w.secmon(&["destroy", "-f", SEED, "--auto-approve", "--stats"]);
-    assert_eq!(
-        again.status.code(),
-        Some(0),
-        "{}{}",
-        text(&again.stdout),
-        text(&again.stderr)
-    );
-    assert_eq!(
-        mutating(&text(&again.stderr)),
-        0,
-        "a second destroy is a no-op"
-    );
+    assert_eq!(again.status.code(), Some(0), "{}{}", text(&again.stdout), text(&again.stderr));
+    assert_eq!(mutating(&text(&again.stderr)), 0, "a second destroy is a no-op");
     // And apply brings everything back, restoring the secret from its recovery window.
     w.apply();
     assert_eq!(w.plan().0, 0);
@@ -475,13 +361,8 @@ fn a_saved_plan_is_applied_exactly_or_refused_when_live_state_moved() {
         "{}",
         text(&out.stderr)
     );
-    w.rt.block_on(
-        aws.logs
-            .delete_log_group()
-            .log_group_name("secmon-secretsmanager-loggroup")
-            .send(),
-    )
-    .unwrap();
+    w.rt.block_on(aws.logs.delete_log_group().log_group_name("secmon-secretsmanager-loggroup").send())
+        .unwrap();
     let out = w.secmon(&["apply", "-f", SEED, f]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(w.plan().0, 0);

@@ -19,12 +19,7 @@ fn secmon(args: &[&str]) -> std::process::Output {
 #[test]
 fn the_seed_spec_validates() {
     let out = secmon(&["validate", "-f", "specs/seed.yaml"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("specs/seed.yaml is valid"));
 }
 
@@ -33,10 +28,7 @@ fn an_invalid_spec_exits_1_naming_file_line_and_field() {
     let out = secmon(&["validate", "-f", "tests/invalid/002-unknown-alarm-key.yaml"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("tests/invalid/002-unknown-alarm-key.yaml:18:7"),
-        "{err}"
-    );
+    assert!(err.contains("tests/invalid/002-unknown-alarm-key.yaml:18:7"), "{err}");
     assert!(err.contains("monitors[0].alarm.evaluation_period"), "{err}");
     assert!(err.contains("did you mean `evaluation_periods`?"), "{err}");
     assert!(!err.contains('\x1b'), "NO_COLOR is respected");
@@ -44,13 +36,7 @@ fn an_invalid_spec_exits_1_naming_file_line_and_field() {
 
 #[test]
 fn validate_speaks_json_for_machines() {
-    let out = secmon(&[
-        "validate",
-        "-f",
-        "tests/invalid/050-alarm-period.yaml",
-        "--output",
-        "json",
-    ]);
+    let out = secmon(&["validate", "-f", "tests/invalid/050-alarm-period.yaml", "--output", "json"]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["valid"], false);
@@ -79,26 +65,21 @@ fn the_schema_validates_the_seed_spec_and_rejects_typos() {
     std::fs::create_dir_all(&dir).unwrap();
     let schema = dir.join("schema.json");
     std::fs::write(&schema, &out.stdout).unwrap();
-    let python = std::env::var("SECMON_EMULATOR_PYTHON")
-        .unwrap_or_else(|_| root().join(".venv/bin/python").display().to_string());
+    let python = std::env::var("SECMON_EMULATOR_PYTHON").unwrap_or_else(|_| root().join(".venv/bin/python").display().to_string());
     let check = |spec: &str| {
         Command::new(&python)
-            .args(["-c", "import sys, json, yaml, jsonschema; jsonschema.validate(yaml.safe_load(open(sys.argv[2])), json.load(open(sys.argv[1])))"])
+            .args([
+                "-c",
+                "import sys, json, yaml, jsonschema; jsonschema.validate(yaml.safe_load(open(sys.argv[2])), json.load(open(sys.argv[1])))",
+            ])
             .arg(&schema)
             .arg(root().join(spec))
             .output()
             .expect("python with jsonschema: run the tests with scripts/test")
     };
     let ok = check("specs/seed.yaml");
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     let bad = check("tests/invalid/002-unknown-alarm-key.yaml");
-    assert!(
-        !bad.status.success(),
-        "the schema must reject unknown fields"
-    );
+    assert!(!bad.status.success(), "the schema must reject unknown fields");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("evaluation_period"));
 }

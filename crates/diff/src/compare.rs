@@ -57,12 +57,7 @@ fn delete_order(k: Kind) -> u8 {
 
 /// Compares the desired resources with live state. Fails, changing nothing, when a desired
 /// resource exists but is not owned by this spec.
-pub fn plan(
-    spec: &str,
-    desired: &[Resource],
-    live: &LiveState,
-    opts: PlanOptions,
-) -> Result<Plan, DiffError> {
+pub fn plan(spec: &str, desired: &[Resource], live: &LiveState, opts: PlanOptions) -> Result<Plan, DiffError> {
     let mut steps: Vec<Step> = Vec::new();
     let mut notes = Vec::new();
     let mut conflicts = Vec::new();
@@ -99,11 +94,7 @@ pub fn plan(
                 depends_on: vec![],
                 reason: String::new(),
             };
-            let changed: Vec<String> = step
-                .changed_attrs()
-                .into_iter()
-                .map(|(k, _, _)| k)
-                .collect();
+            let changed: Vec<String> = step.changed_attrs().into_iter().map(|(k, _, _)| k).collect();
             if changed.is_empty() {
                 step.reason = "up to date".into();
                 if l.pending {
@@ -135,24 +126,24 @@ pub fn plan(
             continue;
         }
         if l.resource.kind == Kind::Bucket && l.holds_data && !opts.delete_logs {
-            notes.push(format!("{address}: kept because it holds log files; pass --delete-logs to delete it with its logs"));
+            notes.push(format!(
+                "{address}: kept because it holds log files; pass --delete-logs to delete it with its logs"
+            ));
             continue;
         }
         if l.resource.kind == Kind::Subscription && l.pending {
-            notes.push(format!("{address}: pending subscriptions cannot be deleted; AWS removes them after 3 days unconfirmed"));
+            notes.push(format!(
+                "{address}: pending subscriptions cannot be deleted; AWS removes them after 3 days unconfirmed"
+            ));
             continue;
         }
-        if l.resource.kind == Kind::Secret
-            && l.resource.attrs.get("pending_deletion") == Some(&serde_json::Value::Bool(true))
-        {
-            notes.push(format!("{address}: already scheduled for deletion (restorable until its recovery window ends)"));
+        if l.resource.kind == Kind::Secret && l.resource.attrs.get("pending_deletion") == Some(&serde_json::Value::Bool(true)) {
+            notes.push(format!(
+                "{address}: already scheduled for deletion (restorable until its recovery window ends)"
+            ));
             continue;
         }
-        let reason = if opts.destroy {
-            "destroy"
-        } else {
-            "no longer in the spec"
-        };
+        let reason = if opts.destroy { "destroy" } else { "no longer in the spec" };
         steps.push(Step {
             address: address.clone(),
             action: Action::Delete,
@@ -198,10 +189,7 @@ fn link(steps: &mut [Step]) {
         .map(|s| (s.address.clone(), (s.action, s.kind())))
         .collect();
     let mut filters_by_group: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for s in steps
-        .iter()
-        .filter(|s| s.action.is_change() && s.kind() == Kind::MetricFilter)
-    {
+    for s in steps.iter().filter(|s| s.action.is_change() && s.kind() == Kind::MetricFilter) {
         let r = s.after.as_ref().or(s.before.as_ref()).expect("resource");
         filters_by_group
             .entry(r.attr_str("log_group").unwrap_or("").to_string())

@@ -27,16 +27,10 @@ pub const VALUE_VERSION_TAG: &str = "secmon:value-version";
 
 impl Target {
     pub fn trail_arn(&self, name: &str) -> String {
-        format!(
-            "arn:aws:cloudtrail:{}:{}:trail/{name}",
-            self.region, self.account_id
-        )
+        format!("arn:aws:cloudtrail:{}:{}:trail/{name}", self.region, self.account_id)
     }
     pub fn log_group_arn(&self, name: &str) -> String {
-        format!(
-            "arn:aws:logs:{}:{}:log-group:{name}",
-            self.region, self.account_id
-        )
+        format!("arn:aws:logs:{}:{}:log-group:{name}", self.region, self.account_id)
     }
     pub fn role_arn(&self, name: &str) -> String {
         format!("arn:aws:iam::{}:role{ROLE_PATH}{name}", self.account_id)
@@ -45,10 +39,7 @@ impl Target {
         format!("arn:aws:sns:{}:{}:{name}", self.region, self.account_id)
     }
     pub fn alarm_arn(&self, name: &str) -> String {
-        format!(
-            "arn:aws:cloudwatch:{}:{}:alarm:{name}",
-            self.region, self.account_id
-        )
+        format!("arn:aws:cloudwatch:{}:{}:alarm:{name}", self.region, self.account_id)
     }
 }
 
@@ -234,9 +225,7 @@ pub fn resources(state: &DesiredState, t: &Target) -> Vec<Resource> {
                 Some(t.log_group_arn(&cw.log_group)),
                 json!({"retention_days": cw.retention_days}),
             ));
-            let role = state
-                .trail_role_name()
-                .expect("cloudwatch_logs implies a role");
+            let role = state.trail_role_name().expect("cloudwatch_logs implies a role");
             out.push(res(
                 Kind::Role,
                 &role,
@@ -274,9 +263,7 @@ pub fn resources(state: &DesiredState, t: &Target) -> Vec<Resource> {
         .as_ref()
         .and_then(|tr| tr.notify_topic.as_deref().map(|n| (n, tr.name.as_str())));
     for topic in &state.topics {
-        let publisher = trail_topic
-            .filter(|(n, _)| *n == topic.name)
-            .map(|(_, trail)| trail);
+        let publisher = trail_topic.filter(|(n, _)| *n == topic.name).map(|(_, trail)| trail);
         out.push(res(
             Kind::Topic,
             &topic.name,
@@ -292,11 +279,7 @@ pub fn resources(state: &DesiredState, t: &Target) -> Vec<Resource> {
             ));
         }
     }
-    if let Some(cw) = state
-        .trail
-        .as_ref()
-        .and_then(|tr| tr.cloudwatch_logs.as_ref())
-    {
+    if let Some(cw) = state.trail.as_ref().and_then(|tr| tr.cloudwatch_logs.as_ref()) {
         for m in &state.monitors {
             out.push(res(
                 Kind::MetricFilter,
@@ -347,16 +330,10 @@ pub fn references(r: &Resource) -> Vec<String> {
         Kind::Trail => {
             let mut v = vec![format!("bucket.{}", s("bucket").unwrap_or_default())];
             if let Some(arn) = s("cloudwatch_logs_group_arn") {
-                v.push(format!(
-                    "log_group.{}",
-                    arn.rsplit("log-group:").next().unwrap_or_default()
-                ));
+                v.push(format!("log_group.{}", arn.rsplit("log-group:").next().unwrap_or_default()));
             }
             if let Some(arn) = s("cloudwatch_logs_role_arn") {
-                v.push(format!(
-                    "role.{}",
-                    arn.rsplit('/').next().unwrap_or_default()
-                ));
+                v.push(format!("role.{}", arn.rsplit('/').next().unwrap_or_default()));
             }
             if let Some(t) = s("sns_topic") {
                 v.push(format!("topic.{t}"));

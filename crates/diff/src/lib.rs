@@ -32,10 +32,7 @@ pub enum DiffError {
         if .addresses.len() == 1 { "a resource" } else { "resources" },
         .addresses.join(", ")
     )]
-    NotOwned {
-        spec: String,
-        addresses: Vec<String>,
-    },
+    NotOwned { spec: String, addresses: Vec<String> },
     #[error("reading {address}: {source}")]
     Read {
         address: String,

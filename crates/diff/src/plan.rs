@@ -155,14 +155,7 @@ impl Plan {
     /// the same plan even if worded differently. Used to refuse a saved plan when live state moved.
     pub fn change_set(&self) -> Vec<(String, Action, Option<Resource>, Option<Resource>)> {
         self.changes()
-            .map(|s| {
-                (
-                    s.address.clone(),
-                    s.action,
-                    s.before.clone(),
-                    s.after.clone(),
-                )
-            })
+            .map(|s| (s.address.clone(), s.action, s.before.clone(), s.after.clone()))
             .collect()
     }
 }

@@ -5,15 +5,7 @@
 use serde_json::{Map, Value};
 
 /// Keys whose value may be a string or a list of strings with the same meaning.
-const LISTY: [&str; 7] = [
-    "Action",
-    "NotAction",
-    "Resource",
-    "NotResource",
-    "Service",
-    "AWS",
-    "Federated",
-];
+const LISTY: [&str; 7] = ["Action", "NotAction", "Resource", "NotResource", "Service", "AWS", "Federated"];
 
 /// Canonical form: object keys sorted, one-element lists of strings collapsed, lists of strings
 /// sorted and deduplicated, condition values likewise, statements sorted by Sid.
@@ -35,19 +27,11 @@ fn norm(v: &Value, key: &str) -> Value {
         Value::Array(a) => {
             let mut items: Vec<Value> = a.iter().map(|x| norm(x, key)).collect();
             if key == "Statement" {
-                items.sort_by_key(|s| {
-                    s.get("Sid")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string()
-                });
+                items.sort_by_key(|s| s.get("Sid").and_then(Value::as_str).unwrap_or("").to_string());
                 return Value::Array(items);
             }
             if items.iter().all(Value::is_string) {
-                let mut s: Vec<String> = items
-                    .iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect();
+                let mut s: Vec<String> = items.iter().filter_map(|x| x.as_str().map(str::to_string)).collect();
                 s.sort();
                 s.dedup();
                 if s.len() == 1 {
@@ -65,16 +49,13 @@ fn norm(v: &Value, key: &str) -> Value {
 /// Parses a policy document (as AWS returns it: JSON, possibly URL-encoded by IAM) and normalises it.
 pub fn parse(text: &str) -> Option<Value> {
     let decoded;
-    let text = if text.trim_start().starts_with('%') || text.contains("%22") || text.contains("%7B")
-    {
+    let text = if text.trim_start().starts_with('%') || text.contains("%22") || text.contains("%7B") {
         decoded = url_decode(text);
         decoded.as_str()
     } else {
         text
     };
-    serde_json::from_str::<Value>(text)
-        .ok()
-        .map(|v| normalize(&v))
+    serde_json::from_str::<Value>(text).ok().map(|v| normalize(&v))
 }
 
 fn url_decode(s: &str) -> String {
@@ -110,18 +91,12 @@ mod tests {
     #[test]
     fn iam_url_encoded_documents_are_decoded() {
         let enc = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D";
-        assert_eq!(
-            parse(enc).unwrap(),
-            json!({"Statement": [], "Version": "2012-10-17"})
-        );
+        assert_eq!(parse(enc).unwrap(), json!({"Statement": [], "Version": "2012-10-17"}));
     }
 
     #[test]
     fn a_widened_policy_differs() {
-        let a = parse(
-            r#"{"Statement":[{"Sid":"A","Principal":{"Service":"cloudwatch.amazonaws.com"}}]}"#,
-        )
-        .unwrap();
+        let a = parse(r#"{"Statement":[{"Sid":"A","Principal":{"Service":"cloudwatch.amazonaws.com"}}]}"#).unwrap();
         let b = parse(r#"{"Statement":[{"Sid":"A","Principal":"*"}]}"#).unwrap();
         assert_ne!(a, b);
     }

@@ -7,17 +7,12 @@ use secmon_spec::Spec;
 use serde_json::json;
 
 fn seed() -> (Vec<Resource>, Target) {
-    let spec =
-        Spec::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../specs/seed.yaml"))
-            .unwrap();
+    let spec = Spec::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../specs/seed.yaml")).unwrap();
     let target = Target {
         account_id: "123456789012".into(),
         region: "us-east-1".into(),
     };
-    let state = spec
-        .state
-        .resolve(&target.account_id, &target.region)
-        .unwrap();
+    let state = spec.state.resolve(&target.account_id, &target.region).unwrap();
     (desired::resources(&state, &target), target)
 }
 
@@ -42,27 +37,15 @@ fn converged(desired: &[Resource]) -> LiveState {
 }
 
 fn summary(p: &secmon_diff::Plan) -> Vec<String> {
-    p.changes()
-        .map(|s| format!("{:?} {}", s.action, s.address))
-        .collect()
+    p.changes().map(|s| format!("{:?} {}", s.action, s.address)).collect()
 }
 
 #[test]
 fn empty_account_creates_everything_in_dependency_order() {
     let (d, _) = seed();
-    let p = plan(
-        "secrets-monitoring",
-        &d,
-        &LiveState::default(),
-        PlanOptions::default(),
-    )
-    .unwrap();
+    let p = plan("secrets-monitoring", &d, &LiveState::default(), PlanOptions::default()).unwrap();
     assert_eq!(p.count(Action::Create), 9);
-    let trail = p
-        .steps
-        .iter()
-        .find(|s| s.address == "trail.secrets-manager-trail")
-        .unwrap();
+    let trail = p.steps.iter().find(|s| s.address == "trail.secrets-manager-trail").unwrap();
     assert_eq!(
         trail.depends_on,
         [
@@ -71,32 +54,16 @@ fn empty_account_creates_everything_in_dependency_order() {
             "role.CloudTrailRoleForCloudWatchLogs_secrets-manager-trail"
         ]
     );
-    let alarm = p
-        .steps
-        .iter()
-        .find(|s| s.address == "alarm.Secret is accessed")
-        .unwrap();
+    let alarm = p.steps.iter().find(|s| s.address == "alarm.Secret is accessed").unwrap();
     assert_eq!(alarm.depends_on, ["topic.SecurityAlarms"]);
-    let again = plan(
-        "secrets-monitoring",
-        &d,
-        &LiveState::default(),
-        PlanOptions::default(),
-    )
-    .unwrap();
+    let again = plan("secrets-monitoring", &d, &LiveState::default(), PlanOptions::default()).unwrap();
     assert_eq!(p, again, "plans are deterministic");
 }
 
 #[test]
 fn converged_state_plans_no_changes() {
     let (d, _) = seed();
-    let p = plan(
-        "secrets-monitoring",
-        &d,
-        &converged(&d),
-        PlanOptions::default(),
-    )
-    .unwrap();
+    let p = plan("secrets-monitoring", &d, &converged(&d), PlanOptions::default()).unwrap();
     assert!(!p.has_changes(), "{:?}", summary(&p));
 }
 
@@ -115,11 +82,7 @@ fn one_drifted_attribute_is_one_update_naming_it() {
     let step = p.changes().next().unwrap();
     assert_eq!(
         step.changed_attrs(),
-        [(
-            "statistic".to_string(),
-            Some(json!("Average")),
-            Some(json!("Sum"))
-        )]
+        [("statistic".to_string(), Some(json!("Average")), Some(json!("Sum")))]
     );
     assert!(step.reason.contains("statistic"));
 }
@@ -128,17 +91,11 @@ fn one_drifted_attribute_is_one_update_naming_it() {
 fn a_resource_not_owned_is_an_error_not_an_overwrite() {
     let (d, _) = seed();
     let mut live = converged(&d);
-    live.resources
-        .get_mut("topic.SecurityAlarms")
-        .unwrap()
-        .owned = false;
+    live.resources.get_mut("topic.SecurityAlarms").unwrap().owned = false;
     let err = plan("secrets-monitoring", &d, &live, PlanOptions::default())
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains("topic.SecurityAlarms") && err.contains("not owned"),
-        "{err}"
-    );
+    assert!(err.contains("topic.SecurityAlarms") && err.contains("not owned"), "{err}");
 }
 
 #[test]
@@ -163,19 +120,10 @@ fn owned_resources_removed_from_the_spec_are_deleted_after_their_consumers() {
     .unwrap();
     let order = summary(&p);
     let pos = |a: &str| order.iter().position(|s| s.ends_with(a)).unwrap();
-    assert!(
-        pos("trail.secrets-manager-trail")
-            < pos("bucket.secmon-secrets-manager-trail-123456789012")
-    );
+    assert!(pos("trail.secrets-manager-trail") < pos("bucket.secmon-secrets-manager-trail-123456789012"));
     assert!(pos("alarm.Secret is accessed") < pos("topic.SecurityAlarms"));
-    let topic = p
-        .steps
-        .iter()
-        .find(|s| s.address == "topic.SecurityAlarms")
-        .unwrap();
-    assert!(topic
-        .depends_on
-        .contains(&"alarm.Secret is accessed".to_string()));
+    let topic = p.steps.iter().find(|s| s.address == "topic.SecurityAlarms").unwrap();
+    assert!(topic.depends_on.contains(&"alarm.Secret is accessed".to_string()));
 }
 
 #[test]
@@ -223,13 +171,7 @@ fn a_pending_subscription_is_shown_not_recreated() {
 fn the_secret_value_never_appears_in_a_plan() {
     std::env::set_var("TOP_SECRET_VALUE", "hunter2-in-env");
     let (d, _) = seed();
-    let p = plan(
-        "secrets-monitoring",
-        &d,
-        &LiveState::default(),
-        PlanOptions::default(),
-    )
-    .unwrap();
+    let p = plan("secrets-monitoring", &d, &LiveState::default(), PlanOptions::default()).unwrap();
     let json = serde_json::to_string(&p).unwrap();
     assert!(!json.contains("hunter2"));
     assert!(json.contains("\"from_env\":\"TOP_SECRET_VALUE\""));

@@ -119,19 +119,10 @@ fn symbol(cmp: Comparison) -> &'static str {
 
 /// Runs the alarm over the samples, from the period of the first sample (or `start`) to
 /// `evaluation_periods` periods after the last one, so that a quiet tail can return it to OK.
-pub fn evaluate(
-    alarm: &Alarm,
-    samples: &[Sample],
-    topics: &[String],
-    start: Option<i64>,
-    end: Option<i64>,
-) -> AlarmRun {
+pub fn evaluate(alarm: &Alarm, samples: &[Sample], topics: &[String], start: Option<i64>, end: Option<i64>) -> AlarmRun {
     let period = i64::from(alarm.period.max(1));
     let m = alarm.evaluation_periods.max(1) as usize;
-    let n = alarm
-        .datapoints_to_alarm
-        .unwrap_or(alarm.evaluation_periods)
-        .max(1) as usize;
+    let n = alarm.datapoints_to_alarm.unwrap_or(alarm.evaluation_periods).max(1) as usize;
     let first = start.or_else(|| samples.iter().map(|s| s.time).min());
     let last = end.or_else(|| samples.iter().map(|s| s.time).max());
     let (Some(first), Some(last)) = (first, last) else {
@@ -195,13 +186,10 @@ pub fn evaluate(
             let end_of_period = datapoints[i].period_start + period;
             let shown: Vec<String> = window
                 .iter()
-                .map(|d| {
-                    d.value
-                        .map(|v| format!("{v}"))
-                        .unwrap_or_else(|| "missing".into())
-                })
+                .map(|d| d.value.map(|v| format!("{v}")).unwrap_or_else(|| "missing".into()))
                 .collect();
-            let reason = format!(
+            let reason =
+                format!(
                 "{breaching} out of the last {} datapoints [{}] {} {} {} {} (minimum {n} datapoint(s) for ALARM; treat_missing_data = {})",
                 window.len(),
                 shown.join(", "),
@@ -266,10 +254,7 @@ mod tests {
     #[test]
     fn one_access_among_quiet_events_fires_sum_not_average() {
         // One matching event and nine others in the same 5 minutes, default value 0.
-        let mut samples = vec![Sample {
-            time: 1000,
-            value: 1.0,
-        }];
+        let mut samples = vec![Sample { time: 1000, value: 1.0 }];
         samples.extend((0..9).map(|i| Sample {
             time: 1000 + i * 10,
             value: 0.0,
@@ -280,9 +265,7 @@ mod tests {
         let avg = evaluate(&alarm("Average", 300), &samples, &["T".into()], None, None);
         assert!(!avg.fired, "{:?}", avg.transitions);
         assert!(
-            avg.transitions
-                .iter()
-                .any(|t| t.reason.contains("Average >= 1")),
+            avg.transitions.iter().any(|t| t.reason.contains("Average >= 1")),
             "{:?}",
             avg.transitions
         );
@@ -295,21 +278,9 @@ mod tests {
             datapoints_to_alarm: Some(2),
             ..alarm("Sum", 60)
         };
-        let one = [Sample {
-            time: 0,
-            value: 1.0,
-        }];
+        let one = [Sample { time: 0, value: 1.0 }];
         assert!(!evaluate(&a, &one, &[], None, None).fired);
-        let two = [
-            Sample {
-                time: 0,
-                value: 1.0,
-            },
-            Sample {
-                time: 120,
-                value: 1.0,
-            },
-        ];
+        let two = [Sample { time: 0, value: 1.0 }, Sample { time: 120, value: 1.0 }];
         assert!(evaluate(&a, &two, &[], None, None).fired);
     }
 

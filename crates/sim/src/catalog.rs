@@ -198,14 +198,7 @@ pub const SERVICES: &[(&str, &[&str])] = &[
     ),
     (
         "signin.amazonaws.com",
-        &[
-            "ConsoleLogin",
-            "CheckMfa",
-            "SwitchRole",
-            "ExitRole",
-            "RenewRole",
-            "GetSigninToken",
-        ],
+        &["ConsoleLogin", "CheckMfa", "SwitchRole", "ExitRole", "RenewRole", "GetSigninToken"],
     ),
     (
         "sts.amazonaws.com",

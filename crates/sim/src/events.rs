@@ -2,6 +2,7 @@
 //! (`{"Records":[...]}`, gzipped or not, as delivered to S3), a JSON array of records, JSON lines,
 //! or plain text lines. Records are handed out one at a time; a file is never loaded whole.
 
+use std::cell::OnceCell;
 use std::io::{BufRead, BufReader, Read};
 
 use flate2::read::MultiGzDecoder;
@@ -11,7 +12,8 @@ use serde_json::Value;
 /// One log event: its message as CloudWatch Logs would hold it, JSON when it is, and its time.
 #[derive(Debug, Clone)]
 pub struct LogEvent {
-    pub message: String,
+    /// Filled on first use for records read from a CloudTrail file: JSON patterns never need it.
+    message: OnceCell<String>,
     pub json: Option<Value>,
     /// Seconds since the epoch (`eventTime` of a CloudTrail record), when known.
     pub time: Option<i64>,
@@ -19,39 +21,55 @@ pub struct LogEvent {
 
 impl LogEvent {
     pub fn from_json(v: Value) -> LogEvent {
-        // CloudTrail sends each record to CloudWatch Logs as one compact JSON message.
-        let message = v.to_string();
         let time = v
             .get("eventTime")
             .or_else(|| v.get("timestamp"))
             .and_then(Value::as_str)
             .and_then(parse_time);
         LogEvent {
-            message,
+            message: OnceCell::new(),
             json: Some(v),
             time,
         }
     }
 
     pub fn from_line(line: &str) -> LogEvent {
+        let message = OnceCell::from(line.to_string());
         match serde_json::from_str::<Value>(line) {
-            Ok(v @ Value::Object(_)) => {
-                let mut e = LogEvent::from_json(v);
-                e.message = line.to_string();
-                e
-            }
+            Ok(v @ Value::Object(_)) => LogEvent {
+                message,
+                ..LogEvent::from_json(v)
+            },
             _ => LogEvent {
-                message: line.to_string(),
+                message,
                 json: None,
                 time: None,
             },
         }
     }
 
+    /// The message: the line as read, or the record as one compact JSON text, which is how
+    /// CloudTrail sends each record to CloudWatch Logs.
+    pub fn message(&self) -> &str {
+        self.message
+            .get_or_init(|| self.json.as_ref().map(Value::to_string).unwrap_or_default())
+    }
+
     pub fn as_event(&self) -> crate::pattern::Event<'_> {
         crate::pattern::Event {
-            message: &self.message,
+            message: self.message(),
             json: self.json.as_ref(),
+        }
+    }
+
+    /// The event as `pattern` needs it (JSON patterns never look at the message text).
+    pub fn as_event_for(&self, pattern: &crate::Pattern) -> crate::pattern::Event<'_> {
+        match pattern {
+            crate::Pattern::Json(_) => crate::pattern::Event {
+                message: "",
+                json: self.json.as_ref(),
+            },
+            _ => self.as_event(),
         }
     }
 }
@@ -63,14 +81,7 @@ pub fn parse_time(s: &str) -> Option<i64> {
         return None;
     }
     let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d, h, mi, se) = (
-        n(0..4)?,
-        n(5..7)?,
-        n(8..10)?,
-        n(11..13)?,
-        n(14..16)?,
-        n(17..19)?,
-    );
+    let (y, mo, d, h, mi, se) = (n(0..4)?, n(5..7)?, n(8..10)?, n(11..13)?, n(14..16)?, n(17..19)?);
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
         return None;
     }
@@ -98,12 +109,7 @@ pub fn format_time(t: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,10 +142,7 @@ pub fn open(path: &str) -> Result<Box<dyn BufRead>, EventsError> {
     let mut r = BufReader::with_capacity(1 << 20, raw);
     let head = r.fill_buf().map_err(io)?;
     if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(BufReader::with_capacity(
-            1 << 20,
-            MultiGzDecoder::new(r),
-        )))
+        Ok(Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(r))))
     } else {
         Ok(Box::new(r))
     }
@@ -185,13 +188,11 @@ pub fn for_each(path: &str, f: &mut dyn FnMut(LogEvent)) -> Result<u64, EventsEr
             None => break,
             Some(b'[') => {
                 let mut de = serde_json::Deserializer::from_reader(&mut r);
-                serde::Deserializer::deserialize_seq(&mut de, Records(&mut emit))
-                    .map_err(json_err)?;
+                serde::Deserializer::deserialize_seq(&mut de, Records(&mut emit)).map_err(json_err)?;
             }
-            Some(b'{') => {
+            Some(b'{') if records_ahead(&mut r) => {
                 let mut de = serde_json::Deserializer::from_reader(&mut r);
-                serde::Deserializer::deserialize_map(&mut de, Object(&mut emit))
-                    .map_err(json_err)?;
+                serde::Deserializer::deserialize_map(&mut de, Object(&mut emit)).map_err(json_err)?;
             }
             Some(_) => {
                 let mut line = String::new();
@@ -211,6 +212,15 @@ pub fn for_each(path: &str, f: &mut dyn FnMut(LogEvent)) -> Result<u64, EventsEr
         }
     }
     Ok(count)
+}
+
+/// Whether the object starting here is a CloudTrail log file (`{"Records": [...`), to be
+/// streamed record by record; any other object starts JSON lines, read line by line.
+fn records_ahead(r: &mut Box<dyn BufRead>) -> bool {
+    let Ok(buf) = r.fill_buf() else { return false };
+    let rest = buf.strip_prefix(b"{").unwrap_or(buf);
+    let start = rest.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(rest.len());
+    rest[start..].starts_with(b"\"Records\"")
 }
 
 struct Records<'f>(&'f mut dyn FnMut(Value));

@@ -33,10 +33,7 @@ fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
             out.push(spec.diagnostic(
                 Severity::Error,
                 &at("pattern"),
-                format!(
-                    "filter pattern syntax error at column {} of the pattern: {}",
-                    e.column, e.message
-                ),
+                format!("filter pattern syntax error at column {} of the pattern: {}", e.column, e.message),
                 Some("see docs/patterns.md for the filter pattern syntax".into()),
             ));
             return;
@@ -45,9 +42,7 @@ fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
     let a = &m.alarm;
     let constant = m.metric.value.parse::<f64>().ok();
     // Statistics that cannot count events.
-    if constant.is_some() && matches!(a.statistic.as_str(), "Average" | "Minimum")
-        || constant.is_some() && a.statistic.starts_with('p')
-    {
+    if constant.is_some() && matches!(a.statistic.as_str(), "Average" | "Minimum") || constant.is_some() && a.statistic.starts_with('p') {
         warn(
             spec,
             out,
@@ -64,7 +59,11 @@ fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
             spec,
             out,
             at("alarm.period"),
-            format!("a {}-second period makes this security alarm fire up to {} minutes after the event", a.period, a.period / 60),
+            format!(
+                "a {}-second period makes this security alarm fire up to {} minutes after the event",
+                a.period,
+                a.period / 60
+            ),
             "use `period: 60`",
         );
     }
@@ -89,7 +88,10 @@ fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
                 spec,
                 out,
                 at("alarm.threshold"),
-                format!("`{}` of this metric ranges over [{lo}, {hi}]: threshold {} can never be crossed", a.statistic, a.threshold),
+                format!(
+                    "`{}` of this metric ranges over [{lo}, {hi}]: threshold {} can never be crossed",
+                    a.statistic, a.threshold
+                ),
                 "lower the threshold (1 with Sum counts a single event)",
             );
         }
@@ -100,7 +102,8 @@ fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
             spec,
             out,
             at("pattern"),
-            "CloudTrail delivers JSON records; a space-delimited pattern splits their JSON text on spaces and will not match as intended".into(),
+            "CloudTrail delivers JSON records; a space-delimited pattern splits their JSON text on spaces and will not match as intended"
+                .into(),
             "use a JSON pattern like `{ $.eventName = \"GetSecretValue\" }`",
         ),
         Pattern::Json(_) => {
@@ -109,11 +112,24 @@ fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
             for c in pattern.comparisons() {
                 if let Some(Step::Key(k)) = c.selector.first() {
                     if !catalog::RECORD_FIELDS.contains(&k.as_str()) {
-                        let hint = did_you_mean(k, catalog::RECORD_FIELDS).map(|s| format!("did you mean `$.{s}`?")).unwrap_or_else(|| "check the CloudTrail record contents reference".into());
-                        warn(spec, out, at("pattern"), format!("`{}`: CloudTrail records have no field `{k}`, so this comparison is never true", c.text), &hint);
+                        let hint = did_you_mean(k, catalog::RECORD_FIELDS)
+                            .map(|s| format!("did you mean `$.{s}`?"))
+                            .unwrap_or_else(|| "check the CloudTrail record contents reference".into());
+                        warn(
+                            spec,
+                            out,
+                            at("pattern"),
+                            format!(
+                                "`{}`: CloudTrail records have no field `{k}`, so this comparison is never true",
+                                c.text
+                            ),
+                            &hint,
+                        );
                     }
                 }
-                let Test::Compare(Op::Eq, Literal::Text { text, .. }) = &c.test else { continue };
+                let Test::Compare(Op::Eq, Literal::Text { text, .. }) = &c.test else {
+                    continue;
+                };
                 if text.contains('*') {
                     continue;
                 }
@@ -125,7 +141,13 @@ fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
             }
             for s in &sources {
                 if !s.ends_with(".amazonaws.com") {
-                    warn(spec, out, at("pattern"), format!("event source {s:?} is not an AWS service endpoint name"), "event sources look like `secretsmanager.amazonaws.com`");
+                    warn(
+                        spec,
+                        out,
+                        at("pattern"),
+                        format!("event source {s:?} is not an AWS service endpoint name"),
+                        "event sources look like `secretsmanager.amazonaws.com`",
+                    );
                 }
                 if let Some(t) = trail {
                     if t.management_events.exclude_sources.iter().any(|x| x == s) {
@@ -143,8 +165,16 @@ fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
                 for s in &sources {
                     if let Some(known) = catalog::events_of(s) {
                         if !known.contains(&n.as_str()) {
-                            let hint = did_you_mean(n, known).map(|k| format!("did you mean `{k}`?")).unwrap_or_else(|| format!("no {s} API is called {n:?}"));
-                            warn(spec, out, at("pattern"), format!("event name {n:?} is spelled unlike any {s} API event"), &hint);
+                            let hint = did_you_mean(n, known)
+                                .map(|k| format!("did you mean `{k}`?"))
+                                .unwrap_or_else(|| format!("no {s} API is called {n:?}"));
+                            warn(
+                                spec,
+                                out,
+                                at("pattern"),
+                                format!("event name {n:?} is spelled unlike any {s} API event"),
+                                &hint,
+                            );
                         }
                     }
                 }
@@ -160,10 +190,22 @@ fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
                 if let Some(t) = trail {
                     let rw = t.management_events.read_write;
                     if rw == ReadWrite::WriteOnly && is_read_api(n) {
-                        warn(spec, out, at("pattern"), format!("{n} is a read-only event and the trail records WriteOnly events: it can never fire"), "set trail.management_events.read_write: All");
+                        warn(
+                            spec,
+                            out,
+                            at("pattern"),
+                            format!("{n} is a read-only event and the trail records WriteOnly events: it can never fire"),
+                            "set trail.management_events.read_write: All",
+                        );
                     }
                     if rw == ReadWrite::ReadOnly && !is_read_api(n) {
-                        warn(spec, out, at("pattern"), format!("{n} is a write event and the trail records ReadOnly events: it can never fire"), "set trail.management_events.read_write: All");
+                        warn(
+                            spec,
+                            out,
+                            at("pattern"),
+                            format!("{n} is a write event and the trail records ReadOnly events: it can never fire"),
+                            "set trail.management_events.read_write: All",
+                        );
                     }
                 }
             }
@@ -171,12 +213,7 @@ fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
         _ => {}
     }
     for t in &m.notify {
-        if spec
-            .state
-            .topics
-            .iter()
-            .any(|x| &x.name == t && x.email.is_empty())
-        {
+        if spec.state.topics.iter().any(|x| &x.name == t && x.email.is_empty()) {
             warn(
                 spec,
                 out,

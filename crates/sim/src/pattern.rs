@@ -142,20 +142,13 @@ pub enum Expr {
 pub enum FieldExpr {
     And(Box<FieldExpr>, Box<FieldExpr>),
     Or(Box<FieldExpr>, Box<FieldExpr>),
-    Cmp {
-        field: String,
-        op: Op,
-        literal: Literal,
-    },
+    Cmp { field: String, op: Op, literal: Literal },
 }
 
 #[derive(Debug, Clone)]
 pub enum Field {
     Ellipsis,
-    Named {
-        name: String,
-        cond: Option<FieldExpr>,
-    },
+    Named { name: String, cond: Option<FieldExpr> },
 }
 
 #[derive(Debug, Clone)]
@@ -208,12 +201,7 @@ impl<'a> Cursor<'a> {
     }
     fn eat(&mut self, s: &str) -> bool {
         let n = s.chars().count();
-        if self.chars.len() >= self.pos + n
-            && self.chars[self.pos..self.pos + n]
-                .iter()
-                .copied()
-                .eq(s.chars())
-        {
+        if self.chars.len() >= self.pos + n && self.chars[self.pos..self.pos + n].iter().copied().eq(s.chars()) {
             self.pos += n;
             true
         } else {
@@ -295,12 +283,7 @@ impl<'a> Cursor<'a> {
 
 fn number(s: &str) -> Option<f64> {
     let t = s.strip_prefix('+').unwrap_or(s);
-    if t.is_empty()
-        || !t
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '.')
-    {
+    if t.is_empty() || !t.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '.') {
         return None;
     }
     t.parse::<f64>().ok().filter(|f| f.is_finite())
@@ -357,11 +340,7 @@ impl Pattern {
                 if !t.any.is_empty() && !t.any.iter().any(|x| x.matches(ev.message)) {
                     ex.failed.push(format!(
                         "contains none of {}",
-                        t.any
-                            .iter()
-                            .map(|x| x.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        t.any.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
                     ));
                 }
                 for x in &t.none {
@@ -374,9 +353,7 @@ impl Pattern {
                 None => ex.failed.push("the event is not JSON".into()),
                 Some(j) => leaves(e, j, &mut ex),
             },
-            Pattern::Delimited(_) => ex
-                .failed
-                .push("the fields do not match the space-delimited pattern".into()),
+            Pattern::Delimited(_) => ex.failed.push("the fields do not match the space-delimited pattern".into()),
         }
         Some(ex)
     }
@@ -402,11 +379,7 @@ impl Pattern {
         let bound = d.bind(ev.message)?;
         let value = match name.parse::<usize>() {
             Ok(i) => bound.tokens.get(i.checked_sub(1)?).cloned(),
-            Err(_) => bound
-                .named
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone()),
+            Err(_) => bound.named.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()),
         };
         value?.parse().ok()
     }
@@ -452,9 +425,9 @@ fn parse_terms(src: &str) -> Result<Terms, PatternError> {
         let Some(ch) = c.peek() else { break };
         let (bucket, prefix) = match ch {
             '?' => (1, true),
-            '-' if c.peek2().is_some_and(|n| {
-                n == '"' || n == '%' || n.is_whitespace() || n.is_alphanumeric() || n == '_'
-            }) =>
+            '-' if c
+                .peek2()
+                .is_some_and(|n| n == '"' || n == '%' || n.is_whitespace() || n.is_alphanumeric() || n == '_') =>
             {
                 (2, true)
             }
@@ -544,10 +517,7 @@ fn json_unary(c: &mut Cursor) -> Result<Expr, PatternError> {
         let w1 = c.word(|ch| !ch.is_ascii_alphabetic());
         c.ws();
         let w2 = c.word(|ch| !ch.is_ascii_alphabetic());
-        match (
-            w1.to_ascii_uppercase().as_str(),
-            w2.to_ascii_uppercase().as_str(),
-        ) {
+        match (w1.to_ascii_uppercase().as_str(), w2.to_ascii_uppercase().as_str()) {
             ("IS", "NULL") => Test::IsNull,
             ("IS", "TRUE") => Test::IsBool(true),
             ("IS", "FALSE") => Test::IsBool(false),
@@ -555,9 +525,7 @@ fn json_unary(c: &mut Cursor) -> Result<Expr, PatternError> {
             _ => {
                 return Err(PatternError {
                     column: kw_col,
-                    message: format!(
-                        "expected IS NULL, IS TRUE, IS FALSE or NOT EXISTS, found `{w1} {w2}`"
-                    ),
+                    message: format!("expected IS NULL, IS TRUE, IS FALSE or NOT EXISTS, found `{w1} {w2}`"),
                 })
             }
         }
@@ -567,19 +535,12 @@ fn json_unary(c: &mut Cursor) -> Result<Expr, PatternError> {
         let lit = literal(c, |ch| matches!(ch, ')' | '}' | '&' | '|'))?;
         if matches!(op, Op::Lt | Op::Gt | Op::Le | Op::Ge) {
             if let Literal::Text { number: None, text } = &lit {
-                return c.err(format!(
-                    "`{}` compares numbers, but `{text}` is not a number",
-                    op.as_str()
-                ));
+                return c.err(format!("`{}` compares numbers, but `{text}` is not a number", op.as_str()));
             }
         }
         Test::Compare(op, lit)
     };
-    let text: String = c.chars[start..c.pos]
-        .iter()
-        .collect::<String>()
-        .trim()
-        .to_string();
+    let text: String = c.chars[start..c.pos].iter().collect::<String>().trim().to_string();
     Ok(Expr::Cmp(Comparison {
         selector,
         selector_text,
@@ -598,9 +559,7 @@ fn selector(c: &mut Cursor) -> Result<(Vec<Step>, String), PatternError> {
         match c.peek() {
             Some('.') => {
                 c.bump();
-                let k = c.word(|ch| {
-                    !(ch.is_alphanumeric() || ch == '_' || ch == '-' || ch == '@' || ch == ':')
-                });
+                let k = c.word(|ch| !(ch.is_alphanumeric() || ch == '_' || ch == '-' || ch == '@' || ch == ':'));
                 if k.is_empty() {
                     return c.err("expected a property name after `.`");
                 }
@@ -874,18 +833,12 @@ fn leaves(e: &Expr, json: &Value, ex: &mut Explanation) {
             } else {
                 let actual = match resolve(json, &c.selector) {
                     None => "does not exist".to_string(),
-                    Some(v @ (Value::Array(_) | Value::Object(_))) => format!(
-                        "is {} (not a value)",
-                        if v.is_array() {
-                            "an array"
-                        } else {
-                            "an object"
-                        }
-                    ),
+                    Some(v @ (Value::Array(_) | Value::Object(_))) => {
+                        format!("is {} (not a value)", if v.is_array() { "an array" } else { "an object" })
+                    }
                     Some(v) => format!("is {v}"),
                 };
-                ex.failed
-                    .push(format!("{}: {} {actual}", c.text, c.selector_text));
+                ex.failed.push(format!("{}: {} {actual}", c.text, c.selector_text));
             }
         }
     }
@@ -946,13 +899,7 @@ impl Delimited {
         }
     }
 
-    fn assign(
-        &self,
-        fields: &[Field],
-        tokens: &[String],
-        at: usize,
-        named: &mut Vec<(String, String)>,
-    ) -> bool {
+    fn assign(&self, fields: &[Field], tokens: &[String], at: usize, named: &mut Vec<(String, String)>) -> bool {
         let Some((first, rest)) = fields.split_first() else {
             return at == tokens.len() && self.conditions_hold(named);
         };
@@ -997,19 +944,9 @@ fn field_eval(e: &FieldExpr, named: &[(String, String)]) -> bool {
                 return false;
             };
             let value = match number(v) {
-                Some(n)
-                    if matches!(
-                        literal,
-                        Literal::Text {
-                            number: Some(_),
-                            ..
-                        }
-                    ) =>
-                {
-                    serde_json::Number::from_f64(n)
-                        .map(Value::Number)
-                        .unwrap_or(Value::String(v.clone()))
-                }
+                Some(n) if matches!(literal, Literal::Text { number: Some(_), .. }) => serde_json::Number::from_f64(n)
+                    .map(Value::Number)
+                    .unwrap_or(Value::String(v.clone())),
                 _ => Value::String(v.clone()),
             };
             compare_value(&value, *op, literal)
@@ -1023,17 +960,8 @@ mod tests {
 
     #[test]
     fn glob_wildcards() {
-        assert!(
-            glob("*Event", "PutEvent")
-                && glob("Event*", "EventName")
-                && glob("123.123.*", "123.123.4.5")
-        );
-        assert!(
-            !glob("*Event", "EventPut")
-                && glob("*", "")
-                && glob("a*b*c", "aXbYc")
-                && !glob("a*b*c", "aXcYb")
-        );
+        assert!(glob("*Event", "PutEvent") && glob("Event*", "EventName") && glob("123.123.*", "123.123.4.5"));
+        assert!(!glob("*Event", "EventPut") && glob("*", "") && glob("a*b*c", "aXbYc") && !glob("a*b*c", "aXcYb"));
     }
 
     #[test]
@@ -1044,13 +972,7 @@ mod tests {
         assert_eq!(e.column, 14, "{e}");
         let e = Pattern::parse("  { eventName = x }").unwrap_err();
         assert_eq!(e.column, 5, "{e}");
-        assert!(Pattern::parse("{ $.a = \"x }")
-            .unwrap_err()
-            .message
-            .contains("unterminated"));
-        assert!(Pattern::parse("{ $.a > abc }")
-            .unwrap_err()
-            .message
-            .contains("not a number"));
+        assert!(Pattern::parse("{ $.a = \"x }").unwrap_err().message.contains("unterminated"));
+        assert!(Pattern::parse("{ $.a > abc }").unwrap_err().message.contains("not a number"));
     }
 }

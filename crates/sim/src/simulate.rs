@@ -60,11 +60,7 @@ pub fn trail_records(state: &DesiredState, ev: &LogEvent) -> bool {
         return true;
     };
     let source = j.get("eventSource").and_then(Value::as_str).unwrap_or("");
-    if t.management_events
-        .exclude_sources
-        .iter()
-        .any(|s| s == source)
-    {
+    if t.management_events.exclude_sources.iter().any(|s| s == source) {
         return false;
     }
     let read_only = j.get("readOnly").and_then(Value::as_bool);
@@ -110,18 +106,12 @@ pub fn simulate(state: &DesiredState, paths: &[String]) -> Result<SimReport, Sim
                 dropped += 1;
                 return;
             }
-            let e = ev.as_event();
             for c in &mut monitors {
+                let e = ev.as_event_for(&c.pattern);
                 if c.pattern.matches(&e) {
                     if let Some(v) = c.pattern.metric_value(&c.monitor.metric.value, &e) {
                         c.samples.push(Sample { time, value: v });
-                        let s = |k: &str| {
-                            ev.json
-                                .as_ref()
-                                .and_then(|j| j.get(k))
-                                .and_then(Value::as_str)
-                                .map(str::to_string)
-                        };
+                        let s = |k: &str| ev.json.as_ref().and_then(|j| j.get(k)).and_then(Value::as_str).map(str::to_string);
                         c.matched.push(MatchedEvent {
                             time: ev.time,
                             event_source: s("eventSource"),
@@ -141,13 +131,7 @@ pub fn simulate(state: &DesiredState, paths: &[String]) -> Result<SimReport, Sim
         .map(|c| {
             let mut samples = c.samples;
             samples.sort_by_key(|s| s.time);
-            let run = evaluate(
-                &c.monitor.alarm,
-                &samples,
-                &c.monitor.notify,
-                first_time,
-                None,
-            );
+            let run = evaluate(&c.monitor.alarm, &samples, &c.monitor.notify, first_time, None);
             MonitorReport {
                 monitor: c.monitor.name.clone(),
                 alarm: c.monitor.alarm_name().to_string(),

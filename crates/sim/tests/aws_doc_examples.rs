@@ -33,39 +33,24 @@ fn which(pattern: &str, lines: &[&str]) -> Vec<usize> {
 
 #[test]
 fn single_term() {
-    assert!(text_matches(
-        "ERROR",
-        "[ERROR] A fatal exception has occurred"
-    ));
+    assert!(text_matches("ERROR", "[ERROR] A fatal exception has occurred"));
     assert!(text_matches("ERROR", "Exiting with ERRORCODE: -1"));
     assert!(text_matches("\"ERROR\"", "Exiting with ERRORCODE: -1"));
-    assert!(
-        !text_matches("ERROR", "[error] lower case"),
-        "terms are case sensitive"
-    );
+    assert!(!text_matches("ERROR", "[error] lower case"), "terms are case sensitive");
 }
 
 #[test]
 fn include_a_term_and_exclude_a_term() {
     for p in ["\"ERROR\" -\"Exiting\"", "\"ERROR\" - \"Exiting\""] {
-        assert!(
-            text_matches(p, "[ERROR] A fatal exception has occurred"),
-            "{p}"
-        );
+        assert!(text_matches(p, "[ERROR] A fatal exception has occurred"), "{p}");
         assert!(!text_matches(p, "Exiting with ERRORCODE: -1"), "{p}");
     }
 }
 
 #[test]
 fn multiple_terms_and_phrases() {
-    assert!(text_matches(
-        "ERROR Exception",
-        "[ERROR] Caught IllegalArgumentException"
-    ));
-    assert!(text_matches(
-        "ERROR Exception",
-        "[ERROR] Unhandled Exception"
-    ));
+    assert!(text_matches("ERROR Exception", "[ERROR] Caught IllegalArgumentException"));
+    assert!(text_matches("ERROR Exception", "[ERROR] Unhandled Exception"));
     for line in [
         "[WARN] Failed to process the request",
         "[ERROR] Unable to continue: Failed to process the request",
@@ -73,10 +58,7 @@ fn multiple_terms_and_phrases() {
         assert!(text_matches("\"Failed to process the request\"", line));
         assert!(text_matches("Failed to process the request", line));
     }
-    assert!(!text_matches(
-        "\"Failed to process the request\"",
-        "Failed to process: the request"
-    ));
+    assert!(!text_matches("\"Failed to process the request\"", "Failed to process: the request"));
 }
 
 #[test]
@@ -130,20 +112,13 @@ fn json_metric_filter_examples() {
     }
     assert!(!json_matches("{ $.ThisFlag IS FALSE }", &doc));
     assert!(!json_matches("{ $.sourceIPAddress != 111.111.* }", &doc));
-    assert!(
-        !json_matches("{ $.objectList[5].id = 2 }", &doc),
-        "index past the end"
-    );
-    assert!(
-        !json_matches("{ $.eventType[0] = \"U\" }", &doc),
-        "not an array"
-    );
+    assert!(!json_matches("{ $.objectList[5].id = 2 }", &doc), "index past the end");
+    assert!(!json_matches("{ $.eventType[0] = \"U\" }", &doc), "not an array");
 }
 
 #[test]
 fn wildcards_in_json_strings() {
-    let doc =
-        json!({"a": "PutEvent", "b": "GetEvent", "c": "EventId", "d": "EventName", "e": "Ev*ent"});
+    let doc = json!({"a": "PutEvent", "b": "GetEvent", "c": "EventId", "d": "EventName", "e": "Ev*ent"});
     assert!(json_matches("{ $.a = *Event }", &doc) && json_matches("{ $.b = *Event }", &doc));
     assert!(json_matches("{ $.c = Event* }", &doc) && json_matches("{ $.d = Event* }", &doc));
     assert!(json_matches(r#"{ $.e = "Ev*ent" }"#, &doc));
@@ -201,10 +176,7 @@ fn numeric_comparisons() {
         assert!(json_matches(p, &doc), "{p}");
     }
     assert!(!json_matches("{ $.latency < 500 }", &doc));
-    assert!(
-        json_matches("{ $.latency = * }", &doc),
-        "the doc's `$.latency = *` metric filter"
-    );
+    assert!(json_matches("{ $.latency = * }", &doc), "the doc's `$.latency = *` metric filter");
 }
 
 const APACHE: [&str; 3] = [
@@ -224,10 +196,7 @@ fn space_delimited_fields_and_ellipsis() {
         assert_eq!(which(p, &APACHE), [1, 2, 3], "{p}");
     }
     assert_eq!(
-        which(
-            "[ip, user, username, timestamp, request, status_code]",
-            &APACHE
-        ),
+        which("[ip, user, username, timestamp, request, status_code]", &APACHE),
         Vec::<usize>::new(),
         "one field short"
     );
@@ -236,38 +205,23 @@ fn space_delimited_fields_and_ellipsis() {
 #[test]
 fn space_delimited_conditions() {
     assert_eq!(
-        which(
-            "[ip, user, username, timestamp, request, status_code, bytes > 1000]",
-            &APACHE
-        ),
+        which("[ip, user, username, timestamp, request, status_code, bytes > 1000]", &APACHE),
         [1, 2, 3]
     );
     assert_eq!(
-        which(
-            "[ip, user, username, timestamp, request, status_code, bytes > 5000]",
-            &APACHE
-        ),
+        which("[ip, user, username, timestamp, request, status_code, bytes > 5000]", &APACHE),
         [2]
     );
     assert_eq!(
-        which(
-            "[ip, user, username, timestamp, request, status_code = 200, bytes]",
-            &APACHE
-        ),
+        which("[ip, user, username, timestamp, request, status_code = 200, bytes]", &APACHE),
         [1, 3]
     );
     assert_eq!(
-        which(
-            "[ip, user, username, timestamp, request, status_code = 4*, bytes]",
-            &APACHE
-        ),
+        which("[ip, user, username, timestamp, request, status_code = 4*, bytes]", &APACHE),
         Vec::<usize>::new()
     );
     assert_eq!(
-        which(
-            "[ip, user, username, timestamp, request, status_code = 5*, bytes]",
-            &APACHE
-        ),
+        which("[ip, user, username, timestamp, request, status_code = 5*, bytes]", &APACHE),
         [2]
     );
     assert_eq!(
@@ -278,10 +232,7 @@ fn space_delimited_conditions() {
         Vec::<usize>::new()
     );
     assert_eq!(
-        which(
-            "[ip, user, username, timestamp, request = *gif*, status_code = 2*, bytes]",
-            &APACHE
-        ),
+        which("[ip, user, username, timestamp, request = *gif*, status_code = 2*, bytes]", &APACHE),
         [1, 3]
     );
     assert_eq!(
@@ -305,18 +256,20 @@ fn space_delimited_conditions() {
         ),
         Vec::<usize>::new()
     );
-    assert_eq!(which("[ip, user, username, timestamp, request, status_code = 2* && status_code != 403, bytes]", &APACHE), [1, 3]);
+    assert_eq!(
+        which(
+            "[ip, user, username, timestamp, request, status_code = 2* && status_code != 403, bytes]",
+            &APACHE
+        ),
+        [1, 3]
+    );
 }
 
 #[test]
 fn space_delimited_extracted_fields() {
-    let line =
-        r#"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534"#;
+    let line = r#"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534"#;
     let p = Pattern::parse("[..., request=*.html*, status_code=4*,]").unwrap();
-    let ev = Event {
-        message: line,
-        json: None,
-    };
+    let ev = Event { message: line, json: None };
     assert!(p.matches(&ev));
     assert_eq!(p.metric_value("$status_code", &ev), Some(404.0));
     assert_eq!(p.metric_value("$7", &ev), Some(1534.0));
@@ -325,10 +278,7 @@ fn space_delimited_extracted_fields() {
         let b = d.bind(line).unwrap();
         assert_eq!(b.tokens[3], "10/Oct/2000:13:25:15 -0700");
         assert_eq!(b.tokens[0], "127.0.0.1");
-        assert_eq!(
-            b.named.iter().find(|(n, _)| n == "request").unwrap().1,
-            "GET /index.html HTTP/1.0"
-        );
+        assert_eq!(b.named.iter().find(|(n, _)| n == "request").unwrap().1, "GET /index.html HTTP/1.0");
     }
 }
 
@@ -368,12 +318,6 @@ fn regular_expressions() {
         "{ $.eventName = %^Get.*Value$% }",
         &json!({"eventName": "GetSecretValue"})
     ));
-    assert!(!json_matches(
-        "{ $.eventName = %^Batch% }",
-        &json!({"eventName": "GetSecretValue"})
-    ));
-    assert!(
-        Pattern::parse("%(a)%").is_err(),
-        "CloudWatch refuses parentheses in regex"
-    );
+    assert!(!json_matches("{ $.eventName = %^Batch% }", &json!({"eventName": "GetSecretValue"})));
+    assert!(Pattern::parse("%(a)%").is_err(), "CloudWatch refuses parentheses in regex");
 }

@@ -6,9 +6,9 @@ use serde_json::json;
 
 fn fragments() -> impl Strategy<Value = String> {
     let atoms = prop::sample::select(vec![
-        "{", "}", "[", "]", "(", ")", "$", "$.", "$.a", "$.a[0]", "[0]", ".", "=", "!=", "<", ">=",
-        "&&", "||", "\"", "\"x\"", "%", "%a.*%", "IS", "NULL", "NOT", "EXISTS", "TRUE", "FALSE",
-        "*", "1", "-1e3", "...", ",", "?", "-", " ", "w1", "ERROR", "\\", "é", "…",
+        "{", "}", "[", "]", "(", ")", "$", "$.", "$.a", "$.a[0]", "[0]", ".", "=", "!=", "<", ">=", "&&", "||", "\"", "\"x\"", "%",
+        "%a.*%", "IS", "NULL", "NOT", "EXISTS", "TRUE", "FALSE", "*", "1", "-1e3", "...", ",", "?", "-", " ", "w1", "ERROR", "\\", "é",
+        "…",
     ]);
     prop::collection::vec(atoms, 0..24).prop_map(|v| v.concat())
 }

@@ -14,11 +14,7 @@ fn root() -> PathBuf {
 }
 
 fn fixture(name: &str) -> String {
-    root()
-        .join("tests/fixtures")
-        .join(name)
-        .display()
-        .to_string()
+    root().join("tests/fixtures").join(name).display().to_string()
 }
 
 fn load(path: &str) -> Vec<LogEvent> {
@@ -31,12 +27,7 @@ fn names_matching(pattern: &str, evs: &[LogEvent]) -> Vec<String> {
     let p = Pattern::parse(pattern).unwrap();
     evs.iter()
         .filter(|e| p.matches(&e.as_event()))
-        .map(|e| {
-            e.json.as_ref().unwrap()["eventName"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+        .map(|e| e.json.as_ref().unwrap()["eventName"].as_str().unwrap().to_string())
         .collect()
 }
 
@@ -64,10 +55,7 @@ fn near_misses_say_why() {
         .unwrap();
     let ex = p.explain(&describe.as_event()).unwrap();
     assert!(ex.is_near_miss());
-    assert_eq!(
-        ex.failed,
-        [r#"$.eventName = "GetSecretValue": $.eventName is "DescribeSecret""#]
-    );
+    assert_eq!(ex.failed, [r#"$.eventName = "GetSecretValue": $.eventName is "DescribeSecret""#]);
 }
 
 #[test]
@@ -79,21 +67,15 @@ fn average_never_reaches_1_but_sum_fires() {
     let fixed = &report.monitors[1];
     assert_eq!(tutorial.matched.len(), 4);
     assert_eq!(fixed.matched.len(), 4);
-    assert!(
-        !tutorial.run.fired,
-        "Average of 1s and 0s over 5 minutes stays below 1"
-    );
+    assert!(!tutorial.run.fired, "Average of 1s and 0s over 5 minutes stays below 1");
     assert!(tutorial.run.notifications.is_empty());
-    let best = tutorial
-        .run
-        .datapoints
-        .iter()
-        .filter_map(|d| d.value)
-        .fold(0.0, f64::max);
+    let best = tutorial.run.datapoints.iter().filter_map(|d| d.value).fold(0.0, f64::max);
     assert!(best < 1.0 && best > 0.0, "{best}");
-    assert!(tutorial.run.transitions.iter().all(|t| t
-        .reason
-        .contains("did not cross the threshold: Average >= 1")));
+    assert!(tutorial
+        .run
+        .transitions
+        .iter()
+        .all(|t| t.reason.contains("did not cross the threshold: Average >= 1")));
     assert!(fixed.run.fired);
     // Four reads in four different minutes: four notifications, each with the reason.
     assert_eq!(fixed.run.notifications.len(), 4);
@@ -117,9 +99,7 @@ fn real_attack_records_stream_and_match() {
     let evs = load(&path);
     let gets = names_matching(r#"{ $.eventName = "GetSecretValue" }"#, &evs);
     assert!(!gets.is_empty());
-    let batch = load(&stratus(
-        "credential-access.secretsmanager-batch-retrieve-secrets",
-    ));
+    let batch = load(&stratus("credential-access.secretsmanager-batch-retrieve-secrets"));
     assert!(
         names_matching(r#"{ $.eventName = "GetSecretValue" }"#, &batch).is_empty(),
         "the seeds' pattern misses BatchGetSecretValue"
@@ -134,31 +114,21 @@ fn gzipped_cloudtrail_files_and_json_lines_read_the_same() {
     std::fs::create_dir_all(&dir).unwrap();
     let text = std::fs::read_to_string(fixture("seed-004-test-events.json")).unwrap();
     let gz = dir.join("events.json.gz");
-    let mut enc = flate2::write::GzEncoder::new(
-        std::fs::File::create(&gz).unwrap(),
-        flate2::Compression::fast(),
-    );
+    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
     enc.write_all(text.as_bytes()).unwrap();
     enc.finish().unwrap();
     assert_eq!(load(gz.to_str().unwrap()).len(), 20);
     let doc: Value = serde_json::from_str(&text).unwrap();
-    let lines: Vec<String> = doc["Records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.to_string())
-        .collect();
+    let lines: Vec<String> = doc["Records"].as_array().unwrap().iter().map(|r| r.to_string()).collect();
     let jl = dir.join("events.jsonl");
     std::fs::write(&jl, lines.join("\n")).unwrap();
     let evs = load(jl.to_str().unwrap());
     assert_eq!(evs.len(), 20);
-    assert_eq!(
-        names_matching("{ $.eventName = GetSecretValue }", &evs).len(),
-        4
-    );
+    assert_eq!(names_matching("{ $.eventName = GetSecretValue }", &evs).len(), 4);
     let plain = dir.join("plain.log");
     std::fs::write(&plain, "ERROR one\nWARN two\n\nERROR three\n").unwrap();
     let evs = load(plain.to_str().unwrap());
     assert_eq!(evs.len(), 3);
     assert!(evs[0].json.is_none());
+    assert_eq!(evs[0].message(), "ERROR one");
 }

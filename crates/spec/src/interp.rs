@@ -22,11 +22,7 @@ pub fn expand(s: &str, account_id: &str, region: &str) -> Result<String, String>
 }
 
 /// Applies [`expand`] to every string inside a JSON value.
-pub(crate) fn expand_json(
-    v: &mut serde_json::Value,
-    account_id: &str,
-    region: &str,
-) -> Result<(), String> {
+pub(crate) fn expand_json(v: &mut serde_json::Value, account_id: &str, region: &str) -> Result<(), String> {
     match v {
         serde_json::Value::String(s) => *s = expand(s, account_id, region)?,
         serde_json::Value::Array(a) => {
@@ -49,13 +45,8 @@ mod tests {
     use super::*;
     #[test]
     fn expands_known_variables_only() {
-        assert_eq!(
-            expand("secmon-${account_id}-${region}", "1", "r").unwrap(),
-            "secmon-1-r"
-        );
-        assert!(expand("${acount_id}", "1", "r")
-            .unwrap_err()
-            .contains("unknown variable"));
+        assert_eq!(expand("secmon-${account_id}-${region}", "1", "r").unwrap(), "secmon-1-r");
+        assert!(expand("${acount_id}", "1", "r").unwrap_err().contains("unknown variable"));
         assert!(expand("${account_id", "1", "r").is_err());
         assert_eq!(expand("$5 {x}", "1", "r").unwrap(), "$5 {x}");
     }

@@ -69,13 +69,7 @@ impl Spec {
     }
 
     /// A diagnostic located at `field`.
-    pub fn diagnostic(
-        &self,
-        severity: Severity,
-        field: &str,
-        message: String,
-        hint: Option<String>,
-    ) -> Diagnostic {
+    pub fn diagnostic(&self, severity: Severity, field: &str, message: String, hint: Option<String>) -> Diagnostic {
         let p = self.locate(field);
         Diagnostic {
             severity,
@@ -93,11 +87,9 @@ impl DesiredState {
     /// The state with `${account_id}` and `${region}` expanded everywhere.
     pub fn resolve(&self, account_id: &str, region: &str) -> Result<DesiredState, SpecError> {
         let mut v = serde_json::to_value(self).expect("the desired state serialises");
-        interp::expand_json(&mut v, account_id, region).map_err(|message| {
-            SpecError::Interpolation {
-                field: "(spec)".into(),
-                message,
-            }
+        interp::expand_json(&mut v, account_id, region).map_err(|message| SpecError::Interpolation {
+            field: "(spec)".into(),
+            message,
         })?;
         Ok(serde_json::from_value(v).expect("expanding strings keeps the shape"))
     }
@@ -115,8 +107,7 @@ impl DesiredState {
 
 /// JSON Schema of the spec format, for editors (`secmon schema`).
 pub fn json_schema() -> serde_json::Value {
-    let mut s =
-        serde_json::to_value(schemars::schema_for!(DesiredState)).expect("schema serialises");
+    let mut s = serde_json::to_value(schemars::schema_for!(DesiredState)).expect("schema serialises");
     s["$id"] = "https://github.com/secmon/secmon/spec-v1.schema.json".into();
     s
 }

@@ -45,9 +45,7 @@ fn kind(n: &Node) -> &'static str {
         YamlDataOwned::Value(ScalarOwned::Boolean(_)) => "a boolean",
         YamlDataOwned::Value(ScalarOwned::Integer(_)) => "an integer",
         YamlDataOwned::Value(ScalarOwned::FloatingPoint(_)) => "a number",
-        YamlDataOwned::Value(ScalarOwned::String(_)) | YamlDataOwned::Representation(..) => {
-            "a string"
-        }
+        YamlDataOwned::Value(ScalarOwned::String(_)) | YamlDataOwned::Representation(..) => "a string",
         YamlDataOwned::Sequence(_) => "a list",
         YamlDataOwned::Mapping(_) => "a mapping",
         YamlDataOwned::Tagged(..) => "a tagged value",
@@ -127,12 +125,7 @@ impl<'f> Loader<'f> {
         let at = pos(node);
         self.locate(path, at);
         let YamlDataOwned::Mapping(map) = &node.data else {
-            self.error(
-                at,
-                path,
-                format!("expected a mapping, found {}", kind(node)),
-                None,
-            );
+            self.error(at, path, format!("expected a mapping, found {}", kind(node)), None);
             return None;
         };
         let mut fields = Vec::new();
@@ -140,20 +133,11 @@ impl<'f> Loader<'f> {
             let key = match &untag(k).data {
                 YamlDataOwned::Value(ScalarOwned::String(s)) => s.clone(),
                 _ => {
-                    self.error(
-                        pos(k),
-                        path,
-                        format!("mapping keys must be strings, found {}", kind(k)),
-                        None,
-                    );
+                    self.error(pos(k), path, format!("mapping keys must be strings, found {}", kind(k)), None);
                     continue;
                 }
             };
-            let field = if path.is_empty() {
-                key.clone()
-            } else {
-                format!("{path}.{key}")
-            };
+            let field = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
             if !known.contains(&key.as_str()) {
                 let hint = match did_you_mean(&key, known) {
                     Some(s) => format!("did you mean `{s}`?"),
@@ -189,12 +173,7 @@ impl<'f> Loader<'f> {
             YamlDataOwned::Value(ScalarOwned::String(s)) => Some(s.clone()),
             YamlDataOwned::Representation(s, ..) => Some(s.clone()),
             _ => {
-                self.error(
-                    pos(n),
-                    field,
-                    format!("expected a string, found {}", kind(n)),
-                    None,
-                );
+                self.error(pos(n), field, format!("expected a string, found {}", kind(n)), None);
                 None
             }
         }
@@ -212,27 +191,13 @@ impl<'f> Loader<'f> {
 
     fn as_uint(&mut self, n: &Node, field: &str) -> Option<u32> {
         match &untag(n).data {
-            YamlDataOwned::Value(ScalarOwned::Integer(i))
-                if *i >= 0 && *i <= i64::from(u32::MAX) =>
-            {
-                Some(*i as u32)
-            }
+            YamlDataOwned::Value(ScalarOwned::Integer(i)) if *i >= 0 && *i <= i64::from(u32::MAX) => Some(*i as u32),
             YamlDataOwned::Value(ScalarOwned::Integer(i)) => {
-                self.error(
-                    pos(n),
-                    field,
-                    format!("expected a non-negative integer, found {i}"),
-                    None,
-                );
+                self.error(pos(n), field, format!("expected a non-negative integer, found {i}"), None);
                 None
             }
             _ => {
-                self.error(
-                    pos(n),
-                    field,
-                    format!("expected an integer, found {}", kind(n)),
-                    None,
-                );
+                self.error(pos(n), field, format!("expected an integer, found {}", kind(n)), None);
                 None
             }
         }
@@ -257,12 +222,7 @@ impl<'f> Loader<'f> {
             YamlDataOwned::Value(ScalarOwned::Integer(i)) => Some(*i as f64),
             YamlDataOwned::Value(ScalarOwned::FloatingPoint(f)) => Some(f.into_inner()),
             _ => {
-                self.error(
-                    pos(n),
-                    field,
-                    format!("expected a number, found {}", kind(n)),
-                    None,
-                );
+                self.error(pos(n), field, format!("expected a number, found {}", kind(n)), None);
                 None
             }
         }
@@ -274,12 +234,7 @@ impl<'f> Loader<'f> {
             YamlDataOwned::Value(ScalarOwned::Boolean(b)) => Some(*b),
             _ => {
                 let f = o.path(key);
-                self.error(
-                    pos(n),
-                    &f,
-                    format!("expected true or false, found {}", kind(n)),
-                    None,
-                );
+                self.error(pos(n), &f, format!("expected true or false, found {}", kind(n)), None);
                 None
             }
         }
@@ -291,18 +246,9 @@ impl<'f> Loader<'f> {
         };
         let field = o.path(key);
         match &untag(n).data {
-            YamlDataOwned::Sequence(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| (format!("{field}[{i}]"), item))
-                .collect(),
+            YamlDataOwned::Sequence(items) => items.iter().enumerate().map(|(i, item)| (format!("{field}[{i}]"), item)).collect(),
             _ => {
-                self.error(
-                    pos(n),
-                    &field,
-                    format!("expected a list, found {}", kind(n)),
-                    None,
-                );
+                self.error(pos(n), &field, format!("expected a list, found {}", kind(n)), None);
                 Vec::new()
             }
         }
@@ -322,22 +268,10 @@ impl<'f> Loader<'f> {
 
     /// Checks a name-like string against an AWS rule after expanding `${account_id}`/`${region}`
     /// with sample values, so that templates are checked for the shape AWS will see.
-    fn check_name(
-        &mut self,
-        at: Pos,
-        field: &str,
-        value: &str,
-        region: &str,
-        rule: fn(&str) -> Rule,
-    ) {
+    fn check_name(&mut self, at: Pos, field: &str, value: &str, region: &str, rule: fn(&str) -> Rule) {
         match interp::expand(value, "123456789012", region) {
             Ok(v) => self.check(at, field, rule(&v)),
-            Err(m) => self.error(
-                at,
-                field,
-                m,
-                Some("available variables: ${account_id}, ${region}".into()),
-            ),
+            Err(m) => self.error(at, field, m, Some("available variables: ${account_id}, ${region}".into())),
         }
     }
 
@@ -368,16 +302,10 @@ impl<'f> Loader<'f> {
             return Err(SpecError::Invalid(self.diags));
         };
         if docs.len() > 1 {
-            self.error(
-                pos(&docs[1]),
-                "",
-                "a spec file holds exactly one YAML document",
-                None,
-            );
+            self.error(pos(&docs[1]), "", "a spec file holds exactly one YAML document", None);
         }
         let state = self.desired_state(root);
-        self.diags
-            .sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+        self.diags.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
         match state {
             Some(state) if !self.diags.iter().any(|d| d.severity == Severity::Error) => Ok(Spec {
                 state,
@@ -390,16 +318,8 @@ impl<'f> Loader<'f> {
     }
 
     fn desired_state(&mut self, root: &Node) -> Option<DesiredState> {
-        let o = self.obj(
-            root,
-            "",
-            &[
-                "version", "name", "region", "secrets", "trail", "topics", "monitors",
-            ],
-        )?;
-        let version = self
-            .require(&o, "version")
-            .and_then(|n| self.as_uint(n, "version"));
+        let o = self.obj(root, "", &["version", "name", "region", "secrets", "trail", "topics", "monitors"])?;
+        let version = self.require(&o, "version").and_then(|n| self.as_uint(n, "version"));
         if let Some(v) = version {
             if v != 1 {
                 self.error(
@@ -458,11 +378,7 @@ impl<'f> Loader<'f> {
     }
 
     fn secret(&mut self, n: &Node, path: &str) -> Option<Secret> {
-        let o = self.obj(
-            n,
-            path,
-            &["name", "description", "kms_key_id", "tags", "value"],
-        )?;
+        let o = self.obj(n, path, &["name", "description", "kms_key_id", "tags", "value"])?;
         let name = self.req_string(&o, "name");
         if let Some(v) = &name {
             let at = self.locs[&o.path("name")];
@@ -472,12 +388,7 @@ impl<'f> Loader<'f> {
         if let Some(d) = &description {
             if d.chars().count() > 2048 {
                 let at = self.locs[&o.path("description")];
-                self.error(
-                    at,
-                    &o.path("description"),
-                    "description must be at most 2048 characters",
-                    None,
-                );
+                self.error(at, &o.path("description"), "description must be at most 2048 characters", None);
             }
         }
         let kms_key_id = self.opt_string(&o, "kms_key_id");
@@ -492,12 +403,7 @@ impl<'f> Loader<'f> {
                     }
                 }
             } else {
-                self.error(
-                    pos(t),
-                    &o.path("tags"),
-                    format!("expected a mapping, found {}", kind(t)),
-                    None,
-                );
+                self.error(pos(t), &o.path("tags"), format!("expected a mapping, found {}", kind(t)), None);
             }
         }
         let value = self.secret_value(&o);
@@ -513,15 +419,11 @@ impl<'f> Loader<'f> {
     fn secret_value(&mut self, o: &Obj) -> Option<SecretValue> {
         let path = o.path("value");
         let n = self.require(o, "value")?;
-        let literal_hint = "a secret's value never goes in the spec file: use `from_env: VAR`, `from_file: PATH` or `generate: {}`".to_string();
+        let literal_hint =
+            "a secret's value never goes in the spec file: use `from_env: VAR`, `from_file: PATH` or `generate: {}`".to_string();
         // Never echo the node's content here: it may be the secret itself.
         if !matches!(untag(n).data, YamlDataOwned::Mapping(_)) {
-            self.error(
-                pos(n),
-                &path,
-                "literal secret value in the spec file",
-                Some(literal_hint),
-            );
+            self.error(pos(n), &path, "literal secret value in the spec file", Some(literal_hint));
             return None;
         }
         let known = ["from_env", "from_file", "generate", "version"];
@@ -531,15 +433,7 @@ impl<'f> Loader<'f> {
         for (k, _) in map.iter() {
             if let YamlDataOwned::Value(ScalarOwned::String(key)) = &untag(k).data {
                 if !known.contains(&key.as_str())
-                    && [
-                        "value",
-                        "string",
-                        "secret_string",
-                        "literal",
-                        "plaintext",
-                        "secret",
-                    ]
-                    .contains(&key.to_lowercase().as_str())
+                    && ["value", "string", "secret_string", "literal", "plaintext", "secret"].contains(&key.to_lowercase().as_str())
                 {
                     self.error(
                         pos(k),
@@ -584,12 +478,7 @@ impl<'f> Loader<'f> {
                 let length = self.opt_uint(&go, "length").unwrap_or(32);
                 if !(8..=4096).contains(&length) {
                     let at = self.locs.get(&go.path("length")).copied().unwrap_or(go.pos);
-                    self.error(
-                        at,
-                        &go.path("length"),
-                        format!("length must be 8-4096, got {length}"),
-                        None,
-                    );
+                    self.error(at, &go.path("length"), format!("length must be 8-4096, got {length}"), None);
                 }
                 Some(Generate {
                     length,
@@ -679,8 +568,7 @@ impl<'f> Loader<'f> {
                     Some("WriteOnly") => ReadWrite::WriteOnly,
                     Some(other) => {
                         let at = self.locs[&mo.path("read_write")];
-                        let hint = did_you_mean(other, &["All", "ReadOnly", "WriteOnly"])
-                            .map(|s| format!("did you mean `{s}`?"));
+                        let hint = did_you_mean(other, &["All", "ReadOnly", "WriteOnly"]).map(|s| format!("did you mean `{s}`?"));
                         self.error(
                             at,
                             &mo.path("read_write"),
@@ -720,11 +608,7 @@ impl<'f> Loader<'f> {
                 }
                 let retention_days = self.nullable_uint(&co, "retention_days", Some(90));
                 if let Some(d) = retention_days {
-                    let at = self
-                        .locs
-                        .get(&co.path("retention_days"))
-                        .copied()
-                        .unwrap_or(co.pos);
+                    let at = self.locs.get(&co.path("retention_days")).copied().unwrap_or(co.pos);
                     self.check(at, &co.path("retention_days"), rules::retention_days(d));
                 }
                 let role_name = self.opt_string(&co, "role_name");
@@ -774,15 +658,7 @@ impl<'f> Loader<'f> {
         let o = self.obj(
             n,
             path,
-            &[
-                "name",
-                "description",
-                "pattern",
-                "filter_name",
-                "metric",
-                "alarm",
-                "notify",
-            ],
+            &["name", "description", "pattern", "filter_name", "metric", "alarm", "notify"],
         )?;
         let name = self.req_string(&o, "name");
         let description = self.opt_string(&o, "description");
@@ -801,12 +677,7 @@ impl<'f> Loader<'f> {
         if let Some(p) = &pattern {
             let at = self.locs[&o.path("pattern")];
             if p.chars().count() > 1024 {
-                self.error(
-                    at,
-                    &o.path("pattern"),
-                    "filter pattern must be at most 1024 characters",
-                    None,
-                );
+                self.error(at, &o.path("pattern"), "filter pattern must be at most 1024 characters", None);
             }
         }
         let filter_name = self.opt_string(&o, "filter_name");
@@ -820,30 +691,16 @@ impl<'f> Loader<'f> {
                 .unwrap_or(o.pos);
             self.check(
                 at,
-                &o.path(if filter_name.is_some() {
-                    "filter_name"
-                } else {
-                    "name"
-                }),
+                &o.path(if filter_name.is_some() { "filter_name" } else { "name" }),
                 rules::filter_name(f),
             );
         }
         let metric = self.require(&o, "metric").and_then(|m| {
             let mp = o.path("metric");
             let mo = self.obj(m, &mp, &["namespace", "name", "value", "default"])?;
-            let namespace = self
-                .opt_string(&mo, "namespace")
-                .unwrap_or_else(|| "SecurityMetrics".into());
-            let at = self
-                .locs
-                .get(&mo.path("namespace"))
-                .copied()
-                .unwrap_or(mo.pos);
-            self.check(
-                at,
-                &mo.path("namespace"),
-                rules::metric_namespace(&namespace),
-            );
+            let namespace = self.opt_string(&mo, "namespace").unwrap_or_else(|| "SecurityMetrics".into());
+            let at = self.locs.get(&mo.path("namespace")).copied().unwrap_or(mo.pos);
+            self.check(at, &mo.path("namespace"), rules::metric_namespace(&namespace));
             let mname = self.req_string(&mo, "name");
             if let Some(v) = &mname {
                 let at = self.locs[&mo.path("name")];
@@ -875,10 +732,7 @@ impl<'f> Loader<'f> {
             None => Some(Alarm::default()),
             Some(a) => self.alarm(a, &o.path("alarm")),
         };
-        let alarm_name = alarm
-            .as_ref()
-            .and_then(|a| a.name.clone())
-            .or_else(|| name.clone());
+        let alarm_name = alarm.as_ref().and_then(|a| a.name.clone()).or_else(|| name.clone());
         if let Some(an) = &alarm_name {
             let at = self
                 .locs
@@ -888,11 +742,7 @@ impl<'f> Loader<'f> {
                 .unwrap_or(o.pos);
             self.check(at, &o.path("name"), rules::alarm_name(an));
         }
-        let notify = self
-            .string_list(&o, "notify")
-            .into_iter()
-            .map(|(_, _, s)| s)
-            .collect();
+        let notify = self.string_list(&o, "notify").into_iter().map(|(_, _, s)| s).collect();
         Some(Monitor {
             name: name?,
             description,
@@ -924,8 +774,7 @@ impl<'f> Loader<'f> {
         let statistic = self.opt_string(&o, "statistic").unwrap_or(d.statistic);
         if let Some(at) = self.locs.get(&o.path("statistic")).copied() {
             if let Err(m) = rules::statistic(&statistic) {
-                let hint = did_you_mean(&statistic, &rules::STATISTICS)
-                    .map(|s| format!("did you mean `{s}`?"));
+                let hint = did_you_mean(&statistic, &rules::STATISTICS).map(|s| format!("did you mean `{s}`?"));
                 self.error(at, &o.path("statistic"), m, hint);
             }
         }
@@ -934,11 +783,7 @@ impl<'f> Loader<'f> {
             self.check(at, &o.path("period"), rules::period(period));
         }
         let evaluation_periods = self.opt_uint(&o, "evaluation_periods").unwrap_or(1);
-        let at_eval = self
-            .locs
-            .get(&o.path("evaluation_periods"))
-            .copied()
-            .unwrap_or(o.pos);
+        let at_eval = self.locs.get(&o.path("evaluation_periods")).copied().unwrap_or(o.pos);
         if evaluation_periods == 0 {
             self.error(
                 at_eval,
@@ -950,7 +795,10 @@ impl<'f> Loader<'f> {
             self.error(
                 at_eval,
                 &o.path("evaluation_periods"),
-                format!("evaluation_periods × period is {} s; CloudWatch allows at most one day (86400 s)", u64::from(evaluation_periods) * u64::from(period)),
+                format!(
+                    "evaluation_periods × period is {} s; CloudWatch allows at most one day (86400 s)",
+                    u64::from(evaluation_periods) * u64::from(period)
+                ),
                 None,
             );
         }
@@ -958,14 +806,17 @@ impl<'f> Loader<'f> {
         if let Some(m) = datapoints_to_alarm {
             if m == 0 || m > evaluation_periods {
                 let at = self.locs[&o.path("datapoints_to_alarm")];
-                self.error(at, &o.path("datapoints_to_alarm"), format!("datapoints_to_alarm must be 1-{evaluation_periods} (evaluation_periods), got {m}"), None);
+                self.error(
+                    at,
+                    &o.path("datapoints_to_alarm"),
+                    format!("datapoints_to_alarm must be 1-{evaluation_periods} (evaluation_periods), got {m}"),
+                    None,
+                );
             }
         }
         let threshold = match o.get("threshold").filter(|n| !is_null(n)) {
             None => d.threshold,
-            Some(t) => self
-                .as_number(t, &o.path("threshold"))
-                .unwrap_or(d.threshold),
+            Some(t) => self.as_number(t, &o.path("threshold")).unwrap_or(d.threshold),
         };
         if let Some(at) = self.locs.get(&o.path("threshold")).copied() {
             self.check(at, &o.path("threshold"), rules::threshold(threshold));
@@ -977,12 +828,7 @@ impl<'f> Loader<'f> {
                 let hint = did_you_mean(&s, &Comparison::ALL)
                     .map(|c| format!("did you mean `{c}`?"))
                     .or(Some(format!("use one of {}", Comparison::ALL.join(", "))));
-                self.error(
-                    at,
-                    &o.path("comparison"),
-                    format!("unknown comparison {s:?}"),
-                    hint,
-                );
+                self.error(at, &o.path("comparison"), format!("unknown comparison {s:?}"), hint);
                 Comparison::default()
             }),
         };
@@ -992,16 +838,8 @@ impl<'f> Loader<'f> {
                 let at = self.locs[&o.path("treat_missing_data")];
                 let hint = did_you_mean(&s, &TreatMissingData::ALL)
                     .map(|c| format!("did you mean `{c}`?"))
-                    .or(Some(format!(
-                        "use one of {}",
-                        TreatMissingData::ALL.join(", ")
-                    )));
-                self.error(
-                    at,
-                    &o.path("treat_missing_data"),
-                    format!("unknown treat_missing_data {s:?}"),
-                    hint,
-                );
+                    .or(Some(format!("use one of {}", TreatMissingData::ALL.join(", "))));
+                self.error(at, &o.path("treat_missing_data"), format!("unknown treat_missing_data {s:?}"), hint);
                 TreatMissingData::default()
             }),
         };
@@ -1026,12 +864,7 @@ impl<'f> Loader<'f> {
             for (path, name) in items {
                 if let Some(first) = seen.insert(name.clone(), path.clone()) {
                     let at = loc(l, &path);
-                    l.error(
-                        at,
-                        &path,
-                        format!("duplicate {what} {name:?} (first declared at {first})"),
-                        None,
-                    );
+                    l.error(at, &path, format!("duplicate {what} {name:?} (first declared at {first})"), None);
                 }
             }
         };
@@ -1107,17 +940,8 @@ impl<'f> Loader<'f> {
                 dangling(self, "trail.notify_topic".into(), n);
             }
         }
-        if !s.monitors.is_empty()
-            && s.trail
-                .as_ref()
-                .and_then(|t| t.cloudwatch_logs.as_ref())
-                .is_none()
-        {
-            let path = if s.trail.is_some() {
-                "trail"
-            } else {
-                "monitors"
-            };
+        if !s.monitors.is_empty() && s.trail.as_ref().and_then(|t| t.cloudwatch_logs.as_ref()).is_none() {
+            let path = if s.trail.is_some() { "trail" } else { "monitors" };
             let at = loc(self, path);
             self.error(
                 at,

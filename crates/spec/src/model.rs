@@ -87,10 +87,7 @@ pub struct Generate {
 pub enum ValueSource<'a> {
     FromEnv(&'a str),
     FromFile(&'a str),
-    Generate {
-        length: u32,
-        exclude_punctuation: bool,
-    },
+    Generate { length: u32, exclude_punctuation: bool },
 }
 
 impl SecretValue {

@@ -7,8 +7,7 @@ pub type Rule = Result<(), String>;
 
 /// Values PutRetentionPolicy accepts.
 pub const RETENTION_DAYS: [u32; 22] = [
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ];
 
 pub const STATISTICS: [&str; 5] = ["SampleCount", "Average", "Sum", "Minimum", "Maximum"];
@@ -16,9 +15,7 @@ pub const STATISTICS: [&str; 5] = ["SampleCount", "Average", "Sum", "Minimum", "
 fn len_between(s: &str, what: &str, min: usize, max: usize) -> Rule {
     let n = s.chars().count();
     if n < min || n > max {
-        return Err(format!(
-            "{what} must be {min}-{max} characters long, got {n}"
-        ));
+        return Err(format!("{what} must be {min}-{max} characters long, got {n}"));
     }
     Ok(())
 }
@@ -40,14 +37,10 @@ pub fn spec_name(s: &str) -> Rule {
 pub fn region(s: &str) -> Rule {
     let parts: Vec<&str> = s.split('-').collect();
     let ok = parts.len() >= 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        })
         && parts
-            .last()
-            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
     if ok {
         Ok(())
     } else {
@@ -64,12 +57,9 @@ pub fn secret_name(s: &str) -> Rule {
 
 pub fn bucket_name(s: &str) -> Rule {
     len_between(s, "bucket name", 3, 63)?;
-    only(
-        s,
-        "bucket name",
-        "lowercase letters, digits, '.' and '-'",
-        |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-',
-    )?;
+    only(s, "bucket name", "lowercase letters, digits, '.' and '-'", |c| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-'
+    })?;
     let first = s.chars().next().unwrap_or('-');
     let last = s.chars().last().unwrap_or('-');
     if !first.is_ascii_alphanumeric() || !last.is_ascii_alphanumeric() {
@@ -83,16 +73,12 @@ pub fn bucket_name(s: &str) -> Rule {
     }
     for p in ["xn--", "sthree-", "amzn-s3-demo-"] {
         if s.starts_with(p) {
-            return Err(format!(
-                "bucket name must not start with the reserved prefix {p:?}"
-            ));
+            return Err(format!("bucket name must not start with the reserved prefix {p:?}"));
         }
     }
     for p in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
         if s.ends_with(p) {
-            return Err(format!(
-                "bucket name must not end with the reserved suffix {p:?}"
-            ));
+            return Err(format!("bucket name must not end with the reserved suffix {p:?}"));
         }
     }
     Ok(())
@@ -110,9 +96,7 @@ pub fn trail_name(s: &str) -> Rule {
     }
     for bad in ["._", "_.", ".-", "-.", "_-", "-_", "..", "__", "--"] {
         if s.contains(bad) {
-            return Err(format!(
-                "trail name must not contain adjacent separators {bad:?}"
-            ));
+            return Err(format!("trail name must not contain adjacent separators {bad:?}"));
         }
     }
     if s.split('.').count() == 4 && s.split('.').all(|p| p.parse::<u8>().is_ok()) {
@@ -136,12 +120,10 @@ pub fn retention_days(d: u32) -> Rule {
     if RETENTION_DAYS.contains(&d) {
         Ok(())
     } else {
-        let near = RETENTION_DAYS
-            .iter()
-            .min_by_key(|v| v.abs_diff(d))
-            .copied()
-            .unwrap_or(90);
-        Err(format!("CloudWatch Logs does not accept a retention of {d} days (nearest accepted value: {near})"))
+        let near = RETENTION_DAYS.iter().min_by_key(|v| v.abs_diff(d)).copied().unwrap_or(90);
+        Err(format!(
+            "CloudWatch Logs does not accept a retention of {d} days (nearest accepted value: {near})"
+        ))
     }
 }
 
@@ -155,9 +137,7 @@ pub fn role_name(s: &str) -> Rule {
 pub fn topic_name(s: &str) -> Rule {
     len_between(s, "SNS topic name", 1, 256)?;
     if s.ends_with(".fifo") {
-        return Err(
-            "FIFO topics cannot deliver to e-mail subscriptions or CloudWatch alarms".into(),
-        );
+        return Err("FIFO topics cannot deliver to e-mail subscriptions or CloudWatch alarms".into());
     }
     only(s, "SNS topic name", "letters, digits, '-' and '_'", |c| {
         c.is_ascii_alphanumeric() || c == '-' || c == '_'
@@ -189,21 +169,16 @@ pub fn metric_namespace(s: &str) -> Rule {
         return Err("metric namespace must not start with ':'".into());
     }
     if s.starts_with("AWS/") {
-        return Err(
-            "metric namespaces starting with \"AWS/\" are reserved for AWS services".into(),
-        );
+        return Err("metric namespaces starting with \"AWS/\" are reserved for AWS services".into());
     }
     Ok(())
 }
 
 pub fn metric_name(s: &str) -> Rule {
     len_between(s, "metric name", 1, 255)?;
-    only(
-        s,
-        "metric name",
-        "characters other than ':', '*', '$' and space",
-        |c| !":*$ ".contains(c),
-    )
+    only(s, "metric name", "characters other than ':', '*', '$' and space", |c| {
+        !":*$ ".contains(c)
+    })
 }
 
 /// PutMetricFilter's metricValue: a number, `$.json.field`, `$name` or `$1`.
@@ -213,10 +188,7 @@ pub fn metric_value(s: &str) -> Rule {
     }
     let field = s.strip_prefix("$.").or_else(|| s.strip_prefix('$'));
     if let Some(f) = field {
-        if !f.is_empty()
-            && f.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
-        {
+        if !f.is_empty() && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
             return Ok(());
         }
     }
@@ -227,12 +199,9 @@ pub fn metric_value(s: &str) -> Rule {
 
 pub fn filter_name(s: &str) -> Rule {
     len_between(s, "metric filter name", 1, 512)?;
-    only(
-        s,
-        "metric filter name",
-        "characters other than ':' and '*'",
-        |c| c != ':' && c != '*',
-    )
+    only(s, "metric filter name", "characters other than ':' and '*'", |c| {
+        c != ':' && c != '*'
+    })
 }
 
 pub fn alarm_name(s: &str) -> Rule {
@@ -251,16 +220,16 @@ pub fn statistic(s: &str) -> Rule {
             }
         }
     }
-    Err(format!("unknown statistic {s:?}; use Sum, SampleCount, Average, Minimum, Maximum or a percentile like p99"))
+    Err(format!(
+        "unknown statistic {s:?}; use Sum, SampleCount, Average, Minimum, Maximum or a percentile like p99"
+    ))
 }
 
 pub fn period(p: u32) -> Rule {
     if p == 10 || p == 20 || p == 30 || (p >= 60 && p % 60 == 0) {
         Ok(())
     } else {
-        Err(format!(
-            "period {p} is not accepted: use 10, 20, 30 or a multiple of 60 seconds"
-        ))
+        Err(format!("period {p} is not accepted: use 10, 20, 30 or a multiple of 60 seconds"))
     }
 }
 
@@ -273,9 +242,7 @@ pub fn threshold(t: f64) -> Rule {
 }
 
 pub fn env_var(s: &str) -> Rule {
-    let ok = !s.is_empty()
-        && !s.starts_with(|c: char| c.is_ascii_digit())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let ok = !s.is_empty() && !s.starts_with(|c: char| c.is_ascii_digit()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if ok {
         Ok(())
     } else {
@@ -286,9 +253,7 @@ pub fn env_var(s: &str) -> Rule {
 pub fn tag_key(s: &str) -> Rule {
     len_between(s, "tag key", 1, 128)?;
     if s.starts_with("aws:") || s.starts_with("secmon:") {
-        return Err(format!(
-            "tag key {s:?} uses a reserved prefix (aws: or secmon:)"
-        ));
+        return Err(format!("tag key {s:?} uses a reserved prefix (aws: or secmon:)"));
     }
     Ok(())
 }
@@ -318,18 +283,12 @@ mod tests {
     #[test]
     fn retention_and_names() {
         assert!(retention_days(90).is_ok());
-        assert!(retention_days(100)
-            .unwrap_err()
-            .contains("nearest accepted value: 90"));
+        assert!(retention_days(100).unwrap_err().contains("nearest accepted value: 90"));
         assert!(trail_name("secrets-manager-trail").is_ok());
         assert!(trail_name("a--b").is_err());
         assert!(metric_name("Secret is accessed").is_err());
         assert!(email("security@example.com").is_ok());
         assert!(email("security@example").is_err());
-        assert!(
-            metric_value("$.bytes").is_ok()
-                && metric_value("1").is_ok()
-                && metric_value("one").is_err()
-        );
+        assert!(metric_value("$.bytes").is_ok() && metric_value("1").is_ok() && metric_value("one").is_err());
     }
 }

@@ -12,33 +12,19 @@ fn invalid_dir() -> PathBuf {
 
 #[test]
 fn every_invalid_spec_is_rejected_with_its_error() {
-    let mut files: Vec<_> = std::fs::read_dir(invalid_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut files: Vec<_> = std::fs::read_dir(invalid_dir()).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
-    assert!(
-        files.len() >= 40,
-        "expected at least 40 invalid specs, found {}",
-        files.len()
-    );
+    assert!(files.len() >= 40, "expected at least 40 invalid specs, found {}", files.len());
     let mut failures = Vec::new();
     for path in &files {
         let text = std::fs::read_to_string(path).unwrap();
-        let header = text
-            .lines()
-            .next()
-            .unwrap()
-            .strip_prefix("# expect: ")
-            .expect("header");
+        let header = text.lines().next().unwrap().strip_prefix("# expect: ").expect("header");
         let (field, rest) = header.split_once(" @ line ").unwrap();
         let (line, message) = rest.split_once(": ").unwrap();
         let line: usize = line.parse().unwrap();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         match Spec::parse(&text, &name) {
-            Ok(_) => failures.push(format!(
-                "{name}: accepted, expected {field} @ {line}: {message}"
-            )),
+            Ok(_) => failures.push(format!("{name}: accepted, expected {field} @ {line}: {message}")),
             Err(e) => {
                 let diags = e.diagnostics();
                 let hit = diags.iter().any(|d| {
@@ -46,8 +32,7 @@ fn every_invalid_spec_is_rejected_with_its_error() {
                         && d.field == field
                         && d.line == line
                         && d.file == name
-                        && (d.message.contains(message)
-                            || d.hint.as_deref().is_some_and(|h| h.contains(message)))
+                        && (d.message.contains(message) || d.hint.as_deref().is_some_and(|h| h.contains(message)))
                 });
                 if !hit {
                     let got: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
@@ -85,17 +70,13 @@ fn all_errors_are_reported_at_once() {
         "monitors[0].notify[0]",
         "monitors",
     ] {
-        assert!(
-            fields.iter().any(|x| x == f),
-            "missing error for {f}: {fields:?}"
-        );
+        assert!(fields.iter().any(|x| x == f), "missing error for {f}: {fields:?}");
     }
 }
 
 #[test]
 fn a_literal_secret_value_is_never_echoed_in_errors() {
-    let text =
-        "version: 1\nname: t\nsecrets:\n  - name: S\n    value: correct-horse-battery-staple\n";
+    let text = "version: 1\nname: t\nsecrets:\n  - name: S\n    value: correct-horse-battery-staple\n";
     let err = Spec::parse(text, "leak.yaml").unwrap_err();
     assert!(!err.to_string().contains("correct-horse"), "{err}");
     let text = "version: 1\nname: t\nsecrets:\n  - name: S\n    value: { plaintext: correct-horse-battery-staple }\n";

@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use secmon_spec::{Comparison, Spec, TreatMissingData, ValueSource};
 
 fn seed() -> Spec {
-    Spec::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../specs/seed.yaml"))
-        .unwrap()
+    Spec::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../specs/seed.yaml")).unwrap()
 }
 
 #[test]
@@ -16,10 +15,7 @@ fn seed_spec_is_valid_and_keeps_the_seed_names() {
     assert_eq!(s.trail.as_ref().unwrap().name, "secrets-manager-trail");
     assert_eq!(s.topics[0].name, "SecurityAlarms");
     assert_eq!(s.monitors[0].name, "Secret is accessed");
-    assert_eq!(
-        s.secrets[0].value.source(),
-        ValueSource::FromEnv("TOP_SECRET_VALUE")
-    );
+    assert_eq!(s.secrets[0].value.source(), ValueSource::FromEnv("TOP_SECRET_VALUE"));
 }
 
 #[test]
@@ -37,10 +33,7 @@ fn defaults_are_the_seeds_fixes_not_console_defaults() {
     assert_eq!(s.monitors[0].metric.namespace, "SecurityMetrics");
     let t = s.trail.unwrap();
     assert!(t.multi_region && t.log_file_validation);
-    assert_eq!(
-        t.management_events.exclude_sources,
-        ["kms.amazonaws.com", "rdsdata.amazonaws.com"]
-    );
+    assert_eq!(t.management_events.exclude_sources, ["kms.amazonaws.com", "rdsdata.amazonaws.com"]);
     assert_eq!(t.cloudwatch_logs.unwrap().retention_days, Some(90));
     assert_eq!(t.bucket.expire_logs_after_days, Some(365));
 }
@@ -48,23 +41,15 @@ fn defaults_are_the_seeds_fixes_not_console_defaults() {
 #[test]
 fn account_and_region_are_interpolated() {
     let s = seed().state.resolve("123456789012", "eu-west-1").unwrap();
-    assert_eq!(
-        s.trail.unwrap().bucket.name,
-        "secmon-secrets-manager-trail-123456789012"
-    );
+    assert_eq!(s.trail.unwrap().bucket.name, "secmon-secrets-manager-trail-123456789012");
 }
 
 #[test]
 fn schema_describes_every_top_level_field() {
     let schema = secmon_spec::json_schema();
     let props = schema["properties"].as_object().unwrap();
-    for f in [
-        "version", "name", "region", "secrets", "trail", "topics", "monitors",
-    ] {
+    for f in ["version", "name", "region", "secrets", "trail", "topics", "monitors"] {
         assert!(props.contains_key(f), "{f} missing from schema");
     }
-    assert_eq!(
-        schema["additionalProperties"],
-        serde_json::Value::Bool(false)
-    );
+    assert_eq!(schema["additionalProperties"], serde_json::Value::Bool(false));
 }

@@ -41,11 +41,7 @@ impl Emulator {
     pub fn start() -> Emulator {
         let python = setting("SECMON_EMULATOR_PYTHON", ".venv/bin/python");
         let script = setting("SECMON_EMULATOR_SCRIPT", "scripts/emulator.py");
-        let dir = std::env::temp_dir().join(format!(
-            "secmon-emu-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
+        let dir = std::env::temp_dir().join(format!("secmon-emu-{}-{:?}", std::process::id(), std::thread::current().id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let port_file = dir.join("port");
@@ -72,10 +68,7 @@ impl Emulator {
             if let Ok(Some(status)) = emu.child.try_wait() {
                 panic!("the emulator exited early: {status}");
             }
-            assert!(
-                Instant::now() < deadline,
-                "the emulator did not start within 60 s"
-            );
+            assert!(Instant::now() < deadline, "the emulator did not start within 60 s");
             std::thread::sleep(Duration::from_millis(50));
         }
     }

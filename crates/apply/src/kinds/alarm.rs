@@ -19,11 +19,7 @@ pub(super) async fn execute(ctx: &Ctx, step: &Step) -> Result<(), ApplyError> {
                 .attrs
                 .get("alarm_actions")
                 .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
-                })
+                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
                 .unwrap_or_default();
             let mut req = cw
                 .put_metric_alarm()
@@ -34,12 +30,7 @@ pub(super) async fn execute(ctx: &Ctx, step: &Step) -> Result<(), ApplyError> {
                 .set_period(int("period"))
                 .set_evaluation_periods(int("evaluation_periods"))
                 .set_datapoints_to_alarm(int("datapoints_to_alarm"))
-                .threshold(
-                    r.attrs
-                        .get("threshold")
-                        .and_then(Value::as_f64)
-                        .unwrap_or(1.0),
-                )
+                .threshold(r.attrs.get("threshold").and_then(Value::as_f64).unwrap_or(1.0))
                 .comparison_operator(ComparisonOperator::from(
                     s(r, "comparison").unwrap_or("GreaterThanOrEqualToThreshold"),
                 ))

@@ -1,10 +1,9 @@
 //! The trail's S3 bucket: policy, public access block, default encryption, log expiry.
 
 use secmon_aws::s3::types::{
-    BucketLifecycleConfiguration, BucketLocationConstraint, CreateBucketConfiguration,
-    ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, ObjectIdentifier,
-    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+    BucketLifecycleConfiguration, BucketLocationConstraint, CreateBucketConfiguration, ExpirationStatus, LifecycleExpiration,
+    LifecycleRule, LifecycleRuleFilter, ObjectIdentifier, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
 };
 use secmon_aws::{error_code, s3::types::Delete};
 use secmon_diff::desired::OWNER_TAG;
@@ -38,13 +37,7 @@ pub(super) async fn execute(ctx: &Ctx, step: &Step) -> Result<(), ApplyError> {
                 .bucket(&r.name)
                 .tagging(
                     Tagging::builder()
-                        .tag_set(
-                            Tag::builder()
-                                .key(OWNER_TAG)
-                                .value(&ctx.spec)
-                                .build()
-                                .expect("tag"),
-                        )
+                        .tag_set(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build().expect("tag"))
                         .build()
                         .expect("tagging"),
                 )
@@ -57,31 +50,18 @@ pub(super) async fn execute(ctx: &Ctx, step: &Step) -> Result<(), ApplyError> {
         Action::Delete => {
             let name = &before(step).name;
             empty(ctx, step, name).await?;
-            s3.delete_bucket()
-                .bucket(name)
-                .send()
-                .await
-                .map_err(fail(step, "DeleteBucket"))?;
+            s3.delete_bucket().bucket(name).send().await.map_err(fail(step, "DeleteBucket"))?;
             Ok(())
         }
         Action::NoOp => Ok(()),
     }
 }
 
-async fn configure(
-    ctx: &Ctx,
-    step: &Step,
-    r: &Resource,
-    only: Option<std::collections::BTreeSet<String>>,
-) -> Result<(), ApplyError> {
+async fn configure(ctx: &Ctx, step: &Step, r: &Resource, only: Option<std::collections::BTreeSet<String>>) -> Result<(), ApplyError> {
     let s3 = &ctx.aws.s3;
     let want = |k: &str| only.as_ref().is_none_or(|o| o.contains(k));
     if want("block_public_access") {
-        let on = r
-            .attrs
-            .get("block_public_access")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
+        let on = r.attrs.get("block_public_access").and_then(Value::as_bool).unwrap_or(true);
         s3.put_public_access_block()
             .bucket(&r.name)
             .public_access_block_configuration(
@@ -127,11 +107,7 @@ async fn configure(
             .map_err(fail(step, "PutBucketPolicy"))?;
     }
     if want("expire_logs_after_days") {
-        match r
-            .attrs
-            .get("expire_logs_after_days")
-            .and_then(Value::as_i64)
-        {
+        match r.attrs.get("expire_logs_after_days").and_then(Value::as_i64) {
             Some(days) => {
                 let rule = LifecycleRule::builder()
                     .id("secmon-expire-logs")
@@ -142,12 +118,7 @@ async fn configure(
                     .expect("rule");
                 s3.put_bucket_lifecycle_configuration()
                     .bucket(&r.name)
-                    .lifecycle_configuration(
-                        BucketLifecycleConfiguration::builder()
-                            .rules(rule)
-                            .build()
-                            .expect("lifecycle"),
-                    )
+                    .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(rule).build().expect("lifecycle"))
                     .send()
                     .await
                     .map_err(fail(step, "PutBucketLifecycleConfiguration"))?;
@@ -181,13 +152,7 @@ async fn empty(ctx: &Ctx, step: &Step, bucket: &str) -> Result<(), ApplyError> {
         }
         s3.delete_objects()
             .bucket(bucket)
-            .delete(
-                Delete::builder()
-                    .set_objects(Some(keys))
-                    .quiet(true)
-                    .build()
-                    .expect("delete"),
-            )
+            .delete(Delete::builder().set_objects(Some(keys)).quiet(true).build().expect("delete"))
             .send()
             .await
             .map_err(fail(step, "DeleteObjects"))?;

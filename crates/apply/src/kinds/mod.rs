@@ -33,10 +33,7 @@ pub(crate) async fn execute(ctx: &Ctx, step: &Step) -> Result<(), ApplyError> {
 }
 
 /// Maps an SDK error of `operation` to a step error.
-pub(crate) fn fail<'a, E, R>(
-    step: &'a Step,
-    operation: &'static str,
-) -> impl FnOnce(secmon_aws::SdkError<E, R>) -> ApplyError + 'a
+pub(crate) fn fail<'a, E, R>(step: &'a Step, operation: &'static str) -> impl FnOnce(secmon_aws::SdkError<E, R>) -> ApplyError + 'a
 where
     E: secmon_aws::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -56,22 +53,15 @@ pub(crate) fn wrap(step: &Step) -> impl FnOnce(AwsError) -> ApplyError + '_ {
 
 /// The attributes an update must change (all of them on create).
 pub(crate) fn changed(step: &Step) -> BTreeSet<String> {
-    step.changed_attrs()
-        .into_iter()
-        .map(|(k, _, _)| k)
-        .collect()
+    step.changed_attrs().into_iter().map(|(k, _, _)| k).collect()
 }
 
 pub(crate) fn after(step: &Step) -> &Resource {
-    step.after
-        .as_ref()
-        .expect("create and update steps carry the desired resource")
+    step.after.as_ref().expect("create and update steps carry the desired resource")
 }
 
 pub(crate) fn before(step: &Step) -> &Resource {
-    step.before
-        .as_ref()
-        .expect("delete steps carry the live resource")
+    step.before.as_ref().expect("delete steps carry the live resource")
 }
 
 pub(crate) fn s<'a>(r: &'a Resource, key: &str) -> Option<&'a str> {

@@ -53,22 +53,12 @@ pub(super) async fn execute(ctx: &Ctx, step: &Step) -> Result<(), ApplyError> {
         }
         Action::Delete => {
             let name = &before(step).name;
-            match iam
-                .delete_role_policy()
-                .role_name(name)
-                .policy_name(ROLE_POLICY_NAME)
-                .send()
-                .await
-            {
+            match iam.delete_role_policy().role_name(name).policy_name(ROLE_POLICY_NAME).send().await {
                 Ok(_) => {}
                 Err(e) if error_code(&e) == Some("NoSuchEntity") => {}
                 Err(e) => return Err(fail(step, "DeleteRolePolicy")(e)),
             }
-            iam.delete_role()
-                .role_name(name)
-                .send()
-                .await
-                .map_err(fail(step, "DeleteRole"))?;
+            iam.delete_role().role_name(name).send().await.map_err(fail(step, "DeleteRole"))?;
         }
         Action::NoOp => {}
     }

@@ -14,11 +14,7 @@ pub(super) async fn execute(ctx: &Ctx, step: &Step) -> Result<(), ApplyError> {
         Action::Create | Action::Replace => {
             let r = after(step);
             let value = read_value(ctx, step).await?;
-            let version = r
-                .attrs
-                .get("value_version")
-                .map(|v| v.to_string())
-                .unwrap_or_else(|| "1".into());
+            let version = r.attrs.get("value_version").map(|v| v.to_string()).unwrap_or_else(|| "1".into());
             let mut req = sm
                 .create_secret()
                 .name(&r.name)
@@ -69,10 +65,7 @@ pub(super) async fn execute(ctx: &Ctx, step: &Step) -> Result<(), ApplyError> {
                         .map_err(fail(step, "UntagResource"))?;
                 }
                 if !new.is_empty() {
-                    let tags = new
-                        .into_iter()
-                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                        .collect();
+                    let tags = new.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
                     sm.tag_resource()
                         .secret_id(&id)
                         .set_tags(Some(tags))
@@ -90,11 +83,7 @@ pub(super) async fn execute(ctx: &Ctx, step: &Step) -> Result<(), ApplyError> {
                     .send()
                     .await
                     .map_err(fail(step, "PutSecretValue"))?;
-                let version = r
-                    .attrs
-                    .get("value_version")
-                    .map(|v| v.to_string())
-                    .unwrap_or_else(|| "1".into());
+                let version = r.attrs.get("value_version").map(|v| v.to_string()).unwrap_or_else(|| "1".into());
                 sm.tag_resource()
                     .secret_id(&id)
                     .tags(Tag::builder().key(VALUE_VERSION_TAG).value(version).build())
@@ -133,32 +122,17 @@ async fn read_value(ctx: &Ctx, step: &Step) -> Result<String, ApplyError> {
         address: step.address.clone(),
         message,
     };
-    let source = after(step)
-        .meta
-        .get("value_source")
-        .cloned()
-        .unwrap_or(Value::Null);
+    let source = after(step).meta.get("value_source").cloned().unwrap_or(Value::Null);
     if let Some(var) = source.get("from_env").and_then(Value::as_str) {
-        return std::env::var(var).map_err(|_| {
-            input(format!(
-                "environment variable {var} (the secret's value source) is not set"
-            ))
-        });
+        return std::env::var(var).map_err(|_| input(format!("environment variable {var} (the secret's value source) is not set")));
     }
     if let Some(file) = source.get("from_file").and_then(Value::as_str) {
         let path = ctx.opts.spec_dir.join(file);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            input(format!(
-                "cannot read the secret's value file {}: {e}",
-                path.display()
-            ))
-        })?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| input(format!("cannot read the secret's value file {}: {e}", path.display())))?;
         return Ok(text.strip_suffix('\n').unwrap_or(&text).to_string());
     }
-    let length = source
-        .pointer("/generate/length")
-        .and_then(Value::as_i64)
-        .unwrap_or(32);
+    let length = source.pointer("/generate/length").and_then(Value::as_i64).unwrap_or(32);
     let punct = source
         .pointer("/generate/exclude_punctuation")
         .and_then(Value::as_bool)

@@ -15,13 +15,7 @@ pub(super) async fn execute(ctx: &Ctx, step: &Step) -> Result<(), ApplyError> {
             sns.create_topic()
                 .name(&r.name)
                 .attributes("Policy", json_text(r, "policy"))
-                .tags(
-                    Tag::builder()
-                        .key(OWNER_TAG)
-                        .value(&ctx.spec)
-                        .build()
-                        .expect("tag"),
-                )
+                .tags(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build().expect("tag"))
                 .send()
                 .await
                 .map_err(fail(step, "CreateTopic"))?;

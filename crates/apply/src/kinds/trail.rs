@@ -49,17 +49,9 @@ pub(super) async fn execute(ctx: &Ctx, step: &Step) -> Result<(), ApplyError> {
                     .enable_log_file_validation(b(r, "log_file_validation"))
                     .include_global_service_events(true)
                     .set_cloud_watch_logs_log_group_arn(group_arn(r))
-                    .set_cloud_watch_logs_role_arn(
-                        s(r, "cloudwatch_logs_role_arn").map(str::to_string),
-                    )
+                    .set_cloud_watch_logs_role_arn(s(r, "cloudwatch_logs_role_arn").map(str::to_string))
                     .set_sns_topic_name(s(r, "sns_topic").map(str::to_string))
-                    .tags_list(
-                        Tag::builder()
-                            .key(OWNER_TAG)
-                            .value(&ctx.spec)
-                            .build()
-                            .expect("tag"),
-                    )
+                    .tags_list(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build().expect("tag"))
                     .send()
                     .await
                     .map_err(|e| AwsError::call("CreateTrail", e))
@@ -89,9 +81,7 @@ pub(super) async fn execute(ctx: &Ctx, step: &Step) -> Result<(), ApplyError> {
                         .enable_log_file_validation(b(r, "log_file_validation"))
                         // Empty strings remove a delivery, as UpdateTrail documents.
                         .cloud_watch_logs_log_group_arn(group_arn(r).unwrap_or_default())
-                        .cloud_watch_logs_role_arn(
-                            s(r, "cloudwatch_logs_role_arn").unwrap_or_default(),
-                        )
+                        .cloud_watch_logs_role_arn(s(r, "cloudwatch_logs_role_arn").unwrap_or_default())
                         .sns_topic_name(s(r, "sns_topic").unwrap_or_default())
                         .send()
                         .await
@@ -126,11 +116,7 @@ async fn put_selectors(ctx: &Ctx, step: &Step, r: &Resource) -> Result<(), Apply
         .attrs
         .get("exclude_sources")
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
         .unwrap_or_default();
     let selector = EventSelector::builder()
         .read_write_type(ReadWriteType::from(s(r, "read_write").unwrap_or("All")))

@@ -47,17 +47,13 @@ pub(super) async fn read(aws: &Aws, ctx: &Ctx<'_>) -> Result<Vec<LiveResource>, 
             .flat_map(|r| r.tags_list())
             .any(|t| t.key() == OWNER_TAG && t.value() == Some(ctx.spec));
         let sel = selectors.event_selectors().first();
-        let mut excludes: Vec<String> = sel
-            .map(|s| s.exclude_management_event_sources().to_vec())
-            .unwrap_or_default();
+        let mut excludes: Vec<String> = sel.map(|s| s.exclude_management_event_sources().to_vec()).unwrap_or_default();
         excludes.sort();
         let read_write = sel
             .and_then(|s| s.read_write_type())
             .map(|r| r.as_str().to_string())
             .unwrap_or_else(|| "All".into());
-        let topic = t
-            .sns_topic_arn()
-            .map(|a| a.rsplit(':').next().unwrap_or(a).to_string());
+        let topic = t.sns_topic_arn().map(|a| a.rsplit(':').next().unwrap_or(a).to_string());
         let mut r = bare(Kind::Trail, name, t.trail_arn().map(str::to_string));
         r.attrs = json!({
             "bucket": t.s3_bucket_name(),

@@ -9,11 +9,7 @@ use crate::plan::Kind;
 use crate::DiffError;
 
 pub(super) async fn read(aws: &Aws, ctx: &Ctx<'_>) -> Result<Vec<LiveResource>, DiffError> {
-    let names: Vec<String> = ctx
-        .names(Kind::Alarm)
-        .iter()
-        .map(|r| r.name.clone())
-        .collect();
+    let names: Vec<String> = ctx.names(Kind::Alarm).iter().map(|r| r.name.clone()).collect();
     let mut out = Vec::new();
     for chunk in names.chunks(100) {
         let mut pages = aws

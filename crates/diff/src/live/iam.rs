@@ -36,18 +36,10 @@ pub(super) async fn read(aws: &Aws, ctx: &Ctx<'_>) -> Result<Vec<LiveResource>, 
     Ok(out)
 }
 
-async fn read_role(
-    aws: &Aws,
-    ctx: &Ctx<'_>,
-    name: &str,
-) -> Result<Option<LiveResource>, DiffError> {
+async fn read_role(aws: &Aws, ctx: &Ctx<'_>, name: &str) -> Result<Option<LiveResource>, DiffError> {
     let (role, inline) = tokio::join!(
         aws.iam.get_role().role_name(name).send(),
-        aws.iam
-            .get_role_policy()
-            .role_name(name)
-            .policy_name(ROLE_POLICY_NAME)
-            .send(),
+        aws.iam.get_role_policy().role_name(name).policy_name(ROLE_POLICY_NAME).send(),
     );
     let role = match role {
         Ok(r) => r,
@@ -62,18 +54,9 @@ async fn read_role(
     let Some(role) = role.role() else {
         return Ok(None);
     };
-    let owned = role
-        .tags()
-        .iter()
-        .any(|t| t.key() == OWNER_TAG && t.value() == ctx.spec);
-    let trust = role
-        .assume_role_policy_document()
-        .and_then(policy::parse)
-        .unwrap_or(Value::Null);
-    let inline = inline
-        .ok()
-        .and_then(|p| policy::parse(p.policy_document()))
-        .unwrap_or(Value::Null);
+    let owned = role.tags().iter().any(|t| t.key() == OWNER_TAG && t.value() == ctx.spec);
+    let trust = role.assume_role_policy_document().and_then(policy::parse).unwrap_or(Value::Null);
+    let inline = inline.ok().and_then(|p| policy::parse(p.policy_document())).unwrap_or(Value::Null);
     let mut r = bare(Kind::Role, name, Some(role.arn().to_string()));
     r.attrs.insert("trust_policy".into(), trust);
     r.attrs.insert("policy".into(), inline);

@@ -53,12 +53,7 @@ pub(crate) fn bare(kind: Kind, name: &str, arn: Option<String>) -> Resource {
 
 /// Reads everything in AWS that this spec's resources map to, plus every other resource tagged
 /// as owned by the spec (so that resources removed from the spec can be deleted).
-pub async fn read(
-    aws: &Aws,
-    spec: &str,
-    target: &Target,
-    desired: &[Resource],
-) -> Result<LiveState, DiffError> {
+pub async fn read(aws: &Aws, spec: &str, target: &Target, desired: &[Resource]) -> Result<LiveState, DiffError> {
     let ctx = Ctx { spec, desired };
     let (owned, secrets, s3, logs, iam, trail, sns, alarms) = tokio::join!(
         tagging::owned_arns(aws, &ctx),
@@ -84,19 +79,12 @@ pub async fn read(
     let (log_groups, filters) = logs?;
     let (topics, subscriptions) = sns?;
     for mut r in [log_groups, topics, alarms?].into_iter().flatten() {
-        r.owned = r
-            .resource
-            .arn
-            .as_ref()
-            .is_some_and(|a| owned.contains(&normalize_arn(a)));
+        r.owned = r.resource.arn.as_ref().is_some_and(|a| owned.contains(&normalize_arn(a)));
         state.insert(r);
     }
     // Filters and subscriptions cannot be tagged: they belong to whoever owns their container.
     for mut r in filters {
-        let group = format!(
-            "log_group.{}",
-            r.resource.attr_str("log_group").unwrap_or("")
-        );
+        let group = format!("log_group.{}", r.resource.attr_str("log_group").unwrap_or(""));
         r.owned = state.resources.get(&group).is_some_and(|g| g.owned);
         state.insert(r);
     }
@@ -109,10 +97,7 @@ pub async fn read(
     for arn in &owned {
         if let Some(r) = from_arn(arn) {
             let kind = r.kind;
-            let l = state
-                .resources
-                .entry(r.address())
-                .or_insert_with(|| live(r, true));
+            let l = state.resources.entry(r.address()).or_insert_with(|| live(r, true));
             // A bucket not read in detail may hold logs: keep it unless --delete-logs.
             if kind == Kind::Bucket && l.resource.attrs.is_empty() {
                 l.holds_data = true;
@@ -138,10 +123,7 @@ fn from_arn(arn: &str) -> Option<Resource> {
     let (kind, name) = match service {
         "secretsmanager" => (
             Kind::Secret,
-            rest.strip_prefix("secret:")?
-                .rsplit_once('-')
-                .map(|(n, _)| n)?
-                .to_string(),
+            rest.strip_prefix("secret:")?.rsplit_once('-').map(|(n, _)| n)?.to_string(),
         ),
         "logs" => (Kind::LogGroup, rest.strip_prefix("log-group:")?.to_string()),
         "cloudtrail" => (Kind::Trail, rest.strip_prefix("trail/")?.to_string()),
@@ -161,17 +143,12 @@ mod tests {
     fn owned_arns_become_deletable_resources() {
         let r = from_arn("arn:aws:logs:us-east-1:123456789012:log-group:lg:*").unwrap();
         assert_eq!(r.address(), "log_group.lg");
-        let r =
-            from_arn("arn:aws:secretsmanager:us-east-1:123456789012:secret:TopSecretInfo-AbCdEf")
-                .unwrap();
+        let r = from_arn("arn:aws:secretsmanager:us-east-1:123456789012:secret:TopSecretInfo-AbCdEf").unwrap();
         assert_eq!(r.address(), "secret.TopSecretInfo");
-        let r =
-            from_arn("arn:aws:cloudwatch:us-east-1:123456789012:alarm:Secret is accessed").unwrap();
+        let r = from_arn("arn:aws:cloudwatch:us-east-1:123456789012:alarm:Secret is accessed").unwrap();
         assert_eq!(r.address(), "alarm.Secret is accessed");
         assert_eq!(
-            from_arn("arn:aws:sns:us-east-1:123456789012:SecurityAlarms")
-                .unwrap()
-                .address(),
+            from_arn("arn:aws:sns:us-east-1:123456789012:SecurityAlarms").unwrap().address(),
             "topic.SecurityAlarms"
         );
     }

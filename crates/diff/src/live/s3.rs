@@ -24,10 +24,7 @@ pub(super) async fn read(aws: &Aws, ctx: &Ctx<'_>) -> Result<Vec<LiveResource>, 
             aws.s3.list_objects_v2().bucket(b).max_keys(1).send(),
         );
         let owned = match tags {
-            Ok(t) => t
-                .tag_set()
-                .iter()
-                .any(|t| t.key() == OWNER_TAG && t.value() == ctx.spec),
+            Ok(t) => t.tag_set().iter().any(|t| t.key() == OWNER_TAG && t.value() == ctx.spec),
             Err(e) => match error_code(&e) {
                 Some("NoSuchBucket") => continue,
                 Some("NoSuchTagSet") => false,
@@ -41,10 +38,7 @@ pub(super) async fn read(aws: &Aws, ctx: &Ctx<'_>) -> Result<Vec<LiveResource>, 
                 }
             },
         };
-        let policy = pol
-            .ok()
-            .and_then(|p| p.policy().and_then(policy::parse))
-            .unwrap_or(Value::Null);
+        let policy = pol.ok().and_then(|p| p.policy().and_then(policy::parse)).unwrap_or(Value::Null);
         let block = pab
             .ok()
             .and_then(|p| p.public_access_block_configuration().cloned())
@@ -70,9 +64,7 @@ pub(super) async fn read(aws: &Aws, ctx: &Ctx<'_>) -> Result<Vec<LiveResource>, 
             .and_then(|l| {
                 l.rules()
                     .iter()
-                    .find(|r| {
-                        r.id() == Some("secmon-expire-logs") && r.status().as_str() == "Enabled"
-                    })
+                    .find(|r| r.id() == Some("secmon-expire-logs") && r.status().as_str() == "Enabled")
                     .and_then(|r| r.expiration()?.days())
             })
             .map(Value::from)

@@ -14,11 +14,7 @@ use crate::plan::Kind;
 use crate::DiffError;
 
 pub(super) async fn read(aws: &Aws, ctx: &Ctx<'_>) -> Result<Vec<LiveResource>, DiffError> {
-    let wanted: Vec<&str> = ctx
-        .names(Kind::Secret)
-        .iter()
-        .map(|r| r.name.as_str())
-        .collect();
+    let wanted: Vec<&str> = ctx.names(Kind::Secret).iter().map(|r| r.name.as_str()).collect();
     let mut out = Vec::new();
     let mut pages = aws
         .secretsmanager
@@ -51,12 +47,7 @@ pub(super) async fn read(aws: &Aws, ctx: &Ctx<'_>) -> Result<Vec<LiveResource>, 
         .copied()
         .filter(|n| !out.iter().any(|l| l.resource.name == *n))
         .collect();
-    let found = futures::future::join_all(
-        missing
-            .iter()
-            .map(|n| aws.secretsmanager.describe_secret().secret_id(*n).send()),
-    )
-    .await;
+    let found = futures::future::join_all(missing.iter().map(|n| aws.secretsmanager.describe_secret().secret_id(*n).send())).await;
     for (name, d) in missing.iter().zip(found) {
         match d {
             Ok(d) => out.push(secret(
@@ -87,12 +78,7 @@ fn secret(
 ) -> LiveResource {
     let tags: BTreeMap<String, String> = tags
         .iter()
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_string(),
-                t.value().unwrap_or_default().to_string(),
-            )
-        })
+        .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
         .collect();
     let owned = tags.get(OWNER_TAG).map(String::as_str) == Some(ctx.spec);
     let user_tags: BTreeMap<&String, &String> = tags
@@ -108,10 +94,7 @@ fn secret(
     for (k, v) in [
         ("description", json!(description)),
         // The AWS managed key is the spec's "none".
-        (
-            "kms_key_id",
-            json!(kms.filter(|k| *k != "alias/aws/secretsmanager")),
-        ),
+        ("kms_key_id", json!(kms.filter(|k| *k != "alias/aws/secretsmanager"))),
         ("tags", json!(user_tags)),
         ("value_version", version),
         ("pending_deletion", json!(deleted)),

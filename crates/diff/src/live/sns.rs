@@ -9,18 +9,14 @@ use crate::plan::Kind;
 use crate::policy;
 use crate::DiffError;
 
-pub(super) async fn read(
-    aws: &Aws,
-    ctx: &Ctx<'_>,
-) -> Result<(Vec<LiveResource>, Vec<LiveResource>), DiffError> {
+pub(super) async fn read(aws: &Aws, ctx: &Ctx<'_>) -> Result<(Vec<LiveResource>, Vec<LiveResource>), DiffError> {
     let wanted = ctx.names(Kind::Topic);
     let (attrs, subs) = tokio::join!(
-        futures::future::join_all(wanted.iter().map(|d| {
-            aws.sns
-                .get_topic_attributes()
-                .topic_arn(d.arn.clone().unwrap_or_default())
-                .send()
-        })),
+        futures::future::join_all(
+            wanted
+                .iter()
+                .map(|d| { aws.sns.get_topic_attributes().topic_arn(d.arn.clone().unwrap_or_default()).send() })
+        ),
         list_subscriptions(aws),
     );
     let mut topics = Vec::new();
@@ -73,9 +69,7 @@ pub(super) async fn read(
     Ok((topics, subscriptions))
 }
 
-async fn list_subscriptions(
-    aws: &Aws,
-) -> Result<Vec<secmon_aws::sns::types::Subscription>, DiffError> {
+async fn list_subscriptions(aws: &Aws) -> Result<Vec<secmon_aws::sns::types::Subscription>, DiffError> {
     let mut out = Vec::new();
     let mut pages = aws.sns.list_subscriptions().into_paginator().send();
     while let Some(page) = pages.next().await {
