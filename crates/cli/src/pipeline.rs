@@ -62,6 +62,25 @@ async fn plan_with(spec: &Spec, aws: &Aws, opts: PlanOptions) -> Result<Plan, Cl
     Ok(secmon_diff::plan(&state.name, &wanted, &live, opts)?)
 }
 
+/// Lint that needs live state: monitors whose topics have no confirmed e-mail subscriber yet.
+fn unconfirmed(p: &Prepared) -> Vec<secmon_spec::Diagnostic> {
+    let mut out = Vec::new();
+    for (i, m) in p.spec.state.monitors.iter().enumerate() {
+        if !m.notify.is_empty() && !m.notify.iter().any(|t| p.plan.topic_has_confirmed_subscriber(t)) {
+            out.push(p.spec.diagnostic(
+                secmon_spec::Severity::Warning,
+                &format!("monitors[{i}].notify"),
+                format!(
+                    "no topic of this monitor ({}) has a confirmed e-mail subscriber: its alarm would notify nobody",
+                    m.notify.join(", ")
+                ),
+                Some("confirm the subscription from the \"AWS Notification - Subscription Confirmation\" e-mail".into()),
+            ));
+        }
+    }
+    out
+}
+
 fn print_stats(aws: &Aws) {
     let snap = aws.stats.snapshot();
     eprintln!("API calls: {} total, {} mutating", aws.stats.total(), aws.stats.mutating());
@@ -86,6 +105,8 @@ pub fn plan_cmd(
         },
     ))?;
     print_diagnostics(&p.spec.warnings, style);
+    print_diagnostics(&secmon_sim::lint::lint(&p.spec), style);
+    print_diagnostics(&unconfirmed(&p), style);
     match output {
         Format::Json => println!("{}", serde_json::to_string_pretty(&p.plan).expect("plan json")),
         Format::Text => print!("{}", crate::render::plan_text(&p.plan, style)),

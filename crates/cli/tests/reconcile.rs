@@ -98,9 +98,15 @@ fn apply_on_an_empty_account_then_nothing_to_do() {
     let (code, out) = w.plan();
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("Plan: 9 to add, 0 to change, 0 to replace, 0 to destroy."), "{out}");
+    assert!(
+        out.contains("no topic of this monitor (SecurityAlarms) has a confirmed e-mail subscriber"),
+        "{out}"
+    );
     w.apply();
     let (code, out) = w.plan();
     assert_eq!(code, 0, "a plan right after apply must be empty:\n{out}");
+    // moto confirms e-mail subscriptions at once; real AWS waits for the recipient's click.
+    assert!(!out.contains("confirmed e-mail subscriber"), "{out}");
     assert!(out.contains("No changes."), "{out}");
     let second = w.apply();
     let stderr = text(&second.stderr);
@@ -376,4 +382,20 @@ fn apply_without_a_terminal_and_without_auto_approve_refuses() {
     let err = text(&out.stderr);
     assert!(err.contains("--auto-approve"), "{err}");
     assert_eq!(mutating(&err), 0);
+}
+
+#[test]
+fn metric_dimensions_survive_a_round_trip() {
+    let w = World::new();
+    let spec = "tests/fixtures/dimensions.yaml";
+    let out = w.secmon(&["apply", "-f", spec, "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = w.secmon(&["plan", "-f", spec, "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let aws = w.aws();
+    let alarms =
+        w.rt.block_on(aws.cloudwatch.describe_alarms().alarm_names("Admin reads a secret").send())
+            .unwrap();
+    let d = &alarms.metric_alarms()[0].dimensions()[0];
+    assert_eq!((d.name(), d.value()), (Some("User"), Some("IAM-Admin")));
 }

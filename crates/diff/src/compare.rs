@@ -60,6 +60,7 @@ fn delete_order(k: Kind) -> u8 {
 pub fn plan(spec: &str, desired: &[Resource], live: &LiveState, opts: PlanOptions) -> Result<Plan, DiffError> {
     let mut steps: Vec<Step> = Vec::new();
     let mut notes = Vec::new();
+    let mut pending = Vec::new();
     let mut conflicts = Vec::new();
     let desired_addrs: BTreeSet<String> = desired.iter().map(Resource::address).collect();
 
@@ -98,6 +99,7 @@ pub fn plan(spec: &str, desired: &[Resource], live: &LiveState, opts: PlanOption
             if changed.is_empty() {
                 step.reason = "up to date".into();
                 if l.pending {
+                    pending.push(address.clone());
                     step.reason = "pending confirmation".into();
                     notes.push(format!(
                         "{address}: e-mail subscription pending confirmation; the recipient must click the link in the \
@@ -176,6 +178,7 @@ pub fn plan(spec: &str, desired: &[Resource], live: &LiveState, opts: PlanOption
         region: live.region.clone(),
         steps,
         notes,
+        pending_subscriptions: pending,
     })
 }
 

@@ -292,6 +292,7 @@ pub fn resources(state: &DesiredState, t: &Target) -> Vec<Resource> {
                     "metric_name": m.metric.name,
                     "metric_value": m.metric.value,
                     "default_value": m.metric.default,
+                    "dimensions": m.metric.dimensions,
                 }),
             ));
         }
@@ -317,6 +318,7 @@ pub fn resources(state: &DesiredState, t: &Target) -> Vec<Resource> {
                 "comparison": a.comparison.as_str(),
                 "treat_missing_data": a.treat_missing_data.as_str(),
                 "alarm_actions": actions,
+                "dimensions": a.dimensions,
             }),
         ));
     }

@@ -139,6 +139,19 @@ pub struct Plan {
     /// Notes for humans that are not changes (pending subscriptions, kept buckets).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Addresses of e-mail subscriptions still waiting for their confirmation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_subscriptions: Vec<String>,
+}
+
+impl Plan {
+    /// Whether `topic` has at least one confirmed subscription after this plan is applied.
+    pub fn topic_has_confirmed_subscriber(&self, topic: &str) -> bool {
+        let prefix = format!("subscription.{topic}/");
+        self.steps
+            .iter()
+            .any(|s| s.address.starts_with(&prefix) && s.action == Action::NoOp && !self.pending_subscriptions.contains(&s.address))
+    }
 }
 
 impl Plan {

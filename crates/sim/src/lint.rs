@@ -96,6 +96,26 @@ fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
             );
         }
     }
+    if !m.metric.dimensions.is_empty() {
+        let names: Vec<&String> = m.metric.dimensions.keys().collect();
+        let watched: Vec<&String> = a.dimensions.keys().collect();
+        if names != watched {
+            warn(
+                spec,
+                out,
+                at("alarm.dimensions"),
+                format!(
+                    "the metric is published only with dimensions {names:?}, and the alarm watches {}: it can never receive data",
+                    if watched.is_empty() {
+                        "the metric without dimensions".to_string()
+                    } else {
+                        format!("dimensions {watched:?}")
+                    }
+                ),
+                "set alarm.dimensions to the values to watch for every metric dimension, or remove metric.dimensions",
+            );
+        }
+    }
     let trail = spec.state.trail.as_ref();
     match &pattern {
         Pattern::Delimited(_) => warn(

@@ -364,24 +364,23 @@ impl Pattern {
         if let Ok(v) = metric_value.parse::<f64>() {
             return Some(v);
         }
-        if let Some(path) = metric_value.strip_prefix("$.") {
+        self.field_text(metric_value, ev)?.parse().ok()
+    }
+
+    /// The text of a field reference: `$.a.b` in a JSON event, `$name` or `$N` (1-based) in a
+    /// space-delimited one. Used for metric values and dimension values.
+    pub fn field_text(&self, reference: &str, ev: &Event<'_>) -> Option<String> {
+        if let Some(path) = reference.strip_prefix("$.") {
             let sel: Vec<Step> = path.split('.').map(|k| Step::Key(k.to_string())).collect();
-            return match resolve(ev.json?, &sel)? {
-                Value::Number(n) => n.as_f64(),
-                Value::String(s) => s.parse().ok(),
-                _ => None,
-            };
+            return text_of(resolve(ev.json?, &sel)?).map(|t| t.into_owned());
         }
-        let name = metric_value.strip_prefix('$')?;
-        let Pattern::Delimited(d) = self else {
-            return None;
-        };
+        let name = reference.strip_prefix('$')?;
+        let Pattern::Delimited(d) = self else { return None };
         let bound = d.bind(ev.message)?;
-        let value = match name.parse::<usize>() {
+        match name.parse::<usize>() {
             Ok(i) => bound.tokens.get(i.checked_sub(1)?).cloned(),
-            Err(_) => bound.named.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()),
-        };
-        value?.parse().ok()
+            Err(_) => bound.named.into_iter().find(|(n, _)| n == name).map(|(_, v)| v),
+        }
     }
 
     /// Every JSON comparison of the pattern (for lint).

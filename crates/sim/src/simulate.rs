@@ -1,6 +1,8 @@
 //! Replaying events through a spec's monitors: the trail's event selection, each metric filter,
 //! its metric emission, and its alarm.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -30,6 +32,9 @@ pub struct MatchedEvent {
     pub event_name: Option<String>,
     pub event_id: Option<String>,
     pub value: f64,
+    /// The metric's dimension values for this event (empty without dimensions).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub dimensions: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -109,17 +114,30 @@ pub fn simulate(state: &DesiredState, paths: &[String]) -> Result<SimReport, Sim
             for c in &mut monitors {
                 let e = ev.as_event_for(&c.pattern);
                 if c.pattern.matches(&e) {
-                    if let Some(v) = c.pattern.metric_value(&c.monitor.metric.value, &e) {
+                    let Some(v) = c.pattern.metric_value(&c.monitor.metric.value, &e) else {
+                        continue;
+                    };
+                    // Each dimension value is its own metric; an event lacking a dimension field publishes nothing.
+                    let dims: Option<BTreeMap<String, String>> = c
+                        .monitor
+                        .metric
+                        .dimensions
+                        .iter()
+                        .map(|(k, r)| c.pattern.field_text(r, &e).map(|t| (k.clone(), t)))
+                        .collect();
+                    let Some(dimensions) = dims else { continue };
+                    if dimensions == c.monitor.alarm.dimensions {
                         c.samples.push(Sample { time, value: v });
-                        let s = |k: &str| ev.json.as_ref().and_then(|j| j.get(k)).and_then(Value::as_str).map(str::to_string);
-                        c.matched.push(MatchedEvent {
-                            time: ev.time,
-                            event_source: s("eventSource"),
-                            event_name: s("eventName"),
-                            event_id: s("eventID"),
-                            value: v,
-                        });
                     }
+                    let s = |k: &str| ev.json.as_ref().and_then(|j| j.get(k)).and_then(Value::as_str).map(str::to_string);
+                    c.matched.push(MatchedEvent {
+                        time: ev.time,
+                        event_source: s("eventSource"),
+                        event_name: s("eventName"),
+                        event_id: s("eventID"),
+                        value: v,
+                        dimensions,
+                    });
                 } else if let Some(d) = c.monitor.metric.default {
                     c.samples.push(Sample { time, value: d });
                 }

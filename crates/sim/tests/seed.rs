@@ -132,3 +132,24 @@ fn gzipped_cloudtrail_files_and_json_lines_read_the_same() {
     assert!(evs[0].json.is_none());
     assert_eq!(evs[0].message(), "ERROR one");
 }
+
+#[test]
+fn dimensions_split_the_metric_and_alarms_watch_one_value() {
+    let spec = Spec::from_file(&root().join("tests/fixtures/dimensions.yaml")).unwrap();
+    let report = simulate(&spec.state, &[fixture("seed-004-test-events.json")]).unwrap();
+    let admin = &report.monitors[0];
+    assert_eq!(admin.matched[0].dimensions["User"], "IAM-Admin");
+    assert!(admin.run.fired, "the admin's reads are on the watched dimension value");
+    assert!(!report.monitors[1].run.fired, "nobody called intruder read anything");
+    assert!(
+        !report.monitors[2].run.fired,
+        "an alarm without dimensions never sees a dimensioned metric"
+    );
+    let lint = secmon_sim::lint::lint(&spec);
+    assert!(
+        lint.iter()
+            .any(|d| d.field == "monitors[2].alarm.dimensions" && d.message.contains("can never receive data")),
+        "{lint:?}"
+    );
+    assert!(!lint.iter().any(|d| d.field == "monitors[0].alarm.dimensions"));
+}

@@ -240,6 +240,24 @@ impl<'f> Loader<'f> {
         }
     }
 
+    /// A mapping of strings to strings (`dimensions`).
+    fn string_map(&mut self, o: &Obj, key: &str) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let Some(n) = o.get(key).filter(|n| !is_null(n)) else { return out };
+        let path = o.path(key);
+        let YamlDataOwned::Mapping(map) = &untag(n).data else {
+            self.error(pos(n), &path, format!("expected a mapping, found {}", kind(n)), None);
+            return out;
+        };
+        for (kn, vn) in map.iter() {
+            if let (Some(k), Some(v)) = (self.as_string(kn, &path), self.as_string(vn, &path)) {
+                self.locate(&format!("{path}.{k}"), pos(vn));
+                out.insert(k, v);
+            }
+        }
+        out
+    }
+
     fn list<'y>(&mut self, o: &Obj<'y>, key: &str) -> Vec<(String, &'y Node)> {
         let Some(n) = o.get(key).filter(|n| !is_null(n)) else {
             return Vec::new();
@@ -697,7 +715,7 @@ impl<'f> Loader<'f> {
         }
         let metric = self.require(&o, "metric").and_then(|m| {
             let mp = o.path("metric");
-            let mo = self.obj(m, &mp, &["namespace", "name", "value", "default"])?;
+            let mo = self.obj(m, &mp, &["namespace", "name", "value", "default", "dimensions"])?;
             let namespace = self.opt_string(&mo, "namespace").unwrap_or_else(|| "SecurityMetrics".into());
             let at = self.locs.get(&mo.path("namespace")).copied().unwrap_or(mo.pos);
             self.check(at, &mo.path("namespace"), rules::metric_namespace(&namespace));
@@ -716,16 +734,52 @@ impl<'f> Loader<'f> {
             };
             let at = self.locs.get(&mo.path("value")).copied().unwrap_or(mo.pos);
             self.check(at, &mo.path("value"), rules::metric_value(&value));
+            let dimensions = self.string_map(&mo, "dimensions");
+            if dimensions.len() > 3 {
+                let at = self.locs[&mo.path("dimensions")];
+                self.error(
+                    at,
+                    &mo.path("dimensions"),
+                    format!("a metric filter can have at most 3 dimensions, not {}", dimensions.len()),
+                    None,
+                );
+            }
+            for (k, v) in &dimensions {
+                let field = format!("{}.{k}", mo.path("dimensions"));
+                let at = self.locs.get(&field).copied().unwrap_or(mo.pos);
+                if !(v.starts_with('$') && rules::metric_value(v).is_ok() && v.parse::<f64>().is_err()) {
+                    self.error(
+                        at,
+                        &field,
+                        format!("dimension {k:?} must name a field of the event, like $.userIdentity.arn, not {v:?}"),
+                        None,
+                    );
+                }
+                self.check(at, &field, rules::metric_name(k));
+            }
             let default = match mo.get("default") {
+                // AWS refuses a default value together with dimensions.
+                None if !dimensions.is_empty() => None,
                 None => Some(0.0),
                 Some(d) if is_null(d) => None,
-                Some(d) => self.as_number(d, &mo.path("default")),
+                Some(d) => {
+                    if !dimensions.is_empty() {
+                        self.error(
+                            pos(d),
+                            &mo.path("default"),
+                            "a metric filter with dimensions cannot have a default value",
+                            Some("set `default: null` or remove the dimensions".into()),
+                        );
+                    }
+                    self.as_number(d, &mo.path("default"))
+                }
             };
             Some(Metric {
                 namespace,
                 name: mname?,
                 value,
                 default,
+                dimensions,
             })
         });
         let alarm = match o.get("alarm").filter(|n| !is_null(n)) {
@@ -767,6 +821,7 @@ impl<'f> Loader<'f> {
                 "threshold",
                 "comparison",
                 "treat_missing_data",
+                "dimensions",
             ],
         )?;
         let d = Alarm::default();
@@ -843,7 +898,9 @@ impl<'f> Loader<'f> {
                 TreatMissingData::default()
             }),
         };
+        let dimensions = self.string_map(&o, "dimensions");
         Some(Alarm {
+            dimensions,
             name,
             statistic,
             period,

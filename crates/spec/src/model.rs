@@ -260,6 +260,10 @@ pub struct Metric {
     /// Value published when no event matches, so quiet periods read 0 instead of no data. `null`: none.
     #[serde(default = "default_metric_default")]
     pub default: Option<f64>,
+    /// Up to three dimensions, name → field (`$.userIdentity.arn`, `$name`). Each distinct value
+    /// is a separate metric; AWS refuses a default value together with dimensions.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dimensions: BTreeMap<String, String>,
 }
 
 /// A CloudWatch metric alarm. Defaults are the seeds' fixes, not the console's defaults.
@@ -290,6 +294,9 @@ pub struct Alarm {
     /// How periods without data count.
     #[serde(default)]
     pub treat_missing_data: TreatMissingData,
+    /// The dimension values the alarm watches, when the metric has dimensions.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dimensions: BTreeMap<String, String>,
 }
 
 impl Default for Alarm {
@@ -303,6 +310,7 @@ impl Default for Alarm {
             threshold: default_threshold(),
             comparison: Comparison::default(),
             treat_missing_data: TreatMissingData::default(),
+            dimensions: BTreeMap::new(),
         }
     }
 }

@@ -183,6 +183,9 @@ pub fn metric_name(s: &str) -> Rule {
 
 /// PutMetricFilter's metricValue: a number, `$.json.field`, `$name` or `$1`.
 pub fn metric_value(s: &str) -> Rule {
+    if s.len() > 100 {
+        return Err("metric value must be at most 100 characters".into());
+    }
     if s.parse::<f64>().is_ok_and(f64::is_finite) {
         return Ok(());
     }

@@ -1,6 +1,6 @@
 //! CloudWatch metric alarm. PutMetricAlarm creates and replaces in one call.
 
-use secmon_aws::cloudwatch::types::{ComparisonOperator, Statistic, Tag};
+use secmon_aws::cloudwatch::types::{ComparisonOperator, Dimension, Statistic, Tag};
 use secmon_diff::desired::OWNER_TAG;
 use secmon_diff::{Action, Step};
 use serde_json::Value;
@@ -37,6 +37,11 @@ pub(super) async fn execute(ctx: &Ctx, step: &Step) -> Result<(), ApplyError> {
                 .treat_missing_data(s(r, "treat_missing_data").unwrap_or("notBreaching"))
                 .actions_enabled(true)
                 .set_alarm_actions(Some(actions))
+                .set_dimensions(r.attrs.get("dimensions").and_then(Value::as_object).map(|m| {
+                    m.iter()
+                        .map(|(k, v)| Dimension::builder().name(k).value(v.as_str().unwrap_or_default()).build())
+                        .collect()
+                }))
                 .tags(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build());
             req = if statistic.starts_with('p') {
                 req.extended_statistic(statistic)

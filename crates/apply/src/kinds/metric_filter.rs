@@ -17,6 +17,17 @@ pub(super) async fn execute(ctx: &Ctx, step: &Step) -> Result<(), ApplyError> {
                 .metric_name(s(r, "metric_name").unwrap_or_default())
                 .metric_value(s(r, "metric_value").unwrap_or("1"))
                 .set_default_value(r.attrs.get("default_value").and_then(Value::as_f64))
+                .set_dimensions(
+                    r.attrs
+                        .get("dimensions")
+                        .and_then(Value::as_object)
+                        .filter(|m| !m.is_empty())
+                        .map(|m| {
+                            m.iter()
+                                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                                .collect()
+                        }),
+                )
                 .build()
                 .expect("transformation");
             logs.put_metric_filter()

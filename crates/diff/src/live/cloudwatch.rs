@@ -43,6 +43,7 @@ pub(super) async fn read(aws: &Aws, ctx: &Ctx<'_>) -> Result<Vec<LiveResource>, 
                     "comparison": a.comparison_operator().map(|c| c.as_str().to_string()),
                     "treat_missing_data": a.treat_missing_data().unwrap_or("missing"),
                     "alarm_actions": actions,
+                    "dimensions": a.dimensions().iter().map(|d| (d.name().unwrap_or_default().to_string(), d.value().unwrap_or_default().to_string())).collect::<std::collections::BTreeMap<_, _>>(),
                 })
                 .as_object()
                 .expect("object")

@@ -50,6 +50,7 @@ async fn read_filters(aws: &Aws, group: &str) -> Result<Vec<LiveResource>, DiffE
                 "metric_name": t.map(|t| t.metric_name()),
                 "metric_value": t.map(|t| t.metric_value()),
                 "default_value": default,
+                "dimensions": t.and_then(|t| t.dimensions()).cloned().unwrap_or_default().into_iter().collect::<std::collections::BTreeMap<_, _>>(),
             })
             .as_object()
             .expect("object")
