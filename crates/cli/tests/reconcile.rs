@@ -399,3 +399,51 @@ fn metric_dimensions_survive_a_round_trip() {
     let d = &alarms.metric_alarms()[0].dimensions()[0];
     assert_eq!((d.name(), d.value()), (Some("User"), Some("IAM-Admin")));
 }
+
+/// Issue 7: every pack applied on the emulator converges, keeps the canonical CIS texts byte for
+/// byte, and plans with the same number of API calls as the seed spec (reads are batched: they
+/// do not grow with the number of rules).
+#[test]
+fn all_packs_apply_converge_and_plan_within_the_read_budget() {
+    let w = World::new();
+    let spec = "specs/all-packs.yaml";
+    let out = w.secmon(&["apply", "-f", spec, "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = w.secmon(&["plan", "-f", spec, "--detailed-exitcode", "--stats"]);
+    let packs_stats = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{}{packs_stats}", text(&out.stdout));
+    let aws = w.aws();
+    let filters =
+        w.rt.block_on(aws.logs.describe_metric_filters().log_group_name("secmon-packs-loggroup").send())
+            .unwrap();
+    assert_eq!(filters.metric_filters().len(), 21, "15 CIS + 1 secret-access + 5 self-protection");
+    for (id, _, metric, _, text) in secmon_spec::packs::CIS {
+        let name = format!("{id}-{metric}");
+        let f = filters
+            .metric_filters()
+            .iter()
+            .find(|f| f.filter_name() == Some(name.as_str()))
+            .unwrap_or_else(|| panic!("{name}"));
+        assert_eq!(f.filter_pattern(), Some(text), "{name} keeps the canonical text byte for byte");
+    }
+    // The seed pipeline, converged in an account of its own, for comparison.
+    let seed_world = World::new();
+    seed_world.apply();
+    let seed_out = text(&seed_world.secmon(&["plan", "-f", SEED, "--stats"]).stderr);
+    let total = |s: &str| -> u64 {
+        s.lines()
+            .find(|l| l.starts_with("API calls:"))
+            .unwrap()
+            .split_whitespace()
+            .nth(2)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(
+        total(&packs_stats),
+        total(&seed_out),
+        "21 monitors plan with as many calls as 1:\n{packs_stats}\n{seed_out}"
+    );
+    assert_eq!(calls(&packs_stats, "GetSecretValue"), 0);
+}

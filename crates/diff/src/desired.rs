@@ -281,7 +281,7 @@ pub fn resources(state: &DesiredState, t: &Target) -> Vec<Resource> {
     }
     if let Some(cw) = state.trail.as_ref().and_then(|tr| tr.cloudwatch_logs.as_ref()) {
         for m in &state.monitors {
-            out.push(res(
+            let mut r = res(
                 Kind::MetricFilter,
                 m.filter_name(),
                 None,
@@ -294,7 +294,10 @@ pub fn resources(state: &DesiredState, t: &Target) -> Vec<Resource> {
                     "default_value": m.metric.default,
                     "dimensions": m.metric.dimensions,
                 }),
-            ));
+            );
+            // Sent exactly as written: auditors (Security Hub, CIS) compare the text byte for byte.
+            r.meta.insert("pattern_text".into(), json!(m.pattern));
+            out.push(r);
         }
     }
     for m in &state.monitors {

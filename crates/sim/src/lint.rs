@@ -176,7 +176,10 @@ fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
                             out,
                             at("pattern"),
                             format!("this monitor watches {s}, but the trail excludes it (trail.management_events.exclude_sources): it can never fire"),
-                            &format!("remove {s} from trail.management_events.exclude_sources, or drop this monitor"),
+                            &match &m.rule {
+                                Some(id) => format!("remove {s} from trail.management_events.exclude_sources, or add {id} to the pack's `disable` list"),
+                                None => format!("remove {s} from trail.management_events.exclude_sources, or drop this monitor"),
+                            },
                         );
                     }
                 }

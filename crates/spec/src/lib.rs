@@ -17,6 +17,7 @@ mod diag;
 mod interp;
 mod load;
 mod model;
+pub mod packs;
 pub mod rules;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,7 @@ use std::path::Path;
 pub use diag::{did_you_mean, Diagnostic, Pos, Severity, SpecError};
 pub use interp::expand;
 pub use model::*;
+pub use packs::{PackRef, RuleOverride};
 
 /// A validated spec: the desired state and the source position of each field.
 #[derive(Debug, Clone)]

@@ -8,6 +8,7 @@ use saphyr::{LoadableYamlNode, MarkedYamlOwned, ScalarOwned, YamlDataOwned};
 
 use crate::diag::{did_you_mean, Diagnostic, Pos, Severity, SpecError};
 use crate::model::*;
+use crate::packs::{self, PackRef, RuleOverride};
 use crate::rules::{self, Rule};
 use crate::{interp, Spec};
 
@@ -336,7 +337,11 @@ impl<'f> Loader<'f> {
     }
 
     fn desired_state(&mut self, root: &Node) -> Option<DesiredState> {
-        let o = self.obj(root, "", &["version", "name", "region", "secrets", "trail", "topics", "monitors"])?;
+        let o = self.obj(
+            root,
+            "",
+            &["version", "name", "region", "secrets", "trail", "topics", "monitors", "packs"],
+        )?;
         let version = self.require(&o, "version").and_then(|n| self.as_uint(n, "version"));
         if let Some(v) = version {
             if v != 1 {
@@ -382,7 +387,12 @@ impl<'f> Loader<'f> {
                 monitors.push(m);
             }
         }
-        let state = DesiredState {
+        let packs: Vec<(String, Pos, PackRef)> = self
+            .list(&o, "packs")
+            .into_iter()
+            .filter_map(|(path, n)| self.pack(n, &path).map(|p| (path, pos(n), p)))
+            .collect();
+        let mut state = DesiredState {
             version: version?,
             name: name?,
             region,
@@ -390,9 +400,147 @@ impl<'f> Loader<'f> {
             trail,
             topics,
             monitors,
+            packs: packs.iter().map(|(_, _, p)| p.clone()).collect(),
         };
+        for (path, at, p) in &packs {
+            self.expand_pack(&mut state, path, *at, p);
+        }
         self.cross_checks(&state, &o);
         Some(state)
+    }
+
+    /// A pack entry: a bare name, or a mapping with options.
+    fn pack(&mut self, n: &Node, path: &str) -> Option<PackRef> {
+        let mut p = PackRef {
+            name: String::new(),
+            notify: None,
+            disable: Vec::new(),
+            rules: BTreeMap::new(),
+            namespace: None,
+            only_spec_secrets: false,
+            exclude_principals: Vec::new(),
+        };
+        let name_at;
+        if let YamlDataOwned::Mapping(_) = &untag(n).data {
+            let o = self.obj(
+                n,
+                path,
+                &[
+                    "name",
+                    "notify",
+                    "disable",
+                    "rules",
+                    "namespace",
+                    "only_spec_secrets",
+                    "exclude_principals",
+                ],
+            )?;
+            p.name = self.req_string(&o, "name")?;
+            name_at = self.locs[&o.path("name")];
+            if o.get("notify").is_some() {
+                p.notify = Some(self.string_list(&o, "notify").into_iter().map(|(_, _, s)| s).collect());
+            }
+            p.disable = self.string_list(&o, "disable").into_iter().map(|(_, _, s)| s).collect();
+            p.namespace = self.opt_string(&o, "namespace");
+            if let Some(ns) = &p.namespace {
+                let at = self.locs[&o.path("namespace")];
+                self.check(at, &o.path("namespace"), rules::metric_namespace(ns));
+            }
+            p.only_spec_secrets = self.opt_bool(&o, "only_spec_secrets").unwrap_or(false);
+            p.exclude_principals = self.string_list(&o, "exclude_principals").into_iter().map(|(_, _, s)| s).collect();
+            if let Some(r) = o.get("rules").filter(|r| !is_null(r)) {
+                let rp = o.path("rules");
+                if let YamlDataOwned::Mapping(map) = &untag(r).data {
+                    for (k, v) in map.iter() {
+                        let Some(id) = self.as_string(k, &rp) else { continue };
+                        let vp = format!("{rp}.{id}");
+                        self.locate(&vp, pos(k));
+                        let Some(ro) = self.obj(v, &vp, &["alarm", "notify", "description"]) else {
+                            continue;
+                        };
+                        let alarm = ro
+                            .get("alarm")
+                            .filter(|a| !is_null(a))
+                            .and_then(|a| self.alarm(a, &ro.path("alarm")));
+                        let notify = ro
+                            .get("notify")
+                            .map(|_| self.string_list(&ro, "notify").into_iter().map(|(_, _, s)| s).collect());
+                        let description = self.opt_string(&ro, "description");
+                        p.rules.insert(
+                            id,
+                            RuleOverride {
+                                alarm,
+                                notify,
+                                description,
+                            },
+                        );
+                    }
+                } else {
+                    self.error(pos(r), &rp, format!("expected a mapping of rule ids, found {}", kind(r)), None);
+                }
+            }
+        } else {
+            p.name = self.as_string(n, path)?;
+            name_at = pos(n);
+        }
+        if !packs::PACK_NAMES.contains(&p.name.as_str()) {
+            let hint = did_you_mean(&p.name, &packs::PACK_NAMES)
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| format!("packs: {}", packs::PACK_NAMES.join(", ")));
+            self.error(name_at, path, format!("unknown pack {:?}", p.name), Some(hint));
+            return None;
+        }
+        Some(p)
+    }
+
+    /// Appends a pack's monitors; rule ids in `disable` and `rules` must exist.
+    fn expand_pack(&mut self, state: &mut DesiredState, path: &str, at: Pos, p: &PackRef) {
+        let rules = match packs::rules(p, state) {
+            Ok(r) => r,
+            Err(m) => {
+                self.error(at, path, m, None);
+                return;
+            }
+        };
+        let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+        let named = p
+            .disable
+            .iter()
+            .map(|d| (format!("{path}.disable"), d))
+            .chain(p.rules.keys().map(|k| (format!("{path}.rules.{k}"), k)));
+        let mut bad = false;
+        for (field, id) in named {
+            if !ids.contains(&id.as_str()) {
+                let hint = did_you_mean(id, &ids)
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| format!("rules of {}: {}", p.name, ids.join(", ")));
+                let where_ = self.locs.get(&field).copied().unwrap_or(at);
+                self.error(where_, &field, format!("pack {} has no rule {id:?}", p.name), Some(hint));
+                bad = true;
+            }
+        }
+        if bad {
+            return;
+        }
+        match packs::expand(p, state) {
+            Ok(ms) => {
+                for m in ms {
+                    // Findings about a pack's monitor point at the pack entry.
+                    let i = state.monitors.len();
+                    self.locate(&format!("monitors[{i}]"), at);
+                    if m.pattern.chars().count() > 1024 {
+                        self.error(
+                            at,
+                            path,
+                            format!("rule {} expands to a pattern over 1024 characters", m.rule.as_deref().unwrap_or("")),
+                            Some("watch fewer secrets or principals".into()),
+                        );
+                    }
+                    state.monitors.push(m);
+                }
+            }
+            Err(m) => self.error(at, path, m, None),
+        }
     }
 
     fn secret(&mut self, n: &Node, path: &str) -> Option<Secret> {
@@ -805,6 +953,7 @@ impl<'f> Loader<'f> {
             metric: metric?,
             alarm: alarm?,
             notify,
+            rule: None,
         })
     }
 
@@ -914,7 +1063,19 @@ impl<'f> Loader<'f> {
 
     /// Rules that span sections: references, duplicates, monitors needing a log group.
     fn cross_checks(&mut self, s: &DesiredState, root: &Obj) {
-        let loc = |l: &Self, p: &str| l.locs.get(p).copied().unwrap_or(root.pos);
+        // The field's position, or its nearest located parent's (pack monitors point at their pack).
+        let loc = |l: &Self, p: &str| {
+            let mut f = p;
+            loop {
+                if let Some(at) = l.locs.get(f) {
+                    return *at;
+                }
+                match f.rfind(['.', '[']) {
+                    Some(i) => f = &f[..i],
+                    None => return root.pos,
+                }
+            }
+        };
         let topic_names: Vec<&str> = s.topics.iter().map(|t| t.name.as_str()).collect();
         let dup = |l: &mut Self, what: &str, items: Vec<(String, String)>| {
             let mut seen = BTreeMap::new();

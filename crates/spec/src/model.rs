@@ -31,6 +31,10 @@ pub struct DesiredState {
     /// Metric filter + alarm pairs on the trail's log group.
     #[serde(default)]
     pub monitors: Vec<Monitor>,
+    /// Rule packs (`secret-access`, `cis-aws-foundations`, `self-protection`): each expands into
+    /// monitors, listed after the hand-written ones. See docs/rules.md.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packs: Vec<crate::packs::PackRef>,
 }
 
 /// A Secrets Manager secret. Its value never appears in the spec itself.
@@ -234,6 +238,10 @@ pub struct Monitor {
     /// Topics (by name) notified when the alarm fires.
     #[serde(default)]
     pub notify: Vec<String>,
+    /// The pack rule this monitor comes from (set by pack expansion, not written in specs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(skip)]
+    pub rule: Option<String>,
 }
 
 impl Monitor {

@@ -33,7 +33,13 @@ pub(super) async fn execute(ctx: &Ctx, step: &Step) -> Result<(), ApplyError> {
             logs.put_metric_filter()
                 .log_group_name(s(r, "log_group").unwrap_or_default())
                 .filter_name(&r.name)
-                .filter_pattern(s(r, "pattern").unwrap_or_default())
+                .filter_pattern(
+                    r.meta
+                        .get("pattern_text")
+                        .and_then(Value::as_str)
+                        .or(s(r, "pattern"))
+                        .unwrap_or_default(),
+                )
                 .metric_transformations(t)
                 .send()
                 .await

@@ -1,0 +1,443 @@
+//! Rule packs: named sets of monitors that expand into ordinary monitors at load time, so plan,
+//! apply, validate, simulate and verify treat them like hand-written ones.
+//!
+//! - `secret-access`: every way a secret value is read (GetSecretValue and BatchGetSecretValue),
+//!   optionally only the spec's own secrets, optionally not by expected readers;
+//! - `cis-aws-foundations`: CIS AWS Foundations Benchmark v1.4.0 section 4.1–4.15; the filter
+//!   pattern text is byte for byte the text Security Hub (CloudWatch.1–14) and CIS audits compare;
+//! - `self-protection`: changes to the pipeline itself (trail, log group and filters, alarms,
+//!   topics and subscriptions, secrets), each rule naming the secmon resources it guards.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Alarm, DesiredState, Metric, Monitor};
+
+pub const PACK_NAMES: [&str; 3] = ["secret-access", "cis-aws-foundations", "self-protection"];
+
+/// A pack as the spec names it, with its options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PackRef {
+    /// `secret-access`, `cis-aws-foundations` or `self-protection`.
+    pub name: String,
+    /// Topics every rule of the pack notifies; default: every topic of the spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<Vec<String>>,
+    /// Rule ids left out (e.g. `CIS-4.7`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disable: Vec<String>,
+    /// Per-rule overrides by rule id: `alarm`, `notify`, `description`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rules: BTreeMap<String, RuleOverride>,
+    /// Metric namespace of the pack's metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// secret-access: watch only the secrets this spec declares (GetSecretValue by name or ARN;
+    /// filter-based BatchGetSecretValue calls are always reported: CloudTrail does not say which
+    /// secrets they returned).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub only_spec_secrets: bool,
+    /// secret-access and self-protection: principals whose calls are expected
+    /// (`$.userIdentity.arn` patterns, `*` wildcards allowed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_principals: Vec<String>,
+}
+
+/// Fields of a pack rule's monitor a spec may override.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleOverride {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm: Option<Alarm>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// One rule of a pack, as documented in docs/rules.md.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub id: String,
+    pub title: String,
+    pub metric: String,
+    pub pattern: String,
+    /// The Security Hub control comparing this text, if any.
+    pub control: Option<&'static str>,
+}
+
+/// CIS AWS Foundations Benchmark v1.4.0, section 4. Pattern texts are Security Hub's
+/// (CloudWatch.1–14) and the benchmark's (4.15), byte for byte.
+pub const CIS: [(&str, &str, &str, Option<&str>, &str); 15] = [
+    (
+        "CIS-4.1",
+        "Unauthorized API calls",
+        "UnauthorizedAPICalls",
+        Some("CloudWatch.2"),
+        r#"{($.errorCode="*UnauthorizedOperation") || ($.errorCode="AccessDenied*")}"#,
+    ),
+    (
+        "CIS-4.2",
+        "Management Console sign-in without MFA",
+        "ConsoleSigninWithoutMFA",
+        Some("CloudWatch.3"),
+        r#"{ ($.eventName = "ConsoleLogin") && ($.additionalEventData.MFAUsed != "Yes") && ($.userIdentity.type = "IAMUser") && ($.responseElements.ConsoleLogin = "Success") }"#,
+    ),
+    (
+        "CIS-4.3",
+        "Usage of the root user",
+        "RootAccountUsage",
+        Some("CloudWatch.1"),
+        r#"{$.userIdentity.type="Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType !="AwsServiceEvent"}"#,
+    ),
+    (
+        "CIS-4.4",
+        "IAM policy changes",
+        "IAMPolicyChanges",
+        Some("CloudWatch.4"),
+        r#"{($.eventName=DeleteGroupPolicy) || ($.eventName=DeleteRolePolicy) || ($.eventName=DeleteUserPolicy) || ($.eventName=PutGroupPolicy) || ($.eventName=PutRolePolicy) || ($.eventName=PutUserPolicy) || ($.eventName=CreatePolicy) || ($.eventName=DeletePolicy) || ($.eventName=CreatePolicyVersion) || ($.eventName=DeletePolicyVersion) || ($.eventName=AttachRolePolicy) || ($.eventName=DetachRolePolicy) || ($.eventName=AttachUserPolicy) || ($.eventName=DetachUserPolicy) || ($.eventName=AttachGroupPolicy) || ($.eventName=DetachGroupPolicy)}"#,
+    ),
+    (
+        "CIS-4.5",
+        "CloudTrail configuration changes",
+        "CloudTrailChanges",
+        Some("CloudWatch.5"),
+        r#"{($.eventName=CreateTrail) || ($.eventName=UpdateTrail) || ($.eventName=DeleteTrail) || ($.eventName=StartLogging) || ($.eventName=StopLogging)}"#,
+    ),
+    (
+        "CIS-4.6",
+        "Management Console authentication failures",
+        "ConsoleAuthenticationFailure",
+        Some("CloudWatch.6"),
+        r#"{($.eventName=ConsoleLogin) && ($.errorMessage="Failed authentication")}"#,
+    ),
+    (
+        "CIS-4.7",
+        "Disabling or scheduled deletion of customer managed keys",
+        "DisableOrDeleteCMK",
+        Some("CloudWatch.7"),
+        r#"{($.eventSource=kms.amazonaws.com) && (($.eventName=DisableKey) || ($.eventName=ScheduleKeyDeletion))}"#,
+    ),
+    (
+        "CIS-4.8",
+        "S3 bucket policy changes",
+        "S3BucketPolicyChanges",
+        Some("CloudWatch.8"),
+        r#"{($.eventSource=s3.amazonaws.com) && (($.eventName=PutBucketAcl) || ($.eventName=PutBucketPolicy) || ($.eventName=PutBucketCors) || ($.eventName=PutBucketLifecycle) || ($.eventName=PutBucketReplication) || ($.eventName=DeleteBucketPolicy) || ($.eventName=DeleteBucketCors) || ($.eventName=DeleteBucketLifecycle) || ($.eventName=DeleteBucketReplication))}"#,
+    ),
+    (
+        "CIS-4.9",
+        "AWS Config configuration changes",
+        "AWSConfigChanges",
+        Some("CloudWatch.9"),
+        r#"{($.eventSource=config.amazonaws.com) && (($.eventName=StopConfigurationRecorder) || ($.eventName=DeleteDeliveryChannel) || ($.eventName=PutDeliveryChannel) || ($.eventName=PutConfigurationRecorder))}"#,
+    ),
+    (
+        "CIS-4.10",
+        "Security group changes",
+        "SecurityGroupChanges",
+        Some("CloudWatch.10"),
+        r#"{($.eventName=AuthorizeSecurityGroupIngress) || ($.eventName=AuthorizeSecurityGroupEgress) || ($.eventName=RevokeSecurityGroupIngress) || ($.eventName=RevokeSecurityGroupEgress) || ($.eventName=CreateSecurityGroup) || ($.eventName=DeleteSecurityGroup)}"#,
+    ),
+    (
+        "CIS-4.11",
+        "Network ACL changes",
+        "NetworkACLChanges",
+        Some("CloudWatch.11"),
+        r#"{($.eventName=CreateNetworkAcl) || ($.eventName=CreateNetworkAclEntry) || ($.eventName=DeleteNetworkAcl) || ($.eventName=DeleteNetworkAclEntry) || ($.eventName=ReplaceNetworkAclEntry) || ($.eventName=ReplaceNetworkAclAssociation)}"#,
+    ),
+    (
+        "CIS-4.12",
+        "Network gateway changes",
+        "NetworkGatewayChanges",
+        Some("CloudWatch.12"),
+        r#"{($.eventName=CreateCustomerGateway) || ($.eventName=DeleteCustomerGateway) || ($.eventName=AttachInternetGateway) || ($.eventName=CreateInternetGateway) || ($.eventName=DeleteInternetGateway) || ($.eventName=DetachInternetGateway)}"#,
+    ),
+    (
+        "CIS-4.13",
+        "Route table changes",
+        "RouteTableChanges",
+        Some("CloudWatch.13"),
+        r#"{($.eventName=CreateRoute) || ($.eventName=CreateRouteTable) || ($.eventName=ReplaceRoute) || ($.eventName=ReplaceRouteTableAssociation) || ($.eventName=DeleteRouteTable) || ($.eventName=DeleteRoute) || ($.eventName=DisassociateRouteTable)}"#,
+    ),
+    (
+        "CIS-4.14",
+        "VPC changes",
+        "VPCChanges",
+        Some("CloudWatch.14"),
+        r#"{($.eventName=CreateVpc) || ($.eventName=DeleteVpc) || ($.eventName=ModifyVpcAttribute) || ($.eventName=AcceptVpcPeeringConnection) || ($.eventName=CreateVpcPeeringConnection) || ($.eventName=DeleteVpcPeeringConnection) || ($.eventName=RejectVpcPeeringConnection) || ($.eventName=AttachClassicLinkVpc) || ($.eventName=DetachClassicLinkVpc) || ($.eventName=DisableVpcClassicLink) || ($.eventName=EnableVpcClassicLink)}"#,
+    ),
+    (
+        "CIS-4.15",
+        "AWS Organizations changes",
+        "OrganizationsChanges",
+        None,
+        r#"{ ($.eventSource = organizations.amazonaws.com) && (($.eventName = "AcceptHandshake") || ($.eventName = "AttachPolicy") || ($.eventName = "CreateAccount") || ($.eventName = "CreateOrganizationalUnit") || ($.eventName = "CreatePolicy") || ($.eventName = "DeclineHandshake") || ($.eventName = "DeleteOrganization") || ($.eventName = "DeleteOrganizationalUnit") || ($.eventName = "DeletePolicy") || ($.eventName = "DetachPolicy") || ($.eventName = "DisablePolicyType") || ($.eventName = "EnablePolicyType") || ($.eventName = "InviteAccountToOrganization") || ($.eventName = "LeaveOrganization") || ($.eventName = "MoveAccount") || ($.eventName = "RemoveAccountFromOrganization") || ($.eventName = "UpdatePolicy") || ($.eventName = "UpdateOrganizationalUnit")) }"#,
+    ),
+];
+
+fn or_all(items: Vec<String>) -> String {
+    if items.len() == 1 {
+        items.into_iter().next().unwrap_or_default()
+    } else {
+        format!("({})", items.join(" || "))
+    }
+}
+
+fn quoted(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn events(names: &[&str]) -> String {
+    or_all(names.iter().map(|n| format!("($.eventName = {})", quoted(n))).collect())
+}
+
+fn not_by(principals: &[String]) -> String {
+    principals
+        .iter()
+        .map(|p| format!(" && ($.userIdentity.arn != {})", quoted(p)))
+        .collect()
+}
+
+/// The rules of a pack for this state, before `disable` and overrides.
+pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> {
+    let mut out = Vec::new();
+    match pack.name.as_str() {
+        "cis-aws-foundations" => {
+            for (id, title, metric, control, pattern) in CIS {
+                out.push(Rule {
+                    id: id.into(),
+                    title: title.into(),
+                    metric: metric.into(),
+                    pattern: pattern.into(),
+                    control,
+                });
+            }
+        }
+        "secret-access" => {
+            let reads = if pack.only_spec_secrets {
+                if state.secrets.is_empty() {
+                    return Err("only_spec_secrets needs secrets in the spec".into());
+                }
+                let ids: Vec<String> = state
+                    .secrets
+                    .iter()
+                    .flat_map(|s| {
+                        [
+                            format!("($.requestParameters.secretId = {})", quoted(&s.name)),
+                            format!(
+                                "($.requestParameters.secretId = {})",
+                                quoted(&format!("arn:aws:secretsmanager:*:secret:{}-*", s.name))
+                            ),
+                        ]
+                    })
+                    .collect();
+                format!(
+                    "((($.eventName = \"GetSecretValue\") && {}) || ($.eventName = \"BatchGetSecretValue\"))",
+                    or_all(ids)
+                )
+            } else {
+                events(&["GetSecretValue", "BatchGetSecretValue"])
+            };
+            out.push(Rule {
+                id: "SECRET-READ".into(),
+                title: "A secret value is read".into(),
+                metric: "SecretValueRead".into(),
+                pattern: format!(
+                    "{{ ($.eventSource = \"secretsmanager.amazonaws.com\") && {reads}{} }}",
+                    not_by(&pack.exclude_principals)
+                ),
+                control: None,
+            });
+        }
+        "self-protection" => {
+            let trail = state
+                .trail
+                .as_ref()
+                .ok_or("self-protection guards the trail: the spec needs a `trail`")?;
+            let not = not_by(&pack.exclude_principals);
+            let trail_ids = or_all(
+                ["name", "trailName"]
+                    .iter()
+                    .flat_map(|k| {
+                        [
+                            format!("($.requestParameters.{k} = {})", quoted(&trail.name)),
+                            format!(
+                                "($.requestParameters.{k} = {})",
+                                quoted(&format!("arn:aws:cloudtrail:*:trail/{}", trail.name))
+                            ),
+                        ]
+                    })
+                    .collect(),
+            );
+            out.push(Rule {
+                id: "GUARD-TRAIL".into(),
+                title: format!("Trail {} stopped, deleted, or its selectors or delivery changed", trail.name),
+                metric: "GuardTrail".into(),
+                pattern: format!(
+                    "{{ ($.eventSource = \"cloudtrail.amazonaws.com\") && {} && {trail_ids}{not} }}",
+                    events(&[
+                        "StopLogging",
+                        "DeleteTrail",
+                        "UpdateTrail",
+                        "PutEventSelectors",
+                        "PutInsightSelectors",
+                        "RemoveTags"
+                    ])
+                ),
+                control: None,
+            });
+            if let Some(cw) = &trail.cloudwatch_logs {
+                out.push(Rule {
+                    id: "GUARD-LOGS".into(),
+                    title: format!("Log group {} or its metric filters deleted or changed", cw.log_group),
+                    metric: "GuardLogGroup".into(),
+                    pattern: format!(
+                        "{{ ($.eventSource = \"logs.amazonaws.com\") && {} && ($.requestParameters.logGroupName = {}){not} }}",
+                        events(&[
+                            "DeleteLogGroup",
+                            "DeleteMetricFilter",
+                            "PutMetricFilter",
+                            "PutRetentionPolicy",
+                            "DeleteRetentionPolicy",
+                            "AssociateKmsKey"
+                        ]),
+                        quoted(&cw.log_group)
+                    ),
+                    control: None,
+                });
+            }
+            out.push(Rule {
+                id: "GUARD-ALARMS".into(),
+                title: "Alarms deleted, disabled, changed or forced into a state".into(),
+                metric: "GuardAlarms".into(),
+                pattern: format!(
+                    "{{ ($.eventSource = \"monitoring.amazonaws.com\") && {}{not} }}",
+                    events(&["DeleteAlarms", "DisableAlarmActions", "PutMetricAlarm", "SetAlarmState"])
+                ),
+                control: None,
+            });
+            if !state.topics.is_empty() {
+                let arns = or_all(
+                    state
+                        .topics
+                        .iter()
+                        .flat_map(|t| {
+                            [
+                                format!("($.requestParameters.topicArn = {})", quoted(&format!("arn:aws:sns:*:{}", t.name))),
+                                format!(
+                                    "($.requestParameters.subscriptionArn = {})",
+                                    quoted(&format!("arn:aws:sns:*:{}:*", t.name))
+                                ),
+                            ]
+                        })
+                        .collect(),
+                );
+                out.push(Rule {
+                    id: "GUARD-TOPICS".into(),
+                    title: format!(
+                        "Topics {} or their subscriptions deleted or changed",
+                        state.topics.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                    metric: "GuardTopics".into(),
+                    pattern: format!(
+                        "{{ ($.eventSource = \"sns.amazonaws.com\") && {} && {arns}{not} }}",
+                        events(&[
+                            "DeleteTopic",
+                            "SetTopicAttributes",
+                            "AddPermission",
+                            "RemovePermission",
+                            "Unsubscribe",
+                            "SetSubscriptionAttributes"
+                        ])
+                    ),
+                    control: None,
+                });
+            }
+            if !state.secrets.is_empty() {
+                let ids = or_all(
+                    state
+                        .secrets
+                        .iter()
+                        .flat_map(|s| {
+                            [
+                                format!("($.requestParameters.secretId = {})", quoted(&s.name)),
+                                format!(
+                                    "($.requestParameters.secretId = {})",
+                                    quoted(&format!("arn:aws:secretsmanager:*:secret:{}-*", s.name))
+                                ),
+                            ]
+                        })
+                        .collect(),
+                );
+                out.push(Rule {
+                    id: "GUARD-SECRETS".into(),
+                    title: format!(
+                        "Secrets {} deleted, re-keyed or their resource policy changed",
+                        state.secrets.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                    metric: "GuardSecrets".into(),
+                    pattern: format!(
+                        "{{ ($.eventSource = \"secretsmanager.amazonaws.com\") && {} && {ids}{not} }}",
+                        events(&[
+                            "DeleteSecret",
+                            "PutResourcePolicy",
+                            "DeleteResourcePolicy",
+                            "UpdateSecret",
+                            "ReplicateSecretToRegions"
+                        ])
+                    ),
+                    control: None,
+                });
+            }
+        }
+        other => return Err(format!("unknown pack {other:?}")),
+    }
+    Ok(out)
+}
+
+/// The monitors a pack contributes to the state.
+pub fn expand(pack: &PackRef, state: &DesiredState) -> Result<Vec<Monitor>, String> {
+    let default_notify: Vec<String> = pack
+        .notify
+        .clone()
+        .unwrap_or_else(|| state.topics.iter().map(|t| t.name.clone()).collect());
+    let namespace = pack.namespace.clone().unwrap_or_else(|| {
+        if pack.name == "cis-aws-foundations" {
+            "CISBenchmark".into()
+        } else {
+            "SecmonPacks".into()
+        }
+    });
+    let mut out = Vec::new();
+    for r in rules(pack, state)? {
+        if pack.disable.contains(&r.id) {
+            continue;
+        }
+        let o = pack.rules.get(&r.id).cloned().unwrap_or_default();
+        let name = format!("{}-{}", r.id, r.metric);
+        out.push(Monitor {
+            name: name.clone(),
+            description: Some(
+                o.description
+                    .unwrap_or_else(|| format!("{} ({}, secmon pack {})", r.title, r.id, pack.name)),
+            ),
+            pattern: r.pattern,
+            filter_name: None,
+            metric: Metric {
+                namespace: namespace.clone(),
+                name: r.metric,
+                value: "1".into(),
+                default: Some(0.0),
+                dimensions: BTreeMap::new(),
+            },
+            alarm: o.alarm.unwrap_or_default(),
+            notify: o.notify.unwrap_or_else(|| default_notify.clone()),
+            rule: Some(r.id),
+        });
+    }
+    Ok(out)
+}
