@@ -23,6 +23,10 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import make_server
 
 PREFIX = "/service/GraniteServiceVersion20100801/operation/"
+CONTROL = "/_secmon/unconfirmed-email"
+# E-mail endpoints whose subscriptions are shown as unconfirmed: moto confirms e-mail subscriptions
+# at once, AWS waits for the recipient's click. Tests say "nobody clicked" with POST CONTROL.
+UNCONFIRMED: set = set()
 TARGET = "GraniteServiceVersion20100801"
 TIME_KEYS = ("Timestamp", "Time", "Date")
 
@@ -76,6 +80,13 @@ class CborAdapter:
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
+        if path == CONTROL:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            UNCONFIRMED.add(environ["wsgi.input"].read(length).decode().strip().lower())
+            start_response("204 No Content", [])
+            return [b""]
+        if UNCONFIRMED and environ.get("REQUEST_METHOD") == "POST" and not path.startswith(PREFIX):
+            return self.unconfirmed(environ, start_response)
         if not path.startswith(PREFIX):
             return self.app(environ, start_response)
         op = path[len(PREFIX):]
@@ -118,6 +129,41 @@ class CborAdapter:
         ]
         start_response(captured["status"], headers)
         return [encoded]
+
+
+def _unconfirmed(self, environ, start_response):
+    """SNS ListSubscriptions*: show subscriptions of unconfirmed e-mail endpoints as AWS does,
+    with the SubscriptionArn `PendingConfirmation`."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    env = dict(environ)
+    env["wsgi.input"] = io.BytesIO(body)
+    if b"Action=ListSubscriptions" not in body:
+        return self.app(env, start_response)
+    captured = {}
+
+    def capture(status, headers, exc_info=None):
+        captured["status"], captured["headers"] = status, headers
+        return lambda data: None
+
+    chunks = self.app(env, capture)
+    out = b"".join(chunks)
+    import re
+
+    def pend(m):
+        member = m.group(0)
+        endpoint = re.search(rb"<Endpoint>(.*?)</Endpoint>", member)
+        if endpoint and endpoint.group(1).decode().lower() in UNCONFIRMED:
+            member = re.sub(rb"<SubscriptionArn>.*?</SubscriptionArn>", b"<SubscriptionArn>PendingConfirmation</SubscriptionArn>", member)
+        return member
+
+    out = re.sub(rb"<member>.*?</member>", pend, out, flags=re.S)
+    headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"] + [("Content-Length", str(len(out)))]
+    start_response(captured["status"], headers)
+    return [out]
+
+
+CborAdapter.unconfirmed = _unconfirmed
 
 
 def main():

@@ -447,3 +447,20 @@ fn all_packs_apply_converge_and_plan_within_the_read_budget() {
     );
     assert_eq!(calls(&packs_stats, "GetSecretValue"), 0);
 }
+
+#[test]
+fn a_pending_subscription_is_reported_not_recreated() {
+    let w = World::new();
+    w.apply();
+    w.emu.unconfirm_email("security@example.com");
+    let (code, out) = w.plan();
+    assert_eq!(code, 0, "pending is not a change:\n{out}");
+    assert!(
+        out.contains("subscription.SecurityAlarms/security@example.com: e-mail subscription pending confirmation"),
+        "{out}"
+    );
+    assert!(out.contains("aws sns subscribe --topic-arn arn:aws:sns:us-east-1:123456789012:SecurityAlarms --protocol email --notification-endpoint security@example.com"), "{out}");
+    assert!(out.contains("has a confirmed e-mail subscriber"), "{out}");
+    let again = w.apply();
+    assert_eq!(mutating(&text(&again.stderr)), 0, "not re-created on every run");
+}

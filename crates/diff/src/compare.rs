@@ -105,7 +105,7 @@ pub fn plan(spec: &str, desired: &[Resource], live: &LiveState, opts: PlanOption
                         "{address}: e-mail subscription pending confirmation; the recipient must click the link in the \
                          \"AWS Notification - Subscription Confirmation\" e-mail. To send it again: \
                          aws sns subscribe --topic-arn {} --protocol email --notification-endpoint {}",
-                        l.resource.attr_str("topic_arn").unwrap_or(""),
+                        l.resource.meta.get("topic_arn").and_then(serde_json::Value::as_str).unwrap_or(""),
                         d.attr_str("endpoint").unwrap_or("")
                     ));
                 }

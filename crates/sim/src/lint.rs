@@ -1,10 +1,87 @@
 //! Lint: what the seeds' authors learned the hard way, said before deploying. Each finding names
 //! the field and says what to change. Pattern syntax errors are errors; the rest are warnings.
 
-use secmon_spec::{did_you_mean, Comparison, Diagnostic, Monitor, ReadWrite, Severity, Spec};
+use secmon_spec::{did_you_mean, Alarm, Comparison, Diagnostic, Metric, Monitor, ReadWrite, Severity, Spec};
 
 use crate::catalog;
 use crate::pattern::{Literal, Op, Pattern, Step, Test};
+
+/// How bad an alarm problem is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Impact {
+    /// The alarm cannot fire (or not reliably).
+    CannotFire,
+    /// The alarm fires, but late.
+    Late,
+}
+
+/// A problem of an alarm's settings with the metric it watches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmProblem {
+    pub field: &'static str,
+    pub impact: Impact,
+    pub message: String,
+    pub hint: &'static str,
+}
+
+/// The seeds' failures, as rules on an alarm and its metric: used by lint on the spec and by
+/// `verify` on the live alarm.
+pub fn alarm_problems(a: &Alarm, metric: &Metric) -> Vec<AlarmProblem> {
+    let mut out = Vec::new();
+    let constant = metric.value.parse::<f64>().ok();
+    if constant.is_some() && (matches!(a.statistic.as_str(), "Average" | "Minimum") || a.statistic.starts_with('p')) {
+        out.push(AlarmProblem {
+            field: "alarm.statistic",
+            impact: Impact::CannotFire,
+            message: format!(
+                "`{}` of a count metric (value {}) stays below 1 unless every log event in the period matches: this alarm cannot fire reliably",
+                a.statistic, metric.value
+            ),
+            hint: "use `statistic: Sum` to count matching events",
+        });
+    }
+    if a.period > 60 {
+        out.push(AlarmProblem {
+            field: "alarm.period",
+            impact: Impact::Late,
+            message: format!(
+                "a {}-second period makes this security alarm fire up to {} minutes after the event",
+                a.period,
+                a.period / 60
+            ),
+            hint: "use `period: 60`",
+        });
+    }
+    // Thresholds the statistic can never reach.
+    if let Some(v) = constant {
+        let d = metric.default;
+        let (lo, hi) = (d.map_or(v, |d| v.min(d)), d.map_or(v, |d| v.max(d)));
+        let (lo, hi) = match a.statistic.as_str() {
+            "Sum" if v > 0.0 => (lo.min(0.0), f64::INFINITY),
+            "Sum" => (f64::NEG_INFINITY, hi.max(0.0)),
+            "SampleCount" => (0.0, f64::INFINITY),
+            _ => (lo, hi),
+        };
+        let unreachable = match a.comparison {
+            Comparison::GreaterThanOrEqualToThreshold => a.threshold > hi,
+            Comparison::GreaterThanThreshold => a.threshold >= hi,
+            Comparison::LessThanThreshold => a.threshold <= lo,
+            Comparison::LessThanOrEqualToThreshold => a.threshold < lo,
+        };
+        if unreachable {
+            out.push(AlarmProblem {
+                field: "alarm.threshold",
+                impact: Impact::CannotFire,
+                message: format!(
+                    "`{}` of this metric ranges over [{lo}, {hi}]: threshold {} can never be crossed",
+                    a.statistic, a.threshold
+                ),
+                hint: "lower the threshold (1 with Sum counts a single event)",
+            });
+        }
+    }
+    out
+}
 
 /// Every finding for the spec's monitors.
 pub fn lint(spec: &Spec) -> Vec<Diagnostic> {
@@ -40,61 +117,8 @@ fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
         }
     };
     let a = &m.alarm;
-    let constant = m.metric.value.parse::<f64>().ok();
-    // Statistics that cannot count events.
-    if constant.is_some() && matches!(a.statistic.as_str(), "Average" | "Minimum") || constant.is_some() && a.statistic.starts_with('p') {
-        warn(
-            spec,
-            out,
-            at("alarm.statistic"),
-            format!(
-                "`{}` of a count metric (value {}) stays below 1 unless every log event in the period matches: this alarm cannot fire reliably",
-                a.statistic, m.metric.value
-            ),
-            "use `statistic: Sum` to count matching events",
-        );
-    }
-    if a.period > 60 {
-        warn(
-            spec,
-            out,
-            at("alarm.period"),
-            format!(
-                "a {}-second period makes this security alarm fire up to {} minutes after the event",
-                a.period,
-                a.period / 60
-            ),
-            "use `period: 60`",
-        );
-    }
-    // Thresholds the statistic can never reach.
-    if let Some(v) = constant {
-        let d = m.metric.default;
-        let (lo, hi) = (d.map_or(v, |d| v.min(d)), d.map_or(v, |d| v.max(d)));
-        let (lo, hi) = match a.statistic.as_str() {
-            "Sum" if v > 0.0 => (lo.min(0.0), f64::INFINITY),
-            "Sum" => (f64::NEG_INFINITY, hi.max(0.0)),
-            "SampleCount" => (0.0, f64::INFINITY),
-            _ => (lo, hi),
-        };
-        let unreachable = match a.comparison {
-            Comparison::GreaterThanOrEqualToThreshold => a.threshold > hi,
-            Comparison::GreaterThanThreshold => a.threshold >= hi,
-            Comparison::LessThanThreshold => a.threshold <= lo,
-            Comparison::LessThanOrEqualToThreshold => a.threshold < lo,
-        };
-        if unreachable {
-            warn(
-                spec,
-                out,
-                at("alarm.threshold"),
-                format!(
-                    "`{}` of this metric ranges over [{lo}, {hi}]: threshold {} can never be crossed",
-                    a.statistic, a.threshold
-                ),
-                "lower the threshold (1 with Sum counts a single event)",
-            );
-        }
+    for p in alarm_problems(a, &m.metric) {
+        warn(spec, out, at(p.field), p.message, p.hint);
     }
     if !m.metric.dimensions.is_empty() {
         let names: Vec<&String> = m.metric.dimensions.keys().collect();

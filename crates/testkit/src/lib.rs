@@ -73,6 +73,23 @@ impl Emulator {
         }
     }
 
+    /// Makes the emulator show the subscriptions of `email` as pending confirmation, as AWS does
+    /// until the recipient clicks the link (moto confirms e-mail subscriptions at once).
+    pub fn unconfirm_email(&self, email: &str) {
+        use std::io::{Read, Write};
+        let addr = self.endpoint.trim_start_matches("http://");
+        let mut s = std::net::TcpStream::connect(addr).expect("emulator reachable");
+        write!(
+            s,
+            "POST /_secmon/unconfirmed-email HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{email}",
+            email.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 204") || answer.starts_with("HTTP/1.0 204"), "{answer}");
+    }
+
     /// Environment for a `secmon` process talking to this emulator (dummy credentials only).
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
