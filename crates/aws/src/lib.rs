@@ -18,6 +18,7 @@ use std::time::Duration;
 
 pub use aws_smithy_runtime_api::client::result::SdkError;
 pub use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+pub use aws_smithy_types::DateTime;
 pub use stats::{ApiStats, CallCount};
 
 pub use aws_sdk_cloudtrail as cloudtrail;

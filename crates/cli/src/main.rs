@@ -26,6 +26,12 @@ struct Cli {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum NotifyTestArg {
+    Topic,
+    Alarm,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     Text,
     Json,
@@ -99,6 +105,26 @@ enum Command {
         auto_approve: bool,
         #[arg(long, hide = true)]
         fail_after_steps: Option<usize>,
+    },
+    /// Check the live pipeline link by link (the seeds' troubleshooting): exit 0 healthy,
+    /// 1 a link is broken, 2 warnings only.
+    Verify {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, value_enum, default_value = "text")]
+        output: Format,
+        /// Send the confirmation e-mail again to pending subscriptions.
+        #[arg(long)]
+        resend_confirmation: bool,
+        /// Read the secret once (this fires the alarm) and follow the event through each stage.
+        #[arg(long)]
+        trigger: bool,
+        /// Seconds to wait for each stage of --trigger.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        /// Send a test message to each topic (`topic`), or set each alarm to ALARM and back (`alarm`).
+        #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "topic")]
+        notify_test: Option<NotifyTestArg>,
     },
     /// Delete every resource the spec owns, in reverse dependency order.
     Destroy {
@@ -180,6 +206,24 @@ fn run(cli: Cli, style: Style) -> Result<ExitCode, CliError> {
             all,
         } => Ok(offline::test_pattern(pattern, file, monitor, events, output, all, style)),
         Command::Simulate { file, events, output } => Ok(offline::simulate_cmd(file, events, output, style)),
+        Command::Verify {
+            common,
+            output,
+            resend_confirmation,
+            trigger,
+            timeout,
+            notify_test,
+        } => {
+            let opts = secmon_verify::Options {
+                resend_confirmation,
+                trigger: trigger.then(|| std::time::Duration::from_secs(timeout)),
+                notify_test: notify_test.map(|n| match n {
+                    NotifyTestArg::Topic => secmon_verify::NotifyTest::Topic,
+                    NotifyTestArg::Alarm => secmon_verify::NotifyTest::Alarm,
+                }),
+            };
+            pipeline::verify_cmd(&common, output, opts, style)
+        }
         Command::Plan {
             common,
             output,

@@ -293,3 +293,58 @@ pub fn destroy_cmd(
     }
     run_apply(&p, common, apply_options(common, recovery_window_days, None), style)
 }
+
+pub fn verify_cmd(common: &Common, output: Format, opts: secmon_verify::Options, style: Style) -> Result<ExitCode, CliError> {
+    let spec = Spec::from_file(&common.file)?;
+    if opts.trigger.is_some() {
+        if let Some(s) = spec.state.secrets.first() {
+            eprintln!(
+                "{} --trigger reads secret {} once: this fires its alarm and notifies its topics.",
+                style.yellow("Note:"),
+                s.name
+            );
+        }
+    }
+    let rt = runtime();
+    let (report, aws) = rt.block_on(async {
+        let aws = Aws::connect(spec.state.region.as_deref(), common.endpoint_url.as_deref()).await?;
+        let account_id = aws.account_id().await?;
+        let state = spec.state.resolve(&account_id, &aws.region)?;
+        let report = secmon_verify::verify(&aws, &state, &account_id, &opts).await;
+        Ok::<_, CliError>((report, aws))
+    })?;
+    match output {
+        Format::Json => {
+            let v = serde_json::json!({"status": report.worst(), "exit_code": report.exit_code(), "checks": report.checks});
+            println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        }
+        Format::Text => {
+            for c in &report.checks {
+                let status = match c.status {
+                    secmon_verify::Status::Ok => style.green("ok"),
+                    secmon_verify::Status::NotObservable => style.dim("n/a"),
+                    secmon_verify::Status::Warning => style.yellow("warning"),
+                    secmon_verify::Status::Failed => style.red("FAILED"),
+                };
+                println!("{status:<8} {:<32} {:<40} {}", c.id, c.subject, c.evidence);
+                if let Some(f) = &c.fix {
+                    if c.status >= secmon_verify::Status::Warning {
+                        println!("{:<8} {} {f}", "", style.cyan("fix:"));
+                    }
+                }
+            }
+            let count = |s| report.checks.iter().filter(|c| c.status == s).count();
+            println!(
+                "\n{} ok, {} not observable, {} warning(s), {} failed",
+                count(secmon_verify::Status::Ok),
+                count(secmon_verify::Status::NotObservable),
+                count(secmon_verify::Status::Warning),
+                count(secmon_verify::Status::Failed)
+            );
+        }
+    }
+    if common.stats {
+        print_stats(&aws);
+    }
+    Ok(ExitCode::from(report.exit_code()))
+}

@@ -2,95 +2,9 @@
 //! real AWS SDK: apply the seed pipeline, plan shows nothing, drift is found and repaired,
 //! crashes converge, look-alikes are left alone, destroy cleans up.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-use secmon_aws::Aws;
-use secmon_testkit::Emulator;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-const SEED: &str = "specs/seed.yaml";
-const BUCKET: &str = "secmon-secrets-manager-trail-123456789012";
-const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:SecurityAlarms";
-
-struct World {
-    emu: Emulator,
-    rt: tokio::runtime::Runtime,
-}
-
-impl World {
-    fn new() -> World {
-        World {
-            emu: Emulator::start(),
-            rt: tokio::runtime::Runtime::new().unwrap(),
-        }
-    }
-
-    fn secmon(&self, args: &[&str]) -> Output {
-        let out = Command::new(env!("CARGO_BIN_EXE_secmon"))
-            .args(args)
-            .current_dir(root())
-            .envs(self.emu.env())
-            .env("TOP_SECRET_VALUE", "s3cr3t-value-never-printed")
-            .output()
-            .unwrap();
-        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(
-            !all.contains("s3cr3t-value-never-printed"),
-            "the secret value leaked into output:\n{all}"
-        );
-        out
-    }
-
-    fn aws(&self) -> Aws {
-        for (k, v) in self.emu.env() {
-            if k.starts_with("AWS_") && k != "AWS_ENDPOINT_URL" {
-                std::env::set_var(k, v);
-            }
-        }
-        self.rt.block_on(Aws::connect(Some("us-east-1"), Some(&self.emu.endpoint))).unwrap()
-    }
-
-    fn apply(&self) -> Output {
-        let out = self.secmon(&["apply", "-f", SEED, "--auto-approve", "--stats"]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "apply failed:\n{}{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        out
-    }
-
-    fn plan(&self) -> (i32, String) {
-        let out = self.secmon(&["plan", "-f", SEED, "--detailed-exitcode", "--stats"]);
-        let stderr = text(&out.stderr);
-        assert_eq!(calls(&stderr, "GetSecretValue"), 0, "plan must never read the secret");
-        (out.status.code().unwrap(), format!("{}{stderr}", text(&out.stdout)))
-    }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Calls to one operation in `--stats` output.
-fn calls(stats: &str, op: &str) -> u64 {
-    stats
-        .lines()
-        .filter(|l| l.split_whitespace().rev().nth(1) == Some(op))
-        .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
-        .sum()
-}
-
-fn mutating(stats: &str) -> u64 {
-    let line = stats.lines().find(|l| l.starts_with("API calls:")).expect("stats line");
-    line.split(", ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap()
-}
+use common::*;
 
 #[test]
 fn apply_on_an_empty_account_then_nothing_to_do() {

@@ -1,0 +1,92 @@
+//! The user's world in tests: a private emulator, the real binary, and the real SDK.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use secmon_aws::Aws;
+use secmon_testkit::Emulator;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub const SEED: &str = "specs/seed.yaml";
+pub const BUCKET: &str = "secmon-secrets-manager-trail-123456789012";
+pub const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:SecurityAlarms";
+
+pub struct World {
+    pub emu: Emulator,
+    pub rt: tokio::runtime::Runtime,
+}
+
+impl World {
+    pub fn new() -> World {
+        World {
+            emu: Emulator::start(),
+            rt: tokio::runtime::Runtime::new().unwrap(),
+        }
+    }
+
+    pub fn secmon(&self, args: &[&str]) -> Output {
+        let out = Command::new(env!("CARGO_BIN_EXE_secmon"))
+            .args(args)
+            .current_dir(root())
+            .envs(self.emu.env())
+            .env("TOP_SECRET_VALUE", "s3cr3t-value-never-printed")
+            .output()
+            .unwrap();
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            !all.contains("s3cr3t-value-never-printed"),
+            "the secret value leaked into output:\n{all}"
+        );
+        out
+    }
+
+    pub fn aws(&self) -> Aws {
+        for (k, v) in self.emu.env() {
+            if k.starts_with("AWS_") && k != "AWS_ENDPOINT_URL" {
+                std::env::set_var(k, v);
+            }
+        }
+        self.rt.block_on(Aws::connect(Some("us-east-1"), Some(&self.emu.endpoint))).unwrap()
+    }
+
+    pub fn apply(&self) -> Output {
+        let out = self.secmon(&["apply", "-f", SEED, "--auto-approve", "--stats"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "apply failed:\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        out
+    }
+
+    pub fn plan(&self) -> (i32, String) {
+        let out = self.secmon(&["plan", "-f", SEED, "--detailed-exitcode", "--stats"]);
+        let stderr = text(&out.stderr);
+        assert_eq!(calls(&stderr, "GetSecretValue"), 0, "plan must never read the secret");
+        (out.status.code().unwrap(), format!("{}{stderr}", text(&out.stdout)))
+    }
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Calls to one operation in `--stats` output.
+pub fn calls(stats: &str, op: &str) -> u64 {
+    stats
+        .lines()
+        .filter(|l| l.split_whitespace().rev().nth(1) == Some(op))
+        .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+        .sum()
+}
+
+pub fn mutating(stats: &str) -> u64 {
+    let line = stats.lines().find(|l| l.starts_with("API calls:")).expect("stats line");
+    line.split(", ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap()
+}

@@ -1,0 +1,273 @@
+//! Issue 6: `secmon verify` names the broken link of each seed failure, against the emulator.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn verify(w: &World, extra: &[&str]) -> (i32, Value) {
+    let mut args = vec!["verify", "-f", SEED, "--output", "json", "--stats"];
+    args.extend_from_slice(extra);
+    let out = w.secmon(&args);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", text(&out.stdout), text(&out.stderr)));
+    (out.status.code().unwrap(), v)
+}
+
+fn status_of<'a>(v: &'a Value, id: &str) -> Vec<&'a str> {
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["id"] == id)
+        .map(|c| c["status"].as_str().unwrap())
+        .collect()
+}
+
+fn failed(v: &Value) -> Vec<String> {
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "failed")
+        .map(|c| format!("{}: {}", c["id"].as_str().unwrap(), c["evidence"].as_str().unwrap()))
+        .collect()
+}
+
+#[test]
+fn a_healthy_pipeline_verifies_clean_and_says_what_it_cannot_observe() {
+    let w = World::new();
+    w.apply();
+    let (code, v) = verify(&w, &[]);
+    assert_eq!(code, 0, "{v:#}");
+    assert!(failed(&v).is_empty(), "{:?}", failed(&v));
+    for id in [
+        "trail.exists",
+        "trail.logging",
+        "trail.cloudwatch_logs",
+        "role.permissions",
+        "alarm.can_fire",
+        "alarm.actions",
+        "secret.watched",
+        "topic.policy",
+        "topic.subscriptions",
+    ] {
+        assert_eq!(status_of(&v, id), ["ok"], "{id}");
+    }
+    for id in ["trail.s3_delivery", "trail.cloudwatch_logs_delivery", "log_group.receives_events"] {
+        assert_eq!(
+            status_of(&v, id),
+            ["not_observable"],
+            "{id}: moto delivers nothing, so neither pass nor fail"
+        );
+    }
+    let watched = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "secret.watched")
+        .unwrap();
+    assert!(
+        watched["evidence"].as_str().unwrap().contains("offline engine"),
+        "says which engine decided: {watched}"
+    );
+}
+
+/// One seed failure per case: break it out of band, verify names it and exits non-zero.
+#[test]
+fn each_seed_failure_is_diagnosed_by_name() {
+    use secmon_aws::cloudwatch::types::{ComparisonOperator, Statistic};
+    type Break = Box<dyn Fn(&World)>;
+    let cases: Vec<(&str, Break, &str)> = vec![
+        (
+            "logging stopped",
+            Box::new(|w: &World| {
+                let aws = w.aws();
+                w.rt.block_on(aws.cloudtrail.stop_logging().name("secrets-manager-trail").send())
+                    .unwrap();
+            }),
+            "trail.logging",
+        ),
+        (
+            "CloudWatch Logs delivery not configured",
+            Box::new(|w: &World| {
+                let aws = w.aws();
+                w.rt.block_on(
+                    aws.cloudtrail
+                        .update_trail()
+                        .name("secrets-manager-trail")
+                        .cloud_watch_logs_log_group_arn("")
+                        .cloud_watch_logs_role_arn("")
+                        .send(),
+                )
+                .unwrap();
+            }),
+            "trail.cloudwatch_logs",
+        ),
+        (
+            "role missing",
+            Box::new(|w: &World| {
+                let aws = w.aws();
+                let role = "CloudTrailRoleForCloudWatchLogs_secrets-manager-trail";
+                w.rt.block_on(
+                    aws.iam
+                        .delete_role_policy()
+                        .role_name(role)
+                        .policy_name("secmon-cloudwatch-logs")
+                        .send(),
+                )
+                .unwrap();
+                w.rt.block_on(aws.iam.delete_role().role_name(role).send()).unwrap();
+            }),
+            "role.exists",
+        ),
+        (
+            "pattern that does not match GetSecretValue",
+            Box::new(|w: &World| {
+                let aws = w.aws();
+                // Delete first: moto adds a second filter of the same name where AWS replaces it.
+                w.rt.block_on(
+                    aws.logs
+                        .delete_metric_filter()
+                        .log_group_name("secmon-secretsmanager-loggroup")
+                        .filter_name("GetSecretValue")
+                        .send(),
+                )
+                .unwrap();
+                let t = secmon_aws::logs::types::MetricTransformation::builder()
+                    .metric_namespace("SecurityMetrics")
+                    .metric_name("SecretAccessCount")
+                    .metric_value("1")
+                    .default_value(0.0)
+                    .build()
+                    .unwrap();
+                w.rt.block_on(
+                    aws.logs
+                        .put_metric_filter()
+                        .log_group_name("secmon-secretsmanager-loggroup")
+                        .filter_name("GetSecretValue")
+                        .filter_pattern("{ $.eventName = \"GetSecretValues\" }")
+                        .metric_transformations(t)
+                        .send(),
+                )
+                .unwrap();
+            }),
+            "secret.watched",
+        ),
+        (
+            "alarm statistic Average",
+            Box::new(|w: &World| {
+                let aws = w.aws();
+                w.rt.block_on(
+                    aws.cloudwatch
+                        .put_metric_alarm()
+                        .alarm_name("Secret is accessed")
+                        .namespace("SecurityMetrics")
+                        .metric_name("SecretAccessCount")
+                        .statistic(Statistic::Average)
+                        .period(60)
+                        .evaluation_periods(1)
+                        .threshold(1.0)
+                        .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
+                        .alarm_actions(TOPIC_ARN)
+                        .send(),
+                )
+                .unwrap();
+            }),
+            "alarm.can_fire",
+        ),
+        (
+            "alarm action pointing at a deleted topic",
+            Box::new(|w: &World| {
+                let aws = w.aws();
+                w.rt.block_on(aws.sns.delete_topic().topic_arn(TOPIC_ARN).send()).unwrap();
+            }),
+            "alarm.actions",
+        ),
+        (
+            "subscription pending",
+            Box::new(|w: &World| w.emu.unconfirm_email("security@example.com")),
+            "topic.subscriptions",
+        ),
+    ];
+    for (what, break_it, id) in cases {
+        let w = World::new();
+        w.apply();
+        break_it(&w);
+        let (code, v) = verify(&w, &[]);
+        assert_eq!(code, 1, "{what}: non-zero exit\n{v:#}");
+        assert!(
+            status_of(&v, id).contains(&"failed"),
+            "{what}: {id} must fail; failed: {:?}",
+            failed(&v)
+        );
+        let c = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id && c["status"] == "failed")
+            .unwrap();
+        assert!(c["fix"].as_str().is_some_and(|f| !f.is_empty()), "{what}: says what to do: {c}");
+    }
+}
+
+#[test]
+fn pending_subscriptions_can_be_asked_to_confirm_again() {
+    let w = World::new();
+    w.apply();
+    w.emu.unconfirm_email("security@example.com");
+    let (code, v) = verify(&w, &["--resend-confirmation"]);
+    assert_eq!(code, 1);
+    assert_eq!(status_of(&v, "subscription.resend"), ["ok"], "{v:#}");
+    let c = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "topic.subscriptions")
+        .unwrap();
+    assert!(
+        c["evidence"].as_str().unwrap().contains("pending: email:security@example.com"),
+        "{c}"
+    );
+}
+
+#[test]
+fn trigger_reads_the_secret_once_and_reports_what_it_cannot_follow() {
+    let w = World::new();
+    w.apply();
+    let out = w.secmon(&["verify", "-f", SEED, "--trigger", "--stats"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--trigger reads secret TopSecretInfo once: this fires its alarm"),
+        "announced: {stderr}"
+    );
+    assert_eq!(calls(&stderr, "GetSecretValue"), 1, "exactly one read");
+    assert!(stdout.contains("trigger.read") && stdout.contains("its value was discarded"));
+    for stage in [
+        "trigger.cloudtrail_event",
+        "trigger.log_event",
+        "trigger.datapoint",
+        "trigger.alarm",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with("n/a") && l.contains(stage)),
+            "{stage} not observable on moto:\n{stdout}"
+        );
+    }
+    // A plain verify never reads the secret.
+    let out = w.secmon(&["verify", "-f", SEED, "--stats"]);
+    assert_eq!(calls(&text(&out.stderr), "GetSecretValue"), 0);
+}
+
+#[test]
+fn notify_test_publishes_or_sets_alarm_state() {
+    let w = World::new();
+    w.apply();
+    let out = w.secmon(&["verify", "-f", SEED, "--notify-test", "--stats"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(calls(&text(&out.stderr), "Publish"), 1);
+    let out = w.secmon(&["verify", "-f", SEED, "--notify-test", "alarm", "--stats"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert_eq!(calls(&text(&out.stderr), "SetAlarmState"), 2, "to ALARM and back");
+}

@@ -1,0 +1,266 @@
+//! `--trigger`: the seeds' end-to-end test, and `--notify-test`: the seeds' delivery test.
+
+use std::time::{Duration, Instant};
+
+use secmon_aws::Aws;
+use secmon_spec::DesiredState;
+
+use crate::{check, Check, NotifyTest, Status, NOT_OBSERVABLE};
+
+/// Polls `probe` every 5 s until it answers or `timeout` passes.
+async fn wait_for<F, Fut>(timeout: Duration, mut probe: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if probe().await {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() >= timeout {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_secs(5).min(timeout)).await;
+    }
+}
+
+/// Reads the first secret once (this fires the alarm: that is the point), then follows the
+/// event through CloudTrail, the log group, the metric and the alarm.
+pub(crate) async fn run(aws: &Aws, state: &DesiredState, timeout: Duration) -> Vec<Check> {
+    let mut out = Vec::new();
+    let Some(secret) = state.secrets.first() else {
+        out.push(check(
+            "trigger.read",
+            "pipeline",
+            Status::Failed,
+            "the spec has no secret to read",
+            None,
+        ));
+        return out;
+    };
+    let subject = format!("secret {}", secret.name);
+    let started = std::time::SystemTime::now();
+    // The value is dropped unread: secmon never prints or keeps a secret value.
+    match aws.secretsmanager.get_secret_value().secret_id(&secret.name).send().await {
+        Ok(_) => out.push(check(
+            "trigger.read",
+            &subject,
+            Status::Ok,
+            "read the secret once (GetSecretValue); its value was discarded",
+            None,
+        )),
+        Err(e) => {
+            out.push(check(
+                "trigger.read",
+                &subject,
+                Status::Failed,
+                secmon_aws::AwsError::call("GetSecretValue", e).to_string(),
+                None,
+            ));
+            return out;
+        }
+    }
+    if aws.endpoint_override.is_some() {
+        for id in [
+            "trigger.cloudtrail_event",
+            "trigger.log_event",
+            "trigger.datapoint",
+            "trigger.alarm",
+        ] {
+            out.push(check(id, &subject, Status::NotObservable, NOT_OBSERVABLE, None));
+        }
+        return out;
+    }
+    let since = secmon_aws::DateTime::from(started);
+    let Some(lg) = state
+        .trail
+        .as_ref()
+        .and_then(|t| t.cloudwatch_logs.as_ref())
+        .map(|c| c.log_group.clone())
+    else {
+        return out;
+    };
+    let stages: [(&str, &str); 4] = [
+        ("trigger.cloudtrail_event", "CloudTrail recorded the GetSecretValue"),
+        ("trigger.log_event", "the event reached the log group"),
+        ("trigger.datapoint", "the metric has a datapoint"),
+        ("trigger.alarm", "an alarm is in ALARM"),
+    ];
+    for (i, (id, what)) in stages.iter().enumerate() {
+        let took = match i {
+            0 => {
+                wait_for(timeout, || async {
+                    aws.cloudtrail
+                        .lookup_events()
+                        .lookup_attributes(
+                            secmon_aws::cloudtrail::types::LookupAttribute::builder()
+                                .attribute_key(secmon_aws::cloudtrail::types::LookupAttributeKey::EventName)
+                                .attribute_value("GetSecretValue")
+                                .build()
+                                .expect("attribute"),
+                        )
+                        .start_time(since)
+                        .send()
+                        .await
+                        .is_ok_and(|r| !r.events().is_empty())
+                })
+                .await
+            }
+            1 => {
+                wait_for(timeout, || async {
+                    aws.logs
+                        .filter_log_events()
+                        .log_group_name(&lg)
+                        .filter_pattern("{ $.eventName = \"GetSecretValue\" }")
+                        .start_time(since.secs() * 1000)
+                        .send()
+                        .await
+                        .is_ok_and(|r| !r.events().is_empty())
+                })
+                .await
+            }
+            2 => {
+                wait_for(timeout, || async {
+                    let mut any = false;
+                    for m in &state.monitors {
+                        let r = aws
+                            .cloudwatch
+                            .get_metric_statistics()
+                            .namespace(&m.metric.namespace)
+                            .metric_name(&m.metric.name)
+                            .start_time(since)
+                            .end_time(secmon_aws::DateTime::from(std::time::SystemTime::now()))
+                            .period(60)
+                            .statistics(secmon_aws::cloudwatch::types::Statistic::Sum)
+                            .send()
+                            .await;
+                        any |= r.is_ok_and(|r| r.datapoints().iter().any(|d| d.sum().unwrap_or(0.0) > 0.0));
+                    }
+                    any
+                })
+                .await
+            }
+            _ => {
+                wait_for(timeout, || async {
+                    let names: Vec<String> = state.monitors.iter().map(|m| m.alarm_name().to_string()).collect();
+                    aws.cloudwatch
+                        .describe_alarms()
+                        .set_alarm_names(Some(names))
+                        .state_value(secmon_aws::cloudwatch::types::StateValue::Alarm)
+                        .send()
+                        .await
+                        .is_ok_and(|r| !r.metric_alarms().is_empty())
+                })
+                .await
+            }
+        };
+        match took {
+            Some(d) => out.push(check(
+                id,
+                &subject,
+                Status::Ok,
+                format!("{what} after {:.0} s", d.as_secs_f64()),
+                None,
+            )),
+            None => {
+                out.push(check(
+                    id,
+                    &subject,
+                    Status::Failed,
+                    format!("stopped here: {what} did not happen within {} s", timeout.as_secs()),
+                    None,
+                ));
+                break;
+            }
+        }
+    }
+    out
+}
+
+pub(crate) async fn notify_test(aws: &Aws, state: &DesiredState, account_id: &str, kind: NotifyTest) -> Vec<Check> {
+    let mut out = Vec::new();
+    match kind {
+        NotifyTest::Topic => {
+            for t in &state.topics {
+                let arn = format!("arn:aws:sns:{}:{account_id}:{}", aws.region, t.name);
+                let r = aws
+                    .sns
+                    .publish()
+                    .topic_arn(&arn)
+                    .subject("secmon verify: test notification")
+                    .message(format!(
+                        "This is a test message from `secmon verify --notify-test` for spec {}. If you read it, delivery works.",
+                        state.name
+                    ))
+                    .send()
+                    .await;
+                out.push(match r {
+                    Ok(m) => check(
+                        "notify_test.topic",
+                        format!("topic {}", t.name),
+                        Status::Ok,
+                        format!(
+                            "published message {}: check the subscribers' inboxes",
+                            m.message_id().unwrap_or("?")
+                        ),
+                        None,
+                    ),
+                    Err(e) => check(
+                        "notify_test.topic",
+                        format!("topic {}", t.name),
+                        Status::Failed,
+                        secmon_aws::AwsError::call("Publish", e).to_string(),
+                        None,
+                    ),
+                });
+            }
+        }
+        NotifyTest::Alarm => {
+            for m in &state.monitors {
+                let name = m.alarm_name();
+                let mut ok = true;
+                for (value, reason) in [
+                    (
+                        secmon_aws::cloudwatch::types::StateValue::Alarm,
+                        "secmon verify --notify-test: testing notification delivery",
+                    ),
+                    (
+                        secmon_aws::cloudwatch::types::StateValue::Ok,
+                        "secmon verify --notify-test: back to OK after the test",
+                    ),
+                ] {
+                    if let Err(e) = aws
+                        .cloudwatch
+                        .set_alarm_state()
+                        .alarm_name(name)
+                        .state_value(value)
+                        .state_reason(reason)
+                        .send()
+                        .await
+                    {
+                        out.push(check(
+                            "notify_test.alarm",
+                            format!("alarm {name}"),
+                            Status::Failed,
+                            secmon_aws::AwsError::call("SetAlarmState", e).to_string(),
+                            None,
+                        ));
+                        ok = false;
+                        break;
+                    }
+                }
+                if ok {
+                    out.push(check(
+                        "notify_test.alarm",
+                        format!("alarm {name}"),
+                        Status::Ok,
+                        "set to ALARM and back to OK: its topics were notified",
+                        None,
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
