@@ -212,3 +212,17 @@ fn secret_access_can_watch_only_the_spec_secrets_and_spare_expected_readers() {
     let m = report.monitors.iter().find(|m| m.alarm == "SECRET-READ-SecretValueRead").unwrap();
     assert!(m.matched.is_empty(), "{:?}", m.matched);
 }
+
+#[test]
+fn a_rule_can_be_renamed_and_its_metric_changed() {
+    let text = std::fs::read_to_string(root().join("specs/all-packs.yaml")).unwrap().replace(
+        "      CIS-4.1: { alarm: { threshold: 3 } }",
+        "      CIS-4.1: { alarm: { threshold: 3 } }\n      CIS-4.3: { name: CIS-1.7-RootAccountUsage, metric: RootUsage, notify: [SecurityAlarms] }",
+    );
+    let spec = Spec::parse(&text, "renamed.yaml").unwrap();
+    let m = spec.state.monitors.iter().find(|m| m.rule.as_deref() == Some("CIS-4.3")).unwrap();
+    assert_eq!(m.name, "CIS-1.7-RootAccountUsage");
+    assert_eq!(m.alarm_name(), "CIS-1.7-RootAccountUsage");
+    assert_eq!(m.metric.name, "RootUsage");
+    assert_eq!(m.pattern, packs::CIS[2].4, "the canonical text stays");
+}

@@ -455,9 +455,20 @@ impl<'f> Loader<'f> {
                         let Some(id) = self.as_string(k, &rp) else { continue };
                         let vp = format!("{rp}.{id}");
                         self.locate(&vp, pos(k));
-                        let Some(ro) = self.obj(v, &vp, &["alarm", "notify", "description"]) else {
+                        let Some(ro) = self.obj(v, &vp, &["name", "metric", "alarm", "notify", "description"]) else {
                             continue;
                         };
+                        let name = self.opt_string(&ro, "name");
+                        if let Some(n) = &name {
+                            let at = self.locs[&ro.path("name")];
+                            self.check(at, &ro.path("name"), rules::alarm_name(n));
+                            self.check(at, &ro.path("name"), rules::filter_name(n));
+                        }
+                        let metric = self.opt_string(&ro, "metric");
+                        if let Some(m) = &metric {
+                            let at = self.locs[&ro.path("metric")];
+                            self.check(at, &ro.path("metric"), rules::metric_name(m));
+                        }
                         let alarm = ro
                             .get("alarm")
                             .filter(|a| !is_null(a))
@@ -469,6 +480,8 @@ impl<'f> Loader<'f> {
                         p.rules.insert(
                             id,
                             RuleOverride {
+                                name,
+                                metric,
                                 alarm,
                                 notify,
                                 description,

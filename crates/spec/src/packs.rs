@@ -29,7 +29,7 @@ pub struct PackRef {
     /// Rule ids left out (e.g. `CIS-4.7`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub disable: Vec<String>,
-    /// Per-rule overrides by rule id: `alarm`, `notify`, `description`.
+    /// Per-rule overrides by rule id: `name`, `metric`, `alarm`, `notify`, `description`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rules: BTreeMap<String, RuleOverride>,
     /// Metric namespace of the pack's metrics.
@@ -50,6 +50,12 @@ pub struct PackRef {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleOverride {
+    /// Monitor, alarm and metric filter name (default `<rule id>-<metric>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Metric name (the namespace is the pack's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarm: Option<Alarm>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -418,7 +424,7 @@ pub fn expand(pack: &PackRef, state: &DesiredState) -> Result<Vec<Monitor>, Stri
             continue;
         }
         let o = pack.rules.get(&r.id).cloned().unwrap_or_default();
-        let name = format!("{}-{}", r.id, r.metric);
+        let name = o.name.clone().unwrap_or_else(|| format!("{}-{}", r.id, r.metric));
         out.push(Monitor {
             name: name.clone(),
             description: Some(
@@ -429,7 +435,7 @@ pub fn expand(pack: &PackRef, state: &DesiredState) -> Result<Vec<Monitor>, Stri
             filter_name: None,
             metric: Metric {
                 namespace: namespace.clone(),
-                name: r.metric,
+                name: o.metric.clone().unwrap_or(r.metric),
                 value: "1".into(),
                 default: Some(0.0),
                 dimensions: BTreeMap::new(),
