@@ -221,6 +221,7 @@ fn run(cli: Cli, style: Style) -> Result<ExitCode, CliError> {
                     NotifyTestArg::Topic => secmon_verify::NotifyTest::Topic,
                     NotifyTestArg::Alarm => secmon_verify::NotifyTest::Alarm,
                 }),
+                progress: Some(std::sync::Arc::new(|m: &str| eprintln!("{m}"))),
             };
             pipeline::verify_cmd(&common, output, opts, style)
         }

@@ -92,19 +92,23 @@ pub enum NotifyTest {
     Alarm,
 }
 
-#[derive(Debug, Clone, Default)]
+/// Progress messages for long waits (`--trigger` stages).
+pub type Progress = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
+#[derive(Clone, Default)]
 pub struct Options {
     pub resend_confirmation: bool,
     /// Read the secret once and follow the event, waiting at most this long per stage.
     pub trigger: Option<Duration>,
     pub notify_test: Option<NotifyTest>,
+    pub progress: Option<Progress>,
 }
 
 /// Runs every check against the live pipeline described by `state` (already resolved).
 pub async fn verify(aws: &Aws, state: &DesiredState, account_id: &str, opts: &Options) -> Report {
     let mut checks = checks::run(aws, state, account_id, opts).await;
     if let Some(timeout) = opts.trigger {
-        checks.extend(trigger::run(aws, state, timeout).await);
+        checks.extend(trigger::run(aws, state, timeout, opts.progress.as_ref()).await);
     }
     if let Some(kind) = opts.notify_test {
         checks.extend(trigger::notify_test(aws, state, account_id, kind).await);

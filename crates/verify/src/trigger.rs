@@ -27,7 +27,7 @@ where
 
 /// Reads the first secret once (this fires the alarm: that is the point), then follows the
 /// event through CloudTrail, the log group, the metric and the alarm.
-pub(crate) async fn run(aws: &Aws, state: &DesiredState, timeout: Duration) -> Vec<Check> {
+pub(crate) async fn run(aws: &Aws, state: &DesiredState, timeout: Duration, progress: Option<&crate::Progress>) -> Vec<Check> {
     let mut out = Vec::new();
     let Some(secret) = state.secrets.first() else {
         out.push(check(
@@ -88,6 +88,9 @@ pub(crate) async fn run(aws: &Aws, state: &DesiredState, timeout: Duration) -> V
         ("trigger.alarm", "an alarm is in ALARM"),
     ];
     for (i, (id, what)) in stages.iter().enumerate() {
+        if let Some(p) = progress {
+            p(&format!("waiting until {what} (at most {} s)...", timeout.as_secs()));
+        }
         let took = match i {
             0 => {
                 wait_for(timeout, || async {
