@@ -54,7 +54,25 @@ impl AwsError {
         let message = match (e.code(), e.message()) {
             (Some(c), Some(m)) => format!("{c}: {m}"),
             (Some(c), None) => c.to_string(),
-            _ => aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+            _ => {
+                // The causes, in words (no debug dump).
+                let mut text = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    let t = c.to_string();
+                    if !text.contains(&t) {
+                        text.push_str(": ");
+                        text.push_str(&t);
+                    }
+                    cause = c.source();
+                }
+                if text.contains("credentials") {
+                    text.push_str(
+                        "\n  hint: configure AWS credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); see README",
+                    );
+                }
+                text
+            }
         };
         AwsError::Call {
             operation: operation.to_string(),

@@ -83,3 +83,24 @@ fn the_schema_validates_the_seed_spec_and_rejects_typos() {
     assert!(!bad.status.success(), "the schema must reject unknown fields");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("evaluation_period"));
 }
+
+#[test]
+fn without_credentials_plan_says_how_to_configure_them_and_changes_nothing() {
+    let out = Command::new(env!("CARGO_BIN_EXE_secmon"))
+        .args(["plan", "-f", "specs/seed.yaml"])
+        .current_dir(root())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("hint: configure AWS credentials"), "{err}");
+    assert!(!err.contains("DispatchFailure {"), "no debug dump: {err}");
+}
