@@ -201,6 +201,25 @@ fn events(names: &[&str]) -> String {
     or_all(names.iter().map(|n| format!("($.eventName = {})", quoted(n))).collect())
 }
 
+/// Any of the spec's secrets, by name or ARN (`NAME-*`: Secrets Manager appends 6 characters).
+fn secret_ids(state: &DesiredState) -> String {
+    or_all(
+        state
+            .secrets
+            .iter()
+            .flat_map(|s| {
+                [
+                    format!("($.requestParameters.secretId = {})", quoted(&s.name)),
+                    format!(
+                        "($.requestParameters.secretId = {})",
+                        quoted(&format!("arn:aws:secretsmanager:*:secret:{}-*", s.name))
+                    ),
+                ]
+            })
+            .collect(),
+    )
+}
+
 fn not_by(principals: &[String]) -> String {
     principals
         .iter()
@@ -228,22 +247,9 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                 if state.secrets.is_empty() {
                     return Err("only_spec_secrets needs secrets in the spec".into());
                 }
-                let ids: Vec<String> = state
-                    .secrets
-                    .iter()
-                    .flat_map(|s| {
-                        [
-                            format!("($.requestParameters.secretId = {})", quoted(&s.name)),
-                            format!(
-                                "($.requestParameters.secretId = {})",
-                                quoted(&format!("arn:aws:secretsmanager:*:secret:{}-*", s.name))
-                            ),
-                        ]
-                    })
-                    .collect();
                 format!(
                     "((($.eventName = \"GetSecretValue\") && {}) || ($.eventName = \"BatchGetSecretValue\"))",
-                    or_all(ids)
+                    secret_ids(state)
                 )
             } else {
                 events(&["GetSecretValue", "BatchGetSecretValue"])
@@ -364,21 +370,7 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                 });
             }
             if !state.secrets.is_empty() {
-                let ids = or_all(
-                    state
-                        .secrets
-                        .iter()
-                        .flat_map(|s| {
-                            [
-                                format!("($.requestParameters.secretId = {})", quoted(&s.name)),
-                                format!(
-                                    "($.requestParameters.secretId = {})",
-                                    quoted(&format!("arn:aws:secretsmanager:*:secret:{}-*", s.name))
-                                ),
-                            ]
-                        })
-                        .collect(),
-                );
+                let ids = secret_ids(state);
                 out.push(Rule {
                     id: "GUARD-SECRETS".into(),
                     title: format!(
