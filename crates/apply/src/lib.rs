@@ -17,7 +17,10 @@
 //! anything (progress goes to the caller through [`Event`]s). Secret values are read from their
 //! source here, sent to Secrets Manager, and never logged or returned.
 
+mod adopt;
 mod kinds;
+
+pub use adopt::adopt;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

@@ -126,6 +126,17 @@ enum Command {
         #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "topic")]
         notify_test: Option<NotifyTestArg>,
     },
+    /// Take over existing resources the spec describes, by tagging them as owned by the spec
+    /// (a secret's value is kept); the next `plan` shows what `apply` would change in them.
+    Import {
+        #[command(flatten)]
+        common: Common,
+        /// Addresses as `plan` shows them, e.g. `topic.SecurityAlarms`.
+        #[arg(required = true)]
+        addresses: Vec<String>,
+        #[arg(long)]
+        auto_approve: bool,
+    },
     /// Delete every resource the spec owns, in reverse dependency order.
     Destroy {
         #[command(flatten)]
@@ -153,6 +164,9 @@ struct Common {
     /// Print the AWS API calls made, per operation.
     #[arg(long)]
     stats: bool,
+    /// Also write the live state read from AWS, as JSON (golden fixtures, bug reports).
+    #[arg(long, hide = true)]
+    live_out: Option<PathBuf>,
 }
 
 /// Errors that end a command, each with its exit code.
@@ -225,6 +239,11 @@ fn run(cli: Cli, style: Style) -> Result<ExitCode, CliError> {
             };
             pipeline::verify_cmd(&common, output, opts, style)
         }
+        Command::Import {
+            common,
+            addresses,
+            auto_approve,
+        } => pipeline::import_cmd(&common, &addresses, auto_approve, style),
         Command::Plan {
             common,
             output,

@@ -38,7 +38,7 @@ async fn prepare(common: &Common, opts: PlanOptions) -> Result<Prepared, CliErro
         return Err(secmon_spec::SpecError::Invalid(lint_errors).into());
     }
     let aws = Aws::connect(spec.state.region.as_deref(), common.endpoint_url.as_deref()).await?;
-    match plan_with(&spec, &aws, opts).await {
+    match plan_with(&spec, &aws, opts, common.live_out.as_deref()).await {
         Ok(plan) => Ok(Prepared { spec, aws, plan }),
         Err(e) => {
             // Show what was called even when planning fails (and prove nothing was changed).
@@ -50,7 +50,7 @@ async fn prepare(common: &Common, opts: PlanOptions) -> Result<Prepared, CliErro
     }
 }
 
-async fn plan_with(spec: &Spec, aws: &Aws, opts: PlanOptions) -> Result<Plan, CliError> {
+async fn plan_with(spec: &Spec, aws: &Aws, opts: PlanOptions, live_out: Option<&Path>) -> Result<Plan, CliError> {
     let account_id = aws.account_id().await?;
     let state = spec.state.resolve(&account_id, &aws.region)?;
     let target = Target {
@@ -59,6 +59,12 @@ async fn plan_with(spec: &Spec, aws: &Aws, opts: PlanOptions) -> Result<Plan, Cl
     };
     let wanted = desired::resources(&state, &target);
     let live = live::read(aws, &state.name, &target, &wanted).await?;
+    if let Some(path) = live_out {
+        std::fs::write(path, serde_json::to_string_pretty(&live).expect("live state json")).map_err(|e| CliError::File {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+    }
     Ok(secmon_diff::plan(&state.name, &wanted, &live, opts)?)
 }
 
@@ -347,4 +353,56 @@ pub fn verify_cmd(common: &Common, output: Format, opts: secmon_verify::Options,
         print_stats(&aws);
     }
     Ok(ExitCode::from(report.exit_code()))
+}
+
+pub fn import_cmd(common: &Common, addresses: &[String], auto_approve: bool, style: Style) -> Result<ExitCode, CliError> {
+    let spec = Spec::from_file(&common.file)?;
+    let rt = runtime();
+    let (aws, state, wanted, live) = rt.block_on(async {
+        let aws = Aws::connect(spec.state.region.as_deref(), common.endpoint_url.as_deref()).await?;
+        let account_id = aws.account_id().await?;
+        let state = spec.state.resolve(&account_id, &aws.region)?;
+        let target = Target {
+            account_id,
+            region: aws.region.clone(),
+        };
+        let wanted = desired::resources(&state, &target);
+        let live = live::read(&aws, &state.name, &target, &wanted).await?;
+        Ok::<_, CliError>((aws, state, wanted, live))
+    })?;
+    let mut todo = Vec::new();
+    for a in addresses {
+        let Some(d) = wanted.iter().find(|r| &r.address() == a) else {
+            let known: Vec<String> = wanted.iter().map(|r| r.address()).collect();
+            return Err(CliError::Refused(format!(
+                "{a}: the spec describes no such resource (addresses: {})",
+                known.join(", ")
+            )));
+        };
+        match live.resources.get(a) {
+            None => {
+                return Err(CliError::Refused(format!(
+                    "{a} does not exist in AWS: `secmon apply` creates it, nothing to import"
+                )))
+            }
+            Some(l) if l.owned => println!("{a}: already owned by spec `{}`", state.name),
+            Some(l) => todo.push((l.resource.clone(), d.clone())),
+        }
+    }
+    if todo.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (l, _) in &todo {
+        println!("{} {} will be tagged secmon:spec={}", style.yellow("~"), l.address(), state.name);
+    }
+    confirm(auto_approve, "take these resources over")?;
+    for (l, d) in &todo {
+        rt.block_on(secmon_apply::adopt(&aws, &state.name, l, d))?;
+        println!("{}: {}", l.address(), style.green("imported"));
+    }
+    println!("Run `secmon plan` to see what `apply` will change in them.");
+    if common.stats {
+        print_stats(&aws);
+    }
+    Ok(ExitCode::SUCCESS)
 }

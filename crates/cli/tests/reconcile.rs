@@ -378,3 +378,65 @@ fn a_pending_subscription_is_reported_not_recreated() {
     let again = w.apply();
     assert_eq!(mutating(&text(&again.stderr)), 0, "not re-created on every run");
 }
+
+/// Issue 4's way out of the ownership error: `secmon import` tags the look-alike, and from then
+/// on it converges like any owned resource (a secret's existing value is kept).
+#[test]
+fn import_takes_over_existing_resources_without_overwriting_a_secret_value() {
+    use secmon_aws::sns::types::Tag;
+    let w = World::new();
+    let aws = w.aws();
+    w.rt.block_on(
+        aws.sns
+            .create_topic()
+            .name("SecurityAlarms")
+            .tags(Tag::builder().key("team").value("security").build().unwrap())
+            .send(),
+    )
+    .unwrap();
+    w.rt.block_on(
+        aws.secretsmanager
+            .create_secret()
+            .name("TopSecretInfo")
+            .secret_string("the existing value")
+            .send(),
+    )
+    .unwrap();
+    let (code, out) = w.plan();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("secmon import"), "the error says how to take over: {out}");
+    let out = w.secmon(&["import", "-f", SEED, "topic.SecurityAlarms", "secret.TopSecretInfo"]);
+    assert_eq!(out.status.code(), Some(1), "refuses without a terminal or --auto-approve");
+    let out = w.secmon(&[
+        "import",
+        "-f",
+        SEED,
+        "topic.SecurityAlarms",
+        "secret.TopSecretInfo",
+        "--auto-approve",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let (code, out) = w.plan();
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("topic.SecurityAlarms will be updated in-place"),
+        "the policy is taken over: {out}"
+    );
+    assert!(
+        out.contains("secret.TopSecretInfo will be updated in-place") && out.contains("description"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("value_version"),
+        "the secret's value version is adopted as is, no value is written: {out}"
+    );
+    w.apply();
+    assert_eq!(w.plan().0, 0);
+    let v =
+        w.rt.block_on(aws.secretsmanager.get_secret_value().secret_id("TopSecretInfo").send())
+            .unwrap();
+    assert_eq!(v.secret_string(), Some("the existing value"), "import and apply kept the value");
+    let out = w.secmon(&["import", "-f", SEED, "topic.Nope", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("the spec describes no such resource"));
+}

@@ -28,8 +28,8 @@ pub use secmon_spec::DesiredState;
 #[derive(Debug, thiserror::Error)]
 pub enum DiffError {
     #[error(
-        "{} already exist but are not owned by spec `{spec}` (no `secmon:spec={spec}` tag): {}\n  hint: secmon never changes resources it does not own; rename them in the spec, or tag them `secmon:spec={spec}` to let secmon take them over",
-        if .addresses.len() == 1 { "a resource" } else { "resources" },
+        "{} not owned by spec `{spec}` (no `secmon:spec={spec}` tag): {}\n  hint: secmon never changes resources it does not own; rename them in the spec, or take them over with `secmon import -f SPEC ADDRESS...`",
+        if .addresses.len() == 1 { "a resource the spec describes already exists, and it is" } else { "resources the spec describes already exist, and they are" },
         .addresses.join(", ")
     )]
     NotOwned { spec: String, addresses: Vec<String> },

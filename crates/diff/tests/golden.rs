@@ -1,0 +1,85 @@
+//! Golden fixtures for the diff logic: `tests/golden/<case>/` holds the spec, the live state read
+//! from AWS (`secmon plan --live-out live.json`, captured on the emulator) and the expected plan.
+//! The plan is recomputed without a network and compared line by line.
+//! `UPDATE_GOLDEN=1 cargo test -p secmon-diff --test golden` rewrites `plan.txt` (review the diff).
+
+use std::path::PathBuf;
+
+use secmon_diff::{desired, plan, Action, LiveState, PlanOptions, Target};
+use secmon_spec::Spec;
+
+fn render(dir: &PathBuf) -> String {
+    let spec = Spec::from_file(&dir.join("spec.yaml")).unwrap();
+    let live: LiveState = serde_json::from_str(&std::fs::read_to_string(dir.join("live.json")).unwrap()).unwrap();
+    let (account, region) = if live.account_id.is_empty() {
+        ("123456789012".to_string(), "us-east-1".to_string())
+    } else {
+        (live.account_id.clone(), live.region.clone())
+    };
+    let state = spec.state.resolve(&account, &region).unwrap();
+    let target = Target {
+        account_id: account,
+        region,
+    };
+    let wanted = desired::resources(&state, &target);
+    let mut out = String::new();
+    match plan(&state.name, &wanted, &live, PlanOptions::default()) {
+        Err(e) => out.push_str(&format!("error: {e}\n")),
+        Ok(p) => {
+            for s in &p.steps {
+                out.push_str(
+                    &format!("{:?} {}", s.action, s.address)
+                        .to_lowercase()
+                        .replacen(&s.address.to_lowercase(), &s.address, 1),
+                );
+                if !s.depends_on.is_empty() {
+                    out.push_str(&format!("  (after {})", s.depends_on.join(", ")));
+                }
+                out.push('\n');
+                if s.action == Action::Update {
+                    for (k, b, a) in s.changed_attrs() {
+                        out.push_str(&format!(
+                            "    {k}: {} -> {}\n",
+                            b.map(|v| v.to_string()).unwrap_or_default(),
+                            a.map(|v| v.to_string()).unwrap_or_default()
+                        ));
+                    }
+                }
+            }
+            for n in &p.notes {
+                out.push_str(&format!("note: {n}\n"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn golden_plans() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 4);
+    let mut wrong = Vec::new();
+    for dir in dirs {
+        let got = render(&dir);
+        let file = dir.join("plan.txt");
+        if std::env::var("UPDATE_GOLDEN").is_ok() {
+            std::fs::write(&file, &got).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&file).unwrap_or_default();
+        if got != want {
+            let diff = similar::TextDiff::from_lines(&want, &got)
+                .unified_diff()
+                .header("expected", "got")
+                .to_string();
+            wrong.push(format!("{}:\n{diff}", dir.display()));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
