@@ -104,3 +104,27 @@ fn without_credentials_plan_says_how_to_configure_them_and_changes_nothing() {
     assert!(err.contains("hint: configure AWS credentials"), "{err}");
     assert!(!err.contains("DispatchFailure {"), "no debug dump: {err}");
 }
+
+#[test]
+fn every_example_and_spec_shipped_validates() {
+    let mut files = Vec::new();
+    for dir in ["specs", "examples"] {
+        for e in std::fs::read_dir(root().join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "yaml") {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() >= 3, "{files:?}");
+    for f in files {
+        let out = secmon(&["validate", "-f", f.to_str().unwrap()]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            f.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
