@@ -164,6 +164,9 @@ fn render_monitor(m: &MonitorReport, style: Style) {
             style.yellow("→"),
             n.topics.join(", ")
         );
+        for e in &n.events {
+            println!("      fired on {e}");
+        }
     }
     println!();
 }

@@ -105,6 +105,10 @@ fn simulate_shows_average_silent_and_sum_firing() {
         "{s}"
     );
     assert!(s.contains("2025-03-19T10:17:00Z  → notification to SecurityAlarms"), "{s}");
+    assert!(
+        s.contains("fired on 2025-03-19T10:16:39Z GetSecretValue 8948ce7e-42bc-4f01-848d-09439980b454"),
+        "{s}"
+    );
     let out = secmon(&[
         "simulate",
         "-f",

@@ -77,8 +77,10 @@ fn the_schema_validates_the_seed_spec_and_rejects_typos() {
             .output()
             .expect("python with jsonschema: run the tests with scripts/test")
     };
-    let ok = check("specs/seed.yaml");
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    for spec in ["specs/seed.yaml", "specs/all-packs.yaml", "examples/app-team.yaml"] {
+        let ok = check(spec);
+        assert!(ok.status.success(), "{spec}: {}", String::from_utf8_lossy(&ok.stderr));
+    }
     let bad = check("tests/invalid/002-unknown-alarm-key.yaml");
     assert!(!bad.status.success(), "the schema must reject unknown fields");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("evaluation_period"));

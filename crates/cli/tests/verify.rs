@@ -271,3 +271,39 @@ fn notify_test_publishes_or_sets_alarm_state() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     assert_eq!(calls(&text(&out.stderr), "SetAlarmState"), 2, "to ALARM and back");
 }
+
+#[test]
+fn a_filter_whose_conditions_contradict_each_other_is_named() {
+    let w = World::new();
+    w.apply();
+    let aws = w.aws();
+    w.rt.block_on(
+        aws.logs
+            .delete_metric_filter()
+            .log_group_name("secmon-secretsmanager-loggroup")
+            .filter_name("GetSecretValue")
+            .send(),
+    )
+    .unwrap();
+    let t = secmon_aws::logs::types::MetricTransformation::builder()
+        .metric_namespace("SecurityMetrics")
+        .metric_name("SecretAccessCount")
+        .metric_value("1")
+        .build()
+        .unwrap();
+    let broken = r#"{ ($.eventName = "GetSecretValue") && ($.eventName = "BatchGetSecretValue") }"#;
+    w.rt.block_on(
+        aws.logs
+            .put_metric_filter()
+            .log_group_name("secmon-secretsmanager-loggroup")
+            .filter_name("GetSecretValue")
+            .filter_pattern(broken)
+            .metric_transformations(t)
+            .send(),
+    )
+    .unwrap();
+    let (code, v) = verify(&w, &[]);
+    assert_eq!(code, 1);
+    assert!(status_of(&v, "filter.matches").contains(&"failed"), "{:?}", failed(&v));
+    assert!(status_of(&v, "secret.watched").contains(&"failed"));
+}

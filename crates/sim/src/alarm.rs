@@ -64,6 +64,9 @@ pub struct Notification {
     pub time: i64,
     pub topics: Vec<String>,
     pub state: State,
+    /// The matched events in the evaluated periods: what the alarm fired on (filled by simulate).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -210,6 +213,7 @@ pub fn evaluate(alarm: &Alarm, samples: &[Sample], topics: &[String], start: Opt
                     time: end_of_period,
                     topics: topics.to_vec(),
                     state: next,
+                    events: Vec::new(),
                 });
             }
             state = next;

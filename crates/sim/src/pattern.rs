@@ -383,6 +383,50 @@ impl Pattern {
         }
     }
 
+    /// An event this pattern should match: `base` (a CloudTrail record) with the pattern's
+    /// conditions written in, taking the first alternative of each `||`. None for term and
+    /// space-delimited patterns, and for conditions no value can be written for (regexes).
+    /// `verify` checks that the filter really matches it: a pattern whose conditions contradict
+    /// each other matches nothing.
+    pub fn example_event(&self, base: &Value) -> Option<Value> {
+        fn collect<'e>(e: &'e Expr, out: &mut Vec<&'e Comparison>) {
+            match e {
+                Expr::And(a, b) => {
+                    collect(a, out);
+                    collect(b, out);
+                }
+                Expr::Or(a, _) => collect(a, out),
+                Expr::Cmp(c) => out.push(c),
+            }
+        }
+        let Pattern::Json(e) = self else { return None };
+        let mut cmps = Vec::new();
+        collect(e, &mut cmps);
+        let mut ev = base.clone();
+        for c in cmps {
+            let value = match &c.test {
+                Test::NotExists => {
+                    remove(&mut ev, &c.selector);
+                    continue;
+                }
+                Test::IsNull => Value::Null,
+                Test::IsBool(b) => Value::Bool(*b),
+                Test::Compare(_, Literal::Regex(_)) => return None,
+                Test::Compare(Op::Ne, _) => continue,
+                Test::Compare(op, Literal::Text { text, number }) => match (op, number) {
+                    (Op::Eq, Some(n)) => serde_json::Number::from_f64(*n).map(Value::Number)?,
+                    (Op::Eq, None) => Value::String(text.replace('*', "")),
+                    (Op::Lt, Some(n)) => serde_json::Number::from_f64(n - 1.0).map(Value::Number)?,
+                    (Op::Gt, Some(n)) => serde_json::Number::from_f64(n + 1.0).map(Value::Number)?,
+                    (_, Some(n)) => serde_json::Number::from_f64(*n).map(Value::Number)?,
+                    _ => return None,
+                },
+            };
+            set(&mut ev, &c.selector, value);
+        }
+        Some(ev)
+    }
+
     /// Every JSON comparison of the pattern (for lint).
     pub fn comparisons(&self) -> Vec<&Comparison> {
         fn walk<'a>(e: &'a Expr, out: &mut Vec<&'a Comparison>) {
@@ -725,6 +769,53 @@ fn field_rest(c: &mut Cursor, first: FieldExpr) -> Result<FieldExpr, PatternErro
 }
 
 // ---------------------------------------------------------------- evaluation
+
+fn set(root: &mut Value, sel: &[Step], value: Value) {
+    let Some((first, rest)) = sel.split_first() else {
+        *root = value;
+        return;
+    };
+    let child = match first {
+        Step::Key(k) => {
+            if !root.is_object() {
+                *root = Value::Object(Default::default());
+            }
+            root.as_object_mut().expect("object").entry(k.clone()).or_insert(Value::Null)
+        }
+        Step::Index(i) => {
+            if !root.is_array() {
+                *root = Value::Array(Vec::new());
+            }
+            let a = root.as_array_mut().expect("array");
+            if a.len() <= *i {
+                a.resize(*i + 1, Value::Null);
+            }
+            &mut a[*i]
+        }
+    };
+    set(child, rest, value);
+}
+
+fn remove(root: &mut Value, sel: &[Step]) {
+    let Some((last, parents)) = sel.split_last() else { return };
+    let mut v = root;
+    for s in parents {
+        v = match (s, v) {
+            (Step::Key(k), Value::Object(o)) => match o.get_mut(k) {
+                Some(x) => x,
+                None => return,
+            },
+            (Step::Index(i), Value::Array(a)) => match a.get_mut(*i) {
+                Some(x) => x,
+                None => return,
+            },
+            _ => return,
+        };
+    }
+    if let (Step::Key(k), Value::Object(o)) = (last, v) {
+        o.remove(k);
+    }
+}
 
 fn resolve<'v>(root: &'v Value, sel: &[Step]) -> Option<&'v Value> {
     let mut v = root;

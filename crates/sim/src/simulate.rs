@@ -149,7 +149,23 @@ pub fn simulate(state: &DesiredState, paths: &[String]) -> Result<SimReport, Sim
         .map(|c| {
             let mut samples = c.samples;
             samples.sort_by_key(|s| s.time);
-            let run = evaluate(&c.monitor.alarm, &samples, &c.monitor.notify, first_time, None);
+            let mut run = evaluate(&c.monitor.alarm, &samples, &c.monitor.notify, first_time, None);
+            let window = i64::from(c.monitor.alarm.period) * i64::from(c.monitor.alarm.evaluation_periods.max(1));
+            for n in &mut run.notifications {
+                n.events = c
+                    .matched
+                    .iter()
+                    .filter(|e| e.time.is_some_and(|t| t >= n.time - window && t < n.time))
+                    .map(|e| {
+                        format!(
+                            "{} {} {}",
+                            e.time.map(crate::events::format_time).unwrap_or_default(),
+                            e.event_name.as_deref().unwrap_or("-"),
+                            e.event_id.as_deref().unwrap_or("-")
+                        )
+                    })
+                    .collect();
+            }
             MonitorReport {
                 monitor: c.monitor.name.clone(),
                 alarm: c.monitor.alarm_name().to_string(),

@@ -321,3 +321,34 @@ fn regular_expressions() {
     assert!(!json_matches("{ $.eventName = %^Batch% }", &json!({"eventName": "GetSecretValue"})));
     assert!(Pattern::parse("%(a)%").is_err(), "CloudWatch refuses parentheses in regex");
 }
+
+#[test]
+fn example_events_match_their_pattern_unless_it_contradicts_itself() {
+    let base = json!({"eventSource": "x.amazonaws.com", "eventName": "Other", "userIdentity": {"type": "IAMUser", "invokedBy": "signin.amazonaws.com"}, "eventType": "AwsApiCall"});
+    for text in [
+        r#"{ ($.eventSource = "secretsmanager.amazonaws.com") && ($.eventName = "GetSecretValue") }"#,
+        r#"{$.userIdentity.type="Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType !="AwsServiceEvent"}"#,
+        r#"{($.errorCode="*UnauthorizedOperation") || ($.errorCode="AccessDenied*")}"#,
+        "{ $.latency > 100 && $.list[2].id = 7 && $.flag IS TRUE }",
+    ] {
+        let p = Pattern::parse(text).unwrap();
+        let ev = p.example_event(&base).unwrap();
+        let m = ev.to_string();
+        assert!(
+            p.matches(&Event {
+                message: &m,
+                json: Some(&ev)
+            }),
+            "{text}: {ev}"
+        );
+    }
+    let contradiction = Pattern::parse(r#"{ ($.eventName = "A") && ($.eventName = "B") }"#).unwrap();
+    let ev = contradiction.example_event(&base).unwrap();
+    let m = ev.to_string();
+    assert!(!contradiction.matches(&Event {
+        message: &m,
+        json: Some(&ev)
+    }));
+    assert!(Pattern::parse("{ $.a = %x% }").unwrap().example_event(&base).is_none());
+    assert!(Pattern::parse("ERROR").unwrap().example_event(&base).is_none());
+}

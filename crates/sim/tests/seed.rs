@@ -80,6 +80,11 @@ fn average_never_reaches_1_but_sum_fires() {
     // Four reads in four different minutes: four notifications, each with the reason.
     assert_eq!(fixed.run.notifications.len(), 4);
     assert_eq!(fixed.run.notifications[0].topics, ["SecurityAlarms"]);
+    assert_eq!(
+        fixed.run.notifications[0].events,
+        ["2025-03-17T23:21:57Z GetSecretValue c4c54144-834e-4b61-afba-58107f102e82"],
+        "what it fired on"
+    );
     assert!(fixed.run.transitions.iter().any(|t| t
         .reason
         .contains("1 out of the last 1 datapoints [1] crossed the threshold: Sum >= 1")));

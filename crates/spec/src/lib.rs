@@ -26,7 +26,7 @@ use std::path::Path;
 pub use diag::{did_you_mean, Diagnostic, Pos, Severity, SpecError};
 pub use interp::expand;
 pub use model::*;
-pub use packs::{PackRef, RuleOverride};
+pub use packs::{PackEntry, PackRef, RuleOverride};
 
 /// A validated spec: the desired state and the source position of each field.
 #[derive(Debug, Clone)]

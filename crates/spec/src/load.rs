@@ -400,7 +400,7 @@ impl<'f> Loader<'f> {
             trail,
             topics,
             monitors,
-            packs: packs.iter().map(|(_, _, p)| p.clone()).collect(),
+            packs: packs.iter().map(|(_, _, p)| crate::packs::PackEntry::Options(p.clone())).collect(),
         };
         for (path, at, p) in &packs {
             self.expand_pack(&mut state, path, *at, p);

@@ -34,7 +34,7 @@ pub struct DesiredState {
     /// Rule packs (`secret-access`, `cis-aws-foundations`, `self-protection`): each expands into
     /// monitors, listed after the hand-written ones. See docs/rules.md.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub packs: Vec<crate::packs::PackRef>,
+    pub packs: Vec<crate::packs::PackEntry>,
 }
 
 /// A Secrets Manager secret. Its value never appears in the spec itself.

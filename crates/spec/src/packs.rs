@@ -17,6 +17,15 @@ use crate::model::{Alarm, DesiredState, Metric, Monitor};
 
 pub const PACK_NAMES: [&str; 3] = ["secret-access", "cis-aws-foundations", "self-protection"];
 
+/// A `packs:` entry: a bare pack name, or the pack with options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum PackEntry {
+    /// `secret-access`, `cis-aws-foundations` or `self-protection`, with default options.
+    Name(String),
+    Options(PackRef),
+}
+
 /// A pack as the spec names it, with its options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -376,14 +376,45 @@ pub(crate) async fn run(aws: &Aws, state: &DesiredState, account_id: &str, opts:
             continue;
         };
         let pattern = f.filter_pattern().unwrap_or_default().to_string();
-        if let Err(e) = Pattern::parse(&pattern) {
-            out.push(check(
+        match Pattern::parse(&pattern) {
+            Err(e) => out.push(check(
                 "filter.pattern",
                 &subject,
                 Status::Failed,
                 format!("pattern syntax error at {e}"),
                 None,
-            ));
+            )),
+            Ok(p) => {
+                // A canonical event of the kind the filter names must match it.
+                let base = canonical_get_secret_value("example", account_id, &aws.region);
+                if let Some(example) = p.example_event(&base) {
+                    let kind = format!(
+                        "{} {}",
+                        example.get("eventSource").and_then(Value::as_str).unwrap_or("?"),
+                        example.get("eventName").and_then(Value::as_str).unwrap_or("?")
+                    );
+                    match filter_matches(aws, &mut engine, &pattern, &example).await {
+                        Ok(true) => out.push(check(
+                            "filter.matches",
+                            &subject,
+                            Status::Ok,
+                            format!("matches a canonical {kind} event (by {})", engine_name(&engine)),
+                            None,
+                        )),
+                        Ok(false) => out.push(check(
+                            "filter.matches",
+                            &subject,
+                            Status::Failed,
+                            format!(
+                                "matches no event of the kind it names ({kind}): its conditions contradict each other (by {})",
+                                engine_name(&engine)
+                            ),
+                            Some("fix the pattern; `secmon test-pattern` explains which condition fails"),
+                        )),
+                        Err(e) => out.push(check("filter.matches", &subject, Status::Failed, e, None)),
+                    }
+                }
+            }
         }
         let t = f.metric_transformations().first();
         let metric = Metric {
