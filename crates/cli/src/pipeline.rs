@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use secmon_apply::{ApplyOptions, Event};
 use secmon_aws::Aws;
-use secmon_diff::{desired, live, Action, Plan, PlanOptions, Target};
+use secmon_diff::{desired, live, Action, DesiredState, LiveState, Plan, PlanOptions, Resource, Target};
 use secmon_spec::Spec;
 
 use crate::output::Style;
@@ -50,7 +50,8 @@ async fn prepare(common: &Common, opts: PlanOptions) -> Result<Prepared, CliErro
     }
 }
 
-async fn plan_with(spec: &Spec, aws: &Aws, opts: PlanOptions, live_out: Option<&Path>) -> Result<Plan, CliError> {
+/// The resolved desired state, its resources, and what AWS holds of them.
+async fn read_state(spec: &Spec, aws: &Aws, live_out: Option<&Path>) -> Result<(DesiredState, Vec<Resource>, LiveState), CliError> {
     let account_id = aws.account_id().await?;
     let state = spec.state.resolve(&account_id, &aws.region)?;
     let target = Target {
@@ -65,6 +66,11 @@ async fn plan_with(spec: &Spec, aws: &Aws, opts: PlanOptions, live_out: Option<&
             message: e.to_string(),
         })?;
     }
+    Ok((state, wanted, live))
+}
+
+async fn plan_with(spec: &Spec, aws: &Aws, opts: PlanOptions, live_out: Option<&Path>) -> Result<Plan, CliError> {
+    let (state, wanted, live) = read_state(spec, aws, live_out).await?;
     Ok(secmon_diff::plan(&state.name, &wanted, &live, opts)?)
 }
 
@@ -360,14 +366,7 @@ pub fn import_cmd(common: &Common, addresses: &[String], auto_approve: bool, sty
     let rt = runtime();
     let (aws, state, wanted, live) = rt.block_on(async {
         let aws = Aws::connect(spec.state.region.as_deref(), common.endpoint_url.as_deref()).await?;
-        let account_id = aws.account_id().await?;
-        let state = spec.state.resolve(&account_id, &aws.region)?;
-        let target = Target {
-            account_id,
-            region: aws.region.clone(),
-        };
-        let wanted = desired::resources(&state, &target);
-        let live = live::read(&aws, &state.name, &target, &wanted).await?;
+        let (state, wanted, live) = read_state(&spec, &aws, common.live_out.as_deref()).await?;
         Ok::<_, CliError>((aws, state, wanted, live))
     })?;
     let mut todo = Vec::new();
