@@ -162,6 +162,7 @@ fn validate_lints_what_the_seeds_learned_the_hard_way() {
     has("monitors[3].alarm.threshold", "can never be crossed");
     has("monitors[4].pattern", "S3 object-level API");
     has("monitors[5].pattern", "did you mean `$.eventName`?");
+    has("monitors[6].pattern", "contradict each other");
 }
 
 #[test]

@@ -140,6 +140,23 @@ fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
             );
         }
     }
+    // A pattern whose own conditions cannot all hold matches nothing.
+    let base = serde_json::json!({"eventVersion": "1.11", "userIdentity": {"type": "IAMUser"}, "eventSource": "", "eventName": "", "eventType": "AwsApiCall"});
+    if let Some(example) = pattern.example_event(&base) {
+        let text = example.to_string();
+        if !pattern.matches(&crate::Event {
+            message: &text,
+            json: Some(&example),
+        }) {
+            warn(
+                spec,
+                out,
+                at("pattern"),
+                "no event can satisfy every condition of this pattern (they contradict each other): it never matches".into(),
+                "check `&&` versus `||`; `secmon test-pattern` shows which condition fails",
+            );
+        }
+    }
     let trail = spec.state.trail.as_ref();
     match &pattern {
         Pattern::Delimited(_) => warn(

@@ -412,7 +412,16 @@ impl Pattern {
                 Test::IsNull => Value::Null,
                 Test::IsBool(b) => Value::Bool(*b),
                 Test::Compare(_, Literal::Regex(_)) => return None,
-                Test::Compare(Op::Ne, _) => continue,
+                // `!=` needs the field to exist with another value.
+                Test::Compare(Op::Ne, lit) => {
+                    if resolve(&ev, &c.selector).is_some_and(|v| compare_value(v, Op::Ne, lit)) {
+                        continue;
+                    }
+                    match lit {
+                        Literal::Text { number: Some(n), .. } => serde_json::Number::from_f64(n + 1.0).map(Value::Number)?,
+                        _ => Value::String("secmon-example-value".into()),
+                    }
+                }
                 Test::Compare(op, Literal::Text { text, number }) => match (op, number) {
                     (Op::Eq, Some(n)) => serde_json::Number::from_f64(*n).map(Value::Number)?,
                     (Op::Eq, None) => Value::String(text.replace('*', "")),

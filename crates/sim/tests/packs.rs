@@ -226,3 +226,12 @@ fn a_rule_can_be_renamed_and_its_metric_changed() {
     assert_eq!(m.metric.name, "RootUsage");
     assert_eq!(m.pattern, packs::CIS[2].4, "the canonical text stays");
 }
+
+#[test]
+fn every_pack_rule_can_match_something() {
+    for spec in ["specs/all-packs.yaml", "examples/app-team.yaml"] {
+        let spec = Spec::from_file(&root().join(spec)).unwrap();
+        let lint = secmon_sim::lint::lint(&spec);
+        assert!(!lint.iter().any(|d| d.message.contains("contradict")), "{lint:?}");
+    }
+}
