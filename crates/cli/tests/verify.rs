@@ -307,3 +307,42 @@ fn a_filter_whose_conditions_contradict_each_other_is_named() {
     assert!(status_of(&v, "filter.matches").contains(&"failed"), "{:?}", failed(&v));
     assert!(status_of(&v, "secret.watched").contains(&"failed"));
 }
+
+#[test]
+fn a_role_set_up_by_hand_is_judged_by_its_own_inline_policy() {
+    let w = World::new();
+    w.apply();
+    let aws = w.aws();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let role =
+        w.rt.block_on(
+            aws.iam
+                .create_role()
+                .role_name("ConsoleMadeRole")
+                .assume_role_policy_document(trust)
+                .send(),
+        )
+        .unwrap();
+    let pol = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["logs:CreateLogStream","logs:PutLogEvents"],"Resource":"arn:aws:logs:us-east-1:123456789012:log-group:secmon-secretsmanager-loggroup:log-stream:*"}]}"#;
+    w.rt.block_on(
+        aws.iam
+            .put_role_policy()
+            .role_name("ConsoleMadeRole")
+            .policy_name("CloudTrailPolicyForCloudWatchLogs")
+            .policy_document(pol)
+            .send(),
+    )
+    .unwrap();
+    let arn = role.role().unwrap().arn().to_string();
+    w.rt.block_on(
+        aws.cloudtrail
+            .update_trail()
+            .name("secrets-manager-trail")
+            .cloud_watch_logs_log_group_arn("arn:aws:logs:us-east-1:123456789012:log-group:secmon-secretsmanager-loggroup:*")
+            .cloud_watch_logs_role_arn(&arn)
+            .send(),
+    )
+    .unwrap();
+    let (_, v) = verify(&w, &[]);
+    assert_eq!(status_of(&v, "role.permissions"), ["ok"], "{:?}", failed(&v));
+}

@@ -740,12 +740,17 @@ async fn check_role(aws: &Aws, role_arn: &str, log_group: Option<&str>) -> Check
             Some("run `secmon apply`"),
         );
     }
-    let inline = aws.iam.get_role_policy().role_name(name).policy_name(ROLE_POLICY_NAME).send().await;
-    let doc = inline
-        .ok()
-        .and_then(|p| policy::parse(p.policy_document()))
-        .unwrap_or(Value::Null)
-        .to_string();
+    // secmon's inline policy, or any inline policy of a role set up by hand (the console names it differently).
+    let mut names = vec![ROLE_POLICY_NAME.to_string()];
+    if let Ok(list) = aws.iam.list_role_policies().role_name(name).send().await {
+        names.extend(list.policy_names().iter().filter(|n| n.as_str() != ROLE_POLICY_NAME).cloned());
+    }
+    let mut doc = String::new();
+    for n in names {
+        if let Ok(p) = aws.iam.get_role_policy().role_name(name).policy_name(&n).send().await {
+            doc.push_str(&policy::parse(p.policy_document()).unwrap_or(Value::Null).to_string());
+        }
+    }
     let writes = doc.contains("logs:PutLogEvents") && log_group.is_none_or(|g| doc.contains(&format!("log-group:{g}:")));
     if writes {
         check(
