@@ -440,3 +440,33 @@ fn import_takes_over_existing_resources_without_overwriting_a_secret_value() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("the spec describes no such resource"));
 }
+
+/// The seeds' "second notification system": the trail publishes to the topic directly. Turning it
+/// on and off converges, with the topic policy following (CloudTrail may publish only while used).
+#[test]
+fn the_trails_direct_sns_notification_can_be_turned_on_and_off() {
+    let w = World::new();
+    let dir = std::env::temp_dir().join(format!("secmon-notify-{}-{:?}", std::process::id(), std::thread::current().id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let on = dir.join("on.yaml");
+    let seed = std::fs::read_to_string(root().join(SEED)).unwrap();
+    std::fs::write(&on, seed.replace("  notify_topic: null", "  notify_topic: SecurityAlarms")).unwrap();
+    let on = on.to_str().unwrap();
+    let out = w.secmon(&["apply", "-f", on, "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(w.secmon(&["plan", "-f", on, "--detailed-exitcode"]).status.code(), Some(0));
+    let aws = w.aws();
+    let trails = w.rt.block_on(aws.cloudtrail.describe_trails().send()).unwrap();
+    assert!(trails.trail_list()[0]
+        .sns_topic_arn()
+        .is_some_and(|a| a.ends_with(":SecurityAlarms")));
+    let (code, out) = w.plan();
+    assert_eq!(code, 2);
+    assert!(out.contains("~ sns_topic = \"SecurityAlarms\" -> (none)"), "{out}");
+    assert!(
+        out.contains("topic.SecurityAlarms will be updated in-place"),
+        "CloudTrail loses its publish right: {out}"
+    );
+    w.apply();
+    assert_eq!(w.plan().0, 0);
+}
