@@ -101,6 +101,15 @@ pub(crate) struct Ctx {
     pub region: String,
 }
 
+/// Checks, before anything changes, that every secret value the plan writes can be read from its
+/// source (environment variable set, file readable): bad input changes nothing in AWS.
+pub fn preflight(plan: &Plan, opts: &ApplyOptions) -> Vec<ApplyError> {
+    plan.changes()
+        .filter(|s| s.kind() == secmon_diff::Kind::Secret && kinds::secret::writes_value(s))
+        .filter_map(|s| kinds::secret::local_value(s, &opts.spec_dir).err())
+        .collect()
+}
+
 /// Runs every changing step of `plan`, each once its dependencies are done.
 pub async fn apply(aws: &Aws, plan: &Plan, opts: ApplyOptions, progress: Arc<dyn Fn(&Event) + Send + Sync>) -> Report {
     let ctx = Arc::new(Ctx {

@@ -166,7 +166,18 @@ fn confirm(auto_approve: bool, what: &str) -> Result<(), CliError> {
     }
 }
 
+/// Bad input (a value source that cannot be read) stops the apply before anything changes.
+fn check_inputs(plan: &Plan, opts: &ApplyOptions) -> Result<(), CliError> {
+    let errors = secmon_apply::preflight(plan, opts);
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    Err(CliError::Refused(format!("{}\nnothing was changed", list.join("\n"))))
+}
+
 fn run_apply(p: &Prepared, common: &Common, opts: ApplyOptions, style: Style) -> Result<ExitCode, CliError> {
+    check_inputs(&p.plan, &opts)?;
     if !p.plan.has_changes() {
         println!("{} Nothing to do.", style.green("No changes."));
         if common.stats {
@@ -275,6 +286,12 @@ pub fn apply_cmd(
         return run_apply(&reviewed, common, apply_options(common, 7, fail_after_steps), style);
     }
     print!("{}", crate::render::plan_text(&p.plan, style));
+    // Ask only when the apply could run: a missing value source fails before the question.
+    check_inputs(&p.plan, &apply_options(common, 7, fail_after_steps)).inspect_err(|_| {
+        if common.stats {
+            print_stats(&p.aws)
+        }
+    })?;
     if p.plan.has_changes() {
         confirm(auto_approve, "perform these actions").inspect_err(|_| {
             if common.stats {

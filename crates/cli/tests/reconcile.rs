@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::process::Command;
+
 use common::*;
 
 #[test]
@@ -469,4 +471,89 @@ fn the_trails_direct_sns_notification_can_be_turned_on_and_off() {
     );
     w.apply();
     assert_eq!(w.plan().0, 0);
+}
+
+/// Issue 4, item 3: the value is written on create and when `value.version` changes, from any
+/// source, and never read back or shown.
+#[test]
+fn secret_values_are_written_on_create_and_on_version_bump_only() {
+    let w = World::new();
+    let dir = std::env::temp_dir().join(format!("secmon-values-{}-{:?}", std::process::id(), std::thread::current().id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("value.txt"), "value-from-file\n").unwrap();
+    let spec = |version: u32| {
+        format!(
+            "version: 1\nname: values\nsecrets:\n  - name: FromFile\n    value: {{ from_file: value.txt, version: {version} }}\n  - name: Generated\n    value: {{ generate: {{ length: 40, exclude_punctuation: true }} }}\n  - name: FromEnv\n    value: {{ from_env: TOP_SECRET_VALUE }}\n"
+        )
+    };
+    let file = dir.join("values.yaml");
+    std::fs::write(&file, spec(1)).unwrap();
+    let f = file.to_str().unwrap();
+    let out = w.secmon(&["apply", "-f", f, "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let aws = w.aws();
+    let get = |id: &str| {
+        w.rt.block_on(aws.secretsmanager.get_secret_value().secret_id(id).send())
+            .unwrap()
+            .secret_string()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        get("FromFile"),
+        "value-from-file",
+        "read relative to the spec, trailing newline dropped"
+    );
+    assert_eq!(get("FromEnv"), "s3cr3t-value-never-printed");
+    let generated = get("Generated");
+    assert_eq!(generated.len(), 40);
+    assert!(generated.chars().all(|c| c.is_ascii_alphanumeric()));
+    // Nothing changes the value unless the version does.
+    std::fs::write(dir.join("value.txt"), "rotated-value\n").unwrap();
+    assert_eq!(w.secmon(&["plan", "-f", f, "--detailed-exitcode"]).status.code(), Some(0));
+    std::fs::write(&file, spec(2)).unwrap();
+    let out = w.secmon(&["plan", "-f", f, "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stdout).contains("~ value_version = 1 -> 2"), "{}", text(&out.stdout));
+    assert!(!text(&out.stdout).contains("rotated-value"), "plans never show values");
+    let out = w.secmon(&["apply", "-f", f, "--auto-approve", "--stats"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(calls(&text(&out.stderr), "PutSecretValue"), 1);
+    assert_eq!(calls(&text(&out.stderr), "GetSecretValue"), 0);
+    assert_eq!(get("FromFile"), "rotated-value");
+    assert_eq!(get("Generated"), generated, "other secrets keep their value");
+    // A missing source is an error naming the source, not the value.
+    let out = Command::new(env!("CARGO_BIN_EXE_secmon"))
+        .args(["apply", "-f", f, "--auto-approve"])
+        .current_dir(root())
+        .envs(w.emu.env())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "no change, so the missing variable is not needed: {}",
+        text(&out.stderr)
+    );
+}
+
+/// Bad input changes nothing: a value source that cannot be read stops apply before any call.
+#[test]
+fn an_unreadable_secret_value_source_stops_apply_before_any_change() {
+    let w = World::new();
+    let out = Command::new(env!("CARGO_BIN_EXE_secmon"))
+        .args(["apply", "-f", SEED, "--auto-approve", "--stats"])
+        .current_dir(root())
+        .envs(w.emu.env())
+        .env_remove("TOP_SECRET_VALUE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("secret.TopSecretInfo: environment variable TOP_SECRET_VALUE (the secret's value source) is not set"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert_eq!(mutating(&err), 0, "no resource was created: {err}");
 }

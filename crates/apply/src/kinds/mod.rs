@@ -5,7 +5,7 @@ mod bucket;
 mod log_group;
 mod metric_filter;
 mod role;
-mod secret;
+pub(crate) mod secret;
 mod subscription;
 mod topic;
 mod trail;

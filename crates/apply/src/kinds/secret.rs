@@ -116,22 +116,47 @@ fn user_tags(v: Option<&Value>) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// The secret's value from its source. Errors name the source, never the value.
-async fn read_value(ctx: &Ctx, step: &Step) -> Result<String, ApplyError> {
+/// Whether this step writes the secret's value (create, or a new `value.version`).
+pub(crate) fn writes_value(step: &Step) -> bool {
+    match step.action {
+        Action::Create | Action::Replace => true,
+        Action::Update => changed(step).contains("value_version"),
+        _ => false,
+    }
+}
+
+/// The value from the environment or a file; None for generated values. Errors name the
+/// source, never the value.
+pub(crate) fn local_value(step: &Step, spec_dir: &std::path::Path) -> Result<Option<String>, ApplyError> {
     let input = |message: String| ApplyError::Input {
         address: step.address.clone(),
         message,
     };
     let source = after(step).meta.get("value_source").cloned().unwrap_or(Value::Null);
     if let Some(var) = source.get("from_env").and_then(Value::as_str) {
-        return std::env::var(var).map_err(|_| input(format!("environment variable {var} (the secret's value source) is not set")));
+        return std::env::var(var)
+            .map(Some)
+            .map_err(|_| input(format!("environment variable {var} (the secret's value source) is not set")));
     }
     if let Some(file) = source.get("from_file").and_then(Value::as_str) {
-        let path = ctx.opts.spec_dir.join(file);
+        let path = spec_dir.join(file);
         let text =
             std::fs::read_to_string(&path).map_err(|e| input(format!("cannot read the secret's value file {}: {e}", path.display())))?;
-        return Ok(text.strip_suffix('\n').unwrap_or(&text).to_string());
+        return Ok(Some(text.strip_suffix('\n').unwrap_or(&text).to_string()));
     }
+    Ok(None)
+}
+
+/// The secret's value from its source. Errors name the source, never the value.
+async fn read_value(ctx: &Ctx, step: &Step) -> Result<String, ApplyError> {
+    let input = |message: String| ApplyError::Input {
+        address: step.address.clone(),
+        message,
+    };
+    if let Some(v) = local_value(step, &ctx.opts.spec_dir)? {
+        return Ok(v);
+    }
+    let source = after(step).meta.get("value_source").cloned().unwrap_or(Value::Null);
     let length = source.pointer("/generate/length").and_then(Value::as_i64).unwrap_or(32);
     let punct = source
         .pointer("/generate/exclude_punctuation")
