@@ -61,7 +61,8 @@ fn drift_is_named_exactly_and_repaired() {
     let aws = w.aws();
     let rt = &w.rt;
     // Each out-of-band change, then a plan naming exactly it, then apply restoring it.
-    let cases: Vec<(&str, Box<dyn Fn()>, &str)> = vec![
+    type Drift<'a> = Box<dyn Fn() + 'a>;
+    let cases: Vec<(&str, Drift, &str)> = vec![
         (
             "alarm statistic set to Average",
             Box::new(|| {

@@ -3,12 +3,12 @@
 //! The plan is recomputed without a network and compared line by line.
 //! `UPDATE_GOLDEN=1 cargo test -p secmon-diff --test golden` rewrites `plan.txt` (review the diff).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use secmon_diff::{desired, plan, Action, LiveState, PlanOptions, Target};
 use secmon_spec::Spec;
 
-fn render(dir: &PathBuf) -> String {
+fn render(dir: &Path) -> String {
     let spec = Spec::from_file(&dir.join("spec.yaml")).unwrap();
     let live: LiveState = serde_json::from_str(&std::fs::read_to_string(dir.join("live.json")).unwrap()).unwrap();
     let (account, region) = if live.account_id.is_empty() {

@@ -69,10 +69,10 @@ pub fn trail_records(state: &DesiredState, ev: &LogEvent) -> bool {
         return false;
     }
     let read_only = j.get("readOnly").and_then(Value::as_bool);
-    match (t.management_events.read_write, read_only) {
-        (ReadWrite::ReadOnly, Some(false)) | (ReadWrite::WriteOnly, Some(true)) => false,
-        _ => true,
-    }
+    !matches!(
+        (t.management_events.read_write, read_only),
+        (ReadWrite::ReadOnly, Some(false)) | (ReadWrite::WriteOnly, Some(true))
+    )
 }
 
 struct Compiled<'s> {

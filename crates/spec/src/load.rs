@@ -324,7 +324,7 @@ impl<'f> Loader<'f> {
             self.error(pos(&docs[1]), "", "a spec file holds exactly one YAML document", None);
         }
         let state = self.desired_state(root);
-        self.diags.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+        self.diags.sort_by_key(|a| (a.line, a.column));
         match state {
             Some(state) if !self.diags.iter().any(|d| d.severity == Severity::Error) => Ok(Spec {
                 state,

@@ -229,7 +229,7 @@ pub fn statistic(s: &str) -> Rule {
 }
 
 pub fn period(p: u32) -> Rule {
-    if p == 10 || p == 20 || p == 30 || (p >= 60 && p % 60 == 0) {
+    if p == 10 || p == 20 || p == 30 || (p >= 60 && p.is_multiple_of(60)) {
         Ok(())
     } else {
         Err(format!("period {p} is not accepted: use 10, 20, 30 or a multiple of 60 seconds"))
