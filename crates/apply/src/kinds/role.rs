@@ -3,7 +3,7 @@
 use secmon_aws::error_code;
 use secmon_aws::iam::types::Tag;
 use secmon_diff::desired::{OWNER_TAG, ROLE_PATH, ROLE_POLICY_NAME};
-use secmon_diff::{Action, Step};
+use secmon_diff::{Action, Resource, Step};
 
 use super::{after, before, changed, fail, json_text};
 use crate::{ApplyError, Ctx};
@@ -22,13 +22,7 @@ pub(super) async fn execute(ctx: &Ctx, step: &Step) -> Result<(), ApplyError> {
                 .send()
                 .await
                 .map_err(fail(step, "CreateRole"))?;
-            iam.put_role_policy()
-                .role_name(&r.name)
-                .policy_name(ROLE_POLICY_NAME)
-                .policy_document(json_text(r, "policy"))
-                .send()
-                .await
-                .map_err(fail(step, "PutRolePolicy"))?;
+            put_logs_policy(ctx, step, r).await?;
         }
         Action::Update => {
             let r = after(step);
@@ -42,13 +36,7 @@ pub(super) async fn execute(ctx: &Ctx, step: &Step) -> Result<(), ApplyError> {
                     .map_err(fail(step, "UpdateAssumeRolePolicy"))?;
             }
             if c.contains("policy") {
-                iam.put_role_policy()
-                    .role_name(&r.name)
-                    .policy_name(ROLE_POLICY_NAME)
-                    .policy_document(json_text(r, "policy"))
-                    .send()
-                    .await
-                    .map_err(fail(step, "PutRolePolicy"))?;
+                put_logs_policy(ctx, step, r).await?;
             }
         }
         Action::Delete => {
@@ -62,5 +50,19 @@ pub(super) async fn execute(ctx: &Ctx, step: &Step) -> Result<(), ApplyError> {
         }
         Action::NoOp => {}
     }
+    Ok(())
+}
+
+/// The inline policy letting CloudTrail write to the log group (same call on create and update).
+async fn put_logs_policy(ctx: &Ctx, step: &Step, r: &Resource) -> Result<(), ApplyError> {
+    ctx.aws
+        .iam
+        .put_role_policy()
+        .role_name(&r.name)
+        .policy_name(ROLE_POLICY_NAME)
+        .policy_document(json_text(r, "policy"))
+        .send()
+        .await
+        .map_err(fail(step, "PutRolePolicy"))?;
     Ok(())
 }
