@@ -1,24 +1,10 @@
 //! The offline commands a user runs before deploying: test-pattern, simulate, and lint in validate.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use std::process::Command;
 
-fn secmon(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_secmon"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::{root, secmon_offline as secmon, text};
 
 const EVENTS: &str = "tests/fixtures/seed-004-test-events.json";
 

@@ -55,7 +55,7 @@ fn plan_json_is_data_with_a_format_version() {
 
 #[test]
 fn drift_is_named_exactly_and_repaired() {
-    use secmon_aws::cloudwatch::types::{ComparisonOperator, Statistic};
+    use secmon_aws::cloudwatch::types::Statistic;
     let w = World::new();
     w.apply();
     let aws = w.aws();
@@ -65,23 +65,7 @@ fn drift_is_named_exactly_and_repaired() {
     let cases: Vec<(&str, Drift, &str)> = vec![
         (
             "alarm statistic set to Average",
-            Box::new(|| {
-                rt.block_on(
-                    aws.cloudwatch
-                        .put_metric_alarm()
-                        .alarm_name("Secret is accessed")
-                        .namespace("SecurityMetrics")
-                        .metric_name("SecretAccessCount")
-                        .statistic(Statistic::Average)
-                        .period(300)
-                        .evaluation_periods(1)
-                        .threshold(1.0)
-                        .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
-                        .alarm_actions(TOPIC_ARN)
-                        .send(),
-                )
-                .unwrap();
-            }),
+            Box::new(|| w.set_seed_alarm(Statistic::Average, 300)),
             "~ statistic = \"Average\" -> \"Sum\"",
         ),
         (

@@ -1,20 +1,10 @@
 //! A user validates specs and gets the JSON Schema for their editor.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Command;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn secmon(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_secmon"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
+use common::{root, secmon_offline as secmon};
 
 #[test]
 fn the_seed_spec_validates() {

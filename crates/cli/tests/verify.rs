@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use secmon_aws::cloudwatch::types::Statistic;
 use serde_json::Value;
 
 fn verify(w: &World, extra: &[&str]) -> (i32, Value) {
@@ -75,7 +76,6 @@ fn a_healthy_pipeline_verifies_clean_and_says_what_it_cannot_observe() {
 /// One seed failure per case: break it out of band, verify names it and exits non-zero.
 #[test]
 fn each_seed_failure_is_diagnosed_by_name() {
-    use secmon_aws::cloudwatch::types::{ComparisonOperator, Statistic};
     type Break = Box<dyn Fn(&World)>;
     let cases: Vec<(&str, Break, &str)> = vec![
         (
@@ -122,57 +122,12 @@ fn each_seed_failure_is_diagnosed_by_name() {
         ),
         (
             "pattern that does not match GetSecretValue",
-            Box::new(|w: &World| {
-                let aws = w.aws();
-                // Delete first: moto adds a second filter of the same name where AWS replaces it.
-                w.rt.block_on(
-                    aws.logs
-                        .delete_metric_filter()
-                        .log_group_name("secmon-secretsmanager-loggroup")
-                        .filter_name("GetSecretValue")
-                        .send(),
-                )
-                .unwrap();
-                let t = secmon_aws::logs::types::MetricTransformation::builder()
-                    .metric_namespace("SecurityMetrics")
-                    .metric_name("SecretAccessCount")
-                    .metric_value("1")
-                    .default_value(0.0)
-                    .build()
-                    .unwrap();
-                w.rt.block_on(
-                    aws.logs
-                        .put_metric_filter()
-                        .log_group_name("secmon-secretsmanager-loggroup")
-                        .filter_name("GetSecretValue")
-                        .filter_pattern("{ $.eventName = \"GetSecretValues\" }")
-                        .metric_transformations(t)
-                        .send(),
-                )
-                .unwrap();
-            }),
+            Box::new(|w: &World| w.set_seed_filter_pattern("{ $.eventName = \"GetSecretValues\" }")),
             "secret.watched",
         ),
         (
             "alarm statistic Average",
-            Box::new(|w: &World| {
-                let aws = w.aws();
-                w.rt.block_on(
-                    aws.cloudwatch
-                        .put_metric_alarm()
-                        .alarm_name("Secret is accessed")
-                        .namespace("SecurityMetrics")
-                        .metric_name("SecretAccessCount")
-                        .statistic(Statistic::Average)
-                        .period(60)
-                        .evaluation_periods(1)
-                        .threshold(1.0)
-                        .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
-                        .alarm_actions(TOPIC_ARN)
-                        .send(),
-                )
-                .unwrap();
-            }),
+            Box::new(|w: &World| w.set_seed_alarm(Statistic::Average, 60)),
             "alarm.can_fire",
         ),
         (
@@ -276,32 +231,7 @@ fn notify_test_publishes_or_sets_alarm_state() {
 fn a_filter_whose_conditions_contradict_each_other_is_named() {
     let w = World::new();
     w.apply();
-    let aws = w.aws();
-    w.rt.block_on(
-        aws.logs
-            .delete_metric_filter()
-            .log_group_name("secmon-secretsmanager-loggroup")
-            .filter_name("GetSecretValue")
-            .send(),
-    )
-    .unwrap();
-    let t = secmon_aws::logs::types::MetricTransformation::builder()
-        .metric_namespace("SecurityMetrics")
-        .metric_name("SecretAccessCount")
-        .metric_value("1")
-        .build()
-        .unwrap();
-    let broken = r#"{ ($.eventName = "GetSecretValue") && ($.eventName = "BatchGetSecretValue") }"#;
-    w.rt.block_on(
-        aws.logs
-            .put_metric_filter()
-            .log_group_name("secmon-secretsmanager-loggroup")
-            .filter_name("GetSecretValue")
-            .filter_pattern(broken)
-            .metric_transformations(t)
-            .send(),
-    )
-    .unwrap();
+    w.set_seed_filter_pattern(r#"{ ($.eventName = "GetSecretValue") && ($.eventName = "BatchGetSecretValue") }"#);
     let (code, v) = verify(&w, &[]);
     assert_eq!(code, 1);
     assert!(status_of(&v, "filter.matches").contains(&"failed"), "{:?}", failed(&v));

@@ -90,3 +90,70 @@ pub fn mutating(stats: &str) -> u64 {
     let line = stats.lines().find(|l| l.starts_with("API calls:")).expect("stats line");
     line.split(", ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap()
 }
+
+impl World {
+    /// Out of band, like a console user: the seed's alarm now uses `statistic` over `period` s.
+    pub fn set_seed_alarm(&self, statistic: secmon_aws::cloudwatch::types::Statistic, period: i32) {
+        let aws = self.aws();
+        self.rt
+            .block_on(
+                aws.cloudwatch
+                    .put_metric_alarm()
+                    .alarm_name("Secret is accessed")
+                    .namespace("SecurityMetrics")
+                    .metric_name("SecretAccessCount")
+                    .statistic(statistic)
+                    .period(period)
+                    .evaluation_periods(1)
+                    .threshold(1.0)
+                    .comparison_operator(secmon_aws::cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold)
+                    .alarm_actions(TOPIC_ARN)
+                    .send(),
+            )
+            .unwrap();
+    }
+
+    /// Out of band: the seed's metric filter gets another pattern.
+    pub fn set_seed_filter_pattern(&self, pattern: &str) {
+        let aws = self.aws();
+        let group = "secmon-secretsmanager-loggroup";
+        // Delete first: moto adds a second filter of the same name where AWS replaces it.
+        self.rt
+            .block_on(
+                aws.logs
+                    .delete_metric_filter()
+                    .log_group_name(group)
+                    .filter_name("GetSecretValue")
+                    .send(),
+            )
+            .unwrap();
+        let t = secmon_aws::logs::types::MetricTransformation::builder()
+            .metric_namespace("SecurityMetrics")
+            .metric_name("SecretAccessCount")
+            .metric_value("1")
+            .default_value(0.0)
+            .build()
+            .unwrap();
+        self.rt
+            .block_on(
+                aws.logs
+                    .put_metric_filter()
+                    .log_group_name(group)
+                    .filter_name("GetSecretValue")
+                    .filter_pattern(pattern)
+                    .metric_transformations(t)
+                    .send(),
+            )
+            .unwrap();
+    }
+}
+
+/// `secmon` without any AWS endpoint, for the offline commands.
+pub fn secmon_offline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_secmon"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
