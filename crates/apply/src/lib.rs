@@ -1,8 +1,9 @@
 //! # secmon-apply: executing a plan
 //!
 //! [`apply`] runs the steps of a [`Plan`] in dependency order (`depends_on`), independent steps
-//! concurrently, one adapter module per resource kind under `kinds`. When a step fails, the
-//! steps that depend on it are skipped and only the root cause is reported.
+//! concurrently, each through the seam ([`Cloud::execute`], which hands it to the kind's
+//! module). When a step fails, the steps that depend on it are skipped and only the root cause is
+//! reported. A [`Action::Replace`] runs as a delete, then a create.
 //!
 //! ## The reconcile contract
 //! - Every step is idempotent: re-running it against the state it produced changes nothing.
@@ -11,42 +12,39 @@
 //!   that a re-run could not recognise as its own.
 //! - An apply that stops half-way (error, crash) is converged by the next `plan` + `apply`.
 //! - AWS's eventual consistency (a new IAM role or bucket policy is refused by CloudTrail for
-//!   seconds) is retried with backoff; throttling is retried by the SDK.
+//!   seconds) is retried here with backoff, for the error codes each kind declares
+//!   ([`ResourceKind::eventually_consistent`](secmon_kinds::ResourceKind::eventually_consistent));
+//!   throttling is retried by the SDK.
 //!
-//! What this crate does not do: decide what to change (that is `secmon-diff`), or print
-//! anything (progress goes to the caller through [`Event`]s). Secret values are read from their
-//! source here, sent to Secrets Manager, and never logged or returned.
-
-mod adopt;
-mod kinds;
-
-pub use adopt::adopt;
+//! What this crate does not do: decide what to change (that is `secmon-diff`), talk to AWS
+//! directly (the seam does), or print anything (progress goes to the caller through [`Event`]s).
+//! Secret values are read from their source by the secret kind, sent to Secrets Manager, and
+//! never logged or returned.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use secmon_aws::{Aws, AwsError};
-use secmon_diff::{Action, Plan, Step};
+use secmon_diff::{Action, Kind, Plan, Resource, Step};
+use secmon_kinds::{Change, Cloud, ExecCtx, KindError, Op};
 
 /// Errors of one step, naming the resource and, where it helps, the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error("{address}: {source}")]
-    Aws {
+    Step {
         address: String,
         #[source]
-        source: AwsError,
+        source: KindError,
     },
-    #[error("{address}: {message}")]
-    Input { address: String, message: String },
     #[error("{address}: injected failure (--fail-after-steps)")]
     Injected { address: String },
 }
 
 /// How to apply.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ApplyOptions {
     /// Directory of the spec file: `from_file` secret values are relative to it.
     pub spec_dir: PathBuf,
@@ -54,6 +52,23 @@ pub struct ApplyOptions {
     pub recovery_window_days: i64,
     /// Testing aid: fail every step after this many completed steps (crash-convergence tests).
     pub fail_after_steps: Option<usize>,
+    /// Attempts at a change refused for eventual consistency, and the first backoff delay
+    /// (doubled each time, at most 8 s).
+    pub consistency_attempts: u32,
+    pub consistency_delay: Duration,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            spec_dir: PathBuf::new(),
+            recovery_window_days: 7,
+            fail_after_steps: None,
+            // About 30 s in all: CloudTrail accepts a new role within seconds.
+            consistency_attempts: 8,
+            consistency_delay: Duration::from_millis(500),
+        }
+    }
 }
 
 /// Progress, reported as steps start and end.
@@ -93,32 +108,92 @@ impl Report {
     }
 }
 
-pub(crate) struct Ctx {
-    pub aws: Aws,
-    pub opts: ApplyOptions,
-    pub spec: String,
-    pub account_id: String,
-    pub region: String,
+/// The changes a step makes: one, or two for a replacement (delete, then create).
+pub fn changes(step: &Step) -> Vec<Change> {
+    let change = |op| Change {
+        address: step.address.clone(),
+        op,
+        before: step.before.clone(),
+        after: step.after.clone(),
+    };
+    match step.action {
+        Action::NoOp => vec![],
+        Action::Create => vec![change(Op::Create)],
+        Action::Update => vec![change(Op::Update)],
+        Action::Delete => vec![change(Op::Delete)],
+        Action::Replace => {
+            let mut delete = change(Op::Delete);
+            delete.after = None;
+            let mut create = change(Op::Create);
+            create.before = None;
+            vec![delete, create]
+        }
+    }
 }
 
 /// Checks, before anything changes, that every secret value the plan writes can be read from its
 /// source (environment variable set, file readable): bad input changes nothing in AWS.
 pub fn preflight(plan: &Plan, opts: &ApplyOptions) -> Vec<ApplyError> {
     plan.changes()
-        .filter(|s| s.kind() == secmon_diff::Kind::Secret && kinds::secret::writes_value(s))
-        .filter_map(|s| kinds::secret::local_value(s, &opts.spec_dir).err())
+        .filter(|s| s.kind() == Kind::Secret)
+        .flat_map(changes)
+        .filter(secmon_kinds::secret::writes_value)
+        .filter_map(|c| {
+            secmon_kinds::secret::local_value(c.after(), &opts.spec_dir)
+                .err()
+                .map(|source| ApplyError::Step {
+                    address: c.address.clone(),
+                    source,
+                })
+        })
         .collect()
 }
 
+/// Runs one step: its changes in order, each retried while AWS answers "not yet".
+async fn run_step(cloud: &dyn Cloud, ctx: &ExecCtx, opts: &ApplyOptions, step: &Step) -> Result<(), ApplyError> {
+    let kind = step.kind().def();
+    for change in changes(step) {
+        let mut delay = opts.consistency_delay;
+        let mut attempt = 1;
+        loop {
+            match cloud.execute(ctx, &change).await {
+                Ok(()) => break,
+                Err(e) if attempt < opts.consistency_attempts && e.code().is_some_and(|c| kind.eventually_consistent(c)) => {
+                    tracing::debug!(address = %step.address, error = %e, attempt, "not yet consistent; retrying after {delay:?}");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(8));
+                    attempt += 1;
+                }
+                Err(source) => {
+                    return Err(ApplyError::Step {
+                        address: step.address.clone(),
+                        source,
+                    })
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Tags `live` (found in AWS, described by `desired`) as owned by `spec` (secmon import).
+pub async fn adopt(cloud: &dyn Cloud, spec: &str, live: &Resource, desired: &Resource) -> Result<(), ApplyError> {
+    cloud.adopt(spec, live, desired).await.map_err(|source| ApplyError::Step {
+        address: live.address(),
+        source,
+    })
+}
+
 /// Runs every changing step of `plan`, each once its dependencies are done.
-pub async fn apply(aws: &Aws, plan: &Plan, opts: ApplyOptions, progress: Arc<dyn Fn(&Event) + Send + Sync>) -> Report {
-    let ctx = Arc::new(Ctx {
-        aws: aws.clone(),
-        opts,
+pub async fn apply(cloud: Arc<dyn Cloud>, plan: &Plan, opts: ApplyOptions, progress: Arc<dyn Fn(&Event) + Send + Sync>) -> Report {
+    let ctx = Arc::new(ExecCtx {
         spec: plan.spec.clone(),
         account_id: plan.account_id.clone(),
         region: plan.region.clone(),
+        spec_dir: opts.spec_dir.clone(),
+        recovery_window_days: opts.recovery_window_days,
     });
+    let opts = Arc::new(opts);
     let steps: BTreeMap<String, Step> = plan.changes().map(|s| (s.address.clone(), s.clone())).collect();
     let mut report = Report::default();
     let mut waiting: BTreeSet<String> = steps.keys().cloned().collect();
@@ -164,6 +239,8 @@ pub async fn apply(aws: &Aws, plan: &Plan, opts: ApplyOptions, progress: Arc<dyn
             waiting.remove(&addr);
             let step = steps[&addr].clone();
             let ctx = ctx.clone();
+            let opts = opts.clone();
+            let cloud = cloud.clone();
             let progress = progress.clone();
             let completed = completed.clone();
             running.spawn(async move {
@@ -172,11 +249,11 @@ pub async fn apply(aws: &Aws, plan: &Plan, opts: ApplyOptions, progress: Arc<dyn
                     action: step.action,
                 });
                 let started = std::time::Instant::now();
-                let result = match ctx.opts.fail_after_steps {
+                let result = match opts.fail_after_steps {
                     Some(k) if completed.load(Ordering::SeqCst) >= k => Err(ApplyError::Injected {
                         address: step.address.clone(),
                     }),
-                    _ => kinds::execute(&ctx, &step).await,
+                    _ => run_step(cloud.as_ref(), &ctx, &opts, &step).await,
                 };
                 match &result {
                     Ok(()) => {
@@ -219,4 +296,229 @@ pub async fn apply(aws: &Aws, plan: &Plan, opts: ApplyOptions, progress: Arc<dyn
         }
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    //! Apply's walk over the plan, against the in-memory account: ordering, skip-on-failure,
+    //! retries of eventual consistency, replacements. No emulator, no network.
+
+    use std::sync::Mutex;
+
+    use secmon_diff::{plan, LiveResource, PlanOptions, Target};
+    use secmon_kinds::fake::Timing;
+    use secmon_kinds::{Cloud, FakeCloud};
+    use secmon_spec::Spec;
+
+    use super::*;
+
+    const ACCOUNT: &str = "123456789012";
+
+    fn seed() -> Vec<Resource> {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../specs/seed.yaml");
+        let spec = Spec::from_file(&path).unwrap();
+        let state = spec.state.resolve(ACCOUNT, "us-east-1").unwrap();
+        secmon_diff::desired_resources(&state, &target())
+    }
+
+    fn target() -> Target {
+        Target {
+            account_id: ACCOUNT.into(),
+            region: "us-east-1".into(),
+        }
+    }
+
+    fn fast() -> ApplyOptions {
+        ApplyOptions {
+            consistency_delay: Duration::from_millis(1),
+            ..ApplyOptions::default()
+        }
+    }
+
+    async fn plan_against(cloud: &FakeCloud, desired: &[Resource], opts: PlanOptions) -> Plan {
+        let live = cloud.read("secrets-monitoring", &target(), desired).await.unwrap();
+        plan("secrets-monitoring", desired, &live, opts).unwrap()
+    }
+
+    /// Runs `plan` on `cloud`, returning the report and the progress events in order.
+    async fn run(cloud: Arc<FakeCloud>, plan: &Plan, opts: ApplyOptions) -> (Report, Vec<Event>) {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = events.clone();
+        let report = apply(cloud, plan, opts, Arc::new(move |e: &Event| sink.lock().unwrap().push(e.clone()))).await;
+        let events = events.lock().unwrap().clone();
+        (report, events)
+    }
+
+    fn position(calls: &[String], call: &str) -> usize {
+        calls
+            .iter()
+            .position(|c| c == call)
+            .unwrap_or_else(|| panic!("{call} not in {calls:?}"))
+    }
+
+    #[tokio::test]
+    async fn an_empty_account_is_built_in_dependency_order_and_then_converged() {
+        let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
+        let desired = seed();
+        let p = plan_against(&cloud, &desired, PlanOptions::default()).await;
+        let (report, _) = run(cloud.clone(), &p, fast()).await;
+        assert!(report.ok(), "{:?}", report.outcomes);
+        let calls = cloud.calls();
+        let trail = position(&calls, "create trail.secrets-manager-trail");
+        for dep in [
+            "create bucket.secmon-secrets-manager-trail-123456789012",
+            "create log_group.secmon-secretsmanager-loggroup",
+            "create role.CloudTrailRoleForCloudWatchLogs_secrets-manager-trail",
+        ] {
+            assert!(position(&calls, dep) < trail, "{dep} after the trail: {calls:?}");
+        }
+        assert!(position(&calls, "create topic.SecurityAlarms") < position(&calls, "create alarm.Secret is accessed"));
+        let again = plan_against(&cloud, &desired, PlanOptions::default()).await;
+        assert!(!again.has_changes(), "{:?}", again.change_set());
+    }
+
+    #[tokio::test]
+    async fn a_failed_step_skips_its_dependents_and_reports_only_the_root_cause() {
+        let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
+        cloud.fail("topic.SecurityAlarms", "AuthorizationError", Timing::Before, 1);
+        let desired = seed();
+        let p = plan_against(&cloud, &desired, PlanOptions::default()).await;
+        let (report, events) = run(cloud.clone(), &p, fast()).await;
+        let failed: Vec<&String> = report.failed().into_iter().map(|(a, _)| a).collect();
+        assert_eq!(failed, ["topic.SecurityAlarms"]);
+        for dependent in ["alarm.Secret is accessed", "subscription.SecurityAlarms/security@example.com"] {
+            assert_eq!(
+                report.outcomes[dependent],
+                Outcome::Skipped {
+                    because: "topic.SecurityAlarms".into()
+                }
+            );
+            assert!(!cloud.calls().iter().any(|c| c.ends_with(dependent)), "{dependent} was attempted");
+        }
+        // Independent steps went ahead.
+        assert_eq!(report.outcomes["trail.secrets-manager-trail"], Outcome::Done);
+        assert_eq!(events.iter().filter(|e| matches!(e, Event::Failed { .. })).count(), 1);
+        // The next apply converges from there.
+        let p = plan_against(&cloud, &desired, PlanOptions::default()).await;
+        let (report, _) = run(cloud.clone(), &p, fast()).await;
+        assert!(report.ok(), "{:?}", report.outcomes);
+        assert!(!plan_against(&cloud, &desired, PlanOptions::default()).await.has_changes());
+    }
+
+    #[tokio::test]
+    async fn eventual_consistency_errors_the_kind_declares_are_retried_others_are_not() {
+        let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
+        cloud.fail(
+            "trail.secrets-manager-trail",
+            "InvalidCloudWatchLogsRoleArnException",
+            Timing::Before,
+            2,
+        );
+        cloud.fail(
+            "alarm.Secret is accessed",
+            "InvalidCloudWatchLogsRoleArnException",
+            Timing::Before,
+            1,
+        );
+        let desired = seed();
+        let p = plan_against(&cloud, &desired, PlanOptions::default()).await;
+        let (report, _) = run(cloud.clone(), &p, fast()).await;
+        let attempts = |a: &str| cloud.calls().iter().filter(|c| c.ends_with(a)).count();
+        assert_eq!(report.outcomes["trail.secrets-manager-trail"], Outcome::Done);
+        assert_eq!(attempts("trail.secrets-manager-trail"), 3);
+        // The code means "not yet" only for the trail: the alarm fails at once.
+        assert!(matches!(report.outcomes["alarm.Secret is accessed"], Outcome::Failed(_)));
+        assert_eq!(attempts("alarm.Secret is accessed"), 1);
+    }
+
+    #[tokio::test]
+    async fn retries_stop_after_the_configured_attempts_with_the_error() {
+        let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
+        cloud.fail(
+            "trail.secrets-manager-trail",
+            "InsufficientS3BucketPolicyException",
+            Timing::Before,
+            100,
+        );
+        let p = plan_against(&cloud, &seed(), PlanOptions::default()).await;
+        let opts = ApplyOptions {
+            consistency_attempts: 4,
+            ..fast()
+        };
+        let (report, _) = run(cloud.clone(), &p, opts).await;
+        match &report.outcomes["trail.secrets-manager-trail"] {
+            Outcome::Failed(e) => assert!(e.contains("InsufficientS3BucketPolicyException"), "{e}"),
+            o => panic!("{o:?}"),
+        }
+        assert_eq!(
+            cloud.calls().iter().filter(|c| c.ends_with("trail.secrets-manager-trail")).count(),
+            4
+        );
+    }
+
+    #[tokio::test]
+    async fn deletions_wait_for_the_resources_that_refer_to_them() {
+        let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
+        let desired = seed();
+        let p = plan_against(&cloud, &desired, PlanOptions::default()).await;
+        assert!(run(cloud.clone(), &p, fast()).await.0.ok());
+        let destroy = plan_against(
+            &cloud,
+            &desired,
+            PlanOptions {
+                destroy: true,
+                delete_logs: true,
+            },
+        )
+        .await;
+        let (report, _) = run(cloud.clone(), &destroy, fast()).await;
+        assert!(report.ok(), "{:?}", report.outcomes);
+        let calls = cloud.calls();
+        let topic = position(&calls, "delete topic.SecurityAlarms");
+        assert!(position(&calls, "delete alarm.Secret is accessed") < topic);
+        assert!(position(&calls, "delete subscription.SecurityAlarms/security@example.com") < topic);
+        assert!(
+            position(&calls, "delete trail.secrets-manager-trail") < position(&calls, "delete log_group.secmon-secretsmanager-loggroup")
+        );
+        assert!(cloud.resources().is_empty(), "{:?}", cloud.resources().keys());
+    }
+
+    #[tokio::test]
+    async fn a_replacement_deletes_then_creates() {
+        // Regression (issue 14): a metric filter moved to another log group was "updated" with
+        // one PutMetricFilter on the new group, leaving the old filter behind.
+        let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
+        let desired = seed();
+        let filter = desired.iter().find(|r| r.kind == Kind::MetricFilter).unwrap();
+        let mut elsewhere = filter.clone();
+        elsewhere.attrs.insert("log_group".into(), serde_json::json!("old-group"));
+        cloud.insert(LiveResource::new(elsewhere, true));
+        let p = plan_against(&cloud, &desired, PlanOptions::default()).await;
+        let step = p.steps.iter().find(|s| s.address == filter.address()).unwrap();
+        assert_eq!(step.action, Action::Replace);
+        assert!(step.reason.contains("log_group"), "{}", step.reason);
+        let (report, _) = run(cloud.clone(), &p, fast()).await;
+        assert!(report.ok(), "{:?}", report.outcomes);
+        let calls = cloud.calls();
+        let address = filter.address();
+        assert!(position(&calls, &format!("delete {address}")) < position(&calls, &format!("create {address}")));
+        assert!(!plan_against(&cloud, &desired, PlanOptions::default()).await.has_changes());
+    }
+
+    #[tokio::test]
+    async fn a_bad_value_source_is_found_before_any_change() {
+        let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
+        std::env::remove_var("TOP_SECRET_VALUE_UNSET_IN_THIS_TEST");
+        let mut desired = seed();
+        let secret = desired.iter_mut().find(|r| r.kind == Kind::Secret).unwrap();
+        secret.meta.insert(
+            "value_source".into(),
+            serde_json::json!({"from_env": "TOP_SECRET_VALUE_UNSET_IN_THIS_TEST"}),
+        );
+        let p = plan_against(&cloud, &desired, PlanOptions::default()).await;
+        let errors = preflight(&p, &fast());
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].to_string().contains("TOP_SECRET_VALUE_UNSET_IN_THIS_TEST"));
+        assert!(cloud.calls().is_empty());
+    }
 }

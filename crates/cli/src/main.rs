@@ -178,6 +178,10 @@ enum CliError {
     Diff(#[from] secmon_diff::DiffError),
     #[error(transparent)]
     Aws(#[from] secmon_aws::AwsError),
+    #[error(transparent)]
+    Kind(#[from] secmon_kinds::KindError),
+    #[error(transparent)]
+    Step(#[from] secmon_apply::ApplyError),
     #[error("{0}")]
     Refused(String),
     #[error("{path}: {message}")]

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use secmon_apply::{ApplyOptions, Event};
 use secmon_aws::Aws;
-use secmon_diff::{desired, live, Action, DesiredState, LiveState, Plan, PlanOptions, Resource, Target};
+use secmon_diff::{Action, DesiredState, LiveState, Plan, PlanOptions, Resource, Target};
+use secmon_kinds::{Cloud, SdkCloud};
 use secmon_spec::Spec;
 
 use crate::output::Style;
@@ -58,8 +59,8 @@ async fn read_state(spec: &Spec, aws: &Aws, live_out: Option<&Path>) -> Result<(
         account_id,
         region: aws.region.clone(),
     };
-    let wanted = desired::resources(&state, &target);
-    let live = live::read(aws, &state.name, &target, &wanted).await?;
+    let wanted = secmon_diff::desired_resources(&state, &target);
+    let live = SdkCloud::new(aws.clone()).read(&state.name, &target, &wanted).await?;
     if let Some(path) = live_out {
         std::fs::write(path, serde_json::to_string_pretty(&live).expect("live state json")).map_err(|e| CliError::File {
             path: path.display().to_string(),
@@ -211,7 +212,7 @@ fn run_apply(p: &Prepared, common: &Common, opts: ApplyOptions, style: Style) ->
             println!("{address}: skipped (depends on failed {because})")
         }
     });
-    let report = runtime().block_on(secmon_apply::apply(&p.aws, &p.plan, opts, progress));
+    let report = runtime().block_on(secmon_apply::apply(Arc::new(SdkCloud::new(p.aws.clone())), &p.plan, opts, progress));
     if common.stats {
         print_stats(&p.aws);
     }
@@ -242,6 +243,7 @@ fn apply_options(common: &Common, recovery_window_days: i64, fail_after_steps: O
         spec_dir: common.file.parent().map(Path::to_path_buf).unwrap_or_default(),
         recovery_window_days,
         fail_after_steps,
+        ..ApplyOptions::default()
     }
 }
 
@@ -413,7 +415,7 @@ pub fn import_cmd(common: &Common, addresses: &[String], auto_approve: bool, sty
     }
     confirm(auto_approve, "take these resources over")?;
     for (l, d) in &todo {
-        rt.block_on(secmon_apply::adopt(&aws, &state.name, l, d))?;
+        rt.block_on(secmon_apply::adopt(&SdkCloud::new(aws.clone()), &state.name, l, d))?;
         println!("{}: {}", l.address(), style.green("imported"));
     }
     println!("Run `secmon plan` to see what `apply` will change in them.");

@@ -1,27 +1,24 @@
-//! # secmon-diff: live state, comparison, plan
+//! # secmon-diff: desired × live → plan
 //!
-//! Reads live AWS state into the same model as the spec ([`LiveState`], one adapter module per
-//! resource kind under [`live`]), compares it with the desired resources ([`desired::resources`])
-//! and produces a [`Plan`]: data (`format_version`, `steps`), each [`Step`] with `address`,
-//! [`Action`], `before`, `after`, `depends_on` and a human `reason`, in a deterministic order.
+//! Compares the spec's resources ([`desired_resources`], from each kind's module) with the live
+//! state the seam read ([`LiveState`]) and produces a [`Plan`]: data (`format_version`, `steps`),
+//! each [`Step`] with `address`, [`Action`], `before`, `after`, `depends_on` and a human `reason`,
+//! in a deterministic order. `depends_on`, the plan's order and replacements all come from the
+//! kinds' one dependency graph ([`secmon_kinds::graph`]) and their declarations.
 //!
-//! Comparison is semantic so that nothing diffs forever: policies are normalised
-//! ([`policy::normalize`]), filter pattern whitespace is collapsed, ARN forms and AWS's omitted
-//! defaults are mapped to one form when read.
+//! Comparison is semantic so that nothing diffs forever: each kind's reader maps AWS's forms
+//! (policies reformatted, ARN suffixes, omitted defaults) to the same typed attributes as the spec.
 //!
-//! What this crate does not do: change anything in AWS (that is `secmon-apply`), render plans
-//! (that is the CLI), or read a secret's value (reading it would fire the very alarm secmon
-//! deploys: `GetSecretValue` is never called).
+//! What this crate does not do: call AWS (reading is the seam's, [`secmon_kinds::Cloud`];
+//! changing is `secmon-apply`'s), or render plans (the CLI). It is pure, so it is tested with
+//! in-memory states and golden fixtures.
 
 pub mod compare;
-pub mod desired;
-pub mod live;
 pub mod plan;
-pub mod policy;
 
-pub use compare::{plan, LiveResource, LiveState, PlanOptions};
-pub use desired::Target;
-pub use plan::{Action, Kind, Plan, Resource, Step, FORMAT_VERSION};
+pub use compare::{plan, PlanOptions};
+pub use plan::{Action, Plan, Step, FORMAT_VERSION};
+pub use secmon_kinds::{desired_resources, policy, Kind, LiveResource, LiveState, Resource, Target};
 pub use secmon_spec::DesiredState;
 
 /// Errors of planning, each naming the resource and how to fix it.
@@ -33,12 +30,4 @@ pub enum DiffError {
         .addresses.join(", ")
     )]
     NotOwned { spec: String, addresses: Vec<String> },
-    #[error("reading {address}: {source}")]
-    Read {
-        address: String,
-        #[source]
-        source: secmon_aws::AwsError,
-    },
-    #[error(transparent)]
-    Aws(#[from] secmon_aws::AwsError),
 }

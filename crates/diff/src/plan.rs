@@ -3,76 +3,12 @@
 
 use std::collections::BTreeMap;
 
+use secmon_kinds::{Kind, Resource};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Version of the JSON plan format (`secmon plan --output json`, `secmon plan -o FILE`).
 pub const FORMAT_VERSION: u32 = 1;
-
-/// The resource kinds secmon manages. Closed: apply has one adapter per kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Secret,
-    Bucket,
-    LogGroup,
-    Role,
-    Topic,
-    Subscription,
-    Trail,
-    MetricFilter,
-    Alarm,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Secret => "secret",
-            Kind::Bucket => "bucket",
-            Kind::LogGroup => "log_group",
-            Kind::Role => "role",
-            Kind::Topic => "topic",
-            Kind::Subscription => "subscription",
-            Kind::Trail => "trail",
-            Kind::MetricFilter => "metric_filter",
-            Kind::Alarm => "alarm",
-        }
-    }
-
-    /// Kinds whose resources may refer to a resource of this kind. A deletion of this kind waits
-    /// for every step on those kinds (a topic is deleted only after alarms stop pointing at it).
-    pub fn consumers(self) -> &'static [Kind] {
-        match self {
-            Kind::Bucket | Kind::Role => &[Kind::Trail],
-            Kind::LogGroup => &[Kind::Trail, Kind::MetricFilter],
-            Kind::Topic => &[Kind::Trail, Kind::Alarm, Kind::Subscription],
-            _ => &[],
-        }
-    }
-}
-
-/// One AWS resource as secmon models it, live or desired. `attrs` are the compared attributes;
-/// `name` and `arn` identify it and are not compared.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Resource {
-    pub kind: Kind,
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub arn: Option<String>,
-    pub attrs: BTreeMap<String, Value>,
-    /// What apply needs but comparison ignores (where a secret's value comes from).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub meta: BTreeMap<String, Value>,
-}
-
-impl Resource {
-    pub fn address(&self) -> String {
-        format!("{}.{}", self.kind.as_str(), self.name)
-    }
-    pub fn attr_str(&self, key: &str) -> Option<&str> {
-        self.attrs.get(key).and_then(Value::as_str)
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -80,6 +16,8 @@ pub enum Action {
     NoOp,
     Create,
     Update,
+    /// Delete, then create: an attribute changed that AWS cannot change in place (the step's
+    /// `reason` names it).
     Replace,
     Delete,
 }

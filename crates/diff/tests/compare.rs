@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use secmon_diff::{desired, plan, Action, LiveResource, LiveState, PlanOptions, Resource, Target};
+use secmon_diff::{desired_resources, plan, Action, LiveResource, LiveState, PlanOptions, Resource, Target};
 use secmon_spec::Spec;
 use serde_json::json;
 
@@ -13,7 +13,7 @@ fn seed() -> (Vec<Resource>, Target) {
         region: "us-east-1".into(),
     };
     let state = spec.state.resolve(&target.account_id, &target.region).unwrap();
-    (desired::resources(&state, &target), target)
+    (desired_resources(&state, &target), target)
 }
 
 /// Live state exactly as apply would leave it.

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use secmon_diff::{desired, plan, Action, LiveState, PlanOptions, Target};
+use secmon_diff::{desired_resources, plan, Action, LiveState, PlanOptions, Target};
 use secmon_spec::Spec;
 
 fn render(dir: &Path) -> String {
@@ -21,7 +21,7 @@ fn render(dir: &Path) -> String {
         account_id: account,
         region,
     };
-    let wanted = desired::resources(&state, &target);
+    let wanted = desired_resources(&state, &target);
     let mut out = String::new();
     match plan(&state.name, &wanted, &live, PlanOptions::default()) {
         Err(e) => out.push_str(&format!("error: {e}\n")),

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use secmon_aws::{error_code, Aws};
-use secmon_diff::desired::ROLE_POLICY_NAME;
-use secmon_diff::policy;
+use secmon_kinds::policy;
+use secmon_kinds::role::POLICY_NAME as ROLE_POLICY_NAME;
 use secmon_sim::lint::{alarm_problems, Impact};
 use secmon_sim::Pattern;
 use secmon_spec::{Alarm, Comparison, DesiredState, Metric, TreatMissingData};
@@ -240,7 +240,7 @@ pub(crate) async fn run(aws: &Aws, state: &DesiredState, account_id: &str, opts:
                             "S3",
                             &mut out,
                         );
-                        let cw_group = trail.cloud_watch_logs_log_group_arn().map(secmon_diff::live::normalize_arn);
+                        let cw_group = trail.cloud_watch_logs_log_group_arn().map(secmon_kinds::normalize_arn);
                         let role = trail.cloud_watch_logs_role_arn();
                         match (&cw_group, role, &t.cloudwatch_logs) {
                             (Some(g), Some(_), Some(want)) if g.ends_with(&format!(":log-group:{}", want.log_group)) => {

@@ -1,0 +1,360 @@
+//! The trail's S3 bucket: policy, public access block, default encryption, log expiry. S3 has no
+//! batch read, so the bucket's settings are read concurrently, and only for the bucket the spec
+//! names.
+
+use futures::future::BoxFuture;
+use secmon_aws::error_code;
+use secmon_aws::s3::types::{
+    BucketLifecycleConfiguration, BucketLocationConstraint, CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleExpiration,
+    LifecycleRule, LifecycleRuleFilter, ObjectIdentifier, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::sdk::{fail, policy_text, read_fail};
+use crate::{
+    policy, Aws, Change, ExecCtx, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
+};
+use secmon_spec::DesiredState;
+
+/// ID of the lifecycle rule secmon writes.
+const EXPIRY_RULE: &str = "secmon-expire-logs";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Attrs {
+    pub policy: Value,
+    /// All four public access block settings on.
+    pub block_public_access: bool,
+    /// Default encryption algorithm (`AES256`).
+    pub encryption: Option<String>,
+    pub expire_logs_after_days: Option<i32>,
+}
+
+pub fn bucket_policy(t: &Target, bucket: &str, trail: &str) -> Value {
+    let b = format!("arn:aws:s3:::{bucket}");
+    let trail_arn = t.trail_arn(trail);
+    policy::normalize(&json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AWSCloudTrailAclCheck",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "s3:GetBucketAcl",
+                "Resource": b,
+                "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}}
+            },
+            {
+                "Sid": "AWSCloudTrailWrite",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": format!("{b}/AWSLogs/{}/*", t.account_id),
+                "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail_arn}}
+            },
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [b.clone(), format!("{b}/*")],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+            }
+        ]
+    }))
+}
+
+pub struct Def;
+
+impl ResourceKind for Def {
+    fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
+        let Some(trail) = &state.trail else { return Vec::new() };
+        let attrs = Attrs {
+            policy: bucket_policy(t, &trail.bucket.name, &trail.name),
+            block_public_access: true,
+            encryption: Some("AES256".into()),
+            expire_logs_after_days: trail.bucket.expire_logs_after_days.map(|d| d as i32),
+        };
+        vec![Resource::new(
+            Kind::Bucket,
+            &trail.bucket.name,
+            Some(format!("arn:aws:s3:::{}", trail.bucket.name)),
+            &attrs,
+        )]
+    }
+
+    fn ownership(&self) -> Ownership {
+        Ownership::OwnRead
+    }
+
+    fn name_from_arn(&self, arn: &str) -> Option<String> {
+        arn.strip_prefix("arn:aws:s3:::").filter(|n| !n.contains('/')).map(str::to_string)
+    }
+
+    fn keep_instead_of_delete(&self, live: &LiveResource, delete_logs: bool) -> Option<String> {
+        (live.holds_data && !delete_logs).then(|| {
+            format!(
+                "{}: kept because it holds log files; pass --delete-logs to delete it with its logs",
+                live.resource.address()
+            )
+        })
+    }
+
+    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> BoxFuture<'a, Result<Vec<LiveResource>, KindError>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for d in ctx.desired_of(Kind::Bucket) {
+                if let Some(l) = read_bucket(aws, ctx.spec, d).await? {
+                    out.push(l);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>> {
+        Box::pin(async move {
+            let s3 = &aws.s3;
+            match change.op {
+                Op::Create => {
+                    let r = change.after();
+                    let mut req = s3.create_bucket().bucket(&r.name);
+                    if ctx.region != "us-east-1" {
+                        req = req.create_bucket_configuration(
+                            CreateBucketConfiguration::builder()
+                                .location_constraint(BucketLocationConstraint::from(ctx.region.as_str()))
+                                .build(),
+                        );
+                    }
+                    match req.send().await {
+                        Ok(_) => {}
+                        // A re-run after a crash between CreateBucket and PutBucketTagging.
+                        Err(e) if error_code(&e) == Some("BucketAlreadyOwnedByYou") => {}
+                        Err(e) => return Err(fail("CreateBucket")(e)),
+                    }
+                    // S3's CreateBucket takes no tags: tag immediately, before any other setting.
+                    s3.put_bucket_tagging()
+                        .bucket(&r.name)
+                        .tagging(
+                            Tagging::builder()
+                                .tag_set(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build().expect("tag"))
+                                .build()
+                                .expect("tagging"),
+                        )
+                        .send()
+                        .await
+                        .map_err(fail("PutBucketTagging"))?;
+                    configure(aws, r, &Attrs::default(), true).await
+                }
+                Op::Update => {
+                    let (before, _) = change.attrs::<Attrs>();
+                    configure(aws, change.after(), &before, false).await
+                }
+                Op::Delete => {
+                    let name = &change.before().name;
+                    empty(aws, name).await?;
+                    s3.delete_bucket().bucket(name).send().await.map_err(fail("DeleteBucket"))?;
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    fn adopt<'a>(
+        &'a self,
+        aws: &'a Aws,
+        spec: &'a str,
+        live: &'a Resource,
+        _desired: &'a Resource,
+    ) -> BoxFuture<'a, Result<(), KindError>> {
+        Box::pin(async move {
+            // PutBucketTagging replaces the whole set: keep the bucket's other tags.
+            let mut tags: Vec<Tag> = match aws.s3.get_bucket_tagging().bucket(&live.name).send().await {
+                Ok(t) => t.tag_set().iter().filter(|t| t.key() != OWNER_TAG).cloned().collect(),
+                Err(_) => Vec::new(),
+            };
+            tags.push(Tag::builder().key(OWNER_TAG).value(spec).build().expect("tag"));
+            aws.s3
+                .put_bucket_tagging()
+                .bucket(&live.name)
+                .tagging(Tagging::builder().set_tag_set(Some(tags)).build().expect("tagging"))
+                .send()
+                .await
+                .map_err(fail("PutBucketTagging"))?;
+            Ok(())
+        })
+    }
+}
+
+async fn read_bucket(aws: &Aws, spec: &str, d: &Resource) -> Result<Option<LiveResource>, KindError> {
+    let b = d.name.as_str();
+    let (tags, pol, pab, enc, lc, objects) = tokio::join!(
+        aws.s3.get_bucket_tagging().bucket(b).send(),
+        aws.s3.get_bucket_policy().bucket(b).send(),
+        aws.s3.get_public_access_block().bucket(b).send(),
+        aws.s3.get_bucket_encryption().bucket(b).send(),
+        aws.s3.get_bucket_lifecycle_configuration().bucket(b).send(),
+        aws.s3.list_objects_v2().bucket(b).max_keys(1).send(),
+    );
+    let owned = match tags {
+        Ok(t) => t.tag_set().iter().any(|t| t.key() == OWNER_TAG && t.value() == spec),
+        Err(e) => match error_code(&e) {
+            Some("NoSuchBucket") => return Ok(None),
+            Some("NoSuchTagSet") => false,
+            // Someone else's bucket (another account): it exists, and it is not ours.
+            Some("AccessDenied") | Some("AllAccessDisabled") => false,
+            _ => return Err(read_fail(d.address(), "GetBucketTagging")(e)),
+        },
+    };
+    let attrs = Attrs {
+        policy: pol.ok().and_then(|p| p.policy().and_then(policy::parse)).unwrap_or(Value::Null),
+        block_public_access: pab
+            .ok()
+            .and_then(|p| p.public_access_block_configuration().cloned())
+            .is_some_and(|c| {
+                c.block_public_acls() == Some(true)
+                    && c.ignore_public_acls() == Some(true)
+                    && c.block_public_policy() == Some(true)
+                    && c.restrict_public_buckets() == Some(true)
+            }),
+        encryption: enc.ok().and_then(|e| {
+            e.server_side_encryption_configuration()?
+                .rules()
+                .first()?
+                .apply_server_side_encryption_by_default()
+                .map(|d| d.sse_algorithm().as_str().to_string())
+        }),
+        expire_logs_after_days: lc.ok().and_then(|l| {
+            l.rules()
+                .iter()
+                .find(|r| r.id() == Some(EXPIRY_RULE) && r.status().as_str() == "Enabled")
+                .and_then(|r| r.expiration()?.days())
+        }),
+    };
+    let mut l = LiveResource::new(Resource::new(Kind::Bucket, b, d.arn.clone(), &attrs), owned);
+    l.holds_data = objects.ok().is_some_and(|o| o.key_count().unwrap_or(0) > 0);
+    Ok(Some(l))
+}
+
+/// Writes the settings that differ from `before` (all of them when `all`).
+async fn configure(aws: &Aws, r: &Resource, before: &Attrs, all: bool) -> Result<(), KindError> {
+    let s3 = &aws.s3;
+    let want: Attrs = r.attrs();
+    if all || want.block_public_access != before.block_public_access {
+        let on = want.block_public_access;
+        s3.put_public_access_block()
+            .bucket(&r.name)
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(on)
+                    .ignore_public_acls(on)
+                    .block_public_policy(on)
+                    .restrict_public_buckets(on)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(fail("PutPublicAccessBlock"))?;
+    }
+    if all || want.encryption != before.encryption {
+        s3.put_bucket_encryption()
+            .bucket(&r.name)
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder()
+                    .rules(
+                        ServerSideEncryptionRule::builder()
+                            .apply_server_side_encryption_by_default(
+                                ServerSideEncryptionByDefault::builder()
+                                    .sse_algorithm(ServerSideEncryption::Aes256)
+                                    .build()
+                                    .expect("sse"),
+                            )
+                            .build(),
+                    )
+                    .build()
+                    .expect("sse config"),
+            )
+            .send()
+            .await
+            .map_err(fail("PutBucketEncryption"))?;
+    }
+    if all || want.policy != before.policy {
+        s3.put_bucket_policy()
+            .bucket(&r.name)
+            .policy(policy_text(&want.policy))
+            .send()
+            .await
+            .map_err(fail("PutBucketPolicy"))?;
+    }
+    if all || want.expire_logs_after_days != before.expire_logs_after_days {
+        match want.expire_logs_after_days {
+            Some(days) => {
+                let rule = LifecycleRule::builder()
+                    .id(EXPIRY_RULE)
+                    .status(ExpirationStatus::Enabled)
+                    .filter(LifecycleRuleFilter::builder().prefix("").build())
+                    .expiration(LifecycleExpiration::builder().days(days).build())
+                    .build()
+                    .expect("rule");
+                s3.put_bucket_lifecycle_configuration()
+                    .bucket(&r.name)
+                    .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(rule).build().expect("lifecycle"))
+                    .send()
+                    .await
+                    .map_err(fail("PutBucketLifecycleConfiguration"))?;
+            }
+            None => {
+                s3.delete_bucket_lifecycle()
+                    .bucket(&r.name)
+                    .send()
+                    .await
+                    .map_err(fail("DeleteBucketLifecycle"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes every object (only planned with --delete-logs, or when the bucket is already empty).
+async fn empty(aws: &Aws, bucket: &str) -> Result<(), KindError> {
+    let s3 = &aws.s3;
+    let mut pages = s3.list_objects_v2().bucket(bucket).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(fail("ListObjectsV2"))?;
+        let keys: Vec<ObjectIdentifier> = page
+            .contents()
+            .iter()
+            .filter_map(|o| o.key())
+            .map(|k| ObjectIdentifier::builder().key(k).build().expect("key"))
+            .collect();
+        if keys.is_empty() {
+            continue;
+        }
+        s3.delete_objects()
+            .bucket(bucket)
+            .delete(Delete::builder().set_objects(Some(keys)).quiet(true).build().expect("delete"))
+            .send()
+            .await
+            .map_err(fail("DeleteObjects"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bucket_policy_admits_only_the_named_trail_and_denies_plain_http() {
+        let t = Target {
+            account_id: "123456789012".into(),
+            region: "us-east-1".into(),
+        };
+        let p = bucket_policy(&t, "b", "tr").to_string();
+        assert!(p.contains("arn:aws:cloudtrail:us-east-1:123456789012:trail/tr"));
+        assert!(p.contains("arn:aws:s3:::b/AWSLogs/123456789012/*"));
+        assert!(p.contains("aws:SecureTransport"));
+    }
+}

@@ -1,0 +1,179 @@
+//! [`FakeCloud`]: an in-memory AWS account behind the [`Cloud`] seam, for unit tests of apply
+//! ordering, failure handling and retries, and of verify's checks, without a network.
+//!
+//! It is generic over kinds: a create stores the desired resource as owned, an update replaces
+//! its attributes, a delete removes it. Faults are scripted per address: an error before the
+//! change takes effect (AWS refused it), or after (the change happened and its reply was lost).
+//! It models no AWS rule; the emulator tests stay the end-to-end proof.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use futures::future::BoxFuture;
+
+use crate::{AwsError, Change, Cloud, ExecCtx, KindError, LiveResource, LiveState, Op, Resource, Target};
+
+/// When a scripted fault strikes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timing {
+    /// AWS answers an error and nothing changes.
+    Before,
+    /// The change takes effect, then the reply is lost (the client sees the error).
+    After,
+}
+
+#[derive(Debug, Clone)]
+struct Fault {
+    address: String,
+    code: String,
+    timing: Timing,
+    remaining: u32,
+}
+
+#[derive(Debug, Default)]
+struct Account {
+    resources: BTreeMap<String, LiveResource>,
+    faults: Vec<Fault>,
+    calls: Vec<String>,
+    reads: usize,
+}
+
+pub struct FakeCloud {
+    account_id: String,
+    region: String,
+    inner: Mutex<Account>,
+}
+
+impl FakeCloud {
+    pub fn new(account_id: &str, region: &str) -> FakeCloud {
+        FakeCloud {
+            account_id: account_id.into(),
+            region: region.into(),
+            inner: Mutex::new(Account::default()),
+        }
+    }
+
+    /// Puts a resource into the account as it is (owned or not).
+    pub fn insert(&self, live: LiveResource) {
+        self.inner.lock().unwrap().resources.insert(live.resource.address(), live);
+    }
+
+    /// The next `times` changes of `address` fail with `code` at `timing`.
+    pub fn fail(&self, address: &str, code: &str, timing: Timing, times: u32) {
+        self.inner.lock().unwrap().faults.push(Fault {
+            address: address.into(),
+            code: code.into(),
+            timing,
+            remaining: times,
+        });
+    }
+
+    /// Every change attempted, in order, as `create alarm.X` (failed attempts included).
+    pub fn calls(&self) -> Vec<String> {
+        self.inner.lock().unwrap().calls.clone()
+    }
+
+    /// How many read rounds were made.
+    pub fn reads(&self) -> usize {
+        self.inner.lock().unwrap().reads
+    }
+
+    /// What the account holds now.
+    pub fn resources(&self) -> BTreeMap<String, LiveResource> {
+        self.inner.lock().unwrap().resources.clone()
+    }
+
+    fn error(op: &str, code: &str) -> KindError {
+        KindError::Aws(AwsError::Call {
+            operation: op.to_string(),
+            code: Some(code.to_string()),
+            message: format!("{code}: injected by the fake"),
+        })
+    }
+}
+
+fn verb(op: Op) -> &'static str {
+    match op {
+        Op::Create => "create",
+        Op::Update => "update",
+        Op::Delete => "delete",
+    }
+}
+
+impl Cloud for FakeCloud {
+    fn region(&self) -> &str {
+        &self.region
+    }
+
+    fn account_id(&self) -> BoxFuture<'_, Result<String, KindError>> {
+        Box::pin(async move { Ok(self.account_id.clone()) })
+    }
+
+    fn read<'a>(&'a self, _spec: &'a str, target: &'a Target, desired: &'a [Resource]) -> BoxFuture<'a, Result<LiveState, KindError>> {
+        Box::pin(async move {
+            let mut acct = self.inner.lock().unwrap();
+            acct.reads += 1;
+            let mut state = LiveState {
+                account_id: target.account_id.clone(),
+                region: target.region.clone(),
+                ..Default::default()
+            };
+            for (address, l) in &acct.resources {
+                if l.owned || desired.iter().any(|d| d.address() == *address) {
+                    state.insert(l.clone());
+                }
+            }
+            Ok(state)
+        })
+    }
+
+    fn execute<'a>(&'a self, _ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>> {
+        Box::pin(async move {
+            let mut acct = self.inner.lock().unwrap();
+            let op = verb(change.op);
+            acct.calls.push(format!("{op} {}", change.address));
+            let fault = acct
+                .faults
+                .iter_mut()
+                .find(|f| f.address == change.address && f.remaining > 0)
+                .map(|f| {
+                    f.remaining -= 1;
+                    (f.code.clone(), f.timing)
+                });
+            if let Some((code, Timing::Before)) = &fault {
+                return Err(Self::error(op, code));
+            }
+            let exists = acct.resources.contains_key(&change.address);
+            match change.op {
+                Op::Create if exists => return Err(Self::error(op, "ResourceAlreadyExistsException")),
+                Op::Update | Op::Delete if !exists => return Err(Self::error(op, "ResourceNotFoundException")),
+                Op::Create | Op::Update => {
+                    let mut r = change.after().clone();
+                    r.meta.clear();
+                    acct.resources.insert(change.address.clone(), LiveResource::new(r, true));
+                }
+                Op::Delete => {
+                    acct.resources.remove(&change.address);
+                }
+            }
+            match fault {
+                Some((code, Timing::After)) => Err(Self::error(op, &code)),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    fn adopt<'a>(&'a self, _spec: &'a str, live: &'a Resource, _desired: &'a Resource) -> BoxFuture<'a, Result<(), KindError>> {
+        Box::pin(async move {
+            let mut acct = self.inner.lock().unwrap();
+            acct.calls.push(format!("adopt {}", live.address()));
+            match acct.resources.get_mut(&live.address()) {
+                Some(l) => {
+                    l.owned = true;
+                    Ok(())
+                }
+                None => Err(Self::error("adopt", "ResourceNotFoundException")),
+            }
+        })
+    }
+}

@@ -1,0 +1,128 @@
+//! CloudWatch Logs log group the trail delivers to, and its retention.
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+use crate::sdk::fail;
+use crate::{
+    Aws, AwsError, Change, ExecCtx, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
+};
+use secmon_spec::DesiredState;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Attrs {
+    /// None: never expire.
+    pub retention_days: Option<i32>,
+}
+
+pub struct Def;
+
+impl ResourceKind for Def {
+    fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
+        let Some(cw) = state.trail.as_ref().and_then(|tr| tr.cloudwatch_logs.as_ref()) else {
+            return Vec::new();
+        };
+        let attrs = Attrs {
+            retention_days: cw.retention_days.map(|d| d as i32),
+        };
+        vec![Resource::new(
+            Kind::LogGroup,
+            &cw.log_group,
+            Some(t.log_group_arn(&cw.log_group)),
+            &attrs,
+        )]
+    }
+
+    fn ownership(&self) -> Ownership {
+        Ownership::TaggingApi
+    }
+
+    fn name_from_arn(&self, arn: &str) -> Option<String> {
+        crate::model::arn_resource(arn, "logs")?
+            .strip_prefix("log-group:")
+            .map(str::to_string)
+    }
+
+    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> BoxFuture<'a, Result<Vec<LiveResource>, KindError>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for d in ctx.desired_of(Kind::LogGroup) {
+                let name = d.name.as_str();
+                let desc = aws
+                    .logs
+                    .describe_log_groups()
+                    .log_group_name_prefix(name)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::call("DescribeLogGroups", e))?;
+                let Some(g) = desc.log_groups().iter().find(|g| g.log_group_name() == Some(name)) else {
+                    continue;
+                };
+                let attrs = Attrs {
+                    retention_days: g.retention_in_days(),
+                };
+                out.push(LiveResource::new(Resource::new(Kind::LogGroup, name, d.arn.clone(), &attrs), false));
+            }
+            Ok(out)
+        })
+    }
+
+    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>> {
+        Box::pin(async move {
+            let logs = &aws.logs;
+            match change.op {
+                Op::Create | Op::Update => {
+                    let r = change.after();
+                    if change.op == Op::Create {
+                        logs.create_log_group()
+                            .log_group_name(&r.name)
+                            .tags(OWNER_TAG, &ctx.spec)
+                            .send()
+                            .await
+                            .map_err(fail("CreateLogGroup"))?;
+                    }
+                    match r.attrs::<Attrs>().retention_days {
+                        Some(d) => {
+                            logs.put_retention_policy()
+                                .log_group_name(&r.name)
+                                .retention_in_days(d)
+                                .send()
+                                .await
+                                .map_err(fail("PutRetentionPolicy"))?;
+                        }
+                        None if change.op == Op::Update => {
+                            logs.delete_retention_policy()
+                                .log_group_name(&r.name)
+                                .send()
+                                .await
+                                .map_err(fail("DeleteRetentionPolicy"))?;
+                        }
+                        None => {}
+                    }
+                }
+                Op::Delete => {
+                    logs.delete_log_group()
+                        .log_group_name(&change.before().name)
+                        .send()
+                        .await
+                        .map_err(fail("DeleteLogGroup"))?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, live: &'a Resource, desired: &'a Resource) -> BoxFuture<'a, Result<(), KindError>> {
+        Box::pin(async move {
+            aws.logs
+                .tag_resource()
+                .resource_arn(live.arn.clone().or_else(|| desired.arn.clone()).unwrap_or_default())
+                .tags(OWNER_TAG, spec)
+                .send()
+                .await
+                .map_err(fail("TagResource"))?;
+            Ok(())
+        })
+    }
+}

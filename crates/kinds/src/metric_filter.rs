@@ -1,0 +1,236 @@
+//! Metric filter on the trail's log group: counts a monitor's events into its metric. Filters
+//! cannot be tagged; they belong to whoever owns their log group. Changes on one log group are
+//! run one at a time (see [`ResourceKind::serial_key`]).
+
+use std::collections::BTreeMap;
+
+use futures::future::BoxFuture;
+use secmon_aws::logs::types::MetricTransformation;
+use serde::{Deserialize, Serialize};
+
+use crate::sdk::fail;
+use crate::{Aws, AwsError, Change, ExecCtx, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target};
+use secmon_spec::DesiredState;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Attrs {
+    pub log_group: String,
+    /// Compared with whitespace outside quotes collapsed ([`normalize_pattern`]).
+    pub pattern: String,
+    pub metric_namespace: Option<String>,
+    pub metric_name: Option<String>,
+    pub metric_value: Option<String>,
+    pub default_value: Option<f64>,
+    pub dimensions: BTreeMap<String, String>,
+}
+
+/// What apply needs but comparison ignores.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Meta {
+    /// The pattern exactly as written: auditors (Security Hub, CIS) compare the text byte for
+    /// byte, so it is sent as is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pattern_text: Option<String>,
+}
+
+/// Collapses whitespace outside quoted strings: AWS may store a pattern reformatted.
+pub fn normalize_pattern(p: &str) -> String {
+    let mut out = String::new();
+    let mut in_quote = false;
+    let mut prev_space = false;
+    for c in p.trim().chars() {
+        if c == '"' {
+            in_quote = !in_quote;
+        }
+        if c.is_whitespace() && !in_quote {
+            if !prev_space {
+                out.push(' ');
+            }
+            prev_space = true;
+        } else {
+            out.push(c);
+            prev_space = false;
+        }
+    }
+    out
+}
+
+pub struct Def;
+
+impl ResourceKind for Def {
+    fn desired(&self, state: &DesiredState, _t: &Target) -> Vec<Resource> {
+        let Some(cw) = state.trail.as_ref().and_then(|tr| tr.cloudwatch_logs.as_ref()) else {
+            return Vec::new();
+        };
+        state
+            .monitors
+            .iter()
+            .map(|m| {
+                let attrs = Attrs {
+                    log_group: cw.log_group.clone(),
+                    pattern: normalize_pattern(&m.pattern),
+                    metric_namespace: Some(m.metric.namespace.clone()),
+                    metric_name: Some(m.metric.name.clone()),
+                    metric_value: Some(m.metric.value.clone()),
+                    default_value: m.metric.default,
+                    dimensions: m.metric.dimensions.clone(),
+                };
+                Resource::new(Kind::MetricFilter, m.filter_name(), None, &attrs).with_meta(&Meta {
+                    pattern_text: Some(m.pattern.clone()),
+                })
+            })
+            .collect()
+    }
+
+    fn refers_to(&self) -> &'static [Kind] {
+        &[Kind::LogGroup]
+    }
+
+    fn references(&self, r: &Resource) -> Vec<String> {
+        vec![format!("log_group.{}", r.attrs::<Attrs>().log_group)]
+    }
+
+    fn serial_key(&self, r: &Resource) -> Option<String> {
+        Some(r.attrs::<Attrs>().log_group)
+    }
+
+    fn forces_replacement(&self, before: &Resource, after: &Resource) -> Option<&'static str> {
+        // A filter lives in its log group: moving it is a delete there and a put here.
+        (before.attrs::<Attrs>().log_group != after.attrs::<Attrs>().log_group).then_some("log_group")
+    }
+
+    fn ownership(&self) -> Ownership {
+        Ownership::Container(Kind::LogGroup)
+    }
+
+    fn container(&self, r: &Resource) -> Option<String> {
+        Some(format!("log_group.{}", r.attrs::<Attrs>().log_group))
+    }
+
+    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> BoxFuture<'a, Result<Vec<LiveResource>, KindError>> {
+        Box::pin(async move {
+            // Every filter of the spec's log groups (one paged call per group): filters the spec no
+            // longer names are found here and deleted.
+            let groups: Vec<&str> = ctx.desired_of(Kind::LogGroup).iter().map(|g| g.name.as_str()).collect();
+            let found = futures::future::join_all(groups.iter().map(|g| read_group(aws, g))).await;
+            let mut out = Vec::new();
+            for f in found {
+                out.extend(f?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn execute<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>> {
+        Box::pin(async move {
+            let logs = &aws.logs;
+            match change.op {
+                Op::Create | Op::Update => {
+                    let r = change.after();
+                    let a: Attrs = r.attrs();
+                    let meta: Meta = r.meta();
+                    let t = MetricTransformation::builder()
+                        .set_metric_namespace(a.metric_namespace.clone())
+                        .set_metric_name(a.metric_name.clone())
+                        .metric_value(a.metric_value.as_deref().unwrap_or("1"))
+                        .set_default_value(a.default_value)
+                        .set_dimensions((!a.dimensions.is_empty()).then(|| a.dimensions.clone().into_iter().collect()))
+                        .build()
+                        .map_err(|e| KindError::Input(format!("metric transformation: {e}")))?;
+                    logs.put_metric_filter()
+                        .log_group_name(&a.log_group)
+                        .filter_name(&r.name)
+                        .filter_pattern(meta.pattern_text.as_deref().unwrap_or(&a.pattern))
+                        .metric_transformations(t)
+                        .send()
+                        .await
+                        .map_err(fail("PutMetricFilter"))?;
+                }
+                Op::Delete => {
+                    let r = change.before();
+                    logs.delete_metric_filter()
+                        .log_group_name(r.attrs::<Attrs>().log_group)
+                        .filter_name(&r.name)
+                        .send()
+                        .await
+                        .map_err(fail("DeleteMetricFilter"))?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn adopt<'a>(
+        &'a self,
+        _aws: &'a Aws,
+        _spec: &'a str,
+        live: &'a Resource,
+        _desired: &'a Resource,
+    ) -> BoxFuture<'a, Result<(), KindError>> {
+        Box::pin(async move {
+            Err(KindError::Input(format!(
+                "{} cannot be tagged: it belongs to whoever owns its log group; import the log group",
+                live.address()
+            )))
+        })
+    }
+}
+
+async fn read_group(aws: &Aws, group: &str) -> Result<Vec<LiveResource>, KindError> {
+    let mut out = Vec::new();
+    let mut pages = aws.logs.describe_metric_filters().log_group_name(group).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = match page {
+            Ok(p) => p,
+            Err(e) if secmon_aws::error_code(&e) == Some("ResourceNotFoundException") => return Ok(out),
+            Err(e) => return Err(AwsError::call("DescribeMetricFilters", e).into()),
+        };
+        for f in page.metric_filters() {
+            let t = f.metric_transformations().first();
+            let attrs = Attrs {
+                log_group: group.to_string(),
+                pattern: normalize_pattern(f.filter_pattern().unwrap_or_default()),
+                metric_namespace: t.map(|t| t.metric_namespace().to_string()),
+                metric_name: t.map(|t| t.metric_name().to_string()),
+                metric_value: t.map(|t| t.metric_value().to_string()),
+                default_value: t.and_then(|t| t.default_value()),
+                dimensions: t.and_then(|t| t.dimensions()).cloned().unwrap_or_default().into_iter().collect(),
+            };
+            let r = Resource::new(Kind::MetricFilter, f.filter_name().unwrap_or_default(), None, &attrs);
+            out.push(LiveResource::new(r, false));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pattern_whitespace_outside_quotes_is_not_a_change() {
+        assert_eq!(
+            normalize_pattern("{ ($.eventSource = \"secretsmanager.amazonaws.com\")   &&\n ($.eventName = \"Get  Secret\") }"),
+            "{ ($.eventSource = \"secretsmanager.amazonaws.com\") && ($.eventName = \"Get  Secret\") }"
+        );
+    }
+
+    #[test]
+    fn moving_a_filter_to_another_log_group_forces_a_replacement() {
+        let on = |g: &str| {
+            Resource::new(
+                Kind::MetricFilter,
+                "f",
+                None,
+                &Attrs {
+                    log_group: g.into(),
+                    ..Default::default()
+                },
+            )
+        };
+        assert_eq!(Def.forces_replacement(&on("old"), &on("new")), Some("log_group"));
+        assert_eq!(Def.forces_replacement(&on("old"), &on("old")), None);
+    }
+}

@@ -1,0 +1,170 @@
+//! The data every kind shares: a [`Resource`] (desired or live), what was found live
+//! ([`LiveResource`], [`LiveState`]) and where the pipeline lives ([`Target`]).
+//!
+//! A resource's attributes are kept as a JSON map because the plan is data (saved, diffed,
+//! rendered generically, like Terraform's plan JSON). They are written and read only through the
+//! typed `Attrs` struct of the resource's kind ([`Resource::new`], [`Resource::attrs`]), so each
+//! attribute name is spelled once, as a struct field, with one default.
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::Kind;
+
+/// Path under which secmon creates IAM roles.
+pub const ROLE_PATH: &str = "/secmon/";
+/// Tag key marking ownership; its value is the spec name.
+pub const OWNER_TAG: &str = "secmon:spec";
+/// Tag key holding the secret value's version (the value itself is never read back).
+pub const VALUE_VERSION_TAG: &str = "secmon:value-version";
+
+/// Where the pipeline lives: the ARNs of its parts follow from these.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub account_id: String,
+    pub region: String,
+}
+
+impl Target {
+    /// `arn:aws:<service>:<region>:<account>:<rest>`: the ARN form of every regional kind.
+    pub fn arn(&self, service: &str, rest: &str) -> String {
+        format!("arn:aws:{service}:{}:{}:{rest}", self.region, self.account_id)
+    }
+    pub fn trail_arn(&self, name: &str) -> String {
+        self.arn("cloudtrail", &format!("trail/{name}"))
+    }
+    pub fn log_group_arn(&self, name: &str) -> String {
+        self.arn("logs", &format!("log-group:{name}"))
+    }
+    pub fn role_arn(&self, name: &str) -> String {
+        format!("arn:aws:iam::{}:role{ROLE_PATH}{name}", self.account_id)
+    }
+    pub fn topic_arn(&self, name: &str) -> String {
+        self.arn("sns", name)
+    }
+    pub fn alarm_arn(&self, name: &str) -> String {
+        self.arn("cloudwatch", &format!("alarm:{name}"))
+    }
+}
+
+/// One AWS resource as secmon models it, live or desired. `attrs` are the compared attributes;
+/// `name` and `arn` identify it and are not compared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    pub kind: Kind,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    pub attrs: BTreeMap<String, Value>,
+    /// What apply needs but comparison ignores (where a secret's value comes from).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub meta: BTreeMap<String, Value>,
+}
+
+/// Serialises a typed value into a JSON map (attributes and meta are maps in the plan).
+pub(crate) fn to_map<T: Serialize>(v: &T) -> BTreeMap<String, Value> {
+    match serde_json::to_value(v).expect("attributes serialise") {
+        Value::Object(m) => m.into_iter().collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+impl Resource {
+    /// A resource of `kind` with the kind's typed attributes.
+    pub fn new<A: Serialize>(kind: Kind, name: &str, arn: Option<String>, attrs: &A) -> Resource {
+        Resource {
+            kind,
+            name: name.to_string(),
+            arn,
+            attrs: to_map(attrs),
+            meta: BTreeMap::new(),
+        }
+    }
+
+    /// A resource known only by its identity (an owned ARN not read in detail).
+    pub fn bare(kind: Kind, name: &str, arn: Option<String>) -> Resource {
+        Resource {
+            kind,
+            name: name.to_string(),
+            arn,
+            attrs: BTreeMap::new(),
+            meta: BTreeMap::new(),
+        }
+    }
+
+    pub fn address(&self) -> String {
+        format!("{}.{}", self.kind.as_str(), self.name)
+    }
+
+    /// The typed attributes. Missing keys take the struct's defaults (one default per
+    /// attribute); a value of the wrong type is a bug in a reader or a hand-edited plan file,
+    /// and also falls back to the defaults rather than panicking in the middle of an apply.
+    pub fn attrs<A: DeserializeOwned + Default>(&self) -> A {
+        let map: serde_json::Map<String, Value> = self.attrs.clone().into_iter().collect();
+        serde_json::from_value(Value::Object(map)).unwrap_or_default()
+    }
+
+    /// Typed meta (what apply needs but comparison ignores).
+    pub fn meta<M: DeserializeOwned + Default>(&self) -> M {
+        let map: serde_json::Map<String, Value> = self.meta.clone().into_iter().collect();
+        serde_json::from_value(Value::Object(map)).unwrap_or_default()
+    }
+
+    pub fn with_meta<M: Serialize>(mut self, meta: &M) -> Resource {
+        self.meta = to_map(meta);
+        self
+    }
+}
+
+/// A resource found in AWS, in the same model as the desired ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveResource {
+    pub resource: Resource,
+    /// Tagged `secmon:spec=<this spec>` (or, for untaggable kinds, inside an owned resource).
+    pub owned: bool,
+    /// A subscription waiting for its e-mail confirmation.
+    #[serde(default)]
+    pub pending: bool,
+    /// A bucket that holds objects (log files).
+    #[serde(default)]
+    pub holds_data: bool,
+}
+
+impl LiveResource {
+    pub fn new(resource: Resource, owned: bool) -> LiveResource {
+        LiveResource {
+            resource,
+            owned,
+            pending: false,
+            holds_data: false,
+        }
+    }
+}
+
+/// Everything secmon found in AWS that matters to this spec, keyed by address.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LiveState {
+    pub account_id: String,
+    pub region: String,
+    pub resources: BTreeMap<String, LiveResource>,
+}
+
+impl LiveState {
+    pub fn insert(&mut self, r: LiveResource) {
+        self.resources.insert(r.resource.address(), r);
+    }
+}
+
+/// One form for ARNs that AWS writes in two: `log-group:NAME:*` and `log-group:NAME`.
+pub fn normalize_arn(arn: &str) -> String {
+    arn.strip_suffix(":*").unwrap_or(arn).to_string()
+}
+
+/// The resource part of an ARN of `service` (`arn:aws:sns:r:a:Topic` → `Topic`).
+pub fn arn_resource<'a>(arn: &'a str, service: &str) -> Option<&'a str> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    (parts.len() == 6 && parts[0] == "arn" && parts[2] == service).then(|| parts[5])
+}

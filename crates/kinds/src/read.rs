@@ -1,0 +1,89 @@
+//! The shared read round: every kind's read and the one Resource Groups Tagging API call run
+//! concurrently; ownership is then resolved the way each kind declares ([`Ownership`]).
+
+use std::collections::BTreeSet;
+
+use secmon_aws::tagging::types::TagFilter;
+
+use crate::{
+    from_owned_arn, normalize_arn, Aws, AwsError, Kind, KindError, LiveResource, LiveState, Ownership, ReadCtx, Resource, Target, OWNER_TAG,
+};
+
+pub(crate) async fn read(aws: &Aws, spec: &str, target: &Target, desired: &[Resource]) -> Result<LiveState, KindError> {
+    let ctx = ReadCtx { spec, desired };
+    let ctx = &ctx;
+    let (owned, reads) = tokio::join!(
+        owned_arns(aws, spec),
+        futures::future::join_all(Kind::ALL.iter().map(|k| k.def().read(aws, ctx))),
+    );
+    let mut found: Vec<LiveResource> = Vec::new();
+    for r in reads {
+        found.extend(r?);
+    }
+    Ok(resolve(target, found, &owned?))
+}
+
+/// Resolves ownership: kinds that read their own tags keep their answer; tagging-API kinds are
+/// looked up in `owned`; untaggable kinds follow their container, and are dropped when the
+/// container does not exist (what is inside a deleted container is gone with it). Owned ARNs the
+/// reads did not find become deletable resources known by their ARN alone.
+pub(crate) fn resolve(target: &Target, found: Vec<LiveResource>, owned: &BTreeSet<String>) -> LiveState {
+    let mut state = LiveState {
+        account_id: target.account_id.clone(),
+        region: target.region.clone(),
+        ..Default::default()
+    };
+    let mut contained = Vec::new();
+    for mut r in found {
+        match r.resource.kind.def().ownership() {
+            Ownership::OwnRead => {}
+            Ownership::TaggingApi => {
+                r.owned = r.resource.arn.as_deref().is_some_and(|a| owned.contains(&normalize_arn(a)));
+            }
+            Ownership::Container(_) => {
+                contained.push(r);
+                continue;
+            }
+        }
+        state.insert(r);
+    }
+    for mut r in contained {
+        let container = r.resource.kind.def().container(&r.resource).unwrap_or_default();
+        let Some(c) = state.resources.get(&container) else {
+            continue;
+        };
+        r.owned = c.owned;
+        state.insert(r);
+    }
+    for arn in owned {
+        if let Some(r) = from_owned_arn(arn) {
+            let kind = r.kind;
+            let l = state.resources.entry(r.address()).or_insert_with(|| LiveResource::new(r, true));
+            // A bucket not read in detail may hold logs: keep it unless --delete-logs.
+            if kind == Kind::Bucket && l.resource.attrs.is_empty() {
+                l.holds_data = true;
+            }
+        }
+    }
+    state
+}
+
+/// Every regional resource tagged `secmon:spec=<spec>`, in one paged call.
+async fn owned_arns(aws: &Aws, spec: &str) -> Result<BTreeSet<String>, KindError> {
+    let mut out = BTreeSet::new();
+    let mut pages = aws
+        .tagging
+        .get_resources()
+        .tag_filters(TagFilter::builder().key(OWNER_TAG).values(spec).build())
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::call("GetResources", e))?;
+        for m in page.resource_tag_mapping_list() {
+            if let Some(arn) = m.resource_arn() {
+                out.insert(normalize_arn(arn));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,214 @@
+//! IAM role CloudTrail assumes to deliver to CloudWatch Logs, with its inline policy. Roles
+//! secmon creates live under the path `/secmon/`.
+
+use futures::future::BoxFuture;
+use secmon_aws::error_code;
+use secmon_aws::iam::types::Tag;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::sdk::{fail, policy_text, read_fail};
+use crate::{
+    policy, Aws, AwsError, Change, ExecCtx, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target,
+    OWNER_TAG, ROLE_PATH,
+};
+use secmon_spec::DesiredState;
+
+/// Name of the inline policy on the CloudTrail → CloudWatch Logs role.
+pub const POLICY_NAME: &str = "secmon-cloudwatch-logs";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Attrs {
+    pub trust_policy: Value,
+    /// The inline policy [`POLICY_NAME`].
+    pub policy: Value,
+}
+
+pub fn role_trust_policy(t: &Target, trail: &str) -> Value {
+    policy::normalize(&json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "CloudTrailAssumeRole",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceArn": t.trail_arn(trail), "aws:SourceAccount": t.account_id}}
+        }]
+    }))
+}
+
+pub fn role_logs_policy(t: &Target, log_group: &str) -> Value {
+    policy::normalize(&json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "CloudTrailWritesToItsLogGroup",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": format!("{}:log-stream:*", t.log_group_arn(log_group))
+        }]
+    }))
+}
+
+pub struct Def;
+
+impl ResourceKind for Def {
+    fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
+        let Some(trail) = &state.trail else { return Vec::new() };
+        let Some(cw) = &trail.cloudwatch_logs else { return Vec::new() };
+        let role = state.trail_role_name().expect("cloudwatch_logs implies a role");
+        let attrs = Attrs {
+            trust_policy: role_trust_policy(t, &trail.name),
+            policy: role_logs_policy(t, &cw.log_group),
+        };
+        vec![Resource::new(Kind::Role, &role, Some(t.role_arn(&role)), &attrs)]
+    }
+
+    fn ownership(&self) -> Ownership {
+        Ownership::OwnRead
+    }
+
+    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> BoxFuture<'a, Result<Vec<LiveResource>, KindError>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            let wanted = ctx.desired_of(Kind::Role);
+            let (listed, desired) = tokio::join!(
+                aws.iam.list_roles().path_prefix(ROLE_PATH).send(),
+                futures::future::join_all(wanted.iter().map(|d| read_role(aws, ctx.spec, &d.name))),
+            );
+            for r in desired {
+                out.extend(r?);
+            }
+            // Roles under /secmon/ that the spec no longer names: owned ones are deleted.
+            let listed = listed.map_err(|e| AwsError::call("ListRoles", e))?;
+            for role in listed.roles() {
+                if wanted.iter().any(|d| d.name == role.role_name()) {
+                    continue;
+                }
+                if let Some(r) = read_role(aws, ctx.spec, role.role_name()).await? {
+                    if r.owned {
+                        out.push(r);
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>> {
+        Box::pin(async move {
+            let iam = &aws.iam;
+            match change.op {
+                Op::Create => {
+                    let r = change.after();
+                    iam.create_role()
+                        .role_name(&r.name)
+                        .path(ROLE_PATH)
+                        .description("CloudTrail delivers the trail's events to its CloudWatch Logs log group (managed by secmon)")
+                        .assume_role_policy_document(policy_text(&r.attrs::<Attrs>().trust_policy))
+                        .tags(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build().expect("tag"))
+                        .send()
+                        .await
+                        .map_err(fail("CreateRole"))?;
+                    put_logs_policy(aws, r).await?;
+                }
+                Op::Update => {
+                    let r = change.after();
+                    let (before, after) = change.attrs::<Attrs>();
+                    if before.trust_policy != after.trust_policy {
+                        iam.update_assume_role_policy()
+                            .role_name(&r.name)
+                            .policy_document(policy_text(&after.trust_policy))
+                            .send()
+                            .await
+                            .map_err(fail("UpdateAssumeRolePolicy"))?;
+                    }
+                    if before.policy != after.policy {
+                        put_logs_policy(aws, r).await?;
+                    }
+                }
+                Op::Delete => {
+                    let name = &change.before().name;
+                    match iam.delete_role_policy().role_name(name).policy_name(POLICY_NAME).send().await {
+                        Ok(_) => {}
+                        Err(e) if error_code(&e) == Some("NoSuchEntity") => {}
+                        Err(e) => return Err(fail("DeleteRolePolicy")(e)),
+                    }
+                    iam.delete_role().role_name(name).send().await.map_err(fail("DeleteRole"))?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn adopt<'a>(
+        &'a self,
+        aws: &'a Aws,
+        spec: &'a str,
+        live: &'a Resource,
+        _desired: &'a Resource,
+    ) -> BoxFuture<'a, Result<(), KindError>> {
+        Box::pin(async move {
+            aws.iam
+                .tag_role()
+                .role_name(&live.name)
+                .tags(Tag::builder().key(OWNER_TAG).value(spec).build().expect("tag"))
+                .send()
+                .await
+                .map_err(fail("TagRole"))?;
+            Ok(())
+        })
+    }
+}
+
+/// The inline policy letting CloudTrail write to the log group (same call on create and update).
+async fn put_logs_policy(aws: &Aws, r: &Resource) -> Result<(), KindError> {
+    aws.iam
+        .put_role_policy()
+        .role_name(&r.name)
+        .policy_name(POLICY_NAME)
+        .policy_document(policy_text(&r.attrs::<Attrs>().policy))
+        .send()
+        .await
+        .map_err(fail("PutRolePolicy"))?;
+    Ok(())
+}
+
+async fn read_role(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveResource>, KindError> {
+    let (role, inline) = tokio::join!(
+        aws.iam.get_role().role_name(name).send(),
+        aws.iam.get_role_policy().role_name(name).policy_name(POLICY_NAME).send(),
+    );
+    let role = match role {
+        Ok(r) => r,
+        Err(e) if error_code(&e) == Some("NoSuchEntity") => return Ok(None),
+        Err(e) => return Err(read_fail(format!("role.{name}"), "GetRole")(e)),
+    };
+    let Some(role) = role.role() else {
+        return Ok(None);
+    };
+    let owned = role.tags().iter().any(|t| t.key() == OWNER_TAG && t.value() == spec);
+    let attrs = Attrs {
+        trust_policy: role.assume_role_policy_document().and_then(policy::parse).unwrap_or(Value::Null),
+        policy: inline.ok().and_then(|p| policy::parse(p.policy_document())).unwrap_or(Value::Null),
+    };
+    Ok(Some(LiveResource::new(
+        Resource::new(Kind::Role, name, Some(role.arn().to_string()), &attrs),
+        owned,
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_logs_policy_is_scoped_to_the_log_groups_streams() {
+        let t = Target {
+            account_id: "123456789012".into(),
+            region: "us-east-1".into(),
+        };
+        let r = role_logs_policy(&t, "lg").to_string();
+        assert!(r.contains("log-group:lg:log-stream:*") && !r.contains("\"*\""));
+    }
+}

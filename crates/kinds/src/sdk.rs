@@ -1,0 +1,29 @@
+//! Small helpers the kinds' SDK code shares.
+
+use crate::{AwsError, KindError};
+
+/// Maps an SDK error of `operation` to a kind error, keeping AWS's code.
+pub(crate) fn fail<E, R>(operation: &'static str) -> impl FnOnce(secmon_aws::SdkError<E, R>) -> KindError
+where
+    E: secmon_aws::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    move |e| KindError::Aws(AwsError::call(operation, e))
+}
+
+/// Maps an SDK read error of `operation` on `address` to a kind error naming the resource.
+pub(crate) fn read_fail<E, R>(address: String, operation: &'static str) -> impl FnOnce(secmon_aws::SdkError<E, R>) -> KindError
+where
+    E: secmon_aws::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    move |e| KindError::Read {
+        address,
+        source: AwsError::call(operation, e),
+    }
+}
+
+/// A policy document as the JSON text AWS takes.
+pub(crate) fn policy_text(v: &serde_json::Value) -> String {
+    v.to_string()
+}

@@ -1,0 +1,393 @@
+//! Secrets Manager secret whose reads the pipeline watches. One paged ListSecrets answers
+//! existence, attributes and tags of every secret. The value is read from its source only when a
+//! change writes it, sent once, and never logged, returned or read back: GetSecretValue is never
+//! called (it would fire the alarm secmon deploys); the value's version lives in a tag.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use futures::future::BoxFuture;
+use secmon_aws::secretsmanager::types::Tag;
+use secmon_aws::{error_code, AwsError};
+use serde::{Deserialize, Serialize};
+
+use crate::sdk::fail;
+use crate::{
+    Aws, Change, ExecCtx, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
+    VALUE_VERSION_TAG,
+};
+use secmon_spec::DesiredState;
+
+/// The AWS managed key, the spec's "no key".
+const AWS_MANAGED_KEY: &str = "alias/aws/secretsmanager";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Attrs {
+    pub description: Option<String>,
+    pub kms_key_id: Option<String>,
+    /// The user's tags (secmon's and AWS's own are not compared).
+    pub tags: BTreeMap<String, String>,
+    /// The value's version (`secmon:value-version` tag): a new version writes the value again.
+    pub value_version: Option<u64>,
+    pub pending_deletion: bool,
+}
+
+/// Where apply reads the value; never the value itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueSource {
+    FromEnv(String),
+    FromFile(String),
+    Generate { length: u32, exclude_punctuation: bool },
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Meta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_source: Option<ValueSource>,
+}
+
+pub struct Def;
+
+impl ResourceKind for Def {
+    fn desired(&self, state: &DesiredState, _t: &Target) -> Vec<Resource> {
+        state
+            .secrets
+            .iter()
+            .map(|s| {
+                let source = match s.value.source() {
+                    secmon_spec::ValueSource::FromEnv(v) => ValueSource::FromEnv(v.to_string()),
+                    secmon_spec::ValueSource::FromFile(f) => ValueSource::FromFile(f.to_string()),
+                    secmon_spec::ValueSource::Generate {
+                        length,
+                        exclude_punctuation,
+                    } => ValueSource::Generate {
+                        length,
+                        exclude_punctuation,
+                    },
+                };
+                let attrs = Attrs {
+                    description: s.description.clone(),
+                    kms_key_id: s.kms_key_id.clone(),
+                    tags: s.tags.clone(),
+                    value_version: Some(s.value.version as u64),
+                    pending_deletion: false,
+                };
+                Resource::new(Kind::Secret, &s.name, None, &attrs).with_meta(&Meta {
+                    value_source: Some(source),
+                })
+            })
+            .collect()
+    }
+
+    fn ownership(&self) -> Ownership {
+        Ownership::OwnRead
+    }
+
+    fn name_from_arn(&self, arn: &str) -> Option<String> {
+        // Secrets Manager appends `-` and six random characters to the name.
+        let rest = crate::model::arn_resource(arn, "secretsmanager")?.strip_prefix("secret:")?;
+        rest.rsplit_once('-').map(|(n, _)| n.to_string())
+    }
+
+    fn keep_instead_of_delete(&self, live: &LiveResource, _delete_logs: bool) -> Option<String> {
+        live.resource.attrs::<Attrs>().pending_deletion.then(|| {
+            format!(
+                "{}: already scheduled for deletion (restorable until its recovery window ends)",
+                live.resource.address()
+            )
+        })
+    }
+
+    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> BoxFuture<'a, Result<Vec<LiveResource>, KindError>> {
+        Box::pin(read(aws, ctx))
+    }
+
+    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>> {
+        Box::pin(execute(aws, ctx, change))
+    }
+
+    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, live: &'a Resource, desired: &'a Resource) -> BoxFuture<'a, Result<(), KindError>> {
+        Box::pin(async move {
+            let version = desired.attrs::<Attrs>().value_version.unwrap_or(1);
+            aws.secretsmanager
+                .tag_resource()
+                .secret_id(live.arn.clone().unwrap_or_else(|| live.name.clone()))
+                .tags(Tag::builder().key(OWNER_TAG).value(spec).build())
+                // The value already there counts as the spec's version: importing writes no value.
+                .tags(Tag::builder().key(VALUE_VERSION_TAG).value(version.to_string()).build())
+                .send()
+                .await
+                .map_err(fail("TagResource"))?;
+            Ok(())
+        })
+    }
+}
+
+async fn read(aws: &Aws, ctx: &ReadCtx<'_>) -> Result<Vec<LiveResource>, KindError> {
+    let wanted: Vec<&str> = ctx.desired_of(Kind::Secret).iter().map(|r| r.name.as_str()).collect();
+    let mut out = Vec::new();
+    let mut pages = aws
+        .secretsmanager
+        .list_secrets()
+        .include_planned_deletion(true)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::call("ListSecrets", e))?;
+        for s in page.secret_list() {
+            let name = s.name().unwrap_or_default();
+            let r = secret(
+                ctx.spec,
+                name,
+                s.arn(),
+                s.description(),
+                s.kms_key_id(),
+                s.tags(),
+                s.deleted_date().is_some(),
+            );
+            if r.owned || wanted.contains(&name) {
+                out.push(r);
+            }
+        }
+    }
+    // ListSecrets may hide secrets scheduled for deletion; a desired one missing from the list is
+    // looked up by name, so that apply restores it instead of failing to create it again.
+    let missing: Vec<&str> = wanted
+        .iter()
+        .copied()
+        .filter(|n| !out.iter().any(|l| l.resource.name == *n))
+        .collect();
+    let found = futures::future::join_all(missing.iter().map(|n| aws.secretsmanager.describe_secret().secret_id(*n).send())).await;
+    for (name, d) in missing.iter().zip(found) {
+        match d {
+            Ok(d) => out.push(secret(
+                ctx.spec,
+                name,
+                d.arn(),
+                d.description(),
+                d.kms_key_id(),
+                d.tags(),
+                d.deleted_date().is_some(),
+            )),
+            Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {}
+            Err(e) => return Err(AwsError::call("DescribeSecret", e).into()),
+        }
+    }
+    Ok(out)
+}
+
+/// One secret in the model, from ListSecrets or DescribeSecret (same fields, two SDK types).
+fn secret(
+    spec: &str,
+    name: &str,
+    arn: Option<&str>,
+    description: Option<&str>,
+    kms: Option<&str>,
+    tags: &[Tag],
+    deleted: bool,
+) -> LiveResource {
+    let tags: BTreeMap<String, String> = tags
+        .iter()
+        .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+        .collect();
+    let owned = tags.get(OWNER_TAG).map(String::as_str) == Some(spec);
+    let attrs = Attrs {
+        description: description.map(str::to_string),
+        kms_key_id: kms.filter(|k| *k != AWS_MANAGED_KEY).map(str::to_string),
+        tags: tags
+            .iter()
+            .filter(|(k, _)| !k.starts_with("secmon:") && !k.starts_with("aws:"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        value_version: tags.get(VALUE_VERSION_TAG).and_then(|v| v.parse().ok()),
+        pending_deletion: deleted,
+    };
+    LiveResource::new(Resource::new(Kind::Secret, name, arn.map(str::to_string), &attrs), owned)
+}
+
+async fn execute(aws: &Aws, ctx: &ExecCtx, change: &Change) -> Result<(), KindError> {
+    let sm = &aws.secretsmanager;
+    match change.op {
+        Op::Create => {
+            let r = change.after();
+            let a: Attrs = r.attrs();
+            let value = read_value(aws, r, &ctx.spec_dir).await?;
+            let mut req = sm
+                .create_secret()
+                .name(&r.name)
+                .set_description(a.description.clone())
+                .set_kms_key_id(a.kms_key_id.clone())
+                .secret_string(value)
+                .tags(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build())
+                .tags(
+                    Tag::builder()
+                        .key(VALUE_VERSION_TAG)
+                        .value(a.value_version.unwrap_or(1).to_string())
+                        .build(),
+                );
+            for (k, v) in &a.tags {
+                req = req.tags(Tag::builder().key(k).value(v).build());
+            }
+            req.send().await.map_err(fail("CreateSecret"))?;
+        }
+        Op::Update => {
+            let r = change.after();
+            let (before, a) = change.attrs::<Attrs>();
+            let id = r.arn.clone().unwrap_or_else(|| r.name.clone());
+            if before.pending_deletion != a.pending_deletion {
+                sm.restore_secret().secret_id(&id).send().await.map_err(fail("RestoreSecret"))?;
+            }
+            if before.description != a.description || before.kms_key_id != a.kms_key_id {
+                sm.update_secret()
+                    .secret_id(&id)
+                    .set_description(a.description.clone())
+                    .set_kms_key_id(a.kms_key_id.clone())
+                    .send()
+                    .await
+                    .map_err(fail("UpdateSecret"))?;
+            }
+            if before.tags != a.tags {
+                let gone: Vec<String> = before.tags.keys().filter(|k| !a.tags.contains_key(*k)).cloned().collect();
+                if !gone.is_empty() {
+                    sm.untag_resource()
+                        .secret_id(&id)
+                        .set_tag_keys(Some(gone))
+                        .send()
+                        .await
+                        .map_err(fail("UntagResource"))?;
+                }
+                if !a.tags.is_empty() {
+                    let tags = a.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+                    sm.tag_resource()
+                        .secret_id(&id)
+                        .set_tags(Some(tags))
+                        .send()
+                        .await
+                        .map_err(fail("TagResource"))?;
+                }
+            }
+            if before.value_version != a.value_version {
+                // Value first, then the version tag: a crash in between only writes it again.
+                let value = read_value(aws, r, &ctx.spec_dir).await?;
+                sm.put_secret_value()
+                    .secret_id(&id)
+                    .secret_string(value)
+                    .send()
+                    .await
+                    .map_err(fail("PutSecretValue"))?;
+                sm.tag_resource()
+                    .secret_id(&id)
+                    .tags(
+                        Tag::builder()
+                            .key(VALUE_VERSION_TAG)
+                            .value(a.value_version.unwrap_or(1).to_string())
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(fail("TagResource"))?;
+            }
+        }
+        Op::Delete => {
+            let r = change.before();
+            sm.delete_secret()
+                .secret_id(r.arn.clone().unwrap_or_else(|| r.name.clone()))
+                .recovery_window_in_days(ctx.recovery_window_days.clamp(7, 30))
+                .send()
+                .await
+                .map_err(fail("DeleteSecret"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether this change writes the secret's value (create, or a new `value.version`).
+pub fn writes_value(change: &Change) -> bool {
+    match change.op {
+        Op::Create => true,
+        Op::Update => {
+            let (before, after) = change.attrs::<Attrs>();
+            before.value_version != after.value_version
+        }
+        Op::Delete => false,
+    }
+}
+
+/// The value from the environment or a file; None for generated values. Errors name the
+/// source, never the value.
+pub fn local_value(r: &Resource, spec_dir: &Path) -> Result<Option<String>, KindError> {
+    match r.meta::<Meta>().value_source {
+        Some(ValueSource::FromEnv(var)) => std::env::var(&var)
+            .map(Some)
+            .map_err(|_| KindError::Input(format!("environment variable {var} (the secret's value source) is not set"))),
+        Some(ValueSource::FromFile(file)) => {
+            let path = spec_dir.join(file);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| KindError::Input(format!("cannot read the secret's value file {}: {e}", path.display())))?;
+            Ok(Some(text.strip_suffix('\n').unwrap_or(&text).to_string()))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The secret's value from its source. Errors name the source, never the value.
+async fn read_value(aws: &Aws, r: &Resource, spec_dir: &Path) -> Result<String, KindError> {
+    if let Some(v) = local_value(r, spec_dir)? {
+        return Ok(v);
+    }
+    let (length, punct) = match r.meta::<Meta>().value_source {
+        Some(ValueSource::Generate {
+            length,
+            exclude_punctuation,
+        }) => (length, exclude_punctuation),
+        _ => (32, false),
+    };
+    let out = aws
+        .secretsmanager
+        .get_random_password()
+        .password_length(length as i64)
+        .exclude_punctuation(punct)
+        .send()
+        .await
+        .map_err(fail("GetRandomPassword"))?;
+    out.random_password
+        .ok_or_else(|| KindError::Input("GetRandomPassword returned no value".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_value_source_keeps_its_plan_json_shape() {
+        let r = Resource::bare(Kind::Secret, "s", None).with_meta(&Meta {
+            value_source: Some(ValueSource::Generate {
+                length: 40,
+                exclude_punctuation: true,
+            }),
+        });
+        assert_eq!(
+            serde_json::to_value(&r.meta).unwrap(),
+            serde_json::json!({"value_source": {"generate": {"length": 40, "exclude_punctuation": true}}})
+        );
+        let r = Resource::bare(Kind::Secret, "s", None).with_meta(&Meta {
+            value_source: Some(ValueSource::FromEnv("X".into())),
+        });
+        assert_eq!(
+            serde_json::to_value(&r.meta).unwrap(),
+            serde_json::json!({"value_source": {"from_env": "X"}})
+        );
+    }
+
+    #[test]
+    fn an_unset_value_variable_is_named_without_a_value() {
+        let r = Resource::bare(Kind::Secret, "s", None).with_meta(&Meta {
+            value_source: Some(ValueSource::FromEnv("SECMON_TEST_SURELY_UNSET".into())),
+        });
+        let e = local_value(&r, Path::new(".")).unwrap_err().to_string();
+        assert!(e.contains("SECMON_TEST_SURELY_UNSET"), "{e}");
+    }
+}

@@ -1,0 +1,175 @@
+//! E-mail subscription to a topic. Confirmation is the recipient's job; secmon only subscribes.
+//! Subscriptions cannot be tagged: they belong to whoever owns their topic.
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+use crate::sdk::fail;
+use crate::{Aws, AwsError, Change, ExecCtx, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target};
+use secmon_spec::DesiredState;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Attrs {
+    pub topic: String,
+    pub protocol: String,
+    /// Lower-cased: AWS compares e-mail endpoints without case.
+    pub endpoint: String,
+}
+
+/// What the live reader keeps for humans: the topic's ARN, for the resend command.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Meta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic_arn: Option<String>,
+}
+
+pub struct Def;
+
+impl ResourceKind for Def {
+    fn desired(&self, state: &DesiredState, _t: &Target) -> Vec<Resource> {
+        let mut out = Vec::new();
+        for topic in &state.topics {
+            for email in &topic.email {
+                let endpoint = email.to_lowercase();
+                let attrs = Attrs {
+                    topic: topic.name.clone(),
+                    protocol: "email".into(),
+                    endpoint: endpoint.clone(),
+                };
+                out.push(Resource::new(
+                    Kind::Subscription,
+                    &format!("{}/{endpoint}", topic.name),
+                    None,
+                    &attrs,
+                ));
+            }
+        }
+        out
+    }
+
+    fn refers_to(&self) -> &'static [Kind] {
+        &[Kind::Topic]
+    }
+
+    fn references(&self, r: &Resource) -> Vec<String> {
+        vec![format!("topic.{}", r.attrs::<Attrs>().topic)]
+    }
+
+    fn ownership(&self) -> Ownership {
+        Ownership::Container(Kind::Topic)
+    }
+
+    fn container(&self, r: &Resource) -> Option<String> {
+        Some(format!("topic.{}", r.attrs::<Attrs>().topic))
+    }
+
+    fn keep_instead_of_delete(&self, live: &LiveResource, _delete_logs: bool) -> Option<String> {
+        live.pending.then(|| {
+            format!(
+                "{}: pending subscriptions cannot be deleted; AWS removes them after 3 days unconfirmed",
+                live.resource.address()
+            )
+        })
+    }
+
+    fn pending_note(&self, live: &LiveResource, desired: &Resource) -> Option<String> {
+        live.pending.then(|| {
+            format!(
+                "{}: e-mail subscription pending confirmation; the recipient must click the link in the \
+                 \"AWS Notification - Subscription Confirmation\" e-mail. To send it again: \
+                 aws sns subscribe --topic-arn {} --protocol email --notification-endpoint {}",
+                live.resource.address(),
+                live.resource.meta::<Meta>().topic_arn.unwrap_or_default(),
+                desired.attrs::<Attrs>().endpoint
+            )
+        })
+    }
+
+    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> BoxFuture<'a, Result<Vec<LiveResource>, KindError>> {
+        Box::pin(async move {
+            let topics: Vec<&str> = ctx.desired_of(Kind::Topic).iter().map(|t| t.name.as_str()).collect();
+            if topics.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut out = Vec::new();
+            let mut pages = aws.sns.list_subscriptions().into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| AwsError::call("ListSubscriptions", e))?;
+                for s in page.subscriptions() {
+                    let topic_arn = s.topic_arn().unwrap_or_default();
+                    let topic = topic_arn.rsplit(':').next().unwrap_or_default();
+                    if s.protocol() != Some("email") || !topics.contains(&topic) {
+                        continue;
+                    }
+                    let endpoint = s.endpoint().unwrap_or_default().to_lowercase();
+                    let sub_arn = s.subscription_arn().unwrap_or_default();
+                    let pending = sub_arn == "PendingConfirmation";
+                    let attrs = Attrs {
+                        topic: topic.to_string(),
+                        protocol: "email".into(),
+                        endpoint: endpoint.clone(),
+                    };
+                    let r = Resource::new(
+                        Kind::Subscription,
+                        &format!("{topic}/{endpoint}"),
+                        (!pending).then(|| sub_arn.to_string()),
+                        &attrs,
+                    )
+                    .with_meta(&Meta {
+                        topic_arn: Some(topic_arn.to_string()),
+                    });
+                    let mut l = LiveResource::new(r, false);
+                    l.pending = pending;
+                    out.push(l);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>> {
+        Box::pin(async move {
+            match change.op {
+                Op::Create | Op::Update => {
+                    let a: Attrs = change.after().attrs();
+                    aws.sns
+                        .subscribe()
+                        .topic_arn(ctx.target().topic_arn(&a.topic))
+                        .protocol("email")
+                        .endpoint(&a.endpoint)
+                        .send()
+                        .await
+                        .map_err(fail("Subscribe"))?;
+                }
+                Op::Delete => {
+                    if let Some(arn) = change.before().arn.clone() {
+                        aws.sns
+                            .unsubscribe()
+                            .subscription_arn(arn)
+                            .send()
+                            .await
+                            .map_err(fail("Unsubscribe"))?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn adopt<'a>(
+        &'a self,
+        _aws: &'a Aws,
+        _spec: &'a str,
+        live: &'a Resource,
+        _desired: &'a Resource,
+    ) -> BoxFuture<'a, Result<(), KindError>> {
+        Box::pin(async move {
+            Err(KindError::Input(format!(
+                "{} cannot be tagged: it belongs to whoever owns its topic; import the topic",
+                live.address()
+            )))
+        })
+    }
+}

@@ -1,0 +1,294 @@
+//! CloudTrail trail: settings, management event selectors, logging (started last).
+
+use futures::future::BoxFuture;
+use secmon_aws::cloudtrail::types::{EventSelector, ReadWriteType, Tag};
+use secmon_aws::error_code;
+use serde::{Deserialize, Serialize};
+
+use crate::sdk::fail;
+use crate::{
+    normalize_arn, Aws, AwsError, Change, ExecCtx, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target,
+    OWNER_TAG,
+};
+use secmon_spec::DesiredState;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Attrs {
+    pub bucket: Option<String>,
+    pub multi_region: bool,
+    pub log_file_validation: bool,
+    /// Without the `:*` suffix CloudTrail adds.
+    pub cloudwatch_logs_group_arn: Option<String>,
+    pub cloudwatch_logs_role_arn: Option<String>,
+    /// Name of the topic the trail notifies of each log file.
+    pub sns_topic: Option<String>,
+    pub read_write: ReadWrite,
+    /// Sorted.
+    pub exclude_sources: Vec<String>,
+    pub logging: bool,
+}
+
+/// The management events' read/write type; AWS's default (absent) is `All`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ReadWrite(pub String);
+
+impl Default for ReadWrite {
+    fn default() -> Self {
+        ReadWrite("All".into())
+    }
+}
+
+impl Attrs {
+    /// The settings CreateTrail/UpdateTrail write (selectors and logging have their own calls).
+    fn settings(&self) -> impl PartialEq + '_ {
+        (
+            &self.bucket,
+            self.multi_region,
+            self.log_file_validation,
+            &self.cloudwatch_logs_group_arn,
+            &self.cloudwatch_logs_role_arn,
+            &self.sns_topic,
+        )
+    }
+    /// CloudTrail wants the log group ARN in its `:*` form.
+    fn group_arn(&self) -> Option<String> {
+        self.cloudwatch_logs_group_arn.as_ref().map(|a| format!("{a}:*"))
+    }
+}
+
+pub struct Def;
+
+impl ResourceKind for Def {
+    fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
+        let Some(trail) = &state.trail else { return Vec::new() };
+        let mut excludes = trail.management_events.exclude_sources.clone();
+        excludes.sort();
+        excludes.dedup();
+        let role = state.trail_role_name();
+        let attrs = Attrs {
+            bucket: Some(trail.bucket.name.clone()),
+            multi_region: trail.multi_region,
+            log_file_validation: trail.log_file_validation,
+            cloudwatch_logs_group_arn: trail.cloudwatch_logs.as_ref().map(|cw| t.log_group_arn(&cw.log_group)),
+            cloudwatch_logs_role_arn: trail.cloudwatch_logs.as_ref().and(role).map(|r| t.role_arn(&r)),
+            sns_topic: trail.notify_topic.clone(),
+            read_write: ReadWrite(trail.management_events.read_write.as_str().to_string()),
+            exclude_sources: excludes,
+            logging: true,
+        };
+        vec![Resource::new(Kind::Trail, &trail.name, Some(t.trail_arn(&trail.name)), &attrs)]
+    }
+
+    fn refers_to(&self) -> &'static [Kind] {
+        &[Kind::Bucket, Kind::LogGroup, Kind::Role, Kind::Topic]
+    }
+
+    fn references(&self, r: &Resource) -> Vec<String> {
+        let a: Attrs = r.attrs();
+        let mut v = vec![format!("bucket.{}", a.bucket.unwrap_or_default())];
+        if let Some(arn) = a.cloudwatch_logs_group_arn {
+            v.push(format!("log_group.{}", arn.rsplit("log-group:").next().unwrap_or_default()));
+        }
+        if let Some(arn) = a.cloudwatch_logs_role_arn {
+            v.push(format!("role.{}", arn.rsplit('/').next().unwrap_or_default()));
+        }
+        if let Some(t) = a.sns_topic {
+            v.push(format!("topic.{t}"));
+        }
+        v
+    }
+
+    fn ownership(&self) -> Ownership {
+        Ownership::OwnRead
+    }
+
+    fn name_from_arn(&self, arn: &str) -> Option<String> {
+        crate::model::arn_resource(arn, "cloudtrail")?
+            .strip_prefix("trail/")
+            .map(str::to_string)
+    }
+
+    fn eventually_consistent(&self, code: &str) -> bool {
+        // CloudTrail refuses a bucket policy, role or topic policy for seconds after it is written.
+        matches!(
+            code,
+            "InsufficientS3BucketPolicyException"
+                | "InvalidCloudWatchLogsRoleArnException"
+                | "InvalidCloudWatchLogsLogGroupArnException"
+                | "InsufficientSnsTopicPolicyException"
+                | "InsufficientDependencyServiceAccessPermissionException"
+                | "S3BucketDoesNotExistException"
+        )
+    }
+
+    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> BoxFuture<'a, Result<Vec<LiveResource>, KindError>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for d in ctx.desired_of(Kind::Trail) {
+                if let Some(l) = read_trail(aws, ctx.spec, &d.name).await? {
+                    out.push(l);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>> {
+        Box::pin(async move {
+            let ct = &aws.cloudtrail;
+            match change.op {
+                Op::Create => {
+                    let r = change.after();
+                    let a: Attrs = r.attrs();
+                    ct.create_trail()
+                        .name(&r.name)
+                        .s3_bucket_name(a.bucket.clone().unwrap_or_default())
+                        .is_multi_region_trail(a.multi_region)
+                        .enable_log_file_validation(a.log_file_validation)
+                        .include_global_service_events(true)
+                        .set_cloud_watch_logs_log_group_arn(a.group_arn())
+                        .set_cloud_watch_logs_role_arn(a.cloudwatch_logs_role_arn.clone())
+                        .set_sns_topic_name(a.sns_topic.clone())
+                        .tags_list(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build().expect("tag"))
+                        .send()
+                        .await
+                        .map_err(fail("CreateTrail"))?;
+                    put_selectors(aws, &r.name, &a).await?;
+                    start_logging(aws, &r.name).await?;
+                }
+                Op::Update => {
+                    let r = change.after();
+                    let (before, a) = change.attrs::<Attrs>();
+                    if before.settings() != a.settings() {
+                        ct.update_trail()
+                            .name(&r.name)
+                            .s3_bucket_name(a.bucket.clone().unwrap_or_default())
+                            .is_multi_region_trail(a.multi_region)
+                            .enable_log_file_validation(a.log_file_validation)
+                            // Empty strings remove a delivery, as UpdateTrail documents.
+                            .cloud_watch_logs_log_group_arn(a.group_arn().unwrap_or_default())
+                            .cloud_watch_logs_role_arn(a.cloudwatch_logs_role_arn.clone().unwrap_or_default())
+                            .sns_topic_name(a.sns_topic.clone().unwrap_or_default())
+                            .send()
+                            .await
+                            .map_err(fail("UpdateTrail"))?;
+                    }
+                    if before.read_write != a.read_write || before.exclude_sources != a.exclude_sources {
+                        put_selectors(aws, &r.name, &a).await?;
+                    }
+                    if before.logging != a.logging {
+                        start_logging(aws, &r.name).await?;
+                    }
+                }
+                Op::Delete => {
+                    // By name: the trail lives in this region (moto also ignores ARNs here).
+                    ct.delete_trail()
+                        .name(&change.before().name)
+                        .send()
+                        .await
+                        .map_err(fail("DeleteTrail"))?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, live: &'a Resource, desired: &'a Resource) -> BoxFuture<'a, Result<(), KindError>> {
+        Box::pin(async move {
+            aws.cloudtrail
+                .add_tags()
+                .resource_id(live.arn.clone().or_else(|| desired.arn.clone()).unwrap_or_default())
+                .tags_list(Tag::builder().key(OWNER_TAG).value(spec).build().expect("tag"))
+                .send()
+                .await
+                .map_err(fail("AddTags"))?;
+            Ok(())
+        })
+    }
+}
+
+async fn put_selectors(aws: &Aws, name: &str, a: &Attrs) -> Result<(), KindError> {
+    let selector = EventSelector::builder()
+        .read_write_type(ReadWriteType::from(a.read_write.0.as_str()))
+        .include_management_events(true)
+        .set_exclude_management_event_sources(Some(a.exclude_sources.clone()))
+        .build();
+    aws.cloudtrail
+        .put_event_selectors()
+        .trail_name(name)
+        .event_selectors(selector)
+        .send()
+        .await
+        .map_err(fail("PutEventSelectors"))?;
+    Ok(())
+}
+
+async fn start_logging(aws: &Aws, name: &str) -> Result<(), KindError> {
+    aws.cloudtrail
+        .start_logging()
+        .name(name)
+        .send()
+        .await
+        .map_err(fail("StartLogging"))?;
+    Ok(())
+}
+
+/// The trail's settings, logging status and event selectors, read concurrently; then its tags
+/// (CloudTrail answers tags for up to 20 trails per call; one trail, one call).
+async fn read_trail(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveResource>, KindError> {
+    let (desc, status, selectors) = tokio::join!(
+        aws.cloudtrail
+            .describe_trails()
+            .trail_name_list(name)
+            .include_shadow_trails(false)
+            .send(),
+        aws.cloudtrail.get_trail_status().name(name).send(),
+        aws.cloudtrail.get_event_selectors().trail_name(name).send(),
+    );
+    let desc = desc.map_err(|e| AwsError::call("DescribeTrails", e))?;
+    let Some(t) = desc.trail_list().iter().find(|t| t.name() == Some(name)) else {
+        return Ok(None);
+    };
+    let logging = match status {
+        Ok(s) => s.is_logging().unwrap_or(false),
+        Err(e) if error_code(&e) == Some("TrailNotFoundException") => return Ok(None),
+        Err(e) => return Err(AwsError::call("GetTrailStatus", e).into()),
+    };
+    let selectors = selectors.map_err(|e| AwsError::call("GetEventSelectors", e))?;
+    let arn = t.trail_arn().unwrap_or_default();
+    let tags = aws
+        .cloudtrail
+        .list_tags()
+        .resource_id_list(arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("ListTags", e))?;
+    let owned = tags
+        .resource_tag_list()
+        .iter()
+        .flat_map(|r| r.tags_list())
+        .any(|t| t.key() == OWNER_TAG && t.value() == Some(spec));
+    let sel = selectors.event_selectors().first();
+    let mut excludes: Vec<String> = sel.map(|s| s.exclude_management_event_sources().to_vec()).unwrap_or_default();
+    excludes.sort();
+    let attrs = Attrs {
+        bucket: t.s3_bucket_name().map(str::to_string),
+        multi_region: t.is_multi_region_trail().unwrap_or(false),
+        log_file_validation: t.log_file_validation_enabled().unwrap_or(false),
+        cloudwatch_logs_group_arn: t.cloud_watch_logs_log_group_arn().map(normalize_arn),
+        cloudwatch_logs_role_arn: t.cloud_watch_logs_role_arn().map(str::to_string),
+        sns_topic: t.sns_topic_arn().map(|a| a.rsplit(':').next().unwrap_or(a).to_string()),
+        read_write: sel
+            .and_then(|s| s.read_write_type())
+            .map(|r| ReadWrite(r.as_str().to_string()))
+            .unwrap_or_default(),
+        exclude_sources: excludes,
+        logging,
+    };
+    Ok(Some(LiveResource::new(
+        Resource::new(Kind::Trail, name, t.trail_arn().map(str::to_string), &attrs),
+        owned,
+    )))
+}
