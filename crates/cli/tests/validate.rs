@@ -56,6 +56,11 @@ fn the_schema_validates_the_seed_spec_and_rejects_typos() {
     let schema = dir.join("schema.json");
     std::fs::write(&schema, &out.stdout).unwrap();
     let python = std::env::var("SECMON_EMULATOR_PYTHON").unwrap_or_else(|_| root().join(".venv/bin/python").display().to_string());
+    if !std::path::Path::new(&python).exists() {
+        // scripts/test always installs it (jsonschema sits in the emulator's venv).
+        eprintln!("skipped: the schema check needs the project's .venv (jsonschema); run scripts/test");
+        return;
+    }
     let check = |spec: &str| {
         Command::new(&python)
             .args([

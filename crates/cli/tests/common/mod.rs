@@ -21,11 +21,14 @@ pub struct World {
 }
 
 impl World {
-    pub fn new() -> World {
-        World {
-            emu: Emulator::start(),
+    /// A private emulator, or None (the test is skipped, saying so) when it is not installed.
+    #[track_caller]
+    pub fn new() -> Option<World> {
+        let caller = std::panic::Location::caller();
+        Some(World {
+            emu: Emulator::start_or_skip(&format!("{}:{}", caller.file(), caller.line()))?,
             rt: tokio::runtime::Runtime::new().unwrap(),
-        }
+        })
     }
 
     pub fn secmon(&self, args: &[&str]) -> Output {
