@@ -3,14 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use futures::future::BoxFuture;
 use secmon_aws::cloudwatch::types::{ComparisonOperator, Dimension, Statistic, Tag};
 use serde::{Deserialize, Serialize};
 
 use crate::sdk::fail;
-use crate::{
-    Aws, AwsError, Change, ExecCtx, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
-};
+use crate::{Aws, AwsError, Change, ExecCtx, Fut, Kind, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
 use secmon_spec::DesiredState;
 
 /// An alarm's compared attributes. AWS leaves `datapoints_to_alarm` and `treat_missing_data`
@@ -98,7 +95,7 @@ impl ResourceKind for Def {
             .map(str::to_string)
     }
 
-    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> BoxFuture<'a, Result<Vec<LiveResource>, KindError>> {
+    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
         Box::pin(async move {
             let names: Vec<String> = ctx.desired_of(Kind::Alarm).iter().map(|r| r.name.clone()).collect();
             let mut out = Vec::new();
@@ -120,7 +117,7 @@ impl ResourceKind for Def {
         })
     }
 
-    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>> {
+    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
         Box::pin(async move {
             let cw = &aws.cloudwatch;
             match change.op {
@@ -168,11 +165,11 @@ impl ResourceKind for Def {
         })
     }
 
-    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, live: &'a Resource, desired: &'a Resource) -> BoxFuture<'a, Result<(), KindError>> {
+    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
         Box::pin(async move {
             aws.cloudwatch
                 .tag_resource()
-                .resource_arn(live.arn.clone().or_else(|| desired.arn.clone()).unwrap_or_default())
+                .resource_arn(r.arn.clone().unwrap_or_default())
                 .tags(Tag::builder().key(OWNER_TAG).value(spec).build())
                 .send()
                 .await

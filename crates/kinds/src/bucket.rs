@@ -2,7 +2,6 @@
 //! batch read, so the bucket's settings are read concurrently, and only for the bucket the spec
 //! names.
 
-use futures::future::BoxFuture;
 use secmon_aws::error_code;
 use secmon_aws::s3::types::{
     BucketLifecycleConfiguration, BucketLocationConstraint, CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleExpiration,
@@ -12,9 +11,9 @@ use secmon_aws::s3::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::sdk::{fail, policy_text, read_fail};
+use crate::sdk::{fail, policy_text, read_each, read_fail};
 use crate::{
-    policy, Aws, Change, ExecCtx, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
+    policy, Aws, Change, ExecCtx, Fut, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
 };
 use secmon_spec::DesiredState;
 
@@ -102,19 +101,11 @@ impl ResourceKind for Def {
         })
     }
 
-    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> BoxFuture<'a, Result<Vec<LiveResource>, KindError>> {
-        Box::pin(async move {
-            let mut out = Vec::new();
-            for d in ctx.desired_of(Kind::Bucket) {
-                if let Some(l) = read_bucket(aws, ctx.spec, d).await? {
-                    out.push(l);
-                }
-            }
-            Ok(out)
-        })
+    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
+        Box::pin(read_each(ctx.desired_of(Kind::Bucket), |d| read_bucket(aws, ctx.spec, d)))
     }
 
-    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>> {
+    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
         Box::pin(async move {
             let s3 = &aws.s3;
             match change.op {
@@ -162,23 +153,17 @@ impl ResourceKind for Def {
         })
     }
 
-    fn adopt<'a>(
-        &'a self,
-        aws: &'a Aws,
-        spec: &'a str,
-        live: &'a Resource,
-        _desired: &'a Resource,
-    ) -> BoxFuture<'a, Result<(), KindError>> {
+    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
         Box::pin(async move {
             // PutBucketTagging replaces the whole set: keep the bucket's other tags.
-            let mut tags: Vec<Tag> = match aws.s3.get_bucket_tagging().bucket(&live.name).send().await {
+            let mut tags: Vec<Tag> = match aws.s3.get_bucket_tagging().bucket(&r.name).send().await {
                 Ok(t) => t.tag_set().iter().filter(|t| t.key() != OWNER_TAG).cloned().collect(),
                 Err(_) => Vec::new(),
             };
             tags.push(Tag::builder().key(OWNER_TAG).value(spec).build().expect("tag"));
             aws.s3
                 .put_bucket_tagging()
-                .bucket(&live.name)
+                .bucket(&r.name)
                 .tagging(Tagging::builder().set_tag_set(Some(tags)).build().expect("tagging"))
                 .send()
                 .await

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use crate::{Aws, KindError, LiveState, Resource, Target};
+use crate::{Aws, Fut, KindError, LiveState, Resource, Target};
 
 /// What a change does to one resource. A replacement is a delete then a create, two changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,7 +111,7 @@ impl Cloud for SdkCloud {
         Box::pin(crate::read::read(&self.aws, spec, target, desired))
     }
 
-    fn execute<'a>(&'a self, ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>> {
+    fn execute<'a>(&'a self, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
         let kind = change
             .after
             .as_ref()
@@ -121,7 +121,11 @@ impl Cloud for SdkCloud {
         kind.def().execute(&self.aws, ctx, change)
     }
 
-    fn adopt<'a>(&'a self, spec: &'a str, live: &'a Resource, desired: &'a Resource) -> BoxFuture<'a, Result<(), KindError>> {
-        live.kind.def().adopt(&self.aws, spec, live, desired)
+    fn adopt<'a>(&'a self, spec: &'a str, live: &'a Resource, desired: &'a Resource) -> Fut<'a, ()> {
+        let mut r = desired.clone();
+        if live.arn.is_some() {
+            r.arn = live.arn.clone();
+        }
+        Box::pin(async move { live.kind.def().adopt(&self.aws, spec, &r).await })
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use futures::future::BoxFuture;
 
-use crate::{AwsError, Change, Cloud, ExecCtx, KindError, LiveResource, LiveState, Op, Resource, Target};
+use crate::{AwsError, Change, Cloud, ExecCtx, Fut, KindError, LiveResource, LiveState, Op, Resource, Target};
 
 /// When a scripted fault strikes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +127,7 @@ impl Cloud for FakeCloud {
         })
     }
 
-    fn execute<'a>(&'a self, _ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>> {
+    fn execute<'a>(&'a self, _ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
         Box::pin(async move {
             let mut acct = self.inner.lock().unwrap();
             let op = verb(change.op);
@@ -163,7 +163,7 @@ impl Cloud for FakeCloud {
         })
     }
 
-    fn adopt<'a>(&'a self, _spec: &'a str, live: &'a Resource, _desired: &'a Resource) -> BoxFuture<'a, Result<(), KindError>> {
+    fn adopt<'a>(&'a self, _spec: &'a str, live: &'a Resource, _desired: &'a Resource) -> Fut<'a, ()> {
         Box::pin(async move {
             let mut acct = self.inner.lock().unwrap();
             acct.calls.push(format!("adopt {}", live.address()));

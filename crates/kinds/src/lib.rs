@@ -82,6 +82,9 @@ pub enum Ownership {
     Container(Kind),
 }
 
+/// What a kind's read, change or import returns.
+pub type Fut<'a, T> = BoxFuture<'a, Result<T, KindError>>;
+
 /// What every kind's read gets: the spec's name and the desired resources of every kind.
 pub struct ReadCtx<'a> {
     pub spec: &'a str,
@@ -151,14 +154,26 @@ pub trait ResourceKind: Send + Sync {
     }
 
     /// Reads the live resources of this kind: the desired ones, and owned ones it can list.
-    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> BoxFuture<'a, Result<Vec<LiveResource>, KindError>>;
+    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>>;
 
     /// Executes one change. Idempotent: re-running it against the state it produced changes
     /// nothing.
-    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>>;
+    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()>;
 
-    /// Takes over `live` (found in AWS, described by `desired`) by tagging it as owned by `spec`.
-    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, live: &'a Resource, desired: &'a Resource) -> BoxFuture<'a, Result<(), KindError>>;
+    /// Takes over an existing resource by tagging it as owned by `spec`. `r` is the desired
+    /// resource with the live one's identity (its ARN). Untaggable kinds refuse: their container
+    /// is imported instead.
+    fn adopt<'a>(&'a self, _aws: &'a Aws, _spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
+        let container = match self.ownership() {
+            Ownership::Container(k) => k.as_str(),
+            _ => "container",
+        };
+        let message = format!(
+            "{} cannot be tagged: it belongs to whoever owns its {container}; import that instead",
+            r.address()
+        );
+        Box::pin(async move { Err(KindError::Input(message)) })
+    }
 }
 
 /// Generates [`Kind`] and its dispatch from one line per kind: `Variant => module`. The order

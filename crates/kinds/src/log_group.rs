@@ -1,11 +1,10 @@
 //! CloudWatch Logs log group the trail delivers to, and its retention.
 
-use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use crate::sdk::fail;
+use crate::sdk::{fail, read_each};
 use crate::{
-    Aws, AwsError, Change, ExecCtx, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
+    Aws, AwsError, Change, ExecCtx, Fut, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
 };
 use secmon_spec::DesiredState;
 
@@ -44,31 +43,11 @@ impl ResourceKind for Def {
             .map(str::to_string)
     }
 
-    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> BoxFuture<'a, Result<Vec<LiveResource>, KindError>> {
-        Box::pin(async move {
-            let mut out = Vec::new();
-            for d in ctx.desired_of(Kind::LogGroup) {
-                let name = d.name.as_str();
-                let desc = aws
-                    .logs
-                    .describe_log_groups()
-                    .log_group_name_prefix(name)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::call("DescribeLogGroups", e))?;
-                let Some(g) = desc.log_groups().iter().find(|g| g.log_group_name() == Some(name)) else {
-                    continue;
-                };
-                let attrs = Attrs {
-                    retention_days: g.retention_in_days(),
-                };
-                out.push(LiveResource::new(Resource::new(Kind::LogGroup, name, d.arn.clone(), &attrs), false));
-            }
-            Ok(out)
-        })
+    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
+        Box::pin(read_each(ctx.desired_of(Kind::LogGroup), |d| read_group(aws, d)))
     }
 
-    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>> {
+    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
         Box::pin(async move {
             let logs = &aws.logs;
             match change.op {
@@ -113,11 +92,11 @@ impl ResourceKind for Def {
         })
     }
 
-    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, live: &'a Resource, desired: &'a Resource) -> BoxFuture<'a, Result<(), KindError>> {
+    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
         Box::pin(async move {
             aws.logs
                 .tag_resource()
-                .resource_arn(live.arn.clone().or_else(|| desired.arn.clone()).unwrap_or_default())
+                .resource_arn(r.arn.clone().unwrap_or_default())
                 .tags(OWNER_TAG, spec)
                 .send()
                 .await
@@ -125,4 +104,24 @@ impl ResourceKind for Def {
             Ok(())
         })
     }
+}
+
+async fn read_group(aws: &Aws, d: &Resource) -> Result<Option<LiveResource>, KindError> {
+    let desc = aws
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(&d.name)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("DescribeLogGroups", e))?;
+    let Some(g) = desc.log_groups().iter().find(|g| g.log_group_name() == Some(d.name.as_str())) else {
+        return Ok(None);
+    };
+    let attrs = Attrs {
+        retention_days: g.retention_in_days(),
+    };
+    Ok(Some(LiveResource::new(
+        Resource::new(Kind::LogGroup, &d.name, d.arn.clone(), &attrs),
+        false,
+    )))
 }

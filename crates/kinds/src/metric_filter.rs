@@ -4,12 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use futures::future::BoxFuture;
 use secmon_aws::logs::types::MetricTransformation;
 use serde::{Deserialize, Serialize};
 
 use crate::sdk::fail;
-use crate::{Aws, AwsError, Change, ExecCtx, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target};
+use crate::{Aws, AwsError, Change, ExecCtx, Fut, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target};
 use secmon_spec::DesiredState;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -109,7 +108,7 @@ impl ResourceKind for Def {
         Some(format!("log_group.{}", r.attrs::<Attrs>().log_group))
     }
 
-    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> BoxFuture<'a, Result<Vec<LiveResource>, KindError>> {
+    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
         Box::pin(async move {
             // Every filter of the spec's log groups (one paged call per group): filters the spec no
             // longer names are found here and deleted.
@@ -123,7 +122,7 @@ impl ResourceKind for Def {
         })
     }
 
-    fn execute<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>> {
+    fn execute<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
         Box::pin(async move {
             let logs = &aws.logs;
             match change.op {
@@ -159,21 +158,6 @@ impl ResourceKind for Def {
                 }
             }
             Ok(())
-        })
-    }
-
-    fn adopt<'a>(
-        &'a self,
-        _aws: &'a Aws,
-        _spec: &'a str,
-        live: &'a Resource,
-        _desired: &'a Resource,
-    ) -> BoxFuture<'a, Result<(), KindError>> {
-        Box::pin(async move {
-            Err(KindError::Input(format!(
-                "{} cannot be tagged: it belongs to whoever owns its log group; import the log group",
-                live.address()
-            )))
         })
     }
 }

@@ -1,7 +1,6 @@
 //! IAM role CloudTrail assumes to deliver to CloudWatch Logs, with its inline policy. Roles
 //! secmon creates live under the path `/secmon/`.
 
-use futures::future::BoxFuture;
 use secmon_aws::error_code;
 use secmon_aws::iam::types::Tag;
 use serde::{Deserialize, Serialize};
@@ -9,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::sdk::{fail, policy_text, read_fail};
 use crate::{
-    policy, Aws, AwsError, Change, ExecCtx, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target,
+    policy, Aws, AwsError, Change, ExecCtx, Fut, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target,
     OWNER_TAG, ROLE_PATH,
 };
 use secmon_spec::DesiredState;
@@ -68,7 +67,7 @@ impl ResourceKind for Def {
         Ownership::OwnRead
     }
 
-    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> BoxFuture<'a, Result<Vec<LiveResource>, KindError>> {
+    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
         Box::pin(async move {
             let mut out = Vec::new();
             let wanted = ctx.desired_of(Kind::Role);
@@ -95,7 +94,7 @@ impl ResourceKind for Def {
         })
     }
 
-    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>> {
+    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
         Box::pin(async move {
             let iam = &aws.iam;
             match change.op {
@@ -141,17 +140,11 @@ impl ResourceKind for Def {
         })
     }
 
-    fn adopt<'a>(
-        &'a self,
-        aws: &'a Aws,
-        spec: &'a str,
-        live: &'a Resource,
-        _desired: &'a Resource,
-    ) -> BoxFuture<'a, Result<(), KindError>> {
+    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
         Box::pin(async move {
             aws.iam
                 .tag_role()
-                .role_name(&live.name)
+                .role_name(&r.name)
                 .tags(Tag::builder().key(OWNER_TAG).value(spec).build().expect("tag"))
                 .send()
                 .await

@@ -27,3 +27,16 @@ where
 pub(crate) fn policy_text(v: &serde_json::Value) -> String {
     v.to_string()
 }
+
+/// Reads each desired resource concurrently (`read` answers None for one that does not exist).
+pub(crate) async fn read_each<'a, F, R>(desired: Vec<&'a crate::Resource>, read: F) -> Result<Vec<crate::LiveResource>, KindError>
+where
+    F: Fn(&'a crate::Resource) -> R,
+    R: std::future::Future<Output = Result<Option<crate::LiveResource>, KindError>>,
+{
+    let mut out = Vec::new();
+    for found in futures::future::join_all(desired.into_iter().map(read)).await {
+        out.extend(found?);
+    }
+    Ok(out)
+}

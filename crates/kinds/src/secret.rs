@@ -6,14 +6,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use futures::future::BoxFuture;
 use secmon_aws::secretsmanager::types::Tag;
 use secmon_aws::{error_code, AwsError};
 use serde::{Deserialize, Serialize};
 
 use crate::sdk::fail;
 use crate::{
-    Aws, Change, ExecCtx, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
+    Aws, Change, ExecCtx, Fut, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
     VALUE_VERSION_TAG,
 };
 use secmon_spec::DesiredState;
@@ -101,20 +100,20 @@ impl ResourceKind for Def {
         })
     }
 
-    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> BoxFuture<'a, Result<Vec<LiveResource>, KindError>> {
+    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
         Box::pin(read(aws, ctx))
     }
 
-    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>> {
+    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
         Box::pin(execute(aws, ctx, change))
     }
 
-    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, live: &'a Resource, desired: &'a Resource) -> BoxFuture<'a, Result<(), KindError>> {
+    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
         Box::pin(async move {
-            let version = desired.attrs::<Attrs>().value_version.unwrap_or(1);
+            let version = r.attrs::<Attrs>().value_version.unwrap_or(1);
             aws.secretsmanager
                 .tag_resource()
-                .secret_id(live.arn.clone().unwrap_or_else(|| live.name.clone()))
+                .secret_id(r.arn.clone().unwrap_or_else(|| r.name.clone()))
                 .tags(Tag::builder().key(OWNER_TAG).value(spec).build())
                 // The value already there counts as the spec's version: importing writes no value.
                 .tags(Tag::builder().key(VALUE_VERSION_TAG).value(version.to_string()).build())

@@ -1,11 +1,10 @@
 //! E-mail subscription to a topic. Confirmation is the recipient's job; secmon only subscribes.
 //! Subscriptions cannot be tagged: they belong to whoever owns their topic.
 
-use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use crate::sdk::fail;
-use crate::{Aws, AwsError, Change, ExecCtx, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target};
+use crate::{Aws, AwsError, Change, ExecCtx, Fut, Kind, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target};
 use secmon_spec::DesiredState;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -87,7 +86,7 @@ impl ResourceKind for Def {
         })
     }
 
-    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> BoxFuture<'a, Result<Vec<LiveResource>, KindError>> {
+    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
         Box::pin(async move {
             let topics: Vec<&str> = ctx.desired_of(Kind::Topic).iter().map(|t| t.name.as_str()).collect();
             if topics.is_empty() {
@@ -129,7 +128,7 @@ impl ResourceKind for Def {
         })
     }
 
-    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>> {
+    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
         Box::pin(async move {
             match change.op {
                 Op::Create | Op::Update => {
@@ -155,21 +154,6 @@ impl ResourceKind for Def {
                 }
             }
             Ok(())
-        })
-    }
-
-    fn adopt<'a>(
-        &'a self,
-        _aws: &'a Aws,
-        _spec: &'a str,
-        live: &'a Resource,
-        _desired: &'a Resource,
-    ) -> BoxFuture<'a, Result<(), KindError>> {
-        Box::pin(async move {
-            Err(KindError::Input(format!(
-                "{} cannot be tagged: it belongs to whoever owns its topic; import the topic",
-                live.address()
-            )))
         })
     }
 }

@@ -1,15 +1,12 @@
 //! SNS topic the alarms (and optionally the trail) notify, with its access policy.
 
-use futures::future::BoxFuture;
 use secmon_aws::error_code;
 use secmon_aws::sns::types::Tag;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::sdk::{fail, policy_text, read_fail};
-use crate::{
-    policy, Aws, Change, ExecCtx, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
-};
+use crate::{policy, Aws, Change, ExecCtx, Fut, Kind, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
 use secmon_spec::DesiredState;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -87,7 +84,7 @@ impl ResourceKind for Def {
         crate::model::arn_resource(arn, "sns").map(str::to_string)
     }
 
-    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> BoxFuture<'a, Result<Vec<LiveResource>, KindError>> {
+    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
         Box::pin(async move {
             let wanted = ctx.desired_of(Kind::Topic);
             let answers = futures::future::join_all(
@@ -116,7 +113,7 @@ impl ResourceKind for Def {
         })
     }
 
-    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>> {
+    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
         Box::pin(async move {
             let sns = &aws.sns;
             match change.op {
@@ -153,11 +150,11 @@ impl ResourceKind for Def {
         })
     }
 
-    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, live: &'a Resource, desired: &'a Resource) -> BoxFuture<'a, Result<(), KindError>> {
+    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
         Box::pin(async move {
             aws.sns
                 .tag_resource()
-                .resource_arn(live.arn.clone().or_else(|| desired.arn.clone()).unwrap_or_default())
+                .resource_arn(r.arn.clone().unwrap_or_default())
                 .tags(Tag::builder().key(OWNER_TAG).value(spec).build().expect("tag"))
                 .send()
                 .await

@@ -1,14 +1,13 @@
 //! CloudTrail trail: settings, management event selectors, logging (started last).
 
-use futures::future::BoxFuture;
 use secmon_aws::cloudtrail::types::{EventSelector, ReadWriteType, Tag};
 use secmon_aws::error_code;
 use serde::{Deserialize, Serialize};
 
-use crate::sdk::fail;
+use crate::sdk::{fail, read_each};
 use crate::{
-    normalize_arn, Aws, AwsError, Change, ExecCtx, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target,
-    OWNER_TAG,
+    normalize_arn, Aws, AwsError, Change, ExecCtx, Fut, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind,
+    Target, OWNER_TAG,
 };
 use secmon_spec::DesiredState;
 
@@ -123,19 +122,11 @@ impl ResourceKind for Def {
         )
     }
 
-    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> BoxFuture<'a, Result<Vec<LiveResource>, KindError>> {
-        Box::pin(async move {
-            let mut out = Vec::new();
-            for d in ctx.desired_of(Kind::Trail) {
-                if let Some(l) = read_trail(aws, ctx.spec, &d.name).await? {
-                    out.push(l);
-                }
-            }
-            Ok(out)
-        })
+    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
+        Box::pin(read_each(ctx.desired_of(Kind::Trail), |d| read_trail(aws, ctx.spec, &d.name)))
     }
 
-    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>> {
+    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
         Box::pin(async move {
             let ct = &aws.cloudtrail;
             match change.op {
@@ -195,11 +186,11 @@ impl ResourceKind for Def {
         })
     }
 
-    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, live: &'a Resource, desired: &'a Resource) -> BoxFuture<'a, Result<(), KindError>> {
+    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
         Box::pin(async move {
             aws.cloudtrail
                 .add_tags()
-                .resource_id(live.arn.clone().or_else(|| desired.arn.clone()).unwrap_or_default())
+                .resource_id(r.arn.clone().unwrap_or_default())
                 .tags_list(Tag::builder().key(OWNER_TAG).value(spec).build().expect("tag"))
                 .send()
                 .await
