@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use secmon_diff::{Action, Kind, Plan, Resource, Step};
+use secmon_diff::{Action, Plan, Resource, Step};
 use secmon_kinds::{Change, Cloud, ExecCtx, KindError, Op};
 
 /// Errors of one step, naming the resource and, where it helps, the fix.
@@ -135,16 +135,12 @@ pub fn changes(step: &Step) -> Vec<Change> {
 /// source (environment variable set, file readable): bad input changes nothing in AWS.
 pub fn preflight(plan: &Plan, opts: &ApplyOptions) -> Vec<ApplyError> {
     plan.changes()
-        .filter(|s| s.kind() == Kind::Secret)
-        .flat_map(changes)
-        .filter(secmon_kinds::secret::writes_value)
-        .filter_map(|c| {
-            secmon_kinds::secret::local_value(c.after(), &opts.spec_dir)
-                .err()
-                .map(|source| ApplyError::Step {
-                    address: c.address.clone(),
-                    source,
-                })
+        .flat_map(|s| changes(s).into_iter().map(move |c| (s.kind(), c)))
+        .filter_map(|(kind, c)| {
+            kind.def().check_inputs(&c, &opts.spec_dir).err().map(|source| ApplyError::Step {
+                address: c.address.clone(),
+                source,
+            })
         })
         .collect()
 }
@@ -311,6 +307,7 @@ mod tests {
     use secmon_spec::Spec;
 
     use super::*;
+    use secmon_diff::Kind;
 
     const ACCOUNT: &str = "123456789012";
 

@@ -8,8 +8,8 @@
 //! an endpoint override is set (a local emulator), S3 uses path-style addressing because
 //! `bucket.localhost` does not resolve.
 //!
-//! What this crate does not do: it knows nothing of specs or plans; reading live state and
-//! executing steps live in `secmon-diff` and `secmon-apply`.
+//! What this crate does not do: it knows nothing of specs, resources or plans; how each resource
+//! kind is read and changed lives in `secmon-kinds`, behind its `Cloud` seam.
 
 mod stats;
 

@@ -153,6 +153,12 @@ pub trait ResourceKind: Send + Sync {
         false
     }
 
+    /// Checks, before anything changes, the local input a change will need (a secret's value
+    /// source), so that bad input stops an apply before its first call.
+    fn check_inputs(&self, _change: &Change, _spec_dir: &std::path::Path) -> Result<(), KindError> {
+        Ok(())
+    }
+
     /// Reads the live resources of this kind: the desired ones, and owned ones it can list.
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>>;
 

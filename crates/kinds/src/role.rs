@@ -24,15 +24,19 @@ pub struct Attrs {
     pub policy: Value,
 }
 
-pub fn role_trust_policy(t: &Target, trail: &str) -> Value {
+/// The role's trust policy: CloudTrail may assume it. Deliberately without `aws:SourceArn` /
+/// `aws:SourceAccount`: the CloudTrail guide ("Role policy document for CloudTrail to use
+/// CloudWatch Logs for monitoring") says confused-deputy conditions are not supported for this
+/// role, and CloudTrail then refuses it (`InvalidCloudWatchLogsRoleArnException`). The role's
+/// reach is bounded instead by its inline policy: two actions on one log group's streams.
+pub fn role_trust_policy() -> Value {
     policy::normalize(&json!({
         "Version": "2012-10-17",
         "Statement": [{
             "Sid": "CloudTrailAssumeRole",
             "Effect": "Allow",
             "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceArn": t.trail_arn(trail), "aws:SourceAccount": t.account_id}}
+            "Action": "sts:AssumeRole"
         }]
     }))
 }
@@ -53,11 +57,12 @@ pub struct Def;
 
 impl ResourceKind for Def {
     fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
-        let Some(trail) = &state.trail else { return Vec::new() };
-        let Some(cw) = &trail.cloudwatch_logs else { return Vec::new() };
+        let Some(cw) = state.trail.as_ref().and_then(|t| t.cloudwatch_logs.as_ref()) else {
+            return Vec::new();
+        };
         let role = state.trail_role_name().expect("cloudwatch_logs implies a role");
         let attrs = Attrs {
-            trust_policy: role_trust_policy(t, &trail.name),
+            trust_policy: role_trust_policy(),
             policy: role_logs_policy(t, &cw.log_group),
         };
         vec![Resource::new(Kind::Role, &role, Some(t.role_arn(&role)), &attrs)]
@@ -203,5 +208,15 @@ mod tests {
         };
         let r = role_logs_policy(&t, "lg").to_string();
         assert!(r.contains("log-group:lg:log-stream:*") && !r.contains("\"*\""));
+    }
+
+    #[test]
+    fn the_trust_policy_has_no_confused_deputy_conditions_cloudtrail_would_refuse() {
+        // Regression (issue 11, item 1): aws:SourceArn/aws:SourceAccount in this trust policy make
+        // CreateTrail/UpdateTrail fail with InvalidCloudWatchLogsRoleArnException on real AWS.
+        let p = &role_trust_policy()["Statement"][0];
+        assert_eq!(p["Principal"]["Service"], "cloudtrail.amazonaws.com");
+        assert_eq!(p["Action"], "sts:AssumeRole");
+        assert!(p.get("Condition").is_none(), "{p}");
     }
 }

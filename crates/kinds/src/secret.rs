@@ -100,6 +100,13 @@ impl ResourceKind for Def {
         })
     }
 
+    fn check_inputs(&self, change: &Change, spec_dir: &Path) -> Result<(), KindError> {
+        if writes_value(change) {
+            local_value(change.after(), spec_dir)?;
+        }
+        Ok(())
+    }
+
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
         Box::pin(read(aws, ctx))
     }
