@@ -4,6 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+/// CloudWatch's fixed quota of actions per alarm state (AlarmActions).
+const MAX_ALARM_ACTIONS: usize = 5;
+
 use saphyr::{LoadableYamlNode, MarkedYamlOwned, ScalarOwned, YamlDataOwned};
 
 use crate::diag::{did_you_mean, Diagnostic, Pos, Severity, SpecError};
@@ -1182,6 +1185,25 @@ impl<'f> Loader<'f> {
             );
         }
         for (i, m) in s.monitors.iter().enumerate() {
+            // CloudWatch's fixed quota: at most 5 actions per alarm state (PutMetricAlarm refuses more).
+            let mut topics: Vec<&String> = m.notify.iter().collect();
+            topics.sort();
+            topics.dedup();
+            if topics.len() > MAX_ALARM_ACTIONS {
+                let path = format!("monitors[{i}].notify");
+                let at = loc(self, &path);
+                self.error(
+                    at,
+                    &path,
+                    format!(
+                        "this alarm would notify {} topics; CloudWatch allows at most {MAX_ALARM_ACTIONS} actions per alarm",
+                        topics.len()
+                    ),
+                    Some(format!(
+                        "name at most {MAX_ALARM_ACTIONS} topics in `notify:` (a pack rule's default is every topic: set `notify:` on the pack)"
+                    )),
+                );
+            }
             if m.notify.is_empty() {
                 let at = loc(self, &format!("monitors[{i}]"));
                 self.push(
