@@ -341,7 +341,14 @@ pub fn verify_cmd(common: &Common, output: Format, opts: secmon_verify::Options,
         let aws = Aws::connect(spec.state.region.as_deref(), common.endpoint_url.as_deref()).await?;
         let account_id = aws.account_id().await?;
         let state = spec.state.resolve(&account_id, &aws.region)?;
-        let report = secmon_verify::verify(&aws, &state, &account_id, &opts).await;
+        let target = Target {
+            account_id: account_id.clone(),
+            region: aws.region.clone(),
+        };
+        let mut report = secmon_verify::verify(&SdkCloud::new(aws.clone()), &state, &target, &opts).await?;
+        report
+            .checks
+            .extend(secmon_verify::exercise(&aws, &state, &account_id, &opts).await);
         Ok::<_, CliError>((report, aws))
     })?;
     match output {

@@ -239,7 +239,9 @@ fn a_filter_whose_conditions_contradict_each_other_is_named() {
 }
 
 #[test]
-fn a_role_set_up_by_hand_is_judged_by_its_own_inline_policy() {
+fn a_trail_delivering_through_a_role_set_up_by_hand_is_named() {
+    // Since issue 14, verify judges the spec's role from the shared read round; a trail moved to
+    // another role is drift that verify names (and plan repairs), not a role it inspects.
     let Some(w) = World::new() else { return };
     w.apply();
     let aws = w.aws();
@@ -275,4 +277,12 @@ fn a_role_set_up_by_hand_is_judged_by_its_own_inline_policy() {
     .unwrap();
     let (_, v) = verify(&w, &[]);
     assert_eq!(status_of(&v, "role.permissions"), ["ok"], "{:?}", failed(&v));
+    assert_eq!(status_of(&v, "trail.cloudwatch_logs"), ["warning"]);
+    let c = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "trail.cloudwatch_logs")
+        .unwrap();
+    assert!(c["evidence"].as_str().unwrap().contains("ConsoleMadeRole"), "{c}");
 }

@@ -26,12 +26,7 @@ fn converged(desired: &[Resource]) -> LiveState {
     for r in desired {
         let mut r = r.clone();
         r.meta.clear();
-        live.insert(LiveResource {
-            resource: r,
-            owned: true,
-            pending: false,
-            holds_data: false,
-        });
+        live.insert(LiveResource::new(r, true));
     }
     live
 }

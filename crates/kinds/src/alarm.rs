@@ -6,9 +6,12 @@ use std::collections::BTreeMap;
 use secmon_aws::cloudwatch::types::{ComparisonOperator, Dimension, Statistic, Tag};
 use serde::{Deserialize, Serialize};
 
+use crate::check::{check, Check, Status, VerifyCtx, NOT_OBSERVABLE};
 use crate::sdk::fail;
 use crate::{Aws, AwsError, Change, ExecCtx, Fut, Kind, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
+use secmon_sim::lint::{alarm_problems, Impact};
 use secmon_spec::DesiredState;
+use secmon_spec::{Comparison, Metric, TreatMissingData};
 
 /// An alarm's compared attributes. AWS leaves `datapoints_to_alarm` and `treat_missing_data`
 /// out when they hold their defaults; the reader fills them in so that nothing diffs forever.
@@ -39,6 +42,15 @@ impl Default for TreatMissing {
     fn default() -> Self {
         TreatMissing("missing".into())
     }
+}
+
+/// What the read sees of the alarm besides its settings, for verify.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Observed {
+    /// `OK`, `ALARM` or `INSUFFICIENT_DATA`.
+    pub state: Option<String>,
+    pub actions_enabled: Option<bool>,
 }
 
 pub struct Def;
@@ -109,12 +121,50 @@ impl ResourceKind for Def {
                 while let Some(page) = pages.next().await {
                     let page = page.map_err(|e| AwsError::call("DescribeAlarms", e))?;
                     for a in page.metric_alarms() {
-                        out.push(LiveResource::new(from_sdk(a), false));
+                        let observed = Observed {
+                            state: a.state_value().map(|s| s.as_str().to_string()),
+                            actions_enabled: a.actions_enabled(),
+                        };
+                        out.push(LiveResource::new(from_sdk(a), false).with_observed(&observed));
                     }
                 }
             }
             Ok(out)
         })
+    }
+
+    /// The alarm watches its filter's metric, can fire, notifies existing topics, has data.
+    fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
+        let subject = format!("alarm {}", desired.name);
+        let Some(live) = ctx.live_of(desired) else {
+            return vec![ctx.missing(
+                "alarm.exists",
+                &subject,
+                "the alarm does not exist: the metric is counted but nobody is told",
+            )];
+        };
+        let a: Attrs = live.resource.attrs();
+        let mut out = Vec::new();
+        if let Some((filter, metric)) = published_metric(ctx, &desired.name) {
+            if a.namespace.as_deref() != Some(metric.namespace.as_str()) || a.metric_name.as_deref() != Some(metric.name.as_str()) {
+                out.push(check(
+                    "alarm.metric",
+                    &subject,
+                    Status::Failed,
+                    format!(
+                        "the alarm watches {}/{}, but filter {filter} publishes {}/{}",
+                        a.namespace.as_deref().unwrap_or("?"),
+                        a.metric_name.as_deref().unwrap_or("?"),
+                        metric.namespace,
+                        metric.name
+                    ),
+                    Some("run `secmon apply`"),
+                ));
+            }
+            out.extend(can_fire(&subject, &a, &metric));
+        }
+        out.extend(actions(ctx, &subject, &a, &live.observed()));
+        out
     }
 
     fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
@@ -179,6 +229,131 @@ impl ResourceKind for Def {
     }
 }
 
+/// The filter of the alarm's monitor and the metric it publishes (as live, else as the spec says).
+fn published_metric(ctx: &VerifyCtx, alarm: &str) -> Option<(String, Metric)> {
+    let m = ctx.spec.monitors.iter().find(|m| m.alarm_name() == alarm)?;
+    let mut metric = m.metric.clone();
+    if let Some(f) = ctx.live.resources.get(&format!("metric_filter.{}", m.filter_name())) {
+        let f: crate::metric_filter::Attrs = f.resource.attrs();
+        metric.namespace = f.metric_namespace.unwrap_or_default();
+        metric.name = f.metric_name.unwrap_or_default();
+        metric.value = f.metric_value.unwrap_or_else(|| "1".into());
+        metric.default = f.default_value;
+        metric.dimensions = f.dimensions;
+    }
+    Some((m.filter_name().to_string(), metric))
+}
+
+/// Whether the live alarm can fire on the metric (secmon's lint, over the live settings).
+fn can_fire(subject: &str, a: &Attrs, metric: &Metric) -> Vec<Check> {
+    let live = secmon_spec::Alarm {
+        name: None,
+        statistic: a.statistic.clone().unwrap_or_default(),
+        period: a.period.unwrap_or(60).max(1) as u32,
+        evaluation_periods: a.evaluation_periods.max(1) as u32,
+        datapoints_to_alarm: Some(a.datapoints_to_alarm.max(1) as u32),
+        threshold: a.threshold.unwrap_or(0.0),
+        comparison: a.comparison.as_deref().and_then(Comparison::parse).unwrap_or_default(),
+        treat_missing_data: TreatMissingData::parse(&a.treat_missing_data.0).unwrap_or(TreatMissingData::Missing),
+        dimensions: a.dimensions.clone(),
+    };
+    let problems = alarm_problems(&live, metric);
+    if problems.is_empty() {
+        let evidence = format!(
+            "{} over {} s {} {}",
+            live.statistic,
+            live.period,
+            live.comparison.as_str(),
+            live.threshold
+        );
+        return vec![check("alarm.can_fire", subject, Status::Ok, evidence, None)];
+    }
+    problems
+        .into_iter()
+        .map(|p| {
+            let status = if p.impact == Impact::CannotFire {
+                Status::Failed
+            } else {
+                Status::Warning
+            };
+            check(
+                "alarm.can_fire",
+                subject,
+                status,
+                format!("{}: {}", p.field, p.message),
+                Some(p.hint),
+            )
+        })
+        .collect()
+}
+
+/// Actions enabled, at least one, each an existing topic; and the alarm's state.
+fn actions(ctx: &VerifyCtx, subject: &str, a: &Attrs, seen: &Observed) -> Vec<Check> {
+    let mut out = Vec::new();
+    if seen.actions_enabled == Some(false) {
+        out.push(check(
+            "alarm.actions",
+            subject,
+            Status::Failed,
+            "alarm actions are disabled",
+            Some("run `secmon apply`"),
+        ));
+    }
+    if a.alarm_actions.is_empty() {
+        out.push(check(
+            "alarm.actions",
+            subject,
+            Status::Failed,
+            "the alarm has no action: nobody is notified",
+            Some("add topics to the monitor's `notify`"),
+        ));
+    }
+    for arn in &a.alarm_actions {
+        let Some(topic) = crate::model::arn_resource(arn, "sns") else {
+            continue;
+        };
+        let ours = *arn == ctx.target.topic_arn(topic);
+        out.push(if ours && ctx.live.resources.contains_key(&format!("topic.{topic}")) {
+            check("alarm.actions", subject, Status::Ok, format!("notifies {arn}"), None)
+        } else if ours && ctx.spec.topics.iter().any(|t| t.name == topic) {
+            check(
+                "alarm.actions",
+                subject,
+                Status::Failed,
+                format!("the alarm notifies {arn}, which does not exist"),
+                Some("run `secmon apply` (it recreates the topic and points the alarm at it)"),
+            )
+        } else {
+            check(
+                "alarm.actions",
+                subject,
+                Status::Warning,
+                format!("the alarm notifies {arn}, a topic this spec does not manage: not checked"),
+                Some("name the topic in the spec's `topics` to have it checked"),
+            )
+        });
+    }
+    let state = seen.state.clone().unwrap_or_default();
+    out.push(match state.as_str() {
+        "OK" | "ALARM" => check("alarm.state", subject, Status::Ok, format!("state {state}"), None),
+        _ if ctx.local_endpoint => check(
+            "alarm.state",
+            subject,
+            Status::NotObservable,
+            format!("state {state}: {NOT_OBSERVABLE}"),
+            None,
+        ),
+        _ => check(
+            "alarm.state",
+            subject,
+            Status::Warning,
+            format!("state {state}: the alarm has not received data"),
+            Some("a metric default value (0) makes quiet periods visible; check the log group receives events"),
+        ),
+    });
+    out
+}
+
 /// An alarm as DescribeAlarms returns it, in the model.
 fn from_sdk(a: &secmon_aws::cloudwatch::types::MetricAlarm) -> Resource {
     let evaluation_periods = a.evaluation_periods().unwrap_or(1);
@@ -236,5 +411,40 @@ mod tests {
             },
         );
         assert_eq!(Def.references(&r), vec!["topic.T"]);
+    }
+
+    #[test]
+    fn verify_follows_the_alarm_from_its_metric_to_its_topics() {
+        use crate::check::testing::*;
+        let spec = seed();
+        let mut live = converged(&spec);
+        let name = desired(&spec, Kind::Alarm)[0].name.clone();
+        let address = format!("alarm.{name}");
+        let ok = run(&spec, &live, &Default::default(), Kind::Alarm);
+        assert_eq!(status(&ok, "alarm.can_fire"), Status::Ok);
+        assert_eq!(status(&ok, "alarm.actions"), Status::Ok);
+        assert_eq!(status(&ok, "alarm.state"), Status::Warning, "no state observed: no data yet");
+
+        // The seeds' classic: Average over 300 s cannot fire on a count.
+        let l = live.resources.get_mut(&address).unwrap();
+        let mut a: Attrs = l.resource.attrs();
+        a.statistic = Some("Average".into());
+        l.resource = Resource::new(Kind::Alarm, &name, None, &a);
+        *l = l.clone().with_observed(&Observed {
+            state: Some("OK".into()),
+            actions_enabled: Some(false),
+        });
+        let bad = run(&spec, &live, &Default::default(), Kind::Alarm);
+        assert_eq!(status(&bad, "alarm.can_fire"), Status::Failed);
+        assert_eq!(status(&bad, "alarm.actions"), Status::Failed);
+        assert_eq!(status(&bad, "alarm.state"), Status::Ok);
+
+        // Its topic deleted: the action points nowhere.
+        let topic = live.resources.keys().find(|k| k.starts_with("topic.")).cloned().unwrap();
+        live.resources.remove(&topic);
+        let orphan = run(&spec, &live, &Default::default(), Kind::Alarm);
+        assert!(orphan
+            .iter()
+            .any(|c| c.id == "alarm.actions" && c.status == Status::Failed && c.evidence.contains("does not exist")));
     }
 }

@@ -79,6 +79,17 @@ pub trait Cloud: Send + Sync {
     /// in one concurrent round.
     fn read<'a>(&'a self, spec: &'a str, target: &'a Target, desired: &'a [Resource]) -> BoxFuture<'a, Result<LiveState, KindError>>;
 
+    /// Fills in, for verify, what each live resource's kind observes beyond the read round
+    /// ([`ResourceKind::observe`](crate::ResourceKind::observe)), concurrently.
+    fn observe<'a>(&'a self, live: &'a mut LiveState) -> BoxFuture<'a, Result<(), KindError>>;
+
+    /// Whether `pattern` matches each of `messages` by AWS's own engine (`TestMetricFilter`);
+    /// None where the endpoint does not have it (a local emulator).
+    fn test_filter<'a>(&'a self, pattern: &'a str, messages: &'a [String]) -> BoxFuture<'a, Result<Option<Vec<bool>>, KindError>>;
+
+    /// A local emulator: it delivers no logs, records no events and emits no metrics.
+    fn local_endpoint(&self) -> bool;
+
     /// Executes one change.
     fn execute<'a>(&'a self, ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>>;
 
@@ -109,6 +120,49 @@ impl Cloud for SdkCloud {
 
     fn read<'a>(&'a self, spec: &'a str, target: &'a Target, desired: &'a [Resource]) -> BoxFuture<'a, Result<LiveState, KindError>> {
         Box::pin(crate::read::read(&self.aws, spec, target, desired))
+    }
+
+    fn observe<'a>(&'a self, live: &'a mut LiveState) -> BoxFuture<'a, Result<(), KindError>> {
+        Box::pin(async move {
+            let aws = &self.aws;
+            let seen = futures::future::join_all(
+                live.resources
+                    .iter()
+                    .map(|(address, l)| async move { (address.clone(), l.resource.kind.def().observe(aws, l).await) }),
+            )
+            .await;
+            for (address, observed) in seen {
+                if let (Some(serde_json::Value::Object(m)), Some(l)) = (observed?, live.resources.get_mut(&address)) {
+                    l.observed.extend(m);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn test_filter<'a>(&'a self, pattern: &'a str, messages: &'a [String]) -> BoxFuture<'a, Result<Option<Vec<bool>>, KindError>> {
+        Box::pin(async move {
+            if self.local_endpoint() {
+                // Emulators do not implement TestMetricFilter (moto answers an error).
+                return Ok(None);
+            }
+            let out = self
+                .aws
+                .logs
+                .test_metric_filter()
+                .filter_pattern(pattern)
+                .set_log_event_messages(Some(messages.to_vec()))
+                .send()
+                .await
+                .map_err(crate::sdk::fail("TestMetricFilter"))?;
+            // Matches name the 1-based event numbers that matched.
+            let matched: Vec<i64> = out.matches().iter().map(|m| m.event_number()).collect();
+            Ok(Some((1..=messages.len() as i64).map(|n| matched.contains(&n)).collect()))
+        })
+    }
+
+    fn local_endpoint(&self) -> bool {
+        self.aws.endpoint_override.is_some()
     }
 
     fn execute<'a>(&'a self, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {

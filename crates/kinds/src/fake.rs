@@ -41,6 +41,8 @@ struct Account {
 pub struct FakeCloud {
     account_id: String,
     region: String,
+    /// Behave like a local emulator (verify's "not observable" stages).
+    pub local_endpoint: bool,
     inner: Mutex<Account>,
 }
 
@@ -49,6 +51,7 @@ impl FakeCloud {
         FakeCloud {
             account_id: account_id.into(),
             region: region.into(),
+            local_endpoint: false,
             inner: Mutex::new(Account::default()),
         }
     }
@@ -125,6 +128,20 @@ impl Cloud for FakeCloud {
             }
             Ok(state)
         })
+    }
+
+    /// Observations are whatever the test inserted with the resources.
+    fn observe<'a>(&'a self, _live: &'a mut LiveState) -> BoxFuture<'a, Result<(), KindError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// No AWS engine here: verify falls back to the offline one, as on an emulator.
+    fn test_filter<'a>(&'a self, _pattern: &'a str, _messages: &'a [String]) -> BoxFuture<'a, Result<Option<Vec<bool>>, KindError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn local_endpoint(&self) -> bool {
+        self.local_endpoint
     }
 
     fn execute<'a>(&'a self, _ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {

@@ -17,6 +17,7 @@
 //! order or retries of an apply (`secmon-apply`), or print anything. It never calls
 //! `GetSecretValue`: reading a value would fire the very alarm secmon deploys.
 
+pub mod check;
 pub mod cloud;
 pub mod fake;
 pub mod graph;
@@ -38,6 +39,7 @@ pub mod trail;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
+pub use check::{Check, FilterEvidence, Status, VerifyCtx};
 pub use cloud::{Change, Cloud, ExecCtx, Op, SdkCloud};
 pub use fake::FakeCloud;
 pub use model::{normalize_arn, LiveResource, LiveState, Resource, Target, OWNER_TAG, ROLE_PATH, VALUE_VERSION_TAG};
@@ -161,6 +163,19 @@ pub trait ResourceKind: Send + Sync {
 
     /// Reads the live resources of this kind: the desired ones, and owned ones it can list.
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>>;
+
+    /// Observes, for `secmon verify` only, what the plan's read does not need (a log group's
+    /// latest event): the answer goes to [`LiveResource::observed`]. Most kinds observe all they
+    /// need in [`ResourceKind::read`] already.
+    fn observe<'a>(&'a self, _aws: &'a Aws, _live: &'a LiveResource) -> Fut<'a, Option<serde_json::Value>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// This kind's links of the pipeline, checked for the desired resource `desired` over the
+    /// live state: pure, so each check is unit-tested without a network ([`check`]).
+    fn verify(&self, _ctx: &VerifyCtx, _desired: &Resource) -> Vec<Check> {
+        Vec::new()
+    }
 
     /// Executes one change. Idempotent: re-running it against the state it produced changes
     /// nothing.

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::check::{Check, Status, VerifyCtx};
 use crate::sdk::{fail, read_each};
 use crate::{
     Aws, AwsError, Change, ExecCtx, Fut, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
@@ -13,6 +14,14 @@ use secmon_spec::DesiredState;
 pub struct Attrs {
     /// None: never expire.
     pub retention_days: Option<i32>,
+}
+
+/// What verify observes: the latest event the group received (DescribeLogStreams).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Observed {
+    /// Seconds since the epoch.
+    pub last_event: Option<i64>,
 }
 
 pub struct Def;
@@ -45,6 +54,52 @@ impl ResourceKind for Def {
 
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
         Box::pin(read_each(ctx.desired_of(Kind::LogGroup), |d| read_group(aws, d)))
+    }
+
+    fn observe<'a>(&'a self, aws: &'a Aws, live: &'a LiveResource) -> Fut<'a, Option<serde_json::Value>> {
+        Box::pin(async move {
+            let streams = aws
+                .logs
+                .describe_log_streams()
+                .log_group_name(&live.resource.name)
+                .order_by(secmon_aws::logs::types::OrderBy::LastEventTime)
+                .descending(true)
+                .limit(1)
+                .send()
+                .await
+                .map_err(fail("DescribeLogStreams"))?;
+            let last_event = streams
+                .log_streams()
+                .first()
+                .and_then(|s| s.last_event_timestamp())
+                .map(|ms| ms / 1000);
+            Ok(Some(serde_json::to_value(Observed { last_event }).expect("serialises")))
+        })
+    }
+
+    /// The group exists and receives the trail's events.
+    fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
+        let subject = format!("log group {}", desired.name);
+        let Some(live) = ctx.live_of(desired) else {
+            return vec![ctx.missing("log_group.exists", &subject, "the log group does not exist")];
+        };
+        let never = (
+            Status::Failed,
+            "the log group has never received an event",
+            "check the trail's CloudWatch Logs delivery and its role",
+        );
+        let mut c = ctx.freshness(
+            "log_group.receives_events",
+            &subject,
+            "event",
+            None,
+            live.observed::<Observed>().last_event,
+            never,
+        );
+        if c.status == Status::Warning {
+            c.fix = Some("check trail.cloudwatch_logs_delivery".into());
+        }
+        vec![c]
     }
 
     fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
@@ -124,4 +179,27 @@ async fn read_group(aws: &Aws, d: &Resource) -> Result<Option<LiveResource>, Kin
         Resource::new(Kind::LogGroup, &d.name, d.arn.clone(), &attrs),
         false,
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testing::*;
+    use crate::FilterEvidence;
+
+    #[test]
+    fn a_group_without_events_fails_and_a_fresh_one_passes() {
+        let spec = seed();
+        let mut live = converged(&spec);
+        let silent = run(&spec, &live, &FilterEvidence::default(), Kind::LogGroup);
+        assert_eq!(status(&silent, "log_group.receives_events"), Status::Failed);
+        let group = live.resources.values_mut().find(|l| l.resource.kind == Kind::LogGroup).unwrap();
+        *group = group.clone().with_observed(&Observed {
+            last_event: Some(1_000_000 - 5),
+        });
+        let fresh = run(&spec, &live, &FilterEvidence::default(), Kind::LogGroup);
+        assert_eq!(status(&fresh, "log_group.receives_events"), Status::Ok);
+        let gone = run(&spec, &Default::default(), &FilterEvidence::default(), Kind::LogGroup);
+        assert_eq!(status(&gone, "log_group.exists"), Status::Failed);
+    }
 }

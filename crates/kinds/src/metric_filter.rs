@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use secmon_aws::logs::types::MetricTransformation;
 use serde::{Deserialize, Serialize};
 
+use crate::check::{check, Check, Status, VerifyCtx};
 use crate::sdk::fail;
 use crate::{Aws, AwsError, Change, ExecCtx, Fut, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target};
 use secmon_spec::DesiredState;
@@ -122,6 +123,46 @@ impl ResourceKind for Def {
         })
     }
 
+    /// The filter exists, its pattern parses, and an event of the kind it names matches it.
+    fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
+        let subject = format!("metric filter {}", desired.name);
+        let Some(live) = ctx.live_of(desired) else {
+            return vec![ctx.missing(
+                "filter.exists",
+                &subject,
+                "the metric filter does not exist: matching events are counted nowhere",
+            )];
+        };
+        if let Err(e) = secmon_sim::Pattern::parse(&live.resource.attrs::<Attrs>().pattern) {
+            return vec![check(
+                "filter.pattern",
+                &subject,
+                Status::Failed,
+                format!("pattern syntax error at {e}"),
+                None,
+            )];
+        }
+        let engine = &ctx.filters.engine;
+        match ctx.filters.example.get(&desired.name) {
+            None => Vec::new(),
+            Some((kind, Ok(true))) => vec![check(
+                "filter.matches",
+                &subject,
+                Status::Ok,
+                format!("matches a canonical {kind} event (by {engine})"),
+                None,
+            )],
+            Some((kind, Ok(false))) => vec![check(
+                "filter.matches",
+                &subject,
+                Status::Failed,
+                format!("matches no event of the kind it names ({kind}): its conditions contradict each other (by {engine})"),
+                Some("fix the pattern; `secmon test-pattern` explains which condition fails"),
+            )],
+            Some((_, Err(e))) => vec![check("filter.matches", &subject, Status::Failed, e.clone(), None)],
+        }
+    }
+
     fn execute<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
         Box::pin(async move {
             let logs = &aws.logs;
@@ -192,6 +233,7 @@ async fn read_group(aws: &Aws, group: &str) -> Result<Vec<LiveResource>, KindErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::FilterEvidence;
 
     #[test]
     fn pattern_whitespace_outside_quotes_is_not_a_change() {
@@ -216,5 +258,40 @@ mod tests {
         };
         assert_eq!(Def.forces_replacement(&on("old"), &on("new")), Some("log_group"));
         assert_eq!(Def.forces_replacement(&on("old"), &on("old")), None);
+    }
+
+    #[test]
+    fn verify_reports_a_missing_filter_a_broken_pattern_and_the_engines_verdict() {
+        use crate::check::testing::*;
+        let spec = seed();
+        let mut live = converged(&spec);
+        let name = desired(&spec, Kind::MetricFilter)[0].name.clone();
+        let mut evidence = FilterEvidence {
+            engine: "test".into(),
+            ..Default::default()
+        };
+        evidence.example.insert(name.clone(), ("GetSecretValue".into(), Ok(false)));
+        assert_eq!(
+            status(&run(&spec, &live, &evidence, Kind::MetricFilter), "filter.matches"),
+            Status::Failed
+        );
+        evidence.example.insert(name.clone(), ("GetSecretValue".into(), Ok(true)));
+        assert_eq!(
+            status(&run(&spec, &live, &evidence, Kind::MetricFilter), "filter.matches"),
+            Status::Ok
+        );
+        let f = live.resources.get_mut(&format!("metric_filter.{name}")).unwrap();
+        let mut a: Attrs = f.resource.attrs();
+        a.pattern = "{ $.eventName = ".into();
+        f.resource = Resource::new(Kind::MetricFilter, &name, None, &a);
+        assert_eq!(
+            status(&run(&spec, &live, &evidence, Kind::MetricFilter), "filter.pattern"),
+            Status::Failed
+        );
+        live.resources.remove(&format!("metric_filter.{name}"));
+        assert_eq!(
+            status(&run(&spec, &live, &evidence, Kind::MetricFilter), "filter.exists"),
+            Status::Failed
+        );
     }
 }

@@ -72,6 +72,13 @@ pub(crate) fn to_map<T: Serialize>(v: &T) -> BTreeMap<String, Value> {
     }
 }
 
+/// The typed form of a JSON map; a value of the wrong type (a bug in a reader or a hand-edited
+/// plan file) falls back to the defaults rather than panicking in the middle of an apply.
+fn from_map<T: DeserializeOwned + Default>(map: &BTreeMap<String, Value>) -> T {
+    let map: serde_json::Map<String, Value> = map.clone().into_iter().collect();
+    serde_json::from_value(Value::Object(map)).unwrap_or_default()
+}
+
 impl Resource {
     /// A resource of `kind` with the kind's typed attributes.
     pub fn new<A: Serialize>(kind: Kind, name: &str, arn: Option<String>, attrs: &A) -> Resource {
@@ -103,14 +110,12 @@ impl Resource {
     /// attribute); a value of the wrong type is a bug in a reader or a hand-edited plan file,
     /// and also falls back to the defaults rather than panicking in the middle of an apply.
     pub fn attrs<A: DeserializeOwned + Default>(&self) -> A {
-        let map: serde_json::Map<String, Value> = self.attrs.clone().into_iter().collect();
-        serde_json::from_value(Value::Object(map)).unwrap_or_default()
+        from_map(&self.attrs)
     }
 
     /// Typed meta (what apply needs but comparison ignores).
     pub fn meta<M: DeserializeOwned + Default>(&self) -> M {
-        let map: serde_json::Map<String, Value> = self.meta.clone().into_iter().collect();
-        serde_json::from_value(Value::Object(map)).unwrap_or_default()
+        from_map(&self.meta)
     }
 
     pub fn with_meta<M: Serialize>(mut self, meta: &M) -> Resource {
@@ -131,6 +136,10 @@ pub struct LiveResource {
     /// A bucket that holds objects (log files).
     #[serde(default)]
     pub holds_data: bool,
+    /// What the read saw besides compared attributes, for verify only (delivery status, alarm
+    /// state): volatile, so it never enters a plan. Typed by the kind's `Observed` struct.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub observed: BTreeMap<String, Value>,
 }
 
 impl LiveResource {
@@ -140,7 +149,18 @@ impl LiveResource {
             owned,
             pending: false,
             holds_data: false,
+            observed: BTreeMap::new(),
         }
+    }
+
+    /// Typed observations ([`LiveResource::observed`]).
+    pub fn observed<O: DeserializeOwned + Default>(&self) -> O {
+        from_map(&self.observed)
+    }
+
+    pub fn with_observed<O: Serialize>(mut self, observed: &O) -> LiveResource {
+        self.observed = to_map(observed);
+        self
     }
 }
 

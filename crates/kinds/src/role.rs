@@ -6,6 +6,7 @@ use secmon_aws::iam::types::Tag;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::check::{check, Check, Status, VerifyCtx};
 use crate::sdk::{fail, policy_text, read_fail};
 use crate::{
     policy, Aws, AwsError, Change, ExecCtx, Fut, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target,
@@ -97,6 +98,54 @@ impl ResourceKind for Def {
             }
             Ok(out)
         })
+    }
+
+    /// CloudTrail may assume the role, and the role may write to the trail's log group.
+    fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
+        let subject = format!("role {}", desired.name);
+        let Some(live) = ctx.live_of(desired) else {
+            let mut c = ctx.missing(
+                "role.exists",
+                &subject,
+                "the role CloudTrail uses to write to CloudWatch Logs does not exist: no event reaches the log group",
+            );
+            c.fix = Some("run `secmon apply` (it recreates the role)".into());
+            return vec![c];
+        };
+        let a: Attrs = live.resource.attrs();
+        if !a.trust_policy.to_string().contains("cloudtrail.amazonaws.com") {
+            return vec![check(
+                "role.trust",
+                &subject,
+                Status::Failed,
+                "the role does not trust cloudtrail.amazonaws.com",
+                Some("run `secmon apply`"),
+            )];
+        }
+        let group = ctx
+            .spec
+            .trail
+            .as_ref()
+            .and_then(|t| t.cloudwatch_logs.as_ref())
+            .map(|c| c.log_group.as_str());
+        let doc = a.policy.to_string();
+        if doc.contains("logs:PutLogEvents") && group.is_none_or(|g| doc.contains(&format!("log-group:{g}:"))) {
+            vec![check(
+                "role.permissions",
+                &subject,
+                Status::Ok,
+                "trusted by CloudTrail, may write to the log group",
+                None,
+            )]
+        } else {
+            vec![check(
+                "role.permissions",
+                &subject,
+                Status::Failed,
+                "the role may not write to the trail's log group (logs:PutLogEvents)",
+                Some("run `secmon apply`"),
+            )]
+        }
     }
 
     fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
@@ -199,6 +248,30 @@ async fn read_role(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveResou
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verify_names_a_role_that_may_not_write_or_is_not_trusted() {
+        use crate::check::testing::*;
+        let spec = seed();
+        let mut live = converged(&spec);
+        let ok = run(&spec, &live, &Default::default(), Kind::Role);
+        assert_eq!(status(&ok, "role.permissions"), Status::Ok);
+        let role = live.resources.values_mut().find(|l| l.resource.kind == Kind::Role).unwrap();
+        let mut a: Attrs = role.resource.attrs();
+        a.policy = json!({"Version": "2012-10-17", "Statement": []});
+        role.resource = Resource::new(Kind::Role, &role.resource.name, None, &a);
+        assert_eq!(
+            status(&run(&spec, &live, &Default::default(), Kind::Role), "role.permissions"),
+            Status::Failed
+        );
+        let role = live.resources.values_mut().find(|l| l.resource.kind == Kind::Role).unwrap();
+        a.trust_policy = json!({});
+        role.resource = Resource::new(Kind::Role, &role.resource.name, None, &a);
+        assert_eq!(
+            status(&run(&spec, &live, &Default::default(), Kind::Role), "role.trust"),
+            Status::Failed
+        );
+    }
 
     #[test]
     fn the_logs_policy_is_scoped_to_the_log_groups_streams() {

@@ -10,6 +10,7 @@ use secmon_aws::secretsmanager::types::Tag;
 use secmon_aws::{error_code, AwsError};
 use serde::{Deserialize, Serialize};
 
+use crate::check::{check, Check, Status, VerifyCtx};
 use crate::sdk::fail;
 use crate::{
     Aws, Change, ExecCtx, Fut, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
@@ -109,6 +110,37 @@ impl ResourceKind for Def {
 
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
         Box::pin(read(aws, ctx))
+    }
+
+    /// A canonical `GetSecretValue` of the secret (by ARN and by name) matches a metric filter.
+    fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
+        let subject = format!("secret {}", desired.name);
+        if ctx.live_of(desired).is_none() {
+            return vec![ctx.missing("secret.exists", &subject, "the secret does not exist")];
+        }
+        let engine = &ctx.filters.engine;
+        let (caught, errors) = ctx.filters.secret.get(&desired.name).cloned().unwrap_or_default();
+        if caught.is_empty() {
+            let errors = if errors.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", errors.join("; "))
+            };
+            return vec![check(
+                "secret.watched",
+                &subject,
+                Status::Failed,
+                format!("no metric filter matches a GetSecretValue of this secret (by {engine}){errors}"),
+                Some("use a pattern like { ($.eventSource = \"secretsmanager.amazonaws.com\") && ($.eventName = \"GetSecretValue\") }, or the secret-access pack"),
+            )];
+        }
+        vec![check(
+            "secret.watched",
+            &subject,
+            Status::Ok,
+            format!("a GetSecretValue matches {} (by {engine})", caught.join(", ")),
+            None,
+        )]
     }
 
     fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
@@ -395,5 +427,22 @@ mod tests {
         });
         let e = local_value(&r, Path::new(".")).unwrap_err().to_string();
         assert!(e.contains("SECMON_TEST_SURELY_UNSET"), "{e}");
+    }
+
+    #[test]
+    fn verify_fails_a_secret_no_filter_watches() {
+        use crate::check::testing::*;
+        let spec = seed();
+        let live = converged(&spec);
+        let name = desired(&spec, Kind::Secret)[0].name.clone();
+        let mut evidence = crate::FilterEvidence::default();
+        assert_eq!(
+            status(&run(&spec, &live, &evidence, Kind::Secret), "secret.watched"),
+            Status::Failed
+        );
+        evidence.secret.insert(name, (vec!["f".into()], vec![]));
+        assert_eq!(status(&run(&spec, &live, &evidence, Kind::Secret), "secret.watched"), Status::Ok);
+        let gone = run(&spec, &Default::default(), &evidence, Kind::Secret);
+        assert_eq!(status(&gone, "secret.exists"), Status::Failed);
     }
 }

@@ -5,6 +5,7 @@ use secmon_aws::sns::types::Tag;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::check::{check, Check, Status, VerifyCtx};
 use crate::sdk::{fail, policy_text, read_fail};
 use crate::{policy, Aws, Change, ExecCtx, Fut, Kind, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
 use secmon_spec::DesiredState;
@@ -57,6 +58,95 @@ pub fn topic_policy(t: &Target, topic: &str, trail_publishes: Option<&str>) -> V
 
 pub struct Def;
 
+/// What the read sees of the topic besides its policy (GetTopicAttributes), for verify: every
+/// subscription, of any protocol, not only the e-mail ones the spec manages.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Observed {
+    pub subscriptions_confirmed: Option<u64>,
+}
+
+/// Whether a topic policy lets `service` publish.
+fn allows_publish(policy: &Value, service: &str) -> bool {
+    let statements = match policy.get("Statement") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(s) => vec![s.clone()],
+        None => vec![],
+    };
+    let as_list = |v: Option<&Value>| -> Vec<String> {
+        match v {
+            Some(Value::String(s)) => vec![s.to_lowercase()],
+            Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_lowercase)).collect(),
+            _ => vec![],
+        }
+    };
+    statements.iter().any(|s| {
+        let allow = s.get("Effect").and_then(Value::as_str) == Some("Allow");
+        let action = as_list(s.get("Action"))
+            .iter()
+            .any(|a| a == "sns:publish" || a == "sns:*" || a == "*");
+        let p = s.get("Principal");
+        let principal = p.and_then(Value::as_str) == Some("*")
+            || p.and_then(|p| p.get("AWS"))
+                .is_some_and(|a| as_list(Some(a)).iter().any(|x| x == "*"))
+            || p.and_then(|p| p.get("Service"))
+                .is_some_and(|v| as_list(Some(v)).iter().any(|x| x == service));
+        allow && action && principal
+    })
+}
+
+/// Who receives the topic's messages: confirmed and pending e-mail subscriptions (live), and
+/// how many confirmed subscriptions of other protocols AWS counts.
+fn subscriptions(ctx: &VerifyCtx, subject: &str, topic: &str, seen: &Observed) -> Check {
+    let mut confirmed = Vec::new();
+    let mut pending = Vec::new();
+    for l in ctx.live.resources.values().filter(|l| l.resource.kind == Kind::Subscription) {
+        let a: crate::subscription::Attrs = l.resource.attrs();
+        if a.topic == topic {
+            let who = format!("{}:{}", a.protocol, a.endpoint);
+            if l.pending {
+                pending.push(who)
+            } else {
+                confirmed.push(who)
+            }
+        }
+    }
+    let others = seen.subscriptions_confirmed.unwrap_or(0).saturating_sub(confirmed.len() as u64);
+    if others > 0 {
+        confirmed.push(format!("{others} subscription(s) of other protocols"));
+    }
+    if confirmed.is_empty() {
+        let evidence = if pending.is_empty() {
+            "the topic has no subscription: nobody receives its alarms".to_string()
+        } else {
+            format!("no confirmed subscription; pending: {}", pending.join(", "))
+        };
+        check(
+            "topic.subscriptions",
+            subject,
+            Status::Failed,
+            evidence,
+            Some("confirm from the \"AWS Notification - Subscription Confirmation\" e-mail; `secmon verify --resend-confirmation` sends it again"),
+        )
+    } else if !pending.is_empty() {
+        check(
+            "topic.subscriptions",
+            subject,
+            Status::Warning,
+            format!("confirmed: {}; pending: {}", confirmed.join(", "), pending.join(", ")),
+            Some("`secmon verify --resend-confirmation` sends the confirmation again"),
+        )
+    } else {
+        check(
+            "topic.subscriptions",
+            subject,
+            Status::Ok,
+            format!("confirmed: {}", confirmed.join(", ")),
+            None,
+        )
+    }
+}
+
 impl ResourceKind for Def {
     fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
         let trail_topic = state
@@ -107,10 +197,49 @@ impl ResourceKind for Def {
                         .and_then(|p| policy::parse(p))
                         .unwrap_or(Value::Null),
                 };
-                out.push(LiveResource::new(Resource::new(Kind::Topic, &d.name, d.arn.clone(), &attrs), false));
+                let observed = Observed {
+                    subscriptions_confirmed: a
+                        .attributes()
+                        .and_then(|m| m.get("SubscriptionsConfirmed"))
+                        .and_then(|n| n.parse().ok()),
+                };
+                let r = Resource::new(Kind::Topic, &d.name, d.arn.clone(), &attrs);
+                out.push(LiveResource::new(r, false).with_observed(&observed));
             }
             Ok(out)
         })
+    }
+
+    /// CloudWatch (and the trail, when it notifies this topic) may publish; someone confirmed
+    /// a subscription.
+    fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
+        let subject = format!("topic {}", desired.name);
+        let Some(live) = ctx.live_of(desired) else {
+            return vec![ctx.missing("topic.exists", &subject, "the topic does not exist")];
+        };
+        let policy = live.resource.attrs::<Attrs>().policy;
+        let mut services = vec!["cloudwatch.amazonaws.com"];
+        if ctx.spec.trail.as_ref().and_then(|t| t.notify_topic.as_deref()) == Some(desired.name.as_str()) {
+            services.push("cloudtrail.amazonaws.com");
+        }
+        let mut out: Vec<Check> = services
+            .into_iter()
+            .map(|svc| {
+                if allows_publish(&policy, svc) {
+                    check("topic.policy", &subject, Status::Ok, format!("{svc} may publish"), None)
+                } else {
+                    check(
+                        "topic.policy",
+                        &subject,
+                        Status::Failed,
+                        format!("the topic policy does not let {svc} publish: notifications are dropped"),
+                        Some("run `secmon apply` (it restores the policy)"),
+                    )
+                }
+            })
+            .collect();
+        out.push(subscriptions(ctx, &subject, &desired.name, &live.observed()));
+        out
     }
 
     fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
@@ -179,5 +308,30 @@ mod tests {
         assert!(tp.contains("arn:aws:cloudwatch:us-east-1:123456789012:alarm:*"));
         let tp = topic_policy(&t, "T", Some("tr")).to_string();
         assert!(tp.contains("arn:aws:cloudtrail:us-east-1:123456789012:trail/tr"));
+    }
+
+    #[test]
+    fn verify_wants_a_publishable_topic_with_a_confirmed_subscriber() {
+        use crate::check::testing::*;
+        let spec = seed();
+        let mut live = converged(&spec);
+        let ok = run(&spec, &live, &Default::default(), Kind::Topic);
+        assert_eq!(status(&ok, "topic.policy"), Status::Ok);
+        assert_eq!(status(&ok, "topic.subscriptions"), Status::Ok);
+        for l in live.resources.values_mut().filter(|l| l.resource.kind == Kind::Subscription) {
+            l.pending = true;
+        }
+        let pending = run(&spec, &live, &Default::default(), Kind::Topic);
+        assert_eq!(status(&pending, "topic.subscriptions"), Status::Failed);
+        // A confirmed subscription of another protocol (an SQS queue, a chat webhook) receives.
+        for l in live.resources.values_mut().filter(|l| l.resource.kind == Kind::Topic) {
+            *l = l.clone().with_observed(&Observed {
+                subscriptions_confirmed: Some(1),
+            });
+            l.resource = Resource::new(Kind::Topic, &l.resource.name.clone(), None, &Attrs { policy: json!({}) });
+        }
+        let other = run(&spec, &live, &Default::default(), Kind::Topic);
+        assert_eq!(status(&other, "topic.subscriptions"), Status::Warning);
+        assert_eq!(status(&other, "topic.policy"), Status::Failed);
     }
 }

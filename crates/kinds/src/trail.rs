@@ -4,6 +4,7 @@ use secmon_aws::cloudtrail::types::{EventSelector, ReadWriteType, Tag};
 use secmon_aws::error_code;
 use serde::{Deserialize, Serialize};
 
+use crate::check::{check, Check, Status, VerifyCtx};
 use crate::sdk::{fail, read_each};
 use crate::{
     normalize_arn, Aws, AwsError, Change, ExecCtx, Fut, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind,
@@ -55,6 +56,17 @@ impl Attrs {
     fn group_arn(&self) -> Option<String> {
         self.cloudwatch_logs_group_arn.as_ref().map(|a| format!("{a}:*"))
     }
+}
+
+/// What the read sees of the trail's deliveries (GetTrailStatus), for verify.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Observed {
+    pub s3_error: Option<String>,
+    /// Seconds since the epoch.
+    pub s3_time: Option<i64>,
+    pub logs_error: Option<String>,
+    pub logs_time: Option<i64>,
 }
 
 pub struct Def;
@@ -120,6 +132,94 @@ impl ResourceKind for Def {
                 | "InsufficientDependencyServiceAccessPermissionException"
                 | "S3BucketDoesNotExistException"
         )
+    }
+
+    /// The trail exists, logs, and delivers to S3 and to the log group the spec names.
+    fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
+        let subject = format!("trail {}", desired.name);
+        let Some(live) = ctx.live_of(desired) else {
+            return vec![ctx.missing("trail.exists", &subject, "the trail does not exist")];
+        };
+        let (want, got): (Attrs, Attrs) = (desired.attrs(), live.resource.attrs());
+        let seen: Observed = live.observed();
+        let mut out = vec![check(
+            "trail.exists",
+            &subject,
+            Status::Ok,
+            format!("bucket {}", got.bucket.as_deref().unwrap_or("?")),
+            None,
+        )];
+        out.push(if got.logging {
+            check("trail.logging", &subject, Status::Ok, "logging", None)
+        } else {
+            check(
+                "trail.logging",
+                &subject,
+                Status::Failed,
+                "logging is stopped: no event is recorded, nothing can fire",
+                Some("run `secmon apply` (it starts logging), and find out who stopped it: the self-protection pack alarms on StopLogging"),
+            )
+        });
+        let delivery = |id: &str, what: &str, error: &Option<String>, time: Option<i64>| {
+            let never = format!("no {what} delivery yet");
+            let never = (Status::Warning, never.as_str(), "wait a few minutes after apply");
+            ctx.freshness(id, &subject, &format!("{what} delivery"), error.as_deref(), time, never)
+        };
+        out.push(delivery("trail.s3_delivery", "S3", &seen.s3_error, seen.s3_time));
+        let Some(group) = &want.cloudwatch_logs_group_arn else {
+            out.push(check(
+                "trail.cloudwatch_logs",
+                &subject,
+                Status::Warning,
+                "the spec has no trail.cloudwatch_logs: monitors cannot work",
+                None,
+            ));
+            return out;
+        };
+        let name = group.rsplit("log-group:").next().unwrap_or(group);
+        if got.cloudwatch_logs_group_arn.as_ref() == Some(group) && got.cloudwatch_logs_role_arn.is_some() {
+            if got.cloudwatch_logs_role_arn == want.cloudwatch_logs_role_arn {
+                out.push(check(
+                    "trail.cloudwatch_logs",
+                    &subject,
+                    Status::Ok,
+                    format!("delivers to {name}"),
+                    None,
+                ));
+            } else {
+                // The role checks judge the spec's role; this one is not the spec's to check.
+                out.push(check(
+                    "trail.cloudwatch_logs",
+                    &subject,
+                    Status::Warning,
+                    format!(
+                        "delivers to {name} through role {}, not the spec's role {}",
+                        got.cloudwatch_logs_role_arn.as_deref().unwrap_or("none"),
+                        want.cloudwatch_logs_role_arn.as_deref().unwrap_or("none")
+                    ),
+                    Some("`secmon plan` shows the drift; `secmon apply` points the trail at the spec's role"),
+                ));
+            }
+            out.push(delivery(
+                "trail.cloudwatch_logs_delivery",
+                "CloudWatch Logs",
+                &seen.logs_error,
+                seen.logs_time,
+            ));
+        } else {
+            out.push(check(
+                "trail.cloudwatch_logs",
+                &subject,
+                Status::Failed,
+                format!(
+                    "CloudWatch Logs delivery is not configured as the spec says (log group {}, role {}): no event reaches the metric filters",
+                    got.cloudwatch_logs_group_arn.as_deref().unwrap_or("none"),
+                    got.cloudwatch_logs_role_arn.as_deref().unwrap_or("none")
+                ),
+                Some("run `secmon apply`"),
+            ));
+        }
+        out
     }
 
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
@@ -242,8 +342,16 @@ async fn read_trail(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveReso
     let Some(t) = desc.trail_list().iter().find(|t| t.name() == Some(name)) else {
         return Ok(None);
     };
-    let logging = match status {
-        Ok(s) => s.is_logging().unwrap_or(false),
+    let (logging, observed) = match status {
+        Ok(s) => (
+            s.is_logging().unwrap_or(false),
+            Observed {
+                s3_error: s.latest_delivery_error().map(str::to_string),
+                s3_time: s.latest_delivery_time().map(|t| t.secs()),
+                logs_error: s.latest_cloud_watch_logs_delivery_error().map(str::to_string),
+                logs_time: s.latest_cloud_watch_logs_delivery_time().map(|t| t.secs()),
+            },
+        ),
         Err(e) if error_code(&e) == Some("TrailNotFoundException") => return Ok(None),
         Err(e) => return Err(AwsError::call("GetTrailStatus", e).into()),
     };
@@ -278,8 +386,68 @@ async fn read_trail(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveReso
         exclude_sources: excludes,
         logging,
     };
-    Ok(Some(LiveResource::new(
-        Resource::new(Kind::Trail, name, t.trail_arn().map(str::to_string), &attrs),
-        owned,
-    )))
+    Ok(Some(
+        LiveResource::new(Resource::new(Kind::Trail, name, t.trail_arn().map(str::to_string), &attrs), owned).with_observed(&observed),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testing::*;
+    use crate::FilterEvidence;
+
+    fn trail_checks(edit: impl FnOnce(&mut LiveResource)) -> Vec<Check> {
+        let spec = seed();
+        let mut live = converged(&spec);
+        let trail = live.resources.values_mut().find(|l| l.resource.kind == Kind::Trail).unwrap();
+        edit(trail);
+        run(&spec, &live, &FilterEvidence::default(), Kind::Trail)
+    }
+
+    #[test]
+    fn a_stopped_trail_fails_logging() {
+        let checks = trail_checks(|l| {
+            let mut a: Attrs = l.resource.attrs();
+            a.logging = false;
+            l.resource = Resource::new(Kind::Trail, &l.resource.name, l.resource.arn.clone(), &a);
+        });
+        assert_eq!(status(&checks, "trail.exists"), Status::Ok);
+        assert_eq!(status(&checks, "trail.logging"), Status::Failed);
+    }
+
+    #[test]
+    fn deliveries_are_fresh_stale_failed_or_not_yet() {
+        let fresh = trail_checks(|l| {
+            *l = l.clone().with_observed(&Observed {
+                s3_time: Some(1_000_000 - 60),
+                logs_error: Some("AccessDenied".into()),
+                ..Default::default()
+            })
+        });
+        assert_eq!(status(&fresh, "trail.s3_delivery"), Status::Ok);
+        assert_eq!(status(&fresh, "trail.cloudwatch_logs_delivery"), Status::Failed);
+        let stale = trail_checks(|l| {
+            *l = l.clone().with_observed(&Observed {
+                s3_time: Some(1_000_000 - 2 * STALE),
+                ..Default::default()
+            })
+        });
+        assert_eq!(status(&stale, "trail.s3_delivery"), Status::Warning);
+        assert_eq!(status(&stale, "trail.cloudwatch_logs_delivery"), Status::Warning);
+    }
+    const STALE: i64 = crate::check::STALE_SECS;
+
+    #[test]
+    fn a_trail_delivering_elsewhere_fails_and_a_missing_one_says_so() {
+        let checks = trail_checks(|l| {
+            let mut a: Attrs = l.resource.attrs();
+            a.cloudwatch_logs_group_arn = None;
+            l.resource = Resource::new(Kind::Trail, &l.resource.name, l.resource.arn.clone(), &a);
+        });
+        assert_eq!(status(&checks, "trail.cloudwatch_logs"), Status::Failed);
+        let spec = seed();
+        let checks = run(&spec, &Default::default(), &FilterEvidence::default(), Kind::Trail);
+        assert_eq!(status(&checks, "trail.exists"), Status::Failed);
+    }
 }

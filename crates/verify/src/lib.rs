@@ -12,12 +12,18 @@
 //! CloudTrail, the log group, the metric and the alarm; `notify_test` sends a test message to
 //! each topic, or sets each alarm to ALARM and back.
 //!
+//! The checks read the live state through the same seam and the same read round as `plan`
+//! ([`secmon_kinds::Cloud::read`], plus [`secmon_kinds::Cloud::observe`] for what only verify
+//! needs), then each kind's [`verify`](secmon_kinds::ResourceKind::verify), a pure function
+//! per link of the pipeline, judges it. So every check is unit-tested against an in-memory
+//! state ([`secmon_kinds::FakeCloud`]); the emulator tests stay the end-to-end proof.
+//!
 //! Local emulators (an endpoint override) deliver no log files, emit no metrics and record no
 //! CloudTrail events: those stages are reported "not observable on this endpoint", never passed
 //! or failed. What this crate does not do: change the pipeline (only `resend_confirmation`,
 //! `trigger` and `notify_test`, each asked for explicitly, call anything but reads).
 
-mod checks;
+mod evidence;
 mod trigger;
 
 use std::time::Duration;
@@ -25,41 +31,17 @@ use std::time::Duration;
 use serde::Serialize;
 
 use secmon_aws::Aws;
+use secmon_kinds::{desired_resources, Change, Cloud, ExecCtx, Kind, KindError, Op, Target, VerifyCtx};
 use secmon_spec::DesiredState;
 
-pub use checks::canonical_get_secret_value;
+pub use evidence::canonical_get_secret_value;
+pub use secmon_kinds::check::{check, Check, Status, NOT_OBSERVABLE};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Ok,
-    NotObservable,
-    Warning,
-    Failed,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Ok => "ok",
-            Status::NotObservable => "not observable",
-            Status::Warning => "warning",
-            Status::Failed => "FAILED",
-        }
-    }
-}
-
-/// One link of the pipeline, checked.
-#[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    /// Stable id, e.g. `trail.logging`, `alarm.can_fire`.
-    pub id: String,
-    /// The resource checked, e.g. `trail secrets-manager-trail`.
-    pub subject: String,
-    pub status: Status,
-    pub evidence: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fix: Option<String>,
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -104,27 +86,203 @@ pub struct Options {
     pub progress: Option<Progress>,
 }
 
-/// Runs every check against the live pipeline described by `state` (already resolved).
-pub async fn verify(aws: &Aws, state: &DesiredState, account_id: &str, opts: &Options) -> Report {
-    let mut checks = checks::run(aws, state, account_id, opts).await;
+/// The order in which the links are reported: the way an event travels.
+const LINKS: [Kind; 9] = [
+    Kind::Trail,
+    Kind::Role,
+    Kind::LogGroup,
+    Kind::MetricFilter,
+    Kind::Alarm,
+    Kind::Secret,
+    Kind::Topic,
+    Kind::Subscription,
+    Kind::Bucket,
+];
+
+/// Checks every link of the live pipeline described by `state` (already resolved for
+/// `target`): one read round through `cloud`, then each kind's pure checks. With
+/// `resend_confirmation`, subscribes each pending e-mail address again.
+pub async fn verify(cloud: &dyn Cloud, state: &DesiredState, target: &Target, opts: &Options) -> Result<Report, KindError> {
+    let desired = desired_resources(state, target);
+    let mut live = cloud.read(&state.name, target, &desired).await?;
+    cloud.observe(&mut live).await?;
+    let filters = evidence::gather(cloud, state, target, &live).await;
+    let ctx = VerifyCtx {
+        spec: state,
+        target,
+        live: &live,
+        local_endpoint: cloud.local_endpoint(),
+        now: now(),
+        filters: &filters,
+    };
+    let mut checks: Vec<Check> = LINKS
+        .iter()
+        .flat_map(|k| desired.iter().filter(move |d| d.kind == *k))
+        .flat_map(|d| d.kind.def().verify(&ctx, d))
+        .collect();
+    if opts.resend_confirmation {
+        checks.extend(resend_confirmations(cloud, state, target, &desired, &live).await);
+    }
+    Ok(Report { checks })
+}
+
+/// Subscribes each pending e-mail address again: AWS then sends the confirmation again.
+async fn resend_confirmations(
+    cloud: &dyn Cloud,
+    state: &DesiredState,
+    target: &Target,
+    desired: &[secmon_kinds::Resource],
+    live: &secmon_kinds::LiveState,
+) -> Vec<Check> {
+    let ctx = ExecCtx {
+        spec: state.name.clone(),
+        account_id: target.account_id.clone(),
+        region: target.region.clone(),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    for d in desired.iter().filter(|d| d.kind == Kind::Subscription) {
+        if !live.resources.get(&d.address()).is_some_and(|l| l.pending) {
+            continue;
+        }
+        let a: secmon_kinds::subscription::Attrs = d.attrs();
+        let change = Change {
+            address: d.address(),
+            op: Op::Create,
+            before: None,
+            after: Some(d.clone()),
+        };
+        let who = format!("{}:{}", a.protocol, a.endpoint);
+        out.push(match cloud.execute(&ctx, &change).await {
+            Ok(()) => check(
+                "subscription.resend",
+                format!("topic {}", a.topic),
+                Status::Ok,
+                format!("confirmation e-mail sent again to {who}"),
+                None,
+            ),
+            Err(e) => check(
+                "subscription.resend",
+                format!("topic {}", a.topic),
+                Status::Failed,
+                e.to_string(),
+                None,
+            ),
+        });
+    }
+    out
+}
+
+/// The seeds' active tests, each asked for explicitly: `trigger` reads the first secret once
+/// and follows the event; `notify_test` sends a test notification. Through the SDK: these
+/// exercise AWS itself, so only the emulator tests can prove them.
+pub async fn exercise(aws: &Aws, state: &DesiredState, account_id: &str, opts: &Options) -> Vec<Check> {
+    let mut checks = Vec::new();
     if let Some(timeout) = opts.trigger {
         checks.extend(trigger::run(aws, state, timeout, opts.progress.as_ref()).await);
     }
     if let Some(kind) = opts.notify_test {
         checks.extend(trigger::notify_test(aws, state, account_id, kind).await);
     }
-    Report { checks }
+    checks
 }
 
-pub(crate) fn check(id: &str, subject: impl Into<String>, status: Status, evidence: impl Into<String>, fix: Option<&str>) -> Check {
-    Check {
-        id: id.into(),
-        subject: subject.into(),
-        status,
-        evidence: evidence.into(),
-        fix: fix.map(str::to_string),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secmon_kinds::{FakeCloud, LiveResource};
+
+    const ACCOUNT: &str = "123456789012";
+
+    fn target() -> Target {
+        Target {
+            account_id: ACCOUNT.into(),
+            region: "us-east-1".into(),
+        }
+    }
+
+    fn seed() -> DesiredState {
+        let spec = secmon_spec::Spec::parse(include_str!("../../../specs/seed.yaml"), "seed.yaml").unwrap();
+        spec.state.resolve(ACCOUNT, "us-east-1").unwrap()
+    }
+
+    fn converged(cloud: &FakeCloud, state: &DesiredState) {
+        for r in desired_resources(state, &target()) {
+            cloud.insert(LiveResource::new(r, true));
+        }
+    }
+
+    #[test]
+    fn every_kind_is_a_link() {
+        for k in Kind::ALL {
+            assert!(LINKS.contains(k), "{k:?} is missing from LINKS");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_empty_account_fails_every_link_and_reads_once() {
+        let state = seed();
+        let cloud = FakeCloud::new(ACCOUNT, "us-east-1");
+        let report = verify(&cloud, &state, &target(), &Options::default()).await.unwrap();
+        assert_eq!(report.exit_code(), 1);
+        let ids: Vec<&str> = report.failed().map(|c| c.id.as_str()).collect();
+        for id in [
+            "trail.exists",
+            "role.exists",
+            "log_group.exists",
+            "filter.exists",
+            "alarm.exists",
+            "secret.exists",
+            "topic.exists",
+        ] {
+            assert!(ids.contains(&id), "{id} not failed in {ids:?}");
+        }
+        assert_eq!(cloud.reads(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_converged_pipeline_on_an_emulator_passes_what_can_be_observed() {
+        let state = seed();
+        let mut cloud = FakeCloud::new(ACCOUNT, "us-east-1");
+        cloud.local_endpoint = true;
+        converged(&cloud, &state);
+        let report = verify(&cloud, &state, &target(), &Options::default()).await.unwrap();
+        let failed: Vec<&Check> = report.failed().collect();
+        assert!(failed.is_empty(), "{failed:#?}");
+        let secret = report.checks.iter().find(|c| c.id == "secret.watched").unwrap();
+        assert_eq!(secret.status, Status::Ok, "the seed's filter catches a read: {secret:?}");
+        assert!(secret.evidence.contains("offline engine"));
+        assert!(report
+            .checks
+            .iter()
+            .any(|c| c.id == "trail.s3_delivery" && c.status == Status::NotObservable));
+    }
+
+    #[tokio::test]
+    async fn resend_confirmation_subscribes_each_pending_address_again() {
+        let state = seed();
+        let cloud = FakeCloud::new(ACCOUNT, "us-east-1");
+        converged(&cloud, &state);
+        let subs: Vec<String> = cloud
+            .resources()
+            .keys()
+            .filter(|k| k.starts_with("subscription."))
+            .cloned()
+            .collect();
+        assert!(!subs.is_empty(), "the seed subscribes an e-mail address");
+        for address in &subs {
+            let mut l = cloud.resources()[address].clone();
+            l.pending = true;
+            cloud.insert(l);
+        }
+        let opts = Options {
+            resend_confirmation: true,
+            ..Default::default()
+        };
+        let report = verify(&cloud, &state, &target(), &opts).await.unwrap();
+        let resent: Vec<&Check> = report.checks.iter().filter(|c| c.id == "subscription.resend").collect();
+        assert_eq!(resent.len(), subs.len());
+        let expected: Vec<String> = subs.iter().map(|s| format!("create {s}")).collect();
+        assert_eq!(cloud.calls(), expected, "one Subscribe per pending address, nothing else");
     }
 }
-
-pub(crate) const NOT_OBSERVABLE: &str =
-    "not observable on this endpoint: the local emulator delivers no log files, records no CloudTrail events and emits no metrics";

@@ -1,0 +1,200 @@
+//! What a kind contributes to `secmon verify`: checks of one link of the pipeline, as pure
+//! functions over the live state ([`ResourceKind::verify`](crate::ResourceKind::verify)).
+//!
+//! Everything a check needs is gathered before it runs ([`VerifyCtx`]): the live state of the
+//! same read round `plan` uses, what that round observed besides compared attributes (delivery
+//! status, alarm state; [`LiveResource::observed`]), and the verdicts of the filter engine on
+//! canonical events ([`FilterEvidence`]). So each check is unit-tested from an in-memory state.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{LiveResource, LiveState, Resource, Target};
+use secmon_spec::DesiredState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    NotObservable,
+    Warning,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::NotObservable => "not observable",
+            Status::Warning => "warning",
+            Status::Failed => "FAILED",
+        }
+    }
+}
+
+/// One link of the pipeline, checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    /// Stable id, e.g. `trail.logging`, `alarm.can_fire`.
+    pub id: String,
+    /// The resource checked, e.g. `trail secrets-manager-trail`.
+    pub subject: String,
+    pub status: Status,
+    pub evidence: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+pub fn check(id: &str, subject: impl Into<String>, status: Status, evidence: impl Into<String>, fix: Option<&str>) -> Check {
+    Check {
+        id: id.into(),
+        subject: subject.into(),
+        status,
+        evidence: evidence.into(),
+        fix: fix.map(str::to_string),
+    }
+}
+
+pub const NOT_OBSERVABLE: &str =
+    "not observable on this endpoint: the local emulator delivers no log files, records no CloudTrail events and emits no metrics";
+
+/// Older than this, a delivery or an event is stale (CloudTrail delivers every few minutes).
+pub const STALE_SECS: i64 = 3600;
+
+/// What the filter engine said about canonical events, computed before the checks run (by AWS
+/// `TestMetricFilter` where the endpoint has it, else by the offline engine; `engine` says which).
+#[derive(Debug, Clone, Default)]
+pub struct FilterEvidence {
+    pub engine: String,
+    /// Per metric filter name: the kind of event its pattern names, and whether an example of
+    /// that kind matches (or why it could not be tested). Absent: the pattern names no event.
+    pub example: BTreeMap<String, (String, Result<bool, String>)>,
+    /// Per secret name: the filters a canonical `GetSecretValue` of it matches, and errors.
+    pub secret: BTreeMap<String, (Vec<String>, Vec<String>)>,
+}
+
+/// Everything the checks read.
+pub struct VerifyCtx<'a> {
+    pub spec: &'a DesiredState,
+    pub target: &'a Target,
+    pub live: &'a LiveState,
+    /// The endpoint is a local emulator: it delivers no logs and emits no metrics, so those
+    /// stages are "not observable", never passed or failed.
+    pub local_endpoint: bool,
+    /// Seconds since the epoch when the state was read.
+    pub now: i64,
+    pub filters: &'a FilterEvidence,
+}
+
+impl VerifyCtx<'_> {
+    /// The live resource at the desired resource's address.
+    pub fn live_of(&self, desired: &Resource) -> Option<&LiveResource> {
+        self.live.resources.get(&desired.address())
+    }
+
+    /// The check every kind starts with: the resource exists.
+    pub fn missing(&self, id: &str, subject: &str, what: &str) -> Check {
+        check(id, subject, Status::Failed, what, Some("run `secmon apply`"))
+    }
+
+    /// How fresh the latest delivery (or event) `what` is: failed with an error, not observable
+    /// on an emulator, ok within [`STALE_SECS`], else a warning; `never` (status, evidence, fix)
+    /// when there was none yet.
+    pub fn freshness(
+        &self,
+        id: &str,
+        subject: &str,
+        what: &str,
+        error: Option<&str>,
+        time: Option<i64>,
+        never: (Status, &str, &str),
+    ) -> Check {
+        if let Some(e) = error.filter(|e| !e.is_empty()) {
+            return check(
+                id,
+                subject,
+                Status::Failed,
+                format!("latest {what} failed: {e}"),
+                Some("check the bucket policy / role (`secmon plan` shows drift)"),
+            );
+        }
+        if self.local_endpoint {
+            return check(id, subject, Status::NotObservable, NOT_OBSERVABLE, None);
+        }
+        match time {
+            Some(t) if self.now - t <= STALE_SECS => check(id, subject, Status::Ok, format!("latest {what} {} s ago", self.now - t), None),
+            Some(t) => check(
+                id,
+                subject,
+                Status::Warning,
+                format!("latest {what} was {} minutes ago", (self.now - t) / 60),
+                Some("CloudTrail delivers every few minutes while the account is active"),
+            ),
+            None => check(id, subject, never.0, never.1, Some(never.2)),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A small world for the kinds' check tests: a resolved spec, its target, a live state.
+
+    use super::*;
+    use crate::{desired_resources, Kind};
+
+    pub const ACCOUNT: &str = "123456789012";
+    pub const REGION: &str = "us-east-1";
+
+    pub fn target() -> Target {
+        Target {
+            account_id: ACCOUNT.into(),
+            region: REGION.into(),
+        }
+    }
+
+    /// The seed spec, resolved for the test account.
+    pub fn seed() -> DesiredState {
+        let spec = secmon_spec::Spec::parse(include_str!("../../../specs/seed.yaml"), "seed.yaml").expect("seed spec parses");
+        spec.state.resolve(ACCOUNT, REGION).expect("resolves")
+    }
+
+    /// A live state in which every desired resource exists exactly as desired, owned.
+    pub fn converged(spec: &DesiredState) -> LiveState {
+        let mut live = LiveState {
+            account_id: ACCOUNT.into(),
+            region: REGION.into(),
+            ..Default::default()
+        };
+        for r in desired_resources(spec, &target()) {
+            live.insert(LiveResource::new(r, true));
+        }
+        live
+    }
+
+    pub fn desired(spec: &DesiredState, kind: Kind) -> Vec<Resource> {
+        desired_resources(spec, &target()).into_iter().filter(|r| r.kind == kind).collect()
+    }
+
+    pub fn run(spec: &DesiredState, live: &LiveState, filters: &FilterEvidence, kind: Kind) -> Vec<Check> {
+        let t = target();
+        let ctx = VerifyCtx {
+            spec,
+            target: &t,
+            live,
+            local_endpoint: false,
+            now: 1_000_000,
+            filters,
+        };
+        desired(spec, kind).iter().flat_map(|d| kind.def().verify(&ctx, d)).collect()
+    }
+
+    /// The status of the first check with `id`.
+    pub fn status(checks: &[Check], id: &str) -> Status {
+        checks
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("no check {id} in {checks:#?}"))
+            .status
+    }
+}

@@ -1,0 +1,146 @@
+//! What the filter engine says about canonical events, gathered before the checks run: AWS's
+//! own engine (`TestMetricFilter`, up to 50 events per call, one call per filter) where the
+//! endpoint has it, else secmon's offline engine. Local emulators have no `TestMetricFilter`.
+
+use std::collections::BTreeSet;
+
+use secmon_kinds::{metric_filter, Cloud, FilterEvidence, Kind, LiveState, Target};
+use secmon_sim::Pattern;
+use secmon_spec::DesiredState;
+use serde_json::{json, Value};
+
+/// `TestMetricFilter` takes at most 50 log event messages per call.
+const EVENTS_PER_CALL: usize = 50;
+
+/// A `GetSecretValue` record as CloudTrail writes it for `secret_id`.
+pub fn canonical_get_secret_value(secret_id: &str, account_id: &str, region: &str) -> Value {
+    json!({
+        "eventVersion": "1.11",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "arn": format!("arn:aws:iam::{account_id}:user/secmon-verify"), "accountId": account_id, "userName": "secmon-verify"},
+        "eventTime": secmon_sim::events::format_time(crate::now()),
+        "eventSource": "secretsmanager.amazonaws.com",
+        "eventName": "GetSecretValue",
+        "awsRegion": region,
+        "sourceIPAddress": "192.0.2.1",
+        "userAgent": "secmon-verify",
+        "requestParameters": {"secretId": secret_id},
+        "responseElements": null,
+        "requestID": "00000000-0000-4000-8000-000000000000",
+        "eventID": "00000000-0000-4000-8000-000000000001",
+        "readOnly": true,
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "recipientAccountId": account_id,
+        "eventCategory": "Management"
+    })
+}
+
+const AWS_ENGINE: &str = "AWS TestMetricFilter";
+const OFFLINE_ENGINE: &str = "secmon's offline engine (TestMetricFilter is not available on this endpoint)";
+
+/// Which engine answers; decided by the first call.
+#[derive(Clone, Copy, PartialEq)]
+enum Engine {
+    Undecided,
+    Aws,
+    Offline,
+}
+
+/// Tests every live metric filter of the spec's log group against the example event of the kind
+/// its pattern names (for the spec's monitors) and against a canonical read of each secret, by
+/// its ARN and by its name.
+pub(crate) async fn gather(cloud: &dyn Cloud, state: &DesiredState, target: &Target, live: &LiveState) -> FilterEvidence {
+    let monitored: BTreeSet<&str> = state.monitors.iter().map(|m| m.filter_name()).collect();
+    let mut secret_events = Vec::new();
+    for s in &state.secrets {
+        let arn = live
+            .resources
+            .get(&format!("secret.{}", s.name))
+            .and_then(|l| l.resource.arn.clone())
+            .unwrap_or_else(|| s.name.clone());
+        for id in [arn, s.name.clone()] {
+            secret_events.push((s.name.clone(), canonical_get_secret_value(&id, &target.account_id, &target.region)));
+        }
+    }
+    let base = canonical_get_secret_value("example", &target.account_id, &target.region);
+    let mut engine = Engine::Undecided;
+    let mut out = FilterEvidence::default();
+    for s in &state.secrets {
+        out.secret.entry(s.name.clone()).or_default();
+    }
+    for l in live.resources.values().filter(|l| l.resource.kind == Kind::MetricFilter) {
+        let name = &l.resource.name;
+        let pattern = l.resource.attrs::<metric_filter::Attrs>().pattern;
+        let parsed = Pattern::parse(&pattern);
+        let example = match &parsed {
+            Ok(p) if monitored.contains(name.as_str()) => p.example_event(&base),
+            _ => None,
+        };
+        let events: Vec<&Value> = example.iter().chain(secret_events.iter().map(|(_, e)| e)).collect();
+        let verdicts = match by_aws(cloud, &mut engine, &pattern, &events).await {
+            Some(v) => v,
+            None => match &parsed {
+                Ok(p) => Ok(events.iter().map(|e| offline(p, e)).collect()),
+                Err(e) => Err(format!("pattern syntax error at {e}")),
+            },
+        };
+        let verdict = |i: usize| verdicts.as_ref().map(|v| v[i]).map_err(Clone::clone);
+        let skip = usize::from(example.is_some());
+        if let Some(e) = &example {
+            let kind = format!(
+                "{} {}",
+                e.get("eventSource").and_then(Value::as_str).unwrap_or("?"),
+                e.get("eventName").and_then(Value::as_str).unwrap_or("?")
+            );
+            out.example.insert(name.clone(), (kind, verdict(0)));
+        }
+        for (i, (secret, _)) in secret_events.iter().enumerate() {
+            let entry = out.secret.entry(secret.clone()).or_default();
+            match verdict(skip + i) {
+                Ok(true) if !entry.0.contains(name) => entry.0.push(name.clone()),
+                Ok(_) => {}
+                Err(e) if i % 2 == 0 => entry.1.push(format!("{name}: {e}")),
+                Err(_) => {}
+            }
+        }
+    }
+    for (caught, _) in out.secret.values_mut() {
+        caught.sort();
+    }
+    out.engine = if engine == Engine::Aws { AWS_ENGINE } else { OFFLINE_ENGINE }.to_string();
+    out
+}
+
+fn offline(p: &Pattern, event: &Value) -> bool {
+    let message = event.to_string();
+    p.matches(&secmon_sim::Event {
+        message: &message,
+        json: Some(event),
+    })
+}
+
+/// AWS's verdicts, or None when the offline engine must answer (the endpoint has no
+/// `TestMetricFilter`, or its first call failed).
+async fn by_aws(cloud: &dyn Cloud, engine: &mut Engine, pattern: &str, events: &[&Value]) -> Option<Result<Vec<bool>, String>> {
+    if *engine == Engine::Offline || events.is_empty() {
+        return None;
+    }
+    let mut verdicts = Vec::new();
+    for chunk in events.chunks(EVENTS_PER_CALL) {
+        let messages: Vec<String> = chunk.iter().map(|e| e.to_string()).collect();
+        match cloud.test_filter(pattern, &messages).await {
+            Ok(Some(v)) => verdicts.extend(v),
+            Ok(None) => {
+                *engine = Engine::Offline;
+                return None;
+            }
+            Err(e) if *engine == Engine::Aws => return Some(Err(e.to_string())),
+            Err(_) => {
+                *engine = Engine::Offline;
+                return None;
+            }
+        }
+        *engine = Engine::Aws;
+    }
+    Some(Ok(verdicts))
+}
