@@ -169,51 +169,70 @@ struct Common {
     live_out: Option<PathBuf>,
 }
 
-/// Errors that end a command, each with its exit code.
+/// How a command ended. Every exit status secmon uses is decided here, in one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Success: a valid spec, a plan without changes, a healthy pipeline, an event matched.
+    Done,
+    /// `plan --detailed-exitcode`: the plan has changes (Terraform's 2).
+    PlanHasChanges,
+    /// `verify`: a link of the pipeline is broken.
+    LinkBroken,
+    /// `verify`: warnings only.
+    WarningsOnly,
+    /// `validate`: the spec has errors.
+    Invalid,
+    /// `test-pattern`: no event matched (grep's 1).
+    NoMatch,
+    /// `test-pattern`: the pattern or events could not be read (grep's 2).
+    PatternError,
+    /// Any error that ends a command ([`CliError`]).
+    Error,
+}
+
+impl Outcome {
+    fn code(self) -> u8 {
+        match self {
+            Outcome::Done => 0,
+            Outcome::PlanHasChanges | Outcome::WarningsOnly | Outcome::PatternError => 2,
+            Outcome::LinkBroken | Outcome::Invalid | Outcome::NoMatch | Outcome::Error => 1,
+        }
+    }
+}
+
+/// Errors that end a command ([`Outcome::Error`]).
 #[derive(Debug, thiserror::Error)]
 enum CliError {
     #[error(transparent)]
     Spec(#[from] SpecError),
     #[error(transparent)]
-    Diff(#[from] secmon_diff::DiffError),
-    #[error(transparent)]
     Aws(#[from] secmon_aws::AwsError),
     #[error(transparent)]
-    Kind(#[from] secmon_kinds::KindError),
-    #[error(transparent)]
     Step(#[from] secmon_apply::ApplyError),
+    #[error(transparent)]
+    Engine(#[from] secmon_engine::EngineError),
     #[error("{0}")]
     Refused(String),
-    #[error("{path}: {message}")]
-    File { path: String, message: String },
     #[error("apply failed: {0}")]
     Apply(String),
-}
-
-impl CliError {
-    fn exit_code(&self) -> u8 {
-        1
-    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let style = Style::detect();
-    match run(cli, style) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("{} {e}", style.red("Error:"));
-            ExitCode::from(e.exit_code())
-        }
-    }
+    let outcome = run(cli, style).unwrap_or_else(|e| {
+        eprintln!("{} {e}", style.red("Error:"));
+        Outcome::Error
+    });
+    ExitCode::from(outcome.code())
 }
 
-fn run(cli: Cli, style: Style) -> Result<ExitCode, CliError> {
+fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
     match cli.command {
         Command::Validate { file, output } => Ok(validate(&file, output, style)),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&secmon_spec::json_schema()).expect("schema"));
-            Ok(ExitCode::SUCCESS)
+            Ok(Outcome::Done)
         }
         Command::TestPattern {
             pattern,
@@ -289,7 +308,7 @@ fn print_diagnostics(diags: &[Diagnostic], style: Style) {
     }
 }
 
-fn validate(file: &std::path::Path, output: Format, style: Style) -> ExitCode {
+fn validate(file: &std::path::Path, output: Format, style: Style) -> Outcome {
     let (valid, diags) = match Spec::from_file(file) {
         Ok(spec) => {
             let mut d = spec.warnings.clone();
@@ -321,8 +340,8 @@ fn validate(file: &std::path::Path, output: Format, style: Style) -> ExitCode {
         }
     }
     if valid {
-        ExitCode::SUCCESS
+        Outcome::Done
     } else {
-        ExitCode::from(1)
+        Outcome::Invalid
     }
 }

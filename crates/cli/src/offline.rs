@@ -2,7 +2,6 @@
 //! misses do not) and `simulate` (events through every monitor, alarm by alarm). No AWS calls.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use secmon_sim::events::{self, format_time};
 use secmon_sim::simulate::{simulate, MonitorReport};
@@ -11,11 +10,11 @@ use secmon_spec::Spec;
 use serde_json::{json, Value};
 
 use crate::output::Style;
-use crate::Format;
+use crate::{Format, Outcome};
 
-fn fail(message: String, style: Style) -> ExitCode {
+fn fail(message: String, style: Style) -> Outcome {
     eprintln!("{} {message}", style.red("Error:"));
-    ExitCode::from(2)
+    Outcome::PatternError
 }
 
 fn short(s: &str, n: usize) -> String {
@@ -45,7 +44,7 @@ pub fn test_pattern(
     output: Format,
     all: bool,
     style: Style,
-) -> ExitCode {
+) -> Outcome {
     let text = match (pattern, spec, monitor) {
         (Some(p), None, None) => p,
         (None, Some(f), Some(m)) => match Spec::from_file(&f) {
@@ -113,9 +112,9 @@ pub fn test_pattern(
         }
     }
     if matches.is_empty() {
-        ExitCode::from(1)
+        Outcome::NoMatch
     } else {
-        ExitCode::SUCCESS
+        Outcome::Done
     }
 }
 
@@ -171,7 +170,7 @@ fn render_monitor(m: &MonitorReport, style: Style) {
     println!();
 }
 
-pub fn simulate_cmd(file: PathBuf, files: Vec<String>, output: Format, style: Style) -> ExitCode {
+pub fn simulate_cmd(file: PathBuf, files: Vec<String>, output: Format, style: Style) -> Outcome {
     let spec = match Spec::from_file(&file) {
         Ok(s) => s,
         Err(e) => return fail(e.to_string(), style),
@@ -192,5 +191,5 @@ pub fn simulate_cmd(file: PathBuf, files: Vec<String>, output: Format, style: St
             }
         }
     }
-    ExitCode::SUCCESS
+    Outcome::Done
 }

@@ -119,3 +119,32 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
     }
     out
 }
+
+/// The verify report as a table: status, check, subject, evidence, and the fix under a problem.
+/// Columns are padded before colouring, so they stay aligned in a colour terminal.
+pub fn verify_text(report: &secmon_verify::Report, style: Style) -> String {
+    use secmon_verify::Status;
+    let mut out = String::new();
+    for c in &report.checks {
+        let (word, paint): (&str, fn(&Style, &str) -> String) = match c.status {
+            Status::Ok => ("ok", Style::green),
+            Status::NotObservable => ("n/a", Style::dim),
+            Status::Warning => ("warning", Style::yellow),
+            Status::Failed => ("FAILED", Style::red),
+        };
+        let status = paint(&style, &format!("{word:<8}"));
+        out.push_str(&format!("{status} {:<32} {:<40} {}\n", c.id, c.subject, c.evidence));
+        if let Some(f) = c.fix.as_ref().filter(|_| c.status >= Status::Warning) {
+            out.push_str(&format!("{:<8} {} {f}\n", "", style.cyan("fix:")));
+        }
+    }
+    let count = |s| report.checks.iter().filter(|c| c.status == s).count();
+    out.push_str(&format!(
+        "\n{} ok, {} not observable, {} warning(s), {} failed\n",
+        count(Status::Ok),
+        count(Status::NotObservable),
+        count(Status::Warning),
+        count(Status::Failed)
+    ));
+    out
+}

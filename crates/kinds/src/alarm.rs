@@ -7,8 +7,8 @@ use secmon_aws::cloudwatch::types::{ComparisonOperator, Dimension, Statistic, Ta
 use serde::{Deserialize, Serialize};
 
 use crate::check::{check, Check, Status, VerifyCtx, NOT_OBSERVABLE};
-use crate::sdk::fail;
-use crate::{Aws, AwsError, Change, ExecCtx, Fut, Kind, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
+use crate::sdk::send;
+use crate::{Aws, AwsError, ExecCtx, Fut, Kind, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
 use secmon_sim::lint::{alarm_problems, Impact};
 use secmon_spec::DesiredState;
 use secmon_spec::{Comparison, Metric, TreatMissingData};
@@ -167,65 +167,47 @@ impl ResourceKind for Def {
         out
     }
 
-    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
-        Box::pin(async move {
-            let cw = &aws.cloudwatch;
-            match change.op {
-                Op::Create | Op::Update => {
-                    let r = change.after();
-                    let a: Attrs = r.attrs();
-                    let statistic = a.statistic.as_deref().unwrap_or("Sum");
-                    let mut req = cw
-                        .put_metric_alarm()
-                        .alarm_name(&r.name)
-                        .set_alarm_description(a.description.clone())
-                        .set_namespace(a.namespace.clone())
-                        .set_metric_name(a.metric_name.clone())
-                        .set_period(a.period)
-                        .evaluation_periods(a.evaluation_periods)
-                        .datapoints_to_alarm(a.datapoints_to_alarm)
-                        .set_threshold(a.threshold)
-                        .set_comparison_operator(a.comparison.as_deref().map(ComparisonOperator::from))
-                        .treat_missing_data(&a.treat_missing_data.0)
-                        .actions_enabled(true)
-                        .set_alarm_actions(Some(a.alarm_actions.clone()))
-                        .set_dimensions(Some(
-                            a.dimensions
-                                .iter()
-                                .map(|(k, v)| Dimension::builder().name(k).value(v).build())
-                                .collect(),
-                        ))
-                        .tags(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build());
-                    req = if statistic.starts_with('p') {
-                        req.extended_statistic(statistic)
-                    } else {
-                        req.statistic(Statistic::from(statistic))
-                    };
-                    req.send().await.map_err(fail("PutMetricAlarm"))?;
-                }
-                Op::Delete => {
-                    cw.delete_alarms()
-                        .alarm_names(&change.before().name)
-                        .send()
-                        .await
-                        .map_err(fail("DeleteAlarms"))?;
-                }
-            }
-            Ok(())
-        })
+    fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
+        let a: Attrs = r.attrs();
+        let statistic = a.statistic.as_deref().unwrap_or("Sum");
+        let dimensions = a.dimensions.iter().map(|(k, v)| Dimension::builder().name(k).value(v).build());
+        let mut req = aws
+            .cloudwatch
+            .put_metric_alarm()
+            .alarm_name(&r.name)
+            .set_alarm_description(a.description.clone())
+            .set_namespace(a.namespace.clone())
+            .set_metric_name(a.metric_name.clone())
+            .set_period(a.period)
+            .evaluation_periods(a.evaluation_periods)
+            .datapoints_to_alarm(a.datapoints_to_alarm)
+            .set_threshold(a.threshold)
+            .set_comparison_operator(a.comparison.as_deref().map(ComparisonOperator::from))
+            .treat_missing_data(&a.treat_missing_data.0)
+            .actions_enabled(true)
+            .set_alarm_actions(Some(a.alarm_actions.clone()))
+            .set_dimensions(Some(dimensions.collect()))
+            .tags(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build());
+        req = if statistic.starts_with('p') {
+            req.extended_statistic(statistic)
+        } else {
+            req.statistic(Statistic::from(statistic))
+        };
+        Box::pin(send("PutMetricAlarm", req.send()))
+    }
+
+    fn delete<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
+        Box::pin(send("DeleteAlarms", aws.cloudwatch.delete_alarms().alarm_names(&r.name).send()))
     }
 
     fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
-        Box::pin(async move {
-            aws.cloudwatch
-                .tag_resource()
-                .resource_arn(r.arn.clone().unwrap_or_default())
-                .tags(Tag::builder().key(OWNER_TAG).value(spec).build())
-                .send()
-                .await
-                .map_err(fail("TagResource"))?;
-            Ok(())
-        })
+        let owner = Tag::builder().key(OWNER_TAG).value(spec).build();
+        let request = aws
+            .cloudwatch
+            .tag_resource()
+            .resource_arn(r.arn.clone().unwrap_or_default())
+            .tags(owner);
+        Box::pin(send("TagResource", request.send()))
     }
 }
 

@@ -11,10 +11,8 @@ use secmon_aws::s3::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::sdk::{fail, policy_text, read_each, read_fail};
-use crate::{
-    policy, Aws, Change, ExecCtx, Fut, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
-};
+use crate::sdk::{fail, policy_text, read_each, read_fail, send};
+use crate::{policy, Aws, ExecCtx, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
 use secmon_spec::DesiredState;
 
 /// ID of the lifecycle rule secmon writes.
@@ -105,51 +103,36 @@ impl ResourceKind for Def {
         Box::pin(read_each(ctx.desired_of(Kind::Bucket), |d| read_bucket(aws, ctx.spec, d)))
     }
 
-    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
+    fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
         Box::pin(async move {
             let s3 = &aws.s3;
-            match change.op {
-                Op::Create => {
-                    let r = change.after();
-                    let mut req = s3.create_bucket().bucket(&r.name);
-                    if ctx.region != "us-east-1" {
-                        req = req.create_bucket_configuration(
-                            CreateBucketConfiguration::builder()
-                                .location_constraint(BucketLocationConstraint::from(ctx.region.as_str()))
-                                .build(),
-                        );
-                    }
-                    match req.send().await {
-                        Ok(_) => {}
-                        // A re-run after a crash between CreateBucket and PutBucketTagging.
-                        Err(e) if error_code(&e) == Some("BucketAlreadyOwnedByYou") => {}
-                        Err(e) => return Err(fail("CreateBucket")(e)),
-                    }
-                    // S3's CreateBucket takes no tags: tag immediately, before any other setting.
-                    s3.put_bucket_tagging()
-                        .bucket(&r.name)
-                        .tagging(
-                            Tagging::builder()
-                                .tag_set(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build().expect("tag"))
-                                .build()
-                                .expect("tagging"),
-                        )
-                        .send()
-                        .await
-                        .map_err(fail("PutBucketTagging"))?;
-                    configure(aws, r, &Attrs::default(), true).await
-                }
-                Op::Update => {
-                    let (before, _) = change.attrs::<Attrs>();
-                    configure(aws, change.after(), &before, false).await
-                }
-                Op::Delete => {
-                    let name = &change.before().name;
-                    empty(aws, name).await?;
-                    s3.delete_bucket().bucket(name).send().await.map_err(fail("DeleteBucket"))?;
-                    Ok(())
-                }
+            let mut req = s3.create_bucket().bucket(&r.name);
+            if ctx.region != "us-east-1" {
+                let location = BucketLocationConstraint::from(ctx.region.as_str());
+                req = req.create_bucket_configuration(CreateBucketConfiguration::builder().location_constraint(location).build());
             }
+            match req.send().await {
+                Ok(_) => {}
+                // A re-run after a crash between CreateBucket and PutBucketTagging.
+                Err(e) if error_code(&e) == Some("BucketAlreadyOwnedByYou") => {}
+                Err(e) => return Err(fail("CreateBucket")(e)),
+            }
+            // S3's CreateBucket takes no tags: tag immediately, before any other setting.
+            let owner = Tag::builder().key(OWNER_TAG).value(&ctx.spec).build().expect("tag");
+            let tagging = Tagging::builder().tag_set(owner).build().expect("tagging");
+            send("PutBucketTagging", s3.put_bucket_tagging().bucket(&r.name).tagging(tagging).send()).await?;
+            configure(aws, r, &Attrs::default(), true).await
+        })
+    }
+
+    fn update<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, before: &'a Resource, after: &'a Resource) -> Fut<'a, ()> {
+        Box::pin(async move { configure(aws, after, &before.attrs(), false).await })
+    }
+
+    fn delete<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
+        Box::pin(async move {
+            empty(aws, &r.name).await?;
+            send("DeleteBucket", aws.s3.delete_bucket().bucket(&r.name).send()).await
         })
     }
 
@@ -161,14 +144,12 @@ impl ResourceKind for Def {
                 Err(_) => Vec::new(),
             };
             tags.push(Tag::builder().key(OWNER_TAG).value(spec).build().expect("tag"));
-            aws.s3
-                .put_bucket_tagging()
-                .bucket(&r.name)
-                .tagging(Tagging::builder().set_tag_set(Some(tags)).build().expect("tagging"))
-                .send()
-                .await
-                .map_err(fail("PutBucketTagging"))?;
-            Ok(())
+            let tagging = Tagging::builder().set_tag_set(Some(tags)).build().expect("tagging");
+            send(
+                "PutBucketTagging",
+                aws.s3.put_bucket_tagging().bucket(&r.name).tagging(tagging).send(),
+            )
+            .await
         })
     }
 }
@@ -229,49 +210,42 @@ async fn configure(aws: &Aws, r: &Resource, before: &Attrs, all: bool) -> Result
     let want: Attrs = r.attrs();
     if all || want.block_public_access != before.block_public_access {
         let on = want.block_public_access;
-        s3.put_public_access_block()
+        let block = PublicAccessBlockConfiguration::builder()
+            .block_public_acls(on)
+            .ignore_public_acls(on)
+            .block_public_policy(on)
+            .restrict_public_buckets(on)
+            .build();
+        let request = s3
+            .put_public_access_block()
             .bucket(&r.name)
-            .public_access_block_configuration(
-                PublicAccessBlockConfiguration::builder()
-                    .block_public_acls(on)
-                    .ignore_public_acls(on)
-                    .block_public_policy(on)
-                    .restrict_public_buckets(on)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(fail("PutPublicAccessBlock"))?;
+            .public_access_block_configuration(block);
+        send("PutPublicAccessBlock", request.send()).await?;
     }
     if all || want.encryption != before.encryption {
-        s3.put_bucket_encryption()
+        let by_default = ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(ServerSideEncryption::Aes256)
+            .build()
+            .expect("sse");
+        let rule = ServerSideEncryptionRule::builder()
+            .apply_server_side_encryption_by_default(by_default)
+            .build();
+        let config = ServerSideEncryptionConfiguration::builder()
+            .rules(rule)
+            .build()
+            .expect("sse config");
+        let request = s3
+            .put_bucket_encryption()
             .bucket(&r.name)
-            .server_side_encryption_configuration(
-                ServerSideEncryptionConfiguration::builder()
-                    .rules(
-                        ServerSideEncryptionRule::builder()
-                            .apply_server_side_encryption_by_default(
-                                ServerSideEncryptionByDefault::builder()
-                                    .sse_algorithm(ServerSideEncryption::Aes256)
-                                    .build()
-                                    .expect("sse"),
-                            )
-                            .build(),
-                    )
-                    .build()
-                    .expect("sse config"),
-            )
-            .send()
-            .await
-            .map_err(fail("PutBucketEncryption"))?;
+            .server_side_encryption_configuration(config);
+        send("PutBucketEncryption", request.send()).await?;
     }
     if all || want.policy != before.policy {
-        s3.put_bucket_policy()
-            .bucket(&r.name)
-            .policy(policy_text(&want.policy))
-            .send()
-            .await
-            .map_err(fail("PutBucketPolicy"))?;
+        send(
+            "PutBucketPolicy",
+            s3.put_bucket_policy().bucket(&r.name).policy(policy_text(&want.policy)).send(),
+        )
+        .await?;
     }
     if all || want.expire_logs_after_days != before.expire_logs_after_days {
         match want.expire_logs_after_days {
@@ -283,19 +257,17 @@ async fn configure(aws: &Aws, r: &Resource, before: &Attrs, all: bool) -> Result
                     .expiration(LifecycleExpiration::builder().days(days).build())
                     .build()
                     .expect("rule");
-                s3.put_bucket_lifecycle_configuration()
-                    .bucket(&r.name)
-                    .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(rule).build().expect("lifecycle"))
-                    .send()
-                    .await
-                    .map_err(fail("PutBucketLifecycleConfiguration"))?;
+                send(
+                    "PutBucketLifecycleConfiguration",
+                    s3.put_bucket_lifecycle_configuration()
+                        .bucket(&r.name)
+                        .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(rule).build().expect("lifecycle"))
+                        .send(),
+                )
+                .await?;
             }
             None => {
-                s3.delete_bucket_lifecycle()
-                    .bucket(&r.name)
-                    .send()
-                    .await
-                    .map_err(fail("DeleteBucketLifecycle"))?;
+                send("DeleteBucketLifecycle", s3.delete_bucket_lifecycle().bucket(&r.name).send()).await?;
             }
         }
     }
@@ -317,12 +289,14 @@ async fn empty(aws: &Aws, bucket: &str) -> Result<(), KindError> {
         if keys.is_empty() {
             continue;
         }
-        s3.delete_objects()
-            .bucket(bucket)
-            .delete(Delete::builder().set_objects(Some(keys)).quiet(true).build().expect("delete"))
-            .send()
-            .await
-            .map_err(fail("DeleteObjects"))?;
+        send(
+            "DeleteObjects",
+            s3.delete_objects()
+                .bucket(bucket)
+                .delete(Delete::builder().set_objects(Some(keys)).quiet(true).build().expect("delete"))
+                .send(),
+        )
+        .await?;
     }
     Ok(())
 }

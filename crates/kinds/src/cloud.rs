@@ -166,13 +166,12 @@ impl Cloud for SdkCloud {
     }
 
     fn execute<'a>(&'a self, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
-        let kind = change
-            .after
-            .as_ref()
-            .or(change.before.as_ref())
-            .expect("a change has a resource")
-            .kind;
-        kind.def().execute(&self.aws, ctx, change)
+        let aws = &self.aws;
+        match change.op {
+            Op::Create => change.after().kind.def().create(aws, ctx, change.after()),
+            Op::Update => change.after().kind.def().update(aws, ctx, change.before(), change.after()),
+            Op::Delete => change.before().kind.def().delete(aws, ctx, change.before()),
+        }
     }
 
     fn adopt<'a>(&'a self, spec: &'a str, live: &'a Resource, desired: &'a Resource) -> Fut<'a, ()> {

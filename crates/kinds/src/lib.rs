@@ -177,9 +177,19 @@ pub trait ResourceKind: Send + Sync {
         Vec::new()
     }
 
-    /// Executes one change. Idempotent: re-running it against the state it produced changes
-    /// nothing.
-    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()>;
+    /// Creates `r` (a desired resource), tagged as owned by `ctx.spec` where the kind can be
+    /// tagged. Each of create, update and delete is idempotent: re-running it against the state
+    /// it produced changes nothing.
+    fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()>;
+
+    /// Changes the live resource `before` into the desired `after`, calling only what differs.
+    /// By default the create call, for kinds whose create is a put (alarms, filters).
+    fn update<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, _before: &'a Resource, after: &'a Resource) -> Fut<'a, ()> {
+        self.create(aws, ctx, after)
+    }
+
+    /// Deletes the live resource `r`.
+    fn delete<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()>;
 
     /// Takes over an existing resource by tagging it as owned by `spec`. `r` is the desired
     /// resource with the live one's identity (its ARN). Untaggable kinds refuse: their container

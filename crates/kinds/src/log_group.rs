@@ -3,10 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::check::{Check, Status, VerifyCtx};
-use crate::sdk::{fail, read_each};
-use crate::{
-    Aws, AwsError, Change, ExecCtx, Fut, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
-};
+use crate::sdk::{fail, read_each, send};
+use crate::{Aws, AwsError, ExecCtx, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
 use secmon_spec::DesiredState;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -102,62 +100,48 @@ impl ResourceKind for Def {
         vec![c]
     }
 
-    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
+    fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
         Box::pin(async move {
-            let logs = &aws.logs;
-            match change.op {
-                Op::Create | Op::Update => {
-                    let r = change.after();
-                    if change.op == Op::Create {
-                        logs.create_log_group()
-                            .log_group_name(&r.name)
-                            .tags(OWNER_TAG, &ctx.spec)
-                            .send()
-                            .await
-                            .map_err(fail("CreateLogGroup"))?;
-                    }
-                    match r.attrs::<Attrs>().retention_days {
-                        Some(d) => {
-                            logs.put_retention_policy()
-                                .log_group_name(&r.name)
-                                .retention_in_days(d)
-                                .send()
-                                .await
-                                .map_err(fail("PutRetentionPolicy"))?;
-                        }
-                        None if change.op == Op::Update => {
-                            logs.delete_retention_policy()
-                                .log_group_name(&r.name)
-                                .send()
-                                .await
-                                .map_err(fail("DeleteRetentionPolicy"))?;
-                        }
-                        None => {}
-                    }
-                }
-                Op::Delete => {
-                    logs.delete_log_group()
-                        .log_group_name(&change.before().name)
-                        .send()
-                        .await
-                        .map_err(fail("DeleteLogGroup"))?;
-                }
-            }
-            Ok(())
+            let request = aws.logs.create_log_group().log_group_name(&r.name);
+            send("CreateLogGroup", request.tags(OWNER_TAG, &ctx.spec).send()).await?;
+            put_retention(aws, r, false).await
         })
     }
 
+    fn update<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, _before: &'a Resource, after: &'a Resource) -> Fut<'a, ()> {
+        Box::pin(put_retention(aws, after, true))
+    }
+
+    fn delete<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
+        Box::pin(send("DeleteLogGroup", aws.logs.delete_log_group().log_group_name(&r.name).send()))
+    }
+
     fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
-        Box::pin(async move {
-            aws.logs
-                .tag_resource()
-                .resource_arn(r.arn.clone().unwrap_or_default())
-                .tags(OWNER_TAG, spec)
-                .send()
-                .await
-                .map_err(fail("TagResource"))?;
-            Ok(())
-        })
+        let request = aws.logs.tag_resource().resource_arn(r.arn.clone().unwrap_or_default());
+        Box::pin(send("TagResource", request.tags(OWNER_TAG, spec).send()))
+    }
+}
+
+/// Sets the retention the spec asks for; none means never expire (an existing policy is
+/// removed when `existing`).
+async fn put_retention(aws: &Aws, r: &Resource, existing: bool) -> Result<(), KindError> {
+    let logs = &aws.logs;
+    match r.attrs::<Attrs>().retention_days {
+        Some(d) => {
+            send(
+                "PutRetentionPolicy",
+                logs.put_retention_policy().log_group_name(&r.name).retention_in_days(d).send(),
+            )
+            .await
+        }
+        None if existing => {
+            send(
+                "DeleteRetentionPolicy",
+                logs.delete_retention_policy().log_group_name(&r.name).send(),
+            )
+            .await
+        }
+        None => Ok(()),
     }
 }
 

@@ -8,8 +8,8 @@ use secmon_aws::logs::types::MetricTransformation;
 use serde::{Deserialize, Serialize};
 
 use crate::check::{check, Check, Status, VerifyCtx};
-use crate::sdk::fail;
-use crate::{Aws, AwsError, Change, ExecCtx, Fut, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target};
+use crate::sdk::send;
+use crate::{Aws, AwsError, ExecCtx, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target};
 use secmon_spec::DesiredState;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -163,43 +163,27 @@ impl ResourceKind for Def {
         }
     }
 
-    fn execute<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
+    fn create<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
         Box::pin(async move {
-            let logs = &aws.logs;
-            match change.op {
-                Op::Create | Op::Update => {
-                    let r = change.after();
-                    let a: Attrs = r.attrs();
-                    let meta: Meta = r.meta();
-                    let t = MetricTransformation::builder()
-                        .set_metric_namespace(a.metric_namespace.clone())
-                        .set_metric_name(a.metric_name.clone())
-                        .metric_value(a.metric_value.as_deref().unwrap_or("1"))
-                        .set_default_value(a.default_value)
-                        .set_dimensions((!a.dimensions.is_empty()).then(|| a.dimensions.clone().into_iter().collect()))
-                        .build()
-                        .map_err(|e| KindError::Input(format!("metric transformation: {e}")))?;
-                    logs.put_metric_filter()
-                        .log_group_name(&a.log_group)
-                        .filter_name(&r.name)
-                        .filter_pattern(meta.pattern_text.as_deref().unwrap_or(&a.pattern))
-                        .metric_transformations(t)
-                        .send()
-                        .await
-                        .map_err(fail("PutMetricFilter"))?;
-                }
-                Op::Delete => {
-                    let r = change.before();
-                    logs.delete_metric_filter()
-                        .log_group_name(r.attrs::<Attrs>().log_group)
-                        .filter_name(&r.name)
-                        .send()
-                        .await
-                        .map_err(fail("DeleteMetricFilter"))?;
-                }
-            }
-            Ok(())
+            let a: Attrs = r.attrs();
+            let meta: Meta = r.meta();
+            let t = MetricTransformation::builder()
+                .set_metric_namespace(a.metric_namespace.clone())
+                .set_metric_name(a.metric_name.clone())
+                .metric_value(a.metric_value.as_deref().unwrap_or("1"))
+                .set_default_value(a.default_value)
+                .set_dimensions((!a.dimensions.is_empty()).then(|| a.dimensions.clone().into_iter().collect()))
+                .build()
+                .map_err(|e| KindError::Input(format!("metric transformation: {e}")))?;
+            let pattern = meta.pattern_text.as_deref().unwrap_or(&a.pattern);
+            let request = aws.logs.put_metric_filter().log_group_name(&a.log_group).filter_name(&r.name);
+            send("PutMetricFilter", request.filter_pattern(pattern).metric_transformations(t).send()).await
         })
+    }
+
+    fn delete<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
+        let request = aws.logs.delete_metric_filter().log_group_name(r.attrs::<Attrs>().log_group);
+        Box::pin(send("DeleteMetricFilter", request.filter_name(&r.name).send()))
     }
 }
 

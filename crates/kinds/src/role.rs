@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::check::{check, Check, Status, VerifyCtx};
-use crate::sdk::{fail, policy_text, read_fail};
+use crate::sdk::{fail, policy_text, read_fail, send};
 use crate::{
-    policy, Aws, AwsError, Change, ExecCtx, Fut, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target,
-    OWNER_TAG, ROLE_PATH,
+    policy, Aws, AwsError, ExecCtx, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
+    ROLE_PATH,
 };
 use secmon_spec::DesiredState;
 
@@ -148,76 +148,70 @@ impl ResourceKind for Def {
         }
     }
 
-    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
+    fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
         Box::pin(async move {
-            let iam = &aws.iam;
-            match change.op {
-                Op::Create => {
-                    let r = change.after();
-                    iam.create_role()
-                        .role_name(&r.name)
-                        .path(ROLE_PATH)
-                        .description("CloudTrail delivers the trail's events to its CloudWatch Logs log group (managed by secmon)")
-                        .assume_role_policy_document(policy_text(&r.attrs::<Attrs>().trust_policy))
-                        .tags(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build().expect("tag"))
-                        .send()
-                        .await
-                        .map_err(fail("CreateRole"))?;
-                    put_logs_policy(aws, r).await?;
-                }
-                Op::Update => {
-                    let r = change.after();
-                    let (before, after) = change.attrs::<Attrs>();
-                    if before.trust_policy != after.trust_policy {
-                        iam.update_assume_role_policy()
-                            .role_name(&r.name)
-                            .policy_document(policy_text(&after.trust_policy))
-                            .send()
-                            .await
-                            .map_err(fail("UpdateAssumeRolePolicy"))?;
-                    }
-                    if before.policy != after.policy {
-                        put_logs_policy(aws, r).await?;
-                    }
-                }
-                Op::Delete => {
-                    let name = &change.before().name;
-                    match iam.delete_role_policy().role_name(name).policy_name(POLICY_NAME).send().await {
-                        Ok(_) => {}
-                        Err(e) if error_code(&e) == Some("NoSuchEntity") => {}
-                        Err(e) => return Err(fail("DeleteRolePolicy")(e)),
-                    }
-                    iam.delete_role().role_name(name).send().await.map_err(fail("DeleteRole"))?;
-                }
+            let owner = Tag::builder().key(OWNER_TAG).value(&ctx.spec).build().expect("tag");
+            let request = aws
+                .iam
+                .create_role()
+                .role_name(&r.name)
+                .path(ROLE_PATH)
+                .description("CloudTrail delivers the trail's events to its CloudWatch Logs log group (managed by secmon)")
+                .assume_role_policy_document(policy_text(&r.attrs::<Attrs>().trust_policy))
+                .tags(owner);
+            send("CreateRole", request.send()).await?;
+            put_logs_policy(aws, r).await
+        })
+    }
+
+    fn update<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, before: &'a Resource, r: &'a Resource) -> Fut<'a, ()> {
+        Box::pin(async move {
+            let (before, after): (Attrs, Attrs) = (before.attrs(), r.attrs());
+            if before.trust_policy != after.trust_policy {
+                let request = aws.iam.update_assume_role_policy().role_name(&r.name);
+                send(
+                    "UpdateAssumeRolePolicy",
+                    request.policy_document(policy_text(&after.trust_policy)).send(),
+                )
+                .await?;
+            }
+            if before.policy != after.policy {
+                put_logs_policy(aws, r).await?;
             }
             Ok(())
         })
     }
 
-    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
+    fn delete<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
         Box::pin(async move {
-            aws.iam
-                .tag_role()
-                .role_name(&r.name)
-                .tags(Tag::builder().key(OWNER_TAG).value(spec).build().expect("tag"))
-                .send()
-                .await
-                .map_err(fail("TagRole"))?;
-            Ok(())
+            let iam = &aws.iam;
+            match iam.delete_role_policy().role_name(&r.name).policy_name(POLICY_NAME).send().await {
+                Ok(_) => {}
+                Err(e) if error_code(&e) == Some("NoSuchEntity") => {}
+                Err(e) => return Err(fail("DeleteRolePolicy")(e)),
+            }
+            send("DeleteRole", iam.delete_role().role_name(&r.name).send()).await
         })
+    }
+
+    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
+        let owner = Tag::builder().key(OWNER_TAG).value(spec).build().expect("tag");
+        Box::pin(send("TagRole", aws.iam.tag_role().role_name(&r.name).tags(owner).send()))
     }
 }
 
 /// The inline policy letting CloudTrail write to the log group (same call on create and update).
 async fn put_logs_policy(aws: &Aws, r: &Resource) -> Result<(), KindError> {
-    aws.iam
-        .put_role_policy()
-        .role_name(&r.name)
-        .policy_name(POLICY_NAME)
-        .policy_document(policy_text(&r.attrs::<Attrs>().policy))
-        .send()
-        .await
-        .map_err(fail("PutRolePolicy"))?;
+    send(
+        "PutRolePolicy",
+        aws.iam
+            .put_role_policy()
+            .role_name(&r.name)
+            .policy_name(POLICY_NAME)
+            .policy_document(policy_text(&r.attrs::<Attrs>().policy))
+            .send(),
+    )
+    .await?;
     Ok(())
 }
 

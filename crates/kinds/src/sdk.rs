@@ -11,6 +11,18 @@ where
     move |e| KindError::Aws(AwsError::call(operation, e))
 }
 
+/// Awaits an SDK request whose reply is not needed, keeping AWS's error code on failure.
+pub(crate) async fn send<T, E, R>(
+    operation: &'static str,
+    request: impl std::future::Future<Output = Result<T, secmon_aws::SdkError<E, R>>>,
+) -> Result<(), KindError>
+where
+    E: secmon_aws::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    request.await.map(drop).map_err(fail(operation))
+}
+
 /// Maps an SDK read error of `operation` on `address` to a kind error naming the resource.
 pub(crate) fn read_fail<E, R>(address: String, operation: &'static str) -> impl FnOnce(secmon_aws::SdkError<E, R>) -> KindError
 where

@@ -11,7 +11,7 @@ use secmon_aws::{error_code, AwsError};
 use serde::{Deserialize, Serialize};
 
 use crate::check::{check, Check, Status, VerifyCtx};
-use crate::sdk::fail;
+use crate::sdk::{fail, send};
 use crate::{
     Aws, Change, ExecCtx, Fut, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
     VALUE_VERSION_TAG,
@@ -143,24 +143,33 @@ impl ResourceKind for Def {
         )]
     }
 
-    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
-        Box::pin(execute(aws, ctx, change))
+    fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
+        Box::pin(create(aws, ctx, r))
+    }
+
+    fn update<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, before: &'a Resource, after: &'a Resource) -> Fut<'a, ()> {
+        Box::pin(update(aws, ctx, before, after))
+    }
+
+    fn delete<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
+        let id = r.arn.clone().unwrap_or_else(|| r.name.clone());
+        let request = aws.secretsmanager.delete_secret().secret_id(id);
+        Box::pin(send(
+            "DeleteSecret",
+            request.recovery_window_in_days(ctx.recovery_window_days.clamp(7, 30)).send(),
+        ))
     }
 
     fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
-        Box::pin(async move {
-            let version = r.attrs::<Attrs>().value_version.unwrap_or(1);
-            aws.secretsmanager
-                .tag_resource()
-                .secret_id(r.arn.clone().unwrap_or_else(|| r.name.clone()))
-                .tags(Tag::builder().key(OWNER_TAG).value(spec).build())
-                // The value already there counts as the spec's version: importing writes no value.
-                .tags(Tag::builder().key(VALUE_VERSION_TAG).value(version.to_string()).build())
-                .send()
-                .await
-                .map_err(fail("TagResource"))?;
-            Ok(())
-        })
+        let version = r.attrs::<Attrs>().value_version.unwrap_or(1);
+        let request = aws
+            .secretsmanager
+            .tag_resource()
+            .secret_id(r.arn.clone().unwrap_or_else(|| r.name.clone()))
+            .tags(Tag::builder().key(OWNER_TAG).value(spec).build())
+            // The value already there counts as the spec's version: importing writes no value.
+            .tags(Tag::builder().key(VALUE_VERSION_TAG).value(version.to_string()).build());
+        Box::pin(send("TagResource", request.send()))
     }
 }
 
@@ -246,98 +255,58 @@ fn secret(
     LiveResource::new(Resource::new(Kind::Secret, name, arn.map(str::to_string), &attrs), owned)
 }
 
-async fn execute(aws: &Aws, ctx: &ExecCtx, change: &Change) -> Result<(), KindError> {
+async fn create(aws: &Aws, ctx: &ExecCtx, r: &Resource) -> Result<(), KindError> {
+    let a: Attrs = r.attrs();
+    let value = read_value(aws, r, &ctx.spec_dir).await?;
+    let mut req = aws
+        .secretsmanager
+        .create_secret()
+        .name(&r.name)
+        .set_description(a.description.clone())
+        .set_kms_key_id(a.kms_key_id.clone())
+        .secret_string(value)
+        .tags(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build())
+        .tags(version_tag(&a));
+    for (k, v) in &a.tags {
+        req = req.tags(Tag::builder().key(k).value(v).build());
+    }
+    send("CreateSecret", req.send()).await
+}
+
+/// The `secmon:value-version` tag.
+fn version_tag(a: &Attrs) -> Tag {
+    Tag::builder()
+        .key(VALUE_VERSION_TAG)
+        .value(a.value_version.unwrap_or(1).to_string())
+        .build()
+}
+
+async fn update(aws: &Aws, ctx: &ExecCtx, before: &Resource, r: &Resource) -> Result<(), KindError> {
     let sm = &aws.secretsmanager;
-    match change.op {
-        Op::Create => {
-            let r = change.after();
-            let a: Attrs = r.attrs();
-            let value = read_value(aws, r, &ctx.spec_dir).await?;
-            let mut req = sm
-                .create_secret()
-                .name(&r.name)
-                .set_description(a.description.clone())
-                .set_kms_key_id(a.kms_key_id.clone())
-                .secret_string(value)
-                .tags(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build())
-                .tags(
-                    Tag::builder()
-                        .key(VALUE_VERSION_TAG)
-                        .value(a.value_version.unwrap_or(1).to_string())
-                        .build(),
-                );
-            for (k, v) in &a.tags {
-                req = req.tags(Tag::builder().key(k).value(v).build());
-            }
-            req.send().await.map_err(fail("CreateSecret"))?;
+    let (before, a): (Attrs, Attrs) = (before.attrs(), r.attrs());
+    let id = r.arn.clone().unwrap_or_else(|| r.name.clone());
+    if before.pending_deletion != a.pending_deletion {
+        send("RestoreSecret", sm.restore_secret().secret_id(&id).send()).await?;
+    }
+    if before.description != a.description || before.kms_key_id != a.kms_key_id {
+        let request = sm.update_secret().secret_id(&id).set_description(a.description.clone());
+        send("UpdateSecret", request.set_kms_key_id(a.kms_key_id.clone()).send()).await?;
+    }
+    if before.tags != a.tags {
+        let gone: Vec<String> = before.tags.keys().filter(|k| !a.tags.contains_key(*k)).cloned().collect();
+        if !gone.is_empty() {
+            send("UntagResource", sm.untag_resource().secret_id(&id).set_tag_keys(Some(gone)).send()).await?;
         }
-        Op::Update => {
-            let r = change.after();
-            let (before, a) = change.attrs::<Attrs>();
-            let id = r.arn.clone().unwrap_or_else(|| r.name.clone());
-            if before.pending_deletion != a.pending_deletion {
-                sm.restore_secret().secret_id(&id).send().await.map_err(fail("RestoreSecret"))?;
-            }
-            if before.description != a.description || before.kms_key_id != a.kms_key_id {
-                sm.update_secret()
-                    .secret_id(&id)
-                    .set_description(a.description.clone())
-                    .set_kms_key_id(a.kms_key_id.clone())
-                    .send()
-                    .await
-                    .map_err(fail("UpdateSecret"))?;
-            }
-            if before.tags != a.tags {
-                let gone: Vec<String> = before.tags.keys().filter(|k| !a.tags.contains_key(*k)).cloned().collect();
-                if !gone.is_empty() {
-                    sm.untag_resource()
-                        .secret_id(&id)
-                        .set_tag_keys(Some(gone))
-                        .send()
-                        .await
-                        .map_err(fail("UntagResource"))?;
-                }
-                if !a.tags.is_empty() {
-                    let tags = a.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-                    sm.tag_resource()
-                        .secret_id(&id)
-                        .set_tags(Some(tags))
-                        .send()
-                        .await
-                        .map_err(fail("TagResource"))?;
-                }
-            }
-            if before.value_version != a.value_version {
-                // Value first, then the version tag: a crash in between only writes it again.
-                let value = read_value(aws, r, &ctx.spec_dir).await?;
-                sm.put_secret_value()
-                    .secret_id(&id)
-                    .secret_string(value)
-                    .send()
-                    .await
-                    .map_err(fail("PutSecretValue"))?;
-                sm.tag_resource()
-                    .secret_id(&id)
-                    .tags(
-                        Tag::builder()
-                            .key(VALUE_VERSION_TAG)
-                            .value(a.value_version.unwrap_or(1).to_string())
-                            .build(),
-                    )
-                    .send()
-                    .await
-                    .map_err(fail("TagResource"))?;
-            }
+        if !a.tags.is_empty() {
+            let tags = a.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+            send("TagResource", sm.tag_resource().secret_id(&id).set_tags(Some(tags)).send()).await?;
         }
-        Op::Delete => {
-            let r = change.before();
-            sm.delete_secret()
-                .secret_id(r.arn.clone().unwrap_or_else(|| r.name.clone()))
-                .recovery_window_in_days(ctx.recovery_window_days.clamp(7, 30))
-                .send()
-                .await
-                .map_err(fail("DeleteSecret"))?;
-        }
+    }
+    if before.value_version != a.value_version {
+        // Value first, then the version tag: a crash in between only writes it again.
+        let value = read_value(aws, r, &ctx.spec_dir).await?;
+        send("PutSecretValue", sm.put_secret_value().secret_id(&id).secret_string(value).send()).await?;
+        send("TagResource", sm.tag_resource().secret_id(&id).tags(version_tag(&a)).send()).await?;
     }
     Ok(())
 }

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::sdk::fail;
-use crate::{Aws, AwsError, Change, ExecCtx, Fut, Kind, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target};
+use crate::sdk::send;
+use crate::{Aws, AwsError, ExecCtx, Fut, Kind, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target};
 use secmon_spec::DesiredState;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -128,32 +128,19 @@ impl ResourceKind for Def {
         })
     }
 
-    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
+    /// Subscribe is idempotent; for a pending address it sends the confirmation again.
+    fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
+        let a: Attrs = r.attrs();
+        let request = aws.sns.subscribe().topic_arn(ctx.target().topic_arn(&a.topic));
+        Box::pin(send("Subscribe", request.protocol("email").endpoint(&a.endpoint).send()))
+    }
+
+    fn delete<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
         Box::pin(async move {
-            match change.op {
-                Op::Create | Op::Update => {
-                    let a: Attrs = change.after().attrs();
-                    aws.sns
-                        .subscribe()
-                        .topic_arn(ctx.target().topic_arn(&a.topic))
-                        .protocol("email")
-                        .endpoint(&a.endpoint)
-                        .send()
-                        .await
-                        .map_err(fail("Subscribe"))?;
-                }
-                Op::Delete => {
-                    if let Some(arn) = change.before().arn.clone() {
-                        aws.sns
-                            .unsubscribe()
-                            .subscription_arn(arn)
-                            .send()
-                            .await
-                            .map_err(fail("Unsubscribe"))?;
-                    }
-                }
+            match r.arn.clone() {
+                Some(arn) => send("Unsubscribe", aws.sns.unsubscribe().subscription_arn(arn).send()).await,
+                None => Ok(()),
             }
-            Ok(())
         })
     }
 }

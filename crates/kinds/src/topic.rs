@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::check::{check, Check, Status, VerifyCtx};
-use crate::sdk::{fail, policy_text, read_fail};
-use crate::{policy, Aws, Change, ExecCtx, Fut, Kind, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
+use crate::sdk::{policy_text, read_fail, send};
+use crate::{policy, Aws, ExecCtx, Fut, Kind, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
 use secmon_spec::DesiredState;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -147,6 +147,11 @@ fn subscriptions(ctx: &VerifyCtx, subject: &str, topic: &str, seen: &Observed) -
     }
 }
 
+/// The topic's ARN: as read, else as the target implies.
+fn topic_arn(ctx: &ExecCtx, r: &Resource) -> String {
+    r.arn.clone().unwrap_or_else(|| ctx.target().topic_arn(&r.name))
+}
+
 impl ResourceKind for Def {
     fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
         let trail_topic = state
@@ -242,54 +247,31 @@ impl ResourceKind for Def {
         out
     }
 
-    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
-        Box::pin(async move {
-            let sns = &aws.sns;
-            match change.op {
-                Op::Create => {
-                    let r = change.after();
-                    sns.create_topic()
-                        .name(&r.name)
-                        .attributes("Policy", policy_text(&r.attrs::<Attrs>().policy))
-                        .tags(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build().expect("tag"))
-                        .send()
-                        .await
-                        .map_err(fail("CreateTopic"))?;
-                }
-                Op::Update => {
-                    let r = change.after();
-                    sns.set_topic_attributes()
-                        .topic_arn(r.arn.clone().unwrap_or_else(|| ctx.target().topic_arn(&r.name)))
-                        .attribute_name("Policy")
-                        .attribute_value(policy_text(&r.attrs::<Attrs>().policy))
-                        .send()
-                        .await
-                        .map_err(fail("SetTopicAttributes"))?;
-                }
-                Op::Delete => {
-                    let r = change.before();
-                    sns.delete_topic()
-                        .topic_arn(r.arn.clone().unwrap_or_else(|| ctx.target().topic_arn(&r.name)))
-                        .send()
-                        .await
-                        .map_err(fail("DeleteTopic"))?;
-                }
-            }
-            Ok(())
-        })
+    fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
+        let owner = Tag::builder().key(OWNER_TAG).value(&ctx.spec).build().expect("tag");
+        let request = aws.sns.create_topic().name(&r.name).tags(owner);
+        Box::pin(send(
+            "CreateTopic",
+            request.attributes("Policy", policy_text(&r.attrs::<Attrs>().policy)).send(),
+        ))
+    }
+
+    fn update<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, _before: &'a Resource, r: &'a Resource) -> Fut<'a, ()> {
+        let request = aws.sns.set_topic_attributes().topic_arn(topic_arn(ctx, r)).attribute_name("Policy");
+        Box::pin(send(
+            "SetTopicAttributes",
+            request.attribute_value(policy_text(&r.attrs::<Attrs>().policy)).send(),
+        ))
+    }
+
+    fn delete<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
+        Box::pin(send("DeleteTopic", aws.sns.delete_topic().topic_arn(topic_arn(ctx, r)).send()))
     }
 
     fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
-        Box::pin(async move {
-            aws.sns
-                .tag_resource()
-                .resource_arn(r.arn.clone().unwrap_or_default())
-                .tags(Tag::builder().key(OWNER_TAG).value(spec).build().expect("tag"))
-                .send()
-                .await
-                .map_err(fail("TagResource"))?;
-            Ok(())
-        })
+        let owner = Tag::builder().key(OWNER_TAG).value(spec).build().expect("tag");
+        let request = aws.sns.tag_resource().resource_arn(r.arn.clone().unwrap_or_default()).tags(owner);
+        Box::pin(send("TagResource", request.send()))
     }
 }
 

@@ -5,10 +5,10 @@ use secmon_aws::error_code;
 use serde::{Deserialize, Serialize};
 
 use crate::check::{check, Check, Status, VerifyCtx};
-use crate::sdk::{fail, read_each};
+use crate::sdk::{read_each, send};
 use crate::{
-    normalize_arn, Aws, AwsError, Change, ExecCtx, Fut, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind,
-    Target, OWNER_TAG,
+    normalize_arn, Aws, AwsError, ExecCtx, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target,
+    OWNER_TAG,
 };
 use secmon_spec::DesiredState;
 
@@ -226,77 +226,67 @@ impl ResourceKind for Def {
         Box::pin(read_each(ctx.desired_of(Kind::Trail), |d| read_trail(aws, ctx.spec, &d.name)))
     }
 
-    fn execute<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
+    fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
         Box::pin(async move {
-            let ct = &aws.cloudtrail;
-            match change.op {
-                Op::Create => {
-                    let r = change.after();
-                    let a: Attrs = r.attrs();
-                    ct.create_trail()
-                        .name(&r.name)
-                        .s3_bucket_name(a.bucket.clone().unwrap_or_default())
-                        .is_multi_region_trail(a.multi_region)
-                        .enable_log_file_validation(a.log_file_validation)
-                        .include_global_service_events(true)
-                        .set_cloud_watch_logs_log_group_arn(a.group_arn())
-                        .set_cloud_watch_logs_role_arn(a.cloudwatch_logs_role_arn.clone())
-                        .set_sns_topic_name(a.sns_topic.clone())
-                        .tags_list(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build().expect("tag"))
-                        .send()
-                        .await
-                        .map_err(fail("CreateTrail"))?;
-                    put_selectors(aws, &r.name, &a).await?;
-                    start_logging(aws, &r.name).await?;
-                }
-                Op::Update => {
-                    let r = change.after();
-                    let (before, a) = change.attrs::<Attrs>();
-                    if before.settings() != a.settings() {
-                        ct.update_trail()
-                            .name(&r.name)
-                            .s3_bucket_name(a.bucket.clone().unwrap_or_default())
-                            .is_multi_region_trail(a.multi_region)
-                            .enable_log_file_validation(a.log_file_validation)
-                            // Empty strings remove a delivery, as UpdateTrail documents.
-                            .cloud_watch_logs_log_group_arn(a.group_arn().unwrap_or_default())
-                            .cloud_watch_logs_role_arn(a.cloudwatch_logs_role_arn.clone().unwrap_or_default())
-                            .sns_topic_name(a.sns_topic.clone().unwrap_or_default())
-                            .send()
-                            .await
-                            .map_err(fail("UpdateTrail"))?;
-                    }
-                    if before.read_write != a.read_write || before.exclude_sources != a.exclude_sources {
-                        put_selectors(aws, &r.name, &a).await?;
-                    }
-                    if before.logging != a.logging {
-                        start_logging(aws, &r.name).await?;
-                    }
-                }
-                Op::Delete => {
-                    // By name: the trail lives in this region (moto also ignores ARNs here).
-                    ct.delete_trail()
-                        .name(&change.before().name)
-                        .send()
-                        .await
-                        .map_err(fail("DeleteTrail"))?;
-                }
+            let a: Attrs = r.attrs();
+            let request = aws
+                .cloudtrail
+                .create_trail()
+                .name(&r.name)
+                .s3_bucket_name(a.bucket.clone().unwrap_or_default())
+                .is_multi_region_trail(a.multi_region)
+                .enable_log_file_validation(a.log_file_validation)
+                .include_global_service_events(true)
+                .set_cloud_watch_logs_log_group_arn(a.group_arn())
+                .set_cloud_watch_logs_role_arn(a.cloudwatch_logs_role_arn.clone())
+                .set_sns_topic_name(a.sns_topic.clone())
+                .tags_list(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build().expect("tag"));
+            send("CreateTrail", request.send()).await?;
+            put_selectors(aws, &r.name, &a).await?;
+            start_logging(aws, &r.name).await
+        })
+    }
+
+    fn update<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, before: &'a Resource, r: &'a Resource) -> Fut<'a, ()> {
+        Box::pin(async move {
+            let (before, a): (Attrs, Attrs) = (before.attrs(), r.attrs());
+            if before.settings() != a.settings() {
+                // Empty strings remove a delivery, as UpdateTrail documents.
+                let request = aws
+                    .cloudtrail
+                    .update_trail()
+                    .name(&r.name)
+                    .s3_bucket_name(a.bucket.clone().unwrap_or_default())
+                    .is_multi_region_trail(a.multi_region)
+                    .enable_log_file_validation(a.log_file_validation)
+                    .cloud_watch_logs_log_group_arn(a.group_arn().unwrap_or_default())
+                    .cloud_watch_logs_role_arn(a.cloudwatch_logs_role_arn.clone().unwrap_or_default())
+                    .sns_topic_name(a.sns_topic.clone().unwrap_or_default());
+                send("UpdateTrail", request.send()).await?;
+            }
+            if before.read_write != a.read_write || before.exclude_sources != a.exclude_sources {
+                put_selectors(aws, &r.name, &a).await?;
+            }
+            if before.logging != a.logging {
+                start_logging(aws, &r.name).await?;
             }
             Ok(())
         })
     }
 
+    /// By name: the trail lives in this region (moto also ignores ARNs here).
+    fn delete<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
+        Box::pin(send("DeleteTrail", aws.cloudtrail.delete_trail().name(&r.name).send()))
+    }
+
     fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
-        Box::pin(async move {
-            aws.cloudtrail
-                .add_tags()
-                .resource_id(r.arn.clone().unwrap_or_default())
-                .tags_list(Tag::builder().key(OWNER_TAG).value(spec).build().expect("tag"))
-                .send()
-                .await
-                .map_err(fail("AddTags"))?;
-            Ok(())
-        })
+        let owner = Tag::builder().key(OWNER_TAG).value(spec).build().expect("tag");
+        let request = aws
+            .cloudtrail
+            .add_tags()
+            .resource_id(r.arn.clone().unwrap_or_default())
+            .tags_list(owner);
+        Box::pin(send("AddTags", request.send()))
     }
 }
 
@@ -306,23 +296,20 @@ async fn put_selectors(aws: &Aws, name: &str, a: &Attrs) -> Result<(), KindError
         .include_management_events(true)
         .set_exclude_management_event_sources(Some(a.exclude_sources.clone()))
         .build();
-    aws.cloudtrail
-        .put_event_selectors()
-        .trail_name(name)
-        .event_selectors(selector)
-        .send()
-        .await
-        .map_err(fail("PutEventSelectors"))?;
+    send(
+        "PutEventSelectors",
+        aws.cloudtrail
+            .put_event_selectors()
+            .trail_name(name)
+            .event_selectors(selector)
+            .send(),
+    )
+    .await?;
     Ok(())
 }
 
 async fn start_logging(aws: &Aws, name: &str) -> Result<(), KindError> {
-    aws.cloudtrail
-        .start_logging()
-        .name(name)
-        .send()
-        .await
-        .map_err(fail("StartLogging"))?;
+    send("StartLogging", aws.cloudtrail.start_logging().name(name).send()).await?;
     Ok(())
 }
 

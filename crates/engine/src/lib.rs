@@ -1,0 +1,320 @@
+//! # secmon-engine: the commands' work, without a terminal
+//!
+//! What `secmon plan`, `apply`, `destroy`, `import` and `verify` do between parsing their
+//! arguments and printing their result, as library calls over the [`Cloud`] seam:
+//!
+//! - [`Session::open`]: refuse a spec whose patterns AWS would refuse (before any call), learn
+//!   the account, resolve the spec for it, and read the live state in one round.
+//! - [`Session::plan`]: compare, and [`unconfirmed`], the lint that needs live state.
+//! - [`load_plan`] and [`check_reviewed`]: a saved plan is applied only if it is still exactly
+//!   what a fresh plan would do, for the same spec, account and region.
+//! - [`Session::import_selection`]: what `secmon import` may take over, and why not.
+//! - [`Session::verify`]: the checks of the live pipeline.
+//!
+//! Main types: [`Session`], [`EngineError`] (every refusal, with the file or address it is
+//! about and what to do). What this crate does not do: print, ask for confirmation, or decide
+//! exit codes (the CLI does, in one table); compare (`secmon-diff`) or walk a plan
+//! (`secmon-apply`).
+
+use std::path::Path;
+
+use secmon_aws::{Aws, AwsError};
+use secmon_diff::{DiffError, Plan, PlanOptions, FORMAT_VERSION};
+use secmon_kinds::{desired_resources, Cloud, KindError, LiveState, Resource, SdkCloud, Target};
+use secmon_spec::{DesiredState, Diagnostic, Severity, Spec, SpecError};
+
+/// Why a command stops. Each names what it is about and, where there is one, the way out.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    Kind(#[from] KindError),
+    #[error(transparent)]
+    Diff(#[from] DiffError),
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+    #[error("{path}: plan format {found} is not {expected}; make the plan again with this secmon")]
+    PlanFormat { path: String, found: u32, expected: u32 },
+    #[error("{path}: this plan was made for {what} {saved}, not {current}; nothing was applied")]
+    PlanForOther {
+        path: String,
+        what: &'static str,
+        saved: String,
+        current: String,
+    },
+    #[error("{path}: live state or the spec changed since this plan was made; nothing was applied. Run `secmon plan` again.")]
+    StalePlan { path: String },
+    #[error("{}\nnothing was changed", .0.join("\n"))]
+    Inputs(Vec<String>),
+    #[error("{address}: the spec describes no such resource (addresses: {known})")]
+    UnknownAddress { address: String, known: String },
+    #[error("{address} does not exist in AWS: `secmon apply` creates it, nothing to import")]
+    NotInAws { address: String },
+}
+
+/// A spec read against live AWS: everything plan, apply, destroy and import start from.
+pub struct Session {
+    pub spec: Spec,
+    pub aws: Aws,
+    /// The spec resolved for the account and region (`${account_id}` expanded).
+    pub state: DesiredState,
+    pub target: Target,
+    pub desired: Vec<Resource>,
+    pub live: LiveState,
+}
+
+/// A pattern AWS would refuse is a spec error: it stops the command before any AWS call.
+pub fn refuse_invalid_patterns(spec: &Spec) -> Result<(), EngineError> {
+    let errors: Vec<Diagnostic> = secmon_sim::lint::lint(spec)
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(SpecError::Invalid(errors).into())
+    }
+}
+
+/// The account the credentials act in and the spec resolved for it.
+async fn resolve(spec: &Spec, aws: &Aws) -> Result<(DesiredState, Target), EngineError> {
+    let account_id = aws.account_id().await?;
+    let state = spec.state.resolve(&account_id, &aws.region)?;
+    let target = Target {
+        account_id,
+        region: aws.region.clone(),
+    };
+    Ok((state, target))
+}
+
+impl Session {
+    /// Reads the live state of `spec` through `aws` (already connected, so that its call
+    /// counts can be shown even when this fails).
+    pub async fn open(spec: Spec, aws: &Aws) -> Result<Session, EngineError> {
+        refuse_invalid_patterns(&spec)?;
+        let (state, target) = resolve(&spec, aws).await?;
+        let desired = desired_resources(&state, &target);
+        let live = SdkCloud::new(aws.clone()).read(&state.name, &target, &desired).await?;
+        Ok(Session {
+            spec,
+            aws: aws.clone(),
+            state,
+            target,
+            desired,
+            live,
+        })
+    }
+
+    pub fn cloud(&self) -> SdkCloud {
+        SdkCloud::new(self.aws.clone())
+    }
+
+    /// Writes the live state as JSON (golden fixtures, bug reports).
+    pub fn write_live(&self, path: &Path) -> Result<(), EngineError> {
+        write(path, &serde_json::to_string_pretty(&self.live).expect("live state json"))
+    }
+
+    pub fn plan(&self, opts: PlanOptions) -> Result<Plan, EngineError> {
+        Ok(secmon_diff::plan(&self.state.name, &self.desired, &self.live, opts)?)
+    }
+
+    /// What `secmon import ADDRESS...` takes over: (live, desired) pairs, and the addresses
+    /// already owned by this spec. Refuses an address the spec does not describe or that does
+    /// not exist.
+    pub fn import_selection(&self, addresses: &[String]) -> Result<ImportSelection, EngineError> {
+        let mut out = ImportSelection::default();
+        for a in addresses {
+            let Some(d) = self.desired.iter().find(|r| &r.address() == a) else {
+                let known: Vec<String> = self.desired.iter().map(Resource::address).collect();
+                return Err(EngineError::UnknownAddress {
+                    address: a.clone(),
+                    known: known.join(", "),
+                });
+            };
+            match self.live.resources.get(a) {
+                None => return Err(EngineError::NotInAws { address: a.clone() }),
+                Some(l) if l.owned => out.already_owned.push(a.clone()),
+                Some(l) => out.take.push((l.resource.clone(), d.clone())),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// What an import takes over.
+#[derive(Debug, Default)]
+pub struct ImportSelection {
+    pub already_owned: Vec<String>,
+    /// (live, desired) pairs to tag as owned.
+    pub take: Vec<(Resource, Resource)>,
+}
+
+/// The checks of the live pipeline, and the active tests `opts` asks for.
+pub async fn verify(spec: &Spec, aws: &Aws, opts: &secmon_verify::Options) -> Result<secmon_verify::Report, EngineError> {
+    let (state, target) = resolve(spec, aws).await?;
+    let mut report = secmon_verify::verify(&SdkCloud::new(aws.clone()), &state, &target, opts).await?;
+    report
+        .checks
+        .extend(secmon_verify::exercise(aws, &state, &target.account_id, opts).await);
+    Ok(report)
+}
+
+/// Lint that needs live state: monitors whose topics have no confirmed e-mail subscriber yet.
+pub fn unconfirmed(spec: &Spec, plan: &Plan) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (i, m) in spec.state.monitors.iter().enumerate() {
+        if !m.notify.is_empty() && !m.notify.iter().any(|t| plan.topic_has_confirmed_subscriber(t)) {
+            out.push(spec.diagnostic(
+                Severity::Warning,
+                &format!("monitors[{i}].notify"),
+                format!(
+                    "no topic of this monitor ({}) has a confirmed e-mail subscriber: its alarm would notify nobody",
+                    m.notify.join(", ")
+                ),
+                Some("confirm the subscription from the \"AWS Notification - Subscription Confirmation\" e-mail".into()),
+            ));
+        }
+    }
+    out
+}
+
+/// Bad local input (a value source that cannot be read) stops an apply before anything changes.
+pub fn preflight(plan: &Plan, opts: &secmon_apply::ApplyOptions) -> Result<(), EngineError> {
+    let errors = secmon_apply::preflight(plan, opts);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(EngineError::Inputs(errors.iter().map(ToString::to_string).collect()))
+    }
+}
+
+/// Reads a plan saved by `secmon plan -o FILE`.
+pub fn load_plan(path: &Path) -> Result<Plan, EngineError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| EngineError::File {
+        path: file.clone(),
+        message: e.to_string(),
+    })?;
+    let saved: Plan = serde_json::from_str(&text).map_err(|e| EngineError::File {
+        path: file.clone(),
+        message: format!("not a secmon plan: {e}"),
+    })?;
+    if saved.format_version != FORMAT_VERSION {
+        return Err(EngineError::PlanFormat {
+            path: file,
+            found: saved.format_version,
+            expected: FORMAT_VERSION,
+        });
+    }
+    Ok(saved)
+}
+
+/// A reviewed plan is applied only when a fresh plan would do exactly the same changes, for the
+/// same spec, account and region (reasons, being for humans, may differ).
+pub fn check_reviewed(saved: &Plan, fresh: &Plan, path: &Path) -> Result<(), EngineError> {
+    let path = path.display().to_string();
+    for (what, s, f) in [
+        ("spec", &saved.spec, &fresh.spec),
+        ("account", &saved.account_id, &fresh.account_id),
+        ("region", &saved.region, &fresh.region),
+    ] {
+        if s != f {
+            return Err(EngineError::PlanForOther {
+                path,
+                what,
+                saved: s.clone(),
+                current: f.clone(),
+            });
+        }
+    }
+    if saved.change_set() != fresh.change_set() {
+        return Err(EngineError::StalePlan { path });
+    }
+    Ok(())
+}
+
+pub fn write(path: &Path, text: &str) -> Result<(), EngineError> {
+    std::fs::write(path, text).map_err(|e| EngineError::File {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secmon_diff::{Action, Step};
+
+    fn plan(spec: &str, account: &str, steps: Vec<Step>) -> Plan {
+        Plan {
+            format_version: FORMAT_VERSION,
+            spec: spec.into(),
+            account_id: account.into(),
+            region: "us-east-1".into(),
+            steps,
+            notes: vec![],
+            pending_subscriptions: vec![],
+        }
+    }
+
+    fn create(address: &str, reason: &str) -> Step {
+        let (kind, name) = address.split_once('.').unwrap();
+        let kind = secmon_kinds::Kind::ALL.iter().copied().find(|k| k.as_str() == kind).unwrap();
+        Step {
+            address: address.into(),
+            action: Action::Create,
+            before: None,
+            after: Some(Resource::bare(kind, name, None)),
+            depends_on: vec![],
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn a_reviewed_plan_applies_only_while_it_is_what_a_fresh_plan_would_do() {
+        let path = Path::new("plan.json");
+        let saved = plan("s", "1", vec![create("topic.T", "new")]);
+        // Reasons are for humans: a rewording is the same plan.
+        assert!(check_reviewed(&saved, &plan("s", "1", vec![create("topic.T", "reworded")]), path).is_ok());
+        let stale = check_reviewed(&saved, &plan("s", "1", vec![]), path).unwrap_err();
+        assert!(matches!(stale, EngineError::StalePlan { .. }), "{stale}");
+    }
+
+    #[test]
+    fn a_plan_for_another_spec_or_account_says_so() {
+        // Regression (issue 13 item 8): a saved plan for another spec got the generic "stale".
+        let path = Path::new("plan.json");
+        let saved = plan("other-spec", "1", vec![]);
+        let e = check_reviewed(&saved, &plan("s", "1", vec![]), path).unwrap_err().to_string();
+        assert!(e.contains("made for spec other-spec, not s"), "{e}");
+        let e = check_reviewed(&plan("s", "2", vec![]), &plan("s", "1", vec![]), path)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("account 2, not 1"), "{e}");
+    }
+
+    #[test]
+    fn a_saved_plan_of_another_format_is_refused_with_its_path() {
+        let dir = std::env::temp_dir().join(format!("secmon-engine-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.json");
+        let mut old = serde_json::to_value(plan("s", "1", vec![])).unwrap();
+        old["format_version"] = 0.into();
+        std::fs::write(&path, old.to_string()).unwrap();
+        let e = load_plan(&path).unwrap_err().to_string();
+        assert!(e.contains("old.json") && e.contains("plan format 0"), "{e}");
+        std::fs::write(&path, "{").unwrap();
+        assert!(load_plan(&path).unwrap_err().to_string().contains("not a secmon plan"));
+    }
+
+    #[test]
+    fn unconfirmed_names_monitors_whose_topics_nobody_confirmed() {
+        let spec = Spec::parse(include_str!("../../../specs/seed.yaml"), "seed.yaml").unwrap();
+        let warnings = unconfirmed(&spec, &plan("s", "1", vec![]));
+        assert_eq!(warnings.len(), spec.state.monitors.len());
+        assert!(warnings[0].field.ends_with(".notify"));
+    }
+}
