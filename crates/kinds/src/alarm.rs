@@ -53,6 +53,11 @@ pub struct Observed {
     pub actions_enabled: Option<bool>,
 }
 
+/// How a live resource of this kind is known to be the spec's ([`Ownership`]).
+pub const OWNERSHIP: Ownership = Ownership::TaggingApi;
+/// The kinds it may refer to: the edges of the kind graph ([`crate::graph`]).
+pub const REFERS_TO: &[Kind] = &[Kind::Topic];
+
 pub struct Def;
 
 impl ResourceKind for Def {
@@ -84,10 +89,6 @@ impl ResourceKind for Def {
             .collect()
     }
 
-    fn refers_to(&self) -> &'static [Kind] {
-        &[Kind::Topic]
-    }
-
     fn references(&self, r: &Resource) -> Vec<String> {
         r.attrs::<Attrs>()
             .alarm_actions
@@ -97,14 +98,8 @@ impl ResourceKind for Def {
             .collect()
     }
 
-    fn ownership(&self) -> Ownership {
-        Ownership::TaggingApi
-    }
-
     fn name_from_arn(&self, arn: &str) -> Option<String> {
-        crate::model::arn_resource(arn, "cloudwatch")?
-            .strip_prefix("alarm:")
-            .map(str::to_string)
+        crate::model::arn_name(arn, "cloudwatch", "alarm:")
     }
 
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
@@ -398,20 +393,17 @@ mod tests {
     #[test]
     fn verify_follows_the_alarm_from_its_metric_to_its_topics() {
         use crate::check::testing::*;
-        let spec = seed();
-        let mut live = converged(&spec);
-        let name = desired(&spec, Kind::Alarm)[0].name.clone();
-        let address = format!("alarm.{name}");
+        let (spec, mut live) = world();
         let ok = run(&spec, &live, &Default::default(), Kind::Alarm);
         assert_eq!(status(&ok, "alarm.can_fire"), Status::Ok);
         assert_eq!(status(&ok, "alarm.actions"), Status::Ok);
         assert_eq!(status(&ok, "alarm.state"), Status::Warning, "no state observed: no data yet");
 
         // The seeds' classic: Average over 300 s cannot fire on a count.
-        let l = live.resources.get_mut(&address).unwrap();
-        let mut a: Attrs = l.resource.attrs();
+        let mut a: Attrs = first(&mut live, Kind::Alarm).resource.attrs();
         a.statistic = Some("Average".into());
-        l.resource = Resource::new(Kind::Alarm, &name, None, &a);
+        set_attrs(&mut live, Kind::Alarm, &a);
+        let l = first(&mut live, Kind::Alarm);
         *l = l.clone().with_observed(&Observed {
             state: Some("OK".into()),
             actions_enabled: Some(false),
@@ -422,11 +414,10 @@ mod tests {
         assert_eq!(status(&bad, "alarm.state"), Status::Ok);
 
         // Its topic deleted: the action points nowhere.
-        let topic = live.resources.keys().find(|k| k.starts_with("topic.")).cloned().unwrap();
+        let topic = first(&mut live, Kind::Topic).resource.address();
         live.resources.remove(&topic);
         let orphan = run(&spec, &live, &Default::default(), Kind::Alarm);
-        assert!(orphan
-            .iter()
-            .any(|c| c.id == "alarm.actions" && c.status == Status::Failed && c.evidence.contains("does not exist")));
+        let gone = |c: &Check| c.id == "alarm.actions" && c.status == Status::Failed && c.evidence.contains("does not exist");
+        assert!(orphan.iter().any(gone), "{orphan:#?}");
     }
 }

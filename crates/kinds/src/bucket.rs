@@ -63,6 +63,11 @@ pub fn bucket_policy(t: &Target, bucket: &str, trail: &str) -> Value {
     }))
 }
 
+/// How a live resource of this kind is known to be the spec's ([`Ownership`]).
+pub const OWNERSHIP: Ownership = Ownership::OwnRead;
+/// The kinds it may refer to: the edges of the kind graph ([`crate::graph`]).
+pub const REFERS_TO: &[Kind] = &[];
+
 pub struct Def;
 
 impl ResourceKind for Def {
@@ -80,10 +85,6 @@ impl ResourceKind for Def {
             Some(format!("arn:aws:s3:::{}", trail.bucket.name)),
             &attrs,
         )]
-    }
-
-    fn ownership(&self) -> Ownership {
-        Ownership::OwnRead
     }
 
     fn name_from_arn(&self, arn: &str) -> Option<String> {

@@ -172,6 +172,27 @@ pub(crate) mod testing {
         live
     }
 
+    /// The seed spec, and a live state in which it is converged.
+    pub fn world() -> (DesiredState, LiveState) {
+        let spec = seed();
+        let live = converged(&spec);
+        (spec, live)
+    }
+
+    /// The first live resource of `kind`.
+    pub fn first(live: &mut LiveState, kind: Kind) -> &mut LiveResource {
+        live.resources
+            .values_mut()
+            .find(|l| l.resource.kind == kind)
+            .expect("a live resource of the kind")
+    }
+
+    /// Gives the first live resource of `kind` other attributes.
+    pub fn set_attrs<A: serde::Serialize>(live: &mut LiveState, kind: Kind, attrs: &A) {
+        let l = first(live, kind);
+        l.resource = Resource::new(kind, &l.resource.name, l.resource.arn.clone(), attrs);
+    }
+
     pub fn desired(spec: &DesiredState, kind: Kind) -> Vec<Resource> {
         desired_resources(spec, &target()).into_iter().filter(|r| r.kind == kind).collect()
     }
@@ -187,6 +208,11 @@ pub(crate) mod testing {
             filters,
         };
         desired(spec, kind).iter().flat_map(|d| kind.def().verify(&ctx, d)).collect()
+    }
+
+    /// The status of check `id` of the kind's checks over `live`, without filter evidence.
+    pub fn verdict(spec: &DesiredState, live: &LiveState, kind: Kind, id: &str) -> Status {
+        status(&run(spec, live, &FilterEvidence::default(), kind), id)
     }
 
     /// The status of the first check with `id`.

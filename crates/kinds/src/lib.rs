@@ -104,12 +104,7 @@ pub trait ResourceKind: Send + Sync {
     /// The desired resources of this kind the spec implies, every generated document in full.
     fn desired(&self, state: &DesiredState, target: &Target) -> Vec<Resource>;
 
-    /// Kinds a resource of this kind may refer to: the edges of the kind graph ([`graph`]).
-    fn refers_to(&self) -> &'static [Kind] {
-        &[]
-    }
-
-    /// Addresses this resource refers to; each is of a kind in [`ResourceKind::refers_to`].
+    /// Addresses this resource refers to; each is of a kind in the module's `REFERS_TO`.
     fn references(&self, _r: &Resource) -> Vec<String> {
         Vec::new()
     }
@@ -125,8 +120,6 @@ pub trait ResourceKind: Send + Sync {
     fn forces_replacement(&self, _before: &Resource, _after: &Resource) -> Option<&'static str> {
         None
     }
-
-    fn ownership(&self) -> Ownership;
 
     /// The address of the container of an untaggable resource ([`Ownership::Container`]).
     fn container(&self, _r: &Resource) -> Option<String> {
@@ -195,7 +188,7 @@ pub trait ResourceKind: Send + Sync {
     /// resource with the live one's identity (its ARN). Untaggable kinds refuse: their container
     /// is imported instead.
     fn adopt<'a>(&'a self, _aws: &'a Aws, _spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
-        let container = match self.ownership() {
+        let container = match r.kind.ownership() {
             Ownership::Container(k) => k.as_str(),
             _ => "container",
         };
@@ -226,6 +219,20 @@ macro_rules! registry {
             pub fn def(self) -> &'static dyn ResourceKind {
                 match self {
                     $(Kind::$variant => &$module::Def),*
+                }
+            }
+
+            /// How a live resource of this kind is known to be the spec's (the module's `OWNERSHIP`).
+            pub fn ownership(self) -> Ownership {
+                match self {
+                    $(Kind::$variant => $module::OWNERSHIP),*
+                }
+            }
+
+            /// The kinds a resource of this kind may refer to (the module's `REFERS_TO`).
+            pub fn refers_to(self) -> &'static [Kind] {
+                match self {
+                    $(Kind::$variant => $module::REFERS_TO),*
                 }
             }
 

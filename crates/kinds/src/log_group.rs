@@ -22,6 +22,11 @@ pub struct Observed {
     pub last_event: Option<i64>,
 }
 
+/// How a live resource of this kind is known to be the spec's ([`Ownership`]).
+pub const OWNERSHIP: Ownership = Ownership::TaggingApi;
+/// The kinds it may refer to: the edges of the kind graph ([`crate::graph`]).
+pub const REFERS_TO: &[Kind] = &[];
+
 pub struct Def;
 
 impl ResourceKind for Def {
@@ -40,14 +45,8 @@ impl ResourceKind for Def {
         )]
     }
 
-    fn ownership(&self) -> Ownership {
-        Ownership::TaggingApi
-    }
-
     fn name_from_arn(&self, arn: &str) -> Option<String> {
-        crate::model::arn_resource(arn, "logs")?
-            .strip_prefix("log-group:")
-            .map(str::to_string)
+        crate::model::arn_name(arn, "logs", "log-group:")
     }
 
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
@@ -169,21 +168,17 @@ async fn read_group(aws: &Aws, d: &Resource) -> Result<Option<LiveResource>, Kin
 mod tests {
     use super::*;
     use crate::check::testing::*;
-    use crate::FilterEvidence;
 
     #[test]
     fn a_group_without_events_fails_and_a_fresh_one_passes() {
-        let spec = seed();
-        let mut live = converged(&spec);
-        let silent = run(&spec, &live, &FilterEvidence::default(), Kind::LogGroup);
-        assert_eq!(status(&silent, "log_group.receives_events"), Status::Failed);
-        let group = live.resources.values_mut().find(|l| l.resource.kind == Kind::LogGroup).unwrap();
-        *group = group.clone().with_observed(&Observed {
-            last_event: Some(1_000_000 - 5),
-        });
-        let fresh = run(&spec, &live, &FilterEvidence::default(), Kind::LogGroup);
-        assert_eq!(status(&fresh, "log_group.receives_events"), Status::Ok);
-        let gone = run(&spec, &Default::default(), &FilterEvidence::default(), Kind::LogGroup);
-        assert_eq!(status(&gone, "log_group.exists"), Status::Failed);
+        let (spec, mut live) = world();
+        assert_eq!(verdict(&spec, &live, Kind::LogGroup, "log_group.receives_events"), Status::Failed);
+        let group = first(&mut live, Kind::LogGroup);
+        *group = group.clone().with_observed(&Observed { last_event: Some(999_995) });
+        assert_eq!(verdict(&spec, &live, Kind::LogGroup, "log_group.receives_events"), Status::Ok);
+        assert_eq!(
+            verdict(&spec, &Default::default(), Kind::LogGroup, "log_group.exists"),
+            Status::Failed
+        );
     }
 }

@@ -57,6 +57,11 @@ pub fn normalize_pattern(p: &str) -> String {
     out
 }
 
+/// How a live resource of this kind is known to be the spec's ([`Ownership`]).
+pub const OWNERSHIP: Ownership = Ownership::Container(Kind::LogGroup);
+/// The kinds it may refer to: the edges of the kind graph ([`crate::graph`]).
+pub const REFERS_TO: &[Kind] = &[Kind::LogGroup];
+
 pub struct Def;
 
 impl ResourceKind for Def {
@@ -84,10 +89,6 @@ impl ResourceKind for Def {
             .collect()
     }
 
-    fn refers_to(&self) -> &'static [Kind] {
-        &[Kind::LogGroup]
-    }
-
     fn references(&self, r: &Resource) -> Vec<String> {
         vec![format!("log_group.{}", r.attrs::<Attrs>().log_group)]
     }
@@ -99,10 +100,6 @@ impl ResourceKind for Def {
     fn forces_replacement(&self, before: &Resource, after: &Resource) -> Option<&'static str> {
         // A filter lives in its log group: moving it is a delete there and a put here.
         (before.attrs::<Attrs>().log_group != after.attrs::<Attrs>().log_group).then_some("log_group")
-    }
-
-    fn ownership(&self) -> Ownership {
-        Ownership::Container(Kind::LogGroup)
     }
 
     fn container(&self, r: &Resource) -> Option<String> {
@@ -247,35 +244,22 @@ mod tests {
     #[test]
     fn verify_reports_a_missing_filter_a_broken_pattern_and_the_engines_verdict() {
         use crate::check::testing::*;
-        let spec = seed();
-        let mut live = converged(&spec);
+        let (spec, mut live) = world();
         let name = desired(&spec, Kind::MetricFilter)[0].name.clone();
-        let mut evidence = FilterEvidence {
-            engine: "test".into(),
-            ..Default::default()
+        let with = |matched: bool| {
+            let mut evidence = FilterEvidence::default();
+            evidence.example.insert(name.clone(), ("GetSecretValue".into(), Ok(matched)));
+            evidence
         };
-        evidence.example.insert(name.clone(), ("GetSecretValue".into(), Ok(false)));
-        assert_eq!(
-            status(&run(&spec, &live, &evidence, Kind::MetricFilter), "filter.matches"),
-            Status::Failed
-        );
-        evidence.example.insert(name.clone(), ("GetSecretValue".into(), Ok(true)));
-        assert_eq!(
-            status(&run(&spec, &live, &evidence, Kind::MetricFilter), "filter.matches"),
-            Status::Ok
-        );
-        let f = live.resources.get_mut(&format!("metric_filter.{name}")).unwrap();
-        let mut a: Attrs = f.resource.attrs();
+        let filter =
+            |live: &crate::LiveState, evidence: &FilterEvidence, id: &str| status(&run(&spec, live, evidence, Kind::MetricFilter), id);
+        assert_eq!(filter(&live, &with(false), "filter.matches"), Status::Failed);
+        assert_eq!(filter(&live, &with(true), "filter.matches"), Status::Ok);
+        let mut a: Attrs = first(&mut live, Kind::MetricFilter).resource.attrs();
         a.pattern = "{ $.eventName = ".into();
-        f.resource = Resource::new(Kind::MetricFilter, &name, None, &a);
-        assert_eq!(
-            status(&run(&spec, &live, &evidence, Kind::MetricFilter), "filter.pattern"),
-            Status::Failed
-        );
+        set_attrs(&mut live, Kind::MetricFilter, &a);
+        assert_eq!(filter(&live, &with(true), "filter.pattern"), Status::Failed);
         live.resources.remove(&format!("metric_filter.{name}"));
-        assert_eq!(
-            status(&run(&spec, &live, &evidence, Kind::MetricFilter), "filter.exists"),
-            Status::Failed
-        );
+        assert_eq!(filter(&live, &with(true), "filter.exists"), Status::Failed);
     }
 }

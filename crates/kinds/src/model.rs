@@ -188,3 +188,8 @@ pub fn arn_resource<'a>(arn: &'a str, service: &str) -> Option<&'a str> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     (parts.len() == 6 && parts[0] == "arn" && parts[2] == service).then(|| parts[5])
 }
+
+/// The name in an ARN of `service` whose resource part is `prefix` followed by the name.
+pub fn arn_name(arn: &str, service: &str, prefix: &str) -> Option<String> {
+    arn_resource(arn, service)?.strip_prefix(prefix).map(str::to_string)
+}

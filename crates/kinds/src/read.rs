@@ -35,7 +35,7 @@ pub(crate) fn resolve(target: &Target, found: Vec<LiveResource>, owned: &BTreeSe
     };
     let mut contained = Vec::new();
     for mut r in found {
-        match r.resource.kind.def().ownership() {
+        match r.resource.kind.ownership() {
             Ownership::OwnRead => {}
             Ownership::TaggingApi => {
                 r.owned = r.resource.arn.as_deref().is_some_and(|a| owned.contains(&normalize_arn(a)));

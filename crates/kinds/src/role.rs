@@ -54,6 +54,11 @@ pub fn role_logs_policy(t: &Target, log_group: &str) -> Value {
     }))
 }
 
+/// How a live resource of this kind is known to be the spec's ([`Ownership`]).
+pub const OWNERSHIP: Ownership = Ownership::OwnRead;
+/// The kinds it may refer to: the edges of the kind graph ([`crate::graph`]).
+pub const REFERS_TO: &[Kind] = &[];
+
 pub struct Def;
 
 impl ResourceKind for Def {
@@ -67,10 +72,6 @@ impl ResourceKind for Def {
             policy: role_logs_policy(t, &cw.log_group),
         };
         vec![Resource::new(Kind::Role, &role, Some(t.role_arn(&role)), &attrs)]
-    }
-
-    fn ownership(&self) -> Ownership {
-        Ownership::OwnRead
     }
 
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
@@ -246,25 +247,15 @@ mod tests {
     #[test]
     fn verify_names_a_role_that_may_not_write_or_is_not_trusted() {
         use crate::check::testing::*;
-        let spec = seed();
-        let mut live = converged(&spec);
-        let ok = run(&spec, &live, &Default::default(), Kind::Role);
-        assert_eq!(status(&ok, "role.permissions"), Status::Ok);
-        let role = live.resources.values_mut().find(|l| l.resource.kind == Kind::Role).unwrap();
-        let mut a: Attrs = role.resource.attrs();
+        let (spec, mut live) = world();
+        assert_eq!(verdict(&spec, &live, Kind::Role, "role.permissions"), Status::Ok);
+        let mut a: Attrs = first(&mut live, Kind::Role).resource.attrs();
         a.policy = json!({"Version": "2012-10-17", "Statement": []});
-        role.resource = Resource::new(Kind::Role, &role.resource.name, None, &a);
-        assert_eq!(
-            status(&run(&spec, &live, &Default::default(), Kind::Role), "role.permissions"),
-            Status::Failed
-        );
-        let role = live.resources.values_mut().find(|l| l.resource.kind == Kind::Role).unwrap();
+        set_attrs(&mut live, Kind::Role, &a);
+        assert_eq!(verdict(&spec, &live, Kind::Role, "role.permissions"), Status::Failed);
         a.trust_policy = json!({});
-        role.resource = Resource::new(Kind::Role, &role.resource.name, None, &a);
-        assert_eq!(
-            status(&run(&spec, &live, &Default::default(), Kind::Role), "role.trust"),
-            Status::Failed
-        );
+        set_attrs(&mut live, Kind::Role, &a);
+        assert_eq!(verdict(&spec, &live, Kind::Role, "role.trust"), Status::Failed);
     }
 
     #[test]

@@ -49,6 +49,11 @@ pub struct Meta {
     pub value_source: Option<ValueSource>,
 }
 
+/// How a live resource of this kind is known to be the spec's ([`Ownership`]).
+pub const OWNERSHIP: Ownership = Ownership::OwnRead;
+/// The kinds it may refer to: the edges of the kind graph ([`crate::graph`]).
+pub const REFERS_TO: &[Kind] = &[];
+
 pub struct Def;
 
 impl ResourceKind for Def {
@@ -80,10 +85,6 @@ impl ResourceKind for Def {
                 })
             })
             .collect()
-    }
-
-    fn ownership(&self) -> Ownership {
-        Ownership::OwnRead
     }
 
     fn name_from_arn(&self, arn: &str) -> Option<String> {
@@ -401,17 +402,13 @@ mod tests {
     #[test]
     fn verify_fails_a_secret_no_filter_watches() {
         use crate::check::testing::*;
-        let spec = seed();
-        let live = converged(&spec);
-        let name = desired(&spec, Kind::Secret)[0].name.clone();
+        let (spec, live) = world();
+        assert_eq!(verdict(&spec, &live, Kind::Secret, "secret.watched"), Status::Failed);
         let mut evidence = crate::FilterEvidence::default();
-        assert_eq!(
-            status(&run(&spec, &live, &evidence, Kind::Secret), "secret.watched"),
-            Status::Failed
-        );
-        evidence.secret.insert(name, (vec!["f".into()], vec![]));
+        evidence
+            .secret
+            .insert(desired(&spec, Kind::Secret)[0].name.clone(), (vec!["f".into()], vec![]));
         assert_eq!(status(&run(&spec, &live, &evidence, Kind::Secret), "secret.watched"), Status::Ok);
-        let gone = run(&spec, &Default::default(), &evidence, Kind::Secret);
-        assert_eq!(status(&gone, "secret.exists"), Status::Failed);
+        assert_eq!(verdict(&spec, &Default::default(), Kind::Secret, "secret.exists"), Status::Failed);
     }
 }

@@ -24,6 +24,11 @@ pub struct Meta {
     pub topic_arn: Option<String>,
 }
 
+/// How a live resource of this kind is known to be the spec's ([`Ownership`]).
+pub const OWNERSHIP: Ownership = Ownership::Container(Kind::Topic);
+/// The kinds it may refer to: the edges of the kind graph ([`crate::graph`]).
+pub const REFERS_TO: &[Kind] = &[Kind::Topic];
+
 pub struct Def;
 
 impl ResourceKind for Def {
@@ -48,16 +53,8 @@ impl ResourceKind for Def {
         out
     }
 
-    fn refers_to(&self) -> &'static [Kind] {
-        &[Kind::Topic]
-    }
-
     fn references(&self, r: &Resource) -> Vec<String> {
         vec![format!("topic.{}", r.attrs::<Attrs>().topic)]
-    }
-
-    fn ownership(&self) -> Ownership {
-        Ownership::Container(Kind::Topic)
     }
 
     fn container(&self, r: &Resource) -> Option<String> {

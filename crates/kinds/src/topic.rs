@@ -56,6 +56,11 @@ pub fn topic_policy(t: &Target, topic: &str, trail_publishes: Option<&str>) -> V
     policy::normalize(&json!({"Version": "2012-10-17", "Statement": statements}))
 }
 
+/// How a live resource of this kind is known to be the spec's ([`Ownership`]).
+pub const OWNERSHIP: Ownership = Ownership::TaggingApi;
+/// The kinds it may refer to: the edges of the kind graph ([`crate::graph`]).
+pub const REFERS_TO: &[Kind] = &[];
+
 pub struct Def;
 
 /// What the read sees of the topic besides its policy (GetTopicAttributes), for verify: every
@@ -171,12 +176,8 @@ impl ResourceKind for Def {
             .collect()
     }
 
-    fn ownership(&self) -> Ownership {
-        Ownership::TaggingApi
-    }
-
     fn name_from_arn(&self, arn: &str) -> Option<String> {
-        crate::model::arn_resource(arn, "sns").map(str::to_string)
+        crate::model::arn_name(arn, "sns", "")
     }
 
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
@@ -295,25 +296,20 @@ mod tests {
     #[test]
     fn verify_wants_a_publishable_topic_with_a_confirmed_subscriber() {
         use crate::check::testing::*;
-        let spec = seed();
-        let mut live = converged(&spec);
-        let ok = run(&spec, &live, &Default::default(), Kind::Topic);
-        assert_eq!(status(&ok, "topic.policy"), Status::Ok);
-        assert_eq!(status(&ok, "topic.subscriptions"), Status::Ok);
+        let (spec, mut live) = world();
+        assert_eq!(verdict(&spec, &live, Kind::Topic, "topic.policy"), Status::Ok);
+        assert_eq!(verdict(&spec, &live, Kind::Topic, "topic.subscriptions"), Status::Ok);
         for l in live.resources.values_mut().filter(|l| l.resource.kind == Kind::Subscription) {
             l.pending = true;
         }
-        let pending = run(&spec, &live, &Default::default(), Kind::Topic);
-        assert_eq!(status(&pending, "topic.subscriptions"), Status::Failed);
+        assert_eq!(verdict(&spec, &live, Kind::Topic, "topic.subscriptions"), Status::Failed);
         // A confirmed subscription of another protocol (an SQS queue, a chat webhook) receives.
-        for l in live.resources.values_mut().filter(|l| l.resource.kind == Kind::Topic) {
-            *l = l.clone().with_observed(&Observed {
-                subscriptions_confirmed: Some(1),
-            });
-            l.resource = Resource::new(Kind::Topic, &l.resource.name.clone(), None, &Attrs { policy: json!({}) });
-        }
-        let other = run(&spec, &live, &Default::default(), Kind::Topic);
-        assert_eq!(status(&other, "topic.subscriptions"), Status::Warning);
-        assert_eq!(status(&other, "topic.policy"), Status::Failed);
+        set_attrs(&mut live, Kind::Topic, &Attrs { policy: json!({}) });
+        let topic = first(&mut live, Kind::Topic);
+        *topic = topic.clone().with_observed(&Observed {
+            subscriptions_confirmed: Some(1),
+        });
+        assert_eq!(verdict(&spec, &live, Kind::Topic, "topic.subscriptions"), Status::Warning);
+        assert_eq!(verdict(&spec, &live, Kind::Topic, "topic.policy"), Status::Failed);
     }
 }

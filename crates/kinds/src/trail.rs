@@ -69,6 +69,11 @@ pub struct Observed {
     pub logs_time: Option<i64>,
 }
 
+/// How a live resource of this kind is known to be the spec's ([`Ownership`]).
+pub const OWNERSHIP: Ownership = Ownership::OwnRead;
+/// The kinds it may refer to: the edges of the kind graph ([`crate::graph`]).
+pub const REFERS_TO: &[Kind] = &[Kind::Bucket, Kind::LogGroup, Kind::Role, Kind::Topic];
+
 pub struct Def;
 
 impl ResourceKind for Def {
@@ -92,10 +97,6 @@ impl ResourceKind for Def {
         vec![Resource::new(Kind::Trail, &trail.name, Some(t.trail_arn(&trail.name)), &attrs)]
     }
 
-    fn refers_to(&self) -> &'static [Kind] {
-        &[Kind::Bucket, Kind::LogGroup, Kind::Role, Kind::Topic]
-    }
-
     fn references(&self, r: &Resource) -> Vec<String> {
         let a: Attrs = r.attrs();
         let mut v = vec![format!("bucket.{}", a.bucket.unwrap_or_default())];
@@ -111,14 +112,8 @@ impl ResourceKind for Def {
         v
     }
 
-    fn ownership(&self) -> Ownership {
-        Ownership::OwnRead
-    }
-
     fn name_from_arn(&self, arn: &str) -> Option<String> {
-        crate::model::arn_resource(arn, "cloudtrail")?
-            .strip_prefix("trail/")
-            .map(str::to_string)
+        crate::model::arn_name(arn, "cloudtrail", "trail/")
     }
 
     fn eventually_consistent(&self, code: &str) -> bool {
@@ -382,59 +377,44 @@ async fn read_trail(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveReso
 mod tests {
     use super::*;
     use crate::check::testing::*;
-    use crate::FilterEvidence;
 
-    fn trail_checks(edit: impl FnOnce(&mut LiveResource)) -> Vec<Check> {
-        let spec = seed();
-        let mut live = converged(&spec);
-        let trail = live.resources.values_mut().find(|l| l.resource.kind == Kind::Trail).unwrap();
-        edit(trail);
-        run(&spec, &live, &FilterEvidence::default(), Kind::Trail)
+    /// The trail's checks after `edit` changed its attributes and what was observed of it.
+    fn trail_checks(edit: impl FnOnce(&mut Attrs, &mut Observed)) -> Vec<Check> {
+        let (spec, mut live) = world();
+        let trail = first(&mut live, Kind::Trail);
+        let (mut a, mut seen): (Attrs, Observed) = (trail.resource.attrs(), trail.observed());
+        edit(&mut a, &mut seen);
+        *trail = trail.clone().with_observed(&seen);
+        set_attrs(&mut live, Kind::Trail, &a);
+        run(&spec, &live, &Default::default(), Kind::Trail)
     }
 
     #[test]
     fn a_stopped_trail_fails_logging() {
-        let checks = trail_checks(|l| {
-            let mut a: Attrs = l.resource.attrs();
-            a.logging = false;
-            l.resource = Resource::new(Kind::Trail, &l.resource.name, l.resource.arn.clone(), &a);
-        });
+        let checks = trail_checks(|a, _| a.logging = false);
         assert_eq!(status(&checks, "trail.exists"), Status::Ok);
         assert_eq!(status(&checks, "trail.logging"), Status::Failed);
     }
 
     #[test]
     fn deliveries_are_fresh_stale_failed_or_not_yet() {
-        let fresh = trail_checks(|l| {
-            *l = l.clone().with_observed(&Observed {
-                s3_time: Some(1_000_000 - 60),
-                logs_error: Some("AccessDenied".into()),
-                ..Default::default()
-            })
+        let fresh = trail_checks(|_, seen| {
+            seen.s3_time = Some(1_000_000 - 60);
+            seen.logs_error = Some("AccessDenied".into());
         });
         assert_eq!(status(&fresh, "trail.s3_delivery"), Status::Ok);
         assert_eq!(status(&fresh, "trail.cloudwatch_logs_delivery"), Status::Failed);
-        let stale = trail_checks(|l| {
-            *l = l.clone().with_observed(&Observed {
-                s3_time: Some(1_000_000 - 2 * STALE),
-                ..Default::default()
-            })
-        });
+        let stale = trail_checks(|_, seen| seen.s3_time = Some(1_000_000 - 2 * crate::check::STALE_SECS));
         assert_eq!(status(&stale, "trail.s3_delivery"), Status::Warning);
         assert_eq!(status(&stale, "trail.cloudwatch_logs_delivery"), Status::Warning);
     }
-    const STALE: i64 = crate::check::STALE_SECS;
 
     #[test]
     fn a_trail_delivering_elsewhere_fails_and_a_missing_one_says_so() {
-        let checks = trail_checks(|l| {
-            let mut a: Attrs = l.resource.attrs();
-            a.cloudwatch_logs_group_arn = None;
-            l.resource = Resource::new(Kind::Trail, &l.resource.name, l.resource.arn.clone(), &a);
-        });
+        let checks = trail_checks(|a, _| a.cloudwatch_logs_group_arn = None);
         assert_eq!(status(&checks, "trail.cloudwatch_logs"), Status::Failed);
-        let spec = seed();
-        let checks = run(&spec, &Default::default(), &FilterEvidence::default(), Kind::Trail);
-        assert_eq!(status(&checks, "trail.exists"), Status::Failed);
+        let elsewhere = trail_checks(|a, _| a.cloudwatch_logs_role_arn = Some("arn:aws:iam::123456789012:role/Console".into()));
+        assert_eq!(status(&elsewhere, "trail.cloudwatch_logs"), Status::Warning);
+        assert_eq!(verdict(&seed(), &Default::default(), Kind::Trail, "trail.exists"), Status::Failed);
     }
 }
