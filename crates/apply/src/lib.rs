@@ -95,10 +95,7 @@ pub struct Report {
 
 impl Report {
     pub fn failed(&self) -> Vec<(&String, &String)> {
-        self.outcomes
-            .iter()
-            .filter_map(|(a, o)| if let Outcome::Failed(e) = o { Some((a, e)) } else { None })
-            .collect()
+        self.outcomes.iter().filter_map(|(a, o)| if let Outcome::Failed(e) = o { Some((a, e)) } else { None }).collect()
     }
     pub fn ok(&self) -> bool {
         self.outcomes.values().all(|o| *o == Outcome::Done)
@@ -110,12 +107,7 @@ impl Report {
 
 /// The changes a step makes: one, or two for a replacement (delete, then create).
 pub fn changes(step: &Step) -> Vec<Change> {
-    let change = |op| Change {
-        address: step.address.clone(),
-        op,
-        before: step.before.clone(),
-        after: step.after.clone(),
-    };
+    let change = |op| Change { address: step.address.clone(), op, before: step.before.clone(), after: step.after.clone() };
     match step.action {
         Action::NoOp => vec![],
         Action::Create => vec![change(Op::Create)],
@@ -137,10 +129,7 @@ pub fn preflight(plan: &Plan, opts: &ApplyOptions) -> Vec<ApplyError> {
     plan.changes()
         .flat_map(|s| changes(s).into_iter().map(move |c| (s.kind(), c)))
         .filter_map(|(kind, c)| {
-            kind.def().check_inputs(&c, &opts.spec_dir).err().map(|source| ApplyError::Step {
-                address: c.address.clone(),
-                source,
-            })
+            kind.def().check_inputs(&c, &opts.spec_dir).err().map(|source| ApplyError::Step { address: c.address.clone(), source })
         })
         .collect()
 }
@@ -160,12 +149,7 @@ async fn run_step(cloud: &dyn Cloud, ctx: &ExecCtx, opts: &ApplyOptions, step: &
                     delay = (delay * 2).min(Duration::from_secs(8));
                     attempt += 1;
                 }
-                Err(source) => {
-                    return Err(ApplyError::Step {
-                        address: step.address.clone(),
-                        source,
-                    })
-                }
+                Err(source) => return Err(ApplyError::Step { address: step.address.clone(), source }),
             }
         }
     }
@@ -174,10 +158,7 @@ async fn run_step(cloud: &dyn Cloud, ctx: &ExecCtx, opts: &ApplyOptions, step: &
 
 /// Tags `live` (found in AWS, described by `desired`) as owned by `spec` (secmon import).
 pub async fn adopt(cloud: &dyn Cloud, spec: &str, live: &Resource, desired: &Resource) -> Result<(), ApplyError> {
-    cloud.adopt(spec, live, desired).await.map_err(|source| ApplyError::Step {
-        address: live.address(),
-        source,
-    })
+    cloud.adopt(spec, live, desired).await.map_err(|source| ApplyError::Step { address: live.address(), source })
 }
 
 /// Runs every changing step of `plan`, each once its dependencies are done.
@@ -211,10 +192,7 @@ pub async fn apply(cloud: Arc<dyn Cloud>, plan: &Plan, opts: ApplyOptions, progr
                         Outcome::Skipped { because } => because.clone(),
                         _ => bad.clone(),
                     };
-                    progress(&Event::Skipped {
-                        address: addr.clone(),
-                        because: root.clone(),
-                    });
+                    progress(&Event::Skipped { address: addr.clone(), because: root.clone() });
                     report.outcomes.insert(addr.clone(), Outcome::Skipped { because: root });
                     waiting.remove(&addr);
                     changed = true;
@@ -223,12 +201,7 @@ pub async fn apply(cloud: Arc<dyn Cloud>, plan: &Plan, opts: ApplyOptions, progr
         }
         let ready: Vec<String> = waiting
             .iter()
-            .filter(|a| {
-                steps[*a]
-                    .depends_on
-                    .iter()
-                    .all(|d| !steps.contains_key(d) || report.outcomes.get(d) == Some(&Outcome::Done))
-            })
+            .filter(|a| steps[*a].depends_on.iter().all(|d| !steps.contains_key(d) || report.outcomes.get(d) == Some(&Outcome::Done)))
             .cloned()
             .collect();
         for addr in ready {
@@ -240,15 +213,10 @@ pub async fn apply(cloud: Arc<dyn Cloud>, plan: &Plan, opts: ApplyOptions, progr
             let progress = progress.clone();
             let completed = completed.clone();
             running.spawn(async move {
-                progress(&Event::Started {
-                    address: step.address.clone(),
-                    action: step.action,
-                });
+                progress(&Event::Started { address: step.address.clone(), action: step.action });
                 let started = std::time::Instant::now();
                 let result = match opts.fail_after_steps {
-                    Some(k) if completed.load(Ordering::SeqCst) >= k => Err(ApplyError::Injected {
-                        address: step.address.clone(),
-                    }),
+                    Some(k) if completed.load(Ordering::SeqCst) >= k => Err(ApplyError::Injected { address: step.address.clone() }),
                     _ => run_step(cloud.as_ref(), &ctx, &opts, &step).await,
                 };
                 match &result {
@@ -260,10 +228,7 @@ pub async fn apply(cloud: Arc<dyn Cloud>, plan: &Plan, opts: ApplyOptions, progr
                             seconds: started.elapsed().as_secs_f64(),
                         });
                     }
-                    Err(e) => progress(&Event::Failed {
-                        address: step.address.clone(),
-                        error: e.to_string(),
-                    }),
+                    Err(e) => progress(&Event::Failed { address: step.address.clone(), error: e.to_string() }),
                 }
                 (step.address, result)
             });
@@ -280,12 +245,7 @@ pub async fn apply(cloud: Arc<dyn Cloud>, plan: &Plan, opts: ApplyOptions, progr
             None => {
                 // Nothing running, nothing ready: a dependency outside the plan never completes.
                 for addr in std::mem::take(&mut waiting) {
-                    report.outcomes.insert(
-                        addr,
-                        Outcome::Skipped {
-                            because: "unsatisfiable dependency".into(),
-                        },
-                    );
+                    report.outcomes.insert(addr, Outcome::Skipped { because: "unsatisfiable dependency".into() });
                 }
                 break;
             }
@@ -319,17 +279,11 @@ mod tests {
     }
 
     fn target() -> Target {
-        Target {
-            account_id: ACCOUNT.into(),
-            region: "us-east-1".into(),
-        }
+        Target { account_id: ACCOUNT.into(), region: "us-east-1".into() }
     }
 
     fn fast() -> ApplyOptions {
-        ApplyOptions {
-            consistency_delay: Duration::from_millis(1),
-            ..ApplyOptions::default()
-        }
+        ApplyOptions { consistency_delay: Duration::from_millis(1), ..ApplyOptions::default() }
     }
 
     async fn plan_against(cloud: &FakeCloud, desired: &[Resource], opts: PlanOptions) -> Plan {
@@ -347,10 +301,7 @@ mod tests {
     }
 
     fn position(calls: &[String], call: &str) -> usize {
-        calls
-            .iter()
-            .position(|c| c == call)
-            .unwrap_or_else(|| panic!("{call} not in {calls:?}"))
+        calls.iter().position(|c| c == call).unwrap_or_else(|| panic!("{call} not in {calls:?}"))
     }
 
     #[tokio::test]
@@ -384,12 +335,7 @@ mod tests {
         let failed: Vec<&String> = report.failed().into_iter().map(|(a, _)| a).collect();
         assert_eq!(failed, ["topic.SecurityAlarms"]);
         for dependent in ["alarm.Secret is accessed", "subscription.SecurityAlarms/security@example.com"] {
-            assert_eq!(
-                report.outcomes[dependent],
-                Outcome::Skipped {
-                    because: "topic.SecurityAlarms".into()
-                }
-            );
+            assert_eq!(report.outcomes[dependent], Outcome::Skipped { because: "topic.SecurityAlarms".into() });
             assert!(!cloud.calls().iter().any(|c| c.ends_with(dependent)), "{dependent} was attempted");
         }
         // Independent steps went ahead.
@@ -405,18 +351,8 @@ mod tests {
     #[tokio::test]
     async fn eventual_consistency_errors_the_kind_declares_are_retried_others_are_not() {
         let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
-        cloud.fail(
-            "trail.secrets-manager-trail",
-            "InvalidCloudWatchLogsRoleArnException",
-            Timing::Before,
-            2,
-        );
-        cloud.fail(
-            "alarm.Secret is accessed",
-            "InvalidCloudWatchLogsRoleArnException",
-            Timing::Before,
-            1,
-        );
+        cloud.fail("trail.secrets-manager-trail", "InvalidCloudWatchLogsRoleArnException", Timing::Before, 2);
+        cloud.fail("alarm.Secret is accessed", "InvalidCloudWatchLogsRoleArnException", Timing::Before, 1);
         let desired = seed();
         let p = plan_against(&cloud, &desired, PlanOptions::default()).await;
         let (report, _) = run(cloud.clone(), &p, fast()).await;
@@ -431,26 +367,15 @@ mod tests {
     #[tokio::test]
     async fn retries_stop_after_the_configured_attempts_with_the_error() {
         let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
-        cloud.fail(
-            "trail.secrets-manager-trail",
-            "InsufficientS3BucketPolicyException",
-            Timing::Before,
-            100,
-        );
+        cloud.fail("trail.secrets-manager-trail", "InsufficientS3BucketPolicyException", Timing::Before, 100);
         let p = plan_against(&cloud, &seed(), PlanOptions::default()).await;
-        let opts = ApplyOptions {
-            consistency_attempts: 4,
-            ..fast()
-        };
+        let opts = ApplyOptions { consistency_attempts: 4, ..fast() };
         let (report, _) = run(cloud.clone(), &p, opts).await;
         match &report.outcomes["trail.secrets-manager-trail"] {
             Outcome::Failed(e) => assert!(e.contains("InsufficientS3BucketPolicyException"), "{e}"),
             o => panic!("{o:?}"),
         }
-        assert_eq!(
-            cloud.calls().iter().filter(|c| c.ends_with("trail.secrets-manager-trail")).count(),
-            4
-        );
+        assert_eq!(cloud.calls().iter().filter(|c| c.ends_with("trail.secrets-manager-trail")).count(), 4);
     }
 
     #[tokio::test]
@@ -459,15 +384,7 @@ mod tests {
         let desired = seed();
         let p = plan_against(&cloud, &desired, PlanOptions::default()).await;
         assert!(run(cloud.clone(), &p, fast()).await.0.ok());
-        let destroy = plan_against(
-            &cloud,
-            &desired,
-            PlanOptions {
-                destroy: true,
-                delete_logs: true,
-            },
-        )
-        .await;
+        let destroy = plan_against(&cloud, &desired, PlanOptions { destroy: true, delete_logs: true }).await;
         let (report, _) = run(cloud.clone(), &destroy, fast()).await;
         assert!(report.ok(), "{:?}", report.outcomes);
         let calls = cloud.calls();
@@ -508,10 +425,7 @@ mod tests {
         std::env::remove_var("TOP_SECRET_VALUE_UNSET_IN_THIS_TEST");
         let mut desired = seed();
         let secret = desired.iter_mut().find(|r| r.kind == Kind::Secret).unwrap();
-        secret.meta.insert(
-            "value_source".into(),
-            serde_json::json!({"from_env": "TOP_SECRET_VALUE_UNSET_IN_THIS_TEST"}),
-        );
+        secret.meta.insert("value_source".into(), serde_json::json!({"from_env": "TOP_SECRET_VALUE_UNSET_IN_THIS_TEST"}));
         let p = plan_against(&cloud, &desired, PlanOptions::default()).await;
         let errors = preflight(&p, &fast());
         assert_eq!(errors.len(), 1);

@@ -36,11 +36,7 @@ pub enum AwsError {
     #[error("no AWS region configured")]
     NoRegion,
     #[error("{operation}: {message}")]
-    Call {
-        operation: String,
-        code: Option<String>,
-        message: String,
-    },
+    Call { operation: String, code: Option<String>, message: String },
 }
 
 impl AwsError {
@@ -74,11 +70,7 @@ impl AwsError {
                 text
             }
         };
-        AwsError::Call {
-            operation: operation.to_string(),
-            code,
-            message,
-        }
+        AwsError::Call { operation: operation.to_string(), code, message }
     }
 
     pub fn code(&self) -> Option<&str> {
@@ -133,10 +125,8 @@ impl Aws {
                 $krate::Client::from_conf($krate::config::Builder::from(&conf).interceptor(stats.interceptor()).build())
             };
         }
-        let s3conf = s3::config::Builder::from(&conf)
-            .interceptor(stats.interceptor())
-            .force_path_style(endpoint_override.is_some())
-            .build();
+        let s3conf =
+            s3::config::Builder::from(&conf).interceptor(stats.interceptor()).force_path_style(endpoint_override.is_some()).build();
         Ok(Aws {
             region,
             secretsmanager: client!(secretsmanager),
@@ -155,12 +145,7 @@ impl Aws {
 
     /// The account the credentials belong to (STS GetCallerIdentity).
     pub async fn account_id(&self) -> Result<String, AwsError> {
-        let out = self
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| AwsError::call("GetCallerIdentity", e))?;
+        let out = self.sts.get_caller_identity().send().await.map_err(|e| AwsError::call("GetCallerIdentity", e))?;
         Ok(out.account.unwrap_or_default())
     }
 }
@@ -204,11 +189,7 @@ mod tests {
             || async {
                 let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
                 if n < 3 {
-                    Err(AwsError::Call {
-                        operation: "X".into(),
-                        code: Some("Busy".into()),
-                        message: "busy".into(),
-                    })
+                    Err(AwsError::Call { operation: "X".into(), code: Some("Busy".into()), message: "busy".into() })
                 } else {
                     Ok(n)
                 }
@@ -223,11 +204,7 @@ mod tests {
             |e| e.code() == Some("Busy"),
             || async {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Err(AwsError::Call {
-                    operation: "X".into(),
-                    code: Some("AccessDenied".into()),
-                    message: "no".into(),
-                })
+                Err(AwsError::Call { operation: "X".into(), code: Some("AccessDenied".into()), message: "no".into() })
             },
         )
         .await;

@@ -28,9 +28,7 @@ impl CallCount {
     /// Whether the operation can change AWS state. Reads are Get/List/Describe/Head/Lookup
     /// calls; `GetSecretValue` is a read that matters on its own (it fires the alarm).
     pub fn is_mutating(&self) -> bool {
-        !["Get", "List", "Describe", "Head", "Lookup", "Test"]
-            .iter()
-            .any(|p| self.operation.starts_with(p))
+        !["Get", "List", "Describe", "Head", "Lookup", "Test"].iter().any(|p| self.operation.starts_with(p))
     }
 }
 
@@ -40,12 +38,7 @@ impl ApiStats {
     }
 
     pub fn record(&self, service: &str, operation: &str) {
-        *self
-            .counts
-            .lock()
-            .expect("stats lock")
-            .entry((service.to_string(), operation.to_string()))
-            .or_default() += 1;
+        *self.counts.lock().expect("stats lock").entry((service.to_string(), operation.to_string())).or_default() += 1;
     }
 
     pub fn snapshot(&self) -> Vec<CallCount> {
@@ -53,11 +46,7 @@ impl ApiStats {
             .lock()
             .expect("stats lock")
             .iter()
-            .map(|((s, o), n)| CallCount {
-                service: s.clone(),
-                operation: o.clone(),
-                calls: *n,
-            })
+            .map(|((s, o), n)| CallCount { service: s.clone(), operation: o.clone(), calls: *n })
             .collect()
     }
 

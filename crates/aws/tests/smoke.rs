@@ -6,11 +6,7 @@ use secmon_testkit::Emulator;
 
 fn test_credentials() {
     // Dummy credentials for the emulator; never real ones.
-    for (k, v) in [
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ] {
+    for (k, v) in [("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"), ("AWS_EC2_METADATA_DISABLED", "true")] {
         if std::env::var(k).is_err() {
             std::env::set_var(k, v);
         }
@@ -27,16 +23,8 @@ async fn every_client_reaches_the_emulator() {
     assert_eq!(aws.account_id().await.unwrap().len(), 12);
     aws.secretsmanager.list_secrets().send().await.expect("Secrets Manager ListSecrets");
     aws.cloudtrail.describe_trails().send().await.expect("CloudTrail DescribeTrails");
-    aws.cloudwatch
-        .describe_alarms()
-        .send()
-        .await
-        .expect("CloudWatch DescribeAlarms (RPC v2 CBOR via the adapter)");
-    aws.logs
-        .describe_log_groups()
-        .send()
-        .await
-        .expect("CloudWatch Logs DescribeLogGroups");
+    aws.cloudwatch.describe_alarms().send().await.expect("CloudWatch DescribeAlarms (RPC v2 CBOR via the adapter)");
+    aws.logs.describe_log_groups().send().await.expect("CloudWatch Logs DescribeLogGroups");
     aws.sns.list_topics().send().await.expect("SNS ListTopics");
     aws.s3.list_buckets().send().await.expect("S3 ListBuckets");
     aws.iam.list_roles().send().await.expect("IAM ListRoles");
@@ -67,27 +55,12 @@ async fn cloudwatch_writes_round_trip_through_the_cbor_adapter() {
         .send()
         .await
         .expect("PutMetricAlarm");
-    let out = aws
-        .cloudwatch
-        .describe_alarms()
-        .alarm_names("Secret is accessed")
-        .send()
-        .await
-        .unwrap();
+    let out = aws.cloudwatch.describe_alarms().alarm_names("Secret is accessed").send().await.unwrap();
     let alarm = &out.metric_alarms()[0];
     assert_eq!(alarm.statistic(), Some(&Statistic::Sum));
     assert_eq!(alarm.period(), Some(60));
-    assert!(
-        alarm.state_updated_timestamp().is_some(),
-        "timestamps survive the protocol translation"
-    );
-    let tags = aws
-        .cloudwatch
-        .list_tags_for_resource()
-        .resource_arn(alarm.alarm_arn().unwrap())
-        .send()
-        .await
-        .unwrap();
+    assert!(alarm.state_updated_timestamp().is_some(), "timestamps survive the protocol translation");
+    let tags = aws.cloudwatch.list_tags_for_resource().resource_arn(alarm.alarm_arn().unwrap()).send().await.unwrap();
     assert_eq!(tags.tags()[0].value(), Some("smoke"));
     // A missing alarm is an empty answer, not an error.
     let none = aws.cloudwatch.describe_alarms().alarm_names("nope").send().await.unwrap();

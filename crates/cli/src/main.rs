@@ -15,11 +15,7 @@ use secmon_spec::{Diagnostic, Severity, Spec, SpecError};
 use output::Style;
 
 #[derive(Parser)]
-#[command(
-    name = "secmon",
-    version,
-    about = "Declarative AWS secret-access monitoring: validate, plan, apply."
-)]
+#[command(name = "secmon", version, about = "Declarative AWS secret-access monitoring: validate, plan, apply.")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -234,23 +230,11 @@ fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
             println!("{}", serde_json::to_string_pretty(&secmon_spec::json_schema()).expect("schema"));
             Ok(Outcome::Done)
         }
-        Command::TestPattern {
-            pattern,
-            file,
-            monitor,
-            events,
-            output,
-            all,
-        } => Ok(offline::test_pattern(pattern, file, monitor, events, output, all, style)),
+        Command::TestPattern { pattern, file, monitor, events, output, all } => {
+            Ok(offline::test_pattern(pattern, file, monitor, events, output, all, style))
+        }
         Command::Simulate { file, events, output } => Ok(offline::simulate_cmd(file, events, output, style)),
-        Command::Verify {
-            common,
-            output,
-            resend_confirmation,
-            trigger,
-            timeout,
-            notify_test,
-        } => {
+        Command::Verify { common, output, resend_confirmation, trigger, timeout, notify_test } => {
             let opts = secmon_verify::Options {
                 resend_confirmation,
                 trigger: trigger.then(|| std::time::Duration::from_secs(timeout)),
@@ -262,30 +246,16 @@ fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
             };
             pipeline::verify_cmd(&common, output, opts, style)
         }
-        Command::Import {
-            common,
-            addresses,
-            auto_approve,
-        } => pipeline::import_cmd(&common, &addresses, auto_approve, style),
-        Command::Plan {
-            common,
-            output,
-            out,
-            detailed_exitcode,
-            destroy,
-        } => pipeline::plan_cmd(&common, output, out.as_deref(), detailed_exitcode, destroy, style),
-        Command::Apply {
-            plan_file,
-            common,
-            auto_approve,
-            fail_after_steps,
-        } => pipeline::apply_cmd(&common, plan_file.as_deref(), auto_approve, fail_after_steps, style),
-        Command::Destroy {
-            common,
-            auto_approve,
-            recovery_window_days,
-            delete_logs,
-        } => pipeline::destroy_cmd(&common, auto_approve, recovery_window_days, delete_logs, style),
+        Command::Import { common, addresses, auto_approve } => pipeline::import_cmd(&common, &addresses, auto_approve, style),
+        Command::Plan { common, output, out, detailed_exitcode, destroy } => {
+            pipeline::plan_cmd(&common, output, out.as_deref(), detailed_exitcode, destroy, style)
+        }
+        Command::Apply { plan_file, common, auto_approve, fail_after_steps } => {
+            pipeline::apply_cmd(&common, plan_file.as_deref(), auto_approve, fail_after_steps, style)
+        }
+        Command::Destroy { common, auto_approve, recovery_window_days, delete_logs } => {
+            pipeline::destroy_cmd(&common, auto_approve, recovery_window_days, delete_logs, style)
+        }
     }
 }
 
@@ -296,11 +266,7 @@ fn print_diagnostics(diags: &[Diagnostic], style: Style) {
             Severity::Warning => style.yellow("warning"),
         };
         let loc = style.bold(&format!("{}:{}:{}", d.file, d.line, d.column));
-        let field = if d.field.is_empty() {
-            String::new()
-        } else {
-            format!("{}: ", d.field)
-        };
+        let field = if d.field.is_empty() { String::new() } else { format!("{}: ", d.field) };
         eprintln!("{loc}: {sev}: {field}{}", d.message);
         if let Some(h) = &d.hint {
             eprintln!("  {} {h}", style.cyan("hint:"));

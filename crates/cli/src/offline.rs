@@ -52,10 +52,7 @@ pub fn test_pattern(
                 Some(x) => x.pattern.clone(),
                 None => {
                     let names: Vec<&str> = s.state.monitors.iter().map(|x| x.name.as_str()).collect();
-                    return fail(
-                        format!("{}: no monitor named {m:?} (monitors: {})", f.display(), names.join(", ")),
-                        style,
-                    );
+                    return fail(format!("{}: no monitor named {m:?} (monitors: {})", f.display(), names.join(", ")), style);
                 }
             },
             Err(e) => return fail(e.to_string(), style),
@@ -65,13 +62,7 @@ pub fn test_pattern(
     let pattern = match Pattern::parse(&text) {
         Ok(p) => p,
         Err(e) => {
-            return fail(
-                format!(
-                    "filter pattern syntax error at {e}\n  {text}\n  {}^",
-                    " ".repeat(e.column.saturating_sub(1))
-                ),
-                style,
-            )
+            return fail(format!("filter pattern syntax error at {e}\n  {text}\n  {}^", " ".repeat(e.column.saturating_sub(1))), style)
         }
     };
     let mut matches = Vec::new();
@@ -119,32 +110,18 @@ pub fn test_pattern(
 }
 
 fn render_monitor(m: &MonitorReport, style: Style) {
-    let verdict = if m.run.fired {
-        style.red(&format!("FIRES ({} notification(s))", m.run.notifications.len()))
-    } else {
-        style.green("never fires")
-    };
+    let verdict =
+        if m.run.fired { style.red(&format!("FIRES ({} notification(s))", m.run.notifications.len())) } else { style.green("never fires") };
     let op = match m.comparison.as_str() {
         "GreaterThanOrEqualToThreshold" => ">=",
         "GreaterThanThreshold" => ">",
         "LessThanThreshold" => "<",
         _ => "<=",
     };
-    println!(
-        "{} {:?}: {} over {} s {op} {} — {verdict}",
-        style.bold("alarm"),
-        m.alarm,
-        m.statistic,
-        m.period,
-        m.threshold
-    );
+    println!("{} {:?}: {} over {} s {op} {} — {verdict}", style.bold("alarm"), m.alarm, m.statistic, m.period, m.threshold);
     println!("  {} event(s) matched the filter of monitor {:?}", m.matched.len(), m.monitor);
     for d in m.run.datapoints.iter().filter(|d| d.samples > 0) {
-        let mark = if d.breaching == Some(true) {
-            style.red("breaching")
-        } else {
-            "ok".to_string()
-        };
+        let mark = if d.breaching == Some(true) { style.red("breaching") } else { "ok".to_string() };
         println!(
             "  datapoint {}  {} = {} from {} value(s)  {mark}",
             format_time(d.period_start),
@@ -157,12 +134,7 @@ fn render_monitor(m: &MonitorReport, style: Style) {
         println!("  {}  {} -> {}: {}", format_time(t.time), t.from.as_str(), t.to.as_str(), t.reason);
     }
     for n in &m.run.notifications {
-        println!(
-            "  {}  {} notification to {}",
-            format_time(n.time),
-            style.yellow("→"),
-            n.topics.join(", ")
-        );
+        println!("  {}  {} notification to {}", format_time(n.time), style.yellow("→"), n.topics.join(", "));
         for e in &n.events {
             println!("      fired on {e}");
         }
@@ -182,10 +154,7 @@ pub fn simulate_cmd(file: PathBuf, files: Vec<String>, output: Format, style: St
     match output {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report).expect("json")),
         Format::Text => {
-            println!(
-                "{} event(s) read, {} not recorded by the trail\n",
-                report.events, report.dropped_by_trail
-            );
+            println!("{} event(s) read, {} not recorded by the trail\n", report.events, report.dropped_by_trail);
             for m in &report.monitors {
                 render_monitor(m, style);
             }

@@ -15,11 +15,7 @@ use crate::output::Style;
 use crate::{print_diagnostics, CliError, Common, Format, Outcome};
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
+    tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().expect("tokio runtime")
 }
 
 /// The spec read against live AWS; the call counts are printed (with `--stats`) even when
@@ -67,10 +63,7 @@ pub fn plan_cmd(
 ) -> Result<Outcome, CliError> {
     let s = open(common)?;
     let result = (|| {
-        let plan = s.plan(PlanOptions {
-            destroy,
-            delete_logs: false,
-        })?;
+        let plan = s.plan(PlanOptions { destroy, delete_logs: false })?;
         print_diagnostics(&s.spec.warnings, style);
         print_diagnostics(&secmon_sim::lint::lint(&s.spec), style);
         print_diagnostics(&secmon_engine::unconfirmed(&s.spec, &plan), style);
@@ -88,11 +81,7 @@ pub fn plan_cmd(
                 path.display()
             );
         }
-        Ok(if detailed && plan.has_changes() {
-            Outcome::PlanHasChanges
-        } else {
-            Outcome::Done
-        })
+        Ok(if detailed && plan.has_changes() { Outcome::PlanHasChanges } else { Outcome::Done })
     })();
     with_stats(common, &s.aws, result)
 }
@@ -102,9 +91,7 @@ fn confirm(auto_approve: bool, what: &str) -> Result<(), CliError> {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
-        return Err(CliError::Refused(format!(
-            "refusing to {what} without confirmation: no terminal to ask on; pass --auto-approve"
-        )));
+        return Err(CliError::Refused(format!("refusing to {what} without confirmation: no terminal to ask on; pass --auto-approve")));
     }
     print!("\nDo you want to {what}? Only 'yes' will be accepted: ");
     std::io::stdout().flush().ok();
@@ -222,10 +209,7 @@ pub fn destroy_cmd(
 ) -> Result<Outcome, CliError> {
     let s = open(common)?;
     let result = (|| {
-        let plan = s.plan(PlanOptions {
-            destroy: true,
-            delete_logs,
-        })?;
+        let plan = s.plan(PlanOptions { destroy: true, delete_logs })?;
         print!("{}", crate::render::plan_text(&plan, style));
         if plan.has_changes() {
             confirm(auto_approve, "destroy these resources")?;
@@ -240,20 +224,12 @@ pub fn verify_cmd(common: &Common, output: Format, opts: secmon_verify::Options,
     let spec = Spec::from_file(&common.file)?;
     if opts.trigger.is_some() {
         if let Some(s) = spec.state.secrets.first() {
-            eprintln!(
-                "{} --trigger reads secret {} once: this fires its alarm and notifies its topics.",
-                style.yellow("Note:"),
-                s.name
-            );
+            eprintln!("{} --trigger reads secret {} once: this fires its alarm and notifies its topics.", style.yellow("Note:"), s.name);
         }
     }
     let rt = runtime();
     let aws = rt.block_on(Aws::connect(spec.state.region.as_deref(), common.endpoint_url.as_deref()))?;
-    let report = with_stats(
-        common,
-        &aws,
-        rt.block_on(secmon_engine::verify(&spec, &aws, &opts)).map_err(CliError::from),
-    )?;
+    let report = with_stats(common, &aws, rt.block_on(secmon_engine::verify(&spec, &aws, &opts)).map_err(CliError::from))?;
     let outcome = match report.worst() {
         Status::Failed => Outcome::LinkBroken,
         Status::Warning => Outcome::WarningsOnly,

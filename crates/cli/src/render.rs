@@ -72,11 +72,7 @@ fn render_step(step: &Step, style: Style, out: &mut String) {
             }
             out.push_str("        POLICY\n");
         } else if step.action == Action::Create {
-            let v = if is_doc {
-                "(policy, see --output json)".to_string()
-            } else {
-                scalar(&after)
-            };
+            let v = if is_doc { "(policy, see --output json)".to_string() } else { scalar(&after) };
             out.push_str(&format!("      {sym} {key} = {v}\n"));
         } else if step.action == Action::Delete {
             continue;

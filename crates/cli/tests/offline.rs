@@ -10,22 +10,10 @@ const EVENTS: &str = "tests/fixtures/seed-004-test-events.json";
 
 #[test]
 fn test_pattern_exits_like_grep() {
-    let out = secmon(&[
-        "test-pattern",
-        "--pattern",
-        "{ $.eventName = \"GetSecretValue\" }",
-        "--events",
-        EVENTS,
-    ]);
+    let out = secmon(&["test-pattern", "--pattern", "{ $.eventName = \"GetSecretValue\" }", "--events", EVENTS]);
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("4 of 20 events matched"));
-    let out = secmon(&[
-        "test-pattern",
-        "--pattern",
-        "{ $.eventName = \"BatchGetSecretValue\" }",
-        "--events",
-        EVENTS,
-    ]);
+    let out = secmon(&["test-pattern", "--pattern", "{ $.eventName = \"BatchGetSecretValue\" }", "--events", EVENTS]);
     assert_eq!(out.status.code(), Some(1), "no match: 1");
     let out = secmon(&["test-pattern", "--pattern", "{ $.eventName = }", "--events", EVENTS]);
     assert_eq!(out.status.code(), Some(2), "syntax error: 2");
@@ -36,26 +24,13 @@ fn test_pattern_exits_like_grep() {
 
 #[test]
 fn test_pattern_takes_a_monitor_of_a_spec_and_explains_near_misses() {
-    let out = secmon(&[
-        "test-pattern",
-        "-f",
-        "specs/seed.yaml",
-        "--monitor",
-        "Secret is accessed",
-        "--events",
-        EVENTS,
-        "--output",
-        "json",
-    ]);
+    let out = secmon(&["test-pattern", "-f", "specs/seed.yaml", "--monitor", "Secret is accessed", "--events", EVENTS, "--output", "json"]);
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["matched"], 4);
     assert_eq!(v["events"], 20);
     let miss = &v["near_misses"][0];
-    assert_eq!(
-        miss["failed"][0],
-        "$.eventName = \"GetSecretValue\": $.eventName is \"GetResourcePolicy\""
-    );
+    assert_eq!(miss["failed"][0], "$.eventName = \"GetSecretValue\": $.eventName is \"GetResourcePolicy\"");
 }
 
 #[test]
@@ -78,32 +53,12 @@ fn simulate_shows_average_silent_and_sum_firing() {
     let out = secmon(&["simulate", "-f", "tests/fixtures/seed-scenario.yaml", "--events", EVENTS]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let s = text(&out.stdout);
-    assert!(
-        s.contains("alarm \"Secret is accessed (tutorial)\": Average over 300 s >= 1 — never fires"),
-        "{s}"
-    );
-    assert!(
-        s.contains("alarm \"Secret is accessed\": Sum over 60 s >= 1 — FIRES (4 notification(s))"),
-        "{s}"
-    );
-    assert!(
-        s.contains("2025-03-19T10:17:00Z  OK -> ALARM: 1 out of the last 1 datapoints [1] crossed the threshold: Sum >= 1"),
-        "{s}"
-    );
+    assert!(s.contains("alarm \"Secret is accessed (tutorial)\": Average over 300 s >= 1 — never fires"), "{s}");
+    assert!(s.contains("alarm \"Secret is accessed\": Sum over 60 s >= 1 — FIRES (4 notification(s))"), "{s}");
+    assert!(s.contains("2025-03-19T10:17:00Z  OK -> ALARM: 1 out of the last 1 datapoints [1] crossed the threshold: Sum >= 1"), "{s}");
     assert!(s.contains("2025-03-19T10:17:00Z  → notification to SecurityAlarms"), "{s}");
-    assert!(
-        s.contains("fired on 2025-03-19T10:16:39Z GetSecretValue 8948ce7e-42bc-4f01-848d-09439980b454"),
-        "{s}"
-    );
-    let out = secmon(&[
-        "simulate",
-        "-f",
-        "tests/fixtures/seed-scenario.yaml",
-        "--events",
-        EVENTS,
-        "--output",
-        "json",
-    ]);
+    assert!(s.contains("fired on 2025-03-19T10:16:39Z GetSecretValue 8948ce7e-42bc-4f01-848d-09439980b454"), "{s}");
+    let out = secmon(&["simulate", "-f", "tests/fixtures/seed-scenario.yaml", "--events", EVENTS, "--output", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["monitors"][0]["fired"], false);
     assert_eq!(v["monitors"][1]["fired"], true);
@@ -119,14 +74,7 @@ fn validate_lints_what_the_seeds_learned_the_hard_way() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|w| {
-            format!(
-                "{} {} {}",
-                w["field"].as_str().unwrap(),
-                w["message"].as_str().unwrap(),
-                w["hint"].as_str().unwrap_or("")
-            )
-        })
+        .map(|w| format!("{} {} {}", w["field"].as_str().unwrap(), w["message"].as_str().unwrap(), w["hint"].as_str().unwrap_or("")))
         .collect();
     let has = |field: &str, needle: &str| {
         assert!(
@@ -141,10 +89,7 @@ fn validate_lints_what_the_seeds_learned_the_hard_way() {
     has("monitors[1].pattern", "did you mean `GetSecretValue`?");
     has("monitors[1].pattern", "read-only event and the trail records WriteOnly");
     has("monitors[2].pattern", "the trail excludes it");
-    has(
-        "monitors[2].pattern",
-        "remove kms.amazonaws.com from trail.management_events.exclude_sources",
-    );
+    has("monitors[2].pattern", "remove kms.amazonaws.com from trail.management_events.exclude_sources");
     has("monitors[3].alarm.threshold", "can never be crossed");
     has("monitors[4].pattern", "S3 object-level API");
     has("monitors[5].pattern", "did you mean `$.eventName`?");

@@ -14,10 +14,7 @@ fn apply_on_an_empty_account_then_nothing_to_do() {
     let (code, out) = w.plan();
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("Plan: 9 to add, 0 to change, 0 to replace, 0 to destroy."), "{out}");
-    assert!(
-        out.contains("no topic of this monitor (SecurityAlarms) has a confirmed e-mail subscriber"),
-        "{out}"
-    );
+    assert!(out.contains("no topic of this monitor (SecurityAlarms) has a confirmed e-mail subscriber"), "{out}");
     w.apply();
     let (code, out) = w.plan();
     assert_eq!(code, 0, "a plan right after apply must be empty:\n{out}");
@@ -39,16 +36,8 @@ fn plan_json_is_data_with_a_format_version() {
     assert_eq!(plan["format_version"], 1);
     let steps = plan["steps"].as_array().unwrap();
     let trail = steps.iter().find(|s| s["address"] == "trail.secrets-manager-trail").unwrap();
-    let deps: Vec<&str> = trail["depends_on"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_str().unwrap())
-        .collect();
-    assert!(
-        deps.contains(&format!("bucket.{BUCKET}").as_str()) && deps.contains(&"log_group.secmon-secretsmanager-loggroup"),
-        "{deps:?}"
-    );
+    let deps: Vec<&str> = trail["depends_on"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+    assert!(deps.contains(&format!("bucket.{BUCKET}").as_str()) && deps.contains(&"log_group.secmon-secretsmanager-loggroup"), "{deps:?}");
     let secret = steps.iter().find(|s| s["address"] == "secret.TopSecretInfo").unwrap();
     assert_eq!(secret["after"]["meta"]["value_source"]["from_env"], "TOP_SECRET_VALUE");
 }
@@ -63,20 +52,12 @@ fn drift_is_named_exactly_and_repaired() {
     // Each out-of-band change, then a plan naming exactly it, then apply restoring it.
     type Drift<'a> = Box<dyn Fn() + 'a>;
     let cases: Vec<(&str, Drift, &str)> = vec![
-        (
-            "alarm statistic set to Average",
-            Box::new(|| w.set_seed_alarm(Statistic::Average, 300)),
-            "~ statistic = \"Average\" -> \"Sum\"",
-        ),
+        ("alarm statistic set to Average", Box::new(|| w.set_seed_alarm(Statistic::Average, 300)), "~ statistic = \"Average\" -> \"Sum\""),
         (
             "metric filter deleted",
             Box::new(|| {
                 rt.block_on(
-                    aws.logs
-                        .delete_metric_filter()
-                        .log_group_name("secmon-secretsmanager-loggroup")
-                        .filter_name("GetSecretValue")
-                        .send(),
+                    aws.logs.delete_metric_filter().log_group_name("secmon-secretsmanager-loggroup").filter_name("GetSecretValue").send(),
                 )
                 .unwrap();
             }),
@@ -85,8 +66,7 @@ fn drift_is_named_exactly_and_repaired() {
         (
             "logging stopped",
             Box::new(|| {
-                rt.block_on(aws.cloudtrail.stop_logging().name("secrets-manager-trail").send())
-                    .unwrap();
+                rt.block_on(aws.cloudtrail.stop_logging().name("secrets-manager-trail").send()).unwrap();
             }),
             "~ logging = false -> true",
         ),
@@ -103,12 +83,9 @@ fn drift_is_named_exactly_and_repaired() {
         (
             "subscription removed",
             Box::new(|| {
-                let subs = rt
-                    .block_on(aws.sns.list_subscriptions_by_topic().topic_arn(TOPIC_ARN).send())
-                    .unwrap();
+                let subs = rt.block_on(aws.sns.list_subscriptions_by_topic().topic_arn(TOPIC_ARN).send()).unwrap();
                 for s in subs.subscriptions() {
-                    rt.block_on(aws.sns.unsubscribe().subscription_arn(s.subscription_arn().unwrap()).send())
-                        .unwrap();
+                    rt.block_on(aws.sns.unsubscribe().subscription_arn(s.subscription_arn().unwrap()).send()).unwrap();
                 }
             }),
             "subscription.SecurityAlarms/security@example.com will be created",
@@ -119,15 +96,8 @@ fn drift_is_named_exactly_and_repaired() {
                 let p = format!(
                     r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Anyone","Effect":"Allow","Principal":"*","Action":"SNS:Publish","Resource":"{TOPIC_ARN}"}}]}}"#
                 );
-                rt.block_on(
-                    aws.sns
-                        .set_topic_attributes()
-                        .topic_arn(TOPIC_ARN)
-                        .attribute_name("Policy")
-                        .attribute_value(p)
-                        .send(),
-                )
-                .unwrap();
+                rt.block_on(aws.sns.set_topic_attributes().topic_arn(TOPIC_ARN).attribute_name("Policy").attribute_value(p).send())
+                    .unwrap();
             }),
             "topic.SecurityAlarms will be updated in-place",
         ),
@@ -196,18 +166,12 @@ fn a_look_alike_not_owned_by_the_spec_is_never_touched() {
     .unwrap();
     let (code, out) = w.plan();
     assert_eq!(code, 1, "{out}");
-    assert!(
-        out.contains("topic.SecurityAlarms") && out.contains("not owned by spec `secrets-monitoring`"),
-        "{out}"
-    );
+    assert!(out.contains("topic.SecurityAlarms") && out.contains("not owned by spec `secrets-monitoring`"), "{out}");
     let out = w.secmon(&["apply", "-f", SEED, "--auto-approve", "--stats"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(mutating(&text(&out.stderr)), 0, "nothing is changed when the plan fails");
     let attrs = w.rt.block_on(aws.sns.get_topic_attributes().topic_arn(TOPIC_ARN).send()).unwrap();
-    assert!(
-        attrs.attributes().unwrap()["Policy"].contains("Theirs"),
-        "the look-alike's policy is untouched"
-    );
+    assert!(attrs.attributes().unwrap()["Policy"].contains("Theirs"), "the look-alike's policy is untouched");
     let out = w.secmon(&["destroy", "-f", SEED, "--auto-approve"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let topics = w.rt.block_on(aws.sns.list_topics().send()).unwrap();
@@ -230,10 +194,7 @@ fn destroy_removes_every_owned_resource_and_is_idempotent() {
     let groups = w.rt.block_on(aws.logs.describe_log_groups().send()).unwrap();
     assert!(groups.log_groups().is_empty());
     let secrets = w.rt.block_on(aws.secretsmanager.list_secrets().send()).unwrap();
-    assert!(
-        secrets.secret_list().is_empty(),
-        "the secret is scheduled for deletion (hidden from ListSecrets)"
-    );
+    assert!(secrets.secret_list().is_empty(), "the secret is scheduled for deletion (hidden from ListSecrets)");
     let again = w.secmon(&["destroy", "-f", SEED, "--auto-approve", "--stats"]);
     assert_eq!(again.status.code(), Some(0), "{}{}", text(&again.stdout), text(&again.stderr));
     assert_eq!(mutating(&text(&again.stderr)), 0, "a second destroy is a no-op");
@@ -254,22 +215,13 @@ fn a_saved_plan_is_applied_exactly_or_refused_when_live_state_moved() {
     // Another run creates the log group meanwhile: the saved plan no longer describes reality.
     let aws = w.aws();
     w.rt.block_on(
-        aws.logs
-            .create_log_group()
-            .log_group_name("secmon-secretsmanager-loggroup")
-            .tags("secmon:spec", "secrets-monitoring")
-            .send(),
+        aws.logs.create_log_group().log_group_name("secmon-secretsmanager-loggroup").tags("secmon:spec", "secrets-monitoring").send(),
     )
     .unwrap();
     let out = w.secmon(&["apply", "-f", SEED, f]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("changed since this plan was made"),
-        "{}",
-        text(&out.stderr)
-    );
-    w.rt.block_on(aws.logs.delete_log_group().log_group_name("secmon-secretsmanager-loggroup").send())
-        .unwrap();
+    assert!(text(&out.stderr).contains("changed since this plan was made"), "{}", text(&out.stderr));
+    w.rt.block_on(aws.logs.delete_log_group().log_group_name("secmon-secretsmanager-loggroup").send()).unwrap();
     let out = w.secmon(&["apply", "-f", SEED, f]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(w.plan().0, 0);
@@ -294,9 +246,7 @@ fn metric_dimensions_survive_a_round_trip() {
     let out = w.secmon(&["plan", "-f", spec, "--detailed-exitcode"]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     let aws = w.aws();
-    let alarms =
-        w.rt.block_on(aws.cloudwatch.describe_alarms().alarm_names("Admin reads a secret").send())
-            .unwrap();
+    let alarms = w.rt.block_on(aws.cloudwatch.describe_alarms().alarm_names("Admin reads a secret").send()).unwrap();
     let d = &alarms.metric_alarms()[0].dimensions()[0];
     assert_eq!((d.name(), d.value()), (Some("User"), Some("IAM-Admin")));
 }
@@ -314,38 +264,20 @@ fn all_packs_apply_converge_and_plan_within_the_read_budget() {
     let packs_stats = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{}{packs_stats}", text(&out.stdout));
     let aws = w.aws();
-    let filters =
-        w.rt.block_on(aws.logs.describe_metric_filters().log_group_name("secmon-packs-loggroup").send())
-            .unwrap();
+    let filters = w.rt.block_on(aws.logs.describe_metric_filters().log_group_name("secmon-packs-loggroup").send()).unwrap();
     assert_eq!(filters.metric_filters().len(), 21, "15 CIS + 1 secret-access + 5 self-protection");
     for (id, _, metric, _, text) in secmon_spec::packs::CIS {
         let name = format!("{id}-{metric}");
-        let f = filters
-            .metric_filters()
-            .iter()
-            .find(|f| f.filter_name() == Some(name.as_str()))
-            .unwrap_or_else(|| panic!("{name}"));
+        let f = filters.metric_filters().iter().find(|f| f.filter_name() == Some(name.as_str())).unwrap_or_else(|| panic!("{name}"));
         assert_eq!(f.filter_pattern(), Some(text), "{name} keeps the canonical text byte for byte");
     }
     // The seed pipeline, converged in an account of its own, for comparison.
     let Some(seed_world) = World::new() else { return };
     seed_world.apply();
     let seed_out = text(&seed_world.secmon(&["plan", "-f", SEED, "--stats"]).stderr);
-    let total = |s: &str| -> u64 {
-        s.lines()
-            .find(|l| l.starts_with("API calls:"))
-            .unwrap()
-            .split_whitespace()
-            .nth(2)
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
-    assert_eq!(
-        total(&packs_stats),
-        total(&seed_out),
-        "21 monitors plan with as many calls as 1:\n{packs_stats}\n{seed_out}"
-    );
+    let total =
+        |s: &str| -> u64 { s.lines().find(|l| l.starts_with("API calls:")).unwrap().split_whitespace().nth(2).unwrap().parse().unwrap() };
+    assert_eq!(total(&packs_stats), total(&seed_out), "21 monitors plan with as many calls as 1:\n{packs_stats}\n{seed_out}");
     assert_eq!(calls(&packs_stats, "GetSecretValue"), 0);
 }
 
@@ -356,10 +288,7 @@ fn a_pending_subscription_is_reported_not_recreated() {
     w.emu.unconfirm_email("security@example.com");
     let (code, out) = w.plan();
     assert_eq!(code, 0, "pending is not a change:\n{out}");
-    assert!(
-        out.contains("subscription.SecurityAlarms/security@example.com: e-mail subscription pending confirmation"),
-        "{out}"
-    );
+    assert!(out.contains("subscription.SecurityAlarms/security@example.com: e-mail subscription pending confirmation"), "{out}");
     assert!(out.contains("aws sns subscribe --topic-arn arn:aws:sns:us-east-1:123456789012:SecurityAlarms --protocol email --notification-endpoint security@example.com"), "{out}");
     assert!(out.contains("has a confirmed e-mail subscriber"), "{out}");
     let again = w.apply();
@@ -373,55 +302,24 @@ fn import_takes_over_existing_resources_without_overwriting_a_secret_value() {
     use secmon_aws::sns::types::Tag;
     let Some(w) = World::new() else { return };
     let aws = w.aws();
-    w.rt.block_on(
-        aws.sns
-            .create_topic()
-            .name("SecurityAlarms")
-            .tags(Tag::builder().key("team").value("security").build().unwrap())
-            .send(),
-    )
-    .unwrap();
-    w.rt.block_on(
-        aws.secretsmanager
-            .create_secret()
-            .name("TopSecretInfo")
-            .secret_string("the existing value")
-            .send(),
-    )
-    .unwrap();
+    w.rt.block_on(aws.sns.create_topic().name("SecurityAlarms").tags(Tag::builder().key("team").value("security").build().unwrap()).send())
+        .unwrap();
+    w.rt.block_on(aws.secretsmanager.create_secret().name("TopSecretInfo").secret_string("the existing value").send()).unwrap();
     let (code, out) = w.plan();
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("secmon import"), "the error says how to take over: {out}");
     let out = w.secmon(&["import", "-f", SEED, "topic.SecurityAlarms", "secret.TopSecretInfo"]);
     assert_eq!(out.status.code(), Some(1), "refuses without a terminal or --auto-approve");
-    let out = w.secmon(&[
-        "import",
-        "-f",
-        SEED,
-        "topic.SecurityAlarms",
-        "secret.TopSecretInfo",
-        "--auto-approve",
-    ]);
+    let out = w.secmon(&["import", "-f", SEED, "topic.SecurityAlarms", "secret.TopSecretInfo", "--auto-approve"]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     let (code, out) = w.plan();
     assert_eq!(code, 2, "{out}");
-    assert!(
-        out.contains("topic.SecurityAlarms will be updated in-place"),
-        "the policy is taken over: {out}"
-    );
-    assert!(
-        out.contains("secret.TopSecretInfo will be updated in-place") && out.contains("description"),
-        "{out}"
-    );
-    assert!(
-        !out.contains("value_version"),
-        "the secret's value version is adopted as is, no value is written: {out}"
-    );
+    assert!(out.contains("topic.SecurityAlarms will be updated in-place"), "the policy is taken over: {out}");
+    assert!(out.contains("secret.TopSecretInfo will be updated in-place") && out.contains("description"), "{out}");
+    assert!(!out.contains("value_version"), "the secret's value version is adopted as is, no value is written: {out}");
     w.apply();
     assert_eq!(w.plan().0, 0);
-    let v =
-        w.rt.block_on(aws.secretsmanager.get_secret_value().secret_id("TopSecretInfo").send())
-            .unwrap();
+    let v = w.rt.block_on(aws.secretsmanager.get_secret_value().secret_id("TopSecretInfo").send()).unwrap();
     assert_eq!(v.secret_string(), Some("the existing value"), "import and apply kept the value");
     let out = w.secmon(&["import", "-f", SEED, "topic.Nope", "--auto-approve"]);
     assert_eq!(out.status.code(), Some(1));
@@ -444,16 +342,11 @@ fn the_trails_direct_sns_notification_can_be_turned_on_and_off() {
     assert_eq!(w.secmon(&["plan", "-f", on, "--detailed-exitcode"]).status.code(), Some(0));
     let aws = w.aws();
     let trails = w.rt.block_on(aws.cloudtrail.describe_trails().send()).unwrap();
-    assert!(trails.trail_list()[0]
-        .sns_topic_arn()
-        .is_some_and(|a| a.ends_with(":SecurityAlarms")));
+    assert!(trails.trail_list()[0].sns_topic_arn().is_some_and(|a| a.ends_with(":SecurityAlarms")));
     let (code, out) = w.plan();
     assert_eq!(code, 2);
     assert!(out.contains("~ sns_topic = \"SecurityAlarms\" -> (none)"), "{out}");
-    assert!(
-        out.contains("topic.SecurityAlarms will be updated in-place"),
-        "CloudTrail loses its publish right: {out}"
-    );
+    assert!(out.contains("topic.SecurityAlarms will be updated in-place"), "CloudTrail loses its publish right: {out}");
     w.apply();
     assert_eq!(w.plan().0, 0);
 }
@@ -477,18 +370,9 @@ fn secret_values_are_written_on_create_and_on_version_bump_only() {
     let out = w.secmon(&["apply", "-f", f, "--auto-approve"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let aws = w.aws();
-    let get = |id: &str| {
-        w.rt.block_on(aws.secretsmanager.get_secret_value().secret_id(id).send())
-            .unwrap()
-            .secret_string()
-            .unwrap()
-            .to_string()
-    };
-    assert_eq!(
-        get("FromFile"),
-        "value-from-file",
-        "read relative to the spec, trailing newline dropped"
-    );
+    let get =
+        |id: &str| w.rt.block_on(aws.secretsmanager.get_secret_value().secret_id(id).send()).unwrap().secret_string().unwrap().to_string();
+    assert_eq!(get("FromFile"), "value-from-file", "read relative to the spec, trailing newline dropped");
     assert_eq!(get("FromEnv"), "s3cr3t-value-never-printed");
     let generated = get("Generated");
     assert_eq!(generated.len(), 40);
@@ -514,12 +398,7 @@ fn secret_values_are_written_on_create_and_on_version_bump_only() {
         .envs(w.emu.env())
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "no change, so the missing variable is not needed: {}",
-        text(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "no change, so the missing variable is not needed: {}", text(&out.stderr));
 }
 
 /// Bad input changes nothing: a value source that cannot be read stops apply before any call.
@@ -535,10 +414,7 @@ fn an_unreadable_secret_value_source_stops_apply_before_any_change() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(
-        err.contains("secret.TopSecretInfo: environment variable TOP_SECRET_VALUE (the secret's value source) is not set"),
-        "{err}"
-    );
+    assert!(err.contains("secret.TopSecretInfo: environment variable TOP_SECRET_VALUE (the secret's value source) is not set"), "{err}");
     assert!(err.contains("nothing was changed"), "{err}");
     assert_eq!(mutating(&err), 0, "no resource was created: {err}");
 }

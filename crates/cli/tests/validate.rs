@@ -116,12 +116,6 @@ fn every_example_and_spec_shipped_validates() {
     assert!(files.len() >= 3, "{files:?}");
     for f in files {
         let out = secmon(&["validate", "-f", f.to_str().unwrap()]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}: {}",
-            f.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_eq!(out.status.code(), Some(0), "{}: {}", f.display(), String::from_utf8_lossy(&out.stderr));
     }
 }

@@ -15,13 +15,7 @@ fn verify(w: &World, extra: &[&str]) -> (i32, Value) {
 }
 
 fn status_of<'a>(v: &'a Value, id: &str) -> Vec<&'a str> {
-    v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["id"] == id)
-        .map(|c| c["status"].as_str().unwrap())
-        .collect()
+    v["checks"].as_array().unwrap().iter().filter(|c| c["id"] == id).map(|c| c["status"].as_str().unwrap()).collect()
 }
 
 fn failed(v: &Value) -> Vec<String> {
@@ -55,22 +49,10 @@ fn a_healthy_pipeline_verifies_clean_and_says_what_it_cannot_observe() {
         assert_eq!(status_of(&v, id), ["ok"], "{id}");
     }
     for id in ["trail.s3_delivery", "trail.cloudwatch_logs_delivery", "log_group.receives_events"] {
-        assert_eq!(
-            status_of(&v, id),
-            ["not_observable"],
-            "{id}: moto delivers nothing, so neither pass nor fail"
-        );
+        assert_eq!(status_of(&v, id), ["not_observable"], "{id}: moto delivers nothing, so neither pass nor fail");
     }
-    let watched = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "secret.watched")
-        .unwrap();
-    assert!(
-        watched["evidence"].as_str().unwrap().contains("offline engine"),
-        "says which engine decided: {watched}"
-    );
+    let watched = v["checks"].as_array().unwrap().iter().find(|c| c["id"] == "secret.watched").unwrap();
+    assert!(watched["evidence"].as_str().unwrap().contains("offline engine"), "says which engine decided: {watched}");
 }
 
 /// One seed failure per case: break it out of band, verify names it and exits non-zero.
@@ -82,8 +64,7 @@ fn each_seed_failure_is_diagnosed_by_name() {
             "logging stopped",
             Box::new(|w: &World| {
                 let aws = w.aws();
-                w.rt.block_on(aws.cloudtrail.stop_logging().name("secrets-manager-trail").send())
-                    .unwrap();
+                w.rt.block_on(aws.cloudtrail.stop_logging().name("secrets-manager-trail").send()).unwrap();
             }),
             "trail.logging",
         ),
@@ -108,14 +89,7 @@ fn each_seed_failure_is_diagnosed_by_name() {
             Box::new(|w: &World| {
                 let aws = w.aws();
                 let role = "CloudTrailRoleForCloudWatchLogs_secrets-manager-trail";
-                w.rt.block_on(
-                    aws.iam
-                        .delete_role_policy()
-                        .role_name(role)
-                        .policy_name("secmon-cloudwatch-logs")
-                        .send(),
-                )
-                .unwrap();
+                w.rt.block_on(aws.iam.delete_role_policy().role_name(role).policy_name("secmon-cloudwatch-logs").send()).unwrap();
                 w.rt.block_on(aws.iam.delete_role().role_name(role).send()).unwrap();
             }),
             "role.exists",
@@ -125,11 +99,7 @@ fn each_seed_failure_is_diagnosed_by_name() {
             Box::new(|w: &World| w.set_seed_filter_pattern("{ $.eventName = \"GetSecretValues\" }")),
             "secret.watched",
         ),
-        (
-            "alarm statistic Average",
-            Box::new(|w: &World| w.set_seed_alarm(Statistic::Average, 60)),
-            "alarm.can_fire",
-        ),
+        ("alarm statistic Average", Box::new(|w: &World| w.set_seed_alarm(Statistic::Average, 60)), "alarm.can_fire"),
         (
             "alarm action pointing at a deleted topic",
             Box::new(|w: &World| {
@@ -138,11 +108,7 @@ fn each_seed_failure_is_diagnosed_by_name() {
             }),
             "alarm.actions",
         ),
-        (
-            "subscription pending",
-            Box::new(|w: &World| w.emu.unconfirm_email("security@example.com")),
-            "topic.subscriptions",
-        ),
+        ("subscription pending", Box::new(|w: &World| w.emu.unconfirm_email("security@example.com")), "topic.subscriptions"),
     ];
     for (what, break_it, id) in cases {
         let Some(w) = World::new() else { return };
@@ -150,17 +116,8 @@ fn each_seed_failure_is_diagnosed_by_name() {
         break_it(&w);
         let (code, v) = verify(&w, &[]);
         assert_eq!(code, 1, "{what}: non-zero exit\n{v:#}");
-        assert!(
-            status_of(&v, id).contains(&"failed"),
-            "{what}: {id} must fail; failed: {:?}",
-            failed(&v)
-        );
-        let c = v["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == id && c["status"] == "failed")
-            .unwrap();
+        assert!(status_of(&v, id).contains(&"failed"), "{what}: {id} must fail; failed: {:?}", failed(&v));
+        let c = v["checks"].as_array().unwrap().iter().find(|c| c["id"] == id && c["status"] == "failed").unwrap();
         assert!(c["fix"].as_str().is_some_and(|f| !f.is_empty()), "{what}: says what to do: {c}");
     }
 }
@@ -173,16 +130,8 @@ fn pending_subscriptions_can_be_asked_to_confirm_again() {
     let (code, v) = verify(&w, &["--resend-confirmation"]);
     assert_eq!(code, 1);
     assert_eq!(status_of(&v, "subscription.resend"), ["ok"], "{v:#}");
-    let c = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "topic.subscriptions")
-        .unwrap();
-    assert!(
-        c["evidence"].as_str().unwrap().contains("pending: email:security@example.com"),
-        "{c}"
-    );
+    let c = v["checks"].as_array().unwrap().iter().find(|c| c["id"] == "topic.subscriptions").unwrap();
+    assert!(c["evidence"].as_str().unwrap().contains("pending: email:security@example.com"), "{c}");
 }
 
 #[test]
@@ -193,22 +142,11 @@ fn trigger_reads_the_secret_once_and_reports_what_it_cannot_follow() {
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     let stdout = text(&out.stdout);
     let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains("--trigger reads secret TopSecretInfo once: this fires its alarm"),
-        "announced: {stderr}"
-    );
+    assert!(stderr.contains("--trigger reads secret TopSecretInfo once: this fires its alarm"), "announced: {stderr}");
     assert_eq!(calls(&stderr, "GetSecretValue"), 1, "exactly one read");
     assert!(stdout.contains("trigger.read") && stdout.contains("its value was discarded"));
-    for stage in [
-        "trigger.cloudtrail_event",
-        "trigger.log_event",
-        "trigger.datapoint",
-        "trigger.alarm",
-    ] {
-        assert!(
-            stdout.lines().any(|l| l.starts_with("n/a") && l.contains(stage)),
-            "{stage} not observable on moto:\n{stdout}"
-        );
+    for stage in ["trigger.cloudtrail_event", "trigger.log_event", "trigger.datapoint", "trigger.alarm"] {
+        assert!(stdout.lines().any(|l| l.starts_with("n/a") && l.contains(stage)), "{stage} not observable on moto:\n{stdout}");
     }
     // A plain verify never reads the secret.
     let out = w.secmon(&["verify", "-f", SEED, "--stats"]);
@@ -246,23 +184,10 @@ fn a_trail_delivering_through_a_role_set_up_by_hand_is_named() {
     w.apply();
     let aws = w.aws();
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-    let role =
-        w.rt.block_on(
-            aws.iam
-                .create_role()
-                .role_name("ConsoleMadeRole")
-                .assume_role_policy_document(trust)
-                .send(),
-        )
-        .unwrap();
+    let role = w.rt.block_on(aws.iam.create_role().role_name("ConsoleMadeRole").assume_role_policy_document(trust).send()).unwrap();
     let pol = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["logs:CreateLogStream","logs:PutLogEvents"],"Resource":"arn:aws:logs:us-east-1:123456789012:log-group:secmon-secretsmanager-loggroup:log-stream:*"}]}"#;
     w.rt.block_on(
-        aws.iam
-            .put_role_policy()
-            .role_name("ConsoleMadeRole")
-            .policy_name("CloudTrailPolicyForCloudWatchLogs")
-            .policy_document(pol)
-            .send(),
+        aws.iam.put_role_policy().role_name("ConsoleMadeRole").policy_name("CloudTrailPolicyForCloudWatchLogs").policy_document(pol).send(),
     )
     .unwrap();
     let arn = role.role().unwrap().arn().to_string();
@@ -278,11 +203,6 @@ fn a_trail_delivering_through_a_role_set_up_by_hand_is_named() {
     let (_, v) = verify(&w, &[]);
     assert_eq!(status_of(&v, "role.permissions"), ["ok"], "{:?}", failed(&v));
     assert_eq!(status_of(&v, "trail.cloudwatch_logs"), ["warning"]);
-    let c = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "trail.cloudwatch_logs")
-        .unwrap();
+    let c = v["checks"].as_array().unwrap().iter().find(|c| c["id"] == "trail.cloudwatch_logs").unwrap();
     assert!(c["evidence"].as_str().unwrap().contains("ConsoleMadeRole"), "{c}");
 }

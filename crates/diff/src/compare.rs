@@ -77,10 +77,7 @@ pub fn plan(spec: &str, desired: &[Resource], live: &LiveState, opts: PlanOption
         }
     }
     if !conflicts.is_empty() {
-        return Err(DiffError::NotOwned {
-            spec: spec.to_string(),
-            addresses: conflicts,
-        });
+        return Err(DiffError::NotOwned { spec: spec.to_string(), addresses: conflicts });
     }
 
     for (address, l) in &live.resources {
@@ -119,11 +116,8 @@ pub fn plan(spec: &str, desired: &[Resource], live: &LiveState, opts: PlanOption
 /// they refer to; deletions wait for every step on the kinds that may refer to them; changes
 /// with the same serial key run one at a time.
 fn link(steps: &mut [Step]) {
-    let changing: BTreeMap<String, (Action, Kind)> = steps
-        .iter()
-        .filter(|s| s.action.is_change())
-        .map(|s| (s.address.clone(), (s.action, s.kind())))
-        .collect();
+    let changing: BTreeMap<String, (Action, Kind)> =
+        steps.iter().filter(|s| s.action.is_change()).map(|s| (s.address.clone(), (s.action, s.kind()))).collect();
     let mut serial: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for s in steps.iter().filter(|s| s.action.is_change()) {
         let r = s.after.as_ref().or(s.before.as_ref()).expect("resource");

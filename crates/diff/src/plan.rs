@@ -44,11 +44,7 @@ pub struct Step {
 
 impl Step {
     pub fn kind(&self) -> Kind {
-        self.after
-            .as_ref()
-            .or(self.before.as_ref())
-            .map(|r| r.kind)
-            .expect("a step has a resource")
+        self.after.as_ref().or(self.before.as_ref()).map(|r| r.kind).expect("a step has a resource")
     }
 
     /// Attributes whose value differs, as (name, before, after).
@@ -59,10 +55,7 @@ impl Step {
         let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
         keys.sort();
         keys.dedup();
-        keys.into_iter()
-            .filter(|k| b.get(*k) != a.get(*k))
-            .map(|k| (k.clone(), b.get(k).cloned(), a.get(k).cloned()))
-            .collect()
+        keys.into_iter().filter(|k| b.get(*k) != a.get(*k)).map(|k| (k.clone(), b.get(k).cloned(), a.get(k).cloned())).collect()
     }
 }
 
@@ -105,8 +98,6 @@ impl Plan {
     /// The steps that would change AWS, without `reason`: two plans with the same changes are
     /// the same plan even if worded differently. Used to refuse a saved plan when live state moved.
     pub fn change_set(&self) -> Vec<(String, Action, Option<Resource>, Option<Resource>)> {
-        self.changes()
-            .map(|s| (s.address.clone(), s.action, s.before.clone(), s.after.clone()))
-            .collect()
+        self.changes().map(|s| (s.address.clone(), s.action, s.before.clone(), s.after.clone())).collect()
     }
 }

@@ -8,21 +8,14 @@ use serde_json::json;
 
 fn seed() -> (Vec<Resource>, Target) {
     let spec = Spec::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../specs/seed.yaml")).unwrap();
-    let target = Target {
-        account_id: "123456789012".into(),
-        region: "us-east-1".into(),
-    };
+    let target = Target { account_id: "123456789012".into(), region: "us-east-1".into() };
     let state = spec.state.resolve(&target.account_id, &target.region).unwrap();
     (desired_resources(&state, &target), target)
 }
 
 /// Live state exactly as apply would leave it.
 fn converged(desired: &[Resource]) -> LiveState {
-    let mut live = LiveState {
-        account_id: "123456789012".into(),
-        region: "us-east-1".into(),
-        ..Default::default()
-    };
+    let mut live = LiveState { account_id: "123456789012".into(), region: "us-east-1".into(), ..Default::default() };
     for r in desired {
         let mut r = r.clone();
         r.meta.clear();
@@ -66,19 +59,11 @@ fn converged_state_plans_no_changes() {
 fn one_drifted_attribute_is_one_update_naming_it() {
     let (d, _) = seed();
     let mut live = converged(&d);
-    live.resources
-        .get_mut("alarm.Secret is accessed")
-        .unwrap()
-        .resource
-        .attrs
-        .insert("statistic".into(), json!("Average"));
+    live.resources.get_mut("alarm.Secret is accessed").unwrap().resource.attrs.insert("statistic".into(), json!("Average"));
     let p = plan("secrets-monitoring", &d, &live, PlanOptions::default()).unwrap();
     assert_eq!(summary(&p), ["Update alarm.Secret is accessed"]);
     let step = p.changes().next().unwrap();
-    assert_eq!(
-        step.changed_attrs(),
-        [("statistic".to_string(), Some(json!("Average")), Some(json!("Sum")))]
-    );
+    assert_eq!(step.changed_attrs(), [("statistic".to_string(), Some(json!("Average")), Some(json!("Sum")))]);
     assert!(step.reason.contains("statistic"));
 }
 
@@ -87,9 +72,7 @@ fn a_resource_not_owned_is_an_error_not_an_overwrite() {
     let (d, _) = seed();
     let mut live = converged(&d);
     live.resources.get_mut("topic.SecurityAlarms").unwrap().owned = false;
-    let err = plan("secrets-monitoring", &d, &live, PlanOptions::default())
-        .unwrap_err()
-        .to_string();
+    let err = plan("secrets-monitoring", &d, &live, PlanOptions::default()).unwrap_err().to_string();
     assert!(err.contains("topic.SecurityAlarms") && err.contains("not owned"), "{err}");
 }
 
@@ -103,16 +86,7 @@ fn owned_resources_removed_from_the_spec_are_deleted_after_their_consumers() {
     let p = plan("secrets-monitoring", &d, &live, PlanOptions::default()).unwrap();
     assert_eq!(summary(&p), ["Delete topic.OldTopic"]);
     // Destroy: everything, consumers first, topics only after the alarms that point at them.
-    let p = plan(
-        "secrets-monitoring",
-        &d,
-        &live,
-        PlanOptions {
-            destroy: true,
-            delete_logs: true,
-        },
-    )
-    .unwrap();
+    let p = plan("secrets-monitoring", &d, &live, PlanOptions { destroy: true, delete_logs: true }).unwrap();
     let order = summary(&p);
     let pos = |a: &str| order.iter().position(|s| s.ends_with(a)).unwrap();
     assert!(pos("trail.secrets-manager-trail") < pos("bucket.secmon-secrets-manager-trail-123456789012"));
@@ -125,20 +99,8 @@ fn owned_resources_removed_from_the_spec_are_deleted_after_their_consumers() {
 fn a_bucket_holding_logs_is_kept_unless_delete_logs() {
     let (d, _) = seed();
     let mut live = converged(&d);
-    live.resources
-        .get_mut("bucket.secmon-secrets-manager-trail-123456789012")
-        .unwrap()
-        .holds_data = true;
-    let p = plan(
-        "secrets-monitoring",
-        &d,
-        &live,
-        PlanOptions {
-            destroy: true,
-            delete_logs: false,
-        },
-    )
-    .unwrap();
+    live.resources.get_mut("bucket.secmon-secrets-manager-trail-123456789012").unwrap().holds_data = true;
+    let p = plan("secrets-monitoring", &d, &live, PlanOptions { destroy: true, delete_logs: false }).unwrap();
     assert!(!summary(&p).iter().any(|s| s.contains("bucket.")));
     assert!(p.notes.iter().any(|n| n.contains("--delete-logs")));
 }
@@ -147,19 +109,10 @@ fn a_bucket_holding_logs_is_kept_unless_delete_logs() {
 fn a_pending_subscription_is_shown_not_recreated() {
     let (d, _) = seed();
     let mut live = converged(&d);
-    live.resources
-        .get_mut("subscription.SecurityAlarms/security@example.com")
-        .unwrap()
-        .pending = true;
+    live.resources.get_mut("subscription.SecurityAlarms/security@example.com").unwrap().pending = true;
     let p = plan("secrets-monitoring", &d, &live, PlanOptions::default()).unwrap();
     assert!(!p.has_changes());
-    assert!(
-        p.notes
-            .iter()
-            .any(|n| n.contains("pending confirmation") && n.contains("aws sns subscribe")),
-        "{:?}",
-        p.notes
-    );
+    assert!(p.notes.iter().any(|n| n.contains("pending confirmation") && n.contains("aws sns subscribe")), "{:?}", p.notes);
 }
 
 #[test]

@@ -17,21 +17,14 @@ fn render(dir: &Path) -> String {
         (live.account_id.clone(), live.region.clone())
     };
     let state = spec.state.resolve(&account, &region).unwrap();
-    let target = Target {
-        account_id: account,
-        region,
-    };
+    let target = Target { account_id: account, region };
     let wanted = desired_resources(&state, &target);
     let mut out = String::new();
     match plan(&state.name, &wanted, &live, PlanOptions::default()) {
         Err(e) => out.push_str(&format!("error: {e}\n")),
         Ok(p) => {
             for s in &p.steps {
-                out.push_str(
-                    &format!("{:?} {}", s.action, s.address)
-                        .to_lowercase()
-                        .replacen(&s.address.to_lowercase(), &s.address, 1),
-                );
+                out.push_str(&format!("{:?} {}", s.action, s.address).to_lowercase().replacen(&s.address.to_lowercase(), &s.address, 1));
                 if !s.depends_on.is_empty() {
                     out.push_str(&format!("  (after {})", s.depends_on.join(", ")));
                 }
@@ -57,11 +50,7 @@ fn render(dir: &Path) -> String {
 #[test]
 fn golden_plans() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     dirs.sort();
     assert!(dirs.len() >= 4);
     let mut wrong = Vec::new();
@@ -74,10 +63,7 @@ fn golden_plans() {
         }
         let want = std::fs::read_to_string(&file).unwrap_or_default();
         if got != want {
-            let diff = similar::TextDiff::from_lines(&want, &got)
-                .unified_diff()
-                .header("expected", "got")
-                .to_string();
+            let diff = similar::TextDiff::from_lines(&want, &got).unified_diff().header("expected", "got").to_string();
             wrong.push(format!("{}:\n{diff}", dir.display()));
         }
     }

@@ -39,12 +39,7 @@ pub enum EngineError {
     #[error("{path}: plan format {found} is not {expected}; make the plan again with this secmon")]
     PlanFormat { path: String, found: u32, expected: u32 },
     #[error("{path}: this plan was made for {what} {saved}, not {current}; nothing was applied")]
-    PlanForOther {
-        path: String,
-        what: &'static str,
-        saved: String,
-        current: String,
-    },
+    PlanForOther { path: String, what: &'static str, saved: String, current: String },
     #[error("{path}: live state or the spec changed since this plan was made; nothing was applied. Run `secmon plan` again.")]
     StalePlan { path: String },
     #[error("{}\nnothing was changed", .0.join("\n"))]
@@ -68,10 +63,7 @@ pub struct Session {
 
 /// A pattern AWS would refuse is a spec error: it stops the command before any AWS call.
 pub fn refuse_invalid_patterns(spec: &Spec) -> Result<(), EngineError> {
-    let errors: Vec<Diagnostic> = secmon_sim::lint::lint(spec)
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error)
-        .collect();
+    let errors: Vec<Diagnostic> = secmon_sim::lint::lint(spec).into_iter().filter(|d| d.severity == Severity::Error).collect();
     if errors.is_empty() {
         Ok(())
     } else {
@@ -83,10 +75,7 @@ pub fn refuse_invalid_patterns(spec: &Spec) -> Result<(), EngineError> {
 async fn resolve(spec: &Spec, aws: &Aws) -> Result<(DesiredState, Target), EngineError> {
     let account_id = aws.account_id().await?;
     let state = spec.state.resolve(&account_id, &aws.region)?;
-    let target = Target {
-        account_id,
-        region: aws.region.clone(),
-    };
+    let target = Target { account_id, region: aws.region.clone() };
     Ok((state, target))
 }
 
@@ -98,14 +87,7 @@ impl Session {
         let (state, target) = resolve(&spec, aws).await?;
         let desired = desired_resources(&state, &target);
         let live = SdkCloud::new(aws.clone()).read(&state.name, &target, &desired).await?;
-        Ok(Session {
-            spec,
-            aws: aws.clone(),
-            state,
-            target,
-            desired,
-            live,
-        })
+        Ok(Session { spec, aws: aws.clone(), state, target, desired, live })
     }
 
     pub fn cloud(&self) -> SdkCloud {
@@ -129,10 +111,7 @@ impl Session {
         for a in addresses {
             let Some(d) = self.desired.iter().find(|r| &r.address() == a) else {
                 let known: Vec<String> = self.desired.iter().map(Resource::address).collect();
-                return Err(EngineError::UnknownAddress {
-                    address: a.clone(),
-                    known: known.join(", "),
-                });
+                return Err(EngineError::UnknownAddress { address: a.clone(), known: known.join(", ") });
             };
             match self.live.resources.get(a) {
                 None => return Err(EngineError::NotInAws { address: a.clone() }),
@@ -156,9 +135,7 @@ pub struct ImportSelection {
 pub async fn verify(spec: &Spec, aws: &Aws, opts: &secmon_verify::Options) -> Result<secmon_verify::Report, EngineError> {
     let (state, target) = resolve(spec, aws).await?;
     let mut report = secmon_verify::verify(&SdkCloud::new(aws.clone()), &state, &target, opts).await?;
-    report
-        .checks
-        .extend(secmon_verify::exercise(aws, &state, &target.account_id, opts).await);
+    report.checks.extend(secmon_verify::exercise(aws, &state, &target.account_id, opts).await);
     Ok(report)
 }
 
@@ -194,20 +171,11 @@ pub fn preflight(plan: &Plan, opts: &secmon_apply::ApplyOptions) -> Result<(), E
 /// Reads a plan saved by `secmon plan -o FILE`.
 pub fn load_plan(path: &Path) -> Result<Plan, EngineError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| EngineError::File {
-        path: file.clone(),
-        message: e.to_string(),
-    })?;
-    let saved: Plan = serde_json::from_str(&text).map_err(|e| EngineError::File {
-        path: file.clone(),
-        message: format!("not a secmon plan: {e}"),
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|e| EngineError::File { path: file.clone(), message: e.to_string() })?;
+    let saved: Plan =
+        serde_json::from_str(&text).map_err(|e| EngineError::File { path: file.clone(), message: format!("not a secmon plan: {e}") })?;
     if saved.format_version != FORMAT_VERSION {
-        return Err(EngineError::PlanFormat {
-            path: file,
-            found: saved.format_version,
-            expected: FORMAT_VERSION,
-        });
+        return Err(EngineError::PlanFormat { path: file, found: saved.format_version, expected: FORMAT_VERSION });
     }
     Ok(saved)
 }
@@ -216,18 +184,11 @@ pub fn load_plan(path: &Path) -> Result<Plan, EngineError> {
 /// same spec, account and region (reasons, being for humans, may differ).
 pub fn check_reviewed(saved: &Plan, fresh: &Plan, path: &Path) -> Result<(), EngineError> {
     let path = path.display().to_string();
-    for (what, s, f) in [
-        ("spec", &saved.spec, &fresh.spec),
-        ("account", &saved.account_id, &fresh.account_id),
-        ("region", &saved.region, &fresh.region),
-    ] {
+    for (what, s, f) in
+        [("spec", &saved.spec, &fresh.spec), ("account", &saved.account_id, &fresh.account_id), ("region", &saved.region, &fresh.region)]
+    {
         if s != f {
-            return Err(EngineError::PlanForOther {
-                path,
-                what,
-                saved: s.clone(),
-                current: f.clone(),
-            });
+            return Err(EngineError::PlanForOther { path, what, saved: s.clone(), current: f.clone() });
         }
     }
     if saved.change_set() != fresh.change_set() {
@@ -237,10 +198,7 @@ pub fn check_reviewed(saved: &Plan, fresh: &Plan, path: &Path) -> Result<(), Eng
 }
 
 pub fn write(path: &Path, text: &str) -> Result<(), EngineError> {
-    std::fs::write(path, text).map_err(|e| EngineError::File {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })
+    std::fs::write(path, text).map_err(|e| EngineError::File { path: path.display().to_string(), message: e.to_string() })
 }
 
 #[cfg(test)]
@@ -290,9 +248,7 @@ mod tests {
         let saved = plan("other-spec", "1", vec![]);
         let e = check_reviewed(&saved, &plan("s", "1", vec![]), path).unwrap_err().to_string();
         assert!(e.contains("made for spec other-spec, not s"), "{e}");
-        let e = check_reviewed(&plan("s", "2", vec![]), &plan("s", "1", vec![]), path)
-            .unwrap_err()
-            .to_string();
+        let e = check_reviewed(&plan("s", "2", vec![]), &plan("s", "1", vec![]), path).unwrap_err().to_string();
         assert!(e.contains("account 2, not 1"), "{e}");
     }
 

@@ -107,19 +107,12 @@ impl ResourceKind for Def {
             let names: Vec<String> = ctx.desired_of(Kind::Alarm).iter().map(|r| r.name.clone()).collect();
             let mut out = Vec::new();
             for chunk in names.chunks(100) {
-                let mut pages = aws
-                    .cloudwatch
-                    .describe_alarms()
-                    .set_alarm_names(Some(chunk.to_vec()))
-                    .into_paginator()
-                    .send();
+                let mut pages = aws.cloudwatch.describe_alarms().set_alarm_names(Some(chunk.to_vec())).into_paginator().send();
                 while let Some(page) = pages.next().await {
                     let page = page.map_err(|e| AwsError::call("DescribeAlarms", e))?;
                     for a in page.metric_alarms() {
-                        let observed = Observed {
-                            state: a.state_value().map(|s| s.as_str().to_string()),
-                            actions_enabled: a.actions_enabled(),
-                        };
+                        let observed =
+                            Observed { state: a.state_value().map(|s| s.as_str().to_string()), actions_enabled: a.actions_enabled() };
                         out.push(LiveResource::new(from_sdk(a), false).with_observed(&observed));
                     }
                 }
@@ -132,11 +125,7 @@ impl ResourceKind for Def {
     fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
         let subject = format!("alarm {}", desired.name);
         let Some(live) = ctx.live_of(desired) else {
-            return vec![ctx.missing(
-                "alarm.exists",
-                &subject,
-                "the alarm does not exist: the metric is counted but nobody is told",
-            )];
+            return vec![ctx.missing("alarm.exists", &subject, "the alarm does not exist: the metric is counted but nobody is told")];
         };
         let a: Attrs = live.resource.attrs();
         let mut out = Vec::new();
@@ -183,11 +172,7 @@ impl ResourceKind for Def {
             .set_alarm_actions(Some(a.alarm_actions.clone()))
             .set_dimensions(Some(dimensions.collect()))
             .tags(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build());
-        req = if statistic.starts_with('p') {
-            req.extended_statistic(statistic)
-        } else {
-            req.statistic(Statistic::from(statistic))
-        };
+        req = if statistic.starts_with('p') { req.extended_statistic(statistic) } else { req.statistic(Statistic::from(statistic)) };
         Box::pin(send("PutMetricAlarm", req.send()))
     }
 
@@ -197,11 +182,7 @@ impl ResourceKind for Def {
 
     fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
         let owner = Tag::builder().key(OWNER_TAG).value(spec).build();
-        let request = aws
-            .cloudwatch
-            .tag_resource()
-            .resource_arn(r.arn.clone().unwrap_or_default())
-            .tags(owner);
+        let request = aws.cloudwatch.tag_resource().resource_arn(r.arn.clone().unwrap_or_default()).tags(owner);
         Box::pin(send("TagResource", request.send()))
     }
 }
@@ -236,30 +217,14 @@ fn can_fire(subject: &str, a: &Attrs, metric: &Metric) -> Vec<Check> {
     };
     let problems = alarm_problems(&live, metric);
     if problems.is_empty() {
-        let evidence = format!(
-            "{} over {} s {} {}",
-            live.statistic,
-            live.period,
-            live.comparison.as_str(),
-            live.threshold
-        );
+        let evidence = format!("{} over {} s {} {}", live.statistic, live.period, live.comparison.as_str(), live.threshold);
         return vec![check("alarm.can_fire", subject, Status::Ok, evidence, None)];
     }
     problems
         .into_iter()
         .map(|p| {
-            let status = if p.impact == Impact::CannotFire {
-                Status::Failed
-            } else {
-                Status::Warning
-            };
-            check(
-                "alarm.can_fire",
-                subject,
-                status,
-                format!("{}: {}", p.field, p.message),
-                Some(p.hint),
-            )
+            let status = if p.impact == Impact::CannotFire { Status::Failed } else { Status::Warning };
+            check("alarm.can_fire", subject, status, format!("{}: {}", p.field, p.message), Some(p.hint))
         })
         .collect()
 }
@@ -268,13 +233,7 @@ fn can_fire(subject: &str, a: &Attrs, metric: &Metric) -> Vec<Check> {
 fn actions(ctx: &VerifyCtx, subject: &str, a: &Attrs, seen: &Observed) -> Vec<Check> {
     let mut out = Vec::new();
     if seen.actions_enabled == Some(false) {
-        out.push(check(
-            "alarm.actions",
-            subject,
-            Status::Failed,
-            "alarm actions are disabled",
-            Some("run `secmon apply`"),
-        ));
+        out.push(check("alarm.actions", subject, Status::Failed, "alarm actions are disabled", Some("run `secmon apply`")));
     }
     if a.alarm_actions.is_empty() {
         out.push(check(
@@ -313,13 +272,7 @@ fn actions(ctx: &VerifyCtx, subject: &str, a: &Attrs, seen: &Observed) -> Vec<Ch
     let state = seen.state.clone().unwrap_or_default();
     out.push(match state.as_str() {
         "OK" | "ALARM" => check("alarm.state", subject, Status::Ok, format!("state {state}"), None),
-        _ if ctx.local_endpoint => check(
-            "alarm.state",
-            subject,
-            Status::NotObservable,
-            format!("state {state}: {NOT_OBSERVABLE}"),
-            None,
-        ),
+        _ if ctx.local_endpoint => check("alarm.state", subject, Status::NotObservable, format!("state {state}: {NOT_OBSERVABLE}"), None),
         _ => check(
             "alarm.state",
             subject,
@@ -340,10 +293,7 @@ fn from_sdk(a: &secmon_aws::cloudwatch::types::MetricAlarm) -> Resource {
         description: a.alarm_description().map(str::to_string),
         namespace: a.namespace().map(str::to_string),
         metric_name: a.metric_name().map(str::to_string),
-        statistic: a
-            .statistic()
-            .map(|s| s.as_str().to_string())
-            .or_else(|| a.extended_statistic().map(str::to_string)),
+        statistic: a.statistic().map(|s| s.as_str().to_string()).or_else(|| a.extended_statistic().map(str::to_string)),
         period: a.period(),
         evaluation_periods,
         datapoints_to_alarm: a.datapoints_to_alarm().unwrap_or(evaluation_periods),
@@ -357,12 +307,7 @@ fn from_sdk(a: &secmon_aws::cloudwatch::types::MetricAlarm) -> Resource {
             .map(|d| (d.name().unwrap_or_default().to_string(), d.value().unwrap_or_default().to_string()))
             .collect(),
     };
-    Resource::new(
-        Kind::Alarm,
-        a.alarm_name().unwrap_or_default(),
-        a.alarm_arn().map(str::to_string),
-        &attrs,
-    )
+    Resource::new(Kind::Alarm, a.alarm_name().unwrap_or_default(), a.alarm_arn().map(str::to_string), &attrs)
 }
 
 #[cfg(test)]
@@ -382,10 +327,7 @@ mod tests {
             Kind::Alarm,
             "a",
             None,
-            &Attrs {
-                alarm_actions: vec!["arn:aws:sns:us-east-1:123456789012:T".into()],
-                ..Default::default()
-            },
+            &Attrs { alarm_actions: vec!["arn:aws:sns:us-east-1:123456789012:T".into()], ..Default::default() },
         );
         assert_eq!(Def.references(&r), vec!["topic.T"]);
     }
@@ -404,10 +346,7 @@ mod tests {
         a.statistic = Some("Average".into());
         set_attrs(&mut live, Kind::Alarm, &a);
         let l = first(&mut live, Kind::Alarm);
-        *l = l.clone().with_observed(&Observed {
-            state: Some("OK".into()),
-            actions_enabled: Some(false),
-        });
+        *l = l.clone().with_observed(&Observed { state: Some("OK".into()), actions_enabled: Some(false) });
         let bad = run(&spec, &live, &Default::default(), Kind::Alarm);
         assert_eq!(status(&bad, "alarm.can_fire"), Status::Failed);
         assert_eq!(status(&bad, "alarm.actions"), Status::Failed);

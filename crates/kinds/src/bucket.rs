@@ -79,12 +79,7 @@ impl ResourceKind for Def {
             encryption: Some("AES256".into()),
             expire_logs_after_days: trail.bucket.expire_logs_after_days.map(|d| d as i32),
         };
-        vec![Resource::new(
-            Kind::Bucket,
-            &trail.bucket.name,
-            Some(format!("arn:aws:s3:::{}", trail.bucket.name)),
-            &attrs,
-        )]
+        vec![Resource::new(Kind::Bucket, &trail.bucket.name, Some(format!("arn:aws:s3:::{}", trail.bucket.name)), &attrs)]
     }
 
     fn name_from_arn(&self, arn: &str) -> Option<String> {
@@ -92,12 +87,8 @@ impl ResourceKind for Def {
     }
 
     fn keep_instead_of_delete(&self, live: &LiveResource, delete_logs: bool) -> Option<String> {
-        (live.holds_data && !delete_logs).then(|| {
-            format!(
-                "{}: kept because it holds log files; pass --delete-logs to delete it with its logs",
-                live.resource.address()
-            )
-        })
+        (live.holds_data && !delete_logs)
+            .then(|| format!("{}: kept because it holds log files; pass --delete-logs to delete it with its logs", live.resource.address()))
     }
 
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
@@ -146,11 +137,7 @@ impl ResourceKind for Def {
             };
             tags.push(Tag::builder().key(OWNER_TAG).value(spec).build().expect("tag"));
             let tagging = Tagging::builder().set_tag_set(Some(tags)).build().expect("tagging");
-            send(
-                "PutBucketTagging",
-                aws.s3.put_bucket_tagging().bucket(&r.name).tagging(tagging).send(),
-            )
-            .await
+            send("PutBucketTagging", aws.s3.put_bucket_tagging().bucket(&r.name).tagging(tagging).send()).await
         })
     }
 }
@@ -177,15 +164,12 @@ async fn read_bucket(aws: &Aws, spec: &str, d: &Resource) -> Result<Option<LiveR
     };
     let attrs = Attrs {
         policy: pol.ok().and_then(|p| p.policy().and_then(policy::parse)).unwrap_or(Value::Null),
-        block_public_access: pab
-            .ok()
-            .and_then(|p| p.public_access_block_configuration().cloned())
-            .is_some_and(|c| {
-                c.block_public_acls() == Some(true)
-                    && c.ignore_public_acls() == Some(true)
-                    && c.block_public_policy() == Some(true)
-                    && c.restrict_public_buckets() == Some(true)
-            }),
+        block_public_access: pab.ok().and_then(|p| p.public_access_block_configuration().cloned()).is_some_and(|c| {
+            c.block_public_acls() == Some(true)
+                && c.ignore_public_acls() == Some(true)
+                && c.block_public_policy() == Some(true)
+                && c.restrict_public_buckets() == Some(true)
+        }),
         encryption: enc.ok().and_then(|e| {
             e.server_side_encryption_configuration()?
                 .rules()
@@ -194,10 +178,7 @@ async fn read_bucket(aws: &Aws, spec: &str, d: &Resource) -> Result<Option<LiveR
                 .map(|d| d.sse_algorithm().as_str().to_string())
         }),
         expire_logs_after_days: lc.ok().and_then(|l| {
-            l.rules()
-                .iter()
-                .find(|r| r.id() == Some(EXPIRY_RULE) && r.status().as_str() == "Enabled")
-                .and_then(|r| r.expiration()?.days())
+            l.rules().iter().find(|r| r.id() == Some(EXPIRY_RULE) && r.status().as_str() == "Enabled").and_then(|r| r.expiration()?.days())
         }),
     };
     let mut l = LiveResource::new(Resource::new(Kind::Bucket, b, d.arn.clone(), &attrs), owned);
@@ -217,36 +198,18 @@ async fn configure(aws: &Aws, r: &Resource, before: &Attrs, all: bool) -> Result
             .block_public_policy(on)
             .restrict_public_buckets(on)
             .build();
-        let request = s3
-            .put_public_access_block()
-            .bucket(&r.name)
-            .public_access_block_configuration(block);
+        let request = s3.put_public_access_block().bucket(&r.name).public_access_block_configuration(block);
         send("PutPublicAccessBlock", request.send()).await?;
     }
     if all || want.encryption != before.encryption {
-        let by_default = ServerSideEncryptionByDefault::builder()
-            .sse_algorithm(ServerSideEncryption::Aes256)
-            .build()
-            .expect("sse");
-        let rule = ServerSideEncryptionRule::builder()
-            .apply_server_side_encryption_by_default(by_default)
-            .build();
-        let config = ServerSideEncryptionConfiguration::builder()
-            .rules(rule)
-            .build()
-            .expect("sse config");
-        let request = s3
-            .put_bucket_encryption()
-            .bucket(&r.name)
-            .server_side_encryption_configuration(config);
+        let by_default = ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256).build().expect("sse");
+        let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(by_default).build();
+        let config = ServerSideEncryptionConfiguration::builder().rules(rule).build().expect("sse config");
+        let request = s3.put_bucket_encryption().bucket(&r.name).server_side_encryption_configuration(config);
         send("PutBucketEncryption", request.send()).await?;
     }
     if all || want.policy != before.policy {
-        send(
-            "PutBucketPolicy",
-            s3.put_bucket_policy().bucket(&r.name).policy(policy_text(&want.policy)).send(),
-        )
-        .await?;
+        send("PutBucketPolicy", s3.put_bucket_policy().bucket(&r.name).policy(policy_text(&want.policy)).send()).await?;
     }
     if all || want.expire_logs_after_days != before.expire_logs_after_days {
         match want.expire_logs_after_days {
@@ -281,12 +244,8 @@ async fn empty(aws: &Aws, bucket: &str) -> Result<(), KindError> {
     let mut pages = s3.list_objects_v2().bucket(bucket).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(fail("ListObjectsV2"))?;
-        let keys: Vec<ObjectIdentifier> = page
-            .contents()
-            .iter()
-            .filter_map(|o| o.key())
-            .map(|k| ObjectIdentifier::builder().key(k).build().expect("key"))
-            .collect();
+        let keys: Vec<ObjectIdentifier> =
+            page.contents().iter().filter_map(|o| o.key()).map(|k| ObjectIdentifier::builder().key(k).build().expect("key")).collect();
         if keys.is_empty() {
             continue;
         }
@@ -308,10 +267,7 @@ mod tests {
 
     #[test]
     fn the_bucket_policy_admits_only_the_named_trail_and_denies_plain_http() {
-        let t = Target {
-            account_id: "123456789012".into(),
-            region: "us-east-1".into(),
-        };
+        let t = Target { account_id: "123456789012".into(), region: "us-east-1".into() };
         let p = bucket_policy(&t, "b", "tr").to_string();
         assert!(p.contains("arn:aws:cloudtrail:us-east-1:123456789012:trail/tr"));
         assert!(p.contains("arn:aws:s3:::b/AWSLogs/123456789012/*"));

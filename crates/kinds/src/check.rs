@@ -47,13 +47,7 @@ pub struct Check {
 }
 
 pub fn check(id: &str, subject: impl Into<String>, status: Status, evidence: impl Into<String>, fix: Option<&str>) -> Check {
-    Check {
-        id: id.into(),
-        subject: subject.into(),
-        status,
-        evidence: evidence.into(),
-        fix: fix.map(str::to_string),
-    }
+    Check { id: id.into(), subject: subject.into(), status, evidence: evidence.into(), fix: fix.map(str::to_string) }
 }
 
 pub const NOT_OBSERVABLE: &str =
@@ -147,10 +141,7 @@ pub(crate) mod testing {
     pub const REGION: &str = "us-east-1";
 
     pub fn target() -> Target {
-        Target {
-            account_id: ACCOUNT.into(),
-            region: REGION.into(),
-        }
+        Target { account_id: ACCOUNT.into(), region: REGION.into() }
     }
 
     /// The seed spec, resolved for the test account.
@@ -161,11 +152,7 @@ pub(crate) mod testing {
 
     /// A live state in which every desired resource exists exactly as desired, owned.
     pub fn converged(spec: &DesiredState) -> LiveState {
-        let mut live = LiveState {
-            account_id: ACCOUNT.into(),
-            region: REGION.into(),
-            ..Default::default()
-        };
+        let mut live = LiveState { account_id: ACCOUNT.into(), region: REGION.into(), ..Default::default() };
         for r in desired_resources(spec, &target()) {
             live.insert(LiveResource::new(r, true));
         }
@@ -181,10 +168,7 @@ pub(crate) mod testing {
 
     /// The first live resource of `kind`.
     pub fn first(live: &mut LiveState, kind: Kind) -> &mut LiveResource {
-        live.resources
-            .values_mut()
-            .find(|l| l.resource.kind == kind)
-            .expect("a live resource of the kind")
+        live.resources.values_mut().find(|l| l.resource.kind == kind).expect("a live resource of the kind")
     }
 
     /// Gives the first live resource of `kind` other attributes.
@@ -199,14 +183,7 @@ pub(crate) mod testing {
 
     pub fn run(spec: &DesiredState, live: &LiveState, filters: &FilterEvidence, kind: Kind) -> Vec<Check> {
         let t = target();
-        let ctx = VerifyCtx {
-            spec,
-            target: &t,
-            live,
-            local_endpoint: false,
-            now: 1_000_000,
-            filters,
-        };
+        let ctx = VerifyCtx { spec, target: &t, live, local_endpoint: false, now: 1_000_000, filters };
         desired(spec, kind).iter().flat_map(|d| kind.def().verify(&ctx, d)).collect()
     }
 
@@ -217,10 +194,6 @@ pub(crate) mod testing {
 
     /// The status of the first check with `id`.
     pub fn status(checks: &[Check], id: &str) -> Status {
-        checks
-            .iter()
-            .find(|c| c.id == id)
-            .unwrap_or_else(|| panic!("no check {id} in {checks:#?}"))
-            .status
+        checks.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("no check {id} in {checks:#?}")).status
     }
 }

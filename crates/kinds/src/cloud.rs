@@ -39,10 +39,7 @@ impl Change {
     }
     /// The typed attributes before and after (defaults where a side is absent).
     pub fn attrs<A: serde::de::DeserializeOwned + Default>(&self) -> (A, A) {
-        (
-            self.before.as_ref().map(Resource::attrs).unwrap_or_default(),
-            self.after.as_ref().map(Resource::attrs).unwrap_or_default(),
-        )
+        (self.before.as_ref().map(Resource::attrs).unwrap_or_default(), self.after.as_ref().map(Resource::attrs).unwrap_or_default())
     }
 }
 
@@ -60,10 +57,7 @@ pub struct ExecCtx {
 
 impl ExecCtx {
     pub fn target(&self) -> Target {
-        Target {
-            account_id: self.account_id.clone(),
-            region: self.region.clone(),
-        }
+        Target { account_id: self.account_id.clone(), region: self.region.clone() }
     }
 }
 
@@ -126,9 +120,7 @@ impl Cloud for SdkCloud {
         Box::pin(async move {
             let aws = &self.aws;
             let seen = futures::future::join_all(
-                live.resources
-                    .iter()
-                    .map(|(address, l)| async move { (address.clone(), l.resource.kind.def().observe(aws, l).await) }),
+                live.resources.iter().map(|(address, l)| async move { (address.clone(), l.resource.kind.def().observe(aws, l).await) }),
             )
             .await;
             for (address, observed) in seen {

@@ -48,12 +48,7 @@ pub struct FakeCloud {
 
 impl FakeCloud {
     pub fn new(account_id: &str, region: &str) -> FakeCloud {
-        FakeCloud {
-            account_id: account_id.into(),
-            region: region.into(),
-            local_endpoint: false,
-            inner: Mutex::new(Account::default()),
-        }
+        FakeCloud { account_id: account_id.into(), region: region.into(), local_endpoint: false, inner: Mutex::new(Account::default()) }
     }
 
     /// Puts a resource into the account as it is (owned or not).
@@ -63,12 +58,7 @@ impl FakeCloud {
 
     /// The next `times` changes of `address` fail with `code` at `timing`.
     pub fn fail(&self, address: &str, code: &str, timing: Timing, times: u32) {
-        self.inner.lock().unwrap().faults.push(Fault {
-            address: address.into(),
-            code: code.into(),
-            timing,
-            remaining: times,
-        });
+        self.inner.lock().unwrap().faults.push(Fault { address: address.into(), code: code.into(), timing, remaining: times });
     }
 
     /// Every change attempted, in order, as `create alarm.X` (failed attempts included).
@@ -116,11 +106,7 @@ impl Cloud for FakeCloud {
         Box::pin(async move {
             let mut acct = self.inner.lock().unwrap();
             acct.reads += 1;
-            let mut state = LiveState {
-                account_id: target.account_id.clone(),
-                region: target.region.clone(),
-                ..Default::default()
-            };
+            let mut state = LiveState { account_id: target.account_id.clone(), region: target.region.clone(), ..Default::default() };
             for (address, l) in &acct.resources {
                 if l.owned || desired.iter().any(|d| d.address() == *address) {
                     state.insert(l.clone());
@@ -149,14 +135,10 @@ impl Cloud for FakeCloud {
             let mut acct = self.inner.lock().unwrap();
             let op = verb(change.op);
             acct.calls.push(format!("{op} {}", change.address));
-            let fault = acct
-                .faults
-                .iter_mut()
-                .find(|f| f.address == change.address && f.remaining > 0)
-                .map(|f| {
-                    f.remaining -= 1;
-                    (f.code.clone(), f.timing)
-                });
+            let fault = acct.faults.iter_mut().find(|f| f.address == change.address && f.remaining > 0).map(|f| {
+                f.remaining -= 1;
+                (f.code.clone(), f.timing)
+            });
             if let Some((code, Timing::Before)) = &fault {
                 return Err(Self::error(op, code));
             }

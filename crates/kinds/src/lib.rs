@@ -192,10 +192,7 @@ pub trait ResourceKind: Send + Sync {
             Ownership::Container(k) => k.as_str(),
             _ => "container",
         };
-        let message = format!(
-            "{} cannot be tagged: it belongs to whoever owns its {container}; import that instead",
-            r.address()
-        );
+        let message = format!("{} cannot be tagged: it belongs to whoever owns its {container}; import that instead", r.address());
         Box::pin(async move { Err(KindError::Input(message)) })
     }
 }
@@ -266,9 +263,7 @@ pub fn desired_resources(state: &DesiredState, target: &Target) -> Vec<Resource>
 /// A deletable resource from a tagged ARN (Resource Groups Tagging API answer).
 pub fn from_owned_arn(arn: &str) -> Option<Resource> {
     let arn = normalize_arn(arn);
-    Kind::ALL
-        .iter()
-        .find_map(|k| k.def().name_from_arn(&arn).map(|name| Resource::bare(*k, &name, Some(arn.clone()))))
+    Kind::ALL.iter().find_map(|k| k.def().name_from_arn(&arn).map(|name| Resource::bare(*k, &name, Some(arn.clone()))))
 }
 
 #[cfg(test)]
@@ -283,19 +278,9 @@ mod tests {
         assert_eq!(r.address(), "secret.TopSecretInfo");
         let r = from_owned_arn("arn:aws:cloudwatch:us-east-1:123456789012:alarm:Secret is accessed").unwrap();
         assert_eq!(r.address(), "alarm.Secret is accessed");
-        assert_eq!(
-            from_owned_arn("arn:aws:sns:us-east-1:123456789012:SecurityAlarms")
-                .unwrap()
-                .address(),
-            "topic.SecurityAlarms"
-        );
+        assert_eq!(from_owned_arn("arn:aws:sns:us-east-1:123456789012:SecurityAlarms").unwrap().address(), "topic.SecurityAlarms");
         assert_eq!(from_owned_arn("arn:aws:s3:::b").unwrap().address(), "bucket.b");
-        assert_eq!(
-            from_owned_arn("arn:aws:cloudtrail:us-east-1:123456789012:trail/t")
-                .unwrap()
-                .address(),
-            "trail.t"
-        );
+        assert_eq!(from_owned_arn("arn:aws:cloudtrail:us-east-1:123456789012:trail/t").unwrap().address(), "trail.t");
         assert!(from_owned_arn("arn:aws:ec2:us-east-1:123456789012:instance/i-1").is_none());
     }
 

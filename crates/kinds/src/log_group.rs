@@ -34,15 +34,8 @@ impl ResourceKind for Def {
         let Some(cw) = state.trail.as_ref().and_then(|tr| tr.cloudwatch_logs.as_ref()) else {
             return Vec::new();
         };
-        let attrs = Attrs {
-            retention_days: cw.retention_days.map(|d| d as i32),
-        };
-        vec![Resource::new(
-            Kind::LogGroup,
-            &cw.log_group,
-            Some(t.log_group_arn(&cw.log_group)),
-            &attrs,
-        )]
+        let attrs = Attrs { retention_days: cw.retention_days.map(|d| d as i32) };
+        vec![Resource::new(Kind::LogGroup, &cw.log_group, Some(t.log_group_arn(&cw.log_group)), &attrs)]
     }
 
     fn name_from_arn(&self, arn: &str) -> Option<String> {
@@ -65,11 +58,7 @@ impl ResourceKind for Def {
                 .send()
                 .await
                 .map_err(fail("DescribeLogStreams"))?;
-            let last_event = streams
-                .log_streams()
-                .first()
-                .and_then(|s| s.last_event_timestamp())
-                .map(|ms| ms / 1000);
+            let last_event = streams.log_streams().first().and_then(|s| s.last_event_timestamp()).map(|ms| ms / 1000);
             Ok(Some(serde_json::to_value(Observed { last_event }).expect("serialises")))
         })
     }
@@ -80,19 +69,9 @@ impl ResourceKind for Def {
         let Some(live) = ctx.live_of(desired) else {
             return vec![ctx.missing("log_group.exists", &subject, "the log group does not exist")];
         };
-        let never = (
-            Status::Failed,
-            "the log group has never received an event",
-            "check the trail's CloudWatch Logs delivery and its role",
-        );
-        let mut c = ctx.freshness(
-            "log_group.receives_events",
-            &subject,
-            "event",
-            None,
-            live.observed::<Observed>().last_event,
-            never,
-        );
+        let never =
+            (Status::Failed, "the log group has never received an event", "check the trail's CloudWatch Logs delivery and its role");
+        let mut c = ctx.freshness("log_group.receives_events", &subject, "event", None, live.observed::<Observed>().last_event, never);
         if c.status == Status::Warning {
             c.fix = Some("check trail.cloudwatch_logs_delivery".into());
         }
@@ -126,42 +105,20 @@ impl ResourceKind for Def {
 async fn put_retention(aws: &Aws, r: &Resource, existing: bool) -> Result<(), KindError> {
     let logs = &aws.logs;
     match r.attrs::<Attrs>().retention_days {
-        Some(d) => {
-            send(
-                "PutRetentionPolicy",
-                logs.put_retention_policy().log_group_name(&r.name).retention_in_days(d).send(),
-            )
-            .await
-        }
-        None if existing => {
-            send(
-                "DeleteRetentionPolicy",
-                logs.delete_retention_policy().log_group_name(&r.name).send(),
-            )
-            .await
-        }
+        Some(d) => send("PutRetentionPolicy", logs.put_retention_policy().log_group_name(&r.name).retention_in_days(d).send()).await,
+        None if existing => send("DeleteRetentionPolicy", logs.delete_retention_policy().log_group_name(&r.name).send()).await,
         None => Ok(()),
     }
 }
 
 async fn read_group(aws: &Aws, d: &Resource) -> Result<Option<LiveResource>, KindError> {
-    let desc = aws
-        .logs
-        .describe_log_groups()
-        .log_group_name_prefix(&d.name)
-        .send()
-        .await
-        .map_err(|e| AwsError::call("DescribeLogGroups", e))?;
+    let desc =
+        aws.logs.describe_log_groups().log_group_name_prefix(&d.name).send().await.map_err(|e| AwsError::call("DescribeLogGroups", e))?;
     let Some(g) = desc.log_groups().iter().find(|g| g.log_group_name() == Some(d.name.as_str())) else {
         return Ok(None);
     };
-    let attrs = Attrs {
-        retention_days: g.retention_in_days(),
-    };
-    Ok(Some(LiveResource::new(
-        Resource::new(Kind::LogGroup, &d.name, d.arn.clone(), &attrs),
-        false,
-    )))
+    let attrs = Attrs { retention_days: g.retention_in_days() };
+    Ok(Some(LiveResource::new(Resource::new(Kind::LogGroup, &d.name, d.arn.clone(), &attrs), false)))
 }
 
 #[cfg(test)]
@@ -176,9 +133,6 @@ mod tests {
         let group = first(&mut live, Kind::LogGroup);
         *group = group.clone().with_observed(&Observed { last_event: Some(999_995) });
         assert_eq!(verdict(&spec, &live, Kind::LogGroup, "log_group.receives_events"), Status::Ok);
-        assert_eq!(
-            verdict(&spec, &Default::default(), Kind::LogGroup, "log_group.exists"),
-            Status::Failed
-        );
+        assert_eq!(verdict(&spec, &Default::default(), Kind::LogGroup, "log_group.exists"), Status::Failed);
     }
 }

@@ -82,9 +82,7 @@ impl ResourceKind for Def {
                     default_value: m.metric.default,
                     dimensions: m.metric.dimensions.clone(),
                 };
-                Resource::new(Kind::MetricFilter, m.filter_name(), None, &attrs).with_meta(&Meta {
-                    pattern_text: Some(m.pattern.clone()),
-                })
+                Resource::new(Kind::MetricFilter, m.filter_name(), None, &attrs).with_meta(&Meta { pattern_text: Some(m.pattern.clone()) })
             })
             .collect()
     }
@@ -124,31 +122,17 @@ impl ResourceKind for Def {
     fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
         let subject = format!("metric filter {}", desired.name);
         let Some(live) = ctx.live_of(desired) else {
-            return vec![ctx.missing(
-                "filter.exists",
-                &subject,
-                "the metric filter does not exist: matching events are counted nowhere",
-            )];
+            return vec![ctx.missing("filter.exists", &subject, "the metric filter does not exist: matching events are counted nowhere")];
         };
         if let Err(e) = secmon_sim::Pattern::parse(&live.resource.attrs::<Attrs>().pattern) {
-            return vec![check(
-                "filter.pattern",
-                &subject,
-                Status::Failed,
-                format!("pattern syntax error at {e}"),
-                None,
-            )];
+            return vec![check("filter.pattern", &subject, Status::Failed, format!("pattern syntax error at {e}"), None)];
         }
         let engine = &ctx.filters.engine;
         match ctx.filters.example.get(&desired.name) {
             None => Vec::new(),
-            Some((kind, Ok(true))) => vec![check(
-                "filter.matches",
-                &subject,
-                Status::Ok,
-                format!("matches a canonical {kind} event (by {engine})"),
-                None,
-            )],
+            Some((kind, Ok(true))) => {
+                vec![check("filter.matches", &subject, Status::Ok, format!("matches a canonical {kind} event (by {engine})"), None)]
+            }
             Some((kind, Ok(false))) => vec![check(
                 "filter.matches",
                 &subject,
@@ -226,17 +210,7 @@ mod tests {
 
     #[test]
     fn moving_a_filter_to_another_log_group_forces_a_replacement() {
-        let on = |g: &str| {
-            Resource::new(
-                Kind::MetricFilter,
-                "f",
-                None,
-                &Attrs {
-                    log_group: g.into(),
-                    ..Default::default()
-                },
-            )
-        };
+        let on = |g: &str| Resource::new(Kind::MetricFilter, "f", None, &Attrs { log_group: g.into(), ..Default::default() });
         assert_eq!(Def.forces_replacement(&on("old"), &on("new")), Some("log_group"));
         assert_eq!(Def.forces_replacement(&on("old"), &on("old")), None);
     }

@@ -82,24 +82,12 @@ fn from_map<T: DeserializeOwned + Default>(map: &BTreeMap<String, Value>) -> T {
 impl Resource {
     /// A resource of `kind` with the kind's typed attributes.
     pub fn new<A: Serialize>(kind: Kind, name: &str, arn: Option<String>, attrs: &A) -> Resource {
-        Resource {
-            kind,
-            name: name.to_string(),
-            arn,
-            attrs: to_map(attrs),
-            meta: BTreeMap::new(),
-        }
+        Resource { kind, name: name.to_string(), arn, attrs: to_map(attrs), meta: BTreeMap::new() }
     }
 
     /// A resource known only by its identity (an owned ARN not read in detail).
     pub fn bare(kind: Kind, name: &str, arn: Option<String>) -> Resource {
-        Resource {
-            kind,
-            name: name.to_string(),
-            arn,
-            attrs: BTreeMap::new(),
-            meta: BTreeMap::new(),
-        }
+        Resource { kind, name: name.to_string(), arn, attrs: BTreeMap::new(), meta: BTreeMap::new() }
     }
 
     pub fn address(&self) -> String {
@@ -144,13 +132,7 @@ pub struct LiveResource {
 
 impl LiveResource {
     pub fn new(resource: Resource, owned: bool) -> LiveResource {
-        LiveResource {
-            resource,
-            owned,
-            pending: false,
-            holds_data: false,
-            observed: BTreeMap::new(),
-        }
+        LiveResource { resource, owned, pending: false, holds_data: false, observed: BTreeMap::new() }
     }
 
     /// Typed observations ([`LiveResource::observed`]).

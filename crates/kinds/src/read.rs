@@ -12,10 +12,7 @@ use crate::{
 pub(crate) async fn read(aws: &Aws, spec: &str, target: &Target, desired: &[Resource]) -> Result<LiveState, KindError> {
     let ctx = ReadCtx { spec, desired };
     let ctx = &ctx;
-    let (owned, reads) = tokio::join!(
-        owned_arns(aws, spec),
-        futures::future::join_all(Kind::ALL.iter().map(|k| k.def().read(aws, ctx))),
-    );
+    let (owned, reads) = tokio::join!(owned_arns(aws, spec), futures::future::join_all(Kind::ALL.iter().map(|k| k.def().read(aws, ctx))),);
     let mut found: Vec<LiveResource> = Vec::new();
     for r in reads {
         found.extend(r?);
@@ -28,11 +25,7 @@ pub(crate) async fn read(aws: &Aws, spec: &str, target: &Target, desired: &[Reso
 /// container does not exist (what is inside a deleted container is gone with it). Owned ARNs the
 /// reads did not find become deletable resources known by their ARN alone.
 pub(crate) fn resolve(target: &Target, found: Vec<LiveResource>, owned: &BTreeSet<String>) -> LiveState {
-    let mut state = LiveState {
-        account_id: target.account_id.clone(),
-        region: target.region.clone(),
-        ..Default::default()
-    };
+    let mut state = LiveState { account_id: target.account_id.clone(), region: target.region.clone(), ..Default::default() };
     let mut contained = Vec::new();
     for mut r in found {
         match r.resource.kind.ownership() {
@@ -71,12 +64,8 @@ pub(crate) fn resolve(target: &Target, found: Vec<LiveResource>, owned: &BTreeSe
 /// Every regional resource tagged `secmon:spec=<spec>`, in one paged call.
 async fn owned_arns(aws: &Aws, spec: &str) -> Result<BTreeSet<String>, KindError> {
     let mut out = BTreeSet::new();
-    let mut pages = aws
-        .tagging
-        .get_resources()
-        .tag_filters(TagFilter::builder().key(OWNER_TAG).values(spec).build())
-        .into_paginator()
-        .send();
+    let mut pages =
+        aws.tagging.get_resources().tag_filters(TagFilter::builder().key(OWNER_TAG).values(spec).build()).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::call("GetResources", e))?;
         for m in page.resource_tag_mapping_list() {

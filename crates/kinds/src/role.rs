@@ -67,10 +67,7 @@ impl ResourceKind for Def {
             return Vec::new();
         };
         let role = state.trail_role_name().expect("cloudwatch_logs implies a role");
-        let attrs = Attrs {
-            trust_policy: role_trust_policy(),
-            policy: role_logs_policy(t, &cw.log_group),
-        };
+        let attrs = Attrs { trust_policy: role_trust_policy(), policy: role_logs_policy(t, &cw.log_group) };
         vec![Resource::new(Kind::Role, &role, Some(t.role_arn(&role)), &attrs)]
     }
 
@@ -123,21 +120,10 @@ impl ResourceKind for Def {
                 Some("run `secmon apply`"),
             )];
         }
-        let group = ctx
-            .spec
-            .trail
-            .as_ref()
-            .and_then(|t| t.cloudwatch_logs.as_ref())
-            .map(|c| c.log_group.as_str());
+        let group = ctx.spec.trail.as_ref().and_then(|t| t.cloudwatch_logs.as_ref()).map(|c| c.log_group.as_str());
         let doc = a.policy.to_string();
         if doc.contains("logs:PutLogEvents") && group.is_none_or(|g| doc.contains(&format!("log-group:{g}:"))) {
-            vec![check(
-                "role.permissions",
-                &subject,
-                Status::Ok,
-                "trusted by CloudTrail, may write to the log group",
-                None,
-            )]
+            vec![check("role.permissions", &subject, Status::Ok, "trusted by CloudTrail, may write to the log group", None)]
         } else {
             vec![check(
                 "role.permissions",
@@ -170,11 +156,7 @@ impl ResourceKind for Def {
             let (before, after): (Attrs, Attrs) = (before.attrs(), r.attrs());
             if before.trust_policy != after.trust_policy {
                 let request = aws.iam.update_assume_role_policy().role_name(&r.name);
-                send(
-                    "UpdateAssumeRolePolicy",
-                    request.policy_document(policy_text(&after.trust_policy)).send(),
-                )
-                .await?;
+                send("UpdateAssumeRolePolicy", request.policy_document(policy_text(&after.trust_policy)).send()).await?;
             }
             if before.policy != after.policy {
                 put_logs_policy(aws, r).await?;
@@ -217,10 +199,8 @@ async fn put_logs_policy(aws: &Aws, r: &Resource) -> Result<(), KindError> {
 }
 
 async fn read_role(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveResource>, KindError> {
-    let (role, inline) = tokio::join!(
-        aws.iam.get_role().role_name(name).send(),
-        aws.iam.get_role_policy().role_name(name).policy_name(POLICY_NAME).send(),
-    );
+    let (role, inline) =
+        tokio::join!(aws.iam.get_role().role_name(name).send(), aws.iam.get_role_policy().role_name(name).policy_name(POLICY_NAME).send(),);
     let role = match role {
         Ok(r) => r,
         Err(e) if error_code(&e) == Some("NoSuchEntity") => return Ok(None),
@@ -234,10 +214,7 @@ async fn read_role(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveResou
         trust_policy: role.assume_role_policy_document().and_then(policy::parse).unwrap_or(Value::Null),
         policy: inline.ok().and_then(|p| policy::parse(p.policy_document())).unwrap_or(Value::Null),
     };
-    Ok(Some(LiveResource::new(
-        Resource::new(Kind::Role, name, Some(role.arn().to_string()), &attrs),
-        owned,
-    )))
+    Ok(Some(LiveResource::new(Resource::new(Kind::Role, name, Some(role.arn().to_string()), &attrs), owned)))
 }
 
 #[cfg(test)]
@@ -260,10 +237,7 @@ mod tests {
 
     #[test]
     fn the_logs_policy_is_scoped_to_the_log_groups_streams() {
-        let t = Target {
-            account_id: "123456789012".into(),
-            region: "us-east-1".into(),
-        };
+        let t = Target { account_id: "123456789012".into(), region: "us-east-1".into() };
         let r = role_logs_policy(&t, "lg").to_string();
         assert!(r.contains("log-group:lg:log-stream:*") && !r.contains("\"*\""));
     }

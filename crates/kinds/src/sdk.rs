@@ -29,10 +29,7 @@ where
     E: secmon_aws::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    move |e| KindError::Read {
-        address,
-        source: AwsError::call(operation, e),
-    }
+    move |e| KindError::Read { address, source: AwsError::call(operation, e) }
 }
 
 /// A policy document as the JSON text AWS takes.

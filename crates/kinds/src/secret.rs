@@ -65,13 +65,9 @@ impl ResourceKind for Def {
                 let source = match s.value.source() {
                     secmon_spec::ValueSource::FromEnv(v) => ValueSource::FromEnv(v.to_string()),
                     secmon_spec::ValueSource::FromFile(f) => ValueSource::FromFile(f.to_string()),
-                    secmon_spec::ValueSource::Generate {
-                        length,
-                        exclude_punctuation,
-                    } => ValueSource::Generate {
-                        length,
-                        exclude_punctuation,
-                    },
+                    secmon_spec::ValueSource::Generate { length, exclude_punctuation } => {
+                        ValueSource::Generate { length, exclude_punctuation }
+                    }
                 };
                 let attrs = Attrs {
                     description: s.description.clone(),
@@ -80,9 +76,7 @@ impl ResourceKind for Def {
                     value_version: Some(s.value.version as u64),
                     pending_deletion: false,
                 };
-                Resource::new(Kind::Secret, &s.name, None, &attrs).with_meta(&Meta {
-                    value_source: Some(source),
-                })
+                Resource::new(Kind::Secret, &s.name, None, &attrs).with_meta(&Meta { value_source: Some(source) })
             })
             .collect()
     }
@@ -94,12 +88,10 @@ impl ResourceKind for Def {
     }
 
     fn keep_instead_of_delete(&self, live: &LiveResource, _delete_logs: bool) -> Option<String> {
-        live.resource.attrs::<Attrs>().pending_deletion.then(|| {
-            format!(
-                "{}: already scheduled for deletion (restorable until its recovery window ends)",
-                live.resource.address()
-            )
-        })
+        live.resource
+            .attrs::<Attrs>()
+            .pending_deletion
+            .then(|| format!("{}: already scheduled for deletion (restorable until its recovery window ends)", live.resource.address()))
     }
 
     fn check_inputs(&self, change: &Change, spec_dir: &Path) -> Result<(), KindError> {
@@ -122,11 +114,7 @@ impl ResourceKind for Def {
         let engine = &ctx.filters.engine;
         let (caught, errors) = ctx.filters.secret.get(&desired.name).cloned().unwrap_or_default();
         if caught.is_empty() {
-            let errors = if errors.is_empty() {
-                String::new()
-            } else {
-                format!("; {}", errors.join("; "))
-            };
+            let errors = if errors.is_empty() { String::new() } else { format!("; {}", errors.join("; ")) };
             return vec![check(
                 "secret.watched",
                 &subject,
@@ -135,13 +123,7 @@ impl ResourceKind for Def {
                 Some("use a pattern like { ($.eventSource = \"secretsmanager.amazonaws.com\") && ($.eventName = \"GetSecretValue\") }, or the secret-access pack"),
             )];
         }
-        vec![check(
-            "secret.watched",
-            &subject,
-            Status::Ok,
-            format!("a GetSecretValue matches {} (by {engine})", caught.join(", ")),
-            None,
-        )]
+        vec![check("secret.watched", &subject, Status::Ok, format!("a GetSecretValue matches {} (by {engine})", caught.join(", ")), None)]
     }
 
     fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
@@ -155,10 +137,7 @@ impl ResourceKind for Def {
     fn delete<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
         let id = r.arn.clone().unwrap_or_else(|| r.name.clone());
         let request = aws.secretsmanager.delete_secret().secret_id(id);
-        Box::pin(send(
-            "DeleteSecret",
-            request.recovery_window_in_days(ctx.recovery_window_days.clamp(7, 30)).send(),
-        ))
+        Box::pin(send("DeleteSecret", request.recovery_window_in_days(ctx.recovery_window_days.clamp(7, 30)).send()))
     }
 
     fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
@@ -177,25 +156,12 @@ impl ResourceKind for Def {
 async fn read(aws: &Aws, ctx: &ReadCtx<'_>) -> Result<Vec<LiveResource>, KindError> {
     let wanted: Vec<&str> = ctx.desired_of(Kind::Secret).iter().map(|r| r.name.as_str()).collect();
     let mut out = Vec::new();
-    let mut pages = aws
-        .secretsmanager
-        .list_secrets()
-        .include_planned_deletion(true)
-        .into_paginator()
-        .send();
+    let mut pages = aws.secretsmanager.list_secrets().include_planned_deletion(true).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::call("ListSecrets", e))?;
         for s in page.secret_list() {
             let name = s.name().unwrap_or_default();
-            let r = secret(
-                ctx.spec,
-                name,
-                s.arn(),
-                s.description(),
-                s.kms_key_id(),
-                s.tags(),
-                s.deleted_date().is_some(),
-            );
+            let r = secret(ctx.spec, name, s.arn(), s.description(), s.kms_key_id(), s.tags(), s.deleted_date().is_some());
             if r.owned || wanted.contains(&name) {
                 out.push(r);
             }
@@ -203,23 +169,11 @@ async fn read(aws: &Aws, ctx: &ReadCtx<'_>) -> Result<Vec<LiveResource>, KindErr
     }
     // ListSecrets may hide secrets scheduled for deletion; a desired one missing from the list is
     // looked up by name, so that apply restores it instead of failing to create it again.
-    let missing: Vec<&str> = wanted
-        .iter()
-        .copied()
-        .filter(|n| !out.iter().any(|l| l.resource.name == *n))
-        .collect();
+    let missing: Vec<&str> = wanted.iter().copied().filter(|n| !out.iter().any(|l| l.resource.name == *n)).collect();
     let found = futures::future::join_all(missing.iter().map(|n| aws.secretsmanager.describe_secret().secret_id(*n).send())).await;
     for (name, d) in missing.iter().zip(found) {
         match d {
-            Ok(d) => out.push(secret(
-                ctx.spec,
-                name,
-                d.arn(),
-                d.description(),
-                d.kms_key_id(),
-                d.tags(),
-                d.deleted_date().is_some(),
-            )),
+            Ok(d) => out.push(secret(ctx.spec, name, d.arn(), d.description(), d.kms_key_id(), d.tags(), d.deleted_date().is_some())),
             Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {}
             Err(e) => return Err(AwsError::call("DescribeSecret", e).into()),
         }
@@ -237,10 +191,8 @@ fn secret(
     tags: &[Tag],
     deleted: bool,
 ) -> LiveResource {
-    let tags: BTreeMap<String, String> = tags
-        .iter()
-        .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
-        .collect();
+    let tags: BTreeMap<String, String> =
+        tags.iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect();
     let owned = tags.get(OWNER_TAG).map(String::as_str) == Some(spec);
     let attrs = Attrs {
         description: description.map(str::to_string),
@@ -276,10 +228,7 @@ async fn create(aws: &Aws, ctx: &ExecCtx, r: &Resource) -> Result<(), KindError>
 
 /// The `secmon:value-version` tag.
 fn version_tag(a: &Attrs) -> Tag {
-    Tag::builder()
-        .key(VALUE_VERSION_TAG)
-        .value(a.value_version.unwrap_or(1).to_string())
-        .build()
+    Tag::builder().key(VALUE_VERSION_TAG).value(a.value_version.unwrap_or(1).to_string()).build()
 }
 
 async fn update(aws: &Aws, ctx: &ExecCtx, before: &Resource, r: &Resource) -> Result<(), KindError> {
@@ -347,10 +296,7 @@ async fn read_value(aws: &Aws, r: &Resource, spec_dir: &Path) -> Result<String, 
         return Ok(v);
     }
     let (length, punct) = match r.meta::<Meta>().value_source {
-        Some(ValueSource::Generate {
-            length,
-            exclude_punctuation,
-        }) => (length, exclude_punctuation),
+        Some(ValueSource::Generate { length, exclude_punctuation }) => (length, exclude_punctuation),
         _ => (32, false),
     };
     let out = aws
@@ -361,8 +307,7 @@ async fn read_value(aws: &Aws, r: &Resource, spec_dir: &Path) -> Result<String, 
         .send()
         .await
         .map_err(fail("GetRandomPassword"))?;
-    out.random_password
-        .ok_or_else(|| KindError::Input("GetRandomPassword returned no value".into()))
+    out.random_password.ok_or_else(|| KindError::Input("GetRandomPassword returned no value".into()))
 }
 
 #[cfg(test)]
@@ -371,30 +316,20 @@ mod tests {
 
     #[test]
     fn the_value_source_keeps_its_plan_json_shape() {
-        let r = Resource::bare(Kind::Secret, "s", None).with_meta(&Meta {
-            value_source: Some(ValueSource::Generate {
-                length: 40,
-                exclude_punctuation: true,
-            }),
-        });
+        let r = Resource::bare(Kind::Secret, "s", None)
+            .with_meta(&Meta { value_source: Some(ValueSource::Generate { length: 40, exclude_punctuation: true }) });
         assert_eq!(
             serde_json::to_value(&r.meta).unwrap(),
             serde_json::json!({"value_source": {"generate": {"length": 40, "exclude_punctuation": true}}})
         );
-        let r = Resource::bare(Kind::Secret, "s", None).with_meta(&Meta {
-            value_source: Some(ValueSource::FromEnv("X".into())),
-        });
-        assert_eq!(
-            serde_json::to_value(&r.meta).unwrap(),
-            serde_json::json!({"value_source": {"from_env": "X"}})
-        );
+        let r = Resource::bare(Kind::Secret, "s", None).with_meta(&Meta { value_source: Some(ValueSource::FromEnv("X".into())) });
+        assert_eq!(serde_json::to_value(&r.meta).unwrap(), serde_json::json!({"value_source": {"from_env": "X"}}));
     }
 
     #[test]
     fn an_unset_value_variable_is_named_without_a_value() {
-        let r = Resource::bare(Kind::Secret, "s", None).with_meta(&Meta {
-            value_source: Some(ValueSource::FromEnv("SECMON_TEST_SURELY_UNSET".into())),
-        });
+        let r = Resource::bare(Kind::Secret, "s", None)
+            .with_meta(&Meta { value_source: Some(ValueSource::FromEnv("SECMON_TEST_SURELY_UNSET".into())) });
         let e = local_value(&r, Path::new(".")).unwrap_err().to_string();
         assert!(e.contains("SECMON_TEST_SURELY_UNSET"), "{e}");
     }
@@ -405,9 +340,7 @@ mod tests {
         let (spec, live) = world();
         assert_eq!(verdict(&spec, &live, Kind::Secret, "secret.watched"), Status::Failed);
         let mut evidence = crate::FilterEvidence::default();
-        evidence
-            .secret
-            .insert(desired(&spec, Kind::Secret)[0].name.clone(), (vec!["f".into()], vec![]));
+        evidence.secret.insert(desired(&spec, Kind::Secret)[0].name.clone(), (vec!["f".into()], vec![]));
         assert_eq!(status(&run(&spec, &live, &evidence, Kind::Secret), "secret.watched"), Status::Ok);
         assert_eq!(verdict(&spec, &Default::default(), Kind::Secret, "secret.exists"), Status::Failed);
     }

@@ -37,17 +37,8 @@ impl ResourceKind for Def {
         for topic in &state.topics {
             for email in &topic.email {
                 let endpoint = email.to_lowercase();
-                let attrs = Attrs {
-                    topic: topic.name.clone(),
-                    protocol: "email".into(),
-                    endpoint: endpoint.clone(),
-                };
-                out.push(Resource::new(
-                    Kind::Subscription,
-                    &format!("{}/{endpoint}", topic.name),
-                    None,
-                    &attrs,
-                ));
+                let attrs = Attrs { topic: topic.name.clone(), protocol: "email".into(), endpoint: endpoint.clone() };
+                out.push(Resource::new(Kind::Subscription, &format!("{}/{endpoint}", topic.name), None, &attrs));
             }
         }
         out
@@ -63,10 +54,7 @@ impl ResourceKind for Def {
 
     fn keep_instead_of_delete(&self, live: &LiveResource, _delete_logs: bool) -> Option<String> {
         live.pending.then(|| {
-            format!(
-                "{}: pending subscriptions cannot be deleted; AWS removes them after 3 days unconfirmed",
-                live.resource.address()
-            )
+            format!("{}: pending subscriptions cannot be deleted; AWS removes them after 3 days unconfirmed", live.resource.address())
         })
     }
 
@@ -102,20 +90,10 @@ impl ResourceKind for Def {
                     let endpoint = s.endpoint().unwrap_or_default().to_lowercase();
                     let sub_arn = s.subscription_arn().unwrap_or_default();
                     let pending = sub_arn == "PendingConfirmation";
-                    let attrs = Attrs {
-                        topic: topic.to_string(),
-                        protocol: "email".into(),
-                        endpoint: endpoint.clone(),
-                    };
-                    let r = Resource::new(
-                        Kind::Subscription,
-                        &format!("{topic}/{endpoint}"),
-                        (!pending).then(|| sub_arn.to_string()),
-                        &attrs,
-                    )
-                    .with_meta(&Meta {
-                        topic_arn: Some(topic_arn.to_string()),
-                    });
+                    let attrs = Attrs { topic: topic.to_string(), protocol: "email".into(), endpoint: endpoint.clone() };
+                    let r =
+                        Resource::new(Kind::Subscription, &format!("{topic}/{endpoint}"), (!pending).then(|| sub_arn.to_string()), &attrs)
+                            .with_meta(&Meta { topic_arn: Some(topic_arn.to_string()) });
                     let mut l = LiveResource::new(r, false);
                     l.pending = pending;
                     out.push(l);

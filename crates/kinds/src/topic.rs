@@ -87,15 +87,11 @@ fn allows_publish(policy: &Value, service: &str) -> bool {
     };
     statements.iter().any(|s| {
         let allow = s.get("Effect").and_then(Value::as_str) == Some("Allow");
-        let action = as_list(s.get("Action"))
-            .iter()
-            .any(|a| a == "sns:publish" || a == "sns:*" || a == "*");
+        let action = as_list(s.get("Action")).iter().any(|a| a == "sns:publish" || a == "sns:*" || a == "*");
         let p = s.get("Principal");
         let principal = p.and_then(Value::as_str) == Some("*")
-            || p.and_then(|p| p.get("AWS"))
-                .is_some_and(|a| as_list(Some(a)).iter().any(|x| x == "*"))
-            || p.and_then(|p| p.get("Service"))
-                .is_some_and(|v| as_list(Some(v)).iter().any(|x| x == service));
+            || p.and_then(|p| p.get("AWS")).is_some_and(|a| as_list(Some(a)).iter().any(|x| x == "*"))
+            || p.and_then(|p| p.get("Service")).is_some_and(|v| as_list(Some(v)).iter().any(|x| x == service));
         allow && action && principal
     })
 }
@@ -142,13 +138,7 @@ fn subscriptions(ctx: &VerifyCtx, subject: &str, topic: &str, seen: &Observed) -
             Some("`secmon verify --resend-confirmation` sends the confirmation again"),
         )
     } else {
-        check(
-            "topic.subscriptions",
-            subject,
-            Status::Ok,
-            format!("confirmed: {}", confirmed.join(", ")),
-            None,
-        )
+        check("topic.subscriptions", subject, Status::Ok, format!("confirmed: {}", confirmed.join(", ")), None)
     }
 }
 
@@ -159,18 +149,13 @@ fn topic_arn(ctx: &ExecCtx, r: &Resource) -> String {
 
 impl ResourceKind for Def {
     fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
-        let trail_topic = state
-            .trail
-            .as_ref()
-            .and_then(|tr| tr.notify_topic.as_deref().map(|n| (n, tr.name.as_str())));
+        let trail_topic = state.trail.as_ref().and_then(|tr| tr.notify_topic.as_deref().map(|n| (n, tr.name.as_str())));
         state
             .topics
             .iter()
             .map(|topic| {
                 let publisher = trail_topic.filter(|(n, _)| *n == topic.name).map(|(_, trail)| trail);
-                let attrs = Attrs {
-                    policy: topic_policy(t, &topic.name, publisher),
-                };
+                let attrs = Attrs { policy: topic_policy(t, &topic.name, publisher) };
                 Resource::new(Kind::Topic, &topic.name, Some(t.topic_arn(&topic.name)), &attrs)
             })
             .collect()
@@ -184,9 +169,7 @@ impl ResourceKind for Def {
         Box::pin(async move {
             let wanted = ctx.desired_of(Kind::Topic);
             let answers = futures::future::join_all(
-                wanted
-                    .iter()
-                    .map(|d| aws.sns.get_topic_attributes().topic_arn(d.arn.clone().unwrap_or_default()).send()),
+                wanted.iter().map(|d| aws.sns.get_topic_attributes().topic_arn(d.arn.clone().unwrap_or_default()).send()),
             )
             .await;
             let mut out = Vec::new();
@@ -196,18 +179,10 @@ impl ResourceKind for Def {
                     Err(e) if error_code(&e) == Some("NotFound") => continue,
                     Err(e) => return Err(read_fail(d.address(), "GetTopicAttributes")(e)),
                 };
-                let attrs = Attrs {
-                    policy: a
-                        .attributes()
-                        .and_then(|m| m.get("Policy"))
-                        .and_then(|p| policy::parse(p))
-                        .unwrap_or(Value::Null),
-                };
+                let attrs =
+                    Attrs { policy: a.attributes().and_then(|m| m.get("Policy")).and_then(|p| policy::parse(p)).unwrap_or(Value::Null) };
                 let observed = Observed {
-                    subscriptions_confirmed: a
-                        .attributes()
-                        .and_then(|m| m.get("SubscriptionsConfirmed"))
-                        .and_then(|n| n.parse().ok()),
+                    subscriptions_confirmed: a.attributes().and_then(|m| m.get("SubscriptionsConfirmed")).and_then(|n| n.parse().ok()),
                 };
                 let r = Resource::new(Kind::Topic, &d.name, d.arn.clone(), &attrs);
                 out.push(LiveResource::new(r, false).with_observed(&observed));
@@ -251,18 +226,12 @@ impl ResourceKind for Def {
     fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
         let owner = Tag::builder().key(OWNER_TAG).value(&ctx.spec).build().expect("tag");
         let request = aws.sns.create_topic().name(&r.name).tags(owner);
-        Box::pin(send(
-            "CreateTopic",
-            request.attributes("Policy", policy_text(&r.attrs::<Attrs>().policy)).send(),
-        ))
+        Box::pin(send("CreateTopic", request.attributes("Policy", policy_text(&r.attrs::<Attrs>().policy)).send()))
     }
 
     fn update<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, _before: &'a Resource, r: &'a Resource) -> Fut<'a, ()> {
         let request = aws.sns.set_topic_attributes().topic_arn(topic_arn(ctx, r)).attribute_name("Policy");
-        Box::pin(send(
-            "SetTopicAttributes",
-            request.attribute_value(policy_text(&r.attrs::<Attrs>().policy)).send(),
-        ))
+        Box::pin(send("SetTopicAttributes", request.attribute_value(policy_text(&r.attrs::<Attrs>().policy)).send()))
     }
 
     fn delete<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
@@ -282,10 +251,7 @@ mod tests {
 
     #[test]
     fn the_topic_policy_admits_this_accounts_alarms_and_only_the_named_trail() {
-        let t = Target {
-            account_id: "123456789012".into(),
-            region: "us-east-1".into(),
-        };
+        let t = Target { account_id: "123456789012".into(), region: "us-east-1".into() };
         let tp = topic_policy(&t, "T", None).to_string();
         assert!(tp.contains("aws:SourceAccount") && !tp.contains("cloudtrail"));
         assert!(tp.contains("arn:aws:cloudwatch:us-east-1:123456789012:alarm:*"));
@@ -306,9 +272,7 @@ mod tests {
         // A confirmed subscription of another protocol (an SQS queue, a chat webhook) receives.
         set_attrs(&mut live, Kind::Topic, &Attrs { policy: json!({}) });
         let topic = first(&mut live, Kind::Topic);
-        *topic = topic.clone().with_observed(&Observed {
-            subscriptions_confirmed: Some(1),
-        });
+        *topic = topic.clone().with_observed(&Observed { subscriptions_confirmed: Some(1) });
         assert_eq!(verdict(&spec, &live, Kind::Topic, "topic.subscriptions"), Status::Warning);
         assert_eq!(verdict(&spec, &live, Kind::Topic, "topic.policy"), Status::Failed);
     }

@@ -137,13 +137,7 @@ impl ResourceKind for Def {
         };
         let (want, got): (Attrs, Attrs) = (desired.attrs(), live.resource.attrs());
         let seen: Observed = live.observed();
-        let mut out = vec![check(
-            "trail.exists",
-            &subject,
-            Status::Ok,
-            format!("bucket {}", got.bucket.as_deref().unwrap_or("?")),
-            None,
-        )];
+        let mut out = vec![check("trail.exists", &subject, Status::Ok, format!("bucket {}", got.bucket.as_deref().unwrap_or("?")), None)];
         out.push(if got.logging {
             check("trail.logging", &subject, Status::Ok, "logging", None)
         } else {
@@ -174,13 +168,7 @@ impl ResourceKind for Def {
         let name = group.rsplit("log-group:").next().unwrap_or(group);
         if got.cloudwatch_logs_group_arn.as_ref() == Some(group) && got.cloudwatch_logs_role_arn.is_some() {
             if got.cloudwatch_logs_role_arn == want.cloudwatch_logs_role_arn {
-                out.push(check(
-                    "trail.cloudwatch_logs",
-                    &subject,
-                    Status::Ok,
-                    format!("delivers to {name}"),
-                    None,
-                ));
+                out.push(check("trail.cloudwatch_logs", &subject, Status::Ok, format!("delivers to {name}"), None));
             } else {
                 // The role checks judge the spec's role; this one is not the spec's to check.
                 out.push(check(
@@ -195,12 +183,7 @@ impl ResourceKind for Def {
                     Some("`secmon plan` shows the drift; `secmon apply` points the trail at the spec's role"),
                 ));
             }
-            out.push(delivery(
-                "trail.cloudwatch_logs_delivery",
-                "CloudWatch Logs",
-                &seen.logs_error,
-                seen.logs_time,
-            ));
+            out.push(delivery("trail.cloudwatch_logs_delivery", "CloudWatch Logs", &seen.logs_error, seen.logs_time));
         } else {
             out.push(check(
                 "trail.cloudwatch_logs",
@@ -276,11 +259,7 @@ impl ResourceKind for Def {
 
     fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
         let owner = Tag::builder().key(OWNER_TAG).value(spec).build().expect("tag");
-        let request = aws
-            .cloudtrail
-            .add_tags()
-            .resource_id(r.arn.clone().unwrap_or_default())
-            .tags_list(owner);
+        let request = aws.cloudtrail.add_tags().resource_id(r.arn.clone().unwrap_or_default()).tags_list(owner);
         Box::pin(send("AddTags", request.send()))
     }
 }
@@ -291,15 +270,7 @@ async fn put_selectors(aws: &Aws, name: &str, a: &Attrs) -> Result<(), KindError
         .include_management_events(true)
         .set_exclude_management_event_sources(Some(a.exclude_sources.clone()))
         .build();
-    send(
-        "PutEventSelectors",
-        aws.cloudtrail
-            .put_event_selectors()
-            .trail_name(name)
-            .event_selectors(selector)
-            .send(),
-    )
-    .await?;
+    send("PutEventSelectors", aws.cloudtrail.put_event_selectors().trail_name(name).event_selectors(selector).send()).await?;
     Ok(())
 }
 
@@ -312,11 +283,7 @@ async fn start_logging(aws: &Aws, name: &str) -> Result<(), KindError> {
 /// (CloudTrail answers tags for up to 20 trails per call; one trail, one call).
 async fn read_trail(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveResource>, KindError> {
     let (desc, status, selectors) = tokio::join!(
-        aws.cloudtrail
-            .describe_trails()
-            .trail_name_list(name)
-            .include_shadow_trails(false)
-            .send(),
+        aws.cloudtrail.describe_trails().trail_name_list(name).include_shadow_trails(false).send(),
         aws.cloudtrail.get_trail_status().name(name).send(),
         aws.cloudtrail.get_event_selectors().trail_name(name).send(),
     );
@@ -339,18 +306,8 @@ async fn read_trail(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveReso
     };
     let selectors = selectors.map_err(|e| AwsError::call("GetEventSelectors", e))?;
     let arn = t.trail_arn().unwrap_or_default();
-    let tags = aws
-        .cloudtrail
-        .list_tags()
-        .resource_id_list(arn)
-        .send()
-        .await
-        .map_err(|e| AwsError::call("ListTags", e))?;
-    let owned = tags
-        .resource_tag_list()
-        .iter()
-        .flat_map(|r| r.tags_list())
-        .any(|t| t.key() == OWNER_TAG && t.value() == Some(spec));
+    let tags = aws.cloudtrail.list_tags().resource_id_list(arn).send().await.map_err(|e| AwsError::call("ListTags", e))?;
+    let owned = tags.resource_tag_list().iter().flat_map(|r| r.tags_list()).any(|t| t.key() == OWNER_TAG && t.value() == Some(spec));
     let sel = selectors.event_selectors().first();
     let mut excludes: Vec<String> = sel.map(|s| s.exclude_management_event_sources().to_vec()).unwrap_or_default();
     excludes.sort();
@@ -361,16 +318,11 @@ async fn read_trail(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveReso
         cloudwatch_logs_group_arn: t.cloud_watch_logs_log_group_arn().map(normalize_arn),
         cloudwatch_logs_role_arn: t.cloud_watch_logs_role_arn().map(str::to_string),
         sns_topic: t.sns_topic_arn().map(|a| a.rsplit(':').next().unwrap_or(a).to_string()),
-        read_write: sel
-            .and_then(|s| s.read_write_type())
-            .map(|r| ReadWrite(r.as_str().to_string()))
-            .unwrap_or_default(),
+        read_write: sel.and_then(|s| s.read_write_type()).map(|r| ReadWrite(r.as_str().to_string())).unwrap_or_default(),
         exclude_sources: excludes,
         logging,
     };
-    Ok(Some(
-        LiveResource::new(Resource::new(Kind::Trail, name, t.trail_arn().map(str::to_string), &attrs), owned).with_observed(&observed),
-    ))
+    Ok(Some(LiveResource::new(Resource::new(Kind::Trail, name, t.trail_arn().map(str::to_string), &attrs), owned).with_observed(&observed)))
 }
 
 #[cfg(test)]

@@ -27,11 +27,8 @@ fn root() -> PathBuf {
 fn seed_records() -> Vec<Value> {
     let mut out = Vec::new();
     let dir = root().join("tests/fixtures/stratus-red-team");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
     files.push(root().join("tests/fixtures/seed-004-test-events.json"));
     files.sort();
     for f in files {
@@ -62,23 +59,14 @@ fn generate(path: &Path, bytes: u64) {
 
 fn peak_rss_mib() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = s
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
+    let kb: f64 = s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }
 
 fn main() {
     // `cargo bench` passes `--bench`; anything else (cargo test --benches) runs a tiny corpus.
     let quick = !std::env::args().any(|a| a == "--bench");
-    let mb: u64 = std::env::var("SECMON_BENCH_MB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if quick { 4 } else { 1024 });
+    let mb: u64 = std::env::var("SECMON_BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 4 } else { 1024 });
     let dir = root().join("target/bench");
     std::fs::create_dir_all(&dir).unwrap();
     let corpus = dir.join(format!("cloudtrail-{mb}mb.jsonl"));
@@ -102,37 +90,18 @@ fn main() {
     let secs = t.elapsed().as_secs_f64();
     println!("corpus: {} ({mib:.0} MiB, {n} events)", corpus.display());
     println!("pattern: {PATTERN}");
-    println!(
-        "{:<10} {:>9} {:>12} {:>14} {:>9}",
-        "tool", "seconds", "MiB/s", "events/s", "matches"
-    );
-    println!(
-        "{:<10} {secs:>9.2} {:>12.1} {:>14.0} {hits:>9}",
-        "secmon",
-        mib / secs,
-        n as f64 / secs
-    );
+    println!("{:<10} {:>9} {:>12} {:>14} {:>9}", "tool", "seconds", "MiB/s", "events/s", "matches");
+    println!("{:<10} {secs:>9.2} {:>12.1} {:>14.0} {hits:>9}", "secmon", mib / secs, n as f64 / secs);
     if let Some(rss) = peak_rss_mib() {
         println!("secmon peak RSS: {rss:.0} MiB (streaming: independent of corpus size)");
     }
 
     let t = Instant::now();
-    match Command::new("jq")
-        .args(["-c", JQ])
-        .arg(&corpus)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .output()
-    {
+    match Command::new("jq").args(["-c", JQ]).arg(&corpus).stdout(Stdio::piped()).stderr(Stdio::null()).output() {
         Ok(out) if out.status.success() => {
             let secs = t.elapsed().as_secs_f64();
             let jq_hits = out.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64;
-            println!(
-                "{:<10} {secs:>9.2} {:>12.1} {:>14.0} {jq_hits:>9}",
-                "jq",
-                mib / secs,
-                n as f64 / secs
-            );
+            println!("{:<10} {secs:>9.2} {:>12.1} {:>14.0} {jq_hits:>9}", "jq", mib / secs, n as f64 / secs);
             assert_eq!(jq_hits, hits, "secmon and jq disagree on the number of matches");
         }
         _ => println!("jq: not available on this machine; install jq to compare"),

@@ -129,12 +129,7 @@ pub fn evaluate(alarm: &Alarm, samples: &[Sample], topics: &[String], start: Opt
     let first = start.or_else(|| samples.iter().map(|s| s.time).min());
     let last = end.or_else(|| samples.iter().map(|s| s.time).max());
     let (Some(first), Some(last)) = (first, last) else {
-        return AlarmRun {
-            datapoints: vec![],
-            transitions: vec![],
-            notifications: vec![],
-            fired: false,
-        };
+        return AlarmRun { datapoints: vec![], transitions: vec![], notifications: vec![], fired: false };
     };
     let p0 = first.div_euclid(period) * period;
     let periods = ((last.div_euclid(period) * period - p0) / period) as usize + 1 + m;
@@ -187,12 +182,8 @@ pub fn evaluate(alarm: &Alarm, samples: &[Sample], topics: &[String], start: Opt
         };
         if next != state {
             let end_of_period = datapoints[i].period_start + period;
-            let shown: Vec<String> = window
-                .iter()
-                .map(|d| d.value.map(|v| format!("{v}")).unwrap_or_else(|| "missing".into()))
-                .collect();
-            let reason =
-                format!(
+            let shown: Vec<String> = window.iter().map(|d| d.value.map(|v| format!("{v}")).unwrap_or_else(|| "missing".into())).collect();
+            let reason = format!(
                 "{breaching} out of the last {} datapoints [{}] {} {} {} {} (minimum {n} datapoint(s) for ALARM; treat_missing_data = {})",
                 window.len(),
                 shown.join(", "),
@@ -202,19 +193,9 @@ pub fn evaluate(alarm: &Alarm, samples: &[Sample], topics: &[String], start: Opt
                 alarm.threshold,
                 alarm.treat_missing_data.as_str()
             );
-            transitions.push(Transition {
-                time: end_of_period,
-                from: state,
-                to: next,
-                reason,
-            });
+            transitions.push(Transition { time: end_of_period, from: state, to: next, reason });
             if next == State::Alarm && !topics.is_empty() {
-                notifications.push(Notification {
-                    time: end_of_period,
-                    topics: topics.to_vec(),
-                    state: next,
-                    events: Vec::new(),
-                });
+                notifications.push(Notification { time: end_of_period, topics: topics.to_vec(), state: next, events: Vec::new() });
             }
             state = next;
         }
@@ -222,12 +203,7 @@ pub fn evaluate(alarm: &Alarm, samples: &[Sample], topics: &[String], start: Opt
     // Trailing periods only exist to let the alarm settle; keep them but without fake data.
     datapoints.truncate(periods);
     let fired = transitions.iter().any(|t| t.to == State::Alarm);
-    AlarmRun {
-        datapoints,
-        transitions,
-        notifications,
-        fired,
-    }
+    AlarmRun { datapoints, transitions, notifications, fired }
 }
 
 #[cfg(test)]
@@ -235,11 +211,7 @@ mod tests {
     use super::*;
 
     fn alarm(stat: &str, period: u32) -> Alarm {
-        Alarm {
-            statistic: stat.into(),
-            period,
-            ..Alarm::default()
-        }
+        Alarm { statistic: stat.into(), period, ..Alarm::default() }
     }
 
     #[test]
@@ -259,29 +231,18 @@ mod tests {
     fn one_access_among_quiet_events_fires_sum_not_average() {
         // One matching event and nine others in the same 5 minutes, default value 0.
         let mut samples = vec![Sample { time: 1000, value: 1.0 }];
-        samples.extend((0..9).map(|i| Sample {
-            time: 1000 + i * 10,
-            value: 0.0,
-        }));
+        samples.extend((0..9).map(|i| Sample { time: 1000 + i * 10, value: 0.0 }));
         let sum = evaluate(&alarm("Sum", 60), &samples, &["T".into()], None, None);
         assert!(sum.fired);
         assert_eq!(sum.notifications.len(), 1);
         let avg = evaluate(&alarm("Average", 300), &samples, &["T".into()], None, None);
         assert!(!avg.fired, "{:?}", avg.transitions);
-        assert!(
-            avg.transitions.iter().any(|t| t.reason.contains("Average >= 1")),
-            "{:?}",
-            avg.transitions
-        );
+        assert!(avg.transitions.iter().any(|t| t.reason.contains("Average >= 1")), "{:?}", avg.transitions);
     }
 
     #[test]
     fn datapoints_to_alarm_m_of_n() {
-        let a = Alarm {
-            evaluation_periods: 3,
-            datapoints_to_alarm: Some(2),
-            ..alarm("Sum", 60)
-        };
+        let a = Alarm { evaluation_periods: 3, datapoints_to_alarm: Some(2), ..alarm("Sum", 60) };
         let one = [Sample { time: 0, value: 1.0 }];
         assert!(!evaluate(&a, &one, &[], None, None).fired);
         let two = [Sample { time: 0, value: 1.0 }, Sample { time: 120, value: 1.0 }];
@@ -290,17 +251,10 @@ mod tests {
 
     #[test]
     fn treat_missing_data_breaching_fires_on_silence() {
-        let a = Alarm {
-            comparison: Comparison::LessThanThreshold,
-            treat_missing_data: TreatMissingData::Breaching,
-            ..alarm("Sum", 60)
-        };
+        let a = Alarm { comparison: Comparison::LessThanThreshold, treat_missing_data: TreatMissingData::Breaching, ..alarm("Sum", 60) };
         let run = evaluate(&a, &[], &[], Some(0), Some(300));
         assert!(run.fired);
-        let a = Alarm {
-            treat_missing_data: TreatMissingData::Missing,
-            ..a
-        };
+        let a = Alarm { treat_missing_data: TreatMissingData::Missing, ..a };
         let run = evaluate(&a, &[], &[], Some(0), Some(300));
         assert!(!run.fired);
         assert!(run.transitions.is_empty(), "stays INSUFFICIENT_DATA");

@@ -196,10 +196,7 @@ pub const SERVICES: &[(&str, &[&str])] = &[
             "RevokeGrant",
         ],
     ),
-    (
-        "signin.amazonaws.com",
-        &["ConsoleLogin", "CheckMfa", "SwitchRole", "ExitRole", "RenewRole", "GetSigninToken"],
-    ),
+    ("signin.amazonaws.com", &["ConsoleLogin", "CheckMfa", "SwitchRole", "ExitRole", "RenewRole", "GetSigninToken"]),
     (
         "sts.amazonaws.com",
         &[

@@ -21,54 +21,32 @@ pub struct LogEvent {
 
 impl LogEvent {
     pub fn from_json(v: Value) -> LogEvent {
-        let time = v
-            .get("eventTime")
-            .or_else(|| v.get("timestamp"))
-            .and_then(Value::as_str)
-            .and_then(parse_time);
-        LogEvent {
-            message: OnceCell::new(),
-            json: Some(v),
-            time,
-        }
+        let time = v.get("eventTime").or_else(|| v.get("timestamp")).and_then(Value::as_str).and_then(parse_time);
+        LogEvent { message: OnceCell::new(), json: Some(v), time }
     }
 
     pub fn from_line(line: &str) -> LogEvent {
         let message = OnceCell::from(line.to_string());
         match serde_json::from_str::<Value>(line) {
-            Ok(v @ Value::Object(_)) => LogEvent {
-                message,
-                ..LogEvent::from_json(v)
-            },
-            _ => LogEvent {
-                message,
-                json: None,
-                time: None,
-            },
+            Ok(v @ Value::Object(_)) => LogEvent { message, ..LogEvent::from_json(v) },
+            _ => LogEvent { message, json: None, time: None },
         }
     }
 
     /// The message: the line as read, or the record as one compact JSON text, which is how
     /// CloudTrail sends each record to CloudWatch Logs.
     pub fn message(&self) -> &str {
-        self.message
-            .get_or_init(|| self.json.as_ref().map(Value::to_string).unwrap_or_default())
+        self.message.get_or_init(|| self.json.as_ref().map(Value::to_string).unwrap_or_default())
     }
 
     pub fn as_event(&self) -> crate::pattern::Event<'_> {
-        crate::pattern::Event {
-            message: self.message(),
-            json: self.json.as_ref(),
-        }
+        crate::pattern::Event { message: self.message(), json: self.json.as_ref() }
     }
 
     /// The event as `pattern` needs it (JSON patterns never look at the message text).
     pub fn as_event_for(&self, pattern: &crate::Pattern) -> crate::pattern::Event<'_> {
         match pattern {
-            crate::Pattern::Json(_) => crate::pattern::Event {
-                message: "",
-                json: self.json.as_ref(),
-            },
+            crate::Pattern::Json(_) => crate::pattern::Event { message: "", json: self.json.as_ref() },
             _ => self.as_event(),
         }
     }
@@ -130,15 +108,8 @@ pub enum EventsError {
 
 /// Opens `path` (`-` is standard input), decompressing gzip when the file starts with its magic.
 pub fn open(path: &str) -> Result<Box<dyn BufRead>, EventsError> {
-    let io = |source| EventsError::Io {
-        file: path.to_string(),
-        source,
-    };
-    let raw: Box<dyn Read> = if path == "-" {
-        Box::new(std::io::stdin())
-    } else {
-        Box::new(std::fs::File::open(path).map_err(io)?)
-    };
+    let io = |source| EventsError::Io { file: path.to_string(), source };
+    let raw: Box<dyn Read> = if path == "-" { Box::new(std::io::stdin()) } else { Box::new(std::fs::File::open(path).map_err(io)?) };
     let mut r = BufReader::with_capacity(1 << 20, raw);
     let head = r.fill_buf().map_err(io)?;
     if head.starts_with(&[0x1f, 0x8b]) {
@@ -153,14 +124,8 @@ pub fn open(path: &str) -> Result<Box<dyn BufRead>, EventsError> {
 /// and, from the first line that is not JSON, plain text lines.
 pub fn for_each(path: &str, f: &mut dyn FnMut(LogEvent)) -> Result<u64, EventsError> {
     let mut r = open(path)?;
-    let io = |source| EventsError::Io {
-        file: path.to_string(),
-        source,
-    };
-    let json_err = |source| EventsError::Json {
-        file: path.to_string(),
-        source,
-    };
+    let io = |source| EventsError::Io { file: path.to_string(), source };
+    let json_err = |source| EventsError::Json { file: path.to_string(), source };
     let mut count = 0u64;
     let mut emit = |v: Value| {
         count += 1;

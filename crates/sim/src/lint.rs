@@ -44,11 +44,7 @@ pub fn alarm_problems(a: &Alarm, metric: &Metric) -> Vec<AlarmProblem> {
         out.push(AlarmProblem {
             field: "alarm.period",
             impact: Impact::Late,
-            message: format!(
-                "a {}-second period makes this security alarm fire up to {} minutes after the event",
-                a.period,
-                a.period / 60
-            ),
+            message: format!("a {}-second period makes this security alarm fire up to {} minutes after the event", a.period, a.period / 60),
             hint: "use `period: 60`",
         });
     }
@@ -97,9 +93,7 @@ fn warn(spec: &Spec, out: &mut Vec<Diagnostic>, field: String, message: String, 
 }
 
 fn is_read_api(name: &str) -> bool {
-    ["Get", "List", "Describe", "BatchGet", "Lookup", "Head"]
-        .iter()
-        .any(|p| name.starts_with(p))
+    ["Get", "List", "Describe", "BatchGet", "Lookup", "Head"].iter().any(|p| name.starts_with(p))
 }
 
 fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
@@ -130,11 +124,7 @@ fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
                 at("alarm.dimensions"),
                 format!(
                     "the metric is published only with dimensions {names:?}, and the alarm watches {}: it can never receive data",
-                    if watched.is_empty() {
-                        "the metric without dimensions".to_string()
-                    } else {
-                        format!("dimensions {watched:?}")
-                    }
+                    if watched.is_empty() { "the metric without dimensions".to_string() } else { format!("dimensions {watched:?}") }
                 ),
                 "set alarm.dimensions to the values to watch for every metric dimension, or remove metric.dimensions",
             );
@@ -144,10 +134,7 @@ fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
     let base = serde_json::json!({"eventVersion": "1.11", "userIdentity": {"type": "IAMUser"}, "eventSource": "", "eventName": "", "eventType": "AwsApiCall"});
     if let Some(example) = pattern.example_event(&base) {
         let text = example.to_string();
-        if !pattern.matches(&crate::Event {
-            message: &text,
-            json: Some(&example),
-        }) {
+        if !pattern.matches(&crate::Event { message: &text, json: Some(&example) }) {
             warn(
                 spec,
                 out,
@@ -180,10 +167,7 @@ fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
                             spec,
                             out,
                             at("pattern"),
-                            format!(
-                                "`{}`: CloudTrail records have no field `{k}`, so this comparison is never true",
-                                c.text
-                            ),
+                            format!("`{}`: CloudTrail records have no field `{k}`, so this comparison is never true", c.text),
                             &hint,
                         );
                     }
@@ -232,13 +216,7 @@ fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
                             let hint = did_you_mean(n, known)
                                 .map(|k| format!("did you mean `{k}`?"))
                                 .unwrap_or_else(|| format!("no {s} API is called {n:?}"));
-                            warn(
-                                spec,
-                                out,
-                                at("pattern"),
-                                format!("event name {n:?} is spelled unlike any {s} API event"),
-                                &hint,
-                            );
+                            warn(spec, out, at("pattern"), format!("event name {n:?} is spelled unlike any {s} API event"), &hint);
                         }
                     }
                 }

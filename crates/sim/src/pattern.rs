@@ -166,11 +166,7 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn new(src: &'a str) -> Self {
-        Cursor {
-            chars: src.chars().collect(),
-            pos: 0,
-            _src: src,
-        }
+        Cursor { chars: src.chars().collect(), pos: 0, _src: src }
     }
     fn peek(&self) -> Option<char> {
         self.chars.get(self.pos).copied()
@@ -194,10 +190,7 @@ impl<'a> Cursor<'a> {
         self.pos + 1
     }
     fn err<T>(&self, message: impl Into<String>) -> Result<T, PatternError> {
-        Err(PatternError {
-            column: self.col(),
-            message: message.into(),
-        })
+        Err(PatternError { column: self.col(), message: message.into() })
     }
     fn eat(&mut self, s: &str) -> bool {
         let n = s.chars().count();
@@ -214,20 +207,10 @@ impl<'a> Cursor<'a> {
         let mut s = String::new();
         loop {
             match self.bump() {
-                None => {
-                    return Err(PatternError {
-                        column: start,
-                        message: "unterminated quoted string".into(),
-                    })
-                }
+                None => return Err(PatternError { column: start, message: "unterminated quoted string".into() }),
                 Some('\\') => match self.bump() {
                     Some(c) => s.push(c),
-                    None => {
-                        return Err(PatternError {
-                            column: start,
-                            message: "unterminated quoted string".into(),
-                        })
-                    }
+                    None => return Err(PatternError { column: start, message: "unterminated quoted string".into() }),
                 },
                 Some('"') => return Ok(s),
                 Some(c) => s.push(c),
@@ -240,33 +223,19 @@ impl<'a> Cursor<'a> {
         let mut s = String::new();
         loop {
             match self.bump() {
-                None => {
-                    return Err(PatternError {
-                        column: start,
-                        message: "unterminated regular expression (missing closing %)".into(),
-                    })
-                }
+                None => return Err(PatternError { column: start, message: "unterminated regular expression (missing closing %)".into() }),
                 Some('%') => break,
                 Some(c) => s.push(c),
             }
         }
         if s.is_empty() {
-            return Err(PatternError {
-                column: start,
-                message: "empty regular expression".into(),
-            });
+            return Err(PatternError { column: start, message: "empty regular expression".into() });
         }
         // CloudWatch Logs refuses parentheses (no sub-patterns) in its regex dialect.
         if s.contains('(') || s.contains(')') {
-            return Err(PatternError {
-                column: start,
-                message: "CloudWatch Logs regular expressions cannot use ( or )".into(),
-            });
+            return Err(PatternError { column: start, message: "CloudWatch Logs regular expressions cannot use ( or )".into() });
         }
-        Regex::new(&s).map_err(|e| PatternError {
-            column: start,
-            message: format!("invalid regular expression: {e}"),
-        })
+        Regex::new(&s).map_err(|e| PatternError { column: start, message: format!("invalid regular expression: {e}") })
     }
     fn word(&mut self, stop: impl Fn(char) -> bool) -> String {
         let mut s = String::new();
@@ -338,10 +307,7 @@ impl Pattern {
                     }
                 }
                 if !t.any.is_empty() && !t.any.iter().any(|x| x.matches(ev.message)) {
-                    ex.failed.push(format!(
-                        "contains none of {}",
-                        t.any.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
-                    ));
+                    ex.failed.push(format!("contains none of {}", t.any.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")));
                 }
                 for x in &t.none {
                     if x.matches(ev.message) {
@@ -477,12 +443,7 @@ fn parse_terms(src: &str) -> Result<Terms, PatternError> {
         let Some(ch) = c.peek() else { break };
         let (bucket, prefix) = match ch {
             '?' => (1, true),
-            '-' if c
-                .peek2()
-                .is_some_and(|n| n == '"' || n == '%' || n.is_whitespace() || n.is_alphanumeric() || n == '_') =>
-            {
-                (2, true)
-            }
+            '-' if c.peek2().is_some_and(|n| n == '"' || n == '%' || n.is_whitespace() || n.is_alphanumeric() || n == '_') => (2, true),
             _ => (0, false),
         };
         if prefix {
@@ -593,12 +554,7 @@ fn json_unary(c: &mut Cursor) -> Result<Expr, PatternError> {
         Test::Compare(op, lit)
     };
     let text: String = c.chars[start..c.pos].iter().collect::<String>().trim().to_string();
-    Ok(Expr::Cmp(Comparison {
-        selector,
-        selector_text,
-        test,
-        text,
-    }))
+    Ok(Expr::Cmp(Comparison { selector, selector_text, test, text }))
 }
 
 fn selector(c: &mut Cursor) -> Result<(Vec<Step>, String), PatternError> {
@@ -638,15 +594,7 @@ fn selector(c: &mut Cursor) -> Result<(Vec<Step>, String), PatternError> {
 }
 
 fn operator(c: &mut Cursor) -> Result<Op, PatternError> {
-    for (s, op) in [
-        ("!=", Op::Ne),
-        ("=!", Op::Ne),
-        ("<=", Op::Le),
-        (">=", Op::Ge),
-        ("=", Op::Eq),
-        ("<", Op::Lt),
-        (">", Op::Gt),
-    ] {
+    for (s, op) in [("!=", Op::Ne), ("=!", Op::Ne), ("<=", Op::Le), (">=", Op::Ge), ("=", Op::Eq), ("<", Op::Lt), (">", Op::Gt)] {
         if c.eat(s) {
             return Ok(op);
         }
@@ -666,10 +614,7 @@ fn literal(c: &mut Cursor, stop: impl Fn(char) -> bool) -> Result<Literal, Patte
             if text.is_empty() {
                 return c.err("expected a value");
             }
-            Ok(Literal::Text {
-                number: number(&text),
-                text,
-            })
+            Ok(Literal::Text { number: number(&text), text })
         }
         None => c.err("expected a value"),
     }
@@ -703,11 +648,7 @@ fn parse_delimited(src: &str) -> Result<Delimited, PatternError> {
             } else {
                 let op = operator(&mut c)?;
                 c.ws();
-                let first = FieldExpr::Cmp {
-                    field: name.clone(),
-                    op,
-                    literal: literal(&mut c, |ch| matches!(ch, ',' | ']' | '&' | '|'))?,
-                };
+                let first = FieldExpr::Cmp { field: name.clone(), op, literal: literal(&mut c, |ch| matches!(ch, ',' | ']' | '&' | '|'))? };
                 Some(field_rest(&mut c, first)?)
             };
             fields.push(Field::Named { name, cond });
@@ -717,10 +658,7 @@ fn parse_delimited(src: &str) -> Result<Delimited, PatternError> {
             c.ws();
             // A trailing comma stands for one more, unnamed field (`[..., status_code=4*,]`).
             if c.eat("]") {
-                fields.push(Field::Named {
-                    name: String::new(),
-                    cond: None,
-                });
+                fields.push(Field::Named { name: String::new(), cond: None });
                 break;
             }
             continue;
@@ -757,11 +695,7 @@ fn field_rest(c: &mut Cursor, first: FieldExpr) -> Result<FieldExpr, PatternErro
         c.ws();
         let op = operator(c)?;
         c.ws();
-        let cmp = FieldExpr::Cmp {
-            field: name,
-            op,
-            literal: literal(c, |ch| matches!(ch, ',' | ']' | '&' | '|'))?,
-        };
+        let cmp = FieldExpr::Cmp { field: name, op, literal: literal(c, |ch| matches!(ch, ',' | ']' | '&' | '|'))? };
         if and {
             let last = or_terms.pop().expect("non-empty");
             or_terms.push(FieldExpr::And(Box::new(last), Box::new(cmp)));
@@ -1043,9 +977,9 @@ fn field_eval(e: &FieldExpr, named: &[(String, String)]) -> bool {
                 return false;
             };
             let value = match number(v) {
-                Some(n) if matches!(literal, Literal::Text { number: Some(_), .. }) => serde_json::Number::from_f64(n)
-                    .map(Value::Number)
-                    .unwrap_or(Value::String(v.clone())),
+                Some(n) if matches!(literal, Literal::Text { number: Some(_), .. }) => {
+                    serde_json::Number::from_f64(n).map(Value::Number).unwrap_or(Value::String(v.clone()))
+                }
                 _ => Value::String(v.clone()),
             };
             compare_value(&value, *op, literal)

@@ -69,10 +69,7 @@ pub fn trail_records(state: &DesiredState, ev: &LogEvent) -> bool {
         return false;
     }
     let read_only = j.get("readOnly").and_then(Value::as_bool);
-    !matches!(
-        (t.management_events.read_write, read_only),
-        (ReadWrite::ReadOnly, Some(false)) | (ReadWrite::WriteOnly, Some(true))
-    )
+    !matches!((t.management_events.read_write, read_only), (ReadWrite::ReadOnly, Some(false)) | (ReadWrite::WriteOnly, Some(true)))
 }
 
 struct Compiled<'s> {
@@ -86,16 +83,8 @@ struct Compiled<'s> {
 pub fn simulate(state: &DesiredState, paths: &[String]) -> Result<SimReport, SimError> {
     let mut monitors = Vec::new();
     for m in &state.monitors {
-        let pattern = Pattern::parse(&m.pattern).map_err(|source| SimError::Pattern {
-            monitor: m.name.clone(),
-            source,
-        })?;
-        monitors.push(Compiled {
-            monitor: m,
-            pattern,
-            samples: Vec::new(),
-            matched: Vec::new(),
-        });
+        let pattern = Pattern::parse(&m.pattern).map_err(|source| SimError::Pattern { monitor: m.name.clone(), source })?;
+        monitors.push(Compiled { monitor: m, pattern, samples: Vec::new(), matched: Vec::new() });
     }
     let mut total = 0u64;
     let mut dropped = 0u64;
@@ -118,13 +107,8 @@ pub fn simulate(state: &DesiredState, paths: &[String]) -> Result<SimReport, Sim
                         continue;
                     };
                     // Each dimension value is its own metric; an event lacking a dimension field publishes nothing.
-                    let dims: Option<BTreeMap<String, String>> = c
-                        .monitor
-                        .metric
-                        .dimensions
-                        .iter()
-                        .map(|(k, r)| c.pattern.field_text(r, &e).map(|t| (k.clone(), t)))
-                        .collect();
+                    let dims: Option<BTreeMap<String, String>> =
+                        c.monitor.metric.dimensions.iter().map(|(k, r)| c.pattern.field_text(r, &e).map(|t| (k.clone(), t))).collect();
                     let Some(dimensions) = dims else { continue };
                     if dimensions == c.monitor.alarm.dimensions {
                         c.samples.push(Sample { time, value: v });
@@ -178,9 +162,5 @@ pub fn simulate(state: &DesiredState, paths: &[String]) -> Result<SimReport, Sim
             }
         })
         .collect();
-    Ok(SimReport {
-        events: total,
-        dropped_by_trail: dropped,
-        monitors: reports,
-    })
+    Ok(SimReport { events: total, dropped_by_trail: dropped, monitors: reports })
 }

@@ -7,28 +7,17 @@ use serde_json::{json, Value};
 fn text_matches(pattern: &str, message: &str) -> bool {
     let p = Pattern::parse(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"));
     let json = serde_json::from_str::<Value>(message).ok();
-    p.matches(&Event {
-        message,
-        json: json.as_ref(),
-    })
+    p.matches(&Event { message, json: json.as_ref() })
 }
 
 fn json_matches(pattern: &str, doc: &Value) -> bool {
     let p = Pattern::parse(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"));
     let message = doc.to_string();
-    p.matches(&Event {
-        message: &message,
-        json: Some(doc),
-    })
+    p.matches(&Event { message: &message, json: Some(doc) })
 }
 
 fn which(pattern: &str, lines: &[&str]) -> Vec<usize> {
-    lines
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| text_matches(pattern, l))
-        .map(|(i, _)| i + 1)
-        .collect()
+    lines.iter().enumerate().filter(|(_, l)| text_matches(pattern, l)).map(|(i, _)| i + 1).collect()
 }
 
 #[test]
@@ -51,10 +40,7 @@ fn include_a_term_and_exclude_a_term() {
 fn multiple_terms_and_phrases() {
     assert!(text_matches("ERROR Exception", "[ERROR] Caught IllegalArgumentException"));
     assert!(text_matches("ERROR Exception", "[ERROR] Unhandled Exception"));
-    for line in [
-        "[WARN] Failed to process the request",
-        "[ERROR] Unable to continue: Failed to process the request",
-    ] {
+    for line in ["[WARN] Failed to process the request", "[ERROR] Unable to continue: Failed to process the request"] {
         assert!(text_matches("\"Failed to process the request\"", line));
         assert!(text_matches("Failed to process the request", line));
     }
@@ -136,14 +122,8 @@ fn compound_doc() -> Value {
 #[test]
 fn json_compound_conditions() {
     let doc = compound_doc();
-    assert!(json_matches(
-        r#"{ ($.user.id = 1) && ($.users[0].email = "John.Doe@example.com") }"#,
-        &doc
-    ));
-    assert!(!json_matches(
-        r#"{ ($.user.id = 2 && $.users[0].email = "nonmatch") || $.actions[2] = "GET" }"#,
-        &doc
-    ));
+    assert!(json_matches(r#"{ ($.user.id = 1) && ($.users[0].email = "John.Doe@example.com") }"#, &doc));
+    assert!(!json_matches(r#"{ ($.user.id = 2 && $.users[0].email = "nonmatch") || $.actions[2] = "GET" }"#, &doc));
     assert!(json_matches(
         r#"{ $.user.email = "John.Stiles@example.com" || $.coordinates[0][1] = nonmatch && $.actions[2] = nomatch }"#,
         &doc
@@ -195,74 +175,22 @@ fn space_delimited_fields_and_ellipsis() {
     ] {
         assert_eq!(which(p, &APACHE), [1, 2, 3], "{p}");
     }
-    assert_eq!(
-        which("[ip, user, username, timestamp, request, status_code]", &APACHE),
-        Vec::<usize>::new(),
-        "one field short"
-    );
+    assert_eq!(which("[ip, user, username, timestamp, request, status_code]", &APACHE), Vec::<usize>::new(), "one field short");
 }
 
 #[test]
 fn space_delimited_conditions() {
-    assert_eq!(
-        which("[ip, user, username, timestamp, request, status_code, bytes > 1000]", &APACHE),
-        [1, 2, 3]
-    );
-    assert_eq!(
-        which("[ip, user, username, timestamp, request, status_code, bytes > 5000]", &APACHE),
-        [2]
-    );
-    assert_eq!(
-        which("[ip, user, username, timestamp, request, status_code = 200, bytes]", &APACHE),
-        [1, 3]
-    );
-    assert_eq!(
-        which("[ip, user, username, timestamp, request, status_code = 4*, bytes]", &APACHE),
-        Vec::<usize>::new()
-    );
-    assert_eq!(
-        which("[ip, user, username, timestamp, request, status_code = 5*, bytes]", &APACHE),
-        [2]
-    );
-    assert_eq!(
-        which(
-            "[ip, user, username, timestamp, request = *html*, status_code = 4*, bytes]",
-            &APACHE
-        ),
-        Vec::<usize>::new()
-    );
-    assert_eq!(
-        which("[ip, user, username, timestamp, request = *gif*, status_code = 2*, bytes]", &APACHE),
-        [1, 3]
-    );
-    assert_eq!(
-        which(
-            "[ip, user, username, timestamp, request, status_code = 4* && bytes > 1000]",
-            &APACHE
-        ),
-        Vec::<usize>::new()
-    );
-    assert_eq!(
-        which(
-            "[ip, user, username, timestamp, request, status_code = 5* && bytes > 1000, bytes]",
-            &APACHE
-        ),
-        [2]
-    );
-    assert_eq!(
-        which(
-            "[ip, user, username, timestamp, request, status_code = 5* && bytes > 9000, bytes]",
-            &APACHE
-        ),
-        Vec::<usize>::new()
-    );
-    assert_eq!(
-        which(
-            "[ip, user, username, timestamp, request, status_code = 2* && status_code != 403, bytes]",
-            &APACHE
-        ),
-        [1, 3]
-    );
+    assert_eq!(which("[ip, user, username, timestamp, request, status_code, bytes > 1000]", &APACHE), [1, 2, 3]);
+    assert_eq!(which("[ip, user, username, timestamp, request, status_code, bytes > 5000]", &APACHE), [2]);
+    assert_eq!(which("[ip, user, username, timestamp, request, status_code = 200, bytes]", &APACHE), [1, 3]);
+    assert_eq!(which("[ip, user, username, timestamp, request, status_code = 4*, bytes]", &APACHE), Vec::<usize>::new());
+    assert_eq!(which("[ip, user, username, timestamp, request, status_code = 5*, bytes]", &APACHE), [2]);
+    assert_eq!(which("[ip, user, username, timestamp, request = *html*, status_code = 4*, bytes]", &APACHE), Vec::<usize>::new());
+    assert_eq!(which("[ip, user, username, timestamp, request = *gif*, status_code = 2*, bytes]", &APACHE), [1, 3]);
+    assert_eq!(which("[ip, user, username, timestamp, request, status_code = 4* && bytes > 1000]", &APACHE), Vec::<usize>::new());
+    assert_eq!(which("[ip, user, username, timestamp, request, status_code = 5* && bytes > 1000, bytes]", &APACHE), [2]);
+    assert_eq!(which("[ip, user, username, timestamp, request, status_code = 5* && bytes > 9000, bytes]", &APACHE), Vec::<usize>::new());
+    assert_eq!(which("[ip, user, username, timestamp, request, status_code = 2* && status_code != 403, bytes]", &APACHE), [1, 3]);
 }
 
 #[test]
@@ -287,26 +215,8 @@ fn json_metric_values() {
     let doc = json!({"latency": 250});
     let p = Pattern::parse("{ $.latency = * }").unwrap();
     let m = doc.to_string();
-    assert_eq!(
-        p.metric_value(
-            "$.latency",
-            &Event {
-                message: &m,
-                json: Some(&doc)
-            }
-        ),
-        Some(250.0)
-    );
-    assert_eq!(
-        p.metric_value(
-            "1",
-            &Event {
-                message: &m,
-                json: Some(&doc)
-            }
-        ),
-        Some(1.0)
-    );
+    assert_eq!(p.metric_value("$.latency", &Event { message: &m, json: Some(&doc) }), Some(250.0));
+    assert_eq!(p.metric_value("1", &Event { message: &m, json: Some(&doc) }), Some(1.0));
 }
 
 #[test]
@@ -314,10 +224,7 @@ fn regular_expressions() {
     assert!(text_matches("%ERROR|WARN%", "a WARN here"));
     assert!(text_matches("%[0-9]{3}%", "code 404"));
     assert!(!text_matches("%^ERROR%", "not ERROR first"));
-    assert!(json_matches(
-        "{ $.eventName = %^Get.*Value$% }",
-        &json!({"eventName": "GetSecretValue"})
-    ));
+    assert!(json_matches("{ $.eventName = %^Get.*Value$% }", &json!({"eventName": "GetSecretValue"})));
     assert!(!json_matches("{ $.eventName = %^Batch% }", &json!({"eventName": "GetSecretValue"})));
     assert!(Pattern::parse("%(a)%").is_err(), "CloudWatch refuses parentheses in regex");
 }
@@ -334,21 +241,12 @@ fn example_events_match_their_pattern_unless_it_contradicts_itself() {
         let p = Pattern::parse(text).unwrap();
         let ev = p.example_event(&base).unwrap();
         let m = ev.to_string();
-        assert!(
-            p.matches(&Event {
-                message: &m,
-                json: Some(&ev)
-            }),
-            "{text}: {ev}"
-        );
+        assert!(p.matches(&Event { message: &m, json: Some(&ev) }), "{text}: {ev}");
     }
     let contradiction = Pattern::parse(r#"{ ($.eventName = "A") && ($.eventName = "B") }"#).unwrap();
     let ev = contradiction.example_event(&base).unwrap();
     let m = ev.to_string();
-    assert!(!contradiction.matches(&Event {
-        message: &m,
-        json: Some(&ev)
-    }));
+    assert!(!contradiction.matches(&Event { message: &m, json: Some(&ev) }));
     assert!(Pattern::parse("{ $.a = %x% }").unwrap().example_event(&base).is_none());
     assert!(Pattern::parse("ERROR").unwrap().example_event(&base).is_none());
 }

@@ -11,11 +11,7 @@ fn root() -> PathBuf {
 }
 
 fn technique(name: &str) -> String {
-    root()
-        .join("tests/fixtures/stratus-red-team")
-        .join(format!("aws.{name}.json"))
-        .display()
-        .to_string()
+    root().join("tests/fixtures/stratus-red-team").join(format!("aws.{name}.json")).display().to_string()
 }
 
 fn fired(spec: &Spec, files: &[String]) -> Vec<String> {
@@ -28,14 +24,8 @@ fn fired(spec: &Spec, files: &[String]) -> Vec<String> {
 const MATRIX: &[(&str, &[&str])] = &[
     ("credential-access.ec2-get-password-data", &["CIS-4.1-UnauthorizedAPICalls"]),
     ("credential-access.ec2-steal-instance-credentials", &[]),
-    (
-        "credential-access.secretsmanager-batch-retrieve-secrets",
-        &["SECRET-READ-SecretValueRead"],
-    ),
-    (
-        "credential-access.secretsmanager-retrieve-secrets",
-        &["SECRET-READ-SecretValueRead"],
-    ),
+    ("credential-access.secretsmanager-batch-retrieve-secrets", &["SECRET-READ-SecretValueRead"]),
+    ("credential-access.secretsmanager-retrieve-secrets", &["SECRET-READ-SecretValueRead"]),
     ("credential-access.ssm-retrieve-securestring-parameters", &[]),
     ("defense-evasion.cloudtrail-delete", &["CIS-4.5-CloudTrailChanges"]),
     ("defense-evasion.cloudtrail-event-selectors", &[]),
@@ -48,10 +38,7 @@ const MATRIX: &[(&str, &[&str])] = &[
     ("execution.ec2-user-data", &[]),
     ("execution.ssm-send-command", &[]),
     ("execution.ssm-start-session", &[]),
-    (
-        "exfiltration.ec2-security-group-open-port-22-ingress",
-        &["CIS-4.10-SecurityGroupChanges"],
-    ),
+    ("exfiltration.ec2-security-group-open-port-22-ingress", &["CIS-4.10-SecurityGroupChanges"]),
     ("exfiltration.ec2-share-ami", &[]),
     ("exfiltration.ec2-share-ebs-snapshot", &[]),
     ("exfiltration.rds-share-snapshot", &[]),
@@ -95,14 +82,7 @@ fn every_technique_fires_exactly_the_intended_alarms() {
 fn the_matrix_is_documented_in_docs_rules_md() {
     let doc = std::fs::read_to_string(root().join("docs/rules.md")).unwrap();
     for (name, expected) in MATRIX {
-        let line = format!(
-            "| `{name}` | {} |",
-            if expected.is_empty() {
-                "—".to_string()
-            } else {
-                expected.join(", ")
-            }
-        );
+        let line = format!("| `{name}` | {} |", if expected.is_empty() { "—".to_string() } else { expected.join(", ") });
         assert!(doc.contains(&line), "docs/rules.md lacks the row: {line}");
     }
 }
@@ -144,12 +124,7 @@ fn self_protection_fires_when_the_attack_targets_the_secmon_trail() {
 #[test]
 fn cis_patterns_are_the_canonical_text_and_parse() {
     let spec = Spec::from_file(&root().join("specs/all-packs.yaml")).unwrap();
-    let cis: Vec<_> = spec
-        .state
-        .monitors
-        .iter()
-        .filter(|m| m.rule.as_deref().is_some_and(|r| r.starts_with("CIS-")))
-        .collect();
+    let cis: Vec<_> = spec.state.monitors.iter().filter(|m| m.rule.as_deref().is_some_and(|r| r.starts_with("CIS-"))).collect();
     assert_eq!(cis.len(), 15);
     for (id, _, _, _, text) in packs::CIS {
         let m = cis.iter().find(|m| m.rule.as_deref() == Some(id)).unwrap();
@@ -167,29 +142,18 @@ fn cis_patterns_are_the_canonical_text_and_parse() {
 
 #[test]
 fn cis_4_7_with_kms_excluded_is_linted_with_the_fix() {
-    let text = std::fs::read_to_string(root().join("specs/all-packs.yaml")).unwrap().replace(
-        "exclude_sources: [rdsdata.amazonaws.com]",
-        "exclude_sources: [kms.amazonaws.com, rdsdata.amazonaws.com]",
-    );
+    let text = std::fs::read_to_string(root().join("specs/all-packs.yaml"))
+        .unwrap()
+        .replace("exclude_sources: [rdsdata.amazonaws.com]", "exclude_sources: [kms.amazonaws.com, rdsdata.amazonaws.com]");
     let spec = Spec::parse(&text, "all-packs.yaml").unwrap();
     let lint = secmon_sim::lint::lint(&spec);
-    let w = lint
-        .iter()
-        .find(|d| d.message.contains("kms.amazonaws.com") && d.message.contains("the trail excludes it"))
-        .expect("CIS 4.7 lint");
-    assert!(
-        w.hint.as_deref().unwrap().contains("add CIS-4.7 to the pack's `disable` list"),
-        "{w:?}"
-    );
+    let w =
+        lint.iter().find(|d| d.message.contains("kms.amazonaws.com") && d.message.contains("the trail excludes it")).expect("CIS 4.7 lint");
+    assert!(w.hint.as_deref().unwrap().contains("add CIS-4.7 to the pack's `disable` list"), "{w:?}");
     assert!(w.line > 1, "points at the pack entry: {w:?}");
-    let disabled = text.replace(
-        "  - name: cis-aws-foundations\n",
-        "  - name: cis-aws-foundations\n    disable: [CIS-4.7]\n",
-    );
+    let disabled = text.replace("  - name: cis-aws-foundations\n", "  - name: cis-aws-foundations\n    disable: [CIS-4.7]\n");
     let spec = Spec::parse(&disabled, "all-packs.yaml").unwrap();
-    assert!(!secmon_sim::lint::lint(&spec)
-        .iter()
-        .any(|d| d.message.contains("the trail excludes it")));
+    assert!(!secmon_sim::lint::lint(&spec).iter().any(|d| d.message.contains("the trail excludes it")));
 }
 
 #[test]
@@ -204,11 +168,7 @@ fn secret_access_can_watch_only_the_spec_secrets_and_spare_expected_readers() {
     assert_eq!(m.matched.len(), 1, "only the spec's secret, by ARN: {:?}", m.matched);
     // The seed's own reader is excluded: reads by IAM-Admin do not count.
     let spec = Spec::parse(&text, "s.yaml").unwrap();
-    let report = simulate(
-        &spec.state,
-        &[root().join("tests/fixtures/seed-004-test-events.json").display().to_string()],
-    )
-    .unwrap();
+    let report = simulate(&spec.state, &[root().join("tests/fixtures/seed-004-test-events.json").display().to_string()]).unwrap();
     let m = report.monitors.iter().find(|m| m.alarm == "SECRET-READ-SecretValueRead").unwrap();
     assert!(m.matched.is_empty(), "{:?}", m.matched);
 }

@@ -25,10 +25,7 @@ fn load(path: &str) -> Vec<LogEvent> {
 
 fn names_matching(pattern: &str, evs: &[LogEvent]) -> Vec<String> {
     let p = Pattern::parse(pattern).unwrap();
-    evs.iter()
-        .filter(|e| p.matches(&e.as_event()))
-        .map(|e| e.json.as_ref().unwrap()["eventName"].as_str().unwrap().to_string())
-        .collect()
+    evs.iter().filter(|e| p.matches(&e.as_event())).map(|e| e.json.as_ref().unwrap()["eventName"].as_str().unwrap().to_string()).collect()
 }
 
 #[test]
@@ -49,10 +46,7 @@ fn the_seed_test_events_match_only_get_secret_value() {
 fn near_misses_say_why() {
     let evs = load(&fixture("seed-004-test-events.json"));
     let p = Pattern::parse(r#"{ ($.eventSource = "secretsmanager.amazonaws.com") && ($.eventName = "GetSecretValue") }"#).unwrap();
-    let describe = evs
-        .iter()
-        .find(|e| e.json.as_ref().unwrap()["eventName"] == "DescribeSecret")
-        .unwrap();
+    let describe = evs.iter().find(|e| e.json.as_ref().unwrap()["eventName"] == "DescribeSecret").unwrap();
     let ex = p.explain(&describe.as_event()).unwrap();
     assert!(ex.is_near_miss());
     assert_eq!(ex.failed, [r#"$.eventName = "GetSecretValue": $.eventName is "DescribeSecret""#]);
@@ -71,11 +65,7 @@ fn average_never_reaches_1_but_sum_fires() {
     assert!(tutorial.run.notifications.is_empty());
     let best = tutorial.run.datapoints.iter().filter_map(|d| d.value).fold(0.0, f64::max);
     assert!(best < 1.0 && best > 0.0, "{best}");
-    assert!(tutorial
-        .run
-        .transitions
-        .iter()
-        .all(|t| t.reason.contains("did not cross the threshold: Average >= 1")));
+    assert!(tutorial.run.transitions.iter().all(|t| t.reason.contains("did not cross the threshold: Average >= 1")));
     assert!(fixed.run.fired);
     // Four reads in four different minutes: four notifications, each with the reason.
     assert_eq!(fixed.run.notifications.len(), 4);
@@ -85,17 +75,11 @@ fn average_never_reaches_1_but_sum_fires() {
         ["2025-03-17T23:21:57Z GetSecretValue c4c54144-834e-4b61-afba-58107f102e82"],
         "what it fired on"
     );
-    assert!(fixed.run.transitions.iter().any(|t| t
-        .reason
-        .contains("1 out of the last 1 datapoints [1] crossed the threshold: Sum >= 1")));
+    assert!(fixed.run.transitions.iter().any(|t| t.reason.contains("1 out of the last 1 datapoints [1] crossed the threshold: Sum >= 1")));
 }
 
 fn stratus(name: &str) -> String {
-    root()
-        .join("tests/fixtures/stratus-red-team")
-        .join(format!("aws.{name}.json"))
-        .display()
-        .to_string()
+    root().join("tests/fixtures/stratus-red-team").join(format!("aws.{name}.json")).display().to_string()
 }
 
 #[test]
@@ -105,10 +89,7 @@ fn real_attack_records_stream_and_match() {
     let gets = names_matching(r#"{ $.eventName = "GetSecretValue" }"#, &evs);
     assert!(!gets.is_empty());
     let batch = load(&stratus("credential-access.secretsmanager-batch-retrieve-secrets"));
-    assert!(
-        names_matching(r#"{ $.eventName = "GetSecretValue" }"#, &batch).is_empty(),
-        "the seeds' pattern misses BatchGetSecretValue"
-    );
+    assert!(names_matching(r#"{ $.eventName = "GetSecretValue" }"#, &batch).is_empty(), "the seeds' pattern misses BatchGetSecretValue");
     assert!(!names_matching(r#"{ $.eventName = "BatchGetSecretValue" }"#, &batch).is_empty());
 }
 
@@ -146,15 +127,8 @@ fn dimensions_split_the_metric_and_alarms_watch_one_value() {
     assert_eq!(admin.matched[0].dimensions["User"], "IAM-Admin");
     assert!(admin.run.fired, "the admin's reads are on the watched dimension value");
     assert!(!report.monitors[1].run.fired, "nobody called intruder read anything");
-    assert!(
-        !report.monitors[2].run.fired,
-        "an alarm without dimensions never sees a dimensioned metric"
-    );
+    assert!(!report.monitors[2].run.fired, "an alarm without dimensions never sees a dimensioned metric");
     let lint = secmon_sim::lint::lint(&spec);
-    assert!(
-        lint.iter()
-            .any(|d| d.field == "monitors[2].alarm.dimensions" && d.message.contains("can never receive data")),
-        "{lint:?}"
-    );
+    assert!(lint.iter().any(|d| d.field == "monitors[2].alarm.dimensions" && d.message.contains("can never receive data")), "{lint:?}");
     assert!(!lint.iter().any(|d| d.field == "monitors[0].alarm.dimensions"));
 }

@@ -37,11 +37,7 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(
-            f,
-            "{}:{}:{}: {sev}: {}: {}",
-            self.file, self.line, self.column, self.field, self.message
-        )?;
+        write!(f, "{}:{}:{}: {sev}: {}: {}", self.file, self.line, self.column, self.field, self.message)?;
         if let Some(h) = &self.hint {
             write!(f, "\n  hint: {h}")?;
         }
@@ -127,10 +123,7 @@ mod tests {
     use super::*;
     #[test]
     fn suggests_the_nearest_field() {
-        assert_eq!(
-            did_you_mean("evaluation_period", &["period", "evaluation_periods"]),
-            Some("evaluation_periods")
-        );
+        assert_eq!(did_you_mean("evaluation_period", &["period", "evaluation_periods"]), Some("evaluation_periods"));
         assert_eq!(did_you_mean("zzzzzz", &["period"]), None);
     }
 }

@@ -49,10 +49,7 @@ impl Spec {
     /// Reads and validates a spec file.
     pub fn from_file(path: &Path) -> Result<Spec, SpecError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
-            file: file.clone(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io { file: file.clone(), source })?;
         Spec::parse(&text, &file)
     }
 
@@ -73,15 +70,7 @@ impl Spec {
     /// A diagnostic located at `field`.
     pub fn diagnostic(&self, severity: Severity, field: &str, message: String, hint: Option<String>) -> Diagnostic {
         let p = self.locate(field);
-        Diagnostic {
-            severity,
-            file: self.file.clone(),
-            line: p.line,
-            column: p.column,
-            field: field.into(),
-            message,
-            hint,
-        }
+        Diagnostic { severity, file: self.file.clone(), line: p.line, column: p.column, field: field.into(), message, hint }
     }
 }
 
@@ -89,21 +78,14 @@ impl DesiredState {
     /// The state with `${account_id}` and `${region}` expanded everywhere.
     pub fn resolve(&self, account_id: &str, region: &str) -> Result<DesiredState, SpecError> {
         let mut v = serde_json::to_value(self).expect("the desired state serialises");
-        interp::expand_json(&mut v, account_id, region).map_err(|message| SpecError::Interpolation {
-            field: "(spec)".into(),
-            message,
-        })?;
+        interp::expand_json(&mut v, account_id, region).map_err(|message| SpecError::Interpolation { field: "(spec)".into(), message })?;
         Ok(serde_json::from_value(v).expect("expanding strings keeps the shape"))
     }
 
     /// Name of the IAM role CloudTrail uses to write to CloudWatch Logs.
     pub fn trail_role_name(&self) -> Option<String> {
         let cw = self.trail.as_ref()?.cloudwatch_logs.as_ref()?;
-        Some(
-            cw.role_name
-                .clone()
-                .unwrap_or_else(|| format!("secmon-{}-cloudtrail-logs", self.name)),
-        )
+        Some(cw.role_name.clone().unwrap_or_else(|| format!("secmon-{}-cloudtrail-logs", self.name)))
     }
 }
 

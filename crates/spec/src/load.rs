@@ -37,10 +37,7 @@ fn pos(n: &Node) -> Pos {
             return pos(f);
         }
     }
-    Pos {
-        line: n.span.start.line().max(1),
-        column: n.span.start.col() + 1,
-    }
+    Pos { line: n.span.start.line().max(1), column: n.span.start.col() + 1 }
 }
 
 fn kind(n: &Node) -> &'static str {
@@ -91,11 +88,7 @@ impl<'y> Obj<'y> {
 
 impl<'f> Loader<'f> {
     pub(crate) fn new(file: &'f str) -> Self {
-        Loader {
-            file,
-            diags: Vec::new(),
-            locs: BTreeMap::new(),
-        }
+        Loader { file, diags: Vec::new(), locs: BTreeMap::new() }
     }
 
     fn push(&mut self, sev: Severity, at: Pos, field: &str, message: String, hint: Option<String>) {
@@ -153,11 +146,7 @@ impl<'f> Loader<'f> {
             self.locate(&field, pos(v));
             fields.push((key, v));
         }
-        Some(Obj {
-            path: path.to_string(),
-            pos: at,
-            fields,
-        })
+        Some(Obj { path: path.to_string(), pos: at, fields })
     }
 
     fn require<'y>(&mut self, o: &Obj<'y>, key: &str) -> Option<&'y Node> {
@@ -302,25 +291,12 @@ impl<'f> Loader<'f> {
             Ok(d) => d,
             Err(e) => {
                 let m = e.marker();
-                self.error(
-                    Pos {
-                        line: m.line(),
-                        column: m.col() + 1,
-                    },
-                    "",
-                    format!("YAML syntax error: {}", e.info()),
-                    None,
-                );
+                self.error(Pos { line: m.line(), column: m.col() + 1 }, "", format!("YAML syntax error: {}", e.info()), None);
                 return Err(SpecError::Invalid(self.diags));
             }
         };
         let Some(root) = docs.first() else {
-            self.error(
-                Pos { line: 1, column: 1 },
-                "",
-                "the spec file is empty",
-                Some("start with `version: 1`".into()),
-            );
+            self.error(Pos { line: 1, column: 1 }, "", "the spec file is empty", Some("start with `version: 1`".into()));
             return Err(SpecError::Invalid(self.diags));
         };
         if docs.len() > 1 {
@@ -329,22 +305,15 @@ impl<'f> Loader<'f> {
         let state = self.desired_state(root);
         self.diags.sort_by_key(|a| (a.line, a.column));
         match state {
-            Some(state) if !self.diags.iter().any(|d| d.severity == Severity::Error) => Ok(Spec {
-                state,
-                file: self.file.to_string(),
-                locations: self.locs,
-                warnings: self.diags,
-            }),
+            Some(state) if !self.diags.iter().any(|d| d.severity == Severity::Error) => {
+                Ok(Spec { state, file: self.file.to_string(), locations: self.locs, warnings: self.diags })
+            }
             _ => Err(SpecError::Invalid(self.diags)),
         }
     }
 
     fn desired_state(&mut self, root: &Node) -> Option<DesiredState> {
-        let o = self.obj(
-            root,
-            "",
-            &["version", "name", "region", "secrets", "trail", "topics", "monitors", "packs"],
-        )?;
+        let o = self.obj(root, "", &["version", "name", "region", "secrets", "trail", "topics", "monitors", "packs"])?;
         let version = self.require(&o, "version").and_then(|n| self.as_uint(n, "version"));
         if let Some(v) = version {
             if v != 1 {
@@ -390,11 +359,8 @@ impl<'f> Loader<'f> {
                 monitors.push(m);
             }
         }
-        let packs: Vec<(String, Pos, PackRef)> = self
-            .list(&o, "packs")
-            .into_iter()
-            .filter_map(|(path, n)| self.pack(n, &path).map(|p| (path, pos(n), p)))
-            .collect();
+        let packs: Vec<(String, Pos, PackRef)> =
+            self.list(&o, "packs").into_iter().filter_map(|(path, n)| self.pack(n, &path).map(|p| (path, pos(n), p))).collect();
         let mut state = DesiredState {
             version: version?,
             name: name?,
@@ -425,19 +391,7 @@ impl<'f> Loader<'f> {
         };
         let name_at;
         if let YamlDataOwned::Mapping(_) = &untag(n).data {
-            let o = self.obj(
-                n,
-                path,
-                &[
-                    "name",
-                    "notify",
-                    "disable",
-                    "rules",
-                    "namespace",
-                    "only_spec_secrets",
-                    "exclude_principals",
-                ],
-            )?;
+            let o = self.obj(n, path, &["name", "notify", "disable", "rules", "namespace", "only_spec_secrets", "exclude_principals"])?;
             p.name = self.req_string(&o, "name")?;
             name_at = self.locs[&o.path("name")];
             if o.get("notify").is_some() {
@@ -472,24 +426,10 @@ impl<'f> Loader<'f> {
                             let at = self.locs[&ro.path("metric")];
                             self.check(at, &ro.path("metric"), rules::metric_name(m));
                         }
-                        let alarm = ro
-                            .get("alarm")
-                            .filter(|a| !is_null(a))
-                            .and_then(|a| self.alarm(a, &ro.path("alarm")));
-                        let notify = ro
-                            .get("notify")
-                            .map(|_| self.string_list(&ro, "notify").into_iter().map(|(_, _, s)| s).collect());
+                        let alarm = ro.get("alarm").filter(|a| !is_null(a)).and_then(|a| self.alarm(a, &ro.path("alarm")));
+                        let notify = ro.get("notify").map(|_| self.string_list(&ro, "notify").into_iter().map(|(_, _, s)| s).collect());
                         let description = self.opt_string(&ro, "description");
-                        p.rules.insert(
-                            id,
-                            RuleOverride {
-                                name,
-                                metric,
-                                alarm,
-                                notify,
-                                description,
-                            },
-                        );
+                        p.rules.insert(id, RuleOverride { name, metric, alarm, notify, description });
                     }
                 } else {
                     self.error(pos(r), &rp, format!("expected a mapping of rule ids, found {}", kind(r)), None);
@@ -519,11 +459,8 @@ impl<'f> Loader<'f> {
             }
         };
         let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
-        let named = p
-            .disable
-            .iter()
-            .map(|d| (format!("{path}.disable"), d))
-            .chain(p.rules.keys().map(|k| (format!("{path}.rules.{k}"), k)));
+        let named =
+            p.disable.iter().map(|d| (format!("{path}.disable"), d)).chain(p.rules.keys().map(|k| (format!("{path}.rules.{k}"), k)));
         let mut bad = false;
         for (field, id) in named {
             if !ids.contains(&id.as_str()) {
@@ -589,13 +526,7 @@ impl<'f> Loader<'f> {
             }
         }
         let value = self.secret_value(&o);
-        Some(Secret {
-            name: name?,
-            description,
-            kms_key_id,
-            tags,
-            value: value?,
-        })
+        Some(Secret { name: name?, description, kms_key_id, tags, value: value? })
     }
 
     fn secret_value(&mut self, o: &Obj) -> Option<SecretValue> {
@@ -617,23 +548,15 @@ impl<'f> Loader<'f> {
                 if !known.contains(&key.as_str())
                     && ["value", "string", "secret_string", "literal", "plaintext", "secret"].contains(&key.to_lowercase().as_str())
                 {
-                    self.error(
-                        pos(k),
-                        &format!("{path}.{key}"),
-                        "literal secret value in the spec file",
-                        Some(literal_hint.clone()),
-                    );
+                    self.error(pos(k), &format!("{path}.{key}"), "literal secret value in the spec file", Some(literal_hint.clone()));
                 }
             }
         }
         let before = self.diags.len();
         let v = self.obj(n, &path, &known)?;
         // Drop the generic "unknown field" errors that duplicate a literal-value error above.
-        let literal_fields: BTreeSet<String> = self.diags[..before]
-            .iter()
-            .filter(|d| d.message.starts_with("literal"))
-            .map(|d| d.field.clone())
-            .collect();
+        let literal_fields: BTreeSet<String> =
+            self.diags[..before].iter().filter(|d| d.message.starts_with("literal")).map(|d| d.field.clone()).collect();
         let mut i = before;
         while i < self.diags.len() {
             if literal_fields.contains(&self.diags[i].field) {
@@ -650,10 +573,7 @@ impl<'f> Loader<'f> {
         let from_file = self.opt_string(&v, "from_file");
         let generate = match v.get("generate") {
             None => None,
-            Some(g) if is_null(g) => Some(Generate {
-                length: 32,
-                exclude_punctuation: false,
-            }),
+            Some(g) if is_null(g) => Some(Generate { length: 32, exclude_punctuation: false }),
             Some(g) => {
                 let gp = v.path("generate");
                 let go = self.obj(g, &gp, &["length", "exclude_punctuation"])?;
@@ -662,25 +582,15 @@ impl<'f> Loader<'f> {
                     let at = self.locs.get(&go.path("length")).copied().unwrap_or(go.pos);
                     self.error(at, &go.path("length"), format!("length must be 8-4096, got {length}"), None);
                 }
-                Some(Generate {
-                    length,
-                    exclude_punctuation: self.opt_bool(&go, "exclude_punctuation").unwrap_or(false),
-                })
+                Some(Generate { length, exclude_punctuation: self.opt_bool(&go, "exclude_punctuation").unwrap_or(false) })
             }
         };
-        let sources = [from_env.is_some(), from_file.is_some(), generate.is_some()]
-            .iter()
-            .filter(|b| **b)
-            .count();
+        let sources = [from_env.is_some(), from_file.is_some(), generate.is_some()].iter().filter(|b| **b).count();
         if sources != 1 {
             self.error(
                 v.pos,
                 &path,
-                if sources == 0 {
-                    "no value source"
-                } else {
-                    "more than one value source"
-                },
+                if sources == 0 { "no value source" } else { "more than one value source" },
                 Some("set exactly one of `from_env`, `from_file` or `generate`".into()),
             );
         }
@@ -689,27 +599,14 @@ impl<'f> Loader<'f> {
             let at = self.locs[&v.path("version")];
             self.error(at, &v.path("version"), "version starts at 1", None);
         }
-        Some(SecretValue {
-            from_env,
-            from_file,
-            generate,
-            version,
-        })
+        Some(SecretValue { from_env, from_file, generate, version })
     }
 
     fn trail(&mut self, n: &Node, path: &str, region: &str) -> Option<Trail> {
         let o = self.obj(
             n,
             path,
-            &[
-                "name",
-                "multi_region",
-                "log_file_validation",
-                "bucket",
-                "management_events",
-                "cloudwatch_logs",
-                "notify_topic",
-            ],
+            &["name", "multi_region", "log_file_validation", "bucket", "management_events", "cloudwatch_logs", "notify_topic"],
         )?;
         let name = self.req_string(&o, "name");
         if let Some(v) = &name {
@@ -727,17 +624,9 @@ impl<'f> Loader<'f> {
             let expire = self.nullable_uint(&bo, "expire_logs_after_days", Some(365));
             if expire == Some(0) {
                 let at = self.locs[&bo.path("expire_logs_after_days")];
-                self.error(
-                    at,
-                    &bo.path("expire_logs_after_days"),
-                    "must be at least 1 day (or null to keep logs forever)",
-                    None,
-                );
+                self.error(at, &bo.path("expire_logs_after_days"), "must be at least 1 day (or null to keep logs forever)", None);
             }
-            Some(Bucket {
-                name,
-                expire_logs_after_days: expire,
-            })
+            Some(Bucket { name, expire_logs_after_days: expire })
         });
         let management_events = match o.get("management_events").filter(|n| !is_null(n)) {
             None => ManagementEvents::default(),
@@ -751,12 +640,7 @@ impl<'f> Loader<'f> {
                     Some(other) => {
                         let at = self.locs[&mo.path("read_write")];
                         let hint = did_you_mean(other, &["All", "ReadOnly", "WriteOnly"]).map(|s| format!("did you mean `{s}`?"));
-                        self.error(
-                            at,
-                            &mo.path("read_write"),
-                            format!("unknown value {other:?}: use All, ReadOnly or WriteOnly"),
-                            hint,
-                        );
+                        self.error(at, &mo.path("read_write"), format!("unknown value {other:?}: use All, ReadOnly or WriteOnly"), hint);
                         ReadWrite::All
                     }
                 };
@@ -772,10 +656,7 @@ impl<'f> Loader<'f> {
                 } else {
                     default_excludes()
                 };
-                ManagementEvents {
-                    read_write,
-                    exclude_sources,
-                }
+                ManagementEvents { read_write, exclude_sources }
             }
         };
         let cloudwatch_logs = match o.get("cloudwatch_logs").filter(|n| !is_null(n)) {
@@ -798,23 +679,11 @@ impl<'f> Loader<'f> {
                     let at = self.locs[&co.path("role_name")];
                     self.check_name(at, &co.path("role_name"), r, region, rules::role_name);
                 }
-                Some(CloudWatchLogs {
-                    log_group: log_group?,
-                    retention_days,
-                    role_name,
-                })
+                Some(CloudWatchLogs { log_group: log_group?, retention_days, role_name })
             }
         };
         let notify_topic = self.opt_string(&o, "notify_topic");
-        Some(Trail {
-            name: name?,
-            multi_region,
-            log_file_validation,
-            bucket: bucket?,
-            management_events,
-            cloudwatch_logs,
-            notify_topic,
-        })
+        Some(Trail { name: name?, multi_region, log_file_validation, bucket: bucket?, management_events, cloudwatch_logs, notify_topic })
     }
 
     fn topic(&mut self, n: &Node, path: &str, region: &str) -> Option<Topic> {
@@ -837,22 +706,13 @@ impl<'f> Loader<'f> {
     }
 
     fn monitor(&mut self, n: &Node, path: &str) -> Option<Monitor> {
-        let o = self.obj(
-            n,
-            path,
-            &["name", "description", "pattern", "filter_name", "metric", "alarm", "notify"],
-        )?;
+        let o = self.obj(n, path, &["name", "description", "pattern", "filter_name", "metric", "alarm", "notify"])?;
         let name = self.req_string(&o, "name");
         let description = self.opt_string(&o, "description");
         if let Some(d) = &description {
             if d.chars().count() > 1024 {
                 let at = self.locs[&o.path("description")];
-                self.error(
-                    at,
-                    &o.path("description"),
-                    "alarm description must be at most 1024 characters",
-                    None,
-                );
+                self.error(at, &o.path("description"), "alarm description must be at most 1024 characters", None);
             }
         }
         let pattern = self.req_string(&o, "pattern");
@@ -865,17 +725,8 @@ impl<'f> Loader<'f> {
         let filter_name = self.opt_string(&o, "filter_name");
         let fname = filter_name.clone().or_else(|| name.clone());
         if let Some(f) = &fname {
-            let at = self
-                .locs
-                .get(&o.path("filter_name"))
-                .or(self.locs.get(&o.path("name")))
-                .copied()
-                .unwrap_or(o.pos);
-            self.check(
-                at,
-                &o.path(if filter_name.is_some() { "filter_name" } else { "name" }),
-                rules::filter_name(f),
-            );
+            let at = self.locs.get(&o.path("filter_name")).or(self.locs.get(&o.path("name"))).copied().unwrap_or(o.pos);
+            self.check(at, &o.path(if filter_name.is_some() { "filter_name" } else { "name" }), rules::filter_name(f));
         }
         let metric = self.require(&o, "metric").and_then(|m| {
             let mp = o.path("metric");
@@ -938,13 +789,7 @@ impl<'f> Loader<'f> {
                     self.as_number(d, &mo.path("default"))
                 }
             };
-            Some(Metric {
-                namespace,
-                name: mname?,
-                value,
-                default,
-                dimensions,
-            })
+            Some(Metric { namespace, name: mname?, value, default, dimensions })
         });
         let alarm = match o.get("alarm").filter(|n| !is_null(n)) {
             None => Some(Alarm::default()),
@@ -952,25 +797,11 @@ impl<'f> Loader<'f> {
         };
         let alarm_name = alarm.as_ref().and_then(|a| a.name.clone()).or_else(|| name.clone());
         if let Some(an) = &alarm_name {
-            let at = self
-                .locs
-                .get(&o.path("alarm.name"))
-                .or(self.locs.get(&o.path("name")))
-                .copied()
-                .unwrap_or(o.pos);
+            let at = self.locs.get(&o.path("alarm.name")).or(self.locs.get(&o.path("name"))).copied().unwrap_or(o.pos);
             self.check(at, &o.path("name"), rules::alarm_name(an));
         }
         let notify = self.string_list(&o, "notify").into_iter().map(|(_, _, s)| s).collect();
-        Some(Monitor {
-            name: name?,
-            description,
-            pattern: pattern?,
-            filter_name,
-            metric: metric?,
-            alarm: alarm?,
-            notify,
-            rule: None,
-        })
+        Some(Monitor { name: name?, description, pattern: pattern?, filter_name, metric: metric?, alarm: alarm?, notify, rule: None })
     }
 
     fn alarm(&mut self, n: &Node, path: &str) -> Option<Alarm> {
@@ -1005,12 +836,7 @@ impl<'f> Loader<'f> {
         let evaluation_periods = self.opt_uint(&o, "evaluation_periods").unwrap_or(1);
         let at_eval = self.locs.get(&o.path("evaluation_periods")).copied().unwrap_or(o.pos);
         if evaluation_periods == 0 {
-            self.error(
-                at_eval,
-                &o.path("evaluation_periods"),
-                "evaluation_periods must be at least 1",
-                None,
-            );
+            self.error(at_eval, &o.path("evaluation_periods"), "evaluation_periods must be at least 1", None);
         } else if u64::from(evaluation_periods) * u64::from(period) > 86_400 {
             self.error(
                 at_eval,
@@ -1102,50 +928,18 @@ impl<'f> Loader<'f> {
                 }
             }
         };
-        dup(
-            self,
-            "secret name",
-            s.secrets
-                .iter()
-                .enumerate()
-                .map(|(i, x)| (format!("secrets[{i}].name"), x.name.clone()))
-                .collect(),
-        );
-        dup(
-            self,
-            "topic name",
-            s.topics
-                .iter()
-                .enumerate()
-                .map(|(i, x)| (format!("topics[{i}].name"), x.name.clone()))
-                .collect(),
-        );
-        dup(
-            self,
-            "monitor name",
-            s.monitors
-                .iter()
-                .enumerate()
-                .map(|(i, x)| (format!("monitors[{i}].name"), x.name.clone()))
-                .collect(),
-        );
+        dup(self, "secret name", s.secrets.iter().enumerate().map(|(i, x)| (format!("secrets[{i}].name"), x.name.clone())).collect());
+        dup(self, "topic name", s.topics.iter().enumerate().map(|(i, x)| (format!("topics[{i}].name"), x.name.clone())).collect());
+        dup(self, "monitor name", s.monitors.iter().enumerate().map(|(i, x)| (format!("monitors[{i}].name"), x.name.clone())).collect());
         dup(
             self,
             "alarm name",
-            s.monitors
-                .iter()
-                .enumerate()
-                .map(|(i, x)| (format!("monitors[{i}].name"), x.alarm_name().to_string()))
-                .collect(),
+            s.monitors.iter().enumerate().map(|(i, x)| (format!("monitors[{i}].name"), x.alarm_name().to_string())).collect(),
         );
         dup(
             self,
             "metric filter name",
-            s.monitors
-                .iter()
-                .enumerate()
-                .map(|(i, x)| (format!("monitors[{i}].name"), x.filter_name().to_string()))
-                .collect(),
+            s.monitors.iter().enumerate().map(|(i, x)| (format!("monitors[{i}].name"), x.filter_name().to_string())).collect(),
         );
 
         let dangling = |l: &mut Self, path: String, name: &str| {
@@ -1156,12 +950,7 @@ impl<'f> Loader<'f> {
                     None if topic_names.is_empty() => "declare it under `topics:`".to_string(),
                     None => format!("declared topics: {}", topic_names.join(", ")),
                 };
-                l.error(
-                    at,
-                    &path,
-                    format!("refers to topic {name:?}, which the spec does not declare"),
-                    Some(hint),
-                );
+                l.error(at, &path, format!("refers to topic {name:?}, which the spec does not declare"), Some(hint));
             }
         };
         for (i, m) in s.monitors.iter().enumerate() {

@@ -102,14 +102,8 @@ impl SecretValue {
         } else if let Some(f) = &self.from_file {
             ValueSource::FromFile(f)
         } else {
-            let g = self.generate.clone().unwrap_or(Generate {
-                length: 32,
-                exclude_punctuation: false,
-            });
-            ValueSource::Generate {
-                length: g.length,
-                exclude_punctuation: g.exclude_punctuation,
-            }
+            let g = self.generate.clone().unwrap_or(Generate { length: 32, exclude_punctuation: false });
+            ValueSource::Generate { length: g.length, exclude_punctuation: g.exclude_punctuation }
         }
     }
 }
@@ -165,10 +159,7 @@ pub struct ManagementEvents {
 
 impl Default for ManagementEvents {
     fn default() -> Self {
-        ManagementEvents {
-            read_write: ReadWrite::All,
-            exclude_sources: default_excludes(),
-        }
+        ManagementEvents { read_write: ReadWrite::All, exclude_sources: default_excludes() }
     }
 }
 
@@ -334,12 +325,8 @@ pub enum Comparison {
 }
 
 impl Comparison {
-    pub const ALL: [&'static str; 4] = [
-        "GreaterThanOrEqualToThreshold",
-        "GreaterThanThreshold",
-        "LessThanThreshold",
-        "LessThanOrEqualToThreshold",
-    ];
+    pub const ALL: [&'static str; 4] =
+        ["GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold"];
     pub fn as_str(self) -> &'static str {
         Self::ALL[self as usize]
     }

@@ -219,10 +219,7 @@ fn secret_ids(state: &DesiredState) -> String {
             .flat_map(|s| {
                 [
                     format!("($.requestParameters.secretId = {})", quoted(&s.name)),
-                    format!(
-                        "($.requestParameters.secretId = {})",
-                        quoted(&format!("arn:aws:secretsmanager:*:secret:{}-*", s.name))
-                    ),
+                    format!("($.requestParameters.secretId = {})", quoted(&format!("arn:aws:secretsmanager:*:secret:{}-*", s.name))),
                 ]
             })
             .collect(),
@@ -230,10 +227,7 @@ fn secret_ids(state: &DesiredState) -> String {
 }
 
 fn not_by(principals: &[String]) -> String {
-    principals
-        .iter()
-        .map(|p| format!(" && ($.userIdentity.arn != {})", quoted(p)))
-        .collect()
+    principals.iter().map(|p| format!(" && ($.userIdentity.arn != {})", quoted(p))).collect()
 }
 
 /// The rules of a pack for this state, before `disable` and overrides.
@@ -242,13 +236,7 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
     match pack.name.as_str() {
         "cis-aws-foundations" => {
             for (id, title, metric, control, pattern) in CIS {
-                out.push(Rule {
-                    id: id.into(),
-                    title: title.into(),
-                    metric: metric.into(),
-                    pattern: pattern.into(),
-                    control,
-                });
+                out.push(Rule { id: id.into(), title: title.into(), metric: metric.into(), pattern: pattern.into(), control });
             }
         }
         "secret-access" => {
@@ -256,10 +244,7 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                 if state.secrets.is_empty() {
                     return Err("only_spec_secrets needs secrets in the spec".into());
                 }
-                format!(
-                    "((($.eventName = \"GetSecretValue\") && {}) || ($.eventName = \"BatchGetSecretValue\"))",
-                    secret_ids(state)
-                )
+                format!("((($.eventName = \"GetSecretValue\") && {}) || ($.eventName = \"BatchGetSecretValue\"))", secret_ids(state))
             } else {
                 events(&["GetSecretValue", "BatchGetSecretValue"])
             };
@@ -267,18 +252,12 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                 id: "SECRET-READ".into(),
                 title: "A secret value is read".into(),
                 metric: "SecretValueRead".into(),
-                pattern: format!(
-                    "{{ ($.eventSource = \"secretsmanager.amazonaws.com\") && {reads}{} }}",
-                    not_by(&pack.exclude_principals)
-                ),
+                pattern: format!("{{ ($.eventSource = \"secretsmanager.amazonaws.com\") && {reads}{} }}", not_by(&pack.exclude_principals)),
                 control: None,
             });
         }
         "self-protection" => {
-            let trail = state
-                .trail
-                .as_ref()
-                .ok_or("self-protection guards the trail: the spec needs a `trail`")?;
+            let trail = state.trail.as_ref().ok_or("self-protection guards the trail: the spec needs a `trail`")?;
             let not = not_by(&pack.exclude_principals);
             let trail_ids = or_all(
                 ["name", "trailName"]
@@ -286,10 +265,7 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                     .flat_map(|k| {
                         [
                             format!("($.requestParameters.{k} = {})", quoted(&trail.name)),
-                            format!(
-                                "($.requestParameters.{k} = {})",
-                                quoted(&format!("arn:aws:cloudtrail:*:trail/{}", trail.name))
-                            ),
+                            format!("($.requestParameters.{k} = {})", quoted(&format!("arn:aws:cloudtrail:*:trail/{}", trail.name))),
                         ]
                     })
                     .collect(),
@@ -300,14 +276,7 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                 metric: "GuardTrail".into(),
                 pattern: format!(
                     "{{ ($.eventSource = \"cloudtrail.amazonaws.com\") && {} && {trail_ids}{not} }}",
-                    events(&[
-                        "StopLogging",
-                        "DeleteTrail",
-                        "UpdateTrail",
-                        "PutEventSelectors",
-                        "PutInsightSelectors",
-                        "RemoveTags"
-                    ])
+                    events(&["StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors", "PutInsightSelectors", "RemoveTags"])
                 ),
                 control: None,
             });
@@ -349,10 +318,7 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                         .flat_map(|t| {
                             [
                                 format!("($.requestParameters.topicArn = {})", quoted(&format!("arn:aws:sns:*:{}", t.name))),
-                                format!(
-                                    "($.requestParameters.subscriptionArn = {})",
-                                    quoted(&format!("arn:aws:sns:*:{}:*", t.name))
-                                ),
+                                format!("($.requestParameters.subscriptionArn = {})", quoted(&format!("arn:aws:sns:*:{}:*", t.name))),
                             ]
                         })
                         .collect(),
@@ -389,13 +355,7 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                     metric: "GuardSecrets".into(),
                     pattern: format!(
                         "{{ ($.eventSource = \"secretsmanager.amazonaws.com\") && {} && {ids}{not} }}",
-                        events(&[
-                            "DeleteSecret",
-                            "PutResourcePolicy",
-                            "DeleteResourcePolicy",
-                            "UpdateSecret",
-                            "ReplicateSecretToRegions"
-                        ])
+                        events(&["DeleteSecret", "PutResourcePolicy", "DeleteResourcePolicy", "UpdateSecret", "ReplicateSecretToRegions"])
                     ),
                     control: None,
                 });
@@ -408,10 +368,7 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
 
 /// The monitors a pack contributes to the state.
 pub fn expand(pack: &PackRef, state: &DesiredState) -> Result<Vec<Monitor>, String> {
-    let default_notify: Vec<String> = pack
-        .notify
-        .clone()
-        .unwrap_or_else(|| state.topics.iter().map(|t| t.name.clone()).collect());
+    let default_notify: Vec<String> = pack.notify.clone().unwrap_or_else(|| state.topics.iter().map(|t| t.name.clone()).collect());
     let namespace = pack.namespace.clone().unwrap_or_else(|| {
         if pack.name == "cis-aws-foundations" {
             "CISBenchmark".into()
@@ -428,10 +385,7 @@ pub fn expand(pack: &PackRef, state: &DesiredState) -> Result<Vec<Monitor>, Stri
         let name = o.name.clone().unwrap_or_else(|| format!("{}-{}", r.id, r.metric));
         out.push(Monitor {
             name: name.clone(),
-            description: Some(
-                o.description
-                    .unwrap_or_else(|| format!("{} ({}, secmon pack {})", r.title, r.id, pack.name)),
-            ),
+            description: Some(o.description.unwrap_or_else(|| format!("{} ({}, secmon pack {})", r.title, r.id, pack.name))),
             pattern: r.pattern,
             filter_name: None,
             metric: Metric {

@@ -6,9 +6,8 @@
 pub type Rule = Result<(), String>;
 
 /// Values PutRetentionPolicy accepts.
-pub const RETENTION_DAYS: [u32; 22] = [
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-];
+pub const RETENTION_DAYS: [u32; 22] =
+    [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 pub const STATISTICS: [&str; 5] = ["SampleCount", "Average", "Sum", "Minimum", "Maximum"];
 
@@ -29,17 +28,13 @@ fn only(s: &str, what: &str, allowed: &str, ok: impl Fn(char) -> bool) -> Rule {
 
 pub fn spec_name(s: &str) -> Rule {
     len_between(s, "spec name", 1, 64)?;
-    only(s, "spec name", "letters, digits, '-' and '_'", |c| {
-        c.is_ascii_alphanumeric() || c == '-' || c == '_'
-    })
+    only(s, "spec name", "letters, digits, '-' and '_'", |c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 pub fn region(s: &str) -> Rule {
     let parts: Vec<&str> = s.split('-').collect();
     let ok = parts.len() >= 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
         && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
     if ok {
         Ok(())
@@ -50,9 +45,7 @@ pub fn region(s: &str) -> Rule {
 
 pub fn secret_name(s: &str) -> Rule {
     len_between(s, "secret name", 1, 512)?;
-    only(s, "secret name", "letters, digits and /_+=.@-", |c| {
-        c.is_ascii_alphanumeric() || "/_+=.@-".contains(c)
-    })
+    only(s, "secret name", "letters, digits and /_+=.@-", |c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c))
 }
 
 pub fn bucket_name(s: &str) -> Rule {
@@ -86,9 +79,7 @@ pub fn bucket_name(s: &str) -> Rule {
 
 pub fn trail_name(s: &str) -> Rule {
     len_between(s, "trail name", 3, 128)?;
-    only(s, "trail name", "letters, digits, '.', '_' and '-'", |c| {
-        c.is_ascii_alphanumeric() || "._-".contains(c)
-    })?;
+    only(s, "trail name", "letters, digits, '.', '_' and '-'", |c| c.is_ascii_alphanumeric() || "._-".contains(c))?;
     let first = s.chars().next().unwrap_or('-');
     let last = s.chars().last().unwrap_or('-');
     if !first.is_ascii_alphanumeric() || !last.is_ascii_alphanumeric() {
@@ -107,9 +98,7 @@ pub fn trail_name(s: &str) -> Rule {
 
 pub fn log_group_name(s: &str) -> Rule {
     len_between(s, "log group name", 1, 512)?;
-    only(s, "log group name", "letters, digits and ._-/#", |c| {
-        c.is_ascii_alphanumeric() || "._-/#".contains(c)
-    })?;
+    only(s, "log group name", "letters, digits and ._-/#", |c| c.is_ascii_alphanumeric() || "._-/#".contains(c))?;
     if s.starts_with("aws/") {
         return Err("log group names starting with \"aws/\" are reserved for AWS".into());
     }
@@ -121,17 +110,13 @@ pub fn retention_days(d: u32) -> Rule {
         Ok(())
     } else {
         let near = RETENTION_DAYS.iter().min_by_key(|v| v.abs_diff(d)).copied().unwrap_or(90);
-        Err(format!(
-            "CloudWatch Logs does not accept a retention of {d} days (nearest accepted value: {near})"
-        ))
+        Err(format!("CloudWatch Logs does not accept a retention of {d} days (nearest accepted value: {near})"))
     }
 }
 
 pub fn role_name(s: &str) -> Rule {
     len_between(s, "IAM role name", 1, 64)?;
-    only(s, "IAM role name", "letters, digits and +=,.@_-", |c| {
-        c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)
-    })
+    only(s, "IAM role name", "letters, digits and +=,.@_-", |c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
 }
 
 pub fn topic_name(s: &str) -> Rule {
@@ -139,9 +124,7 @@ pub fn topic_name(s: &str) -> Rule {
     if s.ends_with(".fifo") {
         return Err("FIFO topics cannot deliver to e-mail subscriptions or CloudWatch alarms".into());
     }
-    only(s, "SNS topic name", "letters, digits, '-' and '_'", |c| {
-        c.is_ascii_alphanumeric() || c == '-' || c == '_'
-    })
+    only(s, "SNS topic name", "letters, digits, '-' and '_'", |c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 pub fn email(s: &str) -> Rule {
@@ -176,9 +159,7 @@ pub fn metric_namespace(s: &str) -> Rule {
 
 pub fn metric_name(s: &str) -> Rule {
     len_between(s, "metric name", 1, 255)?;
-    only(s, "metric name", "characters other than ':', '*', '$' and space", |c| {
-        !":*$ ".contains(c)
-    })
+    only(s, "metric name", "characters other than ':', '*', '$' and space", |c| !":*$ ".contains(c))
 }
 
 /// PutMetricFilter's metricValue: a number, `$.json.field`, `$name` or `$1`.
@@ -195,16 +176,12 @@ pub fn metric_value(s: &str) -> Rule {
             return Ok(());
         }
     }
-    Err(format!(
-        "metric value {s:?} must be a number or a field reference like $.field, $name or $1"
-    ))
+    Err(format!("metric value {s:?} must be a number or a field reference like $.field, $name or $1"))
 }
 
 pub fn filter_name(s: &str) -> Rule {
     len_between(s, "metric filter name", 1, 512)?;
-    only(s, "metric filter name", "characters other than ':' and '*'", |c| {
-        c != ':' && c != '*'
-    })
+    only(s, "metric filter name", "characters other than ':' and '*'", |c| c != ':' && c != '*')
 }
 
 pub fn alarm_name(s: &str) -> Rule {
@@ -223,9 +200,7 @@ pub fn statistic(s: &str) -> Rule {
             }
         }
     }
-    Err(format!(
-        "unknown statistic {s:?}; use Sum, SampleCount, Average, Minimum, Maximum or a percentile like p99"
-    ))
+    Err(format!("unknown statistic {s:?}; use Sum, SampleCount, Average, Minimum, Maximum or a percentile like p99"))
 }
 
 pub fn period(p: u32) -> Rule {

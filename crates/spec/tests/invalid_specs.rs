@@ -36,40 +36,20 @@ fn every_invalid_spec_is_rejected_with_its_error() {
                 });
                 if !hit {
                     let got: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
-                    failures.push(format!(
-                        "{name}: expected {field} @ {line}: {message}\n  got:\n    {}",
-                        got.join("\n    ")
-                    ));
+                    failures.push(format!("{name}: expected {field} @ {line}: {message}\n  got:\n    {}", got.join("\n    ")));
                 }
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} specs wrong:\n{}",
-        failures.len(),
-        files.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} specs wrong:\n{}", failures.len(), files.len(), failures.join("\n"));
 }
 
 #[test]
 fn all_errors_are_reported_at_once() {
     let text = "version: 1\nname: t\ntopics:\n  - name: \"bad name\"\n    email: [nope]\nmonitors:\n  - name: M\n    pattern: x\n    metric: { name: M }\n    alarm: { statistic: Average, period: 45 }\n    notify: [Nope]\n";
     let err = Spec::parse(text, "multi.yaml").unwrap_err();
-    let fields: Vec<String> = err
-        .diagnostics()
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(|d| d.field.clone())
-        .collect();
-    for f in [
-        "topics[0].name",
-        "topics[0].email[0]",
-        "monitors[0].alarm.period",
-        "monitors[0].notify[0]",
-        "monitors",
-    ] {
+    let fields: Vec<String> = err.diagnostics().iter().filter(|d| d.severity == Severity::Error).map(|d| d.field.clone()).collect();
+    for f in ["topics[0].name", "topics[0].email[0]", "monitors[0].alarm.period", "monitors[0].notify[0]", "monitors"] {
         assert!(fields.iter().any(|x| x == f), "missing error for {f}: {fields:?}");
     }
 }

@@ -33,11 +33,7 @@ fn setting(var: &str, default: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
         let p = root.join(default);
-        assert!(
-            p.exists(),
-            "{var} is not set and {} does not exist: run the tests with scripts/test",
-            p.display()
-        );
+        assert!(p.exists(), "{var} is not set and {} does not exist: run the tests with scripts/test", p.display());
         p.display().to_string()
     })
 }
@@ -69,11 +65,7 @@ impl Emulator {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start the emulator with {python}: {e}"));
-        let mut emu = Emulator {
-            child,
-            endpoint: String::new(),
-            _dir: TempDir(dir),
-        };
+        let mut emu = Emulator { child, endpoint: String::new(), _dir: TempDir(dir) };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(p) = std::fs::read_to_string(&port_file) {

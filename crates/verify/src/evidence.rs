@@ -53,11 +53,7 @@ pub(crate) async fn gather(cloud: &dyn Cloud, state: &DesiredState, target: &Tar
     let monitored: BTreeSet<&str> = state.monitors.iter().map(|m| m.filter_name()).collect();
     let mut secret_events = Vec::new();
     for s in &state.secrets {
-        let arn = live
-            .resources
-            .get(&format!("secret.{}", s.name))
-            .and_then(|l| l.resource.arn.clone())
-            .unwrap_or_else(|| s.name.clone());
+        let arn = live.resources.get(&format!("secret.{}", s.name)).and_then(|l| l.resource.arn.clone()).unwrap_or_else(|| s.name.clone());
         for id in [arn, s.name.clone()] {
             secret_events.push((s.name.clone(), canonical_get_secret_value(&id, &target.account_id, &target.region)));
         }
@@ -113,10 +109,7 @@ pub(crate) async fn gather(cloud: &dyn Cloud, state: &DesiredState, target: &Tar
 
 fn offline(p: &Pattern, event: &Value) -> bool {
     let message = event.to_string();
-    p.matches(&secmon_sim::Event {
-        message: &message,
-        json: Some(event),
-    })
+    p.matches(&secmon_sim::Event { message: &message, json: Some(event) })
 }
 
 /// AWS's verdicts, or None when the offline engine must answer (the endpoint has no

@@ -38,10 +38,7 @@ pub use evidence::canonical_get_secret_value;
 pub use secmon_kinds::check::{check, Check, Status, NOT_OBSERVABLE};
 
 pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -87,17 +84,8 @@ pub struct Options {
 }
 
 /// The order in which the links are reported: the way an event travels.
-const LINKS: [Kind; 9] = [
-    Kind::Trail,
-    Kind::Role,
-    Kind::LogGroup,
-    Kind::MetricFilter,
-    Kind::Alarm,
-    Kind::Secret,
-    Kind::Topic,
-    Kind::Subscription,
-    Kind::Bucket,
-];
+const LINKS: [Kind; 9] =
+    [Kind::Trail, Kind::Role, Kind::LogGroup, Kind::MetricFilter, Kind::Alarm, Kind::Secret, Kind::Topic, Kind::Subscription, Kind::Bucket];
 
 /// Checks every link of the live pipeline described by `state` (already resolved for
 /// `target`): one read round through `cloud`, then each kind's pure checks. With
@@ -107,19 +95,9 @@ pub async fn verify(cloud: &dyn Cloud, state: &DesiredState, target: &Target, op
     let mut live = cloud.read(&state.name, target, &desired).await?;
     cloud.observe(&mut live).await?;
     let filters = evidence::gather(cloud, state, target, &live).await;
-    let ctx = VerifyCtx {
-        spec: state,
-        target,
-        live: &live,
-        local_endpoint: cloud.local_endpoint(),
-        now: now(),
-        filters: &filters,
-    };
-    let mut checks: Vec<Check> = LINKS
-        .iter()
-        .flat_map(|k| desired.iter().filter(move |d| d.kind == *k))
-        .flat_map(|d| d.kind.def().verify(&ctx, d))
-        .collect();
+    let ctx = VerifyCtx { spec: state, target, live: &live, local_endpoint: cloud.local_endpoint(), now: now(), filters: &filters };
+    let mut checks: Vec<Check> =
+        LINKS.iter().flat_map(|k| desired.iter().filter(move |d| d.kind == *k)).flat_map(|d| d.kind.def().verify(&ctx, d)).collect();
     if opts.resend_confirmation {
         checks.extend(resend_confirmations(cloud, state, target, &desired, &live).await);
     }
@@ -134,24 +112,15 @@ async fn resend_confirmations(
     desired: &[secmon_kinds::Resource],
     live: &secmon_kinds::LiveState,
 ) -> Vec<Check> {
-    let ctx = ExecCtx {
-        spec: state.name.clone(),
-        account_id: target.account_id.clone(),
-        region: target.region.clone(),
-        ..Default::default()
-    };
+    let ctx =
+        ExecCtx { spec: state.name.clone(), account_id: target.account_id.clone(), region: target.region.clone(), ..Default::default() };
     let mut out = Vec::new();
     for d in desired.iter().filter(|d| d.kind == Kind::Subscription) {
         if !live.resources.get(&d.address()).is_some_and(|l| l.pending) {
             continue;
         }
         let a: secmon_kinds::subscription::Attrs = d.attrs();
-        let change = Change {
-            address: d.address(),
-            op: Op::Create,
-            before: None,
-            after: Some(d.clone()),
-        };
+        let change = Change { address: d.address(), op: Op::Create, before: None, after: Some(d.clone()) };
         let who = format!("{}:{}", a.protocol, a.endpoint);
         out.push(match cloud.execute(&ctx, &change).await {
             Ok(()) => check(
@@ -161,13 +130,7 @@ async fn resend_confirmations(
                 format!("confirmation e-mail sent again to {who}"),
                 None,
             ),
-            Err(e) => check(
-                "subscription.resend",
-                format!("topic {}", a.topic),
-                Status::Failed,
-                e.to_string(),
-                None,
-            ),
+            Err(e) => check("subscription.resend", format!("topic {}", a.topic), Status::Failed, e.to_string(), None),
         });
     }
     out
@@ -195,10 +158,7 @@ mod tests {
     const ACCOUNT: &str = "123456789012";
 
     fn target() -> Target {
-        Target {
-            account_id: ACCOUNT.into(),
-            region: "us-east-1".into(),
-        }
+        Target { account_id: ACCOUNT.into(), region: "us-east-1".into() }
     }
 
     fn seed() -> DesiredState {
@@ -226,15 +186,7 @@ mod tests {
         let report = verify(&cloud, &state, &target(), &Options::default()).await.unwrap();
         assert_eq!(report.exit_code(), 1);
         let ids: Vec<&str> = report.failed().map(|c| c.id.as_str()).collect();
-        for id in [
-            "trail.exists",
-            "role.exists",
-            "log_group.exists",
-            "filter.exists",
-            "alarm.exists",
-            "secret.exists",
-            "topic.exists",
-        ] {
+        for id in ["trail.exists", "role.exists", "log_group.exists", "filter.exists", "alarm.exists", "secret.exists", "topic.exists"] {
             assert!(ids.contains(&id), "{id} not failed in {ids:?}");
         }
         assert_eq!(cloud.reads(), 1);
@@ -252,10 +204,7 @@ mod tests {
         let secret = report.checks.iter().find(|c| c.id == "secret.watched").unwrap();
         assert_eq!(secret.status, Status::Ok, "the seed's filter catches a read: {secret:?}");
         assert!(secret.evidence.contains("offline engine"));
-        assert!(report
-            .checks
-            .iter()
-            .any(|c| c.id == "trail.s3_delivery" && c.status == Status::NotObservable));
+        assert!(report.checks.iter().any(|c| c.id == "trail.s3_delivery" && c.status == Status::NotObservable));
     }
 
     #[tokio::test]
@@ -263,22 +212,14 @@ mod tests {
         let state = seed();
         let cloud = FakeCloud::new(ACCOUNT, "us-east-1");
         converged(&cloud, &state);
-        let subs: Vec<String> = cloud
-            .resources()
-            .keys()
-            .filter(|k| k.starts_with("subscription."))
-            .cloned()
-            .collect();
+        let subs: Vec<String> = cloud.resources().keys().filter(|k| k.starts_with("subscription.")).cloned().collect();
         assert!(!subs.is_empty(), "the seed subscribes an e-mail address");
         for address in &subs {
             let mut l = cloud.resources()[address].clone();
             l.pending = true;
             cloud.insert(l);
         }
-        let opts = Options {
-            resend_confirmation: true,
-            ..Default::default()
-        };
+        let opts = Options { resend_confirmation: true, ..Default::default() };
         let report = verify(&cloud, &state, &target(), &opts).await.unwrap();
         let resent: Vec<&Check> = report.checks.iter().filter(|c| c.id == "subscription.resend").collect();
         assert_eq!(resent.len(), subs.len());

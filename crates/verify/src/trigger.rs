@@ -30,55 +30,29 @@ where
 pub(crate) async fn run(aws: &Aws, state: &DesiredState, timeout: Duration, progress: Option<&crate::Progress>) -> Vec<Check> {
     let mut out = Vec::new();
     let Some(secret) = state.secrets.first() else {
-        out.push(check(
-            "trigger.read",
-            "pipeline",
-            Status::Failed,
-            "the spec has no secret to read",
-            None,
-        ));
+        out.push(check("trigger.read", "pipeline", Status::Failed, "the spec has no secret to read", None));
         return out;
     };
     let subject = format!("secret {}", secret.name);
     let started = std::time::SystemTime::now();
     // The value is dropped unread: secmon never prints or keeps a secret value.
     match aws.secretsmanager.get_secret_value().secret_id(&secret.name).send().await {
-        Ok(_) => out.push(check(
-            "trigger.read",
-            &subject,
-            Status::Ok,
-            "read the secret once (GetSecretValue); its value was discarded",
-            None,
-        )),
+        Ok(_) => {
+            out.push(check("trigger.read", &subject, Status::Ok, "read the secret once (GetSecretValue); its value was discarded", None))
+        }
         Err(e) => {
-            out.push(check(
-                "trigger.read",
-                &subject,
-                Status::Failed,
-                secmon_aws::AwsError::call("GetSecretValue", e).to_string(),
-                None,
-            ));
+            out.push(check("trigger.read", &subject, Status::Failed, secmon_aws::AwsError::call("GetSecretValue", e).to_string(), None));
             return out;
         }
     }
     if aws.endpoint_override.is_some() {
-        for id in [
-            "trigger.cloudtrail_event",
-            "trigger.log_event",
-            "trigger.datapoint",
-            "trigger.alarm",
-        ] {
+        for id in ["trigger.cloudtrail_event", "trigger.log_event", "trigger.datapoint", "trigger.alarm"] {
             out.push(check(id, &subject, Status::NotObservable, NOT_OBSERVABLE, None));
         }
         return out;
     }
     let since = secmon_aws::DateTime::from(started);
-    let Some(lg) = state
-        .trail
-        .as_ref()
-        .and_then(|t| t.cloudwatch_logs.as_ref())
-        .map(|c| c.log_group.clone())
-    else {
+    let Some(lg) = state.trail.as_ref().and_then(|t| t.cloudwatch_logs.as_ref()).map(|c| c.log_group.clone()) else {
         return out;
     };
     let stages: [(&str, &str); 4] = [
@@ -159,13 +133,7 @@ pub(crate) async fn run(aws: &Aws, state: &DesiredState, timeout: Duration, prog
             }
         };
         match took {
-            Some(d) => out.push(check(
-                id,
-                &subject,
-                Status::Ok,
-                format!("{what} after {:.0} s", d.as_secs_f64()),
-                None,
-            )),
+            Some(d) => out.push(check(id, &subject, Status::Ok, format!("{what} after {:.0} s", d.as_secs_f64()), None)),
             None => {
                 out.push(check(
                     id,
@@ -203,10 +171,7 @@ pub(crate) async fn notify_test(aws: &Aws, state: &DesiredState, account_id: &st
                         "notify_test.topic",
                         format!("topic {}", t.name),
                         Status::Ok,
-                        format!(
-                            "published message {}: check the subscribers' inboxes",
-                            m.message_id().unwrap_or("?")
-                        ),
+                        format!("published message {}: check the subscribers' inboxes", m.message_id().unwrap_or("?")),
                         None,
                     ),
                     Err(e) => check(
@@ -224,24 +189,10 @@ pub(crate) async fn notify_test(aws: &Aws, state: &DesiredState, account_id: &st
                 let name = m.alarm_name();
                 let mut ok = true;
                 for (value, reason) in [
-                    (
-                        secmon_aws::cloudwatch::types::StateValue::Alarm,
-                        "secmon verify --notify-test: testing notification delivery",
-                    ),
-                    (
-                        secmon_aws::cloudwatch::types::StateValue::Ok,
-                        "secmon verify --notify-test: back to OK after the test",
-                    ),
+                    (secmon_aws::cloudwatch::types::StateValue::Alarm, "secmon verify --notify-test: testing notification delivery"),
+                    (secmon_aws::cloudwatch::types::StateValue::Ok, "secmon verify --notify-test: back to OK after the test"),
                 ] {
-                    if let Err(e) = aws
-                        .cloudwatch
-                        .set_alarm_state()
-                        .alarm_name(name)
-                        .state_value(value)
-                        .state_reason(reason)
-                        .send()
-                        .await
-                    {
+                    if let Err(e) = aws.cloudwatch.set_alarm_state().alarm_name(name).state_value(value).state_reason(reason).send().await {
                         out.push(check(
                             "notify_test.alarm",
                             format!("alarm {name}"),

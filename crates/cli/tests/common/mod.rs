@@ -40,10 +40,7 @@ impl World {
             .output()
             .unwrap();
         let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(
-            !all.contains("s3cr3t-value-never-printed"),
-            "the secret value leaked into output:\n{all}"
-        );
+        assert!(!all.contains("s3cr3t-value-never-printed"), "the secret value leaked into output:\n{all}");
         out
     }
 
@@ -58,13 +55,7 @@ impl World {
 
     pub fn apply(&self) -> Output {
         let out = self.secmon(&["apply", "-f", SEED, "--auto-approve", "--stats"]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "apply failed:\n{}{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
+        assert_eq!(out.status.code(), Some(0), "apply failed:\n{}{}", text(&out.stdout), text(&out.stderr));
         out
     }
 
@@ -121,15 +112,7 @@ impl World {
         let aws = self.aws();
         let group = "secmon-secretsmanager-loggroup";
         // Delete first: moto adds a second filter of the same name where AWS replaces it.
-        self.rt
-            .block_on(
-                aws.logs
-                    .delete_metric_filter()
-                    .log_group_name(group)
-                    .filter_name("GetSecretValue")
-                    .send(),
-            )
-            .unwrap();
+        self.rt.block_on(aws.logs.delete_metric_filter().log_group_name(group).filter_name("GetSecretValue").send()).unwrap();
         let t = secmon_aws::logs::types::MetricTransformation::builder()
             .metric_namespace("SecurityMetrics")
             .metric_name("SecretAccessCount")
@@ -153,10 +136,5 @@ impl World {
 
 /// `secmon` without any AWS endpoint, for the offline commands.
 pub fn secmon_offline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_secmon"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_secmon")).args(args).current_dir(root()).env("NO_COLOR", "1").output().unwrap()
 }
