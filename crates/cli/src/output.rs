@@ -19,22 +19,17 @@ impl Style {
             s.to_string()
         }
     }
-    pub fn green(&self, s: &str) -> String {
-        self.paint("32", s)
-    }
-    pub fn yellow(&self, s: &str) -> String {
-        self.paint("33", s)
-    }
-    pub fn red(&self, s: &str) -> String {
-        self.paint("31", s)
-    }
-    pub fn cyan(&self, s: &str) -> String {
-        self.paint("36", s)
-    }
-    pub fn dim(&self, s: &str) -> String {
-        self.paint("2", s)
-    }
-    pub fn bold(&self, s: &str) -> String {
-        self.paint("1", s)
-    }
 }
+
+/// One method per SGR colour code.
+macro_rules! colours {
+    ($($name:ident => $code:literal),* $(,)?) => {
+        impl Style {
+            $(pub fn $name(&self, s: &str) -> String {
+                self.paint($code, s)
+            })*
+        }
+    };
+}
+
+colours! { green => "32", yellow => "33", red => "31", cyan => "36", dim => "2", bold => "1" }

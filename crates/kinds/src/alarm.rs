@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::check::{check, Check, Status, VerifyCtx, NOT_OBSERVABLE};
 use crate::sdk::send;
-use crate::{Aws, AwsError, ExecCtx, Fut, Kind, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
+use crate::{Aws, AwsError, ExecCtx, Facts, Fut, Kind, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
 use secmon_sim::lint::{alarm_problems, Impact};
 use secmon_spec::DesiredState;
 use secmon_spec::{Comparison, Metric, TreatMissingData};
@@ -32,16 +32,9 @@ pub struct Attrs {
     pub dimensions: BTreeMap<String, String>,
 }
 
-/// `TreatMissingData`, whose AWS default (when the field is absent) is `missing`: one default,
-/// for reading and writing alike.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct TreatMissing(pub String);
-
-impl Default for TreatMissing {
-    fn default() -> Self {
-        TreatMissing("missing".into())
-    }
+crate::string_with_default! {
+    /// `TreatMissingData`; AWS's default is `missing`.
+    TreatMissing = "missing"
 }
 
 /// What the read sees of the alarm besides its settings, for verify.
@@ -53,11 +46,8 @@ pub struct Observed {
     pub actions_enabled: Option<bool>,
 }
 
-/// How a live resource of this kind is known to be the spec's ([`Ownership`]).
-pub const OWNERSHIP: Ownership = Ownership::TaggingApi;
-/// The kinds it may refer to: the edges of the kind graph ([`crate::graph`]).
-pub const REFERS_TO: &[Kind] = &[Kind::Topic];
-
+/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
+pub const FACTS: Facts = Facts { ownership: Ownership::TaggingApi, refers_to: &[Kind::Topic] };
 pub struct Def;
 
 impl ResourceKind for Def {
@@ -125,7 +115,7 @@ impl ResourceKind for Def {
     fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
         let subject = format!("alarm {}", desired.name);
         let Some(live) = ctx.live_of(desired) else {
-            return vec![ctx.missing("alarm.exists", &subject, "the alarm does not exist: the metric is counted but nobody is told")];
+            return ctx.missing("alarm.exists", &subject, "the alarm does not exist: the metric is counted but nobody is told");
         };
         let a: Attrs = live.resource.attrs();
         let mut out = Vec::new();

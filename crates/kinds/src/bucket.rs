@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::sdk::{fail, policy_text, read_each, read_fail, send};
-use crate::{policy, Aws, ExecCtx, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
+use crate::{
+    policy, Aws, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
+};
 use secmon_spec::DesiredState;
 
 /// ID of the lifecycle rule secmon writes.
@@ -63,11 +65,8 @@ pub fn bucket_policy(t: &Target, bucket: &str, trail: &str) -> Value {
     }))
 }
 
-/// How a live resource of this kind is known to be the spec's ([`Ownership`]).
-pub const OWNERSHIP: Ownership = Ownership::OwnRead;
-/// The kinds it may refer to: the edges of the kind graph ([`crate::graph`]).
-pub const REFERS_TO: &[Kind] = &[];
-
+/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
+pub const FACTS: Facts = Facts { ownership: Ownership::OwnRead, refers_to: &[] };
 pub struct Def;
 
 impl ResourceKind for Def {

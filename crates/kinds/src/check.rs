@@ -87,9 +87,9 @@ impl VerifyCtx<'_> {
         self.live.resources.get(&desired.address())
     }
 
-    /// The check every kind starts with: the resource exists.
-    pub fn missing(&self, id: &str, subject: &str, what: &str) -> Check {
-        check(id, subject, Status::Failed, what, Some("run `secmon apply`"))
+    /// The check every kind starts with, failed: the resource does not exist.
+    pub fn missing(&self, id: &str, subject: &str, what: &str) -> Vec<Check> {
+        vec![check(id, subject, Status::Failed, what, Some("run `secmon apply` (it creates what is missing)"))]
     }
 
     /// How fresh the latest delivery (or event) `what` is: failed with an error, not observable

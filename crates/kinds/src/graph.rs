@@ -11,12 +11,12 @@ use crate::{Kind, Resource};
 
 /// Kinds whose resources may refer to a resource of `kind`.
 pub fn consumers(kind: Kind) -> Vec<Kind> {
-    Kind::ALL.iter().copied().filter(|k| k.refers_to().contains(&kind)).collect()
+    Kind::ALL.iter().copied().filter(|k| k.facts().refers_to.contains(&kind)).collect()
 }
 
 /// Length of the longest chain of references starting at `kind` (0: refers to nothing).
 pub fn depth(kind: Kind) -> usize {
-    kind.refers_to().iter().map(|k| depth(*k) + 1).max().unwrap_or(0)
+    kind.facts().refers_to.iter().map(|k| depth(*k) + 1).max().unwrap_or(0)
 }
 
 /// Addresses `r` refers to: it can only be created once they exist.
@@ -45,7 +45,7 @@ mod tests {
         // depth() terminates only on an acyclic graph; a cycle would overflow the stack here.
         for k in Kind::ALL {
             let _ = depth(*k);
-            for r in k.refers_to() {
+            for r in k.facts().refers_to {
                 assert!(depth(*r) < depth(*k), "{k:?} -> {r:?}");
             }
         }

@@ -84,6 +84,14 @@ pub enum Ownership {
     Container(Kind),
 }
 
+/// What a kind is, as data: how its live resources are known to be the spec's, and the kinds
+/// they may refer to (the edges of the kind graph, [`graph`]). Each module declares its `FACTS`.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts {
+    pub ownership: Ownership,
+    pub refers_to: &'static [Kind],
+}
+
 /// What a kind's read, change or import returns.
 pub type Fut<'a, T> = BoxFuture<'a, Result<T, KindError>>;
 
@@ -104,7 +112,7 @@ pub trait ResourceKind: Send + Sync {
     /// The desired resources of this kind the spec implies, every generated document in full.
     fn desired(&self, state: &DesiredState, target: &Target) -> Vec<Resource>;
 
-    /// Addresses this resource refers to; each is of a kind in the module's `REFERS_TO`.
+    /// Addresses this resource refers to; each is of a kind in its `FACTS.refers_to`.
     fn references(&self, _r: &Resource) -> Vec<String> {
         Vec::new()
     }
@@ -188,7 +196,7 @@ pub trait ResourceKind: Send + Sync {
     /// resource with the live one's identity (its ARN). Untaggable kinds refuse: their container
     /// is imported instead.
     fn adopt<'a>(&'a self, _aws: &'a Aws, _spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
-        let container = match r.kind.ownership() {
+        let container = match r.kind.facts().ownership {
             Ownership::Container(k) => k.as_str(),
             _ => "container",
         };
@@ -219,17 +227,10 @@ macro_rules! registry {
                 }
             }
 
-            /// How a live resource of this kind is known to be the spec's (the module's `OWNERSHIP`).
-            pub fn ownership(self) -> Ownership {
+            /// The module's `FACTS`.
+            pub fn facts(self) -> Facts {
                 match self {
-                    $(Kind::$variant => $module::OWNERSHIP),*
-                }
-            }
-
-            /// The kinds a resource of this kind may refer to (the module's `REFERS_TO`).
-            pub fn refers_to(self) -> &'static [Kind] {
-                match self {
-                    $(Kind::$variant => $module::REFERS_TO),*
+                    $(Kind::$variant => $module::FACTS),*
                 }
             }
 

@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::check::{Check, Status, VerifyCtx};
 use crate::sdk::{fail, read_each, send};
-use crate::{Aws, AwsError, ExecCtx, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
+use crate::{
+    Aws, AwsError, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
+};
 use secmon_spec::DesiredState;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -22,18 +24,13 @@ pub struct Observed {
     pub last_event: Option<i64>,
 }
 
-/// How a live resource of this kind is known to be the spec's ([`Ownership`]).
-pub const OWNERSHIP: Ownership = Ownership::TaggingApi;
-/// The kinds it may refer to: the edges of the kind graph ([`crate::graph`]).
-pub const REFERS_TO: &[Kind] = &[];
-
+/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
+pub const FACTS: Facts = Facts { ownership: Ownership::TaggingApi, refers_to: &[] };
 pub struct Def;
 
 impl ResourceKind for Def {
     fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
-        let Some(cw) = state.trail.as_ref().and_then(|tr| tr.cloudwatch_logs.as_ref()) else {
-            return Vec::new();
-        };
+        let Some(cw) = state.cloudwatch_logs() else { return Vec::new() };
         let attrs = Attrs { retention_days: cw.retention_days.map(|d| d as i32) };
         vec![Resource::new(Kind::LogGroup, &cw.log_group, Some(t.log_group_arn(&cw.log_group)), &attrs)]
     }
@@ -66,9 +63,7 @@ impl ResourceKind for Def {
     /// The group exists and receives the trail's events.
     fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
         let subject = format!("log group {}", desired.name);
-        let Some(live) = ctx.live_of(desired) else {
-            return vec![ctx.missing("log_group.exists", &subject, "the log group does not exist")];
-        };
+        let Some(live) = ctx.live_of(desired) else { return ctx.missing("log_group.exists", &subject, "the log group does not exist") };
         let never =
             (Status::Failed, "the log group has never received an event", "check the trail's CloudWatch Logs delivery and its role");
         let mut c = ctx.freshness("log_group.receives_events", &subject, "event", None, live.observed::<Observed>().last_event, never);

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::check::{check, Check, Status, VerifyCtx};
 use crate::sdk::send;
-use crate::{Aws, AwsError, ExecCtx, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target};
+use crate::{Aws, AwsError, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target};
 use secmon_spec::DesiredState;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -57,18 +57,13 @@ pub fn normalize_pattern(p: &str) -> String {
     out
 }
 
-/// How a live resource of this kind is known to be the spec's ([`Ownership`]).
-pub const OWNERSHIP: Ownership = Ownership::Container(Kind::LogGroup);
-/// The kinds it may refer to: the edges of the kind graph ([`crate::graph`]).
-pub const REFERS_TO: &[Kind] = &[Kind::LogGroup];
-
+/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
+pub const FACTS: Facts = Facts { ownership: Ownership::Container(Kind::LogGroup), refers_to: &[Kind::LogGroup] };
 pub struct Def;
 
 impl ResourceKind for Def {
     fn desired(&self, state: &DesiredState, _t: &Target) -> Vec<Resource> {
-        let Some(cw) = state.trail.as_ref().and_then(|tr| tr.cloudwatch_logs.as_ref()) else {
-            return Vec::new();
-        };
+        let Some(cw) = state.cloudwatch_logs() else { return Vec::new() };
         state
             .monitors
             .iter()
@@ -122,7 +117,7 @@ impl ResourceKind for Def {
     fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
         let subject = format!("metric filter {}", desired.name);
         let Some(live) = ctx.live_of(desired) else {
-            return vec![ctx.missing("filter.exists", &subject, "the metric filter does not exist: matching events are counted nowhere")];
+            return ctx.missing("filter.exists", &subject, "the metric filter does not exist: matching events are counted nowhere");
         };
         if let Err(e) = secmon_sim::Pattern::parse(&live.resource.attrs::<Attrs>().pattern) {
             return vec![check("filter.pattern", &subject, Status::Failed, format!("pattern syntax error at {e}"), None)];

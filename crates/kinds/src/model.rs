@@ -175,3 +175,21 @@ pub fn arn_resource<'a>(arn: &'a str, service: &str) -> Option<&'a str> {
 pub fn arn_name(arn: &str, service: &str, prefix: &str) -> Option<String> {
     arn_resource(arn, service)?.strip_prefix(prefix).map(str::to_string)
 }
+
+/// A string attribute whose AWS default (when the field is absent) is `$default`: one default,
+/// for reading and writing alike, so that an absent field never diffs against its default.
+#[macro_export]
+macro_rules! string_with_default {
+    ($(#[$doc:meta])* $name:ident = $default:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name($default.into())
+            }
+        }
+    };
+}

@@ -28,7 +28,7 @@ pub(crate) fn resolve(target: &Target, found: Vec<LiveResource>, owned: &BTreeSe
     let mut state = LiveState { account_id: target.account_id.clone(), region: target.region.clone(), ..Default::default() };
     let mut contained = Vec::new();
     for mut r in found {
-        match r.resource.kind.ownership() {
+        match r.resource.kind.facts().ownership {
             Ownership::OwnRead => {}
             Ownership::TaggingApi => {
                 r.owned = r.resource.arn.as_deref().is_some_and(|a| owned.contains(&normalize_arn(a)));

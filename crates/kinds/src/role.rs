@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use crate::check::{check, Check, Status, VerifyCtx};
 use crate::sdk::{fail, policy_text, read_fail, send};
 use crate::{
-    policy, Aws, AwsError, ExecCtx, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
-    ROLE_PATH,
+    policy, Aws, AwsError, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target,
+    OWNER_TAG, ROLE_PATH,
 };
 use secmon_spec::DesiredState;
 
@@ -54,18 +54,13 @@ pub fn role_logs_policy(t: &Target, log_group: &str) -> Value {
     }))
 }
 
-/// How a live resource of this kind is known to be the spec's ([`Ownership`]).
-pub const OWNERSHIP: Ownership = Ownership::OwnRead;
-/// The kinds it may refer to: the edges of the kind graph ([`crate::graph`]).
-pub const REFERS_TO: &[Kind] = &[];
-
+/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
+pub const FACTS: Facts = Facts { ownership: Ownership::OwnRead, refers_to: &[] };
 pub struct Def;
 
 impl ResourceKind for Def {
     fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
-        let Some(cw) = state.trail.as_ref().and_then(|t| t.cloudwatch_logs.as_ref()) else {
-            return Vec::new();
-        };
+        let Some(cw) = state.cloudwatch_logs() else { return Vec::new() };
         let role = state.trail_role_name().expect("cloudwatch_logs implies a role");
         let attrs = Attrs { trust_policy: role_trust_policy(), policy: role_logs_policy(t, &cw.log_group) };
         vec![Resource::new(Kind::Role, &role, Some(t.role_arn(&role)), &attrs)]
@@ -102,13 +97,11 @@ impl ResourceKind for Def {
     fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
         let subject = format!("role {}", desired.name);
         let Some(live) = ctx.live_of(desired) else {
-            let mut c = ctx.missing(
+            return ctx.missing(
                 "role.exists",
                 &subject,
                 "the role CloudTrail uses to write to CloudWatch Logs does not exist: no event reaches the log group",
             );
-            c.fix = Some("run `secmon apply` (it recreates the role)".into());
-            return vec![c];
         };
         let a: Attrs = live.resource.attrs();
         if !a.trust_policy.to_string().contains("cloudtrail.amazonaws.com") {
@@ -120,7 +113,7 @@ impl ResourceKind for Def {
                 Some("run `secmon apply`"),
             )];
         }
-        let group = ctx.spec.trail.as_ref().and_then(|t| t.cloudwatch_logs.as_ref()).map(|c| c.log_group.as_str());
+        let group = ctx.spec.cloudwatch_logs().map(|c| c.log_group.as_str());
         let doc = a.policy.to_string();
         if doc.contains("logs:PutLogEvents") && group.is_none_or(|g| doc.contains(&format!("log-group:{g}:"))) {
             vec![check("role.permissions", &subject, Status::Ok, "trusted by CloudTrail, may write to the log group", None)]
@@ -222,20 +215,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn verify_names_a_role_that_may_not_write_or_is_not_trusted() {
-        use crate::check::testing::*;
-        let (spec, mut live) = world();
-        assert_eq!(verdict(&spec, &live, Kind::Role, "role.permissions"), Status::Ok);
-        let mut a: Attrs = first(&mut live, Kind::Role).resource.attrs();
-        a.policy = json!({"Version": "2012-10-17", "Statement": []});
-        set_attrs(&mut live, Kind::Role, &a);
-        assert_eq!(verdict(&spec, &live, Kind::Role, "role.permissions"), Status::Failed);
-        a.trust_policy = json!({});
-        set_attrs(&mut live, Kind::Role, &a);
-        assert_eq!(verdict(&spec, &live, Kind::Role, "role.trust"), Status::Failed);
-    }
-
-    #[test]
     fn the_logs_policy_is_scoped_to_the_log_groups_streams() {
         let t = Target { account_id: "123456789012".into(), region: "us-east-1".into() };
         let r = role_logs_policy(&t, "lg").to_string();
@@ -250,5 +229,19 @@ mod tests {
         assert_eq!(p["Principal"]["Service"], "cloudtrail.amazonaws.com");
         assert_eq!(p["Action"], "sts:AssumeRole");
         assert!(p.get("Condition").is_none(), "{p}");
+    }
+
+    #[test]
+    fn verify_names_a_role_that_may_not_write_or_is_not_trusted() {
+        use crate::check::testing::*;
+        let (spec, mut live) = world();
+        assert_eq!(verdict(&spec, &live, Kind::Role, "role.permissions"), Status::Ok);
+        let mut a: Attrs = first(&mut live, Kind::Role).resource.attrs();
+        a.policy = json!({"Version": "2012-10-17", "Statement": []});
+        set_attrs(&mut live, Kind::Role, &a);
+        assert_eq!(verdict(&spec, &live, Kind::Role, "role.permissions"), Status::Failed);
+        a.trust_policy = json!({});
+        set_attrs(&mut live, Kind::Role, &a);
+        assert_eq!(verdict(&spec, &live, Kind::Role, "role.trust"), Status::Failed);
     }
 }

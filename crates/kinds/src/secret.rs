@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::check::{check, Check, Status, VerifyCtx};
 use crate::sdk::{fail, send};
 use crate::{
-    Aws, Change, ExecCtx, Fut, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
+    Aws, Change, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
     VALUE_VERSION_TAG,
 };
 use secmon_spec::DesiredState;
@@ -49,11 +49,8 @@ pub struct Meta {
     pub value_source: Option<ValueSource>,
 }
 
-/// How a live resource of this kind is known to be the spec's ([`Ownership`]).
-pub const OWNERSHIP: Ownership = Ownership::OwnRead;
-/// The kinds it may refer to: the edges of the kind graph ([`crate::graph`]).
-pub const REFERS_TO: &[Kind] = &[];
-
+/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
+pub const FACTS: Facts = Facts { ownership: Ownership::OwnRead, refers_to: &[] };
 pub struct Def;
 
 impl ResourceKind for Def {
@@ -108,9 +105,7 @@ impl ResourceKind for Def {
     /// A canonical `GetSecretValue` of the secret (by ARN and by name) matches a metric filter.
     fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
         let subject = format!("secret {}", desired.name);
-        if ctx.live_of(desired).is_none() {
-            return vec![ctx.missing("secret.exists", &subject, "the secret does not exist")];
-        }
+        let Some(_) = ctx.live_of(desired) else { return ctx.missing("secret.exists", &subject, "the secret does not exist") };
         let engine = &ctx.filters.engine;
         let (caught, errors) = ctx.filters.secret.get(&desired.name).cloned().unwrap_or_default();
         if caught.is_empty() {
@@ -211,15 +206,9 @@ fn secret(
 async fn create(aws: &Aws, ctx: &ExecCtx, r: &Resource) -> Result<(), KindError> {
     let a: Attrs = r.attrs();
     let value = read_value(aws, r, &ctx.spec_dir).await?;
-    let mut req = aws
-        .secretsmanager
-        .create_secret()
-        .name(&r.name)
-        .set_description(a.description.clone())
-        .set_kms_key_id(a.kms_key_id.clone())
-        .secret_string(value)
-        .tags(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build())
-        .tags(version_tag(&a));
+    let owner = Tag::builder().key(OWNER_TAG).value(&ctx.spec).build();
+    let mut req = aws.secretsmanager.create_secret().name(&r.name).secret_string(value).tags(owner).tags(version_tag(&a));
+    req = req.set_description(a.description.clone()).set_kms_key_id(a.kms_key_id.clone());
     for (k, v) in &a.tags {
         req = req.tags(Tag::builder().key(k).value(v).build());
     }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::sdk::send;
-use crate::{Aws, AwsError, ExecCtx, Fut, Kind, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target};
+use crate::{Aws, AwsError, ExecCtx, Facts, Fut, Kind, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target};
 use secmon_spec::DesiredState;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -24,11 +24,8 @@ pub struct Meta {
     pub topic_arn: Option<String>,
 }
 
-/// How a live resource of this kind is known to be the spec's ([`Ownership`]).
-pub const OWNERSHIP: Ownership = Ownership::Container(Kind::Topic);
-/// The kinds it may refer to: the edges of the kind graph ([`crate::graph`]).
-pub const REFERS_TO: &[Kind] = &[Kind::Topic];
-
+/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
+pub const FACTS: Facts = Facts { ownership: Ownership::Container(Kind::Topic), refers_to: &[Kind::Topic] };
 pub struct Def;
 
 impl ResourceKind for Def {

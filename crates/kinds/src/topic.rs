@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::check::{check, Check, Status, VerifyCtx};
 use crate::sdk::{policy_text, read_fail, send};
-use crate::{policy, Aws, ExecCtx, Fut, Kind, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
+use crate::{policy, Aws, ExecCtx, Facts, Fut, Kind, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
 use secmon_spec::DesiredState;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -56,11 +56,8 @@ pub fn topic_policy(t: &Target, topic: &str, trail_publishes: Option<&str>) -> V
     policy::normalize(&json!({"Version": "2012-10-17", "Statement": statements}))
 }
 
-/// How a live resource of this kind is known to be the spec's ([`Ownership`]).
-pub const OWNERSHIP: Ownership = Ownership::TaggingApi;
-/// The kinds it may refer to: the edges of the kind graph ([`crate::graph`]).
-pub const REFERS_TO: &[Kind] = &[];
-
+/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
+pub const FACTS: Facts = Facts { ownership: Ownership::TaggingApi, refers_to: &[] };
 pub struct Def;
 
 /// What the read sees of the topic besides its policy (GetTopicAttributes), for verify: every
@@ -195,9 +192,7 @@ impl ResourceKind for Def {
     /// a subscription.
     fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
         let subject = format!("topic {}", desired.name);
-        let Some(live) = ctx.live_of(desired) else {
-            return vec![ctx.missing("topic.exists", &subject, "the topic does not exist")];
-        };
+        let Some(live) = ctx.live_of(desired) else { return ctx.missing("topic.exists", &subject, "the topic does not exist") };
         let policy = live.resource.attrs::<Attrs>().policy;
         let mut services = vec!["cloudwatch.amazonaws.com"];
         if ctx.spec.trail.as_ref().and_then(|t| t.notify_topic.as_deref()) == Some(desired.name.as_str()) {

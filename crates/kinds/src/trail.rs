@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::check::{check, Check, Status, VerifyCtx};
 use crate::sdk::{read_each, send};
 use crate::{
-    normalize_arn, Aws, AwsError, ExecCtx, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target,
+    normalize_arn, Aws, AwsError, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target,
     OWNER_TAG,
 };
 use secmon_spec::DesiredState;
@@ -29,15 +29,9 @@ pub struct Attrs {
     pub logging: bool,
 }
 
-/// The management events' read/write type; AWS's default (absent) is `All`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ReadWrite(pub String);
-
-impl Default for ReadWrite {
-    fn default() -> Self {
-        ReadWrite("All".into())
-    }
+crate::string_with_default! {
+    /// The management events' read/write type; AWS's default is `All`.
+    ReadWrite = "All"
 }
 
 impl Attrs {
@@ -69,10 +63,23 @@ pub struct Observed {
     pub logs_time: Option<i64>,
 }
 
-/// How a live resource of this kind is known to be the spec's ([`Ownership`]).
-pub const OWNERSHIP: Ownership = Ownership::OwnRead;
-/// The kinds it may refer to: the edges of the kind graph ([`crate::graph`]).
-pub const REFERS_TO: &[Kind] = &[Kind::Bucket, Kind::LogGroup, Kind::Role, Kind::Topic];
+/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
+pub const FACTS: Facts = Facts { ownership: Ownership::OwnRead, refers_to: &[Kind::Bucket, Kind::LogGroup, Kind::Role, Kind::Topic] };
+/// The settings CreateTrail and UpdateTrail share. With `clear`, an absent delivery is written
+/// as an empty string, which UpdateTrail documents as removing it.
+macro_rules! settings {
+    ($request:expr, $r:expr, $a:expr, $clear:expr) => {{
+        let or_clear = |v: Option<String>| if $clear { Some(v.unwrap_or_default()) } else { v };
+        $request
+            .name(&$r.name)
+            .s3_bucket_name($a.bucket.clone().unwrap_or_default())
+            .is_multi_region_trail($a.multi_region)
+            .enable_log_file_validation($a.log_file_validation)
+            .set_cloud_watch_logs_log_group_arn(or_clear($a.group_arn()))
+            .set_cloud_watch_logs_role_arn(or_clear($a.cloudwatch_logs_role_arn.clone()))
+            .set_sns_topic_name(or_clear($a.sns_topic.clone()))
+    }};
+}
 
 pub struct Def;
 
@@ -132,9 +139,7 @@ impl ResourceKind for Def {
     /// The trail exists, logs, and delivers to S3 and to the log group the spec names.
     fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
         let subject = format!("trail {}", desired.name);
-        let Some(live) = ctx.live_of(desired) else {
-            return vec![ctx.missing("trail.exists", &subject, "the trail does not exist")];
-        };
+        let Some(live) = ctx.live_of(desired) else { return ctx.missing("trail.exists", &subject, "the trail does not exist") };
         let (want, got): (Attrs, Attrs) = (desired.attrs(), live.resource.attrs());
         let seen: Observed = live.observed();
         let mut out = vec![check("trail.exists", &subject, Status::Ok, format!("bucket {}", got.bucket.as_deref().unwrap_or("?")), None)];
@@ -166,36 +171,25 @@ impl ResourceKind for Def {
             return out;
         };
         let name = group.rsplit("log-group:").next().unwrap_or(group);
-        if got.cloudwatch_logs_group_arn.as_ref() == Some(group) && got.cloudwatch_logs_role_arn.is_some() {
-            if got.cloudwatch_logs_role_arn == want.cloudwatch_logs_role_arn {
-                out.push(check("trail.cloudwatch_logs", &subject, Status::Ok, format!("delivers to {name}"), None));
-            } else {
-                // The role checks judge the spec's role; this one is not the spec's to check.
-                out.push(check(
-                    "trail.cloudwatch_logs",
-                    &subject,
-                    Status::Warning,
-                    format!(
-                        "delivers to {name} through role {}, not the spec's role {}",
-                        got.cloudwatch_logs_role_arn.as_deref().unwrap_or("none"),
-                        want.cloudwatch_logs_role_arn.as_deref().unwrap_or("none")
-                    ),
-                    Some("`secmon plan` shows the drift; `secmon apply` points the trail at the spec's role"),
-                ));
-            }
-            out.push(delivery("trail.cloudwatch_logs_delivery", "CloudWatch Logs", &seen.logs_error, seen.logs_time));
+        let (got_group, got_role) = (got.cloudwatch_logs_group_arn.as_deref(), got.cloudwatch_logs_role_arn.as_deref());
+        let delivers = got_group == Some(group.as_str()) && got_role.is_some();
+        let (status, evidence, fix) = if !delivers {
+            let (g, r) = (got_group.unwrap_or("none"), got_role.unwrap_or("none"));
+            let evidence = format!(
+                "CloudWatch Logs delivery is not configured as the spec says (log group {g}, role {r}): no event reaches the metric filters"
+            );
+            (Status::Failed, evidence, Some("run `secmon apply`"))
+        } else if got_role == want.cloudwatch_logs_role_arn.as_deref() {
+            (Status::Ok, format!("delivers to {name}"), None)
         } else {
-            out.push(check(
-                "trail.cloudwatch_logs",
-                &subject,
-                Status::Failed,
-                format!(
-                    "CloudWatch Logs delivery is not configured as the spec says (log group {}, role {}): no event reaches the metric filters",
-                    got.cloudwatch_logs_group_arn.as_deref().unwrap_or("none"),
-                    got.cloudwatch_logs_role_arn.as_deref().unwrap_or("none")
-                ),
-                Some("run `secmon apply`"),
-            ));
+            // The role checks judge the spec's role; this one is not the spec's to check.
+            let spec_role = want.cloudwatch_logs_role_arn.as_deref().unwrap_or("none");
+            let evidence = format!("delivers to {name} through role {}, not the spec's role {spec_role}", got_role.unwrap_or("none"));
+            (Status::Warning, evidence, Some("`secmon plan` shows the drift; `secmon apply` points the trail at the spec's role"))
+        };
+        out.push(check("trail.cloudwatch_logs", &subject, status, evidence, fix));
+        if delivers {
+            out.push(delivery("trail.cloudwatch_logs_delivery", "CloudWatch Logs", &seen.logs_error, seen.logs_time));
         }
         out
     }
@@ -207,18 +201,8 @@ impl ResourceKind for Def {
     fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
         Box::pin(async move {
             let a: Attrs = r.attrs();
-            let request = aws
-                .cloudtrail
-                .create_trail()
-                .name(&r.name)
-                .s3_bucket_name(a.bucket.clone().unwrap_or_default())
-                .is_multi_region_trail(a.multi_region)
-                .enable_log_file_validation(a.log_file_validation)
-                .include_global_service_events(true)
-                .set_cloud_watch_logs_log_group_arn(a.group_arn())
-                .set_cloud_watch_logs_role_arn(a.cloudwatch_logs_role_arn.clone())
-                .set_sns_topic_name(a.sns_topic.clone())
-                .tags_list(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build().expect("tag"));
+            let owner = Tag::builder().key(OWNER_TAG).value(&ctx.spec).build().expect("tag");
+            let request = settings!(aws.cloudtrail.create_trail(), r, a, false).include_global_service_events(true).tags_list(owner);
             send("CreateTrail", request.send()).await?;
             put_selectors(aws, &r.name, &a).await?;
             start_logging(aws, &r.name).await
@@ -229,17 +213,7 @@ impl ResourceKind for Def {
         Box::pin(async move {
             let (before, a): (Attrs, Attrs) = (before.attrs(), r.attrs());
             if before.settings() != a.settings() {
-                // Empty strings remove a delivery, as UpdateTrail documents.
-                let request = aws
-                    .cloudtrail
-                    .update_trail()
-                    .name(&r.name)
-                    .s3_bucket_name(a.bucket.clone().unwrap_or_default())
-                    .is_multi_region_trail(a.multi_region)
-                    .enable_log_file_validation(a.log_file_validation)
-                    .cloud_watch_logs_log_group_arn(a.group_arn().unwrap_or_default())
-                    .cloud_watch_logs_role_arn(a.cloudwatch_logs_role_arn.clone().unwrap_or_default())
-                    .sns_topic_name(a.sns_topic.clone().unwrap_or_default());
+                let request = settings!(aws.cloudtrail.update_trail(), r, a, true);
                 send("UpdateTrail", request.send()).await?;
             }
             if before.read_write != a.read_write || before.exclude_sources != a.exclude_sources {

@@ -487,28 +487,27 @@ fn parse_json(src: &str) -> Result<Expr, PatternError> {
 }
 
 fn json_or(c: &mut Cursor) -> Result<Expr, PatternError> {
-    let mut left = json_and(c)?;
-    loop {
-        c.ws();
-        if c.eat("||") {
-            let right = json_and(c)?;
-            left = Expr::Or(Box::new(left), Box::new(right));
-        } else {
-            return Ok(left);
-        }
-    }
+    binary(c, "||", json_and, Expr::Or)
 }
 
 fn json_and(c: &mut Cursor) -> Result<Expr, PatternError> {
-    let mut left = json_unary(c)?;
+    binary(c, "&&", json_unary, Expr::And)
+}
+
+/// A left-associative chain `operand (op operand)*`.
+fn binary(
+    c: &mut Cursor,
+    op: &str,
+    operand: fn(&mut Cursor) -> Result<Expr, PatternError>,
+    join: fn(Box<Expr>, Box<Expr>) -> Expr,
+) -> Result<Expr, PatternError> {
+    let mut left = operand(c)?;
     loop {
         c.ws();
-        if c.eat("&&") {
-            let right = json_unary(c)?;
-            left = Expr::And(Box::new(left), Box::new(right));
-        } else {
+        if !c.eat(op) {
             return Ok(left);
         }
+        left = join(Box::new(left), Box::new(operand(c)?));
     }
 }
 

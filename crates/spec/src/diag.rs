@@ -10,6 +10,18 @@ pub struct Pos {
     pub column: usize,
 }
 
+/// The position of `field` in `locations`, or of its nearest enclosing field that has one
+/// (`monitors[3].alarm.period` → `monitors[3].alarm` → `monitors[3]` → `monitors`).
+pub(crate) fn nearest(locations: &std::collections::BTreeMap<String, Pos>, field: &str) -> Option<Pos> {
+    let mut f = field;
+    loop {
+        if let Some(p) = locations.get(f) {
+            return Some(*p);
+        }
+        f = &f[..f.rfind(['.', '['])?];
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {

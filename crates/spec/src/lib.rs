@@ -55,16 +55,7 @@ impl Spec {
 
     /// Position of a field, or of its nearest enclosing field that has one.
     pub fn locate(&self, field: &str) -> Pos {
-        let mut f = field;
-        loop {
-            if let Some(p) = self.locations.get(f) {
-                return *p;
-            }
-            match f.rfind(['.', '[']) {
-                Some(i) => f = &f[..i],
-                None => return Pos { line: 1, column: 1 },
-            }
-        }
+        diag::nearest(&self.locations, field).unwrap_or(Pos { line: 1, column: 1 })
     }
 
     /// A diagnostic located at `field`.
@@ -80,6 +71,11 @@ impl DesiredState {
         let mut v = serde_json::to_value(self).expect("the desired state serialises");
         interp::expand_json(&mut v, account_id, region).map_err(|message| SpecError::Interpolation { field: "(spec)".into(), message })?;
         Ok(serde_json::from_value(v).expect("expanding strings keeps the shape"))
+    }
+
+    /// The trail's delivery to CloudWatch Logs, when the spec has one.
+    pub fn cloudwatch_logs(&self) -> Option<&CloudWatchLogs> {
+        self.trail.as_ref().and_then(|t| t.cloudwatch_logs.as_ref())
     }
 
     /// Name of the IAM role CloudTrail uses to write to CloudWatch Logs.

@@ -867,28 +867,8 @@ impl<'f> Loader<'f> {
         if let Some(at) = self.locs.get(&o.path("threshold")).copied() {
             self.check(at, &o.path("threshold"), rules::threshold(threshold));
         }
-        let comparison = match self.opt_string(&o, "comparison") {
-            None => Comparison::default(),
-            Some(s) => Comparison::parse(&s).unwrap_or_else(|| {
-                let at = self.locs[&o.path("comparison")];
-                let hint = did_you_mean(&s, &Comparison::ALL)
-                    .map(|c| format!("did you mean `{c}`?"))
-                    .or(Some(format!("use one of {}", Comparison::ALL.join(", "))));
-                self.error(at, &o.path("comparison"), format!("unknown comparison {s:?}"), hint);
-                Comparison::default()
-            }),
-        };
-        let treat_missing_data = match self.opt_string(&o, "treat_missing_data") {
-            None => TreatMissingData::default(),
-            Some(s) => TreatMissingData::parse(&s).unwrap_or_else(|| {
-                let at = self.locs[&o.path("treat_missing_data")];
-                let hint = did_you_mean(&s, &TreatMissingData::ALL)
-                    .map(|c| format!("did you mean `{c}`?"))
-                    .or(Some(format!("use one of {}", TreatMissingData::ALL.join(", "))));
-                self.error(at, &o.path("treat_missing_data"), format!("unknown treat_missing_data {s:?}"), hint);
-                TreatMissingData::default()
-            }),
-        };
+        let comparison = self.one_of(&o, "comparison", &Comparison::ALL, Comparison::parse);
+        let treat_missing_data = self.one_of(&o, "treat_missing_data", &TreatMissingData::ALL, TreatMissingData::parse);
         let dimensions = self.string_map(&o, "dimensions");
         Some(Alarm {
             dimensions,
@@ -903,21 +883,22 @@ impl<'f> Loader<'f> {
         })
     }
 
+    /// An optional field that takes one of `names`; an unknown name is an error with a
+    /// did-you-mean hint, and the default stands in for it.
+    fn one_of<T: Default>(&mut self, o: &Obj, key: &str, names: &[&str], parse: fn(&str) -> Option<T>) -> T {
+        let Some(s) = self.opt_string(o, key) else { return T::default() };
+        parse(&s).unwrap_or_else(|| {
+            let at = self.locs[&o.path(key)];
+            let hint = did_you_mean(&s, names).map(|c| format!("did you mean `{c}`?")).or(Some(format!("use one of {}", names.join(", "))));
+            self.error(at, &o.path(key), format!("unknown {key} {s:?}"), hint);
+            T::default()
+        })
+    }
+
     /// Rules that span sections: references, duplicates, monitors needing a log group.
     fn cross_checks(&mut self, s: &DesiredState, root: &Obj) {
         // The field's position, or its nearest located parent's (pack monitors point at their pack).
-        let loc = |l: &Self, p: &str| {
-            let mut f = p;
-            loop {
-                if let Some(at) = l.locs.get(f) {
-                    return *at;
-                }
-                match f.rfind(['.', '[']) {
-                    Some(i) => f = &f[..i],
-                    None => return root.pos,
-                }
-            }
-        };
+        let loc = |l: &Self, p: &str| crate::diag::nearest(&l.locs, p).unwrap_or(root.pos);
         let topic_names: Vec<&str> = s.topics.iter().map(|t| t.name.as_str()).collect();
         let dup = |l: &mut Self, what: &str, items: Vec<(String, String)>| {
             let mut seen = BTreeMap::new();
@@ -963,7 +944,7 @@ impl<'f> Loader<'f> {
                 dangling(self, "trail.notify_topic".into(), n);
             }
         }
-        if !s.monitors.is_empty() && s.trail.as_ref().and_then(|t| t.cloudwatch_logs.as_ref()).is_none() {
+        if !s.monitors.is_empty() && s.cloudwatch_logs().is_none() {
             let path = if s.trail.is_some() { "trail" } else { "monitors" };
             let at = loc(self, path);
             self.error(

@@ -52,7 +52,7 @@ pub(crate) async fn run(aws: &Aws, state: &DesiredState, timeout: Duration, prog
         return out;
     }
     let since = secmon_aws::DateTime::from(started);
-    let Some(lg) = state.trail.as_ref().and_then(|t| t.cloudwatch_logs.as_ref()).map(|c| c.log_group.clone()) else {
+    let Some(lg) = state.cloudwatch_logs().map(|c| c.log_group.clone()) else {
         return out;
     };
     let stages: [(&str, &str); 4] = [
@@ -67,35 +67,15 @@ pub(crate) async fn run(aws: &Aws, state: &DesiredState, timeout: Duration, prog
         }
         let took = match i {
             0 => {
-                wait_for(timeout, || async {
-                    aws.cloudtrail
-                        .lookup_events()
-                        .lookup_attributes(
-                            secmon_aws::cloudtrail::types::LookupAttribute::builder()
-                                .attribute_key(secmon_aws::cloudtrail::types::LookupAttributeKey::EventName)
-                                .attribute_value("GetSecretValue")
-                                .build()
-                                .expect("attribute"),
-                        )
-                        .start_time(since)
-                        .send()
-                        .await
-                        .is_ok_and(|r| !r.events().is_empty())
-                })
-                .await
+                use secmon_aws::cloudtrail::types::{LookupAttribute, LookupAttributeKey};
+                let by_name = LookupAttribute::builder().attribute_key(LookupAttributeKey::EventName).attribute_value("GetSecretValue");
+                let request = aws.cloudtrail.lookup_events().lookup_attributes(by_name.build().expect("attribute")).start_time(since);
+                wait_for(timeout, || async { request.clone().send().await.is_ok_and(|r| !r.events().is_empty()) }).await
             }
             1 => {
-                wait_for(timeout, || async {
-                    aws.logs
-                        .filter_log_events()
-                        .log_group_name(&lg)
-                        .filter_pattern("{ $.eventName = \"GetSecretValue\" }")
-                        .start_time(since.secs() * 1000)
-                        .send()
-                        .await
-                        .is_ok_and(|r| !r.events().is_empty())
-                })
-                .await
+                let request = aws.logs.filter_log_events().log_group_name(&lg).filter_pattern("{ $.eventName = \"GetSecretValue\" }");
+                let request = request.start_time(since.secs() * 1000);
+                wait_for(timeout, || async { request.clone().send().await.is_ok_and(|r| !r.events().is_empty()) }).await
             }
             2 => {
                 wait_for(timeout, || async {
