@@ -13,13 +13,17 @@ fn test_credentials() {
     }
 }
 
+/// A fresh emulator and clients connected to it (None, with a message, outside `scripts/test`).
+async fn connect(test: &str) -> Option<(Emulator, Aws)> {
+    test_credentials();
+    let emu = Emulator::start_or_skip(test)?;
+    let aws = Aws::connect(Some("us-east-1"), Some(&emu.endpoint)).await.unwrap();
+    Some((emu, aws))
+}
+
 #[tokio::test]
 async fn every_client_reaches_the_emulator() {
-    test_credentials();
-    let Some(emu) = Emulator::start_or_skip(module_path!()) else {
-        return;
-    };
-    let aws = Aws::connect(Some("us-east-1"), Some(&emu.endpoint)).await.unwrap();
+    let Some((_emu, aws)) = connect(module_path!()).await else { return };
     assert_eq!(aws.account_id().await.unwrap().len(), 12);
     aws.secretsmanager.list_secrets().send().await.expect("Secrets Manager ListSecrets");
     aws.cloudtrail.describe_trails().send().await.expect("CloudTrail DescribeTrails");
@@ -36,11 +40,7 @@ async fn every_client_reaches_the_emulator() {
 #[tokio::test]
 async fn cloudwatch_writes_round_trip_through_the_cbor_adapter() {
     use secmon_aws::cloudwatch::types::{ComparisonOperator, Statistic, Tag};
-    test_credentials();
-    let Some(emu) = Emulator::start_or_skip(module_path!()) else {
-        return;
-    };
-    let aws = Aws::connect(Some("us-east-1"), Some(&emu.endpoint)).await.unwrap();
+    let Some((_emu, aws)) = connect(module_path!()).await else { return };
     aws.cloudwatch
         .put_metric_alarm()
         .alarm_name("Secret is accessed")

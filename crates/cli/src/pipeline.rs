@@ -45,6 +45,14 @@ fn print_stats(aws: &Aws) {
     }
 }
 
+/// Runs `command` on the spec read against AWS, then prints the call counts when asked,
+/// whatever the outcome.
+fn in_session(common: &Common, command: impl FnOnce(&Session) -> Result<Outcome, CliError>) -> Result<Outcome, CliError> {
+    let s = open(common)?;
+    let result = command(&s);
+    with_stats(common, &s.aws, result)
+}
+
 /// Prints the call counts when asked, whatever the command's outcome.
 fn with_stats<T>(common: &Common, aws: &Aws, result: Result<T, CliError>) -> Result<T, CliError> {
     if common.stats {
@@ -61,8 +69,7 @@ pub fn plan_cmd(
     destroy: bool,
     style: Style,
 ) -> Result<Outcome, CliError> {
-    let s = open(common)?;
-    let result = (|| {
+    in_session(common, |s| {
         let plan = s.plan(PlanOptions { destroy, delete_logs: false })?;
         print_diagnostics(&s.spec.warnings, style);
         print_diagnostics(&secmon_sim::lint::lint(&s.spec), style);
@@ -82,8 +89,7 @@ pub fn plan_cmd(
             );
         }
         Ok(if detailed && plan.has_changes() { Outcome::PlanHasChanges } else { Outcome::Done })
-    })();
-    with_stats(common, &s.aws, result)
+    })
 }
 
 fn confirm(auto_approve: bool, what: &str) -> Result<(), CliError> {
@@ -178,16 +184,15 @@ pub fn apply_cmd(
     fail_after_steps: Option<usize>,
     style: Style,
 ) -> Result<Outcome, CliError> {
-    let s = open(common)?;
     let opts = apply_options(common, 7, fail_after_steps);
-    let result = (|| {
+    in_session(common, |s| {
         let fresh = s.plan(PlanOptions::default())?;
         print_diagnostics(&s.spec.warnings, style);
         if let Some(path) = plan_file {
             // The saved plan was reviewed: apply it without asking again, if it still holds.
             let saved = secmon_engine::load_plan(path)?;
             secmon_engine::check_reviewed(&saved, &fresh, path)?;
-            return run_apply(&s, &saved, opts, style);
+            return run_apply(s, &saved, opts, style);
         }
         print!("{}", crate::render::plan_text(&fresh, style));
         // Ask only when the apply could run: a missing value source fails before the question.
@@ -195,9 +200,8 @@ pub fn apply_cmd(
         if fresh.has_changes() {
             confirm(auto_approve, "perform these actions")?;
         }
-        run_apply(&s, &fresh, opts, style)
-    })();
-    with_stats(common, &s.aws, result)
+        run_apply(s, &fresh, opts, style)
+    })
 }
 
 pub fn destroy_cmd(
@@ -207,16 +211,14 @@ pub fn destroy_cmd(
     delete_logs: bool,
     style: Style,
 ) -> Result<Outcome, CliError> {
-    let s = open(common)?;
-    let result = (|| {
+    in_session(common, |s| {
         let plan = s.plan(PlanOptions { destroy: true, delete_logs })?;
         print!("{}", crate::render::plan_text(&plan, style));
         if plan.has_changes() {
             confirm(auto_approve, "destroy these resources")?;
         }
-        run_apply(&s, &plan, apply_options(common, recovery_window_days, None), style)
-    })();
-    with_stats(common, &s.aws, result)
+        run_apply(s, &plan, apply_options(common, recovery_window_days, None), style)
+    })
 }
 
 pub fn verify_cmd(common: &Common, output: Format, opts: secmon_verify::Options, style: Style) -> Result<Outcome, CliError> {
@@ -246,8 +248,7 @@ pub fn verify_cmd(common: &Common, output: Format, opts: secmon_verify::Options,
 }
 
 pub fn import_cmd(common: &Common, addresses: &[String], auto_approve: bool, style: Style) -> Result<Outcome, CliError> {
-    let s = open(common)?;
-    let result = (|| {
+    in_session(common, |s| {
         let selection = s.import_selection(addresses)?;
         for a in &selection.already_owned {
             println!("{a}: already owned by spec `{}`", s.state.name);
@@ -266,6 +267,5 @@ pub fn import_cmd(common: &Common, addresses: &[String], auto_approve: bool, sty
         }
         println!("Run `secmon plan` to see what `apply` will change in them.");
         Ok(Outcome::Done)
-    })();
-    with_stats(common, &s.aws, result)
+    })
 }

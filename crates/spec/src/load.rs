@@ -503,13 +503,7 @@ impl<'f> Loader<'f> {
             let at = self.locs[&o.path("name")];
             self.check(at, &o.path("name"), rules::secret_name(v));
         }
-        let description = self.opt_string(&o, "description");
-        if let Some(d) = &description {
-            if d.chars().count() > 2048 {
-                let at = self.locs[&o.path("description")];
-                self.error(at, &o.path("description"), "description must be at most 2048 characters", None);
-            }
-        }
+        let description = self.description(&o, "description", 2048);
         let kms_key_id = self.opt_string(&o, "kms_key_id");
         let mut tags = BTreeMap::new();
         if let Some(t) = o.get("tags").filter(|n| !is_null(n)) {
@@ -708,13 +702,7 @@ impl<'f> Loader<'f> {
     fn monitor(&mut self, n: &Node, path: &str) -> Option<Monitor> {
         let o = self.obj(n, path, &["name", "description", "pattern", "filter_name", "metric", "alarm", "notify"])?;
         let name = self.req_string(&o, "name");
-        let description = self.opt_string(&o, "description");
-        if let Some(d) = &description {
-            if d.chars().count() > 1024 {
-                let at = self.locs[&o.path("description")];
-                self.error(at, &o.path("description"), "alarm description must be at most 1024 characters", None);
-            }
-        }
+        let description = self.description(&o, "alarm description", 1024);
         let pattern = self.req_string(&o, "pattern");
         if let Some(p) = &pattern {
             let at = self.locs[&o.path("pattern")];
@@ -881,6 +869,16 @@ impl<'f> Loader<'f> {
             comparison,
             treat_missing_data,
         })
+    }
+
+    /// The optional `description`, at most `max` characters (AWS's limit for `what`).
+    fn description(&mut self, o: &Obj, what: &str, max: usize) -> Option<String> {
+        let d = self.opt_string(o, "description")?;
+        if d.chars().count() > max {
+            let at = self.locs[&o.path("description")];
+            self.error(at, &o.path("description"), format!("{what} must be at most {max} characters"), None);
+        }
+        Some(d)
     }
 
     /// An optional field that takes one of `names`; an unknown name is an error with a

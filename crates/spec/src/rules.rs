@@ -26,6 +26,12 @@ fn only(s: &str, what: &str, allowed: &str, ok: impl Fn(char) -> bool) -> Rule {
     Ok(())
 }
 
+/// `min` to `max` characters, each a letter, a digit or one of `extra`.
+fn alnum_and(s: &str, what: &str, (min, max): (usize, usize), extra: &str) -> Rule {
+    len_between(s, what, min, max)?;
+    only(s, what, &format!("letters, digits and {extra}"), |c| c.is_ascii_alphanumeric() || extra.contains(c))
+}
+
 pub fn spec_name(s: &str) -> Rule {
     len_between(s, "spec name", 1, 64)?;
     only(s, "spec name", "letters, digits, '-' and '_'", |c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -44,8 +50,7 @@ pub fn region(s: &str) -> Rule {
 }
 
 pub fn secret_name(s: &str) -> Rule {
-    len_between(s, "secret name", 1, 512)?;
-    only(s, "secret name", "letters, digits and /_+=.@-", |c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c))
+    alnum_and(s, "secret name", (1, 512), "/_+=.@-")
 }
 
 pub fn bucket_name(s: &str) -> Rule {
@@ -97,8 +102,7 @@ pub fn trail_name(s: &str) -> Rule {
 }
 
 pub fn log_group_name(s: &str) -> Rule {
-    len_between(s, "log group name", 1, 512)?;
-    only(s, "log group name", "letters, digits and ._-/#", |c| c.is_ascii_alphanumeric() || "._-/#".contains(c))?;
+    alnum_and(s, "log group name", (1, 512), "._-/#")?;
     if s.starts_with("aws/") {
         return Err("log group names starting with \"aws/\" are reserved for AWS".into());
     }
@@ -115,8 +119,7 @@ pub fn retention_days(d: u32) -> Rule {
 }
 
 pub fn role_name(s: &str) -> Rule {
-    len_between(s, "IAM role name", 1, 64)?;
-    only(s, "IAM role name", "letters, digits and +=,.@_-", |c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+    alnum_and(s, "IAM role name", (1, 64), "+=,.@_-")
 }
 
 pub fn topic_name(s: &str) -> Rule {
