@@ -47,7 +47,7 @@ pub struct Observed {
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts = Facts { ownership: Ownership::TaggingApi, refers_to: &[Kind::Topic] };
+pub const FACTS: Facts = Facts { ownership: Ownership::TaggingApi, refers_to: &[Kind::Topic], step: 5 };
 pub struct Def;
 
 impl ResourceKind for Def {

@@ -66,7 +66,7 @@ pub fn bucket_policy(t: &Target, bucket: &str, trail: &str) -> Value {
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts = Facts { ownership: Ownership::OwnRead, refers_to: &[] };
+pub const FACTS: Facts = Facts { ownership: Ownership::OwnRead, refers_to: &[], step: 9 };
 pub struct Def;
 
 impl ResourceKind for Def {

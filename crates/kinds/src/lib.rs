@@ -90,6 +90,9 @@ pub enum Ownership {
 pub struct Facts {
     pub ownership: Ownership,
     pub refers_to: &'static [Kind],
+    /// Where on an event's way through the pipeline the kind sits (trail first, topics last):
+    /// `secmon verify` reports the links in this order.
+    pub step: u8,
 }
 
 /// What a kind's read, change or import returns.

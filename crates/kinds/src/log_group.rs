@@ -25,7 +25,7 @@ pub struct Observed {
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts = Facts { ownership: Ownership::TaggingApi, refers_to: &[] };
+pub const FACTS: Facts = Facts { ownership: Ownership::TaggingApi, refers_to: &[], step: 3 };
 pub struct Def;
 
 impl ResourceKind for Def {

@@ -55,7 +55,7 @@ pub fn role_logs_policy(t: &Target, log_group: &str) -> Value {
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts = Facts { ownership: Ownership::OwnRead, refers_to: &[] };
+pub const FACTS: Facts = Facts { ownership: Ownership::OwnRead, refers_to: &[], step: 2 };
 pub struct Def;
 
 impl ResourceKind for Def {

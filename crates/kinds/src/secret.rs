@@ -50,7 +50,7 @@ pub struct Meta {
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts = Facts { ownership: Ownership::OwnRead, refers_to: &[] };
+pub const FACTS: Facts = Facts { ownership: Ownership::OwnRead, refers_to: &[], step: 6 };
 pub struct Def;
 
 impl ResourceKind for Def {

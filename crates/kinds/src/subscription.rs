@@ -25,7 +25,7 @@ pub struct Meta {
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts = Facts { ownership: Ownership::Container(Kind::Topic), refers_to: &[Kind::Topic] };
+pub const FACTS: Facts = Facts { ownership: Ownership::Container(Kind::Topic), refers_to: &[Kind::Topic], step: 8 };
 pub struct Def;
 
 impl ResourceKind for Def {

@@ -57,7 +57,7 @@ pub fn topic_policy(t: &Target, topic: &str, trail_publishes: Option<&str>) -> V
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts = Facts { ownership: Ownership::TaggingApi, refers_to: &[] };
+pub const FACTS: Facts = Facts { ownership: Ownership::TaggingApi, refers_to: &[], step: 7 };
 pub struct Def;
 
 /// What the read sees of the topic besides its policy (GetTopicAttributes), for verify: every

@@ -64,7 +64,8 @@ pub struct Observed {
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts = Facts { ownership: Ownership::OwnRead, refers_to: &[Kind::Bucket, Kind::LogGroup, Kind::Role, Kind::Topic] };
+pub const FACTS: Facts =
+    Facts { ownership: Ownership::OwnRead, refers_to: &[Kind::Bucket, Kind::LogGroup, Kind::Role, Kind::Topic], step: 1 };
 /// The settings CreateTrail and UpdateTrail share. With `clear`, an absent delivery is written
 /// as an empty string, which UpdateTrail documents as removing it.
 macro_rules! settings {
