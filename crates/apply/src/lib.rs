@@ -64,8 +64,10 @@ impl Default for ApplyOptions {
             spec_dir: PathBuf::new(),
             recovery_window_days: 7,
             fail_after_steps: None,
-            // About 30 s in all: CloudTrail accepts a new role within seconds.
-            consistency_attempts: 8,
+            // About 2 minutes in all (0.5 + 1 + 2 + 4 + 8 × 15 s), the window the Terraform AWS
+            // provider gives IAM propagation: a new role is usually accepted within seconds, but
+            // AWS documents no bound (issue 11, item 8).
+            consistency_attempts: 19,
             consistency_delay: Duration::from_millis(500),
         }
     }
@@ -143,6 +145,12 @@ async fn run_step(cloud: &dyn Cloud, ctx: &ExecCtx, opts: &ApplyOptions, step: &
         loop {
             match cloud.execute(ctx, &change).await {
                 Ok(()) => break,
+                // Already gone: a stale Resource Groups Tagging API entry (it lists "tagged or
+                // previously tagged" resources for minutes), or a delete whose reply was lost.
+                Err(e) if change.op == Op::Delete && e.code().is_some_and(secmon_kinds::not_found) => {
+                    tracing::debug!(address = %step.address, error = %e, "already deleted");
+                    break;
+                }
                 Err(e) if attempt < opts.consistency_attempts && e.code().is_some_and(|c| kind.eventually_consistent(c)) => {
                     tracing::debug!(address = %step.address, error = %e, attempt, "not yet consistent; retrying after {delay:?}");
                     tokio::time::sleep(delay).await;
@@ -323,6 +331,33 @@ mod tests {
         assert!(position(&calls, "create topic.SecurityAlarms") < position(&calls, "create alarm.Secret is accessed"));
         let again = plan_against(&cloud, &desired, PlanOptions::default()).await;
         assert!(!again.has_changes(), "{:?}", again.change_set());
+    }
+
+    #[tokio::test]
+    async fn a_delete_of_what_is_already_gone_counts_as_done() {
+        // Regression (issue 11, item 6): the tagging API lists deleted resources for minutes;
+        // a delete planned from such an entry failed on NotFound and stopped the apply.
+        let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
+        let stale = Resource::bare(secmon_kinds::Kind::Topic, "Gone", Some(format!("arn:aws:sns:us-east-1:{ACCOUNT}:Gone")));
+        let p = Plan {
+            format_version: secmon_diff::FORMAT_VERSION,
+            spec: "secrets-monitoring".into(),
+            account_id: ACCOUNT.into(),
+            region: "us-east-1".into(),
+            steps: vec![Step {
+                address: "topic.Gone".into(),
+                action: Action::Delete,
+                before: Some(stale),
+                after: None,
+                depends_on: vec![],
+                reason: "owned, no longer in the spec".into(),
+            }],
+            notes: vec![],
+            pending_subscriptions: vec![],
+        };
+        let (report, _) = run(cloud.clone(), &p, fast()).await;
+        assert!(report.ok(), "{:?}", report.outcomes);
+        assert_eq!(cloud.calls(), ["delete topic.Gone"]);
     }
 
     #[tokio::test]

@@ -48,6 +48,10 @@ pub enum EngineError {
     UnknownAddress { address: String, known: String },
     #[error("{address} does not exist in AWS: `secmon apply` creates it, nothing to import")]
     NotInAws { address: String },
+    #[error("{0}; nothing was changed")]
+    Quota(String),
+    #[error("{address} cannot be imported: {reason}")]
+    CannotImport { address: String, reason: String },
 }
 
 /// A spec read against live AWS: everything plan, apply, destroy and import start from.
@@ -99,8 +103,12 @@ impl Session {
         write(path, &serde_json::to_string_pretty(&self.live).expect("live state json"))
     }
 
+    /// The plan, refused when applying it would break a quota AWS enforces on the whole log
+    /// group, whatever put the other filters there.
     pub fn plan(&self, opts: PlanOptions) -> Result<Plan, EngineError> {
-        Ok(secmon_diff::plan(&self.state.name, &self.desired, &self.live, opts)?)
+        let plan = secmon_diff::plan(&self.state.name, &self.desired, &self.live, opts)?;
+        check_filter_quota(&plan, &self.live)?;
+        Ok(plan)
     }
 
     /// What `secmon import ADDRESS...` takes over: (live, desired) pairs, and the addresses
@@ -116,11 +124,38 @@ impl Session {
             match self.live.resources.get(a) {
                 None => return Err(EngineError::NotInAws { address: a.clone() }),
                 Some(l) if l.owned => out.already_owned.push(a.clone()),
-                Some(l) => out.take.push((l.resource.clone(), d.clone())),
+                Some(l) => {
+                    if let Some(reason) = l.resource.kind.def().refuse_import(&l.resource) {
+                        return Err(EngineError::CannotImport { address: a.clone(), reason });
+                    }
+                    out.take.push((l.resource.clone(), d.clone()))
+                }
             }
         }
         Ok(out)
     }
+}
+
+/// CloudWatch Logs allows 100 metric filters per log group, filters of other tools included
+/// (issue 11, item 9): count what the log group holds once the plan is applied.
+fn check_filter_quota(plan: &Plan, live: &LiveState) -> Result<(), EngineError> {
+    use secmon_diff::Action;
+    use secmon_kinds::Kind;
+    let planned = plan.steps.iter().filter(|s| s.kind() == Kind::MetricFilter && s.action != Action::Delete).count();
+    let in_plan: std::collections::BTreeSet<&str> = plan.steps.iter().map(|s| s.address.as_str()).collect();
+    let others = live
+        .resources
+        .values()
+        .filter(|l| l.resource.kind == Kind::MetricFilter && !in_plan.contains(l.resource.address().as_str()))
+        .count();
+    let max = secmon_spec::MAX_FILTERS_PER_LOG_GROUP;
+    if planned + others > max {
+        return Err(EngineError::Quota(format!(
+            "the trail's log group would hold {} metric filters ({planned} of this spec, {others} put there by others); CloudWatch Logs allows at most {max} per log group",
+            planned + others
+        )));
+    }
+    Ok(())
 }
 
 /// What an import takes over.
@@ -264,6 +299,24 @@ mod tests {
         assert!(e.contains("old.json") && e.contains("plan format 0"), "{e}");
         std::fs::write(&path, "{").unwrap();
         assert!(load_plan(&path).unwrap_err().to_string().contains("not a secmon plan"));
+    }
+
+    #[test]
+    fn a_log_group_full_of_other_tools_filters_refuses_the_plan() {
+        // Regression (issue 11, item 9): the 100-filter quota counts filters secmon does not own.
+        let mut live = LiveState::default();
+        let filter = |name: &str| secmon_kinds::LiveResource::new(Resource::bare(secmon_kinds::Kind::MetricFilter, name, None), false);
+        for i in 0..99 {
+            live.insert(filter(&format!("other-{i}")));
+        }
+        let mut step = create("metric_filter.mine", "new");
+        let fits = plan("s", "1", vec![step.clone()]);
+        assert!(check_filter_quota(&fits, &live).is_ok());
+        live.insert(filter("other-99"));
+        let e = check_filter_quota(&fits, &live).unwrap_err().to_string();
+        assert!(e.contains("101 metric filters") && e.contains("100 put there by others"), "{e}");
+        step.action = secmon_diff::Action::Delete;
+        assert!(check_filter_quota(&plan("s", "1", vec![step]), &live).is_ok());
     }
 
     #[test]

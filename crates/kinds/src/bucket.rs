@@ -94,6 +94,14 @@ impl ResourceKind for Def {
         Box::pin(read_each(ctx.desired_of(Kind::Bucket), |d| read_bucket(aws, ctx.spec, d)))
     }
 
+    /// Right after CreateBucket, S3 may answer the next calls with `NoSuchBucket` (its index
+    /// lags) or `OperationAborted` (a conflicting operation in progress); the Terraform AWS
+    /// provider retries both for 2 minutes. The whole create is retried: CreateBucket again is
+    /// answered with success or `BucketAlreadyOwnedByYou`, both taken as done (issue 11, item 5).
+    fn eventually_consistent(&self, code: &str) -> bool {
+        matches!(code, "NoSuchBucket" | "OperationAborted")
+    }
+
     fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
         Box::pin(async move {
             let s3 = &aws.s3;
@@ -271,5 +279,14 @@ mod tests {
         assert!(p.contains("arn:aws:cloudtrail:us-east-1:123456789012:trail/tr"));
         assert!(p.contains("arn:aws:s3:::b/AWSLogs/123456789012/*"));
         assert!(p.contains("aws:SecureTransport"));
+    }
+
+    #[test]
+    fn a_bucket_not_yet_visible_after_create_is_retried() {
+        // Regression (issue 11, item 5): PutBucketTagging right after CreateBucket failed on
+        // NoSuchBucket, leaving an untagged bucket the next plan called foreign.
+        assert!(Def.eventually_consistent("NoSuchBucket"));
+        assert!(Def.eventually_consistent("OperationAborted"));
+        assert!(!Def.eventually_consistent("AccessDenied"));
     }
 }

@@ -195,6 +195,12 @@ pub trait ResourceKind: Send + Sync {
     /// Deletes the live resource `r`.
     fn delete<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()>;
 
+    /// Why the live resource `live` cannot be taken over by `secmon import`, if it cannot
+    /// (checked before anything is tagged).
+    fn refuse_import(&self, _live: &Resource) -> Option<String> {
+        None
+    }
+
     /// Takes over an existing resource by tagging it as owned by `spec`. `r` is the desired
     /// resource with the live one's identity (its ARN). Untaggable kinds refuse: their container
     /// is imported instead.
@@ -257,6 +263,21 @@ registry! {
     Trail => trail,
     MetricFilter => metric_filter,
     Alarm => alarm,
+}
+
+/// Whether an AWS error code says the resource does not exist, in any of the services secmon
+/// calls (each spells it its own way).
+pub fn not_found(code: &str) -> bool {
+    matches!(
+        code,
+        "ResourceNotFoundException" // Secrets Manager, CloudWatch Logs
+            | "ResourceNotFound" // CloudWatch
+            | "NoSuchEntity" // IAM
+            | "NoSuchBucket" // S3
+            | "NotFound" // SNS
+            | "NotFoundException"
+            | "TrailNotFoundException" // CloudTrail
+    )
 }
 
 /// Every resource the desired state implies, kind by kind in registry order.

@@ -70,16 +70,19 @@ impl ResourceKind for Def {
         Box::pin(async move {
             let mut out = Vec::new();
             let wanted = ctx.desired_of(Kind::Role);
-            let (listed, desired) = tokio::join!(
-                aws.iam.list_roles().path_prefix(ROLE_PATH).send(),
-                futures::future::join_all(wanted.iter().map(|d| read_role(aws, ctx.spec, &d.name))),
-            );
+            // Every page of roles under /secmon/ (issue 11, item 14: one page hid the rest).
+            let list_all = async {
+                let pages = aws.iam.list_roles().path_prefix(ROLE_PATH).into_paginator().send();
+                pages.collect::<Vec<_>>().await.into_iter().collect::<Result<Vec<_>, _>>()
+            };
+            let (listed, desired) =
+                tokio::join!(list_all, futures::future::join_all(wanted.iter().map(|d| read_role(aws, ctx.spec, &d.name))));
             for r in desired {
                 out.extend(r?);
             }
             // Roles under /secmon/ that the spec no longer names: owned ones are deleted.
             let listed = listed.map_err(|e| AwsError::call("ListRoles", e))?;
-            for role in listed.roles() {
+            for role in listed.iter().flat_map(|page| page.roles()) {
                 if wanted.iter().any(|d| d.name == role.role_name()) {
                     continue;
                 }
@@ -126,6 +129,18 @@ impl ResourceKind for Def {
                 Some("run `secmon apply`"),
             )]
         }
+    }
+
+    /// The trail is pointed at `role/secmon/NAME` and IAM cannot move a role to another path:
+    /// a role elsewhere would leave the trail pointing at nothing (issue 11, item 4).
+    fn refuse_import(&self, live: &Resource) -> Option<String> {
+        let arn = live.arn.as_deref().unwrap_or_default();
+        (!arn.contains(&format!(":role{ROLE_PATH}"))).then(|| {
+            format!(
+                "{arn} is not under the path {ROLE_PATH}, where secmon keeps the roles it points trails at, and IAM cannot move a role; \
+                 give the spec's trail another role name (`trail.cloudwatch_logs.role_name`) and secmon creates it"
+            )
+        })
     }
 
     fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
@@ -243,5 +258,13 @@ mod tests {
         a.trust_policy = json!({});
         set_attrs(&mut live, Kind::Role, &a);
         assert_eq!(verdict(&spec, &live, Kind::Role, "role.trust"), Status::Failed);
+    }
+
+    #[test]
+    fn a_role_outside_the_secmon_path_cannot_be_imported() {
+        let at = |arn: &str| Resource::bare(Kind::Role, "R", Some(arn.into()));
+        assert!(Def.refuse_import(&at("arn:aws:iam::123456789012:role/secmon/R")).is_none());
+        let refused = Def.refuse_import(&at("arn:aws:iam::123456789012:role/R")).expect("refused");
+        assert!(refused.contains("not under the path /secmon/"), "{refused}");
     }
 }

@@ -26,6 +26,18 @@ pub struct Meta {
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
 pub const FACTS: Facts = Facts { ownership: Ownership::Container(Kind::Topic), refers_to: &[Kind::Topic], step: 8 };
+/// What a listed subscription's `SubscriptionArn` says: `Some(true)` waiting for confirmation,
+/// `Some(false)` confirmed (an ARN), `None` as good as absent: `Deleted` after the recipient
+/// unsubscribed, which must not pass for confirmed (issue 11, item 10). Apply then subscribes the
+/// address again, which sends a new confirmation e-mail.
+fn state(subscription_arn: &str) -> Option<bool> {
+    match subscription_arn {
+        "PendingConfirmation" => Some(true),
+        arn if arn.starts_with("arn:") => Some(false),
+        _ => None,
+    }
+}
+
 pub struct Def;
 
 impl ResourceKind for Def {
@@ -51,7 +63,10 @@ impl ResourceKind for Def {
 
     fn keep_instead_of_delete(&self, live: &LiveResource, _delete_logs: bool) -> Option<String> {
         live.pending.then(|| {
-            format!("{}: pending subscriptions cannot be deleted; AWS removes them after 3 days unconfirmed", live.resource.address())
+            format!(
+                "{}: pending subscriptions cannot be deleted; SNS deletes unconfirmed subscriptions after 48 hours",
+                live.resource.address()
+            )
         })
     }
 
@@ -86,7 +101,7 @@ impl ResourceKind for Def {
                     }
                     let endpoint = s.endpoint().unwrap_or_default().to_lowercase();
                     let sub_arn = s.subscription_arn().unwrap_or_default();
-                    let pending = sub_arn == "PendingConfirmation";
+                    let Some(pending) = state(sub_arn) else { continue };
                     let attrs = Attrs { topic: topic.to_string(), protocol: "email".into(), endpoint: endpoint.clone() };
                     let r =
                         Resource::new(Kind::Subscription, &format!("{topic}/{endpoint}"), (!pending).then(|| sub_arn.to_string()), &attrs)
@@ -114,5 +129,17 @@ impl ResourceKind for Def {
                 None => Ok(()),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unsubscribed_address_is_absent_not_confirmed() {
+        assert_eq!(state("PendingConfirmation"), Some(true));
+        assert_eq!(state("arn:aws:sns:us-east-1:123456789012:T:0f1e2d3c-aaaa-bbbb-cccc-111122223333"), Some(false));
+        assert_eq!(state("Deleted"), None);
     }
 }

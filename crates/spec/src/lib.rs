@@ -25,6 +25,7 @@ use std::path::Path;
 
 pub use diag::{did_you_mean, Diagnostic, Pos, Severity, SpecError};
 pub use interp::expand;
+pub use load::MAX_FILTERS_PER_LOG_GROUP;
 pub use model::*;
 pub use packs::{PackEntry, PackRef, RuleOverride};
 

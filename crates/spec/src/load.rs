@@ -6,6 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// CloudWatch's fixed quota of actions per alarm state (AlarmActions).
 const MAX_ALARM_ACTIONS: usize = 5;
+/// CloudWatch Logs' fixed quota of metric filters per log group (filters of other tools count too;
+/// `secmon plan` checks those against the live log group).
+pub const MAX_FILTERS_PER_LOG_GROUP: usize = 100;
 
 use saphyr::{LoadableYamlNode, MarkedYamlOwned, ScalarOwned, YamlDataOwned};
 
@@ -825,16 +828,8 @@ impl<'f> Loader<'f> {
         let at_eval = self.locs.get(&o.path("evaluation_periods")).copied().unwrap_or(o.pos);
         if evaluation_periods == 0 {
             self.error(at_eval, &o.path("evaluation_periods"), "evaluation_periods must be at least 1", None);
-        } else if u64::from(evaluation_periods) * u64::from(period) > 86_400 {
-            self.error(
-                at_eval,
-                &o.path("evaluation_periods"),
-                format!(
-                    "evaluation_periods × period is {} s; CloudWatch allows at most one day (86400 s)",
-                    u64::from(evaluation_periods) * u64::from(period)
-                ),
-                None,
-            );
+        } else {
+            self.check(at_eval, &o.path("evaluation_periods"), rules::evaluation_window(period, evaluation_periods));
         }
         let datapoints_to_alarm = self.opt_uint(&o, "datapoints_to_alarm");
         if let Some(m) = datapoints_to_alarm {
@@ -950,6 +945,19 @@ impl<'f> Loader<'f> {
                 path,
                 "monitors need the trail's CloudWatch Logs delivery: metric filters live on its log group",
                 Some("add `trail.cloudwatch_logs: { log_group: NAME }`".into()),
+            );
+        }
+        if s.monitors.len() > MAX_FILTERS_PER_LOG_GROUP {
+            let at = loc(self, "monitors");
+            self.error(
+                at,
+                "monitors",
+                format!(
+                    "{} monitors need {} metric filters on the trail's log group; CloudWatch Logs allows at most {MAX_FILTERS_PER_LOG_GROUP} per log group",
+                    s.monitors.len(),
+                    s.monitors.len()
+                ),
+                Some("combine related events into one pattern with `||`, or drop pack rules you do not need".into()),
             );
         }
         for (i, m) in s.monitors.iter().enumerate() {

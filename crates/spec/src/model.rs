@@ -275,7 +275,7 @@ pub struct Alarm {
     /// `Sum`, `SampleCount`, `Average`, `Minimum`, `Maximum` or a percentile `p0`-`p100`. Count with `Sum`.
     #[serde(default = "default_statistic")]
     pub statistic: String,
-    /// Seconds per datapoint: 10, 20, 30 or a multiple of 60.
+    /// Seconds per datapoint: a multiple of 60 (metric filters publish one datapoint a minute).
     #[serde(default = "default_period")]
     pub period: u32,
     /// Number of periods evaluated.

@@ -206,12 +206,34 @@ pub fn statistic(s: &str) -> Rule {
     Err(format!("unknown statistic {s:?}; use Sum, SampleCount, Average, Minimum, Maximum or a percentile like p99"))
 }
 
+/// An alarm period for a metric-filter metric. PutMetricAlarm takes 10, 20, 30 or a multiple of
+/// 60, but 10/20/30 make a high-resolution alarm, and metric filters publish standard-resolution
+/// metrics (one datapoint a minute): such an alarm "might often lapse into INSUFFICIENT_DATA"
+/// (PutMetricAlarm, `Period`). Refused (issue 11, item 13).
 pub fn period(p: u32) -> Rule {
-    if p == 10 || p == 20 || p == 30 || (p >= 60 && p.is_multiple_of(60)) {
-        Ok(())
-    } else {
-        Err(format!("period {p} is not accepted: use 10, 20, 30 or a multiple of 60 seconds"))
+    match p {
+        10 | 20 | 30 => Err(format!(
+            "period {p} s makes a high-resolution alarm, but a metric filter publishes one datapoint a minute: \
+             the alarm would often lapse into INSUFFICIENT_DATA; use 60 or a multiple of 60 seconds"
+        )),
+        p if p >= 60 && p.is_multiple_of(60) => Ok(()),
+        _ => Err(format!("period {p} is not accepted: use a multiple of 60 seconds")),
     }
+}
+
+/// Period × evaluation periods: at most one day for periods under an hour, seven days for
+/// periods of an hour or more (PutMetricAlarm, `Period`; issue 11, item 14).
+pub fn evaluation_window(period: u32, evaluation_periods: u32) -> Rule {
+    let window = u64::from(period) * u64::from(evaluation_periods);
+    let (max, what) = if period >= 3600 {
+        (604_800, "seven days (604800 s) for periods of an hour or more")
+    } else {
+        (86_400, "one day (86400 s) for periods under an hour")
+    };
+    if window > max {
+        return Err(format!("evaluation_periods × period is {window} s; CloudWatch allows at most {what}"));
+    }
+    Ok(())
 }
 
 pub fn threshold(t: f64) -> Rule {
@@ -255,8 +277,13 @@ mod tests {
 
     #[test]
     fn periods_and_statistics() {
-        assert!(period(60).is_ok() && period(10).is_ok() && period(300).is_ok());
+        assert!(period(60).is_ok() && period(300).is_ok() && period(3600).is_ok());
         assert!(period(45).is_err() && period(0).is_err() && period(90).is_err());
+        // Regression (issue 11, item 13): a sub-minute period on a metric-filter metric.
+        assert!(period(10).unwrap_err().contains("INSUFFICIENT_DATA"));
+        // Regression (issue 11, item 14): seven days are allowed for periods of an hour or more.
+        assert!(evaluation_window(3600, 168).is_ok() && evaluation_window(3600, 169).is_err());
+        assert!(evaluation_window(60, 1440).is_ok() && evaluation_window(300, 289).is_err());
         assert!(statistic("Sum").is_ok() && statistic("p99").is_ok() && statistic("p99.9").is_ok());
         assert!(statistic("sum").is_err() && statistic("p101").is_err());
     }

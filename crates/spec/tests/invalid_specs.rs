@@ -64,3 +64,18 @@ fn a_literal_secret_value_is_never_echoed_in_errors() {
     assert!(!err.to_string().contains("correct-horse"), "{err}");
     assert!(err.to_string().contains("literal secret value"), "{err}");
 }
+
+#[test]
+fn more_monitors_than_a_log_group_holds_filters_is_refused() {
+    // Regression (issue 11, item 9): CloudWatch Logs allows 100 metric filters per log group.
+    let mut text = String::from(
+        "version: 1\nname: t\ntrail:\n  name: trail-a\n  bucket: { name: bucket-a }\n  cloudwatch_logs: { log_group: lg }\ntopics:\n  - name: T\nmonitors:\n",
+    );
+    for i in 0..101 {
+        text.push_str(&format!("  - {{ name: m{i}, pattern: '{{ $.eventName = \"E{i}\" }}', metric: {{ name: M{i} }}, notify: [T] }}\n"));
+    }
+    let e = Spec::parse(&text, "many.yaml").unwrap_err();
+    let hit = e.diagnostics().into_iter().find(|d| d.field == "monitors").expect("a diagnostic on monitors");
+    assert!(hit.message.contains("at most 100"), "{}", hit.message);
+    assert_eq!(hit.line, 10, "the monitors list");
+}

@@ -99,15 +99,17 @@ pub(crate) async fn run(aws: &Aws, state: &DesiredState, timeout: Duration, prog
                 .await
             }
             _ => {
+                // DescribeAlarms takes at most 100 names per call (issue 11, item 9).
+                let names: Vec<String> = state.monitors.iter().map(|m| m.alarm_name().to_string()).collect();
                 wait_for(timeout, || async {
-                    let names: Vec<String> = state.monitors.iter().map(|m| m.alarm_name().to_string()).collect();
-                    aws.cloudwatch
-                        .describe_alarms()
-                        .set_alarm_names(Some(names))
-                        .state_value(secmon_aws::cloudwatch::types::StateValue::Alarm)
-                        .send()
-                        .await
-                        .is_ok_and(|r| !r.metric_alarms().is_empty())
+                    for chunk in names.chunks(100) {
+                        let alarming = aws.cloudwatch.describe_alarms().set_alarm_names(Some(chunk.to_vec()));
+                        let r = alarming.state_value(secmon_aws::cloudwatch::types::StateValue::Alarm).send().await;
+                        if r.is_ok_and(|r| !r.metric_alarms().is_empty()) {
+                            return true;
+                        }
+                    }
+                    false
                 })
                 .await
             }
