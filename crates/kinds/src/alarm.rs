@@ -7,7 +7,7 @@ use secmon_aws::cloudwatch::types::{ComparisonOperator, Dimension, Statistic, Ta
 use serde::{Deserialize, Serialize};
 
 use crate::check::{check, Check, Status, VerifyCtx, NOT_OBSERVABLE};
-use crate::sdk::send;
+use crate::sdk::{fail, send};
 use crate::{Aws, AwsError, ExecCtx, Facts, Fut, Kind, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
 use secmon_sim::lint::{alarm_problems, Impact};
 use secmon_spec::DesiredState;
@@ -90,6 +90,14 @@ impl ResourceKind for Def {
 
     fn name_from_arn(&self, arn: &str) -> Option<String> {
         crate::model::arn_name(arn, "cloudwatch", "alarm:")
+    }
+
+    fn read_owner<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, bool> {
+        Box::pin(async move {
+            let arn = r.arn.clone().unwrap_or_default();
+            let tags = aws.cloudwatch.list_tags_for_resource().resource_arn(arn).send().await.map_err(fail("ListTagsForResource"))?;
+            Ok(tags.tags().iter().any(|t| t.key() == Some(OWNER_TAG) && t.value() == Some(spec)))
+        })
     }
 
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {

@@ -165,6 +165,12 @@ pub trait ResourceKind: Send + Sync {
         Ok(())
     }
 
+    /// Whether `r` is tagged as owned by `spec`, asked of the resource itself: for kinds whose
+    /// ownership comes from the tagging API, when its index does not (yet) list `r`.
+    fn read_owner<'a>(&'a self, _aws: &'a Aws, _spec: &'a str, _r: &'a Resource) -> Fut<'a, bool> {
+        Box::pin(async { Ok(false) })
+    }
+
     /// Reads the live resources of this kind: the desired ones, and owned ones it can list.
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>>;
 

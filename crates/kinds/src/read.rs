@@ -17,7 +17,28 @@ pub(crate) async fn read(aws: &Aws, spec: &str, target: &Target, desired: &[Reso
     for r in reads {
         found.extend(r?);
     }
-    Ok(resolve(target, found, &owned?))
+    let mut owned = owned?;
+    // The tagging API's index lags behind writes: a resource it does not list as owned is asked
+    // for its own tags before it is called foreign (issue 11, item 7). In a steady state every
+    // owned resource is listed, so this costs no call.
+    let unlisted = unlisted(&found, &owned);
+    let answers = futures::future::join_all(unlisted.iter().map(|r| r.kind.def().read_owner(aws, spec, r))).await;
+    for (r, answer) in unlisted.iter().zip(answers) {
+        if answer? {
+            owned.insert(normalize_arn(r.arn.as_deref().unwrap_or_default()));
+        }
+    }
+    Ok(resolve(target, found, &owned))
+}
+
+/// Found resources whose ownership the tagging API answers, that it does not list as owned.
+fn unlisted<'a>(found: &'a [LiveResource], owned: &BTreeSet<String>) -> Vec<&'a Resource> {
+    found
+        .iter()
+        .map(|l| &l.resource)
+        .filter(|r| r.kind.facts().ownership == Ownership::TaggingApi)
+        .filter(|r| r.arn.as_deref().is_some_and(|a| !owned.contains(&normalize_arn(a))))
+        .collect()
 }
 
 /// Resolves ownership: kinds that read their own tags keep their answer; tagging-API kinds are
@@ -75,4 +96,23 @@ async fn owned_arns(aws: &Aws, spec: &str) -> Result<BTreeSet<String>, KindError
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_resources_the_tagging_index_does_not_list_are_asked_for_their_tags() {
+        let topic = |name: &str| {
+            let arn = format!("arn:aws:sns:us-east-1:123456789012:{name}");
+            LiveResource::new(Resource::bare(Kind::Topic, name, Some(arn)), false)
+        };
+        let secret =
+            LiveResource::new(Resource::bare(Kind::Secret, "s", Some("arn:aws:secretsmanager:us-east-1:1:secret:s".into())), false);
+        let found = vec![topic("Listed"), topic("Lagging"), secret];
+        let owned: BTreeSet<String> = ["arn:aws:sns:us-east-1:123456789012:Listed".to_string()].into();
+        let asked: Vec<&str> = unlisted(&found, &owned).iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(asked, ["Lagging"], "secrets read their own tags; listed topics cost nothing");
+    }
 }

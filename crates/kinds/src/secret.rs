@@ -173,7 +173,49 @@ async fn read(aws: &Aws, ctx: &ReadCtx<'_>) -> Result<Vec<LiveResource>, KindErr
             Err(e) => return Err(AwsError::call("DescribeSecret", e).into()),
         }
     }
+    for l in &mut out {
+        let Some(d) = ctx.desired_of(Kind::Secret).into_iter().find(|d| d.name == l.resource.name) else { continue };
+        let (want, mut got): (Attrs, Attrs) = (d.attrs(), l.resource.attrs());
+        if let (Some(w), Some(g)) = (&want.kms_key_id, &got.kms_key_id) {
+            if same_key(w, g) != Some(false) {
+                // The same key in another form, or a form that cannot be compared without
+                // kms:DescribeKey (an alias against a key id): no UpdateSecret on every apply.
+                if same_key(w, g).is_none() {
+                    tracing::warn!(secret = %d.name, spec = %w, aws = %g, "cannot compare a KMS alias with a key id; write the key ARN in the spec to have it compared");
+                }
+                got.kms_key_id = Some(w.clone());
+                l.resource = Resource { attrs: crate::model::to_map(&got), ..l.resource.clone() };
+            }
+        }
+    }
     Ok(out)
+}
+
+/// A KMS key reference in the form it names: a key (by id or key ARN) or an alias (by name or
+/// alias ARN). DescribeSecret answers "the key ID or alias ARN" (and the console writes key ids),
+/// so the spec's form and AWS's may differ for the same key (issue 11, item 12).
+#[derive(Debug, PartialEq)]
+enum KeyRef<'a> {
+    Key(&'a str),
+    Alias(&'a str),
+}
+
+fn key_ref(id: &str) -> KeyRef<'_> {
+    let rest = crate::model::arn_resource(id, "kms").unwrap_or(id);
+    match (rest.strip_prefix("alias/"), rest.strip_prefix("key/")) {
+        (Some(alias), _) => KeyRef::Alias(alias),
+        (_, Some(key)) => KeyRef::Key(key),
+        _ => KeyRef::Key(rest),
+    }
+}
+
+/// Whether two key references name the same key: None when one is an alias and the other a
+/// key, which only KMS can tell.
+fn same_key(a: &str, b: &str) -> Option<bool> {
+    match (key_ref(a), key_ref(b)) {
+        (KeyRef::Key(x), KeyRef::Key(y)) | (KeyRef::Alias(x), KeyRef::Alias(y)) => Some(x == y),
+        _ => None,
+    }
 }
 
 /// One secret in the model, from ListSecrets or DescribeSecret (same fields, two SDK types).
@@ -190,8 +232,9 @@ fn secret(
         tags.iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect();
     let owned = tags.get(OWNER_TAG).map(String::as_str) == Some(spec);
     let attrs = Attrs {
-        description: description.map(str::to_string),
-        kms_key_id: kms.filter(|k| *k != AWS_MANAGED_KEY).map(str::to_string),
+        // An emptied description reads as none, as the spec writes it.
+        description: description.filter(|d| !d.is_empty()).map(str::to_string),
+        kms_key_id: kms.filter(|k| key_ref(k) != KeyRef::Alias("aws/secretsmanager")).map(str::to_string),
         tags: tags
             .iter()
             .filter(|(k, _)| !k.starts_with("secmon:") && !k.starts_with("aws:"))
@@ -228,8 +271,12 @@ async fn update(aws: &Aws, ctx: &ExecCtx, before: &Resource, r: &Resource) -> Re
         send("RestoreSecret", sm.restore_secret().secret_id(&id).send()).await?;
     }
     if before.description != a.description || before.kms_key_id != a.kms_key_id {
-        let request = sm.update_secret().secret_id(&id).set_description(a.description.clone());
-        send("UpdateSecret", request.set_kms_key_id(a.kms_key_id.clone()).send()).await?;
+        // An omitted parameter leaves the value as it is: a description or key removed from the
+        // spec is written as an empty description and the AWS managed key (issue 11, item 12).
+        let description = a.description.clone().unwrap_or_default();
+        let key = a.kms_key_id.clone().unwrap_or_else(|| AWS_MANAGED_KEY.to_string());
+        let request = sm.update_secret().secret_id(&id).description(description);
+        send("UpdateSecret", request.kms_key_id(key).send()).await?;
     }
     if before.tags != a.tags {
         let gone: Vec<String> = before.tags.keys().filter(|k| !a.tags.contains_key(*k)).cloned().collect();
@@ -332,5 +379,17 @@ mod tests {
         evidence.secret.insert(desired(&spec, Kind::Secret)[0].name.clone(), (vec!["f".into()], vec![]));
         assert_eq!(status(&run(&spec, &live, &evidence, Kind::Secret), "secret.watched"), Status::Ok);
         assert_eq!(verdict(&spec, &Default::default(), Kind::Secret, "secret.exists"), Status::Failed);
+    }
+
+    #[test]
+    fn a_kms_key_in_another_form_is_the_same_key() {
+        // Regression (issue 11, item 12): an alias or key id never equalled the ARN AWS returns,
+        // so every apply called UpdateSecret (and fired the guard-secrets alarm).
+        let arn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(same_key("1234abcd-12ab-34cd-56ef-1234567890ab", arn), Some(true));
+        assert_eq!(same_key("alias/app", "arn:aws:kms:us-east-1:123456789012:alias/app"), Some(true));
+        assert_eq!(same_key("alias/app", "alias/other"), Some(false));
+        assert_eq!(same_key("alias/app", arn), None, "only KMS can tell");
+        assert_eq!(key_ref("arn:aws:kms:us-east-1:123456789012:alias/aws/secretsmanager"), KeyRef::Alias("aws/secretsmanager"));
     }
 }

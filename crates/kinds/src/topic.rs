@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::check::{check, Check, Status, VerifyCtx};
-use crate::sdk::{policy_text, read_fail, send};
+use crate::sdk::{fail, policy_text, read_fail, send};
 use crate::{policy, Aws, ExecCtx, Facts, Fut, Kind, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
 use secmon_spec::DesiredState;
 
@@ -160,6 +160,14 @@ impl ResourceKind for Def {
 
     fn name_from_arn(&self, arn: &str) -> Option<String> {
         crate::model::arn_name(arn, "sns", "")
+    }
+
+    fn read_owner<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, bool> {
+        Box::pin(async move {
+            let arn = r.arn.clone().unwrap_or_default();
+            let tags = aws.sns.list_tags_for_resource().resource_arn(arn).send().await.map_err(fail("ListTagsForResource"))?;
+            Ok(tags.tags().iter().any(|t| t.key() == OWNER_TAG && t.value() == spec))
+        })
     }
 
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
