@@ -136,13 +136,38 @@ pub fn preflight(plan: &Plan, opts: &ApplyOptions) -> Vec<ApplyError> {
         .collect()
 }
 
+/// Spaces the calls of kinds whose write APIs AWS limits to a few per second per account
+/// ([`ResourceKind::writes_per_second`](secmon_kinds::ResourceKind::writes_per_second)), so that a
+/// large apply does not throttle itself: each change of such a kind gets the next free slot.
+#[derive(Debug, Default)]
+pub struct Pacer {
+    next: std::sync::Mutex<BTreeMap<secmon_kinds::Kind, std::time::Instant>>,
+}
+
+impl Pacer {
+    /// When a change of `kind` may start, `now` being now; reserves that slot.
+    pub fn slot(&self, kind: secmon_kinds::Kind, now: std::time::Instant) -> std::time::Instant {
+        let Some(per_second) = kind.def().writes_per_second() else { return now };
+        let mut next = self.next.lock().expect("pacer lock");
+        let slot = next.get(&kind).copied().filter(|t| *t > now).unwrap_or(now);
+        next.insert(kind, slot + Duration::from_secs(1) / per_second);
+        slot
+    }
+
+    async fn wait(&self, kind: secmon_kinds::Kind) {
+        let slot = self.slot(kind, std::time::Instant::now());
+        tokio::time::sleep_until(slot.into()).await;
+    }
+}
+
 /// Runs one step: its changes in order, each retried while AWS answers "not yet".
-async fn run_step(cloud: &dyn Cloud, ctx: &ExecCtx, opts: &ApplyOptions, step: &Step) -> Result<(), ApplyError> {
+async fn run_step(cloud: &dyn Cloud, ctx: &ExecCtx, opts: &ApplyOptions, pacer: &Pacer, step: &Step) -> Result<(), ApplyError> {
     let kind = step.kind().def();
     for change in changes(step) {
         let mut delay = opts.consistency_delay;
         let mut attempt = 1;
         loop {
+            pacer.wait(step.kind()).await;
             match cloud.execute(ctx, &change).await {
                 Ok(()) => break,
                 // Already gone: a stale Resource Groups Tagging API entry (it lists "tagged or
@@ -179,6 +204,7 @@ pub async fn apply(cloud: Arc<dyn Cloud>, plan: &Plan, opts: ApplyOptions, progr
         recovery_window_days: opts.recovery_window_days,
     });
     let opts = Arc::new(opts);
+    let pacer = Arc::new(Pacer::default());
     let steps: BTreeMap<String, Step> = plan.changes().map(|s| (s.address.clone(), s.clone())).collect();
     let mut report = Report::default();
     let mut waiting: BTreeSet<String> = steps.keys().cloned().collect();
@@ -220,12 +246,13 @@ pub async fn apply(cloud: Arc<dyn Cloud>, plan: &Plan, opts: ApplyOptions, progr
             let cloud = cloud.clone();
             let progress = progress.clone();
             let completed = completed.clone();
+            let pacer = pacer.clone();
             running.spawn(async move {
                 progress(&Event::Started { address: step.address.clone(), action: step.action });
                 let started = std::time::Instant::now();
                 let result = match opts.fail_after_steps {
                     Some(k) if completed.load(Ordering::SeqCst) >= k => Err(ApplyError::Injected { address: step.address.clone() }),
-                    _ => run_step(cloud.as_ref(), &ctx, &opts, &step).await,
+                    _ => run_step(cloud.as_ref(), &ctx, &opts, &pacer, &step).await,
                 };
                 match &result {
                     Ok(()) => {
@@ -331,6 +358,21 @@ mod tests {
         assert!(position(&calls, "create topic.SecurityAlarms") < position(&calls, "create alarm.Secret is accessed"));
         let again = plan_against(&cloud, &desired, PlanOptions::default()).await;
         assert!(!again.has_changes(), "{:?}", again.change_set());
+    }
+
+    #[test]
+    fn alarm_writes_are_spaced_to_what_cloudwatch_allows_and_others_are_not() {
+        // Regression (issue 11, item 3): all-packs started 21 PutMetricAlarm at once; CloudWatch
+        // allows about 3 alarm writes a second per account.
+        use secmon_kinds::Kind;
+        let pacer = Pacer::default();
+        let t0 = std::time::Instant::now();
+        let slots: Vec<Duration> = (0..4).map(|_| pacer.slot(Kind::Alarm, t0) - t0).collect();
+        assert_eq!(slots, [0, 333_333_333, 666_666_666, 999_999_999].map(Duration::from_nanos));
+        assert_eq!(pacer.slot(Kind::Topic, t0), t0, "topics are not paced");
+        // A quiet period frees the slots again.
+        let later = t0 + Duration::from_secs(10);
+        assert_eq!(pacer.slot(Kind::Alarm, later), later);
     }
 
     #[tokio::test]

@@ -100,6 +100,11 @@ impl ResourceKind for Def {
         })
     }
 
+    /// PutMetricAlarm and DeleteAlarms: about 3 transactions per second per account (CloudWatch service quotas).
+    fn writes_per_second(&self) -> Option<u32> {
+        Some(3)
+    }
+
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
         Box::pin(async move {
             let names: Vec<String> = ctx.desired_of(Kind::Alarm).iter().map(|r| r.name.clone()).collect();

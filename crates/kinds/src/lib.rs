@@ -159,6 +159,12 @@ pub trait ResourceKind: Send + Sync {
         false
     }
 
+    /// How many writes (creates, updates, deletes) of this kind AWS accepts per second per
+    /// account, when that is low enough for an apply to throttle itself: apply spaces them.
+    fn writes_per_second(&self) -> Option<u32> {
+        None
+    }
+
     /// Checks, before anything changes, the local input a change will need (a secret's value
     /// source), so that bad input stops an apply before its first call.
     fn check_inputs(&self, _change: &Change, _spec_dir: &std::path::Path) -> Result<(), KindError> {

@@ -99,6 +99,11 @@ impl ResourceKind for Def {
         Some(format!("log_group.{}", r.attrs::<Attrs>().log_group))
     }
 
+    /// PutMetricFilter and DeleteMetricFilter: about 5 transactions per second per account (CloudWatch Logs quotas).
+    fn writes_per_second(&self) -> Option<u32> {
+        Some(5)
+    }
+
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
         Box::pin(async move {
             // Every filter of the spec's log groups (one paged call per group): filters the spec no

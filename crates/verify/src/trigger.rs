@@ -7,6 +7,10 @@ use secmon_spec::DesiredState;
 
 use crate::{check, Check, NotifyTest, Status, NOT_OBSERVABLE};
 
+/// Between two SetAlarmState calls: CloudWatch accepts about 3 alarm writes a second per
+/// account (issue 11, item 3).
+const SET_ALARM_STATE_SPACING: Duration = Duration::from_millis(350);
+
 /// Polls `probe` every 5 s until it answers or `timeout` passes.
 async fn wait_for<F, Fut>(timeout: Duration, mut probe: F) -> Option<Duration>
 where
@@ -174,6 +178,8 @@ pub(crate) async fn notify_test(aws: &Aws, state: &DesiredState, account_id: &st
                     (secmon_aws::cloudwatch::types::StateValue::Alarm, "secmon verify --notify-test: testing notification delivery"),
                     (secmon_aws::cloudwatch::types::StateValue::Ok, "secmon verify --notify-test: back to OK after the test"),
                 ] {
+                    // SetAlarmState is limited like the other alarm writes: about 3 a second.
+                    tokio::time::sleep(SET_ALARM_STATE_SPACING).await;
                     if let Err(e) = aws.cloudwatch.set_alarm_state().alarm_name(name).state_value(value).state_reason(reason).send().await {
                         out.push(check(
                             "notify_test.alarm",
