@@ -26,6 +26,13 @@ pub struct Attrs {
     pub read_write: ReadWrite,
     /// Sorted.
     pub exclude_sources: Vec<String>,
+    /// The management-events selector has `IncludeManagementEvents: false`: nothing secmon
+    /// monitors is recorded.
+    pub exclude_management_events: bool,
+    /// Every other selector, as AWS describes it: data events of the first selector, further
+    /// basic selectors, advanced selectors. The spec names none, so a plan shows them before
+    /// apply replaces them (issue 11, item 11: they were read partially, then overwritten unseen).
+    pub other_selectors: Vec<serde_json::Value>,
     pub logging: bool,
 }
 
@@ -100,6 +107,9 @@ impl ResourceKind for Def {
             sns_topic: trail.notify_topic.clone(),
             read_write: ReadWrite(trail.management_events.read_write.as_str().to_string()),
             exclude_sources: excludes,
+            // Management events recorded, and no selector but the spec's.
+            exclude_management_events: false,
+            other_selectors: Vec::new(),
             logging: true,
         };
         vec![Resource::new(Kind::Trail, &trail.name, Some(t.trail_arn(&trail.name)), &attrs)]
@@ -155,6 +165,7 @@ impl ResourceKind for Def {
                 Some("run `secmon apply` (it starts logging), and find out who stopped it: the self-protection pack alarms on StopLogging"),
             )
         });
+        out.push(recorded(ctx, &subject, &got));
         let delivery = |id: &str, what: &str, error: &Option<String>, time: Option<i64>| {
             let never = format!("no {what} delivery yet");
             let never = (Status::Warning, never.as_str(), "wait a few minutes after apply");
@@ -217,7 +228,9 @@ impl ResourceKind for Def {
                 let request = settings!(aws.cloudtrail.update_trail(), r, a, true);
                 send("UpdateTrail", request.send()).await?;
             }
-            if before.read_write != a.read_write || before.exclude_sources != a.exclude_sources {
+            let selectors =
+                |x: &Attrs| (x.read_write.clone(), x.exclude_sources.clone(), x.exclude_management_events, x.other_selectors.clone());
+            if selectors(&before) != selectors(&a) {
                 put_selectors(aws, &r.name, &a).await?;
             }
             if before.logging != a.logging {
@@ -254,6 +267,66 @@ async fn start_logging(aws: &Aws, name: &str) -> Result<(), KindError> {
     Ok(())
 }
 
+/// The events the monitors need are recorded: management events are on, and no event source a
+/// monitor's pattern names is excluded from them.
+fn recorded(ctx: &VerifyCtx, subject: &str, got: &Attrs) -> Check {
+    if got.exclude_management_events {
+        let evidence = "the trail records no management events (IncludeManagementEvents is false): no monitor can fire";
+        return check("trail.management_events", subject, Status::Failed, evidence, Some("run `secmon apply`"));
+    }
+    let blinded: Vec<&str> = ctx
+        .spec
+        .monitors
+        .iter()
+        .filter_map(|m| got.exclude_sources.iter().find(|src| m.pattern.contains(src.as_str())).map(|_| m.name.as_str()))
+        .collect();
+    if blinded.is_empty() {
+        return check("trail.management_events", subject, Status::Ok, "management events recorded", None);
+    }
+    let evidence =
+        format!("the event sources excluded from management events ({}) blind: {}", got.exclude_sources.join(", "), blinded.join(", "));
+    check(
+        "trail.management_events",
+        subject,
+        Status::Failed,
+        evidence,
+        Some("remove those sources from `trail.management_events.exclude_sources`"),
+    )
+}
+
+/// Every selector but the management-events part of the first basic one, in a JSON form that
+/// shows in a plan.
+fn other_selectors(answer: &secmon_aws::cloudtrail::operation::get_event_selectors::GetEventSelectorsOutput) -> Vec<serde_json::Value> {
+    use serde_json::json;
+    let data = |s: &EventSelector| -> Vec<serde_json::Value> {
+        s.data_resources().iter().map(|d| json!({"Type": d.r#type(), "Values": d.values()})).collect()
+    };
+    let mut out = Vec::new();
+    for (i, s) in answer.event_selectors().iter().enumerate() {
+        if i == 0 {
+            if !s.data_resources().is_empty() {
+                out.push(json!({"DataResources": data(s)}));
+            }
+            continue;
+        }
+        out.push(json!({
+            "ReadWriteType": s.read_write_type().map(|r| r.as_str()),
+            "IncludeManagementEvents": s.include_management_events(),
+            "ExcludeManagementEventSources": s.exclude_management_event_sources(),
+            "DataResources": data(s),
+        }));
+    }
+    for a in answer.advanced_event_selectors() {
+        let fields: Vec<serde_json::Value> = a
+            .field_selectors()
+            .iter()
+            .map(|f| json!({"Field": f.field(), "Equals": f.equals(), "NotEquals": f.not_equals(), "StartsWith": f.starts_with()}))
+            .collect();
+        out.push(json!({"AdvancedEventSelector": a.name(), "FieldSelectors": fields}));
+    }
+    out
+}
+
 /// The trail's settings, logging status and event selectors, read concurrently; then its tags
 /// (CloudTrail answers tags for up to 20 trails per call; one trail, one call).
 async fn read_trail(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveResource>, KindError> {
@@ -286,6 +359,7 @@ async fn read_trail(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveReso
     let sel = selectors.event_selectors().first();
     let mut excludes: Vec<String> = sel.map(|s| s.exclude_management_event_sources().to_vec()).unwrap_or_default();
     excludes.sort();
+    let other_selectors = other_selectors(&selectors);
     let attrs = Attrs {
         bucket: t.s3_bucket_name().map(str::to_string),
         multi_region: t.is_multi_region_trail().unwrap_or(false),
@@ -295,6 +369,8 @@ async fn read_trail(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveReso
         sns_topic: t.sns_topic_arn().map(|a| a.rsplit(':').next().unwrap_or(a).to_string()),
         read_write: sel.and_then(|s| s.read_write_type()).map(|r| ReadWrite(r.as_str().to_string())).unwrap_or_default(),
         exclude_sources: excludes,
+        exclude_management_events: sel.is_some_and(|s| s.include_management_events() == Some(false)),
+        other_selectors,
         logging,
     };
     Ok(Some(LiveResource::new(Resource::new(Kind::Trail, name, t.trail_arn().map(str::to_string), &attrs), owned).with_observed(&observed)))
@@ -334,6 +410,33 @@ mod tests {
         let stale = trail_checks(|_, seen| seen.s3_time = Some(1_000_000 - 2 * crate::check::STALE_SECS));
         assert_eq!(status(&stale, "trail.s3_delivery"), Status::Warning);
         assert_eq!(status(&stale, "trail.cloudwatch_logs_delivery"), Status::Warning);
+    }
+
+    #[test]
+    fn data_and_advanced_selectors_are_read_so_that_a_plan_shows_them() {
+        use secmon_aws::cloudtrail::operation::get_event_selectors::GetEventSelectorsOutput;
+        use secmon_aws::cloudtrail::types::{AdvancedEventSelector, AdvancedFieldSelector, DataResource};
+        let s3 = DataResource::builder().r#type("AWS::S3::Object").values("arn:aws:s3:::b/").build();
+        let first = EventSelector::builder().include_management_events(true).data_resources(s3).build();
+        let field = AdvancedFieldSelector::builder().field("eventCategory").equals("Data").build().unwrap();
+        let advanced = AdvancedEventSelector::builder().name("by hand").field_selectors(field).build().unwrap();
+        let answer = GetEventSelectorsOutput::builder().event_selectors(first).advanced_event_selectors(advanced).build();
+        let others = other_selectors(&answer);
+        assert_eq!(others.len(), 2, "{others:?}");
+        assert_eq!(others[0]["DataResources"][0]["Type"], "AWS::S3::Object");
+        assert_eq!(others[1]["AdvancedEventSelector"], "by hand");
+        let plain = GetEventSelectorsOutput::builder().event_selectors(EventSelector::builder().build()).build();
+        assert!(other_selectors(&plain).is_empty(), "the management selector alone is the spec's");
+    }
+
+    #[test]
+    fn a_trail_that_records_no_management_events_or_excludes_a_monitored_source_is_named() {
+        // Regression (issue 11, item 11): IncludeManagementEvents=false went unnoticed.
+        assert_eq!(status(&trail_checks(|_, _| {}), "trail.management_events"), Status::Ok);
+        let off = trail_checks(|a, _| a.exclude_management_events = true);
+        assert_eq!(status(&off, "trail.management_events"), Status::Failed);
+        let blind = trail_checks(|a, _| a.exclude_sources.push("secretsmanager.amazonaws.com".into()));
+        assert_eq!(status(&blind, "trail.management_events"), Status::Failed);
     }
 
     #[test]
