@@ -109,7 +109,16 @@ pub struct Aws {
 impl Aws {
     /// Loads the AWS configuration chain; `region` and `endpoint` override it when given.
     pub async fn connect(region: Option<&str>, endpoint: Option<&str>) -> Result<Aws, AwsError> {
+        Aws::connect_with(region, endpoint, None).await
+    }
+
+    /// [`Aws::connect`], with at most `max_attempts` attempts per call ([`retry_config`]).
+    pub async fn connect_with(region: Option<&str>, endpoint: Option<&str>, max_attempts: Option<u32>) -> Result<Aws, AwsError> {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        let user_set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
+        if let Some(retries) = retry_config(max_attempts, user_set("AWS_MAX_ATTEMPTS") || user_set("AWS_RETRY_MODE")) {
+            loader = loader.retry_config(retries);
+        }
         if let Some(r) = region {
             loader = loader.region(aws_config::Region::new(r.to_string()));
         }
@@ -150,6 +159,22 @@ impl Aws {
     }
 }
 
+/// Attempts per call unless told otherwise: with adaptive mode's client-side rate limiting, ten
+/// attempts ride out a throttled minute; the SDK's standard default (3) fails a large apply
+/// under 20 % transient errors (issue 10).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
+
+/// How calls are retried: the SDK's adaptive mode (exponential backoff with jitter, and a
+/// client-side rate limiter that slows down once AWS throttles) with `max_attempts` attempts,
+/// [`DEFAULT_MAX_ATTEMPTS`] by default. None when the user configured retries the AWS way
+/// (`AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE`) and no flag overrides them: the SDK then applies those.
+pub fn retry_config(max_attempts: Option<u32>, user_configured: bool) -> Option<aws_config::retry::RetryConfig> {
+    if user_configured && max_attempts.is_none() {
+        return None;
+    }
+    Some(aws_config::retry::RetryConfig::adaptive().with_max_attempts(max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1)))
+}
+
 /// Runs `op` until it succeeds, `retryable` says an error is final, or `attempts` run out, with
 /// exponential backoff from `first_delay`. For AWS's eventual consistency (a new IAM role is
 /// refused by CloudTrail for seconds); throttling is already retried by the SDK itself.
@@ -178,6 +203,16 @@ where
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[test]
+    fn retries_are_adaptive_unless_the_user_configured_them_the_aws_way() {
+        let default = retry_config(None, false).unwrap();
+        assert_eq!(default.mode(), aws_config::retry::RetryMode::Adaptive);
+        assert_eq!(default.max_attempts(), DEFAULT_MAX_ATTEMPTS);
+        assert_eq!(retry_config(Some(25), false).unwrap().max_attempts(), 25);
+        assert!(retry_config(None, true).is_none(), "AWS_MAX_ATTEMPTS / AWS_RETRY_MODE stand");
+        assert_eq!(retry_config(Some(4), true).unwrap().max_attempts(), 4, "the flag wins");
+    }
 
     #[tokio::test]
     async fn retry_stops_on_success_and_on_final_errors() {

@@ -160,6 +160,10 @@ struct Common {
     /// Print the AWS API calls made, per operation.
     #[arg(long)]
     stats: bool,
+    /// Attempts per AWS call before giving up (adaptive retries: backoff with jitter, slowing
+    /// down when AWS throttles). Default 10, or AWS_MAX_ATTEMPTS / AWS_RETRY_MODE when set.
+    #[arg(long, env = "SECMON_MAX_ATTEMPTS", value_parser = clap::value_parser!(u32).range(1..=50))]
+    max_attempts: Option<u32>,
     /// Also write the live state read from AWS, as JSON (golden fixtures, bug reports).
     #[arg(long, hide = true)]
     live_out: Option<PathBuf>,

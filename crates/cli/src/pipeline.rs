@@ -24,7 +24,7 @@ fn open(common: &Common) -> Result<Session, CliError> {
     let spec = Spec::from_file(&common.file)?;
     secmon_engine::refuse_invalid_patterns(&spec)?;
     runtime().block_on(async {
-        let aws = Aws::connect(spec.state.region.as_deref(), common.endpoint_url.as_deref()).await?;
+        let aws = Aws::connect_with(spec.state.region.as_deref(), common.endpoint_url.as_deref(), common.max_attempts).await?;
         let session = Session::open(spec, &aws).await.inspect_err(|_| {
             if common.stats {
                 print_stats(&aws)
@@ -230,7 +230,7 @@ pub fn verify_cmd(common: &Common, output: Format, opts: secmon_verify::Options,
         }
     }
     let rt = runtime();
-    let aws = rt.block_on(Aws::connect(spec.state.region.as_deref(), common.endpoint_url.as_deref()))?;
+    let aws = rt.block_on(Aws::connect_with(spec.state.region.as_deref(), common.endpoint_url.as_deref(), common.max_attempts))?;
     let report = with_stats(common, &aws, rt.block_on(secmon_engine::verify(&spec, &aws, &opts)).map_err(CliError::from))?;
     let outcome = match report.worst() {
         Status::Failed => Outcome::LinkBroken,

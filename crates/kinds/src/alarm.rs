@@ -92,14 +92,6 @@ impl ResourceKind for Def {
         crate::model::arn_name(arn, "cloudwatch", "alarm:")
     }
 
-    fn read_owner<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, bool> {
-        Box::pin(async move {
-            let arn = r.arn.clone().unwrap_or_default();
-            let tags = aws.cloudwatch.list_tags_for_resource().resource_arn(arn).send().await.map_err(fail("ListTagsForResource"))?;
-            Ok(tags.tags().iter().any(|t| t.key() == Some(OWNER_TAG) && t.value() == Some(spec)))
-        })
-    }
-
     /// PutMetricAlarm and DeleteAlarms: about 3 transactions per second per account (CloudWatch service quotas).
     fn writes_per_second(&self) -> Option<u32> {
         Some(3)
@@ -121,6 +113,14 @@ impl ResourceKind for Def {
                 }
             }
             Ok(out)
+        })
+    }
+
+    fn read_owner<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, bool> {
+        Box::pin(async move {
+            let arn = r.arn.clone().unwrap_or_default();
+            let tags = aws.cloudwatch.list_tags_for_resource().resource_arn(arn).send().await.map_err(fail("ListTagsForResource"))?;
+            Ok(tags.tags().iter().any(|t| t.key() == Some(OWNER_TAG) && t.value() == Some(spec)))
         })
     }
 

@@ -39,16 +39,16 @@ impl ResourceKind for Def {
         crate::model::arn_name(arn, "logs", "log-group:")
     }
 
+    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
+        Box::pin(read_each(ctx.desired_of(Kind::LogGroup), |d| read_group(aws, d)))
+    }
+
     fn read_owner<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, bool> {
         Box::pin(async move {
             let arn = r.arn.clone().unwrap_or_default();
             let tags = aws.logs.list_tags_for_resource().resource_arn(arn).send().await.map_err(fail("ListTagsForResource"))?;
             Ok(tags.tags().and_then(|t| t.get(OWNER_TAG)).map(String::as_str) == Some(spec))
         })
-    }
-
-    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
-        Box::pin(read_each(ctx.desired_of(Kind::LogGroup), |d| read_group(aws, d)))
     }
 
     fn observe<'a>(&'a self, aws: &'a Aws, live: &'a LiveResource) -> Fut<'a, Option<serde_json::Value>> {

@@ -162,14 +162,6 @@ impl ResourceKind for Def {
         crate::model::arn_name(arn, "sns", "")
     }
 
-    fn read_owner<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, bool> {
-        Box::pin(async move {
-            let arn = r.arn.clone().unwrap_or_default();
-            let tags = aws.sns.list_tags_for_resource().resource_arn(arn).send().await.map_err(fail("ListTagsForResource"))?;
-            Ok(tags.tags().iter().any(|t| t.key() == OWNER_TAG && t.value() == spec))
-        })
-    }
-
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
         Box::pin(async move {
             let wanted = ctx.desired_of(Kind::Topic);
@@ -193,6 +185,14 @@ impl ResourceKind for Def {
                 out.push(LiveResource::new(r, false).with_observed(&observed));
             }
             Ok(out)
+        })
+    }
+
+    fn read_owner<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, bool> {
+        Box::pin(async move {
+            let arn = r.arn.clone().unwrap_or_default();
+            let tags = aws.sns.list_tags_for_resource().resource_arn(arn).send().await.map_err(fail("ListTagsForResource"))?;
+            Ok(tags.tags().iter().any(|t| t.key() == OWNER_TAG && t.value() == spec))
         })
     }
 

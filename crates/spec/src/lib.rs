@@ -13,6 +13,7 @@
 //! What this crate does not do: it never calls AWS and never reads a secret's value (the value
 //! source is only described here; `apply` reads it).
 
+pub mod bounds;
 mod diag;
 mod interp;
 mod load;
@@ -50,7 +51,16 @@ impl Spec {
     /// Reads and validates a spec file.
     pub fn from_file(path: &Path) -> Result<Spec, SpecError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io { file: file.clone(), source })?;
+        // Read at most one byte past the bound, whatever the file's size (a pipe, /dev/zero).
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut std::io::Read::take(
+                std::fs::File::open(path).map_err(|source| SpecError::Io { file: file.clone(), source })?,
+                bounds::MAX_SPEC_BYTES + 1,
+            ),
+            &mut text,
+        )
+        .map_err(|source| SpecError::Io { file: file.clone(), source })?;
         Spec::parse(&text, &file)
     }
 

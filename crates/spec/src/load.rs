@@ -290,6 +290,10 @@ impl<'f> Loader<'f> {
     }
 
     pub(crate) fn load(mut self, text: &str) -> Result<Spec, SpecError> {
+        if let Err((at, message)) = crate::bounds::check(text) {
+            self.error(at, "", message, None);
+            return Err(SpecError::Invalid(self.diags));
+        }
         let docs = match MarkedYamlOwned::load_from_str(text) {
             Ok(d) => d,
             Err(e) => {

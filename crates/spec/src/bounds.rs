@@ -1,0 +1,90 @@
+//! Bounds on spec input. A spec is read in pull-request pipelines, where anyone who can open a
+//! pull request chooses its text: a hostile document must not take the runner down. The classic
+//! is "billion laughs": a kilobyte of nested YAML aliases that expands to billions of nodes. The
+//! text is measured as a stream of parser events, before any tree is built, counting each alias
+//! as the size of what it names (issue 10).
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser};
+
+use crate::Pos;
+
+/// Larger than any real spec (the all-packs spec is about 3 KiB).
+pub const MAX_SPEC_BYTES: u64 = 1024 * 1024;
+/// Nodes of the document once every alias is expanded.
+pub const MAX_EXPANDED_NODES: u64 = 100_000;
+
+/// The first place where `text` breaks a bound, and why. Syntax errors are left to the loader.
+pub(crate) fn check(text: &str) -> Result<(), (Pos, String)> {
+    if text.len() as u64 > MAX_SPEC_BYTES {
+        return Err((Pos { line: 1, column: 1 }, format!("the spec is {} bytes; at most {MAX_SPEC_BYTES} are read", text.len())));
+    }
+    let mut anchors: HashMap<usize, u64> = HashMap::new();
+    // Open collections: (anchor id, expanded nodes so far).
+    let mut open: Vec<(usize, u64)> = Vec::new();
+    let mut total: u64 = 0;
+    for event in Parser::new_from_str(text) {
+        let Ok((event, span)) = event else { return Ok(()) };
+        let closed = match event {
+            Event::Scalar(_, _, anchor, _) => Some((anchor, 1)),
+            Event::Alias(id) => Some((0, anchors.get(&id).copied().unwrap_or(1))),
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                open.push((anchor, 1));
+                total += 1;
+                None
+            }
+            Event::SequenceEnd | Event::MappingEnd => open.pop(),
+            _ => None,
+        };
+        let Some((anchor, size)) = closed else { continue };
+        if !matches!(event, Event::SequenceEnd | Event::MappingEnd) {
+            total = total.saturating_add(size);
+        }
+        if anchor != 0 {
+            anchors.insert(anchor, size);
+        }
+        if let Some(parent) = open.last_mut() {
+            parent.1 = parent.1.saturating_add(size);
+        }
+        if total > MAX_EXPANDED_NODES {
+            let at = Pos { line: span.start.line(), column: span.start.col() + 1 };
+            return Err((
+                at,
+                format!("the spec expands to more than {MAX_EXPANDED_NODES} YAML nodes (nested aliases?); refusing to read it"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_billion_laughs_is_refused_before_it_is_expanded() {
+        // Regression (issue 10): a 1 KB document of nested aliases grew `validate` past 16 GB.
+        let mut doc = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for i in 1..10 {
+            let prev = format!("*a{}", i - 1);
+            doc.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev; 9].join(", ")));
+        }
+        assert!(doc.len() < 1024);
+        let (at, message) = check(&doc).unwrap_err();
+        assert!(message.contains("more than 100000"), "{message}");
+        assert!(at.line > 1 && at.line <= 10, "{at:?}");
+    }
+
+    #[test]
+    fn ordinary_anchors_and_real_specs_pass() {
+        assert!(check("base: &b { statistic: Sum, period: 60 }\nx: *b\ny: *b\n").is_ok());
+        assert!(check(include_str!("../../../specs/all-packs.yaml")).is_ok());
+    }
+
+    #[test]
+    fn an_oversized_file_is_refused() {
+        let big = "#".repeat(MAX_SPEC_BYTES as usize + 1);
+        assert!(check(&big).unwrap_err().1.contains("at most"));
+    }
+}
