@@ -20,7 +20,7 @@ use std::path::Path;
 
 use secmon_aws::{Aws, AwsError};
 use secmon_diff::{DiffError, Plan, PlanOptions, FORMAT_VERSION};
-use secmon_kinds::{desired_resources, Cloud, KindError, LiveState, Resource, SdkCloud, Target};
+use secmon_kinds::{Cloud, KindError, LiveState, Resource, SdkCloud, Target};
 use secmon_spec::{DesiredState, Diagnostic, Severity, Spec, SpecError};
 
 /// Why a command stops. Each names what it is about and, where there is one, the way out.
@@ -88,10 +88,8 @@ impl Session {
     /// counts can be shown even when this fails).
     pub async fn open(spec: Spec, aws: &Aws) -> Result<Session, EngineError> {
         refuse_invalid_patterns(&spec)?;
-        let (state, target) = resolve(&spec, aws).await?;
-        let desired = desired_resources(&state, &target);
-        let live = SdkCloud::new(aws.clone()).read(&state.name, &target, &desired).await?;
-        Ok(Session { spec, aws: aws.clone(), state, target, desired, live })
+        let read = SdkCloud::new(aws.clone()).read_spec(&spec.state).await?;
+        Ok(Session { spec, aws: aws.clone(), state: read.state, target: read.target, desired: read.desired, live: read.live })
     }
 
     pub fn cloud(&self) -> SdkCloud {

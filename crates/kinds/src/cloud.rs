@@ -61,6 +61,16 @@ impl ExecCtx {
     }
 }
 
+/// A spec read against live AWS: the account and region, the spec resolved for them, its
+/// resources, and what AWS holds of them.
+#[derive(Debug, Clone)]
+pub struct SpecRead {
+    pub target: Target,
+    pub state: secmon_spec::DesiredState,
+    pub desired: Vec<Resource>,
+    pub live: LiveState,
+}
+
 /// Reading live state and executing changes: everything secmon asks of AWS while planning and
 /// applying.
 pub trait Cloud: Send + Sync {
@@ -72,6 +82,19 @@ pub trait Cloud: Send + Sync {
     /// Everything in AWS that `desired` maps to, plus every other resource owned by `spec`,
     /// in one concurrent round.
     fn read<'a>(&'a self, spec: &'a str, target: &'a Target, desired: &'a [Resource]) -> BoxFuture<'a, Result<LiveState, KindError>>;
+
+    /// Learns the account, resolves `unresolved` for it and reads its live state. By default
+    /// in sequence; the SDK adapter overlaps the account lookup with the reads that do not need it.
+    fn read_spec<'a>(&'a self, unresolved: &'a secmon_spec::DesiredState) -> BoxFuture<'a, Result<SpecRead, KindError>> {
+        Box::pin(async move {
+            let account_id = self.account_id().await?;
+            let target = Target { account_id, region: self.region().to_string() };
+            let state = unresolved.resolve(&target.account_id, &target.region).map_err(|e| KindError::Input(e.to_string()))?;
+            let desired = crate::desired_resources(&state, &target);
+            let live = self.read(&state.name, &target, &desired).await?;
+            Ok(SpecRead { target, state, desired, live })
+        })
+    }
 
     /// Fills in, for verify, what each live resource's kind observes beyond the read round
     /// ([`ResourceKind::observe`](crate::ResourceKind::observe)), concurrently.
@@ -114,6 +137,10 @@ impl Cloud for SdkCloud {
 
     fn read<'a>(&'a self, spec: &'a str, target: &'a Target, desired: &'a [Resource]) -> BoxFuture<'a, Result<LiveState, KindError>> {
         Box::pin(crate::read::read(&self.aws, spec, target, desired))
+    }
+
+    fn read_spec<'a>(&'a self, unresolved: &'a secmon_spec::DesiredState) -> BoxFuture<'a, Result<SpecRead, KindError>> {
+        Box::pin(crate::read::read_spec(&self.aws, unresolved))
     }
 
     fn observe<'a>(&'a self, live: &'a mut LiveState) -> BoxFuture<'a, Result<(), KindError>> {

@@ -40,7 +40,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 pub use check::{Check, FilterEvidence, Status, VerifyCtx};
-pub use cloud::{Change, Cloud, ExecCtx, Op, SdkCloud};
+pub use cloud::{Change, Cloud, ExecCtx, Op, SdkCloud, SpecRead};
 pub use fake::FakeCloud;
 pub use model::{normalize_arn, LiveResource, LiveState, Resource, Target, OWNER_TAG, ROLE_PATH, VALUE_VERSION_TAG};
 pub use secmon_aws::{Aws, AwsError};
@@ -175,6 +175,12 @@ pub trait ResourceKind: Send + Sync {
     /// ownership comes from the tagging API, when its index does not (yet) list `r`.
     fn read_owner<'a>(&'a self, _aws: &'a Aws, _spec: &'a str, _r: &'a Resource) -> Fut<'a, bool> {
         Box::pin(async { Ok(false) })
+    }
+
+    /// Whether this kind's read needs the account id (it reads by ARN): it then waits for STS
+    /// instead of starting with it.
+    fn needs_account(&self) -> bool {
+        false
     }
 
     /// Reads the live resources of this kind: the desired ones, and owned ones it can list.

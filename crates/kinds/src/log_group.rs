@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::check::{Check, Status, VerifyCtx};
 use crate::sdk::{fail, read_each, send};
 use crate::{
-    Aws, AwsError, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
+    normalize_arn, Aws, AwsError, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target,
+    OWNER_TAG,
 };
 use secmon_spec::DesiredState;
 
@@ -121,7 +122,10 @@ async fn read_group(aws: &Aws, d: &Resource) -> Result<Option<LiveResource>, Kin
         return Ok(None);
     };
     let attrs = Attrs { retention_days: g.retention_in_days() };
-    Ok(Some(LiveResource::new(Resource::new(Kind::LogGroup, &d.name, d.arn.clone(), &attrs), false)))
+    // The ARN as AWS answers it (without the `:*` it may carry), not the desired one: the read
+    // may run before the account is known.
+    let arn = g.arn().map(normalize_arn).or_else(|| d.arn.clone());
+    Ok(Some(LiveResource::new(Resource::new(Kind::LogGroup, &d.name, arn, &attrs), false)))
 }
 
 #[cfg(test)]

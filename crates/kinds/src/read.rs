@@ -5,19 +5,73 @@ use std::collections::BTreeSet;
 
 use secmon_aws::tagging::types::TagFilter;
 
+use secmon_spec::DesiredState;
+
 use crate::{
     from_owned_arn, normalize_arn, Aws, AwsError, Kind, KindError, LiveResource, LiveState, Ownership, ReadCtx, Resource, Target, OWNER_TAG,
 };
 
 pub(crate) async fn read(aws: &Aws, spec: &str, target: &Target, desired: &[Resource]) -> Result<LiveState, KindError> {
     let ctx = ReadCtx { spec, desired };
-    let ctx = &ctx;
-    let (owned, reads) = tokio::join!(owned_arns(aws, spec), futures::future::join_all(Kind::ALL.iter().map(|k| k.def().read(aws, ctx))),);
-    let mut found: Vec<LiveResource> = Vec::new();
-    for r in reads {
+    let (owned, found) = tokio::join!(owned_arns(aws, spec), read_kinds(aws, &ctx, Kind::ALL));
+    finish(aws, spec, target, found?, owned?).await
+}
+
+/// The placeholder account the spec is resolved for before STS answers: names that contain it
+/// depend on the account.
+const PROVISIONAL_ACCOUNT: &str = "000000000000";
+
+/// Reads the spec's pipeline with STS off the critical path: the kinds whose reads need no
+/// account id (names that do not contain it, no ARN) start with STS and the tagging call; the
+/// others (topics, read by ARN; a bucket named after the account) start when STS answers. The
+/// trail's tags are the only second hop of the first wave, so a plan costs two round trips.
+pub(crate) async fn read_spec(aws: &Aws, unresolved: &DesiredState) -> Result<crate::cloud::SpecRead, KindError> {
+    let input = |e: secmon_spec::SpecError| KindError::Input(e.to_string());
+    let region = aws.region.clone();
+    let provisional_target = Target { account_id: PROVISIONAL_ACCOUNT.into(), region: region.clone() };
+    let provisional = crate::desired_resources(&unresolved.resolve(PROVISIONAL_ACCOUNT, &region).map_err(input)?, &provisional_target);
+    let early = early_kinds(&provisional);
+    let spec = unresolved.name.as_str();
+    let early_ctx = ReadCtx { spec, desired: &provisional };
+    let (account, owned, early_found) = tokio::join!(aws.account_id(), owned_arns(aws, spec), read_kinds(aws, &early_ctx, &early));
+    let target = Target { account_id: account?, region };
+    let state = unresolved.resolve(&target.account_id, &target.region).map_err(input)?;
+    let desired = crate::desired_resources(&state, &target);
+    let late: Vec<Kind> = Kind::ALL.iter().copied().filter(|k| !early.contains(k)).collect();
+    let mut found = early_found?;
+    found.extend(read_kinds(aws, &ReadCtx { spec, desired: &desired }, &late).await?);
+    let live = finish(aws, spec, &target, found, owned?).await?;
+    Ok(crate::cloud::SpecRead { target, state, desired, live })
+}
+
+/// Kinds that can be read before the account is known: read by name, and no name of theirs
+/// contains the account.
+fn early_kinds(provisional: &[Resource]) -> Vec<Kind> {
+    Kind::ALL
+        .iter()
+        .copied()
+        .filter(|k| !k.def().needs_account())
+        .filter(|k| provisional.iter().filter(|r| r.kind == *k).all(|r| !r.name.contains(PROVISIONAL_ACCOUNT)))
+        .collect()
+}
+
+/// The reads of `kinds`, concurrently.
+async fn read_kinds(aws: &Aws, ctx: &ReadCtx<'_>, kinds: &[Kind]) -> Result<Vec<LiveResource>, KindError> {
+    let mut found = Vec::new();
+    for r in futures::future::join_all(kinds.iter().map(|k| k.def().read(aws, ctx))).await {
         found.extend(r?);
     }
-    let mut owned = owned?;
+    Ok(found)
+}
+
+/// Confirms the ownership the tagging index does not list, then resolves it for every kind.
+async fn finish(
+    aws: &Aws,
+    spec: &str,
+    target: &Target,
+    found: Vec<LiveResource>,
+    mut owned: BTreeSet<String>,
+) -> Result<LiveState, KindError> {
     // The tagging API's index lags behind writes: a resource it does not list as owned is asked
     // for its own tags before it is called foreign (issue 11, item 7). In a steady state every
     // owned resource is listed, so this costs no call.
@@ -114,5 +168,18 @@ mod tests {
         let owned: BTreeSet<String> = ["arn:aws:sns:us-east-1:123456789012:Listed".to_string()].into();
         let asked: Vec<&str> = unlisted(&found, &owned).iter().map(|r| r.name.as_str()).collect();
         assert_eq!(asked, ["Lagging"], "secrets read their own tags; listed topics cost nothing");
+    }
+
+    #[test]
+    fn kinds_named_after_the_account_or_read_by_arn_wait_for_sts() {
+        let spec = secmon_spec::Spec::parse(include_str!("../../../specs/seed.yaml"), "seed.yaml").unwrap();
+        let t = Target { account_id: PROVISIONAL_ACCOUNT.into(), region: "us-east-1".into() };
+        let provisional = crate::desired_resources(&spec.state.resolve(PROVISIONAL_ACCOUNT, "us-east-1").unwrap(), &t);
+        let early = early_kinds(&provisional);
+        assert!(!early.contains(&Kind::Bucket), "the seed's bucket is named after the account");
+        assert!(!early.contains(&Kind::Topic), "topics are read by ARN");
+        for k in [Kind::Secret, Kind::LogGroup, Kind::Role, Kind::Trail, Kind::MetricFilter, Kind::Alarm, Kind::Subscription] {
+            assert!(early.contains(&k), "{k:?} waits for STS");
+        }
     }
 }

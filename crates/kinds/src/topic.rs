@@ -162,6 +162,11 @@ impl ResourceKind for Def {
         crate::model::arn_name(arn, "sns", "")
     }
 
+    /// GetTopicAttributes takes the topic's ARN, which holds the account id.
+    fn needs_account(&self) -> bool {
+        true
+    }
+
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
         Box::pin(async move {
             let wanted = ctx.desired_of(Kind::Topic);
