@@ -204,6 +204,30 @@ fn destroy_removes_every_owned_resource_and_is_idempotent() {
 }
 
 #[test]
+fn destroy_delete_logs_empties_a_versioned_bucket() {
+    // Regression (issue 11, item 14): versions and delete markers were left, so S3 refused to
+    // delete the bucket.
+    use secmon_aws::s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let Some(w) = World::new() else { return };
+    w.apply();
+    let aws = w.aws();
+    let bucket = "secmon-secrets-manager-trail-123456789012";
+    let on = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+    w.rt.block_on(aws.s3.put_bucket_versioning().bucket(bucket).versioning_configuration(on).send()).unwrap();
+    // The bucket policy denies plain HTTP (the emulator's); log files are written over TLS by CloudTrail.
+    w.rt.block_on(aws.s3.delete_bucket_policy().bucket(bucket).send()).unwrap();
+    for body in ["one", "two"] {
+        let put = aws.s3.put_object().bucket(bucket).key("AWSLogs/log.json.gz").body(body.as_bytes().to_vec().into());
+        w.rt.block_on(put.send()).unwrap();
+    }
+    w.rt.block_on(aws.s3.delete_object().bucket(bucket).key("AWSLogs/log.json.gz").send()).unwrap();
+    let out = w.secmon(&["destroy", "-f", SEED, "--auto-approve", "--delete-logs"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let buckets = w.rt.block_on(aws.s3.list_buckets().send()).unwrap();
+    assert!(buckets.buckets().iter().all(|b| b.name() != Some(bucket)), "the bucket is gone");
+}
+
+#[test]
 fn a_saved_plan_is_applied_exactly_or_refused_when_live_state_moved() {
     let Some(w) = World::new() else { return };
     let dir = std::env::temp_dir().join(format!("secmon-plan-{}", std::process::id()));

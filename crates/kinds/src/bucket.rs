@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 
 use crate::sdk::{fail, policy_text, read_each, read_fail, send};
 use crate::{
-    policy, Aws, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
+    policy, Aws, AwsError, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target,
+    OWNER_TAG,
 };
 use secmon_spec::DesiredState;
 
@@ -246,26 +247,45 @@ async fn configure(aws: &Aws, r: &Resource, before: &Attrs, all: bool) -> Result
 }
 
 /// Deletes every object (only planned with --delete-logs, or when the bucket is already empty).
+/// Deletes every object version and delete marker (a versioned bucket keeps them after a plain
+/// delete, and S3 refuses to delete a bucket that holds any), in batches of 1000 (DeleteObjects'
+/// limit). DeleteObjects answers 200 even when some keys fail: those are errors (issue 11, item 14).
 async fn empty(aws: &Aws, bucket: &str) -> Result<(), KindError> {
     let s3 = &aws.s3;
-    let mut pages = s3.list_objects_v2().bucket(bucket).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(fail("ListObjectsV2"))?;
-        let keys: Vec<ObjectIdentifier> =
-            page.contents().iter().filter_map(|o| o.key()).map(|k| ObjectIdentifier::builder().key(k).build().expect("key")).collect();
-        if keys.is_empty() {
-            continue;
+    let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
+    loop {
+        let request = s3.list_object_versions().bucket(bucket).set_key_marker(key_marker.clone());
+        let page = request.set_version_id_marker(version_marker.clone()).send().await.map_err(fail("ListObjectVersions"))?;
+        let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
+        let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
+        let objects: Vec<ObjectIdentifier> = versions
+            .chain(markers)
+            .filter_map(|(key, version)| {
+                ObjectIdentifier::builder().set_key(key.map(str::to_string)).set_version_id(version.map(str::to_string)).build().ok()
+            })
+            .collect();
+        for batch in objects.chunks(1000) {
+            let delete = Delete::builder().set_objects(Some(batch.to_vec())).quiet(true).build().expect("delete");
+            let out = s3.delete_objects().bucket(bucket).delete(delete).send().await.map_err(fail("DeleteObjects"))?;
+            if let Some(e) = out.errors().first() {
+                let message = format!(
+                    "{} object(s) of bucket {bucket} were not deleted, e.g. {}: {}",
+                    out.errors().len(),
+                    e.key().unwrap_or("?"),
+                    e.message().unwrap_or_default()
+                );
+                return Err(KindError::Aws(AwsError::Call {
+                    operation: "DeleteObjects".into(),
+                    code: e.code().map(str::to_string),
+                    message,
+                }));
+            }
         }
-        send(
-            "DeleteObjects",
-            s3.delete_objects()
-                .bucket(bucket)
-                .delete(Delete::builder().set_objects(Some(keys)).quiet(true).build().expect("delete"))
-                .send(),
-        )
-        .await?;
+        if page.is_truncated() != Some(true) {
+            return Ok(());
+        }
+        (key_marker, version_marker) = (page.next_key_marker().map(str::to_string), page.next_version_id_marker().map(str::to_string));
     }
-    Ok(())
 }
 
 #[cfg(test)]
