@@ -176,6 +176,11 @@ async fn run_step(cloud: &dyn Cloud, ctx: &ExecCtx, opts: &ApplyOptions, pacer: 
                     tracing::debug!(address = %step.address, error = %e, "already deleted");
                     break;
                 }
+                // The resource is there: our earlier attempt (its reply lost), or someone else's.
+                Err(e) if change.op == Op::Create && e.code().is_some_and(secmon_kinds::already_exists) => {
+                    converge_existing(cloud, ctx, step, &change, e).await?;
+                    break;
+                }
                 Err(e) if attempt < opts.consistency_attempts && e.code().is_some_and(|c| kind.eventually_consistent(c)) => {
                     tracing::debug!(address = %step.address, error = %e, attempt, "not yet consistent; retrying after {delay:?}");
                     tokio::time::sleep(delay).await;
@@ -187,6 +192,23 @@ async fn run_step(cloud: &dyn Cloud, ctx: &ExecCtx, opts: &ApplyOptions, pacer: 
         }
     }
     Ok(())
+}
+
+/// A create found its resource already there. Read it back: when it is ours (the ownership
+/// tag) and as desired, the create is done; when it is ours but differs, it is updated; when it
+/// is not ours, the original error stands, with what was found.
+async fn converge_existing(cloud: &dyn Cloud, ctx: &ExecCtx, step: &Step, change: &Change, error: KindError) -> Result<(), ApplyError> {
+    let fail = |source| ApplyError::Step { address: step.address.clone(), source };
+    let desired = change.after();
+    let live = cloud.read_one(&ctx.spec, &ctx.target(), desired).await.map_err(fail)?;
+    match live {
+        Some(l) if l.owned && l.resource.attrs == desired.attrs => Ok(()),
+        Some(l) if l.owned => {
+            let update = Change { address: change.address.clone(), op: Op::Update, before: Some(l.resource), after: Some(desired.clone()) };
+            cloud.execute(ctx, &update).await.map_err(fail)
+        }
+        _ => Err(fail(error)),
+    }
 }
 
 /// Tags `live` (found in AWS, described by `desired`) as owned by `spec` (secmon import).
@@ -373,6 +395,61 @@ mod tests {
         // A quiet period frees the slots again.
         let later = t0 + Duration::from_secs(10);
         assert_eq!(pacer.slot(Kind::Alarm, later), later);
+    }
+
+    #[tokio::test]
+    async fn every_kind_converges_when_the_reply_of_its_create_is_lost() {
+        // Regression (issue 10): a create whose reply was lost was retried by the SDK and failed
+        // with "already exists" (CreateLogGroup: ResourceAlreadyExistsException), stopping the apply.
+        let desired = seed();
+        for target in &desired {
+            let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
+            cloud.fail(&target.address(), "", Timing::LostReply, 1);
+            let p = plan_against(&cloud, &desired, PlanOptions::default()).await;
+            let (report, _) = run(cloud.clone(), &p, fast()).await;
+            assert!(report.ok(), "{}: {:?}", target.address(), report.outcomes);
+            let again = plan_against(&cloud, &desired, PlanOptions::default()).await;
+            assert!(!again.has_changes(), "{}: {:?}", target.address(), again.change_set());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_create_that_finds_someone_elses_resource_fails_and_one_of_ours_that_differs_is_updated() {
+        let desired = seed();
+        let topic = desired.iter().find(|r| r.address() == "topic.SecurityAlarms").unwrap().clone();
+        let step = Step {
+            address: topic.address(),
+            action: Action::Create,
+            before: None,
+            after: Some(topic.clone()),
+            depends_on: vec![],
+            reason: "new".into(),
+        };
+        let p = Plan {
+            format_version: secmon_diff::FORMAT_VERSION,
+            spec: "secrets-monitoring".into(),
+            account_id: ACCOUNT.into(),
+            region: "us-east-1".into(),
+            steps: vec![step],
+            notes: vec![],
+            pending_subscriptions: vec![],
+        };
+        // Someone else's topic of that name: the create's error stands.
+        let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
+        cloud.insert(secmon_kinds::LiveResource::new(Resource::bare(topic.kind, &topic.name, topic.arn.clone()), false));
+        let (report, _) = run(cloud.clone(), &p, fast()).await;
+        assert!(
+            matches!(&report.outcomes["topic.SecurityAlarms"], Outcome::Failed(e) if e.contains("AlreadyExists")),
+            "{:?}",
+            report.outcomes
+        );
+        // Ours, with another policy: updated to the spec.
+        let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
+        cloud.insert(secmon_kinds::LiveResource::new(Resource::bare(topic.kind, &topic.name, topic.arn.clone()), true));
+        let (report, _) = run(cloud.clone(), &p, fast()).await;
+        assert!(report.ok(), "{:?}", report.outcomes);
+        assert_eq!(cloud.calls(), ["create topic.SecurityAlarms", "update topic.SecurityAlarms"]);
+        assert_eq!(cloud.resources()["topic.SecurityAlarms"].resource.attrs, topic.attrs);
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use crate::{Aws, Fut, KindError, LiveState, Resource, Target};
+use crate::{Aws, Fut, KindError, LiveResource, LiveState, Resource, Target};
 
 /// What a change does to one resource. A replacement is a delete then a create, two changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +96,20 @@ pub trait Cloud: Send + Sync {
         })
     }
 
+    /// The live resource `desired` names, if it exists, with its ownership: the read-back of a
+    /// create whose reply was lost.
+    fn read_one<'a>(
+        &'a self,
+        spec: &'a str,
+        target: &'a Target,
+        desired: &'a Resource,
+    ) -> BoxFuture<'a, Result<Option<LiveResource>, KindError>> {
+        Box::pin(async move {
+            let live = self.read(spec, target, std::slice::from_ref(desired)).await?;
+            Ok(live.resources.get(&desired.address()).cloned())
+        })
+    }
+
     /// Fills in, for verify, what each live resource's kind observes beyond the read round
     /// ([`ResourceKind::observe`](crate::ResourceKind::observe)), concurrently.
     fn observe<'a>(&'a self, live: &'a mut LiveState) -> BoxFuture<'a, Result<(), KindError>>;
@@ -141,6 +155,15 @@ impl Cloud for SdkCloud {
 
     fn read_spec<'a>(&'a self, unresolved: &'a secmon_spec::DesiredState) -> BoxFuture<'a, Result<SpecRead, KindError>> {
         Box::pin(crate::read::read_spec(&self.aws, unresolved))
+    }
+
+    fn read_one<'a>(
+        &'a self,
+        spec: &'a str,
+        _target: &'a Target,
+        desired: &'a Resource,
+    ) -> BoxFuture<'a, Result<Option<LiveResource>, KindError>> {
+        Box::pin(crate::read::read_one(&self.aws, spec, desired))
     }
 
     fn observe<'a>(&'a self, live: &'a mut LiveState) -> BoxFuture<'a, Result<(), KindError>> {

@@ -20,6 +20,10 @@ pub enum Timing {
     Before,
     /// The change takes effect, then the reply is lost (the client sees the error).
     After,
+    /// The change takes effect, its reply is lost, and the SDK's retry of the same call gets
+    /// what AWS answers a repeated call: "already exists" for a create, "not found" for a delete,
+    /// success for an update. `code` is unused.
+    LostReply,
 }
 
 #[derive(Debug, Clone)]
@@ -155,8 +159,10 @@ impl Cloud for FakeCloud {
                     acct.resources.remove(&change.address);
                 }
             }
-            match fault {
-                Some((code, Timing::After)) => Err(Self::error(op, &code)),
+            match (fault, change.op) {
+                (Some((code, Timing::After)), _) => Err(Self::error(op, &code)),
+                (Some((_, Timing::LostReply)), Op::Create) => Err(Self::error(op, "ResourceAlreadyExistsException")),
+                (Some((_, Timing::LostReply)), Op::Delete) => Err(Self::error(op, "ResourceNotFoundException")),
                 _ => Ok(()),
             }
         })

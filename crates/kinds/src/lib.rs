@@ -298,6 +298,19 @@ pub fn not_found(code: &str) -> bool {
     )
 }
 
+/// Whether an AWS error code says a create found the resource already there: the reply of an
+/// earlier attempt was lost (the SDK retried), or another run created it.
+pub fn already_exists(code: &str) -> bool {
+    matches!(
+        code,
+        "ResourceAlreadyExistsException" // CloudWatch Logs
+            | "ResourceExistsException" // Secrets Manager
+            | "EntityAlreadyExists" // IAM
+            | "TrailAlreadyExistsException" // CloudTrail
+            | "BucketAlreadyOwnedByYou" // S3
+    )
+}
+
 /// Every resource the desired state implies, kind by kind in registry order.
 pub fn desired_resources(state: &DesiredState, target: &Target) -> Vec<Resource> {
     Kind::ALL.iter().flat_map(|k| k.def().desired(state, target)).collect()

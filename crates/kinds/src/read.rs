@@ -55,6 +55,21 @@ fn early_kinds(provisional: &[Resource]) -> Vec<Kind> {
         .collect()
 }
 
+/// One desired resource as it is live, read by its kind alone; ownership asked of the resource
+/// itself (its own tags), or of its container's kind for untaggable ones.
+pub(crate) async fn read_one(aws: &Aws, spec: &str, desired: &Resource) -> Result<Option<LiveResource>, KindError> {
+    let one = [desired.clone()];
+    let found = desired.kind.def().read(aws, &ReadCtx { spec, desired: &one }).await?;
+    let Some(mut live) = found.into_iter().find(|l| l.resource.address() == desired.address()) else { return Ok(None) };
+    match desired.kind.facts().ownership {
+        Ownership::OwnRead => {}
+        Ownership::TaggingApi => live.owned = desired.kind.def().read_owner(aws, spec, &live.resource).await?,
+        // Untaggable kinds are created by puts that do not fail on an existing resource.
+        Ownership::Container(_) => live.owned = true,
+    }
+    Ok(Some(live))
+}
+
 /// The reads of `kinds`, concurrently.
 async fn read_kinds(aws: &Aws, ctx: &ReadCtx<'_>, kinds: &[Kind]) -> Result<Vec<LiveResource>, KindError> {
     let mut found = Vec::new();
