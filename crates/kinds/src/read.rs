@@ -58,9 +58,7 @@ fn early_kinds(provisional: &[Resource]) -> Vec<Kind> {
 /// One desired resource as it is live, read by its kind alone; ownership asked of the resource
 /// itself (its own tags), or of its container's kind for untaggable ones.
 pub(crate) async fn read_one(aws: &Aws, spec: &str, desired: &Resource) -> Result<Option<LiveResource>, KindError> {
-    let one = [desired.clone()];
-    let found = desired.kind.def().read(aws, &ReadCtx { spec, desired: &one }).await?;
-    let Some(mut live) = found.into_iter().find(|l| l.resource.address() == desired.address()) else { return Ok(None) };
+    let Some(mut live) = read_found(aws, spec, desired).await? else { return Ok(None) };
     match desired.kind.facts().ownership {
         Ownership::OwnRead => {}
         Ownership::TaggingApi => live.owned = desired.kind.def().read_owner(aws, spec, &live.resource).await?,
@@ -97,7 +95,33 @@ async fn finish(
             owned.insert(normalize_arn(r.arn.as_deref().unwrap_or_default()));
         }
     }
-    Ok(resolve(target, found, &owned))
+    let mut state = resolve(target, found, &owned);
+    // Owned resources no read found are known from the tagging index alone, which lists
+    // "tagged or previously tagged" resources, deleted ones for minutes: each is confirmed by its
+    // service's own read before a delete is planned (issue 11, item 6). Only such orphans cost
+    // a call, and the plan then shows what it deletes.
+    let orphans: Vec<Resource> =
+        state.resources.values().filter(|l| l.owned && l.resource.attrs.is_empty()).map(|l| l.resource.clone()).collect();
+    let confirmed = futures::future::join_all(orphans.iter().map(|r| read_found(aws, spec, r))).await;
+    for (orphan, live) in orphans.iter().zip(confirmed) {
+        match live? {
+            Some(mut live) => {
+                live.owned = true;
+                state.insert(live);
+            }
+            None => {
+                state.resources.remove(&orphan.address());
+            }
+        }
+    }
+    Ok(state)
+}
+
+/// `r` as its kind's read finds it, ownership aside.
+async fn read_found(aws: &Aws, spec: &str, r: &Resource) -> Result<Option<LiveResource>, KindError> {
+    let one = [r.clone()];
+    let found = r.kind.def().read(aws, &ReadCtx { spec, desired: &one }).await?;
+    Ok(found.into_iter().find(|l| l.resource.address() == r.address()))
 }
 
 /// Found resources whose ownership the tagging API answers, that it does not list as owned.
