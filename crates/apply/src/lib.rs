@@ -56,6 +56,8 @@ pub struct ApplyOptions {
     /// (doubled each time, at most 8 s).
     pub consistency_attempts: u32,
     pub consistency_delay: Duration,
+    /// Space the writes of kinds AWS limits to a few per second ([`Pacer`]).
+    pub pacing: bool,
 }
 
 impl Default for ApplyOptions {
@@ -69,6 +71,7 @@ impl Default for ApplyOptions {
             // AWS documents no bound (issue 11, item 8).
             consistency_attempts: 19,
             consistency_delay: Duration::from_millis(500),
+            pacing: true,
         }
     }
 }
@@ -167,7 +170,9 @@ async fn run_step(cloud: &dyn Cloud, ctx: &ExecCtx, opts: &ApplyOptions, pacer: 
         let mut delay = opts.consistency_delay;
         let mut attempt = 1;
         loop {
-            pacer.wait(step.kind()).await;
+            if opts.pacing {
+                pacer.wait(step.kind()).await;
+            }
             match cloud.execute(ctx, &change).await {
                 Ok(()) => break,
                 // Already gone: a stale Resource Groups Tagging API entry (it lists "tagged or
@@ -209,6 +214,55 @@ async fn converge_existing(cloud: &dyn Cloud, ctx: &ExecCtx, step: &Step, change
         }
         _ => Err(fail(error)),
     }
+}
+
+/// The ready steps, grouped: deletions of a kind that deletes in batches go together (up to its
+/// batch size), every other step alone.
+fn batches<'a>(ready: impl Iterator<Item = &'a Step>) -> Vec<Vec<Step>> {
+    let mut groups: Vec<Vec<Step>> = Vec::new();
+    let mut open: BTreeMap<secmon_kinds::Kind, usize> = BTreeMap::new();
+    for step in ready {
+        let batch = if step.action == Action::Delete { step.kind().def().delete_batch() } else { None };
+        match batch {
+            Some(size) => match open.get(&step.kind()).copied().filter(|i| groups[*i].len() < size) {
+                Some(i) => groups[i].push(step.clone()),
+                None => {
+                    open.insert(step.kind(), groups.len());
+                    groups.push(vec![step.clone()]);
+                }
+            },
+            None => groups.push(vec![step.clone()]),
+        }
+    }
+    groups
+}
+
+/// Runs a group of steps: a single step as itself; a batch of deletions in one call, and one by
+/// one when that call fails (so that each step gets its own outcome, and a resource already gone
+/// counts as deleted).
+async fn run_group(
+    cloud: &dyn Cloud,
+    ctx: &ExecCtx,
+    opts: &ApplyOptions,
+    pacer: &Pacer,
+    group: &[Step],
+) -> Vec<(String, Result<(), ApplyError>)> {
+    if let [step] = group {
+        return vec![(step.address.clone(), run_step(cloud, ctx, opts, pacer, step).await)];
+    }
+    let resources: Vec<Resource> = group.iter().filter_map(|s| s.before.clone()).collect();
+    if opts.pacing {
+        pacer.wait(group[0].kind()).await;
+    }
+    if let Err(e) = cloud.delete_many(ctx, &resources).await {
+        tracing::debug!(error = %e, "batch delete failed; deleting one by one");
+        let mut results = Vec::new();
+        for step in group {
+            results.push((step.address.clone(), run_step(cloud, ctx, opts, pacer, step).await));
+        }
+        return results;
+    }
+    group.iter().map(|s| (s.address.clone(), Ok(()))).collect()
 }
 
 /// Tags `live` (found in AWS, described by `desired`) as owned by `spec` (secmon import).
@@ -260,9 +314,10 @@ pub async fn apply(cloud: Arc<dyn Cloud>, plan: &Plan, opts: ApplyOptions, progr
             .filter(|a| steps[*a].depends_on.iter().all(|d| !steps.contains_key(d) || report.outcomes.get(d) == Some(&Outcome::Done)))
             .cloned()
             .collect();
-        for addr in ready {
-            waiting.remove(&addr);
-            let step = steps[&addr].clone();
+        for group in batches(ready.iter().map(|a| &steps[a])) {
+            for step in &group {
+                waiting.remove(&step.address);
+            }
             let ctx = ctx.clone();
             let opts = opts.clone();
             let cloud = cloud.clone();
@@ -270,32 +325,38 @@ pub async fn apply(cloud: Arc<dyn Cloud>, plan: &Plan, opts: ApplyOptions, progr
             let completed = completed.clone();
             let pacer = pacer.clone();
             running.spawn(async move {
-                progress(&Event::Started { address: step.address.clone(), action: step.action });
-                let started = std::time::Instant::now();
-                let result = match opts.fail_after_steps {
-                    Some(k) if completed.load(Ordering::SeqCst) >= k => Err(ApplyError::Injected { address: step.address.clone() }),
-                    _ => run_step(cloud.as_ref(), &ctx, &opts, &pacer, &step).await,
-                };
-                match &result {
-                    Ok(()) => {
-                        completed.fetch_add(1, Ordering::SeqCst);
-                        progress(&Event::Done {
-                            address: step.address.clone(),
-                            action: step.action,
-                            seconds: started.elapsed().as_secs_f64(),
-                        });
-                    }
-                    Err(e) => progress(&Event::Failed { address: step.address.clone(), error: e.to_string() }),
+                for step in &group {
+                    progress(&Event::Started { address: step.address.clone(), action: step.action });
                 }
-                (step.address, result)
+                let started = std::time::Instant::now();
+                let results = match opts.fail_after_steps {
+                    Some(k) if completed.load(Ordering::SeqCst) >= k => {
+                        group.iter().map(|s| (s.address.clone(), Err(ApplyError::Injected { address: s.address.clone() }))).collect()
+                    }
+                    _ => run_group(cloud.as_ref(), &ctx, &opts, &pacer, &group).await,
+                };
+                for ((address, result), step) in results.iter().zip(&group) {
+                    match result {
+                        Ok(()) => {
+                            completed.fetch_add(1, Ordering::SeqCst);
+                            let seconds = started.elapsed().as_secs_f64();
+                            progress(&Event::Done { address: address.clone(), action: step.action, seconds });
+                        }
+                        Err(e) => progress(&Event::Failed { address: address.clone(), error: e.to_string() }),
+                    }
+                }
+                results
             });
         }
         match running.join_next().await {
-            Some(Ok((addr, Ok(())))) => {
-                report.outcomes.insert(addr, Outcome::Done);
-            }
-            Some(Ok((addr, Err(e)))) => {
-                report.outcomes.insert(addr, Outcome::Failed(e.to_string()));
+            Some(Ok(results)) => {
+                for (addr, result) in results {
+                    let outcome = match result {
+                        Ok(()) => Outcome::Done,
+                        Err(e) => Outcome::Failed(e.to_string()),
+                    };
+                    report.outcomes.insert(addr, outcome);
+                }
             }
             Some(Err(join)) => panic!("an apply step panicked: {join}"),
             None if waiting.is_empty() => break,
@@ -340,7 +401,8 @@ mod tests {
     }
 
     fn fast() -> ApplyOptions {
-        ApplyOptions { consistency_delay: Duration::from_millis(1), ..ApplyOptions::default() }
+        // The pacer's schedule has a test of its own; here it would only make the tests slow.
+        ApplyOptions { consistency_delay: Duration::from_millis(1), pacing: false, ..ApplyOptions::default() }
     }
 
     async fn plan_against(cloud: &FakeCloud, desired: &[Resource], opts: PlanOptions) -> Plan {
@@ -450,6 +512,55 @@ mod tests {
         assert!(report.ok(), "{:?}", report.outcomes);
         assert_eq!(cloud.calls(), ["create topic.SecurityAlarms", "update topic.SecurityAlarms"]);
         assert_eq!(cloud.resources()["topic.SecurityAlarms"].resource.attrs, topic.attrs);
+    }
+
+    #[tokio::test]
+    async fn alarms_are_deleted_a_hundred_names_per_call() {
+        // Regression (issue 11, item 3): a destroy of the all-packs spec made one DeleteAlarms call
+        // per alarm, at about 3 calls a second.
+        let spec = secmon_spec::Spec::parse(include_str!("../../../specs/all-packs.yaml"), "all-packs.yaml").unwrap();
+        let desired = secmon_diff::desired_resources(&spec.state.resolve(ACCOUNT, "us-east-1").unwrap(), &target());
+        let alarms = desired.iter().filter(|r| r.kind == secmon_kinds::Kind::Alarm).count();
+        assert!(alarms > 1);
+        let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
+        let p = plan_against(&cloud, &desired, PlanOptions::default()).await;
+        assert!(run(cloud.clone(), &p, fast()).await.0.ok());
+        let destroy = plan_against(&cloud, &desired, PlanOptions { destroy: true, delete_logs: true }).await;
+        let (report, _) = run(cloud.clone(), &destroy, fast()).await;
+        assert!(report.ok(), "{:?}", report.outcomes);
+        let calls = cloud.calls();
+        let batched: Vec<&String> = calls.iter().filter(|c| c.starts_with("delete_many alarm.")).collect();
+        assert_eq!(batched.len(), 1, "{calls:?}");
+        assert_eq!(batched[0].matches("alarm.").count(), alarms);
+        assert!(!calls.iter().any(|c| c.starts_with("delete alarm.")), "{calls:?}");
+        assert!(cloud.resources().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_batch_with_an_alarm_already_gone_falls_back_to_one_by_one() {
+        let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
+        let alarm = |name: &str| Resource::bare(secmon_kinds::Kind::Alarm, name, None);
+        cloud.insert(secmon_kinds::LiveResource::new(alarm("A"), true));
+        let step = |name: &str| Step {
+            address: format!("alarm.{name}"),
+            action: Action::Delete,
+            before: Some(alarm(name)),
+            after: None,
+            depends_on: vec![],
+            reason: String::new(),
+        };
+        let p = Plan {
+            format_version: secmon_diff::FORMAT_VERSION,
+            spec: "secrets-monitoring".into(),
+            account_id: ACCOUNT.into(),
+            region: "us-east-1".into(),
+            steps: vec![step("A"), step("Gone")],
+            notes: vec![],
+            pending_subscriptions: vec![],
+        };
+        let (report, _) = run(cloud.clone(), &p, fast()).await;
+        assert!(report.ok(), "{:?}", report.outcomes);
+        assert_eq!(cloud.calls(), ["delete_many alarm.A, alarm.Gone", "delete alarm.A", "delete alarm.Gone"]);
     }
 
     #[tokio::test]

@@ -179,6 +179,17 @@ impl ResourceKind for Def {
         Box::pin(send("PutMetricAlarm", req.send()))
     }
 
+    /// DeleteAlarms takes up to 100 names: with alarm writes limited to about 3 a second, a
+    /// destroy of many monitors is one call per hundred alarms (issue 11, item 3).
+    fn delete_batch(&self) -> Option<usize> {
+        Some(100)
+    }
+
+    fn delete_many<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, rs: &'a [Resource]) -> Fut<'a, ()> {
+        let names = rs.iter().map(|r| r.name.clone()).collect();
+        Box::pin(send("DeleteAlarms", aws.cloudwatch.delete_alarms().set_alarm_names(Some(names)).send()))
+    }
+
     fn delete<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
         Box::pin(send("DeleteAlarms", aws.cloudwatch.delete_alarms().alarm_names(&r.name).send()))
     }

@@ -121,6 +121,9 @@ pub trait Cloud: Send + Sync {
     /// A local emulator: it delivers no logs, records no events and emits no metrics.
     fn local_endpoint(&self) -> bool;
 
+    /// Deletes several live resources of one kind in one call where the kind has such a call.
+    fn delete_many<'a>(&'a self, ctx: &'a ExecCtx, resources: &'a [Resource]) -> BoxFuture<'a, Result<(), KindError>>;
+
     /// Executes one change.
     fn execute<'a>(&'a self, ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>>;
 
@@ -205,6 +208,13 @@ impl Cloud for SdkCloud {
 
     fn local_endpoint(&self) -> bool {
         self.aws.endpoint_override.is_some()
+    }
+
+    fn delete_many<'a>(&'a self, ctx: &'a ExecCtx, resources: &'a [Resource]) -> Fut<'a, ()> {
+        match resources.first() {
+            Some(r) => r.kind.def().delete_many(&self.aws, ctx, resources),
+            None => Box::pin(async { Ok(()) }),
+        }
     }
 
     fn execute<'a>(&'a self, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {

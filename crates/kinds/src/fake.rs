@@ -134,6 +134,23 @@ impl Cloud for FakeCloud {
         self.local_endpoint
     }
 
+    /// One call for all, recorded as `delete_many alarm.A, alarm.B`; like DeleteAlarms it fails
+    /// as a whole when one of them does not exist.
+    fn delete_many<'a>(&'a self, _ctx: &'a ExecCtx, resources: &'a [Resource]) -> Fut<'a, ()> {
+        Box::pin(async move {
+            let mut acct = self.inner.lock().unwrap();
+            let addresses: Vec<String> = resources.iter().map(Resource::address).collect();
+            acct.calls.push(format!("delete_many {}", addresses.join(", ")));
+            if addresses.iter().any(|a| !acct.resources.contains_key(a)) {
+                return Err(Self::error("delete_many", "ResourceNotFoundException"));
+            }
+            for a in &addresses {
+                acct.resources.remove(a);
+            }
+            Ok(())
+        })
+    }
+
     fn execute<'a>(&'a self, _ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
         Box::pin(async move {
             let mut acct = self.inner.lock().unwrap();

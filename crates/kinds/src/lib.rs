@@ -213,6 +213,22 @@ pub trait ResourceKind: Send + Sync {
     /// Deletes the live resource `r`.
     fn delete<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()>;
 
+    /// How many resources of this kind one call can delete, when AWS offers such a call
+    /// ([`ResourceKind::delete_many`]); apply then deletes them in batches.
+    fn delete_batch(&self) -> Option<usize> {
+        None
+    }
+
+    /// Deletes several live resources of this kind in one call (at most [`ResourceKind::delete_batch`]).
+    fn delete_many<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, rs: &'a [Resource]) -> Fut<'a, ()> {
+        Box::pin(async move {
+            for r in rs {
+                self.delete(aws, ctx, r).await?;
+            }
+            Ok(())
+        })
+    }
+
     /// Why the live resource `live` cannot be taken over by `secmon import`, if it cannot
     /// (checked before anything is tagged).
     fn refuse_import(&self, _live: &Resource) -> Option<String> {
