@@ -27,6 +27,10 @@ CONTROL = "/_secmon/unconfirmed-email"
 # E-mail endpoints whose subscriptions are shown as unconfirmed: moto confirms e-mail subscriptions
 # at once, AWS waits for the recipient's click. Tests say "nobody clicked" with POST CONTROL.
 UNCONFIRMED: set = set()
+# After an unsubscribe, AWS lists the subscription with the SubscriptionArn `Deleted` for a while;
+# moto forgets it. Tests say "the recipient unsubscribed" with POST UNSUBSCRIBE.
+UNSUBSCRIBE = "/_secmon/unsubscribed-email"
+UNSUBSCRIBED: set = set()
 TARGET = "GraniteServiceVersion20100801"
 TIME_KEYS = ("Timestamp", "Time", "Date")
 
@@ -74,18 +78,29 @@ def to_cbor(v, key=""):
     return v
 
 
+def stricter_than_moto(op, request):
+    """AWS rules moto does not enforce, enforced here so that the end-to-end tests meet them:
+    (error code, message) when AWS would refuse the call, else None."""
+    if op == "PutMetricAlarm":
+        for field in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+            if len(request.get(field) or []) > 5:
+                return ("ValidationError", f"The collection {field} must not have more than 5 members")
+    return None
+
+
 class CborAdapter:
     def __init__(self, app):
         self.app = app
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
-        if path == CONTROL:
+        if path in (CONTROL, UNSUBSCRIBE):
             length = int(environ.get("CONTENT_LENGTH") or 0)
-            UNCONFIRMED.add(environ["wsgi.input"].read(length).decode().strip().lower())
+            email = environ["wsgi.input"].read(length).decode().strip().lower()
+            (UNCONFIRMED if path == CONTROL else UNSUBSCRIBED).add(email)
             start_response("204 No Content", [])
             return [b""]
-        if UNCONFIRMED and environ.get("REQUEST_METHOD") == "POST" and not path.startswith(PREFIX):
+        if (UNCONFIRMED or UNSUBSCRIBED) and environ.get("REQUEST_METHOD") == "POST" and not path.startswith(PREFIX):
             return self.unconfirmed(environ, start_response)
         if not path.startswith(PREFIX):
             return self.app(environ, start_response)
@@ -93,6 +108,11 @@ class CborAdapter:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length else b""
         request = to_json(cbor2.loads(raw)) if raw else {}
+        refused = stricter_than_moto(op, request)
+        if refused:
+            encoded = cbor2.dumps({"__type": "com.amazonaws.cloudwatch#" + refused[0], "message": refused[1]})
+            start_response("400 Bad Request", [("Content-Type", "application/cbor"), ("Content-Length", str(len(encoded))), ("smithy-protocol", "rpc-v2-cbor")])
+            return [encoded]
         body = json.dumps(request).encode()
         env = dict(environ)
         env["PATH_INFO"] = "/"
@@ -153,8 +173,10 @@ def _unconfirmed(self, environ, start_response):
     def pend(m):
         member = m.group(0)
         endpoint = re.search(rb"<Endpoint>(.*?)</Endpoint>", member)
-        if endpoint and endpoint.group(1).decode().lower() in UNCONFIRMED:
-            member = re.sub(rb"<SubscriptionArn>.*?</SubscriptionArn>", b"<SubscriptionArn>PendingConfirmation</SubscriptionArn>", member)
+        who = endpoint.group(1).decode().lower() if endpoint else None
+        if who in UNCONFIRMED or who in UNSUBSCRIBED:
+            shown = b"PendingConfirmation" if who in UNCONFIRMED else b"Deleted"
+            member = re.sub(rb"<SubscriptionArn>.*?</SubscriptionArn>", b"<SubscriptionArn>" + shown + b"</SubscriptionArn>", member)
         return member
 
     out = re.sub(rb"<member>.*?</member>", pend, out, flags=re.S)

@@ -85,3 +85,25 @@ async fn the_endpoint_exported_by_scripts_test_works() {
     assert_eq!(aws.endpoint_override.as_deref(), Some(endpoint.as_str()));
     aws.sns.list_topics().send().await.expect("SNS via the shared emulator");
 }
+
+#[tokio::test]
+async fn the_emulator_refuses_an_alarm_with_more_than_five_actions_as_aws_does() {
+    // moto accepts any number; the project's emulator middleware enforces AWS's quota of 5
+    // (scripts/emulator.py, docs/emulator.md), so an end-to-end test cannot pass where AWS fails.
+    let Some((_emu, aws)) = connect(module_path!()).await else { return };
+    let actions: Vec<String> = (0..6).map(|i| format!("arn:aws:sns:us-east-1:123456789012:T{i}")).collect();
+    let alarm = aws
+        .cloudwatch
+        .put_metric_alarm()
+        .alarm_name("six")
+        .namespace("N")
+        .metric_name("M")
+        .statistic(secmon_aws::cloudwatch::types::Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(secmon_aws::cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold)
+        .set_alarm_actions(Some(actions));
+    let err = alarm.send().await.expect_err("refused");
+    assert_eq!(secmon_aws::error_code(&err), Some("ValidationError"), "{err:?}");
+}

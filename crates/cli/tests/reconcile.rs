@@ -319,6 +319,22 @@ fn a_pending_subscription_is_reported_not_recreated() {
     assert_eq!(mutating(&text(&again.stderr)), 0, "not re-created on every run");
 }
 
+#[test]
+fn an_unsubscribed_recipient_is_subscribed_again_not_taken_for_confirmed() {
+    // Regression (issue 11, item 10): after an unsubscribe ListSubscriptions shows `Deleted`; plan
+    // said up to date and verify "confirmed", and nobody received the alarms.
+    let Some(w) = World::new() else { return };
+    w.apply();
+    w.emu.unsubscribe_email("security@example.com");
+    let (code, out) = w.plan();
+    assert_eq!(code, 2, "a change: {out}");
+    assert!(out.contains("subscription.SecurityAlarms/security@example.com will be created"), "{out}");
+    let verify = w.secmon(&["verify", "-f", SEED, "--output", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
+    let subs = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "topic.subscriptions").unwrap().clone();
+    assert_eq!(subs["status"], "failed", "{subs}");
+}
+
 /// Issue 4's way out of the ownership error: `secmon import` tags the look-alike, and from then
 /// on it converges like any owned resource (a secret's existing value is kept).
 #[test]

@@ -85,15 +85,21 @@ impl Emulator {
     /// Makes the emulator show the subscriptions of `email` as pending confirmation, as AWS does
     /// until the recipient clicks the link (moto confirms e-mail subscriptions at once).
     pub fn unconfirm_email(&self, email: &str) {
+        self.control("/_secmon/unconfirmed-email", email);
+    }
+
+    /// Makes the emulator list the subscriptions of `email` with the SubscriptionArn `Deleted`,
+    /// as AWS does after the recipient unsubscribed (moto forgets them).
+    pub fn unsubscribe_email(&self, email: &str) {
+        self.control("/_secmon/unsubscribed-email", email);
+    }
+
+    /// Posts `body` to one of the emulator middleware's control paths (scripts/emulator.py).
+    fn control(&self, path: &str, body: &str) {
         use std::io::{Read, Write};
         let addr = self.endpoint.trim_start_matches("http://");
         let mut s = std::net::TcpStream::connect(addr).expect("emulator reachable");
-        write!(
-            s,
-            "POST /_secmon/unconfirmed-email HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{email}",
-            email.len()
-        )
-        .unwrap();
+        write!(s, "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
         let mut answer = String::new();
         s.read_to_string(&mut answer).unwrap();
         assert!(answer.starts_with("HTTP/1.1 204") || answer.starts_with("HTTP/1.0 204"), "{answer}");
