@@ -39,17 +39,61 @@ pub enum AwsError {
     Call { operation: String, code: Option<String>, message: String },
 }
 
+/// The HTTP status of a raw SDK response.
+pub trait HttpStatus {
+    fn http_status(&self) -> u16;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn http_status(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+/// Attempts per call the clients were built with ([`Aws::connect_with`]), for error messages.
+static MAX_ATTEMPTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(DEFAULT_MAX_ATTEMPTS);
+
+/// Whether AWS's answer means "try again later" (throttling, a server-side fault): the SDK has
+/// retried it already.
+pub fn transient(code: Option<&str>, status: Option<u16>) -> bool {
+    let throttled = code.is_some_and(|c| {
+        matches!(
+            c,
+            "Throttling"
+                | "ThrottlingException"
+                | "ThrottledException"
+                | "RequestLimitExceeded"
+                | "TooManyRequestsException"
+                | "RequestThrottled"
+                | "RequestThrottledException"
+                | "SlowDown"
+                | "ServiceUnavailable"
+                | "ServiceUnavailableException"
+                | "InternalFailure"
+                | "InternalError"
+                | "InternalServerError"
+                | "InternalServiceError"
+                | "RequestTimeout"
+                | "RequestTimeoutException"
+        )
+    });
+    throttled || status.is_some_and(|s| s == 429 || s >= 500)
+}
+
 impl AwsError {
     /// Wraps an SDK error, keeping AWS's error code for callers that branch on it.
     pub fn call<E, R>(operation: &str, e: SdkError<E, R>) -> AwsError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
+        R: std::fmt::Debug + HttpStatus,
     {
         let code = e.code().map(str::to_string);
+        let status = e.raw_response().map(HttpStatus::http_status);
         let message = match (e.code(), e.message()) {
             (Some(c), Some(m)) => format!("{c}: {m}"),
             (Some(c), None) => c.to_string(),
+            // An answer without an AWS error code: say what it was rather than "unhandled error".
+            (None, _) if status.is_some() => format!("HTTP {} without an AWS error code", status.unwrap_or_default()),
             _ => {
                 // The causes, in words (no debug dump).
                 let mut text = e.to_string();
@@ -69,6 +113,12 @@ impl AwsError {
                 }
                 text
             }
+        };
+        let message = if transient(code.as_deref(), status) {
+            let n = MAX_ATTEMPTS.load(std::sync::atomic::Ordering::Relaxed);
+            format!("{message} (still failing after {n} attempts with backoff; run again later, or raise --max-attempts)")
+        } else {
+            message
         };
         AwsError::Call { operation: operation.to_string(), code, message }
     }
@@ -117,6 +167,7 @@ impl Aws {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         let user_set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
         if let Some(retries) = retry_config(max_attempts, user_set("AWS_MAX_ATTEMPTS") || user_set("AWS_RETRY_MODE")) {
+            MAX_ATTEMPTS.store(retries.max_attempts(), std::sync::atomic::Ordering::Relaxed);
             loader = loader.retry_config(retries);
         }
         if let Some(r) = region {
@@ -203,6 +254,17 @@ where
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[test]
+    fn throttling_and_server_faults_are_transient_in_every_protocol_spelling() {
+        for code in
+            ["Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "SlowDown", "ServiceUnavailable"]
+        {
+            assert!(transient(Some(code), Some(400)), "{code}");
+        }
+        assert!(transient(None, Some(503)) && transient(None, Some(429)), "a bare 5xx or 429, whatever the body");
+        assert!(!transient(Some("AccessDenied"), Some(403)) && !transient(Some("ValidationError"), Some(400)));
+    }
 
     #[test]
     fn retries_are_adaptive_unless_the_user_configured_them_the_aws_way() {

@@ -6,7 +6,7 @@ use crate::{AwsError, KindError};
 pub(crate) fn fail<E, R>(operation: &'static str) -> impl FnOnce(secmon_aws::SdkError<E, R>) -> KindError
 where
     E: secmon_aws::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + secmon_aws::HttpStatus,
 {
     move |e| KindError::Aws(AwsError::call(operation, e))
 }
@@ -18,7 +18,7 @@ pub(crate) async fn send<T, E, R>(
 ) -> Result<(), KindError>
 where
     E: secmon_aws::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + secmon_aws::HttpStatus,
 {
     request.await.map(drop).map_err(fail(operation))
 }
@@ -27,7 +27,7 @@ where
 pub(crate) fn read_fail<E, R>(address: String, operation: &'static str) -> impl FnOnce(secmon_aws::SdkError<E, R>) -> KindError
 where
     E: secmon_aws::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + secmon_aws::HttpStatus,
 {
     move |e| KindError::Read { address, source: AwsError::call(operation, e) }
 }
