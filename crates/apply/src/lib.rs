@@ -419,6 +419,30 @@ mod tests {
         (report, events)
     }
 
+    /// A plan of `steps` for the test account.
+    fn plan_of(steps: Vec<Step>) -> Plan {
+        Plan {
+            format_version: secmon_diff::FORMAT_VERSION,
+            spec: "secrets-monitoring".into(),
+            account_id: ACCOUNT.into(),
+            region: "us-east-1".into(),
+            steps,
+            notes: vec![],
+            pending_subscriptions: vec![],
+        }
+    }
+
+    /// Builds `desired` in an empty fake account, then destroys it: the account and the report.
+    async fn built_then_destroyed(desired: &[Resource]) -> (Arc<FakeCloud>, Report) {
+        let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
+        let p = plan_against(&cloud, desired, PlanOptions::default()).await;
+        assert!(run(cloud.clone(), &p, fast()).await.0.ok());
+        let destroy = plan_against(&cloud, desired, PlanOptions { destroy: true, delete_logs: true }).await;
+        let (report, _) = run(cloud.clone(), &destroy, fast()).await;
+        assert!(report.ok(), "{:?}", report.outcomes);
+        (cloud, report)
+    }
+
     fn position(calls: &[String], call: &str) -> usize {
         calls.iter().position(|c| c == call).unwrap_or_else(|| panic!("{call} not in {calls:?}"))
     }
@@ -487,15 +511,7 @@ mod tests {
             depends_on: vec![],
             reason: "new".into(),
         };
-        let p = Plan {
-            format_version: secmon_diff::FORMAT_VERSION,
-            spec: "secrets-monitoring".into(),
-            account_id: ACCOUNT.into(),
-            region: "us-east-1".into(),
-            steps: vec![step],
-            notes: vec![],
-            pending_subscriptions: vec![],
-        };
+        let p = plan_of(vec![step]);
         // Someone else's topic of that name: the create's error stands.
         let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
         cloud.insert(secmon_kinds::LiveResource::new(Resource::bare(topic.kind, &topic.name, topic.arn.clone()), false));
@@ -522,12 +538,7 @@ mod tests {
         let desired = secmon_diff::desired_resources(&spec.state.resolve(ACCOUNT, "us-east-1").unwrap(), &target());
         let alarms = desired.iter().filter(|r| r.kind == secmon_kinds::Kind::Alarm).count();
         assert!(alarms > 1);
-        let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
-        let p = plan_against(&cloud, &desired, PlanOptions::default()).await;
-        assert!(run(cloud.clone(), &p, fast()).await.0.ok());
-        let destroy = plan_against(&cloud, &desired, PlanOptions { destroy: true, delete_logs: true }).await;
-        let (report, _) = run(cloud.clone(), &destroy, fast()).await;
-        assert!(report.ok(), "{:?}", report.outcomes);
+        let (cloud, _) = built_then_destroyed(&desired).await;
         let calls = cloud.calls();
         let batched: Vec<&String> = calls.iter().filter(|c| c.starts_with("delete_many alarm.")).collect();
         assert_eq!(batched.len(), 1, "{calls:?}");
@@ -549,15 +560,7 @@ mod tests {
             depends_on: vec![],
             reason: String::new(),
         };
-        let p = Plan {
-            format_version: secmon_diff::FORMAT_VERSION,
-            spec: "secrets-monitoring".into(),
-            account_id: ACCOUNT.into(),
-            region: "us-east-1".into(),
-            steps: vec![step("A"), step("Gone")],
-            notes: vec![],
-            pending_subscriptions: vec![],
-        };
+        let p = plan_of(vec![step("A"), step("Gone")]);
         let (report, _) = run(cloud.clone(), &p, fast()).await;
         assert!(report.ok(), "{:?}", report.outcomes);
         assert_eq!(cloud.calls(), ["delete_many alarm.A, alarm.Gone", "delete alarm.A", "delete alarm.Gone"]);
@@ -569,22 +572,15 @@ mod tests {
         // a delete planned from such an entry failed on NotFound and stopped the apply.
         let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
         let stale = Resource::bare(secmon_kinds::Kind::Topic, "Gone", Some(format!("arn:aws:sns:us-east-1:{ACCOUNT}:Gone")));
-        let p = Plan {
-            format_version: secmon_diff::FORMAT_VERSION,
-            spec: "secrets-monitoring".into(),
-            account_id: ACCOUNT.into(),
-            region: "us-east-1".into(),
-            steps: vec![Step {
-                address: "topic.Gone".into(),
-                action: Action::Delete,
-                before: Some(stale),
-                after: None,
-                depends_on: vec![],
-                reason: "owned, no longer in the spec".into(),
-            }],
-            notes: vec![],
-            pending_subscriptions: vec![],
+        let gone = Step {
+            address: "topic.Gone".into(),
+            action: Action::Delete,
+            before: Some(stale),
+            after: None,
+            depends_on: vec![],
+            reason: "owned, no longer in the spec".into(),
         };
+        let p = plan_of(vec![gone]);
         let (report, _) = run(cloud.clone(), &p, fast()).await;
         assert!(report.ok(), "{:?}", report.outcomes);
         assert_eq!(cloud.calls(), ["delete topic.Gone"]);
@@ -645,13 +641,7 @@ mod tests {
 
     #[tokio::test]
     async fn deletions_wait_for_the_resources_that_refer_to_them() {
-        let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
-        let desired = seed();
-        let p = plan_against(&cloud, &desired, PlanOptions::default()).await;
-        assert!(run(cloud.clone(), &p, fast()).await.0.ok());
-        let destroy = plan_against(&cloud, &desired, PlanOptions { destroy: true, delete_logs: true }).await;
-        let (report, _) = run(cloud.clone(), &destroy, fast()).await;
-        assert!(report.ok(), "{:?}", report.outcomes);
+        let (cloud, _) = built_then_destroyed(&seed()).await;
         let calls = cloud.calls();
         let topic = position(&calls, "delete topic.SecurityAlarms");
         assert!(position(&calls, "delete alarm.Secret is accessed") < topic);

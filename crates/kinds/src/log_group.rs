@@ -5,8 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::check::{Check, Status, VerifyCtx};
 use crate::sdk::{fail, read_each, send};
 use crate::{
-    normalize_arn, Aws, AwsError, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target,
-    OWNER_TAG,
+    Aws, AwsError, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
 };
 use secmon_spec::DesiredState;
 
@@ -124,7 +123,7 @@ async fn read_group(aws: &Aws, d: &Resource) -> Result<Option<LiveResource>, Kin
     let attrs = Attrs { retention_days: g.retention_in_days() };
     // The ARN as AWS answers it (without the `:*` it may carry), not the desired one: the read
     // may run before the account is known.
-    let arn = g.arn().map(normalize_arn).or_else(|| d.arn.clone());
+    let arn = g.arn().map(crate::normalize_arn).or_else(|| d.arn.clone());
     Ok(Some(LiveResource::new(Resource::new(Kind::LogGroup, &d.name, arn, &attrs), false)))
 }
 
