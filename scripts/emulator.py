@@ -16,6 +16,7 @@ import base64
 import datetime as dt
 import io
 import json
+import random
 import sys
 
 import cbor2
@@ -31,6 +32,24 @@ UNCONFIRMED: set = set()
 # moto forgets it. Tests say "the recipient unsubscribed" with POST UNSUBSCRIBE.
 UNSUBSCRIBE = "/_secmon/unsubscribed-email"
 UNSUBSCRIBED: set = set()
+# Faults, as a real network and a busy AWS produce them: POST FAULTS "before=0.2 after=0.1 seed=7"
+# answers that share of calls 503 before they reach the emulator (nothing happens), or after
+# (the call takes effect and its reply is lost); the SDK sees a bare 503, not the service's
+# protocol. "before=0 after=0" turns them off. Control paths are never faulted.
+FAULTS_PATH = "/_secmon/faults"
+FAULTS = {"before": 0.0, "after": 0.0, "rng": random.Random(0)}
+
+
+def set_faults(text):
+    opts = dict(kv.split("=", 1) for kv in text.split())
+    FAULTS["before"] = float(opts.get("before", 0))
+    FAULTS["after"] = float(opts.get("after", 0))
+    FAULTS["rng"] = random.Random(int(opts.get("seed", 0)))
+
+
+def unavailable(start_response):
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain"), ("Content-Length", "0")])
+    return [b""]
 TARGET = "GraniteServiceVersion20100801"
 TIME_KEYS = ("Timestamp", "Time", "Date")
 
@@ -93,6 +112,26 @@ class CborAdapter:
         self.app = app
 
     def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path == FAULTS_PATH:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            set_faults(environ["wsgi.input"].read(length).decode())
+            start_response("204 No Content", [])
+            return [b""]
+        if not path.startswith("/_secmon/") and (FAULTS["before"] or FAULTS["after"]):
+            roll = FAULTS["rng"].random()
+            if roll < FAULTS["before"]:
+                return unavailable(start_response)
+            if roll < FAULTS["before"] + FAULTS["after"]:
+                # The call takes effect; its reply is lost on the way back.
+                chunks = self.serve(environ, lambda status, headers, exc_info=None: (lambda data: None))
+                b"".join(chunks)
+                if hasattr(chunks, "close"):
+                    chunks.close()
+                return unavailable(start_response)
+        return self.serve(environ, start_response)
+
+    def serve(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path in (CONTROL, UNSUBSCRIBE):
             length = int(environ.get("CONTENT_LENGTH") or 0)

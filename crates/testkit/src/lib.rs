@@ -94,6 +94,13 @@ impl Emulator {
         self.control("/_secmon/unsubscribed-email", email);
     }
 
+    /// Answers a share of all calls `503` before they reach the emulator (`before`: nothing
+    /// happens) or after (`after`: the call takes effect, its reply is lost), with a seeded
+    /// random draw; `inject_faults(0.0, 0.0, 0)` stops it.
+    pub fn inject_faults(&self, before: f64, after: f64, seed: u64) {
+        self.control("/_secmon/faults", &format!("before={before} after={after} seed={seed}"));
+    }
+
     /// Posts `body` to one of the emulator middleware's control paths (scripts/emulator.py).
     fn control(&self, path: &str, body: &str) {
         use std::io::{Read, Write};
