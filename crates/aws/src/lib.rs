@@ -16,7 +16,9 @@ mod stats;
 use std::future::Future;
 use std::time::Duration;
 
+pub use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 pub use aws_smithy_runtime_api::client::result::SdkError;
+pub use aws_smithy_types::date_time::Format as DateFormat;
 pub use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 pub use aws_smithy_types::DateTime;
 pub use stats::{ApiStats, CallCount};
@@ -145,6 +147,10 @@ pub struct Aws {
     pub region: String,
     pub endpoint_override: Option<String>,
     pub stats: ApiStats,
+    /// The apply lock's CloudWatch Logs client, counted apart: "a second apply makes no
+    /// mutating call" speaks of the pipeline, and `--stats` shows the lock's calls on their own.
+    pub locks: logs::Client,
+    pub lock_stats: ApiStats,
     pub secretsmanager: secretsmanager::Client,
     pub cloudtrail: cloudtrail::Client,
     pub cloudwatch: cloudwatch::Client,
@@ -185,6 +191,8 @@ impl Aws {
                 $krate::Client::from_conf($krate::config::Builder::from(&conf).interceptor(stats.interceptor()).build())
             };
         }
+        let lock_stats = ApiStats::default();
+        let locks = logs::Client::from_conf(logs::config::Builder::from(&conf).interceptor(lock_stats.interceptor()).build());
         let s3conf =
             s3::config::Builder::from(&conf).interceptor(stats.interceptor()).force_path_style(endpoint_override.is_some()).build();
         Ok(Aws {
@@ -200,6 +208,8 @@ impl Aws {
             tagging: client!(tagging),
             endpoint_override,
             stats,
+            locks,
+            lock_stats,
         })
     }
 

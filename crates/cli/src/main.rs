@@ -133,6 +133,13 @@ enum Command {
         #[arg(long)]
         auto_approve: bool,
     },
+    /// Break the apply lock of a spec whose apply crashed (the id is the one the refusal names).
+    ForceUnlock {
+        #[command(flatten)]
+        common: Common,
+        /// The lock id the refusal named.
+        id: String,
+    },
     /// Delete every resource the spec owns, in reverse dependency order.
     Destroy {
         #[command(flatten)]
@@ -257,6 +264,7 @@ fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
         Command::Apply { plan_file, common, auto_approve, fail_after_steps } => {
             pipeline::apply_cmd(&common, plan_file.as_deref(), auto_approve, fail_after_steps, style)
         }
+        Command::ForceUnlock { common, id } => pipeline::force_unlock_cmd(&common, &id, style),
         Command::Destroy { common, auto_approve, recovery_window_days, delete_logs } => {
             pipeline::destroy_cmd(&common, auto_approve, recovery_window_days, delete_logs, style)
         }

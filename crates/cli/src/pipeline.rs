@@ -43,6 +43,12 @@ fn print_stats(aws: &Aws) {
     for c in snap {
         eprintln!("  {:<16} {:<36} {}", c.service, c.operation, c.calls);
     }
+    if aws.lock_stats.total() > 0 {
+        eprintln!("Apply lock: {} calls, {} mutating", aws.lock_stats.total(), aws.lock_stats.mutating());
+        for c in aws.lock_stats.snapshot() {
+            eprintln!("  {:<16} {:<36} {}", c.service, c.operation, c.calls);
+        }
+    }
 }
 
 /// Runs `command` on the spec read against AWS, then prints the call counts when asked,
@@ -51,6 +57,39 @@ fn in_session(common: &Common, command: impl FnOnce(&Session) -> Result<Outcome,
     let s = open(common)?;
     let result = command(&s);
     with_stats(common, &s.aws, result)
+}
+
+/// [`in_session`] under the spec's apply lock, taken before the live state is read and released
+/// whatever the outcome: two applies of one spec never interleave their writes.
+fn in_locked_session(common: &Common, command: impl FnOnce(&Session) -> Result<Outcome, CliError>) -> Result<Outcome, CliError> {
+    let spec = Spec::from_file(&common.file)?;
+    let rt = runtime();
+    let aws = rt.block_on(Aws::connect_with(spec.state.region.as_deref(), common.endpoint_url.as_deref(), common.max_attempts))?;
+    let lock = rt.block_on(secmon_engine::lock::Lock::acquire(&aws, &spec.state.name)).map_err(CliError::from);
+    let lock = with_stats_on_error(common, &aws, lock)?;
+    let result = in_session(common, command);
+    let released = rt.block_on(lock.release());
+    let outcome = result?;
+    released?;
+    Ok(outcome)
+}
+
+/// Prints the call counts when asked and `result` is an error (a command that ends here).
+fn with_stats_on_error<T>(common: &Common, aws: &Aws, result: Result<T, CliError>) -> Result<T, CliError> {
+    if result.is_err() && common.stats {
+        print_stats(aws);
+    }
+    result
+}
+
+/// `secmon force-unlock`: breaks the lock of a crashed apply, named by the id its refusal gave.
+pub fn force_unlock_cmd(common: &Common, id: &str, style: Style) -> Result<Outcome, CliError> {
+    let spec = Spec::from_file(&common.file)?;
+    let rt = runtime();
+    let aws = rt.block_on(Aws::connect_with(spec.state.region.as_deref(), common.endpoint_url.as_deref(), common.max_attempts))?;
+    rt.block_on(secmon_engine::lock::force_unlock(&aws, &spec.state.name, id))?;
+    println!("{} the lock of spec `{}` is released.", style.green("Unlocked:"), spec.state.name);
+    Ok(Outcome::Done)
 }
 
 /// Prints the call counts when asked, whatever the command's outcome.
@@ -185,7 +224,7 @@ pub fn apply_cmd(
     style: Style,
 ) -> Result<Outcome, CliError> {
     let opts = apply_options(common, 7, fail_after_steps);
-    in_session(common, |s| {
+    in_locked_session(common, |s| {
         let fresh = s.plan(PlanOptions::default())?;
         print_diagnostics(&s.spec.warnings, style);
         if let Some(path) = plan_file {
@@ -211,7 +250,7 @@ pub fn destroy_cmd(
     delete_logs: bool,
     style: Style,
 ) -> Result<Outcome, CliError> {
-    in_session(common, |s| {
+    in_locked_session(common, |s| {
         let plan = s.plan(PlanOptions { destroy: true, delete_logs })?;
         print!("{}", crate::render::plan_text(&plan, style));
         if plan.has_changes() {

@@ -192,7 +192,8 @@ fn destroy_removes_every_owned_resource_and_is_idempotent() {
     let topics = w.rt.block_on(aws.sns.list_topics().send()).unwrap();
     assert!(topics.topics().is_empty());
     let groups = w.rt.block_on(aws.logs.describe_log_groups().send()).unwrap();
-    assert!(groups.log_groups().is_empty());
+    let left: Vec<&str> = groups.log_groups().iter().filter_map(|g| g.log_group_name()).collect();
+    assert_eq!(left, [secmon_engine::lock::LOCK_GROUP], "only the apply locks' group, empty between applies");
     let secrets = w.rt.block_on(aws.secretsmanager.list_secrets().send()).unwrap();
     assert!(secrets.secret_list().is_empty(), "the secret is scheduled for deletion (hidden from ListSecrets)");
     let again = w.secmon(&["destroy", "-f", SEED, "--auto-approve", "--stats"]);
@@ -339,6 +340,30 @@ fn apply_converges_through_transient_faults_and_lost_replies() {
         let out = w.secmon(&["destroy", "-f", SEED, "--auto-approve", "--delete-logs"]);
         assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     }
+}
+
+#[test]
+fn a_second_apply_of_a_spec_is_refused_while_the_first_holds_its_lock() {
+    // Regression (issue 10): two GitOps jobs could apply one spec at once, interleaving writes.
+    // A lock left by a crashed apply is simulated by taking it from the library, then broken.
+    let Some(w) = World::new() else { return };
+    let aws = w.aws();
+    let held = w.rt.block_on(secmon_engine::lock::Lock::acquire(&aws, "secrets-monitoring")).unwrap();
+    let out = w.secmon(&["apply", "-f", SEED, "--auto-approve", "--stats"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("holds its lock") && err.contains(&format!("secmon force-unlock -f SPEC {}", held.id)), "{err}");
+    assert_eq!(mutating(&err), 0, "nothing of the pipeline was touched");
+    assert!(err.contains("Apply lock: "), "the lock's calls are shown apart: {err}");
+    assert_eq!(w.plan().0, 2, "plan takes no lock");
+    let wrong = w.secmon(&["force-unlock", "-f", SEED, "not-the-id"]);
+    assert_eq!(wrong.status.code(), Some(1), "a lock is broken only by its id");
+    let unlock = w.secmon(&["force-unlock", "-f", SEED, &held.id]);
+    assert_eq!(unlock.status.code(), Some(0), "{}", text(&unlock.stderr));
+    w.apply();
+    assert_eq!(w.plan().0, 0);
+    let again = w.secmon(&["apply", "-f", SEED, "--auto-approve"]);
+    assert_eq!(again.status.code(), Some(0), "an apply releases its lock: {}", text(&again.stderr));
 }
 
 #[test]

@@ -10,11 +10,14 @@
 //!   what a fresh plan would do, for the same spec, account and region.
 //! - [`Session::import_selection`]: what `secmon import` may take over, and why not.
 //! - [`Session::verify`]: the checks of the live pipeline.
+//! - [`lock::Lock`]: one apply of a spec at a time per account and region; `plan` takes none.
 //!
 //! Main types: [`Session`], [`EngineError`] (every refusal, with the file or address it is
 //! about and what to do). What this crate does not do: print, ask for confirmation, or decide
 //! exit codes (the CLI does, in one table); compare (`secmon-diff`) or walk a plan
 //! (`secmon-apply`).
+
+pub mod lock;
 
 use std::path::Path;
 
@@ -52,6 +55,10 @@ pub enum EngineError {
     Quota(String),
     #[error("{address} cannot be imported: {reason}")]
     CannotImport { address: String, reason: String },
+    #[error(
+        "another apply of spec `{spec}` holds its lock ({holder}); nothing was changed. Wait for it to finish, or, if it crashed, break the lock with: secmon force-unlock -f SPEC {id}"
+    )]
+    Locked { spec: String, holder: String, id: String },
 }
 
 /// A spec read against live AWS: everything plan, apply, destroy and import start from.
