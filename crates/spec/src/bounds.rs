@@ -14,6 +14,8 @@ use crate::Pos;
 pub const MAX_SPEC_BYTES: u64 = 1024 * 1024;
 /// Nodes of the document once every alias is expanded.
 pub const MAX_EXPANDED_NODES: u64 = 100_000;
+/// Collections nested in one another (a spec needs about six).
+pub const MAX_DEPTH: usize = 64;
 
 /// The first place where `text` breaks a bound, and why. Syntax errors are left to the loader.
 pub(crate) fn check(text: &str) -> Result<(), (Pos, String)> {
@@ -32,6 +34,10 @@ pub(crate) fn check(text: &str) -> Result<(), (Pos, String)> {
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 open.push((anchor, 1));
                 total += 1;
+                if open.len() > MAX_DEPTH {
+                    let at = Pos { line: span.start.line(), column: span.start.col() + 1 };
+                    return Err((at, format!("the spec nests collections more than {MAX_DEPTH} deep; refusing to read it")));
+                }
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => open.pop(),
@@ -80,6 +86,14 @@ mod tests {
     fn ordinary_anchors_and_real_specs_pass() {
         assert!(check("base: &b { statistic: Sum, period: 60 }\nx: *b\ny: *b\n").is_ok());
         assert!(check(include_str!("../../../specs/all-packs.yaml")).is_ok());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let deep = format!("a: {}1{}\n", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert!(check(&deep).unwrap_err().1.contains("nests collections"));
+        let fine = format!("a: {}1{}\n", "[".repeat(10), "]".repeat(10));
+        assert!(check(&fine).is_ok());
     }
 
     #[test]
