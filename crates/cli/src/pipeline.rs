@@ -20,11 +20,14 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// The spec read against live AWS; the call counts are printed (with `--stats`) even when
 /// reading fails, to show what was called and prove nothing was changed.
-fn open(common: &Common) -> Result<Session, CliError> {
+fn open(common: &Common, connected: Option<Aws>) -> Result<Session, CliError> {
     let spec = Spec::from_file(&common.file)?;
     secmon_engine::refuse_invalid_patterns(&spec)?;
     runtime().block_on(async {
-        let aws = Aws::connect_with(spec.state.region.as_deref(), common.endpoint_url.as_deref(), common.max_attempts).await?;
+        let aws = match connected {
+            Some(aws) => aws,
+            None => Aws::connect_with(spec.state.region.as_deref(), common.endpoint_url.as_deref(), common.max_attempts).await?,
+        };
         let session = Session::open(spec, &aws).await.inspect_err(|_| {
             if common.stats {
                 print_stats(&aws)
@@ -54,7 +57,7 @@ fn print_stats(aws: &Aws) {
 /// Runs `command` on the spec read against AWS, then prints the call counts when asked,
 /// whatever the outcome.
 fn in_session(common: &Common, command: impl FnOnce(&Session) -> Result<Outcome, CliError>) -> Result<Outcome, CliError> {
-    let s = open(common)?;
+    let s = open(common, None)?;
     let result = command(&s);
     with_stats(common, &s.aws, result)
 }
@@ -67,8 +70,14 @@ fn in_locked_session(common: &Common, command: impl FnOnce(&Session) -> Result<O
     let aws = rt.block_on(Aws::connect_with(spec.state.region.as_deref(), common.endpoint_url.as_deref(), common.max_attempts))?;
     let lock = rt.block_on(secmon_engine::lock::Lock::acquire(&aws, &spec.state.name)).map_err(CliError::from);
     let lock = with_stats_on_error(common, &aws, lock)?;
-    let result = in_session(common, command);
+    let opened = open(common, Some(aws.clone()));
+    // A failed read printed the call counts already (`open`); otherwise they follow the release.
+    let read_failed = opened.is_err();
+    let result = opened.and_then(|s| command(&s));
     let released = rt.block_on(lock.release());
+    if common.stats && !read_failed {
+        print_stats(&aws);
+    }
     let outcome = result?;
     released?;
     Ok(outcome)

@@ -343,6 +343,20 @@ fn apply_converges_through_transient_faults_and_lost_replies() {
 }
 
 #[test]
+fn all_packs_converge_through_twenty_percent_faults_and_lost_replies() {
+    // Issue 10's bar: through 20 % 503s plus 5 % lost replies one apply of all-packs converges on
+    // its own, and nothing is left to do.
+    let Some(w) = World::new() else { return };
+    let spec = "specs/all-packs.yaml";
+    let plan = |w: &World| w.secmon(&["plan", "-f", spec, "--detailed-exitcode"]).status.code();
+    w.emu.inject_faults(0.2, 0.05, 3);
+    let out = w.secmon(&["apply", "-f", spec, "--auto-approve"]);
+    w.emu.inject_faults(0.0, 0.0, 0);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(plan(&w), Some(0), "converged: a fault-free plan shows no changes");
+}
+
+#[test]
 fn a_second_apply_of_a_spec_is_refused_while_the_first_holds_its_lock() {
     // Regression (issue 10): two GitOps jobs could apply one spec at once, interleaving writes.
     // A lock left by a crashed apply is simulated by taking it from the library, then broken.
