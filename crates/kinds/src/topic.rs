@@ -113,17 +113,16 @@ fn subscriptions(ctx: &VerifyCtx, subject: &str, topic: &str, seen: &Observed) -
     if others > 0 {
         confirmed.push(format!("{others} subscription(s) of other protocols"));
     }
-    if confirmed.is_empty() {
-        let evidence = if pending.is_empty() {
-            "the topic has no subscription: nobody receives its alarms".to_string()
-        } else {
-            format!("no confirmed subscription; pending: {}", pending.join(", "))
-        };
+    if confirmed.is_empty() && pending.is_empty() {
+        // Nothing to confirm or resend: only apply subscribes the spec's addresses (issue 13, item 9).
+        let fix = "run `secmon apply` (it subscribes the spec's e-mail addresses), then confirm from the e-mail";
+        check("topic.subscriptions", subject, Status::Failed, "the topic has no subscription: nobody receives its alarms", Some(fix))
+    } else if confirmed.is_empty() {
         check(
             "topic.subscriptions",
             subject,
             Status::Failed,
-            evidence,
+            format!("no confirmed subscription; pending: {}", pending.join(", ")),
             Some("confirm from the \"AWS Notification - Subscription Confirmation\" e-mail; `secmon verify --resend-confirmation` sends it again"),
         )
     } else if !pending.is_empty() {
@@ -277,6 +276,12 @@ mod tests {
             l.pending = true;
         }
         assert_eq!(verdict(&spec, &live, Kind::Topic, "topic.subscriptions"), Status::Failed);
+        // Deleted subscriptions: nothing to resend, only apply helps.
+        let mut gone = live.clone();
+        gone.resources.retain(|_, l| l.resource.kind != Kind::Subscription);
+        let checks = run(&spec, &gone, &Default::default(), Kind::Topic);
+        let subs = checks.iter().find(|c| c.id == "topic.subscriptions").unwrap();
+        assert!(subs.fix.as_deref().unwrap_or_default().contains("secmon apply"), "{subs:?}");
         // A confirmed subscription of another protocol (an SQS queue, a chat webhook) receives.
         set_attrs(&mut live, Kind::Topic, &Attrs { policy: json!({}) });
         let topic = first(&mut live, Kind::Topic);

@@ -95,11 +95,29 @@ pub async fn verify(cloud: &dyn Cloud, state: &DesiredState, target: &Target, op
     // Reported the way an event travels: trail, role, log group, filters, alarms, topics.
     let mut links: Vec<&secmon_kinds::Resource> = desired.iter().collect();
     links.sort_by_key(|d| d.kind.facts().step);
-    let mut checks: Vec<Check> = links.iter().flat_map(|d| d.kind.def().verify(&ctx, d)).collect();
+    let mut checks: Vec<Check> = links.iter().flat_map(|d| d.kind.def().verify(&ctx, d).into_iter().chain(drift(&live, d))).collect();
     if opts.resend_confirmation {
         checks.extend(resend_confirmations(cloud, state, target, &desired, &live).await);
     }
     Ok(Report { checks })
+}
+
+/// A live resource whose compared attributes differ from the spec: the link may work, but not as
+/// the spec says (a threshold of 5 where the spec says 1 must not read "ok"; issue 13, item 9).
+fn drift(live: &secmon_kinds::LiveState, desired: &secmon_kinds::Resource) -> Option<Check> {
+    let l = live.resources.get(&desired.address())?;
+    let differing: Vec<&str> =
+        desired.attrs.iter().filter(|(k, v)| l.resource.attrs.get(*k) != Some(*v)).map(|(k, _)| k.as_str()).collect();
+    if differing.is_empty() || l.pending {
+        return None;
+    }
+    Some(check(
+        &format!("{}.matches_spec", desired.kind.as_str()),
+        desired.address(),
+        Status::Warning,
+        format!("differs from the spec in {}", differing.join(", ")),
+        Some("`secmon plan` shows the difference; `secmon apply` restores the spec"),
+    ))
 }
 
 /// Subscribes each pending e-mail address again: AWS then sends the confirmation again.
@@ -196,6 +214,23 @@ mod tests {
         assert_eq!(secret.status, Status::Ok, "the seed's filter catches a read: {secret:?}");
         assert!(secret.evidence.contains("offline engine"));
         assert!(report.checks.iter().any(|c| c.id == "trail.s3_delivery" && c.status == Status::NotObservable));
+    }
+
+    #[tokio::test]
+    async fn a_live_value_that_differs_from_the_spec_is_a_warning_not_ok() {
+        // Regression (issue 13, item 9): a live threshold of 5 where the spec says 1 read "ok".
+        let state = seed();
+        let cloud = FakeCloud::new(ACCOUNT, "us-east-1");
+        converged(&cloud, &state);
+        let address = "alarm.Secret is accessed";
+        let mut l = cloud.resources()[address].clone();
+        l.resource.attrs.insert("threshold".into(), serde_json::json!(5.0));
+        cloud.insert(l);
+        let report = verify(&cloud, &state, &target(), &Options::default()).await.unwrap();
+        let drift: Vec<&Check> = report.checks.iter().filter(|c| c.id.ends_with(".matches_spec")).collect();
+        assert_eq!(drift.len(), 1, "{drift:#?}");
+        assert_eq!(drift[0].status, Status::Warning);
+        assert!(drift[0].evidence.contains("threshold"), "{:?}", drift[0]);
     }
 
     #[tokio::test]
