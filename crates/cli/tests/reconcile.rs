@@ -14,7 +14,7 @@ fn apply_on_an_empty_account_then_nothing_to_do() {
     let (code, out) = w.plan();
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("Plan: 9 to add, 0 to change, 0 to replace, 0 to destroy."), "{out}");
-    assert!(out.contains("no topic of this monitor (SecurityAlarms) has a confirmed e-mail subscriber"), "{out}");
+    assert!(out.contains("(SecurityAlarms) has a confirmed e-mail subscriber"), "{out}");
     w.apply();
     let (code, out) = w.plan();
     assert_eq!(code, 0, "a plan right after apply must be empty:\n{out}");

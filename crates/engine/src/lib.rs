@@ -180,22 +180,37 @@ pub async fn verify(spec: &Spec, aws: &Aws, opts: &secmon_verify::Options) -> Re
 }
 
 /// Lint that needs live state: monitors whose topics have no confirmed e-mail subscriber yet.
+/// One warning per set of topics, naming its monitors, located at the first of them: a fresh
+/// all-packs plan used to repeat the same warning for each of its 21 monitors (issue 13, item 7).
 pub fn unconfirmed(spec: &Spec, plan: &Plan) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
+    // (sorted topics, [(monitor index, monitor name)])
+    type Group<'a> = (Vec<String>, Vec<(usize, &'a str)>);
+    let mut groups: Vec<Group> = Vec::new();
     for (i, m) in spec.state.monitors.iter().enumerate() {
-        if !m.notify.is_empty() && !m.notify.iter().any(|t| plan.topic_has_confirmed_subscriber(t)) {
-            out.push(spec.diagnostic(
-                Severity::Warning,
-                &format!("monitors[{i}].notify"),
-                format!(
-                    "no topic of this monitor ({}) has a confirmed e-mail subscriber: its alarm would notify nobody",
-                    m.notify.join(", ")
-                ),
-                Some("confirm the subscription from the \"AWS Notification - Subscription Confirmation\" e-mail".into()),
-            ));
+        if m.notify.is_empty() || m.notify.iter().any(|t| plan.topic_has_confirmed_subscriber(t)) {
+            continue;
+        }
+        let mut topics = m.notify.clone();
+        topics.sort();
+        match groups.iter_mut().find(|(t, _)| *t == topics) {
+            Some((_, monitors)) => monitors.push((i, m.name.as_str())),
+            None => groups.push((topics, vec![(i, m.name.as_str())])),
         }
     }
-    out
+    groups
+        .into_iter()
+        .map(|(topics, monitors)| {
+            let names: Vec<&str> = monitors.iter().map(|(_, n)| *n).collect();
+            let whose =
+                if names.len() == 1 { format!("monitor {}", names[0]) } else { format!("{} monitors ({})", names.len(), names.join(", ")) };
+            spec.diagnostic(
+                Severity::Warning,
+                &format!("monitors[{}].notify", monitors[0].0),
+                format!("no topic of {whose} ({}) has a confirmed e-mail subscriber: its alarms would notify nobody", topics.join(", ")),
+                Some("confirm the subscription from the \"AWS Notification - Subscription Confirmation\" e-mail".into()),
+            )
+        })
+        .collect()
 }
 
 /// Bad local input (a value source that cannot be read) stops an apply before anything changes.
@@ -322,6 +337,28 @@ mod tests {
         assert!(e.contains("101 metric filters") && e.contains("100 put there by others"), "{e}");
         step.action = secmon_diff::Action::Delete;
         assert!(check_filter_quota(&plan("s", "1", vec![step]), &live).is_ok());
+    }
+
+    #[test]
+    fn one_warning_per_set_of_unconfirmed_topics_not_one_per_monitor() {
+        // Regression (issue 13, item 7): a fresh all-packs plan printed the same warning 21 times.
+        let spec = Spec::parse(include_str!("../../../specs/all-packs.yaml"), "all-packs.yaml").unwrap();
+        let warnings = unconfirmed(&spec, &plan("s", "1", vec![]));
+        assert!(spec.state.monitors.len() > 10);
+        let mut sets: Vec<Vec<String>> = spec
+            .state
+            .monitors
+            .iter()
+            .map(|m| {
+                let mut t = m.notify.clone();
+                t.sort();
+                t
+            })
+            .collect();
+        sets.sort();
+        sets.dedup();
+        assert_eq!(warnings.len(), sets.len(), "{warnings:#?}");
+        assert!(warnings[0].message.contains("monitors ("), "{}", warnings[0].message);
     }
 
     #[test]
