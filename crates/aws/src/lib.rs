@@ -1,8 +1,9 @@
 //! # secmon-aws: the seam between secmon and AWS
 //!
 //! Builds every AWS SDK client the pipeline needs from one configuration ([`Aws::connect`]),
-//! counts the API calls they make per operation ([`ApiStats`], shown by `--stats`), and offers
-//! the retry helper apply uses for AWS's eventual consistency ([`retry`]).
+//! counts the API calls they make per operation ([`ApiStats`], shown by `--stats`), and decides
+//! how calls are retried ([`retry_config`]: adaptive mode) and which errors are transient.
+//! Retrying AWS's eventual consistency is apply's job, per the kinds' declared codes.
 //!
 //! Endpoints come from the standard AWS configuration chain, including `AWS_ENDPOINT_URL`; when
 //! an endpoint override is set (a local emulator), S3 uses path-style addressing because
@@ -12,9 +13,6 @@
 //! kind is read and changed lives in `secmon-kinds`, behind its `Cloud` seam.
 
 mod stats;
-
-use std::future::Future;
-use std::time::Duration;
 
 pub use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 pub use aws_smithy_runtime_api::client::result::SdkError;
@@ -236,34 +234,9 @@ pub fn retry_config(max_attempts: Option<u32>, user_configured: bool) -> Option<
     Some(aws_config::retry::RetryConfig::adaptive().with_max_attempts(max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1)))
 }
 
-/// Runs `op` until it succeeds, `retryable` says an error is final, or `attempts` run out, with
-/// exponential backoff from `first_delay`. For AWS's eventual consistency (a new IAM role is
-/// refused by CloudTrail for seconds); throttling is already retried by the SDK itself.
-pub async fn retry<T, F, Fut>(attempts: u32, first_delay: Duration, retryable: impl Fn(&AwsError) -> bool, mut op: F) -> Result<T, AwsError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, AwsError>>,
-{
-    let mut delay = first_delay;
-    let mut n = 1;
-    loop {
-        match op().await {
-            Ok(v) => return Ok(v),
-            Err(e) if n < attempts && retryable(&e) => {
-                tracing::debug!(error = %e, attempt = n, "retrying after {delay:?}");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(8));
-                n += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU32, Ordering};
 
     #[test]
     fn throttling_and_server_faults_are_transient_in_every_protocol_spelling() {
@@ -284,38 +257,5 @@ mod tests {
         assert_eq!(retry_config(Some(25), false).unwrap().max_attempts(), 25);
         assert!(retry_config(None, true).is_none(), "AWS_MAX_ATTEMPTS / AWS_RETRY_MODE stand");
         assert_eq!(retry_config(Some(4), true).unwrap().max_attempts(), 4, "the flag wins");
-    }
-
-    #[tokio::test]
-    async fn retry_stops_on_success_and_on_final_errors() {
-        let calls = AtomicU32::new(0);
-        let r: Result<u32, AwsError> = retry(
-            5,
-            Duration::from_millis(1),
-            |_| true,
-            || async {
-                let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
-                if n < 3 {
-                    Err(AwsError::Call { operation: "X".into(), code: Some("Busy".into()), message: "busy".into() })
-                } else {
-                    Ok(n)
-                }
-            },
-        )
-        .await;
-        assert_eq!(r.unwrap(), 3);
-        let calls = AtomicU32::new(0);
-        let r: Result<(), AwsError> = retry(
-            5,
-            Duration::from_millis(1),
-            |e| e.code() == Some("Busy"),
-            || async {
-                calls.fetch_add(1, Ordering::SeqCst);
-                Err(AwsError::Call { operation: "X".into(), code: Some("AccessDenied".into()), message: "no".into() })
-            },
-        )
-        .await;
-        assert!(r.is_err());
-        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 }
