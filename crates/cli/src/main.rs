@@ -59,6 +59,10 @@ enum Command {
         /// CloudTrail log files (gzipped or not), JSON arrays, JSON lines or text lines; `-` is stdin.
         #[arg(long = "events", required = true, num_args = 1..)]
         events: Vec<String>,
+        /// How to read the events files: auto (per file, from its first line), cloudtrail,
+        /// json-lines or text.
+        #[arg(long = "format", default_value = "auto", value_name = "FORMAT")]
+        format: secmon_sim::events::Format,
         #[arg(long, value_enum, default_value = "text")]
         output: Format,
         /// Explain every non-matching event, not only near misses.
@@ -69,8 +73,13 @@ enum Command {
     Simulate {
         #[arg(short = 'f', long = "file", default_value = "secmon.yaml")]
         file: PathBuf,
+        /// CloudTrail log files (gzipped or not), JSON arrays, JSON lines or text lines; `-` is stdin.
         #[arg(long = "events", required = true, num_args = 1..)]
         events: Vec<String>,
+        /// How to read the events files: auto (per file, from its first line), cloudtrail,
+        /// json-lines or text.
+        #[arg(long = "format", default_value = "auto", value_name = "FORMAT")]
+        format: secmon_sim::events::Format,
         #[arg(long, value_enum, default_value = "text")]
         output: Format,
     },
@@ -241,10 +250,10 @@ fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
             println!("{}", serde_json::to_string_pretty(&secmon_spec::json_schema()).expect("schema"));
             Ok(Outcome::Done)
         }
-        Command::TestPattern { pattern, file, monitor, events, output, all } => {
-            Ok(offline::test_pattern(pattern, file, monitor, events, output, all, style))
+        Command::TestPattern { pattern, file, monitor, events, format, output, all } => {
+            Ok(offline::test_pattern(pattern, file, monitor, (events, format), output, all, style))
         }
-        Command::Simulate { file, events, output } => Ok(offline::simulate_cmd(file, events, output, style)),
+        Command::Simulate { file, events, format, output } => Ok(offline::simulate_cmd(file, (events, format), output, style)),
         Command::Verify { common, output, resend_confirmation, trigger, timeout, notify_test } => {
             let opts = secmon_verify::Options {
                 resend_confirmation,

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use secmon_sim::events::{self, format_time};
-use secmon_sim::simulate::{simulate, MonitorReport};
+use secmon_sim::simulate::{simulate_as, MonitorReport};
 use secmon_sim::Pattern;
 use secmon_spec::Spec;
 use serde_json::{json, Value};
@@ -40,7 +40,7 @@ pub fn test_pattern(
     pattern: Option<String>,
     spec: Option<PathBuf>,
     monitor: Option<String>,
-    files: Vec<String>,
+    (files, format): (Vec<String>, events::Format),
     output: Format,
     all: bool,
     style: Style,
@@ -69,7 +69,7 @@ pub fn test_pattern(
     let mut near = Vec::new();
     let mut total = 0u64;
     for f in &files {
-        let r = events::for_each(f, &mut |ev| {
+        let r = events::for_each_as(f, format, &mut |ev| {
             total += 1;
             let e = ev.as_event();
             match pattern.explain(&e) {
@@ -142,12 +142,12 @@ fn render_monitor(m: &MonitorReport, style: Style) {
     println!();
 }
 
-pub fn simulate_cmd(file: PathBuf, files: Vec<String>, output: Format, style: Style) -> Outcome {
+pub fn simulate_cmd(file: PathBuf, (files, format): (Vec<String>, events::Format), output: Format, style: Style) -> Outcome {
     let spec = match Spec::from_file(&file) {
         Ok(s) => s,
         Err(e) => return fail(e.to_string(), style),
     };
-    let report = match simulate(&spec.state, &files) {
+    let report = match simulate_as(&spec.state, &files, format) {
         Ok(r) => r,
         Err(e) => return fail(e.to_string(), style),
     };

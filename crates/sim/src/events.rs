@@ -1,6 +1,7 @@
 //! Reading events as CloudTrail writes them, streaming: a CloudTrail log file
 //! (`{"Records":[...]}`, gzipped or not, as delivered to S3), a JSON array of records, JSON lines,
-//! or plain text lines. Records are handed out one at a time; a file is never loaded whole.
+//! or plain text lines, detected per file from its first line ([`Format::Auto`]) or forced.
+//! Records are handed out one at a time; a file is never loaded whole.
 
 use std::cell::OnceCell;
 use std::io::{BufRead, BufReader, Read};
@@ -98,12 +99,43 @@ pub enum EventsError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{file}: not valid CloudTrail JSON: {source}")]
+    #[error("{file}: not valid CloudTrail JSON: {source} (read it as text lines with `--format text`)")]
     Json {
         file: String,
         #[source]
         source: serde_json::Error,
     },
+    #[error("{file}:{line}: not a JSON object ({reason}); `--format json-lines` needs one per line")]
+    JsonLine { file: String, line: u64, reason: String },
+}
+
+/// How an events file is read. `Auto` decides per file from its first bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Format {
+    /// A CloudTrail log file or JSON when the file starts like one, text lines otherwise
+    /// (each line JSON when it parses as JSON).
+    #[default]
+    Auto,
+    /// CloudTrail log files (`{"Records":[...]}`, concatenated too), JSON arrays of records, or
+    /// a stream of JSON objects; a syntax error is an error.
+    CloudTrail,
+    /// One JSON object per line; any other non-empty line is an error.
+    JsonLines,
+    /// One message per line, never read as JSON (JSON patterns match none).
+    Text,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Format, String> {
+        match s {
+            "auto" => Ok(Format::Auto),
+            "cloudtrail" => Ok(Format::CloudTrail),
+            "json-lines" | "jsonl" => Ok(Format::JsonLines),
+            "text" => Ok(Format::Text),
+            other => Err(format!("unknown events format {other:?}: use auto, cloudtrail, json-lines or text")),
+        }
+    }
 }
 
 /// Opens `path` (`-` is standard input), decompressing gzip when the file starts with its magic.
@@ -119,11 +151,72 @@ pub fn open(path: &str) -> Result<Box<dyn BufRead>, EventsError> {
     }
 }
 
-/// Streams every event of `path` to `f`: top-level JSON arrays of records, objects (a CloudTrail
-/// file's `Records` are streamed one by one; any other object is one event, so JSON lines work),
-/// and, from the first line that is not JSON, plain text lines.
+/// Streams every event of `path` to `f`, detecting the format (see [`for_each_as`]).
 pub fn for_each(path: &str, f: &mut dyn FnMut(LogEvent)) -> Result<u64, EventsError> {
+    for_each_as(path, Format::Auto, f)
+}
+
+/// What the first bytes of a file say it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Detected {
+    Json,
+    Lines,
+}
+
+/// A file is JSON (CloudTrail `Records`, an array of records, pretty-printed objects) when its
+/// first line is the start of such a document; text logs that merely begin with `[` or `{`
+/// (`[ERROR] 400 BAD REQUEST`) are text lines. JSON lines are lines: each is parsed on its own.
+fn detect(head: &[u8]) -> Detected {
+    let line = head.split(|b| *b == b'\n').next().unwrap_or(head);
+    let line = line.trim_ascii();
+    let after = |open: u8| line.strip_prefix(&[open]).map(<[u8]>::trim_ascii_start);
+    match line.first() {
+        Some(b'{') => {
+            if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() && !records_line(line) {
+                Detected::Lines
+            } else if after(b'{').is_some_and(|r| r.is_empty() || r.starts_with(b"\"")) {
+                Detected::Json
+            } else {
+                Detected::Lines
+            }
+        }
+        Some(b'[') => match after(b'[') {
+            Some(r) if r.is_empty() || r.starts_with(b"]") || serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() => {
+                Detected::Json
+            }
+            Some(r) if r.starts_with(b"{") && r[1..].trim_ascii_start().first().is_none_or(|b| *b == b'"' || *b == b'}') => Detected::Json,
+            _ => Detected::Lines,
+        },
+        _ => Detected::Lines,
+    }
+}
+
+/// A one-line CloudTrail log file (`{"Records":[...]}` as CloudTrail writes it) is streamed
+/// record by record, not read as one JSON line.
+fn records_line(line: &[u8]) -> bool {
+    line[1..].trim_ascii_start().starts_with(b"\"Records\"")
+}
+
+/// Streams every event of `path` to `f`, read as `format` says: CloudTrail JSON (top-level
+/// arrays of records, `{"Records":[...]}` files streamed record by record, other objects one
+/// event each), JSON lines, or text lines.
+pub fn for_each_as(path: &str, format: Format, f: &mut dyn FnMut(LogEvent)) -> Result<u64, EventsError> {
     let mut r = open(path)?;
+    let io = |source| EventsError::Io { file: path.to_string(), source };
+    let format = match format {
+        Format::Auto => match detect(r.fill_buf().map_err(io)?) {
+            Detected::Json => Format::CloudTrail,
+            Detected::Lines => Format::Auto,
+        },
+        other => other,
+    };
+    match format {
+        Format::CloudTrail => json_documents(path, &mut r, f),
+        lines => text_lines(path, &mut r, lines, f),
+    }
+}
+
+fn json_documents(path: &str, r: &mut Box<dyn BufRead>, f: &mut dyn FnMut(LogEvent)) -> Result<u64, EventsError> {
     let io = |source| EventsError::Io { file: path.to_string(), source };
     let json_err = |source| EventsError::Json { file: path.to_string(), source };
     let mut count = 0u64;
@@ -149,43 +242,50 @@ pub fn for_each(path: &str, f: &mut dyn FnMut(LogEvent)) -> Result<u64, EventsEr
                 }
             }
         };
+        let mut de = serde_json::Deserializer::from_reader(&mut *r);
         match first {
             None => break,
-            Some(b'[') => {
-                let mut de = serde_json::Deserializer::from_reader(&mut r);
-                serde::Deserializer::deserialize_seq(&mut de, Records(&mut emit)).map_err(json_err)?;
-            }
-            Some(b'{') if records_ahead(&mut r) => {
-                let mut de = serde_json::Deserializer::from_reader(&mut r);
-                serde::Deserializer::deserialize_map(&mut de, Object(&mut emit)).map_err(json_err)?;
-            }
-            Some(_) => {
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    if r.read_line(&mut line).map_err(io)? == 0 {
-                        break;
-                    }
-                    let l = line.trim_end_matches(['\n', '\r']);
-                    if !l.trim().is_empty() {
-                        count += 1;
-                        f(LogEvent::from_line(l));
-                    }
-                }
-                break;
-            }
+            Some(b'[') => serde::Deserializer::deserialize_seq(&mut de, Records(&mut emit)).map_err(json_err)?,
+            _ => serde::Deserializer::deserialize_map(&mut de, Object(&mut emit)).map_err(json_err)?,
         }
     }
     Ok(count)
 }
 
-/// Whether the object starting here is a CloudTrail log file (`{"Records": [...`), to be
-/// streamed record by record; any other object starts JSON lines, read line by line.
-fn records_ahead(r: &mut Box<dyn BufRead>) -> bool {
-    let Ok(buf) = r.fill_buf() else { return false };
-    let rest = buf.strip_prefix(b"{").unwrap_or(buf);
-    let start = rest.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(rest.len());
-    rest[start..].starts_with(b"\"Records\"")
+fn text_lines(path: &str, r: &mut Box<dyn BufRead>, format: Format, f: &mut dyn FnMut(LogEvent)) -> Result<u64, EventsError> {
+    let io = |source| EventsError::Io { file: path.to_string(), source };
+    let (mut count, mut number) = (0u64, 0u64);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if r.read_until(b'\n', &mut line).map_err(io)? == 0 {
+            break;
+        }
+        number += 1;
+        let text = String::from_utf8_lossy(&line);
+        let l = text.trim_end_matches(['\n', '\r']);
+        if l.trim().is_empty() {
+            continue;
+        }
+        let event = match format {
+            Format::Text => LogEvent { message: OnceCell::from(l.to_string()), json: None, time: None },
+            Format::JsonLines => match serde_json::from_str::<Value>(l) {
+                Ok(v @ Value::Object(_)) => LogEvent { message: OnceCell::from(l.to_string()), ..LogEvent::from_json(v) },
+                Ok(_) => {
+                    return Err(EventsError::JsonLine {
+                        file: path.into(),
+                        line: number,
+                        reason: "a JSON value that is not an object".into(),
+                    })
+                }
+                Err(e) => return Err(EventsError::JsonLine { file: path.into(), line: number, reason: e.to_string() }),
+            },
+            _ => LogEvent::from_line(l),
+        };
+        count += 1;
+        f(event);
+    }
+    Ok(count)
 }
 
 struct Records<'f>(&'f mut dyn FnMut(Value));

@@ -146,6 +146,13 @@ fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
     }
     let trail = spec.state.trail.as_ref();
     match &pattern {
+        Pattern::Terms(t) if t.any_ignored() => warn(
+            spec,
+            out,
+            at("pattern"),
+            "CloudWatch Logs ignores `?` terms when the pattern also has plain or `-` terms: the `?` terms here have no effect".into(),
+            "use only `?` terms for \"any of\", or write a JSON pattern with `||`",
+        ),
         Pattern::Delimited(_) => warn(
             spec,
             out,

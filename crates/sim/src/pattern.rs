@@ -51,7 +51,8 @@ pub enum Term {
 impl Term {
     fn matches(&self, s: &str) -> bool {
         match self {
-            Term::Text(t) => s.contains(t.as_str()),
+            // AWS documents `" "` as the pattern that matches every event.
+            Term::Text(t) => t.trim().is_empty() || s.contains(t.as_str()),
             Term::Regex(r) => r.is_match(s),
         }
     }
@@ -71,6 +72,22 @@ pub struct Terms {
     pub all: Vec<Term>,
     pub any: Vec<Term>,
     pub none: Vec<Term>,
+}
+
+impl Terms {
+    /// AWS ignores `?` terms when the pattern also has plain or `-` terms
+    /// (`?ERROR ?ARGUMENTS REQUEST` matches every event containing REQUEST).
+    pub fn any_ignored(&self) -> bool {
+        !self.any.is_empty() && (!self.all.is_empty() || !self.none.is_empty())
+    }
+
+    fn effective_any(&self) -> &[Term] {
+        if self.any_ignored() {
+            &[]
+        } else {
+            &self.any
+        }
+    }
 }
 
 /// A literal on the right of a comparison.
@@ -111,7 +128,15 @@ impl Op {
 pub enum Step {
     Key(String),
     Index(usize),
+    /// `.*` or `[*]`: every field of an object, every element of an array.
+    Any,
 }
+
+/// AWS quotas on JSON patterns: one wildcard per selector, three per pattern; two regular
+/// expressions per JSON or space-delimited pattern.
+pub const MAX_WILDCARDS_PER_SELECTOR: usize = 1;
+pub const MAX_WILDCARDS_PER_PATTERN: usize = 3;
+pub const MAX_REGEXES_PER_PATTERN: usize = 2;
 
 #[derive(Debug, Clone)]
 pub enum Test {
@@ -143,6 +168,15 @@ pub enum FieldExpr {
     And(Box<FieldExpr>, Box<FieldExpr>),
     Or(Box<FieldExpr>, Box<FieldExpr>),
     Cmp { field: String, op: Op, literal: Literal },
+}
+
+impl FieldExpr {
+    fn regex_count(&self) -> usize {
+        match self {
+            FieldExpr::And(a, b) | FieldExpr::Or(a, b) => a.regex_count() + b.regex_count(),
+            FieldExpr::Cmp { literal, .. } => usize::from(matches!(literal, Literal::Regex(_))),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -235,6 +269,14 @@ impl<'a> Cursor<'a> {
         if s.contains('(') || s.contains(')') {
             return Err(PatternError { column: start, message: "CloudWatch Logs regular expressions cannot use ( or )".into() });
         }
+        // The documented character set: letters, digits, `:_#=@/;,-`, the operators
+        // `^$?[]{}|\*+.` and spaces; no multi-byte characters (`\xhh` reaches the others).
+        if let Some(bad) = s.chars().find(|ch| !(ch.is_ascii_alphanumeric() || ":_#=@/;,-^$?[]{}|\\*+. ".contains(*ch))) {
+            return Err(PatternError {
+                column: start,
+                message: format!("CloudWatch Logs regular expressions cannot use {bad:?}; write it as \\x{:02X}", bad as u32),
+            });
+        }
         Regex::new(&s).map_err(|e| PatternError { column: start, message: format!("invalid regular expression: {e}") })
     }
     fn word(&mut self, stop: impl Fn(char) -> bool) -> String {
@@ -281,8 +323,9 @@ impl Pattern {
         match self {
             Pattern::All => true,
             Pattern::Terms(t) => {
+                let any = t.effective_any();
                 t.all.iter().all(|x| x.matches(ev.message))
-                    && (t.any.is_empty() || t.any.iter().any(|x| x.matches(ev.message)))
+                    && (any.is_empty() || any.iter().any(|x| x.matches(ev.message)))
                     && !t.none.iter().any(|x| x.matches(ev.message))
             }
             Pattern::Json(e) => ev.json.is_some_and(|j| eval(e, j)),
@@ -306,8 +349,9 @@ impl Pattern {
                         ex.failed.push(format!("does not contain {x}"));
                     }
                 }
-                if !t.any.is_empty() && !t.any.iter().any(|x| x.matches(ev.message)) {
-                    ex.failed.push(format!("contains none of {}", t.any.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")));
+                let any = t.effective_any();
+                if !any.is_empty() && !any.iter().any(|x| x.matches(ev.message)) {
+                    ex.failed.push(format!("contains none of {}", any.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")));
                 }
                 for x in &t.none {
                     if x.matches(ev.message) {
@@ -368,6 +412,9 @@ impl Pattern {
         let Pattern::Json(e) = self else { return None };
         let mut cmps = Vec::new();
         collect(e, &mut cmps);
+        if cmps.iter().any(|c| c.selector.contains(&Step::Any)) {
+            return None;
+        }
         let mut ev = base.clone();
         for c in cmps {
             let value = match &c.test {
@@ -404,18 +451,9 @@ impl Pattern {
 
     /// Every JSON comparison of the pattern (for lint).
     pub fn comparisons(&self) -> Vec<&Comparison> {
-        fn walk<'a>(e: &'a Expr, out: &mut Vec<&'a Comparison>) {
-            match e {
-                Expr::And(a, b) | Expr::Or(a, b) => {
-                    walk(a, out);
-                    walk(b, out);
-                }
-                Expr::Cmp(c) => out.push(c),
-            }
-        }
         let mut out = Vec::new();
         if let Pattern::Json(e) = self {
-            walk(e, &mut out);
+            comparisons_of(e, &mut out);
         }
         out
     }
@@ -483,7 +521,40 @@ fn parse_json(src: &str) -> Result<Expr, PatternError> {
     if c.peek().is_some() {
         return c.err("unexpected text after the closing `}`");
     }
+    let mut cmps = Vec::new();
+    comparisons_of(&e, &mut cmps);
+    let wildcards: usize = cmps.iter().map(|c| c.selector.iter().filter(|s| **s == Step::Any).count()).sum();
+    if wildcards > MAX_WILDCARDS_PER_PATTERN {
+        return Err(PatternError {
+            column: 1,
+            message: format!("{wildcards} wildcard selectors: CloudWatch Logs allows at most {MAX_WILDCARDS_PER_PATTERN} per pattern"),
+        });
+    }
+    let regexes = cmps.iter().filter(|c| matches!(c.test, Test::Compare(_, Literal::Regex(_)))).count();
+    too_many_regexes(regexes)?;
     Ok(e)
+}
+
+fn too_many_regexes(n: usize) -> Result<(), PatternError> {
+    if n > MAX_REGEXES_PER_PATTERN {
+        return Err(PatternError {
+            column: 1,
+            message: format!(
+                "{n} regular expressions: CloudWatch Logs allows at most {MAX_REGEXES_PER_PATTERN} in a JSON or space-delimited pattern"
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn comparisons_of<'a>(e: &'a Expr, out: &mut Vec<&'a Comparison>) {
+    match e {
+        Expr::And(a, b) | Expr::Or(a, b) => {
+            comparisons_of(a, out);
+            comparisons_of(b, out);
+        }
+        Expr::Cmp(c) => out.push(c),
+    }
 }
 
 fn json_or(c: &mut Cursor) -> Result<Expr, PatternError> {
@@ -558,36 +629,67 @@ fn json_unary(c: &mut Cursor) -> Result<Expr, PatternError> {
 
 fn selector(c: &mut Cursor) -> Result<(Vec<Step>, String), PatternError> {
     let start = c.pos;
+    let col = c.col();
     if !c.eat("$") {
         return c.err("expected a selector starting with `$` (like $.eventName)");
     }
     let mut steps = Vec::new();
     loop {
         match c.peek() {
+            // `$.['cluster.name']`, as AWS documents it, is the bracket form after a dot.
+            Some('.') if c.peek2() == Some('[') => {
+                c.bump();
+            }
             Some('.') => {
                 c.bump();
+                if c.eat("*") {
+                    steps.push(Step::Any);
+                    continue;
+                }
                 let k = c.word(|ch| !(ch.is_alphanumeric() || ch == '_' || ch == '-' || ch == '@' || ch == ':'));
                 if k.is_empty() {
-                    return c.err("expected a property name after `.`");
+                    return c.err("expected a property name, `*` or `['name']` after `.`");
                 }
                 steps.push(Step::Key(k));
             }
             Some('[') => {
                 c.bump();
-                let n = c.word(|ch| !ch.is_ascii_digit());
-                let Ok(i) = n.parse::<usize>() else {
-                    return c.err("expected an array index like [0]");
-                };
+                if c.eat("*") {
+                    steps.push(Step::Any);
+                } else if let Some(q @ ('\'' | '"')) = c.peek() {
+                    let key_col = c.col();
+                    c.bump();
+                    let mut k = String::new();
+                    loop {
+                        match c.bump() {
+                            None => return Err(PatternError { column: key_col, message: "unterminated property name".into() }),
+                            Some(ch) if ch == q => break,
+                            Some(ch) => k.push(ch),
+                        }
+                    }
+                    if k.is_empty() {
+                        return Err(PatternError { column: key_col, message: "empty property name".into() });
+                    }
+                    steps.push(Step::Key(k));
+                } else {
+                    let n = c.word(|ch| !ch.is_ascii_digit());
+                    let Ok(i) = n.parse::<usize>() else {
+                        return c.err("expected an array index like [0], [*] or a quoted property name like ['cluster.name']");
+                    };
+                    steps.push(Step::Index(i));
+                }
                 if !c.eat("]") {
                     return c.err("expected `]`");
                 }
-                steps.push(Step::Index(i));
             }
             _ => break,
         }
     }
     if steps.is_empty() {
         return c.err("a selector needs a property, like $.eventName");
+    }
+    if steps.iter().filter(|s| **s == Step::Any).count() > MAX_WILDCARDS_PER_SELECTOR {
+        return Err(PatternError { column: col, message: "CloudWatch Logs allows one wildcard (`*`) per property selector".into() });
     }
     Ok((steps, c.chars[start..c.pos].iter().collect()))
 }
@@ -671,6 +773,14 @@ fn parse_delimited(src: &str) -> Result<Delimited, PatternError> {
     if c.peek().is_some() {
         return c.err("unexpected text after the closing `]`");
     }
+    let regexes = fields
+        .iter()
+        .map(|f| match f {
+            Field::Named { cond: Some(c), .. } => c.regex_count(),
+            _ => 0,
+        })
+        .sum();
+    too_many_regexes(regexes)?;
     Ok(Delimited { fields })
 }
 
@@ -734,6 +844,8 @@ fn set(root: &mut Value, sel: &[Step], value: Value) {
             }
             &mut a[*i]
         }
+        // example_event never writes through a wildcard.
+        Step::Any => return,
     };
     set(child, rest, value);
 }
@@ -759,6 +871,7 @@ fn remove(root: &mut Value, sel: &[Step]) {
     }
 }
 
+/// The one value a selector without wildcards reaches.
 fn resolve<'v>(root: &'v Value, sel: &[Step]) -> Option<&'v Value> {
     let mut v = root;
     for s in sel {
@@ -769,6 +882,20 @@ fn resolve<'v>(root: &'v Value, sel: &[Step]) -> Option<&'v Value> {
         };
     }
     Some(v)
+}
+
+/// Whether `f` holds for some value the selector reaches (every one a wildcard reaches).
+fn any_reached<'v>(root: &'v Value, sel: &[Step], f: &mut dyn FnMut(&'v Value) -> bool) -> bool {
+    let Some((first, rest)) = sel.split_first() else {
+        return f(root);
+    };
+    match (first, root) {
+        (Step::Key(k), Value::Object(o)) => o.get(k).is_some_and(|v| any_reached(v, rest, f)),
+        (Step::Index(i), Value::Array(a)) => a.get(*i).is_some_and(|v| any_reached(v, rest, f)),
+        (Step::Any, Value::Object(o)) => o.values().any(|v| any_reached(v, rest, f)),
+        (Step::Any, Value::Array(a)) => a.iter().any(|v| any_reached(v, rest, f)),
+        _ => false,
+    }
 }
 
 /// `*` matches any run of characters; everything else literally.
@@ -835,13 +962,15 @@ fn compare_value(v: &Value, op: Op, lit: &Literal) -> bool {
     }
 }
 
+/// A comparison holds when it holds for some value the selector reaches; `NOT EXISTS` when it
+/// reaches none.
 fn eval_cmp(c: &Comparison, json: &Value) -> bool {
-    let v = resolve(json, &c.selector);
+    let sel = &c.selector;
     match &c.test {
-        Test::NotExists => v.is_none(),
-        Test::IsNull => matches!(v, Some(Value::Null)),
-        Test::IsBool(b) => matches!(v, Some(Value::Bool(x)) if x == b),
-        Test::Compare(op, lit) => v.is_some_and(|v| compare_value(v, *op, lit)),
+        Test::NotExists => !any_reached(json, sel, &mut |_| true),
+        Test::IsNull => any_reached(json, sel, &mut Value::is_null),
+        Test::IsBool(b) => any_reached(json, sel, &mut |v| v.as_bool() == Some(*b)),
+        Test::Compare(op, lit) => any_reached(json, sel, &mut |v| compare_value(v, *op, lit)),
     }
 }
 
@@ -864,6 +993,7 @@ fn leaves(e: &Expr, json: &Value, ex: &mut Explanation) {
                 ex.passed.push(c.text.clone());
             } else {
                 let actual = match resolve(json, &c.selector) {
+                    None if c.selector.contains(&Step::Any) => "reaches no value that matches".to_string(),
                     None => "does not exist".to_string(),
                     Some(v @ (Value::Array(_) | Value::Object(_))) => {
                         format!("is {} (not a value)", if v.is_array() { "an array" } else { "an object" })
@@ -876,6 +1006,13 @@ fn leaves(e: &Expr, json: &Value, ex: &mut Explanation) {
     }
 }
 
+/// A message and its space-delimited fields.
+struct Line<'a> {
+    message: &'a str,
+    spans: &'a [(usize, String)],
+    tokens: &'a [String],
+}
+
 /// A message split into space-delimited fields, bound to a pattern's names.
 pub struct Bound {
     pub tokens: Vec<String>,
@@ -884,9 +1021,14 @@ pub struct Bound {
 
 /// Splits on spaces; `"..."` and `[...]` are one field each, without their delimiters.
 pub fn split_fields(s: &str) -> Vec<String> {
+    split_spans(s).into_iter().map(|(_, f)| f).collect()
+}
+
+/// The fields with the byte offset each starts at.
+fn split_spans(s: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
-    let mut chars = s.chars().peekable();
-    while let Some(&c) = chars.peek() {
+    let mut chars = s.char_indices().peekable();
+    while let Some(&(start, c)) = chars.peek() {
         if c.is_whitespace() {
             chars.next();
             continue;
@@ -899,14 +1041,14 @@ pub fn split_fields(s: &str) -> Vec<String> {
         let mut f = String::new();
         if let Some(close) = close {
             chars.next();
-            for ch in chars.by_ref() {
+            for (_, ch) in chars.by_ref() {
                 if ch == close {
                     break;
                 }
                 f.push(ch);
             }
         } else {
-            while let Some(&ch) = chars.peek() {
+            while let Some(&(_, ch)) = chars.peek() {
                 if ch.is_whitespace() {
                     break;
                 }
@@ -914,31 +1056,36 @@ pub fn split_fields(s: &str) -> Vec<String> {
                 chars.next();
             }
         }
-        out.push(f);
+        out.push((start, f));
     }
     out
 }
 
 impl Delimited {
-    /// Binds the message's fields to the pattern, trying every split the ellipses allow.
+    /// Binds the message's fields to the pattern, trying every split the ellipses allow. When
+    /// the event has more fields than the pattern, the pattern's last field takes the rest of
+    /// the message, as AWS documents (`[w1=ERROR, w2]` matches `ERROR 09/25/2014 Failed ...`).
     pub fn bind(&self, message: &str) -> Option<Bound> {
-        let tokens = split_fields(message);
+        let spans = split_spans(message);
+        let tokens: Vec<String> = spans.iter().map(|(_, f)| f.clone()).collect();
         let mut named = Vec::new();
-        if self.assign(&self.fields, &tokens, 0, &mut named) {
+        let line = Line { message, spans: &spans, tokens: &tokens };
+        if self.assign(&self.fields, &line, 0, &mut named) {
             Some(Bound { tokens, named })
         } else {
             None
         }
     }
 
-    fn assign(&self, fields: &[Field], tokens: &[String], at: usize, named: &mut Vec<(String, String)>) -> bool {
+    fn assign(&self, fields: &[Field], line: &Line, at: usize, named: &mut Vec<(String, String)>) -> bool {
+        let tokens = line.tokens;
         let Some((first, rest)) = fields.split_first() else {
             return at == tokens.len() && self.conditions_hold(named);
         };
         match first {
             Field::Ellipsis => (at..=tokens.len()).any(|skip| {
                 let mark = named.len();
-                let ok = self.assign(rest, tokens, skip, named);
+                let ok = self.assign(rest, line, skip, named);
                 if !ok {
                     named.truncate(mark);
                 }
@@ -948,8 +1095,14 @@ impl Delimited {
                 let Some(tok) = tokens.get(at) else {
                     return false;
                 };
-                named.push((name.clone(), tok.clone()));
-                if self.assign(rest, tokens, at + 1, named) {
+                let value = if rest.is_empty() && at + 1 < tokens.len() {
+                    line.message[line.spans[at].0..].trim_end().to_string()
+                } else {
+                    tok.clone()
+                };
+                let next = if rest.is_empty() { tokens.len() } else { at + 1 };
+                named.push((name.clone(), value));
+                if self.assign(rest, line, next, named) {
                     true
                 } else {
                     named.pop();

@@ -81,6 +81,11 @@ struct Compiled<'s> {
 
 /// Replays every event of `paths` (in order) through every monitor of `state`.
 pub fn simulate(state: &DesiredState, paths: &[String]) -> Result<SimReport, SimError> {
+    simulate_as(state, paths, events::Format::Auto)
+}
+
+/// [`simulate`], reading the files as `format`.
+pub fn simulate_as(state: &DesiredState, paths: &[String], format: events::Format) -> Result<SimReport, SimError> {
     let mut monitors = Vec::new();
     for m in &state.monitors {
         let pattern = Pattern::parse(&m.pattern).map_err(|source| SimError::Pattern { monitor: m.name.clone(), source })?;
@@ -91,7 +96,7 @@ pub fn simulate(state: &DesiredState, paths: &[String]) -> Result<SimReport, Sim
     let mut last_time = 0i64;
     let mut first_time: Option<i64> = None;
     for path in paths {
-        events::for_each(path, &mut |ev| {
+        events::for_each_as(path, format, &mut |ev| {
             total += 1;
             let time = ev.time.unwrap_or(last_time);
             last_time = time;

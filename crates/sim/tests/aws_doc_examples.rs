@@ -56,11 +56,39 @@ fn or_pattern_matching_on_terms() {
     assert_eq!(which("ERROR -WARN", &lines), [2]);
 }
 
+/// The current page's four-line example. The pattern's last field takes the rest of the line,
+/// which is why the page insists on the blank `w2` after `w1`: `[w1=ERROR]` alone would compare
+/// the whole line with ERROR. (An older version of the page listed `[w1=ERROR, w2]` as matching
+/// only `ERROR message` among `ERROR WARN message`, `ERROR message` and `WARN message`; the
+/// current page's examples replace it.)
+const ORDERED: [&str; 4] = [
+    "INFO 09/25/2014 12:00:00 GET /service/resource/67 1200",
+    "INFO 09/25/2014 12:00:01 POST /service/resource/67/part/111 1310",
+    "WARNING 09/25/2014 12:00:02 Invalid user request",
+    "ERROR 09/25/2014 12:00:02 Failed to process request",
+];
+
 #[test]
-fn or_pattern_matching_in_space_delimited_filters() {
-    let lines = ["ERROR WARN message", "ERROR message", "WARN message"];
-    assert_eq!(which("[w1=ERROR, w2]", &lines), [2]);
-    assert_eq!(which("[w1=ERROR || w1=WARN, w2]", &lines), [2, 3]);
+fn space_delimited_terms_in_order() {
+    assert_eq!(which("[w1=ERROR, w2]", &ORDERED), [4]);
+    assert_eq!(which("[w1=ERROR || w1=WARNING, w2]", &ORDERED), [3, 4]);
+    assert_eq!(which("[w1!=ERROR && w1!=WARNING, w2]", &ORDERED), [1, 2]);
+    assert_eq!(which("[w1=ERROR]", &ORDERED), Vec::<usize>::new(), "without w2, w1 is the whole line");
+    assert_eq!(which("[logLevel, date, time, method, url=%/service/resource/[0-9]+$%, response_time]", &ORDERED), [1]);
+    assert_eq!(which("[logLevel, date, time, method, url=%/service/resource/[0-9]+/part/[0-9]+$%, response_time]", &ORDERED), [2]);
+}
+
+#[test]
+fn space_delimited_seven_field_example() {
+    let line = [r#"127.0.0.1 Prod frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534"#];
+    for p in [
+        r"[ip=%127\.0\.0\.[1-9]%, user, username, timestamp, request =*.html*, status_code = 4*, bytes]",
+        "[..., request =*.html*, status_code = 4*, bytes]",
+        "[ip, user, username, timestamp, request =*.html*, status_code = 404 || status_code = 410, bytes]",
+    ] {
+        assert_eq!(which(p, &line), [1], "{p}");
+    }
+    assert_eq!(which(r"[ip=%127\.0\.0\.[2-9]%, user, username, timestamp, request, status_code, bytes]", &line), Vec::<usize>::new());
 }
 
 #[test]
@@ -175,7 +203,11 @@ fn space_delimited_fields_and_ellipsis() {
     ] {
         assert_eq!(which(p, &APACHE), [1, 2, 3], "{p}");
     }
-    assert_eq!(which("[ip, user, username, timestamp, request, status_code]", &APACHE), Vec::<usize>::new(), "one field short");
+    // One field short: the last field takes the rest of the line ("200 1534").
+    assert_eq!(which("[ip, user, username, timestamp, request, status_code]", &APACHE), [1, 2, 3]);
+    assert_eq!(which("[ip, user, username, timestamp, request, status_code = 200]", &APACHE), Vec::<usize>::new());
+    assert_eq!(which("[ip, user, username, timestamp, request, status_code = \"200 1534\"]", &APACHE), [1]);
+    assert_eq!(which("[ip, user, username, timestamp, request, status_code, bytes, more]", &APACHE), Vec::<usize>::new());
 }
 
 #[test]
@@ -249,4 +281,138 @@ fn example_events_match_their_pattern_unless_it_contradicts_itself() {
     assert!(!contradiction.matches(&Event { message: &m, json: Some(&ev) }));
     assert!(Pattern::parse("{ $.a = %x% }").unwrap().example_event(&base).is_none());
     assert!(Pattern::parse("ERROR").unwrap().example_event(&base).is_none());
+}
+
+/// The unstructured examples of the current page, with the log events it lists.
+const UNSTRUCTURED: [&str; 4] =
+    ["[ERROR 400] BAD REQUEST", "[ERROR 401] UNAUTHORIZED REQUEST", "[ERROR 419] MISSING ARGUMENTS", "[ERROR 420] INVALID ARGUMENTS"];
+
+#[test]
+fn unstructured_terms() {
+    assert_eq!(which("ERROR", &UNSTRUCTURED), [1, 2, 3, 4]);
+    assert_eq!(which("ERROR ARGUMENTS", &UNSTRUCTURED), [3, 4]);
+    assert_eq!(which("?ERROR ?ARGUMENTS", &UNSTRUCTURED), [1, 2, 3, 4]);
+    assert_eq!(which("ERROR -ARGUMENTS", &UNSTRUCTURED), [1, 2]);
+    assert_eq!(which("\"INTERNAL SERVER ERROR\"", &["[ERROR 500] INTERNAL SERVER ERROR", "[ERROR 500] INTERNAL ERROR"]), [1]);
+    assert_eq!(which("%AUTHORIZED%", &["[ERROR 401] UNAUTHORIZED REQUEST", "[SUCCESS 200] AUTHORIZED REQUEST", "[INFO] other"]), [1, 2]);
+}
+
+#[test]
+fn question_mark_terms_are_ignored_next_to_other_terms() {
+    let lines = ["[INFO] REQUEST FAILED", "[WARN] UNAUTHORIZED REQUEST", "[ERROR] 400 BAD REQUEST", "[ERROR] no such word"];
+    assert_eq!(which("?ERROR ?ARGUMENTS REQUEST", &lines), [1, 2, 3]);
+    assert_eq!(which("?ERROR ?ARGUMENTS -FAILED", &lines), [2, 3, 4]);
+    assert!(Pattern::parse("?ERROR ?ARGUMENTS REQUEST").map(|p| matches!(p, Pattern::Terms(t) if t.any_ignored())).unwrap());
+}
+
+#[test]
+fn a_quoted_space_matches_everything() {
+    assert_eq!(which("\" \"", &["[ERROR]", "single", "two words", "{}"]), [1, 2, 3, 4]);
+}
+
+fn page_json_event() -> Value {
+    json!({
+        "eventType": "UpdateTrail",
+        "sourceIPAddress": "111.111.111.111",
+        "arrayKey": ["value", "another value"],
+        "objectList": [{"name": "a", "id": 1}, {"name": "b", "id": 2}],
+        "SomeObject": null,
+        "cluster.name": "c"
+    })
+}
+
+#[test]
+fn json_examples_of_the_current_page() {
+    let doc = page_json_event();
+    for p in [
+        r#"{ $.eventType = "UpdateTrail" }"#,
+        "{ $.sourceIPAddress != 123.123.* }",
+        r#"{ $.arrayKey[0] = "value" }"#,
+        "{ $.eventType = %Trail% }",
+        "{ $.arrayKey[*] = %val.{2}% }",
+        r"{ $.* = %111\.111\.111\.1[0-9]{1,2}% }",
+        r#"{ $.['cluster.name'] = "c" }"#,
+        "{ $.SomeObject IS NULL }",
+        "{ $.SomeOtherObject NOT EXISTS }",
+    ] {
+        assert!(json_matches(p, &doc), "{p} should match");
+    }
+    for p in [
+        r#"{ $.arrayKey[*] = "nothing" }"#,
+        r#"{ $.* = "nothing" }"#,
+        r#"{ $.['cluster.name'] = "d" }"#,
+        r#"{ $.cluster.name = "c" }"#,
+        "{ $.arrayKey[*] NOT EXISTS }",
+    ] {
+        assert!(!json_matches(p, &doc), "{p} should not match");
+    }
+}
+
+#[test]
+fn json_wildcards_reach_every_element() {
+    let doc = page_json_event();
+    assert!(json_matches("{ $.objectList[*].id = 2 }", &doc));
+    assert!(!json_matches("{ $.objectList[*].id = 3 }", &doc));
+    assert!(json_matches(r#"{ $.objectList[*].name = "a" && $.objectList[*].name = "b" }"#, &doc));
+    assert!(json_matches(r#"{ $["cluster.name"] = "c" }"#, &doc), "double-quoted bracket keys too");
+    // `$.*` reaches the top level's values only; objects and arrays it reaches are not values.
+    assert!(!json_matches("{ $.* = 1 }", &doc));
+}
+
+#[test]
+fn json_numeric_examples_of_the_current_page() {
+    for (p, doc) in [
+        ("{ $.bandwidth > 75 }", json!({"bandwidth": 80})),
+        ("{ $.latency < 50 }", json!({"latency": 20})),
+        ("{ $.refreshRate >= 60 }", json!({"refreshRate": 60})),
+        ("{ $.responseTime <= 5 }", json!({"responseTime": 5})),
+        ("{ $.errorCode = 400}", json!({"errorCode": 400})),
+        ("{ $.errorCode != 500 }", json!({"errorCode": 400})),
+        ("{ $.number[0] = 1e+3 }", json!({"number": [1000]})),
+        ("{ $.number[0] != 1e-3 }", json!({"number": [1000]})),
+    ] {
+        assert!(json_matches(p, &doc), "{p} on {doc}");
+    }
+}
+
+#[test]
+fn quotas_the_page_states_are_syntax_errors() {
+    let e = Pattern::parse("{ $.a[*].b[*] = 1 }").unwrap_err();
+    assert!(e.message.contains("one wildcard"), "{e}");
+    let e = Pattern::parse("{ $.a[*] = 1 || $.b[*] = 1 || $.c[*] = 1 || $.d[*] = 1 }").unwrap_err();
+    assert!(e.message.contains("at most 3"), "{e}");
+    assert!(Pattern::parse("{ $.a[*] = 1 || $.b[*] = 1 || $.c[*] = 1 }").is_ok());
+    let e = Pattern::parse("{ $.a = %x% || $.b = %y% || $.c = %z% }").unwrap_err();
+    assert!(e.message.contains("at most 2"), "{e}");
+    assert!(Pattern::parse("[a = %x%, b = %y%, c = %z%]").is_err());
+    assert!(Pattern::parse("[a = %x%, b = %y%, c]").is_ok());
+}
+
+#[test]
+fn regular_expression_examples_of_the_current_page() {
+    assert_eq!(which("%^[hc]at%", &["hat trick", "cat", "that"]), [1, 2]);
+    assert_eq!(which("%[hc]at$%", &["a hat", "the cat", "cats"]), [1, 2]);
+    assert_eq!(which("%colou?r%", &["color", "colour", "colr"]), [1, 2]);
+    assert_eq!(which("%a{3,5}%", &["aaa", "aaaa", "aa"]), [1, 2]);
+    assert_eq!(which("%gra|ey%", &["gray", "grey", "gruy"]), [1, 2]);
+    assert_eq!(
+        which("%^starting|^initializing|^shutting down%", &["starting up", "initializing", "shutting down now", "skipping initializing"]),
+        [1, 2, 3]
+    );
+    assert_eq!(which(r"%\[.\]%", &["[a]", "[7]", "[ ]", "ab"]), [1, 2, 3]);
+    assert_eq!(which(r"%10\.10\.0\.1%", &["ip 10.10.0.1", "10010,051"]), [1]);
+    assert_eq!(which("%10.10.0.1%", &["10010,051"]), [1], "the page's warning: `.` matches any character");
+    assert_eq!(which("%ab*c%", &["ac", "abc", "abbbc", "adc"]), [1, 2, 3]);
+    assert_eq!(which("%ab[0-9]*%", &["ab", "ab0", "ab129"]), [1, 2, 3]);
+    assert_eq!(which("%ab+c%", &["abc", "abbc", "ac"]), [1, 2]);
+    assert_eq!(which("%.at%", &["hat", "#at", " at", "at"]), [1, 2, 3]);
+    assert_eq!(which(r"%\d%", &["a1", "ab"]), [1]);
+    assert_eq!(which(r"%\D%", &["11", "1a"]), [2]);
+    assert_eq!(which(r"%\s%", &["a b", "ab"]), [1]);
+    assert_eq!(which(r"%\w%", &["_", "-"]), [1]);
+    assert_eq!(which(r"%\x3A%", &["a:b", "ab"]), [1]);
+    assert_eq!(which(r"%\x28%", &["f(x)", "fx"]), [1]);
+    let e = Pattern::parse("%something!%").unwrap_err();
+    assert!(e.message.contains("'!'") && e.message.contains("\\x21"), "{e}");
+    assert!(Pattern::parse("%caf\u{e9}%").is_err(), "multi-byte characters are not supported");
 }

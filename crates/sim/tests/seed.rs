@@ -132,3 +132,61 @@ fn dimensions_split_the_metric_and_alarms_watch_one_value() {
     assert!(lint.iter().any(|d| d.field == "monitors[2].alarm.dimensions" && d.message.contains("can never receive data")), "{lint:?}");
     assert!(!lint.iter().any(|d| d.field == "monitors[0].alarm.dimensions"));
 }
+
+/// Issue 12: AWS ignores `?` terms next to plain terms; lint says so instead of letting the
+/// pattern look like an "any of".
+#[test]
+fn lint_says_question_mark_terms_next_to_plain_terms_do_nothing() {
+    let text = std::fs::read_to_string(root().join("specs/seed.yaml")).unwrap();
+    let pattern = text.lines().find(|l| l.trim_start().starts_with("pattern:")).expect("the seed has a pattern line").to_string();
+    let indent = &pattern[..pattern.len() - pattern.trim_start().len()];
+    let spec = Spec::parse(
+        &text.replace(&pattern, &format!("{indent}pattern: '?GetSecretValue ?BatchGetSecretValue secretsmanager'")),
+        "seed.yaml",
+    )
+    .unwrap();
+    let lint = secmon_sim::lint::lint(&spec);
+    assert!(lint.iter().any(|d| d.field.ends_with(".pattern") && d.message.contains("ignores `?` terms")), "{lint:?}");
+}
+
+/// Issue 12: a text log whose lines begin with `[` or `{` is text, not a broken JSON file; the
+/// format is decided per file, and `--format` forces one.
+#[test]
+fn events_files_are_read_by_what_they_are() {
+    use secmon_sim::events::{for_each_as, Format};
+    let dir = std::env::temp_dir().join(format!("secmon-formats-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let read = |path: &str, format: Format| {
+        let mut out = Vec::new();
+        for_each_as(path, format, &mut |e| out.push((e.message().to_string(), e.json.is_some()))).map(|_| out)
+    };
+    let text = write("text.log", "[ERROR] 400 BAD REQUEST\n[WARN] slow\n{ERROR} braces\n");
+    let got = read(&text, Format::Auto).unwrap();
+    assert_eq!(got.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>(), ["[ERROR] 400 BAD REQUEST", "[WARN] slow", "{ERROR} braces"]);
+    assert!(got.iter().all(|(_, json)| !json));
+    let p = Pattern::parse("ERROR").unwrap();
+    let mut n = 0;
+    events::for_each(&text, &mut |e| n += usize::from(p.matches(&e.as_event()))).unwrap();
+    assert_eq!(n, 2);
+
+    let array = write("array.json", "[\n  {\"eventName\": \"A\"},\n  {\"eventName\": \"B\"}\n]\n");
+    assert_eq!(read(&array, Format::Auto).unwrap().len(), 2);
+    let pretty = write("pretty.json", "{\n  \"eventName\": \"A\"\n}\n{\n  \"eventName\": \"B\"\n}\n");
+    assert_eq!(read(&pretty, Format::Auto).unwrap().len(), 2);
+    let records = write("records.json", "{\"Records\":[{\"eventName\":\"A\"},{\"eventName\":\"B\"},{\"eventName\":\"C\"}]}");
+    assert_eq!(read(&records, Format::Auto).unwrap().len(), 3);
+    let mixed = write("mixed.log", "{\"eventName\": \"A\"}\nplain text line\n{\"eventName\": \"B\"}\n");
+    assert_eq!(read(&mixed, Format::Auto).unwrap().iter().map(|(_, j)| *j).collect::<Vec<_>>(), [true, false, true]);
+
+    // Forced formats: strict where they promise JSON, never JSON for text.
+    let e = read(&mixed, Format::JsonLines).unwrap_err().to_string();
+    assert!(e.contains("mixed.log:2:"), "{e}");
+    assert!(read(&text, Format::CloudTrail).unwrap_err().to_string().contains("--format text"));
+    assert!(read(&mixed, Format::Text).unwrap().iter().all(|(_, j)| !j));
+    assert_eq!(read(&records, Format::CloudTrail).unwrap().len(), 3);
+}
