@@ -128,6 +128,8 @@ fn cis_patterns_are_the_canonical_text_and_parse() {
     assert_eq!(cis.len(), 15);
     for (id, _, _, _, text) in packs::CIS {
         let m = cis.iter().find(|m| m.rule.as_deref() == Some(id)).unwrap();
+        // The default benchmark (3.0.0) differs from 1.4.0 in 4.13 only.
+        let text = if id == "CIS-4.13" { packs::CIS_4_13_V3 } else { text };
         assert_eq!(m.pattern, text, "{id} must be byte for byte the canonical text");
         Pattern::parse(text).unwrap_or_else(|e| panic!("{id}: {e}"));
     }
@@ -194,4 +196,295 @@ fn every_pack_rule_can_match_something() {
         let lint = secmon_sim::lint::lint(&spec);
         assert!(!lint.iter().any(|d| d.message.contains("contradict")), "{lint:?}");
     }
+}
+
+/// Prowler's CIS monitoring checks, as its source writes them (prowler-cloud/prowler 5.40,
+/// `providers/aws/services/cloudwatch/lib/metric_filters.py` and the 15 check modules): every
+/// required clause is a regular expression searched in the filter pattern text.
+mod prowler {
+    use regex::Regex;
+
+    /// `build_metric_filter_pattern`: `$.eventSource = SOURCE`, then `$.eventName = NAME\b` for
+    /// every name, then `$.FIELD OP VALUE`, each anywhere in the text (`.?` allows a quote).
+    fn built(source: Option<&str>, names: &[&str], extra: &[(&str, &str, &str)]) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(s) = source {
+            out.push(format!(r"\$\.eventSource\s*=\s*.?{}", regex::escape(s)));
+        }
+        for n in names {
+            out.push(format!(r"\$\.eventName\s*=\s*.?{}\b", regex::escape(n)));
+        }
+        for (field, op, value) in extra {
+            let op = if *op == "!=" { r"\s*!=\s*" } else { r"\s*=\s*" };
+            out.push(format!(r"\$\.{}{op}.?{}", regex::escape(field), regex::escape(value)));
+        }
+        out
+    }
+
+    /// The check that covers a CIS rule id, and the clauses it requires.
+    pub fn clauses(rule: &str) -> (&'static str, Vec<String>) {
+        match rule {
+            "CIS-4.1" => (
+                "cloudwatch_log_metric_filter_unauthorized_api_calls",
+                vec![r"\$\.errorCode\s*=\s*.?\*UnauthorizedOperation.+\$\.errorCode\s*=\s*.?AccessDenied\*.?".into()],
+            ),
+            "CIS-4.2" => {
+                ("cloudwatch_log_metric_filter_sign_in_without_mfa", built(None, &["ConsoleLogin"], &[("additionalEventData.MFAUsed", "!=", "Yes")]))
+            }
+            "CIS-4.3" => (
+                "cloudwatch_log_metric_filter_root_usage",
+                vec![r"\$\.userIdentity\.type\s*=\s*.?Root.+\$\.userIdentity\.invokedBy NOT EXISTS.+\$\.eventType\s*!=\s*.?AwsServiceEvent.?".into()],
+            ),
+            "CIS-4.4" => (
+                "cloudwatch_log_metric_filter_policy_changes",
+                built(
+                    None,
+                    &[
+                        "DeleteGroupPolicy",
+                        "DeleteRolePolicy",
+                        "DeleteUserPolicy",
+                        "PutGroupPolicy",
+                        "PutRolePolicy",
+                        "PutUserPolicy",
+                        "CreatePolicy",
+                        "DeletePolicy",
+                        "CreatePolicyVersion",
+                        "DeletePolicyVersion",
+                        "AttachRolePolicy",
+                        "DetachRolePolicy",
+                        "AttachUserPolicy",
+                        "DetachUserPolicy",
+                        "AttachGroupPolicy",
+                        "DetachGroupPolicy",
+                    ],
+                    &[],
+                ),
+            ),
+            "CIS-4.5" => (
+                "cloudwatch_log_metric_filter_and_alarm_for_cloudtrail_configuration_changes_enabled",
+                built(None, &["CreateTrail", "UpdateTrail", "DeleteTrail", "StartLogging", "StopLogging"], &[]),
+            ),
+            "CIS-4.6" => (
+                "cloudwatch_log_metric_filter_authentication_failures",
+                built(None, &["ConsoleLogin"], &[("errorMessage", "=", "Failed authentication")]),
+            ),
+            "CIS-4.7" => (
+                "cloudwatch_log_metric_filter_disable_or_scheduled_deletion_of_kms_cmk",
+                built(Some("kms.amazonaws.com"), &["DisableKey", "ScheduleKeyDeletion"], &[]),
+            ),
+            "CIS-4.8" => (
+                "cloudwatch_log_metric_filter_for_s3_bucket_policy_changes",
+                built(
+                    Some("s3.amazonaws.com"),
+                    &[
+                        "PutBucketAcl",
+                        "PutBucketPolicy",
+                        "PutBucketCors",
+                        "PutBucketLifecycle",
+                        "PutBucketReplication",
+                        "DeleteBucketPolicy",
+                        "DeleteBucketCors",
+                        "DeleteBucketLifecycle",
+                        "DeleteBucketReplication",
+                    ],
+                    &[],
+                ),
+            ),
+            "CIS-4.9" => (
+                "cloudwatch_log_metric_filter_and_alarm_for_aws_config_configuration_changes_enabled",
+                built(
+                    Some("config.amazonaws.com"),
+                    &["StopConfigurationRecorder", "DeleteDeliveryChannel", "PutDeliveryChannel", "PutConfigurationRecorder"],
+                    &[],
+                ),
+            ),
+            "CIS-4.10" => (
+                "cloudwatch_log_metric_filter_security_group_changes",
+                built(
+                    None,
+                    &[
+                        "AuthorizeSecurityGroupIngress",
+                        "AuthorizeSecurityGroupEgress",
+                        "RevokeSecurityGroupIngress",
+                        "RevokeSecurityGroupEgress",
+                        "CreateSecurityGroup",
+                        "DeleteSecurityGroup",
+                    ],
+                    &[],
+                ),
+            ),
+            "CIS-4.11" => (
+                "cloudwatch_changes_to_network_acls_alarm_configured",
+                built(
+                    None,
+                    &[
+                        "CreateNetworkAcl",
+                        "CreateNetworkAclEntry",
+                        "DeleteNetworkAcl",
+                        "DeleteNetworkAclEntry",
+                        "ReplaceNetworkAclEntry",
+                        "ReplaceNetworkAclAssociation",
+                    ],
+                    &[],
+                ),
+            ),
+            "CIS-4.12" => (
+                "cloudwatch_changes_to_network_gateways_alarm_configured",
+                built(
+                    None,
+                    &[
+                        "CreateCustomerGateway",
+                        "DeleteCustomerGateway",
+                        "AttachInternetGateway",
+                        "CreateInternetGateway",
+                        "DeleteInternetGateway",
+                        "DetachInternetGateway",
+                    ],
+                    &[],
+                ),
+            ),
+            "CIS-4.13" => (
+                "cloudwatch_changes_to_network_route_tables_alarm_configured",
+                built(
+                    Some("ec2.amazonaws.com"),
+                    &[
+                        "CreateRoute",
+                        "CreateRouteTable",
+                        "ReplaceRoute",
+                        "ReplaceRouteTableAssociation",
+                        "DeleteRouteTable",
+                        "DeleteRoute",
+                        "DisassociateRouteTable",
+                    ],
+                    &[],
+                ),
+            ),
+            "CIS-4.14" => (
+                "cloudwatch_changes_to_vpcs_alarm_configured",
+                built(
+                    None,
+                    &[
+                        "CreateVpc",
+                        "DeleteVpc",
+                        "ModifyVpcAttribute",
+                        "AcceptVpcPeeringConnection",
+                        "CreateVpcPeeringConnection",
+                        "DeleteVpcPeeringConnection",
+                        "RejectVpcPeeringConnection",
+                        "AttachClassicLinkVpc",
+                        "DetachClassicLinkVpc",
+                        "DisableVpcClassicLink",
+                        "EnableVpcClassicLink",
+                    ],
+                    &[],
+                ),
+            ),
+            "CIS-4.15" => (
+                "cloudwatch_log_metric_filter_aws_organizations_changes",
+                built(
+                    Some("organizations.amazonaws.com"),
+                    &[
+                        "AcceptHandshake",
+                        "AttachPolicy",
+                        "CancelHandshake",
+                        "CreateAccount",
+                        "CreateOrganization",
+                        "CreateOrganizationalUnit",
+                        "CreatePolicy",
+                        "DeclineHandshake",
+                        "DeleteOrganization",
+                        "DeleteOrganizationalUnit",
+                        "DeletePolicy",
+                        "EnableAllFeatures",
+                        "EnablePolicyType",
+                        "InviteAccountToOrganization",
+                        "LeaveOrganization",
+                        "DetachPolicy",
+                        "DisablePolicyType",
+                        "MoveAccount",
+                        "RemoveAccountFromOrganization",
+                        "UpdateOrganizationalUnit",
+                        "UpdatePolicy",
+                    ],
+                    &[],
+                ),
+            ),
+            other => panic!("no Prowler check for {other}"),
+        }
+    }
+
+    /// Whether Prowler's check accepts this filter pattern text (re.search with DOTALL).
+    pub fn accepts(rule: &str, pattern: &str) -> Result<(), String> {
+        let (check, clauses) = clauses(rule);
+        for c in clauses {
+            if !Regex::new(&format!("(?s){c}")).unwrap().is_match(pattern) {
+                return Err(format!("{check}: no match for {c}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The CIS pack's monitors in specs/all-packs.yaml, with `benchmark` set when given.
+fn cis_rules(benchmark: Option<&str>) -> Vec<(String, String)> {
+    let mut text = std::fs::read_to_string(root().join("specs/all-packs.yaml")).unwrap();
+    if let Some(b) = benchmark {
+        text = text.replace("  - name: cis-aws-foundations\n", &format!("  - name: cis-aws-foundations\n    benchmark: \"{b}\"\n"));
+    }
+    let spec = Spec::parse(&text, "all-packs.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let out: Vec<(String, String)> = spec
+        .state
+        .monitors
+        .iter()
+        .filter_map(|m| m.rule.clone().filter(|r| r.starts_with("CIS-")).map(|r| (r, m.pattern.clone())))
+        .collect();
+    assert_eq!(out.len(), 15);
+    out
+}
+
+/// Issue 12: the default texts pass all 15 of Prowler's CIS monitoring checks; the 1.4.0
+/// texts pass 14 (4.13 lacks the EC2 event source Prowler wants) and are byte for byte what
+/// Security Hub's CloudWatch.1–14 compare. Each text also parses and matches its own example.
+#[test]
+fn cis_texts_pass_the_checks_of_prowler_and_security_hub() {
+    let current = cis_rules(None);
+    assert_eq!(current, cis_rules(Some("3.0.0")));
+    for (id, pattern) in &current {
+        prowler::accepts(id, pattern).unwrap_or_else(|e| panic!("{id}: {e}\n{pattern}"));
+        Pattern::parse(pattern).unwrap();
+    }
+    let v14 = cis_rules(Some("1.4.0"));
+    let refused: Vec<&str> = v14.iter().filter(|(id, p)| prowler::accepts(id, p).is_err()).map(|(id, _)| id.as_str()).collect();
+    assert_eq!(refused, ["CIS-4.13"]);
+    // Security Hub compares the 1.4.0 texts exactly: 14 controls with benchmark 1.4.0, and every
+    // one but CloudWatch.13 with the default.
+    let with_control: Vec<(&str, &str)> = packs::CIS.iter().filter_map(|(id, _, _, c, p)| c.map(|_| (*id, *p))).collect();
+    assert_eq!(with_control.len(), 14);
+    for (id, text) in &with_control {
+        assert_eq!(v14.iter().find(|(r, _)| r == id).unwrap().1, *text);
+        let same = current.iter().find(|(r, _)| r == id).unwrap().1 == *text;
+        assert_eq!(same, *id != "CIS-4.13", "{id}");
+    }
+}
+
+#[test]
+fn the_two_route_table_texts_match_the_same_route_table_calls() {
+    let (v3, v14) = (Pattern::parse(packs::CIS_4_13_V3).unwrap(), Pattern::parse(packs::CIS[12].4).unwrap());
+    for name in ["CreateRoute", "DeleteRouteTable", "DisassociateRouteTable", "DescribeRouteTables"] {
+        let doc = serde_json::json!({"eventSource": "ec2.amazonaws.com", "eventName": name});
+        let m = doc.to_string();
+        let ev = secmon_sim::Event { message: &m, json: Some(&doc) };
+        assert_eq!(v3.matches(&ev), v14.matches(&ev), "{name}");
+    }
+}
+
+#[test]
+fn an_unknown_benchmark_version_is_an_error_at_its_line() {
+    let e = Spec::parse("version: 1\nname: cis\npacks:\n  - name: cis-aws-foundations\n    benchmark: \"2.0\"\n", "cis.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cis.yaml:5") && e.contains("unknown CIS benchmark version") && e.contains("3.0.0, 1.4.0"), "{e}");
+    let e =
+        Spec::parse("version: 1\nname: s\npacks:\n  - name: secret-access\n    benchmark: \"1.4.0\"\n", "s.yaml").unwrap_err().to_string();
+    assert!(e.contains("applies only to the cis-aws-foundations pack"), "{e}");
 }

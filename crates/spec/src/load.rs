@@ -395,10 +395,15 @@ impl<'f> Loader<'f> {
             namespace: None,
             only_spec_secrets: false,
             exclude_principals: Vec::new(),
+            benchmark: None,
         };
         let name_at;
         if let YamlDataOwned::Mapping(_) = &untag(n).data {
-            let o = self.obj(n, path, &["name", "notify", "disable", "rules", "namespace", "only_spec_secrets", "exclude_principals"])?;
+            let o = self.obj(
+                n,
+                path,
+                &["name", "notify", "disable", "rules", "namespace", "only_spec_secrets", "exclude_principals", "benchmark"],
+            )?;
             p.name = self.req_string(&o, "name")?;
             name_at = self.locs[&o.path("name")];
             if o.get("notify").is_some() {
@@ -412,6 +417,17 @@ impl<'f> Loader<'f> {
             }
             p.only_spec_secrets = self.opt_bool(&o, "only_spec_secrets").unwrap_or(false);
             p.exclude_principals = self.string_list(&o, "exclude_principals").into_iter().map(|(_, _, s)| s).collect();
+            if let Some(b) = self.opt_string(&o, "benchmark") {
+                let at = self.locs[&o.path("benchmark")];
+                if p.name != "cis-aws-foundations" {
+                    self.error(at, &o.path("benchmark"), "`benchmark` applies only to the cis-aws-foundations pack".to_string(), None);
+                } else if !packs::CIS_BENCHMARKS.contains(&b.as_str()) {
+                    let hint = format!("use one of {}", packs::CIS_BENCHMARKS.join(", "));
+                    self.error(at, &o.path("benchmark"), format!("unknown CIS benchmark version {b:?}"), Some(hint));
+                } else {
+                    p.benchmark = Some(b);
+                }
+            }
             if let Some(r) = o.get("rules").filter(|r| !is_null(r)) {
                 let rp = o.path("rules");
                 if let YamlDataOwned::Mapping(map) = &untag(r).data {

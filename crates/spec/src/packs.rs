@@ -3,8 +3,9 @@
 //!
 //! - `secret-access`: every way a secret value is read (GetSecretValue and BatchGetSecretValue),
 //!   optionally only the spec's own secrets, optionally not by expected readers;
-//! - `cis-aws-foundations`: CIS AWS Foundations Benchmark v1.4.0 section 4.1–4.15; the filter
-//!   pattern text is byte for byte the text Security Hub (CloudWatch.1–14) and CIS audits compare;
+//! - `cis-aws-foundations`: CIS AWS Foundations Benchmark section 4.1–4.15, texts of benchmark
+//!   3.0.0 (default, what Prowler checks) or 1.4.0 (byte for byte what Security Hub's
+//!   CloudWatch.1–14 compare); they differ only in 4.13;
 //! - `self-protection`: changes to the pipeline itself (trail, log group and filters, alarms,
 //!   topics and subscriptions, secrets), each rule naming the secmon resources it guards.
 
@@ -53,7 +54,17 @@ pub struct PackRef {
     /// (`$.userIdentity.arn` patterns, `*` wildcards allowed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude_principals: Vec<String>,
+    /// cis-aws-foundations: which benchmark's filter texts to deploy, `3.0.0` (default) or
+    /// `1.4.0`. They differ in one rule: CIS 3.0.0 and Prowler want 4.13 (route tables) limited
+    /// to `$.eventSource = ec2.amazonaws.com`; Security Hub's CloudWatch.13 (its CIS 1.2.0/1.4.0
+    /// standards) accepts only the 1.4.0 text, byte for byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub benchmark: Option<String>,
 }
+
+/// The benchmark versions whose texts the cis-aws-foundations pack can deploy; the first is the
+/// default.
+pub const CIS_BENCHMARKS: [&str; 2] = ["3.0.0", "1.4.0"];
 
 /// Fields of a pack rule's monitor a spec may override.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
@@ -84,8 +95,10 @@ pub struct Rule {
     pub control: Option<&'static str>,
 }
 
-/// CIS AWS Foundations Benchmark v1.4.0, section 4. Pattern texts are Security Hub's
-/// (CloudWatch.1–14) and the benchmark's (4.15), byte for byte.
+/// CIS AWS Foundations Benchmark section 4 (monitoring), as v1.4.0 writes it. Pattern texts are
+/// Security Hub's (CloudWatch.1–14), byte for byte; 4.15 is the benchmark's list plus the three
+/// calls Prowler also requires (`CancelHandshake`, `CreateOrganization`, `EnableAllFeatures`),
+/// which no Security Hub control compares. [`CIS_4_13_V3`] replaces 4.13 for benchmark 3.0.0.
 pub const CIS: [(&str, &str, &str, Option<&str>, &str); 15] = [
     (
         "CIS-4.1",
@@ -190,9 +203,12 @@ pub const CIS: [(&str, &str, &str, Option<&str>, &str); 15] = [
         "AWS Organizations changes",
         "OrganizationsChanges",
         None,
-        r#"{ ($.eventSource = organizations.amazonaws.com) && (($.eventName = "AcceptHandshake") || ($.eventName = "AttachPolicy") || ($.eventName = "CreateAccount") || ($.eventName = "CreateOrganizationalUnit") || ($.eventName = "CreatePolicy") || ($.eventName = "DeclineHandshake") || ($.eventName = "DeleteOrganization") || ($.eventName = "DeleteOrganizationalUnit") || ($.eventName = "DeletePolicy") || ($.eventName = "DetachPolicy") || ($.eventName = "DisablePolicyType") || ($.eventName = "EnablePolicyType") || ($.eventName = "InviteAccountToOrganization") || ($.eventName = "LeaveOrganization") || ($.eventName = "MoveAccount") || ($.eventName = "RemoveAccountFromOrganization") || ($.eventName = "UpdatePolicy") || ($.eventName = "UpdateOrganizationalUnit")) }"#,
+        r#"{ ($.eventSource = organizations.amazonaws.com) && (($.eventName = "AcceptHandshake") || ($.eventName = "AttachPolicy") || ($.eventName = "CancelHandshake") || ($.eventName = "CreateAccount") || ($.eventName = "CreateOrganization") || ($.eventName = "CreateOrganizationalUnit") || ($.eventName = "CreatePolicy") || ($.eventName = "DeclineHandshake") || ($.eventName = "DeleteOrganization") || ($.eventName = "DeleteOrganizationalUnit") || ($.eventName = "DeletePolicy") || ($.eventName = "DetachPolicy") || ($.eventName = "DisablePolicyType") || ($.eventName = "EnableAllFeatures") || ($.eventName = "EnablePolicyType") || ($.eventName = "InviteAccountToOrganization") || ($.eventName = "LeaveOrganization") || ($.eventName = "MoveAccount") || ($.eventName = "RemoveAccountFromOrganization") || ($.eventName = "UpdatePolicy") || ($.eventName = "UpdateOrganizationalUnit")) }"#,
     ),
 ];
+
+/// CIS 4.13 as benchmark 3.0.0 audits it and Prowler checks it: the 1.4.0 calls, limited to EC2.
+pub const CIS_4_13_V3: &str = "{ ($.eventSource = ec2.amazonaws.com) && (($.eventName = CreateRoute) || ($.eventName = CreateRouteTable) || ($.eventName = ReplaceRoute) || ($.eventName = ReplaceRouteTableAssociation) || ($.eventName = DeleteRouteTable) || ($.eventName = DeleteRoute) || ($.eventName = DisassociateRouteTable)) }";
 
 fn or_all(items: Vec<String>) -> String {
     if items.len() == 1 {
@@ -235,7 +251,9 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
     let mut out = Vec::new();
     match pack.name.as_str() {
         "cis-aws-foundations" => {
+            let v3 = pack.benchmark.as_deref().unwrap_or(CIS_BENCHMARKS[0]) == "3.0.0";
             for (id, title, metric, control, pattern) in CIS {
+                let (pattern, control) = if v3 && id == "CIS-4.13" { (CIS_4_13_V3, None) } else { (pattern, control) };
                 out.push(Rule { id: id.into(), title: title.into(), metric: metric.into(), pattern: pattern.into(), control });
             }
         }
