@@ -66,8 +66,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         output: Format,
         /// Explain every non-matching event, not only near misses.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "count")]
         all: bool,
+        /// Print only the number of matching events (like grep -c); the fastest mode: events
+        /// that cannot match are not parsed.
+        #[arg(short = 'c', long)]
+        count: bool,
     },
     /// Replay events through every monitor of a spec: datapoints, alarm states, notifications.
     Simulate {
@@ -250,8 +254,8 @@ fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
             println!("{}", serde_json::to_string_pretty(&secmon_spec::json_schema()).expect("schema"));
             Ok(Outcome::Done)
         }
-        Command::TestPattern { pattern, file, monitor, events, format, output, all } => {
-            Ok(offline::test_pattern(pattern, file, monitor, (events, format), output, all, style))
+        Command::TestPattern { pattern, file, monitor, events, format, output, all, count } => {
+            Ok(offline::test_pattern(pattern, file, monitor, (events, format), output, (all, count), style))
         }
         Command::Simulate { file, events, format, output } => Ok(offline::simulate_cmd(file, (events, format), output, style)),
         Command::Verify { common, output, resend_confirmation, trigger, timeout, notify_test } => {

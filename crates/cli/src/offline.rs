@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use secmon_sim::events::{self, format_time};
+use secmon_sim::prefilter::{Need, Prefilter};
 use secmon_sim::simulate::{simulate_as, MonitorReport};
 use secmon_sim::Pattern;
 use secmon_spec::Spec;
@@ -42,7 +43,7 @@ pub fn test_pattern(
     monitor: Option<String>,
     (files, format): (Vec<String>, events::Format),
     output: Format,
-    all: bool,
+    (all, count): (bool, bool),
     style: Style,
 ) -> Outcome {
     let text = match (pattern, spec, monitor) {
@@ -68,21 +69,40 @@ pub fn test_pattern(
     let mut matches = Vec::new();
     let mut near = Vec::new();
     let mut total = 0u64;
+    let mut matched = 0u64;
+    // Records that cannot match (nor, unless counting, share a value with the pattern) are
+    // skipped unparsed; `--all` explains every event, so it reads them all.
+    let prefilter = Prefilter::new(&pattern);
+    let need = if all { Need::Everything } else { Need::NearMisses };
     for f in &files {
-        let r = events::for_each_as(f, format, &mut |ev| {
-            total += 1;
-            let e = ev.as_event();
-            match pattern.explain(&e) {
-                None => matches.push(json!({"index": total, "event": describe(&ev), "message": short(ev.message(), 300)})),
+        if count {
+            match events::count_matches(f, format, &pattern) {
+                Ok((n, m)) => (total, matched) = (total + n, matched + m),
+                Err(e) => return fail(e.to_string(), style),
+            }
+            continue;
+        }
+        let r = events::for_each_candidate(f, format, &prefilter, need, &mut |i, ev| {
+            let index = total + i;
+            match pattern.explain(&ev.as_event()) {
+                None => matches.push(json!({"index": index, "event": describe(&ev), "message": short(ev.message(), 300)})),
                 Some(ex) if all || ex.is_near_miss() => {
-                    near.push(json!({"index": total, "event": describe(&ev), "failed": ex.failed, "passed": ex.passed}))
+                    near.push(json!({"index": index, "event": describe(&ev), "failed": ex.failed, "passed": ex.passed}))
                 }
                 Some(_) => {}
             }
         });
-        if let Err(e) = r {
-            return fail(e.to_string(), style);
+        match r {
+            Ok(n) => total += n,
+            Err(e) => return fail(e.to_string(), style),
         }
+    }
+    if count {
+        match output {
+            Format::Json => println!("{}", json!({"pattern": text, "events": total, "matched": matched})),
+            Format::Text => println!("{matched}"),
+        }
+        return if matched == 0 { Outcome::NoMatch } else { Outcome::Done };
     }
     match output {
         Format::Json => {

@@ -109,3 +109,26 @@ fn a_pattern_aws_would_refuse_makes_the_spec_invalid() {
     assert!(err.contains("monitors[0].pattern: filter pattern syntax error at column"), "{err}");
     assert!(err.contains("bad.yaml:37:14"), "points at the pattern: {err}");
 }
+
+/// Issue 12: a text log whose lines begin with `[` is text (it used to be "not valid CloudTrail
+/// JSON", exit 2); `--count` prints only the number of matches, like grep -c.
+#[test]
+fn test_pattern_reads_bracketed_text_logs_and_counts() {
+    let dir = std::env::temp_dir().join(format!("secmon-cli-text-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("app.log");
+    std::fs::write(&log, "[ERROR 400] BAD REQUEST\n[ERROR 419] MISSING ARGUMENTS\n[INFO] fine\n").unwrap();
+    let log = log.to_str().unwrap();
+    let out = secmon(&["test-pattern", "--pattern", "ERROR -ARGUMENTS", "--events", log]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("1 of 3 events matched"), "{}", text(&out.stdout));
+    let out = secmon(&["test-pattern", "--count", "--pattern", "ERROR", "--events", log, EVENTS]);
+    assert_eq!(text(&out.stdout).trim(), "2");
+    let out =
+        secmon(&["test-pattern", "-c", "--pattern", "{ $.eventName = \"GetSecretValue\" }", "--events", log, EVENTS, "--output", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["events"].as_u64(), v["matched"].as_u64()), (Some(23), Some(4)));
+    let out = secmon(&["test-pattern", "--pattern", "ERROR", "--events", log, "--format", "json-lines"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("app.log:1:"), "{}", text(&out.stderr));
+}

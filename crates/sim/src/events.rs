@@ -7,8 +7,11 @@ use std::cell::OnceCell;
 use std::io::{BufRead, BufReader, Read};
 
 use flate2::read::MultiGzDecoder;
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+
+use crate::pattern::{Event, Pattern};
+use crate::prefilter::{Need, Prefilter, RawKind};
+use crate::projection::Projection;
 
 /// One log event: its message as CloudWatch Logs would hold it, JSON when it is, and its time.
 #[derive(Debug, Clone)]
@@ -107,6 +110,8 @@ pub enum EventsError {
     },
     #[error("{file}:{line}: not a JSON object ({reason}); `--format json-lines` needs one per line")]
     JsonLine { file: String, line: u64, reason: String },
+    #[error("{file}: not valid CloudTrail JSON at byte {offset}: {message} (read it as text lines with `--format text`)")]
+    Malformed { file: String, offset: u64, message: String },
 }
 
 /// How an events file is read. `Auto` decides per file from its first bytes.
@@ -139,13 +144,13 @@ impl std::str::FromStr for Format {
 }
 
 /// Opens `path` (`-` is standard input), decompressing gzip when the file starts with its magic.
-pub fn open(path: &str) -> Result<Box<dyn BufRead>, EventsError> {
+pub fn open(path: &str) -> Result<Box<dyn Read>, EventsError> {
     let io = |source| EventsError::Io { file: path.to_string(), source };
     let raw: Box<dyn Read> = if path == "-" { Box::new(std::io::stdin()) } else { Box::new(std::fs::File::open(path).map_err(io)?) };
-    let mut r = BufReader::with_capacity(1 << 20, raw);
+    let mut r = BufReader::with_capacity(1 << 16, raw);
     let head = r.fill_buf().map_err(io)?;
     if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(r))))
+        Ok(Box::new(MultiGzDecoder::new(r)))
     } else {
         Ok(Box::new(r))
     }
@@ -154,6 +159,130 @@ pub fn open(path: &str) -> Result<Box<dyn BufRead>, EventsError> {
 /// Streams every event of `path` to `f`, detecting the format (see [`for_each_as`]).
 pub fn for_each(path: &str, f: &mut dyn FnMut(LogEvent)) -> Result<u64, EventsError> {
     for_each_as(path, Format::Auto, f)
+}
+
+/// Streams every event of `path` to `f`, read as `format` says: CloudTrail JSON (top-level
+/// arrays of records, `{"Records":[...]}` files streamed record by record, other objects one
+/// event each), JSON lines, or text lines. Returns the number of events.
+pub fn for_each_as(path: &str, format: Format, f: &mut dyn FnMut(LogEvent)) -> Result<u64, EventsError> {
+    let all = Prefilter::default();
+    for_each_candidate(path, format, &all, Need::Everything, &mut |_, ev| f(ev))
+}
+
+/// Like [`for_each_as`], but hands out only the events `prefilter` admits for `need`, each with
+/// its 1-based index in the file; the others are counted, not parsed. Returns the number of
+/// events read, skipped ones included.
+pub fn for_each_candidate(
+    path: &str,
+    format: Format,
+    prefilter: &Prefilter,
+    need: Need,
+    f: &mut dyn FnMut(u64, LogEvent),
+) -> Result<u64, EventsError> {
+    let mut err = None;
+    let mut count = 0u64;
+    scan(path, format, &mut |raw| {
+        count += 1;
+        if need != Need::Everything && !prefilter.admits(raw.kind, raw.bytes, need) {
+            return true;
+        }
+        match raw.event(path, format) {
+            Ok(ev) => {
+                f(count, ev);
+                true
+            }
+            Err(e) => {
+                err = Some(e);
+                false
+            }
+        }
+    })?;
+    match err {
+        Some(e) => Err(e),
+        None => Ok(count),
+    }
+}
+
+/// How many events of `path` there are, and how many `pattern` matches: the fastest path.
+/// Events that cannot match are split but not parsed ([`Prefilter`]); the others are parsed
+/// only as far as the pattern reads ([`Projection`]); term patterns on lines never parse JSON.
+pub fn count_matches(path: &str, format: Format, pattern: &Pattern) -> Result<(u64, u64), EventsError> {
+    let prefilter = Prefilter::new(pattern);
+    let projection = Projection::for_pattern(pattern, &[]);
+    let (mut total, mut matched) = (0u64, 0u64);
+    let mut err = None;
+    scan(path, format, &mut |raw| {
+        total += 1;
+        if !prefilter.admits(raw.kind, raw.bytes, Need::Matches) {
+            return true;
+        }
+        let full = |raw: &Raw<'_>| raw.event(path, format).map(|ev| pattern.matches(&ev.as_event()));
+        let projected = |v: &Value| pattern.matches(&Event { message: "", json: Some(v) });
+        let hit = match (&projection, raw.kind, format) {
+            // A JSON pattern reads only the parsed values it selects; what does not parse as
+            // a projection goes the plain way (for its error, or its text-line reading).
+            (Some(_), RawKind::Line, Format::Text) => Ok(false),
+            (Some(p), RawKind::Line, Format::Auto | Format::CloudTrail) => {
+                Ok(p.parse(raw.bytes).is_ok_and(|v| v.is_object() && projected(&v)))
+            }
+            (Some(p), _, _) => match p.parse(raw.bytes) {
+                Ok(v @ Value::Object(_)) => Ok(projected(&v)),
+                _ => full(&raw),
+            },
+            // Term and space-delimited patterns on a text line read the line itself.
+            (None, RawKind::Line, Format::Auto | Format::Text | Format::CloudTrail) => {
+                Ok(pattern.matches(&Event { message: &String::from_utf8_lossy(raw.bytes), json: None }))
+            }
+            (None, _, _) => full(&raw),
+        };
+        let hit = match hit {
+            Ok(h) => h,
+            Err(e) => {
+                err = Some(e);
+                return false;
+            }
+        };
+        matched += u64::from(hit);
+        true
+    })?;
+    match err {
+        Some(e) => Err(e),
+        None => Ok((total, matched)),
+    }
+}
+
+/// One line or one CloudTrail record, as raw bytes.
+pub struct Raw<'a> {
+    pub kind: RawKind,
+    pub bytes: &'a [u8],
+    /// 1-based line number (lines only).
+    pub line: u64,
+}
+
+impl Raw<'_> {
+    /// The event these bytes hold, read as `format` says.
+    pub fn event(&self, path: &str, format: Format) -> Result<LogEvent, EventsError> {
+        match self.kind {
+            RawKind::Record => serde_json::from_slice::<Value>(self.bytes)
+                .map(LogEvent::from_json)
+                .map_err(|source| EventsError::Json { file: path.to_string(), source }),
+            RawKind::Line => {
+                let text = String::from_utf8_lossy(self.bytes);
+                Ok(match format {
+                    Format::Text => LogEvent { message: OnceCell::from(text.into_owned()), json: None, time: None },
+                    Format::JsonLines => match serde_json::from_str::<Value>(&text) {
+                        Ok(v @ Value::Object(_)) => LogEvent { message: OnceCell::from(text.into_owned()), ..LogEvent::from_json(v) },
+                        Ok(_) => {
+                            let reason = "a JSON value that is not an object".into();
+                            return Err(EventsError::JsonLine { file: path.into(), line: self.line, reason });
+                        }
+                        Err(e) => return Err(EventsError::JsonLine { file: path.into(), line: self.line, reason: e.to_string() }),
+                    },
+                    _ => LogEvent::from_line(&text),
+                })
+            }
+        }
+    }
 }
 
 /// What the first bytes of a file say it is.
@@ -197,144 +326,315 @@ fn records_line(line: &[u8]) -> bool {
     line[1..].trim_ascii_start().starts_with(b"\"Records\"")
 }
 
-/// Streams every event of `path` to `f`, read as `format` says: CloudTrail JSON (top-level
-/// arrays of records, `{"Records":[...]}` files streamed record by record, other objects one
-/// event each), JSON lines, or text lines.
-pub fn for_each_as(path: &str, format: Format, f: &mut dyn FnMut(LogEvent)) -> Result<u64, EventsError> {
-    let mut r = open(path)?;
-    let io = |source| EventsError::Io { file: path.to_string(), source };
-    let format = match format {
-        Format::Auto => match detect(r.fill_buf().map_err(io)?) {
-            Detected::Json => Format::CloudTrail,
-            Detected::Lines => Format::Auto,
-        },
-        other => other,
-    };
-    match format {
-        Format::CloudTrail => json_documents(path, &mut r, f),
-        lines => text_lines(path, &mut r, lines, f),
-    }
+/// A growable window on a stream: `buf[start..end]` is read and not yet consumed.
+struct Window {
+    src: Box<dyn Read>,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+    /// Bytes consumed before `buf[0]`, for error offsets.
+    base: u64,
 }
 
-fn json_documents(path: &str, r: &mut Box<dyn BufRead>, f: &mut dyn FnMut(LogEvent)) -> Result<u64, EventsError> {
-    let io = |source| EventsError::Io { file: path.to_string(), source };
-    let json_err = |source| EventsError::Json { file: path.to_string(), source };
-    let mut count = 0u64;
-    let mut emit = |v: Value| {
-        count += 1;
-        f(LogEvent::from_json(v));
-    };
-    loop {
-        let first = loop {
-            let buf = r.fill_buf().map_err(io)?;
-            if buf.is_empty() {
-                break None;
+const CHUNK: usize = 1 << 22;
+
+impl Window {
+    fn new(src: Box<dyn Read>) -> Window {
+        Window { src, buf: vec![0; CHUNK], start: 0, end: 0, eof: false, base: 0 }
+    }
+
+    fn data(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Reads more, keeping the unconsumed bytes; false at the end of the stream.
+    fn fill(&mut self) -> std::io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.base += self.start as u64;
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            // A record longer than the window: grow it (memory follows the largest record).
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        loop {
+            match self.src.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
             }
-            match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+    }
+
+    /// Skips whitespace; the next byte, if any.
+    fn peek_past_ws(&mut self) -> std::io::Result<Option<u8>> {
+        loop {
+            let d = self.data();
+            match d.iter().position(|b| !b.is_ascii_whitespace()) {
                 Some(i) => {
-                    let c = buf[i];
-                    r.consume(i);
-                    break Some(c);
+                    let b = d[i];
+                    self.consume(i);
+                    return Ok(Some(b));
                 }
                 None => {
-                    let n = buf.len();
-                    r.consume(n);
+                    let n = d.len();
+                    self.consume(n);
+                    if !self.fill()? {
+                        return Ok(None);
+                    }
                 }
             }
-        };
-        let mut de = serde_json::Deserializer::from_reader(&mut *r);
-        match first {
-            None => break,
-            Some(b'[') => serde::Deserializer::deserialize_seq(&mut de, Records(&mut emit)).map_err(json_err)?,
-            _ => serde::Deserializer::deserialize_map(&mut de, Object(&mut emit)).map_err(json_err)?,
         }
     }
-    Ok(count)
+
+    /// Applies `measure` to the window until it finds a complete item (its length), reading
+    /// more as needed; None when the stream ends first.
+    fn complete(&mut self, measure: impl Fn(&[u8]) -> Option<usize>) -> std::io::Result<Option<usize>> {
+        loop {
+            if let Some(n) = measure(self.data()) {
+                return Ok(Some(n));
+            }
+            if !self.fill()? {
+                return Ok(None);
+            }
+        }
+    }
 }
 
-fn text_lines(path: &str, r: &mut Box<dyn BufRead>, format: Format, f: &mut dyn FnMut(LogEvent)) -> Result<u64, EventsError> {
+/// Splits `path` into lines or CloudTrail records without parsing them, and hands each to `f`
+/// (which returns false to stop).
+pub fn scan(path: &str, format: Format, f: &mut dyn FnMut(Raw<'_>) -> bool) -> Result<(), EventsError> {
     let io = |source| EventsError::Io { file: path.to_string(), source };
-    let (mut count, mut number) = (0u64, 0u64);
-    let mut line = Vec::new();
+    let mut w = Window::new(open(path)?);
+    w.fill().map_err(io)?;
+    let json = match format {
+        Format::Auto => detect(w.data()) == Detected::Json,
+        Format::CloudTrail => true,
+        Format::JsonLines | Format::Text => false,
+    };
+    if json {
+        scan_json(path, &mut w, f)
+    } else {
+        scan_lines(&mut w, f).map_err(io)
+    }
+}
+
+fn scan_lines(w: &mut Window, f: &mut dyn FnMut(Raw<'_>) -> bool) -> std::io::Result<()> {
+    let mut line = 0u64;
     loop {
-        line.clear();
-        if r.read_until(b'\n', &mut line).map_err(io)? == 0 {
-            break;
-        }
-        number += 1;
-        let text = String::from_utf8_lossy(&line);
-        let l = text.trim_end_matches(['\n', '\r']);
-        if l.trim().is_empty() {
-            continue;
-        }
-        let event = match format {
-            Format::Text => LogEvent { message: OnceCell::from(l.to_string()), json: None, time: None },
-            Format::JsonLines => match serde_json::from_str::<Value>(l) {
-                Ok(v @ Value::Object(_)) => LogEvent { message: OnceCell::from(l.to_string()), ..LogEvent::from_json(v) },
-                Ok(_) => {
-                    return Err(EventsError::JsonLine {
-                        file: path.into(),
-                        line: number,
-                        reason: "a JSON value that is not an object".into(),
-                    })
-                }
-                Err(e) => return Err(EventsError::JsonLine { file: path.into(), line: number, reason: e.to_string() }),
-            },
-            _ => LogEvent::from_line(l),
+        let (len, next) = match memchr::memchr(b'\n', w.data()) {
+            Some(i) => (i, i + 1),
+            None if w.fill()? => continue,
+            None if w.data().is_empty() => return Ok(()),
+            None => (w.data().len(), w.data().len()),
         };
-        count += 1;
-        f(event);
-    }
-    Ok(count)
-}
-
-struct Records<'f>(&'f mut dyn FnMut(Value));
-
-impl<'de> Visitor<'de> for Records<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("an array of CloudTrail records")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(v) = seq.next_element::<Value>()? {
-            (self.0)(v);
+        line += 1;
+        let mut bytes = &w.data()[..len];
+        if let Some(b) = bytes.strip_suffix(b"\r") {
+            bytes = b;
         }
-        Ok(())
+        if !bytes.trim_ascii().is_empty() && !f(Raw { kind: RawKind::Line, bytes, line }) {
+            return Ok(());
+        }
+        w.consume(next);
     }
 }
 
-impl<'de> DeserializeSeed<'de> for Records<'_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
+fn scan_json(path: &str, w: &mut Window, f: &mut dyn FnMut(Raw<'_>) -> bool) -> Result<(), EventsError> {
+    let io = |source| EventsError::Io { file: path.to_string(), source };
+    let malformed = |w: &Window, what: &str| EventsError::Malformed {
+        file: path.to_string(),
+        offset: w.base + w.start as u64,
+        message: what.to_string(),
+    };
+    loop {
+        match w.peek_past_ws().map_err(io)? {
+            None => return Ok(()),
+            Some(b'[') => {
+                w.consume(1);
+                if !scan_array(path, w, f)? {
+                    return Ok(());
+                }
+            }
+            Some(b'{') => {
+                let prefix = w.complete(records_prefix).map_err(io)?;
+                match prefix {
+                    Some(n) if n > 0 => {
+                        w.consume(n);
+                        if !scan_array(path, w, f)? {
+                            return Ok(());
+                        }
+                        // The rest of the log file object: more keys (skipped), then `}`.
+                        loop {
+                            match w.peek_past_ws().map_err(io)? {
+                                Some(b'}') => {
+                                    w.consume(1);
+                                    break;
+                                }
+                                Some(b',') => {
+                                    w.consume(1);
+                                    w.peek_past_ws().map_err(io)?;
+                                    let key = w.complete(skip_value).map_err(io)?.ok_or_else(|| malformed(w, "unexpected end of file"))?;
+                                    w.consume(key);
+                                    if w.peek_past_ws().map_err(io)? != Some(b':') {
+                                        return Err(malformed(w, "expected `:`"));
+                                    }
+                                    w.consume(1);
+                                    w.peek_past_ws().map_err(io)?;
+                                    let value =
+                                        w.complete(skip_value).map_err(io)?.ok_or_else(|| malformed(w, "unexpected end of file"))?;
+                                    w.consume(value);
+                                }
+                                _ => return Err(malformed(w, "expected `,` or `}` after the Records array")),
+                            }
+                        }
+                    }
+                    _ => {
+                        // Any other object is one event (its own `Records`, if any, streamed).
+                        let n = w.complete(skip_value).map_err(io)?.ok_or_else(|| malformed(w, "unexpected end of file"))?;
+                        if !emit_object(path, &w.data()[..n], f)? {
+                            return Ok(());
+                        }
+                        w.consume(n);
+                    }
+                }
+            }
+            Some(_) => return Err(malformed(w, "expected a JSON object or array")),
+        }
     }
 }
 
-/// A top-level object: a CloudTrail log file (its `Records` streamed) or one event.
-struct Object<'f>(&'f mut dyn FnMut(Value));
-
-impl<'de> Visitor<'de> for Object<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a CloudTrail log file {\"Records\": [...]} or a JSON event")
+/// A CloudTrail log file's opening `{ "Records" : [`: its length, 0 when the object starts
+/// otherwise, None when more bytes are needed to tell.
+fn records_prefix(d: &[u8]) -> Option<usize> {
+    let mut i = 1;
+    for want in [&b"\"Records\""[..], b":", b"["] {
+        while d.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        let have = &d[i.min(d.len())..];
+        if have.len() < want.len() {
+            return if want.starts_with(have) { None } else { Some(0) };
+        }
+        if !have.starts_with(want) {
+            return Some(0);
+        }
+        i += want.len();
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut other = serde_json::Map::new();
-        let mut records = false;
-        while let Some(k) = map.next_key::<String>()? {
-            if k == "Records" {
-                records = true;
-                map.next_value_seed(Records(&mut *self.0))?;
-            } else if records {
-                map.next_value::<IgnoredAny>()?;
-            } else {
-                other.insert(k, map.next_value::<Value>()?);
+    Some(i)
+}
+
+/// An object that is not `Records`-first: one event, unless it holds a `Records` array.
+fn emit_object(path: &str, bytes: &[u8], f: &mut dyn FnMut(Raw<'_>) -> bool) -> Result<bool, EventsError> {
+    if memchr::memmem::find(bytes, b"\"Records\"").is_some() {
+        let v: Value = serde_json::from_slice(bytes).map_err(|source| EventsError::Json { file: path.to_string(), source })?;
+        if let Some(records) = v.get("Records").and_then(Value::as_array) {
+            for r in records {
+                let text = serde_json::to_vec(r).expect("value");
+                if !f(Raw { kind: RawKind::Record, bytes: &text, line: 0 }) {
+                    return Ok(false);
+                }
+            }
+            return Ok(true);
+        }
+    }
+    Ok(f(Raw { kind: RawKind::Record, bytes, line: 0 }))
+}
+
+/// The elements of an array whose `[` is consumed, through its `]`; false when `f` stopped.
+fn scan_array(path: &str, w: &mut Window, f: &mut dyn FnMut(Raw<'_>) -> bool) -> Result<bool, EventsError> {
+    let io = |source| EventsError::Io { file: path.to_string(), source };
+    loop {
+        match w.peek_past_ws().map_err(io)? {
+            Some(b']') => {
+                w.consume(1);
+                return Ok(true);
+            }
+            Some(b',') => w.consume(1),
+            Some(_) => {
+                let Some(n) = w.complete(skip_value).map_err(io)? else {
+                    return Err(EventsError::Malformed {
+                        file: path.to_string(),
+                        offset: w.base + w.start as u64,
+                        message: "unexpected end of file inside a record".into(),
+                    });
+                };
+                if !f(Raw { kind: RawKind::Record, bytes: &w.data()[..n], line: 0 }) {
+                    return Ok(false);
+                }
+                w.consume(n);
+            }
+            None => {
+                return Err(EventsError::Malformed {
+                    file: path.to_string(),
+                    offset: w.base + w.start as u64,
+                    message: "unexpected end of file: the array is not closed".into(),
+                })
             }
         }
-        if !records {
-            (self.0)(Value::Object(other));
+    }
+}
+
+/// The length of the JSON value at the start of `d` (which starts with its first byte), or
+/// None when `d` ends first. Only strings and nesting are tracked: validity is checked when
+/// (and if) the value is parsed.
+fn skip_value(d: &[u8]) -> Option<usize> {
+    match d.first()? {
+        b'{' => skip_nested(d, b'{', b'}'),
+        b'[' => skip_nested(d, b'[', b']'),
+        b'"' => skip_string(d, 1),
+        _ => d.iter().position(|b| matches!(b, b',' | b']' | b'}' | b':') || b.is_ascii_whitespace()),
+    }
+}
+
+/// From just after an opening quote: the index just past the closing quote.
+fn skip_string(d: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        let j = i + memchr::memchr2(b'"', b'\\', d.get(i..)?)?;
+        if d[j] == b'\\' {
+            i = j + 2;
+        } else {
+            return Some(j + 1);
         }
-        Ok(())
+    }
+}
+
+fn skip_nested(d: &[u8], open: u8, close: u8) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    loop {
+        let j = i + memchr::memchr3(b'"', open, close, d.get(i..)?)?;
+        match d[j] {
+            b'"' => i = skip_string(d, j + 1)?,
+            b if b == open => {
+                depth += 1;
+                i = j + 1;
+            }
+            _ => {
+                depth = depth.saturating_sub(1);
+                i = j + 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+        }
     }
 }
 

@@ -5,7 +5,10 @@
 //! - [`pattern`]: the CloudWatch Logs filter-pattern language (terms, JSON, space-delimited),
 //!   parser with column-accurate errors and evaluator, plus near-miss explanations;
 //! - [`events`]: streaming readers for CloudTrail log files (gzipped or not), JSON arrays,
-//!   JSON lines and plain lines;
+//!   JSON lines and plain lines, which split records without parsing them;
+//! - [`prefilter`]: a pattern's necessary literals, so records it cannot match are skipped
+//!   unparsed (the full evaluator still judges every other one);
+//! - [`projection`]: parsing only the paths a JSON pattern reads;
 //! - [`alarm`]: metric emission as metric filters do it, and the CloudWatch alarm evaluator
 //!   (statistics, periods, M-of-N, treat-missing-data, state changes, notifications);
 //! - [`simulate`]: replaying events through every monitor of a spec, trail selection included;
@@ -20,6 +23,8 @@ pub mod catalog;
 pub mod events;
 pub mod lint;
 pub mod pattern;
+pub mod prefilter;
+pub mod projection;
 pub mod simulate;
 
 pub use pattern::{Event, Pattern, PatternError};

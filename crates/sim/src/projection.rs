@@ -1,0 +1,202 @@
+//! Parsing only what a JSON pattern reads.
+//!
+//! A CloudTrail record is a kilobyte or more of nested JSON; `{ $.eventName = "X" }` reads one
+//! string of it. [`Projection`] deserialises a record into a [`Value`] holding only the paths
+//! the pattern's selectors (and the caller's extra fields) reach; everything else is skipped by
+//! the parser without being built. The evaluator then runs unchanged on the small value, and
+//! gives the same answer as on the whole record: every selector reaches exactly what it would
+//! have reached (skipped array elements before an indexed one stay as `null` placeholders, and
+//! indexes are only ever read, never counted).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::pattern::{Pattern, Step};
+
+/// The paths to keep, as a tree.
+#[derive(Debug, Clone, Default)]
+struct Node {
+    /// Keep this value whole.
+    whole: bool,
+    keys: BTreeMap<String, Node>,
+    indexes: BTreeMap<usize, Node>,
+    /// A wildcard: every child, projected by this node.
+    any: Option<Box<Node>>,
+}
+
+impl Node {
+    fn add(&mut self, steps: &[Step]) {
+        let Some((first, rest)) = steps.split_first() else {
+            self.whole = true;
+            return;
+        };
+        let child = match first {
+            Step::Key(k) => self.keys.entry(k.clone()).or_default(),
+            Step::Index(i) => self.indexes.entry(*i).or_default(),
+            Step::Any => self.any.get_or_insert_with(Default::default),
+        };
+        child.add(rest);
+    }
+
+    fn child_key(&self, k: &str) -> Option<&Node> {
+        self.keys.get(k).or(self.any.as_deref())
+    }
+
+    fn child_index(&self, i: usize) -> Option<&Node> {
+        self.indexes.get(&i).or(self.any.as_deref())
+    }
+}
+
+/// What to keep of a record for a JSON pattern.
+#[derive(Debug, Clone)]
+pub struct Projection {
+    root: Node,
+}
+
+impl Projection {
+    /// The projection a JSON pattern needs, plus top-level `fields` (like `eventTime`); None for
+    /// other patterns, which read the message text.
+    pub fn for_pattern(pattern: &Pattern, fields: &[&str]) -> Option<Projection> {
+        let Pattern::Json(_) = pattern else { return None };
+        let mut root = Node::default();
+        for c in pattern.comparisons() {
+            root.add(&c.selector);
+        }
+        for f in fields {
+            root.add(&[Step::Key((*f).to_string())]);
+        }
+        Some(Projection { root })
+    }
+
+    /// Parses `bytes` (one JSON document), keeping only the projected paths.
+    pub fn parse(&self, bytes: &[u8]) -> serde_json::Result<Value> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let v = (&self.root).deserialize(&mut de)?;
+        de.end()?;
+        Ok(v)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for &Node {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        if self.whole {
+            Value::deserialize(d)
+        } else {
+            d.deserialize_any(Projected(self))
+        }
+    }
+}
+
+struct Projected<'n>(&'n Node);
+
+impl<'de> Visitor<'de> for Projected<'_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match self.0.child_key(&k) {
+                Some(child) => {
+                    let v = map.next_value_seed(child)?;
+                    out.insert(k.into_owned(), v);
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Value::Object(out))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        let last = if self.0.any.is_some() { usize::MAX } else { self.0.indexes.keys().next_back().map_or(0, |i| i + 1) };
+        let mut i = 0;
+        loop {
+            if i >= last {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                break;
+            }
+            let next = match self.0.child_index(i) {
+                Some(child) => seq.next_element_seed(child)?,
+                None => seq.next_element::<IgnoredAny>()?.map(|_| Value::Null),
+            };
+            match next {
+                Some(v) => out.push(v),
+                None => break,
+            }
+            i += 1;
+        }
+        Ok(Value::Array(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn project(pattern: &str, doc: &Value) -> Value {
+        Projection::for_pattern(&Pattern::parse(pattern).unwrap(), &["eventTime"]).unwrap().parse(doc.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn keeps_only_what_the_selectors_reach() {
+        let doc = json!({"eventName": "X", "eventTime": "t", "big": {"a": [1, 2, 3]}, "list": [{"id": 1}, {"id": 2, "x": 3}], "m": {"k": 1, "j": 2}});
+        assert_eq!(project("{ $.eventName = X }", &doc), json!({"eventName": "X", "eventTime": "t"}));
+        assert_eq!(project("{ $.list[1].id = 2 }", &doc), json!({"eventTime": "t", "list": [null, {"id": 2}]}));
+        assert_eq!(project("{ $.list[*].id = 2 }", &doc), json!({"eventTime": "t", "list": [{"id": 1}, {"id": 2}]}));
+        assert_eq!(project("{ $.m.* = 2 }", &doc), json!({"eventTime": "t", "m": {"k": 1, "j": 2}}));
+        assert_eq!(project("{ $.big = 1 }", &doc), json!({"eventTime": "t", "big": {"a": [1, 2, 3]}}), "a value kept whole");
+    }
+
+    #[test]
+    fn the_evaluator_agrees_on_the_projection() {
+        let doc = json!({"a": {"b": [0, {"c": "x"}]}, "n": 1.5, "f": true, "z": null, "arr": [1, 2]});
+        for p in [
+            "{ $.a.b[1].c = x }",
+            "{ $.a.b[0] = 0 }",
+            "{ $.a.b = 0 }",
+            "{ $.a.b[5] NOT EXISTS }",
+            "{ $.n > 1 && $.f IS TRUE }",
+            "{ $.z IS NULL }",
+            "{ $.missing NOT EXISTS }",
+            "{ $.arr[*] = 2 }",
+            "{ $.a != 1 }",
+            "{ $.* = 1.5 }",
+        ] {
+            let pattern = Pattern::parse(p).unwrap();
+            let m = doc.to_string();
+            let full = pattern.matches(&crate::Event { message: &m, json: Some(&doc) });
+            let projected = project(p, &doc);
+            assert_eq!(pattern.matches(&crate::Event { message: "", json: Some(&projected) }), full, "{p}");
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Issue 12: the prefilter decides speed, never results. Records full of JSON escapes
+//! (`\u0053` for `S`, `\/`), odd number spellings and whitespace go through the fast path
+//! (split unparsed, skipped when a literal is missing) and through the plain evaluator; both
+//! must find exactly the same events, in every file format; and `count_matches` (prefilter
+//! plus projection parsing) must count them.
+
+use proptest::prelude::*;
+use secmon_sim::events::{count_matches, for_each_as, for_each_candidate, Format};
+use secmon_sim::prefilter::{Need, Prefilter};
+use secmon_sim::Pattern;
+
+const NAMES: [&str; 5] = ["GetSecretValue", "DescribeSecret", "BatchGetSecretValue", "CreateRoute", "ConsoleLogin"];
+const SOURCES: [&str; 3] = ["secretsmanager.amazonaws.com", "ec2.amazonaws.com", "signin.amazonaws.com"];
+
+const PATTERNS: [&str; 9] = [
+    r#"{ ($.eventSource = "secretsmanager.amazonaws.com") && ($.eventName = "GetSecretValue") }"#,
+    r#"{ ($.eventSource = ec2.amazonaws.com) && (($.eventName = CreateRoute) || ($.eventName = DeleteRoute)) }"#,
+    "{ $.eventName = *SecretValue }",
+    "{ $.errorMessage = \"Failed authentication\" }",
+    "{ $.n = 1000 }",
+    "{ $.path = \"/a/b\" }",
+    "GetSecretValue",
+    "?CreateRoute ?ConsoleLogin",
+    "secretsmanager.amazonaws.com -BatchGetSecretValue",
+];
+
+/// A JSON string literal for `s`, each character written raw or escaped as `escape` says.
+fn encode(s: &str, escape: &[bool]) -> String {
+    let mut out = String::from("\"");
+    for (i, c) in s.chars().enumerate() {
+        match (c, escape.get(i % escape.len().max(1)).copied().unwrap_or(false)) {
+            ('"', _) => out.push_str("\\\""),
+            ('\\', _) => out.push_str("\\\\"),
+            ('/', true) => out.push_str("\\/"),
+            (c, true) => out.push_str(&format!("\\u{:04x}", c as u32)),
+            (c, false) => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[derive(Debug, Clone)]
+struct Record {
+    name: usize,
+    source: usize,
+    escape: Vec<bool>,
+    number: u8,
+    error: bool,
+    spaced: bool,
+}
+
+impl Record {
+    fn json(&self) -> String {
+        let sp = if self.spaced { " " } else { "" };
+        let n = ["1000", "1e3", "1000.0", "999", "1.0E+3"][self.number as usize % 5];
+        let mut s = format!(
+            "{{\"eventSource\":{sp}{},{sp}\"eventName\":{sp}{},{sp}\"n\":{sp}{n},{sp}\"path\":{sp}{}",
+            encode(SOURCES[self.source], &self.escape),
+            encode(NAMES[self.name], &self.escape),
+            encode("/a/b", &self.escape),
+        );
+        if self.error {
+            s.push_str(&format!(",{sp}\"errorMessage\":{sp}{}", encode("Failed authentication", &self.escape)));
+        }
+        s.push('}');
+        s
+    }
+}
+
+fn record() -> impl Strategy<Value = Record> {
+    (0..NAMES.len(), 0..SOURCES.len(), prop::collection::vec(prop::bool::weighted(0.2), 1..6), any::<u8>(), any::<bool>(), any::<bool>())
+        .prop_map(|(name, source, escape, number, error, spaced)| Record { name, source, escape, number, error, spaced })
+}
+
+/// The indexes of matching events, read plainly and through the fast path.
+fn both(path: &str, format: Format, pattern: &Pattern) -> (Vec<String>, Vec<String>) {
+    let mut plain = Vec::new();
+    for_each_as(path, format, &mut |e| {
+        if pattern.matches(&e.as_event()) {
+            plain.push(e.message().to_string());
+        }
+    })
+    .unwrap();
+    let mut fast = Vec::new();
+    let pre = Prefilter::new(pattern);
+    for_each_candidate(path, format, &pre, Need::Matches, &mut |_, e| {
+        if pattern.matches(&e.as_event()) {
+            fast.push(e.message().to_string());
+        }
+    })
+    .unwrap();
+    (plain, fast)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_fast_path_finds_exactly_what_the_plain_evaluator_finds(records in prop::collection::vec(record(), 1..40)) {
+        let dir = std::env::temp_dir().join(format!("secmon-fast-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let lines: Vec<String> = records.iter().map(Record::json).collect();
+        let jsonl = dir.join("events.jsonl");
+        std::fs::write(&jsonl, lines.join("\n")).unwrap();
+        let cloudtrail = dir.join("events.json");
+        std::fs::write(&cloudtrail, format!("{{\"Records\": [\n{}\n]}}", lines.join(",\n"))).unwrap();
+        for text in PATTERNS {
+            let pattern = Pattern::parse(text).unwrap();
+            for (path, format) in [(&jsonl, Format::Auto), (&cloudtrail, Format::Auto), (&jsonl, Format::Text)] {
+                let (plain, fast) = both(path.to_str().unwrap(), format, &pattern);
+                prop_assert_eq!(&plain, &fast, "{} on {}", text, path.display());
+                let counted = count_matches(path.to_str().unwrap(), format, &pattern).unwrap();
+                prop_assert_eq!(counted, (records.len() as u64, plain.len() as u64), "count of {} on {}", text, path.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn escaped_literals_are_still_found() {
+    let dir = std::env::temp_dir().join(format!("secmon-escaped-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("escaped.json");
+    std::fs::write(&path, r#"{"Records":[{"eventName":"Get\u0053ecretValue"},{"eventName":"DescribeSecret"}]}"#).unwrap();
+    let pattern = Pattern::parse(r#"{ $.eventName = "GetSecretValue" }"#).unwrap();
+    let (plain, fast) = both(path.to_str().unwrap(), Format::Auto, &pattern);
+    assert_eq!(plain.len(), 1);
+    assert_eq!(plain, fast);
+}
