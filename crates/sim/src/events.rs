@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader, Read};
 use flate2::read::MultiGzDecoder;
 use serde_json::Value;
 
+use crate::jsonscan::skip_value;
 use crate::pattern::{Event, Pattern};
 use crate::prefilter::{Need, Prefilter, RawKind};
 use crate::projection::Projection;
@@ -587,52 +588,6 @@ fn scan_array(path: &str, w: &mut Window, f: &mut dyn FnMut(Raw<'_>) -> bool) ->
                     offset: w.base + w.start as u64,
                     message: "unexpected end of file: the array is not closed".into(),
                 })
-            }
-        }
-    }
-}
-
-/// The length of the JSON value at the start of `d` (which starts with its first byte), or
-/// None when `d` ends first. Only strings and nesting are tracked: validity is checked when
-/// (and if) the value is parsed.
-fn skip_value(d: &[u8]) -> Option<usize> {
-    match d.first()? {
-        b'{' => skip_nested(d, b'{', b'}'),
-        b'[' => skip_nested(d, b'[', b']'),
-        b'"' => skip_string(d, 1),
-        _ => d.iter().position(|b| matches!(b, b',' | b']' | b'}' | b':') || b.is_ascii_whitespace()),
-    }
-}
-
-/// From just after an opening quote: the index just past the closing quote.
-fn skip_string(d: &[u8], mut i: usize) -> Option<usize> {
-    loop {
-        let j = i + memchr::memchr2(b'"', b'\\', d.get(i..)?)?;
-        if d[j] == b'\\' {
-            i = j + 2;
-        } else {
-            return Some(j + 1);
-        }
-    }
-}
-
-fn skip_nested(d: &[u8], open: u8, close: u8) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut i = 0;
-    loop {
-        let j = i + memchr::memchr3(b'"', open, close, d.get(i..)?)?;
-        match d[j] {
-            b'"' => i = skip_string(d, j + 1)?,
-            b if b == open => {
-                depth += 1;
-                i = j + 1;
-            }
-            _ => {
-                depth = depth.saturating_sub(1);
-                i = j + 1;
-                if depth == 0 {
-                    return Some(i);
-                }
             }
         }
     }

@@ -21,6 +21,7 @@
 pub mod alarm;
 pub mod catalog;
 pub mod events;
+mod jsonscan;
 pub mod lint;
 pub mod pattern;
 pub mod prefilter;

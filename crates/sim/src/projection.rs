@@ -15,6 +15,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::jsonscan;
 use crate::pattern::{Pattern, Step};
 
 /// The paths to keep, as a tree.
@@ -72,13 +73,44 @@ impl Projection {
         Some(Projection { root })
     }
 
-    /// Parses `bytes` (one JSON document), keeping only the projected paths.
+    /// Parses `bytes` (one JSON document), keeping only the projected paths. An object's
+    /// members are found by the scanner and only the kept ones are parsed; anything the scanner
+    /// cannot walk is parsed the plain way (which also reports its errors).
     pub fn parse(&self, bytes: &[u8]) -> serde_json::Result<Value> {
+        let doc = bytes.trim_ascii();
+        if !self.root.whole {
+            if let Some(members) = jsonscan::members(doc) {
+                let mut out = Map::new();
+                for (key, range) in members {
+                    let key: std::borrow::Cow<str> = if key.contains(&b'\\') {
+                        serde_json::from_slice::<String>(&bytes_of_string(key))?.into()
+                    } else {
+                        String::from_utf8_lossy(key)
+                    };
+                    if let Some(child) = self.root.child_key(&key) {
+                        let mut de = serde_json::Deserializer::from_slice(&doc[range]);
+                        let v = child.deserialize(&mut de)?;
+                        de.end()?;
+                        out.insert(key.into_owned(), v);
+                    }
+                }
+                return Ok(Value::Object(out));
+            }
+        }
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let v = (&self.root).deserialize(&mut de)?;
         de.end()?;
         Ok(v)
     }
+}
+
+/// A key's raw bytes back in quotes, to be unescaped by the JSON parser.
+fn bytes_of_string(raw: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(raw.len() + 2);
+    v.push(b'"');
+    v.extend_from_slice(raw);
+    v.push(b'"');
+    v
 }
 
 impl<'de> DeserializeSeed<'de> for &Node {

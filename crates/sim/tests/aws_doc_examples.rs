@@ -416,3 +416,11 @@ fn regular_expression_examples_of_the_current_page() {
     assert!(e.message.contains("'!'") && e.message.contains("\\x21"), "{e}");
     assert!(Pattern::parse("%caf\u{e9}%").is_err(), "multi-byte characters are not supported");
 }
+
+#[test]
+fn is_not_and_exists_are_not_supported() {
+    for p in ["{ $.SomeObject IS NOT NULL }", "{ $.SomeObject EXISTS }"] {
+        let e = Pattern::parse(p).unwrap_err();
+        assert!(e.message.contains("IS NULL, IS TRUE, IS FALSE or NOT EXISTS"), "{p}: {e}");
+    }
+}
