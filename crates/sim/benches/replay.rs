@@ -4,6 +4,7 @@
 //!
 //!     cargo bench -p secmon-sim --bench replay            # 1 GiB corpus (generated once)
 //!     SECMON_BENCH_MB=256 cargo bench -p secmon-sim --bench replay
+//!     SECMON_BENCH_ONLY="log files.gz/literal/secmon -c" cargo bench ...   # one row (profiling)
 //!
 //! The corpus is real CloudTrail records (the Stratus Red Team fixtures and the seed's test
 //! events) with fresh event ids and times, in three forms: JSON lines (how records reach
@@ -108,6 +109,11 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// Whether the row runs (all of them unless `SECMON_BENCH_ONLY="form/pattern/tool"` names one).
+fn wanted(form: &str, case: &str, tool: &str) -> bool {
+    std::env::var("SECMON_BENCH_ONLY").map_or(true, |only| only == format!("{form}/{case}/{tool}"))
+}
+
 fn row(form: &str, case: &str, tool: &str, mib: f64, secs: f64, events: u64, matches: u64) {
     println!("{form:<12} {case:<11} {tool:<13} {secs:>8.2} {:>10.0} {:>12.0} {matches:>9}", mib / secs, events as f64 / secs);
 }
@@ -141,11 +147,15 @@ fn main() {
             let path = path.to_str().unwrap();
             let mib = if file.ends_with(".gz") { decompressed } else { size(file) };
 
-            let t = Instant::now();
-            let (n, hits) = events::count_matches(path, Format::Auto, &pattern).unwrap();
-            row(form, case, "secmon -c", mib, t.elapsed().as_secs_f64(), n, hits);
-            counts.push(hits);
-
+            if wanted(form, case, "secmon -c") {
+                let t = Instant::now();
+                let (n, hits) = events::count_matches(path, Format::Auto, &pattern).unwrap();
+                row(form, case, "secmon -c", mib, t.elapsed().as_secs_f64(), n, hits);
+                counts.push(hits);
+            }
+            if !wanted(form, case, "secmon plain") {
+                continue;
+            }
             let t = Instant::now();
             let (mut n, mut plain) = (0u64, 0u64);
             events::for_each(path, &mut |e| {
@@ -156,7 +166,7 @@ fn main() {
             row(form, case, "secmon plain", mib, t.elapsed().as_secs_f64(), n, plain);
             counts.push(plain);
 
-            if file.ends_with(".gz") {
+            if file.ends_with(".gz") || !wanted(form, case, "jq") {
                 continue;
             }
             let filter = if file.ends_with(".jsonl") { jq.to_string() } else { format!(".Records[] | {jq}") };
@@ -171,6 +181,20 @@ fn main() {
             }
         }
         assert!(counts.windows(2).all(|w| w[0] == w[1]), "{case}: the ways of counting disagree: {counts:?}");
+    }
+    // The ceiling for the gzipped form: inflating alone, nothing scanned.
+    if wanted("log files.gz", "-", "inflate only") {
+        let t = Instant::now();
+        let mut r = events::open(dir.join("cloudtrail.json.gz").to_str().unwrap()).unwrap();
+        let (mut buf, mut n) = (vec![0u8; 1 << 22], 0usize);
+        loop {
+            match std::io::Read::read(&mut r, &mut buf).unwrap() {
+                0 => break,
+                k => n += k,
+            }
+        }
+        assert_eq!(n as f64 / (1 << 20) as f64, decompressed);
+        row("log files.gz", "-", "inflate only", decompressed, t.elapsed().as_secs_f64(), 0, 0);
     }
     if let Some(rss) = peak_rss_mib() {
         println!("secmon peak RSS: {rss:.0} MiB (streaming: independent of corpus size)");

@@ -14,41 +14,144 @@ fn escaped(d: &[u8], q: usize) -> bool {
     run % 2 == 1
 }
 
-/// The length of the object or array at the start of `d`, or None when `d` ends first.
-pub fn skip_nested(d: &[u8]) -> Option<usize> {
-    let mut quotes = memchr_iter(b'"', d);
-    let mut depth = 0usize;
-    let mut gap = 0;
-    loop {
-        let open = quotes.next();
-        let end = open.unwrap_or(d.len());
-        for (i, b) in d[gap..end].iter().enumerate() {
-            match b {
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth = depth.checked_sub(1)?;
-                    if depth == 0 {
-                        return Some(gap + i + 1);
-                    }
+const ONES: u64 = 0x0101_0101_0101_0101;
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// The high bit of every byte of `w` equal to `c` (exact: no carries cross bytes).
+#[inline]
+fn eq_mask(w: u64, c: u8) -> u64 {
+    let x = w ^ (ONES * u64::from(c));
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The scanner's state between blocks.
+#[derive(Default)]
+struct Nesting {
+    depth: usize,
+    in_string: bool,
+    /// The previous byte was a backslash inside a string.
+    escape_next: bool,
+}
+
+impl Nesting {
+    /// A bracket outside strings at `i`; Some(end) when it closes the outermost value, Some(None)
+    /// for a stray closing bracket.
+    #[inline]
+    fn bracket(&mut self, i: usize, b: u8) -> Option<Option<usize>> {
+        match b {
+            b'{' | b'[' => self.depth += 1,
+            b'}' | b']' => {
+                if self.depth == 0 {
+                    return Some(None);
                 }
-                _ => {}
+                self.depth -= 1;
+                if self.depth == 0 {
+                    return Some(Some(i + 1));
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// Byte by byte, for blocks holding a backslash (rare in CloudTrail records).
+    fn slow(&mut self, base: usize, block: &[u8]) -> Option<Option<usize>> {
+        for (k, b) in block.iter().enumerate() {
+            if self.in_string {
+                if self.escape_next {
+                    self.escape_next = false;
+                } else if *b == b'\\' {
+                    self.escape_next = true;
+                } else if *b == b'"' {
+                    self.in_string = false;
+                }
+            } else if *b == b'"' {
+                self.in_string = true;
+            } else if let Some(end) = self.bracket(base + k, *b) {
+                return Some(end);
             }
         }
-        open?;
-        // The closing quote: the next one not escaped.
-        let close = loop {
-            let q = quotes.next()?;
-            if !escaped(d, q) {
-                break q;
+        None
+    }
+
+    /// Eight words at once: the quotes give, by a prefix XOR, which bytes are inside strings;
+    /// only bracket candidates outside them are looked at.
+    fn fast(&mut self, base: usize, block: &[u8]) -> Option<Option<usize>> {
+        for (k, word) in block.chunks_exact(8).enumerate() {
+            let w = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+            let mut strings = eq_mask(w, b'"');
+            strings ^= strings << 8;
+            strings ^= strings << 16;
+            strings ^= strings << 32;
+            if self.in_string {
+                strings ^= HIGH;
             }
-        };
-        gap = close + 1;
+            self.in_string = strings >> 63 == 1;
+            // `{ } [ ]` all become 0x7F when OR-ed with 0x26 (so do `Y _ y DEL`, which the byte
+            // check below drops; outside strings they only occur in invalid JSON).
+            let mut candidates = eq_mask(w | (ONES * 0x26), 0x7F) & !strings;
+            while candidates != 0 {
+                let i = (candidates.trailing_zeros() / 8) as usize;
+                candidates &= candidates - 1;
+                if let Some(end) = self.bracket(base + 8 * k + i, word[i]) {
+                    return Some(end);
+                }
+            }
+        }
+        None
     }
 }
 
-/// The length of the string whose opening quote is `d[0]`, quotes included.
+/// The length of the object or array at the start of `d`, or None when `d` ends first.
+///
+/// Reads 64 bytes at a time in portable integer code (SWAR): per 8-byte word, a mask of quotes,
+/// a prefix XOR of it for the bytes inside strings, and a mask of brackets outside them. Blocks
+/// with a backslash (escaped quotes) go byte by byte. Only strings and nesting are tracked;
+/// validity is the parser's business.
+pub fn skip_nested(d: &[u8]) -> Option<usize> {
+    let mut n = Nesting::default();
+    let mut padded = [b' '; 64];
+    let mut base = 0;
+    // No backslash before `clear_until`: one search covers many blocks (backslashes are rare),
+    // within a horizon so that a record never pays for the rest of the buffer.
+    let mut clear_until = 0;
+    while base < d.len() {
+        let block = if d.len() - base >= 64 {
+            &d[base..base + 64]
+        } else {
+            padded[..d.len() - base].copy_from_slice(&d[base..]);
+            &padded[..]
+        };
+        if clear_until < base + 64 {
+            let horizon = d.len().min(base + 512);
+            clear_until = memchr::memchr(b'\\', &d[base..horizon]).map_or(horizon.max(base + 64), |i| base + i);
+        }
+        let done = if n.escape_next || clear_until < base + 64 { n.slow(base, block) } else { n.fast(base, block) };
+        if let Some(end) = done {
+            return end.filter(|e| *e <= d.len());
+        }
+        base += 64;
+    }
+    None
+}
+
+/// The length of the string whose opening quote is `d[0]`, quotes included. Most strings of a
+/// record are short: a plain loop beats setting up a vector search for them.
 pub fn skip_string(d: &[u8]) -> Option<usize> {
-    memchr_iter(b'"', d).skip(1).find(|q| !escaped(d, *q)).map(|q| q + 1)
+    let mut i = 1;
+    while i < d.len().min(48) {
+        match d[i] {
+            b'"' => return Some(i + 1),
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    if i >= d.len() {
+        return None;
+    }
+    memchr_iter(b'"', &d[i..]).map(|q| q + i).find(|q| !escaped(d, *q)).map(|q| q + 1)
 }
 
 /// The length of the JSON value at the start of `d` (its first byte), or None when `d` ends
@@ -61,55 +164,48 @@ pub fn skip_value(d: &[u8]) -> Option<usize> {
     }
 }
 
-/// The top-level members of the object `d` (a complete object, `{` first, nothing after it but
-/// whitespace): each key's bytes (between its quotes, escapes as written) and its value's byte
-/// range. None when the text is not an object this scanner can walk; the caller then parses it
-/// the plain way.
-pub fn members(d: &[u8]) -> Option<Vec<(&[u8], std::ops::Range<usize>)>> {
-    let (out, end) = members_to(d)?;
-    d[end..].iter().all(u8::is_ascii_whitespace).then_some(out)
-}
-
-fn members_to(d: &[u8]) -> Option<(Vec<(&[u8], std::ops::Range<usize>)>, usize)> {
-    let mut out = Vec::new();
+/// Walks the top-level members of the object `d` (`{` first, nothing after it but whitespace),
+/// handing each key's bytes (between its quotes, escapes as written) and its value's byte range
+/// to `f`. False when the text is not an object this scanner can walk (the caller then parses
+/// it the plain way) or when `f` returns false.
+pub fn for_each_member(d: &[u8], f: &mut dyn FnMut(&[u8], std::ops::Range<usize>) -> bool) -> bool {
     let ws = |i: &mut usize| {
         while d.get(*i).is_some_and(u8::is_ascii_whitespace) {
             *i += 1;
         }
     };
     if d.first() != Some(&b'{') {
-        return None;
+        return false;
     }
     let mut i = 1;
     ws(&mut i);
     if d.get(i) == Some(&b'}') {
-        return Some((out, i + 1));
+        return d[i + 1..].iter().all(u8::is_ascii_whitespace);
     }
     loop {
         ws(&mut i);
         if d.get(i) != Some(&b'"') {
-            return None;
+            return false;
         }
-        let klen = skip_string(&d[i..])?;
+        let Some(klen) = skip_string(&d[i..]) else { return false };
         let key = &d[i + 1..i + klen - 1];
         i += klen;
         ws(&mut i);
         if d.get(i) != Some(&b':') {
-            return None;
+            return false;
         }
         i += 1;
         ws(&mut i);
-        let vlen = skip_value(d.get(i..)?)?;
-        if vlen == 0 {
-            return None;
+        let Some(vlen) = d.get(i..).and_then(skip_value).filter(|n| *n > 0) else { return false };
+        if !f(key, i..i + vlen) {
+            return false;
         }
-        out.push((key, i..i + vlen));
         i += vlen;
         ws(&mut i);
         match d.get(i) {
             Some(b',') => i += 1,
-            Some(b'}') => return Some((out, i + 1)),
-            _ => return None,
+            Some(b'}') => return d[i + 1..].iter().all(u8::is_ascii_whitespace),
+            _ => return false,
         }
     }
 }
@@ -129,16 +225,50 @@ mod tests {
         assert_eq!(skip_nested(b"{}}"), Some(2));
     }
 
+    fn value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<i32>().prop_map(serde_json::Value::from),
+            // Strings full of what the scanner must not be fooled by.
+            "[a-c\"\\\\{}\\[\\]\\\\u00e9 ]{0,80}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 64, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map("[a-z\"\\\\]{1,6}", inner, 0..6)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
     #[test]
     fn members_of_an_object() {
         let d = br#"{ "a" : 1, "b\"q": {"x": [1]}, "c":"s" }"#;
-        let m = members(d).unwrap();
-        let keys: Vec<&[u8]> = m.iter().map(|(k, _)| *k).collect();
-        assert_eq!(keys, [&b"a"[..], br#"b\"q"#, b"c"]);
-        assert_eq!(&d[m[1].1.clone()], br#"{"x": [1]}"#);
-        assert_eq!(&d[m[2].1.clone()], br#""s""#);
-        assert!(members(b"{}").unwrap().is_empty());
-        assert!(members(br#"{"a" 1}"#).is_none());
-        assert!(members(br#"{"a": 1} {"b": 2}"#).is_none(), "one object only");
+        let mut seen = Vec::new();
+        assert!(for_each_member(d, &mut |k, r| {
+            seen.push((k.to_vec(), d[r].to_vec()));
+            true
+        }));
+        assert_eq!(seen[1], (br#"b\"q"#.to_vec(), br#"{"x": [1]}"#.to_vec()));
+        assert_eq!(seen[2].1, br#""s""#.to_vec());
+        assert!(for_each_member(b"{}", &mut |_, _| true));
+        assert!(!for_each_member(br#"{"a" 1}"#, &mut |_, _| true));
+        assert!(!for_each_member(br#"{"a": 1} {"b": 2}"#, &mut |_, _| true), "one object only");
     }
+
+    proptest::proptest! {
+        /// Whatever the strings hold (quotes, backslashes, brackets, across 64-byte blocks),
+        /// the scanner ends a value exactly where the JSON writer did.
+        #[test]
+        fn skip_nested_ends_where_the_writer_ended(v in value(), pretty: bool, tail in "[ ,\\]}{\"a]{0,3}") {
+            let text = if pretty { serde_json::to_string_pretty(&v).unwrap() } else { v.to_string() };
+            let d = format!("{text}{tail}");
+            if text.starts_with('{') || text.starts_with('[') {
+                proptest::prop_assert_eq!(skip_nested(d.as_bytes()), Some(text.len()));
+                proptest::prop_assert_eq!(skip_nested(&text.as_bytes()[..text.len() - 1]), None);
+            }
+        }
+    }
+
 }

@@ -56,25 +56,32 @@ impl Clause {
 }
 
 /// The clauses of one context, and the literal union that near-miss reports use.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Clauses {
     all: Vec<Clause>,
     /// Any literal of any clause: an event sharing none with the pattern is no near miss.
     any: Option<Clause>,
     escapes_matter: bool,
+    unicode_escape: memmem::Finder<'static>,
+}
+
+impl Default for Clauses {
+    fn default() -> Clauses {
+        Clauses::build(Vec::new(), false)
+    }
 }
 
 impl Clauses {
     fn build(cnf: Vec<Vec<String>>, escapes_matter: bool) -> Clauses {
         let union: Vec<String> = cnf.iter().flatten().cloned().collect();
-        Clauses { all: cnf.iter().map(|c| Clause::new(c)).collect(), any: (!union.is_empty()).then(|| Clause::new(&union)), escapes_matter }
+        Clauses { all: cnf.iter().map(|c| Clause::new(c)).collect(), any: (!union.is_empty()).then(|| Clause::new(&union)), escapes_matter, unicode_escape: memmem::Finder::new(b"\\u").into_owned() }
     }
 
     fn admits(&self, raw: &[u8], need: Need) -> bool {
         if self.all.is_empty() {
             return true;
         }
-        if self.escapes_matter && memmem::find(raw, b"\\u").is_some() {
+        if self.escapes_matter && self.unicode_escape.find(raw).is_some() {
             return true;
         }
         match need {

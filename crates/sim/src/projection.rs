@@ -23,7 +23,8 @@ use crate::pattern::{Pattern, Step};
 struct Node {
     /// Keep this value whole.
     whole: bool,
-    keys: BTreeMap<String, Node>,
+    /// A handful at most: a linear search by bytes beats hashing or a tree.
+    keys: Vec<(String, Node)>,
     indexes: BTreeMap<usize, Node>,
     /// A wildcard: every child, projected by this node.
     any: Option<Box<Node>>,
@@ -36,7 +37,13 @@ impl Node {
             return;
         };
         let child = match first {
-            Step::Key(k) => self.keys.entry(k.clone()).or_default(),
+            Step::Key(k) => match self.keys.iter().position(|(have, _)| have == k) {
+                Some(i) => &mut self.keys[i].1,
+                None => {
+                    self.keys.push((k.clone(), Node::default()));
+                    &mut self.keys.last_mut().expect("pushed").1
+                }
+            },
             Step::Index(i) => self.indexes.entry(*i).or_default(),
             Step::Any => self.any.get_or_insert_with(Default::default),
         };
@@ -44,7 +51,11 @@ impl Node {
     }
 
     fn child_key(&self, k: &str) -> Option<&Node> {
-        self.keys.get(k).or(self.any.as_deref())
+        self.child_key_bytes(k.as_bytes())
+    }
+
+    fn child_key_bytes(&self, k: &[u8]) -> Option<&Node> {
+        self.keys.iter().find(|(have, _)| have.as_bytes() == k).map(|(_, n)| n).or(self.any.as_deref())
     }
 
     fn child_index(&self, i: usize) -> Option<&Node> {
@@ -73,27 +84,45 @@ impl Projection {
         Some(Projection { root })
     }
 
-    /// Parses `bytes` (one JSON document), keeping only the projected paths. An object's
-    /// members are found by the scanner and only the kept ones are parsed; anything the scanner
-    /// cannot walk is parsed the plain way (which also reports its errors).
+    /// Parses `bytes` (one JSON document), keeping only the projected paths. An object's members
+    /// are found by the scanner and only the kept ones are parsed; anything the scanner cannot
+    /// walk is parsed the plain way, with the parser skipping what is not kept (and reporting
+    /// errors).
     pub fn parse(&self, bytes: &[u8]) -> serde_json::Result<Value> {
-        let doc = bytes.trim_ascii();
         if !self.root.whole {
-            if let Some(members) = jsonscan::members(doc) {
-                let mut out = Map::new();
-                for (key, range) in members {
-                    let key: std::borrow::Cow<str> = if key.contains(&b'\\') {
-                        serde_json::from_slice::<String>(&bytes_of_string(key))?.into()
-                    } else {
-                        String::from_utf8_lossy(key)
-                    };
-                    if let Some(child) = self.root.child_key(&key) {
-                        let mut de = serde_json::Deserializer::from_slice(&doc[range]);
-                        let v = child.deserialize(&mut de)?;
-                        de.end()?;
-                        out.insert(key.into_owned(), v);
+            let mut out = Map::new();
+            let mut failed = None;
+            let walked = jsonscan::for_each_member(bytes.trim_ascii(), &mut |raw, range| {
+                // Keys without escapes are compared as bytes; only kept keys become strings.
+                let escaped = memchr::memchr(b'\\', raw).is_some();
+                let key = if escaped {
+                    match serde_json::from_slice::<String>(&[b"\"", raw, b"\""].concat()) {
+                        Ok(k) => k,
+                        Err(e) => {
+                            failed = Some(e);
+                            return false;
+                        }
+                    }
+                } else if self.root.child_key_bytes(raw).is_some() {
+                    String::from_utf8_lossy(raw).into_owned()
+                } else {
+                    return true;
+                };
+                if let Some(child) = self.root.child_key(&key) {
+                    let mut de = serde_json::Deserializer::from_slice(&bytes.trim_ascii()[range]);
+                    match child.deserialize(&mut de) {
+                        Ok(v) => {
+                            out.insert(key, v);
+                        }
+                        Err(e) => {
+                            failed = Some(e);
+                            return false;
+                        }
                     }
                 }
+                true
+            });
+            if walked {
                 return Ok(Value::Object(out));
             }
         }
@@ -102,15 +131,6 @@ impl Projection {
         de.end()?;
         Ok(v)
     }
-}
-
-/// A key's raw bytes back in quotes, to be unescaped by the JSON parser.
-fn bytes_of_string(raw: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(raw.len() + 2);
-    v.push(b'"');
-    v.extend_from_slice(raw);
-    v.push(b'"');
-    v
 }
 
 impl<'de> DeserializeSeed<'de> for &Node {
@@ -125,6 +145,27 @@ impl<'de> DeserializeSeed<'de> for &Node {
 }
 
 struct Projected<'n>(&'n Node);
+
+/// A member's key: the key and its node when the projection keeps it; nothing (and no
+/// allocation) when it does not.
+struct Key<'n>(&'n Node);
+
+impl<'de, 'n> DeserializeSeed<'de> for Key<'n> {
+    type Value = Option<(String, &'n Node)>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, 'n> Visitor<'de> for Key<'n> {
+    type Value = Option<(String, &'n Node)>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a property name")
+    }
+    fn visit_str<E>(self, k: &str) -> Result<Self::Value, E> {
+        Ok(self.0.child_key(k).map(|child| (k.to_string(), child)))
+    }
+}
 
 impl<'de> Visitor<'de> for Projected<'_> {
     type Value = Value;
@@ -154,11 +195,11 @@ impl<'de> Visitor<'de> for Projected<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
-        while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match self.0.child_key(&k) {
-                Some(child) => {
+        while let Some(kept) = map.next_key_seed(Key(self.0))? {
+            match kept {
+                Some((k, child)) => {
                     let v = map.next_value_seed(child)?;
-                    out.insert(k.into_owned(), v);
+                    out.insert(k, v);
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;
