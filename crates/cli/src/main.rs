@@ -19,6 +19,16 @@ use output::Style;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Colours: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    color: ColorChoice,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -40,6 +50,11 @@ enum Command {
         /// The spec file.
         #[arg(short = 'f', long = "file", default_value = "secmon.yaml")]
         file: PathBuf,
+        /// Treat lint warnings as errors (exit 1): for CI, so that an alarm that cannot fire
+        /// never merges.
+        #[arg(long)]
+        strict: bool,
+        /// text for people, json for tools.
         #[arg(long, value_enum, default_value = "text")]
         output: Format,
     },
@@ -91,6 +106,7 @@ enum Command {
     Plan {
         #[command(flatten)]
         common: Common,
+        /// text for people (terraform's conventions), json for tools (the plan as data).
         #[arg(long, value_enum, default_value = "text")]
         output: Format,
         /// Also write the plan as JSON to this file, for `secmon apply FILE`.
@@ -120,6 +136,7 @@ enum Command {
     Verify {
         #[command(flatten)]
         common: Common,
+        /// text for people, json for tools.
         #[arg(long, value_enum, default_value = "text")]
         output: Format,
         /// Send the confirmation e-mail again to pending subscriptions.
@@ -143,6 +160,7 @@ enum Command {
         /// Addresses as `plan` shows them, e.g. `topic.SecurityAlarms`.
         #[arg(required = true)]
         addresses: Vec<String>,
+        /// Do not ask for confirmation (required without a terminal).
         #[arg(long)]
         auto_approve: bool,
     },
@@ -157,6 +175,7 @@ enum Command {
     Destroy {
         #[command(flatten)]
         common: Common,
+        /// Do not ask for confirmation (required without a terminal).
         #[arg(long)]
         auto_approve: bool,
         /// Days a deleted secret can still be restored (7-30).
@@ -165,6 +184,12 @@ enum Command {
         /// Also delete the trail's bucket when it holds log files.
         #[arg(long)]
         delete_logs: bool,
+    },
+    /// Print a shell completion script: `secmon completions bash > /etc/bash_completion.d/secmon`
+    /// (zsh, fish, powershell and elvish too).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
     },
 }
 
@@ -187,6 +212,10 @@ struct Common {
     /// Also write the live state read from AWS, as JSON (golden fixtures, bug reports).
     #[arg(long, hide = true)]
     live_out: Option<PathBuf>,
+    /// Treat the spec's lint warnings as errors: plan and apply stop before showing or changing
+    /// anything (exit 1). Warnings about live state (unconfirmed subscriptions) stay warnings.
+    #[arg(long)]
+    strict: bool,
 }
 
 /// How a command ended. Every exit status secmon uses is decided here, in one table.
@@ -239,7 +268,11 @@ enum CliError {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let style = Style::detect();
+    let style = match cli.color {
+        ColorChoice::Auto => Style::detect(),
+        ColorChoice::Always => Style { color: true },
+        ColorChoice::Never => Style { color: false },
+    };
     let outcome = run(cli, style).unwrap_or_else(|e| {
         eprintln!("{} {e}", style.red("Error:"));
         Outcome::Error
@@ -249,7 +282,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
     match cli.command {
-        Command::Validate { file, output } => Ok(validate(&file, output, style)),
+        Command::Validate { file, strict, output } => Ok(validate(&file, strict, output, style)),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "secmon", &mut std::io::stdout());
+            Ok(Outcome::Done)
+        }
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&secmon_spec::json_schema()).expect("schema"));
             Ok(Outcome::Done)
@@ -299,12 +336,17 @@ fn print_diagnostics(diags: &[Diagnostic], style: Style) {
     }
 }
 
-fn validate(file: &std::path::Path, output: Format, style: Style) -> Outcome {
+fn validate(file: &std::path::Path, strict: bool, output: Format, style: Style) -> Outcome {
     let (valid, diags) = match Spec::from_file(file) {
         Ok(spec) => {
             let mut d = spec.warnings.clone();
             d.extend(secmon_sim::lint::lint(&spec));
             d.sort_by_key(|x| (x.line, x.column));
+            if strict {
+                for x in &mut d {
+                    x.severity = Severity::Error;
+                }
+            }
             (!d.iter().any(|x| x.severity == Severity::Error), d)
         }
         Err(e) => (false, e.diagnostics()),

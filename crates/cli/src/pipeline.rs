@@ -101,6 +101,20 @@ pub fn force_unlock_cmd(common: &Common, id: &str, style: Style) -> Result<Outco
     Ok(Outcome::Done)
 }
 
+/// Prints the spec's warnings and lint; with `--strict`, refuses to go on when there are any.
+fn lint_gate(common: &Common, spec: &secmon_spec::Spec, style: Style) -> Result<(), CliError> {
+    let mut diags = spec.warnings.clone();
+    diags.extend(secmon_sim::lint::lint(spec));
+    print_diagnostics(&diags, style);
+    if common.strict && !diags.is_empty() {
+        return Err(CliError::Refused(format!(
+            "--strict: the spec has {} warning(s) (above); nothing was changed. Fix them, or run without --strict",
+            diags.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Prints the call counts when asked, whatever the command's outcome.
 fn with_stats<T>(common: &Common, aws: &Aws, result: Result<T, CliError>) -> Result<T, CliError> {
     if common.stats {
@@ -118,9 +132,8 @@ pub fn plan_cmd(
     style: Style,
 ) -> Result<Outcome, CliError> {
     in_session(common, |s| {
+        lint_gate(common, &s.spec, style)?;
         let plan = s.plan(PlanOptions { destroy, delete_logs: false })?;
-        print_diagnostics(&s.spec.warnings, style);
-        print_diagnostics(&secmon_sim::lint::lint(&s.spec), style);
         print_diagnostics(&secmon_engine::unconfirmed(&s.spec, &plan), style);
         let json = serde_json::to_string_pretty(&plan).expect("plan json");
         match output {
@@ -234,8 +247,10 @@ pub fn apply_cmd(
 ) -> Result<Outcome, CliError> {
     let opts = apply_options(common, 7, fail_after_steps);
     in_locked_session(common, |s| {
+        // Apply says what lint says, every time: an alarm that cannot fire is not deployed
+        // silently (and not at all with --strict).
+        lint_gate(common, &s.spec, style)?;
         let fresh = s.plan(PlanOptions::default())?;
-        print_diagnostics(&s.spec.warnings, style);
         if let Some(path) = plan_file {
             // The saved plan was reviewed: apply it without asking again, if it still holds.
             let saved = secmon_engine::load_plan(path)?;

@@ -41,10 +41,26 @@ fn pretty(v: &Option<Value>) -> String {
     }
 }
 
+/// A whole structured value, as it is created or destroyed: a policy as `jsonencode(...)` of
+/// indented JSON (as terraform shows it), any other map (tags, dimensions) in full. Lines after
+/// the first are indented under the attribute.
+fn whole(key: &str, v: &Value, indent: &str) -> String {
+    if v.as_object().is_some_and(|o| o.is_empty()) || v.as_array().is_some_and(|a| a.is_empty()) {
+        return v.to_string();
+    }
+    let text = serde_json::to_string_pretty(v).unwrap_or_default();
+    let body = text.lines().collect::<Vec<_>>().join(&format!("\n{indent}"));
+    if key.to_ascii_lowercase().contains("policy") {
+        format!("jsonencode({body})")
+    } else {
+        body
+    }
+}
+
 fn render_step(step: &Step, style: Style, out: &mut String) {
     let r = step.after.as_ref().or(step.before.as_ref()).expect("resource");
     out.push_str(&format!("  {} {} {}", style.dim("#"), style.bold(&step.address), verb(step.action)));
-    if step.action == Action::Update {
+    if matches!(step.action, Action::Update | Action::Delete | Action::Replace) && !step.reason.is_empty() {
         out.push_str(&format!(" ({})", step.reason));
     }
     out.push('\n');
@@ -71,11 +87,13 @@ fn render_step(step: &Step, style: Style, out: &mut String) {
                 out.push_str(&format!("          {painted}\n"));
             }
             out.push_str("        POLICY\n");
-        } else if step.action == Action::Create {
-            let v = if is_doc { "(policy, see --output json)".to_string() } else { scalar(&after) };
+        } else if matches!(step.action, Action::Create | Action::Delete) {
+            let value = if step.action == Action::Create { &after } else { &before };
+            let v = match value {
+                Some(v @ (Value::Object(_) | Value::Array(_))) => whole(&key, v, "        "),
+                _ => scalar(value),
+            };
             out.push_str(&format!("      {sym} {key} = {v}\n"));
-        } else if step.action == Action::Delete {
-            continue;
         } else {
             out.push_str(&format!("      {sym} {key} = {} -> {}\n", scalar(&before), scalar(&after)));
         }
@@ -143,4 +161,59 @@ pub fn verify_text(report: &secmon_verify::Report, style: Style) -> String {
         count(Status::Failed)
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use secmon_diff::{desired_resources, plan, LiveState, PlanOptions, Target};
+    use secmon_spec::Spec;
+
+    use super::*;
+
+    /// Issue 13, item 1: the plan a reviewer reads shows every policy and map it creates, and
+    /// says why a resource is destroyed. `tests/golden/<case>/plan.human.txt` is the human plan
+    /// of each diff fixture; `UPDATE_GOLDEN=1 cargo test -p secmon-cli --bin secmon golden`
+    /// rewrites them (review the diff).
+    #[test]
+    fn human_plans_match_their_golden_files() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden");
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+        dirs.sort();
+        let mut wrong = Vec::new();
+        for dir in dirs {
+            let spec = Spec::from_file(&dir.join("spec.yaml")).unwrap();
+            let live: LiveState = serde_json::from_str(&std::fs::read_to_string(dir.join("live.json")).unwrap()).unwrap();
+            let (account, region) = if live.account_id.is_empty() {
+                ("123456789012".to_string(), "us-east-1".to_string())
+            } else {
+                (live.account_id.clone(), live.region.clone())
+            };
+            let state = spec.state.resolve(&account, &region).unwrap();
+            let target = Target { account_id: account, region };
+            let Ok(p) = plan(&state.name, &desired_resources(&state, &target), &live, PlanOptions::default()) else { continue };
+            let got = plan_text(&p, Style { color: false });
+            let file = dir.join("plan.human.txt");
+            if std::env::var("UPDATE_GOLDEN").is_ok() {
+                std::fs::write(&file, &got).unwrap();
+                continue;
+            }
+            let want = std::fs::read_to_string(&file).unwrap_or_default();
+            if got != want {
+                let diff = similar::TextDiff::from_lines(&want, &got).unified_diff().header("expected", "got").to_string();
+                wrong.push(format!("{}:\n{diff}", dir.display()));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn policies_are_printed_in_full_and_labelled() {
+        let v = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow"}]});
+        let text = whole("trust_policy", &v, "    ");
+        assert!(text.starts_with("jsonencode({") && text.contains("\n      \"Statement\"") && text.ends_with("})"), "{text}");
+        assert_eq!(whole("dimensions", &serde_json::json!({}), ""), "{}");
+        assert!(whole("tags", &serde_json::json!({"secmon:spec": "x"}), "").starts_with('{'));
+    }
 }

@@ -519,3 +519,32 @@ fn an_unreadable_secret_value_source_stops_apply_before_any_change() {
     assert!(err.contains("nothing was changed"), "{err}");
     assert_eq!(mutating(&err), 0, "no resource was created: {err}");
 }
+
+/// Issue 13, item 2: an alarm that cannot fire is never deployed silently. `apply` prints the
+/// lint warnings every time; `--strict` makes them errors for plan and apply (exit 1, nothing
+/// changed), and for validate.
+#[test]
+fn lint_warnings_are_printed_by_apply_and_fatal_with_strict() {
+    let Some(w) = World::new() else { return };
+    let dir = std::env::temp_dir().join(format!("secmon-strict-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join("average.yaml");
+    std::fs::write(&spec, std::fs::read_to_string(root().join(SEED)).unwrap().replace("statistic: Sum", "statistic: Average")).unwrap();
+    let spec = spec.to_str().unwrap();
+
+    let out = w.secmon(&["validate", "-f", spec, "--strict"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    for args in [vec!["plan", "-f", spec, "--strict"], vec!["apply", "-f", spec, "--strict", "--auto-approve"]] {
+        let cmd = args[0];
+        let out = w.secmon(&args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{cmd} --strict: {err}");
+        assert!(err.contains("alarm.statistic") && err.contains("--strict: the spec has"), "{cmd}: {err}");
+        assert!(!text(&out.stdout).contains("will be created"), "{cmd} --strict shows no plan");
+    }
+    let (code, _) = w.plan();
+    assert_eq!(code, 2, "nothing was created by apply --strict");
+    let out = w.secmon(&["apply", "-f", spec, "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("alarm.statistic"), "apply prints the warning: {}", text(&out.stderr));
+}

@@ -119,3 +119,26 @@ fn every_example_and_spec_shipped_validates() {
         assert_eq!(out.status.code(), Some(0), "{}: {}", f.display(), String::from_utf8_lossy(&out.stderr));
     }
 }
+
+/// Issue 13, item 10: the habits of the field: completions, --color.
+#[test]
+fn completions_and_colour_choice() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = secmon(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains("secmon") && script.contains("test-pattern") && script.len() > 1000, "{shell}");
+    }
+    let painted = secmon(&["validate", "-f", "tests/invalid/002-unknown-alarm-key.yaml", "--color", "always"]);
+    assert!(String::from_utf8_lossy(&painted.stderr).contains('\x1b'), "--color always paints even without a terminal");
+    let plain = secmon(&["validate", "-f", "tests/invalid/002-unknown-alarm-key.yaml", "--color", "never"]);
+    assert!(!String::from_utf8_lossy(&plain.stderr).contains('\x1b'));
+}
+
+#[test]
+fn strict_validate_fails_on_warnings() {
+    let out = secmon(&["validate", "-f", "tests/fixtures/lint-everything.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "warnings alone: valid");
+    let out = secmon(&["validate", "-f", "tests/fixtures/lint-everything.yaml", "--strict"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -15,6 +15,7 @@
 //! - `secmon plain`: every record parsed whole and evaluated (what `simulate` and the
 //!   explaining `test-pattern` do);
 //! - `jq` with the equivalent filter (JSON lines and uncompressed log files).
+//!
 //! Results go in docs/benchmarks.md.
 
 use std::io::{BufWriter, Write};

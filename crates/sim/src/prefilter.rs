@@ -74,7 +74,12 @@ impl Default for Clauses {
 impl Clauses {
     fn build(cnf: Vec<Vec<String>>, escapes_matter: bool) -> Clauses {
         let union: Vec<String> = cnf.iter().flatten().cloned().collect();
-        Clauses { all: cnf.iter().map(|c| Clause::new(c)).collect(), any: (!union.is_empty()).then(|| Clause::new(&union)), escapes_matter, unicode_escape: memmem::Finder::new(b"\\u").into_owned() }
+        Clauses {
+            all: cnf.iter().map(|c| Clause::new(c)).collect(),
+            any: (!union.is_empty()).then(|| Clause::new(&union)),
+            escapes_matter,
+            unicode_escape: memmem::Finder::new(b"\\u").into_owned(),
+        }
     }
 
     fn admits(&self, raw: &[u8], need: Need) -> bool {
