@@ -1,6 +1,7 @@
 //! The `secmon` command: validate, plan, apply and destroy a secrets-monitoring pipeline.
 //! Every error becomes a message and an exit code here, in one place.
 
+mod markdown;
 mod offline;
 mod output;
 mod pipeline;
@@ -41,6 +42,17 @@ enum NotifyTestArg {
 enum Format {
     Text,
     Json,
+}
+
+/// How `plan` prints the plan.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PlanFormat {
+    /// For people, in terraform's conventions.
+    Text,
+    /// The plan as data (what `-o FILE` saves).
+    Json,
+    /// A pull-request comment: a summary table and a collapsible section per resource.
+    Markdown,
 }
 
 #[derive(Subcommand)]
@@ -106,9 +118,10 @@ enum Command {
     Plan {
         #[command(flatten)]
         common: Common,
-        /// text for people (terraform's conventions), json for tools (the plan as data).
+        /// text for people (terraform's conventions), json for tools (the plan as data),
+        /// markdown for a pull-request comment.
         #[arg(long, value_enum, default_value = "text")]
-        output: Format,
+        output: PlanFormat,
         /// Also write the plan as JSON to this file, for `secmon apply FILE`.
         #[arg(short = 'o', long = "out")]
         out: Option<PathBuf>,

@@ -12,7 +12,7 @@ use secmon_engine::Session;
 use secmon_spec::Spec;
 
 use crate::output::Style;
-use crate::{print_diagnostics, CliError, Common, Format, Outcome};
+use crate::{print_diagnostics, CliError, Common, Format, Outcome, PlanFormat};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().expect("tokio runtime")
@@ -125,7 +125,7 @@ fn with_stats<T>(common: &Common, aws: &Aws, result: Result<T, CliError>) -> Res
 
 pub fn plan_cmd(
     common: &Common,
-    output: Format,
+    output: PlanFormat,
     out: Option<&Path>,
     detailed: bool,
     destroy: bool,
@@ -137,8 +137,9 @@ pub fn plan_cmd(
         print_diagnostics(&secmon_engine::unconfirmed(&s.spec, &plan), style);
         let json = serde_json::to_string_pretty(&plan).expect("plan json");
         match output {
-            Format::Json => println!("{json}"),
-            Format::Text => print!("{}", crate::render::plan_text(&plan, style)),
+            PlanFormat::Json => println!("{json}"),
+            PlanFormat::Text => print!("{}", crate::render::plan_text(&plan, style)),
+            PlanFormat::Markdown => print!("{}", crate::markdown::plan_markdown(&plan)),
         }
         if let Some(path) = out {
             secmon_engine::write(path, &json)?;

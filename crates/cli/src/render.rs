@@ -57,7 +57,8 @@ fn whole(key: &str, v: &Value, indent: &str) -> String {
     }
 }
 
-fn render_step(step: &Step, style: Style, out: &mut String) {
+/// One step as the human plan shows it.
+pub fn step_text(step: &Step, style: Style, out: &mut String) {
     let r = step.after.as_ref().or(step.before.as_ref()).expect("resource");
     out.push_str(&format!("  {} {} {}", style.dim("#"), style.bold(&step.address), verb(step.action)));
     if matches!(step.action, Action::Update | Action::Delete | Action::Replace) && !step.reason.is_empty() {
@@ -117,7 +118,7 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
             plan.spec, plan.account_id, plan.region
         ));
         for s in plan.changes() {
-            render_step(s, style, &mut out);
+            step_text(s, style, &mut out);
         }
         out.push_str(&format!(
             "{} {} to add, {} to change, {} to replace, {} to destroy.\n",

@@ -1,0 +1,166 @@
+//! The plan as a pull-request comment: a summary table, then one collapsible section per changed
+//! resource with its attribute changes, sized for GitHub (a comment holds 65,536 characters).
+
+use secmon_diff::{Action, Plan};
+
+use crate::output::Style;
+
+/// GitHub's limit for a comment body, with room for the truncation note.
+const MAX_COMMENT: usize = 65_536;
+const RESERVE: usize = 600;
+
+fn action_word(a: Action) -> &'static str {
+    match a {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Replace => "replace",
+        Action::Delete => "destroy",
+        Action::NoOp => "none",
+    }
+}
+
+fn symbol(a: Action) -> &'static str {
+    match a {
+        Action::Create => "+",
+        Action::Update => "~",
+        Action::Replace => "-/+",
+        Action::Delete => "-",
+        Action::NoOp => " ",
+    }
+}
+
+/// A human plan's lines for one step, with each change's symbol moved to the first column, so
+/// GitHub's `diff` highlighting colours additions and removals.
+fn diff_lines(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        match trimmed.chars().next() {
+            Some(c @ ('+' | '-' | '~')) if indent > 0 => {
+                out.push(if c == '~' { '!' } else { c });
+                out.push_str(&" ".repeat(indent - 1));
+                out.push(' ');
+                out.push_str(&trimmed[1..]);
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+pub fn plan_markdown(plan: &Plan) -> String {
+    let mut out = format!("### secmon plan: `{}` (account {}, {})\n\n", plan.spec, plan.account_id, plan.region);
+    if !plan.has_changes() {
+        out.push_str("**No changes.** AWS matches the spec.\n");
+        notes(plan, &mut out);
+        return out;
+    }
+    out.push_str(&format!(
+        "**Plan: {} to add, {} to change, {} to replace, {} to destroy.**\n\n",
+        plan.count(Action::Create),
+        plan.count(Action::Update),
+        plan.count(Action::Replace),
+        plan.count(Action::Delete)
+    ));
+    out.push_str("| | resource | action | why |\n|---|---|---|---|\n");
+    for s in plan.changes() {
+        let why = if s.action == Action::Create { String::new() } else { s.reason.replace('|', "\\|") };
+        out.push_str(&format!("| `{}` | `{}` | {} | {} |\n", symbol(s.action), s.address, action_word(s.action), why));
+    }
+    out.push('\n');
+    let changes: Vec<_> = plan.changes().collect();
+    let mut shown = 0;
+    for s in &changes {
+        let mut text = String::new();
+        crate::render::step_text(s, Style { color: false }, &mut text);
+        let section = format!(
+            "<details><summary><code>{} {}</code> ({})</summary>\n\n```diff\n{}```\n\n</details>\n\n",
+            symbol(s.action),
+            s.address,
+            action_word(s.action),
+            diff_lines(&text)
+        );
+        if out.len() + section.len() > MAX_COMMENT - RESERVE {
+            break;
+        }
+        out.push_str(&section);
+        shown += 1;
+    }
+    if shown < changes.len() {
+        out.push_str(&format!(
+            "> The details of {} more resource(s) do not fit in a comment (GitHub's limit is {MAX_COMMENT} characters): see the job log or `plan.json`.\n\n",
+            changes.len() - shown
+        ));
+    }
+    notes(plan, &mut out);
+    out
+}
+
+fn notes(plan: &Plan, out: &mut String) {
+    for n in &plan.notes {
+        out.push_str(&format!("> **Note:** {n}\n"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use secmon_diff::{desired_resources, plan, LiveState, PlanOptions, Target};
+    use secmon_spec::Spec;
+
+    use super::*;
+
+    fn golden_plan(case: &str) -> Plan {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden").join(case);
+        let spec = Spec::from_file(&dir.join("spec.yaml")).unwrap();
+        let live: LiveState = serde_json::from_str(&std::fs::read_to_string(dir.join("live.json")).unwrap()).unwrap();
+        let state = spec.state.resolve("123456789012", "us-east-1").unwrap();
+        let target = Target { account_id: "123456789012".into(), region: "us-east-1".into() };
+        plan(&state.name, &desired_resources(&state, &target), &live, PlanOptions::default()).unwrap()
+    }
+
+    /// Issue 13, item 5: `plan --output markdown` is a pull-request comment; the golden file is
+    /// `tests/golden/<case>/plan.md` (`UPDATE_GOLDEN=1` rewrites it).
+    #[test]
+    fn markdown_plans_match_their_golden_files() {
+        for case in ["empty-account", "drifted", "removed-monitor", "converged"] {
+            let got = plan_markdown(&golden_plan(case));
+            let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden").join(case).join("plan.md");
+            if std::env::var("UPDATE_GOLDEN").is_ok() {
+                std::fs::write(&file, &got).unwrap();
+                continue;
+            }
+            let want = std::fs::read_to_string(&file).unwrap_or_default();
+            assert!(got == want, "{case}:\n{}", similar::TextDiff::from_lines(&want, &got).unified_diff().header("expected", "got"));
+        }
+    }
+
+    #[test]
+    fn a_plan_too_long_for_a_comment_is_truncated_with_a_note() {
+        let mut p = golden_plan("empty-account");
+        let steps = p.steps.clone();
+        for i in 0..60 {
+            for s in &steps {
+                let mut s = s.clone();
+                s.address = format!("{}-{i}", s.address);
+                p.steps.push(s);
+            }
+        }
+        let md = plan_markdown(&p);
+        assert!(md.len() <= MAX_COMMENT, "{}", md.len());
+        assert!(md.contains("do not fit in a comment"), "the truncation is said");
+        assert!(md.contains(&format!("| `+` | `{}-59` | create |", steps[0].address)), "the summary table lists every resource");
+    }
+
+    #[test]
+    fn changes_start_their_line_for_diff_highlighting() {
+        // Widths are kept: the symbol moves to the first column, a space takes its place.
+        assert_eq!(
+            diff_lines("  + secret \"x\" {\n      + a = 1\n      ~ b = 1 -> 2\n    }"),
+            "+   secret \"x\" {\n+       a = 1\n!       b = 1 -> 2\n    }\n"
+        );
+    }
+}
