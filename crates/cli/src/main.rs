@@ -176,6 +176,9 @@ enum Command {
         /// Do not ask for confirmation (required without a terminal).
         #[arg(long)]
         auto_approve: bool,
+        /// Take resources that another spec owns too (that spec then no longer manages them).
+        #[arg(long)]
+        force: bool,
     },
     /// Break the apply lock of a spec whose apply crashed (the id is the one the refusal names).
     ForceUnlock {
@@ -320,7 +323,9 @@ fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
             };
             pipeline::verify_cmd(&common, output, opts, style)
         }
-        Command::Import { common, addresses, auto_approve } => pipeline::import_cmd(&common, &addresses, auto_approve, style),
+        Command::Import { common, addresses, auto_approve, force } => {
+            pipeline::import_cmd(&common, &addresses, (auto_approve, force), style)
+        }
         Command::Plan { common, output, out, detailed_exitcode, destroy } => {
             pipeline::plan_cmd(&common, output, out.as_deref(), detailed_exitcode, destroy, style)
         }

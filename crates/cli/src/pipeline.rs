@@ -311,9 +311,9 @@ pub fn verify_cmd(common: &Common, output: Format, opts: secmon_verify::Options,
     Ok(outcome)
 }
 
-pub fn import_cmd(common: &Common, addresses: &[String], auto_approve: bool, style: Style) -> Result<Outcome, CliError> {
+pub fn import_cmd(common: &Common, addresses: &[String], (auto_approve, force): (bool, bool), style: Style) -> Result<Outcome, CliError> {
     in_session(common, |s| {
-        let selection = s.import_selection(addresses)?;
+        let selection = s.import_selection(addresses, force)?;
         for a in &selection.already_owned {
             println!("{a}: already owned by spec `{}`", s.state.name);
         }

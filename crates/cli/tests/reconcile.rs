@@ -550,3 +550,28 @@ fn lint_warnings_are_printed_by_apply_and_fatal_with_strict() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("alarm.statistic"), "apply prints the warning: {}", text(&out.stderr));
 }
+
+/// Issue 13, item 3: a resource another spec owns is not taken over by `import` (it once
+/// re-tagged a topic of another spec and broke it); the conflict names the owner and the way out.
+#[test]
+fn another_specs_resource_is_named_and_not_imported_without_force() {
+    use secmon_aws::sns::types::Tag;
+    let Some(w) = World::new() else { return };
+    let aws = w.aws();
+    let owner = Tag::builder().key("secmon:spec").value("secrets-monitoring-packs").build().unwrap();
+    w.rt.block_on(aws.sns.create_topic().name("SecurityAlarms").tags(owner).send()).unwrap();
+    let (code, out) = w.plan();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("topic.SecurityAlarms (owned by spec `secrets-monitoring-packs`)"), "the owner is named: {out}");
+    assert!(out.contains("another spec (`secrets-monitoring-packs`) manages them"), "{out}");
+    let out = w.secmon(&["import", "-f", SEED, "topic.SecurityAlarms", "--auto-approve"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("belongs to spec `secrets-monitoring-packs`") && err.contains("--force"), "{err}");
+    let tags = w.rt.block_on(aws.sns.list_tags_for_resource().resource_arn(TOPIC_ARN).send()).unwrap();
+    assert!(tags.tags().iter().any(|t| t.value() == "secrets-monitoring-packs"), "the other spec still owns it");
+    let out = w.secmon(&["import", "-f", SEED, "topic.SecurityAlarms", "--auto-approve", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let tags = w.rt.block_on(aws.sns.list_tags_for_resource().resource_arn(TOPIC_ARN).send()).unwrap();
+    assert!(tags.tags().iter().any(|t| t.key() == "secmon:spec" && t.value() == "secrets-monitoring"), "--force takes it");
+}

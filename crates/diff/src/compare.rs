@@ -42,7 +42,7 @@ pub fn plan(spec: &str, desired: &[Resource], live: &LiveState, opts: PlanOption
                 continue;
             };
             if !l.owned {
-                conflicts.push(address);
+                conflicts.push((address, l.owner.clone()));
                 continue;
             }
             let mut after = d.clone();
@@ -77,7 +77,17 @@ pub fn plan(spec: &str, desired: &[Resource], live: &LiveState, opts: PlanOption
         }
     }
     if !conflicts.is_empty() {
-        return Err(DiffError::NotOwned { spec: spec.to_string(), addresses: conflicts });
+        let mut owners: Vec<String> = conflicts.iter().filter_map(|(_, o)| o.clone()).collect();
+        owners.sort();
+        owners.dedup();
+        let addresses = conflicts
+            .into_iter()
+            .map(|(a, o)| match o {
+                Some(o) => format!("{a} (owned by spec `{o}`)"),
+                None => a,
+            })
+            .collect();
+        return Err(DiffError::NotOwned { spec: spec.to_string(), addresses, owners });
     }
 
     for (address, l) in &live.resources {

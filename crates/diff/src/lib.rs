@@ -25,9 +25,30 @@ pub use secmon_spec::DesiredState;
 #[derive(Debug, thiserror::Error)]
 pub enum DiffError {
     #[error(
-        "{} not owned by spec `{spec}` (no `secmon:spec={spec}` tag): {}\n  hint: secmon never changes resources it does not own; rename them in the spec, or take them over with `secmon import -f SPEC ADDRESS...`",
+        "{} not owned by spec `{spec}` (no `secmon:spec={spec}` tag): {}\n  hint: {}",
         if .addresses.len() == 1 { "a resource the spec describes already exists, and it is" } else { "resources the spec describes already exist, and they are" },
-        .addresses.join(", ")
+        .addresses.join(", "),
+        not_owned_hint(.owners)
     )]
-    NotOwned { spec: String, addresses: Vec<String> },
+    NotOwned {
+        spec: String,
+        /// Each address, with the spec that owns it when another does.
+        addresses: Vec<String>,
+        /// The other specs that own some of them.
+        owners: Vec<String>,
+    },
+}
+
+/// What to do about resources this spec does not own: those of nobody can be imported; those of
+/// another spec stay that spec's.
+fn not_owned_hint(owners: &[String]) -> String {
+    if owners.is_empty() {
+        "secmon never changes resources it does not own; rename them in the spec, or take them over with `secmon import -f SPEC ADDRESS...`"
+            .into()
+    } else {
+        let specs = owners.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ");
+        format!(
+            "another spec ({specs}) manages them, and two specs managing one resource undo each other's applies: give this spec's resources other names, or remove them from {specs} first (then `secmon import`)"
+        )
+    }
 }

@@ -56,6 +56,10 @@ pub enum EngineError {
     #[error("{address} cannot be imported: {reason}")]
     CannotImport { address: String, reason: String },
     #[error(
+        "{address} belongs to spec `{owner}`: importing it into `{spec}` would leave two specs managing it, each apply undoing the other's; nothing was changed.\n  hint: give the resource another name in `{spec}`, or remove it from `{owner}` first; `secmon import --force` takes it anyway"
+    )]
+    OwnedByAnotherSpec { address: String, owner: String, spec: String },
+    #[error(
         "another apply of spec `{spec}` holds its lock ({holder}); nothing was changed. Wait for it to finish, or, if it crashed, break the lock with: secmon force-unlock -f SPEC {id}"
     )]
     Locked { spec: String, holder: String, id: String },
@@ -119,7 +123,7 @@ impl Session {
     /// What `secmon import ADDRESS...` takes over: (live, desired) pairs, and the addresses
     /// already owned by this spec. Refuses an address the spec does not describe or that does
     /// not exist.
-    pub fn import_selection(&self, addresses: &[String]) -> Result<ImportSelection, EngineError> {
+    pub fn import_selection(&self, addresses: &[String], force: bool) -> Result<ImportSelection, EngineError> {
         let mut out = ImportSelection::default();
         for a in addresses {
             let Some(d) = self.desired.iter().find(|r| &r.address() == a) else {
@@ -132,6 +136,14 @@ impl Session {
                 Some(l) => {
                     if let Some(reason) = l.resource.kind.def().refuse_import(&l.resource) {
                         return Err(EngineError::CannotImport { address: a.clone(), reason });
+                    }
+                    // Issue 13, item 3: another spec's resource is not taken silently.
+                    if let Some(owner) = l.owner.as_ref().filter(|_| !force) {
+                        return Err(EngineError::OwnedByAnotherSpec {
+                            address: a.clone(),
+                            owner: owner.clone(),
+                            spec: self.spec.state.name.clone(),
+                        });
                     }
                     out.take.push((l.resource.clone(), d.clone()))
                 }

@@ -160,13 +160,13 @@ async fn read_bucket(aws: &Aws, spec: &str, d: &Resource) -> Result<Option<LiveR
         aws.s3.get_bucket_lifecycle_configuration().bucket(b).send(),
         aws.s3.list_objects_v2().bucket(b).max_keys(1).send(),
     );
-    let owned = match tags {
-        Ok(t) => t.tag_set().iter().any(|t| t.key() == OWNER_TAG && t.value() == spec),
+    let owner: Option<String> = match tags {
+        Ok(t) => t.tag_set().iter().find(|t| t.key() == OWNER_TAG).map(|t| t.value().to_string()),
         Err(e) => match error_code(&e) {
             Some("NoSuchBucket") => return Ok(None),
-            Some("NoSuchTagSet") => false,
+            Some("NoSuchTagSet") => None,
             // Someone else's bucket (another account): it exists, and it is not ours.
-            Some("AccessDenied") | Some("AllAccessDisabled") => false,
+            Some("AccessDenied") | Some("AllAccessDisabled") => None,
             _ => return Err(read_fail(d.address(), "GetBucketTagging")(e)),
         },
     };
@@ -189,7 +189,7 @@ async fn read_bucket(aws: &Aws, spec: &str, d: &Resource) -> Result<Option<LiveR
             l.rules().iter().find(|r| r.id() == Some(EXPIRY_RULE) && r.status().as_str() == "Enabled").and_then(|r| r.expiration()?.days())
         }),
     };
-    let mut l = LiveResource::new(Resource::new(Kind::Bucket, b, d.arn.clone(), &attrs), owned);
+    let mut l = LiveResource::tagged(Resource::new(Kind::Bucket, b, d.arn.clone(), &attrs), spec, owner.as_deref());
     l.holds_data = objects.ok().is_some_and(|o| o.key_count().unwrap_or(0) > 0);
     Ok(Some(l))
 }

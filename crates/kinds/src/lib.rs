@@ -171,10 +171,11 @@ pub trait ResourceKind: Send + Sync {
         Ok(())
     }
 
-    /// Whether `r` is tagged as owned by `spec`, asked of the resource itself: for kinds whose
-    /// ownership comes from the tagging API, when its index does not (yet) list `r`.
-    fn read_owner<'a>(&'a self, _aws: &'a Aws, _spec: &'a str, _r: &'a Resource) -> Fut<'a, bool> {
-        Box::pin(async { Ok(false) })
+    /// The spec `r` is tagged as owned by (its `secmon:spec` tag), asked of the resource itself:
+    /// for kinds whose ownership comes from the tagging API, when its index does not (yet) list
+    /// `r` as this spec's.
+    fn read_owner<'a>(&'a self, _aws: &'a Aws, _r: &'a Resource) -> Fut<'a, Option<String>> {
+        Box::pin(async { Ok(None) })
     }
 
     /// Whether this kind's read needs the account id (it reads by ARN): it then waits for STS

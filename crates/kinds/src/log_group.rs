@@ -43,11 +43,11 @@ impl ResourceKind for Def {
         Box::pin(read_each(ctx.desired_of(Kind::LogGroup), |d| read_group(aws, d)))
     }
 
-    fn read_owner<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, bool> {
+    fn read_owner<'a>(&'a self, aws: &'a Aws, r: &'a Resource) -> Fut<'a, Option<String>> {
         Box::pin(async move {
             let arn = r.arn.clone().unwrap_or_default();
             let tags = aws.logs.list_tags_for_resource().resource_arn(arn).send().await.map_err(fail("ListTagsForResource"))?;
-            Ok(tags.tags().and_then(|t| t.get(OWNER_TAG)).map(String::as_str) == Some(spec))
+            Ok(tags.tags().and_then(|t| t.get(OWNER_TAG)).cloned())
         })
     }
 

@@ -128,11 +128,22 @@ pub struct LiveResource {
     /// state): volatile, so it never enters a plan. Typed by the kind's `Observed` struct.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub observed: BTreeMap<String, Value>,
+    /// Another spec that owns it (its `secmon:spec` tag), when it is not this spec's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 impl LiveResource {
     pub fn new(resource: Resource, owned: bool) -> LiveResource {
-        LiveResource { resource, owned, pending: false, holds_data: false, observed: BTreeMap::new() }
+        LiveResource { resource, owned, pending: false, holds_data: false, observed: BTreeMap::new(), owner: None }
+    }
+
+    /// A resource read with its own `secmon:spec` tag (`owner_tag`): owned when it names `spec`,
+    /// another spec's otherwise.
+    pub fn tagged(resource: Resource, spec: &str, owner_tag: Option<&str>) -> LiveResource {
+        let mut l = LiveResource::new(resource, owner_tag == Some(spec));
+        l.owner = owner_tag.filter(|o| *o != spec).map(str::to_string);
+        l
     }
 
     /// Typed observations ([`LiveResource::observed`]).

@@ -61,7 +61,11 @@ pub(crate) async fn read_one(aws: &Aws, spec: &str, desired: &Resource) -> Resul
     let Some(mut live) = read_found(aws, spec, desired).await? else { return Ok(None) };
     match desired.kind.facts().ownership {
         Ownership::OwnRead => {}
-        Ownership::TaggingApi => live.owned = desired.kind.def().read_owner(aws, spec, &live.resource).await?,
+        Ownership::TaggingApi => {
+            let owner = desired.kind.def().read_owner(aws, &live.resource).await?;
+            live.owned = owner.as_deref() == Some(spec);
+            live.owner = owner.filter(|o| o != spec);
+        }
         // Untaggable kinds are created by puts that do not fail on an existing resource.
         Ownership::Container(_) => live.owned = true,
     }
@@ -89,10 +93,25 @@ async fn finish(
     // for its own tags before it is called foreign (issue 11, item 7). In a steady state every
     // owned resource is listed, so this costs no call.
     let unlisted = unlisted(&found, &owned);
-    let answers = futures::future::join_all(unlisted.iter().map(|r| r.kind.def().read_owner(aws, spec, r))).await;
+    let answers = futures::future::join_all(unlisted.iter().map(|r| r.kind.def().read_owner(aws, r))).await;
+    // Resources another spec owns, by ARN: named in conflicts, refused by import.
+    let mut others = std::collections::BTreeMap::new();
     for (r, answer) in unlisted.iter().zip(answers) {
-        if answer? {
-            owned.insert(normalize_arn(r.arn.as_deref().unwrap_or_default()));
+        let arn = normalize_arn(r.arn.as_deref().unwrap_or_default());
+        match answer? {
+            Some(o) if o == spec => {
+                owned.insert(arn);
+            }
+            Some(o) => {
+                others.insert(arn, o);
+            }
+            None => {}
+        }
+    }
+    let mut found = found;
+    for l in &mut found {
+        if let Some(o) = l.resource.arn.as_deref().and_then(|a| others.get(&normalize_arn(a))) {
+            l.owner = Some(o.clone());
         }
     }
     let mut state = resolve(target, found, &owned);

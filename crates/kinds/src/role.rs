@@ -217,12 +217,12 @@ async fn read_role(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveResou
     let Some(role) = role.role() else {
         return Ok(None);
     };
-    let owned = role.tags().iter().any(|t| t.key() == OWNER_TAG && t.value() == spec);
+    let owner = role.tags().iter().find(|t| t.key() == OWNER_TAG).map(|t| t.value());
     let attrs = Attrs {
         trust_policy: role.assume_role_policy_document().and_then(policy::parse).unwrap_or(Value::Null),
         policy: inline.ok().and_then(|p| policy::parse(p.policy_document())).unwrap_or(Value::Null),
     };
-    Ok(Some(LiveResource::new(Resource::new(Kind::Role, name, Some(role.arn().to_string()), &attrs), owned)))
+    Ok(Some(LiveResource::tagged(Resource::new(Kind::Role, name, Some(role.arn().to_string()), &attrs), spec, owner)))
 }
 
 #[cfg(test)]

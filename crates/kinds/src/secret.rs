@@ -230,7 +230,6 @@ fn secret(
 ) -> LiveResource {
     let tags: BTreeMap<String, String> =
         tags.iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect();
-    let owned = tags.get(OWNER_TAG).map(String::as_str) == Some(spec);
     let attrs = Attrs {
         // An emptied description reads as none, as the spec writes it.
         description: description.filter(|d| !d.is_empty()).map(str::to_string),
@@ -243,7 +242,7 @@ fn secret(
         value_version: tags.get(VALUE_VERSION_TAG).and_then(|v| v.parse().ok()),
         pending_deletion: deleted,
     };
-    LiveResource::new(Resource::new(Kind::Secret, name, arn.map(str::to_string), &attrs), owned)
+    LiveResource::tagged(Resource::new(Kind::Secret, name, arn.map(str::to_string), &attrs), spec, tags.get(OWNER_TAG).map(String::as_str))
 }
 
 async fn create(aws: &Aws, ctx: &ExecCtx, r: &Resource) -> Result<(), KindError> {

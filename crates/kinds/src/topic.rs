@@ -192,11 +192,11 @@ impl ResourceKind for Def {
         })
     }
 
-    fn read_owner<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, bool> {
+    fn read_owner<'a>(&'a self, aws: &'a Aws, r: &'a Resource) -> Fut<'a, Option<String>> {
         Box::pin(async move {
             let arn = r.arn.clone().unwrap_or_default();
             let tags = aws.sns.list_tags_for_resource().resource_arn(arn).send().await.map_err(fail("ListTagsForResource"))?;
-            Ok(tags.tags().iter().any(|t| t.key() == OWNER_TAG && t.value() == spec))
+            Ok(tags.tags().iter().find(|t| t.key() == OWNER_TAG).map(|t| t.value().to_string()))
         })
     }
 

@@ -355,7 +355,7 @@ async fn read_trail(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveReso
     let selectors = selectors.map_err(|e| AwsError::call("GetEventSelectors", e))?;
     let arn = t.trail_arn().unwrap_or_default();
     let tags = aws.cloudtrail.list_tags().resource_id_list(arn).send().await.map_err(|e| AwsError::call("ListTags", e))?;
-    let owned = tags.resource_tag_list().iter().flat_map(|r| r.tags_list()).any(|t| t.key() == OWNER_TAG && t.value() == Some(spec));
+    let owner = tags.resource_tag_list().iter().flat_map(|r| r.tags_list()).find(|t| t.key() == OWNER_TAG).and_then(|t| t.value());
     let sel = selectors.event_selectors().first();
     let mut excludes: Vec<String> = sel.map(|s| s.exclude_management_event_sources().to_vec()).unwrap_or_default();
     excludes.sort();
@@ -373,7 +373,10 @@ async fn read_trail(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveReso
         other_selectors,
         logging,
     };
-    Ok(Some(LiveResource::new(Resource::new(Kind::Trail, name, t.trail_arn().map(str::to_string), &attrs), owned).with_observed(&observed)))
+    Ok(Some(
+        LiveResource::tagged(Resource::new(Kind::Trail, name, t.trail_arn().map(str::to_string), &attrs), spec, owner)
+            .with_observed(&observed),
+    ))
 }
 
 #[cfg(test)]
