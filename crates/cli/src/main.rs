@@ -355,20 +355,19 @@ fn print_diagnostics(diags: &[Diagnostic], style: Style) {
 }
 
 fn validate(file: &std::path::Path, strict: bool, output: Format, style: Style) -> Outcome {
-    let (valid, diags) = match Spec::from_file(file) {
-        Ok(spec) => {
-            let mut d = spec.warnings.clone();
-            d.extend(secmon_sim::lint::lint(&spec));
-            d.sort_by_key(|x| (x.line, x.column));
-            if strict {
-                for x in &mut d {
-                    x.severity = Severity::Error;
-                }
-            }
-            (!d.iter().any(|x| x.severity == Severity::Error), d)
+    // Every stage in one run: fields, references, then pattern syntax and lint on whatever part
+    // of the spec could be read.
+    let (spec, mut d) = Spec::from_file_partial(file);
+    if let Some(spec) = &spec {
+        d.extend(secmon_sim::lint::lint(spec));
+    }
+    d.sort_by_key(|x| (x.line, x.column));
+    if strict {
+        for x in &mut d {
+            x.severity = Severity::Error;
         }
-        Err(e) => (false, e.diagnostics()),
-    };
+    }
+    let (valid, diags) = (!d.iter().any(|x| x.severity == Severity::Error), d);
     match output {
         Format::Json => {
             let (errors, warnings): (Vec<_>, Vec<_>) = diags.iter().partition(|d| d.severity == Severity::Error);

@@ -142,3 +142,39 @@ fn strict_validate_fails_on_warnings() {
     let out = secmon(&["validate", "-f", "tests/fixtures/lint-everything.yaml", "--strict"]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Issue 13, item 6: validate reports the errors of every stage in one run: an unknown field,
+/// a dangling reference and a filter-pattern syntax error together, in line order.
+#[test]
+fn validate_reports_every_error_in_one_run() {
+    let seed = std::fs::read_to_string(root().join("specs/seed.yaml")).unwrap();
+    let broken = seed
+        .replace("evaluation_periods: 1", "evaluation_period: 1")
+        .replace("notify: [SecurityAlarms]", "notify: [NoSuchTopic]")
+        .replace("'{ ($.eventSource = \"", "'{ ($.eventSource = = \"");
+    assert_ne!(broken, seed);
+    let dir = std::env::temp_dir().join(format!("secmon-every-error-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("broken.yaml");
+    std::fs::write(&file, broken).unwrap();
+    let out = secmon(&["validate", "-f", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let at = |needle: &str| err.find(needle).unwrap_or_else(|| panic!("missing {needle:?} in:\n{err}"));
+    let (pattern, field, reference) =
+        (at("monitors[0].pattern: filter pattern syntax error"), at("monitors[0].alarm.evaluation_period:"), at("monitors[0].notify[0]:"));
+    assert!(pattern < field && field < reference, "in line order:\n{err}");
+    assert!(err.contains("has 3 error(s)"), "{err}");
+}
+
+/// Linting the part of an invalid spec that could be read never crashes: every invalid fixture
+/// exits 1 with its diagnostics.
+#[test]
+fn validate_exits_1_on_every_invalid_fixture() {
+    let mut files: Vec<_> = std::fs::read_dir(root().join("tests/invalid")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    for f in files {
+        let out = secmon(&["validate", "-f", f.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{}: {}", f.display(), String::from_utf8_lossy(&out.stderr));
+    }
+}

@@ -42,6 +42,22 @@ pub struct Spec {
     pub warnings: Vec<Diagnostic>,
 }
 
+/// A spec file's text, reading at most one byte past the bound whatever the file's size (a
+/// pipe, /dev/zero).
+fn read_bounded(path: &Path) -> Result<String, SpecError> {
+    let file = path.display().to_string();
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(
+            std::fs::File::open(path).map_err(|source| SpecError::Io { file: file.clone(), source })?,
+            bounds::MAX_SPEC_BYTES + 1,
+        ),
+        &mut text,
+    )
+    .map_err(|source| SpecError::Io { file, source })?;
+    Ok(text)
+}
+
 impl Spec {
     /// Parses and validates spec text; `file` names the source in diagnostics.
     pub fn parse(text: &str, file: &str) -> Result<Spec, SpecError> {
@@ -50,18 +66,21 @@ impl Spec {
 
     /// Reads and validates a spec file.
     pub fn from_file(path: &Path) -> Result<Spec, SpecError> {
-        let file = path.display().to_string();
-        // Read at most one byte past the bound, whatever the file's size (a pipe, /dev/zero).
-        let mut text = String::new();
-        std::io::Read::read_to_string(
-            &mut std::io::Read::take(
-                std::fs::File::open(path).map_err(|source| SpecError::Io { file: file.clone(), source })?,
-                bounds::MAX_SPEC_BYTES + 1,
-            ),
-            &mut text,
-        )
-        .map_err(|source| SpecError::Io { file: file.clone(), source })?;
-        Spec::parse(&text, &file)
+        Spec::parse(&read_bounded(path)?, &path.display().to_string())
+    }
+
+    /// Every diagnostic of spec text, and the spec as far as it could be read (invalid parts
+    /// left out), for `validate`, which reports the errors of every stage in one run.
+    pub fn parse_partial(text: &str, file: &str) -> (Option<Spec>, Vec<Diagnostic>) {
+        load::Loader::new(file).load_partial(text)
+    }
+
+    /// Reads a spec file, as [`Spec::parse_partial`] does.
+    pub fn from_file_partial(path: &Path) -> (Option<Spec>, Vec<Diagnostic>) {
+        match read_bounded(path) {
+            Ok(text) => Spec::parse_partial(&text, &path.display().to_string()),
+            Err(e) => (None, e.diagnostics()),
+        }
     }
 
     /// Position of a field, or of its nearest enclosing field that has one.

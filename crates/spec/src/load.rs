@@ -289,34 +289,39 @@ impl<'f> Loader<'f> {
         }
     }
 
-    pub(crate) fn load(mut self, text: &str) -> Result<Spec, SpecError> {
+    pub(crate) fn load(self, text: &str) -> Result<Spec, SpecError> {
+        match self.load_partial(text) {
+            (Some(spec), diags) if !diags.iter().any(|d| d.severity == Severity::Error) => Ok(Spec { warnings: diags, ..spec }),
+            (_, diags) => Err(SpecError::Invalid(diags)),
+        }
+    }
+
+    /// Every diagnostic, and the spec as far as it could be read (what is invalid left out),
+    /// so that checks of later stages (pattern syntax, lint) run in the same pass.
+    pub(crate) fn load_partial(mut self, text: &str) -> (Option<Spec>, Vec<Diagnostic>) {
         if let Err((at, message)) = crate::bounds::check(text) {
             self.error(at, "", message, None);
-            return Err(SpecError::Invalid(self.diags));
+            return (None, self.diags);
         }
         let docs = match MarkedYamlOwned::load_from_str(text) {
             Ok(d) => d,
             Err(e) => {
                 let m = e.marker();
                 self.error(Pos { line: m.line(), column: m.col() + 1 }, "", format!("YAML syntax error: {}", e.info()), None);
-                return Err(SpecError::Invalid(self.diags));
+                return (None, self.diags);
             }
         };
         let Some(root) = docs.first() else {
             self.error(Pos { line: 1, column: 1 }, "", "the spec file is empty", Some("start with `version: 1`".into()));
-            return Err(SpecError::Invalid(self.diags));
+            return (None, self.diags);
         };
         if docs.len() > 1 {
             self.error(pos(&docs[1]), "", "a spec file holds exactly one YAML document", None);
         }
         let state = self.desired_state(root);
         self.diags.sort_by_key(|a| (a.line, a.column));
-        match state {
-            Some(state) if !self.diags.iter().any(|d| d.severity == Severity::Error) => {
-                Ok(Spec { state, file: self.file.to_string(), locations: self.locs, warnings: self.diags })
-            }
-            _ => Err(SpecError::Invalid(self.diags)),
-        }
+        let spec = state.map(|state| Spec { state, file: self.file.to_string(), locations: self.locs, warnings: Vec::new() });
+        (spec, self.diags)
     }
 
     fn desired_state(&mut self, root: &Node) -> Option<DesiredState> {
