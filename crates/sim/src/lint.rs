@@ -96,8 +96,19 @@ fn is_read_api(name: &str) -> bool {
     ["Get", "List", "Describe", "BatchGet", "Lookup", "Head"].iter().any(|p| name.starts_with(p))
 }
 
+/// Where a monitor's findings are filed: `monitors[i]` for one the spec writes, the rule of its
+/// pack (`packs[N].rules.ID`) for one a pack expands to.
+fn monitor_path(spec: &Spec, i: usize, m: &Monitor) -> String {
+    m.rule
+        .as_ref()
+        .and_then(|id| spec.locations.keys().find(|k| k.starts_with("packs[") && k.ends_with(&format!(".rules.{id}"))))
+        .cloned()
+        .unwrap_or_else(|| format!("monitors[{i}]"))
+}
+
 fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
-    let at = |f: &str| format!("monitors[{i}].{f}");
+    let base = monitor_path(spec, i, m);
+    let at = |f: &str| format!("{base}.{f}");
     let pattern = match Pattern::parse(&m.pattern) {
         Ok(p) => p,
         Err(e) => {

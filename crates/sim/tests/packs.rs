@@ -488,3 +488,17 @@ fn an_unknown_benchmark_version_is_an_error_at_its_line() {
         Spec::parse("version: 1\nname: s\npacks:\n  - name: secret-access\n    benchmark: \"1.4.0\"\n", "s.yaml").unwrap_err().to_string();
     assert!(e.contains("applies only to the cis-aws-foundations pack"), "{e}");
 }
+
+/// Issue 13, item 7: a pack rule's findings are named by its rule id and point at its override
+/// (or at the pack entry), not at `monitors[16]` on the `packs:` line.
+#[test]
+fn pack_rule_findings_are_named_by_rule_id() {
+    let text = std::fs::read_to_string(root().join("specs/all-packs.yaml")).unwrap();
+    let text = text.replace("CIS-4.1: { alarm: { threshold: 3 } }", "CIS-4.1: { alarm: { threshold: 3, statistic: Average } }");
+    let line = text.lines().position(|l| l.contains("statistic: Average")).unwrap() + 1;
+    let spec = Spec::parse(&text, "all-packs.yaml").unwrap();
+    let lint = secmon_sim::lint::lint(&spec);
+    let d = lint.iter().find(|d| d.field.ends_with(".alarm.statistic")).unwrap_or_else(|| panic!("{lint:?}"));
+    assert!(d.field.starts_with("packs[") && d.field.contains(".rules.CIS-4.1."), "{}", d.field);
+    assert_eq!(d.line, line, "at the rule's override");
+}

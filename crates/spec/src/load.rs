@@ -506,9 +506,13 @@ impl<'f> Loader<'f> {
         match packs::expand(p, state) {
             Ok(ms) => {
                 for m in ms {
-                    // Findings about a pack's monitor point at the pack entry.
+                    // Findings about a pack's monitor point at its rule's override, else at the
+                    // pack entry; lint names them `packs[N].rules.ID`.
                     let i = state.monitors.len();
-                    self.locate(&format!("monitors[{i}]"), at);
+                    let rule = format!("{path}.rules.{}", m.rule.as_deref().unwrap_or_default());
+                    let where_ = self.locs.get(&rule).copied().unwrap_or(at);
+                    self.locate(&rule, where_);
+                    self.locate(&format!("monitors[{i}]"), where_);
                     if m.pattern.chars().count() > 1024 {
                         self.error(
                             at,
