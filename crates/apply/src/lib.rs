@@ -429,6 +429,7 @@ mod tests {
             steps,
             notes: vec![],
             pending_subscriptions: vec![],
+            targets: vec![],
         }
     }
 

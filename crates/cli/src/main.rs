@@ -23,6 +23,9 @@ struct Cli {
     /// Colours: auto (on a terminal, unless NO_COLOR is set), always, never.
     #[arg(long, global = true, value_enum, default_value = "auto")]
     color: ColorChoice,
+    /// No progress lines: only errors, warnings and results.
+    #[arg(short = 'q', long, global = true)]
+    quiet: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -131,6 +134,11 @@ enum Command {
         /// Plan the destruction of every resource the spec owns.
         #[arg(long)]
         destroy: bool,
+        /// Plan only this resource (and what it depends on), e.g. `alarm.Secret is accessed`;
+        /// repeatable. For exceptions (a repair), not routine changes: the rest of the spec is
+        /// not applied.
+        #[arg(long = "target", value_name = "ADDRESS")]
+        targets: Vec<String>,
     },
     /// Make AWS match the spec (or apply a saved plan, refused if live state moved since).
     Apply {
@@ -141,6 +149,10 @@ enum Command {
         /// Do not ask for confirmation (required without a terminal).
         #[arg(long)]
         auto_approve: bool,
+        /// Apply only this resource (and what it depends on); repeatable. For exceptions: the
+        /// rest of the spec is not applied. A saved plan carries its own targets.
+        #[arg(long = "target", value_name = "ADDRESS", conflicts_with = "plan_file")]
+        targets: Vec<String>,
         #[arg(long, hide = true)]
         fail_after_steps: Option<usize>,
     },
@@ -285,9 +297,9 @@ enum CliError {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let style = match cli.color {
-        ColorChoice::Auto => Style::detect(),
-        ColorChoice::Always => Style { color: true },
-        ColorChoice::Never => Style { color: false },
+        ColorChoice::Auto => Style { quiet: cli.quiet, ..Style::detect() },
+        ColorChoice::Always => Style { color: true, quiet: cli.quiet },
+        ColorChoice::Never => Style { color: false, quiet: cli.quiet },
     };
     let outcome = run(cli, style).unwrap_or_else(|e| {
         eprintln!("{} {e}", style.red("Error:"));
@@ -319,18 +331,19 @@ fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
                     NotifyTestArg::Topic => secmon_verify::NotifyTest::Topic,
                     NotifyTestArg::Alarm => secmon_verify::NotifyTest::Alarm,
                 }),
-                progress: Some(std::sync::Arc::new(|m: &str| eprintln!("{m}"))),
+                progress: (!style.quiet)
+                    .then(|| std::sync::Arc::new(|m: &str| eprintln!("{m}")) as std::sync::Arc<dyn Fn(&str) + Send + Sync>),
             };
             pipeline::verify_cmd(&common, output, opts, style)
         }
         Command::Import { common, addresses, auto_approve, force } => {
             pipeline::import_cmd(&common, &addresses, (auto_approve, force), style)
         }
-        Command::Plan { common, output, out, detailed_exitcode, destroy } => {
-            pipeline::plan_cmd(&common, output, out.as_deref(), detailed_exitcode, destroy, style)
+        Command::Plan { common, output, out, detailed_exitcode, destroy, targets } => {
+            pipeline::plan_cmd(&common, output, out.as_deref(), (detailed_exitcode, destroy), &targets, style)
         }
-        Command::Apply { plan_file, common, auto_approve, fail_after_steps } => {
-            pipeline::apply_cmd(&common, plan_file.as_deref(), auto_approve, fail_after_steps, style)
+        Command::Apply { plan_file, common, auto_approve, targets, fail_after_steps } => {
+            pipeline::apply_cmd(&common, plan_file.as_deref(), auto_approve, (&targets, fail_after_steps), style)
         }
         Command::ForceUnlock { common, id } => pipeline::force_unlock_cmd(&common, &id, style),
         Command::Destroy { common, auto_approve, recovery_window_days, delete_logs } => {

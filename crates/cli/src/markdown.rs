@@ -74,7 +74,7 @@ pub fn plan_markdown(plan: &Plan) -> String {
     let mut shown = 0;
     for s in &changes {
         let mut text = String::new();
-        crate::render::step_text(s, Style { color: false }, &mut text);
+        crate::render::step_text(s, Style { color: false, quiet: false }, &mut text);
         let section = format!(
             "<details><summary><code>{} {}</code> ({})</summary>\n\n```diff\n{}```\n\n</details>\n\n",
             symbol(s.action),

@@ -5,12 +5,14 @@ use std::io::IsTerminal;
 #[derive(Clone, Copy)]
 pub struct Style {
     pub color: bool,
+    /// `--quiet`: no progress lines (errors, warnings and results are still printed).
+    pub quiet: bool,
 }
 
 impl Style {
     pub fn detect() -> Style {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Style { color: !no_color && std::io::stdout().is_terminal() }
+        Style { color: !no_color && std::io::stdout().is_terminal(), quiet: false }
     }
     fn paint(&self, code: &str, s: &str) -> String {
         if self.color {

@@ -123,17 +123,30 @@ fn with_stats<T>(common: &Common, aws: &Aws, result: Result<T, CliError>) -> Res
     result
 }
 
+/// The plan narrowed to `targets`, with terraform's warning, or the plan itself.
+fn narrowed(plan: Plan, targets: &[String], style: Style) -> Result<Plan, CliError> {
+    if targets.is_empty() {
+        return Ok(plan);
+    }
+    eprintln!(
+        "{} only {} and what they depend on: AWS will not match the whole spec until an apply without --target. Targeting is for exceptions (a repair), not routine changes.",
+        style.yellow("Warning: --target:"),
+        targets.join(", ")
+    );
+    plan.targeted(targets).map_err(CliError::Refused)
+}
+
 pub fn plan_cmd(
     common: &Common,
     output: PlanFormat,
     out: Option<&Path>,
-    detailed: bool,
-    destroy: bool,
+    (detailed, destroy): (bool, bool),
+    targets: &[String],
     style: Style,
 ) -> Result<Outcome, CliError> {
     in_session(common, |s| {
         lint_gate(common, &s.spec, style)?;
-        let plan = s.plan(PlanOptions { destroy, delete_logs: false })?;
+        let plan = narrowed(s.plan(PlanOptions { destroy, delete_logs: false })?, targets, style)?;
         print_diagnostics(&secmon_engine::unconfirmed(&s.spec, &plan), style);
         let json = serde_json::to_string_pretty(&plan).expect("plan json");
         match output {
@@ -175,6 +188,7 @@ fn confirm(auto_approve: bool, what: &str) -> Result<(), CliError> {
 /// Prints each step of an apply as it starts, ends, fails or is skipped.
 fn progress(style: Style) -> Arc<dyn Fn(&Event) + Send + Sync> {
     Arc::new(move |e: &Event| match e {
+        Event::Started { .. } | Event::Done { .. } if style.quiet => {}
         Event::Started { address, action } => {
             let verb = match action {
                 Action::Create => "Creating...",
@@ -243,7 +257,7 @@ pub fn apply_cmd(
     common: &Common,
     plan_file: Option<&Path>,
     auto_approve: bool,
-    fail_after_steps: Option<usize>,
+    (targets, fail_after_steps): (&[String], Option<usize>),
     style: Style,
 ) -> Result<Outcome, CliError> {
     let opts = apply_options(common, 7, fail_after_steps);
@@ -255,9 +269,11 @@ pub fn apply_cmd(
         if let Some(path) = plan_file {
             // The saved plan was reviewed: apply it without asking again, if it still holds.
             let saved = secmon_engine::load_plan(path)?;
+            let fresh = if saved.targets.is_empty() { fresh } else { fresh.targeted(&saved.targets).map_err(CliError::Refused)? };
             secmon_engine::check_reviewed(&saved, &fresh, path)?;
             return run_apply(s, &saved, opts, style);
         }
+        let fresh = narrowed(fresh, targets, style)?;
         print!("{}", crate::render::plan_text(&fresh, style));
         // Ask only when the apply could run: a missing value source fails before the question.
         secmon_engine::preflight(&fresh, &opts)?;

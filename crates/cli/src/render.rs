@@ -194,7 +194,7 @@ mod tests {
             let state = spec.state.resolve(&account, &region).unwrap();
             let target = Target { account_id: account, region };
             let Ok(p) = plan(&state.name, &desired_resources(&state, &target), &live, PlanOptions::default()) else { continue };
-            let got = plan_text(&p, Style { color: false });
+            let got = plan_text(&p, Style { color: false, quiet: false });
             let file = dir.join("plan.human.txt");
             if std::env::var("UPDATE_GOLDEN").is_ok() {
                 std::fs::write(&file, &got).unwrap();

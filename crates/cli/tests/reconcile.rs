@@ -575,3 +575,36 @@ fn another_specs_resource_is_named_and_not_imported_without_force() {
     let tags = w.rt.block_on(aws.sns.list_tags_for_resource().resource_arn(TOPIC_ARN).send()).unwrap();
     assert!(tags.tags().iter().any(|t| t.key() == "secmon:spec" && t.value() == "secrets-monitoring"), "--force takes it");
 }
+
+/// Issue 13, item 10: `--target ADDRESS` plans and applies one resource and what it depends on,
+/// with terraform's warning; a saved targeted plan applies as reviewed.
+#[test]
+fn target_narrows_plan_and_apply_to_a_resource_and_its_dependencies() {
+    let Some(w) = World::new() else { return };
+    let out = w.secmon(&["plan", "-f", SEED, "--target", "alarm.Secret is accessed"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("Plan: 2 to add"), "the alarm and the topic it notifies: {stdout}");
+    assert!(stdout.contains("topic.SecurityAlarms will be created") && !stdout.contains("trail."), "{stdout}");
+    assert!(stderr.contains("Targeting is for exceptions"), "{stderr}");
+    let out = w.secmon(&["plan", "-f", SEED, "--target", "alarm.Nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("--target alarm.Nope: the plan has no such resource"), "{}", text(&out.stderr));
+
+    let dir = std::env::temp_dir().join(format!("secmon-target-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let saved = dir.join("topic.json");
+    let out = w.secmon(&["plan", "-f", SEED, "--target", "topic.SecurityAlarms", "-o", saved.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = w.secmon(&["apply", "-f", SEED, saved.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("1 added"), "{}", text(&out.stdout));
+    let (code, out) = w.plan();
+    assert_eq!(code, 2);
+    assert!(out.contains("Plan: 8 to add"), "the rest of the spec is still to apply: {out}");
+    let out = w.secmon(&["apply", "-f", SEED, "--auto-approve", "--target", "secret.TopSecretInfo", "--quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Apply complete! 1 added") && !stdout.contains("Creating..."), "--quiet: results, no progress: {stdout}");
+    assert!(w.plan().1.contains("Plan: 7 to add"));
+}

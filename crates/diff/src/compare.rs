@@ -119,6 +119,7 @@ pub fn plan(spec: &str, desired: &[Resource], live: &LiveState, opts: PlanOption
         steps,
         notes,
         pending_subscriptions: pending,
+        targets: Vec::new(),
     })
 }
 

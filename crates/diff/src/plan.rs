@@ -73,6 +73,10 @@ pub struct Plan {
     /// Addresses of e-mail subscriptions still waiting for their confirmation.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending_subscriptions: Vec<String>,
+    /// `--target` addresses this plan was narrowed to (with their dependencies); empty for a
+    /// whole plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
 }
 
 impl Plan {
@@ -95,6 +99,37 @@ impl Plan {
     pub fn count(&self, action: Action) -> usize {
         self.steps.iter().filter(|s| s.action == action).count()
     }
+    /// The plan narrowed to `targets` and what they depend on (as terraform's `-target`): the
+    /// steps of other resources are left out. Err names an address the plan does not have.
+    pub fn targeted(&self, targets: &[String]) -> Result<Plan, String> {
+        let known: std::collections::BTreeSet<&str> = self.steps.iter().map(|s| s.address.as_str()).collect();
+        if let Some(t) = targets.iter().find(|t| !known.contains(t.as_str())) {
+            return Err(format!(
+                "--target {t}: the plan has no such resource (addresses: {})",
+                known.iter().copied().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        let mut keep: std::collections::BTreeSet<String> = targets.iter().cloned().collect();
+        loop {
+            let more: Vec<String> = self
+                .steps
+                .iter()
+                .filter(|s| keep.contains(&s.address))
+                .flat_map(|s| s.depends_on.iter())
+                .filter(|d| !keep.contains(*d))
+                .cloned()
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            keep.extend(more);
+        }
+        let mut out = self.clone();
+        out.steps.retain(|s| keep.contains(&s.address));
+        out.targets = targets.to_vec();
+        Ok(out)
+    }
+
     /// The steps that would change AWS, without `reason`: two plans with the same changes are
     /// the same plan even if worded differently. Used to refuse a saved plan when live state moved.
     pub fn change_set(&self) -> Vec<(String, Action, Option<Resource>, Option<Resource>)> {

@@ -282,6 +282,7 @@ mod tests {
             steps,
             notes: vec![],
             pending_subscriptions: vec![],
+            targets: vec![],
         }
     }
 
