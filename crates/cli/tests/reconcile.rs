@@ -608,3 +608,27 @@ fn target_narrows_plan_and_apply_to_a_resource_and_its_dependencies() {
     assert!(stdout.contains("Apply complete! 1 added") && !stdout.contains("Creating..."), "--quiet: results, no progress: {stdout}");
     assert!(w.plan().1.contains("Plan: 7 to add"));
 }
+
+/// Issue 13, item 8: a plan tells drift from an edit of the spec. Apply leaves the digest of what
+/// it wrote in a `secmon:applied` tag: live as applied means the spec changed; the spec as
+/// applied means someone changed the resource.
+#[test]
+fn plan_tells_drift_from_an_edit_of_the_spec() {
+    let Some(w) = World::new() else { return };
+    w.apply();
+    let aws = w.aws();
+    w.rt.block_on(aws.logs.put_retention_policy().log_group_name("secmon-secretsmanager-loggroup").retention_in_days(1).send()).unwrap();
+    let (code, out) = w.plan();
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("will be updated in-place (changed outside the spec (drift): retention_days)"), "{out}");
+    w.apply();
+
+    let dir = std::env::temp_dir().join(format!("secmon-edit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let edited = dir.join("edited.yaml");
+    std::fs::write(&edited, std::fs::read_to_string(root().join(SEED)).unwrap().replace("retention_days: 90", "retention_days: 180"))
+        .unwrap();
+    let out = w.secmon(&["plan", "-f", edited.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("will be updated in-place (the spec changed: retention_days)"), "{stdout}");
+}

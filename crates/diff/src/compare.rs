@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use secmon_kinds::graph;
 
 use crate::plan::{Action, Plan, Step, FORMAT_VERSION};
-use crate::{DiffError, Kind, LiveState, Resource};
+use crate::{DiffError, Kind, LiveResource, LiveState, Resource};
 
 /// Options that change what a plan deletes.
 #[derive(Debug, Clone, Copy, Default)]
@@ -71,7 +71,7 @@ pub fn plan(spec: &str, desired: &[Resource], live: &LiveState, opts: PlanOption
                 step.reason = format!("{attr} cannot be changed in place: delete, then create");
             } else {
                 step.action = Action::Update;
-                step.reason = format!("changed outside the spec or in it: {}", changed.join(", "));
+                step.reason = format!("{}: {}", update_origin(l, d), changed.join(", "));
             }
             steps.push(step);
         }
@@ -168,5 +168,41 @@ fn link(steps: &mut [Step]) {
             }
         }
         s.depends_on = deps.into_iter().collect();
+    }
+}
+
+/// Why an owned resource differs from the spec, from the digest its last apply left in the
+/// `secmon:applied` tag: live as last applied means the spec was edited; the spec as last
+/// applied means someone changed the resource (drift).
+fn update_origin(live: &LiveResource, desired: &Resource) -> &'static str {
+    match &live.applied {
+        Some(a) if *a == live.resource.digest() => "the spec changed",
+        Some(a) if *a == desired.digest() => "changed outside the spec (drift)",
+        Some(_) => "changed in the spec and outside it",
+        None => "changed outside the spec or in it",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secmon_kinds::{LiveResource, Resource};
+
+    fn group(retention: u32) -> Resource {
+        let mut r = Resource { kind: Kind::LogGroup, name: "g".into(), arn: None, attrs: Default::default(), meta: Default::default() };
+        r.attrs.insert("retention_days".into(), retention.into());
+        r
+    }
+
+    #[test]
+    fn the_applied_digest_tells_drift_from_an_edit() {
+        let (applied, spec_now) = (group(90), group(180));
+        let live = |r: Resource, tag: Option<&Resource>| LiveResource { applied: tag.map(Resource::digest), ..LiveResource::new(r, true) };
+        assert_eq!(update_origin(&live(group(90), Some(&applied)), &spec_now), "the spec changed");
+        assert_eq!(update_origin(&live(group(1), Some(&applied)), &group(90)), "changed outside the spec (drift)");
+        assert_eq!(update_origin(&live(group(1), Some(&applied)), &spec_now), "changed in the spec and outside it");
+        assert_eq!(update_origin(&live(group(1), None), &spec_now), "changed outside the spec or in it");
+        assert_eq!(group(90).digest(), group(90).digest(), "stable");
+        assert_ne!(group(90).digest(), group(91).digest());
     }
 }

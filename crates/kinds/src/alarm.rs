@@ -194,9 +194,9 @@ impl ResourceKind for Def {
         Box::pin(send("DeleteAlarms", aws.cloudwatch.delete_alarms().alarm_names(&r.name).send()))
     }
 
-    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
-        let owner = Tag::builder().key(OWNER_TAG).value(spec).build();
-        let request = aws.cloudwatch.tag_resource().resource_arn(r.arn.clone().unwrap_or_default()).tags(owner);
+    fn tag<'a>(&'a self, aws: &'a Aws, r: &'a Resource, tags: Vec<(String, String)>) -> Fut<'a, ()> {
+        let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        let request = aws.cloudwatch.tag_resource().resource_arn(r.arn.clone().unwrap_or_default()).set_tags(Some(tags));
         Box::pin(send("TagResource", request.send()))
     }
 }

@@ -136,14 +136,14 @@ impl ResourceKind for Def {
         })
     }
 
-    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
+    fn tag<'a>(&'a self, aws: &'a Aws, r: &'a Resource, new: Vec<(String, String)>) -> Fut<'a, ()> {
         Box::pin(async move {
             // PutBucketTagging replaces the whole set: keep the bucket's other tags.
             let mut tags: Vec<Tag> = match aws.s3.get_bucket_tagging().bucket(&r.name).send().await {
-                Ok(t) => t.tag_set().iter().filter(|t| t.key() != OWNER_TAG).cloned().collect(),
+                Ok(t) => t.tag_set().iter().filter(|t| !new.iter().any(|(k, _)| k == t.key())).cloned().collect(),
                 Err(_) => Vec::new(),
             };
-            tags.push(Tag::builder().key(OWNER_TAG).value(spec).build().expect("tag"));
+            tags.extend(new.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("tag")));
             let tagging = Tagging::builder().set_tag_set(Some(tags)).build().expect("tagging");
             send("PutBucketTagging", aws.s3.put_bucket_tagging().bucket(&r.name).tagging(tagging).send()).await
         })
@@ -160,13 +160,13 @@ async fn read_bucket(aws: &Aws, spec: &str, d: &Resource) -> Result<Option<LiveR
         aws.s3.get_bucket_lifecycle_configuration().bucket(b).send(),
         aws.s3.list_objects_v2().bucket(b).max_keys(1).send(),
     );
-    let owner: Option<String> = match tags {
-        Ok(t) => t.tag_set().iter().find(|t| t.key() == OWNER_TAG).map(|t| t.value().to_string()),
+    let tags: Vec<(String, String)> = match tags {
+        Ok(t) => t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
         Err(e) => match error_code(&e) {
             Some("NoSuchBucket") => return Ok(None),
-            Some("NoSuchTagSet") => None,
+            Some("NoSuchTagSet") => Vec::new(),
             // Someone else's bucket (another account): it exists, and it is not ours.
-            Some("AccessDenied") | Some("AllAccessDisabled") => None,
+            Some("AccessDenied") | Some("AllAccessDisabled") => Vec::new(),
             _ => return Err(read_fail(d.address(), "GetBucketTagging")(e)),
         },
     };
@@ -189,7 +189,8 @@ async fn read_bucket(aws: &Aws, spec: &str, d: &Resource) -> Result<Option<LiveR
             l.rules().iter().find(|r| r.id() == Some(EXPIRY_RULE) && r.status().as_str() == "Enabled").and_then(|r| r.expiration()?.days())
         }),
     };
-    let mut l = LiveResource::tagged(Resource::new(Kind::Bucket, b, d.arn.clone(), &attrs), spec, owner.as_deref());
+    let tag = |k: &str| tags.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let mut l = LiveResource::tagged(Resource::new(Kind::Bucket, b, d.arn.clone(), &attrs), spec, tag);
     l.holds_data = objects.ok().is_some_and(|o| o.key_count().unwrap_or(0) > 0);
     Ok(Some(l))
 }

@@ -131,6 +131,19 @@ pub trait Cloud: Send + Sync {
     fn adopt<'a>(&'a self, spec: &'a str, live: &'a Resource, desired: &'a Resource) -> BoxFuture<'a, Result<(), KindError>>;
 }
 
+/// Tags a taggable resource with the digest of what was just written (`secmon:applied`), so
+/// that a later plan can tell drift from an edit of the spec. Best effort: without the tag the
+/// plan only says "changed outside the spec or in it", so a failure here fails nothing.
+async fn remember_applied(aws: &Aws, r: &Resource) {
+    if matches!(r.kind.facts().ownership, crate::Ownership::Container(_)) {
+        return;
+    }
+    let tags = vec![(crate::APPLIED_TAG.to_string(), r.digest())];
+    if let Err(e) = r.kind.def().tag(aws, r, tags).await {
+        tracing::debug!("{}: the secmon:applied tag was not written: {e}", r.address());
+    }
+}
+
 /// The AWS SDK behind the seam.
 #[derive(Clone, Debug)]
 pub struct SdkCloud {
@@ -220,8 +233,16 @@ impl Cloud for SdkCloud {
     fn execute<'a>(&'a self, ctx: &'a ExecCtx, change: &'a Change) -> Fut<'a, ()> {
         let aws = &self.aws;
         match change.op {
-            Op::Create => change.after().kind.def().create(aws, ctx, change.after()),
-            Op::Update => change.after().kind.def().update(aws, ctx, change.before(), change.after()),
+            Op::Create => Box::pin(async move {
+                change.after().kind.def().create(aws, ctx, change.after()).await?;
+                remember_applied(aws, change.after()).await;
+                Ok(())
+            }),
+            Op::Update => Box::pin(async move {
+                change.after().kind.def().update(aws, ctx, change.before(), change.after()).await?;
+                remember_applied(aws, change.after()).await;
+                Ok(())
+            }),
             Op::Delete => change.before().kind.def().delete(aws, ctx, change.before()),
         }
     }

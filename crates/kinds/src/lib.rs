@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 pub use check::{Check, FilterEvidence, Status, VerifyCtx};
 pub use cloud::{Change, Cloud, ExecCtx, Op, SdkCloud, SpecRead};
 pub use fake::FakeCloud;
-pub use model::{normalize_arn, LiveResource, LiveState, Resource, Target, OWNER_TAG, ROLE_PATH, VALUE_VERSION_TAG};
+pub use model::{normalize_arn, LiveResource, LiveState, Resource, Target, APPLIED_TAG, OWNER_TAG, ROLE_PATH, VALUE_VERSION_TAG};
 pub use secmon_aws::{Aws, AwsError};
 use secmon_spec::DesiredState;
 
@@ -236,16 +236,29 @@ pub trait ResourceKind: Send + Sync {
         None
     }
 
-    /// Takes over an existing resource by tagging it as owned by `spec`. `r` is the desired
-    /// resource with the live one's identity (its ARN). Untaggable kinds refuse: their container
-    /// is imported instead.
-    fn adopt<'a>(&'a self, _aws: &'a Aws, _spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
+    /// Writes `tags` on the resource (`r` carries the live identity, its ARN). Untaggable kinds
+    /// refuse: they belong to whoever owns their container.
+    fn tag<'a>(&'a self, _aws: &'a Aws, r: &'a Resource, _tags: Vec<(String, String)>) -> Fut<'a, ()> {
         let container = match r.kind.facts().ownership {
             Ownership::Container(k) => k.as_str(),
             _ => "container",
         };
         let message = format!("{} cannot be tagged: it belongs to whoever owns its {container}; import that instead", r.address());
         Box::pin(async move { Err(KindError::Input(message)) })
+    }
+
+    /// Tags an import writes besides ownership (a secret's value version).
+    fn adopt_tags(&self, _r: &Resource) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// Takes over an existing resource by tagging it as owned by `spec`. `r` is the desired
+    /// resource with the live one's identity (its ARN). Untaggable kinds refuse: their container
+    /// is imported instead.
+    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
+        let mut tags = vec![(OWNER_TAG.to_string(), spec.to_string())];
+        tags.extend(self.adopt_tags(r));
+        self.tag(aws, r, tags)
     }
 }
 

@@ -97,9 +97,9 @@ impl ResourceKind for Def {
         Box::pin(send("DeleteLogGroup", aws.logs.delete_log_group().log_group_name(&r.name).send()))
     }
 
-    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
-        let request = aws.logs.tag_resource().resource_arn(r.arn.clone().unwrap_or_default());
-        Box::pin(send("TagResource", request.tags(OWNER_TAG, spec).send()))
+    fn tag<'a>(&'a self, aws: &'a Aws, r: &'a Resource, tags: Vec<(String, String)>) -> Fut<'a, ()> {
+        let request = aws.logs.tag_resource().resource_arn(r.arn.clone().unwrap_or_default()).set_tags(Some(tags.into_iter().collect()));
+        Box::pin(send("TagResource", request.send()))
     }
 }
 

@@ -20,6 +20,9 @@ pub const ROLE_PATH: &str = "/secmon/";
 pub const OWNER_TAG: &str = "secmon:spec";
 /// Tag key holding the secret value's version (the value itself is never read back).
 pub const VALUE_VERSION_TAG: &str = "secmon:value-version";
+/// Tag key holding the digest of the attributes the last apply wrote ([`Resource::digest`]):
+/// live ≠ that means drift, spec ≠ that means an edit.
+pub const APPLIED_TAG: &str = "secmon:applied";
 
 /// Where the pipeline lives: the ARNs of its parts follow from these.
 #[derive(Debug, Clone)]
@@ -62,6 +65,20 @@ pub struct Resource {
     /// What apply needs but comparison ignores (where a secret's value comes from).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub meta: BTreeMap<String, Value>,
+}
+
+impl Resource {
+    /// A short, stable digest of the attributes (FNV-1a, 64 bits, of their canonical JSON): what
+    /// the `secmon:applied` tag remembers of the last apply.
+    pub fn digest(&self) -> String {
+        let text = serde_json::to_string(&self.attrs).expect("attributes serialise");
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in text.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        format!("{h:016x}")
+    }
 }
 
 /// Serialises a typed value into a JSON map (attributes and meta are maps in the plan).
@@ -131,18 +148,23 @@ pub struct LiveResource {
     /// Another spec that owns it (its `secmon:spec` tag), when it is not this spec's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// The digest of what the last apply wrote (its `secmon:applied` tag), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<String>,
 }
 
 impl LiveResource {
     pub fn new(resource: Resource, owned: bool) -> LiveResource {
-        LiveResource { resource, owned, pending: false, holds_data: false, observed: BTreeMap::new(), owner: None }
+        LiveResource { resource, owned, pending: false, holds_data: false, observed: BTreeMap::new(), owner: None, applied: None }
     }
 
-    /// A resource read with its own `secmon:spec` tag (`owner_tag`): owned when it names `spec`,
-    /// another spec's otherwise.
-    pub fn tagged(resource: Resource, spec: &str, owner_tag: Option<&str>) -> LiveResource {
+    /// A resource read with its own tags (`tag` looks one up): owned when `secmon:spec` names
+    /// `spec`, another spec's otherwise; with the digest of its last apply.
+    pub fn tagged<'t>(resource: Resource, spec: &str, tag: impl Fn(&str) -> Option<&'t str>) -> LiveResource {
+        let owner_tag = tag(OWNER_TAG);
         let mut l = LiveResource::new(resource, owner_tag == Some(spec));
         l.owner = owner_tag.filter(|o| *o != spec).map(str::to_string);
+        l.applied = tag(APPLIED_TAG).map(str::to_string);
         l
     }
 

@@ -8,7 +8,8 @@ use secmon_aws::tagging::types::TagFilter;
 use secmon_spec::DesiredState;
 
 use crate::{
-    from_owned_arn, normalize_arn, Aws, AwsError, Kind, KindError, LiveResource, LiveState, Ownership, ReadCtx, Resource, Target, OWNER_TAG,
+    from_owned_arn, normalize_arn, Aws, AwsError, Kind, KindError, LiveResource, LiveState, Ownership, ReadCtx, Resource, Target,
+    APPLIED_TAG, OWNER_TAG,
 };
 
 pub(crate) async fn read(aws: &Aws, spec: &str, target: &Target, desired: &[Resource]) -> Result<LiveState, KindError> {
@@ -82,13 +83,16 @@ async fn read_kinds(aws: &Aws, ctx: &ReadCtx<'_>, kinds: &[Kind]) -> Result<Vec<
 }
 
 /// Confirms the ownership the tagging index does not list, then resolves it for every kind.
-async fn finish(
-    aws: &Aws,
-    spec: &str,
-    target: &Target,
-    found: Vec<LiveResource>,
-    mut owned: BTreeSet<String>,
-) -> Result<LiveState, KindError> {
+/// What the tagging index says this spec owns.
+#[derive(Default)]
+struct Owned {
+    arns: BTreeSet<String>,
+    /// ARN → digest of the last apply.
+    applied: std::collections::BTreeMap<String, String>,
+}
+
+async fn finish(aws: &Aws, spec: &str, target: &Target, found: Vec<LiveResource>, owned: Owned) -> Result<LiveState, KindError> {
+    let Owned { arns: mut owned, applied } = owned;
     // The tagging API's index lags behind writes: a resource it does not list as owned is asked
     // for its own tags before it is called foreign (issue 11, item 7). In a steady state every
     // owned resource is listed, so this costs no call.
@@ -110,8 +114,12 @@ async fn finish(
     }
     let mut found = found;
     for l in &mut found {
-        if let Some(o) = l.resource.arn.as_deref().and_then(|a| others.get(&normalize_arn(a))) {
+        let arn = l.resource.arn.as_deref().map(normalize_arn).unwrap_or_default();
+        if let Some(o) = others.get(&arn) {
             l.owner = Some(o.clone());
+        }
+        if let Some(d) = applied.get(&arn) {
+            l.applied.get_or_insert_with(|| d.clone());
         }
     }
     let mut state = resolve(target, found, &owned);
@@ -194,16 +202,21 @@ pub(crate) fn resolve(target: &Target, found: Vec<LiveResource>, owned: &BTreeSe
     state
 }
 
-/// Every regional resource tagged `secmon:spec=<spec>`, in one paged call.
-async fn owned_arns(aws: &Aws, spec: &str) -> Result<BTreeSet<String>, KindError> {
-    let mut out = BTreeSet::new();
+/// Every regional resource tagged `secmon:spec=<spec>`, in one paged call, with the digest of
+/// its last apply (its `secmon:applied` tag) when it has one.
+async fn owned_arns(aws: &Aws, spec: &str) -> Result<Owned, KindError> {
+    let mut out = Owned::default();
     let mut pages =
         aws.tagging.get_resources().tag_filters(TagFilter::builder().key(OWNER_TAG).values(spec).build()).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::call("GetResources", e))?;
         for m in page.resource_tag_mapping_list() {
             if let Some(arn) = m.resource_arn() {
-                out.insert(normalize_arn(arn));
+                let arn = normalize_arn(arn);
+                if let Some(t) = m.tags().iter().find(|t| t.key() == APPLIED_TAG) {
+                    out.applied.insert(arn.clone(), t.value().to_string());
+                }
+                out.arns.insert(arn);
             }
         }
     }

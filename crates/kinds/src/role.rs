@@ -185,9 +185,9 @@ impl ResourceKind for Def {
         })
     }
 
-    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
-        let owner = Tag::builder().key(OWNER_TAG).value(spec).build().expect("tag");
-        Box::pin(send("TagRole", aws.iam.tag_role().role_name(&r.name).tags(owner).send()))
+    fn tag<'a>(&'a self, aws: &'a Aws, r: &'a Resource, tags: Vec<(String, String)>) -> Fut<'a, ()> {
+        let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("tag")).collect();
+        Box::pin(send("TagRole", aws.iam.tag_role().role_name(&r.name).set_tags(Some(tags)).send()))
     }
 }
 
@@ -217,12 +217,12 @@ async fn read_role(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveResou
     let Some(role) = role.role() else {
         return Ok(None);
     };
-    let owner = role.tags().iter().find(|t| t.key() == OWNER_TAG).map(|t| t.value());
     let attrs = Attrs {
         trust_policy: role.assume_role_policy_document().and_then(policy::parse).unwrap_or(Value::Null),
         policy: inline.ok().and_then(|p| policy::parse(p.policy_document())).unwrap_or(Value::Null),
     };
-    Ok(Some(LiveResource::tagged(Resource::new(Kind::Role, name, Some(role.arn().to_string()), &attrs), spec, owner)))
+    let tag = |k: &str| role.tags().iter().find(|t| t.key() == k).map(|t| t.value());
+    Ok(Some(LiveResource::tagged(Resource::new(Kind::Role, name, Some(role.arn().to_string()), &attrs), spec, tag)))
 }
 
 #[cfg(test)]

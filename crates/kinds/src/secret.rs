@@ -135,16 +135,15 @@ impl ResourceKind for Def {
         Box::pin(send("DeleteSecret", request.recovery_window_in_days(ctx.recovery_window_days.clamp(7, 30)).send()))
     }
 
-    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
-        let version = r.attrs::<Attrs>().value_version.unwrap_or(1);
-        let request = aws
-            .secretsmanager
-            .tag_resource()
-            .secret_id(r.arn.clone().unwrap_or_else(|| r.name.clone()))
-            .tags(Tag::builder().key(OWNER_TAG).value(spec).build())
-            // The value already there counts as the spec's version: importing writes no value.
-            .tags(Tag::builder().key(VALUE_VERSION_TAG).value(version.to_string()).build());
+    fn tag<'a>(&'a self, aws: &'a Aws, r: &'a Resource, tags: Vec<(String, String)>) -> Fut<'a, ()> {
+        let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        let request = aws.secretsmanager.tag_resource().secret_id(r.arn.clone().unwrap_or_else(|| r.name.clone())).set_tags(Some(tags));
         Box::pin(send("TagResource", request.send()))
+    }
+
+    /// The value already there counts as the spec's version: importing writes no value.
+    fn adopt_tags(&self, r: &Resource) -> Vec<(String, String)> {
+        vec![(VALUE_VERSION_TAG.to_string(), r.attrs::<Attrs>().value_version.unwrap_or(1).to_string())]
     }
 }
 
@@ -242,7 +241,7 @@ fn secret(
         value_version: tags.get(VALUE_VERSION_TAG).and_then(|v| v.parse().ok()),
         pending_deletion: deleted,
     };
-    LiveResource::tagged(Resource::new(Kind::Secret, name, arn.map(str::to_string), &attrs), spec, tags.get(OWNER_TAG).map(String::as_str))
+    LiveResource::tagged(Resource::new(Kind::Secret, name, arn.map(str::to_string), &attrs), spec, |k| tags.get(k).map(String::as_str))
 }
 
 async fn create(aws: &Aws, ctx: &ExecCtx, r: &Resource) -> Result<(), KindError> {

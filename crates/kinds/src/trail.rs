@@ -245,9 +245,9 @@ impl ResourceKind for Def {
         Box::pin(send("DeleteTrail", aws.cloudtrail.delete_trail().name(&r.name).send()))
     }
 
-    fn adopt<'a>(&'a self, aws: &'a Aws, spec: &'a str, r: &'a Resource) -> Fut<'a, ()> {
-        let owner = Tag::builder().key(OWNER_TAG).value(spec).build().expect("tag");
-        let request = aws.cloudtrail.add_tags().resource_id(r.arn.clone().unwrap_or_default()).tags_list(owner);
+    fn tag<'a>(&'a self, aws: &'a Aws, r: &'a Resource, tags: Vec<(String, String)>) -> Fut<'a, ()> {
+        let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("tag")).collect();
+        let request = aws.cloudtrail.add_tags().resource_id(r.arn.clone().unwrap_or_default()).set_tags_list(Some(tags));
         Box::pin(send("AddTags", request.send()))
     }
 }
@@ -355,7 +355,7 @@ async fn read_trail(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveReso
     let selectors = selectors.map_err(|e| AwsError::call("GetEventSelectors", e))?;
     let arn = t.trail_arn().unwrap_or_default();
     let tags = aws.cloudtrail.list_tags().resource_id_list(arn).send().await.map_err(|e| AwsError::call("ListTags", e))?;
-    let owner = tags.resource_tag_list().iter().flat_map(|r| r.tags_list()).find(|t| t.key() == OWNER_TAG).and_then(|t| t.value());
+    let tag = |k: &str| tags.resource_tag_list().iter().flat_map(|r| r.tags_list()).find(|t| t.key() == k).and_then(|t| t.value());
     let sel = selectors.event_selectors().first();
     let mut excludes: Vec<String> = sel.map(|s| s.exclude_management_event_sources().to_vec()).unwrap_or_default();
     excludes.sort();
@@ -374,7 +374,7 @@ async fn read_trail(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveReso
         logging,
     };
     Ok(Some(
-        LiveResource::tagged(Resource::new(Kind::Trail, name, t.trail_arn().map(str::to_string), &attrs), spec, owner)
+        LiveResource::tagged(Resource::new(Kind::Trail, name, t.trail_arn().map(str::to_string), &attrs), spec, tag)
             .with_observed(&observed),
     ))
 }
