@@ -84,6 +84,7 @@ enum Command {
         /// Take the pattern of a monitor of this spec (with --monitor).
         #[arg(short = 'f', long = "file", requires = "monitor")]
         file: Option<PathBuf>,
+        /// The monitor (its `name`) whose pattern to test, with -f.
         #[arg(long, requires = "file")]
         monitor: Option<String>,
         /// CloudTrail log files (gzipped or not), JSON arrays, JSON lines or text lines; `-` is stdin.
@@ -93,6 +94,7 @@ enum Command {
         /// json-lines or text.
         #[arg(long = "format", default_value = "auto", value_name = "FORMAT")]
         format: secmon_sim::events::Format,
+        /// text for people, json for tools.
         #[arg(long, value_enum, default_value = "text")]
         output: Format,
         /// Explain every non-matching event, not only near misses.
@@ -105,6 +107,7 @@ enum Command {
     },
     /// Replay events through every monitor of a spec: datapoints, alarm states, notifications.
     Simulate {
+        /// The spec file.
         #[arg(short = 'f', long = "file", default_value = "secmon.yaml")]
         file: PathBuf,
         /// CloudTrail log files (gzipped or not), JSON arrays, JSON lines or text lines; `-` is stdin.
@@ -114,6 +117,7 @@ enum Command {
         /// json-lines or text.
         #[arg(long = "format", default_value = "auto", value_name = "FORMAT")]
         format: secmon_sim::events::Format,
+        /// text for people, json for tools (CI).
         #[arg(long, value_enum, default_value = "text")]
         output: Format,
     },
@@ -406,5 +410,27 @@ fn validate(file: &std::path::Path, strict: bool, output: Format, style: Style) 
         Outcome::Done
     } else {
         Outcome::Invalid
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Issue 13, item 10: every flag of every command says what it does in `--help`.
+    #[test]
+    fn every_argument_has_help() {
+        let mut missing = Vec::new();
+        let cli = Cli::command();
+        for cmd in std::iter::once(&cli).chain(cli.get_subcommands()) {
+            for arg in cmd.get_arguments().filter(|a| !a.is_hide_set() && !["help", "version"].contains(&a.get_id().as_str())) {
+                if arg.get_help().is_none() {
+                    missing.push(format!("{} --{}", cmd.get_name(), arg.get_id()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
     }
 }

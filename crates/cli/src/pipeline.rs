@@ -41,16 +41,16 @@ fn open(common: &Common, connected: Option<Aws>) -> Result<Session, CliError> {
 }
 
 fn print_stats(aws: &Aws) {
-    let snap = aws.stats.snapshot();
+    let (calls, lock) = (aws.stats.snapshot(), aws.lock_stats.snapshot());
+    // Columns as wide as their longest entry, so the table stays aligned whatever the names.
+    let service = calls.iter().chain(&lock).map(|c| c.service.len()).max().unwrap_or(0);
+    let operation = calls.iter().chain(&lock).map(|c| c.operation.len()).max().unwrap_or(0);
+    let row = |c: &secmon_aws::CallCount| eprintln!("  {:<service$}  {:<operation$}  {:>5}", c.service, c.operation, c.calls);
     eprintln!("API calls: {} total, {} mutating", aws.stats.total(), aws.stats.mutating());
-    for c in snap {
-        eprintln!("  {:<16} {:<36} {}", c.service, c.operation, c.calls);
-    }
+    calls.iter().for_each(row);
     if aws.lock_stats.total() > 0 {
         eprintln!("Apply lock: {} calls, {} mutating", aws.lock_stats.total(), aws.lock_stats.mutating());
-        for c in aws.lock_stats.snapshot() {
-            eprintln!("  {:<16} {:<36} {}", c.service, c.operation, c.calls);
-        }
+        lock.iter().for_each(row);
     }
 }
 

@@ -632,3 +632,14 @@ fn plan_tells_drift_from_an_edit_of_the_spec() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("will be updated in-place (the spec changed: retention_days)"), "{stdout}");
 }
+
+/// Issue 13, item 10: the `--stats` table stays aligned, long service names included.
+#[test]
+fn the_stats_table_is_aligned() {
+    let Some(w) = World::new() else { return };
+    let (_, out) = w.plan();
+    let rows: Vec<&str> = out.lines().skip_while(|l| !l.starts_with("API calls:")).skip(1).take_while(|l| l.starts_with("  ")).collect();
+    assert!(rows.len() > 10 && rows.iter().any(|r| r.contains("Resource Groups Tagging API")), "{out}");
+    let ends: std::collections::BTreeSet<usize> = rows.iter().map(|r| r.len()).collect();
+    assert_eq!(ends.len(), 1, "every row ends at the same column:\n{}", rows.join("\n"));
+}
