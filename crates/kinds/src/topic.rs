@@ -109,9 +109,35 @@ fn subscriptions(ctx: &VerifyCtx, subject: &str, topic: &str, seen: &Observed) -
             }
         }
     }
+    // The spec's addresses with no subscription at all (deleted, or never applied): only apply
+    // subscribes them; resending a confirmation cannot reach them.
+    let unsubscribed: Vec<String> = ctx
+        .spec
+        .topics
+        .iter()
+        .filter(|t| t.name == topic)
+        .flat_map(|t| t.email.iter())
+        .filter(|e| !confirmed.iter().chain(&pending).any(|w| w.eq_ignore_ascii_case(&format!("email:{e}"))))
+        .cloned()
+        .collect();
     let others = seen.subscriptions_confirmed.unwrap_or(0).saturating_sub(confirmed.len() as u64);
     if others > 0 {
         confirmed.push(format!("{others} subscription(s) of other protocols"));
+    }
+    if !unsubscribed.is_empty() && !(confirmed.is_empty() && pending.is_empty()) {
+        let status = if confirmed.is_empty() { Status::Failed } else { Status::Warning };
+        return check(
+            "topic.subscriptions",
+            subject,
+            status,
+            format!(
+                "not subscribed: {}; confirmed: {}; pending: {}",
+                unsubscribed.join(", "),
+                if confirmed.is_empty() { "none".to_string() } else { confirmed.join(", ") },
+                if pending.is_empty() { "none".to_string() } else { pending.join(", ") }
+            ),
+            Some("run `secmon apply` to subscribe the spec's addresses again, then confirm from the e-mail"),
+        );
     }
     if confirmed.is_empty() && pending.is_empty() {
         // Nothing to confirm or resend: only apply subscribes the spec's addresses (issue 13, item 9).
@@ -288,5 +314,14 @@ mod tests {
         *topic = topic.clone().with_observed(&Observed { subscriptions_confirmed: Some(1) });
         assert_eq!(verdict(&spec, &live, Kind::Topic, "topic.subscriptions"), Status::Warning);
         assert_eq!(verdict(&spec, &live, Kind::Topic, "topic.policy"), Status::Failed);
+        // Issue 13, item 9: the spec's address lost its subscription while another receiver
+        // remains: said, and only apply helps (not --resend-confirmation).
+        let mut partly = gone.clone();
+        let topic = first(&mut partly, Kind::Topic);
+        *topic = topic.clone().with_observed(&Observed { subscriptions_confirmed: Some(1) });
+        let checks = run(&spec, &partly, &Default::default(), Kind::Topic);
+        let subs = checks.iter().find(|c| c.id == "topic.subscriptions").unwrap();
+        assert_eq!(subs.status, Status::Warning, "{subs:?}");
+        assert!(subs.evidence.contains("not subscribed: ") && subs.fix.as_deref().unwrap_or_default().contains("secmon apply"), "{subs:?}");
     }
 }
