@@ -206,3 +206,22 @@ fn a_trail_delivering_through_a_role_set_up_by_hand_is_named() {
     let c = v["checks"].as_array().unwrap().iter().find(|c| c["id"] == "trail.cloudwatch_logs").unwrap();
     assert!(c["evidence"].as_str().unwrap().contains("ConsoleMadeRole"), "{c}");
 }
+
+/// Issue 13, item 9: for a deleted subscription, verify says that apply helps (resending a
+/// confirmation cannot reach an address that is no longer subscribed).
+#[test]
+fn a_deleted_subscription_is_fixed_by_apply_not_by_resending() {
+    let Some(w) = World::new() else { return };
+    w.apply();
+    let aws = w.aws();
+    let subs = w.rt.block_on(aws.sns.list_subscriptions_by_topic().topic_arn(TOPIC_ARN).send()).unwrap();
+    for s in subs.subscriptions() {
+        w.rt.block_on(aws.sns.unsubscribe().subscription_arn(s.subscription_arn().unwrap()).send()).unwrap();
+    }
+    let (code, v) = verify(&w, &[]);
+    assert_eq!(code, 1, "{v:#}");
+    let c = v["checks"].as_array().unwrap().iter().find(|c| c["id"] == "topic.subscriptions").unwrap();
+    assert_eq!(c["status"], "failed", "{c}");
+    let fix = c["fix"].as_str().unwrap();
+    assert!(fix.contains("secmon apply") && !fix.contains("--resend-confirmation"), "{c}");
+}
