@@ -18,6 +18,7 @@ import io
 import json
 import random
 import sys
+import time
 
 import cbor2
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -35,15 +36,17 @@ UNSUBSCRIBED: set = set()
 # Faults, as a real network and a busy AWS produce them: POST FAULTS "before=0.2 after=0.1 seed=7"
 # answers that share of calls 503 before they reach the emulator (nothing happens), or after
 # (the call takes effect and its reply is lost); the SDK sees a bare 503, not the service's
-# protocol. "before=0 after=0" turns them off. Control paths are never faulted.
+# protocol. "latency=40" delays every call by a seeded random 0-40 ms, as a distant region does.
+# "before=0 after=0 latency=0" turns them off. Control paths are never faulted.
 FAULTS_PATH = "/_secmon/faults"
-FAULTS = {"before": 0.0, "after": 0.0, "rng": random.Random(0)}
+FAULTS = {"before": 0.0, "after": 0.0, "latency_ms": 0.0, "rng": random.Random(0)}
 
 
 def set_faults(text):
     opts = dict(kv.split("=", 1) for kv in text.split())
     FAULTS["before"] = float(opts.get("before", 0))
     FAULTS["after"] = float(opts.get("after", 0))
+    FAULTS["latency_ms"] = float(opts.get("latency", 0))
     FAULTS["rng"] = random.Random(int(opts.get("seed", 0)))
 
 
@@ -118,6 +121,8 @@ class CborAdapter:
             set_faults(environ["wsgi.input"].read(length).decode())
             start_response("204 No Content", [])
             return [b""]
+        if not path.startswith("/_secmon/") and FAULTS["latency_ms"]:
+            time.sleep(FAULTS["rng"].random() * FAULTS["latency_ms"] / 1000)
         if not path.startswith("/_secmon/") and (FAULTS["before"] or FAULTS["after"]):
             roll = FAULTS["rng"].random()
             if roll < FAULTS["before"]:
@@ -139,6 +144,8 @@ class CborAdapter:
             (UNCONFIRMED if path == CONTROL else UNSUBSCRIBED).add(email)
             start_response("204 No Content", [])
             return [b""]
+        if environ.get("HTTP_X_AMZ_TARGET") == "Logs_20140328.PutMetricFilter":
+            environ = self.replace_metric_filter(environ)
         if (UNCONFIRMED or UNSUBSCRIBED) and environ.get("REQUEST_METHOD") == "POST" and not path.startswith(PREFIX):
             return self.unconfirmed(environ, start_response)
         if not path.startswith(PREFIX):
@@ -190,6 +197,30 @@ class CborAdapter:
         return [encoded]
 
 
+def _replace_metric_filter(self, environ):
+    """PutMetricFilter: AWS replaces a filter of the same name; moto adds a second one. So a
+    retried put (its first reply lost) would leave a duplicate that AWS never makes: delete the
+    same-named filter first, as AWS's replace does. Returns the environ with its body restored."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    try:
+        request = json.loads(body or b"{}")
+        delete = json.dumps({"logGroupName": request["logGroupName"], "filterName": request["filterName"]}).encode()
+        env = dict(environ)
+        env["HTTP_X_AMZ_TARGET"] = "Logs_20140328.DeleteMetricFilter"
+        env["CONTENT_LENGTH"] = str(len(delete))
+        env["wsgi.input"] = io.BytesIO(delete)
+        chunks = self.app(env, lambda status, headers, exc_info=None: (lambda data: None))
+        b"".join(chunks)
+        if hasattr(chunks, "close"):
+            chunks.close()
+    except (ValueError, KeyError):
+        pass
+    env = dict(environ)
+    env["wsgi.input"] = io.BytesIO(body)
+    return env
+
+
 def _unconfirmed(self, environ, start_response):
     """SNS ListSubscriptions*: show subscriptions of unconfirmed e-mail endpoints as AWS does,
     with the SubscriptionArn `PendingConfirmation`."""
@@ -225,6 +256,7 @@ def _unconfirmed(self, environ, start_response):
 
 
 CborAdapter.unconfirmed = _unconfirmed
+CborAdapter.replace_metric_filter = _replace_metric_filter
 
 
 def main():

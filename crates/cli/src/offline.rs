@@ -60,6 +60,10 @@ pub fn test_pattern(
         },
         _ => return fail("give either --pattern, or -f SPEC with --monitor NAME".into(), style),
     };
+    // CloudWatch Logs refuses longer patterns; so does secmon, before parsing anything.
+    if text.chars().count() > 1024 {
+        return fail(format!("the filter pattern is {} characters long; CloudWatch Logs allows 1024", text.chars().count()), style);
+    }
     let pattern = match Pattern::parse(&text) {
         Ok(p) => p,
         Err(e) => {

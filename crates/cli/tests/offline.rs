@@ -132,3 +132,20 @@ fn test_pattern_reads_bracketed_text_logs_and_counts() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("app.log:1:"), "{}", text(&out.stderr));
 }
+
+/// Issue 10: hostile event files and patterns are refused clearly and with bounded memory: a
+/// 17 MiB single line (more than any record secmon reads), a pattern longer than AWS allows.
+#[test]
+fn test_pattern_bounds_its_input() {
+    let dir = std::env::temp_dir().join(format!("secmon-hostile-events-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let huge = dir.join("one-line.log");
+    std::fs::write(&huge, vec![b'a'; 17 << 20]).unwrap();
+    let out = secmon(&["test-pattern", "--pattern", "ERROR", "--events", huge.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("longer than 16 MiB"), "{}", text(&out.stderr));
+    let long = "x".repeat(1025);
+    let out = secmon(&["test-pattern", "--pattern", &long, "--events", EVENTS]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("CloudWatch Logs allows 1024"), "{}", text(&out.stderr));
+}

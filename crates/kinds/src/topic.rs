@@ -124,7 +124,7 @@ fn subscriptions(ctx: &VerifyCtx, subject: &str, topic: &str, seen: &Observed) -
     if others > 0 {
         confirmed.push(format!("{others} subscription(s) of other protocols"));
     }
-    if !unsubscribed.is_empty() && !(confirmed.is_empty() && pending.is_empty()) {
+    if !unsubscribed.is_empty() && (!confirmed.is_empty() || !pending.is_empty()) {
         let status = if confirmed.is_empty() { Status::Failed } else { Status::Warning };
         return check(
             "topic.subscriptions",

@@ -339,6 +339,10 @@ struct Window {
 }
 
 const CHUNK: usize = 1 << 22;
+/// The longest record or line the window grows to hold: a file that needs more is refused (a
+/// CloudTrail record or a CloudWatch Logs event is at most a few hundred KiB), so memory stays
+/// bounded whatever the input.
+pub const MAX_RECORD_BYTES: usize = 16 << 20;
 
 impl Window {
     fn new(src: Box<dyn Read>) -> Window {
@@ -361,8 +365,15 @@ impl Window {
             self.start = 0;
         }
         if self.end == self.buf.len() {
-            // A record longer than the window: grow it (memory follows the largest record).
-            self.buf.resize(self.buf.len() * 2, 0);
+            // A record longer than the window: grow it, up to the bound.
+            if self.buf.len() >= MAX_RECORD_BYTES {
+                return Err(std::io::Error::other(format!(
+                    "a single record or line at byte {} is longer than {} MiB: not a CloudTrail or log file secmon can read (split it, or check what it is)",
+                    self.base,
+                    MAX_RECORD_BYTES >> 20
+                )));
+            }
+            self.buf.resize((self.buf.len() * 2).min(MAX_RECORD_BYTES), 0);
         }
         loop {
             match self.src.read(&mut self.buf[self.end..]) {

@@ -101,6 +101,12 @@ impl Emulator {
         self.control("/_secmon/faults", &format!("before={before} after={after} seed={seed}"));
     }
 
+    /// Like [`Emulator::inject_faults`], and delays every call by a seeded random 0 to
+    /// `latency_ms` milliseconds, as a distant region does.
+    pub fn inject_faults_and_latency(&self, before: f64, after: f64, latency_ms: u32, seed: u64) {
+        self.control("/_secmon/faults", &format!("before={before} after={after} latency={latency_ms} seed={seed}"));
+    }
+
     /// Posts `body` to one of the emulator middleware's control paths (scripts/emulator.py).
     fn control(&self, path: &str, body: &str) {
         use std::io::{Read, Write};
