@@ -217,6 +217,23 @@ enum Command {
         #[arg(long)]
         delete_logs: bool,
     },
+    /// How often each alarm would have fired over the history the trail's log group holds: each
+    /// monitor's pattern is run in CloudWatch Logs (FilterLogEvents, nothing downloaded in bulk),
+    /// and the events it returns go through secmon's alarm evaluator.
+    Backtest {
+        #[command(flatten)]
+        common: Common,
+        /// Start of the window: a duration back from now (`30d`, `12h`, `90m`) or a time
+        /// (`2026-11-01T00:00:00Z`).
+        #[arg(long, default_value = "30d")]
+        since: String,
+        /// End of the window, in the same forms; default now.
+        #[arg(long)]
+        until: Option<String>,
+        /// text for people, json for tools.
+        #[arg(long, value_enum, default_value = "text")]
+        output: Format,
+    },
     /// Print a shell completion script: `secmon completions bash > /etc/bash_completion.d/secmon`
     /// (zsh, fish, powershell and elvish too).
     Completions {
@@ -315,6 +332,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
     match cli.command {
         Command::Validate { file, strict, output } => Ok(validate(&file, strict, output, style)),
+        Command::Backtest { common, since, until, output } => pipeline::backtest_cmd(&common, (&since, until.as_deref()), output, style),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "secmon", &mut std::io::stdout());
             Ok(Outcome::Done)

@@ -133,7 +133,7 @@ pub fn test_pattern(
     }
 }
 
-fn render_monitor(m: &MonitorReport, style: Style) {
+pub fn render_monitor(m: &MonitorReport, style: Style) {
     let verdict =
         if m.run.fired { style.red(&format!("FIRES ({} notification(s))", m.run.notifications.len())) } else { style.green("never fires") };
     let op = match m.comparison.as_str() {

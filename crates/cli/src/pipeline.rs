@@ -349,3 +349,74 @@ pub fn import_cmd(common: &Common, addresses: &[String], (auto_approve, force): 
         Ok(Outcome::Done)
     })
 }
+
+/// `30d`, `12h`, `90m`, `45s`, `2w` back from `now`, or a time like `2026-11-01T00:00:00Z`;
+/// epoch seconds.
+fn moment(text: &str, now: i64) -> Result<i64, CliError> {
+    if let Some(t) = secmon_sim::events::parse_time(text) {
+        return Ok(t);
+    }
+    let (n, unit) = text.split_at(text.len().saturating_sub(1));
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => 0,
+    };
+    match n.parse::<i64>() {
+        Ok(n) if seconds > 0 && n >= 0 => Ok(now - n * seconds),
+        _ => Err(CliError::Refused(format!("`{text}` is not a duration (30d, 12h, 90m) nor a time (2026-11-01T00:00:00Z)"))),
+    }
+}
+
+pub fn backtest_cmd(common: &Common, (since, until): (&str, Option<&str>), output: Format, style: Style) -> Result<Outcome, CliError> {
+    let spec = Spec::from_file(&common.file)?;
+    secmon_engine::refuse_invalid_patterns(&spec)?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default();
+    let window = (moment(since, now)?, until.map(|u| moment(u, now)).transpose()?.unwrap_or(now));
+    if window.0 >= window.1 {
+        return Err(CliError::Refused(format!("the window is empty: --since {since} is not before --until")));
+    }
+    let quiet = style.quiet;
+    runtime().block_on(async {
+        let aws = Aws::connect_with(spec.state.region.as_deref(), common.endpoint_url.as_deref(), common.max_attempts).await?;
+        let progress = move |m: &str| {
+            if !quiet {
+                eprintln!("{m}")
+            }
+        };
+        let report = secmon_engine::backtest::backtest_aws(&spec, &aws, window, &progress).await;
+        if common.stats {
+            print_stats(&aws);
+        }
+        let report = report?;
+        match output {
+            Format::Json => println!("{}", serde_json::to_string_pretty(&report).expect("json")),
+            Format::Text => {
+                println!(
+                    "Backtest of `{}` over {} to {} (log group {}):\n",
+                    spec.state.name,
+                    secmon_sim::events::format_time(report.since),
+                    secmon_sim::events::format_time(report.until),
+                    report.log_group
+                );
+                for m in &report.monitors {
+                    println!("{} event(s) returned by CloudWatch Logs for this monitor's pattern", m.returned);
+                    crate::offline::render_monitor(&m.report, style);
+                    for d in &m.disagreements {
+                        println!("  {} AWS matched it, secmon's engine does not: {d}", style.red("engine disagreement:"));
+                    }
+                }
+                if !report.pushed_down {
+                    println!(
+                        "{} a local emulator applies term patterns only; secmon's engine judged every event it returned.",
+                        style.yellow("Note:")
+                    );
+                }
+            }
+        }
+        Ok(Outcome::Done)
+    })
+}

@@ -17,6 +17,7 @@
 //! exit codes (the CLI does, in one table); compare (`secmon-diff`) or walk a plan
 //! (`secmon-apply`).
 
+pub mod backtest;
 pub mod lock;
 
 use std::path::Path;
@@ -37,6 +38,8 @@ pub enum EngineError {
     Kind(#[from] KindError),
     #[error(transparent)]
     Diff(#[from] DiffError),
+    #[error("backtest: {0}")]
+    Backtest(String),
     #[error("{path}: {message}")]
     File { path: String, message: String },
     #[error("{path}: plan format {found} is not {expected}; make the plan again with this secmon")]

@@ -121,6 +121,21 @@ pub trait Cloud: Send + Sync {
     /// A local emulator: it delivers no logs, records no events and emits no metrics.
     fn local_endpoint(&self) -> bool;
 
+    /// The events of `log_group` from `start_ms` to `end_ms` (epoch milliseconds) that AWS's own
+    /// engine matches with `pattern` (`FilterLogEvents`, every page), each handed to `each` as
+    /// (timestamp in ms, message); returns how many. The scan runs where the logs are. A local
+    /// emulator applies term patterns only: for a JSON pattern it returns every event.
+    fn filter_events<'a>(
+        &'a self,
+        log_group: &'a str,
+        pattern: &'a str,
+        window_ms: (i64, i64),
+        each: &'a mut (dyn FnMut(i64, String) + Send),
+    ) -> BoxFuture<'a, Result<u64, KindError>>;
+
+    /// The bytes `log_group` stores (what a backtest's scan covers at most), if it exists.
+    fn stored_bytes<'a>(&'a self, log_group: &'a str) -> BoxFuture<'a, Result<Option<i64>, KindError>>;
+
     /// Deletes several live resources of one kind in one call where the kind has such a call.
     fn delete_many<'a>(&'a self, ctx: &'a ExecCtx, resources: &'a [Resource]) -> BoxFuture<'a, Result<(), KindError>>;
 
@@ -221,6 +236,43 @@ impl Cloud for SdkCloud {
 
     fn local_endpoint(&self) -> bool {
         self.aws.endpoint_override.is_some()
+    }
+
+    fn filter_events<'a>(
+        &'a self,
+        log_group: &'a str,
+        pattern: &'a str,
+        (start_ms, end_ms): (i64, i64),
+        each: &'a mut (dyn FnMut(i64, String) + Send),
+    ) -> BoxFuture<'a, Result<u64, KindError>> {
+        Box::pin(async move {
+            let request =
+                self.aws.logs.filter_log_events().log_group_name(log_group).filter_pattern(pattern).start_time(start_ms).end_time(end_ms);
+            let mut pages = request.into_paginator().send();
+            let mut n = 0;
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(crate::sdk::fail("FilterLogEvents"))?;
+                for e in page.events() {
+                    each(e.timestamp().unwrap_or_default(), e.message().unwrap_or_default().to_string());
+                    n += 1;
+                }
+            }
+            Ok(n)
+        })
+    }
+
+    fn stored_bytes<'a>(&'a self, log_group: &'a str) -> BoxFuture<'a, Result<Option<i64>, KindError>> {
+        Box::pin(async move {
+            let out = self
+                .aws
+                .logs
+                .describe_log_groups()
+                .log_group_name_prefix(log_group)
+                .send()
+                .await
+                .map_err(crate::sdk::fail("DescribeLogGroups"))?;
+            Ok(out.log_groups().iter().find(|g| g.log_group_name() == Some(log_group)).map(|g| g.stored_bytes().unwrap_or(0)))
+        })
     }
 
     fn delete_many<'a>(&'a self, ctx: &'a ExecCtx, resources: &'a [Resource]) -> Fut<'a, ()> {

@@ -79,6 +79,78 @@ struct Compiled<'s> {
     matched: Vec<MatchedEvent>,
 }
 
+impl<'s> Compiled<'s> {
+    fn new(monitor: &'s secmon_spec::Monitor) -> Result<Compiled<'s>, SimError> {
+        let pattern = Pattern::parse(&monitor.pattern).map_err(|source| SimError::Pattern { monitor: monitor.name.clone(), source })?;
+        Ok(Compiled { monitor, pattern, samples: Vec::new(), matched: Vec::new() })
+    }
+
+    /// What the monitor's metric filter does with one event at `time`: publish its value
+    /// when the pattern matches, else the default value when there is one. True when it matched.
+    fn feed(&mut self, ev: &LogEvent, time: i64) -> bool {
+        let e = ev.as_event_for(&self.pattern);
+        if !self.pattern.matches(&e) {
+            if let Some(d) = self.monitor.metric.default {
+                self.samples.push(Sample { time, value: d });
+            }
+            return false;
+        }
+        let Some(v) = self.pattern.metric_value(&self.monitor.metric.value, &e) else {
+            return true;
+        };
+        // Each dimension value is its own metric; an event lacking a dimension field publishes nothing.
+        let dims: Option<BTreeMap<String, String>> =
+            self.monitor.metric.dimensions.iter().map(|(k, r)| self.pattern.field_text(r, &e).map(|t| (k.clone(), t))).collect();
+        let Some(dimensions) = dims else { return true };
+        if dimensions == self.monitor.alarm.dimensions {
+            self.samples.push(Sample { time, value: v });
+        }
+        let s = |k: &str| ev.json.as_ref().and_then(|j| j.get(k)).and_then(Value::as_str).map(str::to_string);
+        self.matched.push(MatchedEvent {
+            time: Some(time),
+            event_source: s("eventSource"),
+            event_name: s("eventName"),
+            event_id: s("eventID"),
+            value: v,
+            dimensions,
+        });
+        true
+    }
+
+    /// The alarm's run over the samples, from `first_time`, with each notification's events.
+    fn report(self, first_time: Option<i64>) -> MonitorReport {
+        let mut samples = self.samples;
+        samples.sort_by_key(|s| s.time);
+        let mut run = evaluate(&self.monitor.alarm, &samples, &self.monitor.notify, first_time, None);
+        let window = i64::from(self.monitor.alarm.period) * i64::from(self.monitor.alarm.evaluation_periods.max(1));
+        for n in &mut run.notifications {
+            n.events = self
+                .matched
+                .iter()
+                .filter(|e| e.time.is_some_and(|t| t >= n.time - window && t < n.time))
+                .map(|e| {
+                    format!(
+                        "{} {} {}",
+                        e.time.map(crate::events::format_time).unwrap_or_default(),
+                        e.event_name.as_deref().unwrap_or("-"),
+                        e.event_id.as_deref().unwrap_or("-")
+                    )
+                })
+                .collect();
+        }
+        MonitorReport {
+            monitor: self.monitor.name.clone(),
+            alarm: self.monitor.alarm_name().to_string(),
+            statistic: self.monitor.alarm.statistic.clone(),
+            period: self.monitor.alarm.period,
+            threshold: self.monitor.alarm.threshold,
+            comparison: self.monitor.alarm.comparison.as_str().to_string(),
+            matched: self.matched,
+            run,
+        }
+    }
+}
+
 /// Replays every event of `paths` (in order) through every monitor of `state`.
 pub fn simulate(state: &DesiredState, paths: &[String]) -> Result<SimReport, SimError> {
     simulate_as(state, paths, events::Format::Auto)
@@ -86,11 +158,7 @@ pub fn simulate(state: &DesiredState, paths: &[String]) -> Result<SimReport, Sim
 
 /// [`simulate`], reading the files as `format`.
 pub fn simulate_as(state: &DesiredState, paths: &[String], format: events::Format) -> Result<SimReport, SimError> {
-    let mut monitors = Vec::new();
-    for m in &state.monitors {
-        let pattern = Pattern::parse(&m.pattern).map_err(|source| SimError::Pattern { monitor: m.name.clone(), source })?;
-        monitors.push(Compiled { monitor: m, pattern, samples: Vec::new(), matched: Vec::new() });
-    }
+    let mut monitors = state.monitors.iter().map(Compiled::new).collect::<Result<Vec<_>, _>>()?;
     let mut total = 0u64;
     let mut dropped = 0u64;
     let mut last_time = 0i64;
@@ -106,66 +174,35 @@ pub fn simulate_as(state: &DesiredState, paths: &[String], format: events::Forma
                 return;
             }
             for c in &mut monitors {
-                let e = ev.as_event_for(&c.pattern);
-                if c.pattern.matches(&e) {
-                    let Some(v) = c.pattern.metric_value(&c.monitor.metric.value, &e) else {
-                        continue;
-                    };
-                    // Each dimension value is its own metric; an event lacking a dimension field publishes nothing.
-                    let dims: Option<BTreeMap<String, String>> =
-                        c.monitor.metric.dimensions.iter().map(|(k, r)| c.pattern.field_text(r, &e).map(|t| (k.clone(), t))).collect();
-                    let Some(dimensions) = dims else { continue };
-                    if dimensions == c.monitor.alarm.dimensions {
-                        c.samples.push(Sample { time, value: v });
-                    }
-                    let s = |k: &str| ev.json.as_ref().and_then(|j| j.get(k)).and_then(Value::as_str).map(str::to_string);
-                    c.matched.push(MatchedEvent {
-                        time: ev.time,
-                        event_source: s("eventSource"),
-                        event_name: s("eventName"),
-                        event_id: s("eventID"),
-                        value: v,
-                        dimensions,
-                    });
-                } else if let Some(d) = c.monitor.metric.default {
-                    c.samples.push(Sample { time, value: d });
-                }
+                c.feed(&ev, time);
             }
         })?;
     }
-    let reports = monitors
-        .into_iter()
-        .map(|c| {
-            let mut samples = c.samples;
-            samples.sort_by_key(|s| s.time);
-            let mut run = evaluate(&c.monitor.alarm, &samples, &c.monitor.notify, first_time, None);
-            let window = i64::from(c.monitor.alarm.period) * i64::from(c.monitor.alarm.evaluation_periods.max(1));
-            for n in &mut run.notifications {
-                n.events = c
-                    .matched
-                    .iter()
-                    .filter(|e| e.time.is_some_and(|t| t >= n.time - window && t < n.time))
-                    .map(|e| {
-                        format!(
-                            "{} {} {}",
-                            e.time.map(crate::events::format_time).unwrap_or_default(),
-                            e.event_name.as_deref().unwrap_or("-"),
-                            e.event_id.as_deref().unwrap_or("-")
-                        )
-                    })
-                    .collect();
-            }
-            MonitorReport {
-                monitor: c.monitor.name.clone(),
-                alarm: c.monitor.alarm_name().to_string(),
-                statistic: c.monitor.alarm.statistic.clone(),
-                period: c.monitor.alarm.period,
-                threshold: c.monitor.alarm.threshold,
-                comparison: c.monitor.alarm.comparison.as_str().to_string(),
-                matched: c.matched,
-                run,
-            }
-        })
-        .collect();
+    let reports = monitors.into_iter().map(|c| c.report(first_time)).collect();
     Ok(SimReport { events: total, dropped_by_trail: dropped, monitors: reports })
+}
+
+/// One monitor's run over log events as CloudWatch Logs holds them, (timestamp in ms, message):
+/// the events a backtest fetched from the log group. The event's own timestamp is its time, as
+/// for a metric filter. Only events that reach the monitor are known, so its default value is
+/// not replayed: periods without an event have no datapoint, and `treat_missing_data` decides
+/// them. Returns the report, and the messages given that the pattern does not match.
+pub fn replay_log_events(
+    monitor: &secmon_spec::Monitor,
+    from: i64,
+    events: impl IntoIterator<Item = (i64, String)>,
+) -> Result<(MonitorReport, Vec<String>), SimError> {
+    let mut quiet = monitor.clone();
+    quiet.metric.default = None;
+    let mut c = Compiled::new(&quiet)?;
+    let mut unmatched = Vec::new();
+    for (ms, message) in events {
+        let mut ev = LogEvent::from_line(&message);
+        let time = ms.div_euclid(1000);
+        ev.time = Some(time);
+        if !c.feed(&ev, time) {
+            unmatched.push(message);
+        }
+    }
+    Ok((c.report(Some(from)), unmatched))
 }

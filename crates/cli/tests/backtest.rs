@@ -1,0 +1,65 @@
+//! Issue 15 (backtest): how often each alarm would have fired over the history already in the
+//! trail's log group, from events put into the emulator's log group.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn record(name: &str, id: &str) -> String {
+    serde_json::json!({"eventVersion": "1.11", "eventSource": "secretsmanager.amazonaws.com", "eventName": name, "eventID": id}).to_string()
+}
+
+#[test]
+fn backtest_replays_the_log_groups_history_through_each_alarm() {
+    let Some(w) = World::new() else { return };
+    w.apply();
+    let aws = w.aws();
+    let group = "secmon-secretsmanager-loggroup";
+    w.rt.block_on(aws.logs.create_log_stream().log_group_name(group).log_stream_name("123456789012_CloudTrail_us-east-1").send()).unwrap();
+    // Three reads of the secret within one minute an hour ago, and a call the filter must not count.
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let minute = (now_ms - 3_600_000) / 60_000 * 60_000;
+    let events: Vec<_> = [("GetSecretValue", 1_000), ("DescribeSecret", 2_000), ("GetSecretValue", 3_000), ("GetSecretValue", 4_000)]
+        .iter()
+        .enumerate()
+        .map(|(i, (name, offset))| {
+            secmon_aws::logs::types::InputLogEvent::builder()
+                .timestamp(minute + offset)
+                .message(record(name, &format!("id-{i}")))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    w.rt.block_on(
+        aws.logs
+            .put_log_events()
+            .log_group_name(group)
+            .log_stream_name("123456789012_CloudTrail_us-east-1")
+            .set_log_events(Some(events))
+            .send(),
+    )
+    .unwrap();
+
+    let out = w.secmon(&["backtest", "-f", SEED, "--since", "2h", "--output", "json", "--stats"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let m = &v["monitors"][0];
+    assert_eq!(m["monitor"], "Secret is accessed");
+    assert_eq!(m["returned"], 4, "the emulator returns every event for a JSON pattern: {m:#}");
+    assert_eq!(m["matched"].as_array().unwrap().len(), 3, "secmon's engine keeps the three reads");
+    assert_eq!(m["notifications"].as_array().unwrap().len(), 1, "one minute, one notification: {m:#}");
+    assert_eq!(m["disagreements"].as_array().unwrap().len(), 0, "an emulator is not AWS: no disagreement is claimed");
+    assert_eq!(v["pushed_down"], false);
+    let stderr = text(&out.stderr);
+    assert_eq!(calls(&stderr, "FilterLogEvents"), 1, "one scan per monitor, in CloudWatch Logs");
+    assert_eq!(calls(&stderr, "GetSecretValue"), 0);
+    assert!(stderr.contains("Scanning log group secmon-secretsmanager-loggroup"), "{stderr}");
+
+    let out = w.secmon(&["backtest", "-f", SEED, "--since", "30m"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("never fires"), "nothing in the last 30 minutes: {}", text(&out.stdout));
+    let out = w.secmon(&["backtest", "-f", SEED, "--since", "yesterday"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("is not a duration"), "{}", text(&out.stderr));
+}
