@@ -146,6 +146,8 @@ class CborAdapter:
             return [b""]
         if environ.get("HTTP_X_AMZ_TARGET") == "Logs_20140328.PutMetricFilter":
             environ = self.replace_metric_filter(environ)
+        if environ.get("REQUEST_METHOD") == "GET" and environ.get("QUERY_STRING", "").split("&")[0] == "versioning":
+            return self.versioning(environ, start_response)
         if (UNCONFIRMED or UNSUBSCRIBED) and environ.get("REQUEST_METHOD") == "POST" and not path.startswith(PREFIX):
             return self.unconfirmed(environ, start_response)
         if not path.startswith(PREFIX):
@@ -221,6 +223,25 @@ def _replace_metric_filter(self, environ):
     return env
 
 
+def _versioning(self, environ, start_response):
+    """S3 GetBucketVersioning: AWS's answer is a `VersioningConfiguration` document; moto names
+    its root `GetBucketVersioningResponse`, which the AWS SDK for Rust (rightly) does not parse."""
+    captured = {}
+
+    def capture(status, headers, exc_info=None):
+        captured["status"], captured["headers"] = status, headers
+        return lambda data: None
+
+    chunks = self.app(environ, capture)
+    out = b"".join(chunks)
+    if hasattr(chunks, "close"):
+        chunks.close()
+    out = out.replace(b"GetBucketVersioningResponse", b"VersioningConfiguration")
+    headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"] + [("Content-Length", str(len(out)))]
+    start_response(captured["status"], headers)
+    return [out]
+
+
 def _unconfirmed(self, environ, start_response):
     """SNS ListSubscriptions*: show subscriptions of unconfirmed e-mail endpoints as AWS does,
     with the SubscriptionArn `PendingConfirmation`."""
@@ -257,6 +278,7 @@ def _unconfirmed(self, environ, start_response):
 
 CborAdapter.unconfirmed = _unconfirmed
 CborAdapter.replace_metric_filter = _replace_metric_filter
+CborAdapter.versioning = _versioning
 
 
 def main():

@@ -723,3 +723,33 @@ fn under_fifty_percent_faults_apply_converges_or_stops_clearly() {
         assert_eq!(all_packs_inventory(&w), (21, 21, 1), "seed {seed}: nothing exists twice");
     }
 }
+
+/// Issue 16 (the trail bucket): versioning with noncurrent versions expiring with the logs, and
+/// ACLs disabled (BucketOwnerEnforced), on by default; turning one off is applied and warned.
+#[test]
+fn the_trail_bucket_is_versioned_and_acl_free_by_default() {
+    let Some(w) = World::new() else { return };
+    w.apply();
+    let aws = w.aws();
+    let v = w.rt.block_on(aws.s3.get_bucket_versioning().bucket(BUCKET).send()).unwrap();
+    assert_eq!(v.status().map(|s| s.as_str()), Some("Enabled"));
+    let o = w.rt.block_on(aws.s3.get_bucket_ownership_controls().bucket(BUCKET).send()).unwrap();
+    assert_eq!(o.ownership_controls().unwrap().rules()[0].object_ownership().as_str(), "BucketOwnerEnforced");
+    let lc = w.rt.block_on(aws.s3.get_bucket_lifecycle_configuration().bucket(BUCKET).send()).unwrap();
+    assert_eq!(lc.rules()[0].noncurrent_version_expiration().and_then(|n| n.noncurrent_days()), Some(365), "versions expire with the logs");
+
+    let dir = std::env::temp_dir().join(format!("secmon-bucket-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let off = dir.join("off.yaml");
+    let seed = std::fs::read_to_string(root().join(SEED)).unwrap();
+    std::fs::write(&off, seed.replace("    expire_logs_after_days: 365\n", "    expire_logs_after_days: 365\n    versioning: false\n"))
+        .unwrap();
+    let out = w.secmon(&["apply", "-f", off.to_str().unwrap(), "--auto-approve"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("trail.bucket.versioning") && err.contains("S3.14"), "the opt-out is said: {err}");
+    let v = w.rt.block_on(aws.s3.get_bucket_versioning().bucket(BUCKET).send()).unwrap();
+    assert_eq!(v.status().map(|s| s.as_str()), Some("Suspended"));
+    let plan = w.secmon(&["plan", "-f", off.to_str().unwrap(), "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stdout));
+}

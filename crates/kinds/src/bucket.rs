@@ -4,9 +4,10 @@
 
 use secmon_aws::error_code;
 use secmon_aws::s3::types::{
-    BucketLifecycleConfiguration, BucketLocationConstraint, CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleExpiration,
-    LifecycleRule, LifecycleRuleFilter, ObjectIdentifier, PublicAccessBlockConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+    BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete, ExpirationStatus,
+    LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier, ObjectOwnership,
+    OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -30,6 +31,13 @@ pub struct Attrs {
     /// Default encryption algorithm (`AES256`).
     pub encryption: Option<String>,
     pub expire_logs_after_days: Option<i32>,
+    /// Versioning enabled (S3.14).
+    pub versioning: bool,
+    /// Noncurrent versions expire after this many days: with the logs, so that versioning does
+    /// not grow the bill.
+    pub noncurrent_expire_days: Option<i32>,
+    /// Object ownership: `BucketOwnerEnforced` (ACLs disabled, S3.12) or `ObjectWriter`.
+    pub object_ownership: Option<String>,
 }
 
 pub fn bucket_policy(t: &Target, bucket: &str, trail: &str) -> Value {
@@ -78,6 +86,9 @@ impl ResourceKind for Def {
             block_public_access: true,
             encryption: Some("AES256".into()),
             expire_logs_after_days: trail.bucket.expire_logs_after_days.map(|d| d as i32),
+            versioning: trail.bucket.versioning,
+            noncurrent_expire_days: trail.bucket.expire_logs_after_days.filter(|_| trail.bucket.versioning).map(|d| d as i32),
+            object_ownership: Some(if trail.bucket.disable_acls { "BucketOwnerEnforced" } else { "ObjectWriter" }.into()),
         };
         vec![Resource::new(Kind::Bucket, &trail.bucket.name, Some(format!("arn:aws:s3:::{}", trail.bucket.name)), &attrs)]
     }
@@ -152,13 +163,15 @@ impl ResourceKind for Def {
 
 async fn read_bucket(aws: &Aws, spec: &str, d: &Resource) -> Result<Option<LiveResource>, KindError> {
     let b = d.name.as_str();
-    let (tags, pol, pab, enc, lc, objects) = tokio::join!(
+    let (tags, pol, pab, enc, lc, objects, versioning, ownership) = tokio::join!(
         aws.s3.get_bucket_tagging().bucket(b).send(),
         aws.s3.get_bucket_policy().bucket(b).send(),
         aws.s3.get_public_access_block().bucket(b).send(),
         aws.s3.get_bucket_encryption().bucket(b).send(),
         aws.s3.get_bucket_lifecycle_configuration().bucket(b).send(),
         aws.s3.list_objects_v2().bucket(b).max_keys(1).send(),
+        aws.s3.get_bucket_versioning().bucket(b).send(),
+        aws.s3.get_bucket_ownership_controls().bucket(b).send(),
     );
     let tags: Vec<(String, String)> = match tags {
         Ok(t) => t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
@@ -185,14 +198,24 @@ async fn read_bucket(aws: &Aws, spec: &str, d: &Resource) -> Result<Option<LiveR
                 .apply_server_side_encryption_by_default()
                 .map(|d| d.sse_algorithm().as_str().to_string())
         }),
-        expire_logs_after_days: lc.ok().and_then(|l| {
-            l.rules().iter().find(|r| r.id() == Some(EXPIRY_RULE) && r.status().as_str() == "Enabled").and_then(|r| r.expiration()?.days())
-        }),
+        expire_logs_after_days: expiry_rule(&lc).and_then(|r| r.expiration()?.days()),
+        versioning: versioning.ok().and_then(|v| v.status().cloned()) == Some(BucketVersioningStatus::Enabled),
+        noncurrent_expire_days: expiry_rule(&lc).and_then(|r| r.noncurrent_version_expiration()?.noncurrent_days()),
+        object_ownership: ownership
+            .ok()
+            .and_then(|o| o.ownership_controls()?.rules().first().map(|r| r.object_ownership().as_str().to_string())),
     };
     let tag = |k: &str| tags.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     let mut l = LiveResource::tagged(Resource::new(Kind::Bucket, b, d.arn.clone(), &attrs), spec, tag);
     l.holds_data = objects.ok().is_some_and(|o| o.key_count().unwrap_or(0) > 0);
     Ok(Some(l))
+}
+
+/// secmon's lifecycle rule, enabled, as read.
+fn expiry_rule<E>(
+    lc: &Result<secmon_aws::s3::operation::get_bucket_lifecycle_configuration::GetBucketLifecycleConfigurationOutput, E>,
+) -> Option<&LifecycleRule> {
+    lc.as_ref().ok()?.rules().iter().find(|r| r.id() == Some(EXPIRY_RULE) && r.status().as_str() == "Enabled")
 }
 
 /// Writes the settings that differ from `before` (all of them when `all`).
@@ -220,16 +243,30 @@ async fn configure(aws: &Aws, r: &Resource, before: &Attrs, all: bool) -> Result
     if all || want.policy != before.policy {
         send("PutBucketPolicy", s3.put_bucket_policy().bucket(&r.name).policy(policy_text(&want.policy)).send()).await?;
     }
-    if all || want.expire_logs_after_days != before.expire_logs_after_days {
+    if (all || want.object_ownership != before.object_ownership) && want.object_ownership.is_some() {
+        let ownership = ObjectOwnership::from(want.object_ownership.as_deref().unwrap_or("BucketOwnerEnforced"));
+        let rule = OwnershipControlsRule::builder().object_ownership(ownership).build().expect("ownership rule");
+        let controls = OwnershipControls::builder().rules(rule).build().expect("ownership controls");
+        send("PutBucketOwnershipControls", s3.put_bucket_ownership_controls().bucket(&r.name).ownership_controls(controls).send()).await?;
+    }
+    // A bucket never versioned reads as not versioned: only a change is written.
+    if want.versioning != before.versioning {
+        let status = if want.versioning { BucketVersioningStatus::Enabled } else { BucketVersioningStatus::Suspended };
+        let config = VersioningConfiguration::builder().status(status).build();
+        send("PutBucketVersioning", s3.put_bucket_versioning().bucket(&r.name).versioning_configuration(config).send()).await?;
+    }
+    if all || want.expire_logs_after_days != before.expire_logs_after_days || want.noncurrent_expire_days != before.noncurrent_expire_days {
         match want.expire_logs_after_days {
             Some(days) => {
-                let rule = LifecycleRule::builder()
+                let mut rule = LifecycleRule::builder()
                     .id(EXPIRY_RULE)
                     .status(ExpirationStatus::Enabled)
                     .filter(LifecycleRuleFilter::builder().prefix("").build())
-                    .expiration(LifecycleExpiration::builder().days(days).build())
-                    .build()
-                    .expect("rule");
+                    .expiration(LifecycleExpiration::builder().days(days).build());
+                if let Some(n) = want.noncurrent_expire_days {
+                    rule = rule.noncurrent_version_expiration(NoncurrentVersionExpiration::builder().noncurrent_days(n).build());
+                }
+                let rule = rule.build().expect("rule");
                 send(
                     "PutBucketLifecycleConfiguration",
                     s3.put_bucket_lifecycle_configuration()

@@ -643,7 +643,7 @@ impl<'f> Loader<'f> {
         let log_file_validation = self.opt_bool(&o, "log_file_validation").unwrap_or(true);
         let bucket = self.require(&o, "bucket").and_then(|b| {
             let bp = o.path("bucket");
-            let bo = self.obj(b, &bp, &["name", "expire_logs_after_days"])?;
+            let bo = self.obj(b, &bp, &["name", "expire_logs_after_days", "versioning", "disable_acls"])?;
             let name = self.req_string(&bo, "name")?;
             let at = self.locs[&bo.path("name")];
             self.check_name(at, &bo.path("name"), &name, region, rules::bucket_name);
@@ -652,7 +652,33 @@ impl<'f> Loader<'f> {
                 let at = self.locs[&bo.path("expire_logs_after_days")];
                 self.error(at, &bo.path("expire_logs_after_days"), "must be at least 1 day (or null to keep logs forever)", None);
             }
-            Some(Bucket { name, expire_logs_after_days: expire })
+            // Hardening is on by default; turning an item off is allowed, and said.
+            let versioning = self.opt_bool(&bo, "versioning").unwrap_or(true);
+            let disable_acls = self.opt_bool(&bo, "disable_acls").unwrap_or(true);
+            for (key, on, control) in [
+                (
+                    "versioning",
+                    versioning,
+                    "Security Hub S3.14 and Prowler's s3_bucket_object_versioning: a deleted or overwritten log file cannot be recovered",
+                ),
+                (
+                    "disable_acls",
+                    disable_acls,
+                    "Security Hub S3.12 and Prowler's s3_bucket_acl_prohibited: ACLs can grant access the bucket policy does not show",
+                ),
+            ] {
+                if !on {
+                    let at = self.locs[&bo.path(key)];
+                    self.push(
+                        Severity::Warning,
+                        at,
+                        &bo.path(key),
+                        format!("`{key}: false` fails {control}"),
+                        Some(format!("remove `{key}: false` to keep the default (on)")),
+                    );
+                }
+            }
+            Some(Bucket { name, expire_logs_after_days: expire, versioning, disable_acls })
         });
         let management_events = match o.get("management_events").filter(|n| !is_null(n)) {
             None => ManagementEvents::default(),

@@ -143,6 +143,17 @@ pub struct Bucket {
     /// Delete log files after this many days (S3 lifecycle rule). `null` keeps them forever.
     #[serde(default = "default_expiry")]
     pub expire_logs_after_days: Option<u32>,
+    /// Keep every version of the log files (Security Hub S3.14); noncurrent versions expire
+    /// with the logs. Default on.
+    #[serde(default = "default_true")]
+    pub versioning: bool,
+    /// Object ownership `BucketOwnerEnforced`: ACLs disabled (Security Hub S3.12). Default on.
+    #[serde(default = "default_true")]
+    pub disable_acls: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// Which management events the trail records.
