@@ -223,9 +223,8 @@ def _replace_metric_filter(self, environ):
     return env
 
 
-def _versioning(self, environ, start_response):
-    """S3 GetBucketVersioning: AWS's answer is a `VersioningConfiguration` document; moto names
-    its root `GetBucketVersioningResponse`, which the AWS SDK for Rust (rightly) does not parse."""
+def _forward(self, environ):
+    """Serves `environ` with moto and returns (status, headers, body), to be amended."""
     captured = {}
 
     def capture(status, headers, exc_info=None):
@@ -233,13 +232,23 @@ def _versioning(self, environ, start_response):
         return lambda data: None
 
     chunks = self.app(environ, capture)
-    out = b"".join(chunks)
+    body = b"".join(chunks)
     if hasattr(chunks, "close"):
         chunks.close()
-    out = out.replace(b"GetBucketVersioningResponse", b"VersioningConfiguration")
-    headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"] + [("Content-Length", str(len(out)))]
-    start_response(captured["status"], headers)
-    return [out]
+    return captured["status"], captured["headers"], body
+
+
+def _answer(start_response, status, headers, body):
+    headers = [(k, v) for k, v in headers if k.lower() != "content-length"] + [("Content-Length", str(len(body)))]
+    start_response(status, headers)
+    return [body]
+
+
+def _versioning(self, environ, start_response):
+    """S3 GetBucketVersioning: AWS's answer is a `VersioningConfiguration` document; moto names
+    its root `GetBucketVersioningResponse`, which the AWS SDK for Rust (rightly) does not parse."""
+    status, headers, out = self.forward(environ)
+    return _answer(start_response, status, headers, out.replace(b"GetBucketVersioningResponse", b"VersioningConfiguration"))
 
 
 def _unconfirmed(self, environ, start_response):
@@ -251,14 +260,7 @@ def _unconfirmed(self, environ, start_response):
     env["wsgi.input"] = io.BytesIO(body)
     if b"Action=ListSubscriptions" not in body:
         return self.app(env, start_response)
-    captured = {}
-
-    def capture(status, headers, exc_info=None):
-        captured["status"], captured["headers"] = status, headers
-        return lambda data: None
-
-    chunks = self.app(env, capture)
-    out = b"".join(chunks)
+    status, headers, out = self.forward(env)
     import re
 
     def pend(m):
@@ -270,15 +272,13 @@ def _unconfirmed(self, environ, start_response):
             member = re.sub(rb"<SubscriptionArn>.*?</SubscriptionArn>", b"<SubscriptionArn>" + shown + b"</SubscriptionArn>", member)
         return member
 
-    out = re.sub(rb"<member>.*?</member>", pend, out, flags=re.S)
-    headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"] + [("Content-Length", str(len(out)))]
-    start_response(captured["status"], headers)
-    return [out]
+    return _answer(start_response, status, headers, re.sub(rb"<member>.*?</member>", pend, out, flags=re.S))
 
 
 CborAdapter.unconfirmed = _unconfirmed
 CborAdapter.replace_metric_filter = _replace_metric_filter
 CborAdapter.versioning = _versioning
+CborAdapter.forward = _forward
 
 
 def main():

@@ -108,18 +108,10 @@ fn notes(plan: &Plan, out: &mut String) {
 mod tests {
     use std::path::PathBuf;
 
-    use secmon_diff::{desired_resources, plan, LiveState, PlanOptions, Target};
-    use secmon_spec::Spec;
-
     use super::*;
 
     fn golden_plan(case: &str) -> Plan {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden").join(case);
-        let spec = Spec::from_file(&dir.join("spec.yaml")).unwrap();
-        let live: LiveState = serde_json::from_str(&std::fs::read_to_string(dir.join("live.json")).unwrap()).unwrap();
-        let state = spec.state.resolve("123456789012", "us-east-1").unwrap();
-        let target = Target { account_id: "123456789012".into(), region: "us-east-1".into() };
-        plan(&state.name, &desired_resources(&state, &target), &live, PlanOptions::default()).unwrap()
+        secmon_diff::plan_fixture(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden").join(case)).unwrap()
     }
 
     /// Issue 13, item 5: `plan --output markdown` is a pull-request comment; the golden file is

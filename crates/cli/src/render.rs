@@ -168,9 +168,6 @@ pub fn verify_text(report: &secmon_verify::Report, style: Style) -> String {
 mod tests {
     use std::path::PathBuf;
 
-    use secmon_diff::{desired_resources, plan, LiveState, PlanOptions, Target};
-    use secmon_spec::Spec;
-
     use super::*;
 
     /// Issue 13, item 1: the plan a reviewer reads shows every policy and map it creates, and
@@ -184,16 +181,7 @@ mod tests {
         dirs.sort();
         let mut wrong = Vec::new();
         for dir in dirs {
-            let spec = Spec::from_file(&dir.join("spec.yaml")).unwrap();
-            let live: LiveState = serde_json::from_str(&std::fs::read_to_string(dir.join("live.json")).unwrap()).unwrap();
-            let (account, region) = if live.account_id.is_empty() {
-                ("123456789012".to_string(), "us-east-1".to_string())
-            } else {
-                (live.account_id.clone(), live.region.clone())
-            };
-            let state = spec.state.resolve(&account, &region).unwrap();
-            let target = Target { account_id: account, region };
-            let Ok(p) = plan(&state.name, &desired_resources(&state, &target), &live, PlanOptions::default()) else { continue };
+            let Ok(p) = secmon_diff::plan_fixture(&dir) else { continue };
             let got = plan_text(&p, Style { color: false, quiet: false });
             let file = dir.join("plan.human.txt");
             if std::env::var("UPDATE_GOLDEN").is_ok() {

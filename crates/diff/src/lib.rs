@@ -52,3 +52,20 @@ fn not_owned_hint(owners: &[String]) -> String {
         )
     }
 }
+
+/// Plans a fixture directory offline: `spec.yaml` against `live.json` (a live state saved by
+/// `secmon plan --live-out`), for account 123456789012 in us-east-1 unless the live state names
+/// its own. What the golden tests of the diff and of the renderers start from.
+pub fn plan_fixture(dir: &std::path::Path) -> Result<Plan, String> {
+    let spec = secmon_spec::Spec::from_file(&dir.join("spec.yaml")).map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(dir.join("live.json")).map_err(|e| e.to_string())?;
+    let live: LiveState = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let (account, region) = if live.account_id.is_empty() {
+        ("123456789012".to_string(), "us-east-1".to_string())
+    } else {
+        (live.account_id.clone(), live.region.clone())
+    };
+    let state = spec.state.resolve(&account, &region).map_err(|e| e.to_string())?;
+    let target = Target { account_id: account, region };
+    plan(&state.name, &desired_resources(&state, &target), &live, PlanOptions::default()).map_err(|e| e.to_string())
+}

@@ -5,22 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use secmon_diff::{desired_resources, plan, Action, LiveState, PlanOptions, Target};
-use secmon_spec::Spec;
+use secmon_diff::Action;
 
 fn render(dir: &Path) -> String {
-    let spec = Spec::from_file(&dir.join("spec.yaml")).unwrap();
-    let live: LiveState = serde_json::from_str(&std::fs::read_to_string(dir.join("live.json")).unwrap()).unwrap();
-    let (account, region) = if live.account_id.is_empty() {
-        ("123456789012".to_string(), "us-east-1".to_string())
-    } else {
-        (live.account_id.clone(), live.region.clone())
-    };
-    let state = spec.state.resolve(&account, &region).unwrap();
-    let target = Target { account_id: account, region };
-    let wanted = desired_resources(&state, &target);
     let mut out = String::new();
-    match plan(&state.name, &wanted, &live, PlanOptions::default()) {
+    match secmon_diff::plan_fixture(dir) {
         Err(e) => out.push_str(&format!("error: {e}\n")),
         Ok(p) => {
             for s in &p.steps {
