@@ -184,7 +184,7 @@ pub fn for_each_candidate(
     let mut count = 0u64;
     scan(path, format, &mut |raw| {
         count += 1;
-        if need != Need::Everything && !prefilter.admits(raw.kind, raw.bytes, need) {
+        if need != Need::Everything && !prefilter.admits(raw.kind, raw.bytes, need, raw.escapes) {
             return true;
         }
         match raw.event(path, format) {
@@ -214,7 +214,7 @@ pub fn count_matches(path: &str, format: Format, pattern: &Pattern) -> Result<(u
     let mut err = None;
     scan(path, format, &mut |raw| {
         total += 1;
-        if !prefilter.admits(raw.kind, raw.bytes, Need::Matches) {
+        if !prefilter.admits(raw.kind, raw.bytes, Need::Matches, raw.escapes) {
             return true;
         }
         let full = |raw: &Raw<'_>| raw.event(path, format).map(|ev| pattern.matches(&ev.as_event()));
@@ -258,6 +258,8 @@ pub struct Raw<'a> {
     pub bytes: &'a [u8],
     /// 1-based line number (lines only).
     pub line: u64,
+    /// Whether the bytes may hold a JSON escape (false only when the scanner saw no backslash).
+    pub escapes: bool,
 }
 
 impl Raw<'_> {
@@ -416,9 +418,9 @@ impl Window {
         }
     }
 
-    /// Applies `measure` to the window until it finds a complete item (its length), reading
-    /// more as needed; None when the stream ends first.
-    fn complete(&mut self, measure: impl Fn(&[u8]) -> Option<usize>) -> std::io::Result<Option<usize>> {
+    /// Applies `measure` to the window until it finds a complete item (its length, and what
+    /// else the measure tells), reading more as needed; None when the stream ends first.
+    fn complete<T>(&mut self, measure: impl Fn(&[u8]) -> Option<T>) -> std::io::Result<Option<T>> {
         loop {
             if let Some(n) = measure(self.data()) {
                 return Ok(Some(n));
@@ -462,7 +464,7 @@ fn scan_lines(w: &mut Window, f: &mut dyn FnMut(Raw<'_>) -> bool) -> std::io::Re
         if let Some(b) = bytes.strip_suffix(b"\r") {
             bytes = b;
         }
-        if !bytes.trim_ascii().is_empty() && !f(Raw { kind: RawKind::Line, bytes, line }) {
+        if !bytes.trim_ascii().is_empty() && !f(Raw { kind: RawKind::Line, bytes, line, escapes: true }) {
             return Ok(());
         }
         w.consume(next);
@@ -560,14 +562,14 @@ fn emit_object(path: &str, bytes: &[u8], f: &mut dyn FnMut(Raw<'_>) -> bool) -> 
         if let Some(records) = v.get("Records").and_then(Value::as_array) {
             for r in records {
                 let text = serde_json::to_vec(r).expect("value");
-                if !f(Raw { kind: RawKind::Record, bytes: &text, line: 0 }) {
+                if !f(Raw { kind: RawKind::Record, bytes: &text, line: 0, escapes: true }) {
                     return Ok(false);
                 }
             }
             return Ok(true);
         }
     }
-    Ok(f(Raw { kind: RawKind::Record, bytes, line: 0 }))
+    Ok(f(Raw { kind: RawKind::Record, bytes, line: 0, escapes: true }))
 }
 
 /// The elements of an array whose `[` is consumed, through its `]`; false when `f` stopped.
@@ -581,14 +583,19 @@ fn scan_array(path: &str, w: &mut Window, f: &mut dyn FnMut(Raw<'_>) -> bool) ->
             }
             Some(b',') => w.consume(1),
             Some(_) => {
-                let Some(n) = w.complete(skip_value).map_err(io)? else {
+                // Records are objects: the scanner also says whether one holds a backslash.
+                let measure = |d: &[u8]| match d.first() {
+                    Some(b'{') => crate::jsonscan::skip_nested_escapes(d),
+                    _ => skip_value(d).map(|n| (n, true)),
+                };
+                let Some((n, escapes)) = w.complete(measure).map_err(io)? else {
                     return Err(EventsError::Malformed {
                         file: path.to_string(),
                         offset: w.base + w.start as u64,
                         message: "unexpected end of file inside a record".into(),
                     });
                 };
-                if !f(Raw { kind: RawKind::Record, bytes: &w.data()[..n], line: 0 }) {
+                if !f(Raw { kind: RawKind::Record, bytes: &w.data()[..n], line: 0, escapes }) {
                     return Ok(false);
                 }
                 w.consume(n);

@@ -111,7 +111,14 @@ impl Nesting {
 /// with a backslash (escaped quotes) go byte by byte. Only strings and nesting are tracked;
 /// validity is the parser's business.
 pub fn skip_nested(d: &[u8]) -> Option<usize> {
+    skip_nested_escapes(d).map(|(end, _)| end)
+}
+
+/// [`skip_nested`], and whether the value may hold a backslash (so a JSON escape): false only
+/// when none was seen, which lets a literal search trust the raw bytes.
+pub fn skip_nested_escapes(d: &[u8]) -> Option<(usize, bool)> {
     let mut n = Nesting::default();
+    let mut escapes = false;
     let mut padded = [b' '; 64];
     let mut base = 0;
     // No backslash before `clear_until`: one search covers many blocks (backslashes are rare),
@@ -128,9 +135,11 @@ pub fn skip_nested(d: &[u8]) -> Option<usize> {
             let horizon = d.len().min(base + 512);
             clear_until = memchr::memchr(b'\\', &d[base..horizon]).map_or(horizon.max(base + 64), |i| base + i);
         }
-        let done = if n.escape_next || clear_until < base + 64 { n.slow(base, block) } else { n.fast(base, block) };
+        let slow = n.escape_next || clear_until < base + 64;
+        escapes |= slow;
+        let done = if slow { n.slow(base, block) } else { n.fast(base, block) };
         if let Some(end) = done {
-            return end.filter(|e| *e <= d.len());
+            return end.filter(|e| *e <= d.len()).map(|e| (e, escapes));
         }
         base += 64;
     }

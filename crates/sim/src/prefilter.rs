@@ -82,11 +82,11 @@ impl Clauses {
         }
     }
 
-    fn admits(&self, raw: &[u8], need: Need) -> bool {
+    fn admits(&self, raw: &[u8], need: Need, may_escape: bool) -> bool {
         if self.all.is_empty() {
             return true;
         }
-        if self.escapes_matter && self.unicode_escape.find(raw).is_some() {
+        if self.escapes_matter && may_escape && self.unicode_escape.find(raw).is_some() {
             return true;
         }
         match need {
@@ -153,10 +153,12 @@ impl Prefilter {
 
     /// Whether the raw bytes may hold an event the caller needs; false only when the pattern
     /// certainly does not match (and, for near misses, shares no literal with it).
-    pub fn admits(&self, kind: RawKind, raw: &[u8], need: Need) -> bool {
+    /// `may_escape` is false when the reader saw no backslash in them: no escape can hide a
+    /// literal, and the search for one is skipped.
+    pub fn admits(&self, kind: RawKind, raw: &[u8], need: Need, may_escape: bool) -> bool {
         match kind {
-            RawKind::Line => self.lines.admits(raw, need),
-            RawKind::Record => self.records.admits(raw, need),
+            RawKind::Line => self.lines.admits(raw, need, may_escape),
+            RawKind::Record => self.records.admits(raw, need, may_escape),
         }
     }
 
@@ -250,9 +252,9 @@ mod tests {
     #[test]
     fn escapes_make_a_record_a_candidate() {
         let p = Prefilter::new(&Pattern::parse(r#"{ $.eventName = "GetSecretValue" }"#).unwrap());
-        assert!(!p.admits(RawKind::Record, br#"{"eventName":"DescribeSecret"}"#, Need::Matches));
-        assert!(p.admits(RawKind::Record, br#"{"eventName":"GetSecretValue"}"#, Need::Matches));
-        assert!(p.admits(RawKind::Record, br#"{"eventName":"Get\u0053ecretValue"}"#, Need::Matches));
+        assert!(!p.admits(RawKind::Record, br#"{"eventName":"DescribeSecret"}"#, Need::Matches, true));
+        assert!(p.admits(RawKind::Record, br#"{"eventName":"GetSecretValue"}"#, Need::Matches, true));
+        assert!(p.admits(RawKind::Record, br#"{"eventName":"Get\u0053ecretValue"}"#, Need::Matches, true));
     }
 
     #[test]
@@ -261,16 +263,16 @@ mod tests {
         // The quoted term could only be judged on the re-serialised message: not used.
         assert_eq!(p.records.all.len(), 1);
         assert_eq!(p.lines.all.len(), 2);
-        assert!(!p.admits(RawKind::Record, br#"{"eventName": "Other"}"#, Need::Matches));
+        assert!(!p.admits(RawKind::Record, br#"{"eventName": "Other"}"#, Need::Matches, true));
     }
 
     #[test]
     fn ignored_question_mark_terms_require_nothing() {
         let p = Prefilter::new(&Pattern::parse("?ERROR ?WARN REQUEST").unwrap());
-        assert!(p.admits(RawKind::Line, b"INFO REQUEST", Need::Matches));
-        assert!(!p.admits(RawKind::Line, b"ERROR only", Need::Matches));
+        assert!(p.admits(RawKind::Line, b"INFO REQUEST", Need::Matches, true));
+        assert!(!p.admits(RawKind::Line, b"ERROR only", Need::Matches, true));
         let p = Prefilter::new(&Pattern::parse("?ERROR ?WARN").unwrap());
-        assert!(p.admits(RawKind::Line, b"a WARN", Need::Matches) && !p.admits(RawKind::Line, b"INFO", Need::Matches));
+        assert!(p.admits(RawKind::Line, b"a WARN", Need::Matches, true) && !p.admits(RawKind::Line, b"INFO", Need::Matches, true));
         assert!(Prefilter::new(&Pattern::parse("\" \"").unwrap()).is_empty());
     }
 }
