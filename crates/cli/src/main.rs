@@ -265,6 +265,10 @@ struct Common {
     /// anything (exit 1). Warnings about live state (unconfirmed subscriptions) stay warnings.
     #[arg(long)]
     strict: bool,
+    /// When another apply of the spec holds its lock, wait up to this many seconds for it
+    /// (apply, destroy, import) instead of refusing at once.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    lock_timeout: u64,
 }
 
 /// How a command ended. Every exit status secmon uses is decided here, in one table.

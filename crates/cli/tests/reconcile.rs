@@ -753,3 +753,31 @@ fn the_trail_bucket_is_versioned_and_acl_free_by_default() {
     let plan = w.secmon(&["plan", "-f", off.to_str().unwrap(), "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stdout));
 }
+
+/// Issue 10: with `--lock-timeout`, a second apply waits for the first instead of refusing, and
+/// still refuses, naming the holder, when the wait runs out.
+#[test]
+fn a_second_apply_can_wait_for_the_lock() {
+    let Some(w) = World::new() else { return };
+    let aws = w.aws();
+    let held = w.rt.block_on(secmon_engine::lock::Lock::acquire(&aws, "secrets-monitoring")).unwrap();
+    let out = w.secmon(&["apply", "-f", SEED, "--auto-approve", "--lock-timeout", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("Waiting for the lock") && err.contains("holds its lock"), "waited, then refused: {err}");
+    let waiting = std::process::Command::new(env!("CARGO_BIN_EXE_secmon"))
+        .args(["apply", "-f", SEED, "--auto-approve", "--lock-timeout", "60"])
+        .current_dir(root())
+        .envs(w.emu.env())
+        .env("TOP_SECRET_VALUE", "s3cr3t-value-never-printed")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    w.rt.block_on(held.release()).unwrap();
+    let out = waiting.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "it applied once the lock was free: {}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("Waiting for the lock"));
+    assert_eq!(w.plan().0, 0);
+}
