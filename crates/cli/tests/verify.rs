@@ -225,3 +225,21 @@ fn a_deleted_subscription_is_fixed_by_apply_not_by_resending() {
     let fix = c["fix"].as_str().unwrap();
     assert!(fix.contains("secmon apply") && !fix.contains("--resend-confirmation"), "{c}");
 }
+
+/// Issue 16: a topic someone encrypted with the AWS managed key `alias/aws/sns` drops every
+/// alarm silently (CloudWatch may not use that key); verify names it.
+#[test]
+fn a_topic_encrypted_with_the_aws_managed_key_is_named() {
+    let Some(w) = World::new() else { return };
+    w.apply();
+    let aws = w.aws();
+    w.rt.block_on(
+        aws.sns.set_topic_attributes().topic_arn(TOPIC_ARN).attribute_name("KmsMasterKeyId").attribute_value("alias/aws/sns").send(),
+    )
+    .unwrap();
+    let (code, v) = verify(&w, &[]);
+    assert_eq!(code, 1, "{v:#}");
+    let c = v["checks"].as_array().unwrap().iter().find(|c| c["id"] == "topic.encryption").unwrap();
+    assert_eq!(c["status"], "failed", "{c}");
+    assert!(c["evidence"].as_str().unwrap().contains("alarms fail to notify"), "{c}");
+}

@@ -66,6 +66,36 @@ pub struct Def;
 #[serde(default)]
 pub struct Observed {
     pub subscriptions_confirmed: Option<u64>,
+    /// The KMS key the topic is encrypted with (`KmsMasterKeyId`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
+}
+
+/// Whether `key` names the AWS managed key for SNS, whose policy no one can change: CloudWatch
+/// cannot use it, so alarms cannot publish to a topic encrypted with it.
+fn is_aws_managed_sns_key(key: &str) -> bool {
+    key == "alias/aws/sns" || key.ends_with(":alias/aws/sns")
+}
+
+/// An encrypted topic receives alarms only if CloudWatch may use its key (issue 16's trap).
+fn encryption(subject: &str, seen: &Observed) -> Check {
+    match seen.kms_key.as_deref() {
+        None => check("topic.encryption", subject, Status::Ok, "not encrypted: CloudWatch can publish", None),
+        Some(k) if is_aws_managed_sns_key(k) => check(
+            "topic.encryption",
+            subject,
+            Status::Failed,
+            format!("encrypted with {k}, the AWS managed key, whose policy does not let CloudWatch use it: alarms fail to notify, silently"),
+            Some("encrypt with a customer managed key whose policy allows cloudwatch.amazonaws.com kms:GenerateDataKey* and kms:Decrypt, or remove the encryption"),
+        ),
+        Some(k) => check(
+            "topic.encryption",
+            subject,
+            Status::NotObservable,
+            format!("encrypted with {k}: CloudWatch publishes only if the key policy allows cloudwatch.amazonaws.com kms:GenerateDataKey* and kms:Decrypt (not read)"),
+            None,
+        ),
+    }
 }
 
 /// Whether a topic policy lets `service` publish.
@@ -210,6 +240,7 @@ impl ResourceKind for Def {
                     Attrs { policy: a.attributes().and_then(|m| m.get("Policy")).and_then(|p| policy::parse(p)).unwrap_or(Value::Null) };
                 let observed = Observed {
                     subscriptions_confirmed: a.attributes().and_then(|m| m.get("SubscriptionsConfirmed")).and_then(|n| n.parse().ok()),
+                    kms_key: a.attributes().and_then(|m| m.get("KmsMasterKeyId")).filter(|k| !k.is_empty()).cloned(),
                 };
                 let r = Resource::new(Kind::Topic, &d.name, d.arn.clone(), &attrs);
                 out.push(LiveResource::new(r, false).with_observed(&observed));
@@ -252,7 +283,9 @@ impl ResourceKind for Def {
                 }
             })
             .collect();
-        out.push(subscriptions(ctx, &subject, &desired.name, &live.observed()));
+        let seen = live.observed();
+        out.push(subscriptions(ctx, &subject, &desired.name, &seen));
+        out.push(encryption(&subject, &seen));
         out
     }
 
@@ -311,17 +344,35 @@ mod tests {
         // A confirmed subscription of another protocol (an SQS queue, a chat webhook) receives.
         set_attrs(&mut live, Kind::Topic, &Attrs { policy: json!({}) });
         let topic = first(&mut live, Kind::Topic);
-        *topic = topic.clone().with_observed(&Observed { subscriptions_confirmed: Some(1) });
+        *topic = topic.clone().with_observed(&Observed { subscriptions_confirmed: Some(1), kms_key: None });
         assert_eq!(verdict(&spec, &live, Kind::Topic, "topic.subscriptions"), Status::Warning);
         assert_eq!(verdict(&spec, &live, Kind::Topic, "topic.policy"), Status::Failed);
         // Issue 13, item 9: the spec's address lost its subscription while another receiver
         // remains: said, and only apply helps (not --resend-confirmation).
         let mut partly = gone.clone();
         let topic = first(&mut partly, Kind::Topic);
-        *topic = topic.clone().with_observed(&Observed { subscriptions_confirmed: Some(1) });
+        *topic = topic.clone().with_observed(&Observed { subscriptions_confirmed: Some(1), kms_key: None });
         let checks = run(&spec, &partly, &Default::default(), Kind::Topic);
         let subs = checks.iter().find(|c| c.id == "topic.subscriptions").unwrap();
         assert_eq!(subs.status, Status::Warning, "{subs:?}");
         assert!(subs.evidence.contains("not subscribed: ") && subs.fix.as_deref().unwrap_or_default().contains("secmon apply"), "{subs:?}");
+    }
+
+    /// Issue 16: a topic encrypted with the AWS managed key `alias/aws/sns` never receives
+    /// CloudWatch alarms, silently; verify names it.
+    #[test]
+    fn verify_names_a_topic_encrypted_with_the_aws_managed_key() {
+        use crate::check::testing::*;
+        let (spec, mut live) = world();
+        assert_eq!(verdict(&spec, &live, Kind::Topic, "topic.encryption"), Status::Ok);
+        for (key, want) in [
+            ("alias/aws/sns", Status::Failed),
+            ("arn:aws:kms:us-east-1:123456789012:alias/aws/sns", Status::Failed),
+            ("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", Status::NotObservable),
+        ] {
+            let topic = first(&mut live, Kind::Topic);
+            *topic = topic.clone().with_observed(&Observed { subscriptions_confirmed: None, kms_key: Some(key.into()) });
+            assert_eq!(verdict(&spec, &live, Kind::Topic, "topic.encryption"), want, "{key}");
+        }
     }
 }
