@@ -68,7 +68,11 @@ fn in_locked_session(common: &Common, command: impl FnOnce(&Session) -> Result<O
     let spec = Spec::from_file(&common.file)?;
     let rt = runtime();
     let aws = rt.block_on(Aws::connect_with(spec.state.region.as_deref(), common.endpoint_url.as_deref(), common.max_attempts))?;
-    let lock = rt.block_on(acquire_waiting(&aws, &spec.state.name, common.lock_timeout)).map_err(CliError::from);
+    let (name, timeout) = (&spec.state.name, common.lock_timeout);
+    let waiting = secmon_engine::lock::Lock::acquire_waiting(&aws, name, std::time::Duration::from_secs(timeout), |holder| {
+        eprintln!("Waiting for the lock of spec `{name}`, held by {holder} (up to {timeout} s)...")
+    });
+    let lock = rt.block_on(waiting).map_err(CliError::from);
     let lock = with_stats_on_error(common, &aws, lock)?;
     let opened = open(common, Some(aws.clone()));
     // A failed read printed the call counts already (`open`); otherwise they follow the release.
@@ -81,25 +85,6 @@ fn in_locked_session(common: &Common, command: impl FnOnce(&Session) -> Result<O
     let outcome = result?;
     released?;
     Ok(outcome)
-}
-
-/// The spec's apply lock; while another apply holds it, tries again every few seconds for up to
-/// `timeout_s` (saying so once), then refuses as the holder's error says.
-async fn acquire_waiting(aws: &Aws, spec: &str, timeout_s: u64) -> Result<secmon_engine::lock::Lock, secmon_engine::EngineError> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout_s);
-    let mut said = false;
-    loop {
-        match secmon_engine::lock::Lock::acquire(aws, spec).await {
-            Err(secmon_engine::EngineError::Locked { holder, .. }) if std::time::Instant::now() < deadline => {
-                if !said {
-                    eprintln!("Waiting for the lock of spec `{spec}`, held by {holder} (up to {timeout_s} s)...");
-                    said = true;
-                }
-                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-            }
-            other => return other,
-        }
-    }
 }
 
 /// Prints the call counts when asked and `result` is an error (a command that ends here).

@@ -93,6 +93,25 @@ impl Lock {
         Ok(lock)
     }
 
+    /// [`Lock::acquire`], trying again every 2 s for up to `timeout` while another apply holds
+    /// the lock (`on_wait` hears the holder once), then refusing as the holder's error says.
+    pub async fn acquire_waiting(aws: &Aws, spec: &str, timeout: std::time::Duration, on_wait: impl Fn(&str)) -> Result<Lock, EngineError> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut said = false;
+        loop {
+            match Lock::acquire(aws, spec).await {
+                Err(EngineError::Locked { holder, .. }) if std::time::Instant::now() < deadline => {
+                    if !said {
+                        on_wait(&holder);
+                        said = true;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Releases the lock.
     pub async fn release(self) -> Result<(), EngineError> {
         delete_stream(&self.aws, &self.spec).await
