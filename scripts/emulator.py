@@ -146,6 +146,8 @@ class CborAdapter:
             return [b""]
         if environ.get("HTTP_X_AMZ_TARGET") == "Logs_20140328.PutMetricFilter":
             environ = self.replace_metric_filter(environ)
+        if environ.get("HTTP_X_AMZ_TARGET") in ("Logs_20140328.AssociateKmsKey", "Logs_20140328.DisassociateKmsKey"):
+            return self.kms_key(environ, start_response)
         if environ.get("REQUEST_METHOD") == "GET" and environ.get("QUERY_STRING", "").split("&")[0] == "versioning":
             return self.versioning(environ, start_response)
         if (UNCONFIRMED or UNSUBSCRIBED) and environ.get("REQUEST_METHOD") == "POST" and not path.startswith(PREFIX):
@@ -223,6 +225,29 @@ def _replace_metric_filter(self, environ):
     return env
 
 
+def _kms_key(self, environ, start_response):
+    """CloudWatch Logs AssociateKmsKey / DisassociateKmsKey, which moto does not implement: set
+    or clear the key of the log group in moto's own model, as AWS does (the key is then what
+    DescribeLogGroups answers as kmsKeyId). AWS also checks that the key policy admits
+    logs.<region>.amazonaws.com; moto models no key policy evaluation, and neither does this."""
+    from moto.logs.models import logs_backends
+    from moto.iam.models import get_account_id_from
+
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    request = json.loads(environ["wsgi.input"].read(length) or b"{}")
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    credential = auth.split("Credential=")[1].split(",")[0].split("/") if "Credential=" in auth else ["", "", "us-east-1"]
+    account, region = get_account_id_from(credential[0]), credential[2]
+    groups = logs_backends[account][region].groups
+    group = groups.get(request.get("logGroupName", ""))
+    if group is None:
+        body = json.dumps({"__type": "ResourceNotFoundException", "message": "The specified log group does not exist."}).encode()
+        return _answer(start_response, "400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")], body)
+    associate = environ["HTTP_X_AMZ_TARGET"].endswith("AssociateKmsKey") and not environ["HTTP_X_AMZ_TARGET"].endswith("DisassociateKmsKey")
+    group.kms_key_id = request.get("kmsKeyId") if associate else None
+    return _answer(start_response, "200 OK", [("Content-Type", "application/x-amz-json-1.1")], b"{}")
+
+
 def _forward(self, environ):
     """Serves `environ` with moto and returns (status, headers, body), to be amended."""
     captured = {}
@@ -275,10 +300,63 @@ def _unconfirmed(self, environ, start_response):
     return _answer(start_response, status, headers, re.sub(rb"<member>.*?</member>", pend, out, flags=re.S))
 
 
+def _requests_arrive_over_tls():
+    """S3 object calls: moto enforces bucket policy statements whose principal is `*` and ignores
+    their conditions, so the TLS-only statement every secmon bucket carries (deny when
+    `aws:SecureTransport` is false) denies every object call, DeleteObjects included. The AWS
+    SDK reaches AWS over TLS only; the emulator is plain HTTP on loopback only because it is local.
+    So judge each call as AWS judges a TLS request: without the statements that deny plain HTTP."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def plain_http_only(st):
+        condition = st.get("Condition") or {}
+        return st.get("Effect") == "Deny" and condition == {"Bool": {"aws:SecureTransport": "false"}}
+
+    def get_permission(self, action, resource):
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        doc = json.loads(self.policy.decode() if isinstance(self.policy, bytes) else self.policy)
+        statements = doc.get("Statement", [])
+        statements = statements if isinstance(statements, list) else [statements]
+        doc["Statement"] = [st for st in statements if not plain_http_only(st)]
+        return IAMPolicy(json.dumps(doc)).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission
+
+
+def _tolerate_string_principals():
+    """S3 PutBucketLogging: moto reads every statement of the target bucket's policy as if its
+    Principal were a mapping, and fails with a 500 on `"Principal": "*"` (any deny-all statement,
+    such as the TLS-only one every secmon bucket has); AWS accepts such policies. Let moto's check
+    see only the statements whose Principal is a mapping, which are the ones it looks for."""
+    from types import SimpleNamespace
+
+    from moto.s3.models import FakeBucket
+
+    original = FakeBucket._log_permissions_enabled_policy
+
+    def check(target_bucket, target_prefix):
+        policy = target_bucket.policy
+        if policy:
+            doc = json.loads(policy.decode() if isinstance(policy, bytes) else policy)
+            statements = doc.get("Statement", [])
+            statements = statements if isinstance(statements, list) else [statements]
+            doc["Statement"] = [st for st in statements if isinstance(st.get("Principal"), dict)]
+            policy = json.dumps(doc).encode()
+        view = SimpleNamespace(policy=policy, partition=target_bucket.partition, name=target_bucket.name)
+        return original(view, target_prefix)
+
+    FakeBucket._log_permissions_enabled_policy = staticmethod(check)
+
+
+_tolerate_string_principals()
+_requests_arrive_over_tls()
 CborAdapter.unconfirmed = _unconfirmed
 CborAdapter.replace_metric_filter = _replace_metric_filter
 CborAdapter.versioning = _versioning
 CborAdapter.forward = _forward
+CborAdapter.kms_key = _kms_key
 
 
 def main():

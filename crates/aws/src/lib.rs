@@ -25,6 +25,7 @@ pub use aws_sdk_cloudtrail as cloudtrail;
 pub use aws_sdk_cloudwatch as cloudwatch;
 pub use aws_sdk_cloudwatchlogs as logs;
 pub use aws_sdk_iam as iam;
+pub use aws_sdk_kms as kms;
 pub use aws_sdk_resourcegroupstagging as tagging;
 pub use aws_sdk_s3 as s3;
 pub use aws_sdk_secretsmanager as secretsmanager;
@@ -156,6 +157,7 @@ pub struct Aws {
     pub sns: sns::Client,
     pub s3: s3::Client,
     pub iam: iam::Client,
+    pub kms: kms::Client,
     pub sts: sts::Client,
     pub tagging: tagging::Client,
 }
@@ -202,6 +204,7 @@ impl Aws {
             sns: client!(sns),
             s3: s3::Client::from_conf(s3conf),
             iam: client!(iam),
+            kms: client!(kms),
             sts: client!(sts),
             tagging: client!(tagging),
             endpoint_override,

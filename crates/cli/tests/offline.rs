@@ -98,8 +98,8 @@ fn validate_lints_what_the_seeds_learned_the_hard_way() {
 
 #[test]
 fn a_pattern_aws_would_refuse_makes_the_spec_invalid() {
-    let dir = std::env::temp_dir().join(format!("secmon-lint-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("secmon-lint-").tempdir().unwrap();
+    let dir = scratch.path();
     let spec = dir.join("bad.yaml");
     let seed = std::fs::read_to_string(root().join("specs/seed.yaml")).unwrap();
     std::fs::write(&spec, seed.replace("($.eventName = \"GetSecretValue\") }", "($.eventName = ) }")).unwrap();
@@ -114,8 +114,8 @@ fn a_pattern_aws_would_refuse_makes_the_spec_invalid() {
 /// JSON", exit 2); `--count` prints only the number of matches, like grep -c.
 #[test]
 fn test_pattern_reads_bracketed_text_logs_and_counts() {
-    let dir = std::env::temp_dir().join(format!("secmon-cli-text-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("secmon-cli-text-").tempdir().unwrap();
+    let dir = scratch.path();
     let log = dir.join("app.log");
     std::fs::write(&log, "[ERROR 400] BAD REQUEST\n[ERROR 419] MISSING ARGUMENTS\n[INFO] fine\n").unwrap();
     let log = log.to_str().unwrap();
@@ -137,8 +137,8 @@ fn test_pattern_reads_bracketed_text_logs_and_counts() {
 /// 17 MiB single line (more than any record secmon reads), a pattern longer than AWS allows.
 #[test]
 fn test_pattern_bounds_its_input() {
-    let dir = std::env::temp_dir().join(format!("secmon-hostile-events-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("secmon-hostile-events-").tempdir().unwrap();
+    let dir = scratch.path();
     let huge = dir.join("one-line.log");
     std::fs::write(&huge, vec![b'a'; 17 << 20]).unwrap();
     let out = secmon(&["test-pattern", "--pattern", "ERROR", "--events", huge.to_str().unwrap()]);

@@ -13,7 +13,7 @@ fn apply_on_an_empty_account_then_nothing_to_do() {
     let Some(w) = World::new() else { return };
     let (code, out) = w.plan();
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("Plan: 9 to add, 0 to change, 0 to replace, 0 to destroy."), "{out}");
+    assert!(out.contains("Plan: 11 to add, 0 to change, 0 to replace, 0 to destroy."), "{out}");
     assert!(out.contains("(SecurityAlarms) has a confirmed e-mail subscriber"), "{out}");
     w.apply();
     let (code, out) = w.plan();
@@ -231,8 +231,8 @@ fn destroy_delete_logs_empties_a_versioned_bucket() {
 #[test]
 fn a_saved_plan_is_applied_exactly_or_refused_when_live_state_moved() {
     let Some(w) = World::new() else { return };
-    let dir = std::env::temp_dir().join(format!("secmon-plan-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("secmon-plan-").tempdir().unwrap();
+    let dir = scratch.path();
     let file = dir.join("plan.json");
     let f = file.to_str().unwrap();
     let out = w.secmon(&["plan", "-f", SEED, "-o", f]);
@@ -434,8 +434,8 @@ fn import_takes_over_existing_resources_without_overwriting_a_secret_value() {
 #[test]
 fn the_trails_direct_sns_notification_can_be_turned_on_and_off() {
     let Some(w) = World::new() else { return };
-    let dir = std::env::temp_dir().join(format!("secmon-notify-{}-{:?}", std::process::id(), std::thread::current().id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("secmon-notify-").tempdir().unwrap();
+    let dir = scratch.path();
     let on = dir.join("on.yaml");
     let seed = std::fs::read_to_string(root().join(SEED)).unwrap();
     std::fs::write(&on, seed.replace("  notify_topic: null", "  notify_topic: SecurityAlarms")).unwrap();
@@ -459,8 +459,8 @@ fn the_trails_direct_sns_notification_can_be_turned_on_and_off() {
 #[test]
 fn secret_values_are_written_on_create_and_on_version_bump_only() {
     let Some(w) = World::new() else { return };
-    let dir = std::env::temp_dir().join(format!("secmon-values-{}-{:?}", std::process::id(), std::thread::current().id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("secmon-values-").tempdir().unwrap();
+    let dir = scratch.path();
     std::fs::write(dir.join("value.txt"), "value-from-file\n").unwrap();
     let spec = |version: u32| {
         format!(
@@ -528,8 +528,8 @@ fn an_unreadable_secret_value_source_stops_apply_before_any_change() {
 #[test]
 fn lint_warnings_are_printed_by_apply_and_fatal_with_strict() {
     let Some(w) = World::new() else { return };
-    let dir = std::env::temp_dir().join(format!("secmon-strict-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("secmon-strict-").tempdir().unwrap();
+    let dir = scratch.path();
     let spec = dir.join("average.yaml");
     std::fs::write(&spec, std::fs::read_to_string(root().join(SEED)).unwrap().replace("statistic: Sum", "statistic: Average")).unwrap();
     let spec = spec.to_str().unwrap();
@@ -584,29 +584,29 @@ fn target_narrows_plan_and_apply_to_a_resource_and_its_dependencies() {
     let out = w.secmon(&["plan", "-f", SEED, "--target", "alarm.Secret is accessed"]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stdout.contains("Plan: 2 to add"), "the alarm and the topic it notifies: {stdout}");
-    assert!(stdout.contains("topic.SecurityAlarms will be created") && !stdout.contains("trail."), "{stdout}");
+    assert!(stdout.contains("Plan: 3 to add"), "the alarm, the topic it notifies and the key that encrypts it: {stdout}");
+    assert!(stdout.contains("topic.SecurityAlarms will be created") && !stdout.contains("# trail."), "{stdout}");
     assert!(stderr.contains("Targeting is for exceptions"), "{stderr}");
     let out = w.secmon(&["plan", "-f", SEED, "--target", "alarm.Nope"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("--target alarm.Nope: the plan has no such resource"), "{}", text(&out.stderr));
 
-    let dir = std::env::temp_dir().join(format!("secmon-target-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("secmon-target-").tempdir().unwrap();
+    let dir = scratch.path();
     let saved = dir.join("topic.json");
     let out = w.secmon(&["plan", "-f", SEED, "--target", "topic.SecurityAlarms", "-o", saved.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let out = w.secmon(&["apply", "-f", SEED, saved.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stdout).contains("1 added"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("2 added"), "the topic and its key: {}", text(&out.stdout));
     let (code, out) = w.plan();
     assert_eq!(code, 2);
-    assert!(out.contains("Plan: 8 to add"), "the rest of the spec is still to apply: {out}");
+    assert!(out.contains("Plan: 9 to add"), "the rest of the spec is still to apply: {out}");
     let out = w.secmon(&["apply", "-f", SEED, "--auto-approve", "--target", "secret.TopSecretInfo", "--quiet"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("Apply complete! 1 added") && !stdout.contains("Creating..."), "--quiet: results, no progress: {stdout}");
-    assert!(w.plan().1.contains("Plan: 7 to add"));
+    assert!(w.plan().1.contains("Plan: 8 to add"));
 }
 
 /// Issue 13, item 8: a plan tells drift from an edit of the spec. Apply leaves the digest of what
@@ -623,8 +623,8 @@ fn plan_tells_drift_from_an_edit_of_the_spec() {
     assert!(out.contains("will be updated in-place (changed outside the spec (drift): retention_days)"), "{out}");
     w.apply();
 
-    let dir = std::env::temp_dir().join(format!("secmon-edit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("secmon-edit-").tempdir().unwrap();
+    let dir = scratch.path();
     let edited = dir.join("edited.yaml");
     std::fs::write(&edited, std::fs::read_to_string(root().join(SEED)).unwrap().replace("retention_days: 90", "retention_days: 180"))
         .unwrap();
@@ -738,8 +738,8 @@ fn the_trail_bucket_is_versioned_and_acl_free_by_default() {
     let lc = w.rt.block_on(aws.s3.get_bucket_lifecycle_configuration().bucket(BUCKET).send()).unwrap();
     assert_eq!(lc.rules()[0].noncurrent_version_expiration().and_then(|n| n.noncurrent_days()), Some(365), "versions expire with the logs");
 
-    let dir = std::env::temp_dir().join(format!("secmon-bucket-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("secmon-bucket-").tempdir().unwrap();
+    let dir = scratch.path();
     let off = dir.join("off.yaml");
     let seed = std::fs::read_to_string(root().join(SEED)).unwrap();
     std::fs::write(&off, seed.replace("    expire_logs_after_days: 365\n", "    expire_logs_after_days: 365\n    versioning: false\n"))
@@ -780,4 +780,145 @@ fn a_second_apply_can_wait_for_the_lock() {
     assert_eq!(out.status.code(), Some(0), "it applied once the lock was free: {}", text(&out.stderr));
     assert!(text(&out.stderr).contains("Waiting for the lock"));
     assert_eq!(w.plan().0, 0);
+}
+
+/// Issue 16: by default the pipeline is encrypted with its own customer managed key (rotation
+/// on, alias `alias/secmon/<spec>`): the trail's log files, the trail bucket (SSE-KMS with a
+/// Bucket Key), the log group and the topic; and the trail bucket's access is logged to the
+/// access-log bucket. Drift on the key (rotation off, a statement removed) is named by verify and
+/// repaired by apply. The key outlives destroy unless --delete-logs, which schedules its deletion.
+#[test]
+fn the_pipeline_is_encrypted_with_its_own_key_by_default() {
+    let Some(w) = World::new() else { return };
+    w.apply();
+    let aws = w.aws();
+    let alias = "alias/secmon/secrets-monitoring";
+    let key = w.rt.block_on(aws.kms.describe_key().key_id(alias).send()).unwrap();
+    let key_arn = key.key_metadata().unwrap().arn().unwrap().to_string();
+    let rotation = w.rt.block_on(aws.kms.get_key_rotation_status().key_id(&key_arn).send()).unwrap();
+    assert!(rotation.key_rotation_enabled(), "rotation on (kms_cmk_rotation_enabled)");
+    let trails = w.rt.block_on(aws.cloudtrail.describe_trails().send()).unwrap();
+    assert_eq!(trails.trail_list()[0].kms_key_id(), Some(key_arn.as_str()), "the trail's log files");
+    let groups = w.rt.block_on(aws.logs.describe_log_groups().log_group_name_prefix("secmon-secretsmanager").send()).unwrap();
+    assert_eq!(groups.log_groups()[0].kms_key_id(), Some(key_arn.as_str()), "the log group");
+    let topic = w.rt.block_on(aws.sns.get_topic_attributes().topic_arn(TOPIC_ARN).send()).unwrap();
+    assert_eq!(topic.attributes().unwrap().get("KmsMasterKeyId"), Some(&key_arn), "the topic");
+    let enc = w.rt.block_on(aws.s3.get_bucket_encryption().bucket(BUCKET).send()).unwrap();
+    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+    let by_default = rule.apply_server_side_encryption_by_default().unwrap();
+    assert_eq!((by_default.sse_algorithm().as_str(), by_default.kms_master_key_id()), ("aws:kms", Some(key_arn.as_str())));
+    assert_eq!(rule.bucket_key_enabled(), Some(true), "one KMS request per bucket-level data key");
+    let logging = w.rt.block_on(aws.s3.get_bucket_logging().bucket(BUCKET).send()).unwrap();
+    let target = logging.logging_enabled().expect("server access logging on");
+    assert_eq!(target.target_bucket(), format!("{BUCKET}-access-logs"));
+    let log_bucket_enc = w.rt.block_on(aws.s3.get_bucket_encryption().bucket(format!("{BUCKET}-access-logs")).send()).unwrap();
+    let log_rule = &log_bucket_enc.server_side_encryption_configuration().unwrap().rules()[0];
+    assert_eq!(log_rule.apply_server_side_encryption_by_default().unwrap().sse_algorithm().as_str(), "AES256", "S3 logs only to SSE-S3");
+    assert_eq!(w.plan().0, 0, "the key ARNs AWS answers compare equal to the alias the spec names");
+
+    // Drift, outside secmon: rotation off, and CloudWatch's statement gone from the key policy.
+    w.rt.block_on(aws.kms.disable_key_rotation().key_id(&key_arn).send()).unwrap();
+    let policy = w.rt.block_on(aws.kms.get_key_policy().key_id(&key_arn).policy_name("default").send()).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    doc["Statement"].as_array_mut().unwrap().retain(|s| s["Sid"] != "AllowAlarmsAndTrailToPublishToEncryptedTopics");
+    w.rt.block_on(aws.kms.put_key_policy().key_id(&key_arn).policy_name("default").policy(doc.to_string()).send()).unwrap();
+    let verify = w.secmon(&["verify", "-f", SEED, "--output", "json"]);
+    let report = text(&verify.stdout);
+    let checks: serde_json::Value = serde_json::from_str(&report).unwrap_or_else(|e| panic!("{e}: {report}"));
+    let failed: Vec<String> = checks["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "failed" && c["id"].as_str().unwrap_or("").starts_with("key."))
+        .map(|c| format!("{}: {}", c["id"], c["evidence"]))
+        .collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(failed.iter().any(|f| f.contains("key.rotation")), "{failed:?}");
+    assert!(failed.iter().any(|f| f.contains("CloudWatch alarms can publish")), "the silent trap is named: {failed:?}");
+    let (code, out) = w.plan();
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("key.secmon/secrets-monitoring will be updated in-place"), "{out}");
+    w.apply();
+    assert_eq!(w.plan().0, 0);
+    let rotation = w.rt.block_on(aws.kms.get_key_rotation_status().key_id(&key_arn).send()).unwrap();
+    assert!(rotation.key_rotation_enabled());
+
+    // Destroy keeps the key (what it encrypted stays readable) unless --delete-logs.
+    let out = w.secmon(&["destroy", "-f", SEED, "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(said.contains("kept because the logs and messages it encrypted are unreadable without it"), "{said}");
+    let kept = w.rt.block_on(aws.kms.describe_key().key_id(&key_arn).send()).unwrap();
+    assert!(kept.key_metadata().unwrap().enabled());
+    let out = w.secmon(&["destroy", "-f", SEED, "--auto-approve", "--delete-logs"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let gone = w.rt.block_on(aws.kms.describe_key().key_id(&key_arn).send()).unwrap();
+    assert_eq!(gone.key_metadata().unwrap().key_state().map(|s| s.as_str()), Some("PendingDeletion"));
+    assert!(w.rt.block_on(aws.kms.describe_key().key_id(alias).send()).is_err(), "the alias is deleted");
+    // A new apply creates a new key under the same alias; nothing is planned twice.
+    w.apply();
+    assert_eq!(w.plan().0, 0);
+}
+
+/// Issue 16: a key of one's own, by ARN: the pipeline uses it, secmon neither creates a key nor
+/// touches the given one's policy; `key: none` warns and encrypts nothing with a KMS key.
+#[test]
+fn a_brought_key_is_used_as_is_and_none_uses_no_key() {
+    let Some(w) = World::new() else { return };
+    let aws = w.aws();
+    let key = w.rt.block_on(aws.kms.create_key().description("the security team's key").send()).unwrap();
+    let key_arn = key.key_metadata().unwrap().arn().unwrap().to_string();
+    let scratch = tempfile::Builder::new().prefix("secmon-own-key-").tempdir().unwrap();
+    let seed = std::fs::read_to_string(root().join(SEED)).unwrap();
+    let own = scratch.path().join("own.yaml");
+    std::fs::write(&own, format!("{seed}\nencryption:\n  key: {key_arn}\n")).unwrap();
+    let out = w.secmon(&["apply", "-f", own.to_str().unwrap(), "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let groups = w.rt.block_on(aws.logs.describe_log_groups().log_group_name_prefix("secmon-secretsmanager").send()).unwrap();
+    assert_eq!(groups.log_groups()[0].kms_key_id(), Some(key_arn.as_str()));
+    assert!(w.rt.block_on(aws.kms.describe_key().key_id("alias/secmon/secrets-monitoring").send()).is_err(), "no key of secmon's");
+    let plan = w.secmon(&["plan", "-f", own.to_str().unwrap(), "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stdout));
+
+    let none = scratch.path().join("none.yaml");
+    std::fs::write(&none, format!("{seed}\nencryption:\n  key: none\n")).unwrap();
+    let out = w.secmon(&["apply", "-f", none.to_str().unwrap(), "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("`key: none`") && text(&out.stderr).contains("CloudTrail.2"), "{}", text(&out.stderr));
+    let groups = w.rt.block_on(aws.logs.describe_log_groups().log_group_name_prefix("secmon-secretsmanager").send()).unwrap();
+    assert_eq!(groups.log_groups()[0].kms_key_id(), None, "the key is disassociated");
+    let trails = w.rt.block_on(aws.cloudtrail.describe_trails().send()).unwrap();
+    assert!(trails.trail_list()[0].kms_key_id().is_none_or(str::is_empty), "{:?}", trails.trail_list()[0].kms_key_id());
+    let plan = w.secmon(&["plan", "-f", none.to_str().unwrap(), "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stdout));
+}
+
+/// Issue 16: a key made by hand under secmon's alias, and an access-log bucket made by hand, are
+/// another's until imported; once imported they converge like the rest (the key gets the spec's
+/// policy and rotation).
+#[test]
+fn an_existing_key_and_access_log_bucket_are_imported_then_converged() {
+    let Some(w) = World::new() else { return };
+    let aws = w.aws();
+    let key = w.rt.block_on(aws.kms.create_key().description("made by hand").send()).unwrap();
+    let key_id = key.key_metadata().unwrap().key_id().to_string();
+    w.rt.block_on(aws.kms.create_alias().alias_name("alias/secmon/secrets-monitoring").target_key_id(&key_id).send()).unwrap();
+    let log_bucket = format!("{BUCKET}-access-logs");
+    w.rt.block_on(aws.s3.create_bucket().bucket(&log_bucket).send()).unwrap();
+    let (code, out) = w.plan();
+    assert_eq!(code, 1, "neither is the spec's yet: {out}");
+    assert!(out.contains("key.secmon/secrets-monitoring") && out.contains("secmon import"), "{out}");
+    let key_address = "key.secmon/secrets-monitoring";
+    let bucket_address = format!("access_log_bucket.{log_bucket}");
+    let out = w.secmon(&["import", "-f", SEED, key_address, &bucket_address, "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let (code, out) = w.plan();
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("key.secmon/secrets-monitoring will be updated in-place") && out.contains("rotation"), "{out}");
+    w.apply();
+    assert_eq!(w.plan().0, 0);
+    let rotation = w.rt.block_on(aws.kms.get_key_rotation_status().key_id(&key_id).send()).unwrap();
+    assert!(rotation.key_rotation_enabled(), "the imported key now rotates");
+    let keys = w.rt.block_on(aws.kms.list_keys().send()).unwrap();
+    assert_eq!(keys.keys().len(), 1, "the imported key is the pipeline's key: no second one");
 }

@@ -51,8 +51,8 @@ fn a_missing_file_is_an_error_not_a_crash() {
 fn the_schema_validates_the_seed_spec_and_rejects_typos() {
     let out = secmon(&["schema"]);
     assert_eq!(out.status.code(), Some(0));
-    let dir = std::env::temp_dir().join(format!("secmon-schema-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("secmon-schema-").tempdir().unwrap();
+    let dir = scratch.path();
     let schema = dir.join("schema.json");
     std::fs::write(&schema, &out.stdout).unwrap();
     let python = std::env::var("SECMON_EMULATOR_PYTHON").unwrap_or_else(|_| root().join(".venv/bin/python").display().to_string());
@@ -153,8 +153,8 @@ fn validate_reports_every_error_in_one_run() {
         .replace("notify: [SecurityAlarms]", "notify: [NoSuchTopic]")
         .replace("'{ ($.eventSource = \"", "'{ ($.eventSource = = \"");
     assert_ne!(broken, seed);
-    let dir = std::env::temp_dir().join(format!("secmon-every-error-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("secmon-every-error-").tempdir().unwrap();
+    let dir = scratch.path();
     let file = dir.join("broken.yaml");
     std::fs::write(&file, broken).unwrap();
     let out = secmon(&["validate", "-f", file.to_str().unwrap()]);

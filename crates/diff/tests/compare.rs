@@ -32,12 +32,13 @@ fn summary(p: &secmon_diff::Plan) -> Vec<String> {
 fn empty_account_creates_everything_in_dependency_order() {
     let (d, _) = seed();
     let p = plan("secrets-monitoring", &d, &LiveState::default(), PlanOptions::default()).unwrap();
-    assert_eq!(p.count(Action::Create), 9);
+    assert_eq!(p.count(Action::Create), 11, "the pipeline, its KMS key and the access-log bucket");
     let trail = p.steps.iter().find(|s| s.address == "trail.secrets-manager-trail").unwrap();
     assert_eq!(
         trail.depends_on,
         [
             "bucket.secmon-secrets-manager-trail-123456789012",
+            "key.secmon/secrets-monitoring",
             "log_group.secmon-secretsmanager-loggroup",
             "role.CloudTrailRoleForCloudWatchLogs_secrets-manager-trail"
         ]
@@ -101,8 +102,11 @@ fn a_bucket_holding_logs_is_kept_unless_delete_logs() {
     let mut live = converged(&d);
     live.resources.get_mut("bucket.secmon-secrets-manager-trail-123456789012").unwrap().holds_data = true;
     let p = plan("secrets-monitoring", &d, &live, PlanOptions { destroy: true, delete_logs: false }).unwrap();
-    assert!(!summary(&p).iter().any(|s| s.contains("bucket.")));
+    assert!(!summary(&p).iter().any(|s| s.ends_with(" bucket.secmon-secrets-manager-trail-123456789012")), "{:?}", summary(&p));
+    assert!(!summary(&p).iter().any(|s| s.contains(" key.")), "the key is kept with the logs it encrypted: {:?}", summary(&p));
     assert!(p.notes.iter().any(|n| n.contains("--delete-logs")));
+    let p = plan("secrets-monitoring", &d, &live, PlanOptions { destroy: true, delete_logs: true }).unwrap();
+    assert!(summary(&p).iter().any(|s| s == "Delete key.secmon/secrets-monitoring"), "{:?}", summary(&p));
 }
 
 #[test]

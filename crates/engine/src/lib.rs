@@ -325,8 +325,8 @@ mod tests {
 
     #[test]
     fn a_saved_plan_of_another_format_is_refused_with_its_path() {
-        let dir = std::env::temp_dir().join(format!("secmon-engine-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::Builder::new().prefix("secmon-engine-").tempdir().unwrap();
+        let dir = scratch.path();
         let path = dir.join("old.json");
         let mut old = serde_json::to_value(plan("s", "1", vec![])).unwrap();
         old["format_version"] = 0.into();

@@ -1,13 +1,15 @@
-//! The trail's S3 bucket: policy, public access block, default encryption, log expiry. S3 has no
-//! batch read, so the bucket's settings are read concurrently, and only for the bucket the spec
-//! names.
+//! The trail's S3 bucket: policy, public access block, default encryption (SSE-KMS with the
+//! spec's key and an S3 Bucket Key, else SSE-S3), versioning, ACLs disabled, log expiry, and
+//! server access logging to the access-log bucket ([`crate::access_log_bucket`], which shares
+//! this module's read and write code). S3 has no batch read, so a bucket's settings are read
+//! concurrently, and only for the buckets the spec names.
 
 use secmon_aws::error_code;
 use secmon_aws::s3::types::{
-    BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete, ExpirationStatus,
-    LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier, ObjectOwnership,
-    OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
+    BucketLifecycleConfiguration, BucketLocationConstraint, BucketLoggingStatus, BucketVersioningStatus, CreateBucketConfiguration, Delete,
+    ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, LoggingEnabled, NoncurrentVersionExpiration,
+    ObjectIdentifier, ObjectOwnership, OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -28,8 +30,16 @@ pub struct Attrs {
     pub policy: Value,
     /// All four public access block settings on.
     pub block_public_access: bool,
-    /// Default encryption algorithm (`AES256`).
+    /// Default encryption algorithm: `aws:kms` with [`Attrs::kms_key`], else `AES256` (SSE-S3).
     pub encryption: Option<String>,
+    /// The KMS key of the default encryption, used through an S3 Bucket Key (one KMS request
+    /// per bucket-level data key, not per object): the spec's key by its alias, or a key ARN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
+    /// The bucket that receives this bucket's server access logs (under the prefix
+    /// `<this bucket>/`), when logging is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_log_bucket: Option<String>,
     pub expire_logs_after_days: Option<i32>,
     /// Versioning enabled (S3.14).
     pub versioning: bool,
@@ -75,16 +85,19 @@ pub fn bucket_policy(t: &Target, bucket: &str, trail: &str) -> Value {
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts = Facts { ownership: Ownership::OwnRead, refers_to: &[], step: 9 };
+pub const FACTS: Facts = Facts { ownership: Ownership::OwnRead, refers_to: &[Kind::AccessLogBucket, Kind::Key], step: 9 };
 pub struct Def;
 
 impl ResourceKind for Def {
     fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
         let Some(trail) = &state.trail else { return Vec::new() };
+        let kms_key = state.key_ref().filter(|_| state.encryption.bucket);
         let attrs = Attrs {
             policy: bucket_policy(t, &trail.bucket.name, &trail.name),
             block_public_access: true,
-            encryption: Some("AES256".into()),
+            encryption: Some(if kms_key.is_some() { "aws:kms" } else { "AES256" }.into()),
+            kms_key,
+            access_log_bucket: trail.bucket.access_log_bucket_name(),
             expire_logs_after_days: trail.bucket.expire_logs_after_days.map(|d| d as i32),
             versioning: trail.bucket.versioning,
             noncurrent_expire_days: trail.bucket.expire_logs_after_days.filter(|_| trail.bucket.versioning).map(|d| d as i32),
@@ -97,13 +110,18 @@ impl ResourceKind for Def {
         arn.strip_prefix("arn:aws:s3:::").filter(|n| !n.contains('/')).map(str::to_string)
     }
 
+    fn references(&self, r: &Resource) -> Vec<String> {
+        let a: Attrs = r.attrs();
+        a.access_log_bucket.map(|b| format!("access_log_bucket.{b}")).into_iter().chain(crate::key::reference(&a.kms_key)).collect()
+    }
+
     fn keep_instead_of_delete(&self, live: &LiveResource, delete_logs: bool) -> Option<String> {
         (live.holds_data && !delete_logs)
             .then(|| format!("{}: kept because it holds log files; pass --delete-logs to delete it with its logs", live.resource.address()))
     }
 
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
-        Box::pin(read_each(ctx.desired_of(Kind::Bucket), |d| read_bucket(aws, ctx.spec, d)))
+        Box::pin(read_each(ctx.desired_of(Kind::Bucket), |d| read_bucket(aws, ctx.spec, d, true)))
     }
 
     /// Right after CreateBucket, S3 may answer the next calls with `NoSuchBucket` (its index
@@ -115,25 +133,7 @@ impl ResourceKind for Def {
     }
 
     fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
-        Box::pin(async move {
-            let s3 = &aws.s3;
-            let mut req = s3.create_bucket().bucket(&r.name);
-            if ctx.region != "us-east-1" {
-                let location = BucketLocationConstraint::from(ctx.region.as_str());
-                req = req.create_bucket_configuration(CreateBucketConfiguration::builder().location_constraint(location).build());
-            }
-            match req.send().await {
-                Ok(_) => {}
-                // A re-run after a crash between CreateBucket and PutBucketTagging.
-                Err(e) if error_code(&e) == Some("BucketAlreadyOwnedByYou") => {}
-                Err(e) => return Err(fail("CreateBucket")(e)),
-            }
-            // S3's CreateBucket takes no tags: tag immediately, before any other setting.
-            let owner = Tag::builder().key(OWNER_TAG).value(&ctx.spec).build().expect("tag");
-            let tagging = Tagging::builder().tag_set(owner).build().expect("tagging");
-            send("PutBucketTagging", s3.put_bucket_tagging().bucket(&r.name).tagging(tagging).send()).await?;
-            configure(aws, r, &Attrs::default(), true).await
-        })
+        Box::pin(create_bucket(aws, ctx, r))
     }
 
     fn update<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, before: &'a Resource, after: &'a Resource) -> Fut<'a, ()> {
@@ -141,29 +141,62 @@ impl ResourceKind for Def {
     }
 
     fn delete<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
-        Box::pin(async move {
-            empty(aws, &r.name).await?;
-            send("DeleteBucket", aws.s3.delete_bucket().bucket(&r.name).send()).await
-        })
+        Box::pin(delete_bucket(aws, r))
     }
 
     fn tag<'a>(&'a self, aws: &'a Aws, r: &'a Resource, new: Vec<(String, String)>) -> Fut<'a, ()> {
-        Box::pin(async move {
-            // PutBucketTagging replaces the whole set: keep the bucket's other tags.
-            let mut tags: Vec<Tag> = match aws.s3.get_bucket_tagging().bucket(&r.name).send().await {
-                Ok(t) => t.tag_set().iter().filter(|t| !new.iter().any(|(k, _)| k == t.key())).cloned().collect(),
-                Err(_) => Vec::new(),
-            };
-            tags.extend(new.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("tag")));
-            let tagging = Tagging::builder().set_tag_set(Some(tags)).build().expect("tagging");
-            send("PutBucketTagging", aws.s3.put_bucket_tagging().bucket(&r.name).tagging(tagging).send()).await
-        })
+        Box::pin(tag_bucket(aws, r, new))
     }
 }
 
-async fn read_bucket(aws: &Aws, spec: &str, d: &Resource) -> Result<Option<LiveResource>, KindError> {
+/// CreateBucket, tagged at once, then every setting: shared with the access-log bucket.
+pub(crate) async fn create_bucket(aws: &Aws, ctx: &ExecCtx, r: &Resource) -> Result<(), KindError> {
+    let s3 = &aws.s3;
+    let mut req = s3.create_bucket().bucket(&r.name);
+    if ctx.region != "us-east-1" {
+        let location = BucketLocationConstraint::from(ctx.region.as_str());
+        req = req.create_bucket_configuration(CreateBucketConfiguration::builder().location_constraint(location).build());
+    }
+    match req.send().await {
+        Ok(_) => {}
+        // A re-run after a crash between CreateBucket and PutBucketTagging.
+        Err(e) if error_code(&e) == Some("BucketAlreadyOwnedByYou") => {}
+        Err(e) => return Err(fail("CreateBucket")(e)),
+    }
+    // S3's CreateBucket takes no tags: tag immediately, before any other setting.
+    let owner = Tag::builder().key(OWNER_TAG).value(&ctx.spec).build().expect("tag");
+    let tagging = Tagging::builder().tag_set(owner).build().expect("tagging");
+    send("PutBucketTagging", s3.put_bucket_tagging().bucket(&r.name).tagging(tagging).send()).await?;
+    configure(aws, r, &Attrs::default(), true).await
+}
+
+pub(crate) async fn delete_bucket(aws: &Aws, r: &Resource) -> Result<(), KindError> {
+    empty(aws, &r.name).await?;
+    send("DeleteBucket", aws.s3.delete_bucket().bucket(&r.name).send()).await
+}
+
+pub(crate) async fn tag_bucket(aws: &Aws, r: &Resource, new: Vec<(String, String)>) -> Result<(), KindError> {
+    // PutBucketTagging replaces the whole set: keep the bucket's other tags.
+    let mut tags: Vec<Tag> = match aws.s3.get_bucket_tagging().bucket(&r.name).send().await {
+        Ok(t) => t.tag_set().iter().filter(|t| !new.iter().any(|(k, _)| k == t.key())).cloned().collect(),
+        Err(_) => Vec::new(),
+    };
+    tags.extend(new.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("tag")));
+    let tagging = Tagging::builder().set_tag_set(Some(tags)).build().expect("tagging");
+    send("PutBucketTagging", aws.s3.put_bucket_tagging().bucket(&r.name).tagging(tagging).send()).await
+}
+
+/// The bucket `d` names, as it is live (of `d`'s kind). Its server access logging is read only
+/// `with_logging` (the access-log bucket does not log itself).
+pub(crate) async fn read_bucket(aws: &Aws, spec: &str, d: &Resource, with_logging: bool) -> Result<Option<LiveResource>, KindError> {
     let b = d.name.as_str();
-    let (tags, pol, pab, enc, lc, objects, versioning, ownership) = tokio::join!(
+    let logging = async {
+        match with_logging {
+            true => Some(aws.s3.get_bucket_logging().bucket(b).send().await),
+            false => None,
+        }
+    };
+    let (tags, pol, pab, enc, lc, objects, versioning, ownership, logging) = tokio::join!(
         aws.s3.get_bucket_tagging().bucket(b).send(),
         aws.s3.get_bucket_policy().bucket(b).send(),
         aws.s3.get_public_access_block().bucket(b).send(),
@@ -172,6 +205,7 @@ async fn read_bucket(aws: &Aws, spec: &str, d: &Resource) -> Result<Option<LiveR
         aws.s3.list_objects_v2().bucket(b).max_keys(1).send(),
         aws.s3.get_bucket_versioning().bucket(b).send(),
         aws.s3.get_bucket_ownership_controls().bucket(b).send(),
+        logging,
     );
     let tags: Vec<(String, String)> = match tags {
         Ok(t) => t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
@@ -183,6 +217,9 @@ async fn read_bucket(aws: &Aws, spec: &str, d: &Resource) -> Result<Option<LiveR
             _ => return Err(read_fail(d.address(), "GetBucketTagging")(e)),
         },
     };
+    let enc = enc.ok();
+    let sse =
+        enc.as_ref().and_then(|e| e.server_side_encryption_configuration()?.rules().first()?.apply_server_side_encryption_by_default());
     let attrs = Attrs {
         policy: pol.ok().and_then(|p| p.policy().and_then(policy::parse)).unwrap_or(Value::Null),
         block_public_access: pab.ok().and_then(|p| p.public_access_block_configuration().cloned()).is_some_and(|c| {
@@ -191,13 +228,12 @@ async fn read_bucket(aws: &Aws, spec: &str, d: &Resource) -> Result<Option<LiveR
                 && c.block_public_policy() == Some(true)
                 && c.restrict_public_buckets() == Some(true)
         }),
-        encryption: enc.ok().and_then(|e| {
-            e.server_side_encryption_configuration()?
-                .rules()
-                .first()?
-                .apply_server_side_encryption_by_default()
-                .map(|d| d.sse_algorithm().as_str().to_string())
-        }),
+        encryption: sse.map(|d| d.sse_algorithm().as_str().to_string()),
+        kms_key: sse.and_then(|d| d.kms_master_key_id()).filter(|k| !k.is_empty()).map(str::to_string),
+        access_log_bucket: logging
+            .and_then(|l| l.ok())
+            .and_then(|l| l.logging_enabled().map(|e| e.target_bucket().to_string()))
+            .filter(|t| !t.is_empty()),
         expire_logs_after_days: expiry_rule(&lc).and_then(|r| r.expiration()?.days()),
         versioning: versioning.ok().and_then(|v| v.status().cloned()) == Some(BucketVersioningStatus::Enabled),
         noncurrent_expire_days: expiry_rule(&lc).and_then(|r| r.noncurrent_version_expiration()?.noncurrent_days()),
@@ -206,7 +242,7 @@ async fn read_bucket(aws: &Aws, spec: &str, d: &Resource) -> Result<Option<LiveR
             .and_then(|o| o.ownership_controls()?.rules().first().map(|r| r.object_ownership().as_str().to_string())),
     };
     let tag = |k: &str| tags.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-    let mut l = LiveResource::tagged(Resource::new(Kind::Bucket, b, d.arn.clone(), &attrs), spec, tag);
+    let mut l = LiveResource::tagged(Resource::new(d.kind, b, d.arn.clone(), &attrs), spec, tag);
     l.holds_data = objects.ok().is_some_and(|o| o.key_count().unwrap_or(0) > 0);
     Ok(Some(l))
 }
@@ -233,9 +269,20 @@ async fn configure(aws: &Aws, r: &Resource, before: &Attrs, all: bool) -> Result
         let request = s3.put_public_access_block().bucket(&r.name).public_access_block_configuration(block);
         send("PutPublicAccessBlock", request.send()).await?;
     }
-    if all || want.encryption != before.encryption {
-        let by_default = ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256).build().expect("sse");
-        let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(by_default).build();
+    if all || want.encryption != before.encryption || want.kms_key != before.kms_key {
+        let by_default = match &want.kms_key {
+            // The key's ARN, not its alias: S3 would resolve an alias in the account of each
+            // writer, not the bucket's.
+            Some(k) => ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(ServerSideEncryption::AwsKms)
+                .kms_master_key_id(crate::key::key_arn(aws, k).await?),
+            None => ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256),
+        };
+        let by_default = by_default.build().expect("sse");
+        let rule = ServerSideEncryptionRule::builder()
+            .apply_server_side_encryption_by_default(by_default)
+            .set_bucket_key_enabled(want.kms_key.is_some().then_some(true))
+            .build();
         let config = ServerSideEncryptionConfiguration::builder().rules(rule).build().expect("sse config");
         let request = s3.put_bucket_encryption().bucket(&r.name).server_side_encryption_configuration(config);
         send("PutBucketEncryption", request.send()).await?;
@@ -248,6 +295,18 @@ async fn configure(aws: &Aws, r: &Resource, before: &Attrs, all: bool) -> Result
         let rule = OwnershipControlsRule::builder().object_ownership(ownership).build().expect("ownership rule");
         let controls = OwnershipControls::builder().rules(rule).build().expect("ownership controls");
         send("PutBucketOwnershipControls", s3.put_bucket_ownership_controls().bucket(&r.name).ownership_controls(controls).send()).await?;
+    }
+    if want.access_log_bucket != before.access_log_bucket {
+        let status = match &want.access_log_bucket {
+            Some(target) => {
+                let enabled =
+                    LoggingEnabled::builder().target_bucket(target).target_prefix(format!("{}/", r.name)).build().expect("logging");
+                BucketLoggingStatus::builder().logging_enabled(enabled).build()
+            }
+            // An empty status turns logging off.
+            None => BucketLoggingStatus::builder().build(),
+        };
+        send("PutBucketLogging", s3.put_bucket_logging().bucket(&r.name).bucket_logging_status(status).send()).await?;
     }
     // A bucket never versioned reads as not versioned: only a change is written.
     if want.versioning != before.versioning {

@@ -26,8 +26,10 @@ pub mod policy;
 mod read;
 mod sdk;
 
+pub mod access_log_bucket;
 pub mod alarm;
 pub mod bucket;
+pub mod key;
 pub mod log_group;
 pub mod metric_filter;
 pub mod role;
@@ -303,6 +305,8 @@ macro_rules! registry {
 
 registry! {
     Secret => secret,
+    Key => key,
+    AccessLogBucket => access_log_bucket,
     Bucket => bucket,
     LogGroup => log_group,
     Role => role,
@@ -338,6 +342,7 @@ pub fn already_exists(code: &str) -> bool {
             | "EntityAlreadyExists" // IAM
             | "TrailAlreadyExistsException" // CloudTrail
             | "BucketAlreadyOwnedByYou" // S3
+            | "AlreadyExistsException" // KMS (an alias)
     )
 }
 

@@ -14,6 +14,9 @@ use secmon_spec::DesiredState;
 pub struct Attrs {
     /// None: never expire.
     pub retention_days: Option<i32>,
+    /// The KMS key that encrypts the group's events: the spec's key by its alias, or a key ARN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
 }
 
 /// What verify observes: the latest event the group received (DescribeLogStreams).
@@ -25,18 +28,29 @@ pub struct Observed {
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts = Facts { ownership: Ownership::TaggingApi, refers_to: &[], step: 3 };
+pub const FACTS: Facts = Facts { ownership: Ownership::TaggingApi, refers_to: &[Kind::Key], step: 3 };
 pub struct Def;
 
 impl ResourceKind for Def {
     fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
         let Some(cw) = state.cloudwatch_logs() else { return Vec::new() };
-        let attrs = Attrs { retention_days: cw.retention_days.map(|d| d as i32) };
+        let kms_key = state.key_ref().filter(|_| state.encryption.log_group);
+        let attrs = Attrs { retention_days: cw.retention_days.map(|d| d as i32), kms_key };
         vec![Resource::new(Kind::LogGroup, &cw.log_group, Some(t.log_group_arn(&cw.log_group)), &attrs)]
     }
 
     fn name_from_arn(&self, arn: &str) -> Option<String> {
         crate::model::arn_name(arn, "logs", "log-group:")
+    }
+
+    fn references(&self, r: &Resource) -> Vec<String> {
+        crate::key::reference(&r.attrs::<Attrs>().kms_key).into_iter().collect()
+    }
+
+    /// CloudWatch Logs checks the key policy when a key is associated; KMS takes a moment to
+    /// answer for a key policy just written.
+    fn eventually_consistent(&self, code: &str) -> bool {
+        code == "AccessDeniedException"
     }
 
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
@@ -83,14 +97,32 @@ impl ResourceKind for Def {
 
     fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
         Box::pin(async move {
-            let request = aws.logs.create_log_group().log_group_name(&r.name);
-            send("CreateLogGroup", request.tags(OWNER_TAG, &ctx.spec).send()).await?;
+            let mut request = aws.logs.create_log_group().log_group_name(&r.name).tags(OWNER_TAG, &ctx.spec);
+            if let Some(k) = &r.attrs::<Attrs>().kms_key {
+                request = request.kms_key_id(crate::key::key_arn(aws, k).await?);
+            }
+            send("CreateLogGroup", request.send()).await?;
             put_retention(aws, r, false).await
         })
     }
 
-    fn update<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, _before: &'a Resource, after: &'a Resource) -> Fut<'a, ()> {
-        Box::pin(put_retention(aws, after, true))
+    fn update<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, before: &'a Resource, after: &'a Resource) -> Fut<'a, ()> {
+        Box::pin(async move {
+            let (was, want): (Attrs, Attrs) = (before.attrs(), after.attrs());
+            if want.retention_days != was.retention_days {
+                put_retention(aws, after, true).await?;
+            }
+            if want.kms_key != was.kms_key {
+                match &want.kms_key {
+                    Some(k) => {
+                        let request = aws.logs.associate_kms_key().log_group_name(&after.name);
+                        send("AssociateKmsKey", request.kms_key_id(crate::key::key_arn(aws, k).await?).send()).await?;
+                    }
+                    None => send("DisassociateKmsKey", aws.logs.disassociate_kms_key().log_group_name(&after.name).send()).await?,
+                }
+            }
+            Ok(())
+        })
     }
 
     fn delete<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
@@ -120,7 +152,7 @@ async fn read_group(aws: &Aws, d: &Resource) -> Result<Option<LiveResource>, Kin
     let Some(g) = desc.log_groups().iter().find(|g| g.log_group_name() == Some(d.name.as_str())) else {
         return Ok(None);
     };
-    let attrs = Attrs { retention_days: g.retention_in_days() };
+    let attrs = Attrs { retention_days: g.retention_in_days(), kms_key: g.kms_key_id().map(str::to_string) };
     // The ARN as AWS answers it (without the `:*` it may carry), not the desired one: the read
     // may run before the account is known.
     let arn = g.arn().map(crate::normalize_arn).or_else(|| d.arn.clone());

@@ -123,6 +123,7 @@ async fn finish(aws: &Aws, spec: &str, target: &Target, found: Vec<LiveResource>
         }
     }
     let mut state = resolve(target, found, &owned);
+    crate::key::alias_live_key_arns(&mut state);
     // Owned resources no read found are known from the tagging index alone, which lists
     // "tagged or previously tagged" resources, deleted ones for minutes: each is confirmed by its
     // service's own read before a delete is planned (issue 11, item 6). Only such orphans cost
@@ -189,7 +190,10 @@ pub(crate) fn resolve(target: &Target, found: Vec<LiveResource>, owned: &BTreeSe
         r.owned = c.owned;
         state.insert(r);
     }
-    for arn in owned {
+    // An owned ARN a read found already (under its own address: a key by its alias, an
+    // access-log bucket) is not a second resource.
+    let found_arns: BTreeSet<String> = state.resources.values().filter_map(|l| l.resource.arn.as_deref().map(normalize_arn)).collect();
+    for arn in owned.iter().filter(|a| !found_arns.contains(*a)) {
         if let Some(r) = from_owned_arn(arn) {
             let kind = r.kind;
             let l = state.resources.entry(r.address()).or_insert_with(|| LiveResource::new(r, true));

@@ -15,6 +15,10 @@ use secmon_spec::DesiredState;
 pub struct Attrs {
     /// The access policy, normalised ([`policy::normalize`]).
     pub policy: Value,
+    /// The KMS key the topic is encrypted with (`KmsMasterKeyId`): the spec's key by its alias,
+    /// or a key ARN (issue 16, SNS.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
 }
 
 /// The topic's access policy: the owner account manages it; CloudWatch alarms of this account
@@ -57,7 +61,7 @@ pub fn topic_policy(t: &Target, topic: &str, trail_publishes: Option<&str>) -> V
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts = Facts { ownership: Ownership::TaggingApi, refers_to: &[], step: 7 };
+pub const FACTS: Facts = Facts { ownership: Ownership::TaggingApi, refers_to: &[Kind::Key], step: 7 };
 pub struct Def;
 
 /// What the read sees of the topic besides its policy (GetTopicAttributes), for verify: every
@@ -78,8 +82,21 @@ fn is_aws_managed_sns_key(key: &str) -> bool {
 }
 
 /// An encrypted topic receives alarms only if CloudWatch may use its key (issue 16's trap).
-fn encryption(subject: &str, seen: &Observed) -> Check {
+fn encryption(ctx: &VerifyCtx, subject: &str, seen: &Observed) -> Check {
+    // The spec's own key, live: its policy is checked link by link under `key.policy_admits`.
+    let own_key = |k: &str| {
+        ctx.live.resources.values().any(|l| {
+            l.resource.kind == Kind::Key && (l.resource.arn.as_deref() == Some(k) || l.resource.attrs::<crate::key::Attrs>().alias == k)
+        })
+    };
     match seen.kms_key.as_deref() {
+        Some(k) if own_key(k) => check(
+            "topic.encryption",
+            subject,
+            Status::Ok,
+            format!("encrypted with the spec's key {k}: whether CloudWatch may use it is checked under key.policy_admits"),
+            None,
+        ),
         None => check("topic.encryption", subject, Status::Ok, "not encrypted: CloudWatch can publish", None),
         Some(k) if is_aws_managed_sns_key(k) => check(
             "topic.encryption",
@@ -207,7 +224,8 @@ impl ResourceKind for Def {
             .iter()
             .map(|topic| {
                 let publisher = trail_topic.filter(|(n, _)| *n == topic.name).map(|(_, trail)| trail);
-                let attrs = Attrs { policy: topic_policy(t, &topic.name, publisher) };
+                let kms_key = state.key_ref().filter(|_| state.encryption.topics);
+                let attrs = Attrs { policy: topic_policy(t, &topic.name, publisher), kms_key };
                 Resource::new(Kind::Topic, &topic.name, Some(t.topic_arn(&topic.name)), &attrs)
             })
             .collect()
@@ -215,6 +233,10 @@ impl ResourceKind for Def {
 
     fn name_from_arn(&self, arn: &str) -> Option<String> {
         crate::model::arn_name(arn, "sns", "")
+    }
+
+    fn references(&self, r: &Resource) -> Vec<String> {
+        crate::key::reference(&r.attrs::<Attrs>().kms_key).into_iter().collect()
     }
 
     /// GetTopicAttributes takes the topic's ARN, which holds the account id.
@@ -236,8 +258,10 @@ impl ResourceKind for Def {
                     Err(e) if error_code(&e) == Some("NotFound") => continue,
                     Err(e) => return Err(read_fail(d.address(), "GetTopicAttributes")(e)),
                 };
-                let attrs =
-                    Attrs { policy: a.attributes().and_then(|m| m.get("Policy")).and_then(|p| policy::parse(p)).unwrap_or(Value::Null) };
+                let attrs = Attrs {
+                    policy: a.attributes().and_then(|m| m.get("Policy")).and_then(|p| policy::parse(p)).unwrap_or(Value::Null),
+                    kms_key: a.attributes().and_then(|m| m.get("KmsMasterKeyId")).filter(|k| !k.is_empty()).cloned(),
+                };
                 let observed = Observed {
                     subscriptions_confirmed: a.attributes().and_then(|m| m.get("SubscriptionsConfirmed")).and_then(|n| n.parse().ok()),
                     kms_key: a.attributes().and_then(|m| m.get("KmsMasterKeyId")).filter(|k| !k.is_empty()).cloned(),
@@ -285,19 +309,43 @@ impl ResourceKind for Def {
             .collect();
         let seen = live.observed();
         out.push(subscriptions(ctx, &subject, &desired.name, &seen));
-        out.push(encryption(&subject, &seen));
+        out.push(encryption(ctx, &subject, &seen));
         out
     }
 
     fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
         let owner = Tag::builder().key(OWNER_TAG).value(&ctx.spec).build().expect("tag");
-        let request = aws.sns.create_topic().name(&r.name).tags(owner);
-        Box::pin(send("CreateTopic", request.attributes("Policy", policy_text(&r.attrs::<Attrs>().policy)).send()))
+        Box::pin(async move {
+            let a: Attrs = r.attrs();
+            let mut request = aws.sns.create_topic().name(&r.name).tags(owner).attributes("Policy", policy_text(&a.policy));
+            if let Some(k) = &a.kms_key {
+                // The key's ARN, as the trail and the log group are given it: SNS keeps what it is given.
+                request = request.attributes("KmsMasterKeyId", crate::key::key_arn(aws, k).await?);
+            }
+            send("CreateTopic", request.send()).await
+        })
     }
 
-    fn update<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, _before: &'a Resource, r: &'a Resource) -> Fut<'a, ()> {
-        let request = aws.sns.set_topic_attributes().topic_arn(topic_arn(ctx, r)).attribute_name("Policy");
-        Box::pin(send("SetTopicAttributes", request.attribute_value(policy_text(&r.attrs::<Attrs>().policy)).send()))
+    /// One SetTopicAttributes per attribute that differs (the call sets one attribute).
+    fn update<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, before: &'a Resource, r: &'a Resource) -> Fut<'a, ()> {
+        Box::pin(async move {
+            let (was, want): (Attrs, Attrs) = (before.attrs(), r.attrs());
+            let arn = topic_arn(ctx, r);
+            if want.policy != was.policy {
+                let request = aws.sns.set_topic_attributes().topic_arn(&arn).attribute_name("Policy");
+                send("SetTopicAttributes", request.attribute_value(policy_text(&want.policy)).send()).await?;
+            }
+            if want.kms_key != was.kms_key {
+                // An empty value turns the encryption off.
+                let request = aws.sns.set_topic_attributes().topic_arn(&arn).attribute_name("KmsMasterKeyId");
+                let value = match &want.kms_key {
+                    Some(k) => crate::key::key_arn(aws, k).await?,
+                    None => String::new(),
+                };
+                send("SetTopicAttributes", request.attribute_value(value).send()).await?;
+            }
+            Ok(())
+        })
     }
 
     fn delete<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
@@ -342,7 +390,7 @@ mod tests {
         let subs = checks.iter().find(|c| c.id == "topic.subscriptions").unwrap();
         assert!(subs.fix.as_deref().unwrap_or_default().contains("secmon apply"), "{subs:?}");
         // A confirmed subscription of another protocol (an SQS queue, a chat webhook) receives.
-        set_attrs(&mut live, Kind::Topic, &Attrs { policy: json!({}) });
+        set_attrs(&mut live, Kind::Topic, &Attrs { policy: json!({}), kms_key: None });
         let topic = first(&mut live, Kind::Topic);
         *topic = topic.clone().with_observed(&Observed { subscriptions_confirmed: Some(1), kms_key: None });
         assert_eq!(verdict(&spec, &live, Kind::Topic, "topic.subscriptions"), Status::Warning);

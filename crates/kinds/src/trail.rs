@@ -34,6 +34,9 @@ pub struct Attrs {
     /// apply replaces them (issue 11, item 11: they were read partially, then overwritten unseen).
     pub other_selectors: Vec<serde_json::Value>,
     pub logging: bool,
+    /// The KMS key that encrypts the log files (SSE-KMS): the spec's key by its alias, or a key ARN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
 }
 
 crate::string_with_default! {
@@ -51,6 +54,7 @@ impl Attrs {
             &self.cloudwatch_logs_group_arn,
             &self.cloudwatch_logs_role_arn,
             &self.sns_topic,
+            &self.kms_key,
         )
     }
     /// CloudTrail wants the log group ARN in its `:*` form.
@@ -72,7 +76,7 @@ pub struct Observed {
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
 pub const FACTS: Facts =
-    Facts { ownership: Ownership::OwnRead, refers_to: &[Kind::Bucket, Kind::LogGroup, Kind::Role, Kind::Topic], step: 1 };
+    Facts { ownership: Ownership::OwnRead, refers_to: &[Kind::Bucket, Kind::LogGroup, Kind::Role, Kind::Topic, Kind::Key], step: 1 };
 /// The settings CreateTrail and UpdateTrail share. With `clear`, an absent delivery is written
 /// as an empty string, which UpdateTrail documents as removing it.
 macro_rules! settings {
@@ -86,6 +90,7 @@ macro_rules! settings {
             .set_cloud_watch_logs_log_group_arn(or_clear($a.group_arn()))
             .set_cloud_watch_logs_role_arn(or_clear($a.cloudwatch_logs_role_arn.clone()))
             .set_sns_topic_name(or_clear($a.sns_topic.clone()))
+            .set_kms_key_id(or_clear($a.kms_key.clone()))
     }};
 }
 
@@ -111,6 +116,7 @@ impl ResourceKind for Def {
             exclude_management_events: false,
             other_selectors: Vec::new(),
             logging: true,
+            kms_key: state.key_ref().filter(|_| state.encryption.trail),
         };
         vec![Resource::new(Kind::Trail, &trail.name, Some(t.trail_arn(&trail.name)), &attrs)]
     }
@@ -127,6 +133,7 @@ impl ResourceKind for Def {
         if let Some(t) = a.sns_topic {
             v.push(format!("topic.{t}"));
         }
+        v.extend(crate::key::reference(&a.kms_key));
         v
     }
 
@@ -144,6 +151,8 @@ impl ResourceKind for Def {
                 | "InsufficientSnsTopicPolicyException"
                 | "InsufficientDependencyServiceAccessPermissionException"
                 | "S3BucketDoesNotExistException"
+                // A key policy just written is not yet seen by CloudTrail's check of it.
+                | "InsufficientEncryptionPolicyException"
         )
     }
 
@@ -212,7 +221,7 @@ impl ResourceKind for Def {
 
     fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
         Box::pin(async move {
-            let a: Attrs = r.attrs();
+            let a = with_key_arn(aws, r.attrs()).await?;
             let owner = Tag::builder().key(OWNER_TAG).value(&ctx.spec).build().expect("tag");
             let request = settings!(aws.cloudtrail.create_trail(), r, a, false).include_global_service_events(true).tags_list(owner);
             send("CreateTrail", request.send()).await?;
@@ -225,6 +234,7 @@ impl ResourceKind for Def {
         Box::pin(async move {
             let (before, a): (Attrs, Attrs) = (before.attrs(), r.attrs());
             if before.settings() != a.settings() {
+                let a = with_key_arn(aws, a.clone()).await?;
                 let request = settings!(aws.cloudtrail.update_trail(), r, a, true);
                 send("UpdateTrail", request.send()).await?;
             }
@@ -250,6 +260,14 @@ impl ResourceKind for Def {
         let request = aws.cloudtrail.add_tags().resource_id(r.arn.clone().unwrap_or_default()).set_tags_list(Some(tags));
         Box::pin(send("AddTags", request.send()))
     }
+}
+
+/// `a` with its key as the key's ARN: the same value CloudTrail answers, whatever it was given.
+async fn with_key_arn(aws: &Aws, mut a: Attrs) -> Result<Attrs, KindError> {
+    if let Some(k) = &a.kms_key {
+        a.kms_key = Some(crate::key::key_arn(aws, k).await?);
+    }
+    Ok(a)
 }
 
 async fn put_selectors(aws: &Aws, name: &str, a: &Attrs) -> Result<(), KindError> {
@@ -372,6 +390,7 @@ async fn read_trail(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveReso
         exclude_management_events: sel.is_some_and(|s| s.include_management_events() == Some(false)),
         other_selectors,
         logging,
+        kms_key: t.kms_key_id().filter(|k| !k.is_empty()).map(str::to_string),
     };
     Ok(Some(
         LiveResource::tagged(Resource::new(Kind::Trail, name, t.trail_arn().map(str::to_string), &attrs), spec, tag)

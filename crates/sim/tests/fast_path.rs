@@ -98,8 +98,8 @@ proptest! {
 
     #[test]
     fn the_fast_path_finds_exactly_what_the_plain_evaluator_finds(records in prop::collection::vec(record(), 1..40)) {
-        let dir = std::env::temp_dir().join(format!("secmon-fast-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::Builder::new().prefix("secmon-fast-").tempdir().unwrap();
+        let dir = scratch.path();
         let lines: Vec<String> = records.iter().map(Record::json).collect();
         let jsonl = dir.join("events.jsonl");
         std::fs::write(&jsonl, lines.join("\n")).unwrap();
@@ -119,8 +119,8 @@ proptest! {
 
 #[test]
 fn escaped_literals_are_still_found() {
-    let dir = std::env::temp_dir().join(format!("secmon-escaped-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("secmon-escaped-").tempdir().unwrap();
+    let dir = scratch.path();
     let path = dir.join("escaped.json");
     std::fs::write(&path, r#"{"Records":[{"eventName":"Get\u0053ecretValue"},{"eventName":"DescribeSecret"}]}"#).unwrap();
     let pattern = Pattern::parse(r#"{ $.eventName = "GetSecretValue" }"#).unwrap();

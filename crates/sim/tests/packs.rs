@@ -92,8 +92,8 @@ fn the_matrix_is_documented_in_docs_rules_md() {
 #[test]
 fn self_protection_fires_when_the_attack_targets_the_secmon_trail() {
     let spec = Spec::from_file(&root().join("specs/all-packs.yaml")).unwrap();
-    let dir = std::env::temp_dir().join(format!("secmon-packs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("secmon-packs-").tempdir().unwrap();
+    let dir = scratch.path();
     for (name, also) in [
         ("defense-evasion.cloudtrail-stop", Some("CIS-4.5-CloudTrailChanges")),
         ("defense-evasion.cloudtrail-delete", Some("CIS-4.5-CloudTrailChanges")),

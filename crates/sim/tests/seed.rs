@@ -96,8 +96,8 @@ fn real_attack_records_stream_and_match() {
 #[test]
 fn gzipped_cloudtrail_files_and_json_lines_read_the_same() {
     use std::io::Write;
-    let dir = std::env::temp_dir().join(format!("secmon-sim-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("secmon-sim-").tempdir().unwrap();
+    let dir = scratch.path();
     let text = std::fs::read_to_string(fixture("seed-004-test-events.json")).unwrap();
     let gz = dir.join("events.json.gz");
     let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
@@ -154,8 +154,8 @@ fn lint_says_question_mark_terms_next_to_plain_terms_do_nothing() {
 #[test]
 fn events_files_are_read_by_what_they_are() {
     use secmon_sim::events::{for_each_as, Format};
-    let dir = std::env::temp_dir().join(format!("secmon-formats-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("secmon-formats-").tempdir().unwrap();
+    let dir = scratch.path();
     let write = |name: &str, text: &str| {
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();

@@ -108,6 +108,20 @@ impl DesiredState {
         self.trail.as_ref().and_then(|t| t.cloudwatch_logs.as_ref())
     }
 
+    /// The alias of the key secmon creates and owns when `encryption.key` is `managed`.
+    pub fn key_alias(&self) -> Option<String> {
+        (self.encryption.key_choice() == KeyChoice::Managed).then(|| format!("alias/secmon/{}", self.name))
+    }
+
+    /// The key the parts of the pipeline use, as they name it (the managed key by its alias).
+    pub fn key_ref(&self) -> Option<String> {
+        match self.encryption.key_choice() {
+            KeyChoice::Managed => self.key_alias(),
+            KeyChoice::Existing(arn) => Some(arn),
+            KeyChoice::None => None,
+        }
+    }
+
     /// Name of the IAM role CloudTrail uses to write to CloudWatch Logs.
     pub fn trail_role_name(&self) -> Option<String> {
         let cw = self.trail.as_ref()?.cloudwatch_logs.as_ref()?;

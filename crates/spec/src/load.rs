@@ -325,7 +325,7 @@ impl<'f> Loader<'f> {
     }
 
     fn desired_state(&mut self, root: &Node) -> Option<DesiredState> {
-        let o = self.obj(root, "", &["version", "name", "region", "secrets", "trail", "topics", "monitors", "packs"])?;
+        let o = self.obj(root, "", &["version", "name", "region", "secrets", "trail", "topics", "monitors", "packs", "encryption"])?;
         let version = self.require(&o, "version").and_then(|n| self.as_uint(n, "version"));
         if let Some(v) = version {
             if v != 1 {
@@ -371,6 +371,10 @@ impl<'f> Loader<'f> {
                 monitors.push(m);
             }
         }
+        let encryption = match o.get("encryption").filter(|n| !is_null(n)) {
+            Some(n) => self.encryption(n, "encryption", region.as_deref())?,
+            None => Encryption::default(),
+        };
         let packs: Vec<(String, Pos, PackRef)> =
             self.list(&o, "packs").into_iter().filter_map(|(path, n)| self.pack(n, &path).map(|p| (path, pos(n), p))).collect();
         let mut state = DesiredState {
@@ -382,6 +386,7 @@ impl<'f> Loader<'f> {
             topics,
             monitors,
             packs: packs.iter().map(|(_, _, p)| crate::packs::PackEntry::Options(p.clone())).collect(),
+            encryption,
         };
         for (path, at, p) in &packs {
             self.expand_pack(&mut state, path, *at, p);
@@ -628,6 +633,59 @@ impl<'f> Loader<'f> {
         Some(SecretValue { from_env, from_file, generate, version })
     }
 
+    /// The `encryption` section: which key, and which parts use it. Turning a part off, or the
+    /// key, is allowed and said, naming the control it fails.
+    fn encryption(&mut self, n: &Node, path: &str, region: Option<&str>) -> Option<Encryption> {
+        let o = self.obj(n, path, &["key", "trail", "bucket", "log_group", "topics"])?;
+        let key = self.opt_string(&o, "key").unwrap_or_else(|| "managed".into());
+        if let Some(at) = self.locs.get(&o.path("key")).copied() {
+            match interp::expand(&key, "123456789012", region.unwrap_or("us-east-1")) {
+                Ok(expanded) => {
+                    if let Err((message, hint)) = rules::kms_key_choice(&expanded, region) {
+                        self.error(at, &o.path("key"), message, hint);
+                    }
+                }
+                Err(m) => self.error(at, &o.path("key"), m, Some("available variables: ${account_id}, ${region}".into())),
+            }
+        }
+        let mut e = Encryption { key, ..Encryption::default() };
+        let parts: [(&str, &mut bool, &str); 4] = [
+            (
+                "trail",
+                &mut e.trail,
+                "CIS 3.5 (v3.0) / 3.7 (v1.4), Security Hub CloudTrail.2 and Prowler's cloudtrail_kms_encryption_enabled",
+            ),
+            ("bucket", &mut e.bucket, "Prowler's s3_bucket_kms_encryption: the log files' default encryption is SSE-S3"),
+            ("log_group", &mut e.log_group, "Prowler's cloudwatch_log_group_kms_encryption_enabled"),
+            ("topics", &mut e.topics, "Security Hub SNS.1 and Prowler's sns_topics_kms_encryption_at_rest_enabled"),
+        ];
+        let mut warnings = Vec::new();
+        for (field, flag, control) in parts {
+            if let Some(v) = self.opt_bool(&o, field) {
+                *flag = v;
+                if !v {
+                    warnings.push((field, control));
+                }
+            }
+        }
+        for (field, control) in warnings {
+            let at = self.locs[&o.path(field)];
+            let hint = Some(format!("remove `{field}: false` to keep the default (encrypted with the key)"));
+            self.push(Severity::Warning, at, &o.path(field), format!("`{field}: false` fails {control}"), hint);
+        }
+        if e.key_choice() == KeyChoice::None {
+            let at = self.locs[&o.path("key")];
+            self.push(
+                Severity::Warning,
+                at,
+                &o.path("key"),
+                "`key: none` leaves the trail, bucket, log group and topics without a customer managed key: fails CIS 3.5 (v3.0), CloudTrail.2 and SNS.1".into(),
+                Some("remove `key: none` to let secmon create and own a key (about $1 a month plus requests)".into()),
+            );
+        }
+        Some(e)
+    }
+
     fn trail(&mut self, n: &Node, path: &str, region: &str) -> Option<Trail> {
         let o = self.obj(
             n,
@@ -643,7 +701,11 @@ impl<'f> Loader<'f> {
         let log_file_validation = self.opt_bool(&o, "log_file_validation").unwrap_or(true);
         let bucket = self.require(&o, "bucket").and_then(|b| {
             let bp = o.path("bucket");
-            let bo = self.obj(b, &bp, &["name", "expire_logs_after_days", "versioning", "disable_acls"])?;
+            let bo = self.obj(
+                b,
+                &bp,
+                &["name", "expire_logs_after_days", "versioning", "disable_acls", "access_logging", "access_log_bucket"],
+            )?;
             let name = self.req_string(&bo, "name")?;
             let at = self.locs[&bo.path("name")];
             self.check_name(at, &bo.path("name"), &name, region, rules::bucket_name);
@@ -655,6 +717,29 @@ impl<'f> Loader<'f> {
             // Hardening is on by default; turning an item off is allowed, and said.
             let versioning = self.opt_bool(&bo, "versioning").unwrap_or(true);
             let disable_acls = self.opt_bool(&bo, "disable_acls").unwrap_or(true);
+            let access_logging = self.opt_bool(&bo, "access_logging").unwrap_or(true);
+            let access_log_bucket = self.opt_string(&bo, "access_log_bucket");
+            let bucket = Bucket { name: name.clone(), expire_logs_after_days: expire, versioning, disable_acls, access_logging, access_log_bucket };
+            if let Some(log_bucket) = bucket.access_log_bucket_name() {
+                let field = bo.path("access_log_bucket");
+                match self.locs.get(&field).copied() {
+                    Some(at) => {
+                        self.check_name(at, &field, &log_bucket, region, rules::bucket_name);
+                        if log_bucket == name {
+                            self.error(at, &field, "the access-log bucket must not be the trail bucket itself: each delivery of its logs would be logged again, without end", None);
+                        }
+                    }
+                    // The default name is derived: a fault in it is the bucket name's length.
+                    None => {
+                        let at = self.locs[&bo.path("name")];
+                        let before = self.diags.len();
+                        self.check_name(at, &field, &log_bucket, region, rules::bucket_name);
+                        for d in &mut self.diags[before..] {
+                            d.hint = Some(format!("the default access-log bucket name {log_bucket:?} is derived from the bucket name; set `access_log_bucket` to a shorter name"));
+                        }
+                    }
+                }
+            }
             for (key, on, control) in [
                 (
                     "versioning",
@@ -665,6 +750,11 @@ impl<'f> Loader<'f> {
                     "disable_acls",
                     disable_acls,
                     "Security Hub S3.12 and Prowler's s3_bucket_acl_prohibited: ACLs can grant access the bucket policy does not show",
+                ),
+                (
+                    "access_logging",
+                    access_logging,
+                    "CIS 3.4 (v3.0) / 3.6 (v1.4), Security Hub CloudTrail.7 and Prowler's cloudtrail_logs_s3_bucket_access_logging_enabled: reads of the log files leave no record",
                 ),
             ] {
                 if !on {
@@ -678,7 +768,7 @@ impl<'f> Loader<'f> {
                     );
                 }
             }
-            Some(Bucket { name, expire_logs_after_days: expire, versioning, disable_acls })
+            Some(bucket)
         });
         let management_events = match o.get("management_events").filter(|n| !is_null(n)) {
             None => ManagementEvents::default(),

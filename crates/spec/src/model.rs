@@ -35,6 +35,67 @@ pub struct DesiredState {
     /// monitors, listed after the hand-written ones. See docs/rules.md.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packs: Vec<crate::packs::PackEntry>,
+    /// Encryption at rest with a customer managed KMS key: the trail's log files, the trail
+    /// bucket's default encryption, the log group and the topics. On by default
+    /// (docs/hardening.md).
+    #[serde(default)]
+    pub encryption: Encryption,
+}
+
+/// Which KMS key encrypts the pipeline, and which of its parts use it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Encryption {
+    /// `managed` (default): secmon creates a customer managed key (alias
+    /// `alias/secmon/<spec name>`, rotation on) whose key policy admits exactly the pipeline's
+    /// services. A key ARN (`arn:aws:kms:<region>:<account>:key/<id>`, in the spec's region):
+    /// your own key, whose policy must admit the same (`secmon verify` checks it). `none`: no
+    /// customer managed key; each part falls back to AWS's default encryption (warned).
+    #[serde(default = "default_key")]
+    pub key: String,
+    /// The trail's log files (SSE-KMS; CIS 3.5 in v3.0, CloudTrail.2).
+    #[serde(default = "default_true")]
+    pub trail: bool,
+    /// The trail bucket's default encryption (Prowler's s3_bucket_kms_encryption).
+    #[serde(default = "default_true")]
+    pub bucket: bool,
+    /// The CloudWatch Logs log group (Prowler's cloudwatch_log_group_kms_encryption_enabled).
+    #[serde(default = "default_true")]
+    pub log_group: bool,
+    /// The SNS topics (Security Hub SNS.1).
+    #[serde(default = "default_true")]
+    pub topics: bool,
+}
+
+impl Default for Encryption {
+    fn default() -> Self {
+        Encryption { key: default_key(), trail: true, bucket: true, log_group: true, topics: true }
+    }
+}
+
+fn default_key() -> String {
+    "managed".into()
+}
+
+/// The key an [`Encryption`] names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyChoice {
+    /// secmon's own key, created and owned.
+    Managed,
+    /// A key the user brings, by ARN.
+    Existing(String),
+    /// No customer managed key.
+    None,
+}
+
+impl Encryption {
+    pub fn key_choice(&self) -> KeyChoice {
+        match self.key.as_str() {
+            "managed" => KeyChoice::Managed,
+            "none" => KeyChoice::None,
+            arn => KeyChoice::Existing(arn.to_string()),
+        }
+    }
 }
 
 /// A Secrets Manager secret. Its value never appears in the spec itself.
@@ -150,6 +211,20 @@ pub struct Bucket {
     /// Object ownership `BucketOwnerEnforced`: ACLs disabled (Security Hub S3.12). Default on.
     #[serde(default = "default_true")]
     pub disable_acls: bool,
+    /// Server access logging of the trail bucket to a second bucket secmon owns (CIS 3.4 in
+    /// v3.0, CloudTrail.7). Default on.
+    #[serde(default = "default_true")]
+    pub access_logging: bool,
+    /// Name of the access-log bucket. Default `<bucket name>-access-logs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_log_bucket: Option<String>,
+}
+
+impl Bucket {
+    /// The bucket that receives the trail bucket's server access logs, when logging is on.
+    pub fn access_log_bucket_name(&self) -> Option<String> {
+        self.access_logging.then(|| self.access_log_bucket.clone().unwrap_or_else(|| format!("{}-access-logs", self.name)))
+    }
 }
 
 fn default_true() -> bool {

@@ -79,3 +79,24 @@ fn more_monitors_than_a_log_group_holds_filters_is_refused() {
     assert!(hit.message.contains("at most 100"), "{}", hit.message);
     assert_eq!(hit.line, 10, "the monitors list");
 }
+
+/// Issue 16: hardening is on by default; each opt-out is accepted, and warned, naming the control
+/// the spec then fails, on the line of the opt-out.
+#[test]
+fn every_hardening_opt_out_is_warned_with_its_control() {
+    let text = "version: 1\nname: t\ntrail:\n  name: trail-a\n  bucket:\n    name: bucket-a\n    access_logging: false\nencryption:\n  key: none\n  trail: false\n  bucket: false\n  log_group: false\n  topics: false\n";
+    let spec = Spec::parse(text, "soft.yaml").unwrap();
+    let warned = |field: &str, control: &str| {
+        spec.warnings.iter().any(|d| d.severity == Severity::Warning && d.field == field && d.message.contains(control))
+    };
+    assert!(warned("trail.bucket.access_logging", "CloudTrail.7"), "{:?}", spec.warnings);
+    assert!(warned("encryption.key", "CloudTrail.2"), "{:?}", spec.warnings);
+    assert!(warned("encryption.trail", "CloudTrail.2"));
+    assert!(warned("encryption.bucket", "s3_bucket_kms_encryption"));
+    assert!(warned("encryption.log_group", "cloudwatch_log_group_kms_encryption_enabled"));
+    assert!(warned("encryption.topics", "SNS.1"));
+    let hardened = Spec::parse("version: 1\nname: t\ntrail: { name: trail-a, bucket: { name: bucket-a } }\n", "hard.yaml").unwrap();
+    assert!(hardened.warnings.is_empty(), "{:?}", hardened.warnings);
+    assert_eq!(hardened.state.key_alias().as_deref(), Some("alias/secmon/t"));
+    assert_eq!(hardened.state.trail.unwrap().bucket.access_log_bucket_name().as_deref(), Some("bucket-a-access-logs"));
+}
