@@ -40,6 +40,20 @@ UNSUBSCRIBED: set = set()
 # "before=0 after=0 latency=0" turns them off. Control paths are never faulted.
 FAULTS_PATH = "/_secmon/faults"
 FAULTS = {"before": 0.0, "after": 0.0, "latency_ms": 0.0, "rng": random.Random(0)}
+# One slow account (a throttled or distant one): POST SLOW "ACCOUNT MS" makes every call that acts
+# in ACCOUNT MS milliseconds slower; "- 0" turns it off. For the fan-out benchmark.
+SLOW_PATH = "/_secmon/slow-account"
+SLOW = {"account": None, "ms": 0.0}
+
+
+def _acting_account(environ):
+    """The account a signed request acts in (moto maps access keys, assumed ones included)."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    if "Credential=" not in auth:
+        return None
+    from moto.iam.models import get_account_id_from
+
+    return get_account_id_from(auth.split("Credential=")[1].split("/")[0])
 
 
 def set_faults(text):
@@ -121,6 +135,14 @@ class CborAdapter:
             set_faults(environ["wsgi.input"].read(length).decode())
             start_response("204 No Content", [])
             return [b""]
+        if path == SLOW_PATH:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            account, ms = environ["wsgi.input"].read(length).decode().split()
+            SLOW["account"], SLOW["ms"] = (None if account == "-" else account), float(ms)
+            start_response("204 No Content", [])
+            return [b""]
+        if SLOW["account"] and not path.startswith("/_secmon/") and _acting_account(environ) == SLOW["account"]:
+            time.sleep(SLOW["ms"] / 1000)
         if not path.startswith("/_secmon/") and FAULTS["latency_ms"]:
             time.sleep(FAULTS["rng"].random() * FAULTS["latency_ms"] / 1000)
         if not path.startswith("/_secmon/") and (FAULTS["before"] or FAULTS["after"]):
@@ -150,6 +172,10 @@ class CborAdapter:
             return self.kms_key(environ, start_response)
         if environ.get("REQUEST_METHOD") == "GET" and environ.get("QUERY_STRING", "").split("&")[0] == "versioning":
             return self.versioning(environ, start_response)
+        if environ.get("REQUEST_METHOD") == "POST" and "sts" in environ.get("HTTP_AUTHORIZATION", "").split("Credential=")[-1][:80]:
+            refused = self.assume_role_refused(environ)
+            if refused:
+                return refused(start_response)
         if (UNCONFIRMED or UNSUBSCRIBED) and environ.get("REQUEST_METHOD") == "POST" and not path.startswith(PREFIX):
             return self.unconfirmed(environ, start_response)
         if not path.startswith(PREFIX):
@@ -246,6 +272,38 @@ def _kms_key(self, environ, start_response):
     associate = environ["HTTP_X_AMZ_TARGET"].endswith("AssociateKmsKey") and not environ["HTTP_X_AMZ_TARGET"].endswith("DisassociateKmsKey")
     group.kms_key_id = request.get("kmsKeyId") if associate else None
     return _answer(start_response, "200 OK", [("Content-Type", "application/x-amz-json-1.1")], b"{}")
+
+
+def _assume_role_refused(self, environ):
+    """STS AssumeRole of a role that does not exist: AWS refuses (AccessDenied, "not authorized
+    to perform sts:AssumeRole"); moto hands out credentials for any role ARN. Returns a
+    responder for the refusal, or None to let moto answer. The request body is put back."""
+    from urllib.parse import parse_qs
+
+    from moto.iam.models import iam_backends
+
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    form = parse_qs(body.decode(errors="replace"))
+    if form.get("Action") != ["AssumeRole"]:
+        return None
+    arn = (form.get("RoleArn") or [""])[0]
+    parts = arn.split(":")
+    if len(parts) < 6:
+        return None
+    account = parts[4]
+    try:
+        iam_backends[account]["global"].get_role_by_arn(arn)
+        return None
+    except Exception:
+        pass
+    message = f"User is not authorized to perform: sts:AssumeRole on resource: {arn}"
+    xml = (
+        '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+        f"<Code>AccessDenied</Code><Message>{message}</Message></Error><RequestId>secmon-emulator</RequestId></ErrorResponse>"
+    ).encode()
+    return lambda start_response: _answer(start_response, "403 Forbidden", [("Content-Type", "text/xml")], xml)
 
 
 def _forward(self, environ):
@@ -357,6 +415,8 @@ CborAdapter.replace_metric_filter = _replace_metric_filter
 CborAdapter.versioning = _versioning
 CborAdapter.forward = _forward
 CborAdapter.kms_key = _kms_key
+CborAdapter.assume_role_refused = _assume_role_refused
+
 
 
 def main():

@@ -26,6 +26,7 @@ pub use aws_sdk_cloudwatch as cloudwatch;
 pub use aws_sdk_cloudwatchlogs as logs;
 pub use aws_sdk_iam as iam;
 pub use aws_sdk_kms as kms;
+pub use aws_sdk_organizations as organizations;
 pub use aws_sdk_resourcegroupstagging as tagging;
 pub use aws_sdk_s3 as s3;
 pub use aws_sdk_secretsmanager as secretsmanager;
@@ -158,8 +159,12 @@ pub struct Aws {
     pub s3: s3::Client,
     pub iam: iam::Client,
     pub kms: kms::Client,
+    pub organizations: organizations::Client,
     pub sts: sts::Client,
     pub tagging: tagging::Client,
+    /// The configuration the clients were built from: targets in other accounts and regions
+    /// are derived from it ([`Aws::assume`]).
+    config: aws_config::SdkConfig,
 }
 
 impl Aws {
@@ -183,6 +188,11 @@ impl Aws {
             loader = loader.endpoint_url(e);
         }
         let conf = loader.load().await;
+        Aws::from_config(conf)
+    }
+
+    /// Every client, built from one configuration, each counting its calls.
+    fn from_config(conf: aws_config::SdkConfig) -> Result<Aws, AwsError> {
         let region = conf.region().map(|r| r.to_string()).ok_or(AwsError::NoRegion)?;
         let stats = ApiStats::default();
         let endpoint_override = conf.endpoint_url().map(str::to_string);
@@ -205,13 +215,41 @@ impl Aws {
             s3: s3::Client::from_conf(s3conf),
             iam: client!(iam),
             kms: client!(kms),
+            organizations: client!(organizations),
             sts: client!(sts),
             tagging: client!(tagging),
             endpoint_override,
             stats,
             locks,
             lock_stats,
+            config: conf,
         })
+    }
+
+    /// The same endpoints and retries, acting in `account` and `region` through the role
+    /// `role_name` there (STS AssumeRole; the SDK caches the credentials and refreshes them
+    /// before they expire). Nothing is called yet: a role that cannot be assumed fails the
+    /// first call, which [`Aws::account_id`] should be.
+    pub async fn assume(&self, account: &str, region: &str, role_name: &str, external_id: Option<&str>) -> Aws {
+        let role_arn = format!("arn:aws:iam::{account}:role/{role_name}");
+        let mut provider = aws_config::sts::AssumeRoleProvider::builder(role_arn).session_name("secmon").configure(&self.config);
+        if let Some(id) = external_id {
+            provider = provider.external_id(id);
+        }
+        let provider = provider.build().await;
+        let conf = self
+            .config
+            .to_builder()
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+            .region(aws_config::Region::new(region.to_string()))
+            .build();
+        Aws::from_config(conf).expect("the region is set")
+    }
+
+    /// The same credentials and endpoints in another region.
+    pub fn in_region(&self, region: &str) -> Aws {
+        let conf = self.config.to_builder().region(aws_config::Region::new(region.to_string())).build();
+        Aws::from_config(conf).expect("the region is set")
     }
 
     /// The account the credentials belong to (STS GetCallerIdentity).

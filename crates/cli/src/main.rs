@@ -1,6 +1,7 @@
 //! The `secmon` command: validate, plan, apply and destroy a secrets-monitoring pipeline.
 //! Every error becomes a message and an exit code here, in one place.
 
+mod fanout;
 mod markdown;
 mod offline;
 mod output;
@@ -269,6 +270,13 @@ struct Common {
     /// (apply, destroy, import) instead of refusing at once.
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     lock_timeout: u64,
+    /// For a spec with `targets`: only this account, or this account in this region
+    /// (ACCOUNT or ACCOUNT/REGION); repeat for several.
+    #[arg(long = "account", value_name = "ACCOUNT[/REGION]")]
+    accounts: Vec<String>,
+    /// For a spec with `targets`: how many targets are read, planned and applied at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
+    parallelism: u64,
 }
 
 /// How a command ended. Every exit status secmon uses is decided here, in one table.
@@ -360,10 +368,27 @@ fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
                 progress: (!style.quiet)
                     .then(|| std::sync::Arc::new(|m: &str| eprintln!("{m}")) as std::sync::Arc<dyn Fn(&str) + Send + Sync>),
             };
+            if fanout::has_targets(&common)? && common.accounts.iter().filter(|a| a.contains('/')).count() != 1 {
+                return fanout::verify_all(&common, output, opts, style);
+            }
             pipeline::verify_cmd(&common, output, opts, style)
         }
         Command::Import { common, addresses, auto_approve, force } => {
             pipeline::import_cmd(&common, &addresses, (auto_approve, force), style)
+        }
+        Command::Plan { common, output, out, detailed_exitcode, destroy, targets } if fanout::has_targets(&common)? => {
+            if out.is_some() || !targets.is_empty() {
+                return Err(CliError::Refused("a spec with `targets`: --out and --target work on one target; pick it with --account ACCOUNT/REGION on a spec without targets (not yet supported together)".into()));
+            }
+            fanout::plan_all(&common, output, (detailed_exitcode, destroy), style)
+        }
+        Command::Apply { plan_file: None, common, auto_approve, targets, fail_after_steps }
+            if targets.is_empty() && fanout::has_targets(&common)? =>
+        {
+            fanout::apply_all(&common, auto_approve, None, fail_after_steps, style)
+        }
+        Command::Destroy { common, auto_approve, recovery_window_days, delete_logs } if fanout::has_targets(&common)? => {
+            fanout::apply_all(&common, auto_approve, Some((delete_logs, recovery_window_days)), None, style)
         }
         Command::Plan { common, output, out, detailed_exitcode, destroy, targets } => {
             pipeline::plan_cmd(&common, output, out.as_deref(), (detailed_exitcode, destroy), &targets, style)

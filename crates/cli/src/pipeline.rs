@@ -14,19 +14,19 @@ use secmon_spec::Spec;
 use crate::output::Style;
 use crate::{print_diagnostics, CliError, Common, Format, Outcome, PlanFormat};
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().expect("tokio runtime")
 }
 
 /// The spec read against live AWS; the call counts are printed (with `--stats`) even when
 /// reading fails, to show what was called and prove nothing was changed.
-fn open(common: &Common, connected: Option<Aws>) -> Result<Session, CliError> {
+fn open(common: &Common, connected: Option<(Spec, Aws)>) -> Result<Session, CliError> {
     let spec = Spec::from_file(&common.file)?;
     secmon_engine::refuse_invalid_patterns(&spec)?;
     runtime().block_on(async {
-        let aws = match connected {
-            Some(aws) => aws,
-            None => Aws::connect_with(spec.state.region.as_deref(), common.endpoint_url.as_deref(), common.max_attempts).await?,
+        let (spec, aws) = match connected {
+            Some(c) => c,
+            None => connect(common, spec).await?,
         };
         let session = Session::open(spec, &aws).await.inspect_err(|_| {
             if common.stats {
@@ -54,6 +54,29 @@ fn print_stats(aws: &Aws) {
     }
 }
 
+/// The connection a single-target command works through, and the spec as that target deploys
+/// it: the configured account and region; for a spec with `targets`, the one target that
+/// `--account` selects (verify, import, force-unlock work on one target at a time).
+async fn connect(common: &Common, spec: Spec) -> Result<(Spec, Aws), CliError> {
+    let Some(targets) = spec.state.targets.clone() else {
+        let aws = Aws::connect_with(spec.state.region.as_deref(), common.endpoint_url.as_deref(), common.max_attempts).await?;
+        return Ok((spec, aws));
+    };
+    let home = targets.regions.first().cloned().or_else(|| spec.state.region.clone());
+    let base = Aws::connect_with(home.as_deref(), common.endpoint_url.as_deref(), common.max_attempts).await?;
+    let ids = secmon_engine::fanout::targets(&base, &spec, &common.accounts).await.map_err(secmon_engine::EngineError::from)?;
+    let [t] = &ids[..] else {
+        let names: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        return Err(CliError::Refused(format!(
+            "this command works on one target of a spec with `targets`: name it with --account ACCOUNT/REGION (targets: {})",
+            names.join(", ")
+        )));
+    };
+    let caller = base.account_id().await?;
+    let aws = secmon_engine::fanout::connect(&base, &caller, t, &targets).await.map_err(secmon_engine::EngineError::from)?;
+    Ok((secmon_engine::fanout::spec_for(&spec, t), aws))
+}
+
 /// Runs `command` on the spec read against AWS, then prints the call counts when asked,
 /// whatever the outcome.
 fn in_session(common: &Common, command: impl FnOnce(&Session) -> Result<Outcome, CliError>) -> Result<Outcome, CliError> {
@@ -65,16 +88,15 @@ fn in_session(common: &Common, command: impl FnOnce(&Session) -> Result<Outcome,
 /// [`in_session`] under the spec's apply lock, taken before the live state is read and released
 /// whatever the outcome: two applies of one spec never interleave their writes.
 fn in_locked_session(common: &Common, command: impl FnOnce(&Session) -> Result<Outcome, CliError>) -> Result<Outcome, CliError> {
-    let spec = Spec::from_file(&common.file)?;
     let rt = runtime();
-    let aws = rt.block_on(Aws::connect_with(spec.state.region.as_deref(), common.endpoint_url.as_deref(), common.max_attempts))?;
+    let (spec, aws) = rt.block_on(connect(common, Spec::from_file(&common.file)?))?;
     let (name, timeout) = (&spec.state.name, common.lock_timeout);
     let waiting = secmon_engine::lock::Lock::acquire_waiting(&aws, name, std::time::Duration::from_secs(timeout), |holder| {
         eprintln!("Waiting for the lock of spec `{name}`, held by {holder} (up to {timeout} s)...")
     });
     let lock = rt.block_on(waiting).map_err(CliError::from);
     let lock = with_stats_on_error(common, &aws, lock)?;
-    let opened = open(common, Some(aws.clone()));
+    let opened = open(common, Some((spec.clone(), aws.clone())));
     // A failed read printed the call counts already (`open`); otherwise they follow the release.
     let read_failed = opened.is_err();
     let result = opened.and_then(|s| command(&s));
@@ -97,16 +119,15 @@ fn with_stats_on_error<T>(common: &Common, aws: &Aws, result: Result<T, CliError
 
 /// `secmon force-unlock`: breaks the lock of a crashed apply, named by the id its refusal gave.
 pub fn force_unlock_cmd(common: &Common, id: &str, style: Style) -> Result<Outcome, CliError> {
-    let spec = Spec::from_file(&common.file)?;
     let rt = runtime();
-    let aws = rt.block_on(Aws::connect_with(spec.state.region.as_deref(), common.endpoint_url.as_deref(), common.max_attempts))?;
+    let (spec, aws) = rt.block_on(connect(common, Spec::from_file(&common.file)?))?;
     rt.block_on(secmon_engine::lock::force_unlock(&aws, &spec.state.name, id))?;
     println!("{} the lock of spec `{}` is released.", style.green("Unlocked:"), spec.state.name);
     Ok(Outcome::Done)
 }
 
 /// Prints the spec's warnings and lint; with `--strict`, refuses to go on when there are any.
-fn lint_gate(common: &Common, spec: &secmon_spec::Spec, style: Style) -> Result<(), CliError> {
+pub(crate) fn lint_gate(common: &Common, spec: &secmon_spec::Spec, style: Style) -> Result<(), CliError> {
     let mut diags = spec.warnings.clone();
     diags.extend(secmon_sim::lint::lint(spec));
     print_diagnostics(&diags, style);
@@ -171,7 +192,7 @@ pub fn plan_cmd(
     })
 }
 
-fn confirm(auto_approve: bool, what: &str) -> Result<(), CliError> {
+pub(crate) fn confirm(auto_approve: bool, what: &str) -> Result<(), CliError> {
     if auto_approve {
         return Ok(());
     }
@@ -189,29 +210,24 @@ fn confirm(auto_approve: bool, what: &str) -> Result<(), CliError> {
     }
 }
 
+/// What a step is doing (as it starts) and what completed (as it ends), terraform's words.
+pub(crate) fn verbs(action: Action) -> (&'static str, &'static str) {
+    match action {
+        Action::Create => ("Creating...", "Creation"),
+        Action::Update => ("Modifying...", "Modifications"),
+        Action::Replace => ("Replacing...", "Replacement"),
+        Action::Delete => ("Destroying...", "Destruction"),
+        Action::NoOp => ("Checking...", "Check"),
+    }
+}
+
 /// Prints each step of an apply as it starts, ends, fails or is skipped.
 fn progress(style: Style) -> Arc<dyn Fn(&Event) + Send + Sync> {
     Arc::new(move |e: &Event| match e {
         Event::Started { .. } | Event::Done { .. } if style.quiet => {}
-        Event::Started { address, action } => {
-            let verb = match action {
-                Action::Create => "Creating...",
-                Action::Update => "Modifying...",
-                Action::Replace => "Replacing...",
-                Action::Delete => "Destroying...",
-                Action::NoOp => "Checking...",
-            };
-            println!("{address}: {verb}");
-        }
+        Event::Started { address, action } => println!("{address}: {}", verbs(*action).0),
         Event::Done { address, action, seconds } => {
-            let verb = match action {
-                Action::Create => "Creation",
-                Action::Update => "Modifications",
-                Action::Replace => "Replacement",
-                Action::Delete => "Destruction",
-                Action::NoOp => "Check",
-            };
-            println!("{address}: {} after {seconds:.1}s", style.green(&format!("{verb} complete")));
+            println!("{address}: {} after {seconds:.1}s", style.green(&format!("{} complete", verbs(*action).1)));
         }
         Event::Failed { error, .. } => eprintln!("{} {error}", style.red("Error:")),
         Event::Skipped { address, because } => {
@@ -248,7 +264,7 @@ fn run_apply(s: &Session, plan: &Plan, opts: ApplyOptions, style: Style) -> Resu
     )))
 }
 
-fn apply_options(common: &Common, recovery_window_days: i64, fail_after_steps: Option<usize>) -> ApplyOptions {
+pub(crate) fn apply_options(common: &Common, recovery_window_days: i64, fail_after_steps: Option<usize>) -> ApplyOptions {
     ApplyOptions {
         spec_dir: common.file.parent().map(Path::to_path_buf).unwrap_or_default(),
         recovery_window_days,
@@ -314,7 +330,7 @@ pub fn verify_cmd(common: &Common, output: Format, opts: secmon_verify::Options,
         }
     }
     let rt = runtime();
-    let aws = rt.block_on(Aws::connect_with(spec.state.region.as_deref(), common.endpoint_url.as_deref(), common.max_attempts))?;
+    let (spec, aws) = rt.block_on(connect(common, spec))?;
     let report = with_stats(common, &aws, rt.block_on(secmon_engine::verify(&spec, &aws, &opts)).map_err(CliError::from))?;
     let outcome = match report.worst() {
         Status::Failed => Outcome::LinkBroken,
@@ -385,7 +401,7 @@ pub fn backtest_cmd(common: &Common, (since, until): (&str, Option<&str>), outpu
     }
     let quiet = style.quiet;
     runtime().block_on(async {
-        let aws = Aws::connect_with(spec.state.region.as_deref(), common.endpoint_url.as_deref(), common.max_attempts).await?;
+        let (spec, aws) = connect(common, spec).await?;
         let progress = move |m: &str| {
             if !quiet {
                 eprintln!("{m}")

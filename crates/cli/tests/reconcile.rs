@@ -922,3 +922,84 @@ fn an_existing_key_and_access_log_bucket_are_imported_then_converged() {
     let keys = w.rt.block_on(aws.kms.list_keys().send()).unwrap();
     assert_eq!(keys.keys().len(), 1, "the imported key is the pipeline's key: no second one");
 }
+
+/// Issue 15: one spec over an organization's accounts and two regions. The OU's accounts are
+/// enumerated, each reached through its OrganizationAccountAccessRole (the credentials' own
+/// account directly); an account whose role does not exist fails alone, clearly, and the
+/// others plan, apply (converging: a second plan shows no changes anywhere) and destroy.
+#[test]
+fn a_spec_with_targets_fans_out_over_accounts_and_regions() {
+    let Some(w) = World::new() else { return };
+    let aws = w.aws();
+    w.rt.block_on(aws.organizations.create_organization().send()).unwrap();
+    let org_root = w.rt.block_on(aws.organizations.list_roots().send()).unwrap().roots()[0].id().unwrap().to_string();
+    let mut members = Vec::new();
+    for name in ["alpha", "beta"] {
+        let created =
+            w.rt.block_on(aws.organizations.create_account().email(format!("{name}@example.com")).account_name(name).send()).unwrap();
+        members.push(created.create_account_status().unwrap().account_id().unwrap().to_string());
+    }
+    let scratch = tempfile::Builder::new().prefix("secmon-targets-").tempdir().unwrap();
+    let spec = scratch.path().join("org.yaml");
+    let seed = std::fs::read_to_string(root().join(SEED)).unwrap();
+    let targets = format!(
+        "\ntargets:\n  organizational_units: [{org_root}]\n  accounts: [\"444444444444\"]\n  role_name: OrganizationAccountAccessRole\n  regions: [us-east-1, eu-west-1]\n"
+    );
+    std::fs::write(&spec, format!("{seed}{targets}")).unwrap();
+    let spec = spec.to_str().unwrap();
+
+    let out = w.secmon(&["plan", "-f", spec, "--detailed-exitcode", "--parallelism", "3"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "one account cannot be reached: {stdout}{stderr}");
+    assert!(stderr.contains("2 of 8 targets failed"), "{stderr}");
+    assert!(
+        stdout.contains("444444444444/us-east-1: cannot act through role arn:aws:iam::444444444444:role/OrganizationAccountAccessRole"),
+        "{stdout}"
+    );
+    for a in members.iter().chain([&"123456789012".to_string()]) {
+        assert!(stdout.contains(&format!("── target {a}/us-east-1 (home region)")), "{a}: {stdout}");
+        assert!(stdout.contains(&format!("── target {a}/eu-west-1 (secrets only)")), "{a}: {stdout}");
+    }
+    assert!(stdout.contains("Summary:"), "{stdout}");
+
+    let out = w.secmon(&["apply", "-f", spec, "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(1), "the unreachable account fails the run: {}", text(&out.stderr));
+    let reachable: Vec<String> = members.iter().cloned().chain(["123456789012".to_string()]).collect();
+    let filters: Vec<&str> = reachable.iter().flat_map(|a| ["--account", a.as_str()]).collect();
+    let mut args = vec!["plan", "-f", spec, "--detailed-exitcode"];
+    args.extend(&filters);
+    let out = w.secmon(&args);
+    assert_eq!(out.status.code(), Some(0), "every reachable target converged: {}{}", text(&out.stdout), text(&out.stderr));
+
+    // Each member account holds its own pipeline at home and the secret in the other region.
+    let member = w.rt.block_on(aws.assume(&members[0], "us-east-1", "OrganizationAccountAccessRole", None));
+    let trails = w.rt.block_on(member.cloudtrail.describe_trails().send()).unwrap();
+    assert_eq!(trails.trail_list().len(), 1);
+    assert!(trails.trail_list()[0].s3_bucket_name().unwrap().ends_with(&members[0]), "the bucket is named after its account");
+    let elsewhere = member.in_region("eu-west-1");
+    let secret = w.rt.block_on(elsewhere.secretsmanager.describe_secret().secret_id("TopSecretInfo").send());
+    assert!(secret.is_ok(), "the secret in the second region");
+    let own = w.rt.block_on(elsewhere.cloudtrail.describe_trails().include_shadow_trails(false).send()).unwrap();
+    assert!(own.trail_list().is_empty(), "one trail per account: the home region's records every region");
+
+    // verify: every target's links, or one target's, as plan does.
+    let mut args = vec!["verify", "-f", spec];
+    args.extend(&filters);
+    let out = w.secmon(&args);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains(&format!("── target {}/us-east-1 (home region)", members[0])) && stdout.contains("Summary:"), "{stdout}");
+    assert!(stdout.contains("trail secrets-manager-trail"), "the home region's links are checked: {stdout}");
+    let one = format!("{}/us-east-1", members[0]);
+    let out = w.secmon(&["verify", "-f", spec, "--account", &one]);
+    assert!(!text(&out.stdout).contains("── target") && text(&out.stdout).contains("trail secrets-manager-trail"), "{}", text(&out.stdout));
+    let out = w.secmon(&["verify", "-f", spec, "--trigger"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("name it with --account ACCOUNT/REGION"), "{}", text(&out.stderr));
+
+    let mut args = vec!["destroy", "-f", spec, "--auto-approve", "--delete-logs"];
+    args.extend(&filters);
+    let out = w.secmon(&args);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let trails = w.rt.block_on(member.cloudtrail.describe_trails().send()).unwrap();
+    assert!(trails.trail_list().is_empty(), "destroyed in the member account");
+}

@@ -11,6 +11,8 @@
 //! - [`Session::import_selection`]: what `secmon import` may take over, and why not.
 //! - [`Session::verify`]: the checks of the live pipeline.
 //! - [`lock::Lock`]: one apply of a spec at a time per account and region; `plan` takes none.
+//! - [`fanout`]: the accounts and regions a spec with `targets` applies to, and a connection
+//!   to each (AssumeRole).
 //!
 //! Main types: [`Session`], [`EngineError`] (every refusal, with the file or address it is
 //! about and what to do). What this crate does not do: print, ask for confirmation, or decide
@@ -18,6 +20,7 @@
 //! (`secmon-apply`).
 
 pub mod backtest;
+pub mod fanout;
 pub mod lock;
 
 use std::path::Path;
@@ -38,6 +41,10 @@ pub enum EngineError {
     Kind(#[from] KindError),
     #[error(transparent)]
     Diff(#[from] DiffError),
+    #[error(transparent)]
+    Targets(#[from] fanout::TargetsError),
+    #[error(transparent)]
+    Target(#[from] fanout::TargetError),
     #[error("backtest: {0}")]
     Backtest(String),
     #[error("{path}: {message}")]

@@ -190,6 +190,12 @@ pub(crate) async fn tag_bucket(aws: &Aws, r: &Resource, new: Vec<(String, String
 /// `with_logging` (the access-log bucket does not log itself).
 pub(crate) async fn read_bucket(aws: &Aws, spec: &str, d: &Resource, with_logging: bool) -> Result<Option<LiveResource>, KindError> {
     let b = d.name.as_str();
+    // A bucket known only from the tagging index (the spec no longer names it): S3 names are
+    // global, and the index may list buckets of other regions; one of another region is not
+    // this target's to delete (a spec over several regions would delete its home bucket).
+    if d.attrs.is_empty() && !in_region(aws, b).await? {
+        return Ok(None);
+    }
     let logging = async {
         match with_logging {
             true => Some(aws.s3.get_bucket_logging().bucket(b).send().await),
@@ -245,6 +251,22 @@ pub(crate) async fn read_bucket(aws: &Aws, spec: &str, d: &Resource, with_loggin
     let mut l = LiveResource::tagged(Resource::new(d.kind, b, d.arn.clone(), &attrs), spec, tag);
     l.holds_data = objects.ok().is_some_and(|o| o.key_count().unwrap_or(0) > 0);
     Ok(Some(l))
+}
+
+/// Whether bucket `b` is in the region `aws` acts in (GetBucketLocation answers no constraint
+/// for us-east-1, and `EU` for the oldest eu-west-1 buckets).
+async fn in_region(aws: &Aws, b: &str) -> Result<bool, KindError> {
+    let location = match aws.s3.get_bucket_location().bucket(b).send().await {
+        Ok(l) => l.location_constraint().map(|c| c.as_str().to_string()).unwrap_or_default(),
+        Err(e) if error_code(&e) == Some("NoSuchBucket") => return Ok(false),
+        Err(e) => return Err(fail("GetBucketLocation")(e)),
+    };
+    let region = match location.as_str() {
+        "" => "us-east-1",
+        "EU" => "eu-west-1",
+        other => other,
+    };
+    Ok(region == aws.region)
 }
 
 /// secmon's lifecycle rule, enabled, as read.

@@ -104,6 +104,9 @@ pub type Fut<'a, T> = BoxFuture<'a, Result<T, KindError>>;
 pub struct ReadCtx<'a> {
     pub spec: &'a str,
     pub desired: &'a [Resource],
+    /// Whether global resources (IAM roles) the spec no longer names are looked for: not in a
+    /// target's secondary region, where the home region manages them.
+    pub global: bool,
 }
 
 impl ReadCtx<'_> {

@@ -13,7 +13,7 @@ use crate::{
 };
 
 pub(crate) async fn read(aws: &Aws, spec: &str, target: &Target, desired: &[Resource]) -> Result<LiveState, KindError> {
-    let ctx = ReadCtx { spec, desired };
+    let ctx = ReadCtx { spec, desired, global: true };
     let (owned, found) = tokio::join!(owned_arns(aws, spec), read_kinds(aws, &ctx, Kind::ALL));
     finish(aws, spec, target, found?, owned?).await
 }
@@ -33,14 +33,15 @@ pub(crate) async fn read_spec(aws: &Aws, unresolved: &DesiredState) -> Result<cr
     let provisional = crate::desired_resources(&unresolved.resolve(PROVISIONAL_ACCOUNT, &region).map_err(input)?, &provisional_target);
     let early = early_kinds(&provisional);
     let spec = unresolved.name.as_str();
-    let early_ctx = ReadCtx { spec, desired: &provisional };
+    let global = !unresolved.secondary_region;
+    let early_ctx = ReadCtx { spec, desired: &provisional, global };
     let (account, owned, early_found) = tokio::join!(aws.account_id(), owned_arns(aws, spec), read_kinds(aws, &early_ctx, &early));
     let target = Target { account_id: account?, region };
     let state = unresolved.resolve(&target.account_id, &target.region).map_err(input)?;
     let desired = crate::desired_resources(&state, &target);
     let late: Vec<Kind> = Kind::ALL.iter().copied().filter(|k| !early.contains(k)).collect();
     let mut found = early_found?;
-    found.extend(read_kinds(aws, &ReadCtx { spec, desired: &desired }, &late).await?);
+    found.extend(read_kinds(aws, &ReadCtx { spec, desired: &desired, global }, &late).await?);
     let live = finish(aws, spec, &target, found, owned?).await?;
     Ok(crate::cloud::SpecRead { target, state, desired, live })
 }
@@ -148,7 +149,7 @@ async fn finish(aws: &Aws, spec: &str, target: &Target, found: Vec<LiveResource>
 /// `r` as its kind's read finds it, ownership aside.
 async fn read_found(aws: &Aws, spec: &str, r: &Resource) -> Result<Option<LiveResource>, KindError> {
     let one = [r.clone()];
-    let found = r.kind.def().read(aws, &ReadCtx { spec, desired: &one }).await?;
+    let found = r.kind.def().read(aws, &ReadCtx { spec, desired: &one, global: true }).await?;
     Ok(found.into_iter().find(|l| l.resource.address() == r.address()))
 }
 

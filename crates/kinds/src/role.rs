@@ -72,6 +72,9 @@ impl ResourceKind for Def {
             let wanted = ctx.desired_of(Kind::Role);
             // Every page of roles under /secmon/ (issue 11, item 14: one page hid the rest).
             let list_all = async {
+                if !ctx.global {
+                    return Ok(Vec::new());
+                }
                 let pages = aws.iam.list_roles().path_prefix(ROLE_PATH).into_paginator().send();
                 pages.collect::<Vec<_>>().await.into_iter().collect::<Result<Vec<_>, _>>()
             };

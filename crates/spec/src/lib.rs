@@ -100,12 +100,30 @@ impl DesiredState {
     pub fn resolve(&self, account_id: &str, region: &str) -> Result<DesiredState, SpecError> {
         let mut v = serde_json::to_value(self).expect("the desired state serialises");
         interp::expand_json(&mut v, account_id, region).map_err(|message| SpecError::Interpolation { field: "(spec)".into(), message })?;
-        Ok(serde_json::from_value(v).expect("expanding strings keeps the shape"))
+        let state: DesiredState = serde_json::from_value(v).expect("expanding strings keeps the shape");
+        Ok(DesiredState { secondary_region: self.secondary_region, ..state })
     }
 
     /// The trail's delivery to CloudWatch Logs, when the spec has one.
     pub fn cloudwatch_logs(&self) -> Option<&CloudWatchLogs> {
         self.trail.as_ref().and_then(|t| t.cloudwatch_logs.as_ref())
+    }
+
+    /// The spec as deployed in a target region: the home region gets all of it; another region
+    /// only the secrets, whose reads the home region's multi-region trail records and monitors.
+    pub fn for_region(&self, home: bool) -> DesiredState {
+        if home {
+            return self.clone();
+        }
+        DesiredState {
+            trail: None,
+            topics: Vec::new(),
+            monitors: Vec::new(),
+            packs: Vec::new(),
+            encryption: Encryption { key: "none".into(), ..self.encryption.clone() },
+            secondary_region: true,
+            ..self.clone()
+        }
     }
 
     /// The alias of the key secmon creates and owns when `encryption.key` is `managed`.

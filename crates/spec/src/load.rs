@@ -325,7 +325,8 @@ impl<'f> Loader<'f> {
     }
 
     fn desired_state(&mut self, root: &Node) -> Option<DesiredState> {
-        let o = self.obj(root, "", &["version", "name", "region", "secrets", "trail", "topics", "monitors", "packs", "encryption"])?;
+        let o =
+            self.obj(root, "", &["version", "name", "region", "secrets", "trail", "topics", "monitors", "packs", "encryption", "targets"])?;
         let version = self.require(&o, "version").and_then(|n| self.as_uint(n, "version"));
         if let Some(v) = version {
             if v != 1 {
@@ -375,6 +376,10 @@ impl<'f> Loader<'f> {
             Some(n) => self.encryption(n, "encryption", region.as_deref())?,
             None => Encryption::default(),
         };
+        let targets = match o.get("targets").filter(|n| !is_null(n)) {
+            Some(n) => self.targets(n, "targets"),
+            None => None,
+        };
         let packs: Vec<(String, Pos, PackRef)> =
             self.list(&o, "packs").into_iter().filter_map(|(path, n)| self.pack(n, &path).map(|p| (path, pos(n), p))).collect();
         let mut state = DesiredState {
@@ -387,6 +392,8 @@ impl<'f> Loader<'f> {
             monitors,
             packs: packs.iter().map(|(_, _, p)| crate::packs::PackEntry::Options(p.clone())).collect(),
             encryption,
+            targets,
+            secondary_region: false,
         };
         for (path, at, p) in &packs {
             self.expand_pack(&mut state, path, *at, p);
@@ -631,6 +638,65 @@ impl<'f> Loader<'f> {
             self.error(at, &v.path("version"), "version starts at 1", None);
         }
         Some(SecretValue { from_env, from_file, generate, version })
+    }
+
+    /// The `targets` section: accounts (listed, or by OU), the role to assume, regions.
+    fn targets(&mut self, n: &Node, path: &str) -> Option<Targets> {
+        let o = self.obj(n, path, &["accounts", "organizational_units", "role_name", "external_id", "regions"])?;
+        let mut accounts = Vec::new();
+        for (p, at, a) in self.string_list(&o, "accounts") {
+            if a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()) {
+                self.error(
+                    at,
+                    &p,
+                    format!("{a:?} is not an AWS account id (12 digits)"),
+                    Some("quote it, so YAML keeps its leading zeros: \"012345678901\"".into()),
+                );
+            } else if accounts.contains(&a) {
+                self.error(at, &p, format!("{a} is listed twice"), None);
+            }
+            accounts.push(a);
+        }
+        let mut organizational_units = Vec::new();
+        for (p, at, u) in self.string_list(&o, "organizational_units") {
+            let ok = |prefix: &str, min: usize| {
+                u.starts_with(prefix) && u.len() >= min && u.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            };
+            if !(ok("ou-", 11) || ok("r-", 6)) {
+                self.error(
+                    at,
+                    &p,
+                    format!("{u:?} is not an OU id (ou-xxxx-xxxxxxxx) or a root id (r-xxxx)"),
+                    Some("`aws organizations list-roots` and `list-organizational-units-for-parent` name them".into()),
+                );
+            }
+            organizational_units.push(u);
+        }
+        if accounts.is_empty() && organizational_units.is_empty() {
+            self.error(o.pos, path, "targets name no account", Some("list `accounts`, or `organizational_units` to enumerate".into()));
+        }
+        let role_name = self.req_string(&o, "role_name");
+        if let Some(r) = &role_name {
+            let at = self.locs[&o.path("role_name")];
+            self.check(at, &o.path("role_name"), rules::role_name(r));
+        }
+        let external_id = self.opt_string(&o, "external_id");
+        if let Some(e) = &external_id {
+            let at = self.locs[&o.path("external_id")];
+            let ok = (2..=1224).contains(&e.len()) && e.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c));
+            if !ok {
+                self.error(at, &o.path("external_id"), "an external id is 2-1224 characters of letters, digits and +=,.@:/-_", None);
+            }
+        }
+        let mut regions = Vec::new();
+        for (p, at, r) in self.string_list(&o, "regions") {
+            self.check(at, &p, rules::region(&r));
+            if regions.contains(&r) {
+                self.error(at, &p, format!("{r} is listed twice"), None);
+            }
+            regions.push(r);
+        }
+        Some(Targets { accounts, organizational_units, role_name: role_name?, external_id, regions })
     }
 
     /// The `encryption` section: which key, and which parts use it. Turning a part off, or the

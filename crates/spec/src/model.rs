@@ -40,6 +40,43 @@ pub struct DesiredState {
     /// (docs/hardening.md).
     #[serde(default)]
     pub encryption: Encryption,
+    /// Where the spec applies: several accounts (listed, or the accounts of AWS Organizations
+    /// OUs) and regions, each reached through a role. Absent: the account and region of the
+    /// credentials, as always. See docs/targets.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Targets>,
+    /// Not a spec field: set on the state a target deploys in a region other than its home
+    /// region ([`DesiredState::for_region`]), where global resources (IAM) are neither read for
+    /// deletion nor changed: the home region manages them.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub secondary_region: bool,
+}
+
+/// The accounts and regions one spec applies to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Targets {
+    /// Account ids (12 digits).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
+    /// AWS Organizations OU ids (`ou-...`) or the root id (`r-...`): their active accounts are
+    /// targets, enumerated at every run (`ListAccountsForParent`, child OUs included). Needs
+    /// credentials of the management account (or a delegated administrator).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organizational_units: Vec<String>,
+    /// The role secmon assumes in each account, by name. The account of the credentials
+    /// themselves is used directly.
+    pub role_name: String,
+    /// The external id the role's trust policy requires, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Regions. The first is the home region: the whole pipeline (trail, log group, monitors,
+    /// topics, role, key) is deployed there once per account; the multi-region trail records
+    /// every region into it. The others get the spec's secrets only. Default: the spec's
+    /// `region`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
 }
 
 /// Which KMS key encrypts the pipeline, and which of its parts use it.

@@ -29,6 +29,11 @@ impl Drop for TempDir {
     }
 }
 
+/// The workspace's root directory.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 fn setting(var: &str, default: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -105,6 +110,12 @@ impl Emulator {
     /// `latency_ms` milliseconds, as a distant region does.
     pub fn inject_faults_and_latency(&self, before: f64, after: f64, latency_ms: u32, seed: u64) {
         self.control("/_secmon/faults", &format!("before={before} after={after} latency={latency_ms} seed={seed}"));
+    }
+
+    /// Makes every call acting in `account` `extra_ms` slower (a throttled or distant account),
+    /// on top of the latency of [`Emulator::inject_faults_and_latency`].
+    pub fn slow_account(&self, account: &str, extra_ms: u32) {
+        self.control("/_secmon/slow-account", &format!("{account} {extra_ms}"));
     }
 
     /// Posts `body` to one of the emulator middleware's control paths (scripts/emulator.py).

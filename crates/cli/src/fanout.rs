@@ -1,0 +1,387 @@
+//! plan, apply and destroy of a spec with `targets`, over every account and region it names
+//! (issue 15): each target is read and planned concurrently (at most `--parallelism` at once),
+//! one confirmation covers them all, and each applies under its own lock. A target that fails
+//! (its role cannot be assumed, its apply stops) is reported and the others go on; the run's
+//! exit code then says that some failed. Output: one section per target, then a summary table;
+//! `--output json` groups the plans by target.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use secmon_apply::Event;
+use secmon_aws::Aws;
+use secmon_diff::{Action, Plan, PlanOptions};
+use secmon_engine::fanout::{self, TargetId};
+use secmon_engine::lock::Lock;
+use secmon_engine::{EngineError, Session};
+use secmon_spec::Spec;
+use serde_json::json;
+
+use crate::output::Style;
+use crate::{CliError, Common, Outcome, PlanFormat};
+
+/// Whether the spec at `common.file` names targets (the fan-out path).
+pub fn has_targets(common: &Common) -> Result<bool, CliError> {
+    Ok(Spec::from_file(&common.file)?.state.targets.is_some())
+}
+
+/// One target's plan, or why it has none.
+struct Planned {
+    target: TargetId,
+    result: Result<(Session, Plan, Option<Lock>), String>,
+}
+
+/// What happened to one target, for the summary table.
+struct Row {
+    target: TargetId,
+    counts: Option<(usize, usize, usize)>,
+    status: String,
+    failed: bool,
+}
+
+fn counts(p: &Plan) -> (usize, usize, usize) {
+    (p.count(Action::Create) + p.count(Action::Replace), p.count(Action::Update), p.count(Action::Delete) + p.count(Action::Replace))
+}
+
+/// Connects to each target, takes its lock when `lock`, reads it and plans it: at most
+/// `parallelism` targets at once; results in target order.
+async fn plan_targets(
+    base: &Aws,
+    spec: &Spec,
+    ids: Vec<TargetId>,
+    opts: PlanOptions,
+    lock: Option<u64>,
+    parallelism: usize,
+) -> Vec<Planned> {
+    let caller = match base.account_id().await {
+        Ok(a) => a,
+        Err(e) => return ids.into_iter().map(|t| Planned { target: t, result: Err(e.to_string()) }).collect(),
+    };
+    let targets_spec = spec.state.targets.clone().expect("a spec with targets");
+    let one = |t: TargetId| {
+        let (caller, targets_spec) = (caller.clone(), targets_spec.clone());
+        async move {
+            let result = async {
+                let aws = fanout::connect(base, &caller, &t, &targets_spec).await.map_err(EngineError::from)?;
+                let held = match lock {
+                    Some(secs) => Some(
+                        Lock::acquire_waiting(&aws, &spec.state.name, std::time::Duration::from_secs(secs), |holder| {
+                            eprintln!("{t}: waiting for the lock of spec `{}`, held by {holder}...", spec.state.name)
+                        })
+                        .await?,
+                    ),
+                    None => None,
+                };
+                let opened = async {
+                    let s = Session::open(fanout::spec_for(spec, &t), &aws).await?;
+                    let p = s.plan(opts)?;
+                    Ok::<_, EngineError>((s, p))
+                }
+                .await;
+                match (opened, held) {
+                    (Ok((s, p)), held) => Ok((s, p, held)),
+                    (Err(e), Some(l)) => {
+                        let _ = l.release().await;
+                        Err(e)
+                    }
+                    (Err(e), None) => Err(e),
+                }
+            }
+            .await;
+            Planned { target: t, result: result.map_err(|e: EngineError| e.to_string()) }
+        }
+    };
+    futures::stream::iter(ids).map(one).buffered(parallelism.max(1)).collect().await
+}
+
+/// The base connection (the credentials' own account, the home region) and the targets.
+fn connect_base(rt: &tokio::runtime::Runtime, common: &Common, spec: &Spec) -> Result<(Aws, Vec<TargetId>), CliError> {
+    let home = spec.state.targets.as_ref().and_then(|t| t.regions.first().cloned()).or_else(|| spec.state.region.clone());
+    let base = rt.block_on(Aws::connect_with(home.as_deref(), common.endpoint_url.as_deref(), common.max_attempts))?;
+    let ids = rt.block_on(fanout::targets(&base, spec, &common.accounts)).map_err(EngineError::from)?;
+    Ok((base, ids))
+}
+
+fn print_sections(planned: &[Planned], style: Style) {
+    for p in planned {
+        println!("{}", style.bold(&format!("── target {} {}", p.target, if p.target.home { "(home region)" } else { "(secrets only)" })));
+        match &p.result {
+            Ok((_, plan, _)) => print!("{}", crate::render::plan_text(plan, style)),
+            Err(e) => println!("{} {e}", style.red("Error:")),
+        }
+        println!();
+    }
+}
+
+fn print_summary(rows: &[Row], style: Style) {
+    let account = rows.iter().map(|r| r.target.account.len()).max().unwrap_or(7).max(7);
+    let region = rows.iter().map(|r| r.target.region.len()).max().unwrap_or(6).max(6);
+    println!("{}", style.bold("Summary:"));
+    println!("  {:<account$}  {:<region$}  {:>3}  {:>6}  {:>7}  status", "account", "region", "add", "change", "destroy");
+    for r in rows {
+        let (a, c, d) = match r.counts {
+            Some((a, c, d)) => (a.to_string(), c.to_string(), d.to_string()),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        let status = if r.failed { style.red(&r.status) } else { r.status.clone() };
+        println!("  {:<account$}  {:<region$}  {a:>3}  {c:>6}  {d:>7}  {status}", r.target.account, r.target.region);
+    }
+}
+
+fn plan_rows(planned: &[Planned]) -> Vec<Row> {
+    planned
+        .iter()
+        .map(|p| match &p.result {
+            Ok((_, plan, _)) => Row {
+                target: p.target.clone(),
+                counts: Some(counts(plan)),
+                status: if plan.has_changes() { "changes".into() } else { "no changes".into() },
+                failed: false,
+            },
+            Err(e) => {
+                // The target is in the row already.
+                let e = first_line(e).strip_prefix(&format!("{}: ", p.target)).unwrap_or(first_line(e));
+                Row { target: p.target.clone(), counts: None, status: format!("failed: {e}"), failed: true }
+            }
+        })
+        .collect()
+}
+
+fn first_line(e: &str) -> &str {
+    e.lines().next().unwrap_or(e)
+}
+
+/// The run's outcome: failed targets make it an error, saying how many.
+fn finish(rows: &[Row], changes_outcome: Outcome) -> Result<Outcome, CliError> {
+    let failed = rows.iter().filter(|r| r.failed).count();
+    if failed > 0 {
+        return Err(CliError::Refused(format!("{failed} of {} targets failed (above); the others ran", rows.len())));
+    }
+    Ok(changes_outcome)
+}
+
+/// `secmon plan` of a spec with targets.
+pub fn plan_all(common: &Common, output: PlanFormat, (detailed, destroy): (bool, bool), style: Style) -> Result<Outcome, CliError> {
+    let spec = Spec::from_file(&common.file)?;
+    crate::pipeline::lint_gate(common, &spec, style)?;
+    let rt = crate::pipeline::runtime();
+    let (base, ids) = connect_base(&rt, common, &spec)?;
+    let planned =
+        rt.block_on(plan_targets(&base, &spec, ids, PlanOptions { destroy, delete_logs: false }, None, common.parallelism as usize));
+    let rows = plan_rows(&planned);
+    match output {
+        PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&grouped(&spec, &planned)).expect("json")),
+        PlanFormat::Text | PlanFormat::Markdown => {
+            print_sections(&planned, style);
+            print_summary(&rows, style);
+        }
+    }
+    if common.stats {
+        stats(&planned);
+    }
+    let changes = planned.iter().any(|p| p.result.as_ref().is_ok_and(|(_, plan, _)| plan.has_changes()));
+    finish(&rows, if detailed && changes { Outcome::PlanHasChanges } else { Outcome::Done })
+}
+
+/// The plans of a run grouped by target, as data.
+fn grouped(spec: &Spec, planned: &[Planned]) -> serde_json::Value {
+    let targets: Vec<serde_json::Value> = planned
+        .iter()
+        .map(|p| match &p.result {
+            Ok((_, plan, _)) => {
+                json!({"account": p.target.account, "region": p.target.region, "home": p.target.home, "status": "ok", "plan": plan})
+            }
+            Err(e) => {
+                json!({"account": p.target.account, "region": p.target.region, "home": p.target.home, "status": "failed", "error": e})
+            }
+        })
+        .collect();
+    json!({"format_version": secmon_diff::FORMAT_VERSION, "spec": spec.state.name, "targets": targets})
+}
+
+fn stats(planned: &[Planned]) {
+    let (mut total, mut mutating) = (0, 0);
+    for p in planned {
+        if let Ok((s, _, _)) = &p.result {
+            total += s.aws.stats.total();
+            mutating += s.aws.stats.mutating();
+        }
+    }
+    eprintln!("API calls: {total} total, {mutating} mutating, over {} target(s)", planned.len());
+}
+
+/// `secmon apply` (or `destroy`, with `destroy: Some(delete_logs)`) of a spec with targets:
+/// every target planned under its lock, one confirmation, then every target applied.
+pub fn apply_all(
+    common: &Common,
+    auto_approve: bool,
+    destroy: Option<(bool, i64)>,
+    fail_after_steps: Option<usize>,
+    style: Style,
+) -> Result<Outcome, CliError> {
+    let spec = Spec::from_file(&common.file)?;
+    if destroy.is_none() {
+        crate::pipeline::lint_gate(common, &spec, style)?;
+    }
+    let rt = crate::pipeline::runtime();
+    let (base, ids) = connect_base(&rt, common, &spec)?;
+    let opts = match destroy {
+        Some((delete_logs, _)) => PlanOptions { destroy: true, delete_logs },
+        None => PlanOptions::default(),
+    };
+    let planned = rt.block_on(plan_targets(&base, &spec, ids, opts, Some(common.lock_timeout), common.parallelism as usize));
+    print_sections(&planned, style);
+    let mut rows = plan_rows(&planned);
+    let recovery = destroy.map(|(_, days)| days).unwrap_or(7);
+    let apply_opts = crate::pipeline::apply_options(common, recovery, fail_after_steps);
+    // Each target's plan, and why it must not be applied (a value source that cannot be read).
+    let mut checked = Vec::new();
+    for p in planned {
+        if let Ok((s, plan, lock)) = p.result {
+            let refused = secmon_engine::preflight(&plan, &apply_opts).err().map(|e| e.to_string());
+            checked.push((p.target, s, plan, lock, refused));
+        }
+    }
+    let any_changes = checked.iter().any(|(_, _, plan, _, refused)| plan.has_changes() && refused.is_none());
+    let what =
+        if destroy.is_some() { "destroy these resources in every target above" } else { "perform these actions in every target above" };
+    let confirmed = if any_changes { crate::pipeline::confirm(auto_approve, what) } else { Ok(()) };
+    let results = rt.block_on(async {
+        let one = |(t, s, plan, lock, refused): (TargetId, Session, Plan, Option<Lock>, Option<String>)| {
+            let apply_opts = apply_opts.clone();
+            let go = confirmed.is_ok();
+            async move {
+                let outcome = if let Some(e) = refused {
+                    Err(e)
+                } else if go && plan.has_changes() {
+                    let report = secmon_apply::apply(Arc::new(s.cloud()), &plan, apply_opts, progress(&t, style)).await;
+                    let failed = report.failed();
+                    if failed.is_empty() {
+                        Ok(format!("applied ({} done)", report.done()))
+                    } else {
+                        let roots: Vec<String> = failed.iter().map(|(a, _)| a.to_string()).collect();
+                        Err(format!("{} step(s) failed ({})", failed.len(), roots.join(", ")))
+                    }
+                } else if plan.has_changes() {
+                    Ok("not applied".to_string())
+                } else {
+                    Ok("no changes".to_string())
+                };
+                if let Some(l) = lock {
+                    let _ = l.release().await;
+                }
+                (t, outcome)
+            }
+        };
+        futures::stream::iter(checked).map(one).buffered((common.parallelism as usize).max(1)).collect::<Vec<_>>().await
+    });
+    for (t, outcome) in results {
+        if let Some(row) = rows.iter_mut().find(|r| r.target == t && !r.failed) {
+            match outcome {
+                Ok(status) => row.status = status,
+                Err(e) => {
+                    row.status = format!("failed: {e}");
+                    row.failed = true;
+                }
+            }
+        }
+    }
+    println!();
+    print_summary(&rows, style);
+    confirmed?;
+    finish(&rows, Outcome::Done)
+}
+
+/// Each step's progress, prefixed with its target.
+fn progress(t: &TargetId, style: Style) -> Arc<dyn Fn(&Event) + Send + Sync> {
+    let prefix = t.to_string();
+    Arc::new(move |e: &Event| match e {
+        Event::Started { .. } | Event::Done { .. } if style.quiet => {}
+        Event::Started { address, action } => println!("{prefix}: {address}: {}", crate::pipeline::verbs(*action).0),
+        Event::Done { address, action, seconds } => {
+            println!("{prefix}: {address}: {} after {seconds:.1}s", style.green(&format!("{} complete", crate::pipeline::verbs(*action).1)))
+        }
+        Event::Failed { error, .. } => eprintln!("{prefix}: {} {error}", style.red("Error:")),
+        Event::Skipped { address, because } => println!("{prefix}: {address}: skipped (depends on failed {because})"),
+    })
+}
+
+/// `secmon verify` of a spec with targets: every target's checks, one section each, then a
+/// summary. What acts (`--trigger` reads a secret, `--notify-test` publishes, `--resend-confirmation`
+/// subscribes) runs in one target only, chosen with `--account ACCOUNT/REGION`.
+pub fn verify_all(common: &Common, output: crate::Format, opts: secmon_verify::Options, style: Style) -> Result<Outcome, CliError> {
+    use secmon_verify::Status;
+    if opts.trigger.is_some() || opts.notify_test.is_some() || opts.resend_confirmation {
+        return Err(CliError::Refused(
+            "--trigger, --notify-test and --resend-confirmation act in one target of a spec with `targets`: name it with --account ACCOUNT/REGION".into(),
+        ));
+    }
+    let spec = Spec::from_file(&common.file)?;
+    let rt = crate::pipeline::runtime();
+    let (base, ids) = connect_base(&rt, common, &spec)?;
+    let targets_spec = spec.state.targets.clone().expect("a spec with targets");
+    let reports: Vec<(TargetId, Result<secmon_verify::Report, String>)> = rt.block_on(async {
+        let caller = base.account_id().await;
+        let one = |t: TargetId| {
+            let (caller, targets_spec, opts) = (caller.as_ref().map_err(ToString::to_string).cloned(), targets_spec.clone(), &opts);
+            let (base, spec) = (&base, &spec);
+            async move {
+                let result = async {
+                    let aws = fanout::connect(base, &caller?, &t, &targets_spec).await.map_err(|e| e.to_string())?;
+                    secmon_engine::verify(&fanout::spec_for(spec, &t), &aws, opts).await.map_err(|e| e.to_string())
+                }
+                .await;
+                (t, result)
+            }
+        };
+        futures::stream::iter(ids).map(one).buffered((common.parallelism as usize).max(1)).collect().await
+    });
+    let worst = reports.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|r| r.worst()).max().unwrap_or(Status::Ok);
+    let outcome = match worst {
+        Status::Failed => Outcome::LinkBroken,
+        Status::Warning => Outcome::WarningsOnly,
+        _ => Outcome::Done,
+    };
+    let rows: Vec<Row> = reports
+        .iter()
+        .map(|(t, r)| match r {
+            Ok(report) => {
+                let n = |s: Status| report.checks.iter().filter(|c| c.status == s).count();
+                let status = format!("{} ok, {} warning, {} failed", n(Status::Ok), n(Status::Warning), n(Status::Failed));
+                Row { target: t.clone(), counts: None, status, failed: false }
+            }
+            Err(e) => Row { target: t.clone(), counts: None, status: format!("failed: {}", first_line(e)), failed: true },
+        })
+        .collect();
+    match output {
+        crate::Format::Json => {
+            let targets: Vec<serde_json::Value> = reports
+                .iter()
+                .map(|(t, r)| match r {
+                    Ok(report) => {
+                        json!({"account": t.account, "region": t.region, "home": t.home, "status": report.worst(), "checks": report.checks})
+                    }
+                    Err(e) => json!({"account": t.account, "region": t.region, "home": t.home, "status": "unreachable", "error": e}),
+                })
+                .collect();
+            let v = json!({"status": worst, "exit_code": outcome.code(), "targets": targets});
+            println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        }
+        crate::Format::Text => {
+            for (t, r) in &reports {
+                println!("{}", style.bold(&format!("── target {t} {}", if t.home { "(home region)" } else { "(secrets only)" })));
+                match r {
+                    Ok(report) => print!("{}", crate::render::verify_text(report, style)),
+                    Err(e) => println!("{} {e}", style.red("Error:")),
+                }
+                println!();
+            }
+            println!("{}", style.bold("Summary:"));
+            for r in &rows {
+                let status = if r.failed { style.red(&r.status) } else { r.status.clone() };
+                println!("  {}  {:<14}  {status}", r.target.account, r.target.region);
+            }
+        }
+    }
+    finish(&rows, outcome)
+}

@@ -1,0 +1,208 @@
+//! One spec over many accounts and regions (issue 15): which targets a spec names, and a
+//! connection to each.
+//!
+//! - [`targets`]: the spec's listed accounts plus the active accounts of its OUs (AWS
+//!   Organizations, child OUs included), times its regions, narrowed by `--account` filters;
+//!   sorted, so output and exit codes are deterministic.
+//! - [`connect`]: an [`Aws`] acting in the target's account (STS AssumeRole of the spec's role,
+//!   the credentials' own account directly) and region, checked to be that account before
+//!   anything is read.
+//! - [`spec_for`]: what a target deploys: the home region (the first) all of it, another region
+//!   the secrets only (the home region's multi-region trail records them).
+//!
+//! Failures are per target ([`TargetError`]): the caller runs the others and reports each.
+
+use std::fmt;
+
+use secmon_aws::Aws;
+use secmon_spec::{Spec, Targets};
+
+/// One place the spec applies.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct TargetId {
+    pub account: String,
+    pub region: String,
+    /// The first of the spec's regions: the whole pipeline is deployed there.
+    pub home: bool,
+}
+
+impl fmt::Display for TargetId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.account, self.region)
+    }
+}
+
+/// Why one target could not be reached; the others go on.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("{target}: cannot act through role {role_arn}: {message}")]
+    Assume { target: String, role_arn: String, message: String },
+    #[error("{target}: the credentials act in account {actual}, not {target_account}; nothing was read")]
+    WrongAccount { target: String, target_account: String, actual: String },
+}
+
+/// Why the target list itself cannot be made (nothing runs).
+#[derive(Debug, thiserror::Error)]
+pub enum TargetsError {
+    #[error("targets.organizational_units: listing the accounts of {ou}: {message}\n  hint: OUs are read with the management account's credentials (or a delegated administrator's)")]
+    Organizations { ou: String, message: String },
+    #[error("--account {0}: the spec's targets have no such account or region (targets: {1})")]
+    UnknownFilter(String, String),
+    #[error("the spec's targets name no region and no region is configured; set `targets.regions`")]
+    NoRegion,
+}
+
+/// The spec's targets: accounts (listed, and enumerated from OUs) times regions, narrowed to
+/// `only` (`ACCOUNT` or `ACCOUNT/REGION`), sorted by account then region order.
+pub async fn targets(base: &Aws, spec: &Spec, only: &[String]) -> Result<Vec<TargetId>, TargetsError> {
+    let Some(t) = &spec.state.targets else { return Ok(Vec::new()) };
+    let mut accounts = t.accounts.clone();
+    for ou in &t.organizational_units {
+        for a in accounts_under(base, ou).await? {
+            if !accounts.contains(&a) {
+                accounts.push(a);
+            }
+        }
+    }
+    accounts.sort();
+    let regions: Vec<String> =
+        if t.regions.is_empty() { vec![spec.state.region.clone().unwrap_or_else(|| base.region.clone())] } else { t.regions.clone() };
+    if regions.iter().all(String::is_empty) {
+        return Err(TargetsError::NoRegion);
+    }
+    let all: Vec<TargetId> = accounts
+        .iter()
+        .flat_map(|a| regions.iter().enumerate().map(move |(i, r)| TargetId { account: a.clone(), region: r.clone(), home: i == 0 }))
+        .collect();
+    if only.is_empty() {
+        return Ok(all);
+    }
+    let names = all.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    for f in only {
+        if !all.iter().any(|t| selected(t, f)) {
+            return Err(TargetsError::UnknownFilter(f.clone(), names));
+        }
+    }
+    Ok(all.into_iter().filter(|t| only.iter().any(|f| selected(t, f))).collect())
+}
+
+fn selected(t: &TargetId, filter: &str) -> bool {
+    match filter.split_once('/') {
+        Some((account, region)) => t.account == account && t.region == region,
+        None => t.account == filter,
+    }
+}
+
+/// The active accounts under an OU or root, its child OUs included (paged).
+async fn accounts_under(base: &Aws, parent: &str) -> Result<Vec<String>, TargetsError> {
+    let org = &base.organizations;
+    let fail = |e: String| TargetsError::Organizations { ou: parent.to_string(), message: e };
+    let mut out = Vec::new();
+    let mut parents = vec![parent.to_string()];
+    while let Some(p) = parents.pop() {
+        let mut pages = org.list_accounts_for_parent().parent_id(&p).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| fail(secmon_aws::AwsError::call("ListAccountsForParent", e).to_string()))?;
+            for a in page.accounts() {
+                let active =
+                    a.state().map(|s| s.as_str() == "ACTIVE").unwrap_or_else(|| a.status().is_some_and(|s| s.as_str() == "ACTIVE"));
+                if active {
+                    out.extend(a.id().map(str::to_string));
+                }
+            }
+        }
+        let mut children = org.list_organizational_units_for_parent().parent_id(&p).into_paginator().send();
+        while let Some(page) = children.next().await {
+            let page = page.map_err(|e| fail(secmon_aws::AwsError::call("ListOrganizationalUnitsForParent", e).to_string()))?;
+            parents.extend(page.organizational_units().iter().filter_map(|u| u.id().map(str::to_string)));
+        }
+    }
+    Ok(out)
+}
+
+/// An [`Aws`] acting in `t`'s account and region: the credentials' own account directly,
+/// another through the spec's role; checked with STS before anything is read.
+pub async fn connect(base: &Aws, caller_account: &str, t: &TargetId, spec: &Targets) -> Result<Aws, TargetError> {
+    let role_arn = format!("arn:aws:iam::{}:role/{}", t.account, spec.role_name);
+    let aws = if t.account == caller_account {
+        base.in_region(&t.region)
+    } else {
+        base.assume(&t.account, &t.region, &spec.role_name, spec.external_id.as_deref()).await
+    };
+    let actual = aws.account_id().await.map_err(|e| TargetError::Assume {
+        target: t.to_string(),
+        role_arn: role_arn.clone(),
+        message: assume_message(&e.to_string()),
+    })?;
+    if actual != t.account {
+        return Err(TargetError::WrongAccount { target: t.to_string(), target_account: t.account.clone(), actual });
+    }
+    Ok(aws)
+}
+
+/// The SDK's message for a failed AssumeRole (the AWS error, out of the credential chain's
+/// wrapping), with the hint a user needs.
+fn assume_message(error: &str) -> String {
+    let aws = match (error.find("code: \""), error.find("message: \"")) {
+        (Some(c), Some(m)) => {
+            let field = |at: usize, key: &str| error[at + key.len()..].split('"').next().unwrap_or_default().to_string();
+            format!("{}: {}", field(c, "code: \""), field(m, "message: \""))
+        }
+        _ => error.to_string(),
+    };
+    let error = aws.as_str();
+    format!(
+        "{error}\n  hint: the role must exist in the account and trust the caller (its trust policy: sts:AssumeRole for your principal{})",
+        ", with the spec's external id if it sets one"
+    )
+}
+
+/// What target `t` deploys of `spec` ([`secmon_spec::DesiredState::for_region`]).
+pub fn spec_for(spec: &Spec, t: &TargetId) -> Spec {
+    let mut s = spec.clone();
+    s.state = spec.state.for_region(t.home);
+    s.state.region = Some(t.region.clone());
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(a: &str, r: &str, home: bool) -> TargetId {
+        TargetId { account: a.into(), region: r.into(), home }
+    }
+
+    #[test]
+    fn filters_name_an_account_or_an_account_in_a_region() {
+        assert!(selected(&id("111111111111", "eu-west-1", false), "111111111111"));
+        assert!(selected(&id("111111111111", "eu-west-1", false), "111111111111/eu-west-1"));
+        assert!(!selected(&id("111111111111", "eu-west-1", false), "111111111111/us-east-1"));
+        assert!(!selected(&id("111111111111", "eu-west-1", false), "222222222222"));
+    }
+
+    #[test]
+    fn a_refused_assume_role_reads_as_aws_said_it() {
+        let sdk = r#"GetCallerIdentity: dispatch failure: other: an error occurred while loading credentials: service error: unhandled error (AccessDenied): Error { code: "AccessDenied", message: "User is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::444444444444:role/R" }"#;
+        let m = assume_message(sdk);
+        assert!(
+            m.starts_with(
+                "AccessDenied: User is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::444444444444:role/R\n"
+            ),
+            "{m}"
+        );
+        assert!(m.contains("hint: the role must exist in the account and trust the caller"), "{m}");
+    }
+
+    #[test]
+    fn a_secondary_region_deploys_the_secrets_only() {
+        let spec = Spec::parse(include_str!("../../../specs/seed.yaml"), "seed.yaml").unwrap();
+        let home = spec_for(&spec, &id("1", "us-east-1", true));
+        assert!(home.state.trail.is_some() && !home.state.monitors.is_empty());
+        let other = spec_for(&spec, &id("1", "eu-west-1", false));
+        assert_eq!(other.state.secrets, spec.state.secrets);
+        assert!(other.state.trail.is_none() && other.state.monitors.is_empty() && other.state.topics.is_empty());
+        assert!(other.state.key_alias().is_none(), "no key where nothing uses it");
+        assert_eq!(other.state.region.as_deref(), Some("eu-west-1"));
+    }
+}
