@@ -1003,3 +1003,42 @@ fn a_spec_with_targets_fans_out_over_accounts_and_regions() {
     let trails = w.rt.block_on(member.cloudtrail.describe_trails().send()).unwrap();
     assert!(trails.trail_list().is_empty(), "destroyed in the member account");
 }
+
+/// Issue 15: an organization trail instead of one trail per account. Only the management
+/// account deploys the pipeline (the trail is an organization trail, its bucket admits the
+/// organization's log files); member accounts get the secrets only.
+#[test]
+fn an_organization_trail_is_deployed_in_the_management_account_only() {
+    let Some(w) = World::new() else { return };
+    let aws = w.aws();
+    let org = w.rt.block_on(aws.organizations.create_organization().send()).unwrap();
+    let org_id = org.organization().unwrap().id().unwrap().to_string();
+    let created = w.rt.block_on(aws.organizations.create_account().email("member@example.com").account_name("member").send()).unwrap();
+    let member = created.create_account_status().unwrap().account_id().unwrap().to_string();
+    let scratch = tempfile::Builder::new().prefix("secmon-org-trail-").tempdir().unwrap();
+    let spec = scratch.path().join("org-trail.yaml");
+    let seed = std::fs::read_to_string(root().join(SEED)).unwrap();
+    let seed = seed.replace("  multi_region: true\n", "  multi_region: true\n  organization: true\n");
+    let targets = format!("\ntargets:\n  accounts: [\"123456789012\", \"{member}\"]\n  role_name: OrganizationAccountAccessRole\n");
+    std::fs::write(&spec, format!("{seed}{targets}")).unwrap();
+    let spec = spec.to_str().unwrap();
+
+    let out = w.secmon(&["plan", "-f", spec]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("── target 123456789012/us-east-1 (home region)"), "{stdout}");
+    assert!(stdout.contains(&format!("── target {member}/us-east-1 (secrets only)")), "{stdout}");
+    let out = w.secmon(&["apply", "-f", spec, "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = w.secmon(&["plan", "-f", spec, "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "converged: {}", text(&out.stdout));
+
+    let trails = w.rt.block_on(aws.cloudtrail.describe_trails().send()).unwrap();
+    assert_eq!(trails.trail_list()[0].is_organization_trail(), Some(true));
+    let policy = w.rt.block_on(aws.s3.get_bucket_policy().bucket(BUCKET).send()).unwrap();
+    assert!(policy.policy().unwrap().contains(&format!("AWSLogs/{org_id}/*")), "the organization's log files are admitted");
+    let in_member = w.rt.block_on(aws.assume(&member, "us-east-1", "OrganizationAccountAccessRole", None));
+    let own = w.rt.block_on(in_member.cloudtrail.describe_trails().include_shadow_trails(false).send()).unwrap();
+    assert!(own.trail_list().is_empty(), "no trail of its own in the member account");
+    assert!(w.rt.block_on(in_member.secretsmanager.describe_secret().secret_id("TopSecretInfo").send()).is_ok());
+}

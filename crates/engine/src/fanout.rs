@@ -50,6 +50,8 @@ pub enum TargetsError {
     UnknownFilter(String, String),
     #[error("the spec's targets name no region and no region is configured; set `targets.regions`")]
     NoRegion,
+    #[error("trail.organization: the organization trail lives in the management account {0}, which is not one of the targets; add it to `targets.accounts`")]
+    NoManagementAccount(String),
 }
 
 /// The spec's targets: accounts (listed, and enumerated from OUs) times regions, narrowed to
@@ -65,6 +67,21 @@ pub async fn targets(base: &Aws, spec: &Spec, only: &[String]) -> Result<Vec<Tar
         }
     }
     accounts.sort();
+    // An organization trail lives in the management account: only it deploys the pipeline.
+    let management = match spec.state.trail.as_ref().is_some_and(|t| t.organization) {
+        true => {
+            let org = base.organizations.describe_organization().send().await.map_err(|e| TargetsError::Organizations {
+                ou: "(DescribeOrganization)".into(),
+                message: secmon_aws::AwsError::call("DescribeOrganization", e).to_string(),
+            })?;
+            let m = org.organization().and_then(|o| o.master_account_id()).unwrap_or_default().to_string();
+            if !accounts.contains(&m) {
+                return Err(TargetsError::NoManagementAccount(m));
+            }
+            Some(m)
+        }
+        false => None,
+    };
     let regions: Vec<String> =
         if t.regions.is_empty() { vec![spec.state.region.clone().unwrap_or_else(|| base.region.clone())] } else { t.regions.clone() };
     if regions.iter().all(String::is_empty) {
@@ -72,7 +89,10 @@ pub async fn targets(base: &Aws, spec: &Spec, only: &[String]) -> Result<Vec<Tar
     }
     let all: Vec<TargetId> = accounts
         .iter()
-        .flat_map(|a| regions.iter().enumerate().map(move |(i, r)| TargetId { account: a.clone(), region: r.clone(), home: i == 0 }))
+        .flat_map(|a| {
+            let pipeline = management.as_ref().is_none_or(|m| m == a);
+            regions.iter().enumerate().map(move |(i, r)| TargetId { account: a.clone(), region: r.clone(), home: i == 0 && pipeline })
+        })
         .collect();
     if only.is_empty() {
         return Ok(all);

@@ -50,10 +50,13 @@ pub struct Attrs {
     pub object_ownership: Option<String>,
 }
 
-pub fn bucket_policy(t: &Target, bucket: &str, trail: &str) -> Value {
+/// The trail bucket's policy: CloudTrail may check its ACL and write this account's log files
+/// (and, for an organization trail, the organization's: `AWSLogs/<o-id>/`), only for this
+/// trail; no plain HTTP.
+pub fn bucket_policy(t: &Target, bucket: &str, trail: &str, organization: Option<&str>) -> Value {
     let b = format!("arn:aws:s3:::{bucket}");
     let trail_arn = t.trail_arn(trail);
-    policy::normalize(&json!({
+    let mut p = json!({
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -81,7 +84,18 @@ pub fn bucket_policy(t: &Target, bucket: &str, trail: &str) -> Value {
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}
             }
         ]
-    }))
+    });
+    if let Some(org) = organization {
+        p["Statement"].as_array_mut().expect("statements").push(json!({
+            "Sid": "AWSCloudTrailOrganizationWrite",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": format!("{b}/AWSLogs/{org}/*"),
+            "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail_arn}}
+        }));
+    }
+    policy::normalize(&p)
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
@@ -93,7 +107,7 @@ impl ResourceKind for Def {
         let Some(trail) = &state.trail else { return Vec::new() };
         let kms_key = state.key_ref().filter(|_| state.encryption.bucket);
         let attrs = Attrs {
-            policy: bucket_policy(t, &trail.bucket.name, &trail.name),
+            policy: bucket_policy(t, &trail.bucket.name, &trail.name, state.organization_id.as_deref().filter(|_| trail.organization)),
             block_public_access: true,
             encryption: Some(if kms_key.is_some() { "aws:kms" } else { "AES256" }.into()),
             kms_key,
@@ -414,7 +428,15 @@ mod tests {
     #[test]
     fn the_bucket_policy_admits_only_the_named_trail_and_denies_plain_http() {
         let t = Target { account_id: "123456789012".into(), region: "us-east-1".into() };
-        let p = bucket_policy(&t, "b", "tr").to_string();
+        let p = bucket_policy(&t, "b", "tr", None).to_string();
+        assert!(!p.contains("Organization"));
+        let org = bucket_policy(&t, "b", "tr", Some("o-abc123"));
+        let s = org["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "AWSCloudTrailOrganizationWrite").unwrap();
+        assert_eq!(s["Resource"], "arn:aws:s3:::b/AWSLogs/o-abc123/*", "the organization's log files, by its id");
+        assert_eq!(
+            s["Condition"]["StringEquals"]["aws:SourceArn"], "arn:aws:cloudtrail:us-east-1:123456789012:trail/tr",
+            "for this trail only"
+        );
         assert!(p.contains("arn:aws:cloudtrail:us-east-1:123456789012:trail/tr"));
         assert!(p.contains("arn:aws:s3:::b/AWSLogs/123456789012/*"));
         assert!(p.contains("aws:SecureTransport"));

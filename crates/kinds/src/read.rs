@@ -35,15 +35,29 @@ pub(crate) async fn read_spec(aws: &Aws, unresolved: &DesiredState) -> Result<cr
     let spec = unresolved.name.as_str();
     let global = !unresolved.secondary_region;
     let early_ctx = ReadCtx { spec, desired: &provisional, global };
-    let (account, owned, early_found) = tokio::join!(aws.account_id(), owned_arns(aws, spec), read_kinds(aws, &early_ctx, &early));
+    let organization = async {
+        match unresolved.trail.as_ref().is_some_and(|t| t.organization) {
+            true => organization_id(aws).await.map(Some),
+            false => Ok(None),
+        }
+    };
+    let (account, owned, early_found, organization) =
+        tokio::join!(aws.account_id(), owned_arns(aws, spec), read_kinds(aws, &early_ctx, &early), organization);
     let target = Target { account_id: account?, region };
-    let state = unresolved.resolve(&target.account_id, &target.region).map_err(input)?;
+    let mut state = unresolved.resolve(&target.account_id, &target.region).map_err(input)?;
+    state.organization_id = organization?;
     let desired = crate::desired_resources(&state, &target);
     let late: Vec<Kind> = Kind::ALL.iter().copied().filter(|k| !early.contains(k)).collect();
     let mut found = early_found?;
     found.extend(read_kinds(aws, &ReadCtx { spec, desired: &desired, global }, &late).await?);
     let live = finish(aws, spec, &target, found, owned?).await?;
     Ok(crate::cloud::SpecRead { target, state, desired, live })
+}
+
+/// The id (`o-...`) of the organization the credentials' account belongs to.
+async fn organization_id(aws: &Aws) -> Result<String, KindError> {
+    let org = aws.organizations.describe_organization().send().await.map_err(|e| AwsError::call("DescribeOrganization", e))?;
+    Ok(org.organization().and_then(|o| o.id()).unwrap_or_default().to_string())
 }
 
 /// Kinds that can be read before the account is known: read by name, and no name of theirs

@@ -17,6 +17,9 @@ use secmon_spec::DesiredState;
 pub struct Attrs {
     pub bucket: Option<String>,
     pub multi_region: bool,
+    /// An organization trail (`IsOrganizationTrail`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub organization: bool,
     pub log_file_validation: bool,
     /// Without the `:*` suffix CloudTrail adds.
     pub cloudwatch_logs_group_arn: Option<String>,
@@ -50,6 +53,7 @@ impl Attrs {
         (
             &self.bucket,
             self.multi_region,
+            self.organization,
             self.log_file_validation,
             &self.cloudwatch_logs_group_arn,
             &self.cloudwatch_logs_role_arn,
@@ -86,6 +90,7 @@ macro_rules! settings {
             .name(&$r.name)
             .s3_bucket_name($a.bucket.clone().unwrap_or_default())
             .is_multi_region_trail($a.multi_region)
+            .is_organization_trail($a.organization)
             .enable_log_file_validation($a.log_file_validation)
             .set_cloud_watch_logs_log_group_arn(or_clear($a.group_arn()))
             .set_cloud_watch_logs_role_arn(or_clear($a.cloudwatch_logs_role_arn.clone()))
@@ -106,6 +111,7 @@ impl ResourceKind for Def {
         let attrs = Attrs {
             bucket: Some(trail.bucket.name.clone()),
             multi_region: trail.multi_region,
+            organization: trail.organization,
             log_file_validation: trail.log_file_validation,
             cloudwatch_logs_group_arn: trail.cloudwatch_logs.as_ref().map(|cw| t.log_group_arn(&cw.log_group)),
             cloudwatch_logs_role_arn: trail.cloudwatch_logs.as_ref().and(role).map(|r| t.role_arn(&r)),
@@ -381,6 +387,7 @@ async fn read_trail(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveReso
     let attrs = Attrs {
         bucket: t.s3_bucket_name().map(str::to_string),
         multi_region: t.is_multi_region_trail().unwrap_or(false),
+        organization: t.is_organization_trail().unwrap_or(false),
         log_file_validation: t.log_file_validation_enabled().unwrap_or(false),
         cloudwatch_logs_group_arn: t.cloud_watch_logs_log_group_arn().map(normalize_arn),
         cloudwatch_logs_role_arn: t.cloud_watch_logs_role_arn().map(str::to_string),

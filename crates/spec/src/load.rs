@@ -394,6 +394,7 @@ impl<'f> Loader<'f> {
             encryption,
             targets,
             secondary_region: false,
+            organization_id: None,
         };
         for (path, at, p) in &packs {
             self.expand_pack(&mut state, path, *at, p);
@@ -756,7 +757,16 @@ impl<'f> Loader<'f> {
         let o = self.obj(
             n,
             path,
-            &["name", "multi_region", "log_file_validation", "bucket", "management_events", "cloudwatch_logs", "notify_topic"],
+            &[
+                "name",
+                "multi_region",
+                "organization",
+                "log_file_validation",
+                "bucket",
+                "management_events",
+                "cloudwatch_logs",
+                "notify_topic",
+            ],
         )?;
         let name = self.req_string(&o, "name");
         if let Some(v) = &name {
@@ -764,6 +774,16 @@ impl<'f> Loader<'f> {
             self.check_name(at, &o.path("name"), v, region, rules::trail_name);
         }
         let multi_region = self.opt_bool(&o, "multi_region").unwrap_or(true);
+        let organization = self.opt_bool(&o, "organization").unwrap_or(false);
+        if organization && !multi_region {
+            let at = self.locs[&o.path("organization")];
+            self.error(
+                at,
+                &o.path("organization"),
+                "an organization trail is multi-region: CloudTrail refuses one that is not",
+                Some("remove `multi_region: false`".into()),
+            );
+        }
         let log_file_validation = self.opt_bool(&o, "log_file_validation").unwrap_or(true);
         let bucket = self.require(&o, "bucket").and_then(|b| {
             let bp = o.path("bucket");
@@ -891,7 +911,16 @@ impl<'f> Loader<'f> {
             }
         };
         let notify_topic = self.opt_string(&o, "notify_topic");
-        Some(Trail { name: name?, multi_region, log_file_validation, bucket: bucket?, management_events, cloudwatch_logs, notify_topic })
+        Some(Trail {
+            name: name?,
+            multi_region,
+            organization,
+            log_file_validation,
+            bucket: bucket?,
+            management_events,
+            cloudwatch_logs,
+            notify_topic,
+        })
     }
 
     fn topic(&mut self, n: &Node, path: &str, region: &str) -> Option<Topic> {

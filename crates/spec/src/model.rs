@@ -51,6 +51,11 @@ pub struct DesiredState {
     #[serde(skip)]
     #[schemars(skip)]
     pub secondary_region: bool,
+    /// Not a spec field: the organization's id (`o-...`), learned when the trail is an
+    /// organization trail; its bucket policy admits the organization's log files.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub organization_id: Option<String>,
 }
 
 /// The accounts and regions one spec applies to.
@@ -215,6 +220,13 @@ pub struct Trail {
     /// Record events in every region (the seeds' "Multi-region trail: Yes").
     #[serde(default = "yes")]
     pub multi_region: bool,
+    /// An organization trail (`IsOrganizationTrail`): created in the management account, it
+    /// records every member account into its one bucket and log group, where the monitors and
+    /// alarms are. With `targets`, only the management account deploys the pipeline; member
+    /// accounts get the secrets. Needs the management account's credentials and CloudTrail's
+    /// trusted access in AWS Organizations. See docs/targets.md.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub organization: bool,
     /// Write digest files so log tampering can be detected.
     #[serde(default = "yes")]
     pub log_file_validation: bool,
