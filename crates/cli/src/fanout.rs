@@ -53,16 +53,34 @@ async fn plan_targets(
     lock: Option<u64>,
     parallelism: usize,
 ) -> Vec<Planned> {
+    let opened = open_targets(base, spec, ids, Some(opts), lock, parallelism).await;
+    opened.into_iter().map(|(target, r)| Planned { target, result: r.map(|(s, p, l)| (s, p.expect("planned"), l)) }).collect()
+}
+
+/// A target's session, its plan when asked for, and its lock when taken; or why not.
+type Opened = Result<(Session, Option<Plan>, Option<Lock>), String>;
+
+/// [`plan_targets`], planning only when `opts` is given (import reads without planning: a
+/// resource to import is exactly what a plan refuses).
+async fn open_targets(
+    base: &Aws,
+    spec: &Spec,
+    ids: Vec<TargetId>,
+    opts: Option<PlanOptions>,
+    lock: Option<u64>,
+    parallelism: usize,
+) -> Vec<(TargetId, Opened)> {
     let caller = match base.account_id().await {
         Ok(a) => a,
-        Err(e) => return ids.into_iter().map(|t| Planned { target: t, result: Err(e.to_string()) }).collect(),
+        Err(e) => return ids.into_iter().map(|t| (t, Err(e.to_string()))).collect(),
     };
     let targets_spec = spec.state.targets.clone().expect("a spec with targets");
+    let accounts = fanout::accounts(base, &caller, &ids, &targets_spec).await;
     let one = |t: TargetId| {
-        let (caller, targets_spec) = (caller.clone(), targets_spec.clone());
+        let (targets_spec, account) = (targets_spec.clone(), accounts[&t.account].clone());
         async move {
             let result = async {
-                let aws = fanout::connect(base, &caller, &t, &targets_spec).await.map_err(EngineError::from)?;
+                let aws = fanout::connect(&account, &t, &targets_spec).await.map_err(EngineError::from)?;
                 let held = match lock {
                     Some(secs) => Some(
                         Lock::acquire_waiting(&aws, &spec.state.name, std::time::Duration::from_secs(secs), |holder| {
@@ -74,7 +92,7 @@ async fn plan_targets(
                 };
                 let opened = async {
                     let s = Session::open(fanout::spec_for(spec, &t), &aws).await?;
-                    let p = s.plan(opts)?;
+                    let p = opts.map(|o| s.plan(o)).transpose()?;
                     Ok::<_, EngineError>((s, p))
                 }
                 .await;
@@ -88,7 +106,7 @@ async fn plan_targets(
                 }
             }
             .await;
-            Planned { target: t, result: result.map_err(|e: EngineError| e.to_string()) }
+            (t, result.map_err(|e: EngineError| e.to_string()))
         }
     };
     futures::stream::iter(ids).map(one).buffered(parallelism.max(1)).collect().await
@@ -320,14 +338,15 @@ pub fn verify_all(common: &Common, output: crate::Format, opts: secmon_verify::O
     let rt = crate::pipeline::runtime();
     let (base, ids) = connect_base(&rt, common, &spec)?;
     let targets_spec = spec.state.targets.clone().expect("a spec with targets");
+    let caller = rt.block_on(base.account_id())?;
+    let accounts = rt.block_on(fanout::accounts(&base, &caller, &ids, &targets_spec));
     let reports: Vec<(TargetId, Result<secmon_verify::Report, String>)> = rt.block_on(async {
-        let caller = base.account_id().await;
         let one = |t: TargetId| {
-            let (caller, targets_spec, opts) = (caller.as_ref().map_err(ToString::to_string).cloned(), targets_spec.clone(), &opts);
-            let (base, spec) = (&base, &spec);
+            let (targets_spec, opts, account) = (targets_spec.clone(), &opts, accounts[&t.account].clone());
+            let spec = &spec;
             async move {
                 let result = async {
-                    let aws = fanout::connect(base, &caller?, &t, &targets_spec).await.map_err(|e| e.to_string())?;
+                    let aws = fanout::connect(&account, &t, &targets_spec).await.map_err(|e| e.to_string())?;
                     secmon_engine::verify(&fanout::spec_for(spec, &t), &aws, opts).await.map_err(|e| e.to_string())
                 }
                 .await;
@@ -384,4 +403,77 @@ pub fn verify_all(common: &Common, output: crate::Format, opts: secmon_verify::O
         }
     }
     finish(&rows, outcome)
+}
+
+/// `secmon import` of a spec with targets: the addresses are taken over in every target whose
+/// part of the spec describes them (a secondary region describes the secrets only); one
+/// confirmation covers them all. A target where an address does not exist, or belongs to
+/// another spec, fails alone.
+pub fn import_all(common: &Common, addresses: &[String], (auto_approve, force): (bool, bool), style: Style) -> Result<Outcome, CliError> {
+    let spec = Spec::from_file(&common.file)?;
+    let rt = crate::pipeline::runtime();
+    let (base, ids) = connect_base(&rt, common, &spec)?;
+    let opened = rt.block_on(open_targets(&base, &spec, ids, None, None, common.parallelism as usize));
+    let mut rows = Vec::new();
+    let mut takes = Vec::new();
+    for (target, result) in opened {
+        let (s, _, _) = match result {
+            Ok(found) => found,
+            Err(e) => {
+                rows.push(Row { target: target, counts: None, status: format!("failed: {}", first_line(&e)), failed: true });
+                continue;
+            }
+        };
+        let here: Vec<String> = addresses.iter().filter(|a| s.desired.iter().any(|d| &d.address() == *a)).cloned().collect();
+        println!("{}", style.bold(&format!("── target {}", target)));
+        if here.is_empty() {
+            println!("nothing to import: this target's part of the spec describes none of these addresses\n");
+            rows.push(Row { target: target, counts: None, status: "nothing to import".into(), failed: false });
+            continue;
+        }
+        match s.import_selection(&here, force) {
+            Ok(selection) => {
+                for a in &selection.already_owned {
+                    println!("{a}: already owned by spec `{}`", s.state.name);
+                }
+                for (l, _) in &selection.take {
+                    println!("{} {} will be tagged secmon:spec={}", style.yellow("~"), l.address(), s.state.name);
+                }
+                println!();
+                rows.push(Row {
+                    target: target.clone(),
+                    counts: None,
+                    status: format!("{} to import", selection.take.len()),
+                    failed: false,
+                });
+                takes.push((target, s, selection));
+            }
+            Err(e) => {
+                println!("{} {e}\n", style.red("Error:"));
+                rows.push(Row { target: target, counts: None, status: format!("failed: {}", first_line(&e.to_string())), failed: true });
+            }
+        }
+    }
+    if takes.iter().any(|(_, _, sel)| !sel.take.is_empty()) {
+        crate::pipeline::confirm(auto_approve, "take these resources over in every target above")?;
+    }
+    for (t, s, selection) in &takes {
+        let row = rows.iter_mut().find(|r| &r.target == t).expect("a row per target");
+        for (l, d) in &selection.take {
+            match rt.block_on(secmon_apply::adopt(&s.cloud(), &s.state.name, l, d)) {
+                Ok(()) => println!("{t}: {}: {}", l.address(), style.green("imported")),
+                Err(e) => {
+                    println!("{t}: {} {e}", style.red("Error:"));
+                    row.status = format!("failed: {e}");
+                    row.failed = true;
+                }
+            }
+        }
+        if !row.failed {
+            row.status = format!("{} imported", selection.take.len());
+        }
+    }
+    println!();
+    print_summary(&rows, style);
+    finish(&rows, Outcome::Done)
 }

@@ -373,6 +373,11 @@ fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
             }
             pipeline::verify_cmd(&common, output, opts, style)
         }
+        Command::Import { common, addresses, auto_approve, force }
+            if fanout::has_targets(&common)? && common.accounts.iter().filter(|a| a.contains('/')).count() != 1 =>
+        {
+            fanout::import_all(&common, &addresses, (auto_approve, force), style)
+        }
         Command::Import { common, addresses, auto_approve, force } => {
             pipeline::import_cmd(&common, &addresses, (auto_approve, force), style)
         }

@@ -73,7 +73,8 @@ async fn connect(common: &Common, spec: Spec) -> Result<(Spec, Aws), CliError> {
         )));
     };
     let caller = base.account_id().await?;
-    let aws = secmon_engine::fanout::connect(&base, &caller, t, &targets).await.map_err(secmon_engine::EngineError::from)?;
+    let accounts = secmon_engine::fanout::accounts(&base, &caller, &ids, &targets).await;
+    let aws = secmon_engine::fanout::connect(&accounts[&t.account], t, &targets).await.map_err(secmon_engine::EngineError::from)?;
     Ok((secmon_engine::fanout::spec_for(&spec, t), aws))
 }
 

@@ -962,6 +962,15 @@ fn a_spec_with_targets_fans_out_over_accounts_and_regions() {
     }
     assert!(stdout.contains("Summary:"), "{stdout}");
 
+    // A topic made by hand in one member account is taken over there, and only there.
+    let beta = w.rt.block_on(aws.assume(&members[1], "us-east-1", "OrganizationAccountAccessRole", None));
+    w.rt.block_on(beta.sns.create_topic().name("SecurityAlarms").send()).unwrap();
+    let out = w.secmon(&["import", "-f", spec, "topic.SecurityAlarms", "--account", &members[1], "--auto-approve"]);
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains(&format!("{}/us-east-1: topic.SecurityAlarms: imported", members[1])), "{said}");
+    assert!(said.contains("nothing to import"), "the secondary region describes no topic: {said}");
+
     let out = w.secmon(&["apply", "-f", spec, "--auto-approve"]);
     assert_eq!(out.status.code(), Some(1), "the unreachable account fails the run: {}", text(&out.stderr));
     let reachable: Vec<String> = members.iter().cloned().chain(["123456789012".to_string()]).collect();

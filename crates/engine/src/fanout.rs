@@ -140,15 +140,30 @@ async fn accounts_under(base: &Aws, parent: &str) -> Result<Vec<String>, Targets
     Ok(out)
 }
 
-/// An [`Aws`] acting in `t`'s account and region: the credentials' own account directly,
-/// another through the spec's role; checked with STS before anything is read.
-pub async fn connect(base: &Aws, caller_account: &str, t: &TargetId, spec: &Targets) -> Result<Aws, TargetError> {
+/// One connection per account of `ids`: the credentials' own account directly, another
+/// through the spec's role. No call is made yet; each account's regions share its
+/// credentials, so the role is assumed once per account (and refreshed by the SDK).
+pub async fn accounts(base: &Aws, caller_account: &str, ids: &[TargetId], spec: &Targets) -> std::collections::BTreeMap<String, Aws> {
+    let mut out = std::collections::BTreeMap::new();
+    for t in ids {
+        if out.contains_key(&t.account) {
+            continue;
+        }
+        let aws = if t.account == caller_account {
+            base.clone()
+        } else {
+            base.assume(&t.account, &t.region, &spec.role_name, spec.external_id.as_deref()).await
+        };
+        out.insert(t.account.clone(), aws);
+    }
+    out
+}
+
+/// An [`Aws`] acting in `t`'s account (through `account`, from [`accounts`]) and region,
+/// checked with STS before anything is read.
+pub async fn connect(account: &Aws, t: &TargetId, spec: &Targets) -> Result<Aws, TargetError> {
     let role_arn = format!("arn:aws:iam::{}:role/{}", t.account, spec.role_name);
-    let aws = if t.account == caller_account {
-        base.in_region(&t.region)
-    } else {
-        base.assume(&t.account, &t.region, &spec.role_name, spec.external_id.as_deref()).await
-    };
+    let aws = account.in_region(&t.region);
     let actual = aws.account_id().await.map_err(|e| TargetError::Assume {
         target: t.to_string(),
         role_arn: role_arn.clone(),
