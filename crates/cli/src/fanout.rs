@@ -218,14 +218,16 @@ fn grouped(spec: &Spec, planned: &[Planned]) -> serde_json::Value {
 }
 
 fn stats(planned: &[Planned]) {
-    let (mut total, mut mutating) = (0, 0);
-    for p in planned {
-        if let Ok((s, _, _)) = &p.result {
-            total += s.aws.stats.total();
-            mutating += s.aws.stats.mutating();
-        }
-    }
-    eprintln!("API calls: {total} total, {mutating} mutating, over {} target(s)", planned.len());
+    let sessions: Vec<&Aws> = planned.iter().filter_map(|p| p.result.as_ref().ok().map(|(s, _, _)| &s.aws)).collect();
+    print_stats(&sessions, planned.len());
+}
+
+/// The calls of every target's session, summed (the stats are shared with the clients, so
+/// the sum made after an apply counts its writes).
+fn print_stats(sessions: &[&Aws], targets: usize) {
+    let total: u64 = sessions.iter().map(|a| a.stats.total()).sum();
+    let mutating: u64 = sessions.iter().map(|a| a.stats.mutating()).sum();
+    eprintln!("API calls: {total} total, {mutating} mutating, over {targets} target(s)");
 }
 
 /// `secmon apply` (or `destroy`, with `destroy: Some(delete_logs)`) of a spec with targets:
@@ -260,6 +262,7 @@ pub fn apply_all(
             checked.push((p.target, s, plan, lock, refused));
         }
     }
+    let sessions: Vec<Aws> = checked.iter().map(|(_, s, _, _, _)| s.aws.clone()).collect();
     let any_changes = checked.iter().any(|(_, _, plan, _, refused)| plan.has_changes() && refused.is_none());
     let what =
         if destroy.is_some() { "destroy these resources in every target above" } else { "perform these actions in every target above" };
@@ -306,6 +309,9 @@ pub fn apply_all(
     }
     println!();
     print_summary(&rows, style);
+    if common.stats {
+        print_stats(&sessions.iter().collect::<Vec<_>>(), rows.len());
+    }
     confirmed?;
     finish(&rows, Outcome::Done)
 }
