@@ -34,14 +34,7 @@ pub fn access_log_policy(t: &Target, log_bucket: &str, source_bucket: &str) -> V
                     "StringEquals": {"aws:SourceAccount": t.account_id}
                 }
             },
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [b.clone(), format!("{b}/*")],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}}
-            }
+            bucket::deny_insecure_transport(&b)
         ]
     }))
 }

@@ -50,6 +50,18 @@ pub struct Attrs {
     pub object_ownership: Option<String>,
 }
 
+/// The statement every secmon bucket carries: no request without TLS (S3.5).
+pub fn deny_insecure_transport(bucket_arn: &str) -> Value {
+    json!({
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, format!("{bucket_arn}/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+    })
+}
+
 /// The trail bucket's policy: CloudTrail may check its ACL and write this account's log files
 /// (and, for an organization trail, the organization's: `AWSLogs/<o-id>/`), only for this
 /// trail; no plain HTTP.
@@ -75,14 +87,7 @@ pub fn bucket_policy(t: &Target, bucket: &str, trail: &str, organization: Option
                 "Resource": format!("{b}/AWSLogs/{}/*", t.account_id),
                 "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail_arn}}
             },
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [b.clone(), format!("{b}/*")],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}}
-            }
+            deny_insecure_transport(&b)
         ]
     });
     if let Some(org) = organization {
