@@ -5,6 +5,7 @@
 //! exit code then says that some failed. Output: one section per target, then a summary table;
 //! `--output json` groups the plans by target.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -178,8 +179,45 @@ fn finish(rows: &[Row], changes_outcome: Outcome) -> Result<Outcome, CliError> {
     Ok(changes_outcome)
 }
 
-/// `secmon plan` of a spec with targets.
-pub fn plan_all(common: &Common, output: PlanFormat, (detailed, destroy): (bool, bool), style: Style) -> Result<Outcome, CliError> {
+/// The plans saved by `plan --out` for a spec with targets, by target name (`ACCOUNT/REGION`).
+fn load_saved(path: &Path, spec: &Spec) -> Result<Vec<(String, Plan)>, CliError> {
+    let file = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::Refused(format!("{file}: {e}")))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| CliError::Refused(format!("{file}: not a secmon plan: {e}")))?;
+    let Some(targets) = v.get("targets").and_then(|t| t.as_array()) else {
+        return Err(CliError::Refused(format!(
+            "{file}: a plan of one target, not of a spec with `targets`: make it again with `secmon plan --out`"
+        )));
+    };
+    if v["format_version"] != secmon_diff::FORMAT_VERSION || v["spec"] != spec.state.name.as_str() {
+        return Err(CliError::Refused(format!(
+            "{file}: made by another secmon or for another spec than `{}`; nothing was applied",
+            spec.state.name
+        )));
+    }
+    let mut out = Vec::new();
+    for t in targets {
+        let name = format!("{}/{}", t["account"].as_str().unwrap_or_default(), t["region"].as_str().unwrap_or_default());
+        let Some(plan) = t.get("plan") else {
+            return Err(CliError::Refused(format!(
+                "{file}: target {name} had no plan (it failed when planned); plan again once it is fixed; nothing was applied"
+            )));
+        };
+        let plan: Plan = serde_json::from_value(plan.clone()).map_err(|e| CliError::Refused(format!("{file}: {name}: {e}")))?;
+        out.push((name, plan));
+    }
+    Ok(out)
+}
+
+/// `secmon plan` of a spec with targets; with `out`, the plans are also saved (as `--output
+/// json` prints them) for `secmon apply -f SPEC FILE`.
+pub fn plan_all(
+    common: &Common,
+    output: PlanFormat,
+    out: Option<&Path>,
+    (detailed, destroy): (bool, bool),
+    style: Style,
+) -> Result<Outcome, CliError> {
     let spec = Spec::from_file(&common.file)?;
     crate::pipeline::lint_gate(common, &spec, style)?;
     let rt = crate::pipeline::runtime();
@@ -193,6 +231,17 @@ pub fn plan_all(common: &Common, output: PlanFormat, (detailed, destroy): (bool,
             print_sections(&planned, style);
             print_summary(&rows, style);
         }
+    }
+    if let Some(path) = out {
+        let text = serde_json::to_string_pretty(&grouped(&spec, &planned)).expect("json");
+        secmon_engine::write(path, &text).map_err(EngineError::from)?;
+        eprintln!(
+            "Saved the plans of {} targets to {}; apply exactly them with: secmon apply -f {} {}",
+            planned.len(),
+            path.display(),
+            common.file.display(),
+            path.display()
+        );
     }
     if common.stats {
         stats(&planned);
@@ -234,7 +283,7 @@ fn print_stats(sessions: &[&Aws], targets: usize) {
 /// every target planned under its lock, one confirmation, then every target applied.
 pub fn apply_all(
     common: &Common,
-    auto_approve: bool,
+    (auto_approve, saved): (bool, Option<&Path>),
     destroy: Option<(bool, i64)>,
     fail_after_steps: Option<usize>,
     style: Style,
@@ -244,12 +293,44 @@ pub fn apply_all(
         crate::pipeline::lint_gate(common, &spec, style)?;
     }
     let rt = crate::pipeline::runtime();
-    let (base, ids) = connect_base(&rt, common, &spec)?;
+    let (base, mut ids) = connect_base(&rt, common, &spec)?;
+    // Plans saved by `plan --out`: exactly the targets they name are applied, and only if a
+    // fresh plan of each would do exactly what was reviewed.
+    let reviewed = saved.map(|path| load_saved(path, &spec)).transpose()?;
+    if let Some(reviewed) = &reviewed {
+        let known: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        if let Some((t, _)) = reviewed.iter().find(|(t, _)| !known.contains(t)) {
+            return Err(CliError::Refused(format!(
+                "{}: the plan names target {t}, which the spec no longer has; nothing was applied",
+                saved.unwrap_or(Path::new("")).display()
+            )));
+        }
+        ids.retain(|t| reviewed.iter().any(|(name, _)| name == &t.to_string()));
+    }
     let opts = match destroy {
         Some((delete_logs, _)) => PlanOptions { destroy: true, delete_logs },
         None => PlanOptions::default(),
     };
-    let planned = rt.block_on(plan_targets(&base, &spec, ids, opts, Some(common.lock_timeout), common.parallelism as usize));
+    let mut planned = rt.block_on(plan_targets(&base, &spec, ids, opts, Some(common.lock_timeout), common.parallelism as usize));
+    if let (Some(reviewed), Some(path)) = (&reviewed, saved) {
+        let mut stale = Vec::new();
+        for p in &mut planned {
+            let Ok((_, fresh, _)) = &mut p.result else { continue };
+            let saved_plan = &reviewed.iter().find(|(t, _)| t == &p.target.to_string()).expect("retained").1;
+            match secmon_engine::check_reviewed(saved_plan, fresh, path) {
+                Ok(()) => *fresh = saved_plan.clone(),
+                Err(e) => stale.push(format!("{}: {e}", p.target)),
+            }
+        }
+        if !stale.is_empty() {
+            for p in planned {
+                if let Ok((_, _, Some(lock))) = p.result {
+                    let _ = rt.block_on(lock.release());
+                }
+            }
+            return Err(CliError::Refused(stale.join("\n")));
+        }
+    }
     print_sections(&planned, style);
     let mut rows = plan_rows(&planned);
     let recovery = destroy.map(|(_, days)| days).unwrap_or(7);
@@ -266,7 +347,8 @@ pub fn apply_all(
     let any_changes = checked.iter().any(|(_, _, plan, _, refused)| plan.has_changes() && refused.is_none());
     let what =
         if destroy.is_some() { "destroy these resources in every target above" } else { "perform these actions in every target above" };
-    let confirmed = if any_changes { crate::pipeline::confirm(auto_approve, what) } else { Ok(()) };
+    // A saved plan was reviewed: it is applied without asking again.
+    let confirmed = if any_changes { crate::pipeline::confirm(auto_approve || reviewed.is_some(), what) } else { Ok(()) };
     let results = rt.block_on(async {
         let one = |(t, s, plan, lock, refused): (TargetId, Session, Plan, Option<Lock>, Option<String>)| {
             let apply_opts = apply_opts.clone();

@@ -382,18 +382,19 @@ fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
             pipeline::import_cmd(&common, &addresses, (auto_approve, force), style)
         }
         Command::Plan { common, output, out, detailed_exitcode, destroy, targets } if fanout::has_targets(&common)? => {
-            if out.is_some() || !targets.is_empty() {
-                return Err(CliError::Refused("a spec with `targets`: --out and --target work on one target; pick it with --account ACCOUNT/REGION on a spec without targets (not yet supported together)".into()));
+            if !targets.is_empty() {
+                return Err(CliError::Refused(TARGET_WITH_TARGETS.into()));
             }
-            fanout::plan_all(&common, output, (detailed_exitcode, destroy), style)
+            fanout::plan_all(&common, output, out.as_deref(), (detailed_exitcode, destroy), style)
         }
-        Command::Apply { plan_file: None, common, auto_approve, targets, fail_after_steps }
-            if targets.is_empty() && fanout::has_targets(&common)? =>
-        {
-            fanout::apply_all(&common, auto_approve, None, fail_after_steps, style)
+        Command::Apply { plan_file, common, auto_approve, targets, fail_after_steps } if fanout::has_targets(&common)? => {
+            if !targets.is_empty() {
+                return Err(CliError::Refused(TARGET_WITH_TARGETS.into()));
+            }
+            fanout::apply_all(&common, (auto_approve, plan_file.as_deref()), None, fail_after_steps, style)
         }
         Command::Destroy { common, auto_approve, recovery_window_days, delete_logs } if fanout::has_targets(&common)? => {
-            fanout::apply_all(&common, auto_approve, Some((delete_logs, recovery_window_days)), None, style)
+            fanout::apply_all(&common, (auto_approve, None), Some((delete_logs, recovery_window_days)), None, style)
         }
         Command::Plan { common, output, out, detailed_exitcode, destroy, targets } => {
             pipeline::plan_cmd(&common, output, out.as_deref(), (detailed_exitcode, destroy), &targets, style)
@@ -407,6 +408,10 @@ fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
         }
     }
 }
+
+/// Why `--target ADDRESS` is refused for a spec with `targets`.
+const TARGET_WITH_TARGETS: &str =
+    "--target ADDRESS is not supported with a spec with `targets` yet: narrow the run to accounts with --account ACCOUNT[/REGION]";
 
 fn print_diagnostics(diags: &[Diagnostic], style: Style) {
     for d in diags {

@@ -1037,10 +1037,19 @@ fn an_organization_trail_is_deployed_in_the_management_account_only() {
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("── target 123456789012/us-east-1 (home region)"), "{stdout}");
     assert!(stdout.contains(&format!("── target {member}/us-east-1 (secrets only)")), "{stdout}");
-    let out = w.secmon(&["apply", "-f", spec, "--auto-approve"]);
+    // GitOps over targets: the reviewed plans are saved, and applied exactly, without asking.
+    let saved = scratch.path().join("plans.json");
+    let saved = saved.to_str().unwrap();
+    let out = w.secmon(&["plan", "-f", spec, "--out", saved]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("Saved the plans of 2 targets"), "{}", text(&out.stderr));
+    let out = w.secmon(&["apply", "-f", spec, saved]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     let out = w.secmon(&["plan", "-f", spec, "--detailed-exitcode"]);
     assert_eq!(out.status.code(), Some(0), "converged: {}", text(&out.stdout));
+    let out = w.secmon(&["apply", "-f", spec, saved]);
+    assert_eq!(out.status.code(), Some(1), "the reviewed plans no longer hold: {}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("changed since this plan was made"), "{}", text(&out.stderr));
 
     let trails = w.rt.block_on(aws.cloudtrail.describe_trails().send()).unwrap();
     assert_eq!(trails.trail_list()[0].is_organization_trail(), Some(true));
