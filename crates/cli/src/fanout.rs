@@ -565,3 +565,79 @@ pub fn import_all(common: &Common, addresses: &[String], (auto_approve, force): 
     print_summary(&rows, style);
     finish(&rows, Outcome::Done)
 }
+
+/// `secmon backtest` of a spec with targets: every home region (where the monitors and the log
+/// group are), concurrently; one section each. A target that cannot be reached fails alone.
+pub fn backtest_all(common: &Common, spec: &Spec, window: (i64, i64), output: crate::Format, style: Style) -> Result<Outcome, CliError> {
+    let rt = crate::pipeline::runtime();
+    let (base, ids) = connect_base(&rt, common, spec)?;
+    let ids: Vec<TargetId> = ids.into_iter().filter(|t| t.home).collect();
+    let targets_spec = spec.state.targets.clone().expect("a spec with targets");
+    let caller = rt.block_on(base.account_id())?;
+    let accounts = rt.block_on(fanout::accounts(&base, &caller, &ids, &targets_spec));
+    let quiet = style.quiet;
+    let reports: Vec<(TargetId, Result<secmon_engine::backtest::BacktestReport, String>)> = rt.block_on(async {
+        let one = |t: TargetId| {
+            let (targets_spec, account) = (targets_spec.clone(), accounts[&t.account].clone());
+            async move {
+                let progress = |m: &str| {
+                    if !quiet {
+                        eprintln!("{t}: {m}")
+                    }
+                };
+                let result = async {
+                    let aws = fanout::connect(&account, &t, &targets_spec).await.map_err(|e| e.to_string())?;
+                    secmon_engine::backtest::backtest_aws(&fanout::spec_for(spec, &t), &aws, window, &progress)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+                .await;
+                (t, result)
+            }
+        };
+        futures::stream::iter(ids).map(one).buffered((common.parallelism as usize).max(1)).collect().await
+    });
+    let rows: Vec<Row> = reports
+        .iter()
+        .map(|(t, r)| match r {
+            Ok(report) => {
+                let matched: u64 = report.monitors.iter().map(|m| m.returned).sum();
+                Row {
+                    target: t.clone(),
+                    counts: None,
+                    status: format!("{matched} event(s) returned over {} monitor(s)", report.monitors.len()),
+                    failed: false,
+                }
+            }
+            Err(e) => Row { target: t.clone(), counts: None, status: format!("failed: {}", first_line(e)), failed: true },
+        })
+        .collect();
+    match output {
+        crate::Format::Json => {
+            let targets: Vec<serde_json::Value> = reports
+                .iter()
+                .map(|(t, r)| match r {
+                    Ok(report) => json!({"account": t.account, "region": t.region, "status": "ok", "report": report}),
+                    Err(e) => json!({"account": t.account, "region": t.region, "status": "failed", "error": e}),
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&json!({"spec": spec.state.name, "targets": targets})).expect("json"));
+        }
+        crate::Format::Text => {
+            for (t, r) in &reports {
+                println!("{}", style.bold(&format!("── target {t}")));
+                match r {
+                    Ok(report) => crate::pipeline::print_backtest(&spec.state.name, report, style),
+                    Err(e) => println!("{} {e}", style.red("Error:")),
+                }
+                println!();
+            }
+            println!("{}", style.bold("Summary:"));
+            for r in &rows {
+                let status = if r.failed { style.red(&r.status) } else { r.status.clone() };
+                println!("  {}  {:<14}  {status}", r.target.account, r.target.region);
+            }
+        }
+    }
+    finish(&rows, Outcome::Done)
+}

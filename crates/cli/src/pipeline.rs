@@ -371,6 +371,27 @@ pub fn import_cmd(common: &Common, addresses: &[String], (auto_approve, force): 
     })
 }
 
+/// A backtest report, as text.
+pub(crate) fn print_backtest(spec_name: &str, report: &secmon_engine::backtest::BacktestReport, style: Style) {
+    println!(
+        "Backtest of `{}` over {} to {} (log group {}):\n",
+        spec_name,
+        secmon_sim::events::format_time(report.since),
+        secmon_sim::events::format_time(report.until),
+        report.log_group
+    );
+    for m in &report.monitors {
+        println!("{} event(s) returned by CloudWatch Logs for this monitor's pattern", m.returned);
+        crate::offline::render_monitor(&m.report, style);
+        for d in &m.disagreements {
+            println!("  {} AWS matched it, secmon's engine does not: {d}", style.red("engine disagreement:"));
+        }
+    }
+    if !report.pushed_down {
+        println!("{} a local emulator applies term patterns only; secmon's engine judged every event it returned.", style.yellow("Note:"));
+    }
+}
+
 /// `30d`, `12h`, `90m`, `45s`, `2w` back from `now`, or a time like `2026-11-01T00:00:00Z`;
 /// epoch seconds.
 fn moment(text: &str, now: i64) -> Result<i64, CliError> {
@@ -400,6 +421,9 @@ pub fn backtest_cmd(common: &Common, (since, until): (&str, Option<&str>), outpu
     if window.0 >= window.1 {
         return Err(CliError::Refused(format!("the window is empty: --since {since} is not before --until")));
     }
+    if spec.state.targets.is_some() && common.accounts.iter().filter(|a| a.contains('/')).count() != 1 {
+        return crate::fanout::backtest_all(common, &spec, window, output, style);
+    }
     let quiet = style.quiet;
     runtime().block_on(async {
         let (spec, aws) = connect(common, spec).await?;
@@ -415,28 +439,7 @@ pub fn backtest_cmd(common: &Common, (since, until): (&str, Option<&str>), outpu
         let report = report?;
         match output {
             Format::Json => println!("{}", serde_json::to_string_pretty(&report).expect("json")),
-            Format::Text => {
-                println!(
-                    "Backtest of `{}` over {} to {} (log group {}):\n",
-                    spec.state.name,
-                    secmon_sim::events::format_time(report.since),
-                    secmon_sim::events::format_time(report.until),
-                    report.log_group
-                );
-                for m in &report.monitors {
-                    println!("{} event(s) returned by CloudWatch Logs for this monitor's pattern", m.returned);
-                    crate::offline::render_monitor(&m.report, style);
-                    for d in &m.disagreements {
-                        println!("  {} AWS matched it, secmon's engine does not: {d}", style.red("engine disagreement:"));
-                    }
-                }
-                if !report.pushed_down {
-                    println!(
-                        "{} a local emulator applies term patterns only; secmon's engine judged every event it returned.",
-                        style.yellow("Note:")
-                    );
-                }
-            }
+            Format::Text => print_backtest(&spec.state.name, &report, style),
         }
         Ok(Outcome::Done)
     })

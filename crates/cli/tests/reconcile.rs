@@ -870,6 +870,25 @@ fn a_brought_key_is_used_as_is_and_none_uses_no_key() {
     let key_arn = key.key_metadata().unwrap().arn().unwrap().to_string();
     let scratch = tempfile::Builder::new().prefix("secmon-own-key-").tempdir().unwrap();
     let seed = std::fs::read_to_string(root().join(SEED)).unwrap();
+    // A wrong or unusable ARN stops the plan, before anything is changed.
+    let wrong = scratch.path().join("wrong.yaml");
+    let missing = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000";
+    std::fs::write(&wrong, format!("{seed}\nencryption:\n  key: {missing}\n")).unwrap();
+    let out = w.secmon(&["apply", "-f", wrong.to_str().unwrap(), "--auto-approve", "--stats"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("encryption.key: arn:aws:kms") && err.contains("cannot be described"), "{err}");
+    assert_eq!(mutating(&err), 0, "nothing was changed: {err}");
+    let made = w.rt.block_on(aws.kms.create_key().send()).unwrap();
+    let (disabled, disabled_id) =
+        (made.key_metadata().unwrap().arn().unwrap().to_string(), made.key_metadata().unwrap().key_id().to_string());
+    // By key id: the emulator fails DisableKey given an ARN (docs/emulator.md).
+    w.rt.block_on(aws.kms.disable_key().key_id(&disabled_id).send()).unwrap();
+    std::fs::write(&wrong, format!("{seed}\nencryption:\n  key: {disabled}\n")).unwrap();
+    let out = w.secmon(&["plan", "-f", wrong.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("is disabled"), "{}", text(&out.stderr));
+
     let own = scratch.path().join("own.yaml");
     std::fs::write(&own, format!("{seed}\nencryption:\n  key: {key_arn}\n")).unwrap();
     let out = w.secmon(&["apply", "-f", own.to_str().unwrap(), "--auto-approve"]);
@@ -1001,6 +1020,16 @@ fn a_spec_with_targets_fans_out_over_accounts_and_regions() {
     let one = format!("{}/us-east-1", members[0]);
     let out = w.secmon(&["verify", "-f", spec, "--account", &one]);
     assert!(!text(&out.stdout).contains("── target") && text(&out.stdout).contains("trail secrets-manager-trail"), "{}", text(&out.stdout));
+    // backtest: every home region's monitors over their log group.
+    let mut args = vec!["backtest", "-f", spec, "--since", "1h"];
+    args.extend(&filters);
+    let out = w.secmon(&args);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains(&format!("── target {}/us-east-1", members[0])) && !stdout.contains("/eu-west-1"),
+        "home regions only: {stdout}"
+    );
     let out = w.secmon(&["verify", "-f", spec, "--trigger"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("name it with --account ACCOUNT/REGION"), "{}", text(&out.stderr));

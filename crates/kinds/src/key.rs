@@ -336,10 +336,11 @@ impl ResourceKind for Def {
     /// TagResource takes a key id or ARN, not an alias: a key just created is known by its alias.
     fn tag<'a>(&'a self, aws: &'a Aws, r: &'a Resource, tags: Vec<(String, String)>) -> Fut<'a, ()> {
         Box::pin(async move {
-            let id = match &r.arn {
+            let arn = match &r.arn {
                 Some(arn) => arn.clone(),
                 None => key_arn(aws, &r.attrs::<Attrs>().alias).await?,
             };
+            let id = key_id_of(&arn);
             let tags: Vec<Tag> = tags.into_iter().map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build().expect("tag")).collect();
             send("TagResource", aws.kms.tag_resource().key_id(id).set_tags(Some(tags)).send()).await
         })
@@ -439,6 +440,36 @@ pub(crate) fn alias_live_key_arns(state: &mut crate::LiveState) {
             }
         }
     }
+}
+
+/// A key the spec brings by ARN (`encryption.key`) must exist, be enabled and be a symmetric
+/// encryption key (CloudTrail, S3, CloudWatch Logs and SNS use no other): checked when the spec
+/// is read, so that a wrong ARN stops the plan instead of an apply half-way.
+pub(crate) async fn check_existing(aws: &Aws, arn: &str) -> Result<(), KindError> {
+    let refuse = |why: String| KindError::Input(format!("encryption.key: {arn} {why}; nothing was changed"));
+    let described = match aws.kms.describe_key().key_id(arn).send().await {
+        Ok(d) => d,
+        Err(e) if matches!(error_code(&e), Some("NotFoundException") | Some("AccessDeniedException")) => {
+            let code = error_code(&e).unwrap_or_default().to_string();
+            return Err(refuse(format!("cannot be described ({code}): check the ARN, and that the key policy lets this account use it")));
+        }
+        Err(e) => return Err(fail("DescribeKey")(e)),
+    };
+    let Some(meta) = described.key_metadata() else { return Err(refuse("cannot be described".into())) };
+    if meta.key_state() == Some(&KeyState::PendingDeletion) {
+        return Err(refuse("is pending deletion".into()));
+    }
+    if !meta.enabled() {
+        return Err(refuse("is disabled".into()));
+    }
+    let spec = meta.key_spec().map(|s| s.as_str()).unwrap_or("SYMMETRIC_DEFAULT");
+    let usage = meta.key_usage().map(|u| u.as_str()).unwrap_or("ENCRYPT_DECRYPT");
+    if spec != "SYMMETRIC_DEFAULT" || usage != "ENCRYPT_DECRYPT" {
+        return Err(refuse(format!(
+            "is a {spec} key for {usage}: CloudTrail, S3, CloudWatch Logs and SNS take only symmetric encryption keys"
+        )));
+    }
+    Ok(())
 }
 
 /// The key id of a key ARN (`arn:aws:kms:<region>:<account>:key/<id>`).

@@ -49,7 +49,18 @@ pub(crate) async fn read_spec(aws: &Aws, unresolved: &DesiredState) -> Result<cr
     let desired = crate::desired_resources(&state, &target);
     let late: Vec<Kind> = Kind::ALL.iter().copied().filter(|k| !early.contains(k)).collect();
     let mut found = early_found?;
-    found.extend(read_kinds(aws, &ReadCtx { spec, desired: &desired, global }, &late).await?);
+    let brought_key = async {
+        match state.encryption.key_choice() {
+            secmon_spec::KeyChoice::Existing(arn) if state.key_ref().is_some() && !state.secondary_region => {
+                crate::key::check_existing(aws, &arn).await
+            }
+            _ => Ok(()),
+        }
+    };
+    let late_ctx = ReadCtx { spec, desired: &desired, global };
+    let (late_found, brought_key) = tokio::join!(read_kinds(aws, &late_ctx, &late), brought_key);
+    brought_key?;
+    found.extend(late_found?);
     let live = finish(aws, spec, &target, found, owned?).await?;
     Ok(crate::cloud::SpecRead { target, state, desired, live })
 }
