@@ -240,8 +240,14 @@ impl ResourceKind for Def {
         Box::pin(async move {
             let (before, a): (Attrs, Attrs) = (before.attrs(), r.attrs());
             if before.settings() != a.settings() {
+                let key_unchanged = before.kms_key == a.kms_key;
                 let a = with_key_arn(aws, a.clone()).await?;
-                let request = settings!(aws.cloudtrail.update_trail(), r, a, true);
+                let mut request = settings!(aws.cloudtrail.update_trail(), r, a, true);
+                // The key is written only when it changes (an empty value removes it): an
+                // unrelated update of an unencrypted trail sends no KmsKeyId at all.
+                if key_unchanged {
+                    request = request.set_kms_key_id(None);
+                }
                 send("UpdateTrail", request.send()).await?;
             }
             let selectors =
