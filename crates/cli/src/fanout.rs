@@ -412,6 +412,68 @@ fn progress(t: &TargetId, style: Style) -> Arc<dyn Fn(&Event) + Send + Sync> {
     })
 }
 
+/// Runs `work` in every target (its connection and its part of the spec), at most
+/// `parallelism` at once; each target's result or why not, in target order. For the read-only
+/// commands: no lock, no plan.
+fn each_target<T, F, Fut>(
+    rt: &tokio::runtime::Runtime,
+    base: &Aws,
+    spec: &Spec,
+    ids: Vec<TargetId>,
+    parallelism: u64,
+    work: F,
+) -> Result<Vec<(TargetId, Result<T, String>)>, CliError>
+where
+    F: Fn(TargetId, Spec, Aws) -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let targets_spec = spec.state.targets.clone().expect("a spec with targets");
+    let caller = rt.block_on(base.account_id())?;
+    let accounts = rt.block_on(fanout::accounts(base, &caller, &ids, &targets_spec));
+    let work = &work;
+    Ok(rt.block_on(async {
+        let one = |t: TargetId| {
+            let (targets_spec, account) = (targets_spec.clone(), accounts[&t.account].clone());
+            async move {
+                let result = match fanout::connect(&account, &t, &targets_spec).await {
+                    Ok(aws) => work(t.clone(), fanout::spec_for(spec, &t), aws).await,
+                    Err(e) => Err(e.to_string()),
+                };
+                (t, result)
+            }
+        };
+        futures::stream::iter(ids).map(one).buffered((parallelism as usize).max(1)).collect().await
+    }))
+}
+
+/// A summary row per target: `ok` says what a report holds.
+fn status_rows<T>(reports: &[(TargetId, Result<T, String>)], ok: impl Fn(&T) -> String) -> Vec<Row> {
+    reports
+        .iter()
+        .map(|(t, r)| match r {
+            Ok(report) => Row { target: t.clone(), counts: None, status: ok(report), failed: false },
+            Err(e) => Row { target: t.clone(), counts: None, status: format!("failed: {}", first_line(e)), failed: true },
+        })
+        .collect()
+}
+
+/// One section per target (`render` prints a report), then the summary of `rows`.
+fn print_report_sections<T>(reports: &[(TargetId, Result<T, String>)], rows: &[Row], style: Style, render: impl Fn(&TargetId, &T)) {
+    for (t, r) in reports {
+        println!("{}", style.bold(&format!("── target {t} {}", if t.home { "(home region)" } else { "(secrets only)" })));
+        match r {
+            Ok(report) => render(t, report),
+            Err(e) => println!("{} {e}", style.red("Error:")),
+        }
+        println!();
+    }
+    println!("{}", style.bold("Summary:"));
+    for r in rows {
+        let status = if r.failed { style.red(&r.status) } else { r.status.clone() };
+        println!("  {}  {:<14}  {status}", r.target.account, r.target.region);
+    }
+}
+
 /// `secmon verify` of a spec with targets: every target's checks, one section each, then a
 /// summary. What acts (`--trigger` reads a secret, `--notify-test` publishes, `--resend-confirmation`
 /// subscribes) runs in one target only, chosen with `--account ACCOUNT/REGION`.
@@ -425,41 +487,20 @@ pub fn verify_all(common: &Common, output: crate::Format, opts: secmon_verify::O
     let spec = Spec::from_file(&common.file)?;
     let rt = crate::pipeline::runtime();
     let (base, ids) = connect_base(&rt, common, &spec)?;
-    let targets_spec = spec.state.targets.clone().expect("a spec with targets");
-    let caller = rt.block_on(base.account_id())?;
-    let accounts = rt.block_on(fanout::accounts(&base, &caller, &ids, &targets_spec));
-    let reports: Vec<(TargetId, Result<secmon_verify::Report, String>)> = rt.block_on(async {
-        let one = |t: TargetId| {
-            let (targets_spec, opts, account) = (targets_spec.clone(), &opts, accounts[&t.account].clone());
-            let spec = &spec;
-            async move {
-                let result = async {
-                    let aws = fanout::connect(&account, &t, &targets_spec).await.map_err(|e| e.to_string())?;
-                    secmon_engine::verify(&fanout::spec_for(spec, &t), &aws, opts).await.map_err(|e| e.to_string())
-                }
-                .await;
-                (t, result)
-            }
-        };
-        futures::stream::iter(ids).map(one).buffered((common.parallelism as usize).max(1)).collect().await
-    });
+    let opts = &opts;
+    let reports = each_target(&rt, &base, &spec, ids, common.parallelism, |_, spec, aws| async move {
+        secmon_engine::verify(&spec, &aws, opts).await.map_err(|e| e.to_string())
+    })?;
     let worst = reports.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|r| r.worst()).max().unwrap_or(Status::Ok);
     let outcome = match worst {
         Status::Failed => Outcome::LinkBroken,
         Status::Warning => Outcome::WarningsOnly,
         _ => Outcome::Done,
     };
-    let rows: Vec<Row> = reports
-        .iter()
-        .map(|(t, r)| match r {
-            Ok(report) => {
-                let n = |s: Status| report.checks.iter().filter(|c| c.status == s).count();
-                let status = format!("{} ok, {} warning, {} failed", n(Status::Ok), n(Status::Warning), n(Status::Failed));
-                Row { target: t.clone(), counts: None, status, failed: false }
-            }
-            Err(e) => Row { target: t.clone(), counts: None, status: format!("failed: {}", first_line(e)), failed: true },
-        })
-        .collect();
+    let rows = status_rows(&reports, |report: &secmon_verify::Report| {
+        let n = |s: Status| report.checks.iter().filter(|c| c.status == s).count();
+        format!("{} ok, {} warning, {} failed", n(Status::Ok), n(Status::Warning), n(Status::Failed))
+    });
     match output {
         crate::Format::Json => {
             let targets: Vec<serde_json::Value> = reports
@@ -475,19 +516,7 @@ pub fn verify_all(common: &Common, output: crate::Format, opts: secmon_verify::O
             println!("{}", serde_json::to_string_pretty(&v).expect("json"));
         }
         crate::Format::Text => {
-            for (t, r) in &reports {
-                println!("{}", style.bold(&format!("── target {t} {}", if t.home { "(home region)" } else { "(secrets only)" })));
-                match r {
-                    Ok(report) => print!("{}", crate::render::verify_text(report, style)),
-                    Err(e) => println!("{} {e}", style.red("Error:")),
-                }
-                println!();
-            }
-            println!("{}", style.bold("Summary:"));
-            for r in &rows {
-                let status = if r.failed { style.red(&r.status) } else { r.status.clone() };
-                println!("  {}  {:<14}  {status}", r.target.account, r.target.region);
-            }
+            print_report_sections(&reports, &rows, style, |_, report| print!("{}", crate::render::verify_text(report, style)))
         }
     }
     finish(&rows, outcome)
@@ -572,46 +601,19 @@ pub fn backtest_all(common: &Common, spec: &Spec, window: (i64, i64), output: cr
     let rt = crate::pipeline::runtime();
     let (base, ids) = connect_base(&rt, common, spec)?;
     let ids: Vec<TargetId> = ids.into_iter().filter(|t| t.home).collect();
-    let targets_spec = spec.state.targets.clone().expect("a spec with targets");
-    let caller = rt.block_on(base.account_id())?;
-    let accounts = rt.block_on(fanout::accounts(&base, &caller, &ids, &targets_spec));
     let quiet = style.quiet;
-    let reports: Vec<(TargetId, Result<secmon_engine::backtest::BacktestReport, String>)> = rt.block_on(async {
-        let one = |t: TargetId| {
-            let (targets_spec, account) = (targets_spec.clone(), accounts[&t.account].clone());
-            async move {
-                let progress = |m: &str| {
-                    if !quiet {
-                        eprintln!("{t}: {m}")
-                    }
-                };
-                let result = async {
-                    let aws = fanout::connect(&account, &t, &targets_spec).await.map_err(|e| e.to_string())?;
-                    secmon_engine::backtest::backtest_aws(&fanout::spec_for(spec, &t), &aws, window, &progress)
-                        .await
-                        .map_err(|e| e.to_string())
-                }
-                .await;
-                (t, result)
+    let reports = each_target(&rt, &base, spec, ids, common.parallelism, |t, spec, aws| async move {
+        let progress = |m: &str| {
+            if !quiet {
+                eprintln!("{t}: {m}")
             }
         };
-        futures::stream::iter(ids).map(one).buffered((common.parallelism as usize).max(1)).collect().await
+        secmon_engine::backtest::backtest_aws(&spec, &aws, window, &progress).await.map_err(|e| e.to_string())
+    })?;
+    let rows = status_rows(&reports, |report: &secmon_engine::backtest::BacktestReport| {
+        let matched: u64 = report.monitors.iter().map(|m| m.returned).sum();
+        format!("{matched} event(s) returned over {} monitor(s)", report.monitors.len())
     });
-    let rows: Vec<Row> = reports
-        .iter()
-        .map(|(t, r)| match r {
-            Ok(report) => {
-                let matched: u64 = report.monitors.iter().map(|m| m.returned).sum();
-                Row {
-                    target: t.clone(),
-                    counts: None,
-                    status: format!("{matched} event(s) returned over {} monitor(s)", report.monitors.len()),
-                    failed: false,
-                }
-            }
-            Err(e) => Row { target: t.clone(), counts: None, status: format!("failed: {}", first_line(e)), failed: true },
-        })
-        .collect();
     match output {
         crate::Format::Json => {
             let targets: Vec<serde_json::Value> = reports
@@ -624,19 +626,7 @@ pub fn backtest_all(common: &Common, spec: &Spec, window: (i64, i64), output: cr
             println!("{}", serde_json::to_string_pretty(&json!({"spec": spec.state.name, "targets": targets})).expect("json"));
         }
         crate::Format::Text => {
-            for (t, r) in &reports {
-                println!("{}", style.bold(&format!("── target {t}")));
-                match r {
-                    Ok(report) => crate::pipeline::print_backtest(&spec.state.name, report, style),
-                    Err(e) => println!("{} {e}", style.red("Error:")),
-                }
-                println!();
-            }
-            println!("{}", style.bold("Summary:"));
-            for r in &rows {
-                let status = if r.failed { style.red(&r.status) } else { r.status.clone() };
-                println!("  {}  {:<14}  {status}", r.target.account, r.target.region);
-            }
+            print_report_sections(&reports, &rows, style, |_, report| crate::pipeline::print_backtest(&spec.state.name, report, style))
         }
     }
     finish(&rows, Outcome::Done)
