@@ -212,7 +212,10 @@ pub fn count_matches(path: &str, format: Format, pattern: &Pattern) -> Result<(u
     let projection = Projection::for_pattern(pattern, &[]);
     let (mut total, mut matched) = (0u64, 0u64);
     let mut err = None;
-    scan(path, format, &mut |raw| {
+    // With no literal to skip records by, every record is parsed: its members are found while
+    // it is split, in the same pass.
+    let members = projection.is_some() && prefilter.admits_all();
+    scan_members(path, format, members, &mut |raw| {
         total += 1;
         if !prefilter.admits(raw.kind, raw.bytes, Need::Matches, raw.escapes) {
             return true;
@@ -226,7 +229,7 @@ pub fn count_matches(path: &str, format: Format, pattern: &Pattern) -> Result<(u
             (Some(p), RawKind::Line, Format::Auto | Format::CloudTrail) => {
                 Ok(p.parse(raw.bytes).is_ok_and(|v| v.is_object() && projected(&v)))
             }
-            (Some(p), _, _) => match p.parse(raw.bytes) {
+            (Some(p), _, _) => match raw.members.map_or_else(|| p.parse(raw.bytes), |m| p.parse_members(raw.bytes, m)) {
                 Ok(v @ Value::Object(_)) => Ok(projected(&v)),
                 _ => full(&raw),
             },
@@ -260,7 +263,13 @@ pub struct Raw<'a> {
     pub line: u64,
     /// Whether the bytes may hold a JSON escape (false only when the scanner saw no backslash).
     pub escapes: bool,
+    /// The record's top-level members (key between its quotes, value), when the scan was asked
+    /// to find them while splitting ([`scan_members`]); None otherwise.
+    pub members: Option<&'a [Member]>,
 }
+
+/// A top-level member of a record: the byte ranges of its key (between the quotes) and value.
+pub type Member = (std::ops::Range<usize>, std::ops::Range<usize>);
 
 impl Raw<'_> {
     /// The event these bytes hold, read as `format` says.
@@ -340,7 +349,7 @@ struct Window {
     base: u64,
 }
 
-const CHUNK: usize = 1 << 22;
+const CHUNK: usize = 1 << 18;
 /// The longest record or line the window grows to hold: a file that needs more is refused (a
 /// CloudTrail record or a CloudWatch Logs event is at most a few hundred KiB), so memory stays
 /// bounded whatever the input.
@@ -435,6 +444,12 @@ impl Window {
 /// Splits `path` into lines or CloudTrail records without parsing them, and hands each to `f`
 /// (which returns false to stop).
 pub fn scan(path: &str, format: Format, f: &mut dyn FnMut(Raw<'_>) -> bool) -> Result<(), EventsError> {
+    scan_members(path, format, false, f)
+}
+
+/// [`scan`], also handing out each CloudTrail record's top-level members when `members` is
+/// set ([`Raw::members`]), found in the pass that splits the records.
+pub fn scan_members(path: &str, format: Format, members: bool, f: &mut dyn FnMut(Raw<'_>) -> bool) -> Result<(), EventsError> {
     let io = |source| EventsError::Io { file: path.to_string(), source };
     let mut w = Window::new(open(path)?);
     w.fill().map_err(io)?;
@@ -444,7 +459,7 @@ pub fn scan(path: &str, format: Format, f: &mut dyn FnMut(Raw<'_>) -> bool) -> R
         Format::JsonLines | Format::Text => false,
     };
     if json {
-        scan_json(path, &mut w, f)
+        scan_json(path, &mut w, members, f)
     } else {
         scan_lines(&mut w, f).map_err(io)
     }
@@ -464,14 +479,14 @@ fn scan_lines(w: &mut Window, f: &mut dyn FnMut(Raw<'_>) -> bool) -> std::io::Re
         if let Some(b) = bytes.strip_suffix(b"\r") {
             bytes = b;
         }
-        if !bytes.trim_ascii().is_empty() && !f(Raw { kind: RawKind::Line, bytes, line, escapes: true }) {
+        if !bytes.trim_ascii().is_empty() && !f(Raw { kind: RawKind::Line, bytes, line, escapes: true, members: None }) {
             return Ok(());
         }
         w.consume(next);
     }
 }
 
-fn scan_json(path: &str, w: &mut Window, f: &mut dyn FnMut(Raw<'_>) -> bool) -> Result<(), EventsError> {
+fn scan_json(path: &str, w: &mut Window, members: bool, f: &mut dyn FnMut(Raw<'_>) -> bool) -> Result<(), EventsError> {
     let io = |source| EventsError::Io { file: path.to_string(), source };
     let malformed = |w: &Window, what: &str| EventsError::Malformed {
         file: path.to_string(),
@@ -483,7 +498,7 @@ fn scan_json(path: &str, w: &mut Window, f: &mut dyn FnMut(Raw<'_>) -> bool) -> 
             None => return Ok(()),
             Some(b'[') => {
                 w.consume(1);
-                if !scan_array(path, w, f)? {
+                if !scan_array(path, w, members, f)? {
                     return Ok(());
                 }
             }
@@ -492,7 +507,7 @@ fn scan_json(path: &str, w: &mut Window, f: &mut dyn FnMut(Raw<'_>) -> bool) -> 
                 match prefix {
                     Some(n) if n > 0 => {
                         w.consume(n);
-                        if !scan_array(path, w, f)? {
+                        if !scan_array(path, w, members, f)? {
                             return Ok(());
                         }
                         // The rest of the log file object: more keys (skipped), then `}`.
@@ -562,19 +577,20 @@ fn emit_object(path: &str, bytes: &[u8], f: &mut dyn FnMut(Raw<'_>) -> bool) -> 
         if let Some(records) = v.get("Records").and_then(Value::as_array) {
             for r in records {
                 let text = serde_json::to_vec(r).expect("value");
-                if !f(Raw { kind: RawKind::Record, bytes: &text, line: 0, escapes: true }) {
+                if !f(Raw { kind: RawKind::Record, bytes: &text, line: 0, escapes: true, members: None }) {
                     return Ok(false);
                 }
             }
             return Ok(true);
         }
     }
-    Ok(f(Raw { kind: RawKind::Record, bytes, line: 0, escapes: true }))
+    Ok(f(Raw { kind: RawKind::Record, bytes, line: 0, escapes: true, members: None }))
 }
 
 /// The elements of an array whose `[` is consumed, through its `]`; false when `f` stopped.
-fn scan_array(path: &str, w: &mut Window, f: &mut dyn FnMut(Raw<'_>) -> bool) -> Result<bool, EventsError> {
+fn scan_array(path: &str, w: &mut Window, members: bool, f: &mut dyn FnMut(Raw<'_>) -> bool) -> Result<bool, EventsError> {
     let io = |source| EventsError::Io { file: path.to_string(), source };
+    let found = std::cell::RefCell::new(Vec::<Member>::new());
     loop {
         match w.peek_past_ws().map_err(io)? {
             Some(b']') => {
@@ -584,7 +600,23 @@ fn scan_array(path: &str, w: &mut Window, f: &mut dyn FnMut(Raw<'_>) -> bool) ->
             Some(b',') => w.consume(1),
             Some(_) => {
                 // Records are objects: the scanner also says whether one holds a backslash.
+                // A record the member walker does not understand is measured the plain way,
+                // and handed out without members (its parser then says what is wrong).
                 let measure = |d: &[u8]| match d.first() {
+                    Some(b'{') if members => {
+                        let mut found = found.borrow_mut();
+                        found.clear();
+                        match crate::jsonscan::walk_object(d, &mut |k, v| {
+                            found.push((k, v));
+                            true
+                        }) {
+                            Some(n) => Some((n, true)),
+                            None => {
+                                found.clear();
+                                crate::jsonscan::skip_nested_escapes(d)
+                            }
+                        }
+                    }
                     Some(b'{') => crate::jsonscan::skip_nested_escapes(d),
                     _ => skip_value(d).map(|n| (n, true)),
                 };
@@ -595,7 +627,9 @@ fn scan_array(path: &str, w: &mut Window, f: &mut dyn FnMut(Raw<'_>) -> bool) ->
                         message: "unexpected end of file inside a record".into(),
                     });
                 };
-                if !f(Raw { kind: RawKind::Record, bytes: &w.data()[..n], line: 0, escapes }) {
+                let found = found.borrow();
+                let members = (members && !found.is_empty()).then_some(&found[..]);
+                if !f(Raw { kind: RawKind::Record, bytes: &w.data()[..n], line: 0, escapes, members }) {
                     return Ok(false);
                 }
                 w.consume(n);

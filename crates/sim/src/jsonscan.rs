@@ -1,12 +1,17 @@
-//! Finding where JSON values end without parsing them.
+//! Finding where JSON values end, and an object's members, without parsing them.
 //!
-//! CloudTrail records are mostly strings. The scanner lists the quote characters of the text
-//! with one SIMD search (`memchr`), pairs them into strings (a quote preceded by an odd run of
-//! backslashes is inside a string), and looks at the few bytes between strings for brackets.
-//! That is enough to find the end of a record, or of a value inside it; whether the text is
-//! valid JSON is decided later, by the parser, for the records that are parsed at all.
+//! CloudTrail records are mostly strings. The scanner reads 64 bytes at a time: SIMD compares
+//! (the `wide` crate: SSE2 on x86_64, NEON on aarch64, plain code elsewhere) give one bit per
+//! byte for quotes, backslashes, brackets and separators; backslash runs decide which quotes
+//! are escaped; a prefix XOR of the real quotes gives the bytes inside strings; what is left
+//! are the structural characters, usually a handful per block, walked in order to track the
+//! nesting. That is enough to find the end of a record, or its top-level members; whether the
+//! text is valid JSON is decided later, by the parser, for what is parsed at all.
+
+use std::ops::Range;
 
 use memchr::memchr_iter;
+use wide::u8x16;
 
 /// Whether the quote at `q` is escaped (an odd number of backslashes right before it).
 fn escaped(d: &[u8], q: usize) -> bool {
@@ -14,102 +19,110 @@ fn escaped(d: &[u8], q: usize) -> bool {
     run % 2 == 1
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-
-/// The high bit of every byte of `w` equal to `c` (exact: no carries cross bytes).
-#[inline]
-fn eq_mask(w: u64, c: u8) -> u64 {
-    let x = w ^ (ONES * u64::from(c));
-    !(((x & LOW7) + LOW7) | x | LOW7)
+/// One 64-byte block as bitmaps, bit `i` for byte `i`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Classes {
+    quote: u64,
+    backslash: u64,
+    /// `{` and `[`.
+    open: u64,
+    /// `}` and `]`.
+    close: u64,
+    /// `:` and `,` (only when asked for).
+    sep: u64,
 }
 
-const HIGH: u64 = 0x8080_8080_8080_8080;
+#[inline(always)]
+fn classify(block: &[u8; 64], seps: bool) -> Classes {
+    let mut c = Classes::default();
+    for k in 0..4 {
+        let lane: [u8; 16] = block[16 * k..16 * k + 16].try_into().expect("16 bytes");
+        let v = u8x16::new(lane);
+        let bits = |m: u8x16| u64::from(m.to_bitmask() as u16) << (16 * k);
+        c.quote |= bits(v.simd_eq(u8x16::splat(b'"')));
+        c.backslash |= bits(v.simd_eq(u8x16::splat(b'\\')));
+        // `[` and `]` are `{` and `}` with bit 5 clear; no other byte folds onto them.
+        let folded = v | u8x16::splat(0x20);
+        c.open |= bits(folded.simd_eq(u8x16::splat(b'{')));
+        c.close |= bits(folded.simd_eq(u8x16::splat(b'}')));
+        if seps {
+            c.sep |= bits(v.simd_eq(u8x16::splat(b':')) | v.simd_eq(u8x16::splat(b',')));
+        }
+    }
+    c
+}
 
-/// The scanner's state between blocks.
-#[derive(Default)]
-struct Nesting {
-    depth: usize,
-    in_string: bool,
-    /// The previous byte was a backslash inside a string.
+/// Each bit becomes the XOR of itself and every lower bit: from a mask of quotes, the bytes
+/// from an opening quote up to (not including) its closing one.
+#[inline(always)]
+fn prefix_xor(mut x: u64) -> u64 {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    x
+}
+
+/// Which bytes are inside strings, carried from block to block.
+#[derive(Debug, Default)]
+struct Strings {
+    /// The first byte of the next block is escaped (this block ended in an odd backslash run).
     escape_next: bool,
+    /// The next block starts inside a string: all ones or zero.
+    inside: u64,
 }
 
-impl Nesting {
-    /// A bracket outside strings at `i`; Some(end) when it closes the outermost value, Some(None)
-    /// for a stray closing bracket.
-    #[inline]
-    fn bracket(&mut self, i: usize, b: u8) -> Option<Option<usize>> {
-        match b {
-            b'{' | b'[' => self.depth += 1,
-            b'}' | b']' => {
-                if self.depth == 0 {
-                    return Some(None);
-                }
-                self.depth -= 1;
-                if self.depth == 0 {
-                    return Some(Some(i + 1));
-                }
-            }
-            _ => {}
+impl Strings {
+    /// The bytes escaped by a backslash. Backslashes are rare in CloudTrail records, so a loop
+    /// over them is simplest and costs nothing on the blocks that have none.
+    #[inline(always)]
+    fn escaped(&mut self, backslash: u64) -> u64 {
+        let mut escaped = 0u64;
+        let mut pending = backslash;
+        if std::mem::take(&mut self.escape_next) {
+            escaped |= 1;
+            pending &= !1;
         }
-        None
+        while pending != 0 {
+            let p = pending.trailing_zeros();
+            if p == 63 {
+                self.escape_next = true;
+                break;
+            }
+            // The byte after this backslash is escaped, and escapes nothing if it is one.
+            escaped |= 1 << (p + 1);
+            pending &= !(1 << (p + 1));
+            pending &= pending - 1;
+        }
+        escaped
     }
 
-    /// Byte by byte, for blocks holding a backslash (rare in CloudTrail records).
-    fn slow(&mut self, base: usize, block: &[u8]) -> Option<Option<usize>> {
-        for (k, b) in block.iter().enumerate() {
-            if self.in_string {
-                if self.escape_next {
-                    self.escape_next = false;
-                } else if *b == b'\\' {
-                    self.escape_next = true;
-                } else if *b == b'"' {
-                    self.in_string = false;
-                }
-            } else if *b == b'"' {
-                self.in_string = true;
-            } else if let Some(end) = self.bracket(base + k, *b) {
-                return Some(end);
-            }
-        }
-        None
+    /// The bytes inside strings, the opening quote included and the closing one not.
+    #[inline(always)]
+    fn inside(&mut self, c: &Classes) -> u64 {
+        let quotes = if c.backslash == 0 && !self.escape_next { c.quote } else { c.quote & !self.escaped(c.backslash) };
+        let inside = prefix_xor(quotes) ^ self.inside;
+        self.inside = 0u64.wrapping_sub(inside >> 63);
+        inside
     }
+}
 
-    /// Eight words at once: the quotes give, by a prefix XOR, which bytes are inside strings;
-    /// only bracket candidates outside them are looked at.
-    fn fast(&mut self, base: usize, block: &[u8]) -> Option<Option<usize>> {
-        for (k, word) in block.chunks_exact(8).enumerate() {
-            let w = u64::from_le_bytes(word.try_into().expect("8 bytes"));
-            let mut strings = eq_mask(w, b'"');
-            strings ^= strings << 8;
-            strings ^= strings << 16;
-            strings ^= strings << 32;
-            if self.in_string {
-                strings ^= HIGH;
-            }
-            self.in_string = strings >> 63 == 1;
-            // `{ } [ ]` all become 0x7F when OR-ed with 0x26 (so do `Y _ y DEL`, which the byte
-            // check below drops; outside strings they only occur in invalid JSON).
-            let mut candidates = eq_mask(w | (ONES * 0x26), 0x7F) & !strings;
-            while candidates != 0 {
-                let i = (candidates.trailing_zeros() / 8) as usize;
-                candidates &= candidates - 1;
-                if let Some(end) = self.bracket(base + 8 * k + i, word[i]) {
-                    return Some(end);
-                }
-            }
+/// The 64 bytes at `base` (padded with spaces past the end of `d`).
+#[inline(always)]
+fn block_at<'a>(d: &'a [u8], base: usize, padded: &'a mut [u8; 64]) -> &'a [u8; 64] {
+    match d.get(base..base + 64) {
+        Some(b) => b.try_into().expect("64 bytes"),
+        None => {
+            padded.fill(b' ');
+            padded[..d.len() - base].copy_from_slice(&d[base..]);
+            padded
         }
-        None
     }
 }
 
 /// The length of the object or array at the start of `d`, or None when `d` ends first.
-///
-/// Reads 64 bytes at a time in portable integer code (SWAR): per 8-byte word, a mask of quotes,
-/// a prefix XOR of it for the bytes inside strings, and a mask of brackets outside them. Blocks
-/// with a backslash (escaped quotes) go byte by byte. Only strings and nesting are tracked;
-/// validity is the parser's business.
 pub fn skip_nested(d: &[u8]) -> Option<usize> {
     skip_nested_escapes(d).map(|(end, _)| end)
 }
@@ -117,33 +130,117 @@ pub fn skip_nested(d: &[u8]) -> Option<usize> {
 /// [`skip_nested`], and whether the value may hold a backslash (so a JSON escape): false only
 /// when none was seen, which lets a literal search trust the raw bytes.
 pub fn skip_nested_escapes(d: &[u8]) -> Option<(usize, bool)> {
-    let mut n = Nesting::default();
-    let mut escapes = false;
+    let mut strings = Strings::default();
     let mut padded = [b' '; 64];
-    let mut base = 0;
-    // No backslash before `clear_until`: one search covers many blocks (backslashes are rare),
-    // within a horizon so that a record never pays for the rest of the buffer.
-    let mut clear_until = 0;
+    let (mut depth, mut escapes, mut base) = (0usize, false, 0usize);
     while base < d.len() {
-        let block = if d.len() - base >= 64 {
-            &d[base..base + 64]
-        } else {
-            padded[..d.len() - base].copy_from_slice(&d[base..]);
-            &padded[..]
-        };
-        if clear_until < base + 64 {
-            let horizon = d.len().min(base + 512);
-            clear_until = memchr::memchr(b'\\', &d[base..horizon]).map_or(horizon.max(base + 64), |i| base + i);
-        }
-        let slow = n.escape_next || clear_until < base + 64;
-        escapes |= slow;
-        let done = if slow { n.slow(base, block) } else { n.fast(base, block) };
-        if let Some(end) = done {
-            return end.filter(|e| *e <= d.len()).map(|e| (e, escapes));
+        let c = classify(block_at(d, base, &mut padded), false);
+        escapes |= c.backslash != 0;
+        let inside = strings.inside(&c);
+        let (open, close) = (c.open & !inside, c.close & !inside);
+        // A handful of brackets per block at most: walking them beats counting them (the
+        // baseline x86_64 target has no popcount instruction).
+        let mut structural = open | close;
+        while structural != 0 {
+            let p = structural.trailing_zeros();
+            structural &= structural - 1;
+            if open >> p & 1 == 1 {
+                depth += 1;
+            } else {
+                // A stray closing bracket ends nothing.
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some((base + p as usize + 1, escapes));
+                }
+            }
         }
         base += 64;
     }
     None
+}
+
+/// Walks the object at the start of `d` (its `{` first) in one pass, handing the byte ranges of
+/// each top-level member's key (between its quotes, escapes as written) and value to `f`.
+/// Returns the object's length; None when `d` ends first, when the text is not an object this
+/// walker understands (the caller then parses it the plain way), or when `f` returns false.
+/// Keys are checked to be one string and values to be present; the values themselves are not
+/// validated (a value the caller parses is validated by its parser).
+pub fn walk_object(d: &[u8], f: &mut dyn FnMut(Range<usize>, Range<usize>) -> bool) -> Option<usize> {
+    if d.first() != Some(&b'{') {
+        return None;
+    }
+    let mut strings = Strings::default();
+    let mut padded = [b' '; 64];
+    let (mut depth, mut base) = (0usize, 0usize);
+    // The current member: where it starts (after `{` or `,`) and its `:`.
+    let (mut member_start, mut colon) = (1usize, None::<usize>);
+    let trim = |r: Range<usize>| {
+        // Compact JSON (CloudTrail's) has no whitespace to trim.
+        if r.end > r.start + 1 && !d[r.start].is_ascii_whitespace() && !d[r.end - 1].is_ascii_whitespace() {
+            return r;
+        }
+        let s = &d[r.clone()];
+        let lead = s.len() - s.trim_ascii_start().len();
+        let tail = s.len() - s.trim_ascii_end().len();
+        r.start + lead..(r.end - tail).max(r.start + lead)
+    };
+    while base < d.len() {
+        let c = classify(block_at(d, base, &mut padded), true);
+        let inside = strings.inside(&c);
+        let (open, close) = (c.open & !inside, c.close & !inside);
+        let (mut brackets, mut seps) = (open | close, c.sep & !inside);
+        loop {
+            // Inside a nested value only its brackets matter; at the top level, separators too.
+            let next = if depth >= 2 { brackets } else { brackets | seps };
+            if next == 0 {
+                break;
+            }
+            let p = next.trailing_zeros();
+            let bit = 1u64 << p;
+            // Everything up to here is done (separators passed over inside a nested value too).
+            let done = bit | (bit - 1);
+            brackets &= !done;
+            seps &= !done;
+            let at = base + p as usize;
+            if open & bit != 0 {
+                depth += 1;
+            } else if close & bit != 0 {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    if d[at] != b'}' {
+                        return None;
+                    }
+                    match colon {
+                        Some(colon) => member(d, trim(member_start..colon), trim(colon + 1..at), f)?,
+                        // `{}`, or a member without its `:`.
+                        None if member_start == 1 && d[1..at].trim_ascii().is_empty() => {}
+                        None => return None,
+                    }
+                    return Some(at + 1);
+                }
+            } else if d[at] == b':' {
+                if colon.replace(at).is_some() {
+                    return None;
+                }
+            } else {
+                let c = colon.take()?;
+                member(d, trim(member_start..c), trim(c + 1..at), f)?;
+                member_start = at + 1;
+            }
+        }
+        base += 64;
+    }
+    None
+}
+
+/// One member for [`walk_object`]: its key must be one string, its value not empty.
+#[inline(always)]
+fn member(d: &[u8], key: Range<usize>, value: Range<usize>, f: &mut dyn FnMut(Range<usize>, Range<usize>) -> bool) -> Option<()> {
+    let k = &d[key.clone()];
+    if k.len() < 2 || k[0] != b'"' || skip_string(k) != Some(k.len()) || value.is_empty() {
+        return None;
+    }
+    f(key.start + 1..key.end - 1, value).then_some(())
 }
 
 /// The length of the string whose opening quote is `d[0]`, quotes included. Most strings of a
@@ -177,46 +274,8 @@ pub fn skip_value(d: &[u8]) -> Option<usize> {
 /// handing each key's bytes (between its quotes, escapes as written) and its value's byte range
 /// to `f`. False when the text is not an object this scanner can walk (the caller then parses
 /// it the plain way) or when `f` returns false.
-pub fn for_each_member(d: &[u8], f: &mut dyn FnMut(&[u8], std::ops::Range<usize>) -> bool) -> bool {
-    let ws = |i: &mut usize| {
-        while d.get(*i).is_some_and(u8::is_ascii_whitespace) {
-            *i += 1;
-        }
-    };
-    if d.first() != Some(&b'{') {
-        return false;
-    }
-    let mut i = 1;
-    ws(&mut i);
-    if d.get(i) == Some(&b'}') {
-        return d[i + 1..].iter().all(u8::is_ascii_whitespace);
-    }
-    loop {
-        ws(&mut i);
-        if d.get(i) != Some(&b'"') {
-            return false;
-        }
-        let Some(klen) = skip_string(&d[i..]) else { return false };
-        let key = &d[i + 1..i + klen - 1];
-        i += klen;
-        ws(&mut i);
-        if d.get(i) != Some(&b':') {
-            return false;
-        }
-        i += 1;
-        ws(&mut i);
-        let Some(vlen) = d.get(i..).and_then(skip_value).filter(|n| *n > 0) else { return false };
-        if !f(key, i..i + vlen) {
-            return false;
-        }
-        i += vlen;
-        ws(&mut i);
-        match d.get(i) {
-            Some(b',') => i += 1,
-            Some(b'}') => return d[i + 1..].iter().all(u8::is_ascii_whitespace),
-            _ => return false,
-        }
-    }
+pub fn for_each_member(d: &[u8], f: &mut dyn FnMut(&[u8], Range<usize>) -> bool) -> bool {
+    walk_object(d, &mut |k, v| f(&d[k], v)).is_some_and(|end| d[end..].iter().all(u8::is_ascii_whitespace))
 }
 
 #[cfg(test)]
@@ -266,7 +325,91 @@ mod tests {
         assert!(!for_each_member(br#"{"a": 1} {"b": 2}"#, &mut |_, _| true), "one object only");
     }
 
+    /// Byte by byte: which bytes are inside strings (opening quote included), the reference
+    /// for the block scanner. A backslash escapes the next byte wherever it is: outside strings
+    /// it is invalid JSON, which the scanner need not judge, only not crash on.
+    fn inside_reference(d: &[u8]) -> Vec<bool> {
+        let (mut inside, mut escape) = (false, false);
+        d.iter()
+            .map(|b| {
+                if std::mem::take(&mut escape) {
+                    return inside;
+                }
+                if *b == b'\\' {
+                    escape = true;
+                    return inside;
+                }
+                if inside {
+                    if *b == b'"' {
+                        inside = false;
+                        return false;
+                    }
+                    true
+                } else {
+                    inside = *b == b'"';
+                    inside
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn members_across_blocks_and_escapes() {
+        let long = "x".repeat(70);
+        let d = format!(r#"{{"a\\":"{long}\\","b":{{"c":[1,2,{{"d":"}}"}}]}},"e" : "q\"{long}" , "f":-1e3}}"#);
+        let mut seen = Vec::new();
+        assert!(for_each_member(d.as_bytes(), &mut |k, r| {
+            seen.push((String::from_utf8(k.to_vec()).unwrap(), d[r].to_string()));
+            true
+        }));
+        let keys: Vec<&str> = seen.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, [r"a\\", "b", "e", "f"]);
+        assert_eq!(seen[1].1, r#"{"c":[1,2,{"d":"}"}]}"#);
+        assert_eq!(seen[2].1, format!(r#""q\"{long}""#));
+        assert_eq!(seen[3].1, "-1e3");
+        assert_eq!(walk_object(br#"{"a":1,}"#, &mut |_, _| true), None, "a member without its value");
+        assert_eq!(walk_object(br#"{"a":1:2}"#, &mut |_, _| true), None, "two colons");
+        assert_eq!(walk_object(br#"{a:1}"#, &mut |_, _| true), None, "a key that is no string");
+        assert_eq!(walk_object(br#"{"a":[1}"#, &mut |_, _| true), None, "a bracket closed by a brace");
+    }
+
     proptest::proptest! {
+        /// The block scanner's strings agree with a byte-by-byte reading, whatever the runs of
+        /// quotes and backslashes and wherever the 64-byte blocks cut them.
+        #[test]
+        fn strings_agree_with_the_byte_reference(d in proptest::collection::vec(proptest::sample::select(b"\"\\\\a{}:,".to_vec()), 0..300)) {
+            let mut strings = Strings::default();
+            let mut padded = [b' '; 64];
+            let reference = inside_reference(&d);
+            let mut base = 0;
+            while base < d.len() {
+                let c = classify(block_at(&d, base, &mut padded), true);
+                let inside = strings.inside(&c);
+                for i in 0..64.min(d.len() - base) {
+                    proptest::prop_assert_eq!(inside >> i & 1 == 1, reference[base + i], "byte {} of {:?}", base + i, String::from_utf8_lossy(&d));
+                }
+                base += 64;
+            }
+        }
+
+        /// The walker finds exactly the members the JSON writer wrote, in any layout.
+        #[test]
+        fn members_are_those_the_writer_wrote(v in value(), pretty: bool) {
+            if let serde_json::Value::Object(m) = &v {
+                let text = if pretty { serde_json::to_string_pretty(&v).unwrap() } else { v.to_string() };
+                let mut seen = Vec::new();
+                let walked = for_each_member(text.as_bytes(), &mut |k, r| {
+                    let key: String = serde_json::from_slice(&[b"\"", k, b"\""].concat()).unwrap();
+                    let value: serde_json::Value = serde_json::from_str(&text[r]).unwrap();
+                    seen.push((key, value));
+                    true
+                });
+                proptest::prop_assert!(walked);
+                let want: Vec<(String, serde_json::Value)> = m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                proptest::prop_assert_eq!(seen, want);
+            }
+        }
+
         /// Whatever the strings hold (quotes, backslashes, brackets, across 64-byte blocks),
         /// the scanner ends a value exactly where the JSON writer did.
         #[test]

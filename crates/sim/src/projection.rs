@@ -90,42 +90,64 @@ impl Projection {
     /// errors).
     pub fn parse(&self, bytes: &[u8]) -> serde_json::Result<Value> {
         if !self.root.whole {
+            let d = bytes.trim_ascii();
             let mut out = Map::new();
             let mut failed = None;
-            let walked = jsonscan::for_each_member(bytes.trim_ascii(), &mut |raw, range| {
-                // Keys without escapes are compared as bytes; only kept keys become strings.
-                let escaped = memchr::memchr(b'\\', raw).is_some();
-                let key = if escaped {
-                    match serde_json::from_slice::<String>(&[b"\"", raw, b"\""].concat()) {
-                        Ok(k) => k,
-                        Err(e) => {
-                            failed = Some(e);
-                            return false;
-                        }
-                    }
-                } else if self.root.child_key_bytes(raw).is_some() {
-                    String::from_utf8_lossy(raw).into_owned()
-                } else {
-                    return true;
-                };
-                if let Some(child) = self.root.child_key(&key) {
-                    let mut de = serde_json::Deserializer::from_slice(&bytes.trim_ascii()[range]);
-                    match child.deserialize(&mut de) {
-                        Ok(v) => {
-                            out.insert(key, v);
-                        }
-                        Err(e) => {
-                            failed = Some(e);
-                            return false;
-                        }
-                    }
-                }
-                true
-            });
+            let walked = jsonscan::for_each_member(d, &mut |raw, range| self.keep(&mut out, &mut failed, raw, &d[range]));
             if walked {
                 return Ok(Value::Object(out));
             }
         }
+        self.parse_plain(bytes)
+    }
+
+    /// [`Projection::parse`] of a record whose top-level members the scanner found already
+    /// (key and value ranges in `bytes`, as [`crate::events::Raw::members`] gives them).
+    pub fn parse_members(&self, bytes: &[u8], members: &[crate::events::Member]) -> serde_json::Result<Value> {
+        if !self.root.whole {
+            let mut out = Map::new();
+            let mut failed = None;
+            if members.iter().all(|(k, v)| self.keep(&mut out, &mut failed, &bytes[k.clone()], &bytes[v.clone()])) {
+                return Ok(Value::Object(out));
+            }
+        }
+        self.parse_plain(bytes)
+    }
+
+    /// One member: parsed into `out` when the projection keeps its key. False (with the error
+    /// in `failed`) when its key or kept value does not parse.
+    fn keep(&self, out: &mut Map<String, Value>, failed: &mut Option<serde_json::Error>, raw: &[u8], value: &[u8]) -> bool {
+        // Keys without escapes are compared as bytes; only kept keys become strings.
+        let key = if raw.contains(&b'\\') {
+            match serde_json::from_slice::<String>(&[b"\"", raw, b"\""].concat()) {
+                Ok(k) => k,
+                Err(e) => {
+                    *failed = Some(e);
+                    return false;
+                }
+            }
+        } else if self.root.child_key_bytes(raw).is_some() {
+            String::from_utf8_lossy(raw).into_owned()
+        } else {
+            return true;
+        };
+        if let Some(child) = self.root.child_key(&key) {
+            let mut de = serde_json::Deserializer::from_slice(value);
+            match child.deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
+                Ok(v) => {
+                    out.insert(key, v);
+                }
+                Err(e) => {
+                    *failed = Some(e);
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// The whole text through the parser, which skips what is not kept and reports errors.
+    fn parse_plain(&self, bytes: &[u8]) -> serde_json::Result<Value> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let v = (&self.root).deserialize(&mut de)?;
         de.end()?;

@@ -12,7 +12,9 @@ use secmon_sim::Pattern;
 const NAMES: [&str; 5] = ["GetSecretValue", "DescribeSecret", "BatchGetSecretValue", "CreateRoute", "ConsoleLogin"];
 const SOURCES: [&str; 3] = ["secretsmanager.amazonaws.com", "ec2.amazonaws.com", "signin.amazonaws.com"];
 
-const PATTERNS: [&str; 9] = [
+const PATTERNS: [&str; 10] = [
+    // No literal: every record is parsed, its members found while it is split.
+    "{ ($.errorMessage NOT EXISTS) && ($.n > 999) }",
     r#"{ ($.eventSource = "secretsmanager.amazonaws.com") && ($.eventName = "GetSecretValue") }"#,
     r#"{ ($.eventSource = ec2.amazonaws.com) && (($.eventName = CreateRoute) || ($.eventName = DeleteRoute)) }"#,
     "{ $.eventName = *SecretValue }",
@@ -61,7 +63,8 @@ impl Record {
             encode("/a/b", &self.escape),
         );
         if self.error {
-            s.push_str(&format!(",{sp}\"errorMessage\":{sp}{}", encode("Failed authentication", &self.escape)));
+            // The key may be escaped too (`"error\u004dessage"`).
+            s.push_str(&format!(",{sp}{}:{sp}{}", encode("errorMessage", &self.escape), encode("Failed authentication", &self.escape)));
         }
         s.push('}');
         s
