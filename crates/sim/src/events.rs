@@ -229,7 +229,7 @@ pub fn count_matches(path: &str, format: Format, pattern: &Pattern) -> Result<(u
             (Some(p), RawKind::Line, Format::Auto | Format::CloudTrail) => {
                 Ok(p.parse(raw.bytes).is_ok_and(|v| v.is_object() && projected(&v)))
             }
-            (Some(p), _, _) => match raw.members.map_or_else(|| p.parse(raw.bytes), |m| p.parse_members(raw.bytes, m)) {
+            (Some(p), _, _) => match raw.members.map_or_else(|| p.parse(raw.bytes), |m| p.parse_members(raw.bytes, m, raw.escapes)) {
                 Ok(v @ Value::Object(_)) => Ok(projected(&v)),
                 _ => full(&raw),
             },
@@ -610,7 +610,7 @@ fn scan_array(path: &str, w: &mut Window, members: bool, f: &mut dyn FnMut(Raw<'
                             found.push((k, v));
                             true
                         }) {
-                            Some(n) => Some((n, true)),
+                            Some(measured) => Some(measured),
                             None => {
                                 found.clear();
                                 crate::jsonscan::skip_nested_escapes(d)

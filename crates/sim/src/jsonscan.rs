@@ -161,17 +161,18 @@ pub fn skip_nested_escapes(d: &[u8]) -> Option<(usize, bool)> {
 
 /// Walks the object at the start of `d` (its `{` first) in one pass, handing the byte ranges of
 /// each top-level member's key (between its quotes, escapes as written) and value to `f`.
-/// Returns the object's length; None when `d` ends first, when the text is not an object this
+/// Returns the object's length and whether it may hold a backslash (as [`skip_nested_escapes`]);
+/// None when `d` ends first, when the text is not an object this
 /// walker understands (the caller then parses it the plain way), or when `f` returns false.
-/// Keys are checked to be one string and values to be present; the values themselves are not
-/// validated (a value the caller parses is validated by its parser).
-pub fn walk_object(d: &[u8], f: &mut dyn FnMut(Range<usize>, Range<usize>) -> bool) -> Option<usize> {
+/// Keys are checked to be quoted and values to be present; neither is validated further (what
+/// the caller parses is validated by its parser).
+pub fn walk_object(d: &[u8], f: &mut dyn FnMut(Range<usize>, Range<usize>) -> bool) -> Option<(usize, bool)> {
     if d.first() != Some(&b'{') {
         return None;
     }
     let mut strings = Strings::default();
     let mut padded = [b' '; 64];
-    let (mut depth, mut base) = (0usize, 0usize);
+    let (mut depth, mut base, mut escapes) = (0usize, 0usize, false);
     // The current member: where it starts (after `{` or `,`) and its `:`.
     let (mut member_start, mut colon) = (1usize, None::<usize>);
     let trim = |r: Range<usize>| {
@@ -186,6 +187,7 @@ pub fn walk_object(d: &[u8], f: &mut dyn FnMut(Range<usize>, Range<usize>) -> bo
     };
     while base < d.len() {
         let c = classify(block_at(d, base, &mut padded), true);
+        escapes |= c.backslash != 0;
         let inside = strings.inside(&c);
         let (open, close) = (c.open & !inside, c.close & !inside);
         let (mut brackets, mut seps) = (open | close, c.sep & !inside);
@@ -216,7 +218,7 @@ pub fn walk_object(d: &[u8], f: &mut dyn FnMut(Range<usize>, Range<usize>) -> bo
                         None if member_start == 1 && d[1..at].trim_ascii().is_empty() => {}
                         None => return None,
                     }
-                    return Some(at + 1);
+                    return Some((at + 1, escapes));
                 }
             } else if d[at] == b':' {
                 if colon.replace(at).is_some() {
@@ -233,11 +235,12 @@ pub fn walk_object(d: &[u8], f: &mut dyn FnMut(Range<usize>, Range<usize>) -> bo
     None
 }
 
-/// One member for [`walk_object`]: its key must be one string, its value not empty.
+/// One member for [`walk_object`]: its key must be quoted, its value not empty. (What lies
+/// between a key's quotes is not read here: a key the caller keeps is compared or parsed.)
 #[inline(always)]
 fn member(d: &[u8], key: Range<usize>, value: Range<usize>, f: &mut dyn FnMut(Range<usize>, Range<usize>) -> bool) -> Option<()> {
     let k = &d[key.clone()];
-    if k.len() < 2 || k[0] != b'"' || skip_string(k) != Some(k.len()) || value.is_empty() {
+    if k.len() < 2 || k[0] != b'"' || k[k.len() - 1] != b'"' || value.is_empty() {
         return None;
     }
     f(key.start + 1..key.end - 1, value).then_some(())
@@ -275,7 +278,7 @@ pub fn skip_value(d: &[u8]) -> Option<usize> {
 /// to `f`. False when the text is not an object this scanner can walk (the caller then parses
 /// it the plain way) or when `f` returns false.
 pub fn for_each_member(d: &[u8], f: &mut dyn FnMut(&[u8], Range<usize>) -> bool) -> bool {
-    walk_object(d, &mut |k, v| f(&d[k], v)).is_some_and(|end| d[end..].iter().all(u8::is_ascii_whitespace))
+    walk_object(d, &mut |k, v| f(&d[k], v)).is_some_and(|(end, _)| d[end..].iter().all(u8::is_ascii_whitespace))
 }
 
 #[cfg(test)]

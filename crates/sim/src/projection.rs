@@ -55,7 +55,10 @@ impl Node {
     }
 
     fn child_key_bytes(&self, k: &[u8]) -> Option<&Node> {
-        self.keys.iter().find(|(have, _)| have.as_bytes() == k).map(|(_, n)| n).or(self.any.as_deref())
+        // Called for every member of every record: length and first byte turn most keys away
+        // before any comparison of the bytes.
+        let same = |have: &str| have.len() == k.len() && have.as_bytes().first() == k.first() && have.as_bytes() == k;
+        self.keys.iter().find(|(have, _)| same(have)).map(|(_, n)| n).or(self.any.as_deref())
     }
 
     fn child_index(&self, i: usize) -> Option<&Node> {
@@ -102,12 +105,20 @@ impl Projection {
     }
 
     /// [`Projection::parse`] of a record whose top-level members the scanner found already
-    /// (key and value ranges in `bytes`, as [`crate::events::Raw::members`] gives them).
-    pub fn parse_members(&self, bytes: &[u8], members: &[crate::events::Member]) -> serde_json::Result<Value> {
+    /// (key and value ranges in `bytes`, as [`crate::events::Raw::members`] gives them);
+    /// `may_escape` false when the record holds no backslash, so no key is escaped.
+    pub fn parse_members(&self, bytes: &[u8], members: &[crate::events::Member], may_escape: bool) -> serde_json::Result<Value> {
         if !self.root.whole {
             let mut out = Map::new();
             let mut failed = None;
-            if members.iter().all(|(k, v)| self.keep(&mut out, &mut failed, &bytes[k.clone()], &bytes[v.clone()])) {
+            let mut keep = |(k, v): &crate::events::Member| {
+                let key = &bytes[k.clone()];
+                if !may_escape && self.root.child_key_bytes(key).is_none() {
+                    return true;
+                }
+                self.keep(&mut out, &mut failed, key, &bytes[v.clone()])
+            };
+            if members.iter().all(&mut keep) {
                 return Ok(Value::Object(out));
             }
         }
@@ -118,7 +129,7 @@ impl Projection {
     /// in `failed`) when its key or kept value does not parse.
     fn keep(&self, out: &mut Map<String, Value>, failed: &mut Option<serde_json::Error>, raw: &[u8], value: &[u8]) -> bool {
         // Keys without escapes are compared as bytes; only kept keys become strings.
-        let key = if raw.contains(&b'\\') {
+        let key = if raw.iter().any(|b| *b == b'\\') {
             match serde_json::from_slice::<String>(&[b"\"", raw, b"\""].concat()) {
                 Ok(k) => k,
                 Err(e) => {
