@@ -5,6 +5,7 @@
 //!     cargo bench -p secmon-sim --bench replay            # 1 GiB corpus (generated once)
 //!     SECMON_BENCH_MB=256 cargo bench -p secmon-sim --bench replay
 //!     SECMON_BENCH_ONLY="log files.gz/literal/secmon -c" cargo bench ...   # one row (profiling)
+//!     SECMON_BENCH_RUNS=5 cargo bench ...    # fastest of 5 runs for the fast rows (default 3)
 //!
 //! The corpus is real CloudTrail records (the Stratus Red Team fixtures and the seed's test
 //! events) with fresh event ids and times, in three forms: JSON lines (how records reach
@@ -123,6 +124,9 @@ fn main() {
     // `cargo bench` passes `--bench`; anything else (cargo test --benches) runs a tiny corpus.
     let quick = !std::env::args().any(|a| a == "--bench");
     let mb: u64 = std::env::var("SECMON_BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 4 } else { 1024 });
+    // The fast rows run `SECMON_BENCH_RUNS` times (3 by default) and report the fastest: on a
+    // shared machine noise only ever adds time. jq and `secmon plain`, 20-50 times slower, run once.
+    let runs: usize = std::env::var("SECMON_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 1 } else { 3 }).max(1);
     let dir = root().join(format!("target/bench/corpus-{mb}mb"));
     std::fs::create_dir_all(&dir).unwrap();
     if !dir.join("cloudtrail.json.gz").exists() {
@@ -138,7 +142,7 @@ fn main() {
         decompressed,
         size("cloudtrail.json.gz")
     );
-    println!("MiB/s is of uncompressed data, per core (one thread).");
+    println!("MiB/s is of uncompressed data, per core (one thread); `secmon -c` and `inflate only`: fastest of {runs} runs.");
     println!("{:<12} {:<11} {:<13} {:>8} {:>10} {:>12} {:>9}", "form", "pattern", "tool", "seconds", "MiB/s", "events/s", "matches");
     for (case, text, jq) in CASES {
         let pattern = Pattern::parse(text).unwrap();
@@ -149,10 +153,14 @@ fn main() {
             let mib = if file.ends_with(".gz") { decompressed } else { size(file) };
 
             if wanted(form, case, "secmon -c") {
-                let t = Instant::now();
-                let (n, hits) = events::count_matches(path, Format::Auto, &pattern).unwrap();
-                row(form, case, "secmon -c", mib, t.elapsed().as_secs_f64(), n, hits);
-                counts.push(hits);
+                let (mut best, mut result) = (f64::MAX, (0, 0));
+                for _ in 0..runs {
+                    let t = Instant::now();
+                    result = events::count_matches(path, Format::Auto, &pattern).unwrap();
+                    best = best.min(t.elapsed().as_secs_f64());
+                }
+                row(form, case, "secmon -c", mib, best, result.0, result.1);
+                counts.push(result.1);
             }
             if !wanted(form, case, "secmon plain") {
                 continue;
@@ -185,17 +193,21 @@ fn main() {
     }
     // The ceiling for the gzipped form: inflating alone, nothing scanned.
     if wanted("log files.gz", "-", "inflate only") {
-        let t = Instant::now();
-        let mut r = events::open(dir.join("cloudtrail.json.gz").to_str().unwrap()).unwrap();
-        let (mut buf, mut n) = (vec![0u8; 1 << 22], 0usize);
-        loop {
-            match std::io::Read::read(&mut r, &mut buf).unwrap() {
-                0 => break,
-                k => n += k,
+        let mut best = f64::MAX;
+        for _ in 0..runs {
+            let t = Instant::now();
+            let mut r = events::open(dir.join("cloudtrail.json.gz").to_str().unwrap()).unwrap();
+            let (mut buf, mut n) = (vec![0u8; 1 << 18], 0usize);
+            loop {
+                match std::io::Read::read(&mut r, &mut buf).unwrap() {
+                    0 => break,
+                    k => n += k,
+                }
             }
+            assert_eq!(n as f64 / (1 << 20) as f64, decompressed);
+            best = best.min(t.elapsed().as_secs_f64());
         }
-        assert_eq!(n as f64 / (1 << 20) as f64, decompressed);
-        row("log files.gz", "-", "inflate only", decompressed, t.elapsed().as_secs_f64(), 0, 0);
+        row("log files.gz", "-", "inflate only", decompressed, best, 0, 0);
     }
     if let Some(rss) = peak_rss_mib() {
         println!("secmon peak RSS: {rss:.0} MiB (streaming: independent of corpus size)");

@@ -214,7 +214,11 @@ pub fn count_matches(path: &str, format: Format, pattern: &Pattern) -> Result<(u
     let mut err = None;
     // With no literal to skip records by, every record is parsed: its members are found while
     // it is split, in the same pass.
-    let members = projection.is_some() && prefilter.admits_all();
+    // Only the members the projection reads are kept (any key with a backslash may spell one).
+    // (Keys are short: a plain loop beats setting up a vector search for each of them.)
+    #[allow(clippy::manual_contains)]
+    let keeps = |key: &[u8]| projection.as_ref().is_some_and(|p| p.reads_key(key)) || key.iter().any(|b| *b == b'\\');
+    let members: KeyFilter<'_> = (projection.is_some() && prefilter.admits_all()).then_some(&keeps);
     scan_members(path, format, members, &mut |raw| {
         total += 1;
         if !prefilter.admits(raw.kind, raw.bytes, Need::Matches, raw.escapes) {
@@ -263,10 +267,13 @@ pub struct Raw<'a> {
     pub line: u64,
     /// Whether the bytes may hold a JSON escape (false only when the scanner saw no backslash).
     pub escapes: bool,
-    /// The record's top-level members (key between its quotes, value), when the scan was asked
-    /// to find them while splitting ([`scan_members`]); None otherwise.
+    /// The record's top-level members (key between its quotes, value) that the scan's key filter
+    /// kept, when it was asked to find them while splitting ([`scan_members`]); None otherwise.
     pub members: Option<&'a [Member]>,
 }
+
+/// Which top-level keys of a record to hand out (the key's bytes between its quotes).
+pub type KeyFilter<'a> = Option<&'a dyn Fn(&[u8]) -> bool>;
 
 /// A top-level member of a record: the byte ranges of its key (between the quotes) and value.
 pub type Member = (std::ops::Range<usize>, std::ops::Range<usize>);
@@ -444,12 +451,12 @@ impl Window {
 /// Splits `path` into lines or CloudTrail records without parsing them, and hands each to `f`
 /// (which returns false to stop).
 pub fn scan(path: &str, format: Format, f: &mut dyn FnMut(Raw<'_>) -> bool) -> Result<(), EventsError> {
-    scan_members(path, format, false, f)
+    scan_members(path, format, None, f)
 }
 
-/// [`scan`], also handing out each CloudTrail record's top-level members when `members` is
-/// set ([`Raw::members`]), found in the pass that splits the records.
-pub fn scan_members(path: &str, format: Format, members: bool, f: &mut dyn FnMut(Raw<'_>) -> bool) -> Result<(), EventsError> {
+/// [`scan`], also handing out the top-level members of each CloudTrail record whose key
+/// `members` keeps ([`Raw::members`]), found in the pass that splits the records.
+pub fn scan_members(path: &str, format: Format, members: KeyFilter<'_>, f: &mut dyn FnMut(Raw<'_>) -> bool) -> Result<(), EventsError> {
     let io = |source| EventsError::Io { file: path.to_string(), source };
     let mut w = Window::new(open(path)?);
     w.fill().map_err(io)?;
@@ -486,7 +493,7 @@ fn scan_lines(w: &mut Window, f: &mut dyn FnMut(Raw<'_>) -> bool) -> std::io::Re
     }
 }
 
-fn scan_json(path: &str, w: &mut Window, members: bool, f: &mut dyn FnMut(Raw<'_>) -> bool) -> Result<(), EventsError> {
+fn scan_json(path: &str, w: &mut Window, members: KeyFilter<'_>, f: &mut dyn FnMut(Raw<'_>) -> bool) -> Result<(), EventsError> {
     let io = |source| EventsError::Io { file: path.to_string(), source };
     let malformed = |w: &Window, what: &str| EventsError::Malformed {
         file: path.to_string(),
@@ -588,9 +595,10 @@ fn emit_object(path: &str, bytes: &[u8], f: &mut dyn FnMut(Raw<'_>) -> bool) -> 
 }
 
 /// The elements of an array whose `[` is consumed, through its `]`; false when `f` stopped.
-fn scan_array(path: &str, w: &mut Window, members: bool, f: &mut dyn FnMut(Raw<'_>) -> bool) -> Result<bool, EventsError> {
+fn scan_array(path: &str, w: &mut Window, members: KeyFilter<'_>, f: &mut dyn FnMut(Raw<'_>) -> bool) -> Result<bool, EventsError> {
     let io = |source| EventsError::Io { file: path.to_string(), source };
-    let found = std::cell::RefCell::new(Vec::<Member>::new());
+    // Whether the last record measured was walked, and its kept members.
+    let found = std::cell::RefCell::new((false, Vec::<Member>::new()));
     loop {
         match w.peek_past_ws().map_err(io)? {
             Some(b']') => {
@@ -602,22 +610,20 @@ fn scan_array(path: &str, w: &mut Window, members: bool, f: &mut dyn FnMut(Raw<'
                 // Records are objects: the scanner also says whether one holds a backslash.
                 // A record the member walker does not understand is measured the plain way,
                 // and handed out without members (its parser then says what is wrong).
-                let measure = |d: &[u8]| match d.first() {
-                    Some(b'{') if members => {
-                        let mut found = found.borrow_mut();
+                let measure = |d: &[u8]| match (d.first(), members) {
+                    (Some(b'{'), Some(keeps)) => {
+                        let (walked, found) = &mut *found.borrow_mut();
                         found.clear();
-                        match crate::jsonscan::walk_object(d, &mut |k, v| {
-                            found.push((k, v));
-                            true
-                        }) {
-                            Some(measured) => Some(measured),
-                            None => {
-                                found.clear();
-                                crate::jsonscan::skip_nested_escapes(d)
+                        let measured = crate::jsonscan::walk_object(d, &mut |k, v| {
+                            if keeps(&d[k.clone()]) {
+                                found.push((k, v));
                             }
-                        }
+                            true
+                        });
+                        *walked = measured.is_some();
+                        measured.or_else(|| crate::jsonscan::skip_nested_escapes(d))
                     }
-                    Some(b'{') => crate::jsonscan::skip_nested_escapes(d),
+                    (Some(b'{'), None) => crate::jsonscan::skip_nested_escapes(d),
                     _ => skip_value(d).map(|n| (n, true)),
                 };
                 let Some((n, escapes)) = w.complete(measure).map_err(io)? else {
@@ -628,7 +634,7 @@ fn scan_array(path: &str, w: &mut Window, members: bool, f: &mut dyn FnMut(Raw<'
                     });
                 };
                 let found = found.borrow();
-                let members = (members && !found.is_empty()).then_some(&found[..]);
+                let members = (members.is_some() && found.0).then_some(&found.1[..]);
                 if !f(Raw { kind: RawKind::Record, bytes: &w.data()[..n], line: 0, escapes, members }) {
                     return Ok(false);
                 }

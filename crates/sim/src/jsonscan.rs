@@ -220,14 +220,20 @@ pub fn walk_object(d: &[u8], f: &mut dyn FnMut(Range<usize>, Range<usize>) -> bo
                     }
                     return Some((at + 1, escapes));
                 }
-            } else if d[at] == b':' {
-                if colon.replace(at).is_some() {
+            } else if let Some(c) = colon {
+                // A member's `:` is behind: this separator must be its `,`. (Deciding by the
+                // state, not the byte, keeps the branch predictable; the byte is only checked.)
+                if d[at] != b',' {
                     return None;
                 }
-            } else {
-                let c = colon.take()?;
                 member(d, trim(member_start..c), trim(c + 1..at), f)?;
                 member_start = at + 1;
+                colon = None;
+            } else {
+                if d[at] != b':' {
+                    return None;
+                }
+                colon = Some(at);
             }
         }
         base += 64;

@@ -104,8 +104,15 @@ impl Projection {
         self.parse_plain(bytes)
     }
 
+    /// Whether a top-level member with this key (its bytes between the quotes, unescaped) is
+    /// read at all.
+    pub fn reads_key(&self, key: &[u8]) -> bool {
+        self.root.whole || self.root.child_key_bytes(key).is_some()
+    }
+
     /// [`Projection::parse`] of a record whose top-level members the scanner found already
-    /// (key and value ranges in `bytes`, as [`crate::events::Raw::members`] gives them);
+    /// (key and value ranges in `bytes`, as [`crate::events::Raw::members`] gives them: those
+    /// whose key it [reads](Projection::reads_key), and any key with a backslash);
     /// `may_escape` false when the record holds no backslash, so no key is escaped.
     pub fn parse_members(&self, bytes: &[u8], members: &[crate::events::Member], may_escape: bool) -> serde_json::Result<Value> {
         if !self.root.whole {
@@ -129,7 +136,7 @@ impl Projection {
     /// in `failed`) when its key or kept value does not parse.
     fn keep(&self, out: &mut Map<String, Value>, failed: &mut Option<serde_json::Error>, raw: &[u8], value: &[u8]) -> bool {
         // Keys without escapes are compared as bytes; only kept keys become strings.
-        let key = if raw.iter().any(|b| *b == b'\\') {
+        let key = if raw.contains(&b'\\') {
             match serde_json::from_slice::<String>(&[b"\"", raw, b"\""].concat()) {
                 Ok(k) => k,
                 Err(e) => {
