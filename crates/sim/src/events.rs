@@ -215,9 +215,7 @@ pub fn count_matches(path: &str, format: Format, pattern: &Pattern) -> Result<(u
     // With no literal to skip records by, every record is parsed: its members are found while
     // it is split, in the same pass.
     // Only the members the projection reads are kept (any key with a backslash may spell one).
-    // (Keys are short: a plain loop beats setting up a vector search for each of them.)
-    #[allow(clippy::manual_contains)]
-    let keeps = |key: &[u8]| projection.as_ref().is_some_and(|p| p.reads_key(key)) || key.iter().any(|b| *b == b'\\');
+    let keeps = |key: &[u8], escaped: bool| escaped || projection.as_ref().is_some_and(|p| p.reads_key(key));
     let members: KeyFilter<'_> = (projection.is_some() && prefilter.admits_all()).then_some(&keeps);
     scan_members(path, format, members, &mut |raw| {
         total += 1;
@@ -273,7 +271,9 @@ pub struct Raw<'a> {
 }
 
 /// Which top-level keys of a record to hand out (the key's bytes between its quotes).
-pub type KeyFilter<'a> = Option<&'a dyn Fn(&[u8]) -> bool>;
+/// Its arguments: the key's bytes, and whether they may hold an escape (then they may spell
+/// any key).
+pub type KeyFilter<'a> = Option<&'a dyn Fn(&[u8], bool) -> bool>;
 
 /// A top-level member of a record: the byte ranges of its key (between the quotes) and value.
 pub type Member = (std::ops::Range<usize>, std::ops::Range<usize>);
@@ -614,8 +614,8 @@ fn scan_array(path: &str, w: &mut Window, members: KeyFilter<'_>, f: &mut dyn Fn
                     (Some(b'{'), Some(keeps)) => {
                         let (walked, found) = &mut *found.borrow_mut();
                         found.clear();
-                        let measured = crate::jsonscan::walk_object(d, &mut |k, v| {
-                            if keeps(&d[k.clone()]) {
+                        let measured = crate::jsonscan::walk_object(d, &mut |k, v, escaped| {
+                            if keeps(&d[k.clone()], escaped) {
                                 found.push((k, v));
                             }
                             true

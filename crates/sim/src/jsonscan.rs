@@ -160,19 +160,22 @@ pub fn skip_nested_escapes(d: &[u8]) -> Option<(usize, bool)> {
 }
 
 /// Walks the object at the start of `d` (its `{` first) in one pass, handing the byte ranges of
-/// each top-level member's key (between its quotes, escapes as written) and value to `f`.
+/// each top-level member's key (between its quotes, escapes as written) and value to `f`, and
+/// whether the key may hold a backslash (false only when none was seen from its start on).
 /// Returns the object's length and whether it may hold a backslash (as [`skip_nested_escapes`]);
 /// None when `d` ends first, when the text is not an object this
 /// walker understands (the caller then parses it the plain way), or when `f` returns false.
 /// Keys are checked to be quoted and values to be present; neither is validated further (what
 /// the caller parses is validated by its parser).
-pub fn walk_object(d: &[u8], f: &mut dyn FnMut(Range<usize>, Range<usize>) -> bool) -> Option<(usize, bool)> {
+pub fn walk_object(d: &[u8], f: &mut dyn FnMut(Range<usize>, Range<usize>, bool) -> bool) -> Option<(usize, bool)> {
     if d.first() != Some(&b'{') {
         return None;
     }
     let mut strings = Strings::default();
     let mut padded = [b' '; 64];
     let (mut depth, mut base, mut escapes) = (0usize, 0usize, false);
+    // The last backslash of the blocks read so far: a key that starts after it has none.
+    let mut last_backslash = None::<usize>;
     // The current member: where it starts (after `{` or `,`) and its `:`.
     let (mut member_start, mut colon) = (1usize, None::<usize>);
     let trim = |r: Range<usize>| {
@@ -187,7 +190,10 @@ pub fn walk_object(d: &[u8], f: &mut dyn FnMut(Range<usize>, Range<usize>) -> bo
     };
     while base < d.len() {
         let c = classify(block_at(d, base, &mut padded), true);
-        escapes |= c.backslash != 0;
+        if c.backslash != 0 {
+            escapes = true;
+            last_backslash = Some(base + 63 - c.backslash.leading_zeros() as usize);
+        }
         let inside = strings.inside(&c);
         let (open, close) = (c.open & !inside, c.close & !inside);
         let (mut brackets, mut seps) = (open | close, c.sep & !inside);
@@ -213,7 +219,7 @@ pub fn walk_object(d: &[u8], f: &mut dyn FnMut(Range<usize>, Range<usize>) -> bo
                         return None;
                     }
                     match colon {
-                        Some(colon) => member(d, trim(member_start..colon), trim(colon + 1..at), f)?,
+                        Some(colon) => member(d, trim(member_start..colon), trim(colon + 1..at), last_backslash, f)?,
                         // `{}`, or a member without its `:`.
                         None if member_start == 1 && d[1..at].trim_ascii().is_empty() => {}
                         None => return None,
@@ -226,7 +232,7 @@ pub fn walk_object(d: &[u8], f: &mut dyn FnMut(Range<usize>, Range<usize>) -> bo
                 if d[at] != b',' {
                     return None;
                 }
-                member(d, trim(member_start..c), trim(c + 1..at), f)?;
+                member(d, trim(member_start..c), trim(c + 1..at), last_backslash, f)?;
                 member_start = at + 1;
                 colon = None;
             } else {
@@ -244,12 +250,19 @@ pub fn walk_object(d: &[u8], f: &mut dyn FnMut(Range<usize>, Range<usize>) -> bo
 /// One member for [`walk_object`]: its key must be quoted, its value not empty. (What lies
 /// between a key's quotes is not read here: a key the caller keeps is compared or parsed.)
 #[inline(always)]
-fn member(d: &[u8], key: Range<usize>, value: Range<usize>, f: &mut dyn FnMut(Range<usize>, Range<usize>) -> bool) -> Option<()> {
+fn member(
+    d: &[u8],
+    key: Range<usize>,
+    value: Range<usize>,
+    last_backslash: Option<usize>,
+    f: &mut dyn FnMut(Range<usize>, Range<usize>, bool) -> bool,
+) -> Option<()> {
     let k = &d[key.clone()];
     if k.len() < 2 || k[0] != b'"' || k[k.len() - 1] != b'"' || value.is_empty() {
         return None;
     }
-    f(key.start + 1..key.end - 1, value).then_some(())
+    let escaped = last_backslash.is_some_and(|b| b >= key.start);
+    f(key.start + 1..key.end - 1, value, escaped).then_some(())
 }
 
 /// The length of the string whose opening quote is `d[0]`, quotes included. Most strings of a
@@ -284,7 +297,7 @@ pub fn skip_value(d: &[u8]) -> Option<usize> {
 /// to `f`. False when the text is not an object this scanner can walk (the caller then parses
 /// it the plain way) or when `f` returns false.
 pub fn for_each_member(d: &[u8], f: &mut dyn FnMut(&[u8], Range<usize>) -> bool) -> bool {
-    walk_object(d, &mut |k, v| f(&d[k], v)).is_some_and(|(end, _)| d[end..].iter().all(u8::is_ascii_whitespace))
+    walk_object(d, &mut |k, v, _| f(&d[k], v)).is_some_and(|(end, _)| d[end..].iter().all(u8::is_ascii_whitespace))
 }
 
 #[cfg(test)]
@@ -376,10 +389,27 @@ mod tests {
         assert_eq!(seen[1].1, r#"{"c":[1,2,{"d":"}"}]}"#);
         assert_eq!(seen[2].1, format!(r#""q\"{long}""#));
         assert_eq!(seen[3].1, "-1e3");
-        assert_eq!(walk_object(br#"{"a":1,}"#, &mut |_, _| true), None, "a member without its value");
-        assert_eq!(walk_object(br#"{"a":1:2}"#, &mut |_, _| true), None, "two colons");
-        assert_eq!(walk_object(br#"{a:1}"#, &mut |_, _| true), None, "a key that is no string");
-        assert_eq!(walk_object(br#"{"a":[1}"#, &mut |_, _| true), None, "a bracket closed by a brace");
+        assert_eq!(walk_object(br#"{"a":1,}"#, &mut |_, _, _| true), None, "a member without its value");
+        assert_eq!(walk_object(br#"{"a":1:2}"#, &mut |_, _, _| true), None, "two colons");
+        assert_eq!(walk_object(br#"{a:1}"#, &mut |_, _, _| true), None, "a key that is no string");
+        assert_eq!(walk_object(br#"{"a":[1}"#, &mut |_, _, _| true), None, "a bracket closed by a brace");
+    }
+
+    #[test]
+    fn keys_that_may_be_escaped_are_flagged() {
+        let flags = |d: &str| {
+            let mut out = Vec::new();
+            walk_object(d.as_bytes(), &mut |k, _, escaped| {
+                out.push((d[k].to_string(), escaped));
+                true
+            });
+            out
+        };
+        let long = "x".repeat(100);
+        let seen = flags(&format!(r#"{{"a":1,"b":"{long}","read\u004fnly":false}}"#));
+        assert_eq!(seen[2], (r"read\u004fnly".to_string(), true), "an escaped key in a later block");
+        assert!(!seen[0].1, "a member read before the block holding a backslash");
+        assert!(flags(&format!(r#"{{"a":"{long}","b":{{"c":[1]}},"d":true}}"#)).iter().all(|(_, e)| !e), "no backslash, no flag");
     }
 
     proptest::proptest! {
