@@ -537,7 +537,7 @@ pub fn import_all(common: &Common, addresses: &[String], (auto_approve, force): 
         let (s, _, _) = match result {
             Ok(found) => found,
             Err(e) => {
-                rows.push(Row { target: target, counts: None, status: format!("failed: {}", first_line(&e)), failed: true });
+                rows.push(Row { target, counts: None, status: format!("failed: {}", first_line(&e)), failed: true });
                 continue;
             }
         };

@@ -78,9 +78,10 @@ pub fn test_pattern(
     // skipped unparsed; `--all` explains every event, so it reads them all.
     let prefilter = Prefilter::new(&pattern);
     let need = if all { Need::Everything } else { Need::NearMisses };
+    let counter = events::Counter::new(&pattern);
     for f in &files {
         if count {
-            match events::count_matches(f, format, &pattern) {
+            match counter.count(f, format) {
                 Ok((n, m)) => (total, matched) = (total + n, matched + m),
                 Err(e) => return fail(e.to_string(), style),
             }

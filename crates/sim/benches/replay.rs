@@ -8,10 +8,11 @@
 //!     SECMON_BENCH_RUNS=5 cargo bench ...    # fastest of 5 runs for the fast rows (default 3)
 //!
 //! The corpus is real CloudTrail records (the Stratus Red Team fixtures and the seed's test
-//! events) with fresh event ids and times, in three forms: JSON lines (how records reach
-//! CloudWatch Logs), CloudTrail log files as delivered to S3 (`{"Records":[...]}`, 1,000
-//! records each, concatenated), and the same gzipped. Each form is read by:
-//! - `secmon -c`: `events::count_matches`, what `secmon test-pattern --count` runs (prefilter,
+//! events) with fresh event ids and times, in four forms: JSON lines (how records reach
+//! CloudWatch Logs), CloudTrail log files (`{"Records":[...]}`, 1,000 records each,
+//! concatenated), the same gzipped one file per log file as CloudTrail delivers them to S3,
+//! and the same as one gzip stream. Each form is read by:
+//! - `secmon -c`: `events::Counter`, what `secmon test-pattern --count` runs (prefilter,
 //!   projection parsing);
 //! - `secmon plain`: every record parsed whole and evaluated (what `simulate` and the
 //!   explaining `test-pattern` do);
@@ -59,10 +60,14 @@ fn seed_records() -> Vec<Value> {
     out
 }
 
-/// Writes the three forms of about `bytes` of records.
+/// Writes the forms of about `mb` MiB of records.
 fn generate(dir: &Path, mb: u64) {
     let records = seed_records();
     let tmp = |n: &str| dir.join(format!("{n}.tmp"));
+    // One gzip file per log file, as CloudTrail delivers them to S3.
+    let per_file = tmp("gz-files");
+    std::fs::create_dir_all(&per_file).unwrap();
+    let mut files = 0usize;
     let mut jsonl = BufWriter::with_capacity(1 << 20, std::fs::File::create(tmp("jsonl")).unwrap());
     let mut trail = BufWriter::with_capacity(1 << 20, std::fs::File::create(tmp("json")).unwrap());
     let mut gz = flate2::write::GzEncoder::new(
@@ -72,7 +77,7 @@ fn generate(dir: &Path, mb: u64) {
     let (mut written, mut i) = (0u64, 0u64);
     let start = 1_735_689_600i64; // 2025-01-01
     let mut batch = Vec::new();
-    let flush =
+    let mut flush =
         |batch: &mut Vec<String>, trail: &mut BufWriter<std::fs::File>, gz: &mut flate2::write::GzEncoder<BufWriter<std::fs::File>>| {
             if batch.is_empty() {
                 return;
@@ -80,6 +85,13 @@ fn generate(dir: &Path, mb: u64) {
             let file = format!("{{\"Records\":[{}]}}", batch.join(","));
             trail.write_all(file.as_bytes()).unwrap();
             gz.write_all(file.as_bytes()).unwrap();
+            let mut one = flate2::write::GzEncoder::new(
+                std::fs::File::create(per_file.join(format!("{files:05}.json.gz"))).unwrap(),
+                flate2::Compression::default(),
+            );
+            one.write_all(file.as_bytes()).unwrap();
+            one.finish().unwrap();
+            files += 1;
             batch.clear();
         };
     while written < mb << 20 {
@@ -103,6 +115,7 @@ fn generate(dir: &Path, mb: u64) {
     for n in ["jsonl", "json", "json.gz"] {
         std::fs::rename(tmp(n), dir.join(format!("cloudtrail.{n}"))).unwrap();
     }
+    std::fs::rename(per_file, dir.join("cloudtrail-gz")).unwrap();
 }
 
 fn peak_rss_mib() -> Option<f64> {
@@ -129,17 +142,26 @@ fn main() {
     let runs: usize = std::env::var("SECMON_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 1 } else { 3 }).max(1);
     let dir = root().join(format!("target/bench/corpus-{mb}mb"));
     std::fs::create_dir_all(&dir).unwrap();
-    if !dir.join("cloudtrail.json.gz").exists() {
-        eprintln!("generating {} ({mb} MiB of records, three forms)...", dir.display());
+    if !dir.join("cloudtrail-gz").exists() {
+        eprintln!("generating {} ({mb} MiB of records, four forms)...", dir.display());
+        // An older corpus had no per-file form: rewrite it all.
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
         generate(&dir, mb);
     }
     let size = |n: &str| std::fs::metadata(dir.join(n)).unwrap().len() as f64 / (1 << 20) as f64;
     let decompressed = size("cloudtrail.json");
+    let mut gz_files: Vec<String> =
+        std::fs::read_dir(dir.join("cloudtrail-gz")).unwrap().map(|e| e.unwrap().path().display().to_string()).collect();
+    gz_files.sort();
+    let gz_size: f64 = gz_files.iter().map(|f| std::fs::metadata(f).unwrap().len() as f64).sum::<f64>() / (1 << 20) as f64;
     println!(
-        "corpus: {} (JSON lines {:.0} MiB; log files {:.0} MiB, gzipped {:.0} MiB)",
+        "corpus: {} (JSON lines {:.0} MiB; log files {:.0} MiB, gzipped {:.0} MiB as {} files or {:.0} MiB as one stream)",
         dir.display(),
         size("cloudtrail.jsonl"),
         decompressed,
+        gz_size,
+        gz_files.len(),
         size("cloudtrail.json.gz")
     );
     println!("MiB/s is of uncompressed data, per core (one thread); `secmon -c` and `inflate only`: fastest of {runs} runs.");
@@ -147,38 +169,54 @@ fn main() {
     for (case, text, jq) in CASES {
         let pattern = Pattern::parse(text).unwrap();
         let mut counts = Vec::new();
-        for (form, file) in [("JSON lines", "cloudtrail.jsonl"), ("log files", "cloudtrail.json"), ("log files.gz", "cloudtrail.json.gz")] {
-            let path = dir.join(file);
-            let path = path.to_str().unwrap();
-            let mib = if file.ends_with(".gz") { decompressed } else { size(file) };
+        let one = |f: &str| vec![dir.join(f).display().to_string()];
+        let forms = [
+            ("JSON lines", one("cloudtrail.jsonl")),
+            ("log files", one("cloudtrail.json")),
+            // As CloudTrail delivers them: one gzip member per log file (inflated whole).
+            ("log files.gz", gz_files.clone()),
+            // The same concatenated into one gzip stream (inflated as a stream).
+            ("one .gz stream", one("cloudtrail.json.gz")),
+        ];
+        for (form, paths) in forms {
+            let path = paths[0].as_str();
+            let mib = if path.ends_with(".gz") { decompressed } else { size(path) };
 
             if wanted(form, case, "secmon -c") {
                 let (mut best, mut result) = (f64::MAX, (0, 0));
                 for _ in 0..runs {
                     let t = Instant::now();
-                    result = events::count_matches(path, Format::Auto, &pattern).unwrap();
+                    result = (0, 0);
+                    // As `secmon test-pattern -c --events <files>` does: one counter, every file.
+                    let counter = events::Counter::new(&pattern);
+                    for p in &paths {
+                        let (n, hits) = counter.count(p, Format::Auto).unwrap();
+                        result = (result.0 + n, result.1 + hits);
+                    }
                     best = best.min(t.elapsed().as_secs_f64());
                 }
                 row(form, case, "secmon -c", mib, best, result.0, result.1);
                 counts.push(result.1);
             }
-            if !wanted(form, case, "secmon plain") {
+            if form == "one .gz stream" || !wanted(form, case, "secmon plain") {
                 continue;
             }
             let t = Instant::now();
             let (mut n, mut plain) = (0u64, 0u64);
-            events::for_each(path, &mut |e| {
-                n += 1;
-                plain += u64::from(pattern.matches(&e.as_event()));
-            })
-            .unwrap();
+            for p in &paths {
+                events::for_each(p, &mut |e| {
+                    n += 1;
+                    plain += u64::from(pattern.matches(&e.as_event()));
+                })
+                .unwrap();
+            }
             row(form, case, "secmon plain", mib, t.elapsed().as_secs_f64(), n, plain);
             counts.push(plain);
 
-            if file.ends_with(".gz") || !wanted(form, case, "jq") {
+            if path.ends_with(".gz") || !wanted(form, case, "jq") {
                 continue;
             }
-            let filter = if file.ends_with(".jsonl") { jq.to_string() } else { format!(".Records[] | {jq}") };
+            let filter = if path.ends_with(".jsonl") { jq.to_string() } else { format!(".Records[] | {jq}") };
             let t = Instant::now();
             match Command::new("jq").args(["-c", &filter]).arg(path).stdout(Stdio::piped()).stderr(Stdio::null()).output() {
                 Ok(out) if out.status.success() => {
@@ -191,23 +229,30 @@ fn main() {
         }
         assert!(counts.windows(2).all(|w| w[0] == w[1]), "{case}: the ways of counting disagree: {counts:?}");
     }
-    // The ceiling for the gzipped form: inflating alone, nothing scanned.
-    if wanted("log files.gz", "-", "inflate only") {
+    // The ceiling for the gzipped forms: inflating alone, nothing scanned.
+    for (form, paths) in
+        [("log files.gz", gz_files.clone()), ("one .gz stream", vec![dir.join("cloudtrail.json.gz").display().to_string()])]
+    {
+        if !wanted(form, "-", "inflate only") {
+            continue;
+        }
         let mut best = f64::MAX;
         for _ in 0..runs {
             let t = Instant::now();
-            let mut r = events::open(dir.join("cloudtrail.json.gz").to_str().unwrap()).unwrap();
             let (mut buf, mut n) = (vec![0u8; 1 << 18], 0usize);
-            loop {
-                match std::io::Read::read(&mut r, &mut buf).unwrap() {
-                    0 => break,
-                    k => n += k,
+            for p in &paths {
+                let mut r = events::open(p).unwrap();
+                loop {
+                    match std::io::Read::read(&mut r, &mut buf).unwrap() {
+                        0 => break,
+                        k => n += k,
+                    }
                 }
             }
             assert_eq!(n as f64 / (1 << 20) as f64, decompressed);
             best = best.min(t.elapsed().as_secs_f64());
         }
-        row("log files.gz", "-", "inflate only", decompressed, best, 0, 0);
+        row(form, "-", "inflate only", decompressed, best, 0, 0);
     }
     if let Some(rss) = peak_rss_mib() {
         println!("secmon peak RSS: {rss:.0} MiB (streaming: independent of corpus size)");

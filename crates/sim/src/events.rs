@@ -146,14 +146,81 @@ impl std::str::FromStr for Format {
 
 /// Opens `path` (`-` is standard input), decompressing gzip when the file starts with its magic.
 pub fn open(path: &str) -> Result<Box<dyn Read>, EventsError> {
+    Ok(match open_source(path)? {
+        Source::Stream(r) => r,
+        Source::Whole(mut bytes, len) => {
+            bytes.truncate(len);
+            Box::new(std::io::Cursor::new(bytes))
+        }
+    })
+}
+
+/// What a file's events are read from: a stream, or (a gzip file of one member, as CloudTrail
+/// writes each log file) the whole decompressed text at once.
+enum Source {
+    Stream(Box<dyn Read>),
+    /// The text, in its first `.1` bytes (the buffer is reused from file to file).
+    Whole(Vec<u8>, usize),
+}
+
+thread_local! {
+    /// The buffer the last file was inflated into, for the next: reading a directory of log
+    /// files neither allocates nor zeroes one per file.
+    static SPARE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A gzip file inflated whole is at most this long compressed, and this long inflated; longer
+/// ones are streamed, so memory stays bounded whatever the file. (A CloudTrail log file is a
+/// few MiB inflated.)
+const WHOLE_GZIP_MAX_IN: u64 = 32 << 20;
+const WHOLE_GZIP_MAX_OUT: usize = 256 << 20;
+
+fn open_source(path: &str) -> Result<Source, EventsError> {
     let io = |source| EventsError::Io { file: path.to_string(), source };
     let raw: Box<dyn Read> = if path == "-" { Box::new(std::io::stdin()) } else { Box::new(std::fs::File::open(path).map_err(io)?) };
     let mut r = BufReader::with_capacity(1 << 16, raw);
     let head = r.fill_buf().map_err(io)?;
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(MultiGzDecoder::new(r)))
-    } else {
-        Ok(Box::new(r))
+    if !head.starts_with(&[0x1f, 0x8b]) {
+        return Ok(Source::Stream(Box::new(r)));
+    }
+    let size = if path == "-" { None } else { std::fs::metadata(path).ok().map(|m| m.len()) };
+    if size.is_none_or(|n| n > WHOLE_GZIP_MAX_IN) {
+        return Ok(Source::Stream(Box::new(MultiGzDecoder::new(r))));
+    }
+    let mut compressed = Vec::with_capacity(size.unwrap_or(0) as usize);
+    r.read_to_end(&mut compressed).map_err(io)?;
+    Ok(match inflate_whole(&compressed) {
+        Some((text, len)) => Source::Whole(text, len),
+        // Several members, too long, or damaged: streamed, and a damaged file is reported as
+        // the streaming decoder finds it.
+        None => Source::Stream(Box::new(MultiGzDecoder::new(std::io::Cursor::new(compressed)))),
+    })
+}
+
+/// Inflates `gz` at once when it is one gzip member (libdeflate), else None. libdeflate stops
+/// after the first member and ignores what follows, so a file that may hold another one is left
+/// to the streaming decoder: every member starts with the bytes `1f 8b 08`, and a file where
+/// they occur again after its start is treated as several (the few single members whose
+/// compressed bytes contain them by chance are only streamed, never misread). The output size
+/// comes from the member's trailer (ISIZE) and is checked by libdeflate, as is the CRC.
+fn inflate_whole(gz: &[u8]) -> Option<(Vec<u8>, usize)> {
+    if gz.len() < 18 || memchr::memmem::find(&gz[1..], &[0x1f, 0x8b, 0x08]).is_some() {
+        return None;
+    }
+    let isize = u32::from_le_bytes(gz[gz.len() - 4..].try_into().expect("4 bytes")) as usize;
+    if isize > WHOLE_GZIP_MAX_OUT {
+        return None;
+    }
+    let mut out = SPARE.with(|spare| std::mem::take(&mut *spare.borrow_mut()));
+    if out.len() < isize {
+        out.resize(isize, 0);
+    }
+    match libdeflater::Decompressor::new().gzip_decompress(gz, &mut out[..isize]) {
+        Ok(n) if n == isize => Some((out, isize)),
+        _ => {
+            SPARE.with(|spare| *spare.borrow_mut() = out);
+            None
+        }
     }
 }
 
@@ -204,17 +271,48 @@ pub fn for_each_candidate(
     }
 }
 
-/// How many events of `path` there are, and how many `pattern` matches: the fastest path.
-/// Events that cannot match are split but not parsed ([`Prefilter`]); the others are parsed
-/// only as far as the pattern reads ([`Projection`]); term patterns on lines never parse JSON.
+/// How many events of `path` there are, and how many `pattern` matches: the fastest path
+/// ([`Counter`]).
 pub fn count_matches(path: &str, format: Format, pattern: &Pattern) -> Result<(u64, u64), EventsError> {
-    let prefilter = Prefilter::new(pattern);
-    let projection = Projection::for_pattern(pattern, &[]);
+    Counter::new(pattern).count(path, format)
+}
+
+/// Counts the events a pattern matches, file after file, by the fastest path. Events that
+/// cannot match are split but not parsed ([`Prefilter`]); the others are parsed only as far as
+/// the pattern reads ([`Projection`]); term patterns on lines never parse JSON. Built once for
+/// a pattern, for any number of files (a directory of CloudTrail log files is thousands).
+pub struct Counter<'p> {
+    pattern: &'p Pattern,
+    prefilter: Prefilter,
+    projection: Option<Projection>,
+}
+
+impl<'p> Counter<'p> {
+    pub fn new(pattern: &'p Pattern) -> Counter<'p> {
+        Counter { pattern, prefilter: Prefilter::new(pattern), projection: Projection::for_pattern(pattern, &[]) }
+    }
+
+    /// How many events `path` holds, and how many the pattern matches.
+    pub fn count(&self, path: &str, format: Format) -> Result<(u64, u64), EventsError> {
+        let Counter { pattern, prefilter, projection } = self;
+        count_with(path, format, pattern, prefilter, projection)
+    }
+}
+
+fn count_with(
+    path: &str,
+    format: Format,
+    pattern: &Pattern,
+    prefilter: &Prefilter,
+    projection: &Option<Projection>,
+) -> Result<(u64, u64), EventsError> {
     let (mut total, mut matched) = (0u64, 0u64);
     let mut err = None;
+    // One projected record at a time, in one map whose room is kept from record to record.
+    let mut reused = Value::Object(serde_json::Map::new());
     // With no literal to skip records by, every record is parsed: its members are found while
-    // it is split, in the same pass.
-    // Only the members the projection reads are kept (any key with a backslash may spell one).
+    // it is split, in the same pass. Only the members the projection reads are kept (any key
+    // with a backslash may spell one).
     let keeps = |key: &[u8], escaped: bool| escaped || projection.as_ref().is_some_and(|p| p.reads_key(key));
     let members: KeyFilter<'_> = (projection.is_some() && prefilter.admits_all()).then_some(&keeps);
     scan_members(path, format, members, &mut |raw| {
@@ -224,14 +322,21 @@ pub fn count_matches(path: &str, format: Format, pattern: &Pattern) -> Result<(u
         }
         let full = |raw: &Raw<'_>| raw.event(path, format).map(|ev| pattern.matches(&ev.as_event()));
         let projected = |v: &Value| pattern.matches(&Event { message: "", json: Some(v) });
-        let hit = match (&projection, raw.kind, format) {
+        let hit = match (projection, raw.kind, format) {
             // A JSON pattern reads only the parsed values it selects; what does not parse as
             // a projection goes the plain way (for its error, or its text-line reading).
             (Some(_), RawKind::Line, Format::Text) => Ok(false),
             (Some(p), RawKind::Line, Format::Auto | Format::CloudTrail) => {
                 Ok(p.parse(raw.bytes).is_ok_and(|v| v.is_object() && projected(&v)))
             }
-            (Some(p), _, _) => match raw.members.map_or_else(|| p.parse(raw.bytes), |m| p.parse_members(raw.bytes, m, raw.escapes)) {
+            (Some(p), _, Format::Auto | Format::CloudTrail) if raw.members.is_some() => {
+                let Value::Object(map) = &mut reused else { unreachable!("an object") };
+                match p.parse_members_into(raw.bytes, raw.members.unwrap_or_default(), raw.escapes, map) {
+                    Ok(true) => Ok(projected(&reused)),
+                    _ => full(&raw),
+                }
+            }
+            (Some(p), _, _) => match p.parse(raw.bytes) {
                 Ok(v @ Value::Object(_)) => Ok(projected(&v)),
                 _ => full(&raw),
             },
@@ -315,12 +420,16 @@ enum Detected {
 /// first line is the start of such a document; text logs that merely begin with `[` or `{`
 /// (`[ERROR] 400 BAD REQUEST`) are text lines. JSON lines are lines: each is parsed on its own.
 fn detect(head: &[u8]) -> Detected {
-    let line = head.split(|b| *b == b'\n').next().unwrap_or(head);
+    // What a streamed file's first window shows, whether the file is streamed or read whole
+    // (a CloudTrail log file is one line of megabytes).
+    let head = &head[..head.len().min(CHUNK)];
+    let line = memchr::memchr(b'\n', head).map_or(head, |i| &head[..i]);
     let line = line.trim_ascii();
     let after = |open: u8| line.strip_prefix(&[open]).map(<[u8]>::trim_ascii_start);
     match line.first() {
         Some(b'{') => {
-            if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() && !records_line(line) {
+            // (A CloudTrail file is one long line: it is recognised by its start, not parsed.)
+            if !records_line(line) && serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() {
                 Detected::Lines
             } else if after(b'{').is_some_and(|r| r.is_empty() || r.starts_with(b"\"")) {
                 Detected::Json
@@ -329,10 +438,10 @@ fn detect(head: &[u8]) -> Detected {
             }
         }
         Some(b'[') => match after(b'[') {
+            Some(r) if r.starts_with(b"{") && r[1..].trim_ascii_start().first().is_none_or(|b| *b == b'"' || *b == b'}') => Detected::Json,
             Some(r) if r.is_empty() || r.starts_with(b"]") || serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() => {
                 Detected::Json
             }
-            Some(r) if r.starts_with(b"{") && r[1..].trim_ascii_start().first().is_none_or(|b| *b == b'"' || *b == b'}') => Detected::Json,
             _ => Detected::Lines,
         },
         _ => Detected::Lines,
@@ -354,6 +463,8 @@ struct Window {
     eof: bool,
     /// Bytes consumed before `buf[0]`, for error offsets.
     base: u64,
+    /// `buf` holds a whole inflated file (and goes back to [`SPARE`] after).
+    src_is_whole: bool,
 }
 
 const CHUNK: usize = 1 << 18;
@@ -362,9 +473,29 @@ const CHUNK: usize = 1 << 18;
 /// bounded whatever the input.
 pub const MAX_RECORD_BYTES: usize = 16 << 20;
 
+impl Drop for Window {
+    /// A window that held a whole inflated file hands its buffer to the next one.
+    fn drop(&mut self) {
+        if self.src_is_whole {
+            let buf = std::mem::take(&mut self.buf);
+            SPARE.with(|spare| {
+                if spare.borrow().capacity() < buf.capacity() {
+                    *spare.borrow_mut() = buf;
+                }
+            });
+        }
+    }
+}
+
 impl Window {
-    fn new(src: Box<dyn Read>) -> Window {
-        Window { src, buf: vec![0; CHUNK], start: 0, end: 0, eof: false, base: 0 }
+    fn new(source: Source) -> Window {
+        match source {
+            Source::Stream(src) => Window { src, buf: vec![0; CHUNK], start: 0, end: 0, eof: false, base: 0, src_is_whole: false },
+            // The whole text is the window: nothing more to read, nothing to copy.
+            Source::Whole(buf, len) => {
+                Window { src: Box::new(std::io::empty()), end: len, buf, start: 0, eof: true, base: 0, src_is_whole: true }
+            }
+        }
     }
 
     fn data(&self) -> &[u8] {
@@ -458,7 +589,7 @@ pub fn scan(path: &str, format: Format, f: &mut dyn FnMut(Raw<'_>) -> bool) -> R
 /// `members` keeps ([`Raw::members`]), found in the pass that splits the records.
 pub fn scan_members(path: &str, format: Format, members: KeyFilter<'_>, f: &mut dyn FnMut(Raw<'_>) -> bool) -> Result<(), EventsError> {
     let io = |source| EventsError::Io { file: path.to_string(), source };
-    let mut w = Window::new(open(path)?);
+    let mut w = Window::new(open_source(path)?);
     w.fill().map_err(io)?;
     let json = match format {
         Format::Auto => detect(w.data()) == Detected::Json,

@@ -114,22 +114,33 @@ impl Projection {
     /// (key and value ranges in `bytes`, as [`crate::events::Raw::members`] gives them: those
     /// whose key it [reads](Projection::reads_key), and any key with a backslash);
     /// `may_escape` false when the record holds no backslash, so no key is escaped.
-    pub fn parse_members(&self, bytes: &[u8], members: &[crate::events::Member], may_escape: bool) -> serde_json::Result<Value> {
-        if !self.root.whole {
-            let mut out = Map::new();
-            let mut failed = None;
-            let mut keep = |(k, v): &crate::events::Member| {
-                let key = &bytes[k.clone()];
-                if !may_escape && self.root.child_key_bytes(key).is_none() {
-                    return true;
-                }
-                self.keep(&mut out, &mut failed, key, &bytes[v.clone()])
-            };
-            if members.iter().all(&mut keep) {
-                return Ok(Value::Object(out));
-            }
+    /// The result goes into `out` (cleared first, its room kept: a caller that reads millions
+    /// of records reuses one map). Ok(false) when the projection keeps the whole record (then
+    /// [`Projection::parse`] it).
+    pub fn parse_members_into(
+        &self,
+        bytes: &[u8],
+        members: &[crate::events::Member],
+        may_escape: bool,
+        out: &mut Map<String, Value>,
+    ) -> serde_json::Result<bool> {
+        out.clear();
+        if self.root.whole {
+            return Ok(false);
         }
-        self.parse_plain(bytes)
+        let mut failed = None;
+        let mut keep = |(k, v): &crate::events::Member| {
+            let key = &bytes[k.clone()];
+            if !may_escape && self.root.child_key_bytes(key).is_none() {
+                return true;
+            }
+            self.keep(out, &mut failed, key, &bytes[v.clone()])
+        };
+        if members.iter().all(&mut keep) {
+            return Ok(true);
+        }
+        // A key or kept value that does not parse: the plain parser says why.
+        self.parse_plain(bytes).map(|_| false)
     }
 
     /// One member: parsed into `out` when the projection keeps its key. False (with the error
