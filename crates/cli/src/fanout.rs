@@ -234,7 +234,7 @@ pub fn plan_all(
     }
     if let Some(path) = out {
         let text = serde_json::to_string_pretty(&grouped(&spec, &planned)).expect("json");
-        secmon_engine::write(path, &text).map_err(EngineError::from)?;
+        secmon_engine::write(path, &text)?;
         eprintln!(
             "Saved the plans of {} targets to {}; apply exactly them with: secmon apply -f {} {}",
             planned.len(),
@@ -415,6 +415,9 @@ fn progress(t: &TargetId, style: Style) -> Arc<dyn Fn(&Event) + Send + Sync> {
 /// Runs `work` in every target (its connection and its part of the spec), at most
 /// `parallelism` at once; each target's result or why not, in target order. For the read-only
 /// commands: no lock, no plan.
+/// Each target's result, or why it has none.
+type PerTarget<T> = Vec<(TargetId, Result<T, String>)>;
+
 fn each_target<T, F, Fut>(
     rt: &tokio::runtime::Runtime,
     base: &Aws,
@@ -422,7 +425,7 @@ fn each_target<T, F, Fut>(
     ids: Vec<TargetId>,
     parallelism: u64,
     work: F,
-) -> Result<Vec<(TargetId, Result<T, String>)>, CliError>
+) -> Result<PerTarget<T>, CliError>
 where
     F: Fn(TargetId, Spec, Aws) -> Fut,
     Fut: std::future::Future<Output = Result<T, String>>,
@@ -545,7 +548,7 @@ pub fn import_all(common: &Common, addresses: &[String], (auto_approve, force): 
         println!("{}", style.bold(&format!("── target {}", target)));
         if here.is_empty() {
             println!("nothing to import: this target's part of the spec describes none of these addresses\n");
-            rows.push(Row { target: target, counts: None, status: "nothing to import".into(), failed: false });
+            rows.push(Row { target, counts: None, status: "nothing to import".into(), failed: false });
             continue;
         }
         match s.import_selection(&here, force) {
@@ -567,7 +570,7 @@ pub fn import_all(common: &Common, addresses: &[String], (auto_approve, force): 
             }
             Err(e) => {
                 println!("{} {e}\n", style.red("Error:"));
-                rows.push(Row { target: target, counts: None, status: format!("failed: {}", first_line(&e.to_string())), failed: true });
+                rows.push(Row { target, counts: None, status: format!("failed: {}", first_line(&e.to_string())), failed: true });
             }
         }
     }

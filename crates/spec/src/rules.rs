@@ -261,6 +261,41 @@ pub fn tag_key(s: &str) -> Rule {
     Ok(())
 }
 
+/// `encryption.key`: `managed`, `none`, or the ARN of a KMS key in the spec's region. CloudWatch
+/// Logs takes only a key ARN (not an alias, not a key id), and CloudWatch Logs, SNS and
+/// CloudTrail need the key in the region of what it encrypts. Returns the message and a hint.
+pub fn kms_key_choice(key: &str, spec_region: Option<&str>) -> Result<(), (String, Option<String>)> {
+    if key == "managed" || key == "none" {
+        return Ok(());
+    }
+    let hint = Some("use `managed` (secmon creates the key), `none`, or a key ARN: arn:aws:kms:<region>:<account>:key/<key id>".into());
+    let parts: Vec<&str> = key.splitn(6, ':').collect();
+    let [arn, partition, service, key_region, account, resource] = parts[..] else {
+        return Err((format!("{key:?} is not a KMS key ARN"), hint));
+    };
+    if arn != "arn" || !["aws", "aws-cn", "aws-us-gov"].contains(&partition) || service != "kms" {
+        return Err((format!("{key:?} is not a KMS key ARN"), hint));
+    }
+    if resource.starts_with("alias/") {
+        return Err((
+            format!("{key:?} is an alias ARN: CloudWatch Logs accepts only the key's own ARN"),
+            Some("run `aws kms describe-key --key-id <alias>` and use its KeyMetadata.Arn".into()),
+        ));
+    }
+    let id = resource.strip_prefix("key/").unwrap_or("");
+    let id_ok = !id.is_empty() && id.len() <= 256 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !id_ok || account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) || region(key_region).is_err() {
+        return Err((format!("{key:?} is not a KMS key ARN"), hint));
+    }
+    if let Some(r) = spec_region.filter(|r| *r != key_region) {
+        return Err((
+            format!("the key is in {key_region}, the spec in {r}: CloudTrail, CloudWatch Logs and SNS use only a key of their own region"),
+            Some("create the key (or a multi-Region replica) in the spec's region".into()),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,39 +334,4 @@ mod tests {
         assert!(email("security@example").is_err());
         assert!(metric_value("$.bytes").is_ok() && metric_value("1").is_ok() && metric_value("one").is_err());
     }
-}
-
-/// `encryption.key`: `managed`, `none`, or the ARN of a KMS key in the spec's region. CloudWatch
-/// Logs takes only a key ARN (not an alias, not a key id), and CloudWatch Logs, SNS and
-/// CloudTrail need the key in the region of what it encrypts. Returns the message and a hint.
-pub fn kms_key_choice(key: &str, spec_region: Option<&str>) -> Result<(), (String, Option<String>)> {
-    if key == "managed" || key == "none" {
-        return Ok(());
-    }
-    let hint = Some("use `managed` (secmon creates the key), `none`, or a key ARN: arn:aws:kms:<region>:<account>:key/<key id>".into());
-    let parts: Vec<&str> = key.splitn(6, ':').collect();
-    let [arn, partition, service, key_region, account, resource] = parts[..] else {
-        return Err((format!("{key:?} is not a KMS key ARN"), hint));
-    };
-    if arn != "arn" || !["aws", "aws-cn", "aws-us-gov"].contains(&partition) || service != "kms" {
-        return Err((format!("{key:?} is not a KMS key ARN"), hint));
-    }
-    if resource.starts_with("alias/") {
-        return Err((
-            format!("{key:?} is an alias ARN: CloudWatch Logs accepts only the key's own ARN"),
-            Some("run `aws kms describe-key --key-id <alias>` and use its KeyMetadata.Arn".into()),
-        ));
-    }
-    let id = resource.strip_prefix("key/").unwrap_or("");
-    let id_ok = !id.is_empty() && id.len() <= 256 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if !id_ok || account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) || region(key_region).is_err() {
-        return Err((format!("{key:?} is not a KMS key ARN"), hint));
-    }
-    if let Some(r) = spec_region.filter(|r| *r != key_region) {
-        return Err((
-            format!("the key is in {key_region}, the spec in {r}: CloudTrail, CloudWatch Logs and SNS use only a key of their own region"),
-            Some("create the key (or a multi-Region replica) in the spec's region".into()),
-        ));
-    }
-    Ok(())
 }
