@@ -6,6 +6,7 @@
 //!     SECMON_BENCH_MB=256 cargo bench -p secmon-sim --bench replay
 //!     SECMON_BENCH_ONLY="log files.gz/literal/secmon -c" cargo bench ...   # one row (profiling)
 //!     SECMON_BENCH_RUNS=5 cargo bench ...    # fastest of 5 runs for the fast rows (default 3)
+//!     SECMON_BENCH_PAUSE=20 cargo bench ...  # idle 20 s before every row (burstable machines)
 //!
 //! The corpus is real CloudTrail records (the Stratus Red Team fixtures and the seed's test
 //! events) with fresh event ids and times, in four forms: JSON lines (how records reach
@@ -130,7 +131,7 @@ fn wanted(form: &str, case: &str, tool: &str) -> bool {
 }
 
 fn row(form: &str, case: &str, tool: &str, mib: f64, secs: f64, events: u64, matches: u64) {
-    println!("{form:<12} {case:<11} {tool:<13} {secs:>8.2} {:>10.0} {:>12.0} {matches:>9}", mib / secs, events as f64 / secs);
+    println!("{form:<14} {case:<11} {tool:<13} {secs:>8.2} {:>10.0} {:>12.0} {matches:>9}", mib / secs, events as f64 / secs);
 }
 
 fn main() {
@@ -140,6 +141,11 @@ fn main() {
     // The fast rows run `SECMON_BENCH_RUNS` times (3 by default) and report the fastest: on a
     // shared machine noise only ever adds time. jq and `secmon plain`, 20-50 times slower, run once.
     let runs: usize = std::env::var("SECMON_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 1 } else { 3 }).max(1);
+    // Shared and burstable machines slow down after minutes of full load (this one by up to
+    // 40 %, jq's 20-second rows included): `SECMON_BENCH_PAUSE=20` idles that many seconds
+    // before every row, jq's too, so that each starts from the same state.
+    let pause = std::time::Duration::from_secs(std::env::var("SECMON_BENCH_PAUSE").ok().and_then(|v| v.parse().ok()).unwrap_or(0));
+    let settle = || std::thread::sleep(pause);
     let dir = root().join(format!("target/bench/corpus-{mb}mb"));
     std::fs::create_dir_all(&dir).unwrap();
     if !dir.join("cloudtrail-gz").exists() {
@@ -165,7 +171,7 @@ fn main() {
         size("cloudtrail.json.gz")
     );
     println!("MiB/s is of uncompressed data, per core (one thread); `secmon -c` and `inflate only`: fastest of {runs} runs.");
-    println!("{:<12} {:<11} {:<13} {:>8} {:>10} {:>12} {:>9}", "form", "pattern", "tool", "seconds", "MiB/s", "events/s", "matches");
+    println!("{:<14} {:<11} {:<13} {:>8} {:>10} {:>12} {:>9}", "form", "pattern", "tool", "seconds", "MiB/s", "events/s", "matches");
     for (case, text, jq) in CASES {
         let pattern = Pattern::parse(text).unwrap();
         let mut counts = Vec::new();
@@ -183,6 +189,7 @@ fn main() {
             let mib = if path.ends_with(".gz") { decompressed } else { size(path) };
 
             if wanted(form, case, "secmon -c") {
+                settle();
                 let (mut best, mut result) = (f64::MAX, (0, 0));
                 for _ in 0..runs {
                     let t = Instant::now();
@@ -201,6 +208,7 @@ fn main() {
             if form == "one .gz stream" || !wanted(form, case, "secmon plain") {
                 continue;
             }
+            settle();
             let t = Instant::now();
             let (mut n, mut plain) = (0u64, 0u64);
             for p in &paths {
@@ -217,6 +225,7 @@ fn main() {
                 continue;
             }
             let filter = if path.ends_with(".jsonl") { jq.to_string() } else { format!(".Records[] | {jq}") };
+            settle();
             let t = Instant::now();
             match Command::new("jq").args(["-c", &filter]).arg(path).stdout(Stdio::piped()).stderr(Stdio::null()).output() {
                 Ok(out) if out.status.success() => {
@@ -224,7 +233,7 @@ fn main() {
                     row(form, case, "jq", mib, t.elapsed().as_secs_f64(), n, jq_hits);
                     counts.push(jq_hits);
                 }
-                _ => println!("{form:<12} {case:<11} jq: not available on this machine; install jq to compare"),
+                _ => println!("{form:<14} {case:<11} jq: not available on this machine; install jq to compare"),
             }
         }
         assert!(counts.windows(2).all(|w| w[0] == w[1]), "{case}: the ways of counting disagree: {counts:?}");
@@ -236,6 +245,7 @@ fn main() {
         if !wanted(form, "-", "inflate only") {
             continue;
         }
+        settle();
         let mut best = f64::MAX;
         for _ in 0..runs {
             let t = Instant::now();
