@@ -163,8 +163,8 @@ pub fn skip_nested_escapes(d: &[u8]) -> Option<(usize, bool)> {
 /// each top-level member's key (between its quotes, escapes as written) and value to `f`, and
 /// whether the key may hold a backslash (false only when none was seen from its start on).
 /// Returns the object's length and whether it may hold a backslash (as [`skip_nested_escapes`]);
-/// None when `d` ends first, when the text is not an object this
-/// walker understands (the caller then parses it the plain way), or when `f` returns false.
+/// None when `d` ends first, when the text is not an object this walker understands (the caller
+/// then parses it the plain way), or when `f` returns false.
 /// Keys are checked to be quoted and values to be present; neither is validated further (what
 /// the caller parses is validated by its parser).
 pub fn walk_object(d: &[u8], f: &mut dyn FnMut(Range<usize>, Range<usize>, bool) -> bool) -> Option<(usize, bool)> {
