@@ -88,7 +88,8 @@ enum Command {
         /// The monitor (its `name`) whose pattern to test, with -f.
         #[arg(long, requires = "file")]
         monitor: Option<String>,
-        /// CloudTrail log files (gzipped or not), JSON arrays, JSON lines or text lines; `-` is stdin.
+        /// CloudTrail log files (gzipped or not), JSON arrays, JSON lines or text lines; `-` is
+        /// stdin; a directory is every events file under it (`aws s3 sync` of a trail bucket).
         #[arg(long = "events", required = true, num_args = 1..)]
         events: Vec<String>,
         /// How to read the events files: auto (per file, from its first line), cloudtrail,
@@ -111,7 +112,8 @@ enum Command {
         /// The spec file.
         #[arg(short = 'f', long = "file", default_value = "secmon.yaml")]
         file: PathBuf,
-        /// CloudTrail log files (gzipped or not), JSON arrays, JSON lines or text lines; `-` is stdin.
+        /// CloudTrail log files (gzipped or not), JSON arrays, JSON lines or text lines; `-` is
+        /// stdin; a directory is every events file under it (`aws s3 sync` of a trail bucket).
         #[arg(long = "events", required = true, num_args = 1..)]
         events: Vec<String>,
         /// How to read the events files: auto (per file, from its first line), cloudtrail,

@@ -46,6 +46,10 @@ pub fn test_pattern(
     (all, count): (bool, bool),
     style: Style,
 ) -> Outcome {
+    let files = match events::expand_paths(&files) {
+        Ok(f) => f,
+        Err(e) => return fail(e.to_string(), style),
+    };
     let text = match (pattern, spec, monitor) {
         (Some(p), None, None) => p,
         (None, Some(f), Some(m)) => match Spec::from_file(&f) {
@@ -170,6 +174,10 @@ pub fn render_monitor(m: &MonitorReport, style: Style) {
 pub fn simulate_cmd(file: PathBuf, (files, format): (Vec<String>, events::Format), output: Format, style: Style) -> Outcome {
     let spec = match Spec::from_file(&file) {
         Ok(s) => s,
+        Err(e) => return fail(e.to_string(), style),
+    };
+    let files = match events::expand_paths(&files) {
+        Ok(f) => f,
         Err(e) => return fail(e.to_string(), style),
     };
     let report = match simulate_as(&spec.state, &files, format) {

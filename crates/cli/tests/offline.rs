@@ -133,6 +133,48 @@ fn test_pattern_reads_bracketed_text_logs_and_counts() {
     assert!(text(&out.stderr).contains("app.log:1:"), "{}", text(&out.stderr));
 }
 
+/// Issue 12: `--events DIR` reads what `aws s3 sync` of a trail bucket gives: every log file
+/// under it, gzipped, in nested date directories, but not the digest files, hidden files or
+/// anything that is not an events file; a directory without events is an error.
+#[test]
+fn test_pattern_and_simulate_read_a_synced_trail_bucket() {
+    use std::io::Write;
+    let scratch = tempfile::Builder::new().prefix("secmon-cli-tree-").tempdir().unwrap();
+    let root_dir = scratch.path().join("AWSLogs/123456789012");
+    let day = root_dir.join("CloudTrail/us-east-1/2025/03/19");
+    let digest = root_dir.join("CloudTrail-Digest/us-east-1/2025/03/19");
+    std::fs::create_dir_all(&day).unwrap();
+    std::fs::create_dir_all(&digest).unwrap();
+    let fixture = std::fs::read(root().join(EVENTS)).unwrap();
+    let gz = |path: &std::path::Path, bytes: &[u8]| {
+        let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(path).unwrap(), flate2::Compression::fast());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap();
+    };
+    gz(&day.join("123456789012_CloudTrail_us-east-1_20250319T1840Z_a.json.gz"), &fixture);
+    gz(&day.join("123456789012_CloudTrail_us-east-1_20250319T1845Z_b.json.gz"), &fixture);
+    // What is not events: a digest (one JSON object), a hidden file, a note.
+    gz(&digest.join("123456789012_CloudTrail-Digest_us-east-1_20250319T1900Z.json.gz"), br#"{"digestStartTime":"x","logFiles":[]}"#);
+    std::fs::write(day.join(".partial.json"), &fixture).unwrap();
+    std::fs::write(scratch.path().join("README.md"), "synced with aws s3 sync\n").unwrap();
+    let tree = scratch.path().to_str().unwrap();
+
+    let out = secmon(&["test-pattern", "-c", "--pattern", "{ $.eventName = \"GetSecretValue\" }", "--events", tree, "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["events"].as_u64(), v["matched"].as_u64()), (Some(40), Some(8)), "two log files of 20 events, 4 reads each");
+    let out = secmon(&["simulate", "-f", "specs/seed.yaml", "--events", tree, "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["events"], 40);
+
+    let empty = scratch.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = secmon(&["test-pattern", "-c", "--pattern", "x", "--events", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no events file"), "{}", text(&out.stderr));
+}
+
 /// Issue 10: hostile event files and patterns are refused clearly and with bounded memory: a
 /// 17 MiB single line (more than any record secmon reads), a pattern longer than AWS allows.
 #[test]

@@ -144,6 +144,61 @@ impl std::str::FromStr for Format {
     }
 }
 
+/// The names a directory's events files end with (each also gzipped): what `aws s3 sync` of a
+/// CloudTrail bucket, or an export of CloudWatch Logs, holds.
+pub const EVENTS_FILE_ENDINGS: [&str; 5] = [".json", ".jsonl", ".ndjson", ".log", ".txt"];
+
+/// The files `paths` name, in order: a file (or `-`) as given, whatever its name; a directory as
+/// every events file under it ([`EVENTS_FILE_ENDINGS`], gzipped or not), recursively, sorted by
+/// path. Inside directories, hidden entries are skipped, and so are `CloudTrail-Digest`
+/// directories: a digest file is CloudTrail's signature over log files, not events. A
+/// directory with no events file is an error, not zero events.
+pub fn expand_paths(paths: &[String]) -> Result<Vec<String>, EventsError> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            // Symbolic links to directories are not followed (no loops); to files, they are read.
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                if name != "CloudTrail-Digest" {
+                    walk(&entry.path(), out)?;
+                }
+            } else {
+                let plain = name.strip_suffix(".gz").unwrap_or(&name);
+                if EVENTS_FILE_ENDINGS.iter().any(|e| plain.ends_with(e)) {
+                    out.push(entry.path());
+                }
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    for p in paths {
+        if p != "-" && std::path::Path::new(p).is_dir() {
+            let mut found = Vec::new();
+            walk(std::path::Path::new(p), &mut found).map_err(|source| EventsError::Io { file: p.clone(), source })?;
+            if found.is_empty() {
+                return Err(EventsError::Io {
+                    file: p.clone(),
+                    source: std::io::Error::other(format!(
+                        "a directory with no events file (files ending {}, or the same gzipped)",
+                        EVENTS_FILE_ENDINGS.join(", ")
+                    )),
+                });
+            }
+            found.sort();
+            files.extend(found.into_iter().map(|f| f.display().to_string()));
+        } else {
+            files.push(p.clone());
+        }
+    }
+    Ok(files)
+}
+
 /// Opens `path` (`-` is standard input), decompressing gzip when the file starts with its magic.
 pub fn open(path: &str) -> Result<Box<dyn Read>, EventsError> {
     Ok(match open_source(path)? {
