@@ -238,7 +238,8 @@ fn open_source(path: &str) -> Result<Source, EventsError> {
     if !head.starts_with(&[0x1f, 0x8b]) {
         return Ok(Source::Stream(Box::new(r)));
     }
-    let size = if path == "-" { None } else { std::fs::metadata(path).ok().map(|m| m.len()) };
+    // Only a regular file's size is known beforehand (a pipe's says 0).
+    let size = if path == "-" { None } else { std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.len()) };
     if size.is_none_or(|n| n > WHOLE_GZIP_MAX_IN) {
         return Ok(Source::Stream(Box::new(MultiGzDecoder::new(r))));
     }
