@@ -229,6 +229,8 @@ thread_local! {
 /// few MiB inflated.)
 const WHOLE_GZIP_MAX_IN: u64 = 32 << 20;
 const WHOLE_GZIP_MAX_OUT: usize = 256 << 20;
+/// The largest inflate buffer kept for the next file.
+const SPARE_MAX: usize = 64 << 20;
 
 fn open_source(path: &str) -> Result<Source, EventsError> {
     let io = |source| EventsError::Io { file: path.to_string(), source };
@@ -264,7 +266,9 @@ fn inflate_whole(gz: &[u8]) -> Option<(Vec<u8>, usize)> {
         return None;
     }
     let isize = u32::from_le_bytes(gz[gz.len() - 4..].try_into().expect("4 bytes")) as usize;
-    if isize > WHOLE_GZIP_MAX_OUT {
+    // DEFLATE expands at most 1032 to 1: a trailer claiming more lies, and must not make
+    // secmon set aside its size.
+    if isize > WHOLE_GZIP_MAX_OUT || isize > gz.len().saturating_mul(1032) {
         return None;
     }
     let mut out = SPARE.with(|spare| std::mem::take(&mut *spare.borrow_mut()));
@@ -274,7 +278,9 @@ fn inflate_whole(gz: &[u8]) -> Option<(Vec<u8>, usize)> {
     match libdeflater::Decompressor::new().gzip_decompress(gz, &mut out[..isize]) {
         Ok(n) if n == isize => Some((out, isize)),
         _ => {
-            SPARE.with(|spare| *spare.borrow_mut() = out);
+            if out.capacity() <= SPARE_MAX {
+                SPARE.with(|spare| *spare.borrow_mut() = out);
+            }
             None
         }
     }
@@ -532,7 +538,8 @@ pub const MAX_RECORD_BYTES: usize = 16 << 20;
 impl Drop for Window {
     /// A window that held a whole inflated file hands its buffer to the next one.
     fn drop(&mut self) {
-        if self.src_is_whole {
+        // (Not one of the rare large ones: a thread keeps at most a log file's worth.)
+        if self.src_is_whole && self.buf.capacity() <= SPARE_MAX {
             let buf = std::mem::take(&mut self.buf);
             SPARE.with(|spare| {
                 if spare.borrow().capacity() < buf.capacity() {

@@ -79,7 +79,12 @@ fn a_damaged_gzip_file_is_an_error_not_a_short_count() {
     let mut bad_crc = good.clone();
     let at = bad_crc.len() - 6;
     bad_crc[at] ^= 0xff;
-    for (what, bytes) in [("truncated", good[..good.len() / 2].to_vec()), ("a wrong CRC", bad_crc)] {
+    // A trailer that claims 200 MiB for a few hundred bytes of deflate is an error (and the
+    // expansion bound keeps secmon from setting 200 MiB aside for it first).
+    let mut lying = good.clone();
+    let n = lying.len();
+    lying[n - 4..].copy_from_slice(&(200u32 << 20).to_le_bytes());
+    for (what, bytes) in [("truncated", good[..good.len() / 2].to_vec()), ("a wrong CRC", bad_crc), ("a lying size", lying)] {
         let path = scratch.path().join("events.json.gz");
         std::fs::write(&path, bytes).unwrap();
         for pattern in [GETS, WRITES] {
