@@ -4,8 +4,10 @@
 //! before deploying, whether and when an alarm fires:
 //! - [`pattern`]: the CloudWatch Logs filter-pattern language (terms, JSON, space-delimited),
 //!   parser with column-accurate errors and evaluator, plus near-miss explanations;
-//! - [`events`]: streaming readers for CloudTrail log files (gzipped or not), JSON arrays,
-//!   JSON lines and plain lines, which split records without parsing them;
+//! - [`events`]: streaming readers for CloudTrail log files (gzipped or not: a file of one
+//!   member is inflated whole), JSON arrays, JSON lines and plain lines, and directories of
+//!   them, which split records without parsing them (a SIMD scanner, `jsonscan`), and
+//!   [`events::Counter`], the fastest way to count what a pattern matches;
 //! - [`prefilter`]: a pattern's necessary literals, so records it cannot match are skipped
 //!   unparsed (the full evaluator still judges every other one);
 //! - [`projection`]: parsing only the paths a JSON pattern reads;
