@@ -26,6 +26,12 @@ pub fn has_targets(common: &Common) -> Result<bool, CliError> {
     Ok(Spec::from_file(&common.file)?.state.targets.is_some())
 }
 
+/// Whether `--account` names exactly one target (`ACCOUNT/REGION`): the commands that can run
+/// over every target then run in that one only.
+pub fn names_one_target(common: &Common) -> bool {
+    common.accounts.iter().filter(|a| a.contains('/')).count() == 1
+}
+
 /// One target's plan, or why it has none.
 struct Planned {
     target: TargetId,
@@ -38,6 +44,17 @@ struct Row {
     counts: Option<(usize, usize, usize)>,
     status: String,
     failed: bool,
+}
+
+impl Row {
+    fn status(target: TargetId, status: String) -> Row {
+        Row { target, counts: None, status, failed: false }
+    }
+
+    /// A target that failed, with the first line of why.
+    fn failed(target: TargetId, error: &str) -> Row {
+        Row { target, counts: None, status: format!("failed: {}", first_line(error)), failed: true }
+    }
 }
 
 fn counts(p: &Plan) -> (usize, usize, usize) {
@@ -412,12 +429,12 @@ fn progress(t: &TargetId, style: Style) -> Arc<dyn Fn(&Event) + Send + Sync> {
     })
 }
 
-/// Runs `work` in every target (its connection and its part of the spec), at most
-/// `parallelism` at once; each target's result or why not, in target order. For the read-only
-/// commands: no lock, no plan.
 /// Each target's result, or why it has none.
 type PerTarget<T> = Vec<(TargetId, Result<T, String>)>;
 
+/// Runs `work` in every target (its connection and its part of the spec), at most
+/// `parallelism` at once; each target's result or why not, in target order. For the read-only
+/// commands: no lock, no plan.
 fn each_target<T, F, Fut>(
     rt: &tokio::runtime::Runtime,
     base: &Aws,
@@ -454,8 +471,8 @@ fn status_rows<T>(reports: &[(TargetId, Result<T, String>)], ok: impl Fn(&T) -> 
     reports
         .iter()
         .map(|(t, r)| match r {
-            Ok(report) => Row { target: t.clone(), counts: None, status: ok(report), failed: false },
-            Err(e) => Row { target: t.clone(), counts: None, status: format!("failed: {}", first_line(e)), failed: true },
+            Ok(report) => Row::status(t.clone(), ok(report)),
+            Err(e) => Row::failed(t.clone(), e),
         })
         .collect()
 }
@@ -540,7 +557,7 @@ pub fn import_all(common: &Common, addresses: &[String], (auto_approve, force): 
         let (s, _, _) = match result {
             Ok(found) => found,
             Err(e) => {
-                rows.push(Row { target, counts: None, status: format!("failed: {}", first_line(&e)), failed: true });
+                rows.push(Row::failed(target, &e));
                 continue;
             }
         };
@@ -548,7 +565,7 @@ pub fn import_all(common: &Common, addresses: &[String], (auto_approve, force): 
         println!("{}", style.bold(&format!("── target {}", target)));
         if here.is_empty() {
             println!("nothing to import: this target's part of the spec describes none of these addresses\n");
-            rows.push(Row { target, counts: None, status: "nothing to import".into(), failed: false });
+            rows.push(Row::status(target, "nothing to import".into()));
             continue;
         }
         match s.import_selection(&here, force) {
@@ -560,17 +577,12 @@ pub fn import_all(common: &Common, addresses: &[String], (auto_approve, force): 
                     println!("{} {} will be tagged secmon:spec={}", style.yellow("~"), l.address(), s.state.name);
                 }
                 println!();
-                rows.push(Row {
-                    target: target.clone(),
-                    counts: None,
-                    status: format!("{} to import", selection.take.len()),
-                    failed: false,
-                });
+                rows.push(Row::status(target.clone(), format!("{} to import", selection.take.len())));
                 takes.push((target, s, selection));
             }
             Err(e) => {
                 println!("{} {e}\n", style.red("Error:"));
-                rows.push(Row { target, counts: None, status: format!("failed: {}", first_line(&e.to_string())), failed: true });
+                rows.push(Row::failed(target, &e.to_string()));
             }
         }
     }

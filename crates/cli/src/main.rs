@@ -370,13 +370,13 @@ fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
                 progress: (!style.quiet)
                     .then(|| std::sync::Arc::new(|m: &str| eprintln!("{m}")) as std::sync::Arc<dyn Fn(&str) + Send + Sync>),
             };
-            if fanout::has_targets(&common)? && common.accounts.iter().filter(|a| a.contains('/')).count() != 1 {
+            if fanout::has_targets(&common)? && !fanout::names_one_target(&common) {
                 return fanout::verify_all(&common, output, opts, style);
             }
             pipeline::verify_cmd(&common, output, opts, style)
         }
         Command::Import { common, addresses, auto_approve, force }
-            if fanout::has_targets(&common)? && common.accounts.iter().filter(|a| a.contains('/')).count() != 1 =>
+            if fanout::has_targets(&common)? && !fanout::names_one_target(&common) =>
         {
             fanout::import_all(&common, &addresses, (auto_approve, force), style)
         }

@@ -421,7 +421,7 @@ pub fn backtest_cmd(common: &Common, (since, until): (&str, Option<&str>), outpu
     if window.0 >= window.1 {
         return Err(CliError::Refused(format!("the window is empty: --since {since} is not before --until")));
     }
-    if spec.state.targets.is_some() && common.accounts.iter().filter(|a| a.contains('/')).count() != 1 {
+    if spec.state.targets.is_some() && !crate::fanout::names_one_target(common) {
         return crate::fanout::backtest_all(common, &spec, window, output, style);
     }
     let quiet = style.quiet;

@@ -357,70 +357,62 @@ impl<'p> Counter<'p> {
     /// How many events `path` holds, and how many the pattern matches.
     pub fn count(&self, path: &str, format: Format) -> Result<(u64, u64), EventsError> {
         let Counter { pattern, prefilter, projection } = self;
-        count_with(path, format, pattern, prefilter, projection)
-    }
-}
-
-fn count_with(
-    path: &str,
-    format: Format,
-    pattern: &Pattern,
-    prefilter: &Prefilter,
-    projection: &Option<Projection>,
-) -> Result<(u64, u64), EventsError> {
-    let (mut total, mut matched) = (0u64, 0u64);
-    let mut err = None;
-    // One projected record at a time, in one map whose room is kept from record to record.
-    let mut reused = Value::Object(serde_json::Map::new());
-    // With no literal to skip records by, every record is parsed: its members are found while
-    // it is split, in the same pass. Only the members the projection reads are kept (any key
-    // with a backslash may spell one).
-    let keeps = |key: &[u8], escaped: bool| escaped || projection.as_ref().is_some_and(|p| p.reads_key(key));
-    let members: KeyFilter<'_> = (projection.is_some() && prefilter.admits_all()).then_some(&keeps);
-    scan_members(path, format, members, &mut |raw| {
-        total += 1;
-        if !prefilter.admits(raw.kind, raw.bytes, Need::Matches, raw.escapes) {
-            return true;
-        }
-        let full = |raw: &Raw<'_>| raw.event(path, format).map(|ev| pattern.matches(&ev.as_event()));
-        let projected = |v: &Value| pattern.matches(&Event { message: "", json: Some(v) });
-        let hit = match (projection, raw.kind, format) {
-            // A JSON pattern reads only the parsed values it selects; what does not parse as
-            // a projection goes the plain way (for its error, or its text-line reading).
-            (Some(_), RawKind::Line, Format::Text) => Ok(false),
-            (Some(p), RawKind::Line, Format::Auto | Format::CloudTrail) => {
-                Ok(p.parse(raw.bytes).is_ok_and(|v| v.is_object() && projected(&v)))
+        let (mut total, mut matched) = (0u64, 0u64);
+        let mut err = None;
+        // One projected record at a time, in one map whose room is kept from record to record.
+        let mut reused = Value::Object(serde_json::Map::new());
+        // With no literal to skip records by, every record is parsed: its members are found while
+        // it is split, in the same pass. Only the members the projection reads are kept (any key
+        // with a backslash may spell one).
+        let keeps = |key: &[u8], escaped: bool| escaped || projection.as_ref().is_some_and(|p| p.reads_key(key));
+        let members: KeyFilter<'_> = (projection.is_some() && prefilter.admits_all()).then_some(&keeps);
+        scan_members(path, format, members, &mut |raw| {
+            total += 1;
+            if !prefilter.admits(raw.kind, raw.bytes, Need::Matches, raw.escapes) {
+                return true;
             }
-            (Some(p), _, Format::Auto | Format::CloudTrail) if raw.members.is_some() => {
-                let Value::Object(map) = &mut reused else { unreachable!("an object") };
-                match p.parse_members_into(raw.bytes, raw.members.unwrap_or_default(), raw.escapes, map) {
-                    Ok(true) => Ok(projected(&reused)),
-                    _ => full(&raw),
+            let full = |raw: &Raw<'_>| raw.event(path, format).map(|ev| pattern.matches(&ev.as_event()));
+            let projected = |v: &Value| pattern.matches(&Event { message: "", json: Some(v) });
+            let hit = match (projection, raw.kind, format, raw.members) {
+                // A JSON pattern reads only the parsed values it selects; what does not parse as
+                // a projection goes the plain way (for its error, or its text-line reading).
+                (Some(_), RawKind::Line, Format::Text, _) => Ok(false),
+                (Some(p), RawKind::Line, Format::Auto | Format::CloudTrail, _) => {
+                    Ok(p.parse(raw.bytes).is_ok_and(|v| v.is_object() && projected(&v)))
                 }
-            }
-            (Some(p), _, _) => match p.parse(raw.bytes) {
-                Ok(v @ Value::Object(_)) => Ok(projected(&v)),
-                _ => full(&raw),
-            },
-            // Term and space-delimited patterns on a text line read the line itself.
-            (None, RawKind::Line, Format::Auto | Format::Text | Format::CloudTrail) => {
-                Ok(pattern.matches(&Event { message: &String::from_utf8_lossy(raw.bytes), json: None }))
-            }
-            (None, _, _) => full(&raw),
-        };
-        let hit = match hit {
-            Ok(h) => h,
-            Err(e) => {
-                err = Some(e);
-                return false;
-            }
-        };
-        matched += u64::from(hit);
-        true
-    })?;
-    match err {
-        Some(e) => Err(e),
-        None => Ok((total, matched)),
+                // A record whose members the scan found while splitting it.
+                (Some(p), _, _, Some(members)) => {
+                    let Value::Object(map) = &mut reused else { unreachable!("an object") };
+                    if p.parse_members_into(raw.bytes, members, map) {
+                        Ok(projected(&reused))
+                    } else {
+                        full(&raw)
+                    }
+                }
+                (Some(p), _, _, None) => match p.parse(raw.bytes) {
+                    Ok(v @ Value::Object(_)) => Ok(projected(&v)),
+                    _ => full(&raw),
+                },
+                // Term and space-delimited patterns on a text line read the line itself.
+                (None, RawKind::Line, Format::Auto | Format::Text | Format::CloudTrail, _) => {
+                    Ok(pattern.matches(&Event { message: &String::from_utf8_lossy(raw.bytes), json: None }))
+                }
+                (None, _, _, _) => full(&raw),
+            };
+            let hit = match hit {
+                Ok(h) => h,
+                Err(e) => {
+                    err = Some(e);
+                    return false;
+                }
+            };
+            matched += u64::from(hit);
+            true
+        })?;
+        match err {
+            Some(e) => Err(e),
+            None => Ok((total, matched)),
+        }
     }
 }
 
@@ -630,7 +622,7 @@ impl Window {
 
     /// Applies `measure` to the window until it finds a complete item (its length, and what
     /// else the measure tells), reading more as needed; None when the stream ends first.
-    fn complete<T>(&mut self, measure: impl Fn(&[u8]) -> Option<T>) -> std::io::Result<Option<T>> {
+    fn complete<T>(&mut self, mut measure: impl FnMut(&[u8]) -> Option<T>) -> std::io::Result<Option<T>> {
         loop {
             if let Some(n) = measure(self.data()) {
                 return Ok(Some(n));
@@ -792,7 +784,7 @@ fn emit_object(path: &str, bytes: &[u8], f: &mut dyn FnMut(Raw<'_>) -> bool) -> 
 fn scan_array(path: &str, w: &mut Window, members: KeyFilter<'_>, f: &mut dyn FnMut(Raw<'_>) -> bool) -> Result<bool, EventsError> {
     let io = |source| EventsError::Io { file: path.to_string(), source };
     // Whether the last record measured was walked, and its kept members.
-    let found = std::cell::RefCell::new((false, Vec::<Member>::new()));
+    let (mut walked, mut found) = (false, Vec::<Member>::new());
     loop {
         match w.peek_past_ws().map_err(io)? {
             Some(b']') => {
@@ -806,7 +798,6 @@ fn scan_array(path: &str, w: &mut Window, members: KeyFilter<'_>, f: &mut dyn Fn
                 // and handed out without members (its parser then says what is wrong).
                 let measure = |d: &[u8]| match (d.first(), members) {
                     (Some(b'{'), Some(keeps)) => {
-                        let (walked, found) = &mut *found.borrow_mut();
                         found.clear();
                         let measured = crate::jsonscan::walk_object(d, &mut |k, v, escaped| {
                             if keeps(&d[k.clone()], escaped) {
@@ -814,7 +805,7 @@ fn scan_array(path: &str, w: &mut Window, members: KeyFilter<'_>, f: &mut dyn Fn
                             }
                             true
                         });
-                        *walked = measured.is_some();
+                        walked = measured.is_some();
                         measured.or_else(|| crate::jsonscan::skip_nested_escapes(d))
                     }
                     (Some(b'{'), None) => crate::jsonscan::skip_nested_escapes(d),
@@ -827,8 +818,7 @@ fn scan_array(path: &str, w: &mut Window, members: KeyFilter<'_>, f: &mut dyn Fn
                         message: "unexpected end of file inside a record".into(),
                     });
                 };
-                let found = found.borrow();
-                let members = (members.is_some() && found.0).then_some(&found.1[..]);
+                let members = (members.is_some() && walked).then_some(&found[..]);
                 if !f(Raw { kind: RawKind::Record, bytes: &w.data()[..n], line: 0, escapes, members }) {
                     return Ok(false);
                 }

@@ -155,16 +155,16 @@ impl Prefilter {
     /// certainly does not match (and, for near misses, shares no literal with it).
     /// `may_escape` is false when the reader saw no backslash in them: no escape can hide a
     /// literal, and the search for one is skipped.
-    /// Whether every record and line passes (the pattern has no usable literal).
-    pub fn admits_all(&self) -> bool {
-        self.lines.all.is_empty() && self.records.all.is_empty()
-    }
-
     pub fn admits(&self, kind: RawKind, raw: &[u8], need: Need, may_escape: bool) -> bool {
         match kind {
             RawKind::Line => self.lines.admits(raw, need, may_escape),
             RawKind::Record => self.records.admits(raw, need, may_escape),
         }
+    }
+
+    /// Whether every record and line passes (the pattern has no usable literal).
+    pub fn admits_all(&self) -> bool {
+        self.lines.all.is_empty() && self.records.all.is_empty()
     }
 
     /// Whether any literal is used at all (for reports).

@@ -95,9 +95,7 @@ impl Projection {
         if !self.root.whole {
             let d = bytes.trim_ascii();
             let mut out = Map::new();
-            let mut failed = None;
-            let walked = jsonscan::for_each_member(d, &mut |raw, range| self.keep(&mut out, &mut failed, raw, &d[range]));
-            if walked {
+            if jsonscan::for_each_member(d, &mut |raw, range| self.keep(&mut out, raw, &d[range])) {
                 return Ok(Value::Object(out));
             }
         }
@@ -112,48 +110,23 @@ impl Projection {
 
     /// [`Projection::parse`] of a record whose top-level members the scanner found already
     /// (key and value ranges in `bytes`, as [`crate::events::Raw::members`] gives them: those
-    /// whose key it [reads](Projection::reads_key), and any key with a backslash);
-    /// `may_escape` false when the record holds no backslash, so no key is escaped.
-    /// The result goes into `out` (cleared first, its room kept: a caller that reads millions
-    /// of records reuses one map). Ok(false) when the projection keeps the whole record (then
-    /// [`Projection::parse`] it).
-    pub fn parse_members_into(
-        &self,
-        bytes: &[u8],
-        members: &[crate::events::Member],
-        may_escape: bool,
-        out: &mut Map<String, Value>,
-    ) -> serde_json::Result<bool> {
+    /// whose key it [reads](Projection::reads_key), and any key with a backslash), into `out`
+    /// (cleared first, its room kept: a caller that reads millions of records reuses one map).
+    /// False when the record must be parsed the plain way instead: the projection keeps it
+    /// whole, or a key or kept value does not parse (the plain parser then says why).
+    pub fn parse_members_into(&self, bytes: &[u8], members: &[crate::events::Member], out: &mut Map<String, Value>) -> bool {
         out.clear();
-        if self.root.whole {
-            return Ok(false);
-        }
-        let mut failed = None;
-        let mut keep = |(k, v): &crate::events::Member| {
-            let key = &bytes[k.clone()];
-            if !may_escape && self.root.child_key_bytes(key).is_none() {
-                return true;
-            }
-            self.keep(out, &mut failed, key, &bytes[v.clone()])
-        };
-        if members.iter().all(&mut keep) {
-            return Ok(true);
-        }
-        // A key or kept value that does not parse: the plain parser says why.
-        self.parse_plain(bytes).map(|_| false)
+        !self.root.whole && members.iter().all(|(k, v)| self.keep(out, &bytes[k.clone()], &bytes[v.clone()]))
     }
 
-    /// One member: parsed into `out` when the projection keeps its key. False (with the error
-    /// in `failed`) when its key or kept value does not parse.
-    fn keep(&self, out: &mut Map<String, Value>, failed: &mut Option<serde_json::Error>, raw: &[u8], value: &[u8]) -> bool {
+    /// One member: parsed into `out` when the projection keeps its key. False when its key or
+    /// kept value does not parse.
+    fn keep(&self, out: &mut Map<String, Value>, raw: &[u8], value: &[u8]) -> bool {
         // Keys without escapes are compared as bytes; only kept keys become strings.
         let key = if raw.contains(&b'\\') {
             match serde_json::from_slice::<String>(&[b"\"", raw, b"\""].concat()) {
                 Ok(k) => k,
-                Err(e) => {
-                    *failed = Some(e);
-                    return false;
-                }
+                Err(_) => return false,
             }
         } else if self.root.child_key_bytes(raw).is_some() {
             String::from_utf8_lossy(raw).into_owned()
@@ -166,10 +139,7 @@ impl Projection {
                 Ok(v) => {
                     out.insert(key, v);
                 }
-                Err(e) => {
-                    *failed = Some(e);
-                    return false;
-                }
+                Err(_) => return false,
             }
         }
         true
