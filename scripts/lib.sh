@@ -15,6 +15,20 @@ ensure_venv() {
   cp "$REQS" "$stamp"
 }
 
+# Installs the independent IAM policy evaluator (test time only, npm, pinned by its lock file)
+# that the emulator and the link-contract test judge generated policies with.
+IAM_EVAL="$ROOT/scripts/iam-eval"
+ensure_iam_eval() {
+  local stamp="$IAM_EVAL/node_modules/.secmon-lock"
+  if [ -d "$IAM_EVAL/node_modules/@cloud-copilot/iam-simulate" ] && cmp -s "$IAM_EVAL/package-lock.json" "$stamp" 2>/dev/null; then
+    return 0
+  fi
+  command -v npm >/dev/null || { echo "Node.js and npm are needed (the IAM policy evaluator of the tests and the emulator)" >&2; return 1; }
+  echo "== installing the IAM policy evaluator (@cloud-copilot/iam-simulate, pinned) into scripts/iam-eval" >&2
+  (cd "$IAM_EVAL" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  cp "$IAM_EVAL/package-lock.json" "$stamp"
+}
+
 # Starts the emulator on a free 127.0.0.1 port; sets EMULATOR_PID and AWS_ENDPOINT_URL.
 start_emulator() {
   local portfile

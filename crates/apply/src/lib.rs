@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secmon_diff::{Action, Plan, Resource, Step};
-use secmon_kinds::{Change, Cloud, ExecCtx, KindError, Op};
+use secmon_kinds::{Change, Cloud, ExecCtx, KindError, Op, Patience};
 
 /// Errors of one step, naming the resource and, where it helps, the fix.
 #[derive(Debug, thiserror::Error)]
@@ -186,17 +186,32 @@ async fn run_step(cloud: &dyn Cloud, ctx: &ExecCtx, opts: &ApplyOptions, pacer: 
                     converge_existing(cloud, ctx, step, &change, e).await?;
                     break;
                 }
-                Err(e) if attempt < opts.consistency_attempts && e.code().is_some_and(|c| kind.eventually_consistent(c)) => {
+                Err(e) if attempt < attempts_allowed(kind.patience(&e), opts) => {
                     tracing::debug!(address = %step.address, error = %e, attempt, "not yet consistent; retrying after {delay:?}");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(8));
                     attempt += 1;
                 }
-                Err(source) => return Err(ApplyError::Step { address: step.address.clone(), source }),
+                Err(source) => {
+                    let source = match kind.hint(&source) {
+                        Some(hint) => KindError::Hinted { source: Box::new(source), hint },
+                        None => source,
+                    };
+                    return Err(ApplyError::Step { address: step.address.clone(), source });
+                }
             }
         }
     }
     Ok(())
+}
+
+/// Attempts at one change that the kind's [`Patience`] for its error allows.
+fn attempts_allowed(patience: Patience, opts: &ApplyOptions) -> u32 {
+    match patience {
+        Patience::None => 0,
+        Patience::Brief => opts.consistency_attempts.min(secmon_kinds::BRIEF_ATTEMPTS),
+        Patience::Propagation => opts.consistency_attempts,
+    }
 }
 
 /// A create found its resource already there. Read it back: when it is ours (the ownership

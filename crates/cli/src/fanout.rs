@@ -371,6 +371,7 @@ pub fn apply_all(
             let apply_opts = apply_opts.clone();
             let go = confirmed.is_ok();
             async move {
+                let destroying = destroy.is_some();
                 let outcome = if let Some(e) = refused {
                     Err(e)
                 } else if go && plan.has_changes() {
@@ -388,7 +389,8 @@ pub fn apply_all(
                     Ok("no changes".to_string())
                 };
                 if let Some(l) = lock {
-                    let _ = l.release().await;
+                    // A finished destroy leaves no lock group behind (issue 22, item 5).
+                    let _ = if destroying && outcome.is_ok() && go { l.release_and_remove().await } else { l.release().await };
                 }
                 (t, outcome)
             }

@@ -89,6 +89,16 @@ fn in_session(common: &Common, command: impl FnOnce(&Session) -> Result<Outcome,
 /// [`in_session`] under the spec's apply lock, taken before the live state is read and released
 /// whatever the outcome: two applies of one spec never interleave their writes.
 fn in_locked_session(common: &Common, command: impl FnOnce(&Session) -> Result<Outcome, CliError>) -> Result<Outcome, CliError> {
+    in_locked_session_then(common, false, command)
+}
+
+/// [`in_locked_session`]; with `remove_lock`, a command that succeeded also removes the spec's
+/// lock group (`destroy`: nothing of the spec is left behind, issue 22 item 5).
+fn in_locked_session_then(
+    common: &Common,
+    remove_lock: bool,
+    command: impl FnOnce(&Session) -> Result<Outcome, CliError>,
+) -> Result<Outcome, CliError> {
     let rt = runtime();
     let (spec, aws) = rt.block_on(connect(common, Spec::from_file(&common.file)?))?;
     let (name, timeout) = (&spec.state.name, common.lock_timeout);
@@ -97,11 +107,18 @@ fn in_locked_session(common: &Common, command: impl FnOnce(&Session) -> Result<O
     });
     let lock = rt.block_on(waiting).map_err(CliError::from);
     let lock = with_stats_on_error(common, &aws, lock)?;
+    if let Some(dead) = &lock.took_over {
+        eprintln!("Took over the lock of spec `{name}` from {dead}: that apply stopped renewing its lease (killed or crashed); re-run convergence follows.");
+    }
     let opened = open(common, Some((spec.clone(), aws.clone())));
     // A failed read printed the call counts already (`open`); otherwise they follow the release.
     let read_failed = opened.is_err();
     let result = opened.and_then(|s| command(&s));
-    let released = rt.block_on(lock.release());
+    let released = if remove_lock && matches!(result, Ok(Outcome::Done)) {
+        rt.block_on(lock.release_and_remove())
+    } else {
+        rt.block_on(lock.release())
+    };
     if common.stats && !read_failed {
         print_stats(&aws);
     }
@@ -312,7 +329,7 @@ pub fn destroy_cmd(
     delete_logs: bool,
     style: Style,
 ) -> Result<Outcome, CliError> {
-    in_locked_session(common, |s| {
+    in_locked_session_then(common, true, |s| {
         let plan = s.plan(PlanOptions { destroy: true, delete_logs })?;
         print!("{}", crate::render::plan_text(&plan, style));
         if plan.has_changes() {

@@ -193,7 +193,7 @@ fn destroy_removes_every_owned_resource_and_is_idempotent() {
     assert!(topics.topics().is_empty());
     let groups = w.rt.block_on(aws.logs.describe_log_groups().send()).unwrap();
     let left: Vec<&str> = groups.log_groups().iter().filter_map(|g| g.log_group_name()).collect();
-    assert_eq!(left, [secmon_engine::lock::LOCK_GROUP], "only the apply locks' group, empty between applies");
+    assert!(left.is_empty(), "destroy removes the spec's lock group too (issue 22, item 5): {left:?}");
     let secrets = w.rt.block_on(aws.secretsmanager.list_secrets().send()).unwrap();
     assert!(secrets.secret_list().is_empty(), "the secret is scheduled for deletion (hidden from ListSecrets)");
     let again = w.secmon(&["destroy", "-f", SEED, "--auto-approve", "--stats"]);
@@ -866,7 +866,16 @@ fn the_pipeline_is_encrypted_with_its_own_key_by_default() {
 fn a_brought_key_is_used_as_is_and_none_uses_no_key() {
     let Some(w) = World::new() else { return };
     let aws = w.aws();
-    let key = w.rt.block_on(aws.kms.create_key().description("the security team's key").send()).unwrap();
+    // The team's key policy admits the services, as docs/hardening.md asks: AWS refuses a log
+    // group, a trail into an SSE-KMS bucket, a trail with the key without it (and so does the
+    // emulator, issue 22).
+    let seed_spec = secmon_spec::Spec::from_file(&root().join(SEED)).unwrap();
+    let state = seed_spec.state.resolve("123456789012", "us-east-1").unwrap();
+    let t = secmon_kinds::Target { account_id: "123456789012".into(), region: "us-east-1".into() };
+    let mut uses = secmon_kinds::key::Uses::of(&state);
+    uses.lock_group = None;
+    let team_policy = secmon_kinds::key::key_policy(&uses, &t).to_string();
+    let key = w.rt.block_on(aws.kms.create_key().description("the security team's key").policy(&team_policy).send()).unwrap();
     let key_arn = key.key_metadata().unwrap().arn().unwrap().to_string();
     let scratch = tempfile::Builder::new().prefix("secmon-own-key-").tempdir().unwrap();
     let seed = std::fs::read_to_string(root().join(SEED)).unwrap();

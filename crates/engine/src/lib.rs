@@ -182,6 +182,31 @@ fn check_filter_quota(plan: &Plan, live: &LiveState) -> Result<(), EngineError> 
             planned + others
         )));
     }
+    // Issue 22, finding 11: five filters with a regular expression per log group, others' included.
+    let uses_regex = |r: &Resource| {
+        r.attrs
+            .get("pattern")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|p| secmon_sim::pattern::Pattern::parse(p).ok())
+            .is_some_and(|p| p.uses_regex())
+    };
+    let planned_regex = plan
+        .steps
+        .iter()
+        .filter(|s| s.kind() == Kind::MetricFilter && s.action != Action::Delete && s.after.as_ref().is_some_and(uses_regex))
+        .count();
+    let others_regex = live
+        .resources
+        .values()
+        .filter(|l| l.resource.kind == Kind::MetricFilter && !in_plan.contains(l.resource.address().as_str()) && uses_regex(&l.resource))
+        .count();
+    let max = secmon_sim::pattern::MAX_REGEX_FILTERS_PER_LOG_GROUP;
+    if planned_regex > 0 && planned_regex + others_regex > max {
+        return Err(EngineError::Quota(format!(
+            "the trail's log group would hold {} metric filters with a regular expression ({planned_regex} of this spec, {others_regex} put there by others); CloudWatch Logs allows at most {max} per log group",
+            planned_regex + others_regex
+        )));
+    }
     Ok(())
 }
 
@@ -342,6 +367,28 @@ mod tests {
         assert!(e.contains("old.json") && e.contains("plan format 0"), "{e}");
         std::fs::write(&path, "{").unwrap();
         assert!(load_plan(&path).unwrap_err().to_string().contains("not a secmon plan"));
+    }
+
+    /// Issue 22, finding 11: five regex filters per log group, other tools' included.
+    #[test]
+    fn finding_11_a_sixth_regex_filter_on_the_log_group_refuses_the_plan() {
+        let with = |name: &str, pattern: &str| {
+            let attrs = serde_json::json!({"log_group": "lg", "pattern": pattern});
+            Resource {
+                attrs: attrs.as_object().unwrap().clone().into_iter().collect(),
+                ..Resource::bare(secmon_kinds::Kind::MetricFilter, name, None)
+            }
+        };
+        let mut live = LiveState::default();
+        for i in 0..5 {
+            live.insert(secmon_kinds::LiveResource::new(with(&format!("other-{i}"), "%Denied%"), false));
+        }
+        let mut step = create("metric_filter.mine", "new");
+        step.after = Some(with("mine", r#"{ $.eventName = %^Get.*% }"#));
+        let e = check_filter_quota(&plan("s", "1", vec![step.clone()]), &live).unwrap_err().to_string();
+        assert!(e.contains("6 metric filters with a regular expression") && e.contains("5 put there by others"), "{e}");
+        step.after = Some(with("mine", r#"{ $.eventName = "GetSecretValue" }"#));
+        assert!(check_filter_quota(&plan("s", "1", vec![step]), &live).is_ok(), "a literal pattern does not count");
     }
 
     #[test]

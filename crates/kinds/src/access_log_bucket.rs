@@ -45,6 +45,28 @@ pub const FACTS: Facts = Facts { ownership: Ownership::OwnRead, refers_to: &[], 
 pub struct Def;
 
 impl ResourceKind for Def {
+    /// S3's logging service writes the trail bucket's access logs, from that bucket of this
+    /// account only, over TLS.
+    fn links(&self, state: &DesiredState, t: &Target, r: &Resource) -> Vec<crate::contract::Link> {
+        let Some(trail) = &state.trail else { return Vec::new() };
+        const SOURCE: &str = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html#grant-log-delivery-permissions-general";
+        let source = &trail.bucket.name;
+        let object = format!("arn:aws:s3:::{}/{source}/2026-01-01-00-00-00-0123456789ABCDEF", r.name);
+        let put = crate::contract::Link::request(
+            "S3 server access logging → access-log bucket: PutObject",
+            SOURCE,
+            "logging.s3.amazonaws.com",
+            "s3:PutObject",
+            &object,
+            t,
+        )
+        .with("aws:SourceArn", &format!("arn:aws:s3:::{source}"))
+        .with("aws:SourceAccount", &t.account_id)
+        .with("aws:SecureTransport", "true")
+        .judged_by_resource(r, "policy");
+        vec![put.from_another_account(), put.over_plain_http(), put]
+    }
+
     fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
         let Some(trail) = &state.trail else { return Vec::new() };
         let Some(name) = trail.bucket.access_log_bucket_name() else { return Vec::new() };

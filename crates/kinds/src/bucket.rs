@@ -14,6 +14,7 @@ use secmon_aws::s3::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::contract::Link;
 use crate::sdk::{fail, policy_text, read_each, read_fail, send};
 use crate::{
     policy, Aws, AwsError, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target,
@@ -127,6 +128,50 @@ impl ResourceKind for Def {
 
     fn name_from_arn(&self, arn: &str) -> Option<String> {
         arn.strip_prefix("arn:aws:s3:::").filter(|n| !n.contains('/')).map(str::to_string)
+    }
+
+    /// CloudTrail checks the bucket's ACL and writes each log file with the
+    /// `bucket-owner-full-control` ACL, from this trail only, over TLS.
+    fn links(&self, state: &DesiredState, t: &Target, r: &Resource) -> Vec<Link> {
+        let Some(trail) = &state.trail else { return Vec::new() };
+        const SOURCE: &str = "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html";
+        let trail_arn = t.trail_arn(&trail.name);
+        let service = "cloudtrail.amazonaws.com";
+        let from_trail = |l: Link| {
+            l.with("aws:SourceArn", &trail_arn)
+                .with("aws:SourceAccount", &t.account_id)
+                .with("aws:SecureTransport", "true")
+                .judged_by_resource(r, "policy")
+        };
+        let acl = from_trail(Link::request(
+            "CloudTrail → S3: GetBucketAcl",
+            SOURCE,
+            service,
+            "s3:GetBucketAcl",
+            &format!("arn:aws:s3:::{}", r.name),
+            t,
+        ));
+        let object = format!("arn:aws:s3:::{}/{}", r.name, crate::contract::log_file_key(None, &t.account_id, &t.region));
+        let put = from_trail(Link::request("CloudTrail → S3: PutObject", SOURCE, service, "s3:PutObject", &object, t))
+            .with("s3:x-amz-acl", "bucket-owner-full-control");
+        let mut out = vec![acl.from_another_account(), acl.over_plain_http(), acl];
+        out.push(put.from_another_account());
+        out.push(put.over_plain_http());
+        out.push(put.refused("without the bucket-owner-full-control ACL", |l| {
+            l.context.remove("s3:x-amz-acl");
+        }));
+        if let Some(org) = state.organization_id.as_deref().filter(|_| trail.organization) {
+            const ORG: &str = "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html#org-trail-bucket-policy";
+            let member = crate::contract::OTHER_ACCOUNT;
+            let object = format!("arn:aws:s3:::{}/{}", r.name, crate::contract::log_file_key(Some(org), member, &t.region));
+            let org_put =
+                from_trail(Link::request("CloudTrail → S3: PutObject (organization trail)", ORG, service, "s3:PutObject", &object, t))
+                    .with("s3:x-amz-acl", "bucket-owner-full-control");
+            out.push(org_put.from_another_account());
+            out.push(org_put);
+        }
+        out.push(put);
+        out
     }
 
     fn references(&self, r: &Resource) -> Vec<String> {

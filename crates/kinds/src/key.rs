@@ -52,14 +52,31 @@ pub fn name_of(alias: &str) -> &str {
 /// Which parts of the pipeline use the key, as the spec asks.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Uses {
-    /// The trail whose log files it encrypts.
+    /// The trail whose log files it encrypts (`encryption.trail`).
     pub trail: Option<String>,
-    /// The bucket whose default encryption (with an S3 Bucket Key) it is.
-    pub bucket: Option<String>,
+    /// The bucket whose default encryption (with an S3 Bucket Key) it is (`encryption.bucket`),
+    /// and the trail that writes into it: S3 asks KMS on CloudTrail's behalf whether or not the
+    /// trail encrypts its log files itself (issue 22, finding 2).
+    pub bucket: Option<BucketUse>,
     pub log_group: Option<String>,
+    /// The apply lock's log group (`/secmon/locks/<spec>`), encrypted with the spec's own key
+    /// once it exists, so that the lock passes the auditors' log-group encryption check.
+    pub lock_group: Option<String>,
     pub topics: Vec<String>,
     /// The trail notifies one of the topics of each log file.
     pub trail_notifies: bool,
+}
+
+/// The log group of the apply lock of spec `spec` (the engine's lock lives there).
+pub fn lock_group_of(spec: &str) -> String {
+    format!("/secmon/locks/{spec}")
+}
+
+/// The trail bucket encrypted by default with the key, and the trail that writes into it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BucketUse {
+    pub bucket: String,
+    pub trail: String,
 }
 
 impl Uses {
@@ -71,26 +88,41 @@ impl Uses {
         let trail = state.trail.as_ref();
         Uses {
             trail: trail.filter(|_| e.trail).map(|t| t.name.clone()),
-            bucket: trail.filter(|_| e.bucket).map(|t| t.bucket.name.clone()),
+            bucket: trail.filter(|_| e.bucket).map(|t| BucketUse { bucket: t.bucket.name.clone(), trail: t.name.clone() }),
             log_group: state.cloudwatch_logs().filter(|_| e.log_group).map(|c| c.log_group.clone()),
+            lock_group: state.key_alias().map(|_| lock_group_of(&state.name)),
             topics: if e.topics { state.topics.iter().map(|t| t.name.clone()).collect() } else { Vec::new() },
             trail_notifies: e.topics && trail.is_some_and(|t| t.notify_topic.is_some()),
         }
+    }
+
+    /// The trail CloudTrail acts for when it uses the key, if it uses it at all.
+    fn cloudtrail(&self) -> Option<&str> {
+        self.trail.as_deref().or(self.bucket.as_ref().map(|b| b.trail.as_str()))
     }
 }
 
 /// The key policy: the account's administrators (through IAM, as AWS's default key policy), and
 /// per use exactly the service that needs the key, scoped to this pipeline's resources.
 ///
+/// Every row of `docs/link-contract.md` that names the key is one of these statements; the
+/// link-contract test evaluates them with an IAM evaluator that is not secmon's code.
+///
 /// - CloudTrail encrypts log files with `kms:GenerateDataKey*` under the encryption context
 ///   `aws:cloudtrail:arn` = the trail's ARN, and calls `kms:DescribeKey` when the trail is
 ///   created or updated (CloudTrail refuses a key whose policy lacks either).
 /// - Readers of the log files in this account decrypt through S3: `kms:Decrypt` for the
-///   account's principals that IAM allows, only under this trail's encryption context.
+///   account's principals that IAM allows, only under this trail's encryption context (or the
+///   bucket's, for objects written under the S3 Bucket Key).
 /// - With the bucket's default encryption on the key and an S3 Bucket Key, S3 asks KMS for a
-///   bucket-level data key on CloudTrail's behalf, under `aws:s3:arn` = the bucket's ARN
-///   (AWS: "CloudTrail must be allowed permission in the key policy to use GenerateDataKey and
-///   DescribeKey" for such a bucket).
+///   bucket-level data key on CloudTrail's behalf, under `aws:s3:arn` = the bucket's ARN ("S3
+///   Bucket Keys use the bucket ARN as encryption context", S3 user guide, bucket-key.md), and
+///   CloudTrail needs `kms:GenerateDataKey`, `kms:DescribeKey` and `kms:Decrypt` to create or
+///   update a trail into such a bucket ("If you are using an existing S3 bucket with an S3
+///   Bucket Key, kms:Decrypt permissions are required to create or update a trail with SSE-KMS
+///   encryption enabled", CloudTrail user guide, create-kms-key-policy-for-cloudtrail.md). This
+///   holds whether or not the trail encrypts its log files itself (issue 22, findings 1 and 2).
+///   `kms:Decrypt` is scoped by `aws:SourceArn` only: the context of that call is not documented.
 /// - CloudWatch Logs is a regional principal, `logs.<region>.amazonaws.com`, scoped by
 ///   `kms:EncryptionContext:aws:logs:arn` = the log group's ARN.
 /// - An encrypted topic receives an alarm only if `cloudwatch.amazonaws.com` may use the key
@@ -106,6 +138,16 @@ pub fn key_policy(uses: &Uses, t: &Target) -> Value {
         "Action": "kms:*",
         "Resource": "*"
     })];
+    if let Some(trail) = uses.cloudtrail() {
+        statements.push(json!({
+            "Sid": "AllowCloudTrailToDescribeKey",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceArn": t.trail_arn(trail)}}
+        }));
+    }
     if let Some(trail) = &uses.trail {
         let trail_arn = t.trail_arn(trail);
         statements.push(json!({
@@ -117,14 +159,6 @@ pub fn key_policy(uses: &Uses, t: &Target) -> Value {
             "Condition": {"StringEquals": {"aws:SourceArn": trail_arn, "kms:EncryptionContext:aws:cloudtrail:arn": trail_arn}}
         }));
         statements.push(json!({
-            "Sid": "AllowCloudTrailToDescribeKey",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": "kms:DescribeKey",
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}}
-        }));
-        statements.push(json!({
             "Sid": "AllowLogFileReadersOfTheAccountToDecrypt",
             "Effect": "Allow",
             "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
@@ -133,24 +167,43 @@ pub fn key_policy(uses: &Uses, t: &Target) -> Value {
             "Condition": {"StringEquals": {"kms:CallerAccount": account, "kms:EncryptionContext:aws:cloudtrail:arn": trail_arn}}
         }));
     }
-    if let (Some(bucket), Some(trail)) = (&uses.bucket, uses.trail.as_ref()) {
+    if let Some(b) = &uses.bucket {
+        let trail_arn = t.trail_arn(&b.trail);
+        let bucket_arn = format!("arn:aws:s3:::{}", b.bucket);
         statements.push(json!({
             "Sid": "AllowCloudTrailWritesUnderTheBucketKey",
             "Effect": "Allow",
             "Principal": {"Service": "cloudtrail.amazonaws.com"},
             "Action": "kms:GenerateDataKey*",
             "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceArn": t.trail_arn(trail), "kms:EncryptionContext:aws:s3:arn": format!("arn:aws:s3:::{bucket}")}}
+            "Condition": {"StringEquals": {"aws:SourceArn": trail_arn, "kms:EncryptionContext:aws:s3:arn": bucket_arn}}
+        }));
+        statements.push(json!({
+            "Sid": "AllowCloudTrailToDecryptUnderTheBucketKey",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}}
+        }));
+        statements.push(json!({
+            "Sid": "AllowLogFileReadersOfTheAccountToDecryptUnderTheBucketKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:CallerAccount": account, "kms:EncryptionContext:aws:s3:arn": bucket_arn}}
         }));
     }
-    if let Some(group) = &uses.log_group {
+    let groups: Vec<String> = uses.log_group.iter().chain(&uses.lock_group).map(|g| t.log_group_arn(g)).collect();
+    if !groups.is_empty() {
         statements.push(json!({
             "Sid": "AllowCloudWatchLogsToEncryptTheLogGroup",
             "Effect": "Allow",
             "Principal": {"Service": format!("logs.{}.amazonaws.com", t.region)},
             "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
             "Resource": "*",
-            "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": t.log_group_arn(group)}}
+            "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": groups}}
         }));
     }
     if !uses.topics.is_empty() {
@@ -174,6 +227,85 @@ pub fn key_policy(uses: &Uses, t: &Target) -> Value {
 pub struct Def;
 
 impl ResourceKind for Def {
+    /// Every service that uses the key on the pipeline's behalf, per use ([`key_policy`]).
+    fn links(&self, state: &DesiredState, t: &Target, r: &Resource) -> Vec<crate::contract::Link> {
+        use crate::contract::Link;
+        const TRAIL: &str = "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html";
+        const LOGS: &str = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html";
+        const SNS: &str = "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services";
+        let uses = Uses::of(state);
+        let key = t.arn("kms", "key/00000000-0000-0000-0000-000000000000");
+        let cloudtrail = "cloudtrail.amazonaws.com";
+        let request = |row: &'static str, source: &'static str, principal: &str, action: &str| {
+            Link::request(row, source, principal, action, &key, t).judged_by_resource(r, "policy")
+        };
+        let mut out = Vec::new();
+        let mut both = |l: Link| {
+            out.push(l.from_another_account());
+            out.push(l);
+        };
+        if let Some(trail) = uses.cloudtrail() {
+            both(request("CloudTrail → KMS: DescribeKey", TRAIL, cloudtrail, "kms:DescribeKey").with("aws:SourceArn", &t.trail_arn(trail)));
+        }
+        if let Some(trail) = &uses.trail {
+            let arn = t.trail_arn(trail);
+            both(
+                request("CloudTrail → KMS: GenerateDataKey (the trail's log files)", TRAIL, cloudtrail, "kms:GenerateDataKey")
+                    .with("aws:SourceArn", &arn)
+                    .with("kms:EncryptionContext:aws:cloudtrail:arn", &arn),
+            );
+        }
+        if let Some(b) = &uses.bucket {
+            let arn = t.trail_arn(&b.trail);
+            both(
+                request("CloudTrail → KMS: GenerateDataKey (the bucket's S3 Bucket Key)", TRAIL, cloudtrail, "kms:GenerateDataKey")
+                    .with("aws:SourceArn", &arn)
+                    .with("kms:EncryptionContext:aws:s3:arn", &format!("arn:aws:s3:::{}", b.bucket)),
+            );
+            both(
+                request("CloudTrail → KMS: Decrypt (the bucket's S3 Bucket Key)", TRAIL, cloudtrail, "kms:Decrypt")
+                    .with("aws:SourceArn", &arn),
+            );
+        }
+        for (row, group) in uses
+            .log_group
+            .iter()
+            .map(|g| ("CloudWatch Logs → KMS: the log group's data keys", g))
+            .chain(uses.lock_group.iter().map(|g| ("CloudWatch Logs → KMS: the apply lock's log group", g)))
+        {
+            let principal = format!("logs.{}.amazonaws.com", t.region);
+            // The calls CloudWatch Logs makes carry the log group's context. (AWS's own statement
+            // lists `kms:Describe*` under the same context condition, which a DescribeKey, having
+            // no context, never meets: CloudWatch Logs is not documented to call it.)
+            for action in ["kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt", "kms:ReEncryptFrom"] {
+                let l = request(row, LOGS, &principal, action).with("kms:EncryptionContext:aws:logs:arn", &t.log_group_arn(group));
+                out.push(l.refused("another log group", |l| {
+                    l.context.insert("kms:EncryptionContext:aws:logs:arn".into(), t.log_group_arn("another-log-group"));
+                }));
+                out.push(l);
+            }
+        }
+        let mut publishers =
+            vec![("CloudWatch alarms → KMS: an encrypted topic's data keys", "cloudwatch.amazonaws.com", t.alarm_arn("an-alarm"))];
+        if uses.trail_notifies {
+            let trail = state.trail.as_ref().map(|tr| t.trail_arn(&tr.name)).unwrap_or_default();
+            publishers.push(("CloudTrail → KMS: an encrypted topic's data keys (notify_topic)", cloudtrail, trail));
+        }
+        for topic in &uses.topics {
+            for (row, principal, source_arn) in &publishers {
+                for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
+                    let l = request(row, SNS, principal, action)
+                        .with("aws:SourceAccount", &t.account_id)
+                        .with("aws:SourceArn", source_arn)
+                        .with("kms:EncryptionContext:aws:sns:topicArn", &t.topic_arn(topic));
+                    out.push(l.from_another_account());
+                    out.push(l);
+                }
+            }
+        }
+        out
+    }
+
     fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
         let Some(alias) = state.key_alias() else { return Vec::new() };
         let attrs = Attrs {
@@ -221,9 +353,25 @@ impl ResourceKind for Def {
         })
     }
 
-    /// Right after CreateKey, KMS may not yet know the key in the next call.
-    fn eventually_consistent(&self, code: &str) -> bool {
-        matches!(code, "NotFoundException" | "KMSInvalidStateException")
+    /// Nothing at the kind level: a retry of the whole create would run CreateKey again, which
+    /// has no idempotency token, and leave a customer managed key behind per retry ($1/month
+    /// each, kept). The create retries its own follow-up calls instead (issue 22, finding 3).
+    fn eventually_consistent(&self, _code: &str) -> bool {
+        false
+    }
+
+    /// KMS's lockout check: without `BypassPolicyLockoutSafetyCheck` "the key policy must allow
+    /// the principal that is making the request to make a subsequent PutKeyPolicy request" (KMS
+    /// API reference, CreateKey): the policy's root statement delegates to IAM, so the caller's
+    /// IAM policy must allow `kms:PutKeyPolicy` (issue 22, finding 7).
+    fn hint(&self, e: &KindError) -> Option<String> {
+        (e.code() == Some("MalformedPolicyDocumentException") && e.message().contains("will not allow you to update the key policy")).then(
+            || {
+                "the identity running secmon must itself be allowed kms:PutKeyPolicy (KMS's lockout safety check): \
+             `secmon permissions -f SPEC` prints the policy it needs"
+                    .to_string()
+            },
+        )
     }
 
     fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
@@ -257,24 +405,40 @@ impl ResourceKind for Def {
         checks
     }
 
+    /// CreateKey once, then EnableKeyRotation and CreateAlias on the new key id, each retried
+    /// while KMS does not yet know the key (`NotFoundException`, "AWS KMS eventual consistency";
+    /// terraform-provider-aws retries exactly these sub-calls, never CreateKey). Before creating,
+    /// a key of this spec left without alias by an interrupted create (its reply lost, or the
+    /// run stopped before CreateAlias) is adopted instead of creating another one.
     fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
         Box::pin(async move {
             let want: Attrs = r.attrs();
-            let owner = Tag::builder().tag_key(OWNER_TAG).tag_value(&ctx.spec).build().expect("tag");
-            let request = aws.kms.create_key().description(&want.description).policy(policy_text(&want.policy)).tags(owner);
-            let created = request.send().await.map_err(fail("CreateKey"))?;
-            let id = created.key_metadata().map(|m| m.key_id().to_string()).unwrap_or_default();
+            let id = match orphan_key(aws, &ctx.spec).await? {
+                Some(id) => {
+                    let request = aws.kms.put_key_policy().key_id(&id).policy_name("default").policy(policy_text(&want.policy));
+                    send("PutKeyPolicy", request.send()).await?;
+                    send("UpdateKeyDescription", aws.kms.update_key_description().key_id(&id).description(&want.description).send())
+                        .await?;
+                    id
+                }
+                None => {
+                    let owner = Tag::builder().tag_key(OWNER_TAG).tag_value(&ctx.spec).build().expect("tag");
+                    let request = aws.kms.create_key().description(&want.description).policy(policy_text(&want.policy)).tags(owner);
+                    let created = request.send().await.map_err(fail("CreateKey"))?;
+                    created.key_metadata().map(|m| m.key_id().to_string()).unwrap_or_default()
+                }
+            };
             if want.rotation {
-                send("EnableKeyRotation", aws.kms.enable_key_rotation().key_id(&id).send()).await?;
+                until_known("EnableKeyRotation", || aws.kms.enable_key_rotation().key_id(&id).send()).await?;
             }
-            match aws.kms.create_alias().alias_name(&want.alias).target_key_id(&id).send().await {
-                Ok(_) => Ok(()),
+            match until_known("CreateAlias", || aws.kms.create_alias().alias_name(&want.alias).target_key_id(&id).send()).await {
+                Ok(()) => Ok(()),
                 // The alias outlived its key (a destroy that scheduled the key's deletion but
                 // was stopped before deleting the alias): point it at the new key.
-                Err(e) if error_code(&e) == Some("AlreadyExistsException") => {
-                    send("UpdateAlias", aws.kms.update_alias().alias_name(&want.alias).target_key_id(&id).send()).await
+                Err(e) if e.code() == Some("AlreadyExistsException") => {
+                    until_known("UpdateAlias", || aws.kms.update_alias().alias_name(&want.alias).target_key_id(&id).send()).await
                 }
-                Err(e) => Err(fail("CreateAlias")(e)),
+                Err(e) => Err(e),
             }
         })
     }
@@ -347,6 +511,58 @@ impl ResourceKind for Def {
     }
 }
 
+/// Runs a call on a key created a moment ago, again while KMS answers `NotFoundException`
+/// (for about 30 s): the key exists, KMS does not yet know it everywhere.
+async fn until_known<T, E, R, F, Fut2>(operation: &'static str, call: F) -> Result<(), KindError>
+where
+    F: Fn() -> Fut2,
+    Fut2: std::future::Future<Output = Result<T, secmon_aws::SdkError<E, R>>>,
+    E: secmon_aws::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + secmon_aws::HttpStatus,
+{
+    let mut delay = std::time::Duration::from_millis(250);
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match call().await {
+            Ok(_) => return Ok(()),
+            Err(e) if error_code(&e) == Some("NotFoundException") && waited < FRESH_ALIAS_PATIENCE => {
+                tracing::debug!(operation, "key not known yet; retrying after {delay:?}");
+                tokio::time::sleep(delay).await;
+                waited += delay;
+                delay = (delay * 2).min(std::time::Duration::from_secs(4));
+            }
+            Err(e) => return Err(fail(operation)(e)),
+        }
+    }
+}
+
+/// A key of spec `spec` (by its ownership tag) that is enabled and has no alias: what an
+/// interrupted create leaves. Found through the Resource Groups Tagging API, one call.
+async fn orphan_key(aws: &Aws, spec: &str) -> Result<Option<String>, KindError> {
+    use secmon_aws::tagging::types::TagFilter;
+    let found = aws
+        .tagging
+        .get_resources()
+        .resource_type_filters("kms:key")
+        .tag_filters(TagFilter::builder().key(OWNER_TAG).values(spec).build())
+        .send()
+        .await
+        .map_err(fail("GetResources"))?;
+    for arn in found.resource_tag_mapping_list().iter().filter_map(|m| m.resource_arn()) {
+        let id = key_id_of(arn);
+        let Ok(described) = aws.kms.describe_key().key_id(id).send().await else { continue };
+        let usable = described.key_metadata().is_some_and(|m| m.enabled() && m.key_state() == Some(&KeyState::Enabled));
+        if !usable {
+            continue;
+        }
+        let aliases = aws.kms.list_aliases().key_id(id).send().await.map_err(fail("ListAliases"))?;
+        if aliases.aliases().is_empty() {
+            return Ok(Some(id.to_string()));
+        }
+    }
+    Ok(None)
+}
+
 /// The key `id` (alias or ARN) as it is live, named `name`; None when it does not exist or is
 /// pending deletion without alias (gone, as far as the spec is concerned).
 async fn read_key(aws: &Aws, spec: &str, name: &str, id: &str) -> Result<Option<LiveResource>, KindError> {
@@ -398,6 +614,12 @@ fn policy_checks(subject: &str, live: &Value, uses: &Uses, t: &Target) -> Vec<Ch
             "AllowCloudTrailToDescribeKey" => "CloudTrail can describe the key (else it refuses the trail's update)",
             "AllowLogFileReadersOfTheAccountToDecrypt" => "readers in the account can decrypt the log files",
             "AllowCloudTrailWritesUnderTheBucketKey" => "CloudTrail can write under the bucket's default encryption",
+            "AllowCloudTrailToDecryptUnderTheBucketKey" => {
+                "CloudTrail can decrypt under the bucket's S3 Bucket Key (else it refuses to create or update the trail)"
+            }
+            "AllowLogFileReadersOfTheAccountToDecryptUnderTheBucketKey" => {
+                "readers in the account can decrypt log files written under the bucket key"
+            }
             "AllowCloudWatchLogsToEncryptTheLogGroup" => "CloudWatch Logs can encrypt the log group (else it refuses the trail's events)",
             "AllowAlarmsAndTrailToPublishToEncryptedTopics" => {
                 "CloudWatch alarms can publish to the encrypted topics (else every notification is dropped, silently)"
@@ -485,13 +707,36 @@ pub fn reference(kms_key: &Option<String>) -> Option<String> {
 
 /// The key ARN to write for `key` as the spec names it: an alias is resolved (CloudWatch Logs
 /// takes only a key ARN), an ARN is kept.
+///
+/// The spec's own alias (`alias/secmon/...`) may have been created a moment ago by the key step,
+/// and KMS is eventually consistent: "You might receive unexpected errors, such as a
+/// NotFoundException" right after a change, "typically less than a few seconds, but in some
+/// cases several minutes" (KMS developer guide, "AWS KMS eventual consistency"); the Terraform
+/// provider retries an alias read after CreateAlias for the same reason (terraform-provider-aws
+/// #7891). So `NotFoundException` for our alias is retried for about 30 s (issue 22, finding 4).
 pub(crate) async fn key_arn(aws: &Aws, key: &str) -> Result<String, KindError> {
     if !key.starts_with("alias/") {
         return Ok(key.to_string());
     }
-    let d = aws.kms.describe_key().key_id(key).send().await.map_err(fail("DescribeKey"))?;
-    Ok(d.key_metadata().and_then(|m| m.arn()).unwrap_or(key).to_string())
+    let ours = key.starts_with("alias/secmon/");
+    let mut delay = std::time::Duration::from_millis(250);
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match aws.kms.describe_key().key_id(key).send().await {
+            Ok(d) => return Ok(d.key_metadata().and_then(|m| m.arn()).unwrap_or(key).to_string()),
+            Err(e) if ours && error_code(&e) == Some("NotFoundException") && waited < FRESH_ALIAS_PATIENCE => {
+                tracing::debug!(alias = key, "alias not visible yet; retrying after {delay:?}");
+                tokio::time::sleep(delay).await;
+                waited += delay;
+                delay = (delay * 2).min(std::time::Duration::from_secs(4));
+            }
+            Err(e) => return Err(fail("DescribeKey")(e)),
+        }
+    }
 }
+
+/// How long a dependent waits for the spec's own alias to become visible after CreateAlias.
+pub const FRESH_ALIAS_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {
@@ -504,8 +749,9 @@ mod tests {
     fn all_uses() -> Uses {
         Uses {
             trail: Some("tr".into()),
-            bucket: Some("b".into()),
+            bucket: Some(BucketUse { bucket: "b".into(), trail: "tr".into() }),
             log_group: Some("lg".into()),
+            lock_group: None,
             topics: vec!["SecurityAlarms".into()],
             trail_notifies: false,
         }
@@ -611,5 +857,50 @@ mod tests {
         let read = |n: &str| state.resources[&format!("log_group.{n}")].resource.attrs::<crate::log_group::Attrs>().kms_key;
         assert_eq!(read("lg").as_deref(), Some("alias/secmon/s"));
         assert_eq!(read("other").as_deref(), Some("arn:aws:kms:eu-west-1:1:key/other"), "another key stays as AWS names it");
+    }
+
+    /// Issue 22, finding 1: with the bucket's S3 Bucket Key, CloudTrail needs `kms:Decrypt` to
+    /// create or update an SSE-KMS trail (CloudTrail user guide, "Configure AWS KMS key policies
+    /// for CloudTrail"); without it CreateTrail answers `InsufficientEncryptionPolicyException`.
+    #[test]
+    fn finding_1_cloudtrail_may_decrypt_under_the_bucket_key() {
+        let p = key_policy(&all_uses(), &target());
+        let s = statement(&p, "AllowCloudTrailToDecryptUnderTheBucketKey");
+        assert_eq!(s["Principal"], json!({"Service": "cloudtrail.amazonaws.com"}));
+        assert_eq!(s["Action"], "kms:Decrypt");
+        assert_eq!(s["Condition"]["StringEquals"]["aws:SourceArn"], "arn:aws:cloudtrail:eu-west-1:123456789012:trail/tr");
+        // Only with the bucket use: a trail encrypting into an SSE-S3 bucket needs no decrypt.
+        let p = key_policy(&Uses { bucket: None, ..all_uses() }, &target());
+        assert!(!p.to_string().contains("AllowCloudTrailToDecryptUnderTheBucketKey"), "{p}");
+    }
+
+    /// Issue 22, finding 2: `encryption.trail: false` with `encryption.bucket: true` still has
+    /// CloudTrail write into a bucket whose default encryption is the key: the key policy must
+    /// admit it (GenerateDataKey under the bucket's context, DescribeKey, Decrypt).
+    #[test]
+    fn finding_2_bucket_encryption_without_trail_encryption_still_admits_cloudtrail() {
+        let uses = Uses { trail: None, ..all_uses() };
+        let p = key_policy(&uses, &target());
+        let trail = "arn:aws:cloudtrail:eu-west-1:123456789012:trail/tr";
+        let w = statement(&p, "AllowCloudTrailWritesUnderTheBucketKey");
+        assert_eq!(w["Action"], "kms:GenerateDataKey*");
+        assert_eq!(w["Condition"]["StringEquals"]["kms:EncryptionContext:aws:s3:arn"], "arn:aws:s3:::b");
+        assert_eq!(w["Condition"]["StringEquals"]["aws:SourceArn"], trail);
+        assert_eq!(statement(&p, "AllowCloudTrailToDescribeKey")["Condition"]["StringEquals"]["aws:SourceArn"], trail);
+        assert_eq!(statement(&p, "AllowCloudTrailToDecryptUnderTheBucketKey")["Action"], "kms:Decrypt");
+        assert!(!p.to_string().contains("AllowCloudTrailToEncryptLogFiles"), "the trail does not encrypt: {p}");
+    }
+
+    /// Issue 22, item 5: the apply lock's log group is encrypted with the spec's key, so the
+    /// key admits CloudWatch Logs for it too (and for nothing else of the account).
+    #[test]
+    fn cloudwatch_logs_may_use_the_key_for_the_lock_group_too() {
+        let uses = Uses { lock_group: Some(lock_group_of("s")), ..all_uses() };
+        let p = key_policy(&uses, &target());
+        let s = statement(&p, "AllowCloudWatchLogsToEncryptTheLogGroup");
+        assert_eq!(
+            s["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"],
+            json!(["arn:aws:logs:eu-west-1:123456789012:log-group:/secmon/locks/s", "arn:aws:logs:eu-west-1:123456789012:log-group:lg"])
+        );
     }
 }

@@ -19,6 +19,7 @@
 
 pub mod check;
 pub mod cloud;
+pub mod contract;
 pub mod fake;
 pub mod graph;
 pub mod model;
@@ -63,6 +64,13 @@ pub enum KindError {
         #[source]
         source: AwsError,
     },
+    /// An error AWS will answer again however long one waits, with what to do about it.
+    #[error("{source}\n  hint: {hint}")]
+    Hinted {
+        #[source]
+        source: Box<KindError>,
+        hint: String,
+    },
 }
 
 impl KindError {
@@ -70,9 +78,36 @@ impl KindError {
         match self {
             KindError::Aws(e) | KindError::Read { source: e, .. } => e.code(),
             KindError::Input(_) => None,
+            KindError::Hinted { source, .. } => source.code(),
+        }
+    }
+
+    /// AWS's message (with its code first), or the local error's text.
+    pub fn message(&self) -> String {
+        match self {
+            KindError::Aws(AwsError::Call { message, .. }) | KindError::Read { source: AwsError::Call { message, .. }, .. } => {
+                message.clone()
+            }
+            KindError::Hinted { source, .. } => source.message(),
+            other => other.to_string(),
         }
     }
 }
+
+/// How long apply may wait for an error to go away ([`ResourceKind::patience`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Patience {
+    /// Not an eventual-consistency error: fail at once.
+    None,
+    /// A few attempts (about 25 s): the error usually means a real misconfiguration, rarely a
+    /// write not yet visible.
+    Brief,
+    /// The whole consistency budget (about 2 minutes, IAM propagation).
+    Propagation,
+}
+
+/// Attempts that [`Patience::Brief`] allows (0.5 + 1 + 2 + 4 + 8 s of backoff).
+pub const BRIEF_ATTEMPTS: u32 = 6;
 
 /// How a kind knows whether a live resource belongs to the spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +197,30 @@ pub trait ResourceKind: Send + Sync {
     /// apply retries the change with backoff.
     fn eventually_consistent(&self, _code: &str) -> bool {
         false
+    }
+
+    /// How long apply retries a change refused with `e`: by default the whole budget for the
+    /// codes of [`eventually_consistent`](Self::eventually_consistent). Kinds whose codes are
+    /// ambiguous judge by the message too (issue 22, finding 7: an `AccessDeniedException`
+    /// from IAM never goes away by waiting).
+    fn patience(&self, e: &KindError) -> Patience {
+        if e.code().is_some_and(|c| self.eventually_consistent(c)) {
+            Patience::Propagation
+        } else {
+            Patience::None
+        }
+    }
+
+    /// The requests AWS services make on the pipeline's behalf that `r`'s policies judge, with
+    /// the decision each must get ([`contract`]): the link contract, evaluated by the tests
+    /// with an independent IAM evaluator.
+    fn links(&self, _state: &DesiredState, _t: &Target, _r: &Resource) -> Vec<crate::contract::Link> {
+        Vec::new()
+    }
+
+    /// What to tell the user when a change fails with `e` for good: the likely cause and the fix.
+    fn hint(&self, _e: &KindError) -> Option<String> {
+        None
     }
 
     /// How many writes (creates, updates, deletes) of this kind AWS accepts per second per

@@ -19,13 +19,20 @@ pub struct Attrs {
     pub kms_key: Option<String>,
 }
 
-/// What verify observes: the latest event the group received (DescribeLogStreams).
+/// What verify observes: the latest event the group received, and when it was created.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Observed {
     /// Seconds since the epoch.
     pub last_event: Option<i64>,
+    /// Seconds since the epoch: a group younger than [`TIMESTAMP_LAG_SECS`] may have received
+    /// events that DescribeLogStreams does not show yet.
+    pub created: Option<i64>,
 }
+
+/// "`lastEventTimestamp` updates on an eventual consistency basis. It typically updates in less
+/// than an hour from ingestion" (DescribeLogStreams API reference; issue 22, finding 10).
+pub const TIMESTAMP_LAG_SECS: i64 = 3600;
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
 pub const FACTS: Facts = Facts { ownership: Ownership::TaggingApi, refers_to: &[Kind::Key], step: 3 };
@@ -47,10 +54,47 @@ impl ResourceKind for Def {
         crate::key::reference(&r.attrs::<Attrs>().kms_key).into_iter().collect()
     }
 
-    /// CloudWatch Logs checks the key policy when a key is associated; KMS takes a moment to
-    /// answer for a key policy just written.
-    fn eventually_consistent(&self, code: &str) -> bool {
-        code == "AccessDeniedException"
+    /// CloudWatch Logs checks the key when a key is associated; KMS takes a moment to answer
+    /// for a key or key policy just written. Only those refusals are waited for (issue 22,
+    /// findings 4 and 7):
+    /// - `AccessDeniedException: The specified KMS key does not exist or is not allowed to be
+    ///   used with Arn ...` is the key policy's answer (terraform-provider-aws#29282), possibly
+    ///   not yet propagated;
+    /// - `InvalidParameterException` naming a KMS key that does not exist: a key created a
+    ///   moment ago ("If you attempt to associate a KMS key with the log group but the KMS key
+    ///   does not exist or the KMS key is disabled, you receive an InvalidParameterException",
+    ///   AssociateKmsKey API reference).
+    ///
+    /// `AccessDeniedException: ... is not authorized to perform: kms:...` is the caller's own
+    /// IAM policy (CloudWatch Logs checks that the caller may use the key, "kms:ViaService",
+    /// encrypt-log-data-kms.html): no wait fixes it, so it fails at once with [`Self::hint`].
+    fn patience(&self, e: &KindError) -> crate::Patience {
+        let message = e.message();
+        match e.code() {
+            Some("AccessDeniedException") if key_policy_refusal(&message) => crate::Patience::Propagation,
+            Some("InvalidParameterException") if message.contains("KMS key") && message.contains("does not exist") => {
+                crate::Patience::Brief
+            }
+            _ => crate::Patience::None,
+        }
+    }
+
+    fn hint(&self, e: &KindError) -> Option<String> {
+        let message = e.message();
+        if e.code() == Some("AccessDeniedException") && message.contains("not authorized to perform") {
+            return Some(
+                "the identity running secmon lacks KMS permissions on the key: CloudWatch Logs uses the key on the caller's behalf \
+                 (kms:Encrypt, kms:Decrypt, kms:ReEncrypt*, kms:GenerateDataKey*, kms:DescribeKey); `secmon permissions -f SPEC` prints the policy it needs"
+                    .into(),
+            );
+        }
+        if e.code() == Some("AccessDeniedException") && key_policy_refusal(&message) {
+            return Some(
+                "the key policy does not admit logs.<region>.amazonaws.com for this log group: run `secmon verify` (key.policy_admits)"
+                    .into(),
+            );
+        }
+        None
     }
 
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
@@ -65,20 +109,49 @@ impl ResourceKind for Def {
         })
     }
 
+    /// The latest event: one event of the last hour found by FilterLogEvents (pages followed:
+    /// "can return empty results while there are more log events available through the token"),
+    /// else DescribeLogStreams' `lastEventTimestamp`, which lags up to an hour (issue 22,
+    /// finding 10); and the group's creation time, to tell "too new to say" from "nothing".
     fn observe<'a>(&'a self, aws: &'a Aws, live: &'a LiveResource) -> Fut<'a, Option<serde_json::Value>> {
         Box::pin(async move {
-            let streams = aws
-                .logs
-                .describe_log_streams()
-                .log_group_name(&live.resource.name)
-                .order_by(secmon_aws::logs::types::OrderBy::LastEventTime)
-                .descending(true)
-                .limit(1)
-                .send()
-                .await
-                .map_err(fail("DescribeLogStreams"))?;
-            let last_event = streams.log_streams().first().and_then(|s| s.last_event_timestamp()).map(|ms| ms / 1000);
-            Ok(Some(serde_json::to_value(Observed { last_event }).expect("serialises")))
+            let group = &live.resource.name;
+            let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+            let recent = aws.logs.filter_log_events().log_group_name(group).start_time(now_ms - TIMESTAMP_LAG_SECS * 1000).limit(1);
+            let mut pages = recent.into_paginator().page_size(1).send();
+            let mut last_event = None;
+            for _ in 0..20 {
+                let Some(page) = pages.next().await else { break };
+                if let Some(e) = page.map_err(fail("FilterLogEvents"))?.events().first() {
+                    last_event = e.timestamp().map(|ms| ms / 1000);
+                    break;
+                }
+            }
+            let (streams, groups) = tokio::join!(
+                aws.logs
+                    .describe_log_streams()
+                    .log_group_name(group)
+                    .order_by(secmon_aws::logs::types::OrderBy::LastEventTime)
+                    .descending(true)
+                    .limit(1)
+                    .send(),
+                aws.logs.describe_log_groups().log_group_name_prefix(group).limit(1).send(),
+            );
+            let listed = streams
+                .map_err(fail("DescribeLogStreams"))?
+                .log_streams()
+                .first()
+                .and_then(|s| s.last_event_timestamp())
+                .map(|ms| ms / 1000);
+            let created = groups
+                .map_err(fail("DescribeLogGroups"))?
+                .log_groups()
+                .iter()
+                .find(|g| g.log_group_name() == Some(group.as_str()))
+                .and_then(|g| g.creation_time())
+                .map(|ms| ms / 1000);
+            let last_event = last_event.max(listed);
+            Ok(Some(serde_json::to_value(Observed { last_event, created }).expect("serialises")))
         })
     }
 
@@ -86,9 +159,22 @@ impl ResourceKind for Def {
     fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
         let subject = format!("log group {}", desired.name);
         let Some(live) = ctx.live_of(desired) else { return ctx.missing("log_group.exists", &subject, "the log group does not exist") };
-        let never =
-            (Status::Failed, "the log group has never received an event", "check the trail's CloudWatch Logs delivery and its role");
-        let mut c = ctx.freshness("log_group.receives_events", &subject, "event", None, live.observed::<Observed>().last_event, never);
+        let seen: Observed = live.observed();
+        let young = seen.created.is_some_and(|c| ctx.now - c <= TIMESTAMP_LAG_SECS);
+        let never = if young {
+            (
+                Status::Warning,
+                "no event seen yet: the log group is less than an hour old, and CloudWatch Logs reports stream timestamps up to an hour late",
+                "see trail.cloudwatch_logs_delivery, which CloudTrail reports at once",
+            )
+        } else {
+            (
+                Status::Failed,
+                "the log group has received no event (none in the last hour, none recorded)",
+                "check the trail's CloudWatch Logs delivery and its role",
+            )
+        };
+        let mut c = ctx.freshness("log_group.receives_events", &subject, "event", None, seen.last_event, never);
         if c.status == Status::Warning {
             c.fix = Some("check trail.cloudwatch_logs_delivery".into());
         }
@@ -159,6 +245,11 @@ async fn read_group(aws: &Aws, d: &Resource) -> Result<Option<LiveResource>, Kin
     Ok(Some(LiveResource::new(Resource::new(Kind::LogGroup, &d.name, arn, &attrs), false)))
 }
 
+/// The key policy's refusal of CloudWatch Logs (not the caller's IAM policy).
+fn key_policy_refusal(message: &str) -> bool {
+    message.contains("is not allowed to be used with") || (message.contains("KMS key") && message.contains("does not exist"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,8 +260,55 @@ mod tests {
         let (spec, mut live) = world();
         assert_eq!(verdict(&spec, &live, Kind::LogGroup, "log_group.receives_events"), Status::Failed);
         let group = first(&mut live, Kind::LogGroup);
-        *group = group.clone().with_observed(&Observed { last_event: Some(999_995) });
+        *group = group.clone().with_observed(&Observed { last_event: Some(999_995), created: None });
         assert_eq!(verdict(&spec, &live, Kind::LogGroup, "log_group.receives_events"), Status::Ok);
         assert_eq!(verdict(&spec, &Default::default(), Kind::LogGroup, "log_group.exists"), Status::Failed);
+    }
+
+    /// Issue 22, finding 10: right after apply, no event is listed yet (AWS updates
+    /// `lastEventTimestamp` within an hour): that is a warning, not a failure.
+    #[test]
+    fn finding_10_a_young_group_without_listed_events_is_not_failed() {
+        let (spec, mut live) = world();
+        let group = first(&mut live, Kind::LogGroup);
+        *group = group.clone().with_observed(&Observed { last_event: None, created: Some(1_000_000 - 600) });
+        assert_eq!(verdict(&spec, &live, Kind::LogGroup, "log_group.receives_events"), Status::Warning);
+        let group = first(&mut live, Kind::LogGroup);
+        *group = group.clone().with_observed(&Observed { last_event: None, created: Some(1_000_000 - 2 * TIMESTAMP_LAG_SECS) });
+        assert_eq!(verdict(&spec, &live, Kind::LogGroup, "log_group.receives_events"), Status::Failed);
+    }
+
+    /// Issue 22, finding 7: the caller's missing KMS permission is not propagation; it fails at
+    /// once and says which actions the caller needs. The key policy's refusal is still waited for.
+    #[test]
+    fn finding_7_access_denied_by_the_callers_iam_is_not_retried_as_propagation() {
+        let iam = refused(
+            "AccessDeniedException",
+            "User: arn:aws:sts::123456789012:assumed-role/ci/x is not authorized to perform: kms:Encrypt on resource: arn:aws:kms:us-east-1:123456789012:key/k because no identity-based policy allows the kms:Encrypt action",
+        );
+        assert_eq!(Def.patience(&iam), crate::Patience::None);
+        let hint = Def.hint(&iam).expect("a hint");
+        assert!(hint.contains("kms:Encrypt") && hint.contains("secmon permissions"), "{hint}");
+        let key_policy = refused(
+            "AccessDeniedException",
+            "The specified KMS key does not exist or is not allowed to be used with Arn 'arn:aws:logs:us-east-1:123456789012:log-group:lg'",
+        );
+        assert_eq!(Def.patience(&key_policy), crate::Patience::Propagation);
+    }
+
+    /// Issue 22, finding 4: a key created a moment ago is not yet known to CloudWatch Logs.
+    #[test]
+    fn finding_4_a_key_not_yet_visible_is_waited_for_briefly() {
+        let fresh = refused("InvalidParameterException", "The specified KMS key does not exist: arn:aws:kms:us-east-1:123456789012:key/k");
+        assert_eq!(Def.patience(&fresh), crate::Patience::Brief);
+        assert_eq!(Def.patience(&refused("InvalidParameterException", "retention must be one of ...")), crate::Patience::None);
+    }
+
+    fn refused(code: &str, message: &str) -> KindError {
+        KindError::Aws(secmon_aws::AwsError::Call {
+            operation: "CreateLogGroup".into(),
+            code: Some(code.into()),
+            message: format!("{code}: {message}"),
+        })
     }
 }

@@ -59,6 +59,45 @@ pub const FACTS: Facts = Facts { ownership: Ownership::OwnRead, refers_to: &[], 
 pub struct Def;
 
 impl ResourceKind for Def {
+    /// CloudTrail assumes the role, then creates its stream in the log group and puts events
+    /// (an organization trail's streams are named `<o-id>_<account>_CloudTrail_<region>`).
+    fn links(&self, state: &DesiredState, t: &Target, r: &Resource) -> Vec<crate::contract::Link> {
+        use crate::contract::Link;
+        let Some(cw) = state.cloudwatch_logs() else { return Vec::new() };
+        const TRUST: &str =
+            "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-required-policy-for-cloudwatch-logs.html";
+        let role_arn = r.arn.clone().unwrap_or_default();
+        let assume = Link::request(
+            "CloudTrail → STS: AssumeRole (the delivery role)",
+            TRUST,
+            "cloudtrail.amazonaws.com",
+            "sts:AssumeRole",
+            &role_arn,
+            t,
+        )
+        .judged_by_resource(r, "trust_policy");
+        let mut out = vec![assume];
+        let organization = state.organization_id.as_deref().filter(|_| state.trail.as_ref().is_some_and(|tr| tr.organization));
+        let mut streams = vec![format!("{}_CloudTrail_{}", t.account_id, t.region)];
+        if let Some(org) = organization {
+            streams.push(format!("{org}_{}_CloudTrail_{}", crate::contract::OTHER_ACCOUNT, t.region));
+        }
+        for stream in streams {
+            for (row, action) in [
+                ("CloudTrail (the delivery role) → CloudWatch Logs: CreateLogStream", "logs:CreateLogStream"),
+                ("CloudTrail (the delivery role) → CloudWatch Logs: PutLogEvents", "logs:PutLogEvents"),
+            ] {
+                let resource = format!("{}:log-stream:{stream}", t.log_group_arn(&cw.log_group));
+                let call = Link::request(row, TRUST, &role_arn, action, &resource, t).judged_by_identity(r, "policy");
+                out.push(call.refused("another log group", |l| {
+                    l.resource = format!("{}:log-stream:{stream}", t.log_group_arn("another-log-group"));
+                }));
+                out.push(call);
+            }
+        }
+        out
+    }
+
     fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
         let Some(cw) = state.cloudwatch_logs() else { return Vec::new() };
         let role = state.trail_role_name().expect("cloudwatch_logs implies a role");

@@ -217,6 +217,36 @@ fn topic_arn(ctx: &ExecCtx, r: &Resource) -> String {
 }
 
 impl ResourceKind for Def {
+    /// CloudWatch alarms of this account publish to the topic, and the trail when it notifies it.
+    fn links(&self, state: &DesiredState, t: &Target, r: &Resource) -> Vec<crate::contract::Link> {
+        use crate::contract::Link;
+        const ALARMS: &str =
+            "https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html#source-account-versus-source-owner";
+        const TRAIL: &str = "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-permissions-for-sns-notifications.html";
+        let topic_arn = r.arn.clone().unwrap_or_else(|| t.topic_arn(&r.name));
+        let alarm = state
+            .monitors
+            .iter()
+            .find(|m| m.notify.contains(&r.name))
+            .map(|m| m.alarm_name().to_string())
+            .unwrap_or_else(|| "an-alarm".into());
+        let publish = Link::request("CloudWatch alarms → SNS: Publish", ALARMS, "cloudwatch.amazonaws.com", "sns:Publish", &topic_arn, t)
+            .with("aws:SourceArn", &t.alarm_arn(&alarm))
+            .with("aws:SourceAccount", &t.account_id)
+            .judged_by_resource(r, "policy");
+        let mut out = vec![publish.from_another_account(), publish];
+        if let Some(trail) = state.trail.as_ref().filter(|tr| tr.notify_topic.as_deref() == Some(r.name.as_str())) {
+            let publish =
+                Link::request("CloudTrail → SNS: Publish (notify_topic)", TRAIL, "cloudtrail.amazonaws.com", "sns:Publish", &topic_arn, t)
+                    .with("aws:SourceArn", &t.trail_arn(&trail.name))
+                    .with("aws:SourceAccount", &t.account_id)
+                    .judged_by_resource(r, "policy");
+            out.push(publish.from_another_account());
+            out.push(publish);
+        }
+        out
+    }
+
     fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
         let trail_topic = state.trail.as_ref().and_then(|tr| tr.notify_topic.as_deref().map(|n| (n, tr.name.as_str())));
         state

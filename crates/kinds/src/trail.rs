@@ -155,11 +155,47 @@ impl ResourceKind for Def {
                 | "InvalidCloudWatchLogsRoleArnException"
                 | "InvalidCloudWatchLogsLogGroupArnException"
                 | "InsufficientSnsTopicPolicyException"
-                | "InsufficientDependencyServiceAccessPermissionException"
                 | "S3BucketDoesNotExistException"
                 // A key policy just written is not yet seen by CloudTrail's check of it.
                 | "InsufficientEncryptionPolicyException"
+                // A key created a moment ago (KMS eventual consistency, issue 22, finding 4).
+                | "KmsKeyNotFoundException"
         )
+    }
+
+    /// The key-policy refusal is waited for briefly only: with secmon's own key policy it is
+    /// propagation, but a policy that lacks a statement (a key brought by ARN) fails the same
+    /// way forever (issue 22, finding 1). A missing organization permission of the caller
+    /// (`InsufficientDependencyServiceAccessPermissionException`) is never waited for (finding 5).
+    fn patience(&self, e: &KindError) -> crate::Patience {
+        match e.code() {
+            Some("InsufficientEncryptionPolicyException") => crate::Patience::Brief,
+            Some(c) if self.eventually_consistent(c) => crate::Patience::Propagation,
+            _ => crate::Patience::None,
+        }
+    }
+
+    fn hint(&self, e: &KindError) -> Option<String> {
+        Some(match e.code()? {
+            "InsufficientEncryptionPolicyException" => "the key policy must let cloudtrail.amazonaws.com use the key for this trail: \
+                kms:GenerateDataKey* and kms:DescribeKey, and kms:Decrypt when the bucket uses an S3 Bucket Key \
+                (CloudTrail user guide, \"Configure AWS KMS key policies for CloudTrail\"); `secmon verify` names the missing statement"
+                .into(),
+            "InsufficientDependencyServiceAccessPermissionException" => {
+                "the identity running secmon lacks the Organizations permissions an \
+                organization trail needs (organizations:DescribeOrganization, organizations:ListAWSServiceAccessForOrganization, \
+                organizations:EnableAWSServiceAccess, iam:CreateServiceLinkedRole); `secmon permissions -f SPEC` prints them"
+                    .into()
+            }
+            "CloudTrailAccessNotEnabledException" => "enable trusted access for CloudTrail in the organization's management account: \
+                 `aws organizations enable-aws-service-access --service-principal cloudtrail.amazonaws.com`"
+                .into(),
+            "NotOrganizationManagementAccountException" => {
+                "an organization trail is created from the organization's management account (not a member or delegated administrator)"
+                    .into()
+            }
+            _ => return None,
+        })
     }
 
     /// The trail exists, logs, and delivers to S3 and to the log group the spec names.
@@ -481,5 +517,34 @@ mod tests {
         let elsewhere = trail_checks(|a, _| a.cloudwatch_logs_role_arn = Some("arn:aws:iam::123456789012:role/Console".into()));
         assert_eq!(status(&elsewhere, "trail.cloudwatch_logs"), Status::Warning);
         assert_eq!(verdict(&seed(), &Default::default(), Kind::Trail, "trail.exists"), Status::Failed);
+    }
+
+    fn refused(code: &str) -> KindError {
+        KindError::Aws(secmon_aws::AwsError::Call {
+            operation: "CreateTrail".into(),
+            code: Some(code.into()),
+            message: format!("{code}: ..."),
+        })
+    }
+
+    /// Issue 22, finding 5: a permission the caller lacks is not propagation.
+    #[test]
+    fn finding_5_missing_organization_permission_is_not_waited_for() {
+        let e = refused("InsufficientDependencyServiceAccessPermissionException");
+        assert_eq!(Def.patience(&e), crate::Patience::None);
+        assert!(Def.hint(&e).unwrap().contains("organizations:"));
+        assert_eq!(Def.patience(&refused("CloudTrailAccessNotEnabledException")), crate::Patience::None);
+        assert!(Def.hint(&refused("CloudTrailAccessNotEnabledException")).unwrap().contains("enable-aws-service-access"));
+    }
+
+    /// Issue 22, finding 1: the key-policy refusal is retried briefly (propagation of a policy
+    /// just written), then fails naming the statement CloudTrail needs.
+    #[test]
+    fn finding_1_key_policy_refusal_is_brief_and_names_the_statement() {
+        let e = refused("InsufficientEncryptionPolicyException");
+        assert_eq!(Def.patience(&e), crate::Patience::Brief);
+        assert!(Def.hint(&e).unwrap().contains("kms:Decrypt"));
+        assert_eq!(Def.patience(&refused("KmsKeyNotFoundException")), crate::Patience::Propagation, "finding 4");
+        assert_eq!(Def.patience(&refused("InvalidCloudWatchLogsRoleArnException")), crate::Patience::Propagation);
     }
 }

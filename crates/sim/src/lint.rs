@@ -85,7 +85,28 @@ pub fn lint(spec: &Spec) -> Vec<Diagnostic> {
     for (i, m) in spec.state.monitors.iter().enumerate() {
         lint_monitor(spec, i, m, &mut out);
     }
+    regex_quota(spec, &mut out);
     out
+}
+
+/// Issue 22, finding 11: CloudWatch Logs allows five filters with a regular expression per log
+/// group; the sixth PutMetricFilter fails mid-apply (`LimitExceededException`).
+fn regex_quota(spec: &Spec, out: &mut Vec<Diagnostic>) {
+    use crate::pattern::MAX_REGEX_FILTERS_PER_LOG_GROUP;
+    let with_regex: Vec<&str> =
+        spec.state.monitors.iter().filter(|m| Pattern::parse(&m.pattern).is_ok_and(|p| p.uses_regex())).map(|m| m.name.as_str()).collect();
+    if with_regex.len() > MAX_REGEX_FILTERS_PER_LOG_GROUP {
+        out.push(spec.diagnostic(
+            Severity::Error,
+            "monitors",
+            format!(
+                "{} monitors use a regular expression ({}); CloudWatch Logs allows at most {MAX_REGEX_FILTERS_PER_LOG_GROUP} such metric filters per log group",
+                with_regex.len(),
+                with_regex.join(", ")
+            ),
+            Some("match with literals or wildcards (`*`) instead of `%regex%` where you can".into()),
+        ));
+    }
 }
 
 fn warn(spec: &Spec, out: &mut Vec<Diagnostic>, field: String, message: String, hint: &str) {

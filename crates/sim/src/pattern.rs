@@ -137,6 +137,9 @@ pub enum Step {
 pub const MAX_WILDCARDS_PER_SELECTOR: usize = 1;
 pub const MAX_WILDCARDS_PER_PATTERN: usize = 3;
 pub const MAX_REGEXES_PER_PATTERN: usize = 2;
+/// "There is also a quota of five regular expression patterns per log group" (PutMetricFilter
+/// API reference): filters whose pattern holds a regular expression, other tools' included.
+pub const MAX_REGEX_FILTERS_PER_LOG_GROUP: usize = 5;
 
 #[derive(Debug, Clone)]
 pub enum Test {
@@ -447,6 +450,17 @@ impl Pattern {
             set(&mut ev, &c.selector, value);
         }
         Some(ev)
+    }
+
+    /// Whether the pattern holds a regular expression (`%...%`): CloudWatch Logs allows
+    /// [`MAX_REGEX_FILTERS_PER_LOG_GROUP`] such filters per log group.
+    pub fn uses_regex(&self) -> bool {
+        match self {
+            Pattern::All => false,
+            Pattern::Terms(t) => t.all.iter().chain(&t.any).chain(&t.none).any(|t| matches!(t, Term::Regex(_))),
+            Pattern::Json(_) => self.comparisons().iter().any(|c| matches!(c.test, Test::Compare(_, Literal::Regex(_)))),
+            Pattern::Delimited(d) => d.fields.iter().any(|f| matches!(f, Field::Named { cond: Some(c), .. } if c.regex_count() > 0)),
+        }
     }
 
     /// Every JSON comparison of the pattern (for lint).

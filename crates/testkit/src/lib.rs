@@ -118,6 +118,25 @@ impl Emulator {
         self.control("/_secmon/slow-account", &format!("{account} {extra_ms}"));
     }
 
+    /// Makes KMS lag as AWS documents it may ("AWS KMS eventual consistency"): the first
+    /// EnableKeyRotation of a key and the first DescribeKey of an alias within 2 s of their
+    /// creation answer `NotFoundException` (issue 22, findings 3 and 4).
+    pub fn kms_lag(&self, on: bool) {
+        self.control("/_secmon/kms-lag", if on { "on" } else { "off" });
+    }
+
+    /// Makes CloudWatch Logs refuse every key association as AWS does when the caller's own IAM
+    /// policy lacks KMS permissions on the key (issue 22, finding 7).
+    pub fn deny_caller_kms(&self, on: bool) {
+        self.control("/_secmon/deny-caller-kms", if on { "on" } else { "off" });
+    }
+
+    /// Makes the first GetLogEvents and FilterLogEvents call per log group and stream answer an
+    /// empty page with a token, as AWS documents it may (issue 22, finding 9).
+    pub fn empty_first_pages(&self, on: bool) {
+        self.control("/_secmon/empty-first-page", if on { "on" } else { "off" });
+    }
+
     /// Posts `body` to one of the emulator middleware's control paths (scripts/emulator.py).
     fn control(&self, path: &str, body: &str) {
         use std::io::{Read, Write};

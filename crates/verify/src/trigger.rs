@@ -79,7 +79,22 @@ pub(crate) async fn run(aws: &Aws, state: &DesiredState, timeout: Duration, prog
             1 => {
                 let request = aws.logs.filter_log_events().log_group_name(&lg).filter_pattern("{ $.eventName = \"GetSecretValue\" }");
                 let request = request.start_time(since.secs() * 1000);
-                wait_for(timeout, || async { request.clone().send().await.is_ok_and(|r| !r.events().is_empty()) }).await
+                // "This operation can return empty results while there are more log events
+                // available through the token" (FilterLogEvents API reference): a busy log group
+                // (an organization trail's) rarely has the event on the first page, so every
+                // page is read until one holds it (issue 22, finding 9).
+                wait_for(timeout, || async {
+                    let mut pages = request.clone().into_paginator().send();
+                    while let Some(page) = pages.next().await {
+                        match page {
+                            Ok(p) if !p.events().is_empty() => return true,
+                            Ok(_) => {}
+                            Err(_) => return false,
+                        }
+                    }
+                    false
+                })
+                .await
             }
             2 => {
                 wait_for(timeout, || async {

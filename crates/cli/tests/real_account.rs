@@ -1,0 +1,195 @@
+//! Issue 22: what a real account refuses, the emulator refuses too (scripts/emulator.py, judged
+//! by the independent IAM evaluator of scripts/iam-eval), and secmon's first apply passes it.
+//! Each test names the finding of `../shared/notes/real-aws-audit-3.md` it proves.
+
+mod common;
+
+use common::*;
+
+const ACCOUNT: &str = "123456789012";
+
+/// The key policy secmon would write for the seed, minus the statements `drop`, as a team's own
+/// key (brought by ARN) might have it.
+fn team_key(w: &World, spec_text: &str, drop: &[&str]) -> String {
+    let spec = secmon_spec::Spec::parse(spec_text, "spec.yaml").unwrap();
+    let state = spec.state.resolve(ACCOUNT, "us-east-1").unwrap();
+    let t = secmon_kinds::Target { account_id: ACCOUNT.into(), region: "us-east-1".into() };
+    let mut policy = secmon_kinds::key::key_policy(&secmon_kinds::key::Uses::of(&state), &t);
+    policy["Statement"].as_array_mut().unwrap().retain(|s| !drop.contains(&s["Sid"].as_str().unwrap_or_default()));
+    let aws = w.aws();
+    let key = w.rt.block_on(aws.kms.create_key().policy(policy.to_string()).send()).unwrap();
+    key.key_metadata().unwrap().arn().unwrap().to_string()
+}
+
+fn write_spec(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn seed() -> String {
+    std::fs::read_to_string(root().join(SEED)).unwrap()
+}
+
+/// Finding 1, both ways: the default spec's first apply passes CloudTrail's key-policy check
+/// (CreateTrail into a bucket with an S3 Bucket Key needs `kms:Decrypt`), and a key policy
+/// without that statement is refused as AWS refuses it, briefly retried, then named.
+#[test]
+fn finding_1_cloudtrail_needs_decrypt_for_a_trail_into_a_bucket_key_bucket() {
+    let Some(w) = World::new() else { return };
+    w.apply();
+    assert_eq!(w.plan().0, 0, "the default spec converged");
+
+    let Some(w) = World::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let arn = team_key(&w, &seed(), &["AllowCloudTrailToDecryptUnderTheBucketKey"]);
+    let spec = write_spec(&dir, "own.yaml", &format!("{}\nencryption:\n  key: {arn}\n", seed()));
+    let out = w.secmon(&["apply", "-f", &spec, "--auto-approve", "--stats"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("InsufficientEncryptionPolicyException"), "refused as AWS refuses it: {err}");
+    assert!(err.contains("hint:") && err.contains("kms:Decrypt"), "the missing statement is named: {err}");
+    let tries = calls(&err, "CreateTrail");
+    assert!((2..=6).contains(&tries), "retried briefly, not for two minutes: {tries} CreateTrail calls\n{err}");
+}
+
+/// Finding 2: `encryption.trail: false` with the bucket encrypted by the key still has CloudTrail
+/// write under the bucket's key: secmon's key policy admits it, and a key without those
+/// statements is refused.
+#[test]
+fn finding_2_bucket_encryption_alone_still_admits_cloudtrail() {
+    let Some(w) = World::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(&dir, "bucket-only.yaml", &format!("{}\nencryption: {{key: managed, trail: false}}\n", seed()));
+    let out = w.secmon(&["apply", "-f", &spec, "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let Some(w) = World::new() else { return };
+    let text_of = format!("{}\nencryption: {{key: KEY, trail: false}}\n", seed());
+    let arn = team_key(&w, &text_of.replace("KEY", "managed"), &["AllowCloudTrailWritesUnderTheBucketKey"]);
+    let spec = write_spec(&dir, "own.yaml", &text_of.replace("KEY", &format!("\"{arn}\"")));
+    let out = w.secmon(&["apply", "-f", &spec, "--auto-approve"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("InsufficientEncryptionPolicyException"), "{err}");
+}
+
+/// Findings 3 and 4: KMS answers `NotFoundException` right after CreateKey and CreateAlias (as
+/// its eventual consistency allows); the apply converges, with exactly one key created.
+#[test]
+fn findings_3_and_4_a_lagging_kms_gets_one_key_and_a_converged_pipeline() {
+    let Some(w) = World::new() else { return };
+    w.emu.kms_lag(true);
+    let out = w.apply();
+    let err = text(&out.stderr);
+    assert_eq!(calls(&err, "CreateKey"), 1, "CreateKey is never retried: {err}");
+    let aws = w.aws();
+    let keys = w.rt.block_on(aws.kms.list_keys().send()).unwrap();
+    assert_eq!(keys.keys().len(), 1, "no orphan customer managed key");
+    w.emu.kms_lag(false);
+    assert_eq!(w.plan().0, 0);
+}
+
+/// Finding 7: CloudWatch Logs refuses a key association when the caller's own IAM policy lacks
+/// KMS permissions; no wait fixes that, so the apply fails at once, naming the actions.
+#[test]
+fn finding_7_a_caller_without_kms_permissions_fails_at_once_naming_them() {
+    let Some(w) = World::new() else { return };
+    w.emu.deny_caller_kms(true);
+    let out = w.secmon(&["apply", "-f", SEED, "--auto-approve", "--stats"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let pipeline_calls = err.split("Apply lock:").next().unwrap();
+    assert_eq!(calls(pipeline_calls, "CreateLogGroup"), 1, "not retried as propagation: {err}");
+    assert!(err.contains("not authorized to perform: kms:Encrypt") && err.contains("secmon permissions"), "{err}");
+}
+
+/// Finding 11: a sixth monitor with a regular expression is refused before anything changes.
+#[test]
+fn finding_11_six_regex_monitors_are_refused_by_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text_of = seed();
+    for i in 0..6 {
+        text_of.push_str(&format!(
+            "  - name: Regex {i}\n    pattern: '{{ $.eventName = %^Get{i}.*% }}'\n    metric: {{ namespace: SecurityMetrics, name: R{i} }}\n    notify: [SecurityAlarms]\n"
+        ));
+    }
+    let spec = write_spec(&dir, "regex.yaml", &text_of);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_secmon")).args(["validate", "-f", &spec]).output().unwrap();
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("6 monitors use a regular expression") && all.contains("at most 5"), "{all}");
+}
+
+/// Item 5: an apply killed with SIGKILL (a CI timeout, a preempted runner) leaves a lease that
+/// nobody renews: the next `apply --lock-timeout 300` takes it over once the lease runs out and
+/// converges, with no manual step; a live holder, which renews, is never taken over.
+#[test]
+fn item_5_a_killed_apply_is_taken_over_after_its_lease_and_a_live_one_never() {
+    use secmon_engine::lock::{self, Lock, LEASE};
+    let Some(w) = World::new() else { return };
+    let aws = w.aws();
+    let live = w.rt.block_on(Lock::acquire(&aws, "another-spec")).unwrap();
+    // Slow calls, so that the apply is mid-way when it is killed.
+    w.emu.inject_faults_and_latency(0.0, 0.0, 300, 1);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_secmon"))
+        .args(["apply", "-f", SEED, "--auto-approve"])
+        .current_dir(root())
+        .envs(w.emu.env())
+        .env("TOP_SECRET_VALUE", "s3cr3t-value-never-printed")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let held = loop {
+        if let Some(h) = w.rt.block_on(lock::holder(&aws, "secrets-monitoring")).unwrap() {
+            break h;
+        }
+        assert!(started.elapsed().as_secs() < 30, "the apply took its lock");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    child.kill().unwrap(); // SIGKILL: no handler runs, the lock is left behind
+    child.wait().unwrap();
+    w.emu.inject_faults_and_latency(0.0, 0.0, 0, 1);
+    assert!(held.who.contains(":pid"), "the holder is named: {}", held.who);
+
+    let refused = w.secmon(&["apply", "-f", SEED, "--auto-approve"]);
+    assert_eq!(refused.status.code(), Some(1), "the lease has not run out yet: {}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("holds its lock"), "{}", text(&refused.stderr));
+
+    let out = w.secmon(&["apply", "-f", SEED, "--auto-approve", "--lock-timeout", "300"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "converged with no manual step: {err}");
+    assert!(err.contains("Took over the lock"), "{err}");
+    assert_eq!(w.plan().0, 0);
+
+    // The live holder renewed all along: more than a lease later, it still holds its lock.
+    assert!(started.elapsed() > LEASE, "the live lock was held for longer than a lease");
+    let other = w.rt.block_on(Lock::acquire(&aws, "another-spec"));
+    assert!(matches!(other, Err(secmon_engine::EngineError::Locked { .. })), "a live holder is never taken over: {other:?}");
+    assert!(!live.lost());
+    w.rt.block_on(live.release()).unwrap();
+}
+
+/// Finding 9: GetLogEvents may answer an empty page with a token while events follow; the lock's
+/// holder is still read (never `?`, which a force-unlock used to treat as "any holder").
+#[test]
+fn finding_9_the_lock_holder_is_read_past_an_empty_first_page() {
+    use secmon_engine::lock::{self, Lock};
+    let Some(w) = World::new() else { return };
+    let aws = w.aws();
+    let held = w.rt.block_on(Lock::acquire(&aws, "secrets-monitoring")).unwrap();
+    w.emu.empty_first_pages(true);
+    let holder = w.rt.block_on(lock::holder(&aws, "secrets-monitoring")).unwrap().expect("held");
+    assert_eq!(holder.id, held.id, "read through the token");
+    let out = w.secmon(&["apply", "-f", SEED, "--auto-approve"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains(&format!("secmon force-unlock -f SPEC {}", held.id)), "the refusal names the real id: {err}");
+    let wrong = w.secmon(&["force-unlock", "-f", SEED, "?"]);
+    assert_eq!(wrong.status.code(), Some(1), "`?` is no wildcard");
+    w.emu.empty_first_pages(false);
+    w.rt.block_on(held.release()).unwrap();
+}
