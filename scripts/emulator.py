@@ -185,6 +185,10 @@ class CborAdapter:
             refused = self.stricter_json(environ)
             if refused:
                 return refused(start_response)
+        elif environ.get("REQUEST_METHOD") in ("PUT", "POST"):
+            late = self.s3_late_delivery(environ, start_response)
+            if late:
+                return late(start_response)
         if environ.get("HTTP_X_AMZ_TARGET") == "Logs_20140328.PutMetricFilter":
             environ = self.replace_metric_filter(environ)
         if environ.get("HTTP_X_AMZ_TARGET") in ("Logs_20140328.AssociateKmsKey", "Logs_20140328.DisassociateKmsKey"):
@@ -526,6 +530,10 @@ def _trail_refused(environ, request, op):
         if existing is not None:
             bucket_name = bucket_name or existing.bucket_name
             kms = kms if "KmsKeyId" in request else existing.kms_key_id
+    if request.get("IsOrganizationTrail"):
+        refused = _organization_trail_refused(account)
+        if refused:
+            return refused
     if not bucket_name:
         return None
     try:
@@ -568,6 +576,22 @@ def _trail_refused(environ, request, op):
                 cases.append(_service_case("bucket-decrypt", "cloudtrail.amazonaws.com", "kms:Decrypt", key_arn, account, source, key_policy))
     if cases and any(v != "Allowed" for v in evaluate(cases).values()):
         return refusal
+    return None
+
+
+def _organization_trail_refused(account):
+    """CreateTrail/UpdateTrail with IsOrganizationTrail: only from the management account
+    (NotOrganizationManagementAccountException), with trusted access for CloudTrail enabled
+    (CloudTrailAccessNotEnabledException) -- CloudTrail API reference, issue 22 finding 5."""
+    from moto.organizations.models import organizations_backends
+
+    backend = organizations_backends[account]["aws"]
+    if backend.org is None or backend.org.master_account_id != account:
+        return ("NotOrganizationManagementAccountException",
+                "This operation can be performed only by the management account of an organization.")
+    if not any(s.get("ServicePrincipal") == "cloudtrail.amazonaws.com" for s in backend.services):
+        return ("CloudTrailAccessNotEnabledException",
+                "This operation is not permitted: trusted access has not been enabled between CloudTrail and Organizations.")
     return None
 
 
@@ -682,6 +706,51 @@ def _empty_first_page(self, environ, op, request, body):
     return lambda start_response: _answer(start_response, "200 OK", [("Content-Type", "application/x-amz-json-1.1")], body)
 
 
+# S3 server access logs arrive late: "the log record for a particular request might be delivered
+# long after the request was actually processed" (S3 user guide, "Best effort server log
+# delivery"), so emptying a bucket that logs refills its access-log bucket. The first
+# DeleteObjects on a bucket ever named as a logging target is followed by one late delivery into
+# it (issue 22, finding 12).
+_LOG_TARGETS = {"targets": set(), "refilled": set(), "lock": threading.Lock()}
+
+
+def _s3_late_delivery(self, environ, start_response):
+    """S3 calls by path: remembers logging targets; after the first DeleteObjects on one, puts
+    one late log object into it. None lets the call through untouched."""
+    import re
+
+    method, path, query = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")
+    bucket = path.strip("/").split("/")[0]
+    if not bucket or environ.get("HTTP_X_AMZ_TARGET"):
+        return None
+    if method == "PUT" and query.split("&")[0].split("=")[0] == "logging":
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        target = re.search(rb"<TargetBucket>(.*?)</TargetBucket>", body)
+        if target:
+            with _LOG_TARGETS["lock"]:
+                _LOG_TARGETS["targets"].add(target.group(1).decode())
+        return None
+    if method == "POST" and query.split("&")[0].split("=")[0] == "delete":
+        with _LOG_TARGETS["lock"]:
+            late = bucket in _LOG_TARGETS["targets"] and bucket not in _LOG_TARGETS["refilled"]
+            if late:
+                _LOG_TARGETS["refilled"].add(bucket)
+        if not late:
+            return None
+        status, headers, out = self.forward(environ)
+        from moto.s3.models import s3_backends
+
+        account, _ = _account_region(environ)
+        try:
+            s3_backends[account]["global"].put_object(bucket, "late/2026-01-01-00-00-00-LATEDELIVERY", b"late access log record")
+        except Exception:
+            pass
+        return lambda start_response: _answer(start_response, status, headers, out)
+    return None
+
+
 REGEX_FILTERS_PER_LOG_GROUP = 5
 
 
@@ -754,6 +823,7 @@ CborAdapter.forward = _forward
 CborAdapter.kms_key = _kms_key
 CborAdapter.assume_role_refused = _assume_role_refused
 CborAdapter.stricter_json = _stricter_json
+CborAdapter.s3_late_delivery = _s3_late_delivery
 
 
 

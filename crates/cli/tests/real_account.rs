@@ -193,3 +193,25 @@ fn finding_9_the_lock_holder_is_read_past_an_empty_first_page() {
     w.emu.empty_first_pages(false);
     w.rt.block_on(held.release()).unwrap();
 }
+
+/// Finding 8: a key brought by ARN is read by verify and judged by what its policy admits: a
+/// team key without the CloudWatch statement drops every alarm notification, and verify says so.
+#[test]
+fn finding_8_verify_judges_a_brought_keys_policy() {
+    let Some(w) = World::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let arn = team_key(&w, &seed(), &["AllowAlarmsAndTrailToPublishToEncryptedTopics"]);
+    let spec = write_spec(&dir, "own.yaml", &format!("{}\nencryption:\n  key: {arn}\n", seed()));
+    let out = w.secmon(&["apply", "-f", &spec, "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = w.secmon(&["verify", "-f", &spec]);
+    let stdout = text(&out.stdout);
+    assert_ne!(out.status.code(), Some(0), "{stdout}");
+    let failed: Vec<&str> = stdout.lines().filter(|l| l.contains("key.policy_admits") && l.to_lowercase().contains("fail")).collect();
+    assert_eq!(failed.len(), 1, "{stdout}");
+    assert!(failed[0].contains("CloudWatch alarms → KMS"), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.contains("key.policy_admits") && l.contains("CloudTrail → KMS: DescribeKey") && l.starts_with("ok")),
+        "{stdout}"
+    );
+}

@@ -1070,6 +1070,14 @@ fn an_organization_trail_is_deployed_in_the_management_account_only() {
     std::fs::write(&spec, format!("{seed}{targets}")).unwrap();
     let spec = spec.to_str().unwrap();
 
+    // Issue 22, finding 5: without trusted access for CloudTrail, CreateTrail would refuse after
+    // the whole pipeline is built; the plan refuses first, naming the command that fixes it.
+    let out = w.secmon(&["plan", "-f", spec]);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_ne!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("enable-aws-service-access --service-principal cloudtrail.amazonaws.com"), "{all}");
+    w.rt.block_on(aws.organizations.enable_aws_service_access().service_principal("cloudtrail.amazonaws.com").send()).unwrap();
+
     let out = w.secmon(&["plan", "-f", spec]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));

@@ -167,7 +167,7 @@ pub async fn connect(account: &Aws, t: &TargetId, spec: &Targets) -> Result<Aws,
     let actual = aws.account_id().await.map_err(|e| TargetError::Assume {
         target: t.to_string(),
         role_arn: role_arn.clone(),
-        message: assume_message(&e.to_string()),
+        message: assume_message(&e.to_string(), &t.region),
     })?;
     if actual != t.account {
         return Err(TargetError::WrongAccount { target: t.to_string(), target_account: t.account.clone(), actual });
@@ -177,7 +177,7 @@ pub async fn connect(account: &Aws, t: &TargetId, spec: &Targets) -> Result<Aws,
 
 /// The SDK's message for a failed AssumeRole (the AWS error, out of the credential chain's
 /// wrapping), with the hint a user needs.
-fn assume_message(error: &str) -> String {
+fn assume_message(error: &str, region: &str) -> String {
     let aws = match (error.find("code: \""), error.find("message: \"")) {
         (Some(c), Some(m)) => {
             let field = |at: usize, key: &str| error[at + key.len()..].split('"').next().unwrap_or_default().to_string();
@@ -186,6 +186,13 @@ fn assume_message(error: &str) -> String {
         _ => error.to_string(),
     };
     let error = aws.as_str();
+    // An opt-in region (ap-east-1, me-south-1, ...) not enabled in the account refuses every
+    // token there: the role is not the problem (issue 22, finding 13).
+    if error.contains("InvalidClientTokenId") || error.contains("not enabled") || error.contains("OptInRequired") {
+        return format!(
+            "{error}\n  hint: region {region} may not be enabled in this account (an opt-in region): enable it (Account settings, or `aws account enable-region --region-name {region}`), or remove it from targets.regions"
+        );
+    }
     format!(
         "{error}\n  hint: the role must exist in the account and trust the caller (its trust policy: sts:AssumeRole for your principal{})",
         ", with the spec's external id if it sets one"
@@ -219,7 +226,7 @@ mod tests {
     #[test]
     fn a_refused_assume_role_reads_as_aws_said_it() {
         let sdk = r#"GetCallerIdentity: dispatch failure: other: an error occurred while loading credentials: service error: unhandled error (AccessDenied): Error { code: "AccessDenied", message: "User is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::444444444444:role/R" }"#;
-        let m = assume_message(sdk);
+        let m = assume_message(sdk, "eu-west-1");
         assert!(
             m.starts_with(
                 "AccessDenied: User is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::444444444444:role/R\n"
@@ -227,6 +234,15 @@ mod tests {
             "{m}"
         );
         assert!(m.contains("hint: the role must exist in the account and trust the caller"), "{m}");
+    }
+
+    /// Issue 22, finding 13: a disabled opt-in region is named, not blamed on the role.
+    #[test]
+    fn finding_13_a_disabled_opt_in_region_is_named_not_the_trust_policy() {
+        let sdk = r#"GetCallerIdentity: service error: Error { code: "InvalidClientTokenId", message: "The security token included in the request is invalid" }"#;
+        let m = assume_message(sdk, "ap-east-1");
+        assert!(m.contains("region ap-east-1 may not be enabled") && m.contains("enable-region --region-name ap-east-1"), "{m}");
+        assert!(!m.contains("trust the caller"), "{m}");
     }
 
     #[test]

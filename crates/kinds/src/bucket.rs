@@ -234,10 +234,38 @@ pub(crate) async fn create_bucket(aws: &Aws, ctx: &ExecCtx, r: &Resource) -> Res
     configure(aws, r, &Attrs::default(), true).await
 }
 
+/// Empties and deletes a bucket. The trail bucket's server access logging is turned off first,
+/// and a bucket that refills between emptying and DeleteBucket is emptied again: S3 delivers
+/// access logs "within a few hours", "the log record for a particular request might be
+/// delivered long after the request was actually processed", and "bucket logging status
+/// changes take effect over time" (S3 user guide, "Best effort server log delivery"), so the
+/// access-log bucket receives the records of the trail bucket's own emptying (issue 22,
+/// finding 12).
 pub(crate) async fn delete_bucket(aws: &Aws, r: &Resource) -> Result<(), KindError> {
-    empty(aws, &r.name).await?;
-    send("DeleteBucket", aws.s3.delete_bucket().bucket(&r.name).send()).await
+    if r.attrs.get("access_log_bucket").is_some_and(|v| !v.is_null()) {
+        let off = secmon_aws::s3::types::BucketLoggingStatus::builder().build();
+        match aws.s3.put_bucket_logging().bucket(&r.name).bucket_logging_status(off).send().await {
+            Err(e) if error_code(&e) != Some("NoSuchBucket") => return Err(fail("PutBucketLogging")(e)),
+            _ => {}
+        }
+    }
+    let mut attempts = 0;
+    loop {
+        empty(aws, &r.name).await?;
+        match aws.s3.delete_bucket().bucket(&r.name).send().await {
+            Ok(_) => return Ok(()),
+            Err(e) if error_code(&e) == Some("BucketNotEmpty") && attempts < LATE_DELIVERY_ATTEMPTS => {
+                attempts += 1;
+                tracing::debug!(bucket = %r.name, "late log deliveries refilled the bucket; emptying it again");
+                tokio::time::sleep(std::time::Duration::from_secs(attempts as u64)).await;
+            }
+            Err(e) => return Err(fail("DeleteBucket")(e)),
+        }
+    }
 }
+
+/// Times a bucket refilled by late log deliveries is emptied again before its deletion fails.
+const LATE_DELIVERY_ATTEMPTS: u32 = 5;
 
 pub(crate) async fn tag_bucket(aws: &Aws, r: &Resource, new: Vec<(String, String)>) -> Result<(), KindError> {
     // PutBucketTagging replaces the whole set: keep the bucket's other tags.

@@ -79,6 +79,9 @@ pub struct VerifyCtx<'a> {
     /// Seconds since the epoch when the state was read.
     pub now: i64,
     pub filters: &'a FilterEvidence,
+    /// Policies of resources the spec uses but does not own (a key brought by ARN), by ARN;
+    /// None when they may not be read.
+    pub unowned_policies: &'a BTreeMap<String, Option<serde_json::Value>>,
 }
 
 impl VerifyCtx<'_> {
@@ -183,7 +186,8 @@ pub(crate) mod testing {
 
     pub fn run(spec: &DesiredState, live: &LiveState, filters: &FilterEvidence, kind: Kind) -> Vec<Check> {
         let t = target();
-        let ctx = VerifyCtx { spec, target: &t, live, local_endpoint: false, now: 1_000_000, filters };
+        let ctx =
+            VerifyCtx { spec, target: &t, live, local_endpoint: false, now: 1_000_000, filters, unowned_policies: &Default::default() };
         desired(spec, kind).iter().flat_map(|d| kind.def().verify(&ctx, d)).collect()
     }
 

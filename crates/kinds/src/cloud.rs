@@ -121,6 +121,10 @@ pub trait Cloud: Send + Sync {
     /// A local emulator: it delivers no logs, records no events and emits no metrics.
     fn local_endpoint(&self) -> bool;
 
+    /// The policy of a KMS key secmon does not own (a key brought by ARN), for verify; None
+    /// when the caller may not read it.
+    fn key_policy<'a>(&'a self, key_arn: &'a str) -> BoxFuture<'a, Result<Option<serde_json::Value>, KindError>>;
+
     /// The events of `log_group` from `start_ms` to `end_ms` (epoch milliseconds) that AWS's own
     /// engine matches with `pattern` (`FilterLogEvents`, every page), each handed to `each` as
     /// (timestamp in ms, message); returns how many. The scan runs where the logs are. A local
@@ -236,6 +240,18 @@ impl Cloud for SdkCloud {
 
     fn local_endpoint(&self) -> bool {
         self.aws.endpoint_override.is_some()
+    }
+
+    fn key_policy<'a>(&'a self, key_arn: &'a str) -> BoxFuture<'a, Result<Option<serde_json::Value>, KindError>> {
+        Box::pin(async move {
+            // By key id: AWS takes an ARN too, the emulator does not (docs/emulator.md).
+            let id = crate::key::key_id_of(key_arn);
+            match self.aws.kms.get_key_policy().key_id(id).policy_name("default").send().await {
+                Ok(p) => Ok(p.policy().and_then(crate::policy::parse)),
+                Err(e) if secmon_aws::error_code(&e) == Some("AccessDeniedException") => Ok(None),
+                Err(e) => Err(crate::sdk::fail("GetKeyPolicy")(e)),
+            }
+        })
     }
 
     fn filter_events<'a>(

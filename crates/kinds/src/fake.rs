@@ -42,6 +42,8 @@ struct Account {
     faults: Vec<Fault>,
     calls: Vec<String>,
     reads: usize,
+    /// Policies of keys the spec brings by ARN.
+    key_policies: BTreeMap<String, serde_json::Value>,
 }
 
 pub struct FakeCloud {
@@ -55,6 +57,11 @@ pub struct FakeCloud {
 impl FakeCloud {
     pub fn new(account_id: &str, region: &str) -> FakeCloud {
         FakeCloud { account_id: account_id.into(), region: region.into(), local_endpoint: false, inner: Mutex::new(Account::default()) }
+    }
+
+    /// Gives a key the spec brings by ARN its policy.
+    pub fn put_key_policy(&self, key_arn: &str, policy: serde_json::Value) {
+        self.inner.lock().unwrap().key_policies.insert(key_arn.into(), policy);
     }
 
     /// Puts a log event into a log group (for backtests).
@@ -139,6 +146,11 @@ impl Cloud for FakeCloud {
 
     fn local_endpoint(&self) -> bool {
         self.local_endpoint
+    }
+
+    fn key_policy<'a>(&'a self, key_arn: &'a str) -> BoxFuture<'a, Result<Option<serde_json::Value>, KindError>> {
+        let policy = self.inner.lock().unwrap().key_policies.get(key_arn).cloned();
+        Box::pin(async move { Ok(policy) })
     }
 
     /// Every event of the window, whatever the pattern: the fake has no engine (the caller's

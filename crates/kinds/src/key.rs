@@ -234,7 +234,7 @@ impl ResourceKind for Def {
         const LOGS: &str = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html";
         const SNS: &str = "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services";
         let uses = Uses::of(state);
-        let key = t.arn("kms", "key/00000000-0000-0000-0000-000000000000");
+        let key = r.arn.clone().unwrap_or_else(|| t.arn("kms", "key/00000000-0000-0000-0000-000000000000"));
         let cloudtrail = "cloudtrail.amazonaws.com";
         let request = |row: &'static str, source: &'static str, principal: &str, action: &str| {
             Link::request(row, source, principal, action, &key, t).judged_by_resource(r, "policy")
@@ -372,6 +372,59 @@ impl ResourceKind for Def {
                     .to_string()
             },
         )
+    }
+
+    /// A key brought by ARN: its policy is the user's, and secmon never writes it; verify reads
+    /// it and judges each request of the link contract against it, by what the policy admits
+    /// rather than by statement equality (issue 22, finding 8).
+    fn verify_unowned(&self, ctx: &VerifyCtx) -> Vec<Check> {
+        let secmon_spec::KeyChoice::Existing(arn) = ctx.spec.encryption.key_choice() else { return Vec::new() };
+        if ctx.spec.key_ref().is_none() {
+            return Vec::new();
+        }
+        let subject = format!("KMS key {arn} (the spec's own)");
+        let Some(read) = ctx.unowned_policies.get(&arn) else { return Vec::new() };
+        let Some(live) = read else {
+            return vec![check(
+                "key.policy_admits",
+                &subject,
+                Status::NotObservable,
+                "the key policy may not be read by this identity (kms:GetKeyPolicy): whether CloudTrail, CloudWatch Logs and CloudWatch alarms may use the key is not known",
+                Some("allow kms:GetKeyPolicy on the key to let verify check it"),
+            )];
+        };
+        let attrs = serde_json::json!({"policy": live}).as_object().cloned().unwrap_or_default().into_iter().collect();
+        let brought = Resource { attrs, ..Resource::bare(Kind::Key, key_id_of(&arn), Some(arn.clone())) };
+        let mut by_row: std::collections::BTreeMap<&str, (Status, String)> = std::collections::BTreeMap::new();
+        for link in
+            self.links(ctx.spec, ctx.target, &brought).into_iter().filter(|l| l.row != "CloudWatch Logs → KMS: the apply lock's log group")
+        {
+            let decided = policy::decide(live, &link.principal, &link.action, &link.resource, &link.context);
+            let (status, evidence) = match (link.allowed, decided) {
+                (true, policy::Decision::Allowed) => (Status::Ok, link.row.to_string()),
+                (true, policy::Decision::Denied) => (Status::Failed, format!("the key policy does not admit it: {} ({})", link.row, link.action)),
+                (false, policy::Decision::Allowed) => (
+                    Status::Warning,
+                    format!("the key policy admits {} from another account's resources too (a confused deputy): scope it with aws:SourceArn / aws:SourceAccount", link.row),
+                ),
+                (false, _) => continue,
+                (true, policy::Decision::Unknown) => {
+                    (Status::NotObservable, format!("{}: the key policy uses elements secmon does not evaluate (NotPrincipal, set operators, variables)", link.row))
+                }
+            };
+            let worst = by_row.entry(link.row).or_insert((Status::Ok, link.row.to_string()));
+            if severity(status) > severity(worst.0) {
+                *worst = (status, evidence);
+            }
+        }
+        by_row
+            .into_values()
+            .map(|(status, evidence)| {
+                let fix = (status == Status::Failed || status == Status::Warning)
+                    .then_some("give the key the statements of docs/hardening.md (secmon does not change a key it does not own)");
+                check("key.policy_admits", &subject, status, evidence, fix)
+            })
+            .collect()
     }
 
     fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
@@ -561,6 +614,16 @@ async fn orphan_key(aws: &Aws, spec: &str) -> Result<Option<String>, KindError> 
         }
     }
     Ok(None)
+}
+
+/// How bad a status is, to keep the worst per contract row.
+fn severity(s: Status) -> u8 {
+    match s {
+        Status::Ok => 0,
+        Status::NotObservable => 1,
+        Status::Warning => 2,
+        Status::Failed => 3,
+    }
 }
 
 /// The key `id` (alias or ARN) as it is live, named `name`; None when it does not exist or is
@@ -902,5 +965,49 @@ mod tests {
             s["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"],
             json!(["arn:aws:logs:eu-west-1:123456789012:log-group:/secmon/locks/s", "arn:aws:logs:eu-west-1:123456789012:log-group:lg"])
         );
+    }
+
+    /// Issue 22, finding 8: a key brought by ARN is read and judged by what its policy admits.
+    #[test]
+    fn finding_8_a_brought_keys_policy_is_judged_use_by_use() {
+        use crate::check::testing::*;
+        let arn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let spec =
+            secmon_spec::Spec::parse(&format!("{}\nencryption:\n  key: {arn}\n", include_str!("../../../specs/seed.yaml")), "s.yaml")
+                .unwrap();
+        let state = spec.state.resolve("123456789012", "us-east-1").unwrap();
+        let t = Target { account_id: "123456789012".into(), region: "us-east-1".into() };
+        let full = key_policy(&Uses { lock_group: None, ..Uses::of(&state) }, &t);
+        let verdicts = |policy: Option<Value>| {
+            let policies = [(arn.to_string(), policy)].into_iter().collect();
+            let (live, filters) = (crate::LiveState::default(), crate::check::FilterEvidence::default());
+            let ctx = VerifyCtx {
+                spec: &state,
+                target: &t,
+                live: &live,
+                local_endpoint: false,
+                now: 1_000_000,
+                filters: &filters,
+                unowned_policies: &policies,
+            };
+            Def.verify_unowned(&ctx)
+        };
+        let all = verdicts(Some(full.clone()));
+        assert!(!all.is_empty() && all.iter().all(|c| c.status == Status::Ok), "{all:?}");
+        // The trap of encrypted topics: the team's key lacks the CloudWatch statement.
+        let mut lacking = full.clone();
+        lacking["Statement"].as_array_mut().unwrap().retain(|s| s["Sid"] != "AllowAlarmsAndTrailToPublishToEncryptedTopics");
+        let failed: Vec<String> = verdicts(Some(lacking)).into_iter().filter(|c| c.status == Status::Failed).map(|c| c.evidence).collect();
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(failed[0].contains("CloudWatch alarms → KMS"), "{failed:?}");
+        // A policy written differently but admitting the same passes (coverage, not equality).
+        let broad = serde_json::json!({"Statement": [{"Effect": "Allow", "Principal": {"Service": ["cloudtrail.amazonaws.com", "cloudwatch.amazonaws.com", "logs.us-east-1.amazonaws.com"]},
+            "Action": "kms:*", "Resource": "*", "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}}]});
+        let some = verdicts(Some(broad));
+        assert!(some.iter().any(|c| c.status == Status::Ok), "{some:?}");
+        let unread = verdicts(None);
+        assert_eq!(unread.len(), 1);
+        assert_eq!(unread[0].status, Status::NotObservable);
+        let _ = world;
     }
 }

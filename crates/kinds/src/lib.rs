@@ -211,6 +211,11 @@ pub trait ResourceKind: Send + Sync {
         }
     }
 
+    /// Checks of what the spec uses of this kind without owning it (a key brought by ARN).
+    fn verify_unowned(&self, _ctx: &crate::check::VerifyCtx) -> Vec<crate::check::Check> {
+        Vec::new()
+    }
+
     /// The requests AWS services make on the pipeline's behalf that `r`'s policies judge, with
     /// the decision each must get ([`contract`]): the link contract, evaluated by the tests
     /// with an independent IAM evaluator.

@@ -37,7 +37,7 @@ pub(crate) async fn read_spec(aws: &Aws, unresolved: &DesiredState) -> Result<cr
     let early_ctx = ReadCtx { spec, desired: &provisional, global };
     let organization = async {
         match unresolved.trail.as_ref().is_some_and(|t| t.organization) {
-            true => organization_id(aws).await.map(Some),
+            true => organization_of(aws).await.map(Some),
             false => Ok(None),
         }
     };
@@ -45,7 +45,10 @@ pub(crate) async fn read_spec(aws: &Aws, unresolved: &DesiredState) -> Result<cr
         tokio::join!(aws.account_id(), owned_arns(aws, spec), read_kinds(aws, &early_ctx, &early), organization);
     let target = Target { account_id: account?, region };
     let mut state = unresolved.resolve(&target.account_id, &target.region).map_err(input)?;
-    state.organization_id = organization?;
+    state.organization_id = match organization? {
+        Some(org) => Some(org.admits_trail_from(&target.account_id)?),
+        None => None,
+    };
     let desired = crate::desired_resources(&state, &target);
     let late: Vec<Kind> = Kind::ALL.iter().copied().filter(|k| !early.contains(k)).collect();
     let mut found = early_found?;
@@ -65,10 +68,64 @@ pub(crate) async fn read_spec(aws: &Aws, unresolved: &DesiredState) -> Result<cr
     Ok(crate::cloud::SpecRead { target, state, desired, live })
 }
 
-/// The id (`o-...`) of the organization the credentials' account belongs to.
-async fn organization_id(aws: &Aws) -> Result<String, KindError> {
-    let org = aws.organizations.describe_organization().send().await.map_err(|e| AwsError::call("DescribeOrganization", e))?;
-    Ok(org.organization().and_then(|o| o.id()).unwrap_or_default().to_string())
+/// The organization the credentials' account belongs to, as an organization trail needs it.
+struct Organization {
+    id: String,
+    management_account: String,
+    all_features: bool,
+    /// Trusted access for CloudTrail; None when it cannot be listed (not the management account).
+    cloudtrail_trusted: Option<bool>,
+}
+
+impl Organization {
+    /// The organization's id, when an organization trail can be created from `account` in it.
+    /// CloudTrail's preconditions ("Prepare for creating a trail for your organization"): all
+    /// features enabled; trusted access for CloudTrail ("To use the AWS CLI or the CloudTrail
+    /// APIs to create an organization trail, you must enable trusted access"); and the trail ARN
+    /// "must use the account ID of the management account", which secmon's bucket, key and topic
+    /// policies name. Checked at plan time, so that nothing is built before CreateTrail would
+    /// refuse (issue 22, finding 5).
+    fn admits_trail_from(self, account: &str) -> Result<String, KindError> {
+        let refuse = |why: String| KindError::Input(format!("trail.organization: {why}; nothing was changed"));
+        if !self.all_features {
+            return Err(refuse(format!(
+                "organization {} does not have all features enabled; an organization trail needs them (Organizations console, Settings)",
+                self.id
+            )));
+        }
+        if self.management_account != account {
+            return Err(refuse(format!(
+                "an organization trail is created from the organization's management account ({}), and these credentials act in {account}; \
+                 run secmon there, or name that account in `targets:` (a delegated administrator's trail would not match the policies secmon writes)",
+                self.management_account
+            )));
+        }
+        if self.cloudtrail_trusted == Some(false) {
+            return Err(refuse(format!(
+                "trusted access for CloudTrail is not enabled in organization {}: run `aws organizations enable-aws-service-access --service-principal cloudtrail.amazonaws.com` in the management account",
+                self.id
+            )));
+        }
+        Ok(self.id)
+    }
+}
+
+async fn organization_of(aws: &Aws) -> Result<Organization, KindError> {
+    let (org, access) =
+        tokio::join!(aws.organizations.describe_organization().send(), aws.organizations.list_aws_service_access_for_organization().send());
+    let org = org.map_err(|e| AwsError::call("DescribeOrganization", e))?;
+    let o = org.organization();
+    let cloudtrail_trusted = match access {
+        Ok(a) => Some(a.enabled_service_principals().iter().any(|p| p.service_principal() == Some("cloudtrail.amazonaws.com"))),
+        // Only the management account (or a delegated administrator) may list it.
+        Err(_) => None,
+    };
+    Ok(Organization {
+        id: o.and_then(|o| o.id()).unwrap_or_default().to_string(),
+        management_account: o.and_then(|o| o.master_account_id()).unwrap_or_default().to_string(),
+        all_features: o.and_then(|o| o.feature_set()).is_none_or(|f| f.as_str() == "ALL"),
+        cloudtrail_trusted,
+    })
 }
 
 /// Kinds that can be read before the account is known: read by name, and no name of theirs
@@ -282,5 +339,21 @@ mod tests {
         for k in [Kind::Secret, Kind::LogGroup, Kind::Role, Kind::Trail, Kind::MetricFilter, Kind::Alarm, Kind::Subscription] {
             assert!(early.contains(&k), "{k:?} waits for STS");
         }
+    }
+
+    fn org(management: &str, all: bool, trusted: Option<bool>) -> Organization {
+        Organization { id: "o-abc".into(), management_account: management.into(), all_features: all, cloudtrail_trusted: trusted }
+    }
+
+    /// Issue 22, finding 5: an organization trail's preconditions refuse the plan, naming the fix.
+    #[test]
+    fn finding_5_organization_trail_preconditions_are_checked_before_anything_is_built() {
+        assert_eq!(org("111111111111", true, Some(true)).admits_trail_from("111111111111").unwrap(), "o-abc");
+        let e = org("111111111111", true, Some(true)).admits_trail_from("222222222222").unwrap_err().to_string();
+        assert!(e.contains("management account (111111111111)") && e.contains("nothing was changed"), "{e}");
+        let e = org("111111111111", true, Some(false)).admits_trail_from("111111111111").unwrap_err().to_string();
+        assert!(e.contains("enable-aws-service-access --service-principal cloudtrail.amazonaws.com"), "{e}");
+        let e = org("111111111111", false, Some(true)).admits_trail_from("111111111111").unwrap_err().to_string();
+        assert!(e.contains("all features"), "{e}");
     }
 }

@@ -84,10 +84,12 @@ fn is_aws_managed_sns_key(key: &str) -> bool {
 /// An encrypted topic receives alarms only if CloudWatch may use its key (issue 16's trap).
 fn encryption(ctx: &VerifyCtx, subject: &str, seen: &Observed) -> Check {
     // The spec's own key, live: its policy is checked link by link under `key.policy_admits`.
+    // A key brought by ARN: its policy is read and judged under `key.policy_admits` too.
     let own_key = |k: &str| {
-        ctx.live.resources.values().any(|l| {
-            l.resource.kind == Kind::Key && (l.resource.arn.as_deref() == Some(k) || l.resource.attrs::<crate::key::Attrs>().alias == k)
-        })
+        ctx.unowned_policies.contains_key(k)
+            || ctx.live.resources.values().any(|l| {
+                l.resource.kind == Kind::Key && (l.resource.arn.as_deref() == Some(k) || l.resource.attrs::<crate::key::Attrs>().alias == k)
+            })
     };
     match seen.kms_key.as_deref() {
         Some(k) if own_key(k) => check(

@@ -152,6 +152,16 @@ fn every_link_of_every_variant_is_decided_as_the_contract_says_by_an_independent
         let (result, ignored) = &results[id];
         let relied_on: Vec<&String> = ignored.iter().filter(|k| l.context.contains_key(*k)).collect();
         let ok = if !relied_on.is_empty() || result.starts_with("Error") { false } else { (result == "Allowed") == l.allowed };
+        // verify judges policies it does not write (a key brought by ARN) with secmon's own
+        // evaluator: it must agree with the independent one on every service-principal case.
+        if let (Some(policy), true) = (&l.resource_policy, l.principal.ends_with(".amazonaws.com")) {
+            let ours = secmon_kinds::policy::decide(policy, &l.principal, &l.action, &l.resource, &l.context);
+            let theirs = if result == "Allowed" { secmon_kinds::policy::Decision::Allowed } else { secmon_kinds::policy::Decision::Denied };
+            if ours != theirs {
+                wrong
+                    .push(format!("[{variant}] {} ({}): secmon's evaluator says {ours:?}, the independent one {result}", l.row, l.variant));
+            }
+        }
         if !ok {
             wrong.push(format!(
                 "[{variant}] {} ({}) judged by {}: {result} (want {}), ignored keys {relied_on:?}\n    {} {} on {} with {:?}",

@@ -91,11 +91,28 @@ pub async fn verify(cloud: &dyn Cloud, state: &DesiredState, target: &Target, op
     let mut live = cloud.read(&state.name, target, &desired).await?;
     cloud.observe(&mut live).await?;
     let filters = evidence::gather(cloud, state, target, &live).await;
-    let ctx = VerifyCtx { spec: state, target, live: &live, local_endpoint: cloud.local_endpoint(), now: now(), filters: &filters };
+    // A key brought by ARN: its policy is the user's, and verify judges it (issue 22, finding 8).
+    let mut unowned_policies = std::collections::BTreeMap::new();
+    if let secmon_spec::KeyChoice::Existing(arn) = state.encryption.key_choice() {
+        if state.key_ref().is_some() {
+            let policy = cloud.key_policy(&arn).await?;
+            unowned_policies.insert(arn, policy);
+        }
+    }
+    let ctx = VerifyCtx {
+        spec: state,
+        target,
+        live: &live,
+        local_endpoint: cloud.local_endpoint(),
+        now: now(),
+        filters: &filters,
+        unowned_policies: &unowned_policies,
+    };
     // Reported the way an event travels: trail, role, log group, filters, alarms, topics.
     let mut links: Vec<&secmon_kinds::Resource> = desired.iter().collect();
     links.sort_by_key(|d| d.kind.facts().step);
     let mut checks: Vec<Check> = links.iter().flat_map(|d| d.kind.def().verify(&ctx, d).into_iter().chain(drift(&live, d))).collect();
+    checks.extend(secmon_kinds::Kind::ALL.iter().flat_map(|k| k.def().verify_unowned(&ctx)));
     if opts.resend_confirmation {
         checks.extend(resend_confirmations(cloud, state, target, &desired, &live).await);
     }
