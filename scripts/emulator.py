@@ -207,6 +207,10 @@ class CborAdapter:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length else b""
         request = to_json(cbor2.loads(raw)) if raw else {}
+        if op == "DescribeAlarmHistory":
+            encoded = cbor2.dumps(to_cbor(_alarm_history(environ, request)))
+            start_response("200 OK", [("Content-Type", "application/cbor"), ("Content-Length", str(len(encoded))), ("smithy-protocol", "rpc-v2-cbor")])
+            return [encoded]
         refused = stricter_than_moto(op, request)
         if refused:
             encoded = cbor2.dumps({"__type": "com.amazonaws.cloudwatch#" + refused[0], "message": refused[1]})
@@ -239,6 +243,11 @@ class CborAdapter:
             payload = {"__type": "InternalFailure", "message": out.decode(errors="replace")[:500]}
         if isinstance(payload, dict) and "__type" in payload and "#" not in payload["__type"]:
             payload["__type"] = "com.amazonaws.cloudwatch#" + payload["__type"].split(":")[0]
+        if op == "SetAlarmState" and captured["status"].startswith("200"):
+            try:
+                _alarm_actions_ran(environ, request)
+            except RuntimeError as e:
+                payload = {"__type": "com.amazonaws.cloudwatch#InternalFailure", "message": f"secmon emulator: {e}"}
         encoded = cbor2.dumps(to_cbor(payload))
         headers = [(k, v) for k, v in captured["headers"] if k.lower() not in ("content-type", "content-length")]
         headers += [
@@ -749,6 +758,71 @@ def _s3_late_delivery(self, environ, start_response):
             pass
         return lambda start_response: _answer(start_response, status, headers, out)
     return None
+
+
+# CloudWatch alarm actions: when an alarm enters ALARM, CloudWatch publishes to each action topic as
+# cloudwatch.amazonaws.com, and records the outcome only in the alarm's history ("Successfully
+# executed action arn:..." / "Failed to execute action arn:... Received error: ..."; AWS re:Post
+# "cloudwatch-receive-sns-for-alarm-trigger"). moto runs no action and has no DescribeAlarmHistory:
+# SetAlarmState to ALARM is judged here (topic policy, and the key policy of an encrypted topic,
+# with the IAM evaluator) and recorded; DescribeAlarmHistory answers the record (issue 22,
+# finding 6).
+_ALARM_HISTORY = {"items": [], "lock": threading.Lock()}
+
+
+def _alarm_actions_ran(environ, request):
+    """After a SetAlarmState to ALARM: one Action history item per alarm action topic."""
+    from moto.cloudwatch.models import cloudwatch_backends
+    from moto.sns.models import sns_backends
+
+    if request.get("StateValue") != "ALARM":
+        return
+    account, region = _account_region(environ)
+    alarm = cloudwatch_backends[account][region].alarms.get(request.get("AlarmName", ""))
+    if alarm is None or not alarm.actions_enabled:
+        return
+    for action in alarm.alarm_actions or []:
+        if ":sns:" not in action:
+            continue
+        topic = sns_backends[account][region].topics.get(action)
+        error = None
+        context = {"aws:SourceArn": alarm.alarm_arn, "aws:SourceAccount": account}
+        if topic is None:
+            error = "Resource not found"
+        else:
+            publish = _service_case("publish", "cloudwatch.amazonaws.com", "sns:Publish", action, account, context, json.loads(topic.policy))
+            if evaluate([publish])["publish"] != "Allowed":
+                error = "CloudWatch Alarms is not authorized to perform: SNS:Publish on resource:" + action
+            elif topic.kms_master_key_id:
+                found = _key_policy(account, region, topic.kms_master_key_id)
+                ctx = {**context, "kms:EncryptionContext:aws:sns:topicArn": action}
+                cases = [] if found is None else [
+                    _service_case(a, "cloudwatch.amazonaws.com", a, found[0], account, ctx, found[1]) for a in ("kms:GenerateDataKey", "kms:Decrypt")
+                ]
+                if found is None or any(v != "Allowed" for v in evaluate(cases).values()):
+                    error = "CloudWatch Alarms does not have authorization to access the SNS topic encryption key."
+        summary = f"Successfully executed action {action}" if error is None else f"Failed to execute action {action}. Received error: '{error}'"
+        with _ALARM_HISTORY["lock"]:
+            _ALARM_HISTORY["items"].append({
+                "AlarmName": alarm.name, "AlarmType": "MetricAlarm", "Timestamp": time.time(), "HistoryItemType": "Action",
+                "HistorySummary": summary, "HistoryData": json.dumps({"actionState": "Succeeded" if error is None else "Failed"}),
+                "_account": account, "_region": region,
+            })
+
+
+def _alarm_history(environ, request):
+    """DescribeAlarmHistory from the record above, newest first."""
+    account, region = _account_region(environ)
+    with _ALARM_HISTORY["lock"]:
+        items = [i for i in _ALARM_HISTORY["items"] if i["_account"] == account and i["_region"] == region]
+    if request.get("AlarmName"):
+        items = [i for i in items if i["AlarmName"] == request["AlarmName"]]
+    if request.get("HistoryItemType"):
+        items = [i for i in items if i["HistoryItemType"] == request["HistoryItemType"]]
+    if request.get("StartDate") is not None:
+        items = [i for i in items if i["Timestamp"] >= float(request["StartDate"])]
+    items = sorted(items, key=lambda i: i["Timestamp"], reverse=True)
+    return {"AlarmHistoryItems": [{k: v for k, v in i.items() if not k.startswith("_")} for i in items]}
 
 
 REGEX_FILTERS_PER_LOG_GROUP = 5

@@ -215,3 +215,28 @@ fn finding_8_verify_judges_a_brought_keys_policy() {
         "{stdout}"
     );
 }
+
+/// Finding 6: `verify --notify-test alarm` reads ok only when CloudWatch recorded notifying the
+/// topics; a key that does not admit CloudWatch drops the notification, and the alarm's history
+/// (the only place AWS says so) makes the test fail.
+#[test]
+fn finding_6_the_alarm_notify_test_reports_what_cloudwatch_recorded() {
+    let Some(w) = World::new() else { return };
+    w.apply();
+    let out = w.secmon(&["verify", "-f", SEED, "--notify-test", "alarm", "--stats"]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.lines().any(|l| l.contains("notify_test.alarm") && l.contains("CloudWatch recorded notifying")), "{stdout}");
+    assert!(calls(&text(&out.stderr), "DescribeAlarmHistory") >= 1);
+
+    let Some(w) = World::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let arn = team_key(&w, &seed(), &["AllowAlarmsAndTrailToPublishToEncryptedTopics"]);
+    let spec = write_spec(&dir, "own.yaml", &format!("{}\nencryption:\n  key: {arn}\n", seed()));
+    let out = w.secmon(&["apply", "-f", &spec, "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = w.secmon(&["verify", "-f", &spec, "--notify-test", "alarm"]);
+    let stdout = text(&out.stdout);
+    assert_ne!(out.status.code(), Some(0), "{stdout}");
+    let line = stdout.lines().find(|l| l.contains("notify_test.alarm")).unwrap_or_default();
+    assert!(line.contains("could not notify") && line.contains("SNS topic encryption key"), "{stdout}");
+}

@@ -150,6 +150,81 @@ pub(crate) async fn run(aws: &Aws, state: &DesiredState, timeout: Duration, prog
     out
 }
 
+/// How long `--notify-test alarm` waits for the alarm's history to record its actions.
+const ACTION_HISTORY_PATIENCE: Duration = Duration::from_secs(30);
+
+/// What CloudWatch recorded of the alarm's actions since `since`: a notification CloudWatch could
+/// not deliver (a topic whose key policy does not admit it, a topic policy that refuses it)
+/// shows only there, as "Failed to execute action" (AWS re:Post, "Why didn't I receive an SNS
+/// notification for my CloudWatch alarm trigger?"). So the check reads ok only when every topic's
+/// action is recorded as executed (issue 22, finding 6). DescribeAlarmHistory is limited to about
+/// 3 calls a second: polled every 2 s.
+async fn alarm_actions_outcome(aws: &Aws, alarm: &str, topics: &[String], since: secmon_aws::DateTime) -> Check {
+    use secmon_aws::cloudwatch::types::HistoryItemType;
+    let subject = format!("alarm {alarm}");
+    let start = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let history = aws
+            .cloudwatch
+            .describe_alarm_history()
+            .alarm_name(alarm)
+            .history_item_type(HistoryItemType::Action)
+            .start_date(since)
+            .send()
+            .await;
+        let items = match history {
+            Ok(h) => h.alarm_history_items().iter().filter_map(|i| i.history_summary().map(str::to_string)).collect::<Vec<_>>(),
+            Err(e) => {
+                return check(
+                    "notify_test.alarm",
+                    subject,
+                    Status::NotObservable,
+                    format!(
+                        "set to ALARM and back to OK, but its history could not be read: {}",
+                        secmon_aws::AwsError::call("DescribeAlarmHistory", e)
+                    ),
+                    Some("allow cloudwatch:DescribeAlarmHistory to let verify see whether the topics were notified"),
+                );
+            }
+        };
+        let failed: Vec<&String> = items.iter().filter(|s| s.starts_with("Failed to execute action")).collect();
+        if !failed.is_empty() {
+            let what = failed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("; ");
+            return check(
+                "notify_test.alarm",
+                subject,
+                Status::Failed,
+                format!("set to ALARM, but CloudWatch could not notify: {what}"),
+                Some("an encrypted topic's key must admit cloudwatch.amazonaws.com (kms:GenerateDataKey*, kms:Decrypt), and its policy SNS:Publish: `secmon verify` names which"),
+            );
+        }
+        let done = topics.iter().all(|t| items.iter().any(|s| s.starts_with("Successfully executed action") && s.contains(t.as_str())));
+        if done {
+            return check(
+                "notify_test.alarm",
+                subject,
+                Status::Ok,
+                format!("set to ALARM and back to OK: CloudWatch recorded notifying {}", topics.join(", ")),
+                None,
+            );
+        }
+        if start.elapsed() >= ACTION_HISTORY_PATIENCE {
+            return check(
+                "notify_test.alarm",
+                subject,
+                Status::Warning,
+                format!(
+                    "set to ALARM and back to OK, but CloudWatch recorded no outcome of notifying {} within {} s",
+                    topics.join(", "),
+                    ACTION_HISTORY_PATIENCE.as_secs()
+                ),
+                Some("check the alarm's history in the CloudWatch console (Action items) and the topics' subscriptions"),
+            );
+        }
+    }
+}
+
 pub(crate) async fn notify_test(aws: &Aws, state: &DesiredState, account_id: &str, kind: NotifyTest) -> Vec<Check> {
     let mut out = Vec::new();
     match kind {
@@ -189,6 +264,7 @@ pub(crate) async fn notify_test(aws: &Aws, state: &DesiredState, account_id: &st
             for m in &state.monitors {
                 let name = m.alarm_name();
                 let mut ok = true;
+                let since = secmon_aws::DateTime::from(std::time::SystemTime::now() - Duration::from_secs(1));
                 for (value, reason) in [
                     (secmon_aws::cloudwatch::types::StateValue::Alarm, "secmon verify --notify-test: testing notification delivery"),
                     (secmon_aws::cloudwatch::types::StateValue::Ok, "secmon verify --notify-test: back to OK after the test"),
@@ -208,13 +284,8 @@ pub(crate) async fn notify_test(aws: &Aws, state: &DesiredState, account_id: &st
                     }
                 }
                 if ok {
-                    out.push(check(
-                        "notify_test.alarm",
-                        format!("alarm {name}"),
-                        Status::Ok,
-                        "set to ALARM and back to OK: its topics were notified",
-                        None,
-                    ));
+                    let topics: Vec<String> = m.notify.iter().map(|t| format!("arn:aws:sns:{}:{account_id}:{t}", aws.region)).collect();
+                    out.push(alarm_actions_outcome(aws, name, &topics, since).await);
                 }
             }
         }
