@@ -82,6 +82,43 @@ pub fn transient(code: Option<&str>, status: Option<u16>) -> bool {
     throttled || status.is_some_and(|s| s == 429 || s >= 500)
 }
 
+/// The IAM actions AWS authorizes for one SDK operation, the service named as [`ApiStats`]
+/// names it: the service's prefix and the operation's name, except for the S3 operations whose
+/// action is named otherwise (Service Authorization Reference, "Actions, resources, and condition
+/// keys for Amazon S3"). `secmon permissions` and its test speak through this one table.
+pub fn iam_actions(service: &str, operation: &str) -> Vec<String> {
+    let prefix = match service {
+        "S3" => "s3",
+        "KMS" => "kms",
+        "CloudTrail" => "cloudtrail",
+        "CloudWatch" => "cloudwatch",
+        "CloudWatch Logs" => "logs",
+        "SNS" => "sns",
+        "IAM" => "iam",
+        "STS" => "sts",
+        "Secrets Manager" => "secretsmanager",
+        "Resource Groups Tagging API" => "tag",
+        "Organizations" => "organizations",
+        other => return vec![format!("{}:{operation}", other.to_ascii_lowercase().replace(' ', ""))],
+    };
+    let s3 = |names: &[&str]| names.iter().map(|n| format!("s3:{n}")).collect::<Vec<_>>();
+    if prefix == "s3" {
+        match operation {
+            "GetBucketEncryption" => return s3(&["GetEncryptionConfiguration"]),
+            "PutBucketEncryption" => return s3(&["PutEncryptionConfiguration"]),
+            "GetBucketLifecycleConfiguration" => return s3(&["GetLifecycleConfiguration"]),
+            "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => return s3(&["PutLifecycleConfiguration"]),
+            "GetPublicAccessBlock" => return s3(&["GetBucketPublicAccessBlock"]),
+            "PutPublicAccessBlock" => return s3(&["PutBucketPublicAccessBlock"]),
+            "ListObjectsV2" | "ListObjects" | "HeadBucket" => return s3(&["ListBucket"]),
+            "ListObjectVersions" => return s3(&["ListBucketVersions"]),
+            "DeleteObjects" => return s3(&["DeleteObject", "DeleteObjectVersion"]),
+            _ => {}
+        }
+    }
+    vec![format!("{prefix}:{operation}")]
+}
+
 impl AwsError {
     /// Wraps an SDK error, keeping AWS's error code for callers that branch on it.
     pub fn call<E, R>(operation: &str, e: SdkError<E, R>) -> AwsError

@@ -59,6 +59,21 @@ enum PlanFormat {
     Markdown,
 }
 
+/// `secmon permissions --for`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum PermissionsFor {
+    /// `plan`: read-only.
+    Plan,
+    /// `verify` and `backtest`: read-only.
+    Verify,
+    /// `verify --trigger` and `--notify-test`.
+    Exercise,
+    /// `apply` and `import`.
+    Apply,
+    /// `destroy`.
+    Destroy,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check a spec file: syntax, fields, AWS naming rules, references. Exit 0 valid, 1 invalid.
@@ -76,6 +91,16 @@ enum Command {
     },
     /// Print the JSON Schema of the spec format (for editors: yaml-language-server, IDEs).
     Schema,
+    /// Print the least-privilege IAM policy the identity running secmon needs for a spec
+    /// (offline): read-only for plan and verify.
+    Permissions {
+        /// The spec file.
+        #[arg(short = 'f', long = "file", default_value = "secmon.yaml")]
+        file: PathBuf,
+        /// The command the policy is for.
+        #[arg(long = "for", value_enum, default_value = "apply")]
+        phase: PermissionsFor,
+    },
     /// Which events a filter pattern matches, and why near misses do not (offline; like grep:
     /// exit 0 when an event matched, 1 when none did, 2 on error).
     TestPattern {
@@ -349,6 +374,18 @@ fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
         Command::Backtest { common, since, until, output } => pipeline::backtest_cmd(&common, (&since, until.as_deref()), output, style),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "secmon", &mut std::io::stdout());
+            Ok(Outcome::Done)
+        }
+        Command::Permissions { file, phase } => {
+            let spec = secmon_spec::Spec::from_file(&file)?;
+            let phase = match phase {
+                PermissionsFor::Plan => secmon_engine::permissions::Phase::Plan,
+                PermissionsFor::Verify => secmon_engine::permissions::Phase::Verify,
+                PermissionsFor::Exercise => secmon_engine::permissions::Phase::Exercise,
+                PermissionsFor::Apply => secmon_engine::permissions::Phase::Apply,
+                PermissionsFor::Destroy => secmon_engine::permissions::Phase::Destroy,
+            };
+            println!("{}", serde_json::to_string_pretty(&secmon_engine::permissions::policy(&spec, phase)).expect("policy"));
             Ok(Outcome::Done)
         }
         Command::Schema => {

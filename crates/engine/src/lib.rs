@@ -22,6 +22,7 @@
 pub mod backtest;
 pub mod fanout;
 pub mod lock;
+pub mod permissions;
 
 use std::path::Path;
 

@@ -40,7 +40,12 @@ pub fn access_log_policy(t: &Target, log_bucket: &str, source_bucket: &str) -> V
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts = Facts { ownership: Ownership::OwnRead, refers_to: &[], step: 10 };
+pub const FACTS: Facts = Facts {
+    ownership: Ownership::OwnRead,
+    refers_to: &[],
+    step: 10,
+    iam: crate::Iam { read: crate::bucket::FACTS.iam.read, write: crate::bucket::FACTS.iam.write },
+};
 
 pub struct Def;
 

@@ -47,7 +47,15 @@ pub struct Observed {
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts = Facts { ownership: Ownership::TaggingApi, refers_to: &[Kind::Topic], step: 5 };
+pub const FACTS: Facts = Facts {
+    ownership: Ownership::TaggingApi,
+    refers_to: &[Kind::Topic],
+    step: 5,
+    iam: crate::Iam {
+        read: &["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"],
+        write: &["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource", "cloudwatch:DeleteAlarms"],
+    },
+};
 pub struct Def;
 
 impl ResourceKind for Def {

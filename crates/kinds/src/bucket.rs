@@ -105,7 +105,40 @@ pub fn bucket_policy(t: &Target, bucket: &str, trail: &str, organization: Option
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts = Facts { ownership: Ownership::OwnRead, refers_to: &[Kind::AccessLogBucket, Kind::Key], step: 9 };
+pub const FACTS: Facts = Facts {
+    ownership: Ownership::OwnRead,
+    refers_to: &[Kind::AccessLogBucket, Kind::Key],
+    step: 9,
+    iam: crate::Iam {
+        read: &[
+            "s3:GetBucketTagging",
+            "s3:GetBucketPolicy",
+            "s3:GetBucketPublicAccessBlock",
+            "s3:GetEncryptionConfiguration",
+            "s3:GetLifecycleConfiguration",
+            "s3:ListBucket",
+            "s3:GetBucketVersioning",
+            "s3:GetBucketOwnershipControls",
+            "s3:GetBucketLogging",
+            "s3:GetBucketLocation",
+        ],
+        write: &[
+            "s3:CreateBucket",
+            "s3:PutBucketTagging",
+            "s3:PutBucketPolicy",
+            "s3:PutBucketPublicAccessBlock",
+            "s3:PutEncryptionConfiguration",
+            "s3:PutLifecycleConfiguration",
+            "s3:PutBucketVersioning",
+            "s3:PutBucketOwnershipControls",
+            "s3:PutBucketLogging",
+            "s3:ListBucketVersions",
+            "s3:DeleteObject",
+            "s3:DeleteObjectVersion",
+            "s3:DeleteBucket",
+        ],
+    },
+};
 pub struct Def;
 
 impl ResourceKind for Def {

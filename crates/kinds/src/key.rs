@@ -42,7 +42,29 @@ pub struct Attrs {
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts = Facts { ownership: Ownership::OwnRead, refers_to: &[], step: 0 };
+pub const FACTS: Facts = Facts {
+    ownership: Ownership::OwnRead,
+    refers_to: &[],
+    step: 0,
+    iam: crate::Iam {
+        read: &["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ListAliases"],
+        write: &[
+            "kms:CreateKey",
+            "kms:PutKeyPolicy",
+            "kms:TagResource",
+            "kms:EnableKeyRotation",
+            "kms:DisableKeyRotation",
+            "kms:CreateAlias",
+            "kms:UpdateAlias",
+            "kms:DeleteAlias",
+            "kms:EnableKey",
+            "kms:CancelKeyDeletion",
+            "kms:UpdateKeyDescription",
+            "kms:ScheduleKeyDeletion",
+            "tag:GetResources",
+        ],
+    },
+};
 
 /// The resource name of the key of spec `spec`: its alias without `alias/`.
 pub fn name_of(alias: &str) -> &str {

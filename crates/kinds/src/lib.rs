@@ -130,6 +130,20 @@ pub struct Facts {
     /// Where on an event's way through the pipeline the kind sits (trail first, topics last):
     /// `secmon verify` reports the links in this order.
     pub step: u8,
+    /// The IAM actions the kind's calls need ([`Iam`]).
+    pub iam: Iam,
+}
+
+/// The IAM actions a kind's calls need, as `secmon permissions` prints them: `read` for its
+/// read (plan, verify), `write` for its create, update, delete, tag and import, including what
+/// AWS authorizes beyond the operation itself (CreateKey with tags needs `kms:TagResource`; a
+/// log group with a key has CloudWatch Logs use the key as the caller). Each kind lists the
+/// calls of its own module; `crates/cli/tests/permissions.rs` proves the lists cover every call
+/// an apply, verify and destroy make on the emulator.
+#[derive(Debug, Clone, Copy)]
+pub struct Iam {
+    pub read: &'static [&'static str],
+    pub write: &'static [&'static str],
 }
 
 /// What a kind's read, change or import returns.

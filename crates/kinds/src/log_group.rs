@@ -35,7 +35,30 @@ pub struct Observed {
 pub const TIMESTAMP_LAG_SECS: i64 = 3600;
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts = Facts { ownership: Ownership::TaggingApi, refers_to: &[Kind::Key], step: 3 };
+pub const FACTS: Facts = Facts {
+    ownership: Ownership::TaggingApi,
+    refers_to: &[Kind::Key],
+    step: 3,
+    iam: crate::Iam {
+        read: &["logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:DescribeLogStreams", "logs:FilterLogEvents"],
+        write: &[
+            "logs:CreateLogGroup",
+            "logs:TagResource",
+            "logs:PutRetentionPolicy",
+            "logs:DeleteRetentionPolicy",
+            "logs:AssociateKmsKey",
+            "logs:DisassociateKmsKey",
+            "logs:DeleteLogGroup",
+            "kms:Encrypt",
+            "kms:Decrypt",
+            "kms:ReEncryptFrom",
+            "kms:ReEncryptTo",
+            "kms:GenerateDataKey",
+            "kms:GenerateDataKeyWithoutPlaintext",
+            "kms:DescribeKey",
+        ],
+    },
+};
 pub struct Def;
 
 impl ResourceKind for Def {

@@ -58,7 +58,12 @@ pub fn normalize_pattern(p: &str) -> String {
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts = Facts { ownership: Ownership::Container(Kind::LogGroup), refers_to: &[Kind::LogGroup], step: 4 };
+pub const FACTS: Facts = Facts {
+    ownership: Ownership::Container(Kind::LogGroup),
+    refers_to: &[Kind::LogGroup],
+    step: 4,
+    iam: crate::Iam { read: &["logs:DescribeMetricFilters"], write: &["logs:PutMetricFilter", "logs:DeleteMetricFilter"] },
+};
 pub struct Def;
 
 impl ResourceKind for Def {

@@ -55,7 +55,22 @@ pub fn role_logs_policy(t: &Target, log_group: &str) -> Value {
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts = Facts { ownership: Ownership::OwnRead, refers_to: &[], step: 2 };
+pub const FACTS: Facts = Facts {
+    ownership: Ownership::OwnRead,
+    refers_to: &[],
+    step: 2,
+    iam: crate::Iam {
+        read: &["iam:GetRole", "iam:GetRolePolicy", "iam:ListRoles"],
+        write: &[
+            "iam:CreateRole",
+            "iam:TagRole",
+            "iam:PutRolePolicy",
+            "iam:UpdateAssumeRolePolicy",
+            "iam:DeleteRolePolicy",
+            "iam:DeleteRole",
+        ],
+    },
+};
 pub struct Def;
 
 impl ResourceKind for Def {

@@ -50,7 +50,24 @@ pub struct Meta {
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts = Facts { ownership: Ownership::OwnRead, refers_to: &[], step: 6 };
+pub const FACTS: Facts = Facts {
+    ownership: Ownership::OwnRead,
+    refers_to: &[],
+    step: 6,
+    iam: crate::Iam {
+        read: &["secretsmanager:ListSecrets", "secretsmanager:DescribeSecret"],
+        write: &[
+            "secretsmanager:CreateSecret",
+            "secretsmanager:PutSecretValue",
+            "secretsmanager:UpdateSecret",
+            "secretsmanager:RestoreSecret",
+            "secretsmanager:TagResource",
+            "secretsmanager:UntagResource",
+            "secretsmanager:DeleteSecret",
+            "secretsmanager:GetRandomPassword",
+        ],
+    },
+};
 pub struct Def;
 
 impl ResourceKind for Def {

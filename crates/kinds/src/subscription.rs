@@ -25,7 +25,12 @@ pub struct Meta {
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts = Facts { ownership: Ownership::Container(Kind::Topic), refers_to: &[Kind::Topic], step: 8 };
+pub const FACTS: Facts = Facts {
+    ownership: Ownership::Container(Kind::Topic),
+    refers_to: &[Kind::Topic],
+    step: 8,
+    iam: crate::Iam { read: &["sns:ListSubscriptions", "sns:ListSubscriptionsByTopic"], write: &["sns:Subscribe", "sns:Unsubscribe"] },
+};
 /// What a listed subscription's `SubscriptionArn` says: `Some(true)` waiting for confirmation,
 /// `Some(false)` confirmed (an ARN), `None` as good as absent: `Deleted` after the recipient
 /// unsubscribed, which must not pass for confirmed (issue 11, item 10). Apply then subscribes the

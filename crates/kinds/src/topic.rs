@@ -61,7 +61,15 @@ pub fn topic_policy(t: &Target, topic: &str, trail_publishes: Option<&str>) -> V
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts = Facts { ownership: Ownership::TaggingApi, refers_to: &[Kind::Key], step: 7 };
+pub const FACTS: Facts = Facts {
+    ownership: Ownership::TaggingApi,
+    refers_to: &[Kind::Key],
+    step: 7,
+    iam: crate::Iam {
+        read: &["sns:GetTopicAttributes", "sns:ListTagsForResource"],
+        write: &["sns:CreateTopic", "sns:SetTopicAttributes", "sns:TagResource", "sns:DeleteTopic"],
+    },
+};
 pub struct Def;
 
 /// What the read sees of the topic besides its policy (GetTopicAttributes), for verify: every

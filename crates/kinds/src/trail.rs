@@ -79,8 +79,24 @@ pub struct Observed {
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
-pub const FACTS: Facts =
-    Facts { ownership: Ownership::OwnRead, refers_to: &[Kind::Bucket, Kind::LogGroup, Kind::Role, Kind::Topic, Kind::Key], step: 1 };
+pub const FACTS: Facts = Facts {
+    ownership: Ownership::OwnRead,
+    refers_to: &[Kind::Bucket, Kind::LogGroup, Kind::Role, Kind::Topic, Kind::Key],
+    step: 1,
+    iam: crate::Iam {
+        read: &["cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors", "cloudtrail:ListTags"],
+        write: &[
+            "cloudtrail:CreateTrail",
+            "cloudtrail:UpdateTrail",
+            "cloudtrail:PutEventSelectors",
+            "cloudtrail:StartLogging",
+            "cloudtrail:AddTags",
+            "cloudtrail:DeleteTrail",
+            "iam:PassRole",
+            "iam:GetRole",
+        ],
+    },
+};
 /// The settings CreateTrail and UpdateTrail share. With `clear`, an absent delivery is written
 /// as an empty string, which UpdateTrail documents as removing it.
 macro_rules! settings {

@@ -1,0 +1,157 @@
+//! `secmon permissions`: the least-privilege IAM policy the identity running secmon needs for one
+//! spec and one command (issue 22, item 4), derived from what the kinds declare their calls need
+//! ([`secmon_kinds::Iam`]) and what the engine itself calls (the session, the lock, fan-out,
+//! verify's observations). `crates/cli/tests/permissions.rs` proves the result covers every
+//! call that plan, apply, verify and destroy make.
+
+use std::collections::BTreeSet;
+
+use secmon_kinds::{Kind, Target};
+use secmon_spec::Spec;
+use serde_json::{json, Value};
+
+/// The command the policy is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// `plan` (and `validate` against AWS): read-only.
+    Plan,
+    /// `verify` and `backtest`: read-only.
+    Verify,
+    /// `verify --trigger` / `--notify-test`: reads a secret once, publishes, sets alarm states.
+    Exercise,
+    /// `apply` and `import`.
+    Apply,
+    /// `destroy`.
+    Destroy,
+}
+
+/// Every session reads the account id and the owned resources' tags.
+const SESSION: &[&str] = &["sts:GetCallerIdentity", "tag:GetResources"];
+/// The apply lock ([`crate::lock`]): its log group, lease streams, and the spec's key to encrypt
+/// the group (CloudWatch Logs uses the key as the caller).
+const LOCK: &[&str] = &[
+    "logs:CreateLogGroup",
+    "logs:TagResource",
+    "logs:PutRetentionPolicy",
+    "logs:DescribeLogGroups",
+    "logs:AssociateKmsKey",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "logs:DescribeLogStreams",
+    "logs:GetLogEvents",
+    "logs:DeleteLogStream",
+    "logs:DeleteLogGroup",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:Decrypt",
+];
+/// What verify observes beyond the kinds' reads: AWS's own filter engine, a brought key's policy.
+const VERIFY: &[&str] = &["logs:TestMetricFilter", "logs:FilterLogEvents", "kms:GetKeyPolicy"];
+/// `verify --trigger` and `--notify-test`.
+const EXERCISE: &[&str] = &[
+    "secretsmanager:GetSecretValue",
+    "cloudtrail:LookupEvents",
+    "cloudwatch:GetMetricStatistics",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:SetAlarmState",
+    "cloudwatch:DescribeAlarmHistory",
+    "sns:Publish",
+    "kms:GenerateDataKey",
+    "kms:Decrypt",
+];
+/// An organization trail: its preconditions are read at plan time; creating it needs what
+/// CloudTrail's guide lists ("Prepare for creating a trail for your organization").
+const ORGANIZATION_READ: &[&str] = &["organizations:DescribeOrganization", "organizations:ListAWSServiceAccessForOrganization"];
+const ORGANIZATION_WRITE: &[&str] = &["iam:CreateServiceLinkedRole", "organizations:ListAccounts"];
+/// `targets:`: organizational units are enumerated; each target is reached by AssumeRole.
+const TARGETS_READ: &[&str] = &["organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent", "sts:AssumeRole"];
+
+/// The policy document for `spec` and `phase`.
+pub fn policy(spec: &Spec, phase: Phase) -> Value {
+    let state =
+        spec.state.resolve("123456789012", spec.state.region.as_deref().unwrap_or("us-east-1")).unwrap_or_else(|_| spec.state.clone());
+    let target = Target { account_id: "123456789012".into(), region: "us-east-1".into() };
+    let used: BTreeSet<Kind> = secmon_kinds::desired_resources(&state, &target).iter().map(|r| r.kind).chain([Kind::Key]).collect();
+    let mut read: BTreeSet<&str> = SESSION.iter().copied().collect();
+    let mut write: BTreeSet<&str> = BTreeSet::new();
+    for k in &used {
+        read.extend(k.facts().iam.read);
+        if matches!(phase, Phase::Apply | Phase::Destroy) {
+            write.extend(k.facts().iam.write);
+        }
+    }
+    let organization = state.trail.as_ref().is_some_and(|t| t.organization);
+    if organization {
+        read.extend(ORGANIZATION_READ);
+    }
+    if state.targets.is_some() {
+        read.extend(TARGETS_READ);
+    }
+    match phase {
+        Phase::Plan => {}
+        Phase::Verify => read.extend(VERIFY),
+        Phase::Exercise => {
+            read.extend(VERIFY);
+            write.extend(EXERCISE);
+        }
+        Phase::Apply | Phase::Destroy => {
+            write.extend(LOCK);
+            if organization {
+                write.extend(ORGANIZATION_WRITE);
+            }
+        }
+    }
+    let write: BTreeSet<&str> = write.difference(&read).copied().collect();
+    let mut statements = vec![json!({"Sid": "SecmonReads", "Effect": "Allow", "Action": read, "Resource": "*"})];
+    if !write.is_empty() {
+        statements.push(json!({"Sid": "SecmonWrites", "Effect": "Allow", "Action": write, "Resource": "*"}));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// Every action of a policy from [`policy`].
+pub fn actions(policy: &Value) -> BTreeSet<String> {
+    policy["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["Action"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a.as_str().map(str::to_string))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seed() -> Spec {
+        Spec::parse(include_str!("../../../specs/seed.yaml"), "seed.yaml").unwrap()
+    }
+
+    #[test]
+    fn plan_and_verify_are_read_only() {
+        for phase in [Phase::Plan, Phase::Verify] {
+            let p = policy(&seed(), phase);
+            assert_eq!(p["Statement"].as_array().unwrap().len(), 1, "{p}");
+            let mutating =
+                ["Create", "Put", "Delete", "Update", "Tag", "Set", "Enable", "Disable", "Schedule", "Associate", "Start", "Add"];
+            for a in actions(&p) {
+                let op = a.split(':').nth(1).unwrap();
+                assert!(!mutating.iter().any(|m| op.starts_with(m)), "{phase:?} must be read-only: {a}");
+            }
+        }
+    }
+
+    #[test]
+    fn apply_adds_the_writes_and_the_lock_and_nothing_of_kinds_the_spec_does_not_use() {
+        let p = actions(&policy(&seed(), Phase::Apply));
+        for a in
+            ["kms:CreateKey", "kms:PutKeyPolicy", "cloudtrail:CreateTrail", "iam:PassRole", "logs:PutLogEvents", "logs:CreateLogStream"]
+        {
+            assert!(p.contains(a), "{a}: {p:?}");
+        }
+        assert!(!p.contains("organizations:DescribeOrganization"), "no organization trail in the seed");
+        assert!(!p.contains("secretsmanager:GetSecretValue"), "apply never reads a secret's value");
+    }
+}
