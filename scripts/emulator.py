@@ -201,6 +201,8 @@ class CborAdapter:
                 return refused(start_response)
         if (UNCONFIRMED or UNSUBSCRIBED) and environ.get("REQUEST_METHOD") == "POST" and not path.startswith(PREFIX):
             return self.unconfirmed(environ, start_response)
+        if os.environ.get("INITIAL_NO_AUTH_ACTION_COUNT") and not path.startswith(PREFIX):
+            return _json_auth_error(self, environ, start_response)
         if not path.startswith(PREFIX):
             return self.app(environ, start_response)
         op = path[len(PREFIX):]
@@ -224,6 +226,8 @@ class CborAdapter:
         env["CONTENT_LENGTH"] = str(len(body))
         env["wsgi.input"] = io.BytesIO(body)
         env.pop("HTTP_SMITHY_PROTOCOL", None)
+        env["REQUEST_URI"] = env["RAW_URI"] = "/"
+        _resign(env, body)
         captured = {}
 
         def capture(status, headers, exc_info=None):
@@ -240,7 +244,7 @@ class CborAdapter:
         try:
             payload = json.loads(out) if out.strip() else {}
         except ValueError:
-            payload = {"__type": "InternalFailure", "message": out.decode(errors="replace")[:500]}
+            payload = _xml_error_as_json(out) or {"__type": "InternalFailure", "message": out.decode(errors="replace")[:500]}
         if isinstance(payload, dict) and "__type" in payload and "#" not in payload["__type"]:
             payload["__type"] = "com.amazonaws.cloudwatch#" + payload["__type"].split(":")[0]
         if op == "SetAlarmState" and captured["status"].startswith("200"):
@@ -257,6 +261,132 @@ class CborAdapter:
         ]
         start_response(captured["status"], headers)
         return [encoded]
+
+
+def _xml_error_as_json(body):
+    """moto answers an IAM refusal with an XML error whatever the protocol; JSON and CBOR
+    clients read an error shape: {"__type": code, "message": text}."""
+    import re
+
+    code = re.search(rb"<Code>(.*?)</Code>", body or b"")
+    if not code:
+        return None
+    message = re.search(rb"<Message>(.*?)</Message>", body, re.S)
+    name = code.group(1).decode()
+    return {"__type": "AccessDeniedException" if name == "AccessDenied" else name, "message": message.group(1).decode() if message else name}
+
+
+def _json_auth_error(self, environ, start_response):
+    """With IAM enforcement on, a JSON-protocol call refused by moto's IAM check gets AWS's JSON
+    error shape instead of moto's XML."""
+    _resign_query(environ)
+    status, headers, out = self.forward(environ)
+    if status.startswith("403") and out.lstrip().startswith(b"<") and environ.get("HTTP_X_AMZ_TARGET"):
+        converted = _xml_error_as_json(out)
+        if converted:
+            return _answer(start_response, "400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")], json.dumps(converted).encode())
+    if status.startswith("403") and b"<Errors><Error>" in out and not environ.get("HTTP_X_AMZ_TARGET"):
+        # Query protocol (IAM, SNS, STS): AWS's shape is ErrorResponse/Error, not EC2's Errors/Error.
+        out = out.replace(b"<Errors><Error>", b"<Error>").replace(b"</Error></Errors>", b"</Error>")
+    return _answer(start_response, status, headers, out)
+
+
+def _authorize_with_iam_prefixes():
+    """moto names the action it authorizes by the request's signing name (`monitoring:PutMetricAlarm`,
+    `tagging:GetResources`); IAM policies name CloudWatch's actions `cloudwatch:` and the tagging
+    API's `tag:` (Service Authorization Reference)."""
+    from moto.iam import access_control
+
+    original = access_control.IAMRequestBase.__init__
+    prefixes = {"monitoring:": "cloudwatch:", "tagging:": "tag:"}
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        for signing, iam in prefixes.items():
+            if self._action.startswith(signing):
+                self._action = iam + self._action[len(signing):]
+
+    access_control.IAMRequestBase.__init__ = init
+
+
+def _secret_of(key_id):
+    from moto.iam.models import get_account_id_from, iam_backends
+
+    for user in iam_backends[get_account_id_from(key_id)]["global"].users.values():
+        for k in user.access_keys:
+            if k.access_key_id == key_id:
+                return k.secret_access_key
+    return None
+
+
+def _resign_query(environ):
+    """With IAM enforcement on, moto checks a Query-protocol request's signature over the form it
+    parsed and encoded again, not over the bytes sent; the two encodings differ on some
+    characters (a JSON policy document), so a correctly signed request fails. The signature is
+    checked here over the bytes sent, as AWS does, then signed again the way moto will check it."""
+    from collections import OrderedDict
+    from urllib.parse import parse_qsl
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    if "Credential=" not in auth or "x-www-form-urlencoded" not in environ.get("CONTENT_TYPE", ""):
+        return
+    key_id = auth.split("Credential=")[1].split("/")[0]
+    secret = _secret_of(key_id)
+    if secret is None:
+        return
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    scope = auth.split("Credential=")[1].split(",")[0].split("/")
+    signed = auth.split("SignedHeaders=")[1].split(",")[0].split(";")
+    headers = {}
+    for name in signed:
+        value = environ.get("CONTENT_TYPE" if name == "content-type" else "CONTENT_LENGTH" if name == "content-length" else "HTTP_" + name.upper().replace("-", "_"))
+        if value is not None:
+            headers[name.title()] = value
+    credentials = Credentials(key_id, secret, environ.get("HTTP_X_AMZ_SECURITY_TOKEN"))
+
+    def signature(data):
+        request = AWSRequest(method="POST", url=environ.get("PATH_INFO", "/"), data=data, headers=dict(headers))
+        request.context["timestamp"] = headers["X-Amz-Date"]
+        a = SigV4Auth(credentials, scope[3], scope[2])
+        return a.signature(a.string_to_sign(request, a.canonical_request(request)), request)
+
+    if signature(body) != auth.split("Signature=")[1].strip():
+        return  # not AWS's signature either: let moto refuse it
+    form = OrderedDict()
+    for k, v in parse_qsl(body.decode(), keep_blank_values=True):
+        form.setdefault(k, []).append(v)
+    environ["HTTP_AUTHORIZATION"] = auth.split("Signature=")[0] + "Signature=" + signature(form)
+
+
+def _resign(env, body):
+    """With IAM enforcement on (INITIAL_NO_AUTH_ACTION_COUNT, docs/emulator.md), moto checks each
+    request's SigV4 signature; the CBOR request was signed as sent, not as translated. Sign the
+    translated request again with the same access key (its secret is in moto's IAM model); keys
+    moto does not know (the default `testing`) are left as they are."""
+    auth = env.get("HTTP_AUTHORIZATION", "")
+    if "Credential=" not in auth:
+        return
+    key_id = auth.split("Credential=")[1].split("/")[0]
+    secret = _secret_of(key_id)
+    if secret is None:
+        return
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    scope = auth.split("Credential=")[1].split(",")[0].split("/")
+    host = env.get("HTTP_HOST", "localhost")
+    request = AWSRequest(method="POST", url=f"http://{host}/", data=body,
+                         headers={"Content-Type": env["CONTENT_TYPE"], "X-Amz-Target": env["HTTP_X_AMZ_TARGET"]})
+    SigV4Auth(Credentials(key_id, secret, env.get("HTTP_X_AMZ_SECURITY_TOKEN")), scope[3], scope[2]).add_auth(request)
+    for name, value in request.headers.items():
+        env["HTTP_" + name.upper().replace("-", "_")] = value
 
 
 def _replace_metric_filter(self, environ):
@@ -890,6 +1020,7 @@ def _stricter_json(self, environ):
 
 _tolerate_string_principals()
 _requests_arrive_over_tls()
+_authorize_with_iam_prefixes()
 CborAdapter.unconfirmed = _unconfirmed
 CborAdapter.replace_metric_filter = _replace_metric_filter
 CborAdapter.versioning = _versioning

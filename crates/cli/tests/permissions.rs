@@ -68,3 +68,94 @@ fn every_pack_is_covered_too() {
     let out = w.secmon(&["destroy", "-f", spec, "--auto-approve", "--stats"]);
     assert_covered(&w, spec, "destroy", &text(&out.stderr));
 }
+
+/// A user of the emulator with IAM enforcement on, holding exactly `policy`: its credentials.
+async fn user(aws: &secmon_aws::Aws, name: &str, policy: &str) -> (String, String) {
+    aws.iam.create_user().user_name(name).send().await.unwrap();
+    let key = aws.iam.create_access_key().user_name(name).send().await.unwrap();
+    let key = key.access_key().unwrap();
+    aws.iam.put_user_policy().user_name(name).policy_name("secmon").policy_document(policy).send().await.unwrap();
+    (key.access_key_id().to_string(), key.secret_access_key().to_string())
+}
+
+fn as_user(emu: &secmon_testkit::Emulator, (key, secret): &(String, String), args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_secmon"))
+        .args(args)
+        .current_dir(root())
+        .envs(emu.env())
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("TOP_SECRET_VALUE", "s3cr3t-value-never-printed")
+        .output()
+        .unwrap()
+}
+
+fn printed_policy(spec: &str, phase: &str) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_secmon"))
+        .args(["permissions", "-f", spec, "--for", phase])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// An emulator with IAM enforcement on, and users holding the given policies (three free calls
+/// each: CreateUser, CreateAccessKey, PutUserPolicy).
+fn enforcing(test: &str, policies: &[&serde_json::Value]) -> Option<(secmon_testkit::Emulator, Vec<(String, String)>)> {
+    let emu = secmon_testkit::Emulator::start_enforcing_iam_or_skip(test, 3 * policies.len() as u32)?;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for (k, v) in emu.env() {
+        if k.starts_with("AWS_") && k != "AWS_ENDPOINT_URL" {
+            std::env::set_var(k, v);
+        }
+    }
+    let admin = rt.block_on(secmon_aws::Aws::connect(Some("us-east-1"), Some(&emu.endpoint))).unwrap();
+    let users = policies.iter().enumerate().map(|(i, p)| rt.block_on(user(&admin, &format!("deployer-{i}"), &p.to_string()))).collect();
+    Some((emu, users))
+}
+
+/// Plan, apply, plan (no changes), destroy, as `who`.
+fn life_cycle(emu: &secmon_testkit::Emulator, who: &(String, String), spec: &str) {
+    let plan = as_user(emu, who, &["plan", "-f", spec, "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(2), "{spec}: {}", text(&plan.stderr));
+    let apply = as_user(emu, who, &["apply", "-f", spec, "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(0), "{spec}: {}", text(&apply.stderr));
+    let again = as_user(emu, who, &["plan", "-f", spec, "--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{spec}: {}{}", text(&again.stdout), text(&again.stderr));
+    let destroy = as_user(emu, who, &["destroy", "-f", spec, "--auto-approve"]);
+    assert_eq!(destroy.status.code(), Some(0), "{spec}: {}", text(&destroy.stderr));
+}
+
+/// Item 4's proof on the emulator with moto's IAM enforcement on: a user holding exactly the
+/// printed policy plans, applies and destroys the seed; without one action, apply fails at
+/// once, naming it.
+#[test]
+fn a_user_holding_exactly_the_printed_policy_plans_applies_and_destroys_the_seed() {
+    let policy = printed_policy(SEED, "apply");
+    let mut lacking = policy.clone();
+    for st in lacking["Statement"].as_array_mut().unwrap() {
+        st["Action"].as_array_mut().unwrap().retain(|a| a != "logs:PutMetricFilter");
+    }
+    let read_only = printed_policy(SEED, "plan");
+    let Some((emu, users)) = enforcing(module_path!(), &[&policy, &lacking, &read_only]) else { return };
+    // The read-only policy plans, and can change nothing.
+    let plan = as_user(&emu, &users[2], &["plan", "-f", SEED, "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan.stderr));
+    let apply = as_user(&emu, &users[2], &["apply", "-f", SEED, "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(1), "{}", text(&apply.stderr));
+    assert!(text(&apply.stderr).contains("not authorized to perform"), "{}", text(&apply.stderr));
+    life_cycle(&emu, &users[0], SEED);
+    let out = as_user(&emu, &users[1], &["apply", "-f", SEED, "--auto-approve", "--stats"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("not authorized to perform: logs:PutMetricFilter"), "the missing action is named: {err}");
+    assert_eq!(calls(err.split("Apply lock:").next().unwrap(), "PutMetricFilter"), 1, "an AccessDenied is not retried: {err}");
+}
+
+/// The same for the spec with every rule pack.
+#[test]
+fn a_user_holding_exactly_the_printed_policy_plans_applies_and_destroys_all_packs() {
+    let spec = "specs/all-packs.yaml";
+    let Some((emu, users)) = enforcing(module_path!(), &[&printed_policy(spec, "apply")]) else { return };
+    life_cycle(&emu, &users[0], spec);
+}

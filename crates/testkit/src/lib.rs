@@ -48,15 +48,30 @@ impl Emulator {
     /// returns None. Installed means `scripts/test` set `SECMON_EMULATOR_PYTHON`, or the project's
     /// `.venv` exists (it then fails loudly if it cannot start).
     pub fn start_or_skip(test: &str) -> Option<Emulator> {
+        Emulator::installed(test).then(Emulator::start)
+    }
+
+    fn installed(test: &str) -> bool {
         let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
         if std::env::var_os("SECMON_EMULATOR_PYTHON").is_none() && !venv.exists() {
             eprintln!("skipped: {test} needs the local AWS emulator; run scripts/test, which installs it into .venv");
-            return None;
+            return false;
         }
-        Some(Emulator::start())
+        true
+    }
+
+    /// [`Emulator::start_or_skip`] with moto's IAM enforcement on: the first `free_calls` calls
+    /// are not authorized (to create the restricted users), every later one is judged against
+    /// the caller's identity policies (`INITIAL_NO_AUTH_ACTION_COUNT`, docs/emulator.md).
+    pub fn start_enforcing_iam_or_skip(test: &str, free_calls: u32) -> Option<Emulator> {
+        Emulator::installed(test).then(|| Emulator::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", free_calls.to_string())]))
     }
 
     pub fn start() -> Emulator {
+        Emulator::start_with(&[])
+    }
+
+    fn start_with(env: &[(&str, String)]) -> Emulator {
         let python = setting("SECMON_EMULATOR_PYTHON", ".venv/bin/python");
         let script = setting("SECMON_EMULATOR_SCRIPT", "scripts/emulator.py");
         let dir = std::env::temp_dir().join(format!("secmon-emu-{}-{:?}", std::process::id(), std::thread::current().id()));
@@ -66,6 +81,7 @@ impl Emulator {
         let child = Command::new(&python)
             .args([&script, "--host", "127.0.0.1", "--port", "0", "--port-file"])
             .arg(&port_file)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
