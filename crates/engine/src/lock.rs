@@ -237,7 +237,10 @@ impl Lock {
     /// Releases the lock.
     pub async fn release(mut self) -> Result<(), EngineError> {
         self.stop_renewing();
-        delete_stream(&self.aws, &lock_group(&self.spec), &self.stream).await
+        let group = lock_group(&self.spec);
+        delete_stream(&self.aws, &group, &self.stream).await?;
+        let key = spec_key_arn(&self.aws, &self.spec).await;
+        encrypt_group(&self.aws, &group, key).await
     }
 
     /// Releases the lock and removes the spec's lock group: `destroy` leaves nothing behind.
@@ -329,6 +332,13 @@ async fn ensure_group(aws: &Aws, spec: &str, group: &str) -> Result<(), EngineEr
         Err(e) if error_code(&e) == Some("ResourceAlreadyExistsException") => {}
         Err(e) => return Err(call("CreateLogGroup")(e)),
     }
+    encrypt_group(aws, group, key).await
+}
+
+/// Associates the spec's key with the lock group when it has none yet (best effort: the lock
+/// works unencrypted). Called on acquire and on release, so that the first apply, which creates
+/// the key after taking the lock, leaves the group encrypted.
+async fn encrypt_group(aws: &Aws, group: &str, key: Option<String>) -> Result<(), EngineError> {
     let Some(key) = key else { return Ok(()) };
     let described = aws.locks.describe_log_groups().log_group_name_prefix(group).send().await.map_err(call("DescribeLogGroups"))?;
     let encrypted = described.log_groups().iter().any(|g| g.log_group_name() == Some(group) && g.kms_key_id().is_some());
