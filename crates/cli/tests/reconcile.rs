@@ -626,7 +626,7 @@ fn plan_tells_drift_from_an_edit_of_the_spec() {
     let scratch = tempfile::Builder::new().prefix("secmon-edit-").tempdir().unwrap();
     let dir = scratch.path();
     let edited = dir.join("edited.yaml");
-    std::fs::write(&edited, std::fs::read_to_string(root().join(SEED)).unwrap().replace("retention_days: 90", "retention_days: 180"))
+    std::fs::write(&edited, std::fs::read_to_string(root().join(SEED)).unwrap().replace("retention_days: 365", "retention_days: 180"))
         .unwrap();
     let out = w.secmon(&["plan", "-f", edited.to_str().unwrap()]);
     let stdout = text(&out.stdout);

@@ -34,7 +34,7 @@ fn defaults_are_the_seeds_fixes_not_console_defaults() {
     let t = s.trail.unwrap();
     assert!(t.multi_region && t.log_file_validation);
     assert_eq!(t.management_events.exclude_sources, ["kms.amazonaws.com", "rdsdata.amazonaws.com"]);
-    assert_eq!(t.cloudwatch_logs.unwrap().retention_days, Some(90));
+    assert_eq!(t.cloudwatch_logs.unwrap().retention_days, Some(365));
     assert_eq!(t.bucket.expire_logs_after_days, Some(365));
 }
 
