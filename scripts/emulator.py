@@ -185,7 +185,7 @@ class CborAdapter:
             refused = self.stricter_json(environ)
             if refused:
                 return refused(start_response)
-        elif environ.get("REQUEST_METHOD") in ("PUT", "POST"):
+        elif environ.get("REQUEST_METHOD") in ("PUT", "DELETE"):
             late = self.s3_late_delivery(environ, start_response)
             if late:
                 return late(start_response)
@@ -847,9 +847,9 @@ def _empty_first_page(self, environ, op, request, body):
 
 # S3 server access logs arrive late: "the log record for a particular request might be delivered
 # long after the request was actually processed" (S3 user guide, "Best effort server log
-# delivery"), so emptying a bucket that logs refills its access-log bucket. The first
-# DeleteObjects on a bucket ever named as a logging target is followed by one late delivery into
-# it (issue 22, finding 12).
+# delivery"), so emptying a bucket that logs refills its access-log bucket, even between that
+# bucket's own emptying and its DeleteBucket. The first DeleteBucket of a bucket ever named as a
+# logging target is preceded by one late delivery into it (issue 22, finding 12).
 _LOG_TARGETS = {"targets": set(), "refilled": set(), "lock": threading.Lock()}
 
 
@@ -871,14 +871,13 @@ def _s3_late_delivery(self, environ, start_response):
             with _LOG_TARGETS["lock"]:
                 _LOG_TARGETS["targets"].add(target.group(1).decode())
         return None
-    if method == "POST" and query.split("&")[0].split("=")[0] == "delete":
+    if method == "DELETE" and not query and "/" not in path.strip("/"):
         with _LOG_TARGETS["lock"]:
             late = bucket in _LOG_TARGETS["targets"] and bucket not in _LOG_TARGETS["refilled"]
             if late:
                 _LOG_TARGETS["refilled"].add(bucket)
         if not late:
             return None
-        status, headers, out = self.forward(environ)
         from moto.s3.models import s3_backends
 
         account, _ = _account_region(environ)
@@ -886,7 +885,7 @@ def _s3_late_delivery(self, environ, start_response):
             s3_backends[account]["global"].put_object(bucket, "late/2026-01-01-00-00-00-LATEDELIVERY", b"late access log record")
         except Exception:
             pass
-        return lambda start_response: _answer(start_response, status, headers, out)
+        return None
     return None
 
 

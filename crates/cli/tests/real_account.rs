@@ -240,3 +240,16 @@ fn finding_6_the_alarm_notify_test_reports_what_cloudwatch_recorded() {
     let line = stdout.lines().find(|l| l.contains("notify_test.alarm")).unwrap_or_default();
     assert!(line.contains("could not notify") && line.contains("SNS topic encryption key"), "{stdout}");
 }
+
+/// Finding 12: a late access-log delivery refills the access-log bucket between its emptying and
+/// DeleteBucket; `destroy --delete-logs` empties it again instead of failing with BucketNotEmpty.
+#[test]
+fn finding_12_a_late_log_delivery_does_not_fail_destroy() {
+    let Some(w) = World::new() else { return };
+    w.apply();
+    let out = w.secmon(&["destroy", "-f", SEED, "--auto-approve", "--delete-logs", "--stats"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(calls(&err, "DeleteBucket"), 3, "two buckets, one refilled and emptied again: {err}");
+    assert!(calls(&err, "PutBucketLogging") >= 1, "the trail bucket's logging is turned off first: {err}");
+}

@@ -47,6 +47,17 @@ pub fn topic_policy(t: &Target, topic: &str, trail_publishes: Option<&str>) -> V
             }
         }),
     ];
+    // "Enforce encryption of data in transit": publishing over plain HTTP is refused to everyone
+    // (SNS developer guide, "Amazon SNS security best practices"). Service deliveries carry no
+    // `aws:SecureTransport` key, which a `Bool` condition does not match: they are not refused.
+    statements.push(json!({
+        "Sid": "DenyPublishWithoutTls",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "SNS:Publish",
+        "Resource": arn,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+    }));
     if let Some(trail) = trail_publishes {
         statements.push(json!({
             "Sid": "CloudTrailPublishes",
@@ -244,7 +255,7 @@ impl ResourceKind for Def {
             .with("aws:SourceArn", &t.alarm_arn(&alarm))
             .with("aws:SourceAccount", &t.account_id)
             .judged_by_resource(r, "policy");
-        let mut out = vec![publish.from_another_account(), publish];
+        let mut out = vec![publish.from_another_account(), publish.over_plain_http(), publish];
         if let Some(trail) = state.trail.as_ref().filter(|tr| tr.notify_topic.as_deref() == Some(r.name.as_str())) {
             let publish =
                 Link::request("CloudTrail → SNS: Publish (notify_topic)", TRAIL, "cloudtrail.amazonaws.com", "sns:Publish", &topic_arn, t)

@@ -16,6 +16,8 @@ fn seed_spec_is_valid_and_keeps_the_seed_names() {
     assert_eq!(s.topics[0].name, "SecurityAlarms");
     assert_eq!(s.monitors[0].name, "Secret is accessed");
     assert_eq!(s.secrets[0].value.source(), ValueSource::FromEnv("TOP_SECRET_VALUE"));
+    // A year, as CloudWatch.16 and Prowler ask (issue 22: audit-prowler passes on the seed).
+    assert_eq!(s.trail.as_ref().unwrap().cloudwatch_logs.as_ref().unwrap().retention_days, Some(365));
 }
 
 #[test]
@@ -34,7 +36,7 @@ fn defaults_are_the_seeds_fixes_not_console_defaults() {
     let t = s.trail.unwrap();
     assert!(t.multi_region && t.log_file_validation);
     assert_eq!(t.management_events.exclude_sources, ["kms.amazonaws.com", "rdsdata.amazonaws.com"]);
-    assert_eq!(t.cloudwatch_logs.unwrap().retention_days, Some(365));
+    assert_eq!(t.cloudwatch_logs.unwrap().retention_days, Some(90));
     assert_eq!(t.bucket.expire_logs_after_days, Some(365));
 }
 
