@@ -24,6 +24,11 @@ pub struct TargetId {
     pub region: String,
     /// The first of the spec's regions: the whole pipeline is deployed there.
     pub home: bool,
+    /// The account's first region, where its global resources (IAM) are read for deletion even
+    /// when it deploys the secrets only: a member account of an organization trail keeps no role
+    /// of an account trail it had before (issue 22, finding 5).
+    #[serde(skip)]
+    pub first_region: bool,
 }
 
 impl fmt::Display for TargetId {
@@ -91,7 +96,12 @@ pub async fn targets(base: &Aws, spec: &Spec, only: &[String]) -> Result<Vec<Tar
         .iter()
         .flat_map(|a| {
             let pipeline = management.as_ref().is_none_or(|m| m == a);
-            regions.iter().enumerate().map(move |(i, r)| TargetId { account: a.clone(), region: r.clone(), home: i == 0 && pipeline })
+            regions.iter().enumerate().map(move |(i, r)| TargetId {
+                account: a.clone(),
+                region: r.clone(),
+                home: i == 0 && pipeline,
+                first_region: i == 0,
+            })
         })
         .collect();
     if only.is_empty() {
@@ -203,6 +213,11 @@ fn assume_message(error: &str, region: &str) -> String {
 pub fn spec_for(spec: &Spec, t: &TargetId) -> Spec {
     let mut s = spec.clone();
     s.state = spec.state.for_region(t.home);
+    if t.first_region {
+        // Global kinds (IAM) are read, and an owned one the spec no longer wants is deleted, in
+        // the account's first region only.
+        s.state.secondary_region = false;
+    }
     s.state.region = Some(t.region.clone());
     s
 }
@@ -212,7 +227,7 @@ mod tests {
     use super::*;
 
     fn id(a: &str, r: &str, home: bool) -> TargetId {
-        TargetId { account: a.into(), region: r.into(), home }
+        TargetId { account: a.into(), region: r.into(), home, first_region: home }
     }
 
     #[test]
@@ -243,6 +258,20 @@ mod tests {
         let m = assume_message(sdk, "ap-east-1");
         assert!(m.contains("region ap-east-1 may not be enabled") && m.contains("enable-region --region-name ap-east-1"), "{m}");
         assert!(!m.contains("trust the caller"), "{m}");
+    }
+
+    /// Issue 22, finding 5: a member account of an organization trail deploys the secrets only,
+    /// and in its first region its global resources are still read, so that the role of the
+    /// account trail it had before is deleted, not kept forever.
+    #[test]
+    fn finding_5_a_member_accounts_first_region_reads_its_global_resources_for_deletion() {
+        let spec = Spec::parse(include_str!("../../../specs/seed.yaml"), "seed.yaml").unwrap();
+        let member = TargetId { account: "2".into(), region: "us-east-1".into(), home: false, first_region: true };
+        let s = spec_for(&spec, &member);
+        assert!(s.state.trail.is_none(), "secrets only");
+        assert!(!s.state.secondary_region, "IAM is read there");
+        let other = spec_for(&spec, &id("2", "eu-west-1", false));
+        assert!(other.state.secondary_region, "not in the account's other regions");
     }
 
     #[test]
