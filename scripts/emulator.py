@@ -853,6 +853,29 @@ def _empty_first_page(self, environ, op, request, body):
 _LOG_TARGETS = {"targets": set(), "refilled": set(), "lock": threading.Lock()}
 
 
+def _logging_target_refused(environ, source, target, prefix):
+    """PutBucketLogging: S3 checks that the target bucket's policy lets the logging service
+    (`logging.s3.amazonaws.com`) put the source bucket's logs, from that bucket of this account
+    (S3 user guide, "Permissions for log delivery"); judged with the IAM evaluator."""
+    from moto.s3.models import s3_backends
+
+    account, _ = _account_region(environ)
+    try:
+        bucket = s3_backends[account]["global"].get_bucket(target)
+    except Exception:
+        return None  # moto answers the missing bucket itself
+    message = "You must give the log-delivery group WRITE and READ_ACP permissions to the target bucket"
+    if not bucket.policy:
+        return ("InvalidTargetBucketForLogging", message)
+    policy = json.loads(bucket.policy.decode() if isinstance(bucket.policy, bytes) else bucket.policy)
+    context = {"aws:SourceArn": f"arn:aws:s3:::{source}", "aws:SourceAccount": account, "aws:SecureTransport": "true"}
+    key = f"arn:aws:s3:::{target}/{prefix}2026-01-01-00-00-00-0123456789ABCDEF"
+    case = _service_case("put", "logging.s3.amazonaws.com", "s3:PutObject", key, account, context, policy)
+    if evaluate([case])["put"] != "Allowed":
+        return ("InvalidTargetBucketForLogging", message)
+    return None
+
+
 def _s3_late_delivery(self, environ, start_response):
     """S3 calls by path: remembers logging targets; after the first DeleteObjects on one, puts
     one late log object into it. None lets the call through untouched."""
@@ -868,6 +891,11 @@ def _s3_late_delivery(self, environ, start_response):
         environ["wsgi.input"] = io.BytesIO(body)
         target = re.search(rb"<TargetBucket>(.*?)</TargetBucket>", body)
         if target:
+            prefix = re.search(rb"<TargetPrefix>(.*?)</TargetPrefix>", body)
+            refused = _logging_target_refused(environ, bucket, target.group(1).decode(), prefix.group(1).decode() if prefix else "")
+            if refused:
+                xml = (f"<Error><Code>{refused[0]}</Code><Message>{refused[1]}</Message></Error>").encode()
+                return lambda start_response: _answer(start_response, "400 Bad Request", [("Content-Type", "application/xml")], xml)
             with _LOG_TARGETS["lock"]:
                 _LOG_TARGETS["targets"].add(target.group(1).decode())
         return None

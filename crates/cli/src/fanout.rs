@@ -109,7 +109,9 @@ async fn open_targets(
                     None => None,
                 };
                 let opened = async {
-                    let s = Session::open(fanout::spec_for(spec, &t), &aws).await?;
+                    let mut target_spec = fanout::spec_for(spec, &t);
+                    target_spec.state.recovering_since = held.as_ref().and_then(|l| l.took_over_since);
+                    let s = Session::open(target_spec, &aws).await?;
                     let p = opts.map(|o| s.plan(o)).transpose()?;
                     Ok::<_, EngineError>((s, p))
                 }

@@ -108,9 +108,11 @@ fn in_locked_session_then(
     let lock = rt.block_on(waiting).map_err(CliError::from);
     let lock = with_stats_on_error(common, &aws, lock)?;
     if let Some(dead) = &lock.took_over {
-        eprintln!("Took over the lock of spec `{name}` from {dead}: that apply stopped renewing its lease (killed or crashed); re-run convergence follows.");
+        eprintln!("Took over the lock of spec `{name}` from {dead}: that apply stopped renewing its lease (killed or crashed); this run converges what it left.");
     }
-    let opened = open(common, Some((spec.clone(), aws.clone())));
+    let mut spec = spec.clone();
+    spec.state.recovering_since = lock.took_over_since;
+    let opened = open(common, Some((spec, aws.clone())));
     // A failed read printed the call counts already (`open`); otherwise they follow the release.
     let read_failed = opened.is_err();
     let result = opened.and_then(|s| command(&s));

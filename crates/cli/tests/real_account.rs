@@ -253,3 +253,60 @@ fn finding_12_a_late_log_delivery_does_not_fail_destroy() {
     assert_eq!(calls(&err, "DeleteBucket"), 3, "two buckets, one refilled and emptied again: {err}");
     assert!(calls(&err, "PutBucketLogging") >= 1, "the trail bucket's logging is turned off first: {err}");
 }
+
+/// Issue 22, item 3: PutBucketLogging is refused when the target bucket's policy does not let
+/// S3's logging service write the source bucket's logs, and accepted with the policy secmon writes.
+#[test]
+fn the_emulator_refuses_server_access_logging_into_a_bucket_that_does_not_admit_it() {
+    use secmon_aws::s3::types::{BucketLoggingStatus, LoggingEnabled};
+    let Some(w) = World::new() else { return };
+    let aws = w.aws();
+    let (source, target) = ("source-bucket-of-logs", "target-bucket-of-logs");
+    for b in [source, target] {
+        w.rt.block_on(aws.s3.create_bucket().bucket(b).send()).unwrap();
+    }
+    let put_logging = || {
+        let enabled = LoggingEnabled::builder().target_bucket(target).target_prefix(format!("{source}/")).build().unwrap();
+        w.rt.block_on(
+            aws.s3
+                .put_bucket_logging()
+                .bucket(source)
+                .bucket_logging_status(BucketLoggingStatus::builder().logging_enabled(enabled).build())
+                .send(),
+        )
+    };
+    let err = put_logging().expect_err("no policy admits the logging service");
+    assert_eq!(secmon_aws::ProvideErrorMetadata::code(&err), Some("InvalidTargetBucketForLogging"), "{err:?}");
+    let t = secmon_kinds::Target { account_id: ACCOUNT.into(), region: "us-east-1".into() };
+    let policy = secmon_kinds::access_log_bucket::access_log_policy(&t, target, source);
+    w.rt.block_on(aws.s3.put_bucket_policy().bucket(target).policy(policy.to_string()).send()).unwrap();
+    put_logging().expect("the policy secmon writes admits it");
+}
+
+/// Item 5: S3 cannot tag a bucket at creation, so an apply killed between CreateBucket and
+/// PutBucketTagging leaves the spec's bucket untagged. Without a take-over it stays another's
+/// (secmon never takes what it cannot prove its own); the apply that takes the dead apply's lock
+/// over takes back what was created since that apply started, and converges.
+#[test]
+fn item_5_a_bucket_a_killed_apply_left_untagged_is_taken_back_by_the_take_over_only() {
+    let Some(w) = World::new() else { return };
+    let aws = w.aws();
+    // The dead apply: its lease, silent for two minutes; the bucket it created, untagged.
+    let group = secmon_engine::lock::lock_group("secrets-monitoring");
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 - 120_000;
+    w.rt.block_on(aws.logs.create_log_group().log_group_name(&group).send()).unwrap();
+    w.rt.block_on(aws.logs.create_log_stream().log_group_name(&group).log_stream_name("lease-000000001").send()).unwrap();
+    let event =
+        secmon_aws::logs::types::InputLogEvent::builder().timestamp(started).message("id=dead0001 who=ci@runner:pid1").build().unwrap();
+    w.rt.block_on(aws.logs.put_log_events().log_group_name(&group).log_stream_name("lease-000000001").log_events(event).send()).unwrap();
+    w.rt.block_on(aws.s3.create_bucket().bucket(BUCKET).send()).unwrap();
+
+    let (code, out) = w.plan();
+    assert_eq!(code, 1, "a plan takes no lock over: the untagged bucket is not provably ours: {out}");
+    assert!(out.contains("not owned"), "{out}");
+    let out = w.secmon(&["apply", "-f", SEED, "--auto-approve", "--lock-timeout", "10"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("Took over the lock") && err.contains("ci@runner:pid1"), "{err}");
+    assert_eq!(w.plan().0, 0, "converged, the bucket now tagged as the spec's");
+}

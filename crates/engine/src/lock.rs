@@ -64,6 +64,9 @@ pub struct Lock {
     pub id: String,
     /// The holder this lock was taken over from (silent for longer than the lease), in words.
     pub took_over: Option<String>,
+    /// When that holder took the lock, in seconds since the epoch: what it created since may
+    /// lack the ownership tag AWS could not set at creation ([`secmon_spec::DesiredState::recovering_since`]).
+    pub took_over_since: Option<i64>,
     lost: Arc<AtomicBool>,
     renewer: Option<tokio::task::JoinHandle<()>>,
 }
@@ -188,6 +191,7 @@ impl Lock {
             stream: stream.clone(),
             id: me.id.clone(),
             took_over: None,
+            took_over_since: None,
             lost: Arc::new(AtomicBool::new(false)),
             renewer: None,
         };
@@ -198,6 +202,7 @@ impl Lock {
         if let Some(dead) = dead {
             tracing::warn!(spec, "took over the lock of {}", dead.who);
             lock.took_over = Some(describe(&dead));
+            lock.took_over_since = Some(dead.since / 1000);
         }
         // The dead generation below ours: nobody renews it any more (earlier ones were removed
         // by the take-over that ended them).
@@ -380,7 +385,6 @@ async fn look(aws: &Aws, group: &str) -> Result<Found, EngineError> {
     if let Some((_, at)) = last_event(aws, group, &stream).await? {
         holder.last_heard = holder.last_heard.max(at);
     }
-    holder.last_heard = holder.last_heard.max(created);
     Ok(Found::Held { generation, holder })
 }
 

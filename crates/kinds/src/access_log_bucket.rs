@@ -95,7 +95,7 @@ impl ResourceKind for Def {
     }
 
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
-        Box::pin(read_each(ctx.desired_of(Kind::AccessLogBucket), |d| bucket::read_bucket(aws, ctx.spec, d, false)))
+        Box::pin(read_each(ctx.desired_of(Kind::AccessLogBucket), |d| bucket::read_bucket(aws, ctx, d, false)))
     }
 
     fn eventually_consistent(&self, code: &str) -> bool {

@@ -218,7 +218,7 @@ impl ResourceKind for Def {
     }
 
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
-        Box::pin(read_each(ctx.desired_of(Kind::Bucket), |d| read_bucket(aws, ctx.spec, d, true)))
+        Box::pin(read_each(ctx.desired_of(Kind::Bucket), |d| read_bucket(aws, ctx, d, true)))
     }
 
     /// Right after CreateBucket, S3 may answer the next calls with `NoSuchBucket` (its index
@@ -313,7 +313,8 @@ pub(crate) async fn tag_bucket(aws: &Aws, r: &Resource, new: Vec<(String, String
 
 /// The bucket `d` names, as it is live (of `d`'s kind). Its server access logging is read only
 /// `with_logging` (the access-log bucket does not log itself).
-pub(crate) async fn read_bucket(aws: &Aws, spec: &str, d: &Resource, with_logging: bool) -> Result<Option<LiveResource>, KindError> {
+pub(crate) async fn read_bucket(aws: &Aws, ctx: &ReadCtx<'_>, d: &Resource, with_logging: bool) -> Result<Option<LiveResource>, KindError> {
+    let spec = ctx.spec;
     let b = d.name.as_str();
     // A bucket known only from the tagging index (the spec no longer names it): S3 names are
     // global, and the index may list buckets of other regions; one of another region is not
@@ -373,9 +374,23 @@ pub(crate) async fn read_bucket(aws: &Aws, spec: &str, d: &Resource, with_loggin
             .and_then(|o| o.ownership_controls()?.rules().first().map(|r| r.object_ownership().as_str().to_string())),
     };
     let tag = |k: &str| tags.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let pristine = tags.is_empty() && attrs.policy.is_null();
     let mut l = LiveResource::tagged(Resource::new(d.kind, b, d.arn.clone(), &attrs), spec, tag);
     l.holds_data = objects.ok().is_some_and(|o| o.key_count().unwrap_or(0) > 0);
+    if let Some(since) = ctx.recovering_since.filter(|_| pristine && !l.holds_data && !d.attrs.is_empty()) {
+        l.owned = created_since(aws, b, since).await?;
+    }
     Ok(Some(l))
+}
+
+/// Whether bucket `b` of this account was created at or after `since` (epoch seconds, with a
+/// minute for clocks): S3's CreateBucket takes no tags (general purpose buckets), so an apply
+/// killed between CreateBucket and PutBucketTagging leaves the spec's bucket untagged; the apply
+/// that takes over its lock knows when the dead one started, and takes back what it created.
+async fn created_since(aws: &Aws, b: &str, since: i64) -> Result<bool, KindError> {
+    let listed = aws.s3.list_buckets().prefix(b).send().await.map_err(fail("ListBuckets"))?;
+    let created = listed.buckets().iter().find(|x| x.name() == Some(b)).and_then(|x| x.creation_date()).map(|t| t.secs());
+    Ok(created.is_some_and(|c| c >= since - 60))
 }
 
 /// Whether bucket `b` is in the region `aws` acts in (GetBucketLocation answers no constraint

@@ -151,13 +151,14 @@ pub trait Cloud: Send + Sync {
 }
 
 /// Tags a taggable resource with the digest of what was just written (`secmon:applied`), so
-/// that a later plan can tell drift from an edit of the spec. Best effort: without the tag the
-/// plan only says "changed outside the spec or in it", so a failure here fails nothing.
-async fn remember_applied(aws: &Aws, r: &Resource) {
+/// that a later plan can tell drift from an edit of the spec, and with the ownership tag again
+/// (a bucket taken back from a killed apply has none yet, issue 22). Best effort: without the
+/// digest the plan only says "changed outside the spec or in it", so a failure here fails nothing.
+async fn remember_applied(aws: &Aws, spec: &str, r: &Resource) {
     if matches!(r.kind.facts().ownership, crate::Ownership::Container(_)) {
         return;
     }
-    let tags = vec![(crate::APPLIED_TAG.to_string(), r.digest())];
+    let tags = vec![(crate::OWNER_TAG.to_string(), spec.to_string()), (crate::APPLIED_TAG.to_string(), r.digest())];
     if let Err(e) = r.kind.def().tag(aws, r, tags).await {
         tracing::debug!("{}: the secmon:applied tag was not written: {e}", r.address());
     }
@@ -303,12 +304,12 @@ impl Cloud for SdkCloud {
         match change.op {
             Op::Create => Box::pin(async move {
                 change.after().kind.def().create(aws, ctx, change.after()).await?;
-                remember_applied(aws, change.after()).await;
+                remember_applied(aws, &ctx.spec, change.after()).await;
                 Ok(())
             }),
             Op::Update => Box::pin(async move {
                 change.after().kind.def().update(aws, ctx, change.before(), change.after()).await?;
-                remember_applied(aws, change.after()).await;
+                remember_applied(aws, &ctx.spec, change.after()).await;
                 Ok(())
             }),
             Op::Delete => change.before().kind.def().delete(aws, ctx, change.before()),

@@ -1032,4 +1032,18 @@ mod tests {
         assert_eq!(unread[0].status, Status::NotObservable);
         let _ = world;
     }
+
+    /// Issue 22, finding 7: KMS's lockout check refuses a CreateKey whose caller may not
+    /// PutKeyPolicy; the error says which permission the caller lacks.
+    #[test]
+    fn finding_7_the_lockout_check_names_kms_put_key_policy() {
+        let e = KindError::Aws(secmon_aws::AwsError::Call {
+            operation: "CreateKey".into(),
+            code: Some("MalformedPolicyDocumentException".into()),
+            message: "MalformedPolicyDocumentException: The new key policy will not allow you to update the key policy in the future."
+                .into(),
+        });
+        assert!(Def.hint(&e).unwrap().contains("kms:PutKeyPolicy"));
+        assert_eq!(Def.patience(&e), crate::Patience::None, "not retried");
+    }
 }

@@ -156,6 +156,8 @@ pub struct ReadCtx<'a> {
     /// Whether global resources (IAM roles) the spec no longer names are looked for: not in a
     /// target's secondary region, where the home region manages them.
     pub global: bool,
+    /// [`DesiredState::recovering_since`](secmon_spec::DesiredState::recovering_since).
+    pub recovering_since: Option<i64>,
 }
 
 impl ReadCtx<'_> {

@@ -13,7 +13,7 @@ use crate::{
 };
 
 pub(crate) async fn read(aws: &Aws, spec: &str, target: &Target, desired: &[Resource]) -> Result<LiveState, KindError> {
-    let ctx = ReadCtx { spec, desired, global: true };
+    let ctx = ReadCtx { spec, desired, global: true, recovering_since: None };
     let (owned, found) = tokio::join!(owned_arns(aws, spec), read_kinds(aws, &ctx, Kind::ALL));
     finish(aws, spec, target, found?, owned?).await
 }
@@ -34,7 +34,8 @@ pub(crate) async fn read_spec(aws: &Aws, unresolved: &DesiredState) -> Result<cr
     let early = early_kinds(&provisional);
     let spec = unresolved.name.as_str();
     let global = !unresolved.secondary_region;
-    let early_ctx = ReadCtx { spec, desired: &provisional, global };
+    let recovering_since = unresolved.recovering_since;
+    let early_ctx = ReadCtx { spec, desired: &provisional, global, recovering_since };
     let organization = async {
         match unresolved.trail.as_ref().is_some_and(|t| t.organization) {
             true => organization_of(aws).await.map(Some),
@@ -60,7 +61,7 @@ pub(crate) async fn read_spec(aws: &Aws, unresolved: &DesiredState) -> Result<cr
             _ => Ok(()),
         }
     };
-    let late_ctx = ReadCtx { spec, desired: &desired, global };
+    let late_ctx = ReadCtx { spec, desired: &desired, global, recovering_since };
     let (late_found, brought_key) = tokio::join!(read_kinds(aws, &late_ctx, &late), brought_key);
     brought_key?;
     found.extend(late_found?);
@@ -231,7 +232,7 @@ async fn finish(aws: &Aws, spec: &str, target: &Target, found: Vec<LiveResource>
 /// `r` as its kind's read finds it, ownership aside.
 async fn read_found(aws: &Aws, spec: &str, r: &Resource) -> Result<Option<LiveResource>, KindError> {
     let one = [r.clone()];
-    let found = r.kind.def().read(aws, &ReadCtx { spec, desired: &one, global: true }).await?;
+    let found = r.kind.def().read(aws, &ReadCtx { spec, desired: &one, global: true, recovering_since: None }).await?;
     Ok(found.into_iter().find(|l| l.resource.address() == r.address()))
 }
 

@@ -101,7 +101,12 @@ impl DesiredState {
         let mut v = serde_json::to_value(self).expect("the desired state serialises");
         interp::expand_json(&mut v, account_id, region).map_err(|message| SpecError::Interpolation { field: "(spec)".into(), message })?;
         let state: DesiredState = serde_json::from_value(v).expect("expanding strings keeps the shape");
-        Ok(DesiredState { secondary_region: self.secondary_region, organization_id: self.organization_id.clone(), ..state })
+        Ok(DesiredState {
+            secondary_region: self.secondary_region,
+            organization_id: self.organization_id.clone(),
+            recovering_since: self.recovering_since,
+            ..state
+        })
     }
 
     /// The trail's delivery to CloudWatch Logs, when the spec has one.

@@ -395,6 +395,7 @@ impl<'f> Loader<'f> {
             targets,
             secondary_region: false,
             organization_id: None,
+            recovering_since: None,
         };
         for (path, at, p) in &packs {
             self.expand_pack(&mut state, path, *at, p);
