@@ -27,6 +27,17 @@ fn write_spec(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
     path.to_str().unwrap().to_string()
 }
 
+/// The seed applied with a team's key brought by ARN whose policy lacks the statement that lets
+/// CloudWatch alarms publish to encrypted topics: (the spec's folder, the spec's path).
+fn applied_with_a_key_without_the_cloudwatch_statement(w: &World) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let arn = team_key(w, &seed(), &["AllowAlarmsAndTrailToPublishToEncryptedTopics"]);
+    let spec = write_spec(&dir, "own.yaml", &format!("{}\nencryption:\n  key: {arn}\n", seed()));
+    let out = w.secmon(&["apply", "-f", &spec, "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    (dir, spec)
+}
+
 fn seed() -> String {
     std::fs::read_to_string(root().join(SEED)).unwrap()
 }
@@ -199,11 +210,7 @@ fn finding_9_the_lock_holder_is_read_past_an_empty_first_page() {
 #[test]
 fn finding_8_verify_judges_a_brought_keys_policy() {
     let Some(w) = World::new() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let arn = team_key(&w, &seed(), &["AllowAlarmsAndTrailToPublishToEncryptedTopics"]);
-    let spec = write_spec(&dir, "own.yaml", &format!("{}\nencryption:\n  key: {arn}\n", seed()));
-    let out = w.secmon(&["apply", "-f", &spec, "--auto-approve"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (_dir, spec) = applied_with_a_key_without_the_cloudwatch_statement(&w);
     let out = w.secmon(&["verify", "-f", &spec]);
     let stdout = text(&out.stdout);
     assert_ne!(out.status.code(), Some(0), "{stdout}");
@@ -229,11 +236,7 @@ fn finding_6_the_alarm_notify_test_reports_what_cloudwatch_recorded() {
     assert!(calls(&text(&out.stderr), "DescribeAlarmHistory") >= 1);
 
     let Some(w) = World::new() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let arn = team_key(&w, &seed(), &["AllowAlarmsAndTrailToPublishToEncryptedTopics"]);
-    let spec = write_spec(&dir, "own.yaml", &format!("{}\nencryption:\n  key: {arn}\n", seed()));
-    let out = w.secmon(&["apply", "-f", &spec, "--auto-approve"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (_dir, spec) = applied_with_a_key_without_the_cloudwatch_statement(&w);
     let out = w.secmon(&["verify", "-f", &spec, "--notify-test", "alarm"]);
     let stdout = text(&out.stdout);
     assert_ne!(out.status.code(), Some(0), "{stdout}");
