@@ -9,7 +9,7 @@
 //! - [`load_plan`] and [`check_reviewed`]: a saved plan is applied only if it is still exactly
 //!   what a fresh plan would do, for the same spec, account and region.
 //! - [`Session::import_selection`]: what `secmon import` may take over, and why not.
-//! - [`Session::verify`]: the checks of the live pipeline.
+//! - [`verify`]: the checks of the live pipeline.
 //! - [`lock::Lock`]: one apply of a spec at a time per account and region; `plan` takes none.
 //! - [`fanout`]: the accounts and regions a spec with `targets` applies to, and a connection
 //!   to each (AssumeRole).

@@ -39,7 +39,7 @@ pub fn access_log_policy(t: &Target, log_bucket: &str, source_bucket: &str) -> V
     }))
 }
 
-/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
+/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`]).
 pub const FACTS: Facts = Facts {
     ownership: Ownership::OwnRead,
     refers_to: &[],

@@ -46,7 +46,7 @@ pub struct Observed {
     pub actions_enabled: Option<bool>,
 }
 
-/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
+/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`]).
 pub const FACTS: Facts = Facts {
     ownership: Ownership::TaggingApi,
     refers_to: &[Kind::Topic],

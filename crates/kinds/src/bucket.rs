@@ -104,7 +104,7 @@ pub fn bucket_policy(t: &Target, bucket: &str, trail: &str, organization: Option
     policy::normalize(&p)
 }
 
-/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
+/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`]).
 pub const FACTS: Facts = Facts {
     ownership: Ownership::OwnRead,
     refers_to: &[Kind::AccessLogBucket, Kind::Key],

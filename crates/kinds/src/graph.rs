@@ -1,5 +1,5 @@
 //! The one dependency graph. Each kind declares the kinds it may refer to
-//! ([`ResourceKind::refers_to`](crate::ResourceKind::refers_to)) and, per resource, the addresses
+//! (`Facts::refers_to`, [`crate::Facts`]) and, per resource, the addresses
 //! it refers to ([`ResourceKind::references`](crate::ResourceKind::references)). From these alone:
 //! - create and update order: a resource waits for what it refers to ([`references`]);
 //! - delete order: a deletion waits for every change on the kinds that may refer to it

@@ -8,7 +8,7 @@
 //! Identity: the key is known by its alias, `alias/secmon/<spec name>` (a key's id is random).
 //! Its address is `key.secmon/<spec name>`. The parts name the key by that alias in the spec's
 //! desired state; the read maps the key ARN AWS answers back to the alias
-//! ([`alias_live_key_arns`]), so a plan compares like with like.
+//! (`alias_live_key_arns`), so a plan compares like with like.
 //!
 //! Deleting a key makes everything it encrypted unreadable: like the bucket, the key is kept
 //! unless `--delete-logs`, and then only scheduled for deletion (30 days, cancellable).
@@ -41,7 +41,7 @@ pub struct Attrs {
     pub enabled: bool,
 }
 
-/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
+/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`]).
 pub const FACTS: Facts = Facts {
     ownership: Ownership::OwnRead,
     refers_to: &[],

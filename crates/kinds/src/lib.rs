@@ -3,7 +3,7 @@
 //! One module per kind holds everything about it, like a resource of a Terraform provider: its
 //! typed attributes (`Attrs`), how the spec maps to it (`desired`), how it is read and
 //! normalised, created, updated, deleted and imported (tagged), what it refers to, and the AWS
-//! errors that only mean "not yet" (eventual consistency). The [`registry!`] line at the bottom
+//! errors that only mean "not yet" (eventual consistency). The `registry!` line at the bottom
 //! of this file lists the kinds; adding a kind is one module and one line there
 //! (docs/architecture.md).
 //!

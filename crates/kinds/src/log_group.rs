@@ -34,7 +34,7 @@ pub struct Observed {
 /// than an hour from ingestion" (DescribeLogStreams API reference; issue 22, finding 10).
 pub const TIMESTAMP_LAG_SECS: i64 = 3600;
 
-/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
+/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`]).
 pub const FACTS: Facts = Facts {
     ownership: Ownership::TaggingApi,
     refers_to: &[Kind::Key],

@@ -57,7 +57,7 @@ pub fn normalize_pattern(p: &str) -> String {
     out
 }
 
-/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
+/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`]).
 pub const FACTS: Facts = Facts {
     ownership: Ownership::Container(Kind::LogGroup),
     refers_to: &[Kind::LogGroup],

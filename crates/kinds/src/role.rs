@@ -54,7 +54,7 @@ pub fn role_logs_policy(t: &Target, log_group: &str) -> Value {
     }))
 }
 
-/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
+/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`]).
 pub const FACTS: Facts = Facts {
     ownership: Ownership::OwnRead,
     refers_to: &[],

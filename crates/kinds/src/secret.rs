@@ -49,7 +49,7 @@ pub struct Meta {
     pub value_source: Option<ValueSource>,
 }
 
-/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
+/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`]).
 pub const FACTS: Facts = Facts {
     ownership: Ownership::OwnRead,
     refers_to: &[],

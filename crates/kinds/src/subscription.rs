@@ -24,7 +24,7 @@ pub struct Meta {
     pub topic_arn: Option<String>,
 }
 
-/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
+/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`]).
 pub const FACTS: Facts = Facts {
     ownership: Ownership::Container(Kind::Topic),
     refers_to: &[Kind::Topic],

@@ -71,7 +71,7 @@ pub fn topic_policy(t: &Target, topic: &str, trail_publishes: Option<&str>) -> V
     policy::normalize(&json!({"Version": "2012-10-17", "Statement": statements}))
 }
 
-/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
+/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`]).
 pub const FACTS: Facts = Facts {
     ownership: Ownership::TaggingApi,
     refers_to: &[Kind::Key],

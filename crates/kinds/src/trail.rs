@@ -78,7 +78,7 @@ pub struct Observed {
     pub logs_time: Option<i64>,
 }
 
-/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`](crate::Facts)).
+/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`]).
 pub const FACTS: Facts = Facts {
     ownership: Ownership::OwnRead,
     refers_to: &[Kind::Bucket, Kind::LogGroup, Kind::Role, Kind::Topic, Kind::Key],

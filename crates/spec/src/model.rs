@@ -59,7 +59,7 @@ pub struct DesiredState {
     /// Not a spec field: when this run took the apply lock over from a holder that died (epoch
     /// seconds of its start), a resource that AWS cannot tag at creation (an S3 bucket) that this
     /// spec names, created since then, untagged, empty and without policy, is the dead apply's,
-    /// and is taken back ([`secmon_kinds`]'s bucket read; issue 22, item 5).
+    /// and is taken back (the bucket read of `secmon-kinds`; issue 22, item 5).
     #[serde(skip)]
     #[schemars(skip)]
     pub recovering_since: Option<i64>,
