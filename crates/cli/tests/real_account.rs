@@ -309,3 +309,24 @@ fn item_5_a_bucket_a_killed_apply_left_untagged_is_taken_back_by_the_take_over_o
     assert!(err.contains("Took over the lock") && err.contains("ci@runner:pid1"), "{err}");
     assert_eq!(w.plan().0, 0, "converged, the bucket now tagged as the spec's");
 }
+
+/// Finding 3: a key of the spec left without alias (a CreateKey whose reply was lost, or a run
+/// stopped before CreateAlias) is adopted by the next create, not duplicated: every orphan would
+/// cost $1 a month and a "kept" line in every plan.
+#[test]
+fn finding_3_a_key_left_without_alias_is_adopted_not_duplicated() {
+    let Some(w) = World::new() else { return };
+    let aws = w.aws();
+    let owner = secmon_aws::kms::types::Tag::builder().tag_key("secmon:spec").tag_value("secrets-monitoring").build().unwrap();
+    let orphan = w.rt.block_on(aws.kms.create_key().tags(owner).send()).unwrap();
+    let orphan_id = orphan.key_metadata().unwrap().key_id().to_string();
+    let out = w.secmon(&["apply", "-f", SEED, "--auto-approve", "--stats"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(calls(&err, "CreateKey"), 0, "the orphan is adopted: {err}");
+    let keys = w.rt.block_on(aws.kms.list_keys().send()).unwrap();
+    assert_eq!(keys.keys().len(), 1, "one key");
+    let aliased = w.rt.block_on(aws.kms.describe_key().key_id("alias/secmon/secrets-monitoring").send()).unwrap();
+    assert_eq!(aliased.key_metadata().unwrap().key_id(), orphan_id);
+    assert_eq!(w.plan().0, 0);
+}
