@@ -58,6 +58,9 @@ pub struct ApplyOptions {
     pub consistency_delay: Duration,
     /// Space the writes of kinds AWS limits to a few per second ([`Pacer`]).
     pub pacing: bool,
+    /// Set when the user interrupts (Ctrl-C, SIGTERM): no step starts after it; the steps in
+    /// flight finish, the rest are reported not started, as terraform does.
+    pub interrupt: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for ApplyOptions {
@@ -72,6 +75,7 @@ impl Default for ApplyOptions {
             consistency_attempts: 19,
             consistency_delay: Duration::from_millis(500),
             pacing: true,
+            interrupt: None,
         }
     }
 }
@@ -92,6 +96,9 @@ pub enum Outcome {
     Skipped { because: String },
 }
 
+/// Why a step did not start when the user interrupted the apply ([`ApplyOptions::interrupt`]).
+pub const INTERRUPTED: &str = "the apply was interrupted";
+
 /// What happened to each changing step.
 #[derive(Debug, Default)]
 pub struct Report {
@@ -107,6 +114,10 @@ impl Report {
     }
     pub fn done(&self) -> usize {
         self.outcomes.values().filter(|o| **o == Outcome::Done).count()
+    }
+    /// The steps the interrupt kept from starting.
+    pub fn not_started(&self) -> Vec<&String> {
+        self.outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Skipped { because } if because == INTERRUPTED)).map(|(a, _)| a).collect()
     }
 }
 
@@ -322,6 +333,13 @@ pub async fn apply(cloud: Arc<dyn Cloud>, plan: &Plan, opts: ApplyOptions, progr
                     waiting.remove(&addr);
                     changed = true;
                 }
+            }
+        }
+        if opts.interrupt.as_ref().is_some_and(|i| i.load(Ordering::SeqCst)) {
+            // Interrupted: what runs finishes, nothing else starts.
+            for addr in std::mem::take(&mut waiting) {
+                progress(&Event::Skipped { address: addr.clone(), because: INTERRUPTED.into() });
+                report.outcomes.insert(addr, Outcome::Skipped { because: INTERRUPTED.into() });
             }
         }
         let ready: Vec<String> = waiting

@@ -353,7 +353,10 @@ pub fn apply_all(
     print_sections(&planned, style);
     let mut rows = plan_rows(&planned);
     let recovery = destroy.map(|(_, days)| days).unwrap_or(7);
-    let apply_opts = crate::pipeline::apply_options(common, recovery, fail_after_steps);
+    let apply_opts = secmon_apply::ApplyOptions {
+        interrupt: Some(crate::interrupt::watch()),
+        ..crate::pipeline::apply_options(common, recovery, fail_after_steps)
+    };
     // Each target's plan, and why it must not be applied (a value source that cannot be read).
     let mut checked = Vec::new();
     for p in planned {
@@ -379,7 +382,9 @@ pub fn apply_all(
                 } else if go && plan.has_changes() {
                     let report = secmon_apply::apply(Arc::new(s.cloud()), &plan, apply_opts, progress(&t, style)).await;
                     let failed = report.failed();
-                    if failed.is_empty() {
+                    if !report.not_started().is_empty() {
+                        Err(format!("interrupted: {} done, {} not started", report.done(), report.not_started().len()))
+                    } else if failed.is_empty() {
                         Ok(format!("applied ({} done)", report.done()))
                     } else {
                         let roots: Vec<String> = failed.iter().map(|(a, _)| a.to_string()).collect();

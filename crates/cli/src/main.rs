@@ -2,6 +2,7 @@
 //! Every error becomes a message and an exit code here, in one place.
 
 mod fanout;
+mod interrupt;
 mod markdown;
 mod offline;
 mod output;
@@ -325,6 +326,8 @@ enum Outcome {
     PatternError,
     /// Any error that ends a command ([`CliError`]).
     Error,
+    /// An interrupt (Ctrl-C, SIGTERM) stopped the run; what was done is said (`interrupt`).
+    Interrupted,
 }
 
 impl Outcome {
@@ -333,6 +336,7 @@ impl Outcome {
             Outcome::Done => 0,
             Outcome::PlanHasChanges | Outcome::WarningsOnly | Outcome::PatternError => 2,
             Outcome::LinkBroken | Outcome::Invalid | Outcome::NoMatch | Outcome::Error => 1,
+            Outcome::Interrupted => interrupt::EXIT_INTERRUPTED,
         }
     }
 }
@@ -352,6 +356,8 @@ enum CliError {
     Refused(String),
     #[error("apply failed: {0}")]
     Apply(String),
+    #[error("interrupted: {0}")]
+    Interrupted(String),
 }
 
 fn main() -> ExitCode {
@@ -363,7 +369,10 @@ fn main() -> ExitCode {
     };
     let outcome = run(cli, style).unwrap_or_else(|e| {
         eprintln!("{} {e}", style.red("Error:"));
-        Outcome::Error
+        match e {
+            CliError::Interrupted(_) => Outcome::Interrupted,
+            _ => Outcome::Error,
+        }
     });
     ExitCode::from(outcome.code())
 }

@@ -1,7 +1,7 @@
 //! plan, apply, destroy, import and verify on the terminal: arguments in, the engine's work
 //! (`secmon-engine`), rendering and confirmation out. Nothing here decides what AWS should become.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -102,10 +102,15 @@ fn in_locked_session_then(
     let rt = runtime();
     let (spec, aws) = rt.block_on(connect(common, Spec::from_file(&common.file)?))?;
     let (name, timeout) = (&spec.state.name, common.lock_timeout);
+    crate::interrupt::watch();
     let waiting = secmon_engine::lock::Lock::acquire_waiting(&aws, name, std::time::Duration::from_secs(timeout), |holder| {
         eprintln!("Waiting for the lock of spec `{name}`, held by {holder} (up to {timeout} s)...")
     });
-    let lock = rt.block_on(waiting).map_err(CliError::from);
+    let lock = match rt.block_on(crate::interrupt::unless_interrupted(waiting)) {
+        Some(lock) => lock.map_err(CliError::from),
+        // A lock taken in the meantime is released by its drop (its lease stops being renewed).
+        None => Err(CliError::Interrupted("while waiting for the lock; nothing was changed".into())),
+    };
     let lock = with_stats_on_error(common, &aws, lock)?;
     if let Some(dead) = &lock.took_over {
         eprintln!("Took over the lock of spec `{name}` from {dead}: that apply stopped renewing its lease (killed or crashed); this run converges what it left.");
@@ -221,8 +226,10 @@ pub(crate) fn confirm(auto_approve: bool, what: &str) -> Result<(), CliError> {
     }
     print!("\nDo you want to {what}? Only 'yes' will be accepted: ");
     std::io::stdout().flush().ok();
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer).ok();
+    // An interrupt at the prompt is "no" (terraform's behaviour): nothing was changed.
+    let Some(answer) = crate::interrupt::read_line() else {
+        return Err(CliError::Interrupted(format!("{what}: cancelled at the prompt; nothing was changed")));
+    };
     if answer.trim() == "yes" {
         Ok(())
     } else {
@@ -262,8 +269,19 @@ fn run_apply(s: &Session, plan: &Plan, opts: ApplyOptions, style: Style) -> Resu
         println!("{} Nothing to do.", style.green("No changes."));
         return Ok(Outcome::Done);
     }
+    let opts = ApplyOptions { interrupt: Some(crate::interrupt::watch()), ..opts };
     let report = runtime().block_on(secmon_apply::apply(Arc::new(s.cloud()), plan, opts, progress(style)));
     let failed = report.failed();
+    let not_started = report.not_started();
+    if !not_started.is_empty() {
+        return Err(CliError::Interrupted(format!(
+            "{} step(s) done, {} failed, {} not started ({}). Run `secmon apply` again: it converges from here.",
+            report.done(),
+            failed.len(),
+            not_started.len(),
+            not_started.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")
+        )));
+    }
     if failed.is_empty() {
         println!(
             "\n{} {} added, {} changed, {} destroyed.",

@@ -1,0 +1,52 @@
+//! Issue 26, item 1: Ctrl-C (SIGINT) or SIGTERM during an apply stops after the steps in flight,
+//! releases the lock at once, says what was done and what was not, and exits 130; the next apply
+//! converges without waiting for a lease or a `force-unlock`.
+
+mod common;
+
+use common::*;
+
+fn interrupted_apply_releases_its_lock(signal: &str) {
+    use secmon_engine::lock;
+    let Some(w) = World::new() else { return };
+    let aws = w.aws();
+    // Slow calls, so that the apply is mid-way when it is interrupted.
+    w.emu.inject_faults_and_latency(0.0, 0.0, 300, 3);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_secmon"))
+        .args(["apply", "-f", SEED, "--auto-approve"])
+        .current_dir(root())
+        .envs(w.emu.env())
+        .env("TOP_SECRET_VALUE", "s3cr3t-value-never-printed")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while w.rt.block_on(lock::holder(&aws, "secrets-monitoring")).unwrap().is_none() {
+        assert!(started.elapsed().as_secs() < 30, "the apply took its lock");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let sent = std::process::Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{signal}: {err}");
+    assert!(err.contains("Interrupt received. Stopping after the steps in flight"), "{err}");
+    assert!(err.contains("not started") && err.contains("Run `secmon apply` again"), "what was not done is said: {err}");
+    w.emu.inject_faults_and_latency(0.0, 0.0, 0, 3);
+    assert!(w.rt.block_on(lock::holder(&aws, "secrets-monitoring")).unwrap().is_none(), "the lock is released at once");
+    let again = w.secmon(&["apply", "-f", SEED, "--auto-approve"]);
+    assert_eq!(again.status.code(), Some(0), "converges with no wait and no force-unlock: {}", text(&again.stderr));
+    assert_eq!(w.plan().0, 0);
+}
+
+#[test]
+fn ctrl_c_during_apply_stops_after_the_steps_in_flight_and_releases_the_lock() {
+    interrupted_apply_releases_its_lock("-INT");
+}
+
+#[test]
+fn sigterm_during_apply_is_handled_as_ctrl_c() {
+    interrupted_apply_releases_its_lock("-TERM");
+}
