@@ -360,8 +360,20 @@ enum CliError {
     Interrupted(String),
 }
 
+/// Exit code of a usage error (a mistyped flag, a missing argument): BSD's `EX_USAGE`, apart
+/// from 2, which means "changes" or "warnings only" (issue 26, item 2).
+const EXIT_USAGE: u8 = 64;
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to standard output and are no error.
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
     let style = match cli.color {
         ColorChoice::Auto => Style { quiet: cli.quiet, ..Style::detect() },
         ColorChoice::Always => Style { color: true, quiet: cli.quiet },

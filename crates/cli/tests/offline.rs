@@ -191,3 +191,17 @@ fn test_pattern_bounds_its_input() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("CloudWatch Logs allows 1024"), "{}", text(&out.stderr));
 }
+
+/// Issue 26, item 2: a mistyped flag is a usage error, exit 64, never 2 ("plan has changes",
+/// "verify: warnings only"), so a CI step cannot take a typo for a change.
+#[test]
+fn a_mistyped_flag_exits_64_not_a_documented_result_code() {
+    let out = secmon(&["plan", "-f", "specs/seed.yaml", "--detailed-exitcod"]);
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--detailed-exitcode"), "clap's did-you-mean stays: {}", text(&out.stderr));
+    let out = secmon(&["verify"]);
+    assert_ne!(out.status.code(), Some(2));
+    let help = secmon(&["--help"]);
+    assert_eq!(help.status.code(), Some(0), "help is no error");
+    assert_eq!(secmon(&["--version"]).status.code(), Some(0));
+}

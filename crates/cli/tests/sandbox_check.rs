@@ -20,22 +20,22 @@ fn script(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
 #[test]
 fn it_refuses_without_the_opt_in_the_account_id_or_the_right_account() {
     let out = script(&["--account", "123456789012"], &[]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(64));
     assert!(text(&out.stderr).contains("pass --i-understand-this-changes-a-real-account"), "{}", text(&out.stderr));
     let out = script(&["--i-understand-this-changes-a-real-account"], &[]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(64));
     assert!(text(&out.stderr).contains("--account must be"), "{}", text(&out.stderr));
     let out = script(
         &["--i-understand-this-changes-a-real-account", "--account", "123456789012"],
         &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9".into())],
     );
-    assert_eq!(out.status.code(), Some(2), "an emulator endpoint is refused unless said: {}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(64), "an emulator endpoint is refused unless said: {}", text(&out.stderr));
 
     let Some(w) = World::new() else { return };
     let mut env: Vec<(&str, String)> = w.emu.env();
     env.push(("SECMON_SANDBOX_ENDPOINT_OK", "1".into()));
     let out = script(&["--i-understand-this-changes-a-real-account", "--account", "111111111111"], &env);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(64));
     assert!(text(&out.stderr).contains("act in account '123456789012', not 111111111111"), "{}", text(&out.stderr));
 }
 
