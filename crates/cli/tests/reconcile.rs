@@ -1106,3 +1106,31 @@ fn an_organization_trail_is_deployed_in_the_management_account_only() {
     assert!(own.trail_list().is_empty(), "no trail of its own in the member account");
     assert!(w.rt.block_on(in_member.secretsmanager.describe_secret().secret_id("TopSecretInfo").send()).is_ok());
 }
+
+/// Issue 26, item 8: the log group holding the trail's events is audit evidence: `destroy`
+/// keeps it, as it keeps the buckets with log files and the key, unless `--delete-logs`.
+#[test]
+fn destroy_keeps_a_log_group_that_holds_events_unless_delete_logs() {
+    let Some(w) = World::new() else { return };
+    w.apply();
+    let aws = w.aws();
+    let group = "secmon-secretsmanager-loggroup";
+    w.rt.block_on(aws.logs.create_log_stream().log_group_name(group).log_stream_name("123456789012_CloudTrail_us-east-1").send()).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let event =
+        secmon_aws::logs::types::InputLogEvent::builder().timestamp(now).message(r#"{"eventName":"GetSecretValue"}"#).build().unwrap();
+    w.rt.block_on(
+        aws.logs.put_log_events().log_group_name(group).log_stream_name("123456789012_CloudTrail_us-east-1").log_events(event).send(),
+    )
+    .unwrap();
+    let out = w.secmon(&["destroy", "-f", SEED, "--auto-approve"]);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("kept because it holds the trail's events"), "{all}");
+    let groups = w.rt.block_on(aws.logs.describe_log_groups().log_group_name_prefix(group).send()).unwrap();
+    assert_eq!(groups.log_groups().len(), 1, "kept");
+    let out = w.secmon(&["destroy", "-f", SEED, "--auto-approve", "--delete-logs"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let groups = w.rt.block_on(aws.logs.describe_log_groups().log_group_name_prefix(group).send()).unwrap();
+    assert!(groups.log_groups().is_empty(), "deleted with --delete-logs");
+}

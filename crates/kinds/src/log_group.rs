@@ -124,6 +124,18 @@ impl ResourceKind for Def {
         Box::pin(read_each(ctx.desired_of(Kind::LogGroup), |d| read_group(aws, d)))
     }
 
+    /// The trail's events are audit evidence, like the buckets' log files: a group that holds
+    /// events is kept by `destroy` and by a plan that no longer wants it, unless `--delete-logs`
+    /// (issue 26, item 8).
+    fn keep_instead_of_delete(&self, live: &LiveResource, delete_logs: bool) -> Option<String> {
+        (live.holds_data && !delete_logs).then(|| {
+            format!(
+                "{}: kept because it holds the trail's events (audit evidence); pass --delete-logs to delete it with them",
+                live.resource.address()
+            )
+        })
+    }
+
     fn read_owner<'a>(&'a self, aws: &'a Aws, r: &'a Resource) -> Fut<'a, Option<String>> {
         Box::pin(async move {
             let arn = r.arn.clone().unwrap_or_default();
@@ -265,7 +277,10 @@ async fn read_group(aws: &Aws, d: &Resource) -> Result<Option<LiveResource>, Kin
     // The ARN as AWS answers it (without the `:*` it may carry), not the desired one: the read
     // may run before the account is known.
     let arn = g.arn().map(crate::normalize_arn).or_else(|| d.arn.clone());
-    Ok(Some(LiveResource::new(Resource::new(Kind::LogGroup, &d.name, arn, &attrs), false)))
+    let mut l = LiveResource::new(Resource::new(Kind::LogGroup, &d.name, arn, &attrs), false);
+    // Events are audit evidence: a group that holds some (or may: AWS did not say) is kept.
+    l.holds_data = g.stored_bytes().is_none_or(|b| b > 0);
+    Ok(Some(l))
 }
 
 /// The key policy's refusal of CloudWatch Logs (not the caller's IAM policy).
