@@ -12,15 +12,7 @@ fn interrupted_apply_releases_its_lock(signal: &str) {
     let aws = w.aws();
     // Slow calls, so that the apply is mid-way when it is interrupted.
     w.emu.inject_faults_and_latency(0.0, 0.0, 300, 3);
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_secmon"))
-        .args(["apply", "-f", SEED, "--auto-approve"])
-        .current_dir(root())
-        .envs(w.emu.env())
-        .env("TOP_SECRET_VALUE", "s3cr3t-value-never-printed")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = w.spawn(&["apply", "-f", SEED, "--auto-approve"]);
     let started = std::time::Instant::now();
     while w.rt.block_on(lock::holder(&aws, "secrets-monitoring")).unwrap().is_none() {
         assert!(started.elapsed().as_secs() < 30, "the apply took its lock");

@@ -143,15 +143,7 @@ fn item_5_a_killed_apply_is_taken_over_after_its_lease_and_a_live_one_never() {
     let live = w.rt.block_on(Lock::acquire(&aws, "another-spec")).unwrap();
     // Slow calls, so that the apply is mid-way when it is killed.
     w.emu.inject_faults_and_latency(0.0, 0.0, 300, 1);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_secmon"))
-        .args(["apply", "-f", SEED, "--auto-approve"])
-        .current_dir(root())
-        .envs(w.emu.env())
-        .env("TOP_SECRET_VALUE", "s3cr3t-value-never-printed")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = w.spawn(&["apply", "-f", SEED, "--auto-approve"]);
     let started = std::time::Instant::now();
     let held = loop {
         if let Some(h) = w.rt.block_on(lock::holder(&aws, "secrets-monitoring")).unwrap() {

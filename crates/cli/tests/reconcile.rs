@@ -677,15 +677,7 @@ fn an_apply_killed_at_a_random_moment_converges_on_the_next() {
     let spec = "specs/all-packs.yaml";
     for seed in [11u64, 12, 13] {
         w.emu.inject_faults_and_latency(0.0, 0.0, 40, seed);
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_secmon"))
-            .args(["apply", "-f", spec, "--auto-approve"])
-            .current_dir(root())
-            .envs(w.emu.env())
-            .env("TOP_SECRET_VALUE", "s3cr3t-value-never-printed")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = w.spawn(&["apply", "-f", spec, "--auto-approve"]);
         let moment = 200 + (seed * 7919) % 1600;
         std::thread::sleep(std::time::Duration::from_millis(moment));
         let _ = child.kill();
@@ -765,15 +757,7 @@ fn a_second_apply_can_wait_for_the_lock() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("Waiting for the lock") && err.contains("holds its lock"), "waited, then refused: {err}");
-    let waiting = std::process::Command::new(env!("CARGO_BIN_EXE_secmon"))
-        .args(["apply", "-f", SEED, "--auto-approve", "--lock-timeout", "60"])
-        .current_dir(root())
-        .envs(w.emu.env())
-        .env("TOP_SECRET_VALUE", "s3cr3t-value-never-printed")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let waiting = w.spawn(&["apply", "-f", SEED, "--auto-approve", "--lock-timeout", "60"]);
     std::thread::sleep(std::time::Duration::from_secs(3));
     w.rt.block_on(held.release()).unwrap();
     let out = waiting.wait_with_output().unwrap();

@@ -153,80 +153,44 @@ impl Uses {
 ///   `aws:sns:topicArn`.
 pub fn key_policy(uses: &Uses, t: &Target) -> Value {
     let account = &t.account_id;
-    let mut statements = vec![json!({
-        "Sid": "EnableIAMPoliciesOfTheAccount",
-        "Effect": "Allow",
-        "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
-        "Action": "kms:*",
-        "Resource": "*"
-    })];
+    let root = json!({"AWS": format!("arn:aws:iam::{account}:root")});
+    let cloudtrail = json!({"Service": "cloudtrail.amazonaws.com"});
+    // One key-policy statement: on the key itself (`Resource: *` in a key policy).
+    let allow = |sid: &str, principal: &Value, action: Value, condition: Value| {
+        let mut s = json!({"Sid": sid, "Effect": "Allow", "Principal": principal, "Action": action, "Resource": "*"});
+        if !condition.is_null() {
+            s["Condition"] = condition;
+        }
+        s
+    };
+    let mut statements = vec![allow("EnableIAMPoliciesOfTheAccount", &root, json!("kms:*"), Value::Null)];
     if let Some(trail) = uses.cloudtrail() {
-        statements.push(json!({
-            "Sid": "AllowCloudTrailToDescribeKey",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": "kms:DescribeKey",
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceArn": t.trail_arn(trail)}}
-        }));
+        let condition = json!({"StringEquals": {"aws:SourceArn": t.trail_arn(trail)}});
+        statements.push(allow("AllowCloudTrailToDescribeKey", &cloudtrail, json!("kms:DescribeKey"), condition));
     }
     if let Some(trail) = &uses.trail {
         let trail_arn = t.trail_arn(trail);
-        statements.push(json!({
-            "Sid": "AllowCloudTrailToEncryptLogFiles",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": "kms:GenerateDataKey*",
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceArn": trail_arn, "kms:EncryptionContext:aws:cloudtrail:arn": trail_arn}}
-        }));
-        statements.push(json!({
-            "Sid": "AllowLogFileReadersOfTheAccountToDecrypt",
-            "Effect": "Allow",
-            "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
-            "Action": "kms:Decrypt",
-            "Resource": "*",
-            "Condition": {"StringEquals": {"kms:CallerAccount": account, "kms:EncryptionContext:aws:cloudtrail:arn": trail_arn}}
-        }));
+        let context = json!({"StringEquals": {"aws:SourceArn": trail_arn, "kms:EncryptionContext:aws:cloudtrail:arn": trail_arn}});
+        statements.push(allow("AllowCloudTrailToEncryptLogFiles", &cloudtrail, json!("kms:GenerateDataKey*"), context));
+        let readers = json!({"StringEquals": {"kms:CallerAccount": account, "kms:EncryptionContext:aws:cloudtrail:arn": trail_arn}});
+        statements.push(allow("AllowLogFileReadersOfTheAccountToDecrypt", &root, json!("kms:Decrypt"), readers));
     }
     if let Some(b) = &uses.bucket {
         let trail_arn = t.trail_arn(&b.trail);
         let bucket_arn = format!("arn:aws:s3:::{}", b.bucket);
-        statements.push(json!({
-            "Sid": "AllowCloudTrailWritesUnderTheBucketKey",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": "kms:GenerateDataKey*",
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceArn": trail_arn, "kms:EncryptionContext:aws:s3:arn": bucket_arn}}
-        }));
-        statements.push(json!({
-            "Sid": "AllowCloudTrailToDecryptUnderTheBucketKey",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": "kms:Decrypt",
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}}
-        }));
-        statements.push(json!({
-            "Sid": "AllowLogFileReadersOfTheAccountToDecryptUnderTheBucketKey",
-            "Effect": "Allow",
-            "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
-            "Action": "kms:Decrypt",
-            "Resource": "*",
-            "Condition": {"StringEquals": {"kms:CallerAccount": account, "kms:EncryptionContext:aws:s3:arn": bucket_arn}}
-        }));
+        let context = json!({"StringEquals": {"aws:SourceArn": trail_arn, "kms:EncryptionContext:aws:s3:arn": bucket_arn}});
+        statements.push(allow("AllowCloudTrailWritesUnderTheBucketKey", &cloudtrail, json!("kms:GenerateDataKey*"), context));
+        let source = json!({"StringEquals": {"aws:SourceArn": trail_arn}});
+        statements.push(allow("AllowCloudTrailToDecryptUnderTheBucketKey", &cloudtrail, json!("kms:Decrypt"), source));
+        let readers = json!({"StringEquals": {"kms:CallerAccount": account, "kms:EncryptionContext:aws:s3:arn": bucket_arn}});
+        statements.push(allow("AllowLogFileReadersOfTheAccountToDecryptUnderTheBucketKey", &root, json!("kms:Decrypt"), readers));
     }
     let groups: Vec<String> = uses.log_group.iter().chain(&uses.lock_group).map(|g| t.log_group_arn(g)).collect();
     if !groups.is_empty() {
-        statements.push(json!({
-            "Sid": "AllowCloudWatchLogsToEncryptTheLogGroup",
-            "Effect": "Allow",
-            "Principal": {"Service": format!("logs.{}.amazonaws.com", t.region)},
-            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            "Resource": "*",
-            "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": groups}}
-        }));
+        let logs = json!({"Service": format!("logs.{}.amazonaws.com", t.region)});
+        let actions = json!(["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]);
+        let context = json!({"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": groups}});
+        statements.push(allow("AllowCloudWatchLogsToEncryptTheLogGroup", &logs, actions, context));
     }
     if !uses.topics.is_empty() {
         let topic_arns: Vec<String> = uses.topics.iter().map(|n| t.topic_arn(n)).collect();
@@ -234,14 +198,9 @@ pub fn key_policy(uses: &Uses, t: &Target) -> Value {
         if uses.trail_notifies {
             publishers.push("cloudtrail.amazonaws.com");
         }
-        statements.push(json!({
-            "Sid": "AllowAlarmsAndTrailToPublishToEncryptedTopics",
-            "Effect": "Allow",
-            "Principal": {"Service": publishers},
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account, "kms:EncryptionContext:aws:sns:topicArn": topic_arns}}
-        }));
+        let context = json!({"StringEquals": {"aws:SourceAccount": account, "kms:EncryptionContext:aws:sns:topicArn": topic_arns}});
+        let actions = json!(["kms:Decrypt", "kms:GenerateDataKey*"]);
+        statements.push(allow("AllowAlarmsAndTrailToPublishToEncryptedTopics", &json!({"Service": publishers}), actions, context));
     }
     policy::normalize(&json!({"Version": "2012-10-17", "Statement": statements}))
 }

@@ -44,6 +44,19 @@ impl World {
         out
     }
 
+    /// `secmon ARGS` started in the background against this world's emulator, its output piped.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_secmon"))
+            .args(args)
+            .current_dir(root())
+            .envs(self.emu.env())
+            .env("TOP_SECRET_VALUE", "s3cr3t-value-never-printed")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     pub fn aws(&self) -> Aws {
         for (k, v) in self.emu.env() {
             if k.starts_with("AWS_") && k != "AWS_ENDPOINT_URL" {
