@@ -178,3 +178,17 @@ fn validate_exits_1_on_every_invalid_fixture() {
         assert_eq!(out.status.code(), Some(1), "{}: {}", f.display(), String::from_utf8_lossy(&out.stderr));
     }
 }
+
+/// Issue 26, item 4: a duplicate key, which YAML resolves to the last while a reviewer reads the
+/// first, is an error located at the second, naming the first.
+#[test]
+fn a_duplicate_key_is_refused_at_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("dup.yaml");
+    let seed = std::fs::read_to_string(common::root().join("specs/seed.yaml")).unwrap();
+    std::fs::write(&spec, seed.replace("      threshold: 1\n", "      threshold: 1\n      threshold: 1000000\n")).unwrap();
+    let out = common::secmon_offline(&["validate", "-f", spec.to_str().unwrap()]);
+    let err = format!("{}{}", common::text(&out.stdout), common::text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("dup.yaml:") && err.contains("duplicate key `threshold`") && err.contains("first at line"), "{err}");
+}

@@ -26,8 +26,11 @@ pub(crate) fn check(text: &str) -> Result<(), (Pos, String)> {
     // Open collections: (anchor id, expanded nodes so far).
     let mut open: Vec<(usize, u64)> = Vec::new();
     let mut total: u64 = 0;
+    let mut keys = DuplicateKeys::default();
     for event in Parser::new_from_str(text) {
         let Ok((event, span)) = event else { return Ok(()) };
+        let at = Pos { line: span.start.line(), column: span.start.col() + 1 };
+        keys.see(&event, at)?;
         let closed = match event {
             Event::Scalar(_, _, anchor, _) => Some((anchor, 1)),
             Event::Alias(id) => Some((0, anchors.get(&id).copied().unwrap_or(1))),
@@ -62,6 +65,62 @@ pub(crate) fn check(text: &str) -> Result<(), (Pos, String)> {
         }
     }
     Ok(())
+}
+
+/// Duplicate keys in one mapping. YAML parsers keep the last value, while a reviewer of the pull
+/// request reads the first: a spec could say `threshold: 1` where the reviewer looks and
+/// `threshold: 1000000` further down. Refused, naming both places (issue 26, item 4).
+#[derive(Default)]
+struct DuplicateKeys {
+    /// Per open collection: for a mapping, its keys so far and whether a key comes next.
+    open: Vec<Option<(HashMap<String, Pos>, bool)>>,
+}
+
+impl DuplicateKeys {
+    fn see(&mut self, event: &Event<'_>, at: Pos) -> Result<(), (Pos, String)> {
+        match event {
+            Event::MappingStart(..) => {
+                self.value_seen();
+                self.open.push(Some((HashMap::new(), true)));
+            }
+            Event::SequenceStart(..) => {
+                self.value_seen();
+                self.open.push(None);
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                self.open.pop();
+            }
+            Event::Scalar(value, ..) => {
+                if let Some(Some((keys, true))) = self.open.last_mut() {
+                    if let Some(first) = keys.get(value.as_ref()) {
+                        return Err((
+                            at,
+                            format!(
+                                "duplicate key `{value}` (first at line {}, column {}): YAML keeps the last, a reviewer reads the first; keep one",
+                                first.line, first.column
+                            ),
+                        ));
+                    }
+                    keys.insert(value.to_string(), at);
+                    if let Some(Some((_, next_is_key))) = self.open.last_mut() {
+                        *next_is_key = false;
+                    }
+                } else {
+                    self.value_seen();
+                }
+            }
+            Event::Alias(_) => self.value_seen(),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A node that is a mapping's value (or key) was seen: the mapping's next node is a key again.
+    fn value_seen(&mut self) {
+        if let Some(Some((_, next_is_key))) = self.open.last_mut() {
+            *next_is_key = !*next_is_key;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -100,5 +159,20 @@ mod tests {
     fn an_oversized_file_is_refused() {
         let big = "#".repeat(MAX_SPEC_BYTES as usize + 1);
         assert!(check(&big).unwrap_err().1.contains("at most"));
+    }
+
+    /// Issue 26, item 4: a duplicate key is refused, wherever it is nested, naming both places.
+    #[test]
+    fn duplicate_keys_are_refused_naming_both_places() {
+        let (at, message) = check("name: a\nregion: us-east-1\nname: b\n").unwrap_err();
+        assert_eq!((at.line, at.column), (3, 1));
+        assert!(message.contains("duplicate key `name` (first at line 1, column 1)"), "{message}");
+        let nested = "monitors:\n  - name: m\n    alarm:\n      threshold: 1\n      period: 60\n      threshold: 1000000\n";
+        let (at, message) = check(nested).unwrap_err();
+        assert_eq!(at.line, 6);
+        assert!(message.contains("`threshold`"), "{message}");
+        // The same key in two mappings, values that equal keys, and lists are all fine.
+        assert!(check("a: {x: 1}\nb: {x: 1}\nc: [x, x]\nd: a\ne:\n  - {k: v}\n  - {k: v}\n").is_ok());
+        assert!(check(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../specs/all-packs.yaml")).unwrap()).is_ok());
     }
 }
