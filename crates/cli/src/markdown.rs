@@ -50,6 +50,32 @@ fn diff_lines(text: &str) -> String {
     out
 }
 
+/// Text made inert in HTML and in a markdown table cell: `&` and `<` (no tag, no entity can
+/// start), `|` (no cell can end) and line breaks (no row can end). A reviewer reads what the
+/// spec says, and nothing a name or description says can change the comment around it (issue 26,
+/// item 4).
+fn inert(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// A code span holding `s` literally in a table cell: a fence longer than any run of backticks
+/// in it, `|` escaped (GitHub splits cells on it even in code), line breaks as spaces.
+fn code_cell(s: &str) -> String {
+    let s = s.replace('|', "\\|").replace(['\n', '\r'], " ");
+    let fence = "`".repeat(longest_backtick_run(&s) + 1);
+    let pad = if s.starts_with('`') || s.ends_with('`') { " " } else { "" };
+    format!("{fence}{pad}{s}{pad}{fence}")
+}
+
+fn longest_backtick_run(s: &str) -> usize {
+    s.split(|c| c != '`').map(str::len).max().unwrap_or(0)
+}
+
+/// Text made inert in HTML content on one line (`<summary>`): `&`, `<`, `>`, quotes, line breaks.
+fn html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace(['\n', '\r'], " ")
+}
+
 pub fn plan_markdown(plan: &Plan) -> String {
     let mut out = format!("### secmon plan: `{}` (account {}, {})\n\n", plan.spec, plan.account_id, plan.region);
     if !plan.has_changes() {
@@ -66,8 +92,8 @@ pub fn plan_markdown(plan: &Plan) -> String {
     ));
     out.push_str("| | resource | action | why |\n|---|---|---|---|\n");
     for s in plan.changes() {
-        let why = if s.action == Action::Create { String::new() } else { s.reason.replace('|', "\\|") };
-        out.push_str(&format!("| `{}` | `{}` | {} | {} |\n", symbol(s.action), s.address, action_word(s.action), why));
+        let why = if s.action == Action::Create { String::new() } else { inert(&s.reason) };
+        out.push_str(&format!("| `{}` | {} | {} | {} |\n", symbol(s.action), code_cell(&s.address), action_word(s.action), why));
     }
     out.push('\n');
     let changes: Vec<_> = plan.changes().collect();
@@ -75,12 +101,14 @@ pub fn plan_markdown(plan: &Plan) -> String {
     for s in &changes {
         let mut text = String::new();
         crate::render::step_text(s, Style { color: false, quiet: false }, &mut text);
+        let body = diff_lines(&text);
+        // A fence longer than any run of backticks in the body: nothing in it can close it.
+        let fence = "`".repeat((longest_backtick_run(&body) + 1).max(3));
         let section = format!(
-            "<details><summary><code>{} {}</code> ({})</summary>\n\n```diff\n{}```\n\n</details>\n\n",
+            "<details><summary><code>{} {}</code> ({})</summary>\n\n{fence}diff\n{body}{fence}\n\n</details>\n\n",
             symbol(s.action),
-            s.address,
+            html(&s.address),
             action_word(s.action),
-            diff_lines(&text)
         );
         if out.len() + section.len() > MAX_COMMENT - RESERVE {
             break;
@@ -100,7 +128,7 @@ pub fn plan_markdown(plan: &Plan) -> String {
 
 fn notes(plan: &Plan, out: &mut String) {
     for n in &plan.notes {
-        out.push_str(&format!("> **Note:** {n}\n"));
+        out.push_str(&format!("> **Note:** {}\n", inert(n)));
     }
 }
 
@@ -154,5 +182,65 @@ mod tests {
             diff_lines("  + secret \"x\" {\n      + a = 1\n      ~ b = 1 -> 2\n    }"),
             "+   secret \"x\" {\n+       a = 1\n!       b = 1 -> 2\n    }\n"
         );
+    }
+
+    /// The markdown with fenced blocks and code spans removed: what GitHub interprets as markup.
+    fn outside_code(md: &str) -> String {
+        let mut out = String::new();
+        let mut fence: Option<String> = None;
+        for line in md.lines() {
+            let ticks: String = line.chars().take_while(|c| *c == '`').collect();
+            match &fence {
+                Some(f) if line.trim_end() == f => fence = None,
+                Some(_) => {}
+                None if ticks.len() >= 3 => fence = Some(ticks),
+                None => {
+                    // Code spans: a run of n backticks up to the next run of exactly n.
+                    let mut rest = line;
+                    while let Some(at) = rest.find('`') {
+                        out.push_str(&rest[..at]);
+                        let run = rest[at..].chars().take_while(|c| *c == '`').count();
+                        let after = &rest[at + run..];
+                        let close = "`".repeat(run);
+                        match after.find(&close) {
+                            Some(end) => rest = &after[end + run..],
+                            None => {
+                                rest = after;
+                                out.push_str(&close);
+                            }
+                        }
+                    }
+                    out.push_str(rest);
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+
+    /// Issue 26, item 4: names and texts from the spec cannot break out of the comment: not the
+    /// table (`|`, line breaks), not the collapsible sections (`</details>`, HTML), not the code
+    /// fences (backticks).
+    #[test]
+    fn user_strings_cannot_break_out_of_the_comment() {
+        let mut p = golden_plan("drifted");
+        let hostile = "x | y</details><script>alert(1)</script>```\n| injected | row |";
+        let i = p.steps.iter().position(|s| s.action != Action::NoOp && s.action != Action::Create).unwrap();
+        p.steps[i].address = format!("alarm.{hostile}");
+        p.steps[i].reason = hostile.to_string();
+        p.notes.push(hostile.to_string());
+        let md = plan_markdown(&p);
+        let prose = outside_code(&md);
+        assert!(!prose.contains("<script") && !prose.contains("</details><"), "HTML only where secmon puts it: {prose}");
+        assert_eq!(prose.matches("<details>").count(), prose.matches("</details>").count(), "{md}");
+        let row = md.lines().find(|l| l.contains("alert(1)") && l.starts_with("| ")).unwrap();
+        let cells = row.replace("\\|", "").matches('|').count();
+        assert_eq!(cells, 5, "the row keeps its four cells: {row}");
+        assert!(!prose.lines().any(|l| l.starts_with("| injected")), "no injected row: {prose}");
+        // Fences: every fenced block closes with the fence that opened it.
+        let body = md.split("<summary><code>").skip(1).find(|s| s.contains("alert(1)")).unwrap();
+        let opening = body.lines().find(|l| l.starts_with("```")).unwrap();
+        let fence: String = opening.chars().take_while(|c| *c == '`').collect();
+        assert!(fence.len() > 3, "a longer fence than the body's backticks: {opening}");
     }
 }
