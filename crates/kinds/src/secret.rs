@@ -332,13 +332,38 @@ pub fn local_value(r: &Resource, spec_dir: &Path) -> Result<Option<String>, Kind
             .map(Some)
             .map_err(|_| KindError::Input(format!("environment variable {var} (the secret's value source) is not set"))),
         Some(ValueSource::FromFile(file)) => {
-            let path = spec_dir.join(file);
+            let path = confined(spec_dir, &file)?;
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| KindError::Input(format!("cannot read the secret's value file {}: {e}", path.display())))?;
             Ok(Some(text.strip_suffix('\n').unwrap_or(&text).to_string()))
         }
         _ => Ok(None),
     }
+}
+
+/// Lets value files be read from anywhere (the pipeline's choice, not the spec's).
+pub const ALLOW_VALUE_FILES_ANYWHERE: &str = "SECMON_ALLOW_VALUE_FILES_ANYWHERE";
+
+/// The value file `file` of a spec in `spec_dir`, which must lie in that directory (after links
+/// are followed): a spec comes from a pull request, and must not make the pipeline read
+/// `/proc/self/environ` or `../../.ssh/id_ed25519` into a secret (issue 26, item 4). The
+/// pipeline can allow any path with `SECMON_ALLOW_VALUE_FILES_ANYWHERE=1`.
+fn confined(spec_dir: &Path, file: &str) -> Result<std::path::PathBuf, KindError> {
+    let dir = if spec_dir.as_os_str().is_empty() { Path::new(".") } else { spec_dir };
+    let path = dir.join(file);
+    if std::env::var_os(ALLOW_VALUE_FILES_ANYWHERE).is_some_and(|v| v == "1") {
+        return Ok(path);
+    }
+    let unreadable = |e: std::io::Error| KindError::Input(format!("cannot read the secret's value file {}: {e}", path.display()));
+    let (real, base) = (path.canonicalize().map_err(unreadable)?, dir.canonicalize().map_err(unreadable)?);
+    if !real.starts_with(&base) {
+        return Err(KindError::Input(format!(
+            "the secret's value file {file} is outside the spec's directory ({}): a spec may only name files beside it; \
+             set {ALLOW_VALUE_FILES_ANYWHERE}=1 in the pipeline to allow others",
+            base.display()
+        )));
+    }
+    Ok(real)
 }
 
 /// The secret's value from its source. Errors name the source, never the value.
@@ -406,5 +431,32 @@ mod tests {
         assert_eq!(same_key("alias/app", "alias/other"), Some(false));
         assert_eq!(same_key("alias/app", arn), None, "only KMS can tell");
         assert_eq!(key_ref("arn:aws:kms:us-east-1:123456789012:alias/aws/secretsmanager"), KeyRef::Alias("aws/secretsmanager"));
+    }
+
+    /// Issue 26, item 4: a value file must lie beside the spec: no `..`, no absolute path, no
+    /// link that leads out.
+    #[test]
+    fn value_files_are_confined_to_the_specs_directory() {
+        let outside = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("value.txt"), "v\n").unwrap();
+        std::fs::write(outside.path().join("secret.txt"), "stolen").unwrap();
+        let from =
+            |f: &str| Resource::bare(Kind::Secret, "s", None).with_meta(&Meta { value_source: Some(ValueSource::FromFile(f.into())) });
+        assert_eq!(local_value(&from("value.txt"), dir.path()).unwrap().as_deref(), Some("v"));
+        let absolute = outside.path().join("secret.txt").display().to_string();
+        for f in [absolute.as_str(), "../../../../../../proc/self/environ"] {
+            let e = local_value(&from(f), dir.path()).unwrap_err().to_string();
+            assert!(e.contains("outside the spec's directory") || e.contains("cannot read"), "{f}: {e}");
+            assert!(!e.contains("stolen"));
+        }
+        let e = local_value(&from(&absolute), dir.path()).unwrap_err().to_string();
+        assert!(e.contains("outside the spec's directory") && e.contains(ALLOW_VALUE_FILES_ANYWHERE), "{e}");
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(outside.path().join("secret.txt"), dir.path().join("link.txt")).unwrap();
+            let e = local_value(&from("link.txt"), dir.path()).unwrap_err().to_string();
+            assert!(e.contains("outside the spec's directory"), "a link leading out is refused: {e}");
+        }
     }
 }
