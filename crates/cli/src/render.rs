@@ -99,6 +99,13 @@ pub fn step_text(step: &Step, style: Style, out: &mut String) {
             out.push_str(&format!("      {sym} {key} = {} -> {}\n", scalar(&before), scalar(&after)));
         }
     }
+    // What apply needs but comparison ignores, e.g. where a secret's value comes from (never the
+    // value): a reviewer sees what the run will read (issue 26, item 4).
+    if let Some(after) = step.after.as_ref().filter(|_| step.action != Action::Delete) {
+        for line in after.kind.def().plan_notes(after) {
+            out.push_str(&format!("      {} {line}\n", style.dim("#")));
+        }
+    }
     out.push_str("    }\n\n");
 }
 

@@ -239,6 +239,12 @@ pub trait ResourceKind: Send + Sync {
         Vec::new()
     }
 
+    /// Lines a plan shows under the resource about what apply will use but never compares (where
+    /// a secret's value comes from, never the value): what a reviewer must see.
+    fn plan_notes(&self, _r: &Resource) -> Vec<String> {
+        Vec::new()
+    }
+
     /// What to tell the user when a change fails with `e` for good: the likely cause and the fix.
     fn hint(&self, _e: &KindError) -> Option<String> {
         None
