@@ -1118,3 +1118,27 @@ fn destroy_keeps_a_log_group_that_holds_events_unless_delete_logs() {
     let groups = w.rt.block_on(aws.logs.describe_log_groups().log_group_name_prefix(group).send()).unwrap();
     assert!(groups.log_groups().is_empty(), "deleted with --delete-logs");
 }
+
+/// Issue 26, item 4: a spec cannot make the pipeline read a file outside its directory into a
+/// secret; the apply stops before any change, naming the file, never its content.
+#[test]
+fn a_value_file_outside_the_specs_directory_stops_apply_before_any_change() {
+    let Some(w) = World::new() else { return };
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("stolen.txt"), "content-never-printed").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.yaml");
+    let path = outside.path().join("stolen.txt");
+    std::fs::write(
+        &spec,
+        format!("version: 1\nname: confined\nsecrets:\n  - name: Stolen\n    value: {{ from_file: \"{}\" }}\n", path.display()),
+    )
+    .unwrap();
+    let out = w.secmon(&["apply", "-f", spec.to_str().unwrap(), "--auto-approve", "--stats"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("outside the spec's directory") && !err.contains("content-never-printed"), "{err}");
+    assert_eq!(mutating(&err), 0, "nothing was changed: {err}");
+    let plan = w.secmon(&["plan", "-f", spec.to_str().unwrap()]);
+    assert!(text(&plan.stdout).contains("# value from the file"), "the plan says where the value comes from: {}", text(&plan.stdout));
+}
