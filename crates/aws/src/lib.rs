@@ -145,6 +145,11 @@ impl AwsError {
                     }
                     cause = c.source();
                 }
+                if unreachable(&text) {
+                    text.push_str(
+                        "\n  hint: nothing answers at that address: check AWS_ENDPOINT_URL or --endpoint-url, the region, and the network or proxy (not retried)",
+                    );
+                }
                 if text.contains("credentials") {
                     text.push_str(
                         "\n  hint: configure AWS credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); see README",
@@ -235,13 +240,20 @@ impl Aws {
         let endpoint_override = conf.endpoint_url().map(str::to_string);
         macro_rules! client {
             ($krate:ident) => {
-                $krate::Client::from_conf($krate::config::Builder::from(&conf).interceptor(stats.interceptor()).build())
+                $krate::Client::from_conf(
+                    $krate::config::Builder::from(&conf).interceptor(stats.interceptor()).retry_classifier(Unreachable).build(),
+                )
             };
         }
         let lock_stats = ApiStats::default();
-        let locks = logs::Client::from_conf(logs::config::Builder::from(&conf).interceptor(lock_stats.interceptor()).build());
-        let s3conf =
-            s3::config::Builder::from(&conf).interceptor(stats.interceptor()).force_path_style(endpoint_override.is_some()).build();
+        let locks = logs::Client::from_conf(
+            logs::config::Builder::from(&conf).interceptor(lock_stats.interceptor()).retry_classifier(Unreachable).build(),
+        );
+        let s3conf = s3::config::Builder::from(&conf)
+            .interceptor(stats.interceptor())
+            .retry_classifier(Unreachable)
+            .force_path_style(endpoint_override.is_some())
+            .build();
         Ok(Aws {
             region,
             secretsmanager: client!(secretsmanager),
@@ -296,6 +308,50 @@ impl Aws {
     }
 }
 
+/// An endpoint nothing answers (connection refused, no such host) is not a transient AWS fault:
+/// retried with backoff it was 83 s of silence before a raw error (issue 26, item 7). Such a
+/// call is not retried, and its error says where secmon tried to connect ([`AwsError::call`]).
+#[derive(Debug)]
+struct Unreachable;
+
+impl aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry for Unreachable {
+    fn classify_retry(
+        &self,
+        ctx: &aws_smithy_runtime_api::client::interceptors::context::InterceptorContext,
+    ) -> aws_smithy_runtime_api::client::retries::classifiers::RetryAction {
+        use aws_smithy_runtime_api::client::retries::classifiers::RetryAction;
+        let Some(Err(e)) = ctx.output_or_error() else { return RetryAction::NoActionIndicated };
+        match e.as_connector_error() {
+            Some(c) if unreachable(&error_chain(c)) => RetryAction::RetryForbidden,
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "secmon-unreachable-endpoint"
+    }
+}
+
+/// An error and its causes, in words.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// Whether an error's words say nothing answered at the address (refused, or no such host).
+fn unreachable(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    ["connection refused", "dns error", "failed to lookup address", "name or service not known", "no such host"]
+        .iter()
+        .any(|w| t.contains(w))
+}
+
 /// Attempts per call unless told otherwise: with adaptive mode's client-side rate limiting, ten
 /// attempts ride out a throttled minute; the SDK's standard default (3) fails a large apply
 /// under 20 % transient errors (issue 10).
@@ -335,5 +391,15 @@ mod tests {
         assert_eq!(retry_config(Some(25), false).unwrap().max_attempts(), 25);
         assert!(retry_config(None, true).is_none(), "AWS_MAX_ATTEMPTS / AWS_RETRY_MODE stand");
         assert_eq!(retry_config(Some(4), true).unwrap().max_attempts(), 4, "the flag wins");
+    }
+
+    /// Issue 26, item 7: a refused connection or an unknown host is recognised in the error's
+    /// causes, so that it is not retried as a transient fault.
+    #[test]
+    fn an_endpoint_nothing_answers_is_recognised() {
+        assert!(unreachable("dispatch failure: io error: client error (Connect): tcp connect error: Connection refused (os error 111)"));
+        assert!(unreachable("dispatch failure: other: dns error: failed to lookup address information: Name or service not known"));
+        assert!(!unreachable("dispatch failure: timeout: operation timed out"));
+        assert!(!unreachable("ThrottlingException: Rate exceeded"));
     }
 }

@@ -205,3 +205,23 @@ fn a_mistyped_flag_exits_64_not_a_documented_result_code() {
     assert_eq!(help.status.code(), Some(0), "help is no error");
     assert_eq!(secmon(&["--version"]).status.code(), Some(0));
 }
+
+/// Issue 26, item 7: an endpoint nothing answers fails at once, each call made once, with a
+/// hint, instead of 83 s of retries and a raw error.
+#[test]
+fn an_unreachable_endpoint_fails_at_once_with_a_hint() {
+    let out = Command::new(env!("CARGO_BIN_EXE_secmon"))
+        .args(["plan", "-f", "specs/seed.yaml", "--stats"])
+        .current_dir(root())
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("hint: nothing answers at that address"), "{err}");
+    assert_eq!(common::calls(&err, "GetCallerIdentity"), 1, "not retried: {err}");
+}
