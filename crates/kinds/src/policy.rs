@@ -105,6 +105,8 @@ pub fn decide(
     let statements: Vec<&Value> = match policy.get("Statement") {
         Some(Value::Array(a)) => a.iter().collect(),
         Some(v @ Value::Object(_)) => vec![v],
+        // A document without statements allows nothing; no document at all was not read.
+        None if policy.is_object() => Vec::new(),
         _ => return Decision::Unknown,
     };
     let (mut allowed, mut unknown) = (false, false);

@@ -136,31 +136,6 @@ fn encryption(ctx: &VerifyCtx, subject: &str, seen: &Observed) -> Check {
     }
 }
 
-/// Whether a topic policy lets `service` publish.
-fn allows_publish(policy: &Value, service: &str) -> bool {
-    let statements = match policy.get("Statement") {
-        Some(Value::Array(a)) => a.clone(),
-        Some(s) => vec![s.clone()],
-        None => vec![],
-    };
-    let as_list = |v: Option<&Value>| -> Vec<String> {
-        match v {
-            Some(Value::String(s)) => vec![s.to_lowercase()],
-            Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_lowercase)).collect(),
-            _ => vec![],
-        }
-    };
-    statements.iter().any(|s| {
-        let allow = s.get("Effect").and_then(Value::as_str) == Some("Allow");
-        let action = as_list(s.get("Action")).iter().any(|a| a == "sns:publish" || a == "sns:*" || a == "*");
-        let p = s.get("Principal");
-        let principal = p.and_then(Value::as_str) == Some("*")
-            || p.and_then(|p| p.get("AWS")).is_some_and(|a| as_list(Some(a)).iter().any(|x| x == "*"))
-            || p.and_then(|p| p.get("Service")).is_some_and(|v| as_list(Some(v)).iter().any(|x| x == service));
-        allow && action && principal
-    })
-}
-
 /// Who receives the topic's messages: confirmed and pending e-mail subscriptions (live), and
 /// how many confirmed subscriptions of other protocols AWS counts.
 fn subscriptions(ctx: &VerifyCtx, subject: &str, topic: &str, seen: &Observed) -> Check {
@@ -337,24 +312,31 @@ impl ResourceKind for Def {
     fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
         let subject = format!("topic {}", desired.name);
         let Some(live) = ctx.live_of(desired) else { return ctx.missing("topic.exists", &subject, "the topic does not exist") };
-        let policy = live.resource.attrs::<Attrs>().policy;
-        let mut services = vec!["cloudwatch.amazonaws.com"];
-        if ctx.spec.trail.as_ref().and_then(|t| t.notify_topic.as_deref()) == Some(desired.name.as_str()) {
-            services.push("cloudtrail.amazonaws.com");
-        }
-        let mut out: Vec<Check> = services
+        // The live policy judged against the requests AWS makes on the pipeline's behalf (the
+        // kind's link-contract rows), conditions included: a policy that admits CloudWatch only
+        // for another account's alarms drops every notification as surely as none.
+        let mut out: Vec<Check> = self
+            .links(ctx.spec, ctx.target, &live.resource)
             .into_iter()
-            .map(|svc| {
-                if allows_publish(&policy, svc) {
-                    check("topic.policy", &subject, Status::Ok, format!("{svc} may publish"), None)
-                } else {
-                    check(
+            .filter(|l| l.allowed)
+            .map(|l| {
+                let svc = &l.principal;
+                match policy::decide(l.resource_policy.as_ref().unwrap_or(&Value::Null), svc, &l.action, &l.resource, &l.context) {
+                    policy::Decision::Allowed => check("topic.policy", &subject, Status::Ok, format!("{svc} may publish"), None),
+                    policy::Decision::Denied => check(
                         "topic.policy",
                         &subject,
                         Status::Failed,
                         format!("the topic policy does not let {svc} publish: notifications are dropped"),
                         Some("run `secmon apply` (it restores the policy)"),
-                    )
+                    ),
+                    policy::Decision::Unknown => check(
+                        "topic.policy",
+                        &subject,
+                        Status::NotObservable,
+                        format!("whether {svc} may publish is not known: the topic policy uses elements secmon does not evaluate"),
+                        None,
+                    ),
                 }
             })
             .collect();
