@@ -416,8 +416,8 @@ def _replace_metric_filter(self, environ):
 def _kms_key(self, environ, start_response):
     """CloudWatch Logs AssociateKmsKey / DisassociateKmsKey, which moto does not implement: set
     or clear the key of the log group in moto's own model, as AWS does (the key is then what
-    DescribeLogGroups answers as kmsKeyId). AWS also checks that the key policy admits
-    logs.<region>.amazonaws.com; moto models no key policy evaluation, and neither does this."""
+    DescribeLogGroups answers as kmsKeyId). The key policy and the caller's KMS permissions are
+    judged before this runs, as AWS judges them (`_log_group_key_refused`, issue 22)."""
     from moto.logs.models import logs_backends
     from moto.iam.models import get_account_id_from
 
