@@ -1,13 +1,13 @@
 //! The `secmon` command: validate, plan, apply and destroy a secrets-monitoring pipeline.
 //! Every error becomes a message and an exit code here, in one place.
 
-mod fanout;
+mod commands;
 mod interrupt;
 mod markdown;
 mod offline;
 mod output;
-mod pipeline;
 mod render;
+mod report;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -392,7 +392,9 @@ fn main() -> ExitCode {
 fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
     match cli.command {
         Command::Validate { file, strict, output } => Ok(validate(&file, strict, output, style)),
-        Command::Backtest { common, since, until, output } => pipeline::backtest_cmd(&common, (&since, until.as_deref()), output, style),
+        Command::Backtest { common, since, until, output } => {
+            commands::backtest_cmd(&common, Spec::from_file(&common.file)?, (&since, until.as_deref()), output, style)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "secmon", &mut std::io::stdout());
             Ok(Outcome::Done)
@@ -428,43 +430,23 @@ fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
                 progress: (!style.quiet)
                     .then(|| std::sync::Arc::new(|m: &str| eprintln!("{m}")) as std::sync::Arc<dyn Fn(&str) + Send + Sync>),
             };
-            if fanout::has_targets(&common)? && !fanout::names_one_target(&common) {
-                return fanout::verify_all(&common, output, opts, style);
-            }
-            pipeline::verify_cmd(&common, output, opts, style)
-        }
-        Command::Import { common, addresses, auto_approve, force }
-            if fanout::has_targets(&common)? && !fanout::names_one_target(&common) =>
-        {
-            fanout::import_all(&common, &addresses, (auto_approve, force), style)
+            commands::verify_cmd(&common, Spec::from_file(&common.file)?, output, opts, style)
         }
         Command::Import { common, addresses, auto_approve, force } => {
-            pipeline::import_cmd(&common, &addresses, (auto_approve, force), style)
-        }
-        Command::Plan { common, output, out, detailed_exitcode, destroy, targets } if fanout::has_targets(&common)? => {
-            if !targets.is_empty() {
-                return Err(CliError::Refused(TARGET_WITH_TARGETS.into()));
-            }
-            fanout::plan_all(&common, output, out.as_deref(), (detailed_exitcode, destroy), style)
-        }
-        Command::Apply { plan_file, common, auto_approve, targets, fail_after_steps } if fanout::has_targets(&common)? => {
-            if !targets.is_empty() {
-                return Err(CliError::Refused(TARGET_WITH_TARGETS.into()));
-            }
-            fanout::apply_all(&common, (auto_approve, plan_file.as_deref()), None, fail_after_steps, style)
-        }
-        Command::Destroy { common, auto_approve, recovery_window_days, delete_logs } if fanout::has_targets(&common)? => {
-            fanout::apply_all(&common, (auto_approve, None), Some((delete_logs, recovery_window_days)), None, style)
+            commands::import_cmd(&common, Spec::from_file(&common.file)?, &addresses, (auto_approve, force), style)
         }
         Command::Plan { common, output, out, detailed_exitcode, destroy, targets } => {
-            pipeline::plan_cmd(&common, output, out.as_deref(), (detailed_exitcode, destroy), &targets, style)
+            let spec = Spec::from_file(&common.file)?;
+            commands::plan_cmd(&common, spec, output, out.as_deref(), (detailed_exitcode, destroy), &targets, style)
         }
         Command::Apply { plan_file, common, auto_approve, targets, fail_after_steps } => {
-            pipeline::apply_cmd(&common, plan_file.as_deref(), auto_approve, (&targets, fail_after_steps), style)
+            let spec = Spec::from_file(&common.file)?;
+            commands::apply_cmd(&common, spec, plan_file.as_deref(), auto_approve, (&targets, fail_after_steps), style)
         }
-        Command::ForceUnlock { common, id } => pipeline::force_unlock_cmd(&common, &id, style),
+        Command::ForceUnlock { common, id } => commands::force_unlock_cmd(&common, Spec::from_file(&common.file)?, &id, style),
         Command::Destroy { common, auto_approve, recovery_window_days, delete_logs } => {
-            pipeline::destroy_cmd(&common, auto_approve, recovery_window_days, delete_logs, style)
+            let spec = Spec::from_file(&common.file)?;
+            commands::destroy_cmd(&common, spec, auto_approve, recovery_window_days, delete_logs, style)
         }
     }
 }

@@ -14,7 +14,7 @@ fn interrupted_apply_releases_its_lock(signal: &str) {
     w.emu.inject_faults_and_latency(0.0, 0.0, 300, 3);
     let child = w.spawn(&["apply", "-f", SEED, "--auto-approve"]);
     let started = std::time::Instant::now();
-    while w.rt.block_on(lock::holder(&aws, "secrets-monitoring")).unwrap().is_none() {
+    while w.rt.block_on(lock::holder(&secmon_kinds::SdkCloud::new(aws.clone()), "secrets-monitoring")).unwrap().is_none() {
         assert!(started.elapsed().as_secs() < 30, "the apply took its lock");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
@@ -27,7 +27,10 @@ fn interrupted_apply_releases_its_lock(signal: &str) {
     assert!(err.contains("Interrupt received. Stopping after the steps in flight"), "{err}");
     assert!(err.contains("not started") && err.contains("Run `secmon apply` again"), "what was not done is said: {err}");
     w.emu.inject_faults_and_latency(0.0, 0.0, 0, 3);
-    assert!(w.rt.block_on(lock::holder(&aws, "secrets-monitoring")).unwrap().is_none(), "the lock is released at once");
+    assert!(
+        w.rt.block_on(lock::holder(&secmon_kinds::SdkCloud::new(aws.clone()), "secrets-monitoring")).unwrap().is_none(),
+        "the lock is released at once"
+    );
     let again = w.secmon(&["apply", "-f", SEED, "--auto-approve"]);
     assert_eq!(again.status.code(), Some(0), "converges with no wait and no force-unlock: {}", text(&again.stderr));
     assert_eq!(w.plan().0, 0);

@@ -140,13 +140,13 @@ fn item_5_a_killed_apply_is_taken_over_after_its_lease_and_a_live_one_never() {
     use secmon_engine::lock::{self, Lock, LEASE};
     let Some(w) = World::new() else { return };
     let aws = w.aws();
-    let live = w.rt.block_on(Lock::acquire(&aws, "another-spec")).unwrap();
+    let live = w.rt.block_on(Lock::acquire(std::sync::Arc::new(secmon_kinds::SdkCloud::new(aws.clone())), "another-spec")).unwrap();
     // Slow calls, so that the apply is mid-way when it is killed.
     w.emu.inject_faults_and_latency(0.0, 0.0, 300, 1);
     let mut child = w.spawn(&["apply", "-f", SEED, "--auto-approve"]);
     let started = std::time::Instant::now();
     let held = loop {
-        if let Some(h) = w.rt.block_on(lock::holder(&aws, "secrets-monitoring")).unwrap() {
+        if let Some(h) = w.rt.block_on(lock::holder(&secmon_kinds::SdkCloud::new(aws.clone()), "secrets-monitoring")).unwrap() {
             break h;
         }
         assert!(started.elapsed().as_secs() < 30, "the apply took its lock");
@@ -170,7 +170,7 @@ fn item_5_a_killed_apply_is_taken_over_after_its_lease_and_a_live_one_never() {
 
     // The live holder renewed all along: more than a lease later, it still holds its lock.
     assert!(started.elapsed() > LEASE, "the live lock was held for longer than a lease");
-    let other = w.rt.block_on(Lock::acquire(&aws, "another-spec"));
+    let other = w.rt.block_on(Lock::acquire(std::sync::Arc::new(secmon_kinds::SdkCloud::new(aws.clone())), "another-spec"));
     assert!(matches!(other, Err(secmon_engine::EngineError::Locked { .. })), "a live holder is never taken over: {other:?}");
     assert!(!live.lost());
     w.rt.block_on(live.release()).unwrap();
@@ -183,9 +183,9 @@ fn finding_9_the_lock_holder_is_read_past_an_empty_first_page() {
     use secmon_engine::lock::{self, Lock};
     let Some(w) = World::new() else { return };
     let aws = w.aws();
-    let held = w.rt.block_on(Lock::acquire(&aws, "secrets-monitoring")).unwrap();
+    let held = w.rt.block_on(Lock::acquire(std::sync::Arc::new(secmon_kinds::SdkCloud::new(aws.clone())), "secrets-monitoring")).unwrap();
     w.emu.empty_first_pages(true);
-    let holder = w.rt.block_on(lock::holder(&aws, "secrets-monitoring")).unwrap().expect("held");
+    let holder = w.rt.block_on(lock::holder(&secmon_kinds::SdkCloud::new(aws.clone()), "secrets-monitoring")).unwrap().expect("held");
     assert_eq!(holder.id, held.id, "read through the token");
     let out = w.secmon(&["apply", "-f", SEED, "--auto-approve"]);
     let err = text(&out.stderr);

@@ -25,6 +25,8 @@ fn apply_on_an_empty_account_then_nothing_to_do() {
     let stderr = text(&second.stderr);
     assert_eq!(mutating(&stderr), 0, "a second apply makes no mutating call:\n{stderr}");
     assert_eq!(calls(&stderr, "GetSecretValue"), 0);
+    // Issue 23, item 1: one apply reads and lints its spec once.
+    assert!(stderr.contains("Spec: read 1 time(s), linted 1 time(s)"), "{stderr}");
 }
 
 #[test]
@@ -364,7 +366,10 @@ fn a_second_apply_of_a_spec_is_refused_while_the_first_holds_its_lock() {
     // A lock left by a crashed apply is simulated by taking it from the library, then broken.
     let Some(w) = World::new() else { return };
     let aws = w.aws();
-    let held = w.rt.block_on(secmon_engine::lock::Lock::acquire(&aws, "secrets-monitoring")).unwrap();
+    let held = w
+        .rt
+        .block_on(secmon_engine::lock::Lock::acquire(std::sync::Arc::new(secmon_kinds::SdkCloud::new(aws.clone())), "secrets-monitoring"))
+        .unwrap();
     let out = w.secmon(&["apply", "-f", SEED, "--auto-approve", "--stats"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
@@ -752,7 +757,10 @@ fn the_trail_bucket_is_versioned_and_acl_free_by_default() {
 fn a_second_apply_can_wait_for_the_lock() {
     let Some(w) = World::new() else { return };
     let aws = w.aws();
-    let held = w.rt.block_on(secmon_engine::lock::Lock::acquire(&aws, "secrets-monitoring")).unwrap();
+    let held = w
+        .rt
+        .block_on(secmon_engine::lock::Lock::acquire(std::sync::Arc::new(secmon_kinds::SdkCloud::new(aws.clone())), "secrets-monitoring"))
+        .unwrap();
     let out = w.secmon(&["apply", "-f", SEED, "--auto-approve", "--lock-timeout", "2"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);

@@ -84,16 +84,6 @@ pub async fn backtest(
     Ok(BacktestReport { log_group, since, until, stored_bytes, pushed_down, monitors })
 }
 
-/// [`backtest`] through the AWS SDK.
-pub async fn backtest_aws(
-    spec: &Spec,
-    aws: &secmon_aws::Aws,
-    window: (i64, i64),
-    progress: &(dyn Fn(&str) + Sync),
-) -> Result<BacktestReport, EngineError> {
-    backtest(spec, &secmon_kinds::SdkCloud::new(aws.clone()), window, progress).await
-}
-
 fn fired(r: &MonitorReport) -> String {
     match r.run.notifications.len() {
         0 => "never fired".into(),

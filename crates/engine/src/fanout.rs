@@ -4,9 +4,9 @@
 //! - [`targets`]: the spec's listed accounts plus the active accounts of its OUs (AWS
 //!   Organizations, child OUs included), times its regions, narrowed by `--account` filters;
 //!   sorted, so output and exit codes are deterministic.
-//! - [`connect`]: an [`Aws`] acting in the target's account (STS AssumeRole of the spec's role,
-//!   the credentials' own account directly) and region, checked to be that account before
-//!   anything is read.
+//! - [`connect`]: a [`Cloud`] acting in the target's account (STS AssumeRole of the spec's
+//!   role, the credentials' own account directly) and region, checked to be that account
+//!   before anything is read; through the [`Connector`] seam, so it is tested offline.
 //! - [`spec_for`]: what a target deploys: the home region (the first) all of it, another region
 //!   the secrets only (the home region's multi-region trail records them).
 //!
@@ -14,7 +14,9 @@
 
 use std::fmt;
 
-use secmon_aws::Aws;
+use std::sync::Arc;
+
+use secmon_kinds::{Cloud, Connector, Role};
 use secmon_spec::{Spec, Targets};
 
 /// One place the spec applies.
@@ -61,11 +63,11 @@ pub enum TargetsError {
 
 /// The spec's targets: accounts (listed, and enumerated from OUs) times regions, narrowed to
 /// `only` (`ACCOUNT` or `ACCOUNT/REGION`), sorted by account then region order.
-pub async fn targets(base: &Aws, spec: &Spec, only: &[String]) -> Result<Vec<TargetId>, TargetsError> {
+pub async fn targets(connector: &dyn Connector, spec: &Spec, only: &[String]) -> Result<Vec<TargetId>, TargetsError> {
     let Some(t) = &spec.state.targets else { return Ok(Vec::new()) };
     let mut accounts = t.accounts.clone();
     for ou in &t.organizational_units {
-        for a in accounts_under(base, ou).await? {
+        for a in connector.accounts_under(ou).await.map_err(|e| TargetsError::Organizations { ou: ou.clone(), message: e.to_string() })? {
             if !accounts.contains(&a) {
                 accounts.push(a);
             }
@@ -75,11 +77,10 @@ pub async fn targets(base: &Aws, spec: &Spec, only: &[String]) -> Result<Vec<Tar
     // An organization trail lives in the management account: only it deploys the pipeline.
     let management = match spec.state.trail.as_ref().is_some_and(|t| t.organization) {
         true => {
-            let org = base.organizations.describe_organization().send().await.map_err(|e| TargetsError::Organizations {
-                ou: "(DescribeOrganization)".into(),
-                message: secmon_aws::AwsError::call("DescribeOrganization", e).to_string(),
-            })?;
-            let m = org.organization().and_then(|o| o.master_account_id()).unwrap_or_default().to_string();
+            let m = connector
+                .management_account()
+                .await
+                .map_err(|e| TargetsError::Organizations { ou: "(DescribeOrganization)".into(), message: e.to_string() })?;
             if !accounts.contains(&m) {
                 return Err(TargetsError::NoManagementAccount(m));
             }
@@ -87,8 +88,11 @@ pub async fn targets(base: &Aws, spec: &Spec, only: &[String]) -> Result<Vec<Tar
         }
         false => None,
     };
-    let regions: Vec<String> =
-        if t.regions.is_empty() { vec![spec.state.region.clone().unwrap_or_else(|| base.region.clone())] } else { t.regions.clone() };
+    let regions: Vec<String> = if t.regions.is_empty() {
+        vec![spec.state.region.clone().unwrap_or_else(|| connector.home().region().to_string())]
+    } else {
+        t.regions.clone()
+    };
     if regions.iter().all(String::is_empty) {
         return Err(TargetsError::NoRegion);
     }
@@ -123,58 +127,13 @@ fn selected(t: &TargetId, filter: &str) -> bool {
     }
 }
 
-/// The active accounts under an OU or root, its child OUs included (paged).
-async fn accounts_under(base: &Aws, parent: &str) -> Result<Vec<String>, TargetsError> {
-    let org = &base.organizations;
-    let fail = |e: String| TargetsError::Organizations { ou: parent.to_string(), message: e };
-    let mut out = Vec::new();
-    let mut parents = vec![parent.to_string()];
-    while let Some(p) = parents.pop() {
-        let mut pages = org.list_accounts_for_parent().parent_id(&p).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| fail(secmon_aws::AwsError::call("ListAccountsForParent", e).to_string()))?;
-            for a in page.accounts() {
-                let active =
-                    a.state().map(|s| s.as_str() == "ACTIVE").unwrap_or_else(|| a.status().is_some_and(|s| s.as_str() == "ACTIVE"));
-                if active {
-                    out.extend(a.id().map(str::to_string));
-                }
-            }
-        }
-        let mut children = org.list_organizational_units_for_parent().parent_id(&p).into_paginator().send();
-        while let Some(page) = children.next().await {
-            let page = page.map_err(|e| fail(secmon_aws::AwsError::call("ListOrganizationalUnitsForParent", e).to_string()))?;
-            parents.extend(page.organizational_units().iter().filter_map(|u| u.id().map(str::to_string)));
-        }
-    }
-    Ok(out)
-}
-
-/// One connection per account of `ids`: the credentials' own account directly, another
-/// through the spec's role. No call is made yet; each account's regions share its
-/// credentials, so the role is assumed once per account (and refreshed by the SDK).
-pub async fn accounts(base: &Aws, caller_account: &str, ids: &[TargetId], spec: &Targets) -> std::collections::BTreeMap<String, Aws> {
-    let mut out = std::collections::BTreeMap::new();
-    for t in ids {
-        if out.contains_key(&t.account) {
-            continue;
-        }
-        let aws = if t.account == caller_account {
-            base.clone()
-        } else {
-            base.assume(&t.account, &t.region, &spec.role_name, spec.external_id.as_deref()).await
-        };
-        out.insert(t.account.clone(), aws);
-    }
-    out
-}
-
-/// An [`Aws`] acting in `t`'s account (through `account`, from [`accounts`]) and region,
-/// checked with STS before anything is read.
-pub async fn connect(account: &Aws, t: &TargetId, spec: &Targets) -> Result<Aws, TargetError> {
+/// A [`Cloud`] acting in `t`'s account and region: the credentials' own (`caller_account`)
+/// directly, another through the spec's role; checked with STS before anything is read.
+pub async fn connect(connector: &dyn Connector, caller_account: &str, t: &TargetId, spec: &Targets) -> Result<Arc<dyn Cloud>, TargetError> {
+    let role = Role { name: spec.role_name.clone(), external_id: spec.external_id.clone() };
     let role_arn = format!("arn:aws:iam::{}:role/{}", t.account, spec.role_name);
-    let aws = account.in_region(&t.region);
-    let actual = aws.account_id().await.map_err(|e| TargetError::Assume {
+    let cloud = connector.connect(&t.account, &t.region, (t.account != caller_account).then_some(&role)).await;
+    let actual = cloud.account_id().await.map_err(|e| TargetError::Assume {
         target: t.to_string(),
         role_arn: role_arn.clone(),
         message: assume_message(&e.to_string(), &t.region),
@@ -182,7 +141,7 @@ pub async fn connect(account: &Aws, t: &TargetId, spec: &Targets) -> Result<Aws,
     if actual != t.account {
         return Err(TargetError::WrongAccount { target: t.to_string(), target_account: t.account.clone(), actual });
     }
-    Ok(aws)
+    Ok(cloud)
 }
 
 /// The SDK's message for a failed AssumeRole (the AWS error, out of the credential chain's

@@ -6,8 +6,12 @@
 //! - [`Session::open`]: refuse a spec whose patterns AWS would refuse (before any call), learn
 //!   the account, resolve the spec for it, and read the live state in one round.
 //! - [`Session::plan`]: compare, and [`unconfirmed`], the lint that needs live state.
-//! - [`load_plan`] and [`check_reviewed`]: a saved plan is applied only if it is still exactly
-//!   what a fresh plan would do, for the same spec, account and region.
+//! - [`planfile`] and [`check_reviewed`]: saved plans, of one target or many, written and
+//!   read in one place; one is applied only if it is still exactly what a fresh plan would
+//!   do, for the same spec, account and region.
+//! - [`run`]: one path for one target or many: connect ([`secmon_kinds::Connector`]), lock,
+//!   read, plan and apply each target, at most `--parallelism` at once, typed per-target
+//!   results.
 //! - [`Session::import_selection`]: what `secmon import` may take over, and why not.
 //! - [`verify`]: the checks of the live pipeline.
 //! - [`lock::Lock`]: one apply of a spec at a time per account and region; `plan` takes none.
@@ -23,12 +27,19 @@ pub mod backtest;
 pub mod fanout;
 pub mod lock;
 pub mod permissions;
+pub mod planfile;
+pub mod run;
 
 use std::path::Path;
 
-use secmon_aws::{Aws, AwsError};
-use secmon_diff::{DiffError, Plan, PlanOptions, FORMAT_VERSION};
-use secmon_kinds::{Cloud, KindError, LiveState, Resource, SdkCloud, Target};
+use std::sync::Arc;
+
+pub use planfile::{load_plan, write};
+use secmon_aws::AwsError;
+use secmon_diff::{DiffError, Plan, PlanOptions};
+/// The seam a run works through, for the CLI to connect it (the SDK) and to count its calls.
+pub use secmon_kinds::{CallCounts, Cloud, Connector, SdkConnector};
+use secmon_kinds::{KindError, LiveState, Resource, Target};
 use secmon_spec::{DesiredState, Diagnostic, Severity, Spec, SpecError};
 
 /// Why a command stops. Each names what it is about and, where there is one, the way out.
@@ -46,6 +57,10 @@ pub enum EngineError {
     Targets(#[from] fanout::TargetsError),
     #[error(transparent)]
     Target(#[from] fanout::TargetError),
+    #[error("this command works on one target of a spec with `targets`: name it with --account ACCOUNT/REGION (targets: {0})")]
+    OneTarget(String),
+    #[error("the credentials' own account cannot be read, so no target can be reached: {0}")]
+    Unreachable(String),
     #[error("backtest: {0}")]
     Backtest(String),
     #[error("{path}: {message}")]
@@ -79,7 +94,8 @@ pub enum EngineError {
 /// A spec read against live AWS: everything plan, apply, destroy and import start from.
 pub struct Session {
     pub spec: Spec,
-    pub aws: Aws,
+    /// The connection the spec was read through, and its changes are made through.
+    pub cloud: Arc<dyn Cloud>,
     /// The spec resolved for the account and region (`${account_id}` expanded).
     pub state: DesiredState,
     pub target: Target,
@@ -98,24 +114,19 @@ pub fn refuse_invalid_patterns(spec: &Spec) -> Result<(), EngineError> {
 }
 
 /// The account the credentials act in and the spec resolved for it.
-async fn resolve(spec: &Spec, aws: &Aws) -> Result<(DesiredState, Target), EngineError> {
-    let account_id = aws.account_id().await?;
-    let state = spec.state.resolve(&account_id, &aws.region)?;
-    let target = Target { account_id, region: aws.region.clone() };
+async fn resolve(spec: &Spec, cloud: &dyn Cloud) -> Result<(DesiredState, Target), EngineError> {
+    let account_id = cloud.account_id().await?;
+    let state = spec.state.resolve(&account_id, cloud.region())?;
+    let target = Target { account_id, region: cloud.region().to_string() };
     Ok((state, target))
 }
 
 impl Session {
-    /// Reads the live state of `spec` through `aws` (already connected, so that its call
-    /// counts can be shown even when this fails).
-    pub async fn open(spec: Spec, aws: &Aws) -> Result<Session, EngineError> {
-        refuse_invalid_patterns(&spec)?;
-        let read = SdkCloud::new(aws.clone()).read_spec(&spec.state).await?;
-        Ok(Session { spec, aws: aws.clone(), state: read.state, target: read.target, desired: read.desired, live: read.live })
-    }
-
-    pub fn cloud(&self) -> SdkCloud {
-        SdkCloud::new(self.aws.clone())
+    /// Reads the live state of `spec` (its patterns already judged: [`run::Run::new`]) through
+    /// `cloud`.
+    pub async fn open(spec: Spec, cloud: Arc<dyn Cloud>) -> Result<Session, EngineError> {
+        let read = cloud.read_spec(&spec.state).await?;
+        Ok(Session { spec, cloud, state: read.state, target: read.target, desired: read.desired, live: read.live })
     }
 
     /// Writes the live state as JSON (golden fixtures, bug reports).
@@ -220,10 +231,10 @@ pub struct ImportSelection {
 }
 
 /// The checks of the live pipeline, and the active tests `opts` asks for.
-pub async fn verify(spec: &Spec, aws: &Aws, opts: &secmon_verify::Options) -> Result<secmon_verify::Report, EngineError> {
-    let (state, target) = resolve(spec, aws).await?;
-    let mut report = secmon_verify::verify(&SdkCloud::new(aws.clone()), &state, &target, opts).await?;
-    report.checks.extend(secmon_verify::exercise(aws, &state, &target.account_id, opts).await);
+pub async fn verify(spec: &Spec, cloud: &dyn Cloud, opts: &secmon_verify::Options) -> Result<secmon_verify::Report, EngineError> {
+    let (state, target) = resolve(spec, cloud).await?;
+    let mut report = secmon_verify::verify(cloud, &state, &target, opts).await?;
+    report.checks.extend(secmon_verify::exercise(cloud, &state, &target.account_id, opts).await);
     Ok(report)
 }
 
@@ -271,18 +282,6 @@ pub fn preflight(plan: &Plan, opts: &secmon_apply::ApplyOptions) -> Result<(), E
     }
 }
 
-/// Reads a plan saved by `secmon plan -o FILE`.
-pub fn load_plan(path: &Path) -> Result<Plan, EngineError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| EngineError::File { path: file.clone(), message: e.to_string() })?;
-    let saved: Plan =
-        serde_json::from_str(&text).map_err(|e| EngineError::File { path: file.clone(), message: format!("not a secmon plan: {e}") })?;
-    if saved.format_version != FORMAT_VERSION {
-        return Err(EngineError::PlanFormat { path: file, found: saved.format_version, expected: FORMAT_VERSION });
-    }
-    Ok(saved)
-}
-
 /// A reviewed plan is applied only when a fresh plan would do exactly the same changes, for the
 /// same spec, account and region (reasons, being for humans, may differ).
 pub fn check_reviewed(saved: &Plan, fresh: &Plan, path: &Path) -> Result<(), EngineError> {
@@ -300,14 +299,10 @@ pub fn check_reviewed(saved: &Plan, fresh: &Plan, path: &Path) -> Result<(), Eng
     Ok(())
 }
 
-pub fn write(path: &Path, text: &str) -> Result<(), EngineError> {
-    std::fs::write(path, text).map_err(|e| EngineError::File { path: path.display().to_string(), message: e.to_string() })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use secmon_diff::{Action, Step};
+    use secmon_diff::{Action, Step, FORMAT_VERSION};
 
     fn plan(spec: &str, account: &str, steps: Vec<Step>) -> Plan {
         Plan {

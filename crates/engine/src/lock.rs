@@ -23,7 +23,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use secmon_aws::{error_code, Aws, AwsError};
+use secmon_kinds::lock_store::not_found;
+use secmon_kinds::LockStore;
 
 use crate::EngineError;
 
@@ -56,9 +57,8 @@ fn generation_of(stream: &str) -> Option<u64> {
 }
 
 /// A lock held by this process, renewed in the background until released.
-#[derive(Debug)]
 pub struct Lock {
-    aws: Aws,
+    store: Arc<dyn LockStore>,
     spec: String,
     stream: String,
     pub id: String,
@@ -149,12 +149,6 @@ fn who_from(env: &dyn Fn(&str) -> Option<String>, host: String) -> String {
     out
 }
 
-fn call<E: secmon_aws::ProvideErrorMetadata + std::error::Error + 'static>(
-    op: &'static str,
-) -> impl FnOnce(secmon_aws::SdkError<E, secmon_aws::HttpResponse>) -> EngineError {
-    move |e| EngineError::Aws(AwsError::call(op, e))
-}
-
 /// What one look at the lock group found.
 enum Found {
     /// No lease stream: free, the next generation is 1.
@@ -163,30 +157,32 @@ enum Found {
     Held { generation: u64, holder: Holder },
 }
 
+impl std::fmt::Debug for Lock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lock").field("spec", &self.spec).field("stream", &self.stream).field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
 impl Lock {
     /// Takes the lock of `spec`, or says who holds it. A holder silent for longer than [`LEASE`]
     /// is taken over.
-    pub async fn acquire(aws: &Aws, spec: &str) -> Result<Lock, EngineError> {
+    pub async fn acquire(store: Arc<dyn LockStore>, spec: &str) -> Result<Lock, EngineError> {
         let group = lock_group(spec);
-        ensure_group(aws, spec, &group).await?;
-        let (generation, dead) = match look(aws, &group).await? {
+        ensure_group(&*store, spec, &group).await?;
+        let (generation, dead) = match look(&*store, &group).await? {
             Found::Free => (1, None),
             Found::Held { generation, holder } if holder.expired(now_ms()) => (generation + 1, Some(holder)),
             Found::Held { holder, .. } => return Err(locked(spec, &holder)),
         };
         let stream = stream_name(generation);
-        match aws.locks.create_log_stream().log_group_name(&group).log_stream_name(&stream).send().await {
-            Ok(_) => {}
+        if !store.create_stream(&group, &stream).await? {
             // Another apply took this generation first.
-            Err(e) if error_code(&e) == Some("ResourceAlreadyExistsException") => {
-                let holder = holder_of(aws, &group, &stream).await?;
-                return Err(locked(spec, &holder));
-            }
-            Err(e) => return Err(call("CreateLogStream")(e)),
+            let holder = holder_of(&*store, &group, &stream).await?;
+            return Err(locked(spec, &holder));
         }
         let me = Holder { id: new_id(), who: who(), since: now_ms(), last_heard: now_ms() };
         let mut lock = Lock {
-            aws: aws.clone(),
+            store: store.clone(),
             spec: spec.to_string(),
             stream: stream.clone(),
             id: me.id.clone(),
@@ -195,9 +191,9 @@ impl Lock {
             lost: Arc::new(AtomicBool::new(false)),
             renewer: None,
         };
-        if let Err(e) = put_event(aws, &group, &stream, me.since, &me.event()).await {
-            let _ = delete_stream(aws, &group, &stream).await;
-            return Err(e);
+        if let Err(e) = store.put_event(&group, &stream, me.since, &me.event()).await {
+            let _ = store.delete_stream(&group, &stream).await;
+            return Err(e.into());
         }
         if let Some(dead) = dead {
             tracing::warn!(spec, "took over the lock of {}", dead.who);
@@ -207,20 +203,25 @@ impl Lock {
         // The dead generation below ours: nobody renews it any more (earlier ones were removed
         // by the take-over that ended them).
         if generation > 1 {
-            delete_stream(aws, &group, &stream_name(generation - 1)).await?;
+            store.delete_stream(&group, &stream_name(generation - 1)).await?;
         }
-        lock.renewer = Some(tokio::spawn(renew(aws.clone(), group, stream, me.id.clone(), lock.lost.clone())));
+        lock.renewer = Some(tokio::spawn(renew(store, group, stream, me.id.clone(), lock.lost.clone(), RENEW_EVERY)));
         Ok(lock)
     }
 
     /// [`Lock::acquire`], trying again every 2 s for up to `timeout` while another apply holds
     /// the lock (`on_wait` hears the holder once), then refusing as the holder's error says. A
     /// holder that dies while we wait is taken over once its lease runs out.
-    pub async fn acquire_waiting(aws: &Aws, spec: &str, timeout: Duration, on_wait: impl Fn(&str)) -> Result<Lock, EngineError> {
+    pub async fn acquire_waiting(
+        store: Arc<dyn LockStore>,
+        spec: &str,
+        timeout: Duration,
+        on_wait: impl Fn(&str),
+    ) -> Result<Lock, EngineError> {
         let deadline = std::time::Instant::now() + timeout;
         let mut said = false;
         loop {
-            match Lock::acquire(aws, spec).await {
+            match Lock::acquire(store.clone(), spec).await {
                 Err(EngineError::Locked { holder, .. }) if std::time::Instant::now() < deadline => {
                     if !said {
                         on_wait(&holder);
@@ -243,18 +244,15 @@ impl Lock {
     pub async fn release(mut self) -> Result<(), EngineError> {
         self.stop_renewing();
         let group = lock_group(&self.spec);
-        delete_stream(&self.aws, &group, &self.stream).await?;
-        let key = spec_key_arn(&self.aws, &self.spec).await;
-        encrypt_group(&self.aws, &group, key).await
+        self.store.delete_stream(&group, &self.stream).await?;
+        let key = spec_key_arn(&*self.store, &self.spec).await;
+        encrypt_group(&*self.store, &group, key).await
     }
 
     /// Releases the lock and removes the spec's lock group: `destroy` leaves nothing behind.
     pub async fn release_and_remove(mut self) -> Result<(), EngineError> {
         self.stop_renewing();
-        match self.aws.locks.delete_log_group().log_group_name(lock_group(&self.spec)).send().await {
-            Err(e) if error_code(&e) != Some("ResourceNotFoundException") => Err(call("DeleteLogGroup")(e)),
-            _ => Ok(()),
-        }
+        Ok(self.store.delete_lock_group(&lock_group(&self.spec)).await?)
     }
 
     fn stop_renewing(&mut self) {
@@ -276,17 +274,16 @@ fn locked(spec: &str, holder: &Holder) -> EngineError {
     EngineError::Locked { spec: spec.to_string(), holder: describe(holder), id: holder.id.clone() }
 }
 
-/// Renews the lease until aborted; marks it lost when a renewal fails for longer than the lease
-/// or the stream is gone (taken over, or broken by force-unlock).
-async fn renew(aws: Aws, group: String, stream: String, id: String, lost: Arc<AtomicBool>) {
+/// Renews the lease every `every` until aborted; marks it lost when a renewal fails for longer
+/// than the lease or the stream is gone (taken over, or broken by force-unlock).
+async fn renew(store: Arc<dyn LockStore>, group: String, stream: String, id: String, lost: Arc<AtomicBool>, every: Duration) {
     let mut last_ok = now_ms();
     loop {
-        tokio::time::sleep(RENEW_EVERY).await;
-        match put_event(&aws, &group, &stream, now_ms(), &format!("renew id={id}")).await {
+        tokio::time::sleep(every).await;
+        match store.put_event(&group, &stream, now_ms(), &format!("renew id={id}")).await {
             Ok(()) => last_ok = now_ms(),
             Err(e) => {
-                let gone = matches!(&e, EngineError::Aws(a) if a.code() == Some("ResourceNotFoundException"));
-                if gone || now_ms() - last_ok > LEASE.as_millis() as i64 {
+                if not_found(&e) || now_ms() - last_ok > LEASE.as_millis() as i64 {
                     tracing::error!("the apply lock was lost ({e}): another apply may run at the same time");
                     lost.store(true, Ordering::SeqCst);
                     return;
@@ -297,150 +294,66 @@ async fn renew(aws: Aws, group: String, stream: String, id: String, lost: Arc<At
     }
 }
 
-async fn put_event(aws: &Aws, group: &str, stream: &str, at: i64, message: &str) -> Result<(), EngineError> {
-    let event = secmon_aws::logs::types::InputLogEvent::builder().timestamp(at).message(message).build().expect("event");
-    aws.locks
-        .put_log_events()
-        .log_group_name(group)
-        .log_stream_name(stream)
-        .log_events(event)
-        .send()
-        .await
-        .map_err(call("PutLogEvents"))?;
-    Ok(())
-}
-
 /// Creates the spec's lock group when missing (tagged, with a retention), and encrypts it with
 /// the spec's key once that key exists. Encryption is best effort: without it the lock works.
-async fn ensure_group(aws: &Aws, spec: &str, group: &str) -> Result<(), EngineError> {
-    let key = spec_key_arn(aws, spec).await;
+async fn ensure_group(store: &dyn LockStore, spec: &str, group: &str) -> Result<(), EngineError> {
+    let key = spec_key_arn(store, spec).await;
     // Not the ownership tag: the lock is no resource of the pipeline, and a plan must not see it.
-    let create = || aws.locks.create_log_group().log_group_name(group).tags(LOCK_TAG, spec);
-    let created = match &key {
-        Some(k) => match create().kms_key_id(k).send().await {
-            // The key's policy does not admit the lock group yet (a key imported, not yet
-            // converged): the lock works unencrypted, and is encrypted by a later apply.
-            Err(e) if matches!(error_code(&e), Some("AccessDeniedException") | Some("InvalidParameterException")) => {
-                tracing::warn!("the lock group {group} is created unencrypted: {}", AwsError::call("CreateLogGroup", e));
-                create().send().await
-            }
-            other => other,
-        },
-        None => create().send().await,
-    };
-    match created {
-        Ok(_) => {
-            let retention = aws.locks.put_retention_policy().log_group_name(group).retention_in_days(RETENTION_DAYS).send().await;
-            retention.map_err(call("PutRetentionPolicy"))?;
-            return Ok(());
-        }
-        Err(e) if error_code(&e) == Some("ResourceAlreadyExistsException") => {}
-        Err(e) => return Err(call("CreateLogGroup")(e)),
+    if store.create_lock_group(group, (LOCK_TAG, spec), RETENTION_DAYS, key.as_deref()).await? {
+        return Ok(());
     }
-    encrypt_group(aws, group, key).await
+    encrypt_group(store, group, key).await
 }
 
 /// Associates the spec's key with the lock group when it has none yet (best effort: the lock
 /// works unencrypted). Called on acquire and on release, so that the first apply, which creates
 /// the key after taking the lock, leaves the group encrypted.
-async fn encrypt_group(aws: &Aws, group: &str, key: Option<String>) -> Result<(), EngineError> {
-    let Some(key) = key else { return Ok(()) };
-    let described = aws.locks.describe_log_groups().log_group_name_prefix(group).send().await.map_err(call("DescribeLogGroups"))?;
-    let encrypted = described.log_groups().iter().any(|g| g.log_group_name() == Some(group) && g.kms_key_id().is_some());
-    if !encrypted {
-        if let Err(e) = aws.locks.associate_kms_key().log_group_name(group).kms_key_id(&key).send().await {
-            tracing::warn!("the lock group {group} is not encrypted yet: {}", AwsError::call("AssociateKmsKey", e));
-        }
+async fn encrypt_group(store: &dyn LockStore, group: &str, key: Option<String>) -> Result<(), EngineError> {
+    match key {
+        Some(key) => Ok(store.encrypt_lock_group(group, &key).await?),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The ARN of the spec's own key, when it exists (alias `alias/secmon/<spec>`).
-async fn spec_key_arn(aws: &Aws, spec: &str) -> Option<String> {
-    let described = aws.kms.describe_key().key_id(format!("alias/secmon/{spec}")).send().await.ok()?;
-    let meta = described.key_metadata()?;
-    meta.enabled().then(|| meta.arn().map(str::to_string)).flatten()
+async fn spec_key_arn(store: &dyn LockStore, spec: &str) -> Option<String> {
+    store.enabled_key_arn(&format!("alias/secmon/{spec}")).await.ok().flatten()
 }
 
 /// The newest lease stream of `group` and its holder.
-async fn look(aws: &Aws, group: &str) -> Result<Found, EngineError> {
-    let mut newest: Option<(u64, i64)> = None;
-    let mut pages = aws.locks.describe_log_streams().log_group_name(group).log_stream_name_prefix(STREAM_PREFIX).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        for s in page.map_err(call("DescribeLogStreams"))?.log_streams() {
-            if let Some(g) = s.log_stream_name().and_then(generation_of) {
-                if newest.is_none_or(|(n, _)| g > n) {
-                    newest = Some((g, s.creation_time().unwrap_or_default()));
-                }
-            }
-        }
-    }
+async fn look(store: &dyn LockStore, group: &str) -> Result<Found, EngineError> {
+    let newest = store
+        .streams(group, STREAM_PREFIX)
+        .await?
+        .into_iter()
+        .filter_map(|s| generation_of(&s.name).map(|g| (g, s.created_ms)))
+        .max_by_key(|(g, _)| *g);
     let Some((generation, created)) = newest else { return Ok(Found::Free) };
     let stream = stream_name(generation);
-    let mut holder = match first_event(aws, group, &stream).await? {
+    let mut holder = match store.edge_event(group, &stream, true).await? {
         Some((message, at)) => Holder::parse(&message, at),
         // Taken a moment ago, its first event not written yet: alive since its creation.
         None => Holder { id: "?".into(), who: "?".into(), since: created, last_heard: created },
     };
-    if let Some((_, at)) = last_event(aws, group, &stream).await? {
+    if let Some((_, at)) = store.edge_event(group, &stream, false).await? {
         holder.last_heard = holder.last_heard.max(at);
     }
     Ok(Found::Held { generation, holder })
 }
 
-async fn holder_of(aws: &Aws, group: &str, stream: &str) -> Result<Holder, EngineError> {
-    Ok(match first_event(aws, group, stream).await? {
+async fn holder_of(store: &dyn LockStore, group: &str, stream: &str) -> Result<Holder, EngineError> {
+    Ok(match store.edge_event(group, stream, true).await? {
         Some((message, at)) => Holder::parse(&message, at),
         None => Holder { id: "?".into(), who: "?".into(), since: now_ms(), last_heard: now_ms() },
     })
 }
 
-/// The first or last event of a stream, following the tokens: "This operation can return empty
-/// results while there are more log events available through the token" (GetLogEvents API
-/// reference; issue 22, finding 9). The end is reached when the token comes back unchanged.
-async fn edge_event(aws: &Aws, group: &str, stream: &str, from_head: bool) -> Result<Option<(String, i64)>, EngineError> {
-    let mut token: Option<String> = None;
-    for _ in 0..100 {
-        let request = aws.locks.get_log_events().log_group_name(group).log_stream_name(stream).start_from_head(from_head).limit(1);
-        let page = match request.set_next_token(token.clone()).send().await {
-            Ok(p) => p,
-            Err(e) if error_code(&e) == Some("ResourceNotFoundException") => return Ok(None),
-            Err(e) => return Err(call("GetLogEvents")(e)),
-        };
-        let event = if from_head { page.events().first() } else { page.events().last() };
-        if let Some(e) = event {
-            return Ok(Some((e.message().unwrap_or_default().to_string(), e.timestamp().unwrap_or_default())));
-        }
-        let next = if from_head { page.next_forward_token() } else { page.next_backward_token() }.map(str::to_string);
-        if next.is_none() || next == token {
-            return Ok(None);
-        }
-        token = next;
-    }
-    Ok(None)
-}
-
-async fn first_event(aws: &Aws, group: &str, stream: &str) -> Result<Option<(String, i64)>, EngineError> {
-    edge_event(aws, group, stream, true).await
-}
-
-async fn last_event(aws: &Aws, group: &str, stream: &str) -> Result<Option<(String, i64)>, EngineError> {
-    edge_event(aws, group, stream, false).await
-}
-
-async fn delete_stream(aws: &Aws, group: &str, stream: &str) -> Result<(), EngineError> {
-    match aws.locks.delete_log_stream().log_group_name(group).log_stream_name(stream).send().await {
-        Err(e) if error_code(&e) != Some("ResourceNotFoundException") => Err(call("DeleteLogStream")(e)),
-        _ => Ok(()),
-    }
-}
-
 /// Who holds the lock of `spec`, if anyone.
-pub async fn holder(aws: &Aws, spec: &str) -> Result<Option<Holder>, EngineError> {
-    Ok(match look(aws, &lock_group(spec)).await {
+pub async fn holder(store: &dyn LockStore, spec: &str) -> Result<Option<Holder>, EngineError> {
+    Ok(match look(store, &lock_group(spec)).await {
         Ok(Found::Held { holder, .. }) => Some(holder),
         Ok(Found::Free) => None,
-        Err(EngineError::Aws(e)) if e.code() == Some("ResourceNotFoundException") => None,
+        Err(EngineError::Kind(e)) if not_found(&e) => None,
         Err(e) => return Err(e),
     })
 }
@@ -457,15 +370,15 @@ fn describe(h: &Holder) -> String {
 /// Breaks the lock of `spec` if its id is `id` (the one a refusal named): for a holder that
 /// crashed, when waiting out its lease is not wanted. Refuses when another holder has taken the
 /// lock since, and when the holder cannot be read (never a wildcard).
-pub async fn force_unlock(aws: &Aws, spec: &str, id: &str) -> Result<(), EngineError> {
+pub async fn force_unlock(store: &dyn LockStore, spec: &str, id: &str) -> Result<(), EngineError> {
     let group = lock_group(spec);
-    match look(aws, &group).await {
+    match look(store, &group).await {
         Ok(Found::Held { generation, holder }) if holder.id == id && id != "?" => {
-            delete_stream(aws, &group, &stream_name(generation)).await
+            Ok(store.delete_stream(&group, &stream_name(generation)).await?)
         }
         Ok(Found::Held { holder, .. }) => Err(locked(spec, &holder)),
         Ok(Found::Free) => Ok(()),
-        Err(EngineError::Aws(e)) if e.code() == Some("ResourceNotFoundException") => Ok(()),
+        Err(EngineError::Kind(e)) if not_found(&e) => Ok(()),
         Err(e) => Err(e),
     }
 }
@@ -473,6 +386,103 @@ pub async fn force_unlock(aws: &Aws, spec: &str, id: &str) -> Result<(), EngineE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secmon_kinds::FakeCloud;
+
+    const SPEC: &str = "secrets-monitoring";
+
+    fn account() -> Arc<FakeCloud> {
+        Arc::new(FakeCloud::new("123456789012", "us-east-1"))
+    }
+
+    /// A holder that took generation `n` at `since_ms` and was last heard at `last_ms`.
+    async fn held_by_someone(cloud: &FakeCloud, generation: u64, since_ms: i64, last_ms: i64) {
+        let group = lock_group(SPEC);
+        cloud.create_lock_group(&group, (LOCK_TAG, SPEC), RETENTION_DAYS, None).await.unwrap();
+        cloud.create_stream(&group, &stream_name(generation)).await.unwrap();
+        LockStore::put_event(cloud, &group, &stream_name(generation), since_ms, "id=dead0001 who=ci@runner:pid1").await.unwrap();
+        LockStore::put_event(cloud, &group, &stream_name(generation), last_ms, "renew id=dead0001").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_second_apply_is_refused_with_the_holder_until_the_first_releases() {
+        let cloud = account();
+        let first = Lock::acquire(cloud.clone(), SPEC).await.unwrap();
+        let group = &cloud.lock_groups()[&lock_group(SPEC)];
+        assert_eq!(group.tag, (LOCK_TAG.to_string(), SPEC.to_string()), "tagged as the spec's lock, not as a resource");
+        assert_eq!(group.retention_days, 365);
+        let Err(EngineError::Locked { holder, id, .. }) = Lock::acquire(cloud.clone(), SPEC).await else { panic!("not refused") };
+        assert_eq!(id, first.id);
+        assert!(holder.contains(":pid"), "{holder}");
+        first.release().await.unwrap();
+        assert!(cloud.lock_groups()[&lock_group(SPEC)].streams.is_empty(), "released: no lease left");
+        Lock::acquire(cloud.clone(), SPEC).await.unwrap().release().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_holder_silent_for_a_lease_is_taken_over_and_its_stream_removed() {
+        let cloud = account();
+        let long_ago = now_ms() - 10 * LEASE.as_millis() as i64;
+        held_by_someone(&cloud, 3, long_ago, long_ago + 1000).await;
+        let lock = Lock::acquire(cloud.clone(), SPEC).await.unwrap();
+        assert!(lock.took_over.as_deref().is_some_and(|w| w.starts_with("ci@runner:pid1")), "{:?}", lock.took_over);
+        assert_eq!(lock.took_over_since, Some(long_ago / 1000), "what the dead holder made since then is recovered");
+        let streams: Vec<String> = cloud.lock_groups()[&lock_group(SPEC)].streams.keys().cloned().collect();
+        assert_eq!(streams, vec![stream_name(4)], "the next generation, the dead one removed");
+        lock.release().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_live_holder_is_never_taken_over() {
+        let cloud = account();
+        held_by_someone(&cloud, 1, now_ms() - 2 * LEASE.as_millis() as i64, now_ms() - 1000).await;
+        let refused = Lock::acquire(cloud.clone(), SPEC).await.unwrap_err();
+        assert!(matches!(refused, EngineError::Locked { ref id, .. } if id == "dead0001"), "{refused}");
+    }
+
+    #[tokio::test]
+    async fn force_unlock_breaks_only_the_named_holder() {
+        let cloud = account();
+        held_by_someone(&cloud, 1, now_ms(), now_ms()).await;
+        assert!(force_unlock(&*cloud, SPEC, "someone-else").await.is_err(), "another id is refused");
+        assert!(force_unlock(&*cloud, SPEC, "?").await.is_err(), "never a wildcard");
+        force_unlock(&*cloud, SPEC, "dead0001").await.unwrap();
+        assert!(holder(&*cloud, SPEC).await.unwrap().is_none());
+        force_unlock(&FakeCloud::new("1", "r"), SPEC, "x").await.expect("no lock group: nothing to break");
+    }
+
+    #[tokio::test]
+    async fn destroy_removes_the_lock_group_and_the_group_is_encrypted_once_the_key_exists() {
+        let cloud = account();
+        let lock = Lock::acquire(cloud.clone(), SPEC).await.unwrap();
+        assert_eq!(cloud.lock_groups()[&lock_group(SPEC)].key, None, "no key yet: the lock works unencrypted");
+        // The first apply creates the key while holding the lock: the release encrypts the group.
+        cloud.put_key_alias(&format!("alias/secmon/{SPEC}"), "arn:aws:kms:us-east-1:123456789012:key/k");
+        lock.release().await.unwrap();
+        assert_eq!(cloud.lock_groups()[&lock_group(SPEC)].key.as_deref(), Some("arn:aws:kms:us-east-1:123456789012:key/k"));
+        let lock = Lock::acquire(cloud.clone(), SPEC).await.unwrap();
+        lock.release_and_remove().await.unwrap();
+        assert!(cloud.lock_groups().is_empty(), "destroy leaves no lock group behind");
+    }
+
+    #[tokio::test]
+    async fn a_holder_whose_stream_is_gone_knows_it_lost_the_lock() {
+        let cloud = account();
+        let lock = Lock::acquire(cloud.clone(), SPEC).await.unwrap();
+        force_unlock(&*cloud, SPEC, &lock.id).await.unwrap();
+        let lost = Arc::new(AtomicBool::new(false));
+        let renewer = renew(cloud.clone(), lock_group(SPEC), lock.stream.clone(), lock.id.clone(), lost.clone(), Duration::from_millis(5));
+        tokio::time::timeout(Duration::from_secs(5), renewer).await.expect("the renewer stops");
+        assert!(lost.load(Ordering::SeqCst), "the next renewal finds the stream gone");
+    }
+
+    #[tokio::test]
+    async fn a_failed_first_event_leaves_no_stream_behind() {
+        let cloud = account();
+        cloud.fail("lock put_event", "ThrottlingException", secmon_kinds::fake::Timing::Before, 1);
+        assert!(Lock::acquire(cloud.clone(), SPEC).await.is_err());
+        assert!(cloud.lock_groups()[&lock_group(SPEC)].streams.is_empty(), "a stream without holder would block the next apply");
+        Lock::acquire(cloud.clone(), SPEC).await.expect("the next apply takes it").release().await.unwrap();
+    }
 
     #[test]
     fn the_holder_is_read_back_from_its_event() {

@@ -73,7 +73,7 @@ pub struct SpecRead {
 
 /// Reading live state and executing changes: everything secmon asks of AWS while planning and
 /// applying.
-pub trait Cloud: Send + Sync {
+pub trait Cloud: crate::LockStore + crate::Exercise + Send + Sync {
     fn region(&self) -> &str;
 
     /// The account the credentials act in.
@@ -148,6 +148,23 @@ pub trait Cloud: Send + Sync {
 
     /// Tags `live` as owned by `spec` (secmon import).
     fn adopt<'a>(&'a self, spec: &'a str, live: &'a Resource, desired: &'a Resource) -> BoxFuture<'a, Result<(), KindError>>;
+
+    /// The calls made through this connection so far, for `--stats`; none where nothing is
+    /// counted.
+    fn call_counts(&self) -> CallCounts {
+        CallCounts::default()
+    }
+}
+
+/// The calls one connection made: the pipeline's, and the apply lock's apart.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounts {
+    pub calls: Vec<secmon_aws::CallCount>,
+    pub total: u64,
+    pub mutating: u64,
+    pub lock: Vec<secmon_aws::CallCount>,
+    pub lock_total: u64,
+    pub lock_mutating: u64,
 }
 
 /// Tags a taggable resource with the digest of what was just written (`secmon:applied`), so
@@ -313,6 +330,18 @@ impl Cloud for SdkCloud {
                 Ok(())
             }),
             Op::Delete => change.before().kind.def().delete(aws, ctx, change.before()),
+        }
+    }
+
+    fn call_counts(&self) -> CallCounts {
+        let (stats, lock) = (&self.aws.stats, &self.aws.lock_stats);
+        CallCounts {
+            calls: stats.snapshot(),
+            total: stats.total(),
+            mutating: stats.mutating(),
+            lock: lock.snapshot(),
+            lock_total: lock.total(),
+            lock_mutating: lock.mutating(),
         }
     }
 

@@ -19,9 +19,12 @@
 
 pub mod check;
 pub mod cloud;
+pub mod connect;
 pub mod contract;
+pub mod exercise;
 pub mod fake;
 pub mod graph;
+pub mod lock_store;
 pub mod model;
 pub mod policy;
 mod read;
@@ -43,8 +46,11 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 pub use check::{Check, FilterEvidence, Status, VerifyCtx};
-pub use cloud::{Change, Cloud, ExecCtx, Op, SdkCloud, SpecRead};
-pub use fake::FakeCloud;
+pub use cloud::{CallCounts, Change, Cloud, ExecCtx, Op, SdkCloud, SpecRead};
+pub use connect::{Connector, Role, SdkConnector};
+pub use exercise::Exercise;
+pub use fake::{FakeCloud, FakeConnector, Pipeline};
+pub use lock_store::{LockStore, StreamInfo};
 pub use model::{normalize_arn, LiveResource, LiveState, Resource, Target, APPLIED_TAG, OWNER_TAG, ROLE_PATH, VALUE_VERSION_TAG};
 pub use secmon_aws::{Aws, AwsError};
 use secmon_spec::DesiredState;

@@ -79,8 +79,17 @@ pub fn alarm_problems(a: &Alarm, metric: &Metric) -> Vec<AlarmProblem> {
     out
 }
 
+/// How many times this process has linted a spec: `--stats` shows it (issue 23, item 1).
+static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many times [`lint`] ran in this process.
+pub fn runs() -> usize {
+    RUNS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Every finding for the spec's monitors.
 pub fn lint(spec: &Spec) -> Vec<Diagnostic> {
+    RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut out = Vec::new();
     for (i, m) in spec.state.monitors.iter().enumerate() {
         lint_monitor(spec, i, m, &mut out);

@@ -58,9 +58,19 @@ fn read_bounded(path: &Path) -> Result<String, SpecError> {
     Ok(text)
 }
 
+/// How many times this process has read a spec (text parsed and validated): `--stats` shows
+/// it, so that a test can hold a command to reading its spec once (issue 23, item 1).
+static READS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many specs this process has read so far ([`Spec::parse`], [`Spec::parse_partial`]).
+pub fn reads() -> usize {
+    READS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 impl Spec {
     /// Parses and validates spec text; `file` names the source in diagnostics.
     pub fn parse(text: &str, file: &str) -> Result<Spec, SpecError> {
+        READS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         load::Loader::new(file).load(text)
     }
 
@@ -72,6 +82,7 @@ impl Spec {
     /// Every diagnostic of spec text, and the spec as far as it could be read (invalid parts
     /// left out), for `validate`, which reports the errors of every stage in one run.
     pub fn parse_partial(text: &str, file: &str) -> (Option<Spec>, Vec<Diagnostic>) {
+        READS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         load::Loader::new(file).load_partial(text)
     }
 

@@ -30,7 +30,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use secmon_aws::Aws;
 use secmon_kinds::{desired_resources, Change, Cloud, ExecCtx, Kind, KindError, Op, Target, VerifyCtx};
 use secmon_spec::DesiredState;
 
@@ -170,15 +169,15 @@ async fn resend_confirmations(
 }
 
 /// The seeds' active tests, each asked for explicitly: `trigger` reads the first secret once
-/// and follows the event; `notify_test` sends a test notification. Through the SDK: these
-/// exercise AWS itself, so only the emulator tests can prove them.
-pub async fn exercise(aws: &Aws, state: &DesiredState, account_id: &str, opts: &Options) -> Vec<Check> {
+/// and follows the event; `notify_test` sends a test notification. Their stages are tested
+/// against [`secmon_kinds::FakeCloud`]; what AWS does after them only a real account shows.
+pub async fn exercise(cloud: &dyn Cloud, state: &DesiredState, account_id: &str, opts: &Options) -> Vec<Check> {
     let mut checks = Vec::new();
     if let Some(timeout) = opts.trigger {
-        checks.extend(trigger::run(aws, state, timeout, opts.progress.as_ref()).await);
+        checks.extend(trigger::run(cloud, state, timeout, opts.progress.as_ref()).await);
     }
     if let Some(kind) = opts.notify_test {
-        checks.extend(trigger::notify_test(aws, state, account_id, kind).await);
+        checks.extend(trigger::notify_test(cloud, state, account_id, kind).await);
     }
     checks
 }
@@ -268,5 +267,73 @@ mod tests {
         assert_eq!(resent.len(), subs.len());
         let expected: Vec<String> = subs.iter().map(|s| format!("create {s}")).collect();
         assert_eq!(cloud.calls(), expected, "one Subscribe per pending address, nothing else");
+    }
+
+    /// Issue 23, item 2: the trigger's stages, offline. A read that reaches the log group but
+    /// is never counted stops at the metric, and says so.
+    #[tokio::test]
+    async fn the_trigger_follows_the_read_and_stops_at_the_first_stage_that_does_not_happen() {
+        let state = seed();
+        let cloud = FakeCloud::new(ACCOUNT, "us-east-1");
+        converged(&cloud, &state);
+        cloud.set_pipeline(secmon_kinds::Pipeline { counted: false, alarms: false, ..secmon_kinds::Pipeline::working() });
+        let checks = exercise(&cloud, &state, ACCOUNT, &Options { trigger: Some(Duration::ZERO), ..Default::default() }).await;
+        let seen: Vec<(&str, Status)> = checks.iter().map(|c| (c.id.as_str(), c.status)).collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("trigger.read", Status::Ok),
+                ("trigger.cloudtrail_event", Status::Ok),
+                ("trigger.log_event", Status::Ok),
+                ("trigger.datapoint", Status::Failed),
+            ],
+            "nothing is claimed past the stage that failed"
+        );
+        assert!(checks[3].evidence.contains("stopped here"), "{:?}", checks[3]);
+        assert!(cloud.calls().iter().any(|c| c.starts_with("exercise read_secret_once ")), "{:?}", cloud.calls());
+        cloud.set_pipeline(secmon_kinds::Pipeline::working());
+        let checks = exercise(&cloud, &state, ACCOUNT, &Options { trigger: Some(Duration::from_secs(1)), ..Default::default() }).await;
+        assert!(checks.iter().all(|c| c.status == Status::Ok) && checks.len() == 5, "{checks:#?}");
+    }
+
+    #[tokio::test]
+    async fn the_trigger_claims_nothing_an_emulator_cannot_show_and_fails_on_a_missing_secret() {
+        let state = seed();
+        let mut cloud = FakeCloud::new(ACCOUNT, "us-east-1");
+        cloud.local_endpoint = true;
+        let opts = Options { trigger: Some(Duration::ZERO), ..Default::default() };
+        let checks = exercise(&cloud, &state, ACCOUNT, &opts).await;
+        assert_eq!(checks.len(), 1, "{checks:#?}");
+        assert_eq!(checks[0].status, Status::Failed, "the secret does not exist: {:?}", checks[0]);
+        converged(&cloud, &state);
+        let checks = exercise(&cloud, &state, ACCOUNT, &opts).await;
+        assert_eq!(checks[0].status, Status::Ok);
+        assert!(checks[1..].iter().all(|c| c.status == Status::NotObservable), "{checks:#?}");
+    }
+
+    /// Issue 22, finding 6, offline: the notification test reads ok only when CloudWatch
+    /// recorded notifying every topic; a failed action fails it.
+    #[tokio::test]
+    async fn notify_test_alarm_reads_the_alarms_action_history() {
+        let state = seed();
+        let cloud = FakeCloud::new(ACCOUNT, "us-east-1");
+        let topic = format!("arn:aws:sns:us-east-1:{ACCOUNT}:{}", state.monitors[0].notify[0]);
+        let opts = Options { notify_test: Some(NotifyTest::Alarm), ..Default::default() };
+        cloud.set_pipeline(secmon_kinds::Pipeline {
+            action_history: vec![format!("Failed to execute action {topic}. Received error: KMS.AccessDeniedException")],
+            ..Default::default()
+        });
+        let checks = exercise(&cloud, &state, ACCOUNT, &opts).await;
+        assert_eq!(checks[0].status, Status::Failed, "{checks:#?}");
+        assert!(checks[0].evidence.contains("could not notify"), "{:?}", checks[0]);
+        let calls = cloud.calls();
+        let set: Vec<&String> = calls.iter().filter(|c| c.starts_with("exercise set_alarm_state")).collect();
+        assert_eq!(set.len(), 2, "to ALARM and back to OK: {calls:?}");
+        cloud.set_pipeline(secmon_kinds::Pipeline {
+            action_history: vec![format!("Successfully executed action {topic}")],
+            ..Default::default()
+        });
+        let checks = exercise(&cloud, &state, ACCOUNT, &opts).await;
+        assert_eq!(checks[0].status, Status::Ok, "{checks:#?}");
     }
 }
