@@ -546,9 +546,9 @@ impl crate::Connector for FakeConnector {
     }
 
     fn accounts_under<'a>(&'a self, parent: &'a str) -> Fut<'a, Vec<String>> {
-        Box::pin(
-            async move { self.ous.get(parent).cloned().ok_or_else(|| Self::error_of("ListAccountsForParent", "ParentNotFoundException")) },
-        )
+        Box::pin(async move {
+            self.ous.get(parent).cloned().ok_or_else(|| FakeCloud::error("ListAccountsForParent", "ParentNotFoundException"))
+        })
     }
 
     fn management_account(&self) -> Fut<'_, String> {
@@ -561,11 +561,5 @@ impl crate::Connector for FakeConnector {
             self.connects.lock().unwrap().push(format!("{account}/{region} {via}"));
             self.cloud(account, region) as std::sync::Arc<dyn Cloud>
         })
-    }
-}
-
-impl FakeConnector {
-    fn error_of(op: &str, code: &str) -> KindError {
-        FakeCloud::error(op, code)
     }
 }
