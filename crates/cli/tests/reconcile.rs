@@ -1018,6 +1018,14 @@ fn a_spec_with_targets_fans_out_over_accounts_and_regions() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains(&format!("── target {}/us-east-1 (home region)", members[0])) && stdout.contains("Summary:"), "{stdout}");
     assert!(stdout.contains("trail secrets-manager-trail"), "the home region's links are checked: {stdout}");
+    // Issue 26, item 3: a secondary region's secret is watched by the home region's filters.
+    let secondary = format!("{}/eu-west-1", members[0]);
+    let out = w.secmon(&["verify", "-f", spec, "--account", &secondary, "--output", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+    let watched = v["checks"].as_array().unwrap().iter().find(|c| c["id"] == "secret.watched").unwrap();
+    assert_eq!(watched["status"], "ok", "{watched}");
+    assert!(watched["evidence"].as_str().unwrap().contains("in us-east-1, whose trail records this target's reads"), "{watched}");
+    assert_eq!(out.status.code(), Some(0), "{v:#}");
     let one = format!("{}/us-east-1", members[0]);
     let out = w.secmon(&["verify", "-f", spec, "--account", &one]);
     assert!(!text(&out.stdout).contains("── target") && text(&out.stdout).contains("trail secrets-manager-trail"), "{}", text(&out.stdout));

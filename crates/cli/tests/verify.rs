@@ -122,6 +122,24 @@ fn each_seed_failure_is_diagnosed_by_name() {
     }
 }
 
+/// Issue 26, item 3: a pattern on the secret's name misses the reads that name it by ARN (most
+/// SDK callers and attackers): the secret is not "watched", and verify says which reads are lost.
+#[test]
+fn issue_26_a_secret_read_by_arn_that_no_filter_counts_is_not_watched() {
+    let Some(w) = World::new() else { return };
+    w.apply();
+    w.set_seed_filter_pattern(r#"{ ($.eventName = "GetSecretValue") && ($.requestParameters.secretId = "TopSecretInfo") }"#);
+    let (code, v) = verify(&w, &[]);
+    assert_eq!(code, 1, "{v:#}");
+    let c = v["checks"].as_array().unwrap().iter().find(|c| c["id"] == "secret.watched").unwrap();
+    assert_eq!(c["status"], "failed", "{c}");
+    let evidence = c["evidence"].as_str().unwrap();
+    assert!(evidence.contains("by ARN, partial ARN matches no metric filter") && evidence.contains("only reads by name"), "{evidence}");
+    w.set_seed_filter_pattern(r#"{ ($.eventName = "GetSecretValue") && (($.requestParameters.secretId = "TopSecretInfo") || ($.requestParameters.secretId = "arn:aws:secretsmanager:*:secret:TopSecretInfo*")) }"#);
+    let (_, v) = verify(&w, &[]);
+    assert_eq!(status_of(&v, "secret.watched"), ["ok"], "{:?}", failed(&v));
+}
+
 #[test]
 fn pending_subscriptions_can_be_asked_to_confirm_again() {
     let Some(w) = World::new() else { return };

@@ -80,12 +80,27 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Whether `topic` has at least one confirmed subscription after this plan is applied.
-    pub fn topic_has_confirmed_subscriber(&self, topic: &str) -> bool {
-        let prefix = format!("subscription.{topic}/");
+    /// Whether the resource at `container` (a topic) has at least one member that needed a
+    /// confirmation and has it (a confirmed subscription), before and after this plan: a member
+    /// the plan creates is not confirmed yet.
+    pub fn has_confirmed_member(&self, container: &str) -> bool {
+        self.steps.iter().filter(|s| s.action == Action::NoOp && !self.pending_subscriptions.contains(&s.address)).any(|s| {
+            s.after.as_ref().is_some_and(|r| {
+                let def = r.kind.def();
+                def.resend_confirmation(r).is_some() && def.container(r).as_deref() == Some(container)
+            })
+        })
+    }
+
+    /// Whether some resource named `name` refers to a container with a confirmed member ([`Plan::has_confirmed_member`]):
+    /// an alarm that notifies a topic someone confirmed.
+    pub fn notifies_someone(&self, name: &str) -> bool {
         self.steps
             .iter()
-            .any(|s| s.address.starts_with(&prefix) && s.action == Action::NoOp && !self.pending_subscriptions.contains(&s.address))
+            .filter_map(|s| s.after.as_ref())
+            .filter(|r| r.name == name)
+            .flat_map(|r| r.kind.def().references(r))
+            .any(|c| self.has_confirmed_member(&c))
     }
 }
 

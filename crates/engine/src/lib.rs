@@ -138,7 +138,7 @@ impl Session {
     /// group, whatever put the other filters there.
     pub fn plan(&self, opts: PlanOptions) -> Result<Plan, EngineError> {
         let plan = secmon_diff::plan(&self.state.name, &self.desired, &self.live, opts)?;
-        check_filter_quota(&plan, &self.live)?;
+        check_limits(&plan, &self.live)?;
         Ok(plan)
     }
 
@@ -175,49 +175,21 @@ impl Session {
     }
 }
 
-/// CloudWatch Logs allows 100 metric filters per log group, filters of other tools included
-/// (issue 11, item 9): count what the log group holds once the plan is applied.
-fn check_filter_quota(plan: &Plan, live: &LiveState) -> Result<(), EngineError> {
-    use secmon_diff::Action;
-    use secmon_kinds::Kind;
-    let planned = plan.steps.iter().filter(|s| s.kind() == Kind::MetricFilter && s.action != Action::Delete).count();
+/// AWS's limits per container (metric filters per log group, other tools' included), as each
+/// kind declares them ([`secmon_kinds::ResourceKind::check_limits`]), over what the containers
+/// hold once the plan is applied.
+fn check_limits(plan: &Plan, live: &LiveState) -> Result<(), EngineError> {
     let in_plan: std::collections::BTreeSet<&str> = plan.steps.iter().map(|s| s.address.as_str()).collect();
-    let others = live
-        .resources
-        .values()
-        .filter(|l| l.resource.kind == Kind::MetricFilter && !in_plan.contains(l.resource.address().as_str()))
-        .count();
-    let max = secmon_spec::MAX_FILTERS_PER_LOG_GROUP;
-    if planned + others > max {
-        return Err(EngineError::Quota(format!(
-            "the trail's log group would hold {} metric filters ({planned} of this spec, {others} put there by others); CloudWatch Logs allows at most {max} per log group",
-            planned + others
-        )));
-    }
-    // Issue 22, finding 11: five filters with a regular expression per log group, others' included.
-    let uses_regex = |r: &Resource| {
-        r.attrs
-            .get("pattern")
-            .and_then(serde_json::Value::as_str)
-            .and_then(|p| secmon_sim::pattern::Pattern::parse(p).ok())
-            .is_some_and(|p| p.uses_regex())
-    };
-    let planned_regex = plan
-        .steps
-        .iter()
-        .filter(|s| s.kind() == Kind::MetricFilter && s.action != Action::Delete && s.after.as_ref().is_some_and(uses_regex))
-        .count();
-    let others_regex = live
-        .resources
-        .values()
-        .filter(|l| l.resource.kind == Kind::MetricFilter && !in_plan.contains(l.resource.address().as_str()) && uses_regex(&l.resource))
-        .count();
-    let max = secmon_sim::pattern::MAX_REGEX_FILTERS_PER_LOG_GROUP;
-    if planned_regex > 0 && planned_regex + others_regex > max {
-        return Err(EngineError::Quota(format!(
-            "the trail's log group would hold {} metric filters with a regular expression ({planned_regex} of this spec, {others_regex} put there by others); CloudWatch Logs allows at most {max} per log group",
-            planned_regex + others_regex
-        )));
+    for &kind in secmon_kinds::Kind::ALL {
+        let kept: Vec<&Resource> = plan
+            .steps
+            .iter()
+            .filter(|s| s.kind() == kind && s.action != secmon_diff::Action::Delete)
+            .filter_map(|s| s.after.as_ref())
+            .collect();
+        let others: Vec<&Resource> =
+            live.resources.values().map(|l| &l.resource).filter(|r| r.kind == kind && !in_plan.contains(r.address().as_str())).collect();
+        kind.def().check_limits(&kept, &others).map_err(EngineError::Quota)?;
     }
     Ok(())
 }
@@ -246,7 +218,7 @@ pub fn unconfirmed(spec: &Spec, plan: &Plan) -> Vec<Diagnostic> {
     type Group<'a> = (Vec<String>, Vec<(usize, &'a str)>);
     let mut groups: Vec<Group> = Vec::new();
     for (i, m) in spec.state.monitors.iter().enumerate() {
-        if m.notify.is_empty() || m.notify.iter().any(|t| plan.topic_has_confirmed_subscriber(t)) {
+        if m.notify.is_empty() || plan.notifies_someone(m.alarm_name()) {
             continue;
         }
         let mut topics = m.notify.clone();
@@ -365,44 +337,21 @@ mod tests {
         assert!(load_plan(&path).unwrap_err().to_string().contains("not a secmon plan"));
     }
 
-    /// Issue 22, finding 11: five regex filters per log group, other tools' included.
+    /// The engine asks each kind for its limits over what the plan leaves (the metric filter
+    /// kind's own tests cover the limits themselves).
     #[test]
-    fn finding_11_a_sixth_regex_filter_on_the_log_group_refuses_the_plan() {
-        let with = |name: &str, pattern: &str| {
-            let attrs = serde_json::json!({"log_group": "lg", "pattern": pattern});
-            Resource {
-                attrs: attrs.as_object().unwrap().clone().into_iter().collect(),
-                ..Resource::bare(secmon_kinds::Kind::MetricFilter, name, None)
-            }
-        };
+    fn a_plan_that_would_overfill_the_log_group_is_refused() {
         let mut live = LiveState::default();
-        for i in 0..5 {
-            live.insert(secmon_kinds::LiveResource::new(with(&format!("other-{i}"), "%Denied%"), false));
+        for i in 0..100 {
+            let name = format!("other-{i}");
+            let step = create(&format!("metric_filter.{name}"), "");
+            live.insert(secmon_kinds::LiveResource::new(step.after.unwrap(), false));
         }
         let mut step = create("metric_filter.mine", "new");
-        step.after = Some(with("mine", r#"{ $.eventName = %^Get.*% }"#));
-        let e = check_filter_quota(&plan("s", "1", vec![step.clone()]), &live).unwrap_err().to_string();
-        assert!(e.contains("6 metric filters with a regular expression") && e.contains("5 put there by others"), "{e}");
-        step.after = Some(with("mine", r#"{ $.eventName = "GetSecretValue" }"#));
-        assert!(check_filter_quota(&plan("s", "1", vec![step]), &live).is_ok(), "a literal pattern does not count");
-    }
-
-    #[test]
-    fn a_log_group_full_of_other_tools_filters_refuses_the_plan() {
-        // Regression (issue 11, item 9): the 100-filter quota counts filters secmon does not own.
-        let mut live = LiveState::default();
-        let filter = |name: &str| secmon_kinds::LiveResource::new(Resource::bare(secmon_kinds::Kind::MetricFilter, name, None), false);
-        for i in 0..99 {
-            live.insert(filter(&format!("other-{i}")));
-        }
-        let mut step = create("metric_filter.mine", "new");
-        let fits = plan("s", "1", vec![step.clone()]);
-        assert!(check_filter_quota(&fits, &live).is_ok());
-        live.insert(filter("other-99"));
-        let e = check_filter_quota(&fits, &live).unwrap_err().to_string();
+        let e = check_limits(&plan("s", "1", vec![step.clone()]), &live).unwrap_err().to_string();
         assert!(e.contains("101 metric filters") && e.contains("100 put there by others"), "{e}");
         step.action = secmon_diff::Action::Delete;
-        assert!(check_filter_quota(&plan("s", "1", vec![step]), &live).is_ok());
+        assert!(check_limits(&plan("s", "1", vec![step]), &live).is_ok());
     }
 
     #[test]

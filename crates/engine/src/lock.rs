@@ -45,7 +45,7 @@ const STREAM_PREFIX: &str = "lease-";
 
 /// The log group that holds the lock of spec `spec`: the one the spec's key policy admits.
 pub fn lock_group(spec: &str) -> String {
-    secmon_kinds::key::lock_group_of(spec)
+    secmon_kinds::lock_store::lock_group(spec)
 }
 
 fn stream_name(generation: u64) -> String {

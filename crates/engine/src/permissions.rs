@@ -72,7 +72,11 @@ pub fn policy(spec: &Spec, phase: Phase) -> Value {
     let state =
         spec.state.resolve("123456789012", spec.state.region.as_deref().unwrap_or("us-east-1")).unwrap_or_else(|_| spec.state.clone());
     let target = Target { account_id: "123456789012".into(), region: "us-east-1".into() };
-    let used: BTreeSet<Kind> = secmon_kinds::desired_resources(&state, &target).iter().map(|r| r.kind).chain([Kind::Key]).collect();
+    let used: BTreeSet<Kind> = secmon_kinds::desired_resources(&state, &target)
+        .iter()
+        .map(|r| r.kind)
+        .chain(Kind::ALL.iter().copied().filter(|k| k.def().reads_when_unused()))
+        .collect();
     let mut read: BTreeSet<&str> = SESSION.iter().copied().collect();
     let mut write: BTreeSet<&str> = BTreeSet::new();
     for k in &used {

@@ -212,16 +212,13 @@ impl ResourceKind for Def {
 /// The filter of the alarm's monitor and the metric it publishes (as live, else as the spec says).
 fn published_metric(ctx: &VerifyCtx, alarm: &str) -> Option<(String, Metric)> {
     let m = ctx.spec.monitors.iter().find(|m| m.alarm_name() == alarm)?;
-    let mut metric = m.metric.clone();
-    if let Some(f) = ctx.live.resources.get(&format!("metric_filter.{}", m.filter_name())) {
-        let f: crate::metric_filter::Attrs = f.resource.attrs();
-        metric.namespace = f.metric_namespace.unwrap_or_default();
-        metric.name = f.metric_name.unwrap_or_default();
-        metric.value = f.metric_value.unwrap_or_else(|| "1".into());
-        metric.default = f.default_value;
-        metric.dimensions = f.dimensions;
-    }
-    Some((m.filter_name().to_string(), metric))
+    let live = ctx
+        .live
+        .resources
+        .values()
+        .filter(|l| l.resource.name == m.filter_name())
+        .find_map(|l| l.resource.kind.def().published_metric(&l.resource));
+    Some((m.filter_name().to_string(), live.unwrap_or_else(|| m.metric.clone())))
 }
 
 /// Whether the live alarm can fire on the metric (secmon's lint, over the live settings).

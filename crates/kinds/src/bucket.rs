@@ -217,6 +217,11 @@ impl ResourceKind for Def {
             .then(|| format!("{}: kept because it holds log files; pass --delete-logs to delete it with its logs", live.resource.address()))
     }
 
+    /// A bucket not read in detail may hold logs: kept unless --delete-logs.
+    fn known_by_arn_only(&self, live: &mut LiveResource) {
+        live.holds_data = true;
+    }
+
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
         Box::pin(read_each(ctx.desired_of(Kind::Bucket), |d| read_bucket(aws, ctx, d, true)))
     }

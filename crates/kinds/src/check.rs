@@ -64,8 +64,24 @@ pub struct FilterEvidence {
     /// Per metric filter name: the kind of event its pattern names, and whether an example of
     /// that kind matches (or why it could not be tested). Absent: the pattern names no event.
     pub example: BTreeMap<String, (String, Result<bool, String>)>,
-    /// Per secret name: the filters a canonical `GetSecretValue` of it matches, and errors.
-    pub secret: BTreeMap<String, (Vec<String>, Vec<String>)>,
+    /// Per watched resource (by address): each way a read may name it, with the filters a
+    /// canonical read naming it so matches ([`ResourceKind::read_ids`](crate::ResourceKind::read_ids)).
+    pub reads: BTreeMap<String, Vec<ReadForm>>,
+    /// Where the filters are when they are not in this target ([`secmon_spec::WatchedFrom`]):
+    /// the home target's, judged over the spec's patterns.
+    pub watched_from: Option<String>,
+}
+
+/// One way a read may name a watched resource (by name, by ARN...), and what the filters said
+/// of a canonical read naming it so.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadForm {
+    /// How the read names it: "name", "ARN", "partial ARN".
+    pub how: String,
+    /// The filters that match the read.
+    pub caught_by: Vec<String>,
+    /// Filters that could not be tested, with why.
+    pub errors: Vec<String>,
 }
 
 /// Everything the checks read.

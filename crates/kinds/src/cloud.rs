@@ -8,7 +8,12 @@ use std::path::PathBuf;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use crate::{Aws, Fut, KindError, LiveResource, LiveState, Resource, Target};
+use crate::{Aws, Fut, Kind, KindError, LiveResource, LiveState, Resource, Target};
+use secmon_spec::DesiredState;
+
+/// Policies of resources the spec uses without owning them, by ARN; None for one the caller
+/// may not read ([`Cloud::brought_policies`]).
+pub type BroughtPolicies = std::collections::BTreeMap<String, Option<serde_json::Value>>;
 
 /// What a change does to one resource. A replacement is a delete then a create, two changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,9 +126,9 @@ pub trait Cloud: crate::LockStore + crate::Exercise + Send + Sync {
     /// A local emulator: it delivers no logs, records no events and emits no metrics.
     fn local_endpoint(&self) -> bool;
 
-    /// The policy of a KMS key secmon does not own (a key brought by ARN), for verify; None
-    /// when the caller may not read it.
-    fn key_policy<'a>(&'a self, key_arn: &'a str) -> BoxFuture<'a, Result<Option<serde_json::Value>, KindError>>;
+    /// The policies of what the spec uses without owning it (a key brought by ARN), by ARN, for
+    /// verify to judge; None for one the caller may not read.
+    fn brought_policies<'a>(&'a self, state: &'a DesiredState) -> BoxFuture<'a, Result<BroughtPolicies, KindError>>;
 
     /// The events of `log_group` from `start_ms` to `end_ms` (epoch milliseconds) that AWS's own
     /// engine matches with `pattern` (`FilterLogEvents`, every page), each handed to `each` as
@@ -260,15 +265,10 @@ impl Cloud for SdkCloud {
         self.aws.endpoint_override.is_some()
     }
 
-    fn key_policy<'a>(&'a self, key_arn: &'a str) -> BoxFuture<'a, Result<Option<serde_json::Value>, KindError>> {
+    fn brought_policies<'a>(&'a self, state: &'a DesiredState) -> BoxFuture<'a, Result<BroughtPolicies, KindError>> {
         Box::pin(async move {
-            // By key id: AWS takes an ARN too, the emulator does not (docs/emulator.md).
-            let id = crate::key::key_id_of(key_arn);
-            match self.aws.kms.get_key_policy().key_id(id).policy_name("default").send().await {
-                Ok(p) => Ok(p.policy().and_then(crate::policy::parse)),
-                Err(e) if secmon_aws::error_code(&e) == Some("AccessDeniedException") => Ok(None),
-                Err(e) => Err(crate::sdk::fail("GetKeyPolicy")(e)),
-            }
+            let read = futures::future::try_join_all(Kind::ALL.iter().map(|k| k.def().read_brought_policies(&self.aws, state))).await?;
+            Ok(read.into_iter().flatten().collect())
         })
     }
 

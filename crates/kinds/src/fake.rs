@@ -14,6 +14,7 @@ use futures::future::BoxFuture;
 use crate::exercise::Exercise;
 use crate::lock_store::{LockStore, StreamInfo};
 use crate::{AwsError, Change, Cloud, ExecCtx, Fut, KindError, LiveResource, LiveState, Op, Resource, Target};
+use secmon_spec::DesiredState;
 
 /// When a scripted fault strikes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,9 +218,16 @@ impl Cloud for FakeCloud {
         self.local_endpoint
     }
 
-    fn key_policy<'a>(&'a self, key_arn: &'a str) -> BoxFuture<'a, Result<Option<serde_json::Value>, KindError>> {
-        let policy = self.inner.lock().unwrap().key_policies.get(key_arn).cloned();
-        Box::pin(async move { Ok(policy) })
+    /// The policy [`FakeCloud::put_key_policy`] gave the key the spec brings, if it brings one.
+    fn brought_policies<'a>(&'a self, state: &'a DesiredState) -> BoxFuture<'a, Result<crate::BroughtPolicies, KindError>> {
+        let mut out = crate::BroughtPolicies::new();
+        if let secmon_spec::KeyChoice::Existing(arn) = state.encryption.key_choice() {
+            if state.key_ref().is_some() {
+                let policy = self.inner.lock().unwrap().key_policies.get(&arn).cloned();
+                out.insert(arn, policy);
+            }
+        }
+        Box::pin(async move { Ok(out) })
     }
 
     /// Every event of the window, whatever the pattern: the fake has no engine (the caller's

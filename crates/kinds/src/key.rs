@@ -89,11 +89,6 @@ pub struct Uses {
     pub trail_notifies: bool,
 }
 
-/// The log group of the apply lock of spec `spec` (the engine's lock lives there).
-pub fn lock_group_of(spec: &str) -> String {
-    format!("/secmon/locks/{spec}")
-}
-
 /// The trail bucket encrypted by default with the key, and the trail that writes into it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BucketUse {
@@ -112,7 +107,7 @@ impl Uses {
             trail: trail.filter(|_| e.trail).map(|t| t.name.clone()),
             bucket: trail.filter(|_| e.bucket).map(|t| BucketUse { bucket: t.bucket.name.clone(), trail: t.name.clone() }),
             log_group: state.cloudwatch_logs().filter(|_| e.log_group).map(|c| c.log_group.clone()),
-            lock_group: state.key_alias().map(|_| lock_group_of(&state.name)),
+            lock_group: state.key_alias().map(|_| crate::lock_store::lock_group(&state.name)),
             topics: if e.topics { state.topics.iter().map(|t| t.name.clone()).collect() } else { Vec::new() },
             trail_notifies: e.topics && trail.is_some_and(|t| t.notify_topic.is_some()),
         }
@@ -316,6 +311,45 @@ impl ResourceKind for Def {
     /// The spec's alias is always looked up, desired or not, so that a key the spec no longer
     /// wants (`key: none`) is found and its deletion planned; keys known by ARN alone are read
     /// by ARN.
+    /// A key the spec brings by ARN, used by what the spec encrypts (not in a secondary region,
+    /// whose home region checks it).
+    fn check_brought<'a>(&'a self, aws: &'a Aws, state: &'a DesiredState) -> Fut<'a, ()> {
+        Box::pin(async move {
+            match state.encryption.key_choice() {
+                secmon_spec::KeyChoice::Existing(arn) if state.key_ref().is_some() && !state.secondary_region => {
+                    check_existing(aws, &arn).await
+                }
+                _ => Ok(()),
+            }
+        })
+    }
+
+    fn read_brought_policies<'a>(&'a self, aws: &'a Aws, state: &'a DesiredState) -> Fut<'a, Vec<(String, Option<Value>)>> {
+        Box::pin(async move {
+            let secmon_spec::KeyChoice::Existing(arn) = state.encryption.key_choice() else { return Ok(Vec::new()) };
+            if state.key_ref().is_none() {
+                return Ok(Vec::new());
+            }
+            // By key id: AWS takes an ARN too, the emulator does not (docs/emulator.md).
+            let policy = match aws.kms.get_key_policy().key_id(key_id_of(&arn)).policy_name("default").send().await {
+                Ok(p) => p.policy().and_then(crate::policy::parse),
+                Err(e) if error_code(&e) == Some("AccessDeniedException") => None,
+                Err(e) => return Err(fail("GetKeyPolicy")(e)),
+            };
+            Ok(vec![(arn, policy)])
+        })
+    }
+
+    /// Resources read with a key ARN name the spec's key by its alias, as the spec does.
+    fn settle(&self, state: &mut crate::LiveState) {
+        alias_live_key_arns(state);
+    }
+
+    /// The read looks up the spec's alias whether or not the spec encrypts anything.
+    fn reads_when_unused(&self) -> bool {
+        true
+    }
+
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
         Box::pin(async move {
             let alias = format!("alias/secmon/{}", ctx.spec);
@@ -689,7 +723,7 @@ fn policy_checks(subject: &str, live: &Value, uses: &Uses, t: &Target) -> Vec<Ch
 /// Maps, in every live resource, a `kms_key` attribute that holds the managed key's ARN back to
 /// the key's alias, as the spec names it: AWS answers the key ARN (CloudTrail, CloudWatch Logs)
 /// or what was written (SNS, S3), and secmon writes the ARN.
-pub(crate) fn alias_live_key_arns(state: &mut crate::LiveState) {
+fn alias_live_key_arns(state: &mut crate::LiveState) {
     let aliases: Vec<(String, String)> = state
         .resources
         .values()
@@ -711,7 +745,7 @@ pub(crate) fn alias_live_key_arns(state: &mut crate::LiveState) {
 /// A key the spec brings by ARN (`encryption.key`) must exist, be enabled and be a symmetric
 /// encryption key (CloudTrail, S3, CloudWatch Logs and SNS use no other): checked when the spec
 /// is read, so that a wrong ARN stops the plan instead of an apply half-way.
-pub(crate) async fn check_existing(aws: &Aws, arn: &str) -> Result<(), KindError> {
+async fn check_existing(aws: &Aws, arn: &str) -> Result<(), KindError> {
     let refuse = |why: String| KindError::Input(format!("encryption.key: {arn} {why}; nothing was changed"));
     let described = match aws.kms.describe_key().key_id(arn).send().await {
         Ok(d) => d,
@@ -939,7 +973,7 @@ mod tests {
     /// key admits CloudWatch Logs for it too (and for nothing else of the account).
     #[test]
     fn cloudwatch_logs_may_use_the_key_for_the_lock_group_too() {
-        let uses = Uses { lock_group: Some(lock_group_of("s")), ..all_uses() };
+        let uses = Uses { lock_group: Some(crate::lock_store::lock_group("s")), ..all_uses() };
         let p = key_policy(&uses, &target());
         let s = statement(&p, "AllowCloudWatchLogsToEncryptTheLogGroup");
         assert_eq!(

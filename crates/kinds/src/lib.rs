@@ -45,8 +45,8 @@ pub mod trail;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-pub use check::{Check, FilterEvidence, Status, VerifyCtx};
-pub use cloud::{CallCounts, Change, Cloud, ExecCtx, Op, SdkCloud, SpecRead};
+pub use check::{Check, FilterEvidence, ReadForm, Status, VerifyCtx};
+pub use cloud::{BroughtPolicies, CallCounts, Change, Cloud, ExecCtx, Op, SdkCloud, SpecRead};
 pub use connect::{Connector, Role, SdkConnector};
 pub use exercise::Exercise;
 pub use fake::{FakeCloud, FakeConnector, Pipeline};
@@ -233,6 +233,60 @@ pub trait ResourceKind: Send + Sync {
         }
     }
 
+    /// Checks, while the plan reads, what the spec uses of this kind without owning it (a key
+    /// brought by ARN must exist and be usable), so that a wrong input stops the plan instead of
+    /// an apply half-way.
+    fn check_brought<'a>(&'a self, _aws: &'a Aws, _state: &'a DesiredState) -> Fut<'a, ()> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Reads, for verify, the policies of what the spec uses of this kind without owning it (a
+    /// key brought by ARN), by ARN; None for one the caller may not read.
+    fn read_brought_policies<'a>(&'a self, _aws: &'a Aws, _state: &'a DesiredState) -> Fut<'a, Vec<(String, Option<serde_json::Value>)>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// Rewrites the live state once every read is in and ownership is resolved, in terms the
+    /// spec uses (a key ARN other resources name becomes the spec's alias of it).
+    fn settle(&self, _state: &mut LiveState) {}
+
+    /// What must be assumed of an owned resource known only from the tagging index, not read in
+    /// detail (a bucket may hold logs).
+    fn known_by_arn_only(&self, _live: &mut LiveResource) {}
+
+    /// AWS's limits on resources of this kind per container (metric filters per log group),
+    /// judged over what the container holds once the plan is applied: `kept`, this spec's
+    /// resources of the kind after the plan, and `others`, those the plan does not touch (other
+    /// tools' included). The error says what exceeds which limit.
+    fn check_limits(&self, _kept: &[&Resource], _others: &[&Resource]) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// For a resource that waits for its recipient's confirmation and whose create asks for it
+    /// again (an e-mail subscription): what `verify --resend` reports, (subject, recipient).
+    fn resend_confirmation(&self, _desired: &Resource) -> Option<(String, String)> {
+        None
+    }
+
+    /// The CloudWatch Logs filter pattern the resource applies to the trail's events, for kinds
+    /// that apply one (metric filters): verify tests it against canonical events.
+    fn filter_pattern(&self, _r: &Resource) -> Option<String> {
+        None
+    }
+
+    /// The metric `r` publishes, as live (a metric filter's transformation): what an alarm on
+    /// it is judged against.
+    fn published_metric(&self, _r: &Resource) -> Option<secmon_spec::Metric> {
+        None
+    }
+
+    /// Every way a CloudTrail record of a read of `r` in target `t` may name it, as (how, id)
+    /// (a secret: its name, its ARN, its partial ARN), for the kinds whose reads the pipeline
+    /// watches: verify holds each to be counted.
+    fn read_ids(&self, _r: &Resource, _t: &Target) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
     /// Checks of what the spec uses of this kind without owning it (a key brought by ARN).
     fn verify_unowned(&self, _ctx: &crate::check::VerifyCtx) -> Vec<crate::check::Check> {
         Vec::new()
@@ -273,6 +327,12 @@ pub trait ResourceKind: Send + Sync {
     /// `r` as this spec's.
     fn read_owner<'a>(&'a self, _aws: &'a Aws, _r: &'a Resource) -> Fut<'a, Option<String>> {
         Box::pin(async { Ok(None) })
+    }
+
+    /// Whether this kind's read calls AWS even when the spec names no resource of it (the key's
+    /// read looks up the spec's alias): `secmon permissions` then grants its read actions.
+    fn reads_when_unused(&self) -> bool {
+        false
     }
 
     /// Whether this kind's read needs the account id (it reads by ARN): it then waits for STS

@@ -49,6 +49,12 @@ pub trait LockStore: Send + Sync {
     fn delete_lock_group<'a>(&'a self, group: &'a str) -> Fut<'a, ()>;
 }
 
+/// The log group that holds the apply lock of spec `spec`; the spec's key policy admits it, so
+/// that the lock is encrypted once the key exists.
+pub fn lock_group(spec: &str) -> String {
+    format!("/secmon/locks/{spec}")
+}
+
 /// Whether `e` says the group or stream does not exist.
 pub fn not_found(e: &KindError) -> bool {
     e.code() == Some("ResourceNotFoundException")

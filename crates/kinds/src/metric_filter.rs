@@ -57,6 +57,30 @@ pub fn normalize_pattern(p: &str) -> String {
     out
 }
 
+/// CloudWatch Logs allows 100 metric filters per log group, other tools' filters included
+/// (issue 11, item 9), and five of them with a regular expression (issue 22, finding 11).
+fn check_quota(kept: &[&Resource], others: &[&Resource]) -> Result<(), String> {
+    let max = secmon_spec::MAX_FILTERS_PER_LOG_GROUP;
+    let (planned, others_count) = (kept.len(), others.len());
+    if planned + others_count > max {
+        return Err(format!(
+            "the trail's log group would hold {} metric filters ({planned} of this spec, {others_count} put there by others); CloudWatch Logs allows at most {max} per log group",
+            planned + others_count
+        ));
+    }
+    let uses_regex = |r: &&&Resource| secmon_sim::pattern::Pattern::parse(&r.attrs::<Attrs>().pattern).ok().is_some_and(|p| p.uses_regex());
+    let planned_regex = kept.iter().filter(uses_regex).count();
+    let others_regex = others.iter().filter(uses_regex).count();
+    let max = secmon_sim::pattern::MAX_REGEX_FILTERS_PER_LOG_GROUP;
+    if planned_regex > 0 && planned_regex + others_regex > max {
+        return Err(format!(
+            "the trail's log group would hold {} metric filters with a regular expression ({planned_regex} of this spec, {others_regex} put there by others); CloudWatch Logs allows at most {max} per log group",
+            planned_regex + others_regex
+        ));
+    }
+    Ok(())
+}
+
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`]).
 pub const FACTS: Facts = Facts {
     ownership: Ownership::Container(Kind::LogGroup),
@@ -67,6 +91,25 @@ pub const FACTS: Facts = Facts {
 pub struct Def;
 
 impl ResourceKind for Def {
+    fn check_limits(&self, kept: &[&Resource], others: &[&Resource]) -> Result<(), String> {
+        check_quota(kept, others)
+    }
+
+    fn filter_pattern(&self, r: &Resource) -> Option<String> {
+        Some(r.attrs::<Attrs>().pattern)
+    }
+
+    fn published_metric(&self, r: &Resource) -> Option<secmon_spec::Metric> {
+        let f: Attrs = r.attrs();
+        Some(secmon_spec::Metric {
+            namespace: f.metric_namespace.unwrap_or_default(),
+            name: f.metric_name.unwrap_or_default(),
+            value: f.metric_value.unwrap_or_else(|| "1".into()),
+            default: f.default_value,
+            dimensions: f.dimensions,
+        })
+    }
+
     fn desired(&self, state: &DesiredState, _t: &Target) -> Vec<Resource> {
         let Some(cw) = state.cloudwatch_logs() else { return Vec::new() };
         state
@@ -204,6 +247,36 @@ async fn read_group(aws: &Aws, group: &str) -> Result<Vec<LiveResource>, KindErr
 mod tests {
     use super::*;
     use crate::FilterEvidence;
+
+    fn filter(name: &str, pattern: &str) -> Resource {
+        let attrs = Attrs { log_group: "lg".into(), pattern: pattern.into(), ..Attrs::default() };
+        Resource::new(Kind::MetricFilter, name, None, &attrs)
+    }
+
+    /// Issue 22, finding 11: five regex filters per log group, other tools' included.
+    #[test]
+    fn finding_11_a_sixth_regex_filter_on_the_log_group_refuses_the_plan() {
+        let others: Vec<Resource> = (0..5).map(|i| filter(&format!("other-{i}"), "%Denied%")).collect();
+        let others: Vec<&Resource> = others.iter().collect();
+        let e = check_quota(&[&filter("mine", r#"{ $.eventName = %^Get.*% }"#)], &others).unwrap_err();
+        assert!(e.contains("6 metric filters with a regular expression") && e.contains("5 put there by others"), "{e}");
+        assert!(
+            check_quota(&[&filter("mine", r#"{ $.eventName = "GetSecretValue" }"#)], &others).is_ok(),
+            "a literal pattern does not count"
+        );
+    }
+
+    #[test]
+    fn a_log_group_full_of_other_tools_filters_refuses_the_plan() {
+        // Regression (issue 11, item 9): the 100-filter quota counts filters secmon does not own.
+        let mut others: Vec<Resource> = (0..99).map(|i| filter(&format!("other-{i}"), "GetSecretValue")).collect();
+        let mine = filter("mine", "GetSecretValue");
+        assert!(check_quota(&[&mine], &others.iter().collect::<Vec<_>>()).is_ok());
+        others.push(filter("other-99", "GetSecretValue"));
+        let e = check_quota(&[&mine], &others.iter().collect::<Vec<_>>()).unwrap_err();
+        assert!(e.contains("101 metric filters") && e.contains("100 put there by others"), "{e}");
+        assert!(check_quota(&[], &others.iter().collect::<Vec<_>>()).is_ok(), "deleting ours makes room");
+    }
 
     #[test]
     fn pattern_whitespace_outside_quotes_is_not_a_change() {

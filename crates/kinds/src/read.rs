@@ -53,17 +53,10 @@ pub(crate) async fn read_spec(aws: &Aws, unresolved: &DesiredState) -> Result<cr
     let desired = crate::desired_resources(&state, &target);
     let late: Vec<Kind> = Kind::ALL.iter().copied().filter(|k| !early.contains(k)).collect();
     let mut found = early_found?;
-    let brought_key = async {
-        match state.encryption.key_choice() {
-            secmon_spec::KeyChoice::Existing(arn) if state.key_ref().is_some() && !state.secondary_region => {
-                crate::key::check_existing(aws, &arn).await
-            }
-            _ => Ok(()),
-        }
-    };
+    let brought = futures::future::try_join_all(Kind::ALL.iter().map(|k| k.def().check_brought(aws, &state)));
     let late_ctx = ReadCtx { spec, desired: &desired, global, recovering_since };
-    let (late_found, brought_key) = tokio::join!(read_kinds(aws, &late_ctx, &late), brought_key);
-    brought_key?;
+    let (late_found, brought) = tokio::join!(read_kinds(aws, &late_ctx, &late), brought);
+    brought?;
     found.extend(late_found?);
     let live = finish(aws, spec, &target, found, owned?).await?;
     Ok(crate::cloud::SpecRead { target, state, desired, live })
@@ -207,7 +200,9 @@ async fn finish(aws: &Aws, spec: &str, target: &Target, found: Vec<LiveResource>
         }
     }
     let mut state = resolve(target, found, &owned);
-    crate::key::alias_live_key_arns(&mut state);
+    for k in Kind::ALL {
+        k.def().settle(&mut state);
+    }
     // Owned resources no read found are known from the tagging index alone, which lists
     // "tagged or previously tagged" resources, deleted ones for minutes: each is confirmed by its
     // service's own read before a delete is planned (issue 11, item 6). Only such orphans cost
@@ -279,11 +274,9 @@ pub(crate) fn resolve(target: &Target, found: Vec<LiveResource>, owned: &BTreeSe
     let found_arns: BTreeSet<String> = state.resources.values().filter_map(|l| l.resource.arn.as_deref().map(normalize_arn)).collect();
     for arn in owned.iter().filter(|a| !found_arns.contains(*a)) {
         if let Some(r) = from_owned_arn(arn) {
-            let kind = r.kind;
             let l = state.resources.entry(r.address()).or_insert_with(|| LiveResource::new(r, true));
-            // A bucket not read in detail may hold logs: keep it unless --delete-logs.
-            if kind == Kind::Bucket && l.resource.attrs.is_empty() {
-                l.holds_data = true;
+            if l.resource.attrs.is_empty() {
+                l.resource.kind.def().known_by_arn_only(l);
             }
         }
     }

@@ -10,7 +10,7 @@ use secmon_aws::secretsmanager::types::Tag;
 use secmon_aws::{error_code, AwsError};
 use serde::{Deserialize, Serialize};
 
-use crate::check::{check, Check, Status, VerifyCtx};
+use crate::check::{check, Check, ReadForm, Status, VerifyCtx};
 use crate::sdk::{fail, send};
 use crate::{
     Aws, Change, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
@@ -133,23 +133,22 @@ impl ResourceKind for Def {
         Box::pin(read(aws, ctx))
     }
 
-    /// A canonical `GetSecretValue` of the secret (by ARN and by name) matches a metric filter.
+    /// A read may name the secret by name, by ARN or by partial ARN (the ARN without the six
+    /// random characters); `BatchGetSecretValue` "generates CloudTrail GetSecretValue log
+    /// entries for each secret you request" (Secrets Manager API reference), so the batch's
+    /// reads are among these (issue 26, item 3).
+    fn read_ids(&self, r: &Resource, t: &Target) -> Vec<(String, String)> {
+        let arn = r.arn.clone().unwrap_or_else(|| format!("arn:aws:secretsmanager:{}:{}:secret:{}-AbCdEf", t.region, t.account_id, r.name));
+        let partial = arn.rsplit_once('-').map(|(p, _)| p.to_string()).unwrap_or_else(|| arn.clone());
+        vec![("name".into(), r.name.clone()), ("ARN".into(), arn), ("partial ARN".into(), partial)]
+    }
+
+    /// A canonical `GetSecretValue` of the secret matches a metric filter, whichever way the read
+    /// names the secret ([`ResourceKind::read_ids`]).
     fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
         let subject = format!("secret {}", desired.name);
         let Some(_) = ctx.live_of(desired) else { return ctx.missing("secret.exists", &subject, "the secret does not exist") };
-        let engine = &ctx.filters.engine;
-        let (caught, errors) = ctx.filters.secret.get(&desired.name).cloned().unwrap_or_default();
-        if caught.is_empty() {
-            let errors = if errors.is_empty() { String::new() } else { format!("; {}", errors.join("; ")) };
-            return vec![check(
-                "secret.watched",
-                &subject,
-                Status::Failed,
-                format!("no metric filter matches a GetSecretValue of this secret (by {engine}){errors}"),
-                Some("use a pattern like { ($.eventSource = \"secretsmanager.amazonaws.com\") && ($.eventName = \"GetSecretValue\") }, or the secret-access pack"),
-            )];
-        }
-        vec![check("secret.watched", &subject, Status::Ok, format!("a GetSecretValue matches {} (by {engine})", caught.join(", ")), None)]
+        vec![watched(&ctx.filters.engine, ctx.filters.watched_from.as_deref(), &subject, ctx.filters.reads.get(&desired.address()))]
     }
 
     fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
@@ -176,6 +175,59 @@ impl ResourceKind for Def {
     fn adopt_tags(&self, r: &Resource) -> Vec<(String, String)> {
         vec![(VALUE_VERSION_TAG.to_string(), r.attrs::<Attrs>().value_version.unwrap_or(1).to_string())]
     }
+}
+
+/// `secret.watched`: ok only when a read naming the secret any way it can be named is counted.
+fn watched(engine: &str, from: Option<&str>, subject: &str, forms: Option<&Vec<ReadForm>>) -> Check {
+    let forms = forms.map(Vec::as_slice).unwrap_or_default();
+    let missed: Vec<&ReadForm> = forms.iter().filter(|f| f.caught_by.is_empty()).collect();
+    let mut caught: Vec<&str> = forms.iter().flat_map(|f| f.caught_by.iter().map(String::as_str)).collect();
+    caught.sort();
+    caught.dedup();
+    let mut errors: Vec<&str> = forms.iter().flat_map(|f| f.errors.iter().map(String::as_str)).collect();
+    errors.sort();
+    errors.dedup();
+    let errors = if errors.is_empty() { String::new() } else { format!("; {}", errors.join("; ")) };
+    let whose = match from {
+        Some(home) => format!("{home}'s metric filters"),
+        None => "metric filter".to_string(),
+    };
+    if forms.is_empty() || caught.is_empty() {
+        return check(
+            "secret.watched",
+            subject,
+            Status::Failed,
+            format!("no {whose} matches a GetSecretValue of this secret (by {engine}){errors}"),
+            Some("use a pattern like { ($.eventSource = \"secretsmanager.amazonaws.com\") && ($.eventName = \"GetSecretValue\") }, or the secret-access pack"),
+        );
+    }
+    let hows = |fs: &[&ReadForm]| fs.iter().map(|f| f.how.as_str()).collect::<Vec<_>>().join(", ");
+    if !missed.is_empty() {
+        let seen: Vec<&ReadForm> = forms.iter().filter(|f| !f.caught_by.is_empty()).collect();
+        return check(
+            "secret.watched",
+            subject,
+            Status::Failed,
+            format!(
+                "a GetSecretValue naming it by {} matches no {whose}: only reads by {} are counted (by {engine}){errors}",
+                hows(&missed),
+                hows(&seen)
+            ),
+            Some("most SDK callers and attackers name a secret by ARN: match the name inside the ARN too, e.g. ($.requestParameters.secretId = \"prod/*\") || ($.requestParameters.secretId = \"arn:aws:secretsmanager:*:secret:prod/*\"); `secmon test-pattern` shows what a pattern catches"),
+        );
+    }
+    let all: Vec<&ReadForm> = forms.iter().collect();
+    let place = match from {
+        Some(home) => format!(" in {home}, whose trail records this target's reads"),
+        None => String::new(),
+    };
+    check(
+        "secret.watched",
+        subject,
+        Status::Ok,
+        format!("a GetSecretValue naming it by {} matches {}{place} (by {engine})", hows(&all), caught.join(", ")),
+        None,
+    )
 }
 
 async fn read(aws: &Aws, ctx: &ReadCtx<'_>) -> Result<Vec<LiveResource>, KindError> {
@@ -430,8 +482,20 @@ mod tests {
         let (spec, live) = world();
         assert_eq!(verdict(&spec, &live, Kind::Secret, "secret.watched"), Status::Failed);
         let mut evidence = crate::FilterEvidence::default();
-        evidence.secret.insert(desired(&spec, Kind::Secret)[0].name.clone(), (vec!["f".into()], vec![]));
+        let form = |how: &str, caught: &[&str]| ReadForm {
+            how: how.into(),
+            caught_by: caught.iter().map(|f| f.to_string()).collect(),
+            errors: vec![],
+        };
+        let address = desired(&spec, Kind::Secret)[0].address();
+        evidence.reads.insert(address.clone(), vec![form("name", &["f"]), form("ARN", &["f"]), form("partial ARN", &["g"])]);
         assert_eq!(status(&run(&spec, &live, &evidence, Kind::Secret), "secret.watched"), Status::Ok);
+        // Issue 26, item 3: reads by ARN missed is not "watched".
+        evidence.reads.insert(address, vec![form("name", &["f"]), form("ARN", &[]), form("partial ARN", &[])]);
+        let checks = run(&spec, &live, &evidence, Kind::Secret);
+        let c = checks.iter().find(|c| c.id == "secret.watched").unwrap();
+        assert_eq!(c.status, Status::Failed);
+        assert!(c.evidence.contains("by ARN, partial ARN matches no metric filter"), "{}", c.evidence);
         assert_eq!(verdict(&spec, &Default::default(), Kind::Secret, "secret.exists"), Status::Failed);
     }
 

@@ -46,6 +46,13 @@ fn state(subscription_arn: &str) -> Option<bool> {
 pub struct Def;
 
 impl ResourceKind for Def {
+    /// Subscribing a pending endpoint again sends the confirmation message again (SNS
+    /// Subscribe); for e-mail, the seeds' "resend the confirmation".
+    fn resend_confirmation(&self, desired: &Resource) -> Option<(String, String)> {
+        let a: Attrs = desired.attrs();
+        Some((format!("topic {}", a.topic), format!("{}:{}", a.protocol, a.endpoint)))
+    }
+
     fn desired(&self, state: &DesiredState, _t: &Target) -> Vec<Resource> {
         let mut out = Vec::new();
         for topic in &state.topics {

@@ -116,6 +116,7 @@ impl DesiredState {
             secondary_region: self.secondary_region,
             organization_id: self.organization_id.clone(),
             recovering_since: self.recovering_since,
+            watched_from: self.watched_from.clone(),
             ..state
         })
     }
@@ -131,7 +132,13 @@ impl DesiredState {
         if home {
             return self.clone();
         }
+        let watched_from = WatchedFrom {
+            region: self.targets.as_ref().and_then(|t| t.regions.first().cloned()),
+            organization: self.trail.as_ref().is_some_and(|t| t.organization),
+            filters: self.monitors.iter().map(|m| (m.filter_name().to_string(), m.pattern.clone())).collect(),
+        };
         DesiredState {
+            watched_from: Some(watched_from),
             trail: None,
             topics: Vec::new(),
             monitors: Vec::new(),

@@ -396,6 +396,7 @@ impl<'f> Loader<'f> {
             secondary_region: false,
             organization_id: None,
             recovering_since: None,
+            watched_from: None,
         };
         for (path, at, p) in &packs {
             self.expand_pack(&mut state, path, *at, p);

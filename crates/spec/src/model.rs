@@ -63,6 +63,24 @@ pub struct DesiredState {
     #[serde(skip)]
     #[schemars(skip)]
     pub recovering_since: Option<i64>,
+    /// Not a spec field: set on the state of a target that has no pipeline of its own (another
+    /// region, a member account of an organization trail), whose secrets' reads the home
+    /// target's trail records and its filters count ([`DesiredState::for_region`]).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub watched_from: Option<WatchedFrom>,
+}
+
+/// Where the reads of a target without a pipeline of its own are counted: the home target's
+/// trail and the metric filters of the spec's monitors there.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WatchedFrom {
+    /// The home region (the first of `targets.regions`), when the spec names it.
+    pub region: Option<String>,
+    /// The trail is an organization trail: it lives in the management account.
+    pub organization: bool,
+    /// The spec's metric filters there: (filter name, pattern).
+    pub filters: Vec<(String, String)>,
 }
 
 /// The accounts and regions one spec applies to.

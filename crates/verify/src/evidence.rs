@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use secmon_kinds::{metric_filter, Cloud, FilterEvidence, Kind, LiveState, Target};
+use secmon_kinds::{Cloud, FilterEvidence, LiveState, ReadForm, Resource, Target};
 use secmon_sim::Pattern;
 use secmon_spec::DesiredState;
 use serde_json::{json, Value};
@@ -47,33 +47,60 @@ enum Engine {
 }
 
 /// Tests every live metric filter of the spec's log group against the example event of the kind
-/// its pattern names (for the spec's monitors) and against a canonical read of each secret, by
-/// its ARN and by its name.
-pub(crate) async fn gather(cloud: &dyn Cloud, state: &DesiredState, target: &Target, live: &LiveState) -> FilterEvidence {
+/// its pattern names (for the spec's monitors) and against a canonical read of each watched
+/// resource, once per way a read may name it ([`secmon_kinds::ResourceKind::read_ids`]). A target
+/// without a pipeline of its own ([`secmon_spec::WatchedFrom`]) is judged against the spec's
+/// patterns of the home target's filters, by the offline engine: the home target's own verify
+/// checks that those filters are live.
+pub(crate) async fn gather(
+    cloud: &dyn Cloud,
+    state: &DesiredState,
+    target: &Target,
+    desired: &[Resource],
+    live: &LiveState,
+) -> FilterEvidence {
     let monitored: BTreeSet<&str> = state.monitors.iter().map(|m| m.filter_name()).collect();
-    let mut secret_events = Vec::new();
-    for s in &state.secrets {
-        let arn = live.resources.get(&format!("secret.{}", s.name)).and_then(|l| l.resource.arn.clone()).unwrap_or_else(|| s.name.clone());
-        for id in [arn, s.name.clone()] {
-            secret_events.push((s.name.clone(), canonical_get_secret_value(&id, &target.account_id, &target.region)));
+    // (address, how, canonical read)
+    let mut reads = Vec::new();
+    let mut out = FilterEvidence::default();
+    for d in desired {
+        let r = live.resources.get(&d.address()).map(|l| &l.resource).unwrap_or(d);
+        let ids = r.kind.def().read_ids(r, target);
+        if ids.is_empty() {
+            continue;
+        }
+        let forms = out.reads.entry(d.address()).or_default();
+        for (how, id) in ids {
+            forms.push(ReadForm { how, ..ReadForm::default() });
+            reads.push((d.address(), forms.len() - 1, canonical_get_secret_value(&id, &target.account_id, &target.region)));
         }
     }
     let base = canonical_get_secret_value("example", &target.account_id, &target.region);
-    let mut engine = Engine::Undecided;
-    let mut out = FilterEvidence::default();
-    for s in &state.secrets {
-        out.secret.entry(s.name.clone()).or_default();
-    }
-    for l in live.resources.values().filter(|l| l.resource.kind == Kind::MetricFilter) {
-        let name = &l.resource.name;
-        let pattern = l.resource.attrs::<metric_filter::Attrs>().pattern;
-        let parsed = Pattern::parse(&pattern);
+    let (filters, mut engine) = match &state.watched_from {
+        Some(from) => {
+            let home = match (&from.region, from.organization) {
+                (Some(r), true) => format!("the management account's {r}"),
+                (Some(r), false) => r.clone(),
+                (None, true) => "the management account".to_string(),
+                (None, false) => "the home region".to_string(),
+            };
+            out.watched_from = Some(home);
+            (from.filters.clone(), Engine::Offline)
+        }
+        None => {
+            let live_filters =
+                live.resources.values().filter_map(|l| Some((l.resource.name.clone(), l.resource.kind.def().filter_pattern(&l.resource)?)));
+            (live_filters.collect(), Engine::Undecided)
+        }
+    };
+    for (name, pattern) in &filters {
+        let parsed = Pattern::parse(pattern);
         let example = match &parsed {
             Ok(p) if monitored.contains(name.as_str()) => p.example_event(&base),
             _ => None,
         };
-        let events: Vec<&Value> = example.iter().chain(secret_events.iter().map(|(_, e)| e)).collect();
-        let verdicts = match by_aws(cloud, &mut engine, &pattern, &events).await {
+        let events: Vec<&Value> = example.iter().chain(reads.iter().map(|(_, _, e)| e)).collect();
+        let verdicts = match by_aws(cloud, &mut engine, pattern, &events).await {
             Some(v) => v,
             None => match &parsed {
                 Ok(p) => Ok(events.iter().map(|e| offline(p, e)).collect()),
@@ -90,20 +117,25 @@ pub(crate) async fn gather(cloud: &dyn Cloud, state: &DesiredState, target: &Tar
             );
             out.example.insert(name.clone(), (kind, verdict(0)));
         }
-        for (i, (secret, _)) in secret_events.iter().enumerate() {
-            let entry = out.secret.entry(secret.clone()).or_default();
+        for (i, (address, form, _)) in reads.iter().enumerate() {
+            let form = &mut out.reads.get_mut(address).expect("every read has its entry")[*form];
             match verdict(skip + i) {
-                Ok(true) if !entry.0.contains(name) => entry.0.push(name.clone()),
-                Ok(_) => {}
-                Err(e) if i % 2 == 0 => entry.1.push(format!("{name}: {e}")),
-                Err(_) => {}
+                Ok(true) => form.caught_by.push(name.clone()),
+                Ok(false) => {}
+                Err(e) => form.errors.push(format!("{name}: {e}")),
             }
         }
     }
-    for (caught, _) in out.secret.values_mut() {
-        caught.sort();
+    for form in out.reads.values_mut().flatten() {
+        form.caught_by.sort();
+        form.caught_by.dedup();
+        form.errors.dedup();
     }
-    out.engine = if engine == Engine::Aws { AWS_ENGINE } else { OFFLINE_ENGINE }.to_string();
+    out.engine = match (&out.watched_from, engine) {
+        (Some(_), _) => "secmon's offline engine, over the spec's patterns".to_string(),
+        (None, Engine::Aws) => AWS_ENGINE.to_string(),
+        (None, _) => OFFLINE_ENGINE.to_string(),
+    };
     out
 }
 

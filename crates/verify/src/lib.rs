@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use secmon_kinds::{desired_resources, Change, Cloud, ExecCtx, Kind, KindError, Op, Target, VerifyCtx};
+use secmon_kinds::{desired_resources, Change, Cloud, ExecCtx, KindError, Op, Target, VerifyCtx};
 use secmon_spec::DesiredState;
 
 pub use evidence::canonical_get_secret_value;
@@ -89,15 +89,9 @@ pub async fn verify(cloud: &dyn Cloud, state: &DesiredState, target: &Target, op
     let desired = desired_resources(state, target);
     let mut live = cloud.read(&state.name, target, &desired).await?;
     cloud.observe(&mut live).await?;
-    let filters = evidence::gather(cloud, state, target, &live).await;
+    let filters = evidence::gather(cloud, state, target, &desired, &live).await;
     // A key brought by ARN: its policy is the user's, and verify judges it (issue 22, finding 8).
-    let mut unowned_policies = std::collections::BTreeMap::new();
-    if let secmon_spec::KeyChoice::Existing(arn) = state.encryption.key_choice() {
-        if state.key_ref().is_some() {
-            let policy = cloud.key_policy(&arn).await?;
-            unowned_policies.insert(arn, policy);
-        }
-    }
+    let unowned_policies = cloud.brought_policies(state).await?;
     let ctx = VerifyCtx {
         spec: state,
         target,
@@ -147,22 +141,16 @@ async fn resend_confirmations(
     let ctx =
         ExecCtx { spec: state.name.clone(), account_id: target.account_id.clone(), region: target.region.clone(), ..Default::default() };
     let mut out = Vec::new();
-    for d in desired.iter().filter(|d| d.kind == Kind::Subscription) {
+    for d in desired {
+        let Some((subject, who)) = d.kind.def().resend_confirmation(d) else { continue };
         if !live.resources.get(&d.address()).is_some_and(|l| l.pending) {
             continue;
         }
-        let a: secmon_kinds::subscription::Attrs = d.attrs();
         let change = Change { address: d.address(), op: Op::Create, before: None, after: Some(d.clone()) };
-        let who = format!("{}:{}", a.protocol, a.endpoint);
+        let id = format!("{}.resend", d.kind.as_str());
         out.push(match cloud.execute(&ctx, &change).await {
-            Ok(()) => check(
-                "subscription.resend",
-                format!("topic {}", a.topic),
-                Status::Ok,
-                format!("confirmation e-mail sent again to {who}"),
-                None,
-            ),
-            Err(e) => check("subscription.resend", format!("topic {}", a.topic), Status::Failed, e.to_string(), None),
+            Ok(()) => check(&id, subject, Status::Ok, format!("confirmation sent again to {who}"), None),
+            Err(e) => check(&id, subject, Status::Failed, e.to_string(), None),
         });
     }
     out
