@@ -114,14 +114,8 @@ enum Command {
         /// The monitor (its `name`) whose pattern to test, with -f.
         #[arg(long, requires = "file")]
         monitor: Option<String>,
-        /// CloudTrail log files (gzipped or not), JSON arrays, JSON lines or text lines; `-` is
-        /// stdin; a directory is every events file under it (`aws s3 sync` of a trail bucket).
-        #[arg(long = "events", required = true, num_args = 1..)]
-        events: Vec<String>,
-        /// How to read the events files: auto (per file, from its first line), cloudtrail,
-        /// json-lines or text.
-        #[arg(long = "format", default_value = "auto", value_name = "FORMAT")]
-        format: secmon_sim::events::Format,
+        #[command(flatten)]
+        events: EventsArgs,
         /// text for people, json for tools.
         #[arg(long, value_enum, default_value = "text")]
         output: Format,
@@ -138,14 +132,8 @@ enum Command {
         /// The spec file.
         #[arg(short = 'f', long = "file", default_value = "secmon.yaml")]
         file: PathBuf,
-        /// CloudTrail log files (gzipped or not), JSON arrays, JSON lines or text lines; `-` is
-        /// stdin; a directory is every events file under it (`aws s3 sync` of a trail bucket).
-        #[arg(long = "events", required = true, num_args = 1..)]
-        events: Vec<String>,
-        /// How to read the events files: auto (per file, from its first line), cloudtrail,
-        /// json-lines or text.
-        #[arg(long = "format", default_value = "auto", value_name = "FORMAT")]
-        format: secmon_sim::events::Format,
+        #[command(flatten)]
+        events: EventsArgs,
         /// text for people, json for tools (CI).
         #[arg(long, value_enum, default_value = "text")]
         output: Format,
@@ -272,6 +260,19 @@ enum Command {
 }
 
 /// Options shared by the commands that talk to AWS.
+/// The events files `test-pattern` and `simulate` read.
+#[derive(Args, Clone)]
+struct EventsArgs {
+    /// CloudTrail log files (gzipped or not), JSON arrays, JSON lines or text lines; `-` is
+    /// stdin; a directory is every events file under it (`aws s3 sync` of a trail bucket).
+    #[arg(long = "events", required = true, num_args = 1..)]
+    events: Vec<String>,
+    /// How to read the events files: auto (per file, from its first line), cloudtrail,
+    /// json-lines or text.
+    #[arg(long = "format", default_value = "auto", value_name = "FORMAT")]
+    format: secmon_sim::events::Format,
+}
+
 #[derive(Args, Clone)]
 struct Common {
     /// The spec file.
@@ -415,10 +416,10 @@ fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
             println!("{}", serde_json::to_string_pretty(&secmon_spec::json_schema()).expect("schema"));
             Ok(Outcome::Done)
         }
-        Command::TestPattern { pattern, file, monitor, events, format, output, all, count } => {
-            Ok(offline::test_pattern(pattern, file, monitor, (events, format), output, (all, count), style))
+        Command::TestPattern { pattern, file, monitor, events, output, all, count } => {
+            Ok(offline::test_pattern(pattern, file, monitor, (events.events, events.format), output, (all, count), style))
         }
-        Command::Simulate { file, events, format, output } => Ok(offline::simulate_cmd(file, (events, format), output, style)),
+        Command::Simulate { file, events, output } => Ok(offline::simulate_cmd(file, (events.events, events.format), output, style)),
         Command::Verify { common, output, resend_confirmation, trigger, timeout, notify_test } => {
             let opts = secmon_verify::Options {
                 resend_confirmation,

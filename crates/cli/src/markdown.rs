@@ -134,28 +134,19 @@ fn notes(plan: &Plan, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
 
     use super::*;
 
     fn golden_plan(case: &str) -> Plan {
-        secmon_diff::plan_fixture(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden").join(case)).unwrap()
+        secmon_diff::plan_fixture(&secmon_diff::golden_root().join(case)).unwrap()
     }
 
     /// Issue 13, item 5: `plan --output markdown` is a pull-request comment; the golden file is
     /// `tests/golden/<case>/plan.md` (`UPDATE_GOLDEN=1` rewrites it).
     #[test]
     fn markdown_plans_match_their_golden_files() {
-        for case in ["empty-account", "drifted", "removed-monitor", "converged"] {
-            let got = plan_markdown(&golden_plan(case));
-            let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden").join(case).join("plan.md");
-            if std::env::var("UPDATE_GOLDEN").is_ok() {
-                std::fs::write(&file, &got).unwrap();
-                continue;
-            }
-            let want = std::fs::read_to_string(&file).unwrap_or_default();
-            assert!(got == want, "{case}:\n{}", similar::TextDiff::from_lines(&want, &got).unified_diff().header("expected", "got"));
-        }
+        let render = |dir: &std::path::Path| Some(plan_markdown(&secmon_diff::plan_fixture(dir).ok()?));
+        secmon_diff::check_golden("plan.md", render).unwrap_or_else(|diff| panic!("{diff}"));
     }
 
     #[test]

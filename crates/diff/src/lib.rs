@@ -53,6 +53,41 @@ fn not_owned_hint(owners: &[String]) -> String {
     }
 }
 
+/// The golden fixtures' directory, `tests/golden/` at the repository's root: one folder per
+/// case, with `spec.yaml`, `live.json` and one expected output per renderer.
+pub fn golden_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden")
+}
+
+/// The one golden-file check every renderer's test uses: `render` each case folder (None skips
+/// the case) and compare with the case's `file`; every difference is reported at once as a
+/// unified diff. With `UPDATE_GOLDEN` set, the files are rewritten instead (review the diff).
+/// Returns how many cases were compared.
+pub fn check_golden(file: &str, render: impl Fn(&std::path::Path) -> Option<String>) -> Result<usize, String> {
+    let mut dirs: Vec<std::path::PathBuf> =
+        std::fs::read_dir(golden_root()).map_err(|e| e.to_string())?.filter_map(|e| Some(e.ok()?.path())).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    let (mut wrong, mut compared) = (Vec::new(), 0);
+    for dir in dirs {
+        let Some(got) = render(&dir) else { continue };
+        compared += 1;
+        let path = dir.join(file);
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, &got).map_err(|e| format!("{}: {e}", path.display()))?;
+            continue;
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_default();
+        if got != want {
+            let diff = similar::TextDiff::from_lines(&want, &got).unified_diff().header("expected", "got").to_string();
+            wrong.push(format!("{}:\n{diff}", path.display()));
+        }
+    }
+    match wrong.is_empty() {
+        true => Ok(compared),
+        false => Err(wrong.join("\n")),
+    }
+}
+
 /// Plans a fixture directory offline: `spec.yaml` against `live.json` (a live state saved by
 /// `secmon plan --live-out`), for account 123456789012 in us-east-1 unless the live state names
 /// its own. What the golden tests of the diff and of the renderers start from.
