@@ -365,6 +365,7 @@ pub fn destroy_cmd(
 fn verify_outcome(worst: secmon_verify::Status) -> Outcome {
     match worst {
         secmon_verify::Status::Failed => Outcome::LinkBroken,
+        secmon_verify::Status::Pending => Outcome::AwaitingConfirmation,
         secmon_verify::Status::Warning => Outcome::WarningsOnly,
         _ => Outcome::Done,
     }
@@ -668,7 +669,7 @@ fn verify_fleet(
     let outcome = verify_outcome(worst);
     let rows = report::status_rows(&reports, |report: &secmon_verify::Report| {
         let n = |s: Status| report.checks.iter().filter(|c| c.status == s).count();
-        format!("{} ok, {} warning, {} failed", n(Status::Ok), n(Status::Warning), n(Status::Failed))
+        format!("{} ok, {} warning, {} pending, {} failed", n(Status::Ok), n(Status::Warning), n(Status::Pending), n(Status::Failed))
     });
     match output {
         Format::Json => {

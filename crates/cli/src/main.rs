@@ -319,6 +319,9 @@ enum Outcome {
     LinkBroken,
     /// `verify`: warnings only.
     WarningsOnly,
+    /// `verify`: nothing broken, but a subscription waits for its recipient's confirmation (as
+    /// after a first apply): a deploy job passes with a warning, a scheduled job alerts.
+    AwaitingConfirmation,
     /// `validate`: the spec has errors.
     Invalid,
     /// `test-pattern`: no event matched (grep's 1).
@@ -337,6 +340,7 @@ impl Outcome {
             Outcome::Done => 0,
             Outcome::PlanHasChanges | Outcome::WarningsOnly | Outcome::PatternError => 2,
             Outcome::LinkBroken | Outcome::Invalid | Outcome::NoMatch | Outcome::Error => 1,
+            Outcome::AwaitingConfirmation => 3,
             Outcome::Interrupted => interrupt::EXIT_INTERRUPTED,
         }
     }

@@ -152,6 +152,7 @@ pub fn verify_text(report: &secmon_verify::Report, style: Style) -> String {
             Status::Ok => ("ok", Style::green),
             Status::NotObservable => ("n/a", Style::dim),
             Status::Warning => ("warning", Style::yellow),
+            Status::Pending => ("pending", Style::yellow),
             Status::Failed => ("FAILED", Style::red),
         };
         let status = paint(&style, &format!("{word:<8}"));
@@ -162,10 +163,11 @@ pub fn verify_text(report: &secmon_verify::Report, style: Style) -> String {
     }
     let count = |s| report.checks.iter().filter(|c| c.status == s).count();
     out.push_str(&format!(
-        "\n{} ok, {} not observable, {} warning(s), {} failed\n",
+        "\n{} ok, {} not observable, {} warning(s), {} pending, {} failed\n",
         count(Status::Ok),
         count(Status::NotObservable),
         count(Status::Warning),
+        count(Status::Pending),
         count(Status::Failed)
     ));
     out

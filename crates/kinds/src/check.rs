@@ -16,9 +16,17 @@ use secmon_spec::DesiredState;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Observed to work.
     Ok,
+    /// Cannot be observed on this endpoint (a local emulator).
     NotObservable,
+    /// Works, but not as the spec says or not as well as it should.
     Warning,
+    /// Waits for a person: an e-mail subscription the recipient has not confirmed yet, as right
+    /// after a first apply. Not a failure for a deploy; SNS deletes an unconfirmed subscription
+    /// after 48 hours, and the link then fails.
+    Pending,
+    /// Broken: events do not get through.
     Failed,
 }
 
@@ -28,6 +36,7 @@ impl Status {
             Status::Ok => "ok",
             Status::NotObservable => "not observable",
             Status::Warning => "warning",
+            Status::Pending => "pending",
             Status::Failed => "FAILED",
         }
     }

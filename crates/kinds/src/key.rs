@@ -428,7 +428,7 @@ impl ResourceKind for Def {
                 }
             };
             let worst = by_row.entry(link.row).or_insert((Status::Ok, link.row.to_string()));
-            if severity(status) > severity(worst.0) {
+            if status > worst.0 {
                 *worst = (status, evidence);
             }
         }
@@ -629,16 +629,6 @@ async fn orphan_key(aws: &Aws, spec: &str) -> Result<Option<String>, KindError> 
         }
     }
     Ok(None)
-}
-
-/// How bad a status is, to keep the worst per contract row.
-fn severity(s: Status) -> u8 {
-    match s {
-        Status::Ok => 0,
-        Status::NotObservable => 1,
-        Status::Warning => 2,
-        Status::Failed => 3,
-    }
 }
 
 /// The key `id` (alias or ARN) as it is live, named `name`; None when it does not exist or is

@@ -49,10 +49,12 @@ impl Report {
     pub fn worst(&self) -> Status {
         self.checks.iter().map(|c| c.status).max().unwrap_or(Status::Ok)
     }
-    /// 0 healthy, 1 a link is broken, 2 warnings only: a scheduled job alerts on non-zero.
+    /// 0 healthy, 1 a link is broken, 2 warnings only, 3 waiting for a confirmation (and
+    /// nothing broken): a scheduled job alerts on non-zero; a deploy job accepts 3.
     pub fn exit_code(&self) -> u8 {
         match self.worst() {
             Status::Failed => 1,
+            Status::Pending => 3,
             Status::Warning => 2,
             _ => 0,
         }
