@@ -516,7 +516,8 @@ fn plan_fleet(
     let grouped = secmon_engine::planfile::grouped(&run.spec.state.name, &refs);
     match output {
         PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&grouped).expect("json")),
-        PlanFormat::Text | PlanFormat::Markdown => {
+        PlanFormat::Markdown => print!("{}", crate::markdown::fleet_plan_markdown(&run.spec.state.name, &refs)),
+        PlanFormat::Text => {
             report::print_plan_sections(&refs, style);
             report::print_summary(&rows, style);
         }

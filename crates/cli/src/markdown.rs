@@ -2,6 +2,7 @@
 //! resource with its attribute changes, sized for GitHub (a comment holds 65,536 characters).
 
 use secmon_diff::{Action, Plan};
+use secmon_engine::fanout::TargetId;
 
 use crate::output::Style;
 
@@ -83,22 +84,45 @@ pub fn plan_markdown(plan: &Plan) -> String {
         notes(plan, &mut out);
         return out;
     }
-    out.push_str(&format!(
-        "**Plan: {} to add, {} to change, {} to replace, {} to destroy.**\n\n",
+    out.push_str(&format!("**{}**\n\n", plan_counts(plan)));
+    resource_table(plan, &mut out);
+    let changes = plan.changes().count();
+    let shown = resource_details(plan, &mut out, MAX_COMMENT - RESERVE);
+    if shown < changes {
+        out.push_str(&format!(
+            "> The details of {} more resource(s) do not fit in a comment (GitHub's limit is {MAX_COMMENT} characters): see the job log or `plan.json`.\n\n",
+            changes - shown
+        ));
+    }
+    notes(plan, &mut out);
+    out
+}
+
+fn plan_counts(plan: &Plan) -> String {
+    format!(
+        "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
         plan.count(Action::Create),
         plan.count(Action::Update),
         plan.count(Action::Replace),
         plan.count(Action::Delete)
-    ));
+    )
+}
+
+/// One row per changed resource: symbol, address, action, why.
+fn resource_table(plan: &Plan, out: &mut String) {
     out.push_str("| | resource | action | why |\n|---|---|---|---|\n");
     for s in plan.changes() {
         let why = if s.action == Action::Create { String::new() } else { inert(&s.reason) };
         out.push_str(&format!("| `{}` | {} | {} | {} |\n", symbol(s.action), code_cell(&s.address), action_word(s.action), why));
     }
     out.push('\n');
-    let changes: Vec<_> = plan.changes().collect();
+}
+
+/// A collapsible section per changed resource, while `out` stays within `limit` characters;
+/// returns how many were shown.
+fn resource_details(plan: &Plan, out: &mut String, limit: usize) -> usize {
     let mut shown = 0;
-    for s in &changes {
+    for s in plan.changes() {
         let mut text = String::new();
         crate::render::step_text(s, Style { color: false, quiet: false }, &mut text);
         let body = diff_lines(&text);
@@ -110,19 +134,103 @@ pub fn plan_markdown(plan: &Plan) -> String {
             html(&s.address),
             action_word(s.action),
         );
-        if out.len() + section.len() > MAX_COMMENT - RESERVE {
+        if out.len() + section.len() > limit {
             break;
         }
         out.push_str(&section);
         shown += 1;
     }
-    if shown < changes.len() {
+    shown
+}
+
+/// The plans of a spec with `targets` as one pull-request comment (issue 26, item 5): a summary
+/// table of every target first (so it is never cut), then a collapsible section per target with
+/// changes or an error, each holding the target's resource table and a collapsible section per
+/// resource, while they fit in GitHub's 65,536 characters; a note says what was cut.
+pub fn fleet_plan_markdown(spec: &str, planned: &[(TargetId, Result<&Plan, String>)]) -> String {
+    let plans = || planned.iter().filter_map(|(_, p)| p.as_ref().ok());
+    let changed = plans().filter(|p| p.has_changes()).count();
+    let failed = planned.iter().filter(|(_, p)| p.is_err()).count();
+    let total = |a: Action| plans().map(|p| p.count(a)).sum::<usize>();
+    let mut out = format!("### secmon plan: `{}` over {} targets\n\n", inert(spec), planned.len());
+    out.push_str(&format!(
+        "**{changed} with changes, {} without, {failed} failed. Plan: {} to add, {} to change, {} to replace, {} to destroy in all.**\n\n",
+        planned.len() - changed - failed,
+        total(Action::Create),
+        total(Action::Update),
+        total(Action::Replace),
+        total(Action::Delete)
+    ));
+    out.push_str("| account | region | add | change | replace | destroy | status |\n|---|---|---|---|---|---|---|\n");
+    for (t, p) in planned {
+        let region = if t.home { format!("{} (home)", t.region) } else { t.region.clone() };
+        let row = match p {
+            Ok(plan) => format!(
+                "{} | {} | {} | {} | {}",
+                plan.count(Action::Create),
+                plan.count(Action::Update),
+                plan.count(Action::Replace),
+                plan.count(Action::Delete),
+                if plan.has_changes() { "changes" } else { "no changes" }
+            ),
+            Err(e) => {
+                let first = e.lines().next().unwrap_or_default();
+                format!("- | - | - | - | **failed**: {}", inert(first.strip_prefix(&format!("{t}: ")).unwrap_or(first)))
+            }
+        };
+        out.push_str(&format!("| {} | {} | {row} |\n", code_cell(&t.account), inert(&region)));
+    }
+    out.push('\n');
+    let limit = MAX_COMMENT - RESERVE;
+    let mut cut = 0;
+    for (t, p) in planned {
+        let mut section = String::new();
+        match p {
+            Ok(plan) if !plan.has_changes() => continue,
+            Ok(plan) => {
+                section.push_str(&format!(
+                    "<details><summary>target <code>{}</code>: {}</summary>\n\n",
+                    html(&t.to_string()),
+                    html(&plan_counts(plan))
+                ));
+                resource_table(plan, &mut section);
+                notes(plan, &mut section);
+            }
+            Err(e) => {
+                let fence = "`".repeat((longest_backtick_run(e) + 1).max(3));
+                section.push_str(&format!(
+                    "<details><summary>target <code>{}</code>: failed</summary>\n\n{fence}\n{e}\n{fence}\n",
+                    html(&t.to_string())
+                ));
+            }
+        }
+        const CLOSE: &str = "\n</details>\n\n";
+        if cut > 0 || out.len() + section.len() + CLOSE.len() > limit {
+            cut += 1;
+            continue;
+        }
+        if let Ok(plan) = p {
+            if !plan.notes.is_empty() {
+                section.push('\n');
+            }
+            let room = limit.saturating_sub(out.len() + CLOSE.len());
+            let shown = resource_details(plan, &mut section, room);
+            let changes = plan.changes().count();
+            if shown < changes {
+                section.push_str(&format!(
+                    "> The details of {} more resource(s) of this target do not fit: see `plan.json`.\n",
+                    changes - shown
+                ));
+            }
+        }
+        out.push_str(&section);
+        out.push_str(CLOSE);
+    }
+    if cut > 0 {
         out.push_str(&format!(
-            "> The details of {} more resource(s) do not fit in a comment (GitHub's limit is {MAX_COMMENT} characters): see the job log or `plan.json`.\n\n",
-            changes.len() - shown
+            "> The sections of {cut} more target(s) do not fit in a comment (GitHub's limit is {MAX_COMMENT} characters): the table above counts them; see the job log or `plan.json`.\n"
         ));
     }
-    notes(plan, &mut out);
     out
 }
 
@@ -164,6 +272,56 @@ mod tests {
         assert!(md.len() <= MAX_COMMENT, "{}", md.len());
         assert!(md.contains("do not fit in a comment"), "the truncation is said");
         assert!(md.contains(&format!("| `+` | `{}-59` | create |", steps[0].address)), "the summary table lists every resource");
+    }
+
+    fn target(account: &str, region: &str, home: bool) -> TargetId {
+        TargetId { account: account.into(), region: region.into(), home, first_region: home }
+    }
+
+    /// Issue 26, item 5: a spec with `targets` gets one comment: the summary table of every
+    /// target, then a collapsible section per target with changes or an error
+    /// (`tests/golden/fleet-plan.md`; `UPDATE_GOLDEN=1` rewrites it).
+    #[test]
+    fn issue_26_a_fleet_plan_is_one_comment_with_a_table_and_a_section_per_target() {
+        let (fresh, converged) = (golden_plan("empty-account"), golden_plan("converged"));
+        let planned = vec![
+            (target("111111111111", "us-east-1", true), Ok(&fresh)),
+            (target("111111111111", "eu-west-1", false), Ok(&converged)),
+            (target("222222222222", "us-east-1", true), Ok(&fresh)),
+            (
+                target("333333333333", "us-east-1", true),
+                Err("333333333333/us-east-1: cannot act through role arn:aws:iam::333333333333:role/R\n  hint: the role must exist"
+                    .to_string()),
+            ),
+        ];
+        let md = fleet_plan_markdown("secrets-monitoring", &planned);
+        secmon_diff::check_golden_file(&secmon_diff::golden_root().join("fleet-plan.md"), &md).unwrap_or_else(|diff| panic!("{diff}"));
+        assert_eq!(md.matches("<details><summary>target ").count(), 3, "no section for a target without changes");
+        assert_eq!(md.matches("<details>").count(), md.matches("</details>").count());
+    }
+
+    #[test]
+    fn issue_26_a_fleet_plan_too_long_for_a_comment_keeps_every_targets_row_and_says_what_was_cut() {
+        let mut big = golden_plan("empty-account");
+        let steps = big.steps.clone();
+        for i in 0..5 {
+            big.steps.extend(steps.iter().map(|s| renamed(s, i)));
+        }
+        let targets: Vec<TargetId> = (0..26).map(|i| target(&format!("{:012}", 100_000_000_000u64 + i), "us-east-1", true)).collect();
+        let planned: Vec<(TargetId, Result<&Plan, String>)> = targets.iter().map(|t| (t.clone(), Ok(&big))).collect();
+        let md = fleet_plan_markdown("s", &planned);
+        assert!(md.len() <= MAX_COMMENT, "{}", md.len());
+        for t in &targets {
+            assert!(md.contains(&format!("| `{}` | us-east-1 (home) |", t.account)), "every target has its row");
+        }
+        assert!(md.contains("more target(s) do not fit in a comment"), "the cut is said");
+        assert_eq!(md.matches("<details>").count(), md.matches("</details>").count());
+    }
+
+    fn renamed(s: &secmon_diff::Step, i: usize) -> secmon_diff::Step {
+        let mut s = s.clone();
+        s.address = format!("{}-{i}", s.address);
+        s
     }
 
     #[test]

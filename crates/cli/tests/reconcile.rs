@@ -981,6 +981,14 @@ fn a_spec_with_targets_fans_out_over_accounts_and_regions() {
         assert!(stdout.contains(&format!("── target {a}/eu-west-1 (secrets only)")), "{a}: {stdout}");
     }
     assert!(stdout.contains("Summary:"), "{stdout}");
+    // Issue 26, item 5: as a pull-request comment, one table of every target, a section each.
+    let out = w.secmon(&["plan", "-f", spec, "--output", "markdown", "--parallelism", "3"]);
+    let md = text(&out.stdout);
+    assert!(md.starts_with("### secmon plan: `secrets-monitoring` over 8 targets"), "{md}");
+    assert!(md.contains("| account | region | add | change | replace | destroy | status |"), "{md}");
+    assert!(md.contains("| `444444444444` | us-east-1 (home) | - | - | - | - | **failed**: cannot act through role"), "{md}");
+    assert_eq!(md.matches("<details><summary>target ").count(), 8, "six targets with changes, two failed: {md}");
+    assert!(!md.contains("── target"), "not the text plan: {md}");
 
     // A topic made by hand in one member account is taken over there, and only there.
     let beta = w.rt.block_on(aws.assume(&members[1], "us-east-1", "OrganizationAccountAccessRole", None));

@@ -71,21 +71,28 @@ pub fn check_golden(file: &str, render: impl Fn(&std::path::Path) -> Option<Stri
     for dir in dirs {
         let Some(got) = render(&dir) else { continue };
         compared += 1;
-        let path = dir.join(file);
-        if std::env::var_os("UPDATE_GOLDEN").is_some() {
-            std::fs::write(&path, &got).map_err(|e| format!("{}: {e}", path.display()))?;
-            continue;
-        }
-        let want = std::fs::read_to_string(&path).unwrap_or_default();
-        if got != want {
-            let diff = similar::TextDiff::from_lines(&want, &got).unified_diff().header("expected", "got").to_string();
-            wrong.push(format!("{}:\n{diff}", path.display()));
+        if let Err(diff) = check_golden_file(&dir.join(file), &got) {
+            wrong.push(diff);
         }
     }
     match wrong.is_empty() {
         true => Ok(compared),
         false => Err(wrong.join("\n")),
     }
+}
+
+/// Compares `got` with the golden file at `path` (a unified diff when they differ), or rewrites
+/// the file when `UPDATE_GOLDEN` is set: the one comparison every golden test makes.
+pub fn check_golden_file(path: &std::path::Path, got: &str) -> Result<(), String> {
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        return std::fs::write(path, got).map_err(|e| format!("{}: {e}", path.display()));
+    }
+    let want = std::fs::read_to_string(path).unwrap_or_default();
+    if got == want {
+        return Ok(());
+    }
+    let diff = similar::TextDiff::from_lines(want.as_str(), got).unified_diff().header("expected", "got").to_string();
+    Err(format!("{}:\n{diff}", path.display()))
 }
 
 /// Plans a fixture directory offline: `spec.yaml` against `live.json` (a live state saved by
