@@ -14,7 +14,7 @@ use secmon_engine::run::{self, OnWait, Opened, PerTarget, Ready, Run, RunConfig}
 use secmon_engine::{CallCounts, Cloud, Session};
 use secmon_spec::Spec;
 
-use crate::output::Style;
+use crate::output::{shell_word, Style};
 use crate::report::{self, Row};
 use crate::{print_diagnostics, CliError, Common, Format, Outcome, PlanFormat};
 
@@ -209,8 +209,10 @@ fn with_opened(
 pub fn force_unlock_cmd(common: &Common, spec: Spec, id: &str, style: Style) -> Result<Outcome, CliError> {
     let (rt, run) = start(common, spec)?;
     let target = rt.block_on(run.single())?;
-    rt.block_on(secmon_engine::lock::force_unlock(&*target.cloud, &run.spec.state.name, id))?;
-    println!("{} the lock of spec `{}` is released.", style.green("Unlocked:"), run.spec.state.name);
+    match rt.block_on(secmon_engine::lock::force_unlock(&*target.cloud, &run.spec.state.name, id))? {
+        true => println!("{} the lock of spec `{}` is released.", style.green("Unlocked:"), run.spec.state.name),
+        false => println!("No lock is held for spec `{}`: nothing to unlock.", run.spec.state.name),
+    }
     Ok(Outcome::Done)
 }
 
@@ -249,8 +251,8 @@ pub fn plan_cmd(
             eprintln!(
                 "Saved the plan to {}; apply exactly it with: secmon apply -f {} {}",
                 path.display(),
-                common.file.display(),
-                path.display()
+                shell_word(&common.file.display().to_string()),
+                shell_word(&path.display().to_string())
             );
         }
         Ok(if detailed && plan.has_changes() { Outcome::PlanHasChanges } else { Outcome::Done })
@@ -524,13 +526,22 @@ fn plan_fleet(
     }
     if let Some(path) = out {
         secmon_engine::write(path, &serde_json::to_string_pretty(&grouped).expect("json"))?;
-        eprintln!(
-            "Saved the plans of {} targets to {}; apply exactly them with: secmon apply -f {} {}",
-            planned.len(),
-            path.display(),
-            common.file.display(),
-            path.display()
-        );
+        let (file, saved) = (shell_word(&common.file.display().to_string()), shell_word(&path.display().to_string()));
+        let failed = planned.iter().filter(|(_, r)| r.is_err()).count();
+        if failed == 0 {
+            eprintln!(
+                "Saved the plans of {} targets to {}; apply exactly them with: secmon apply -f {file} {saved}",
+                planned.len(),
+                path.display()
+            );
+        } else {
+            // Issue 26, finding 24: a file with a target that has no plan is refused whole.
+            eprintln!(
+                "Saved the plans of {} targets to {}, but {failed} target(s) failed and have no plan: `secmon apply -f {file} {saved}` refuses the file until every target plans. Plan the reachable ones alone with --account ACCOUNT[/REGION] (one per target) and apply that file",
+                planned.len(),
+                path.display()
+            );
+        }
     }
     if common.stats {
         let clouds: Vec<Arc<dyn Cloud>> = planned.iter().filter_map(|(_, r)| r.as_ref().ok().map(|o| o.session.cloud.clone())).collect();

@@ -9,7 +9,7 @@ mod output;
 mod render;
 mod report;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -365,11 +365,68 @@ enum CliError {
     Interrupted(String),
 }
 
+impl CliError {
+    /// What the user is told: the error, with the commands it suggests naming the spec file the
+    /// user passed, quoted for the shell (issue 26, finding 19).
+    fn message(&self, spec_file: Option<&Path>) -> String {
+        match (self, spec_file) {
+            (CliError::Engine(secmon_engine::EngineError::Locked { spec, holder, id }), Some(file)) => format!(
+                "another apply of spec `{spec}` holds its lock ({holder}); nothing was changed. Wait for it to finish, or, if it crashed, break the lock with: secmon force-unlock -f {} {}",
+                output::shell_word(&file.display().to_string()),
+                output::shell_word(id)
+            ),
+            _ => self.to_string(),
+        }
+    }
+}
+
+impl Command {
+    /// The spec file the command reads, if it reads one.
+    fn spec_file(&self) -> Option<PathBuf> {
+        match self {
+            Command::Validate { file, .. } | Command::Permissions { file, .. } | Command::Simulate { file, .. } => Some(file.clone()),
+            Command::TestPattern { file, .. } => file.clone(),
+            Command::Backtest { common, .. }
+            | Command::Verify { common, .. }
+            | Command::Import { common, .. }
+            | Command::Plan { common, .. }
+            | Command::Apply { common, .. }
+            | Command::ForceUnlock { common, .. }
+            | Command::Destroy { common, .. } => Some(common.file.clone()),
+            Command::Completions { .. } | Command::Schema => None,
+        }
+    }
+}
+
 /// Exit code of a usage error (a mistyped flag, a missing argument): BSD's `EX_USAGE`, apart
 /// from 2, which means "changes" or "warnings only" (issue 26, item 2).
 const EXIT_USAGE: u8 = 64;
 
+/// Exit code when stdout was closed by its reader (`secmon test-pattern … | head -1`): what a
+/// shell reports for a program SIGPIPE ends (128 + 13), as it does for grep.
+const EXIT_CLOSED_PIPE: i32 = 141;
+
+/// `print!` panics when stdout cannot be written; the hook turns exactly that panic into an
+/// exit: quietly with [`EXIT_CLOSED_PIPE`] when the reader went away, with an error naming the
+/// cause otherwise (a full disk), never a panic's backtrace and exit 101 (issue 26, finding 20).
+fn exit_on_output_errors() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied());
+        if let Some(why) = message.and_then(|m| m.strip_prefix("failed printing to stdout: ")) {
+            if why.starts_with("Broken pipe") {
+                std::process::exit(EXIT_CLOSED_PIPE);
+            }
+            eprintln!("Error: cannot write the output: {why}");
+            std::process::exit(i32::from(Outcome::Error.code()));
+        }
+        default(info)
+    }));
+}
+
 fn main() -> ExitCode {
+    exit_on_output_errors();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -384,8 +441,9 @@ fn main() -> ExitCode {
         ColorChoice::Always => Style { color: true, quiet: cli.quiet },
         ColorChoice::Never => Style { color: false, quiet: cli.quiet },
     };
+    let spec_file = cli.command.spec_file();
     let outcome = run(cli, style).unwrap_or_else(|e| {
-        eprintln!("{} {e}", style.red("Error:"));
+        eprintln!("{} {}", style.red("Error:"), e.message(spec_file.as_deref()));
         match e {
             CliError::Interrupted(_) => Outcome::Interrupted,
             _ => Outcome::Error,
@@ -401,7 +459,9 @@ fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
             commands::backtest_cmd(&common, Spec::from_file(&common.file)?, (&since, until.as_deref()), output, style)
         }
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "secmon", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "secmon", &mut script);
+            print!("{}", String::from_utf8_lossy(&script));
             Ok(Outcome::Done)
         }
         Command::Permissions { file, phase } => {

@@ -22,6 +22,38 @@ fn test_pattern_exits_like_grep() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// Issue 26, finding 20: `| head -1` ends test-pattern as it ends grep, and a full disk is an
+/// error that says so; never a panic (exit 101).
+#[test]
+fn finding_20_a_closed_or_full_stdout_is_not_a_panic() {
+    use std::io::{BufRead, Write};
+    let scratch = tempfile::tempdir().unwrap();
+    let events = scratch.path().join("many.jsonl");
+    let mut f = std::fs::File::create(&events).unwrap();
+    for i in 0..20_000 {
+        writeln!(f, r#"{{"eventName": "GetSecretValue", "requestParameters": {{"secretId": "s-{i}"}}}}"#).unwrap();
+    }
+    drop(f);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_secmon"))
+        .args(["test-pattern", "--pattern", "{ $.eventName = \"GetSecretValue\" }", "--events"])
+        .arg(&events)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(141), "as a shell reports grep | head: {}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("panicked"), "{}", text(&out.stderr));
+    if let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") {
+        let out = Command::new(env!("CARGO_BIN_EXE_secmon")).arg("schema").stdout(full).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let err = text(&out.stderr);
+        assert!(err.contains("cannot write the output") && err.contains("No space left on device") && !err.contains("panicked"), "{err}");
+    }
+}
+
 #[test]
 fn test_pattern_takes_a_monitor_of_a_spec_and_explains_near_misses() {
     let out = secmon(&["test-pattern", "-f", "specs/seed.yaml", "--monitor", "Secret is accessed", "--events", EVENTS, "--output", "json"]);

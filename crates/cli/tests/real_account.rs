@@ -190,7 +190,7 @@ fn finding_9_the_lock_holder_is_read_past_an_empty_first_page() {
     let out = w.secmon(&["apply", "-f", SEED, "--auto-approve"]);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(err.contains(&format!("secmon force-unlock -f SPEC {}", held.id)), "the refusal names the real id: {err}");
+    assert!(err.contains(&format!("secmon force-unlock -f {SEED} {}", held.id)), "the refusal names the real id: {err}");
     let wrong = w.secmon(&["force-unlock", "-f", SEED, "?"]);
     assert_eq!(wrong.status.code(), Some(1), "`?` is no wildcard");
     w.emu.empty_first_pages(false);

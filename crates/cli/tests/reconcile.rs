@@ -373,7 +373,7 @@ fn a_second_apply_of_a_spec_is_refused_while_the_first_holds_its_lock() {
     let out = w.secmon(&["apply", "-f", SEED, "--auto-approve", "--stats"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("holds its lock") && err.contains(&format!("secmon force-unlock -f SPEC {}", held.id)), "{err}");
+    assert!(err.contains("holds its lock") && err.contains(&format!("secmon force-unlock -f {SEED} {}", held.id)), "{err}");
     assert_eq!(mutating(&err), 0, "nothing of the pipeline was touched");
     assert!(err.contains("Apply lock: "), "the lock's calls are shown apart: {err}");
     assert_eq!(w.plan().0, 2, "plan takes no lock");
@@ -381,6 +381,11 @@ fn a_second_apply_of_a_spec_is_refused_while_the_first_holds_its_lock() {
     assert_eq!(wrong.status.code(), Some(1), "a lock is broken only by its id");
     let unlock = w.secmon(&["force-unlock", "-f", SEED, &held.id]);
     assert_eq!(unlock.status.code(), Some(0), "{}", text(&unlock.stderr));
+    assert!(text(&unlock.stdout).contains("is released"), "{}", text(&unlock.stdout));
+    // Issue 26, finding 19: with no lock held, it says so rather than "released".
+    let again = w.secmon(&["force-unlock", "-f", SEED, &held.id]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(text(&again.stdout).contains("No lock is held"), "{}", text(&again.stdout));
     w.apply();
     assert_eq!(w.plan().0, 0);
     let again = w.secmon(&["apply", "-f", SEED, "--auto-approve"]);
@@ -664,8 +669,11 @@ fn apply_after_a_crash(w: &World, spec: &str) -> std::process::Output {
     let out = w.secmon(&["apply", "-f", spec, "--auto-approve"]);
     let err = text(&out.stderr);
     if out.status.code() == Some(1) && err.contains("holds its lock") {
-        let id =
-            err.split("secmon force-unlock -f SPEC ").nth(1).and_then(|r| r.split_whitespace().next()).expect("the refusal names the id");
+        let id = err
+            .split(&format!("secmon force-unlock -f {spec} "))
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .expect("the refusal names the id");
         let unlock = w.secmon(&["force-unlock", "-f", spec, id]);
         assert_eq!(unlock.status.code(), Some(0), "{}", text(&unlock.stderr));
         return w.secmon(&["apply", "-f", spec, "--auto-approve"]);

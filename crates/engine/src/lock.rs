@@ -369,16 +369,18 @@ fn describe(h: &Holder) -> String {
 
 /// Breaks the lock of `spec` if its id is `id` (the one a refusal named): for a holder that
 /// crashed, when waiting out its lease is not wanted. Refuses when another holder has taken the
-/// lock since, and when the holder cannot be read (never a wildcard).
-pub async fn force_unlock(store: &dyn LockStore, spec: &str, id: &str) -> Result<(), EngineError> {
+/// lock since, and when the holder cannot be read (never a wildcard). Returns whether a lock was
+/// broken: false when none is held (nothing to do, and the caller must not say otherwise).
+pub async fn force_unlock(store: &dyn LockStore, spec: &str, id: &str) -> Result<bool, EngineError> {
     let group = lock_group(spec);
     match look(store, &group).await {
         Ok(Found::Held { generation, holder }) if holder.id == id && id != "?" => {
-            Ok(store.delete_stream(&group, &stream_name(generation)).await?)
+            store.delete_stream(&group, &stream_name(generation)).await?;
+            Ok(true)
         }
         Ok(Found::Held { holder, .. }) => Err(locked(spec, &holder)),
-        Ok(Found::Free) => Ok(()),
-        Err(EngineError::Kind(e)) if not_found(&e) => Ok(()),
+        Ok(Found::Free) => Ok(false),
+        Err(EngineError::Kind(e)) if not_found(&e) => Ok(false),
         Err(e) => Err(e),
     }
 }
@@ -445,9 +447,9 @@ mod tests {
         held_by_someone(&cloud, 1, now_ms(), now_ms()).await;
         assert!(force_unlock(&*cloud, SPEC, "someone-else").await.is_err(), "another id is refused");
         assert!(force_unlock(&*cloud, SPEC, "?").await.is_err(), "never a wildcard");
-        force_unlock(&*cloud, SPEC, "dead0001").await.unwrap();
+        assert!(force_unlock(&*cloud, SPEC, "dead0001").await.unwrap(), "broken");
         assert!(holder(&*cloud, SPEC).await.unwrap().is_none());
-        force_unlock(&FakeCloud::new("1", "r"), SPEC, "x").await.expect("no lock group: nothing to break");
+        assert!(!force_unlock(&FakeCloud::new("1", "r"), SPEC, "x").await.expect("no lock group: nothing to break"), "and it says so");
     }
 
     #[tokio::test]
