@@ -225,6 +225,9 @@ pub fn plan_cmd(
     targets: &[String],
     style: Style,
 ) -> Result<Outcome, CliError> {
+    if let Some(path) = out {
+        writable(path)?;
+    }
     let (rt, run) = start(common, spec)?;
     let opts = PlanOptions { destroy, delete_logs: false };
     // plan, apply and destroy of a spec with `targets` report per target even when
@@ -240,6 +243,11 @@ pub fn plan_cmd(
     with_opened(common, &rt, opened, false, |s, plan| {
         let plan = narrowed(plan.expect("planned"), targets, style)?;
         print_diagnostics(&secmon_engine::unconfirmed(&s.spec, &plan), style);
+        // What apply would stop on before changing anything (a value source not set) is said
+        // now, in the pull request, not first at merge (issue 26, finding 28).
+        if let Err(e) = secmon_engine::preflight(&plan, &apply_options(common, 7, None)) {
+            eprintln!("{} apply of this plan would stop before changing anything: {e}", style.yellow("Warning:"));
+        }
         let json = serde_json::to_string_pretty(&plan).expect("plan json");
         match output {
             PlanFormat::Json => println!("{json}"),
@@ -257,6 +265,18 @@ pub fn plan_cmd(
         }
         Ok(if detailed && plan.has_changes() { Outcome::PlanHasChanges } else { Outcome::Done })
     })
+}
+
+/// Refuses, before AWS is read, a path a plan could not be saved to (issue 26, finding 28).
+fn writable(path: &Path) -> Result<(), CliError> {
+    let refuse = |why: &str| Err(CliError::Refused(format!("-o {}: {why}; nothing was read or changed", path.display())));
+    if path.is_dir() {
+        return refuse("is a directory");
+    }
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) if !dir.is_dir() => refuse(&format!("the directory {} does not exist", dir.display())),
+        _ => Ok(()),
+    }
 }
 
 /// Applies `plan` through the session, saying what was done, what failed and what did not
@@ -330,9 +350,10 @@ pub fn apply_cmd(
             return apply_one(s, &saved, opts, style);
         }
         let fresh = narrowed(fresh, targets, style)?;
-        print!("{}", crate::render::plan_text(&fresh, style));
-        // Ask only when the apply could run: a missing value source fails before the question.
+        // A missing value source fails before the plan is shown and the question asked
+        // (issue 26, finding 28).
         secmon_engine::preflight(&fresh, &opts)?;
+        print!("{}", crate::render::plan_text(&fresh, style));
         if fresh.has_changes() {
             confirm(auto_approve, "perform these actions")?;
         }

@@ -90,7 +90,7 @@ pub fn plan_markdown(plan: &Plan) -> String {
     let shown = resource_details(plan, &mut out, MAX_COMMENT - RESERVE);
     if shown < changes {
         out.push_str(&format!(
-            "> The details of {} more resource(s) do not fit in a comment (GitHub's limit is {MAX_COMMENT} characters): see the job log or `plan.json`.\n\n",
+            "> The details of {} more resource(s) do not fit in a comment (GitHub's limit is {MAX_COMMENT} characters): the saved plan (`plan.json`, the pull request's artifact) holds every change.\n\n",
             changes - shown
         ));
     }
@@ -228,7 +228,7 @@ pub fn fleet_plan_markdown(spec: &str, planned: &[(TargetId, Result<&Plan, Strin
     }
     if cut > 0 {
         out.push_str(&format!(
-            "> The sections of {cut} more target(s) do not fit in a comment (GitHub's limit is {MAX_COMMENT} characters): the table above counts them; see the job log or `plan.json`.\n"
+            "> The sections of {cut} more target(s) do not fit in a comment (GitHub's limit is {MAX_COMMENT} characters): the table above counts them; the saved plan (`plan.json`, the pull request's artifact) holds every change.\n"
         ));
     }
     out

@@ -14,12 +14,13 @@ fn apply_on_an_empty_account_then_nothing_to_do() {
     let (code, out) = w.plan();
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("Plan: 11 to add, 0 to change, 0 to replace, 0 to destroy."), "{out}");
-    assert!(out.contains("(SecurityAlarms) has a confirmed e-mail subscriber"), "{out}");
+    // Issue 26, finding 25: a first plan says it subscribes, not that nobody confirmed.
+    assert!(out.contains("this plan subscribes the e-mail addresses of SecurityAlarms (monitor Secret is accessed)"), "{out}");
     w.apply();
     let (code, out) = w.plan();
     assert_eq!(code, 0, "a plan right after apply must be empty:\n{out}");
     // moto confirms e-mail subscriptions at once; real AWS waits for the recipient's click.
-    assert!(!out.contains("confirmed e-mail subscriber"), "{out}");
+    assert!(!out.contains("confirmed e-mail subscriber") && !out.contains("this plan subscribes"), "{out}");
     assert!(out.contains("No changes."), "{out}");
     let second = w.apply();
     let stderr = text(&second.stderr);
@@ -317,8 +318,13 @@ fn a_pending_subscription_is_reported_not_recreated() {
     w.emu.unconfirm_email("security@example.com");
     let (code, out) = w.plan();
     assert_eq!(code, 0, "pending is not a change:\n{out}");
-    assert!(out.contains("subscription.SecurityAlarms/security@example.com: e-mail subscription pending confirmation"), "{out}");
-    assert!(out.contains("aws sns subscribe --topic-arn arn:aws:sns:us-east-1:123456789012:SecurityAlarms --protocol email --notification-endpoint security@example.com"), "{out}");
+    assert!(
+        out.contains(
+            "subscription.SecurityAlarms/security@example.com: subscription pending confirmation; security@example.com must click"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("To send it again: secmon verify --resend-confirmation"), "{out}");
     assert!(out.contains("has a confirmed e-mail subscriber"), "{out}");
     let again = w.apply();
     assert_eq!(mutating(&text(&again.stderr)), 0, "not re-created on every run");
@@ -530,6 +536,25 @@ fn an_unreadable_secret_value_source_stops_apply_before_any_change() {
     assert!(err.contains("secret.TopSecretInfo: environment variable TOP_SECRET_VALUE (the secret's value source) is not set"), "{err}");
     assert!(err.contains("nothing was changed"), "{err}");
     assert_eq!(mutating(&err), 0, "no resource was created: {err}");
+    // Issue 26, finding 28: said before the plan is printed, and by plan already.
+    assert!(!text(&out.stdout).contains("will be created"), "the error comes first: {}", text(&out.stdout));
+    let plan = Command::new(env!("CARGO_BIN_EXE_secmon"))
+        .args(["plan", "-f", SEED])
+        .current_dir(root())
+        .envs(w.emu.env())
+        .env_remove("TOP_SECRET_VALUE")
+        .output()
+        .unwrap();
+    let err = text(&plan.stderr);
+    assert!(err.contains("apply of this plan would stop before changing anything") && err.contains("TOP_SECRET_VALUE"), "{err}");
+    // And a plan that cannot be saved is refused before AWS is read.
+    let out = w.secmon(&["plan", "-f", SEED, "-o", "/nonexistent/dir/plan.json", "--stats"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("the directory /nonexistent/dir does not exist; nothing was read or changed") && !err.contains("API calls"),
+        "{err}"
+    );
 }
 
 /// Issue 13, item 2: an alarm that cannot fire is never deployed silently. `apply` prints the

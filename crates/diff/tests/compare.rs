@@ -116,7 +116,11 @@ fn a_pending_subscription_is_shown_not_recreated() {
     live.resources.get_mut("subscription.SecurityAlarms/security@example.com").unwrap().pending = true;
     let p = plan("secrets-monitoring", &d, &live, PlanOptions::default()).unwrap();
     assert!(!p.has_changes());
-    assert!(p.notes.iter().any(|n| n.contains("pending confirmation") && n.contains("aws sns subscribe")), "{:?}", p.notes);
+    assert!(
+        p.notes.iter().any(|n| n.contains("pending confirmation") && n.contains("secmon verify --resend-confirmation")),
+        "{:?}",
+        p.notes
+    );
 }
 
 #[test]

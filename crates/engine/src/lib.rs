@@ -69,8 +69,15 @@ pub enum EngineError {
     PlanFormat { path: String, found: u32, expected: u32 },
     #[error("{path}: this plan was made for {what} {saved}, not {current}; nothing was applied")]
     PlanForOther { path: String, what: &'static str, saved: String, current: String },
-    #[error("{path}: live state or the spec changed since this plan was made; nothing was applied. Run `secmon plan` again.")]
-    StalePlan { path: String },
+    #[error(
+        "{path}: live state or the spec changed since this plan was made ({}); nothing was applied. Run `secmon plan` again and review it (after an apply that stopped half-way too: the new plan holds what is left)",
+        .moved.join(", ")
+    )]
+    StalePlan {
+        path: String,
+        /// What a fresh plan would do differently, by address: "X: planned create, now none".
+        moved: Vec<String>,
+    },
     #[error("{}\nnothing was changed", .0.join("\n"))]
     Inputs(Vec<String>),
     #[error("{address}: the spec describes no such resource (addresses: {known})")]
@@ -232,13 +239,26 @@ pub fn unconfirmed(spec: &Spec, plan: &Plan) -> Vec<Diagnostic> {
         .into_iter()
         .map(|(topics, monitors)| {
             let names: Vec<&str> = monitors.iter().map(|(_, n)| *n).collect();
-            let whose =
-                if names.len() == 1 { format!("monitor {}", names[0]) } else { format!("{} monitors ({})", names.len(), names.join(", ")) };
+            // A long list says how many more (issue 26, finding 25: a first plan named 16).
+            let listed = match names.len() {
+                0..=3 => names.join(", "),
+                n => format!("{} and {} more", names[..3].join(", "), n - 3),
+            };
+            let whose = if names.len() == 1 { format!("monitor {listed}") } else { format!("{} monitors ({listed})", names.len()) };
+            let first = &spec.state.monitors[monitors[0].0];
+            let message = if plan.asks_confirmation(first.alarm_name()) {
+                format!(
+                    "this plan subscribes the e-mail addresses of {} ({whose}): until a recipient clicks the link in the confirmation e-mail, their alarms notify nobody",
+                    topics.join(", ")
+                )
+            } else {
+                format!("no topic of {whose} ({}) has a confirmed e-mail subscriber: its alarms would notify nobody", topics.join(", "))
+            };
             spec.diagnostic(
                 Severity::Warning,
                 &format!("monitors[{}].notify", monitors[0].0),
-                format!("no topic of {whose} ({}) has a confirmed e-mail subscriber: its alarms would notify nobody", topics.join(", ")),
-                Some("confirm the subscription from the \"AWS Notification - Subscription Confirmation\" e-mail".into()),
+                message,
+                Some("confirm from the \"AWS Notification - Subscription Confirmation\" e-mail; `secmon verify --resend-confirmation` sends it again".into()),
             )
         })
         .collect()
@@ -266,9 +286,35 @@ pub fn check_reviewed(saved: &Plan, fresh: &Plan, path: &Path) -> Result<(), Eng
         }
     }
     if saved.change_set() != fresh.change_set() {
-        return Err(EngineError::StalePlan { path });
+        return Err(EngineError::StalePlan { path, moved: moved(saved, fresh) });
     }
     Ok(())
+}
+
+/// Each address whose planned change a fresh plan no longer makes the same way (issue 26,
+/// finding 18: the refusal says what moved).
+fn moved(saved: &Plan, fresh: &Plan) -> Vec<String> {
+    let word = |p: &Plan, address: &str| {
+        p.changes().find(|s| s.address == address).map(|s| format!("{:?}", s.action).to_lowercase()).unwrap_or_else(|| "none".into())
+    };
+    let mut addresses: Vec<&str> = saved.changes().chain(fresh.changes()).map(|s| s.address.as_str()).collect();
+    addresses.sort();
+    addresses.dedup();
+    let saved_set = saved.change_set();
+    let fresh_set = fresh.change_set();
+    let of = |set: &Vec<(String, secmon_diff::Action, Option<Resource>, Option<Resource>)>, a: &str| set.iter().find(|c| c.0 == a).cloned();
+    addresses
+        .into_iter()
+        .filter(|a| of(&saved_set, a) != of(&fresh_set, a))
+        .map(|a| {
+            let (before, now) = (word(saved, a), word(fresh, a));
+            if before == now {
+                format!("{a}: {before}, with other values")
+            } else {
+                format!("{a}: planned {before}, now {now}")
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -310,6 +356,12 @@ mod tests {
         assert!(check_reviewed(&saved, &plan("s", "1", vec![create("topic.T", "reworded")]), path).is_ok());
         let stale = check_reviewed(&saved, &plan("s", "1", vec![]), path).unwrap_err();
         assert!(matches!(stale, EngineError::StalePlan { .. }), "{stale}");
+        // Issue 26, finding 18: the refusal says what moved.
+        assert!(stale.to_string().contains("(topic.T: planned create, now none)"), "{stale}");
+        let mut other = create("topic.T", "new");
+        other.after.as_mut().unwrap().attrs.insert("display_name".into(), "x".into());
+        let stale = check_reviewed(&saved, &plan("s", "1", vec![other, create("alarm.A", "")]), path).unwrap_err().to_string();
+        assert!(stale.contains("alarm.A: planned none, now create, topic.T: create, with other values"), "{stale}");
     }
 
     #[test]

@@ -198,7 +198,7 @@ fn watched(engine: &str, from: Option<&str>, subject: &str, forms: Option<&Vec<R
             subject,
             Status::Failed,
             format!("no {whose} matches a GetSecretValue of this secret (by {engine}){errors}"),
-            Some("use a pattern like { ($.eventSource = \"secretsmanager.amazonaws.com\") && ($.eventName = \"GetSecretValue\") }, or the secret-access pack"),
+            Some("`secmon apply` restores a filter changed outside the spec; if the spec's own pattern misses it, use a pattern like { ($.eventSource = \"secretsmanager.amazonaws.com\") && ($.eventName = \"GetSecretValue\") }, or the secret-access pack"),
         );
     }
     let hows = |fs: &[&ReadForm]| fs.iter().map(|f| f.how.as_str()).collect::<Vec<_>>().join(", ");

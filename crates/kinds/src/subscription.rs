@@ -85,11 +85,10 @@ impl ResourceKind for Def {
     fn pending_note(&self, live: &LiveResource, desired: &Resource) -> Option<String> {
         live.pending.then(|| {
             format!(
-                "{}: e-mail subscription pending confirmation; the recipient must click the link in the \
-                 \"AWS Notification - Subscription Confirmation\" e-mail. To send it again: \
-                 aws sns subscribe --topic-arn {} --protocol email --notification-endpoint {}",
+                "{}: subscription pending confirmation; {} must click the link in the \
+                 \"AWS Notification - Subscription Confirmation\" e-mail (SNS deletes it unconfirmed after 48 hours). \
+                 To send it again: secmon verify --resend-confirmation",
                 live.resource.address(),
-                live.resource.meta::<Meta>().topic_arn.unwrap_or_default(),
                 desired.attrs::<Attrs>().endpoint
             )
         })

@@ -356,23 +356,42 @@ fn recorded(ctx: &VerifyCtx, subject: &str, got: &Attrs) -> Check {
         let evidence = "the trail records no management events (IncludeManagementEvents is false): no monitor can fire";
         return check("trail.management_events", subject, Status::Failed, evidence, Some("run `secmon apply`"));
     }
-    let blinded: Vec<&str> = ctx
-        .spec
-        .monitors
-        .iter()
-        .filter_map(|m| got.exclude_sources.iter().find(|src| m.pattern.contains(src.as_str())).map(|_| m.name.as_str()))
-        .collect();
-    if blinded.is_empty() {
+    let blinded = |sources: &[&String]| -> Vec<&str> {
+        let monitors = ctx.spec.monitors.iter();
+        monitors.filter(|m| sources.iter().any(|src| m.pattern.contains(src.as_str()))).map(|m| m.name.as_str()).collect()
+    };
+    // Sources the spec itself excludes: its choice, which validate and plan already warn about;
+    // verify says the same, as a warning (issue 26, finding 13). Sources excluded out of band
+    // blind the monitors without anyone having chosen it: broken.
+    let chosen: &[String] = ctx.spec.trail.as_ref().map(|t| t.management_events.exclude_sources.as_slice()).unwrap_or_default();
+    let (by_spec, by_hand): (Vec<&String>, Vec<&String>) = got.exclude_sources.iter().partition(|s| chosen.contains(s));
+    let names = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+    let unchosen = blinded(&by_hand);
+    if !unchosen.is_empty() {
+        let evidence = format!("event sources excluded outside the spec ({}) blind: {}", names(&by_hand), unchosen.join(", "));
+        return check(
+            "trail.management_events",
+            subject,
+            Status::Failed,
+            evidence,
+            Some("run `secmon apply` (it restores the spec's event selectors)"),
+        );
+    }
+    let chosen_blind = blinded(&by_spec);
+    if chosen_blind.is_empty() {
         return check("trail.management_events", subject, Status::Ok, "management events recorded", None);
     }
-    let evidence =
-        format!("the event sources excluded from management events ({}) blind: {}", got.exclude_sources.join(", "), blinded.join(", "));
+    let evidence = format!(
+        "the spec excludes {} from management events, so these monitors can never fire: {} (validate warns the same)",
+        names(&by_spec),
+        chosen_blind.join(", ")
+    );
     check(
         "trail.management_events",
         subject,
-        Status::Failed,
+        Status::Warning,
         evidence,
-        Some("remove those sources from `trail.management_events.exclude_sources`"),
+        Some("remove those sources from `trail.management_events.exclude_sources`, or drop the monitors that watch them"),
     )
 }
 
@@ -523,7 +542,22 @@ mod tests {
         let off = trail_checks(|a, _| a.exclude_management_events = true);
         assert_eq!(status(&off, "trail.management_events"), Status::Failed);
         let blind = trail_checks(|a, _| a.exclude_sources.push("secretsmanager.amazonaws.com".into()));
-        assert_eq!(status(&blind, "trail.management_events"), Status::Failed);
+        assert_eq!(status(&blind, "trail.management_events"), Status::Failed, "excluded out of band");
+    }
+
+    /// Issue 26, finding 13: a source the spec itself excludes is the warning validate gave,
+    /// not a failure after a clean apply.
+    #[test]
+    fn finding_13_a_source_the_spec_excludes_is_a_warning_as_in_validate() {
+        use crate::check::testing::*;
+        let mut spec = seed();
+        let trail = spec.trail.as_mut().unwrap();
+        trail.management_events.exclude_sources = vec!["secretsmanager.amazonaws.com".into()];
+        let live = converged(&spec);
+        let checks = run(&spec, &live, &Default::default(), Kind::Trail);
+        let c = checks.iter().find(|c| c.id == "trail.management_events").unwrap();
+        assert_eq!(c.status, Status::Warning, "{}", c.evidence);
+        assert!(c.evidence.contains("the spec excludes secretsmanager.amazonaws.com"), "{}", c.evidence);
     }
 
     #[test]

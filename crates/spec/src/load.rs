@@ -169,7 +169,17 @@ impl<'f> Loader<'f> {
             YamlDataOwned::Value(ScalarOwned::String(s)) => Some(s.clone()),
             YamlDataOwned::Representation(s, ..) => Some(s.clone()),
             _ => {
-                self.error(pos(n), field, format!("expected a string, found {}", kind(n)), None);
+                // `accounts: [111122223333]` is a number to YAML (issue 26, finding 23).
+                let hint = match &untag(n).data {
+                    YamlDataOwned::Value(ScalarOwned::Integer(i)) => {
+                        Some(format!("quote it, so YAML reads it as text (and keeps leading zeros): \"{i}\""))
+                    }
+                    YamlDataOwned::Value(ScalarOwned::FloatingPoint(_) | ScalarOwned::Boolean(_)) => {
+                        Some("quote it, so YAML reads it as text".to_string())
+                    }
+                    _ => None,
+                };
+                self.error(pos(n), field, format!("expected a string, found {}", kind(n)), hint);
                 None
             }
         }

@@ -42,11 +42,26 @@ pub fn region(s: &str) -> Rule {
     let ok = parts.len() >= 3
         && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
         && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("{s:?} is not an AWS region code like us-east-1"))
+    if !ok {
+        return Err(format!("{s:?} is not an AWS region code like us-east-1"));
     }
+    // Region codes name a direction (us-east-1, ap-southeast-2, eu-central-1; GovCloud and the
+    // isolated partitions put a word before it): a typo there (`us-esat-1`) would pass the shape
+    // and fail later as a DNS error after the SDK's retries (issue 26, finding 23). New regions
+    // keep these words, so they are not refused.
+    const DIRECTIONS: &[&str] = &["east", "west", "north", "south", "central", "northeast", "northwest", "southeast", "southwest"];
+    const PARTITIONS: &[&str] = &["gov", "iso", "isob", "isoe", "isof"];
+    let middle = &parts[1..parts.len() - 1];
+    let (last, before) = middle.split_last().expect("three parts or more");
+    if !DIRECTIONS.contains(last) {
+        let guess =
+            crate::did_you_mean(last, DIRECTIONS).map(|d| format!(": did you mean {}?", s.replacen(last, d, 1))).unwrap_or_default();
+        return Err(format!("{s:?} is not an AWS region code: {last:?} is not a direction AWS names regions with{guess}"));
+    }
+    if let Some(p) = before.iter().find(|p| !PARTITIONS.contains(p)) {
+        return Err(format!("{s:?} is not an AWS region code: {p:?} is not a partition word (gov, iso, ...)"));
+    }
+    Ok(())
 }
 
 pub fn secret_name(s: &str) -> Rule {
@@ -308,6 +323,19 @@ mod tests {
         assert!(bucket_name("192.168.1.1").is_err());
         assert!(bucket_name("a..b").is_err());
         assert!(bucket_name("xn--abc").is_err());
+    }
+
+    /// Issue 26, finding 23: a typo in a region's direction is named, with the likely region.
+    #[test]
+    fn finding_23_region_typos_are_refused_with_a_guess() {
+        for ok in ["us-east-1", "ap-southeast-5", "eu-central-2", "us-gov-west-1", "us-isob-east-1", "mx-central-1", "il-central-1"] {
+            assert!(region(ok).is_ok(), "{ok}");
+        }
+        let e = region("us-esat-1").unwrap_err();
+        assert!(e.contains("did you mean us-east-1?"), "{e}");
+        assert!(region("eu-centrl-1").unwrap_err().contains("eu-central-1"));
+        assert!(region("us-foo-east-1").is_err());
+        assert!(region("useast1").is_err());
     }
 
     #[test]

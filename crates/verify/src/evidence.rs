@@ -110,11 +110,14 @@ pub(crate) async fn gather(
         let verdict = |i: usize| verdicts.as_ref().map(|v| v[i]).map_err(Clone::clone);
         let skip = usize::from(example.is_some());
         if let Some(e) = &example {
-            let kind = format!(
-                "{} {}",
-                e.get("eventSource").and_then(Value::as_str).unwrap_or("?"),
-                e.get("eventName").and_then(Value::as_str).unwrap_or("?")
-            );
+            // The canonical event keeps some event source; name it only when the pattern does
+            // (issue 26, finding 14: "a canonical secretsmanager.amazonaws.com
+            // AuthorizeSecurityGroupIngress event" read as nonsense).
+            let event = e.get("eventName").and_then(Value::as_str).unwrap_or("?");
+            let kind = match pattern.contains("eventSource") {
+                true => format!("{} {event}", e.get("eventSource").and_then(Value::as_str).unwrap_or("?")),
+                false => event.to_string(),
+            };
             out.example.insert(name.clone(), (kind, verdict(0)));
         }
         for (i, (address, form, _)) in reads.iter().enumerate() {

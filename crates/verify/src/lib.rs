@@ -222,6 +222,23 @@ mod tests {
         assert!(report.checks.iter().any(|c| c.id == "trail.s3_delivery" && c.status == Status::NotObservable));
     }
 
+    /// Issue 26, finding 14: a filter whose pattern names no event source is not said to match
+    /// "a canonical secretsmanager.amazonaws.com AuthorizeSecurityGroupIngress event".
+    #[tokio::test]
+    async fn finding_14_filter_evidence_names_an_event_source_only_when_the_pattern_does() {
+        let spec = secmon_spec::Spec::parse(include_str!("../../../specs/all-packs.yaml"), "all-packs.yaml").unwrap();
+        let state = spec.state.resolve(ACCOUNT, "us-east-1").unwrap();
+        let cloud = FakeCloud::new(ACCOUNT, "us-east-1");
+        converged(&cloud, &state);
+        let report = verify(&cloud, &state, &target(), &Options::default()).await.unwrap();
+        let matches: Vec<&Check> = report.checks.iter().filter(|c| c.id == "filter.matches").collect();
+        assert!(matches.len() > 10, "{matches:#?}");
+        let sg = matches.iter().find(|c| c.evidence.contains("AuthorizeSecurityGroupIngress")).expect("the CIS security-group filter");
+        assert!(!sg.evidence.contains("secretsmanager"), "{sg:?}");
+        let secret = matches.iter().find(|c| c.evidence.contains("GetSecretValue")).expect("a secret-read filter");
+        assert!(secret.evidence.contains("secretsmanager.amazonaws.com GetSecretValue"), "its pattern names the source: {secret:?}");
+    }
+
     #[tokio::test]
     async fn a_live_value_that_differs_from_the_spec_is_a_warning_not_ok() {
         // Regression (issue 13, item 9): a live threshold of 5 where the spec says 1 read "ok".
