@@ -12,7 +12,7 @@ use secmon_diff::{Action, Plan, PlanOptions};
 use secmon_engine::fanout::TargetId;
 use secmon_engine::run::{self, OnWait, Opened, PerTarget, Ready, Run, RunConfig};
 use secmon_engine::{CallCounts, Cloud, Session};
-use secmon_spec::Spec;
+use secmon_spec::{Diagnostic, Spec};
 
 use crate::output::{shell_word, Style};
 use crate::report::{self, Row};
@@ -107,7 +107,8 @@ pub(crate) fn confirm(auto_approve: bool, what: &str) -> Result<(), CliError> {
     if answer.trim() == "yes" {
         Ok(())
     } else {
-        Err(CliError::Refused(format!("{what}: cancelled")))
+        // terraform: "Apply cancelled." (issue 26, finding 29).
+        Err(CliError::Refused(format!("cancelled: only 'yes' would {what}; nothing was changed")))
     }
 }
 
@@ -242,13 +243,15 @@ pub fn plan_cmd(
     let opened = open_one(common, &rt, &run, Some(opts), false)?;
     with_opened(common, &rt, opened, false, |s, plan| {
         let plan = narrowed(plan.expect("planned"), targets, style)?;
-        print_diagnostics(&secmon_engine::unconfirmed(&s.spec, &plan), style);
+        let unconfirmed = secmon_engine::unconfirmed(&s.spec, &plan);
+        print_diagnostics(&unconfirmed, style);
         // What apply would stop on before changing anything (a value source not set) is said
         // now, in the pull request, not first at merge (issue 26, finding 28).
         if let Err(e) = secmon_engine::preflight(&plan, &apply_options(common, 7, None)) {
             eprintln!("{} apply of this plan would stop before changing anything: {e}", style.yellow("Warning:"));
         }
-        let json = serde_json::to_string_pretty(&plan).expect("plan json");
+        let warnings: Vec<Diagnostic> = run.spec.warnings.iter().chain(&run.lint).chain(&unconfirmed).cloned().collect();
+        let json = plan_json(&plan, &warnings);
         match output {
             PlanFormat::Json => println!("{json}"),
             PlanFormat::Text => print!("{}", crate::render::plan_text(&plan, style)),
@@ -265,6 +268,22 @@ pub fn plan_cmd(
         }
         Ok(if detailed && plan.has_changes() { Outcome::PlanHasChanges } else { Outcome::Done })
     })
+}
+
+/// The plan as JSON for tools: the plan itself (what `apply` reads back from a saved plan), with
+/// its counts and the spec's warnings beside it, so a pipeline need not parse the prose
+/// (issue 26, finding 17).
+fn plan_json(plan: &Plan, warnings: &[Diagnostic]) -> String {
+    let mut v = serde_json::to_value(plan).expect("plan json");
+    v["summary"] = serde_json::json!({
+        "add": plan.count(Action::Create),
+        "change": plan.count(Action::Update),
+        "replace": plan.count(Action::Replace),
+        "destroy": plan.count(Action::Delete),
+        "changes": plan.has_changes(),
+    });
+    v["warnings"] = serde_json::to_value(warnings).expect("diagnostics json");
+    serde_json::to_string_pretty(&v).expect("plan json")
 }
 
 /// Refuses, before AWS is read, a path a plan could not be saved to (issue 26, finding 28).

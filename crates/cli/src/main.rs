@@ -139,6 +139,7 @@ enum Command {
         output: Format,
     },
     /// Read live AWS state and show what apply would change. Never reads a secret's value.
+    #[command(mut_arg("lock_timeout", |a| a.hide(true)))]
     Plan {
         #[command(flatten)]
         common: Common,
@@ -178,7 +179,9 @@ enum Command {
         fail_after_steps: Option<usize>,
     },
     /// Check the live pipeline link by link (the seeds' troubleshooting): exit 0 healthy,
-    /// 1 a link is broken, 2 warnings only.
+    /// 1 a link is broken, 2 warnings only, 3 a subscription awaits its confirmation.
+    #[command(mut_arg("lock_timeout", |a| a.hide(true)))]
+    #[command(mut_arg("strict", |a| a.hide(true)))]
     Verify {
         #[command(flatten)]
         common: Common,
@@ -200,6 +203,7 @@ enum Command {
     },
     /// Take over existing resources the spec describes, by tagging them as owned by the spec
     /// (a secret's value is kept); the next `plan` shows what `apply` would change in them.
+    #[command(mut_arg("strict", |a| a.hide(true)))]
     Import {
         #[command(flatten)]
         common: Common,
@@ -214,6 +218,9 @@ enum Command {
         force: bool,
     },
     /// Break the apply lock of a spec whose apply crashed (the id is the one the refusal names).
+    #[command(mut_arg("lock_timeout", |a| a.hide(true)))]
+    #[command(mut_arg("strict", |a| a.hide(true)))]
+    #[command(mut_arg("parallelism", |a| a.hide(true)))]
     ForceUnlock {
         #[command(flatten)]
         common: Common,
@@ -221,6 +228,7 @@ enum Command {
         id: String,
     },
     /// Delete every resource the spec owns, in reverse dependency order.
+    #[command(mut_arg("strict", |a| a.hide(true)))]
     Destroy {
         #[command(flatten)]
         common: Common,
@@ -237,6 +245,8 @@ enum Command {
     /// How often each alarm would have fired over the history the trail's log group holds: each
     /// monitor's pattern is run in CloudWatch Logs (FilterLogEvents, nothing downloaded in bulk),
     /// and the events it returns go through secmon's alarm evaluator.
+    #[command(mut_arg("lock_timeout", |a| a.hide(true)))]
+    #[command(mut_arg("strict", |a| a.hide(true)))]
     Backtest {
         #[command(flatten)]
         common: Common,

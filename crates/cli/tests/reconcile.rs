@@ -43,6 +43,16 @@ fn plan_json_is_data_with_a_format_version() {
     assert!(deps.contains(&format!("bucket.{BUCKET}").as_str()) && deps.contains(&"log_group.secmon-secretsmanager-loggroup"), "{deps:?}");
     let secret = steps.iter().find(|s| s["address"] == "secret.TopSecretInfo").unwrap();
     assert_eq!(secret["after"]["meta"]["value_source"]["from_env"], "TOP_SECRET_VALUE");
+    // Issue 26, finding 17: counts and warnings as data, beside the plan apply reads back.
+    assert_eq!(plan["summary"], serde_json::json!({"add": 11, "change": 0, "replace": 0, "destroy": 0, "changes": true}));
+    let warnings = plan["warnings"].as_array().unwrap();
+    assert!(warnings.iter().any(|w| w["field"] == "monitors[0].notify" && w["severity"] == "warning"), "{warnings:?}");
+    let scratch = tempfile::tempdir().unwrap();
+    let saved = scratch.path().join("plan.json");
+    let out = w.secmon(&["plan", "-f", SEED, "-o", saved.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = w.secmon(&["apply", "-f", SEED, saved.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "the saved plan with its summary applies: {}", text(&out.stderr));
 }
 
 #[test]

@@ -110,7 +110,7 @@ pub fn plan(spec: &str, desired: &[Resource], live: &LiveState, opts: PlanOption
     }
 
     link(&mut steps);
-    steps.sort_by_cached_key(|s| (graph::order_key(s.kind(), s.action == Action::Delete), s.address.clone()));
+    steps.sort_by_cached_key(|s| (graph::order_key(s.kind(), s.action == Action::Delete), natural(&s.address)));
     Ok(Plan {
         format_version: FORMAT_VERSION,
         spec: spec.to_string(),
@@ -183,9 +183,41 @@ fn update_origin(live: &LiveResource, desired: &Resource) -> &'static str {
     }
 }
 
+/// A sort key that orders the numbers inside a name by value: `CIS-4.2` before `CIS-4.10`, as a
+/// reader expects of a pack's rules (issue 26, finding 29).
+fn natural(s: &str) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            let mut digits = c.to_string();
+            while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                digits.push(d);
+            }
+            // Too long for a number (an account id is not): compared as text.
+            match digits.parse::<u64>() {
+                Ok(n) if digits.len() < 12 => out.push((std::mem::take(&mut text), n)),
+                _ => text.push_str(&digits),
+            }
+        } else {
+            text.push(c);
+        }
+    }
+    out.push((text, 0));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finding_29_numbers_in_names_sort_by_value() {
+        let mut names = vec!["alarm.CIS-4.10-A", "alarm.CIS-4.2-B", "alarm.CIS-4.1-C", "alarm.Other"];
+        names.sort_by_key(|n| natural(n));
+        assert_eq!(names, ["alarm.CIS-4.1-C", "alarm.CIS-4.2-B", "alarm.CIS-4.10-A", "alarm.Other"]);
+    }
     use secmon_kinds::{LiveResource, Resource};
 
     fn group(retention: u32) -> Resource {
