@@ -536,7 +536,7 @@ fn print_diagnostics(diags: &[Diagnostic], style: Style) {
             Severity::Error => style.red("error"),
             Severity::Warning => style.yellow("warning"),
         };
-        let loc = style.bold(&format!("{}:{}:{}", d.file, d.line, d.column));
+        let loc = style.bold(&d.locator());
         let field = if d.field.is_empty() { String::new() } else { format!("{}: ", d.field) };
         eprintln!("{loc}: {sev}: {field}{}", d.message);
         if let Some(h) = &d.hint {

@@ -24,6 +24,26 @@ fn an_invalid_spec_exits_1_naming_file_line_and_field() {
     assert!(!err.contains('\x1b'), "NO_COLOR is respected");
 }
 
+/// Issue 26, findings 23 and 31: a missing file is named without a `:0:0` locator, with the
+/// default said; a region typo and an unquoted account id get the fix.
+#[test]
+fn findings_23_and_31_missing_files_region_typos_and_unquoted_ids_say_the_fix() {
+    let out = secmon(&["validate", "-f", "no/such/spec.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no/such/spec.yaml: error: cannot read spec") && !err.contains(":0:0"), "{err}");
+    assert!(err.contains("the default is secmon.yaml"), "{err}");
+    let scratch = tempfile::tempdir().unwrap();
+    let spec = scratch.path().join("typo.yaml");
+    let seed = std::fs::read_to_string(root().join("specs/seed.yaml")).unwrap();
+    std::fs::write(&spec, format!("{seed}\ntargets:\n  accounts: [111122223333]\n  role_name: R\n  regions: [us-esat-1]\n")).unwrap();
+    let out = secmon(&["validate", "-f", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did you mean us-east-1?"), "{err}");
+    assert!(err.contains("quote it, so YAML reads it as text (and keeps leading zeros): \"111122223333\""), "{err}");
+}
+
 #[test]
 fn validate_speaks_json_for_machines() {
     let out = secmon(&["validate", "-f", "tests/invalid/050-alarm-period.yaml", "--output", "json"]);

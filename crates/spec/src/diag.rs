@@ -43,13 +43,25 @@ pub struct Diagnostic {
     pub hint: Option<String>,
 }
 
+impl Diagnostic {
+    /// `file:line:column`, or the file alone for a finding about the whole file (line 0: it
+    /// cannot be read), never `file:0:0` (issue 26, finding 31).
+    pub fn locator(&self) -> String {
+        match self.line {
+            0 => self.file.clone(),
+            _ => format!("{}:{}:{}", self.file, self.line, self.column),
+        }
+    }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sev = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{}:{}:{}: {sev}: {}: {}", self.file, self.line, self.column, self.field, self.message)?;
+        let field = if self.field.is_empty() { String::new() } else { format!("{}: ", self.field) };
+        write!(f, "{}: {sev}: {field}{}", self.locator(), self.message)?;
         if let Some(h) = &self.hint {
             write!(f, "\n  hint: {h}")?;
         }
@@ -60,7 +72,10 @@ impl fmt::Display for Diagnostic {
 /// Errors of the spec crate. `Invalid` carries every problem found, not only the first.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
-    #[error("{file}: cannot read spec: {source}")]
+    #[error("{file}: cannot read spec: {source}{}", match source.kind() {
+        std::io::ErrorKind::NotFound => "\n  hint: name the spec with -f FILE (the default is secmon.yaml in the current directory)",
+        _ => "",
+    })]
     Io {
         file: String,
         #[source]
@@ -84,7 +99,8 @@ impl SpecError {
                 column: 0,
                 field: String::new(),
                 message: format!("cannot read spec: {source}"),
-                hint: None,
+                hint: (source.kind() == std::io::ErrorKind::NotFound)
+                    .then(|| "name the spec with -f FILE (the default is secmon.yaml in the current directory)".to_string()),
             }],
             SpecError::Interpolation { field, message } => vec![Diagnostic {
                 severity: Severity::Error,
