@@ -37,6 +37,10 @@ fn describe(ev: &events::LogEvent) -> String {
 }
 
 /// Exit status like grep: 0 when an event matched, 1 when none did, 2 on error.
+/// Near misses `test-pattern` explains without `--all`: the first ones show why a pattern misses;
+/// thousands would bury the matches (issue 26, finding 30).
+const NEAR_MISSES: usize = 20;
+
 pub fn test_pattern(
     pattern: Option<String>,
     spec: Option<PathBuf>,
@@ -81,7 +85,6 @@ pub fn test_pattern(
     // Records that cannot match (nor, unless counting, share a value with the pattern) are
     // skipped unparsed; `--all` explains every event, so it reads them all.
     let prefilter = Prefilter::new(&pattern);
-    let need = if all { Need::Everything } else { Need::NearMisses };
     let counter = events::Counter::new(&pattern);
     for f in &files {
         if count {
@@ -91,7 +94,7 @@ pub fn test_pattern(
             }
             continue;
         }
-        let r = events::for_each_candidate(f, format, &prefilter, need, &mut |i, ev| {
+        let mut take = |i: u64, ev: events::LogEvent, near: &mut Vec<serde_json::Value>| {
             let index = total + i;
             match pattern.explain(&ev.as_event()) {
                 None => matches.push(json!({"index": index, "event": describe(&ev), "message": short(ev.message(), 300)})),
@@ -100,7 +103,18 @@ pub fn test_pattern(
                 }
                 Some(_) => {}
             }
-        });
+        };
+        let r = if all {
+            events::for_each_candidate(f, format, &prefilter, Need::Everything, &mut |i, ev| take(i, ev, &mut near))
+        } else {
+            // Matches are found by the counting path and only they are parsed whole; near misses
+            // are explained up to NEAR_MISSES (issue 27, item 2; issue 26, finding 30).
+            let wanted = std::cell::Cell::new(near.len() < NEAR_MISSES);
+            counter.list(f, format, &|| wanted.get(), &mut |i, _, ev| {
+                take(i, ev, &mut near);
+                wanted.set(near.len() < NEAR_MISSES);
+            })
+        };
         match r {
             Ok(n) => total += n,
             Err(e) => return fail(e.to_string(), style),
@@ -115,7 +129,8 @@ pub fn test_pattern(
     }
     match output {
         Format::Json => {
-            let out = json!({"pattern": text, "events": total, "matched": matches.len(), "matches": matches, "near_misses": near});
+            let complete = all || near.len() < NEAR_MISSES;
+            let out = json!({"pattern": text, "events": total, "matched": matches.len(), "matches": matches, "near_misses": near, "near_misses_complete": complete});
             println!("{}", serde_json::to_string_pretty(&out).expect("json"));
         }
         Format::Text => {
@@ -127,6 +142,9 @@ pub fn test_pattern(
                 for f in n["failed"].as_array().into_iter().flatten() {
                     println!("         {} {}", style.red("✗"), f.as_str().unwrap_or(""));
                 }
+            }
+            if !all && near.len() >= NEAR_MISSES {
+                println!("(the first {NEAR_MISSES} near misses; --all explains every event)");
             }
             println!("{} of {total} events matched {}", matches.len(), style.bold(&text));
         }

@@ -134,6 +134,11 @@ fn row(form: &str, case: &str, tool: &str, mib: f64, secs: f64, events: u64, mat
     println!("{form:<14} {case:<11} {tool:<13} {secs:>8.2} {:>10.0} {:>12.0} {matches:>9}", mib / secs, events as f64 / secs);
 }
 
+/// `s` single-quoted for `sh -c` (the corpus path is ours, but a checkout may live anywhere).
+fn shell_word(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; anything else (cargo test --benches) runs a tiny corpus.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -204,6 +209,45 @@ fn main() {
                 }
                 row(form, case, "secmon -c", mib, best, result.0, result.1);
                 counts.push(result.1);
+            }
+            if wanted(form, case, "secmon list") {
+                // As `secmon test-pattern --events <files>` lists matches (issue 27, item 2): the
+                // counting path decides, only matches are parsed whole, and each is written out
+                // as one JSON line (what `jq -c` prints), into a sink.
+                settle();
+                let (mut best, mut result) = (f64::MAX, (0, 0));
+                for _ in 0..runs {
+                    let t = Instant::now();
+                    let counter = events::Counter::new(&pattern);
+                    let mut out = std::io::sink();
+                    let (mut n, mut hits) = (0u64, 0u64);
+                    for p in &paths {
+                        n += counter
+                            .list(p, Format::Auto, &|| false, &mut |_, _, e| {
+                                hits += 1;
+                                serde_json::to_writer(&mut out, &e.json).unwrap();
+                                std::io::Write::write_all(&mut out, b"\n").unwrap();
+                            })
+                            .unwrap();
+                    }
+                    result = (n, hits);
+                    best = best.min(t.elapsed().as_secs_f64());
+                }
+                row(form, case, "secmon list", mib, best, result.0, result.1);
+                counts.push(result.1);
+            }
+            if form == "one .gz stream" && wanted(form, case, "zcat | jq") {
+                settle();
+                let t = Instant::now();
+                let script = format!("zcat {} | jq -c '.Records[] | {jq}'", shell_word(path));
+                match Command::new("sh").args(["-c", &script]).stdout(Stdio::piped()).stderr(Stdio::null()).output() {
+                    Ok(out) if out.status.success() => {
+                        let hits = out.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64;
+                        row(form, case, "zcat | jq", mib, t.elapsed().as_secs_f64(), 0, hits);
+                        counts.push(hits);
+                    }
+                    _ => println!("{form:<14} {case:<11} zcat | jq: not available on this machine; install jq to compare"),
+                }
             }
             if form == "one .gz stream" || !wanted(form, case, "secmon plain") {
                 continue;

@@ -356,62 +356,122 @@ impl<'p> Counter<'p> {
 
     /// How many events `path` holds, and how many the pattern matches.
     pub fn count(&self, path: &str, format: Format) -> Result<(u64, u64), EventsError> {
-        let Counter { pattern, prefilter, projection } = self;
         let (mut total, mut matched) = (0u64, 0u64);
         let mut err = None;
         // One projected record at a time, in one map whose room is kept from record to record.
         let mut reused = Value::Object(serde_json::Map::new());
-        // With no literal to skip records by, every record is parsed: its members are found while
-        // it is split, in the same pass. Only the members the projection reads are kept (any key
-        // with a backslash may spell one).
-        let keeps = |key: &[u8], escaped: bool| escaped || projection.as_ref().is_some_and(|p| p.reads_key(key));
-        let members: KeyFilter<'_> = (projection.is_some() && prefilter.admits_all()).then_some(&keeps);
-        scan_members(path, format, members, &mut |raw| {
+        self.scan(path, format, &mut |raw| {
             total += 1;
-            if !prefilter.admits(raw.kind, raw.bytes, Need::Matches, raw.escapes) {
+            if !self.prefilter.admits(raw.kind, raw.bytes, Need::Matches, raw.escapes) {
                 return true;
             }
-            let full = |raw: &Raw<'_>| raw.event(path, format).map(|ev| pattern.matches(&ev.as_event()));
-            let projected = |v: &Value| pattern.matches(&Event { message: "", json: Some(v) });
-            let hit = match (projection, raw.kind, format, raw.members) {
-                // A JSON pattern reads only the parsed values it selects; what does not parse as
-                // a projection goes the plain way (for its error, or its text-line reading).
-                (Some(_), RawKind::Line, Format::Text, _) => Ok(false),
-                (Some(p), RawKind::Line, Format::Auto | Format::CloudTrail, _) => {
-                    Ok(p.parse(raw.bytes).is_ok_and(|v| v.is_object() && projected(&v)))
+            match self.hit(&raw, path, format, &mut reused) {
+                Ok(hit) => {
+                    matched += u64::from(hit);
+                    true
                 }
-                // A record whose members the scan found while splitting it.
-                (Some(p), _, _, Some(members)) => {
-                    let Value::Object(map) = &mut reused else { unreachable!("an object") };
-                    if p.parse_members_into(raw.bytes, members, map) {
-                        Ok(projected(&reused))
-                    } else {
-                        full(&raw)
-                    }
-                }
-                (Some(p), _, _, None) => match p.parse(raw.bytes) {
-                    Ok(v @ Value::Object(_)) => Ok(projected(&v)),
-                    _ => full(&raw),
-                },
-                // Term and space-delimited patterns on a text line read the line itself.
-                (None, RawKind::Line, Format::Auto | Format::Text | Format::CloudTrail, _) => {
-                    Ok(pattern.matches(&Event { message: &String::from_utf8_lossy(raw.bytes), json: None }))
-                }
-                (None, _, _, _) => full(&raw),
-            };
-            let hit = match hit {
-                Ok(h) => h,
                 Err(e) => {
                     err = Some(e);
-                    return false;
+                    false
                 }
-            };
-            matched += u64::from(hit);
-            true
+            }
         })?;
         match err {
             Some(e) => Err(e),
             None => Ok((total, matched)),
+        }
+    }
+
+    /// Hands `f` each event of `path` the pattern matches, parsed whole, with its 1-based index
+    /// and `true`; and, while `near_misses()` says more are wanted, each event that shares a
+    /// literal with the pattern without matching it (a near-miss candidate), with `false`.
+    /// Decided by the counting path (prefilter, projection): a record is parsed whole only when
+    /// it is handed out, so listing the matches costs what counting does plus their parsing
+    /// (issue 27, item 2). Returns how many events `path` holds.
+    pub fn list(
+        &self,
+        path: &str,
+        format: Format,
+        near_misses: &dyn Fn() -> bool,
+        f: &mut dyn FnMut(u64, bool, LogEvent),
+    ) -> Result<u64, EventsError> {
+        let mut total = 0u64;
+        let mut err = None;
+        let mut reused = Value::Object(serde_json::Map::new());
+        self.scan(path, format, &mut |raw| {
+            total += 1;
+            let candidate = self.prefilter.admits(raw.kind, raw.bytes, Need::Matches, raw.escapes);
+            let hit = match candidate {
+                true => match self.hit(&raw, path, format, &mut reused) {
+                    Ok(h) => h,
+                    Err(e) => {
+                        err = Some(e);
+                        return false;
+                    }
+                },
+                false => false,
+            };
+            let near_miss = || near_misses() && self.prefilter.admits(raw.kind, raw.bytes, Need::NearMisses, raw.escapes);
+            if !hit && !near_miss() {
+                return true;
+            }
+            match raw.event(path, format) {
+                Ok(ev) => {
+                    f(total, hit, ev);
+                    true
+                }
+                Err(e) => {
+                    err = Some(e);
+                    false
+                }
+            }
+        })?;
+        match err {
+            Some(e) => Err(e),
+            None => Ok(total),
+        }
+    }
+
+    /// Splits `path` into raw events; with no literal to skip records by, every record is parsed
+    /// anyway, so its members are found while it is split, in the same pass. Only the members
+    /// the projection reads are kept (any key with a backslash may spell one).
+    fn scan(&self, path: &str, format: Format, f: &mut dyn FnMut(Raw<'_>) -> bool) -> Result<(), EventsError> {
+        let projection = &self.projection;
+        let keeps = |key: &[u8], escaped: bool| escaped || projection.as_ref().is_some_and(|p| p.reads_key(key));
+        let members: KeyFilter<'_> = (projection.is_some() && self.prefilter.admits_all()).then_some(&keeps);
+        scan_members(path, format, members, f)
+    }
+
+    /// Whether the pattern matches `raw`, reading as little of it as the pattern needs.
+    fn hit(&self, raw: &Raw<'_>, path: &str, format: Format, reused: &mut Value) -> Result<bool, EventsError> {
+        let Counter { pattern, projection, .. } = self;
+        let full = |raw: &Raw<'_>| raw.event(path, format).map(|ev| pattern.matches(&ev.as_event()));
+        let projected = |v: &Value| pattern.matches(&Event { message: "", json: Some(v) });
+        match (projection, raw.kind, format, raw.members) {
+            // A JSON pattern reads only the parsed values it selects; what does not parse as
+            // a projection goes the plain way (for its error, or its text-line reading).
+            (Some(_), RawKind::Line, Format::Text, _) => Ok(false),
+            (Some(p), RawKind::Line, Format::Auto | Format::CloudTrail, _) => {
+                Ok(p.parse(raw.bytes).is_ok_and(|v| v.is_object() && projected(&v)))
+            }
+            // A record whose members the scan found while splitting it.
+            (Some(p), _, _, Some(members)) => {
+                let Value::Object(map) = reused else { unreachable!("an object") };
+                if p.parse_members_into(raw.bytes, members, map) {
+                    Ok(projected(reused))
+                } else {
+                    full(raw)
+                }
+            }
+            (Some(p), _, _, None) => match p.parse(raw.bytes) {
+                Ok(v @ Value::Object(_)) => Ok(projected(&v)),
+                _ => full(raw),
+            },
+            // Term and space-delimited patterns on a text line read the line itself.
+            (None, RawKind::Line, Format::Auto | Format::Text | Format::CloudTrail, _) => {
+                Ok(pattern.matches(&Event { message: &String::from_utf8_lossy(raw.bytes), json: None }))
+            }
+            (None, _, _, _) => full(raw),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! plus projection parsing) must count them.
 
 use proptest::prelude::*;
-use secmon_sim::events::{count_matches, for_each_as, for_each_candidate, Format};
+use secmon_sim::events::{count_matches, for_each_as, for_each_candidate, Counter, Format};
 use secmon_sim::prefilter::{Need, Prefilter};
 use secmon_sim::Pattern;
 
@@ -115,6 +115,14 @@ proptest! {
                 prop_assert_eq!(&plain, &fast, "{} on {}", text, path.display());
                 let counted = count_matches(path.to_str().unwrap(), format, &pattern).unwrap();
                 prop_assert_eq!(counted, (records.len() as u64, plain.len() as u64), "count of {} on {}", text, path.display());
+                // Issue 27, item 2: listing goes the counting way and hands out the same events.
+                let mut listed = Vec::new();
+                let n = Counter::new(&pattern).list(path.to_str().unwrap(), format, &|| false, &mut |_, hit, e| {
+                    assert!(hit, "no near miss was asked for");
+                    listed.push(e.message().to_string());
+                }).unwrap();
+                prop_assert_eq!(n, records.len() as u64);
+                prop_assert_eq!(&plain, &listed, "list of {} on {}", text, path.display());
             }
         }
     }
