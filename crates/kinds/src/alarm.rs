@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use secmon_aws::cloudwatch::types::{ComparisonOperator, Dimension, Statistic, Tag};
 use serde::{Deserialize, Serialize};
 
-use crate::check::{check, Check, Status, VerifyCtx, NOT_OBSERVABLE};
+use crate::check::{Check, Status, VerifyCtx, NOT_OBSERVABLE};
 use crate::sdk::{fail, send};
 use crate::{Aws, AwsError, ExecCtx, Facts, Fut, Kind, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
-use secmon_sim::lint::{alarm_problems, Impact};
+use secmon_sim::lint::{alarm_problems, AlarmView, Impact};
 use secmon_spec::DesiredState;
-use secmon_spec::{Comparison, Metric, TreatMissingData};
+use secmon_spec::{Comparison, Metric};
 
 /// An alarm's compared attributes. AWS leaves `datapoints_to_alarm` and `treat_missing_data`
 /// out when they hold their defaults; the reader fills them in so that nothing diffs forever.
@@ -142,19 +142,20 @@ impl ResourceKind for Def {
         let mut out = Vec::new();
         if let Some((filter, metric)) = published_metric(ctx, &desired.name) {
             if a.namespace.as_deref() != Some(metric.namespace.as_str()) || a.metric_name.as_deref() != Some(metric.name.as_str()) {
-                out.push(check(
-                    "alarm.metric",
-                    &subject,
-                    Status::Failed,
-                    format!(
-                        "the alarm watches {}/{}, but filter {filter} publishes {}/{}",
-                        a.namespace.as_deref().unwrap_or("?"),
-                        a.metric_name.as_deref().unwrap_or("?"),
-                        metric.namespace,
-                        metric.name
-                    ),
-                    Some("run `secmon apply`"),
-                ));
+                out.push(
+                    Check::failed(
+                        "alarm.metric",
+                        &subject,
+                        format!(
+                            "the alarm watches {}/{}, but filter {filter} publishes {}/{}",
+                            a.namespace.as_deref().unwrap_or("?"),
+                            a.metric_name.as_deref().unwrap_or("?"),
+                            metric.namespace,
+                            metric.name
+                        ),
+                    )
+                    .fix("run `secmon apply`"),
+                );
             }
             out.extend(can_fire(&subject, &a, &metric));
         }
@@ -223,27 +224,30 @@ fn published_metric(ctx: &VerifyCtx, alarm: &str) -> Option<(String, Metric)> {
 
 /// Whether the live alarm can fire on the metric (secmon's lint, over the live settings).
 fn can_fire(subject: &str, a: &Attrs, metric: &Metric) -> Vec<Check> {
-    let live = secmon_spec::Alarm {
-        name: None,
-        statistic: a.statistic.clone().unwrap_or_default(),
-        period: a.period.unwrap_or(60).max(1) as u32,
-        evaluation_periods: a.evaluation_periods.max(1) as u32,
-        datapoints_to_alarm: Some(a.datapoints_to_alarm.max(1) as u32),
-        threshold: a.threshold.unwrap_or(0.0),
+    // The live settings as AWS answered them; what it did not answer is not judged.
+    let live = AlarmView {
+        statistic: a.statistic.as_deref().unwrap_or_default(),
+        period: a.period.and_then(|p| u32::try_from(p).ok()),
+        threshold: a.threshold,
         comparison: a.comparison.as_deref().and_then(Comparison::parse).unwrap_or_default(),
-        treat_missing_data: TreatMissingData::parse(&a.treat_missing_data.0).unwrap_or(TreatMissingData::Missing),
-        dimensions: a.dimensions.clone(),
     };
     let problems = alarm_problems(&live, metric);
     if problems.is_empty() {
-        let evidence = format!("{} over {} s {} {}", live.statistic, live.period, live.comparison.as_str(), live.threshold);
-        return vec![check("alarm.can_fire", subject, Status::Ok, evidence, None)];
+        let said = |v: Option<String>| v.unwrap_or_else(|| "(not set)".into());
+        let evidence = format!(
+            "{} over {} s {} {}",
+            live.statistic,
+            said(live.period.map(|p| p.to_string())),
+            live.comparison.as_str(),
+            said(live.threshold.map(|t| t.to_string()))
+        );
+        return vec![Check::ok("alarm.can_fire", subject, evidence)];
     }
     problems
         .into_iter()
         .map(|p| {
             let status = if p.impact == Impact::CannotFire { Status::Failed } else { Status::Warning };
-            check("alarm.can_fire", subject, status, format!("{}: {}", p.field, p.message), Some(p.hint))
+            Check::new(status, "alarm.can_fire", subject, format!("{}: {}", p.field, p.message)).fix(p.hint)
         })
         .collect()
 }
@@ -252,16 +256,13 @@ fn can_fire(subject: &str, a: &Attrs, metric: &Metric) -> Vec<Check> {
 fn actions(ctx: &VerifyCtx, subject: &str, a: &Attrs, seen: &Observed) -> Vec<Check> {
     let mut out = Vec::new();
     if seen.actions_enabled == Some(false) {
-        out.push(check("alarm.actions", subject, Status::Failed, "alarm actions are disabled", Some("run `secmon apply`")));
+        out.push(Check::failed("alarm.actions", subject, "alarm actions are disabled").fix("run `secmon apply`"));
     }
     if a.alarm_actions.is_empty() {
-        out.push(check(
-            "alarm.actions",
-            subject,
-            Status::Failed,
-            "the alarm has no action: nobody is notified",
-            Some("add topics to the monitor's `notify`"),
-        ));
+        out.push(
+            Check::failed("alarm.actions", subject, "the alarm has no action: nobody is notified")
+                .fix("add topics to the monitor's `notify`"),
+        );
     }
     for arn in &a.alarm_actions {
         let Some(topic) = crate::model::arn_resource(arn, "sns") else {
@@ -269,36 +270,21 @@ fn actions(ctx: &VerifyCtx, subject: &str, a: &Attrs, seen: &Observed) -> Vec<Ch
         };
         let ours = *arn == ctx.target.topic_arn(topic);
         out.push(if ours && ctx.live.resources.contains_key(&format!("topic.{topic}")) {
-            check("alarm.actions", subject, Status::Ok, format!("notifies {arn}"), None)
+            Check::ok("alarm.actions", subject, format!("notifies {arn}"))
         } else if ours && ctx.spec.topics.iter().any(|t| t.name == topic) {
-            check(
-                "alarm.actions",
-                subject,
-                Status::Failed,
-                format!("the alarm notifies {arn}, which does not exist"),
-                Some("run `secmon apply` (it recreates the topic and points the alarm at it)"),
-            )
+            Check::failed("alarm.actions", subject, format!("the alarm notifies {arn}, which does not exist"))
+                .fix("run `secmon apply` (it recreates the topic and points the alarm at it)")
         } else {
-            check(
-                "alarm.actions",
-                subject,
-                Status::Warning,
-                format!("the alarm notifies {arn}, a topic this spec does not manage: not checked"),
-                Some("name the topic in the spec's `topics` to have it checked"),
-            )
+            Check::warning("alarm.actions", subject, format!("the alarm notifies {arn}, a topic this spec does not manage: not checked"))
+                .fix("name the topic in the spec's `topics` to have it checked")
         });
     }
     let state = seen.state.clone().unwrap_or_default();
     out.push(match state.as_str() {
-        "OK" | "ALARM" => check("alarm.state", subject, Status::Ok, format!("state {state}"), None),
-        _ if ctx.local_endpoint => check("alarm.state", subject, Status::NotObservable, format!("state {state}: {NOT_OBSERVABLE}"), None),
-        _ => check(
-            "alarm.state",
-            subject,
-            Status::Warning,
-            format!("state {state}: the alarm has not received data"),
-            Some("a metric default value (0) makes quiet periods visible; check the log group receives events"),
-        ),
+        "OK" | "ALARM" => Check::ok("alarm.state", subject, format!("state {state}")),
+        _ if ctx.local_endpoint => Check::not_observable("alarm.state", subject, format!("state {state}: {NOT_OBSERVABLE}")),
+        _ => Check::warning("alarm.state", subject, format!("state {state}: the alarm has not received data"))
+            .fix("a metric default value (0) makes quiet periods visible; check the log group receives events"),
     });
     out
 }
@@ -377,5 +363,25 @@ mod tests {
         let orphan = run(&spec, &live, &Default::default(), Kind::Alarm);
         let gone = |c: &Check| c.id == "alarm.actions" && c.status == Status::Failed && c.evidence.contains("does not exist");
         assert!(orphan.iter().any(gone), "{orphan:#?}");
+    }
+
+    /// Issue 23, item 5: the live alarm is judged as AWS answered it; a setting it did not
+    /// answer is said to be unset, never filled with a default of verify's own.
+    #[test]
+    fn the_live_alarm_is_judged_without_defaults_of_verifys_own() {
+        let metric = secmon_spec::Metric {
+            namespace: "N".into(),
+            name: "M".into(),
+            value: "1".into(),
+            default: None,
+            dimensions: Default::default(),
+        };
+        let slow = Attrs { statistic: Some("Sum".into()), period: Some(300), threshold: Some(1.0), ..Default::default() };
+        let checks = can_fire("alarm a", &slow, &metric);
+        assert!(checks.iter().any(|c| c.status == Status::Warning && c.evidence.contains("300-second period")), "{checks:#?}");
+        let unset = Attrs { statistic: Some("Sum".into()), ..Default::default() };
+        let checks = can_fire("alarm a", &unset, &metric);
+        assert_eq!(checks.len(), 1);
+        assert!(checks[0].evidence.contains("(not set) s") && checks[0].evidence.contains("(not set)"), "{checks:#?}");
     }
 }

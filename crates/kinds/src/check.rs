@@ -55,8 +55,41 @@ pub struct Check {
     pub fix: Option<String>,
 }
 
-pub fn check(id: &str, subject: impl Into<String>, status: Status, evidence: impl Into<String>, fix: Option<&str>) -> Check {
-    Check { id: id.into(), subject: subject.into(), status, evidence: evidence.into(), fix: fix.map(str::to_string) }
+/// Builders: `Check::failed(id, subject, evidence).fix("what to do")` reads as the finding it
+/// states (issue 23, item 5).
+impl Check {
+    /// A check of `status` (computed by the caller); prefer the named builders.
+    pub fn new(status: Status, id: &str, subject: impl Into<String>, evidence: impl Into<String>) -> Check {
+        Check { id: id.into(), subject: subject.into(), status, evidence: evidence.into(), fix: None }
+    }
+    /// Observed to work.
+    pub fn ok(id: &str, subject: impl Into<String>, evidence: impl Into<String>) -> Check {
+        Check::new(Status::Ok, id, subject, evidence)
+    }
+    /// Works, but not as the spec says or as well as it should.
+    pub fn warning(id: &str, subject: impl Into<String>, evidence: impl Into<String>) -> Check {
+        Check::new(Status::Warning, id, subject, evidence)
+    }
+    /// Waits for a person (a confirmation).
+    pub fn pending(id: &str, subject: impl Into<String>, evidence: impl Into<String>) -> Check {
+        Check::new(Status::Pending, id, subject, evidence)
+    }
+    /// Broken.
+    pub fn failed(id: &str, subject: impl Into<String>, evidence: impl Into<String>) -> Check {
+        Check::new(Status::Failed, id, subject, evidence)
+    }
+    /// Cannot be observed on this endpoint.
+    pub fn not_observable(id: &str, subject: impl Into<String>, evidence: impl Into<String>) -> Check {
+        Check::new(Status::NotObservable, id, subject, evidence)
+    }
+    /// What to do about it.
+    pub fn fix(self, fix: impl Into<String>) -> Check {
+        Check { fix: Some(fix.into()), ..self }
+    }
+    /// What to do about it, when there is something.
+    pub fn fix_opt(self, fix: Option<&str>) -> Check {
+        Check { fix: fix.map(str::to_string), ..self }
+    }
 }
 
 pub const NOT_OBSERVABLE: &str =
@@ -117,7 +150,7 @@ impl VerifyCtx<'_> {
 
     /// The check every kind starts with, failed: the resource does not exist.
     pub fn missing(&self, id: &str, subject: &str, what: &str) -> Vec<Check> {
-        vec![check(id, subject, Status::Failed, what, Some("run `secmon apply` (it creates what is missing)"))]
+        vec![Check::failed(id, subject, what).fix("run `secmon apply` (it creates what is missing)")]
     }
 
     /// How fresh the latest delivery (or event) `what` is: failed with an error, not observable
@@ -133,27 +166,17 @@ impl VerifyCtx<'_> {
         never: (Status, &str, &str),
     ) -> Check {
         if let Some(e) = error.filter(|e| !e.is_empty()) {
-            return check(
-                id,
-                subject,
-                Status::Failed,
-                format!("latest {what} failed: {e}"),
-                Some("check the bucket policy / role (`secmon plan` shows drift)"),
-            );
+            return Check::failed(id, subject, format!("latest {what} failed: {e}"))
+                .fix("check the bucket policy / role (`secmon plan` shows drift)");
         }
         if self.local_endpoint {
-            return check(id, subject, Status::NotObservable, NOT_OBSERVABLE, None);
+            return Check::not_observable(id, subject, NOT_OBSERVABLE);
         }
         match time {
-            Some(t) if self.now - t <= STALE_SECS => check(id, subject, Status::Ok, format!("latest {what} {} s ago", self.now - t), None),
-            Some(t) => check(
-                id,
-                subject,
-                Status::Warning,
-                format!("latest {what} was {} minutes ago", (self.now - t) / 60),
-                Some("CloudTrail delivers every few minutes while the account is active"),
-            ),
-            None => check(id, subject, never.0, never.1, Some(never.2)),
+            Some(t) if self.now - t <= STALE_SECS => Check::ok(id, subject, format!("latest {what} {} s ago", self.now - t)),
+            Some(t) => Check::warning(id, subject, format!("latest {what} was {} minutes ago", (self.now - t) / 60))
+                .fix("CloudTrail delivers every few minutes while the account is active"),
+            None => Check::new(never.0, id, subject, never.1).fix(never.2),
         }
     }
 }

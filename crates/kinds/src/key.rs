@@ -18,7 +18,7 @@ use secmon_aws::kms::types::{KeyState, Tag};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::check::{check, Check, Status, VerifyCtx};
+use crate::check::{Check, Status, VerifyCtx};
 use crate::sdk::{fail, policy_text, read_fail, send};
 use crate::{
     policy, Aws, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
@@ -400,13 +400,7 @@ impl ResourceKind for Def {
         let subject = format!("KMS key {arn} (the spec's own)");
         let Some(read) = ctx.unowned_policies.get(&arn) else { return Vec::new() };
         let Some(live) = read else {
-            return vec![check(
-                "key.policy_admits",
-                &subject,
-                Status::NotObservable,
-                "the key policy may not be read by this identity (kms:GetKeyPolicy): whether CloudTrail, CloudWatch Logs and CloudWatch alarms may use the key is not known",
-                Some("allow kms:GetKeyPolicy on the key to let verify check it"),
-            )];
+            return vec![Check::not_observable("key.policy_admits", &subject, "the key policy may not be read by this identity (kms:GetKeyPolicy): whether CloudTrail, CloudWatch Logs and CloudWatch alarms may use the key is not known").fix("allow kms:GetKeyPolicy on the key to let verify check it")];
         };
         let attrs = serde_json::json!({"policy": live}).as_object().cloned().unwrap_or_default().into_iter().collect();
         let brought = Resource { attrs, ..Resource::bare(Kind::Key, key_id_of(&arn), Some(arn.clone())) };
@@ -437,7 +431,7 @@ impl ResourceKind for Def {
             .map(|(status, evidence)| {
                 let fix = (status == Status::Failed || status == Status::Warning)
                     .then_some("give the key the statements of docs/hardening.md (secmon does not change a key it does not own)");
-                check("key.policy_admits", &subject, status, evidence, fix)
+                Check::new(status, "key.policy_admits", &subject, evidence).fix_opt(fix)
             })
             .collect()
     }
@@ -448,26 +442,19 @@ impl ResourceKind for Def {
         let a: Attrs = live.resource.attrs();
         let mut checks = Vec::new();
         checks.push(if !a.enabled {
-            check(
+            Check::failed(
                 "key.enabled",
                 &subject,
-                Status::Failed,
                 "the key is disabled or pending deletion: CloudTrail, CloudWatch Logs and SNS cannot encrypt with it, and deliveries stop",
-                Some("run `secmon apply` (it cancels the deletion and enables the key)"),
             )
+            .fix("run `secmon apply` (it cancels the deletion and enables the key)")
         } else {
-            check("key.enabled", &subject, Status::Ok, "enabled", None)
+            Check::ok("key.enabled", &subject, "enabled")
         });
         checks.push(if a.rotation {
-            check("key.rotation", &subject, Status::Ok, "automatic rotation on (CIS 3.6, KMS.4)", None)
+            Check::ok("key.rotation", &subject, "automatic rotation on (CIS 3.6, KMS.4)")
         } else {
-            check(
-                "key.rotation",
-                &subject,
-                Status::Failed,
-                "automatic rotation is off (CIS 3.6 in v3.0, KMS.4)",
-                Some("run `secmon apply`"),
-            )
+            Check::failed("key.rotation", &subject, "automatic rotation is off (CIS 3.6 in v3.0, KMS.4)").fix("run `secmon apply`")
         });
         checks.extend(policy_checks(&subject, &a.policy, &Uses::of(ctx.spec), ctx.target));
         checks
@@ -696,15 +683,10 @@ fn policy_checks(subject: &str, live: &Value, uses: &Uses, t: &Target) -> Vec<Ch
         };
         let admitted = live_statements.iter().any(|l| l == &s);
         out.push(if admitted {
-            check("key.policy_admits", subject, Status::Ok, link, None)
+            Check::ok("key.policy_admits", subject, link)
         } else {
-            check(
-                "key.policy_admits",
-                subject,
-                Status::Failed,
-                format!("the key policy does not admit it: {link}"),
-                Some("run `secmon apply` (it writes the key policy the spec implies)"),
-            )
+            Check::failed("key.policy_admits", subject, format!("the key policy does not admit it: {link}"))
+                .fix("run `secmon apply` (it writes the key policy the spec implies)")
         });
     }
     out

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use secmon_aws::logs::types::MetricTransformation;
 use serde::{Deserialize, Serialize};
 
-use crate::check::{check, Check, Status, VerifyCtx};
+use crate::check::{Check, VerifyCtx};
 use crate::sdk::send;
 use crate::{Aws, AwsError, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target};
 use secmon_spec::DesiredState;
@@ -173,22 +173,21 @@ impl ResourceKind for Def {
             return ctx.missing("filter.exists", &subject, "the metric filter does not exist: matching events are counted nowhere");
         };
         if let Err(e) = secmon_sim::Pattern::parse(&live.resource.attrs::<Attrs>().pattern) {
-            return vec![check("filter.pattern", &subject, Status::Failed, format!("pattern syntax error at {e}"), None)];
+            return vec![Check::failed("filter.pattern", &subject, format!("pattern syntax error at {e}"))];
         }
         let engine = &ctx.filters.engine;
         match ctx.filters.example.get(&desired.name) {
             None => Vec::new(),
             Some((kind, Ok(true))) => {
-                vec![check("filter.matches", &subject, Status::Ok, format!("matches a canonical {kind} event (by {engine})"), None)]
+                vec![Check::ok("filter.matches", &subject, format!("matches a canonical {kind} event (by {engine})"))]
             }
-            Some((kind, Ok(false))) => vec![check(
+            Some((kind, Ok(false))) => vec![Check::failed(
                 "filter.matches",
                 &subject,
-                Status::Failed,
                 format!("matches no event of the kind it names ({kind}): its conditions contradict each other (by {engine})"),
-                Some("fix the pattern; `secmon test-pattern` explains which condition fails"),
-            )],
-            Some((_, Err(e))) => vec![check("filter.matches", &subject, Status::Failed, e.clone(), None)],
+            )
+            .fix("fix the pattern; `secmon test-pattern` explains which condition fails")],
+            Some((_, Err(e))) => vec![Check::failed("filter.matches", &subject, e.clone())],
         }
     }
 
@@ -246,6 +245,7 @@ async fn read_group(aws: &Aws, group: &str) -> Result<Vec<LiveResource>, KindErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::Status;
     use crate::FilterEvidence;
 
     fn filter(name: &str, pattern: &str) -> Resource {

@@ -6,7 +6,7 @@ use secmon_aws::iam::types::Tag;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::check::{check, Check, Status, VerifyCtx};
+use crate::check::{Check, VerifyCtx};
 use crate::sdk::{fail, policy_text, read_fail, send};
 use crate::{
     policy, Aws, AwsError, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target,
@@ -165,26 +165,17 @@ impl ResourceKind for Def {
         };
         let a: Attrs = live.resource.attrs();
         if !a.trust_policy.to_string().contains("cloudtrail.amazonaws.com") {
-            return vec![check(
-                "role.trust",
-                &subject,
-                Status::Failed,
-                "the role does not trust cloudtrail.amazonaws.com",
-                Some("run `secmon apply`"),
-            )];
+            return vec![
+                Check::failed("role.trust", &subject, "the role does not trust cloudtrail.amazonaws.com").fix("run `secmon apply`")
+            ];
         }
         let group = ctx.spec.cloudwatch_logs().map(|c| c.log_group.as_str());
         let doc = a.policy.to_string();
         if doc.contains("logs:PutLogEvents") && group.is_none_or(|g| doc.contains(&format!("log-group:{g}:"))) {
-            vec![check("role.permissions", &subject, Status::Ok, "trusted by CloudTrail, may write to the log group", None)]
+            vec![Check::ok("role.permissions", &subject, "trusted by CloudTrail, may write to the log group")]
         } else {
-            vec![check(
-                "role.permissions",
-                &subject,
-                Status::Failed,
-                "the role may not write to the trail's log group (logs:PutLogEvents)",
-                Some("run `secmon apply`"),
-            )]
+            vec![Check::failed("role.permissions", &subject, "the role may not write to the trail's log group (logs:PutLogEvents)")
+                .fix("run `secmon apply`")]
         }
     }
 
@@ -285,6 +276,7 @@ async fn read_role(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveResou
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::Status;
 
     #[test]
     fn the_logs_policy_is_scoped_to_the_log_groups_streams() {

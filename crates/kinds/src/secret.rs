@@ -10,7 +10,7 @@ use secmon_aws::secretsmanager::types::Tag;
 use secmon_aws::{error_code, AwsError};
 use serde::{Deserialize, Serialize};
 
-use crate::check::{check, Check, ReadForm, Status, VerifyCtx};
+use crate::check::{Check, ReadForm, VerifyCtx};
 use crate::sdk::{fail, send};
 use crate::{
     Aws, Change, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Op, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG,
@@ -193,40 +193,26 @@ fn watched(engine: &str, from: Option<&str>, subject: &str, forms: Option<&Vec<R
         None => "metric filter".to_string(),
     };
     if forms.is_empty() || caught.is_empty() {
-        return check(
-            "secret.watched",
-            subject,
-            Status::Failed,
-            format!("no {whose} matches a GetSecretValue of this secret (by {engine}){errors}"),
-            Some("`secmon apply` restores a filter changed outside the spec; if the spec's own pattern misses it, use a pattern like { ($.eventSource = \"secretsmanager.amazonaws.com\") && ($.eventName = \"GetSecretValue\") }, or the secret-access pack"),
-        );
+        return Check::failed("secret.watched", subject, format!("no {whose} matches a GetSecretValue of this secret (by {engine}){errors}")).fix("`secmon apply` restores a filter changed outside the spec; if the spec's own pattern misses it, use a pattern like { ($.eventSource = \"secretsmanager.amazonaws.com\") && ($.eventName = \"GetSecretValue\") }, or the secret-access pack");
     }
     let hows = |fs: &[&ReadForm]| fs.iter().map(|f| f.how.as_str()).collect::<Vec<_>>().join(", ");
     if !missed.is_empty() {
         let seen: Vec<&ReadForm> = forms.iter().filter(|f| !f.caught_by.is_empty()).collect();
-        return check(
-            "secret.watched",
-            subject,
-            Status::Failed,
-            format!(
+        return Check::failed("secret.watched", subject, format!(
                 "a GetSecretValue naming it by {} matches no {whose}: only reads by {} are counted (by {engine}){errors}",
                 hows(&missed),
                 hows(&seen)
-            ),
-            Some("most SDK callers and attackers name a secret by ARN: match the name inside the ARN too, e.g. ($.requestParameters.secretId = \"prod/*\") || ($.requestParameters.secretId = \"arn:aws:secretsmanager:*:secret:prod/*\"); `secmon test-pattern` shows what a pattern catches"),
-        );
+            )).fix("most SDK callers and attackers name a secret by ARN: match the name inside the ARN too, e.g. ($.requestParameters.secretId = \"prod/*\") || ($.requestParameters.secretId = \"arn:aws:secretsmanager:*:secret:prod/*\"); `secmon test-pattern` shows what a pattern catches");
     }
     let all: Vec<&ReadForm> = forms.iter().collect();
     let place = match from {
         Some(home) => format!(" in {home}, whose trail records this target's reads"),
         None => String::new(),
     };
-    check(
+    Check::ok(
         "secret.watched",
         subject,
-        Status::Ok,
         format!("a GetSecretValue naming it by {} matches {}{place} (by {engine})", hows(&all), caught.join(", ")),
-        None,
     )
 }
 
@@ -455,6 +441,7 @@ async fn read_value(aws: &Aws, r: &Resource, spec_dir: &Path) -> Result<String, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::Status;
 
     #[test]
     fn the_value_source_keeps_its_plan_json_shape() {

@@ -5,7 +5,7 @@ use secmon_aws::sns::types::Tag;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::check::{check, Check, Status, VerifyCtx};
+use crate::check::{Check, Status, VerifyCtx};
 use crate::sdk::{fail, policy_text, read_fail, send};
 use crate::{policy, Aws, ExecCtx, Facts, Fut, Kind, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
 use secmon_spec::DesiredState;
@@ -111,28 +111,10 @@ fn encryption(ctx: &VerifyCtx, subject: &str, seen: &Observed) -> Check {
             })
     };
     match seen.kms_key.as_deref() {
-        Some(k) if own_key(k) => check(
-            "topic.encryption",
-            subject,
-            Status::Ok,
-            format!("encrypted with the spec's key {k}: whether CloudWatch may use it is checked under key.policy_admits"),
-            None,
-        ),
-        None => check("topic.encryption", subject, Status::Ok, "not encrypted: CloudWatch can publish", None),
-        Some(k) if is_aws_managed_sns_key(k) => check(
-            "topic.encryption",
-            subject,
-            Status::Failed,
-            format!("encrypted with {k}, the AWS managed key, whose policy does not let CloudWatch use it: alarms fail to notify, silently"),
-            Some("encrypt with a customer managed key whose policy allows cloudwatch.amazonaws.com kms:GenerateDataKey* and kms:Decrypt, or remove the encryption"),
-        ),
-        Some(k) => check(
-            "topic.encryption",
-            subject,
-            Status::NotObservable,
-            format!("encrypted with {k}: CloudWatch publishes only if the key policy allows cloudwatch.amazonaws.com kms:GenerateDataKey* and kms:Decrypt (not read)"),
-            None,
-        ),
+        Some(k) if own_key(k) => Check::ok("topic.encryption", subject, format!("encrypted with the spec's key {k}: whether CloudWatch may use it is checked under key.policy_admits")),
+        None => Check::ok("topic.encryption", subject, "not encrypted: CloudWatch can publish"),
+        Some(k) if is_aws_managed_sns_key(k) => Check::failed("topic.encryption", subject, format!("encrypted with {k}, the AWS managed key, whose policy does not let CloudWatch use it: alarms fail to notify, silently")).fix("encrypt with a customer managed key whose policy allows cloudwatch.amazonaws.com kms:GenerateDataKey* and kms:Decrypt, or remove the encryption"),
+        Some(k) => Check::not_observable("topic.encryption", subject, format!("encrypted with {k}: CloudWatch publishes only if the key policy allows cloudwatch.amazonaws.com kms:GenerateDataKey* and kms:Decrypt (not read)")),
     }
 }
 
@@ -169,43 +151,32 @@ fn subscriptions(ctx: &VerifyCtx, subject: &str, topic: &str, seen: &Observed) -
     }
     if !unsubscribed.is_empty() && (!confirmed.is_empty() || !pending.is_empty()) {
         let status = if confirmed.is_empty() { Status::Failed } else { Status::Warning };
-        return check(
+        return Check::new(
+            status,
             "topic.subscriptions",
             subject,
-            status,
             format!(
                 "not subscribed: {}; confirmed: {}; pending: {}",
                 unsubscribed.join(", "),
                 if confirmed.is_empty() { "none".to_string() } else { confirmed.join(", ") },
                 if pending.is_empty() { "none".to_string() } else { pending.join(", ") }
             ),
-            Some("run `secmon apply` to subscribe the spec's addresses again, then confirm from the e-mail"),
-        );
+        )
+        .fix("run `secmon apply` to subscribe the spec's addresses again, then confirm from the e-mail");
     }
     if confirmed.is_empty() && pending.is_empty() {
         // Nothing to confirm or resend: only apply subscribes the spec's addresses (issue 13, item 9).
         let fix = "run `secmon apply` (it subscribes the spec's e-mail addresses), then confirm from the e-mail";
-        check("topic.subscriptions", subject, Status::Failed, "the topic has no subscription: nobody receives its alarms", Some(fix))
+        Check::failed("topic.subscriptions", subject, "the topic has no subscription: nobody receives its alarms").fix(fix)
     } else if confirmed.is_empty() {
         // Right after a first apply, always so: the recipient has not clicked yet (issue 26,
         // item 6). SNS deletes it unconfirmed after 48 hours, and the check then fails.
-        check(
-            "topic.subscriptions",
-            subject,
-            Status::Pending,
-            format!("no confirmed subscription yet; pending: {}", pending.join(", ")),
-            Some("confirm from the \"AWS Notification - Subscription Confirmation\" e-mail; `secmon verify --resend-confirmation` sends it again"),
-        )
+        Check::pending("topic.subscriptions", subject, format!("no confirmed subscription yet; pending: {}", pending.join(", "))).fix("confirm from the \"AWS Notification - Subscription Confirmation\" e-mail; `secmon verify --resend-confirmation` sends it again")
     } else if !pending.is_empty() {
-        check(
-            "topic.subscriptions",
-            subject,
-            Status::Warning,
-            format!("confirmed: {}; pending: {}", confirmed.join(", "), pending.join(", ")),
-            Some("`secmon verify --resend-confirmation` sends the confirmation again"),
-        )
+        Check::warning("topic.subscriptions", subject, format!("confirmed: {}; pending: {}", confirmed.join(", "), pending.join(", ")))
+            .fix("`secmon verify --resend-confirmation` sends the confirmation again")
     } else {
-        check("topic.subscriptions", subject, Status::Ok, format!("confirmed: {}", confirmed.join(", ")), None)
+        Check::ok("topic.subscriptions", subject, format!("confirmed: {}", confirmed.join(", ")))
     }
 }
 
@@ -324,20 +295,17 @@ impl ResourceKind for Def {
             .map(|l| {
                 let svc = &l.principal;
                 match policy::decide(l.resource_policy.as_ref().unwrap_or(&Value::Null), svc, &l.action, &l.resource, &l.context) {
-                    policy::Decision::Allowed => check("topic.policy", &subject, Status::Ok, format!("{svc} may publish"), None),
-                    policy::Decision::Denied => check(
+                    policy::Decision::Allowed => Check::ok("topic.policy", &subject, format!("{svc} may publish")),
+                    policy::Decision::Denied => Check::failed(
                         "topic.policy",
                         &subject,
-                        Status::Failed,
                         format!("the topic policy does not let {svc} publish: notifications are dropped"),
-                        Some("run `secmon apply` (it restores the policy)"),
-                    ),
-                    policy::Decision::Unknown => check(
+                    )
+                    .fix("run `secmon apply` (it restores the policy)"),
+                    policy::Decision::Unknown => Check::not_observable(
                         "topic.policy",
                         &subject,
-                        Status::NotObservable,
                         format!("whether {svc} may publish is not known: the topic policy uses elements secmon does not evaluate"),
-                        None,
                     ),
                 }
             })

@@ -4,7 +4,7 @@ use secmon_aws::cloudtrail::types::{EventSelector, ReadWriteType, Tag};
 use secmon_aws::error_code;
 use serde::{Deserialize, Serialize};
 
-use crate::check::{check, Check, Status, VerifyCtx};
+use crate::check::{Check, Status, VerifyCtx};
 use crate::sdk::{read_each, send};
 use crate::{
     normalize_arn, Aws, AwsError, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target,
@@ -220,17 +220,12 @@ impl ResourceKind for Def {
         let Some(live) = ctx.live_of(desired) else { return ctx.missing("trail.exists", &subject, "the trail does not exist") };
         let (want, got): (Attrs, Attrs) = (desired.attrs(), live.resource.attrs());
         let seen: Observed = live.observed();
-        let mut out = vec![check("trail.exists", &subject, Status::Ok, format!("bucket {}", got.bucket.as_deref().unwrap_or("?")), None)];
+        let mut out = vec![Check::ok("trail.exists", &subject, format!("bucket {}", got.bucket.as_deref().unwrap_or("?")))];
         out.push(if got.logging {
-            check("trail.logging", &subject, Status::Ok, "logging", None)
+            Check::ok("trail.logging", &subject, "logging")
         } else {
-            check(
-                "trail.logging",
-                &subject,
-                Status::Failed,
-                "logging is stopped: no event is recorded, nothing can fire",
-                Some("run `secmon apply` (it starts logging), and find out who stopped it: the self-protection pack alarms on StopLogging"),
-            )
+            Check::failed("trail.logging", &subject, "logging is stopped: no event is recorded, nothing can fire")
+                .fix("run `secmon apply` (it starts logging), and find out who stopped it: the self-protection pack alarms on StopLogging")
         });
         out.push(recorded(ctx, &subject, &got));
         let delivery = |id: &str, what: &str, error: &Option<String>, time: Option<i64>| {
@@ -240,13 +235,7 @@ impl ResourceKind for Def {
         };
         out.push(delivery("trail.s3_delivery", "S3", &seen.s3_error, seen.s3_time));
         let Some(group) = &want.cloudwatch_logs_group_arn else {
-            out.push(check(
-                "trail.cloudwatch_logs",
-                &subject,
-                Status::Warning,
-                "the spec has no trail.cloudwatch_logs: monitors cannot work",
-                None,
-            ));
+            out.push(Check::warning("trail.cloudwatch_logs", &subject, "the spec has no trail.cloudwatch_logs: monitors cannot work"));
             return out;
         };
         let name = group.rsplit("log-group:").next().unwrap_or(group);
@@ -266,7 +255,7 @@ impl ResourceKind for Def {
             let evidence = format!("delivers to {name} through role {}, not the spec's role {spec_role}", got_role.unwrap_or("none"));
             (Status::Warning, evidence, Some("`secmon plan` shows the drift; `secmon apply` points the trail at the spec's role"))
         };
-        out.push(check("trail.cloudwatch_logs", &subject, status, evidence, fix));
+        out.push(Check::new(status, "trail.cloudwatch_logs", &subject, evidence).fix_opt(fix));
         if delivers {
             out.push(delivery("trail.cloudwatch_logs_delivery", "CloudWatch Logs", &seen.logs_error, seen.logs_time));
         }
@@ -354,7 +343,7 @@ async fn start_logging(aws: &Aws, name: &str) -> Result<(), KindError> {
 fn recorded(ctx: &VerifyCtx, subject: &str, got: &Attrs) -> Check {
     if got.exclude_management_events {
         let evidence = "the trail records no management events (IncludeManagementEvents is false): no monitor can fire";
-        return check("trail.management_events", subject, Status::Failed, evidence, Some("run `secmon apply`"));
+        return Check::failed("trail.management_events", subject, evidence).fix("run `secmon apply`");
     }
     let blinded = |sources: &[&String]| -> Vec<&str> {
         let monitors = ctx.spec.monitors.iter();
@@ -369,30 +358,20 @@ fn recorded(ctx: &VerifyCtx, subject: &str, got: &Attrs) -> Check {
     let unchosen = blinded(&by_hand);
     if !unchosen.is_empty() {
         let evidence = format!("event sources excluded outside the spec ({}) blind: {}", names(&by_hand), unchosen.join(", "));
-        return check(
-            "trail.management_events",
-            subject,
-            Status::Failed,
-            evidence,
-            Some("run `secmon apply` (it restores the spec's event selectors)"),
-        );
+        return Check::failed("trail.management_events", subject, evidence)
+            .fix("run `secmon apply` (it restores the spec's event selectors)");
     }
     let chosen_blind = blinded(&by_spec);
     if chosen_blind.is_empty() {
-        return check("trail.management_events", subject, Status::Ok, "management events recorded", None);
+        return Check::ok("trail.management_events", subject, "management events recorded");
     }
     let evidence = format!(
         "the spec excludes {} from management events, so these monitors can never fire: {} (validate warns the same)",
         names(&by_spec),
         chosen_blind.join(", ")
     );
-    check(
-        "trail.management_events",
-        subject,
-        Status::Warning,
-        evidence,
-        Some("remove those sources from `trail.management_events.exclude_sources`, or drop the monitors that watch them"),
-    )
+    Check::warning("trail.management_events", subject, evidence)
+        .fix("remove those sources from `trail.management_events.exclude_sources`, or drop the monitors that watch them")
 }
 
 /// Every selector but the management-events part of the first basic one, in a JSON form that

@@ -24,12 +24,29 @@ pub struct AlarmProblem {
     pub hint: &'static str,
 }
 
+/// What the alarm rules read of an alarm: the view both the spec's alarm and a live alarm give
+/// (issue 23, item 5), so that verify judges the live settings as they are, with no default of
+/// its own filling what AWS did not say. A setting that is absent is not judged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmView<'a> {
+    pub statistic: &'a str,
+    pub period: Option<u32>,
+    pub threshold: Option<f64>,
+    pub comparison: Comparison,
+}
+
+impl<'a> From<&'a Alarm> for AlarmView<'a> {
+    fn from(a: &'a Alarm) -> AlarmView<'a> {
+        AlarmView { statistic: &a.statistic, period: Some(a.period), threshold: Some(a.threshold), comparison: a.comparison }
+    }
+}
+
 /// The seeds' failures, as rules on an alarm and its metric: used by lint on the spec and by
 /// `verify` on the live alarm.
-pub fn alarm_problems(a: &Alarm, metric: &Metric) -> Vec<AlarmProblem> {
+pub fn alarm_problems(a: &AlarmView<'_>, metric: &Metric) -> Vec<AlarmProblem> {
     let mut out = Vec::new();
     let constant = metric.value.parse::<f64>().ok();
-    if constant.is_some() && (matches!(a.statistic.as_str(), "Average" | "Minimum") || a.statistic.starts_with('p')) {
+    if constant.is_some() && (matches!(a.statistic, "Average" | "Minimum") || a.statistic.starts_with('p')) {
         out.push(AlarmProblem {
             field: "alarm.statistic",
             impact: Impact::CannotFire,
@@ -40,38 +57,35 @@ pub fn alarm_problems(a: &Alarm, metric: &Metric) -> Vec<AlarmProblem> {
             hint: "use `statistic: Sum` to count matching events",
         });
     }
-    if a.period > 60 {
+    if let Some(period) = a.period.filter(|p| *p > 60) {
         out.push(AlarmProblem {
             field: "alarm.period",
             impact: Impact::Late,
-            message: format!("a {}-second period makes this security alarm fire up to {} minutes after the event", a.period, a.period / 60),
+            message: format!("a {period}-second period makes this security alarm fire up to {} minutes after the event", period / 60),
             hint: "use `period: 60`",
         });
     }
     // Thresholds the statistic can never reach.
-    if let Some(v) = constant {
+    if let (Some(v), Some(threshold)) = (constant, a.threshold) {
         let d = metric.default;
         let (lo, hi) = (d.map_or(v, |d| v.min(d)), d.map_or(v, |d| v.max(d)));
-        let (lo, hi) = match a.statistic.as_str() {
+        let (lo, hi) = match a.statistic {
             "Sum" if v > 0.0 => (lo.min(0.0), f64::INFINITY),
             "Sum" => (f64::NEG_INFINITY, hi.max(0.0)),
             "SampleCount" => (0.0, f64::INFINITY),
             _ => (lo, hi),
         };
         let unreachable = match a.comparison {
-            Comparison::GreaterThanOrEqualToThreshold => a.threshold > hi,
-            Comparison::GreaterThanThreshold => a.threshold >= hi,
-            Comparison::LessThanThreshold => a.threshold <= lo,
-            Comparison::LessThanOrEqualToThreshold => a.threshold < lo,
+            Comparison::GreaterThanOrEqualToThreshold => threshold > hi,
+            Comparison::GreaterThanThreshold => threshold >= hi,
+            Comparison::LessThanThreshold => threshold <= lo,
+            Comparison::LessThanOrEqualToThreshold => threshold < lo,
         };
         if unreachable {
             out.push(AlarmProblem {
                 field: "alarm.threshold",
                 impact: Impact::CannotFire,
-                message: format!(
-                    "`{}` of this metric ranges over [{lo}, {hi}]: threshold {} can never be crossed",
-                    a.statistic, a.threshold
-                ),
+                message: format!("`{}` of this metric ranges over [{lo}, {hi}]: threshold {} can never be crossed", a.statistic, threshold),
                 hint: "lower the threshold (1 with Sum counts a single event)",
             });
         }
@@ -136,181 +150,250 @@ fn monitor_path(spec: &Spec, i: usize, m: &Monitor) -> String {
         .unwrap_or_else(|| format!("monitors[{i}]"))
 }
 
+/// What a monitor rule reads: the spec, the monitor and its parsed pattern.
+struct MonitorCtx<'a> {
+    spec: &'a Spec,
+    monitor: &'a Monitor,
+    pattern: &'a Pattern,
+}
+
+/// One lint finding on a monitor: the field under the monitor, what is wrong, what to do.
+struct Finding {
+    field: &'static str,
+    message: String,
+    hint: String,
+}
+
+impl Finding {
+    fn new(field: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Finding {
+        Finding { field, message: message.into(), hint: hint.into() }
+    }
+}
+
+/// The rules on a monitor whose pattern parses, in the order their findings are reported (issue
+/// 23, item 5: a table, each rule a function of one concern).
+const MONITOR_RULES: &[fn(&MonitorCtx) -> Vec<Finding>] = &[
+    alarm_settings,
+    alarm_dimensions,
+    contradiction,
+    ignored_terms,
+    delimited_on_json,
+    unknown_record_fields,
+    event_sources,
+    event_names,
+    silent_topics,
+];
+
 fn lint_monitor(spec: &Spec, i: usize, m: &Monitor, out: &mut Vec<Diagnostic>) {
     let base = monitor_path(spec, i, m);
-    let at = |f: &str| format!("{base}.{f}");
     let pattern = match Pattern::parse(&m.pattern) {
         Ok(p) => p,
         Err(e) => {
             out.push(spec.diagnostic(
                 Severity::Error,
-                &at("pattern"),
+                &format!("{base}.pattern"),
                 format!("filter pattern syntax error at column {} of the pattern: {}", e.column, e.message),
                 Some("see docs/patterns.md for the filter pattern syntax".into()),
             ));
             return;
         }
     };
-    let a = &m.alarm;
-    for p in alarm_problems(a, &m.metric) {
-        warn(spec, out, at(p.field), p.message, p.hint);
-    }
-    if !m.metric.dimensions.is_empty() {
-        let names: Vec<&String> = m.metric.dimensions.keys().collect();
-        let watched: Vec<&String> = a.dimensions.keys().collect();
-        if names != watched {
-            warn(
-                spec,
-                out,
-                at("alarm.dimensions"),
-                format!(
-                    "the metric is published only with dimensions {names:?}, and the alarm watches {}: it can never receive data",
-                    if watched.is_empty() { "the metric without dimensions".to_string() } else { format!("dimensions {watched:?}") }
-                ),
-                "set alarm.dimensions to the values to watch for every metric dimension, or remove metric.dimensions",
-            );
+    let ctx = MonitorCtx { spec, monitor: m, pattern: &pattern };
+    for rule in MONITOR_RULES {
+        for f in rule(&ctx) {
+            warn(spec, out, format!("{base}.{}", f.field), f.message, &f.hint);
         }
     }
-    // A pattern whose own conditions cannot all hold matches nothing.
+}
+
+/// The seeds' failures of an alarm with its metric ([`alarm_problems`]).
+fn alarm_settings(c: &MonitorCtx) -> Vec<Finding> {
+    alarm_problems(&(&c.monitor.alarm).into(), &c.monitor.metric).into_iter().map(|p| Finding::new(p.field, p.message, p.hint)).collect()
+}
+
+/// A metric published with dimensions reaches only an alarm that names all of them.
+fn alarm_dimensions(c: &MonitorCtx) -> Vec<Finding> {
+    let m = c.monitor;
+    let names: Vec<&String> = m.metric.dimensions.keys().collect();
+    let watched: Vec<&String> = m.alarm.dimensions.keys().collect();
+    if names.is_empty() || names == watched {
+        return Vec::new();
+    }
+    vec![Finding::new(
+        "alarm.dimensions",
+        format!(
+            "the metric is published only with dimensions {names:?}, and the alarm watches {}: it can never receive data",
+            if watched.is_empty() { "the metric without dimensions".to_string() } else { format!("dimensions {watched:?}") }
+        ),
+        "set alarm.dimensions to the values to watch for every metric dimension, or remove metric.dimensions",
+    )]
+}
+
+/// A pattern whose own conditions cannot all hold matches nothing.
+fn contradiction(c: &MonitorCtx) -> Vec<Finding> {
     let base = serde_json::json!({"eventVersion": "1.11", "userIdentity": {"type": "IAMUser"}, "eventSource": "", "eventName": "", "eventType": "AwsApiCall"});
-    if let Some(example) = pattern.example_event(&base) {
-        let text = example.to_string();
-        if !pattern.matches(&crate::Event { message: &text, json: Some(&example) }) {
-            warn(
-                spec,
-                out,
-                at("pattern"),
-                "no event can satisfy every condition of this pattern (they contradict each other): it never matches".into(),
-                "check `&&` versus `||`; `secmon test-pattern` shows which condition fails",
-            );
-        }
+    let Some(example) = c.pattern.example_event(&base) else { return Vec::new() };
+    let text = example.to_string();
+    if c.pattern.matches(&crate::Event { message: &text, json: Some(&example) }) {
+        return Vec::new();
     }
-    let trail = spec.state.trail.as_ref();
-    match &pattern {
-        Pattern::Terms(t) if t.any_ignored() => warn(
-            spec,
-            out,
-            at("pattern"),
-            "CloudWatch Logs ignores `?` terms when the pattern also has plain or `-` terms: the `?` terms here have no effect".into(),
+    vec![Finding::new(
+        "pattern",
+        "no event can satisfy every condition of this pattern (they contradict each other): it never matches",
+        "check `&&` versus `||`; `secmon test-pattern` shows which condition fails",
+    )]
+}
+
+fn ignored_terms(c: &MonitorCtx) -> Vec<Finding> {
+    match c.pattern {
+        Pattern::Terms(t) if t.any_ignored() => vec![Finding::new(
+            "pattern",
+            "CloudWatch Logs ignores `?` terms when the pattern also has plain or `-` terms: the `?` terms here have no effect",
             "use only `?` terms for \"any of\", or write a JSON pattern with `||`",
-        ),
-        Pattern::Delimited(_) => warn(
-            spec,
-            out,
-            at("pattern"),
-            "CloudTrail delivers JSON records; a space-delimited pattern splits their JSON text on spaces and will not match as intended"
-                .into(),
+        )],
+        _ => Vec::new(),
+    }
+}
+
+fn delimited_on_json(c: &MonitorCtx) -> Vec<Finding> {
+    match c.pattern {
+        Pattern::Delimited(_) => vec![Finding::new(
+            "pattern",
+            "CloudTrail delivers JSON records; a space-delimited pattern splits their JSON text on spaces and will not match as intended",
             "use a JSON pattern like `{ $.eventName = \"GetSecretValue\" }`",
-        ),
-        Pattern::Json(_) => {
-            let mut sources = Vec::new();
-            let mut names = Vec::new();
-            for c in pattern.comparisons() {
-                if let Some(Step::Key(k)) = c.selector.first() {
-                    if !catalog::RECORD_FIELDS.contains(&k.as_str()) {
-                        let hint = did_you_mean(k, catalog::RECORD_FIELDS)
-                            .map(|s| format!("did you mean `$.{s}`?"))
-                            .unwrap_or_else(|| "check the CloudTrail record contents reference".into());
-                        warn(
-                            spec,
-                            out,
-                            at("pattern"),
-                            format!("`{}`: CloudTrail records have no field `{k}`, so this comparison is never true", c.text),
-                            &hint,
-                        );
-                    }
-                }
-                let Test::Compare(Op::Eq, Literal::Text { text, .. }) = &c.test else {
-                    continue;
-                };
-                if text.contains('*') {
-                    continue;
-                }
-                match c.selector.as_slice() {
-                    [Step::Key(k)] if k == "eventSource" => sources.push(text.clone()),
-                    [Step::Key(k)] if k == "eventName" => names.push(text.clone()),
-                    _ => {}
-                }
+        )],
+        _ => Vec::new(),
+    }
+}
+
+/// A selector into a field CloudTrail records do not have is never true.
+fn unknown_record_fields(c: &MonitorCtx) -> Vec<Finding> {
+    if !matches!(c.pattern, Pattern::Json(_)) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for cmp in c.pattern.comparisons() {
+        if let Some(Step::Key(k)) = cmp.selector.first() {
+            if !catalog::RECORD_FIELDS.contains(&k.as_str()) {
+                let hint = did_you_mean(k, catalog::RECORD_FIELDS)
+                    .map(|s| format!("did you mean `$.{s}`?"))
+                    .unwrap_or_else(|| "check the CloudTrail record contents reference".into());
+                out.push(Finding::new(
+                    "pattern",
+                    format!("`{}`: CloudTrail records have no field `{k}`, so this comparison is never true", cmp.text),
+                    hint,
+                ));
             }
-            for s in &sources {
-                if !s.ends_with(".amazonaws.com") {
-                    warn(
-                        spec,
-                        out,
-                        at("pattern"),
-                        format!("event source {s:?} is not an AWS service endpoint name"),
-                        "event sources look like `secretsmanager.amazonaws.com`",
-                    );
-                }
-                if let Some(t) = trail {
-                    if t.management_events.exclude_sources.iter().any(|x| x == s) {
-                        warn(
-                            spec,
-                            out,
-                            at("pattern"),
-                            format!("this monitor watches {s}, but the trail excludes it (trail.management_events.exclude_sources): it can never fire"),
-                            &match &m.rule {
-                                Some(id) => format!("remove {s} from trail.management_events.exclude_sources, or add {id} to the pack's `disable` list"),
-                                None => format!("remove {s} from trail.management_events.exclude_sources, or drop this monitor"),
-                            },
-                        );
+        }
+    }
+    out
+}
+
+/// The exact event sources and event names a JSON pattern compares with (no wildcard).
+fn named_events(p: &Pattern) -> (Vec<String>, Vec<String>) {
+    let (mut sources, mut names) = (Vec::new(), Vec::new());
+    if !matches!(p, Pattern::Json(_)) {
+        return (sources, names);
+    }
+    for c in p.comparisons() {
+        let Test::Compare(Op::Eq, Literal::Text { text, .. }) = &c.test else { continue };
+        if text.contains('*') {
+            continue;
+        }
+        match c.selector.as_slice() {
+            [Step::Key(k)] if k == "eventSource" => sources.push(text.clone()),
+            [Step::Key(k)] if k == "eventName" => names.push(text.clone()),
+            _ => {}
+        }
+    }
+    (sources, names)
+}
+
+/// Each event source named: an AWS endpoint name, and recorded by the trail.
+fn event_sources(c: &MonitorCtx) -> Vec<Finding> {
+    let (sources, _) = named_events(c.pattern);
+    let mut out = Vec::new();
+    for s in &sources {
+        if !s.ends_with(".amazonaws.com") {
+            out.push(Finding::new(
+                "pattern",
+                format!("event source {s:?} is not an AWS service endpoint name"),
+                "event sources look like `secretsmanager.amazonaws.com`",
+            ));
+        }
+        if c.spec.state.trail.as_ref().is_some_and(|t| t.management_events.exclude_sources.iter().any(|x| x == s)) {
+            out.push(Finding::new(
+                "pattern",
+                format!("this monitor watches {s}, but the trail excludes it (trail.management_events.exclude_sources): it can never fire"),
+                match &c.monitor.rule {
+                    Some(id) => {
+                        format!("remove {s} from trail.management_events.exclude_sources, or add {id} to the pack's `disable` list")
                     }
-                }
-            }
-            for n in &names {
-                for s in &sources {
-                    if let Some(known) = catalog::events_of(s) {
-                        if !known.contains(&n.as_str()) {
-                            let hint = did_you_mean(n, known)
-                                .map(|k| format!("did you mean `{k}`?"))
-                                .unwrap_or_else(|| format!("no {s} API is called {n:?}"));
-                            warn(spec, out, at("pattern"), format!("event name {n:?} is spelled unlike any {s} API event"), &hint);
-                        }
-                    }
-                }
-                if catalog::S3_DATA_EVENTS.contains(&n.as_str()) {
-                    warn(
-                        spec,
-                        out,
-                        at("pattern"),
-                        format!("{n} is an S3 object-level API: CloudTrail records it only as a data event, and this trail records management events only"),
-                        "add an S3 data event selector to the trail (not managed by secmon yet), or watch a management API",
-                    );
-                }
-                if let Some(t) = trail {
-                    let rw = t.management_events.read_write;
-                    if rw == ReadWrite::WriteOnly && is_read_api(n) {
-                        warn(
-                            spec,
-                            out,
-                            at("pattern"),
-                            format!("{n} is a read-only event and the trail records WriteOnly events: it can never fire"),
-                            "set trail.management_events.read_write: All",
-                        );
-                    }
-                    if rw == ReadWrite::ReadOnly && !is_read_api(n) {
-                        warn(
-                            spec,
-                            out,
-                            at("pattern"),
-                            format!("{n} is a write event and the trail records ReadOnly events: it can never fire"),
-                            "set trail.management_events.read_write: All",
-                        );
-                    }
+                    None => format!("remove {s} from trail.management_events.exclude_sources, or drop this monitor"),
+                },
+            ));
+        }
+    }
+    out
+}
+
+/// Each event name named: spelled like an API of its source, a management event, and of the
+/// kind (read or write) the trail records.
+fn event_names(c: &MonitorCtx) -> Vec<Finding> {
+    let (sources, names) = named_events(c.pattern);
+    let mut out = Vec::new();
+    for n in &names {
+        for s in &sources {
+            if let Some(known) = catalog::events_of(s) {
+                if !known.contains(&n.as_str()) {
+                    let hint = did_you_mean(n, known)
+                        .map(|k| format!("did you mean `{k}`?"))
+                        .unwrap_or_else(|| format!("no {s} API is called {n:?}"));
+                    out.push(Finding::new("pattern", format!("event name {n:?} is spelled unlike any {s} API event"), hint));
                 }
             }
         }
-        _ => {}
+        if catalog::S3_DATA_EVENTS.contains(&n.as_str()) {
+            out.push(Finding::new(
+                "pattern",
+                format!("{n} is an S3 object-level API: CloudTrail records it only as a data event, and this trail records management events only"),
+                "add an S3 data event selector to the trail (not managed by secmon yet), or watch a management API",
+            ));
+        }
+        if let Some(t) = &c.spec.state.trail {
+            let rw = t.management_events.read_write;
+            if rw == ReadWrite::WriteOnly && is_read_api(n) {
+                out.push(Finding::new(
+                    "pattern",
+                    format!("{n} is a read-only event and the trail records WriteOnly events: it can never fire"),
+                    "set trail.management_events.read_write: All",
+                ));
+            }
+            if rw == ReadWrite::ReadOnly && !is_read_api(n) {
+                out.push(Finding::new(
+                    "pattern",
+                    format!("{n} is a write event and the trail records ReadOnly events: it can never fire"),
+                    "set trail.management_events.read_write: All",
+                ));
+            }
+        }
     }
-    for t in &m.notify {
-        if spec.state.topics.iter().any(|x| &x.name == t && x.email.is_empty()) {
-            warn(
-                spec,
-                out,
-                at("notify"),
+    out
+}
+
+/// A topic without e-mail subscribers notifies nobody.
+fn silent_topics(c: &MonitorCtx) -> Vec<Finding> {
+    let topics = &c.spec.state.topics;
+    c.monitor
+        .notify
+        .iter()
+        .filter(|t| topics.iter().any(|x| &x.name == *t && x.email.is_empty()))
+        .map(|t| {
+            Finding::new(
+                "notify",
                 format!("topic {t:?} has no e-mail subscribers: nobody will hear this alarm"),
                 "add `email:` addresses to the topic (each must confirm its subscription)",
-            );
-        }
-    }
+            )
+        })
+        .collect()
 }

@@ -34,7 +34,7 @@ use secmon_kinds::{desired_resources, Change, Cloud, ExecCtx, KindError, Op, Tar
 use secmon_spec::DesiredState;
 
 pub use evidence::canonical_get_secret_value;
-pub use secmon_kinds::check::{check, Check, Status, NOT_OBSERVABLE};
+pub use secmon_kinds::check::{Check, Status, NOT_OBSERVABLE};
 
 pub(crate) fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
@@ -123,13 +123,14 @@ fn drift(live: &secmon_kinds::LiveState, desired: &secmon_kinds::Resource) -> Op
     if differing.is_empty() || l.pending {
         return None;
     }
-    Some(check(
-        &format!("{}.matches_spec", desired.kind.as_str()),
-        desired.address(),
-        Status::Warning,
-        format!("differs from the spec in {}", differing.join(", ")),
-        Some("`secmon plan` shows the difference; `secmon apply` restores the spec"),
-    ))
+    Some(
+        Check::warning(
+            &format!("{}.matches_spec", desired.kind.as_str()),
+            desired.address(),
+            format!("differs from the spec in {}", differing.join(", ")),
+        )
+        .fix("`secmon plan` shows the difference; `secmon apply` restores the spec"),
+    )
 }
 
 /// Subscribes each pending e-mail address again: AWS then sends the confirmation again.
@@ -151,8 +152,8 @@ async fn resend_confirmations(
         let change = Change { address: d.address(), op: Op::Create, before: None, after: Some(d.clone()) };
         let id = format!("{}.resend", d.kind.as_str());
         out.push(match cloud.execute(&ctx, &change).await {
-            Ok(()) => check(&id, subject, Status::Ok, format!("confirmation sent again to {who}"), None),
-            Err(e) => check(&id, subject, Status::Failed, e.to_string(), None),
+            Ok(()) => Check::ok(&id, subject, format!("confirmation sent again to {who}")),
+            Err(e) => Check::failed(&id, subject, e.to_string()),
         });
     }
     out

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use secmon_kinds::Cloud;
 use secmon_spec::DesiredState;
 
-use crate::{check, Check, NotifyTest, Status, NOT_OBSERVABLE};
+use crate::{Check, NotifyTest, NOT_OBSERVABLE};
 
 /// Between two SetAlarmState calls: CloudWatch accepts about 3 alarm writes a second per
 /// account (issue 11, item 3).
@@ -39,24 +39,22 @@ fn now_ms() -> i64 {
 pub(crate) async fn run(cloud: &dyn Cloud, state: &DesiredState, timeout: Duration, progress: Option<&crate::Progress>) -> Vec<Check> {
     let mut out = Vec::new();
     let Some(secret) = state.secrets.first() else {
-        out.push(check("trigger.read", "pipeline", Status::Failed, "the spec has no secret to read", None));
+        out.push(Check::failed("trigger.read", "pipeline", "the spec has no secret to read"));
         return out;
     };
     let subject = format!("secret {}", secret.name);
     let since = now_ms();
     // The value is dropped unread: secmon never prints or keeps a secret value.
     match cloud.read_secret_once(&secret.name).await {
-        Ok(()) => {
-            out.push(check("trigger.read", &subject, Status::Ok, "read the secret once (GetSecretValue); its value was discarded", None))
-        }
+        Ok(()) => out.push(Check::ok("trigger.read", &subject, "read the secret once (GetSecretValue); its value was discarded")),
         Err(e) => {
-            out.push(check("trigger.read", &subject, Status::Failed, e.to_string(), None));
+            out.push(Check::failed("trigger.read", &subject, e.to_string()));
             return out;
         }
     }
     if cloud.local_endpoint() {
         for id in ["trigger.cloudtrail_event", "trigger.log_event", "trigger.datapoint", "trigger.alarm"] {
-            out.push(check(id, &subject, Status::NotObservable, NOT_OBSERVABLE, None));
+            out.push(Check::not_observable(id, &subject, NOT_OBSERVABLE));
         }
         return out;
     }
@@ -105,15 +103,9 @@ pub(crate) async fn run(cloud: &dyn Cloud, state: &DesiredState, timeout: Durati
             }
         };
         match took {
-            Some(d) => out.push(check(id, &subject, Status::Ok, format!("{what} after {:.0} s", d.as_secs_f64()), None)),
+            Some(d) => out.push(Check::ok(id, &subject, format!("{what} after {:.0} s", d.as_secs_f64()))),
             None => {
-                out.push(check(
-                    id,
-                    &subject,
-                    Status::Failed,
-                    format!("stopped here: {what} did not happen within {} s", timeout.as_secs()),
-                    None,
-                ));
+                out.push(Check::failed(id, &subject, format!("stopped here: {what} did not happen within {} s", timeout.as_secs())));
                 break;
             }
         }
@@ -138,48 +130,38 @@ async fn alarm_actions_outcome(cloud: &dyn Cloud, alarm: &str, topics: &[String]
         let items = match cloud.alarm_actions(alarm, since).await {
             Ok(items) => items,
             Err(e) => {
-                return check(
+                return Check::not_observable(
                     "notify_test.alarm",
                     subject,
-                    Status::NotObservable,
                     format!("set to ALARM and back to OK, but its history could not be read: {e}"),
-                    Some("allow cloudwatch:DescribeAlarmHistory to let verify see whether the topics were notified"),
-                );
+                )
+                .fix("allow cloudwatch:DescribeAlarmHistory to let verify see whether the topics were notified");
             }
         };
         let failed: Vec<&String> = items.iter().filter(|s| s.starts_with("Failed to execute action")).collect();
         if !failed.is_empty() {
             let what = failed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("; ");
-            return check(
-                "notify_test.alarm",
-                subject,
-                Status::Failed,
-                format!("set to ALARM, but CloudWatch could not notify: {what}"),
-                Some("an encrypted topic's key must admit cloudwatch.amazonaws.com (kms:GenerateDataKey*, kms:Decrypt), and its policy SNS:Publish: `secmon verify` names which"),
-            );
+            return Check::failed("notify_test.alarm", subject, format!("set to ALARM, but CloudWatch could not notify: {what}")).fix("an encrypted topic's key must admit cloudwatch.amazonaws.com (kms:GenerateDataKey*, kms:Decrypt), and its policy SNS:Publish: `secmon verify` names which");
         }
         let done = topics.iter().all(|t| items.iter().any(|s| s.starts_with("Successfully executed action") && s.contains(t.as_str())));
         if done {
-            return check(
+            return Check::ok(
                 "notify_test.alarm",
                 subject,
-                Status::Ok,
                 format!("set to ALARM and back to OK: CloudWatch recorded notifying {}", topics.join(", ")),
-                None,
             );
         }
         if start.elapsed() >= ACTION_HISTORY_PATIENCE {
-            return check(
+            return Check::warning(
                 "notify_test.alarm",
                 subject,
-                Status::Warning,
                 format!(
                     "set to ALARM and back to OK, but CloudWatch recorded no outcome of notifying {} within {} s",
                     topics.join(", "),
                     ACTION_HISTORY_PATIENCE.as_secs()
                 ),
-                Some("check the alarm's history in the CloudWatch console (Action items) and the topics' subscriptions"),
-            );
+            )
+            .fix("check the alarm's history in the CloudWatch console (Action items) and the topics' subscriptions");
         }
     }
 }
@@ -197,14 +179,8 @@ pub(crate) async fn notify_test(cloud: &dyn Cloud, state: &DesiredState, account
                 let arn = format!("arn:aws:sns:{region}:{account_id}:{}", t.name);
                 let subject = format!("topic {}", t.name);
                 out.push(match cloud.publish(&arn, "secmon verify: test notification", &message).await {
-                    Ok(id) => check(
-                        "notify_test.topic",
-                        subject,
-                        Status::Ok,
-                        format!("published message {id}: check the subscribers' inboxes"),
-                        None,
-                    ),
-                    Err(e) => check("notify_test.topic", subject, Status::Failed, e.to_string(), None),
+                    Ok(id) => Check::ok("notify_test.topic", subject, format!("published message {id}: check the subscribers' inboxes")),
+                    Err(e) => Check::failed("notify_test.topic", subject, e.to_string()),
                 });
             }
         }
@@ -220,7 +196,7 @@ pub(crate) async fn notify_test(cloud: &dyn Cloud, state: &DesiredState, account
                     // SetAlarmState is limited like the other alarm writes: about 3 a second.
                     tokio::time::sleep(SET_ALARM_STATE_SPACING).await;
                     if let Err(e) = cloud.set_alarm_state(name, alarm_state, reason).await {
-                        out.push(check("notify_test.alarm", format!("alarm {name}"), Status::Failed, e.to_string(), None));
+                        out.push(Check::failed("notify_test.alarm", format!("alarm {name}"), e.to_string()));
                         ok = false;
                         break;
                     }
