@@ -238,7 +238,9 @@ enum Command {
         /// Days a deleted secret can still be restored (7-30).
         #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(i64).range(7..=30))]
         recovery_window_days: i64,
-        /// Also delete the trail's bucket when it holds log files.
+        /// Also delete what holds audit evidence: the trail's bucket with its log files, the log
+        /// group with the trail's events, and schedule the deletion of the spec's KMS key (after
+        /// KMS's waiting period) without which the kept logs cannot be read.
         #[arg(long)]
         delete_logs: bool,
     },
