@@ -309,28 +309,31 @@ pub fn for_each_candidate(
     need: Need,
     f: &mut dyn FnMut(u64, LogEvent),
 ) -> Result<u64, EventsError> {
-    let mut err = None;
     let mut count = 0u64;
-    scan(path, format, &mut |raw| {
+    try_scan(|visit| scan(path, format, visit), &mut |raw| {
         count += 1;
-        if need != Need::Everything && !prefilter.admits(raw.kind, raw.bytes, need, raw.escapes) {
-            return true;
+        if need == Need::Everything || prefilter.admits(raw.kind, raw.bytes, need, raw.escapes) {
+            f(count, raw.event(path, format)?);
         }
-        match raw.event(path, format) {
-            Ok(ev) => {
-                f(count, ev);
-                true
-            }
-            Err(e) => {
-                err = Some(e);
-                false
-            }
+        Ok(())
+    })?;
+    Ok(count)
+}
+
+/// Runs `scan` with a visitor that may fail: the first error stops the scan and is returned.
+fn try_scan(
+    scan: impl FnOnce(&mut dyn FnMut(Raw<'_>) -> bool) -> Result<(), EventsError>,
+    visit: &mut dyn FnMut(Raw<'_>) -> Result<(), EventsError>,
+) -> Result<(), EventsError> {
+    let mut err = None;
+    scan(&mut |raw| match visit(raw) {
+        Ok(()) => true,
+        Err(e) => {
+            err = Some(e);
+            false
         }
     })?;
-    match err {
-        Some(e) => Err(e),
-        None => Ok(count),
-    }
+    err.map_or(Ok(()), Err)
 }
 
 /// How many events of `path` there are, and how many `pattern` matches: the fastest path
@@ -357,29 +360,16 @@ impl<'p> Counter<'p> {
     /// How many events `path` holds, and how many the pattern matches.
     pub fn count(&self, path: &str, format: Format) -> Result<(u64, u64), EventsError> {
         let (mut total, mut matched) = (0u64, 0u64);
-        let mut err = None;
         // One projected record at a time, in one map whose room is kept from record to record.
         let mut reused = Value::Object(serde_json::Map::new());
-        self.scan(path, format, &mut |raw| {
+        try_scan(|visit| self.scan(path, format, visit), &mut |raw| {
             total += 1;
-            if !self.prefilter.admits(raw.kind, raw.bytes, Need::Matches, raw.escapes) {
-                return true;
+            if self.prefilter.admits(raw.kind, raw.bytes, Need::Matches, raw.escapes) {
+                matched += u64::from(self.hit(&raw, path, format, &mut reused)?);
             }
-            match self.hit(&raw, path, format, &mut reused) {
-                Ok(hit) => {
-                    matched += u64::from(hit);
-                    true
-                }
-                Err(e) => {
-                    err = Some(e);
-                    false
-                }
-            }
+            Ok(())
         })?;
-        match err {
-            Some(e) => Err(e),
-            None => Ok((total, matched)),
-        }
+        Ok((total, matched))
     }
 
     /// Hands `f` each event of `path` the pattern matches, parsed whole, with its 1-based index
@@ -396,40 +386,18 @@ impl<'p> Counter<'p> {
         f: &mut dyn FnMut(u64, bool, LogEvent),
     ) -> Result<u64, EventsError> {
         let mut total = 0u64;
-        let mut err = None;
         let mut reused = Value::Object(serde_json::Map::new());
-        self.scan(path, format, &mut |raw| {
+        try_scan(|visit| self.scan(path, format, visit), &mut |raw| {
             total += 1;
             let candidate = self.prefilter.admits(raw.kind, raw.bytes, Need::Matches, raw.escapes);
-            let hit = match candidate {
-                true => match self.hit(&raw, path, format, &mut reused) {
-                    Ok(h) => h,
-                    Err(e) => {
-                        err = Some(e);
-                        return false;
-                    }
-                },
-                false => false,
-            };
+            let hit = candidate && self.hit(&raw, path, format, &mut reused)?;
             let near_miss = || near_misses() && self.prefilter.admits(raw.kind, raw.bytes, Need::NearMisses, raw.escapes);
-            if !hit && !near_miss() {
-                return true;
+            if hit || near_miss() {
+                f(total, hit, raw.event(path, format)?);
             }
-            match raw.event(path, format) {
-                Ok(ev) => {
-                    f(total, hit, ev);
-                    true
-                }
-                Err(e) => {
-                    err = Some(e);
-                    false
-                }
-            }
+            Ok(())
         })?;
-        match err {
-            Some(e) => Err(e),
-            None => Ok(total),
-        }
+        Ok(total)
     }
 
     /// Splits `path` into raw events; with no literal to skip records by, every record is parsed
