@@ -21,6 +21,9 @@
 //! Secret values are read from their source by the secret kind, sent to Secrets Manager, and
 //! never logged or returned.
 
+// Every public item says what it is (issue 23, item 6); CI denies warnings.
+#![warn(missing_docs)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,14 +36,21 @@ use secmon_kinds::{Change, Cloud, ExecCtx, KindError, Op, Patience};
 /// Errors of one step, naming the resource and, where it helps, the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
+    /// The change of one resource failed, for good or after its retries.
     #[error("{address}: {source}")]
     Step {
+        /// The resource's address.
         address: String,
+        /// What the kind's call said, with its hint.
         #[source]
         source: KindError,
     },
+    /// A failure injected by `--fail-after-steps` (the crash-convergence tests).
     #[error("{address}: injected failure (--fail-after-steps)")]
-    Injected { address: String },
+    Injected {
+        /// The step that was made to fail.
+        address: String,
+    },
 }
 
 /// How to apply.
@@ -55,6 +65,7 @@ pub struct ApplyOptions {
     /// Attempts at a change refused for eventual consistency, and the first backoff delay
     /// (doubled each time, at most 8 s).
     pub consistency_attempts: u32,
+    /// The first backoff delay of those attempts.
     pub consistency_delay: Duration,
     /// Space the writes of kinds AWS limits to a few per second ([`Pacer`]).
     pub pacing: bool,
@@ -82,18 +93,30 @@ impl Default for ApplyOptions {
 
 /// Progress, reported as steps start and end.
 #[derive(Debug, Clone)]
+#[allow(missing_docs)] // The fields say what they are: the step's address, action, error, cause.
 pub enum Event {
+    /// A step started.
     Started { address: String, action: Action },
+    /// A step completed, after `seconds`.
     Done { address: String, action: Action, seconds: f64 },
+    /// A step failed for good.
     Failed { address: String, error: String },
+    /// A step did not run, `because` a step it depends on failed (or the apply was interrupted).
     Skipped { address: String, because: String },
 }
 
+/// How one changing step ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
+    /// Done.
     Done,
+    /// Failed, with the error.
     Failed(String),
-    Skipped { because: String },
+    /// Not run, and why: the root cause's address, or [`INTERRUPTED`].
+    Skipped {
+        /// The address of the failed step it depends on, or [`INTERRUPTED`].
+        because: String,
+    },
 }
 
 /// Why a step did not start when the user interrupted the apply ([`ApplyOptions::interrupt`]).
@@ -102,16 +125,20 @@ pub const INTERRUPTED: &str = "the apply was interrupted";
 /// What happened to each changing step.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// Each changing step's outcome, by address.
     pub outcomes: BTreeMap<String, Outcome>,
 }
 
 impl Report {
+    /// The failed steps, with their errors.
     pub fn failed(&self) -> Vec<(&String, &String)> {
         self.outcomes.iter().filter_map(|(a, o)| if let Outcome::Failed(e) = o { Some((a, e)) } else { None }).collect()
     }
+    /// Whether every changing step was done.
     pub fn ok(&self) -> bool {
         self.outcomes.values().all(|o| *o == Outcome::Done)
     }
+    /// How many steps were done.
     pub fn done(&self) -> usize {
         self.outcomes.values().filter(|o| **o == Outcome::Done).count()
     }

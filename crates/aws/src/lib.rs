@@ -12,6 +12,9 @@
 //! What this crate does not do: it knows nothing of specs, resources or plans; how each resource
 //! kind is read and changed lives in `secmon-kinds`, behind its `Cloud` seam.
 
+// Every public item says what it is (issue 23, item 6); CI denies warnings.
+#![warn(missing_docs)]
+
 mod stats;
 
 pub use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -33,16 +36,27 @@ pub use aws_sdk_secretsmanager as secretsmanager;
 pub use aws_sdk_sns as sns;
 pub use aws_sdk_sts as sts;
 
+/// Errors of the AWS seam, naming the operation that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
+    /// No region in the configuration chain (`AWS_REGION`, the profile) nor in the spec.
     #[error("no AWS region configured")]
     NoRegion,
+    /// One call failed: its operation, AWS's error code when it sent one, and what it said.
     #[error("{operation}: {message}")]
-    Call { operation: String, code: Option<String>, message: String },
+    Call {
+        /// The API operation, e.g. `CreateTrail`.
+        operation: String,
+        /// AWS's error code, e.g. `AccessDeniedException`.
+        code: Option<String>,
+        /// AWS's message, with the code first (or the transport's error).
+        message: String,
+    },
 }
 
 /// The HTTP status of a raw SDK response.
 pub trait HttpStatus {
+    /// The status code, e.g. 403.
     fn http_status(&self) -> u16;
 }
 
@@ -167,6 +181,7 @@ impl AwsError {
         AwsError::Call { operation: operation.to_string(), code, message }
     }
 
+    /// AWS's error code, when the call got one.
     pub fn code(&self) -> Option<&str> {
         match self {
             AwsError::Call { code, .. } => code.as_deref(),
@@ -185,13 +200,18 @@ pub fn error_code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&str
 
 /// Every client the pipeline needs, sharing one configuration and one call counter.
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // One client per service, named after it.
 pub struct Aws {
+    /// The region every client acts in.
     pub region: String,
+    /// The endpoint every client calls instead of AWS's (a local emulator), when set.
     pub endpoint_override: Option<String>,
+    /// The pipeline's calls, per operation (`--stats`).
     pub stats: ApiStats,
     /// The apply lock's CloudWatch Logs client, counted apart: "a second apply makes no
     /// mutating call" speaks of the pipeline, and `--stats` shows the lock's calls on their own.
     pub locks: logs::Client,
+    /// The lock client's calls, apart from the pipeline's.
     pub lock_stats: ApiStats,
     pub secretsmanager: secretsmanager::Client,
     pub cloudtrail: cloudtrail::Client,

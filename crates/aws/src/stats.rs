@@ -19,8 +19,11 @@ pub struct ApiStats {
 /// One row of [`ApiStats::snapshot`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallCount {
+    /// The service, as the SDK names it (e.g. `CloudWatch Logs`).
     pub service: String,
+    /// The operation, e.g. `PutMetricFilter`.
     pub operation: String,
+    /// How many times it was called (retries each count).
     pub calls: u64,
 }
 
@@ -37,10 +40,12 @@ impl ApiStats {
         SharedInterceptor::new(Counter { stats: self.clone() })
     }
 
+    /// Counts one call of `operation` of `service`.
     pub fn record(&self, service: &str, operation: &str) {
         *self.counts.lock().expect("stats lock").entry((service.to_string(), operation.to_string())).or_default() += 1;
     }
 
+    /// Every operation called so far, with its count, sorted by service and operation.
     pub fn snapshot(&self) -> Vec<CallCount> {
         self.counts
             .lock()
@@ -50,18 +55,22 @@ impl ApiStats {
             .collect()
     }
 
+    /// How many calls in all.
     pub fn total(&self) -> u64 {
         self.snapshot().iter().map(|c| c.calls).sum()
     }
 
+    /// How many calls could change AWS state ([`CallCount::is_mutating`]).
     pub fn mutating(&self) -> u64 {
         self.snapshot().iter().filter(|c| c.is_mutating()).map(|c| c.calls).sum()
     }
 
+    /// How many calls of `operation`, in any service.
     pub fn calls_to(&self, operation: &str) -> u64 {
         self.snapshot().iter().filter(|c| c.operation == operation).map(|c| c.calls).sum()
     }
 
+    /// Forgets every count.
     pub fn reset(&self) {
         self.counts.lock().expect("stats lock").clear();
     }

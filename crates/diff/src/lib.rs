@@ -13,6 +13,9 @@
 //! changing is `secmon-apply`'s), or render plans (the CLI). It is pure, so it is tested with
 //! in-memory states and golden fixtures.
 
+// Every public item says what it is (issue 23, item 6); CI denies warnings.
+#![warn(missing_docs)]
+
 pub mod compare;
 pub mod plan;
 
@@ -30,7 +33,10 @@ pub enum DiffError {
         .addresses.join(", "),
         not_owned_hint(.owners)
     )]
+    /// Resources the spec describes exist and belong to no spec, or to another: secmon changes
+    /// only what it owns (`secmon import` takes a resource over).
     NotOwned {
+        /// The spec being planned.
         spec: String,
         /// Each address, with the spec that owns it when another does.
         addresses: Vec<String>,

@@ -10,19 +10,25 @@ use serde_json::Value;
 /// Version of the JSON plan format (`secmon plan --output json`, `secmon plan -o FILE`).
 pub const FORMAT_VERSION: u32 = 1;
 
+/// What a step does to its resource. Closed: apply has one way to carry out each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
+    /// Live matches the spec: nothing to do.
     NoOp,
+    /// The resource does not exist: create it.
     Create,
+    /// The resource exists and differs: change it in place, calling only what differs.
     Update,
     /// Delete, then create: an attribute changed that AWS cannot change in place (the step's
     /// `reason` names it).
     Replace,
+    /// An owned resource the spec no longer names: delete it.
     Delete,
 }
 
 impl Action {
+    /// Whether the step changes AWS (anything but [`Action::NoOp`]).
     pub fn is_change(self) -> bool {
         self != Action::NoOp
     }
@@ -31,18 +37,25 @@ impl Action {
 /// One step of a plan. `reason` is for humans; apply never branches on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
+    /// The resource's address, `kind.name`.
     pub address: String,
+    /// What the step does.
     pub action: Action,
+    /// The resource as it is live (none for a create).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<Resource>,
+    /// The resource as the spec wants it (none for a delete).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Resource>,
+    /// Addresses of the steps that must be done first (the dependency graph's edges).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// Why, in words, for the reader of the plan: never read by apply.
     pub reason: String,
 }
 
 impl Step {
+    /// The kind of the step's resource.
     pub fn kind(&self) -> Kind {
         self.after.as_ref().or(self.before.as_ref()).map(|r| r.kind).expect("a step has a resource")
     }
@@ -62,10 +75,15 @@ impl Step {
 /// A plan: every managed resource's step, in a deterministic order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
+    /// [`FORMAT_VERSION`] when the plan was made: a saved plan of another format is refused.
     pub format_version: u32,
+    /// The spec's name.
     pub spec: String,
+    /// The account the plan was made for; a saved plan applies only there.
     pub account_id: String,
+    /// The region the plan was made for.
     pub region: String,
+    /// Every managed resource's step, changes or not, in the order apply would take them.
     pub steps: Vec<Step>,
     /// Notes for humans that are not changes (pending subscriptions, kept buckets).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -121,12 +139,15 @@ impl Plan {
 }
 
 impl Plan {
+    /// The steps that change AWS.
     pub fn changes(&self) -> impl Iterator<Item = &Step> {
         self.steps.iter().filter(|s| s.action.is_change())
     }
+    /// Whether applying the plan would change AWS.
     pub fn has_changes(&self) -> bool {
         self.changes().next().is_some()
     }
+    /// How many steps do `action`.
     pub fn count(&self, action: Action) -> usize {
         self.steps.iter().filter(|s| s.action == action).count()
     }
