@@ -22,16 +22,19 @@ pub(crate) async fn read(aws: &Aws, spec: &str, target: &Target, desired: &[Reso
 /// depend on the account.
 const PROVISIONAL_ACCOUNT: &str = "000000000000";
 
-/// Reads the spec's pipeline with STS off the critical path: the kinds whose reads need no
-/// account id (names that do not contain it, no ARN) start with STS and the tagging call; the
-/// others (topics, read by ARN; a bucket named after the account) start when STS answers. The
-/// trail's tags are the only second hop of the first wave, so a plan costs two round trips.
+/// Reads the spec's pipeline as a dataflow: the kinds whose reads need no account id (names
+/// that do not contain it, no ARN) start at once, with STS and the tagging call; the others
+/// (topics, read by ARN; a bucket named after the account) start the moment STS answers, while
+/// the first wave is still in flight, never after it (issue 27, item 1). What the reads need of
+/// the resolved spec is names; the organization's id, learned concurrently, only changes
+/// policies, so the desired state handed back is resolved with it once everything is in.
 pub(crate) async fn read_spec(aws: &Aws, unresolved: &DesiredState) -> Result<crate::cloud::SpecRead, KindError> {
     let input = |e: secmon_spec::SpecError| KindError::Input(e.to_string());
     let region = aws.region.clone();
     let provisional_target = Target { account_id: PROVISIONAL_ACCOUNT.into(), region: region.clone() };
     let provisional = crate::desired_resources(&unresolved.resolve(PROVISIONAL_ACCOUNT, &region).map_err(input)?, &provisional_target);
     let early = early_kinds(&provisional);
+    let late: Vec<Kind> = Kind::ALL.iter().copied().filter(|k| !early.contains(k)).collect();
     let spec = unresolved.name.as_str();
     let global = !unresolved.secondary_region;
     let recovering_since = unresolved.recovering_since;
@@ -42,22 +45,26 @@ pub(crate) async fn read_spec(aws: &Aws, unresolved: &DesiredState) -> Result<cr
             false => Ok(None),
         }
     };
-    let (account, owned, early_found, organization) =
-        tokio::join!(aws.account_id(), owned_arns(aws, spec), read_kinds(aws, &early_ctx, &early), organization);
-    let target = Target { account_id: account?, region };
-    let mut state = unresolved.resolve(&target.account_id, &target.region).map_err(input)?;
+    let after_sts = async {
+        let target = Target { account_id: aws.account_id().await?, region: region.clone() };
+        let state = unresolved.resolve(&target.account_id, &target.region).map_err(input)?;
+        let named = crate::desired_resources(&state, &target);
+        let late_ctx = ReadCtx { spec, desired: &named, global, recovering_since };
+        let brought = futures::future::try_join_all(Kind::ALL.iter().map(|k| k.def().check_brought(aws, &state)));
+        let (late_found, brought) = tokio::join!(read_kinds(aws, &late_ctx, &late), brought);
+        brought?;
+        Ok::<_, KindError>((target, state, late_found?))
+    };
+    let (after_sts, owned, early_found, organization) =
+        tokio::join!(after_sts, owned_arns(aws, spec), read_kinds(aws, &early_ctx, &early), organization);
+    let (target, mut state, late_found) = after_sts?;
     state.organization_id = match organization? {
         Some(org) => Some(org.admits_trail_from(&target.account_id)?),
         None => None,
     };
     let desired = crate::desired_resources(&state, &target);
-    let late: Vec<Kind> = Kind::ALL.iter().copied().filter(|k| !early.contains(k)).collect();
     let mut found = early_found?;
-    let brought = futures::future::try_join_all(Kind::ALL.iter().map(|k| k.def().check_brought(aws, &state)));
-    let late_ctx = ReadCtx { spec, desired: &desired, global, recovering_since };
-    let (late_found, brought) = tokio::join!(read_kinds(aws, &late_ctx, &late), brought);
-    brought?;
-    found.extend(late_found?);
+    found.extend(late_found);
     let live = finish(aws, spec, &target, found, owned?).await?;
     Ok(crate::cloud::SpecRead { target, state, desired, live })
 }
