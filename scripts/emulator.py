@@ -18,6 +18,7 @@ import io
 import json
 import random
 import sys
+import threading
 import time
 
 import cbor2
@@ -39,7 +40,14 @@ UNSUBSCRIBED: set = set()
 # protocol. "latency=40" delays every call by a seeded random 0-40 ms, as a distant region does.
 # "before=0 after=0 latency=0" turns them off. Control paths are never faulted.
 FAULTS_PATH = "/_secmon/faults"
-FAULTS = {"before": 0.0, "after": 0.0, "latency_ms": 0.0, "rng": random.Random(0)}
+FAULTS = {"before": 0.0, "after": 0.0, "latency_ms": 0.0, "delay_ms": 0.0, "rng": random.Random(0)}
+# The calls, as a timeline: POST CALLS "on" clears it and starts recording each call's service
+# (the signing scope, e.g. s3, sts, kms), start and end (seconds); "off" stops; GET CALLS returns
+# the records as JSON lines. With "delay=150" in FAULTS every call takes 150 ms more, so that a
+# test can tell which reads waited for which (issue 27, item 1: no read waits for what it does
+# not need).
+CALLS_PATH = "/_secmon/calls"
+CALLS = {"on": False, "records": [], "lock": threading.Lock()}
 # One slow account (a throttled or distant one): POST SLOW "ACCOUNT MS" makes every call that acts
 # in ACCOUNT MS milliseconds slower; "- 0" turns it off. For the fan-out benchmark.
 SLOW_PATH = "/_secmon/slow-account"
@@ -61,7 +69,44 @@ def set_faults(text):
     FAULTS["before"] = float(opts.get("before", 0))
     FAULTS["after"] = float(opts.get("after", 0))
     FAULTS["latency_ms"] = float(opts.get("latency", 0))
+    FAULTS["delay_ms"] = float(opts.get("delay", 0))
     FAULTS["rng"] = random.Random(int(opts.get("seed", 0)))
+
+
+def _scope_service(environ):
+    """The service a signed request is for: the fourth part of its credential scope."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    if "Credential=" not in auth:
+        return "?"
+    parts = auth.split("Credential=")[1].split(",")[0].split("/")
+    return parts[3] if len(parts) > 3 else "?"
+
+
+def _recorded(environ, started, chunks):
+    """The answer, read whole, with the call's record added to the timeline."""
+    body = b"".join(chunks)
+    if hasattr(chunks, "close"):
+        chunks.close()
+    record = {"service": _scope_service(environ), "start": started, "end": time.monotonic()}
+    with CALLS["lock"]:
+        CALLS["records"].append(record)
+    return [body]
+
+
+def _calls_control(environ, start_response):
+    if environ.get("REQUEST_METHOD") == "GET":
+        with CALLS["lock"]:
+            body = "".join(json.dumps(r) + "\n" for r in CALLS["records"]).encode()
+        start_response("200 OK", [("Content-Type", "application/x-ndjson"), ("Content-Length", str(len(body)))])
+        return [body]
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    on = environ["wsgi.input"].read(length).decode().strip() == "on"
+    with CALLS["lock"]:
+        CALLS["on"] = on
+        if on:
+            CALLS["records"] = []
+    start_response("204 No Content", [])
+    return [b""]
 
 
 def unavailable(start_response):
@@ -143,8 +188,18 @@ class CborAdapter:
             return [b""]
         if SLOW["account"] and not path.startswith("/_secmon/") and _acting_account(environ) == SLOW["account"]:
             time.sleep(SLOW["ms"] / 1000)
+        if path == CALLS_PATH:
+            return _calls_control(environ, start_response)
+        started = time.monotonic()
         if not path.startswith("/_secmon/") and FAULTS["latency_ms"]:
             time.sleep(FAULTS["rng"].random() * FAULTS["latency_ms"] / 1000)
+        if not path.startswith("/_secmon/") and FAULTS["delay_ms"]:
+            time.sleep(FAULTS["delay_ms"] / 1000)
+        if CALLS["on"] and not path.startswith("/_secmon/"):
+            return _recorded(environ, started, self._faulted(environ, start_response, path))
+        return self._faulted(environ, start_response, path)
+
+    def _faulted(self, environ, start_response, path):
         if not path.startswith("/_secmon/") and (FAULTS["before"] or FAULTS["after"]):
             roll = FAULTS["rng"].random()
             if roll < FAULTS["before"]:

@@ -128,6 +128,29 @@ impl Emulator {
         self.control("/_secmon/faults", &format!("before={before} after={after} latency={latency_ms} seed={seed}"));
     }
 
+    /// Makes every call take exactly `ms` milliseconds more (no randomness), so that a test can
+    /// tell from the timeline ([`Emulator::calls`]) which calls waited for which.
+    pub fn delay_every_call(&self, ms: u32) {
+        self.control("/_secmon/faults", &format!("delay={ms}"));
+    }
+
+    /// Starts (clearing it) or stops recording the timeline of calls.
+    pub fn record_calls(&self, on: bool) {
+        self.control("/_secmon/calls", if on { "on" } else { "off" });
+    }
+
+    /// The recorded calls as JSON lines: `{"service": "s3", "start": s, "end": s}` (seconds on
+    /// the emulator's monotonic clock), in the order they ended.
+    pub fn calls(&self) -> String {
+        use std::io::{Read, Write};
+        let addr = self.endpoint.trim_start_matches("http://");
+        let mut s = std::net::TcpStream::connect(addr).expect("emulator reachable");
+        write!(s, "GET /_secmon/calls HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        answer.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default()
+    }
+
     /// Makes every call acting in `account` `extra_ms` slower (a throttled or distant account),
     /// on top of the latency of [`Emulator::inject_faults_and_latency`].
     pub fn slow_account(&self, account: &str, extra_ms: u32) {
