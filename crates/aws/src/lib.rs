@@ -227,6 +227,10 @@ pub struct Aws {
     /// The configuration the clients were built from: targets in other accounts and regions
     /// are derived from it ([`Aws::assume`]).
     config: aws_config::SdkConfig,
+    /// The account, once STS has answered: the credentials' account does not change, so a
+    /// second question costs a round trip for nothing (a fan-out target asks when connected,
+    /// then its read would ask again; issue 27, item 1).
+    account: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 impl Aws {
@@ -292,6 +296,7 @@ impl Aws {
             locks,
             lock_stats,
             config: conf,
+            account: Default::default(),
         })
     }
 
@@ -315,16 +320,25 @@ impl Aws {
         Aws::from_config(conf).expect("the region is set")
     }
 
-    /// The same credentials and endpoints in another region.
+    /// The same credentials and endpoints in another region (the same account, so what STS
+    /// said of it is kept).
     pub fn in_region(&self, region: &str) -> Aws {
         let conf = self.config.to_builder().region(aws_config::Region::new(region.to_string())).build();
-        Aws::from_config(conf).expect("the region is set")
+        Aws { account: self.account.clone(), ..Aws::from_config(conf).expect("the region is set") }
     }
 
     /// The account the credentials belong to (STS GetCallerIdentity).
+    /// Asked of STS once per connection, then remembered.
     pub async fn account_id(&self) -> Result<String, AwsError> {
+        if let Some(known) = self.account.get() {
+            return Ok(known.clone());
+        }
         let out = self.sts.get_caller_identity().send().await.map_err(|e| AwsError::call("GetCallerIdentity", e))?;
-        Ok(out.account.unwrap_or_default())
+        let account = out.account.unwrap_or_default();
+        if !account.is_empty() {
+            let _ = self.account.set(account.clone());
+        }
+        Ok(account)
     }
 }
 

@@ -39,3 +39,21 @@ fn issue_27_reads_that_need_the_account_start_when_sts_answers_not_after_the_fir
         (first_wave_end - sts_end) * 1000.0
     );
 }
+
+/// Issue 27, item 1: STS is asked who the credentials are once per set of credentials: the
+/// caller's own account in each of its regions, and each target's read, reuse the answer (a
+/// round trip on every target's path, for nothing, before).
+#[test]
+fn issue_27_sts_is_asked_once_per_set_of_credentials() {
+    let Some(w) = World::new() else { return };
+    let scratch = tempfile::Builder::new().prefix("secmon-dataflow-").tempdir().unwrap();
+    let spec = scratch.path().join("two-regions.yaml");
+    let seed = std::fs::read_to_string(root().join(SEED)).unwrap();
+    std::fs::write(&spec, format!("{seed}\ntargets:\n  accounts: [\"123456789012\"]\n  role_name: OrganizationAccountAccessRole\n  regions: [us-east-1, eu-west-1]\n")).unwrap();
+    w.emu.record_calls(true);
+    let out = w.secmon(&["plan", "-f", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    w.emu.record_calls(false);
+    let sts = w.emu.calls().lines().filter(|l| l.contains("\"service\": \"sts\"")).count();
+    assert_eq!(sts, 1, "the caller's account, asked once for both of its targets:\n{}", w.emu.calls());
+}
