@@ -21,18 +21,23 @@ use crate::EngineError;
 /// A backtest's result, monitor by monitor.
 #[derive(Debug, Clone, Serialize)]
 pub struct BacktestReport {
+    /// The log group the trail delivers to, whose events were scanned.
     pub log_group: String,
     /// The window, in epoch seconds.
     pub since: i64,
+    /// The window's end, in epoch seconds.
     pub until: i64,
     /// What the log group stores: the most the scans cover.
     pub stored_bytes: i64,
     /// Whether AWS's engine filtered (false on a local emulator, which returns everything for
     /// JSON patterns).
     pub pushed_down: bool,
+    /// Each monitor's result.
     pub monitors: Vec<BacktestMonitor>,
 }
 
+/// One monitor's backtest: what AWS returned for its pattern, and what secmon's alarm
+/// evaluator made of it.
 #[derive(Debug, Clone, Serialize)]
 pub struct BacktestMonitor {
     /// Events CloudWatch Logs returned for the monitor's pattern.
@@ -40,6 +45,7 @@ pub struct BacktestMonitor {
     /// Events AWS matched that secmon's engine does not (first few, shortened): each one is a
     /// difference between the two engines, worth a bug report. Always empty on an emulator.
     pub disagreements: Vec<String>,
+    /// The replay: matched events, datapoints, alarm states and notifications.
     #[serde(flatten)]
     pub report: MonitorReport,
 }

@@ -22,7 +22,9 @@ use secmon_spec::{Spec, Targets};
 /// One place the spec applies.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct TargetId {
+    /// The account id.
     pub account: String,
+    /// The region.
     pub region: String,
     /// The first of the spec's regions: the whole pipeline is deployed there.
     pub home: bool,
@@ -42,21 +44,46 @@ impl fmt::Display for TargetId {
 /// Why one target could not be reached; the others go on.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
+    /// The role cannot be assumed (or the region refuses its credentials).
     #[error("{target}: cannot act through role {role_arn}: {message}")]
-    Assume { target: String, role_arn: String, message: String },
+    Assume {
+        /// The target, `ACCOUNT/REGION`.
+        target: String,
+        /// The role it was reached through.
+        role_arn: String,
+        /// AWS's answer, with a hint.
+        message: String,
+    },
+    /// The credentials act in another account than the target's.
     #[error("{target}: the credentials act in account {actual}, not {target_account}; nothing was read")]
-    WrongAccount { target: String, target_account: String, actual: String },
+    WrongAccount {
+        /// The target, `ACCOUNT/REGION`.
+        target: String,
+        /// The account the target names.
+        target_account: String,
+        /// The account STS answered.
+        actual: String,
+    },
 }
 
 /// Why the target list itself cannot be made (nothing runs).
 #[derive(Debug, thiserror::Error)]
 pub enum TargetsError {
+    /// An OU's accounts cannot be listed.
     #[error("targets.organizational_units: listing the accounts of {ou}: {message}\n  hint: OUs are read with the management account's credentials (or a delegated administrator's)")]
-    Organizations { ou: String, message: String },
+    Organizations {
+        /// The OU or root id.
+        ou: String,
+        /// AWS's answer.
+        message: String,
+    },
+    /// An `--account` filter that names no target: the filter, and the targets.
     #[error("--account {0}: the spec's targets have no such account or region (targets: {1})")]
     UnknownFilter(String, String),
+    /// No region anywhere.
     #[error("the spec's targets name no region and no region is configured; set `targets.regions`")]
     NoRegion,
+    /// An organization trail whose management account is not a target; that account.
     #[error("trail.organization: the organization trail lives in the management account {0}, which is not one of the targets; add it to `targets.accounts`")]
     NoManagementAccount(String),
 }

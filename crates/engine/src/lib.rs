@@ -23,6 +23,9 @@
 //! exit codes (the CLI does, in one table); compare (`secmon-diff`) or walk a plan
 //! (`secmon-apply`).
 
+// Every public item says what it is (issue 23, item 6); CI denies warnings.
+#![warn(missing_docs)]
+
 pub mod backtest;
 pub mod fanout;
 pub mod lock;
@@ -45,68 +48,141 @@ use secmon_spec::{DesiredState, Diagnostic, Severity, Spec, SpecError};
 /// Why a command stops. Each names what it is about and, where there is one, the way out.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    /// The spec file cannot be read or is invalid.
     #[error(transparent)]
     Spec(#[from] SpecError),
+    /// A call outside any kind failed (STS, the configuration).
     #[error(transparent)]
     Aws(#[from] AwsError),
+    /// A kind's read or change failed.
     #[error(transparent)]
     Kind(#[from] KindError),
+    /// The plan cannot be made (a resource the spec describes belongs to no spec, or another).
     #[error(transparent)]
     Diff(#[from] DiffError),
+    /// The targets of `targets:` cannot be resolved.
     #[error(transparent)]
     Targets(#[from] fanout::TargetsError),
+    /// One target cannot be reached.
     #[error(transparent)]
     Target(#[from] fanout::TargetError),
     #[error("this command works on one target of a spec with `targets`: name it with --account ACCOUNT/REGION (targets: {0})")]
+    /// A command that acts (trigger, import...) needs one target named; the targets listed.
     OneTarget(String),
     #[error("the credentials' own account cannot be read, so no target can be reached: {0}")]
+    /// The credentials' own account cannot be read; why.
     Unreachable(String),
     #[error("backtest: {0}")]
+    /// The backtest cannot run; why.
     Backtest(String),
     #[error("{path}: {message}")]
-    File { path: String, message: String },
+    /// A file (a saved plan) cannot be read or written.
+    File {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
     #[error("{path}: plan format {found} is not {expected}; make the plan again with this secmon")]
-    PlanFormat { path: String, found: u32, expected: u32 },
+    /// A saved plan of another format.
+    PlanFormat {
+        /// The saved plan.
+        path: String,
+        /// Its format version.
+        found: u32,
+        /// This secmon's.
+        expected: u32,
+    },
     #[error("{path}: this plan was made for {what} {saved}, not {current}; nothing was applied")]
-    PlanForOther { path: String, what: &'static str, saved: String, current: String },
+    /// A saved plan made for another spec, account or region.
+    PlanForOther {
+        /// The saved plan.
+        path: String,
+        /// What differs: "spec", "account" or "region".
+        what: &'static str,
+        /// What the plan was made for.
+        saved: String,
+        /// What this run acts on.
+        current: String,
+    },
     #[error(
         "{path}: live state or the spec changed since this plan was made ({}); nothing was applied. Run `secmon plan` again and review it (after an apply that stopped half-way too: the new plan holds what is left)",
         .moved.join(", ")
     )]
+    /// A saved plan that a fresh plan would no longer make.
     StalePlan {
+        /// The saved plan.
         path: String,
         /// What a fresh plan would do differently, by address: "X: planned create, now none".
         moved: Vec<String>,
     },
     #[error("{}\nnothing was changed", .0.join("\n"))]
+    /// Local inputs an apply needs cannot be read (a value source); each, by address.
     Inputs(Vec<String>),
     #[error("{address}: the spec describes no such resource (addresses: {known})")]
-    UnknownAddress { address: String, known: String },
+    /// An address the spec does not describe.
+    UnknownAddress {
+        /// The address given.
+        address: String,
+        /// The addresses the spec describes.
+        known: String,
+    },
     #[error("{address} does not exist in AWS: `secmon apply` creates it, nothing to import")]
-    NotInAws { address: String },
+    /// An address to import that does not exist in AWS.
+    NotInAws {
+        /// The address.
+        address: String,
+    },
     #[error("{0}; nothing was changed")]
+    /// The plan would exceed an AWS limit (filters per log group); which.
     Quota(String),
     #[error("{address} cannot be imported: {reason}")]
-    CannotImport { address: String, reason: String },
+    /// A resource its kind refuses to take over.
+    CannotImport {
+        /// The address.
+        address: String,
+        /// Why not.
+        reason: String,
+    },
     #[error(
         "{address} belongs to spec `{owner}`: importing it into `{spec}` would leave two specs managing it, each apply undoing the other's; nothing was changed.\n  hint: give the resource another name in `{spec}`, or remove it from `{owner}` first; `secmon import --force` takes it anyway"
     )]
-    OwnedByAnotherSpec { address: String, owner: String, spec: String },
+    /// A resource another spec owns.
+    OwnedByAnotherSpec {
+        /// The address.
+        address: String,
+        /// The spec that owns it.
+        owner: String,
+        /// The spec importing it.
+        spec: String,
+    },
     #[error(
         "another apply of spec `{spec}` holds its lock ({holder}); nothing was changed. Wait for it to finish, or, if it crashed, break the lock with: secmon force-unlock -f SPEC {id}"
     )]
-    Locked { spec: String, holder: String, id: String },
+    /// Another apply holds the spec's lock.
+    Locked {
+        /// The spec.
+        spec: String,
+        /// Who holds it, since when, last heard.
+        holder: String,
+        /// The holder's id, the one `force-unlock` takes.
+        id: String,
+    },
 }
 
 /// A spec read against live AWS: everything plan, apply, destroy and import start from.
 pub struct Session {
+    /// The spec, as read from its file.
     pub spec: Spec,
     /// The connection the spec was read through, and its changes are made through.
     pub cloud: Arc<dyn Cloud>,
     /// The spec resolved for the account and region (`${account_id}` expanded).
     pub state: DesiredState,
+    /// The account and region acted in.
     pub target: Target,
+    /// Every resource the spec implies there, in full.
     pub desired: Vec<Resource>,
+    /// What is live, ownership resolved.
     pub live: LiveState,
 }
 
@@ -204,6 +280,7 @@ fn check_limits(plan: &Plan, live: &LiveState) -> Result<(), EngineError> {
 /// What an import takes over.
 #[derive(Debug, Default)]
 pub struct ImportSelection {
+    /// Addresses this spec owns already: nothing to do.
     pub already_owned: Vec<String>,
     /// (live, desired) pairs to tag as owned.
     pub take: Vec<(Resource, Resource)>,

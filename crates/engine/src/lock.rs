@@ -61,6 +61,7 @@ pub struct Lock {
     store: Arc<dyn LockStore>,
     spec: String,
     stream: String,
+    /// This holder's id: what a refusal names and `force-unlock` takes.
     pub id: String,
     /// The holder this lock was taken over from (silent for longer than the lease), in words.
     pub took_over: Option<String>,
@@ -74,7 +75,9 @@ pub struct Lock {
 /// Who holds a lock, as its first event says, and when it was last heard of.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Holder {
+    /// The holder's id.
     pub id: String,
+    /// Who: user, host, CI job, pid.
     pub who: String,
     /// Milliseconds since the epoch: when the lock was taken.
     pub since: i64,

@@ -61,6 +61,7 @@ pub fn load_grouped(path: &Path, spec: &str) -> Result<Vec<(String, Plan)>, Engi
     Ok(out)
 }
 
+/// Writes a plan file, naming the file in the error.
 pub fn write(path: &Path, text: &str) -> Result<(), EngineError> {
     std::fs::write(path, text).map_err(|e| EngineError::File { path: path.display().to_string(), message: e.to_string() })
 }

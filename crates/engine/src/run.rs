@@ -47,15 +47,21 @@ pub type PerTarget<T> = Vec<(TargetId, Result<T, EngineError>)>;
 /// Where one piece of work runs: the target, its part of the spec, a connection acting there.
 #[derive(Clone)]
 pub struct Target {
+    /// Which target.
     pub id: TargetId,
+    /// What it deploys of the spec ([`crate::fanout::spec_for`]).
     pub spec: Spec,
+    /// The connection acting there.
     pub cloud: Arc<dyn Cloud>,
 }
 
 /// A target read (and planned, when asked) under its lock (when asked).
 pub struct Opened {
+    /// The live state read.
     pub session: Session,
+    /// The plan, when one was asked for.
     pub plan: Option<Plan>,
+    /// The target's lock, when the work changes AWS.
     pub lock: Option<Lock>,
 }
 
@@ -67,10 +73,12 @@ pub type OnWait = Arc<dyn Fn(&TargetId, &str) + Send + Sync>;
 
 /// A spec, its connections, and the run's options.
 pub struct Run {
+    /// The spec, read once.
     pub spec: Spec,
     /// The spec's lint, computed once: the CLI prints it, the run refuses its errors.
     pub lint: Vec<Diagnostic>,
     connector: Arc<dyn Connector>,
+    /// The run's options.
     pub config: RunConfig,
 }
 
@@ -189,6 +197,7 @@ pub async fn open(target: Target, plan: Option<PlanOptions>, on_wait: Option<OnW
 
 /// What became of one target's apply.
 pub struct Applied {
+    /// Each step's outcome.
     pub report: ApplyReport,
     /// Releasing the lock failed (the apply itself is in `report`).
     pub release: Result<(), EngineError>,
@@ -196,9 +205,13 @@ pub struct Applied {
 
 /// One target ready to apply: its session, the plan to apply, its lock.
 pub struct Ready {
+    /// Which target.
     pub id: TargetId,
+    /// Its live state.
     pub session: Session,
+    /// The plan to apply (reviewed, or just made).
     pub plan: Plan,
+    /// Its lock, released after the apply.
     pub lock: Option<Lock>,
 }
 
