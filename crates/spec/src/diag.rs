@@ -6,7 +6,9 @@ use std::fmt;
 /// A 1-based line and column in the spec file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize)]
 pub struct Pos {
+    /// 1-based line.
     pub line: usize,
+    /// 1-based column.
     pub column: usize,
 }
 
@@ -22,23 +24,32 @@ pub(crate) fn nearest(locations: &std::collections::BTreeMap<String, Pos>, field
     }
 }
 
+/// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// The spec is invalid: nothing runs.
     Error,
+    /// Worth acting on (`--strict` makes it an error).
     Warning,
 }
 
 /// One finding about a spec: an error that makes it invalid, or a warning worth acting on.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Diagnostic {
+    /// Error or warning.
     pub severity: Severity,
+    /// The spec file, as named on the command line.
     pub file: String,
+    /// 1-based line; 0 for a finding about the whole file.
     pub line: usize,
+    /// 1-based column.
     pub column: usize,
     /// Path of the field, e.g. `monitors[0].alarm.period`.
     pub field: String,
+    /// What is wrong.
     pub message: String,
+    /// What to do about it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
 }
@@ -76,15 +87,25 @@ pub enum SpecError {
         std::io::ErrorKind::NotFound => "\n  hint: name the spec with -f FILE (the default is secmon.yaml in the current directory)",
         _ => "",
     })]
+    /// The spec file cannot be read.
     Io {
+        /// The file.
         file: String,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// The spec is invalid: every error found, with the warnings.
     #[error("{}", render_all(.0))]
     Invalid(Vec<Diagnostic>),
+    /// `${...}` cannot be expanded.
     #[error("{field}: {message}")]
-    Interpolation { field: String, message: String },
+    Interpolation {
+        /// The field.
+        field: String,
+        /// Why.
+        message: String,
+    },
 }
 
 impl SpecError {

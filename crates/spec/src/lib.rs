@@ -13,6 +13,9 @@
 //! What this crate does not do: it never calls AWS and never reads a secret's value (the value
 //! source is only described here; `apply` reads it).
 
+// Every public item says what it is (issue 23, item 6); CI denies warnings.
+#![warn(missing_docs)]
+
 pub mod bounds;
 mod diag;
 mod interp;
@@ -33,6 +36,7 @@ pub use packs::{PackEntry, PackRef, RuleOverride};
 /// A validated spec: the desired state and the source position of each field.
 #[derive(Debug, Clone)]
 pub struct Spec {
+    /// What the spec asks for.
     pub state: DesiredState,
     /// The file name used in diagnostics.
     pub file: String,

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Alarm, DesiredState, Metric, Monitor};
 
+/// The packs secmon knows, as `packs:` names them.
 pub const PACK_NAMES: [&str; 3] = ["secret-access", "cis-aws-foundations", "self-protection"];
 
 /// A `packs:` entry: a bare pack name, or the pack with options.
@@ -24,6 +25,7 @@ pub const PACK_NAMES: [&str; 3] = ["secret-access", "cis-aws-foundations", "self
 pub enum PackEntry {
     /// `secret-access`, `cis-aws-foundations` or `self-protection`, with default options.
     Name(String),
+    /// A pack with its options (`name`, `disable`, `rules`, ...).
     Options(PackRef),
 }
 
@@ -76,10 +78,13 @@ pub struct RuleOverride {
     /// Metric name (the namespace is the pack's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<String>,
+    /// The alarm's settings, replacing the pack's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarm: Option<Alarm>,
+    /// Topics notified, replacing the pack's `notify`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<Vec<String>>,
+    /// The alarm's description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
@@ -87,9 +92,13 @@ pub struct RuleOverride {
 /// One rule of a pack, as documented in docs/rules.md.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
+    /// The rule's id, e.g. `CIS-4.1` or `SECRET-READ`.
     pub id: String,
+    /// What it catches, in words.
     pub title: String,
+    /// The metric its filter publishes.
     pub metric: String,
+    /// Its filter pattern.
     pub pattern: String,
     /// The Security Hub control comparing this text, if any.
     pub control: Option<&'static str>,

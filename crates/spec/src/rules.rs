@@ -3,12 +3,14 @@
 //! (CreateLogGroup, PutRetentionPolicy, PutMetricFilter), CloudWatch (PutMetricAlarm), SNS
 //! (CreateTopic), Secrets Manager (CreateSecret) and IAM (CreateRole).
 
+/// A rule's verdict: the message a user sees when the value breaks it.
 pub type Rule = Result<(), String>;
 
 /// Values PutRetentionPolicy accepts.
 pub const RETENTION_DAYS: [u32; 22] =
     [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
+/// The statistics PutMetricAlarm names (percentiles `pNN` besides).
 pub const STATISTICS: [&str; 5] = ["SampleCount", "Average", "Sum", "Minimum", "Maximum"];
 
 fn len_between(s: &str, what: &str, min: usize, max: usize) -> Rule {
@@ -32,11 +34,13 @@ fn alnum_and(s: &str, what: &str, (min, max): (usize, usize), extra: &str) -> Ru
     only(s, what, &format!("letters, digits and {extra}"), |c| c.is_ascii_alphanumeric() || extra.contains(c))
 }
 
+/// The spec's `name`: 1 to 64 letters, digits, `-` and `_` (it is part of tags, aliases and log group names).
 pub fn spec_name(s: &str) -> Rule {
     len_between(s, "spec name", 1, 64)?;
     only(s, "spec name", "letters, digits, '-' and '_'", |c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// An AWS region code, with a direction word AWS names regions with.
 pub fn region(s: &str) -> Rule {
     let parts: Vec<&str> = s.split('-').collect();
     let ok = parts.len() >= 3
@@ -64,10 +68,12 @@ pub fn region(s: &str) -> Rule {
     Ok(())
 }
 
+/// A Secrets Manager secret name (CreateSecret).
 pub fn secret_name(s: &str) -> Rule {
     alnum_and(s, "secret name", (1, 512), "/_+=.@-")
 }
 
+/// An S3 general purpose bucket name (S3 bucket naming rules).
 pub fn bucket_name(s: &str) -> Rule {
     len_between(s, "bucket name", 3, 63)?;
     only(s, "bucket name", "lowercase letters, digits, '.' and '-'", |c| {
@@ -97,6 +103,7 @@ pub fn bucket_name(s: &str) -> Rule {
     Ok(())
 }
 
+/// A CloudTrail trail name (CreateTrail).
 pub fn trail_name(s: &str) -> Rule {
     len_between(s, "trail name", 3, 128)?;
     only(s, "trail name", "letters, digits, '.', '_' and '-'", |c| c.is_ascii_alphanumeric() || "._-".contains(c))?;
@@ -116,6 +123,7 @@ pub fn trail_name(s: &str) -> Rule {
     Ok(())
 }
 
+/// A CloudWatch Logs log group name (CreateLogGroup).
 pub fn log_group_name(s: &str) -> Rule {
     alnum_and(s, "log group name", (1, 512), "._-/#")?;
     if s.starts_with("aws/") {
@@ -124,6 +132,7 @@ pub fn log_group_name(s: &str) -> Rule {
     Ok(())
 }
 
+/// A retention PutRetentionPolicy accepts ([`RETENTION_DAYS`]).
 pub fn retention_days(d: u32) -> Rule {
     if RETENTION_DAYS.contains(&d) {
         Ok(())
@@ -133,10 +142,12 @@ pub fn retention_days(d: u32) -> Rule {
     }
 }
 
+/// An IAM role name (CreateRole).
 pub fn role_name(s: &str) -> Rule {
     alnum_and(s, "IAM role name", (1, 64), "+=,.@_-")
 }
 
+/// An SNS topic name (CreateTopic).
 pub fn topic_name(s: &str) -> Rule {
     len_between(s, "SNS topic name", 1, 256)?;
     if s.ends_with(".fifo") {
@@ -145,6 +156,7 @@ pub fn topic_name(s: &str) -> Rule {
     only(s, "SNS topic name", "letters, digits, '-' and '_'", |c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// An e-mail address SNS can subscribe.
 pub fn email(s: &str) -> Rule {
     let bad = || Err(format!("{s:?} is not an e-mail address"));
     let Some((local, domain)) = s.split_once('@') else {
@@ -164,6 +176,7 @@ pub fn email(s: &str) -> Rule {
     Ok(())
 }
 
+/// A CloudWatch metric namespace (PutMetricFilter, PutMetricAlarm).
 pub fn metric_namespace(s: &str) -> Rule {
     len_between(s, "metric namespace", 1, 255)?;
     if s.starts_with(':') {
@@ -175,6 +188,7 @@ pub fn metric_namespace(s: &str) -> Rule {
     Ok(())
 }
 
+/// A CloudWatch metric name.
 pub fn metric_name(s: &str) -> Rule {
     len_between(s, "metric name", 1, 255)?;
     only(s, "metric name", "characters other than ':', '*', '$' and space", |c| !":*$ ".contains(c))
@@ -197,16 +211,19 @@ pub fn metric_value(s: &str) -> Rule {
     Err(format!("metric value {s:?} must be a number or a field reference like $.field, $name or $1"))
 }
 
+/// A metric filter name (PutMetricFilter).
 pub fn filter_name(s: &str) -> Rule {
     len_between(s, "metric filter name", 1, 512)?;
     only(s, "metric filter name", "characters other than ':' and '*'", |c| c != ':' && c != '*')
 }
 
+/// An alarm name (PutMetricAlarm).
 pub fn alarm_name(s: &str) -> Rule {
     len_between(s, "alarm name", 1, 255)?;
     only(s, "alarm name", "printable characters", |c| !c.is_control())
 }
 
+/// A statistic PutMetricAlarm accepts ([`STATISTICS`], or a percentile).
 pub fn statistic(s: &str) -> Rule {
     if STATISTICS.contains(&s) {
         return Ok(());
@@ -251,6 +268,7 @@ pub fn evaluation_window(period: u32, evaluation_periods: u32) -> Rule {
     Ok(())
 }
 
+/// An alarm threshold: a finite number.
 pub fn threshold(t: f64) -> Rule {
     if t.is_finite() {
         Ok(())
@@ -259,6 +277,7 @@ pub fn threshold(t: f64) -> Rule {
     }
 }
 
+/// An environment variable name (a secret's `from_env`).
 pub fn env_var(s: &str) -> Rule {
     let ok = !s.is_empty() && !s.starts_with(|c: char| c.is_ascii_digit()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if ok {
@@ -268,6 +287,7 @@ pub fn env_var(s: &str) -> Rule {
     }
 }
 
+/// A tag key: 1 to 128 characters, without the reserved `aws:` and `secmon:` prefixes.
 pub fn tag_key(s: &str) -> Rule {
     len_between(s, "tag key", 1, 128)?;
     if s.starts_with("aws:") || s.starts_with("secmon:") {
