@@ -18,19 +18,26 @@ use secmon_spec::{Alarm, Comparison, TreatMissingData};
 /// One published value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sample {
+    /// When, in epoch seconds.
     pub time: i64,
+    /// The value published.
     pub value: f64,
 }
 
+/// An alarm's state, as CloudWatch names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum State {
+    /// Not enough data to decide.
     InsufficientData,
+    /// Within the threshold.
     Ok,
+    /// Beyond the threshold: the alarm's actions run.
     Alarm,
 }
 
 impl State {
+    /// CloudWatch's spelling.
     pub fn as_str(self) -> &'static str {
         match self {
             State::InsufficientData => "INSUFFICIENT_DATA",
@@ -40,40 +47,56 @@ impl State {
     }
 }
 
+/// One evaluated period of the alarm's metric.
 #[derive(Debug, Clone, Serialize)]
 pub struct Datapoint {
     /// Start of the period, epoch seconds.
     pub period_start: i64,
     /// The statistic over the period's values; None when nothing was published.
     pub value: Option<f64>,
+    /// How many values were published in the period.
     pub samples: usize,
+    /// Whether the period breaches the threshold; None when missing data is not judged.
     pub breaching: Option<bool>,
 }
 
+/// A change of the alarm's state.
 #[derive(Debug, Clone, Serialize)]
 pub struct Transition {
     /// End of the period whose evaluation changed the state.
     pub time: i64,
+    /// The state before.
     pub from: State,
+    /// The state after.
     pub to: State,
+    /// Why, in CloudWatch's words.
     pub reason: String,
 }
 
+/// A message the alarm's actions would send.
 #[derive(Debug, Clone, Serialize)]
 pub struct Notification {
+    /// When, in epoch seconds.
     pub time: i64,
+    /// The topics notified.
     pub topics: Vec<String>,
+    /// The state entered.
     pub state: State,
     /// The matched events in the evaluated periods: what the alarm fired on (filled by simulate).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<String>,
 }
 
+/// An alarm evaluated over a series of samples.
 #[derive(Debug, Clone, Serialize)]
 pub struct AlarmRun {
+    /// Every period evaluated.
     pub datapoints: Vec<Datapoint>,
+    /// Every change of state.
     pub transitions: Vec<Transition>,
+    /// Every message its actions would send.
     pub notifications: Vec<Notification>,
+    /// Whether it entered ALARM at least once.
     pub fired: bool,
 }
 
@@ -102,6 +125,7 @@ pub fn statistic(name: &str, values: &[f64]) -> Option<f64> {
     })
 }
 
+/// Whether `value` is beyond `threshold` by `cmp`.
 pub fn breaches(cmp: Comparison, value: f64, threshold: f64) -> bool {
     match cmp {
         Comparison::GreaterThanOrEqualToThreshold => value >= threshold,

@@ -229,6 +229,7 @@ pub const S3_DATA_EVENTS: &[&str] = &[
     "CompleteMultipartUpload",
 ];
 
+/// The API event names of `source` (an event source), when the catalog knows it.
 pub fn events_of(source: &str) -> Option<&'static [&'static str]> {
     SERVICES.iter().find(|(s, _)| *s == source).map(|(_, e)| *e)
 }

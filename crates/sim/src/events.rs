@@ -19,17 +19,20 @@ use crate::projection::Projection;
 pub struct LogEvent {
     /// Filled on first use for records read from a CloudTrail file: JSON patterns never need it.
     message: OnceCell<String>,
+    /// The event as JSON, when it is a JSON object.
     pub json: Option<Value>,
     /// Seconds since the epoch (`eventTime` of a CloudTrail record), when known.
     pub time: Option<i64>,
 }
 
 impl LogEvent {
+    /// A CloudTrail record.
     pub fn from_json(v: Value) -> LogEvent {
         let time = v.get("eventTime").or_else(|| v.get("timestamp")).and_then(Value::as_str).and_then(parse_time);
         LogEvent { message: OnceCell::new(), json: Some(v), time }
     }
 
+    /// A line: JSON when it is a JSON object, text otherwise.
     pub fn from_line(line: &str) -> LogEvent {
         let message = OnceCell::from(line.to_string());
         match serde_json::from_str::<Value>(line) {
@@ -44,6 +47,7 @@ impl LogEvent {
         self.message.get_or_init(|| self.json.as_ref().map(Value::to_string).unwrap_or_default())
     }
 
+    /// The event as a pattern reads it.
     pub fn as_event(&self) -> crate::pattern::Event<'_> {
         crate::pattern::Event { message: self.message(), json: self.json.as_ref() }
     }
@@ -95,22 +99,28 @@ pub fn format_time(t: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
+/// Why an events file cannot be read, naming the file (and the line or byte).
 #[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // The fields name the file, and where in it: line or byte offset.
 pub enum EventsError {
+    /// The file cannot be opened or read.
     #[error("{file}: {source}")]
     Io {
         file: String,
         #[source]
         source: std::io::Error,
     },
+    /// Not the CloudTrail JSON it looks like.
     #[error("{file}: not valid CloudTrail JSON: {source} (read it as text lines with `--format text`)")]
     Json {
         file: String,
         #[source]
         source: serde_json::Error,
     },
+    /// A line of a JSON-lines file that is not a JSON object.
     #[error("{file}:{line}: not a JSON object ({reason}); `--format json-lines` needs one per line")]
     JsonLine { file: String, line: u64, reason: String },
+    /// A CloudTrail file broken at some byte.
     #[error("{file}: not valid CloudTrail JSON at byte {offset}: {message} (read it as text lines with `--format text`)")]
     Malformed { file: String, offset: u64, message: String },
 }
@@ -353,6 +363,7 @@ pub struct Counter<'p> {
 }
 
 impl<'p> Counter<'p> {
+    /// The counter of `pattern`: its prefilter and projection, built once.
     pub fn new(pattern: &'p Pattern) -> Counter<'p> {
         Counter { pattern, prefilter: Prefilter::new(pattern), projection: Projection::for_pattern(pattern, &[]) }
     }
@@ -446,7 +457,9 @@ impl<'p> Counter<'p> {
 
 /// One line or one CloudTrail record, as raw bytes.
 pub struct Raw<'a> {
+    /// A line or a record.
     pub kind: RawKind,
+    /// Its bytes, unparsed.
     pub bytes: &'a [u8],
     /// 1-based line number (lines only).
     pub line: u64,

@@ -18,9 +18,13 @@ pub enum Impact {
 /// A problem of an alarm's settings with the metric it watches.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlarmProblem {
+    /// The field of the monitor at fault, e.g. `alarm.statistic`.
     pub field: &'static str,
+    /// How bad it is.
     pub impact: Impact,
+    /// What is wrong.
     pub message: String,
+    /// What to do about it.
     pub hint: &'static str,
 }
 
@@ -29,9 +33,13 @@ pub struct AlarmProblem {
 /// its own filling what AWS did not say. A setting that is absent is not judged.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlarmView<'a> {
+    /// The statistic, e.g. `Sum`.
     pub statistic: &'a str,
+    /// The period, in seconds; None when unknown.
     pub period: Option<u32>,
+    /// The threshold; None when unknown.
     pub threshold: Option<f64>,
+    /// The comparison with the threshold.
     pub comparison: Comparison,
 }
 

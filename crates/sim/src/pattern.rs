@@ -22,29 +22,40 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("column {column}: {message}")]
 pub struct PatternError {
+    /// 1-based column, in characters.
     pub column: usize,
+    /// What is wrong there.
     pub message: String,
 }
 
 /// A log event as a metric filter sees it: its message, and the message parsed as JSON when it is.
 #[derive(Debug, Clone, Copy)]
 pub struct Event<'a> {
+    /// The log event's message.
     pub message: &'a str,
+    /// The message parsed, when it is a JSON object.
     pub json: Option<&'a Value>,
 }
 
+/// A CloudWatch Logs filter pattern, parsed: one of its three syntaxes.
 #[derive(Debug, Clone)]
 pub enum Pattern {
     /// The empty pattern matches every event.
     All,
+    /// Terms matched in the message text (`ERROR`, `?A ?B`, `-C`).
     Terms(Terms),
+    /// A JSON pattern: `{ $.field = value && ... }`.
     Json(Expr),
+    /// A space-delimited pattern: `[ip, user, ...]`.
     Delimited(Delimited),
 }
 
+/// One term of a term pattern.
 #[derive(Debug, Clone)]
 pub enum Term {
+    /// Text the message must contain.
     Text(String),
+    /// A regular expression (`%...%`) the message must match.
     Regex(Regex),
 }
 
@@ -67,10 +78,14 @@ impl fmt::Display for Term {
     }
 }
 
+/// A term pattern's terms, by how they combine.
 #[derive(Debug, Clone, Default)]
 pub struct Terms {
+    /// Plain terms: every one must occur.
     pub all: Vec<Term>,
+    /// `?` terms: one must occur (ignored beside plain or `-` terms).
     pub any: Vec<Term>,
+    /// `-` terms: none may occur.
     pub none: Vec<Term>,
 }
 
@@ -95,19 +110,29 @@ impl Terms {
 pub enum Literal {
     /// Text, possibly with `*` wildcards; `number` when it also reads as a number.
     Text {
+        /// The text as written.
         text: String,
+        /// Its value, when it reads as a number.
         number: Option<f64>,
     },
+    /// A regular expression (`%...%`).
     Regex(Regex),
 }
 
+/// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
+    /// `=`
     Eq,
+    /// `!=`
     Ne,
+    /// `<`
     Lt,
+    /// `>`
     Gt,
+    /// `<=`
     Le,
+    /// `>=`
     Ge,
 }
 
@@ -124,9 +149,12 @@ impl Op {
     }
 }
 
+/// One step of a JSON selector (`$.a.b[0]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
+    /// An object's member.
     Key(String),
+    /// An array's element.
     Index(usize),
     /// `.*` or `[*]`: every field of an object, every element of an array.
     Any,
@@ -135,42 +163,67 @@ pub enum Step {
 /// AWS quotas on JSON patterns: one wildcard per selector, three per pattern; two regular
 /// expressions per JSON or space-delimited pattern.
 pub const MAX_WILDCARDS_PER_SELECTOR: usize = 1;
+/// Wildcards per JSON pattern.
 pub const MAX_WILDCARDS_PER_PATTERN: usize = 3;
+/// Regular expressions per pattern.
 pub const MAX_REGEXES_PER_PATTERN: usize = 2;
 /// "There is also a quota of five regular expression patterns per log group" (PutMetricFilter
 /// API reference): filters whose pattern holds a regular expression, other tools' included.
 pub const MAX_REGEX_FILTERS_PER_LOG_GROUP: usize = 5;
 
+/// What a JSON comparison tests of the selected value.
 #[derive(Debug, Clone)]
 pub enum Test {
+    /// Compares it with a literal.
     Compare(Op, Literal),
+    /// `IS NULL`
     IsNull,
+    /// `NOT EXISTS`
     NotExists,
+    /// `IS TRUE` / `IS FALSE`
     IsBool(bool),
 }
 
 /// One JSON comparison, with its source text for explanations.
 #[derive(Debug, Clone)]
 pub struct Comparison {
+    /// The selector, step by step.
     pub selector: Vec<Step>,
+    /// The selector as written.
     pub selector_text: String,
+    /// What is tested.
     pub test: Test,
+    /// The whole comparison as written.
     pub text: String,
 }
 
+/// A JSON pattern's condition.
 #[derive(Debug, Clone)]
 pub enum Expr {
+    /// Both.
     And(Box<Expr>, Box<Expr>),
+    /// Either.
     Or(Box<Expr>, Box<Expr>),
+    /// One comparison.
     Cmp(Comparison),
 }
 
 /// A condition inside a space-delimited pattern: `name op literal`, combined with && and ||.
 #[derive(Debug, Clone)]
 pub enum FieldExpr {
+    /// Both.
     And(Box<FieldExpr>, Box<FieldExpr>),
+    /// Either.
     Or(Box<FieldExpr>, Box<FieldExpr>),
-    Cmp { field: String, op: Op, literal: Literal },
+    /// The named field compared with a literal.
+    Cmp {
+        /// The field's name.
+        field: String,
+        /// The operator.
+        op: Op,
+        /// The literal.
+        literal: Literal,
+    },
 }
 
 impl FieldExpr {
@@ -182,14 +235,24 @@ impl FieldExpr {
     }
 }
 
+/// One field of a space-delimited pattern.
 #[derive(Debug, Clone)]
 pub enum Field {
+    /// `...`: any number of fields.
     Ellipsis,
-    Named { name: String, cond: Option<FieldExpr> },
+    /// A named field, with the condition on it, if any.
+    Named {
+        /// The field's name in the pattern.
+        name: String,
+        /// The condition on it, if any.
+        cond: Option<FieldExpr>,
+    },
 }
 
+/// A space-delimited pattern.
 #[derive(Debug, Clone)]
 pub struct Delimited {
+    /// Its fields, in order.
     pub fields: Vec<Field>,
 }
 
@@ -304,6 +367,7 @@ fn number(s: &str) -> Option<f64> {
 }
 
 impl Pattern {
+    /// Parses a pattern as CloudWatch Logs does, refusing what AWS refuses (quotas included).
     pub fn parse(src: &str) -> Result<Pattern, PatternError> {
         let lead = src.len() - src.trim_start().len();
         let body = src.trim();
@@ -476,7 +540,9 @@ impl Pattern {
 /// Conditions an event passed and failed, for "near miss" reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Explanation {
+    /// The conditions the event passed.
     pub passed: Vec<String>,
+    /// The conditions it failed, with what it held.
     pub failed: Vec<String>,
 }
 
@@ -1029,7 +1095,9 @@ struct Line<'a> {
 
 /// A message split into space-delimited fields, bound to a pattern's names.
 pub struct Bound {
+    /// The message's fields.
     pub tokens: Vec<String>,
+    /// The pattern's names, each with its field.
     pub named: Vec<(String, String)>,
 }
 

@@ -119,11 +119,14 @@ pub struct Prefilter {
 /// JSON document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RawKind {
+    /// A line of text or JSON lines.
     Line,
+    /// A record of a CloudTrail log file (`Records` array).
     Record,
 }
 
 impl Prefilter {
+    /// The literals `pattern` needs, for lines and for records.
     pub fn new(pattern: &Pattern) -> Prefilter {
         match pattern {
             Pattern::All | Pattern::Delimited(_) => Prefilter::default(),

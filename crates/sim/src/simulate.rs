@@ -12,13 +12,18 @@ use crate::alarm::{evaluate, AlarmRun, Sample};
 use crate::events::{self, EventsError, LogEvent};
 use crate::pattern::{Pattern, PatternError};
 
+/// Why a simulation cannot run.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
+    /// An events file cannot be read.
     #[error(transparent)]
     Events(#[from] EventsError),
+    /// A monitor's pattern does not parse.
     #[error("monitor {monitor:?}: filter pattern {source}")]
     Pattern {
+        /// The monitor.
         monitor: String,
+        /// Where and why.
         #[source]
         source: PatternError,
     },
@@ -27,35 +32,51 @@ pub enum SimError {
 /// An event a filter matched, named for humans.
 #[derive(Debug, Clone, Serialize)]
 pub struct MatchedEvent {
+    /// When (its `eventTime`), in epoch seconds.
     pub time: Option<i64>,
+    /// Its `eventSource`.
     pub event_source: Option<String>,
+    /// Its `eventName`.
     pub event_name: Option<String>,
+    /// Its `eventID`.
     pub event_id: Option<String>,
+    /// The value the metric filter publishes for it.
     pub value: f64,
     /// The metric's dimension values for this event (empty without dimensions).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub dimensions: BTreeMap<String, String>,
 }
 
+/// One monitor's replay: what its filter matched, what its alarm did.
 #[derive(Debug, Clone, Serialize)]
 pub struct MonitorReport {
+    /// The monitor.
     pub monitor: String,
+    /// Its alarm.
     pub alarm: String,
+    /// The alarm's statistic.
     pub statistic: String,
+    /// The alarm's period, in seconds.
     pub period: u32,
+    /// The alarm's threshold.
     pub threshold: f64,
+    /// The alarm's comparison, in CloudWatch's spelling.
     pub comparison: String,
+    /// The events its filter matched.
     pub matched: Vec<MatchedEvent>,
+    /// The alarm's evaluation.
     #[serde(flatten)]
     pub run: AlarmRun,
 }
 
+/// A replay of events files through every monitor of a spec.
 #[derive(Debug, Clone, Serialize)]
 pub struct SimReport {
     /// Events read from the files.
     pub events: u64,
     /// Events the trail would not record (excluded sources, read/write selection).
     pub dropped_by_trail: u64,
+    /// Each monitor's replay.
     pub monitors: Vec<MonitorReport>,
 }
 
