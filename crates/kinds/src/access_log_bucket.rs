@@ -47,6 +47,7 @@ pub const FACTS: Facts = Facts {
     iam: crate::Iam { read: crate::bucket::FACTS.iam.read, write: crate::bucket::FACTS.iam.write },
 };
 
+/// The kind's implementation, listed in the registry ([`crate::Kind`]).
 pub struct Def;
 
 impl ResourceKind for Def {

@@ -18,17 +18,29 @@ use secmon_spec::{Comparison, Metric};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Attrs {
+    /// The alarm's description.
     pub description: Option<String>,
+    /// The metric's namespace.
     pub namespace: Option<String>,
+    /// The metric's name.
     pub metric_name: Option<String>,
+    /// The statistic, e.g. `Sum`.
     pub statistic: Option<String>,
+    /// The period, in seconds.
     pub period: Option<i32>,
+    /// How many periods are evaluated.
     pub evaluation_periods: i32,
+    /// How many of them must breach.
     pub datapoints_to_alarm: i32,
+    /// The threshold.
     pub threshold: Option<f64>,
+    /// The comparison with the threshold, in CloudWatch's spelling.
     pub comparison: Option<String>,
+    /// How missing data counts.
     pub treat_missing_data: TreatMissing,
+    /// The topics' ARNs notified on ALARM.
     pub alarm_actions: Vec<String>,
+    /// The metric's dimensions the alarm watches.
     pub dimensions: BTreeMap<String, String>,
 }
 
@@ -43,6 +55,7 @@ crate::string_with_default! {
 pub struct Observed {
     /// `OK`, `ALARM` or `INSUFFICIENT_DATA`.
     pub state: Option<String>,
+    /// Whether the alarm's actions are enabled.
     pub actions_enabled: Option<bool>,
 }
 
@@ -56,6 +69,7 @@ pub const FACTS: Facts = Facts {
         write: &["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource", "cloudwatch:DeleteAlarms"],
     },
 };
+/// The kind's implementation, listed in the registry ([`crate::Kind`]).
 pub struct Def;
 
 impl ResourceKind for Def {

@@ -25,9 +25,11 @@ use secmon_spec::DesiredState;
 /// ID of the lifecycle rule secmon writes.
 const EXPIRY_RULE: &str = "secmon-expire-logs";
 
+/// The trail bucket's settings, as compared.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Attrs {
+    /// The bucket policy (CloudTrail's writes, TLS only).
     pub policy: Value,
     /// All four public access block settings on.
     pub block_public_access: bool,
@@ -41,6 +43,7 @@ pub struct Attrs {
     /// `<this bucket>/`), when logging is on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_log_bucket: Option<String>,
+    /// Days after which log files expire.
     pub expire_logs_after_days: Option<i32>,
     /// Versioning enabled (S3.14).
     pub versioning: bool,
@@ -139,6 +142,7 @@ pub const FACTS: Facts = Facts {
         ],
     },
 };
+/// The kind's implementation, listed in the registry ([`crate::Kind`]).
 pub struct Def;
 
 impl ResourceKind for Def {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::{LiveResource, LiveState, Resource, Target};
 use secmon_spec::DesiredState;
 
+/// How a check came out, from best to worst (the order is the severity).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -31,6 +32,7 @@ pub enum Status {
 }
 
 impl Status {
+    /// The word the report prints.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",
@@ -49,8 +51,11 @@ pub struct Check {
     pub id: String,
     /// The resource checked, e.g. `trail secrets-manager-trail`.
     pub subject: String,
+    /// How it came out.
     pub status: Status,
+    /// What was observed, in words.
     pub evidence: String,
+    /// What to do, for a problem.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
 }
@@ -92,6 +97,7 @@ impl Check {
     }
 }
 
+/// The evidence of a link a local emulator cannot show.
 pub const NOT_OBSERVABLE: &str =
     "not observable on this endpoint: the local emulator delivers no log files, records no CloudTrail events and emits no metrics";
 
@@ -102,6 +108,7 @@ pub const STALE_SECS: i64 = 3600;
 /// `TestMetricFilter` where the endpoint has it, else by the offline engine; `engine` says which).
 #[derive(Debug, Clone, Default)]
 pub struct FilterEvidence {
+    /// Which engine answered, in words.
     pub engine: String,
     /// Per metric filter name: the kind of event its pattern names, and whether an example of
     /// that kind matches (or why it could not be tested). Absent: the pattern names no event.
@@ -128,14 +135,18 @@ pub struct ReadForm {
 
 /// Everything the checks read.
 pub struct VerifyCtx<'a> {
+    /// The spec, resolved for the target.
     pub spec: &'a DesiredState,
+    /// The account and region verified.
     pub target: &'a Target,
+    /// What was read, with what verify observed.
     pub live: &'a LiveState,
     /// The endpoint is a local emulator: it delivers no logs and emits no metrics, so those
     /// stages are "not observable", never passed or failed.
     pub local_endpoint: bool,
     /// Seconds since the epoch when the state was read.
     pub now: i64,
+    /// What the filter engine said about canonical events.
     pub filters: &'a FilterEvidence,
     /// Policies of resources the spec uses but does not own (a key brought by ARN), by ARN;
     /// None when they may not be read.

@@ -19,17 +19,24 @@ pub type BroughtPolicies = std::collections::BTreeMap<String, Option<serde_json:
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
+    /// Create the resource.
     Create,
+    /// Change it in place.
     Update,
+    /// Delete it.
     Delete,
 }
 
 /// One change to execute: the resource as it is (`before`) and as it must become (`after`).
 #[derive(Debug, Clone)]
 pub struct Change {
+    /// The resource's address.
     pub address: String,
+    /// What to do.
     pub op: Op,
+    /// The resource as it is (update, delete).
     pub before: Option<Resource>,
+    /// The resource as it must become (create, update).
     pub after: Option<Resource>,
 }
 
@@ -51,8 +58,11 @@ impl Change {
 /// What every change needs to know besides the resource.
 #[derive(Debug, Clone, Default)]
 pub struct ExecCtx {
+    /// The spec's name (the ownership tag's value).
     pub spec: String,
+    /// The account acted in.
     pub account_id: String,
+    /// The region acted in.
     pub region: String,
     /// Directory of the spec file: `from_file` secret values are relative to it.
     pub spec_dir: PathBuf,
@@ -61,6 +71,7 @@ pub struct ExecCtx {
 }
 
 impl ExecCtx {
+    /// The account and region as a [`Target`].
     pub fn target(&self) -> Target {
         Target { account_id: self.account_id.clone(), region: self.region.clone() }
     }
@@ -70,15 +81,20 @@ impl ExecCtx {
 /// resources, and what AWS holds of them.
 #[derive(Debug, Clone)]
 pub struct SpecRead {
+    /// The account and region read.
     pub target: Target,
+    /// The spec resolved for them.
     pub state: secmon_spec::DesiredState,
+    /// Every resource the spec implies there.
     pub desired: Vec<Resource>,
+    /// What AWS holds of them, ownership resolved.
     pub live: LiveState,
 }
 
 /// Reading live state and executing changes: everything secmon asks of AWS while planning and
 /// applying.
 pub trait Cloud: crate::LockStore + crate::Exercise + Send + Sync {
+    /// The region acted in.
     fn region(&self) -> &str;
 
     /// The account the credentials act in.
@@ -164,11 +180,17 @@ pub trait Cloud: crate::LockStore + crate::Exercise + Send + Sync {
 /// The calls one connection made: the pipeline's, and the apply lock's apart.
 #[derive(Debug, Clone, Default)]
 pub struct CallCounts {
+    /// The pipeline's calls, per operation.
     pub calls: Vec<secmon_aws::CallCount>,
+    /// How many in all.
     pub total: u64,
+    /// How many could change AWS.
     pub mutating: u64,
+    /// The apply lock's calls, per operation.
     pub lock: Vec<secmon_aws::CallCount>,
+    /// How many in all.
     pub lock_total: u64,
+    /// How many could change AWS.
     pub lock_mutating: u64,
 }
 
@@ -189,10 +211,12 @@ async fn remember_applied(aws: &Aws, spec: &str, r: &Resource) {
 /// The AWS SDK behind the seam.
 #[derive(Clone, Debug)]
 pub struct SdkCloud {
+    /// The SDK clients.
     pub aws: Aws,
 }
 
 impl SdkCloud {
+    /// The seam over `aws`.
     pub fn new(aws: Aws) -> SdkCloud {
         SdkCloud { aws }
     }

@@ -14,7 +14,9 @@ use crate::{Cloud, Fut, SdkCloud};
 /// The role a target in another account is reached through.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Role {
+    /// The role's name, the same in every account.
     pub name: String,
+    /// The external id its trust policy requires, if any.
     pub external_id: Option<String>,
 }
 
@@ -43,6 +45,7 @@ pub struct SdkConnector {
 }
 
 impl SdkConnector {
+    /// The connector acting from the credentials of `aws`.
     pub fn new(aws: secmon_aws::Aws) -> SdkConnector {
         SdkConnector { home: SdkCloud::new(aws), accounts: Mutex::new(BTreeMap::new()) }
     }

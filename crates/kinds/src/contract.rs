@@ -32,8 +32,11 @@ pub struct Link {
     pub source: &'static str,
     /// A service principal (`cloudtrail.amazonaws.com`) or a role ARN.
     pub principal: String,
+    /// The action requested, e.g. `s3:PutObject`.
     pub action: String,
+    /// The resource's ARN.
     pub resource: String,
+    /// The account that owns the resource.
     pub resource_account: String,
     /// Request context keys: `aws:SourceArn`, `aws:SourceAccount`, `aws:SecureTransport`,
     /// `kms:EncryptionContext:*`, `s3:x-amz-acl`.
@@ -44,6 +47,7 @@ pub struct Link {
     pub resource_policy: Option<Value>,
     /// The caller's identity policy (a role's permissions), when one judges.
     pub identity_policy: Option<Value>,
+    /// Whether AWS must allow it.
     pub allowed: bool,
 }
 

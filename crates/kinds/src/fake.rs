@@ -81,12 +81,18 @@ impl Pipeline {
 /// A lock group: its tag, its key, and its streams (creation ms, events).
 #[derive(Debug, Default, Clone)]
 pub struct LockGroup {
+    /// Its lock tag (key, value).
     pub tag: (String, String),
+    /// Its retention.
     pub retention_days: i32,
+    /// The key that encrypts it.
     pub key: Option<String>,
+    /// Each stream: its creation time and its events (time, message).
     pub streams: BTreeMap<String, (i64, Vec<(i64, String)>)>,
 }
 
+/// An in-memory account, generic over kinds, with scripted faults: apply and verify are
+/// unit-tested against it without a network.
 pub struct FakeCloud {
     account_id: String,
     region: String,
@@ -99,6 +105,7 @@ pub struct FakeCloud {
 }
 
 impl FakeCloud {
+    /// An empty account.
     pub fn new(account_id: &str, region: &str) -> FakeCloud {
         FakeCloud {
             account_id: account_id.into(),
@@ -512,6 +519,7 @@ pub struct FakeConnector {
     clouds: Mutex<BTreeMap<(String, String), std::sync::Arc<FakeCloud>>>,
     /// Accounts by OU (children listed as accounts of the OU itself).
     pub ous: BTreeMap<String, Vec<String>>,
+    /// The organization's management account.
     pub management: String,
     /// Accounts whose role cannot be assumed, with the code AWS answers.
     pub refused: BTreeMap<String, String>,

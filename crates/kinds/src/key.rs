@@ -29,11 +29,15 @@ use secmon_spec::DesiredState;
 /// mistaken destroy can be undone with `aws kms cancel-key-deletion`.
 pub const DELETION_WINDOW_DAYS: i32 = 30;
 
+/// The key's settings, as compared.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Attrs {
+    /// Its alias, `alias/secmon/<spec>`.
     pub alias: String,
+    /// Its description.
     pub description: String,
+    /// Its key policy.
     pub policy: Value,
     /// Automatic yearly rotation of the key material (CIS 3.6 in v3.0, KMS.4).
     pub rotation: bool,
@@ -80,10 +84,12 @@ pub struct Uses {
     /// and the trail that writes into it: S3 asks KMS on CloudTrail's behalf whether or not the
     /// trail encrypts its log files itself (issue 22, finding 2).
     pub bucket: Option<BucketUse>,
+    /// The log group it encrypts (`encryption.log_group`).
     pub log_group: Option<String>,
     /// The apply lock's log group (`/secmon/locks/<spec>`), encrypted with the spec's own key
     /// once it exists, so that the lock passes the auditors' log-group encryption check.
     pub lock_group: Option<String>,
+    /// The topics it encrypts (`encryption.topics`).
     pub topics: Vec<String>,
     /// The trail notifies one of the topics of each log file.
     pub trail_notifies: bool,
@@ -92,11 +98,14 @@ pub struct Uses {
 /// The trail bucket encrypted by default with the key, and the trail that writes into it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BucketUse {
+    /// The bucket.
     pub bucket: String,
+    /// The trail.
     pub trail: String,
 }
 
 impl Uses {
+    /// What the spec uses the key for.
     pub fn of(state: &DesiredState) -> Uses {
         if state.key_ref().is_none() {
             return Uses::default();
@@ -200,6 +209,7 @@ pub fn key_policy(uses: &Uses, t: &Target) -> Value {
     policy::normalize(&json!({"Version": "2012-10-17", "Statement": statements}))
 }
 
+/// The kind's implementation, listed in the registry ([`crate::Kind`]).
 pub struct Def;
 
 impl ResourceKind for Def {

@@ -17,6 +17,9 @@
 //! order or retries of an apply (`secmon-apply`), or print anything. It never calls
 //! `GetSecretValue`: reading a value would fire the very alarm secmon deploys.
 
+// Every public item says what it is (issue 23, item 6); CI denies warnings.
+#![warn(missing_docs)]
+
 pub mod check;
 pub mod cloud;
 pub mod connect;
@@ -58,28 +61,35 @@ use secmon_spec::DesiredState;
 /// Errors of one kind's read or change, carrying AWS's error code where there is one.
 #[derive(Debug, thiserror::Error)]
 pub enum KindError {
+    /// A call failed.
     #[error(transparent)]
     Aws(#[from] AwsError),
     /// Bad local input (a secret value source that cannot be read); the message names the
     /// source, never a value.
     #[error("{0}")]
     Input(String),
+    /// Reading a resource failed.
     #[error("reading {address}: {source}")]
     Read {
+        /// The resource's address.
         address: String,
+        /// The call's error.
         #[source]
         source: AwsError,
     },
     /// An error AWS will answer again however long one waits, with what to do about it.
     #[error("{source}\n  hint: {hint}")]
     Hinted {
+        /// The error.
         #[source]
         source: Box<KindError>,
+        /// What to do about it.
         hint: String,
     },
 }
 
 impl KindError {
+    /// AWS's error code, when there is one.
     pub fn code(&self) -> Option<&str> {
         match self {
             KindError::Aws(e) | KindError::Read { source: e, .. } => e.code(),
@@ -131,7 +141,9 @@ pub enum Ownership {
 /// they may refer to (the edges of the kind graph, [`graph`]). Each module declares its `FACTS`.
 #[derive(Debug, Clone, Copy)]
 pub struct Facts {
+    /// How its live resources are known to be the spec's.
     pub ownership: Ownership,
+    /// The kinds its resources may refer to: they are created first, deleted last.
     pub refers_to: &'static [Kind],
     /// Where on an event's way through the pipeline the kind sits (trail first, topics last):
     /// `secmon verify` reports the links in this order.
@@ -148,7 +160,9 @@ pub struct Facts {
 /// an apply, verify and destroy make on the emulator.
 #[derive(Debug, Clone, Copy)]
 pub struct Iam {
+    /// The actions of its read (plan, verify).
     pub read: &'static [&'static str],
+    /// The actions of its create, update, delete, tag and import.
     pub write: &'static [&'static str],
 }
 
@@ -157,7 +171,9 @@ pub type Fut<'a, T> = BoxFuture<'a, Result<T, KindError>>;
 
 /// What every kind's read gets: the spec's name and the desired resources of every kind.
 pub struct ReadCtx<'a> {
+    /// The spec's name.
     pub spec: &'a str,
+    /// Every desired resource, of every kind.
     pub desired: &'a [Resource],
     /// Whether global resources (IAM roles) the spec no longer names are looked for: not in a
     /// target's secondary region, where the home region manages them.
@@ -167,6 +183,7 @@ pub struct ReadCtx<'a> {
 }
 
 impl ReadCtx<'_> {
+    /// The desired resources of `kind`.
     pub fn desired_of(&self, kind: Kind) -> Vec<&Resource> {
         self.desired.iter().filter(|r| r.kind == kind).collect()
     }
@@ -426,6 +443,7 @@ macro_rules! registry {
         /// The resource kinds secmon manages. Closed: each has one module.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
+        #[allow(missing_docs)] // Each variant is documented by its module (`Kind::def`).
         pub enum Kind {
             $($variant),*
         }

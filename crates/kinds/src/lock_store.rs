@@ -9,7 +9,9 @@ use crate::{Fut, KindError};
 /// One lease stream as listed: its name and when it was created (ms since the epoch).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamInfo {
+    /// The stream's name.
     pub name: String,
+    /// When it was created, in ms since the epoch.
     pub created_ms: i64,
 }
 

@@ -9,6 +9,7 @@ use crate::{
 };
 use secmon_spec::DesiredState;
 
+/// The log group's settings, as compared.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Attrs {
@@ -59,6 +60,7 @@ pub const FACTS: Facts = Facts {
         ],
     },
 };
+/// The kind's implementation, listed in the registry ([`crate::Kind`]).
 pub struct Def;
 
 impl ResourceKind for Def {

@@ -12,16 +12,23 @@ use crate::sdk::send;
 use crate::{Aws, AwsError, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target};
 use secmon_spec::DesiredState;
 
+/// The metric filter's settings, as compared.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Attrs {
+    /// The log group it filters.
     pub log_group: String,
     /// Compared with whitespace outside quotes collapsed ([`normalize_pattern`]).
     pub pattern: String,
+    /// The metric's namespace.
     pub metric_namespace: Option<String>,
+    /// The metric's name.
     pub metric_name: Option<String>,
+    /// The value published per matching event.
     pub metric_value: Option<String>,
+    /// The value published when nothing matches.
     pub default_value: Option<f64>,
+    /// The metric's dimensions (name to `$.field`).
     pub dimensions: BTreeMap<String, String>,
 }
 
@@ -88,6 +95,7 @@ pub const FACTS: Facts = Facts {
     step: 4,
     iam: crate::Iam { read: &["logs:DescribeMetricFilters"], write: &["logs:PutMetricFilter", "logs:DeleteMetricFilter"] },
 };
+/// The kind's implementation, listed in the registry ([`crate::Kind`]).
 pub struct Def;
 
 impl ResourceKind for Def {

@@ -27,7 +27,9 @@ pub const APPLIED_TAG: &str = "secmon:applied";
 /// Where the pipeline lives: the ARNs of its parts follow from these.
 #[derive(Debug, Clone)]
 pub struct Target {
+    /// The account id.
     pub account_id: String,
+    /// The region.
     pub region: String,
 }
 
@@ -36,18 +38,23 @@ impl Target {
     pub fn arn(&self, service: &str, rest: &str) -> String {
         format!("arn:aws:{service}:{}:{}:{rest}", self.region, self.account_id)
     }
+    /// A trail's ARN.
     pub fn trail_arn(&self, name: &str) -> String {
         self.arn("cloudtrail", &format!("trail/{name}"))
     }
+    /// A log group's ARN (without the `:*` CloudTrail wants).
     pub fn log_group_arn(&self, name: &str) -> String {
         self.arn("logs", &format!("log-group:{name}"))
     }
+    /// A role's ARN, under secmon's path.
     pub fn role_arn(&self, name: &str) -> String {
         format!("arn:aws:iam::{}:role{ROLE_PATH}{name}", self.account_id)
     }
+    /// A topic's ARN.
     pub fn topic_arn(&self, name: &str) -> String {
         self.arn("sns", name)
     }
+    /// An alarm's ARN.
     pub fn alarm_arn(&self, name: &str) -> String {
         self.arn("cloudwatch", &format!("alarm:{name}"))
     }
@@ -57,10 +64,14 @@ impl Target {
 /// `name` and `arn` identify it and are not compared.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resource {
+    /// Its kind.
     pub kind: Kind,
+    /// Its name, unique within its kind.
     pub name: String,
+    /// Its ARN, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
+    /// The compared attributes: the kind's `Attrs`, serialized.
     pub attrs: BTreeMap<String, Value>,
     /// What apply needs but comparison ignores (where a secret's value comes from).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -107,6 +118,7 @@ impl Resource {
         Resource { kind, name: name.to_string(), arn, attrs: BTreeMap::new(), meta: BTreeMap::new() }
     }
 
+    /// `kind.name`: how plans, targets and errors name it.
     pub fn address(&self) -> String {
         format!("{}.{}", self.kind.as_str(), self.name)
     }
@@ -123,6 +135,7 @@ impl Resource {
         from_map(&self.meta)
     }
 
+    /// With what apply needs besides the compared attributes (the kind's `Meta`).
     pub fn with_meta<M: Serialize>(mut self, meta: &M) -> Resource {
         self.meta = to_map(meta);
         self
@@ -132,6 +145,7 @@ impl Resource {
 /// A resource found in AWS, in the same model as the desired ones.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveResource {
+    /// The resource as read.
     pub resource: Resource,
     /// Tagged `secmon:spec=<this spec>` (or, for untaggable kinds, inside an owned resource).
     pub owned: bool,
@@ -154,6 +168,7 @@ pub struct LiveResource {
 }
 
 impl LiveResource {
+    /// A resource found, owned or not, with nothing else known.
     pub fn new(resource: Resource, owned: bool) -> LiveResource {
         LiveResource { resource, owned, pending: false, holds_data: false, observed: BTreeMap::new(), owner: None, applied: None }
     }
@@ -173,6 +188,7 @@ impl LiveResource {
         from_map(&self.observed)
     }
 
+    /// With what verify observed ([`LiveResource::observed`]).
     pub fn with_observed<O: Serialize>(mut self, observed: &O) -> LiveResource {
         self.observed = to_map(observed);
         self
@@ -182,12 +198,16 @@ impl LiveResource {
 /// Everything secmon found in AWS that matters to this spec, keyed by address.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LiveState {
+    /// The account read.
     pub account_id: String,
+    /// The region read.
     pub region: String,
+    /// What was found, by address.
     pub resources: BTreeMap<String, LiveResource>,
 }
 
 impl LiveState {
+    /// Adds a resource under its address.
     pub fn insert(&mut self, r: LiveResource) {
         self.resources.insert(r.resource.address(), r);
     }

@@ -79,7 +79,9 @@ fn url_decode(s: &str) -> String {
 /// What a policy decides for one request ([`decide`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
+    /// An Allow statement matches and no Deny does.
     Allowed,
+    /// A Deny statement matches, or no Allow does.
     Denied,
     /// The policy uses what [`decide`] does not evaluate (`NotAction`, `NotPrincipal`, set
     /// operators, policy variables): no claim either way.

@@ -17,9 +17,11 @@ use secmon_spec::DesiredState;
 /// Name of the inline policy on the CloudTrail → CloudWatch Logs role.
 pub const POLICY_NAME: &str = "secmon-cloudwatch-logs";
 
+/// The role's settings, as compared.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Attrs {
+    /// Who may assume it: CloudTrail, for this trail.
     pub trust_policy: Value,
     /// The inline policy [`POLICY_NAME`].
     pub policy: Value,
@@ -42,6 +44,7 @@ pub fn role_trust_policy() -> Value {
     }))
 }
 
+/// The role's permissions: writing the trail's events into `log_group`, nothing else.
 pub fn role_logs_policy(t: &Target, log_group: &str) -> Value {
     policy::normalize(&json!({
         "Version": "2012-10-17",
@@ -71,6 +74,7 @@ pub const FACTS: Facts = Facts {
         ],
     },
 };
+/// The kind's implementation, listed in the registry ([`crate::Kind`]).
 pub struct Def;
 
 impl ResourceKind for Def {

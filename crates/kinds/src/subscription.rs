@@ -7,10 +7,13 @@ use crate::sdk::send;
 use crate::{Aws, AwsError, ExecCtx, Facts, Fut, Kind, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target};
 use secmon_spec::DesiredState;
 
+/// The subscription, as compared.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Attrs {
+    /// The topic's name.
     pub topic: String,
+    /// `email`, ...
     pub protocol: String,
     /// Lower-cased: AWS compares e-mail endpoints without case.
     pub endpoint: String,
@@ -20,6 +23,7 @@ pub struct Attrs {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Meta {
+    /// The topic's ARN, as read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub topic_arn: Option<String>,
 }
@@ -43,6 +47,7 @@ fn state(subscription_arn: &str) -> Option<bool> {
     }
 }
 
+/// The kind's implementation, listed in the registry ([`crate::Kind`]).
 pub struct Def;
 
 impl ResourceKind for Def {

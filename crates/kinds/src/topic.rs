@@ -10,6 +10,7 @@ use crate::sdk::{fail, policy_text, read_fail, send};
 use crate::{policy, Aws, ExecCtx, Facts, Fut, Kind, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
 use secmon_spec::DesiredState;
 
+/// The topic's settings, as compared.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Attrs {
@@ -81,6 +82,7 @@ pub const FACTS: Facts = Facts {
         write: &["sns:CreateTopic", "sns:SetTopicAttributes", "sns:TagResource", "sns:DeleteTopic"],
     },
 };
+/// The kind's implementation, listed in the registry ([`crate::Kind`]).
 pub struct Def;
 
 /// What the read sees of the topic besides its policy (GetTopicAttributes), for verify: every
@@ -88,6 +90,7 @@ pub struct Def;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Observed {
+    /// Confirmed subscriptions of any protocol, as SNS counts them.
     pub subscriptions_confirmed: Option<u64>,
     /// The KMS key the topic is encrypted with (`KmsMasterKeyId`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -12,20 +12,26 @@ use crate::{
 };
 use secmon_spec::DesiredState;
 
+/// The trail's settings, as compared.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Attrs {
+    /// The bucket it delivers log files to.
     pub bucket: Option<String>,
+    /// Whether it records every region.
     pub multi_region: bool,
     /// An organization trail (`IsOrganizationTrail`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub organization: bool,
+    /// Whether it writes digest files.
     pub log_file_validation: bool,
     /// Without the `:*` suffix CloudTrail adds.
     pub cloudwatch_logs_group_arn: Option<String>,
+    /// The role it delivers to CloudWatch Logs through.
     pub cloudwatch_logs_role_arn: Option<String>,
     /// Name of the topic the trail notifies of each log file.
     pub sns_topic: Option<String>,
+    /// Which management events it records.
     pub read_write: ReadWrite,
     /// Sorted.
     pub exclude_sources: Vec<String>,
@@ -36,6 +42,7 @@ pub struct Attrs {
     /// basic selectors, advanced selectors. The spec names none, so a plan shows them before
     /// apply replaces them (issue 11, item 11: they were read partially, then overwritten unseen).
     pub other_selectors: Vec<serde_json::Value>,
+    /// Whether it is logging.
     pub logging: bool,
     /// The KMS key that encrypts the log files (SSE-KMS): the spec's key by its alias, or a key ARN.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,10 +78,13 @@ impl Attrs {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Observed {
+    /// The last error delivering to S3.
     pub s3_error: Option<String>,
     /// Seconds since the epoch.
     pub s3_time: Option<i64>,
+    /// The last error delivering to CloudWatch Logs.
     pub logs_error: Option<String>,
+    /// The last delivery to CloudWatch Logs, in seconds since the epoch.
     pub logs_time: Option<i64>,
 }
 
@@ -115,6 +125,7 @@ macro_rules! settings {
     }};
 }
 
+/// The kind's implementation, listed in the registry ([`crate::Kind`]).
 pub struct Def;
 
 impl ResourceKind for Def {
