@@ -300,7 +300,7 @@ fn writable(path: &Path) -> Result<(), CliError> {
 
 /// Applies `plan` through the session, saying what was done, what failed and what did not
 /// start.
-fn apply_one(s: &Session, plan: &Plan, opts: ApplyOptions, style: Style) -> Result<Outcome, CliError> {
+fn apply_one(s: &Session, plan: &Plan, opts: ApplyOptions, destroying: bool, style: Style) -> Result<Outcome, CliError> {
     secmon_engine::preflight(plan, &opts)?;
     if !plan.has_changes() {
         println!("{} Nothing to do.", style.green("No changes."));
@@ -318,6 +318,11 @@ fn apply_one(s: &Session, plan: &Plan, opts: ApplyOptions, style: Style) -> Resu
             not_started.len(),
             not_started.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")
         )));
+    }
+    if failed.is_empty() && destroying {
+        // terraform's words (issue 26, finding 29).
+        println!("\n{} Resources: {} destroyed.", style.green("Destroy complete!"), plan.count(Action::Delete));
+        return Ok(Outcome::Done);
     }
     if failed.is_empty() {
         println!(
@@ -366,7 +371,7 @@ pub fn apply_cmd(
             let saved = secmon_engine::load_plan(path)?;
             let fresh = if saved.targets.is_empty() { fresh } else { fresh.targeted(&saved.targets).map_err(CliError::Refused)? };
             secmon_engine::check_reviewed(&saved, &fresh, path)?;
-            return apply_one(s, &saved, opts, style);
+            return apply_one(s, &saved, opts, false, style);
         }
         let fresh = narrowed(fresh, targets, style)?;
         // A missing value source fails before the plan is shown and the question asked
@@ -376,7 +381,7 @@ pub fn apply_cmd(
         if fresh.has_changes() {
             confirm(auto_approve, "perform these actions")?;
         }
-        apply_one(s, &fresh, opts, style)
+        apply_one(s, &fresh, opts, false, style)
     })
 }
 
@@ -400,7 +405,7 @@ pub fn destroy_cmd(
         if plan.has_changes() {
             confirm(auto_approve, "destroy these resources")?;
         }
-        apply_one(s, &plan, apply_options(common, recovery_window_days, None), style)
+        apply_one(s, &plan, apply_options(common, recovery_window_days, None), true, style)
     })
 }
 

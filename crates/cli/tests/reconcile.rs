@@ -197,6 +197,8 @@ fn destroy_removes_every_owned_resource_and_is_idempotent() {
     w.apply();
     let out = w.secmon(&["destroy", "-f", SEED, "--auto-approve"]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    // Issue 26, finding 29: terraform's words for a destroy.
+    assert!(text(&out.stdout).contains("Destroy complete! Resources: "), "{}", text(&out.stdout));
     let aws = w.aws();
     let alarms = w.rt.block_on(aws.cloudwatch.describe_alarms().send()).unwrap();
     assert!(alarms.metric_alarms().is_empty());

@@ -156,10 +156,10 @@ impl Plan {
     pub fn targeted(&self, targets: &[String]) -> Result<Plan, String> {
         let known: std::collections::BTreeSet<&str> = self.steps.iter().map(|s| s.address.as_str()).collect();
         if let Some(t) = targets.iter().find(|t| !known.contains(t.as_str())) {
-            return Err(format!(
-                "--target {t}: the plan has no such resource (addresses: {})",
-                known.iter().copied().collect::<Vec<_>>().join(", ")
-            ));
+            let all: Vec<&str> = known.iter().copied().collect();
+            // Issue 26, finding 23: a typo gets the likely address first.
+            let guess = secmon_spec::did_you_mean(t, &all).map(|g| format!("did you mean `{g}`? ")).unwrap_or_default();
+            return Err(format!("--target {t}: the plan has no such resource; {guess}(addresses: {})", all.join(", ")));
         }
         let mut keep: std::collections::BTreeSet<String> = targets.iter().cloned().collect();
         loop {

@@ -132,3 +132,13 @@ fn the_secret_value_never_appears_in_a_plan() {
     assert!(!json.contains("hunter2"));
     assert!(json.contains("\"from_env\":\"TOP_SECRET_VALUE\""));
 }
+
+/// Issue 26, finding 23: a mistyped `--target` gets the likely address.
+#[test]
+fn finding_23_a_mistyped_target_gets_the_likely_address() {
+    let (d, _) = seed();
+    let p = plan("secrets-monitoring", &d, &converged(&d), PlanOptions::default()).unwrap();
+    let e = p.targeted(&["alarm.Secret is accesed".into()]).unwrap_err();
+    assert!(e.contains("did you mean `alarm.Secret is accessed`?"), "{e}");
+    assert!(p.targeted(&["alarm.Secret is accessed".into()]).is_ok());
+}

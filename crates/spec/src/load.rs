@@ -832,8 +832,10 @@ impl<'f> Loader<'f> {
                         let at = self.locs[&bo.path("name")];
                         let before = self.diags.len();
                         self.check_name(at, &field, &log_bucket, region, rules::bucket_name);
+                        // Derived: the fix depends on what is wrong with it (issue 26, finding 23).
+                        let fix = if log_bucket.len() > 63 { "a shorter name" } else { "a valid name (or fix the bucket name it is derived from)" };
                         for d in &mut self.diags[before..] {
-                            d.hint = Some(format!("the default access-log bucket name {log_bucket:?} is derived from the bucket name; set `access_log_bucket` to a shorter name"));
+                            d.hint = Some(format!("the default access-log bucket name {log_bucket:?} is derived from the bucket name; set `access_log_bucket` to {fix}"));
                         }
                     }
                 }
