@@ -691,7 +691,7 @@ fn apply_fleet(
         let applied = rt.block_on(run::apply_each(ready, &apply_opts, run.config.parallelism, destroy.is_some(), &progress));
         for (id, a) in applied {
             let had_changes = changed.iter().any(|(t, c)| t == &id && *c);
-            report::set_status(&mut rows, &id, report::applied_status(&a.report, had_changes));
+            report::set_status(&mut rows, &id, report::applied_status(&a.report, had_changes, destroy.is_some()));
         }
     }
     println!();

@@ -66,15 +66,15 @@ pub fn set_status(rows: &mut [Row], target: &TargetId, status: Result<String, St
     }
 }
 
-/// One target's apply in words: applied, interrupted, failed, or nothing to do.
-pub fn applied_status(report: &secmon_apply::Report, had_changes: bool) -> Result<String, String> {
+/// One target's apply (or destroy) in words: applied (destroyed), interrupted, failed, or nothing to do.
+pub fn applied_status(report: &secmon_apply::Report, had_changes: bool, destroying: bool) -> Result<String, String> {
     let failed = report.failed();
     if !had_changes {
         Ok("no changes".to_string())
     } else if !report.not_started().is_empty() {
         Err(format!("interrupted: {} done, {} not started", report.done(), report.not_started().len()))
     } else if failed.is_empty() {
-        Ok(format!("applied ({} done)", report.done()))
+        Ok(format!("{} ({} done)", if destroying { "destroyed" } else { "applied" }, report.done()))
     } else {
         let roots: Vec<String> = failed.iter().map(|(a, _)| a.to_string()).collect();
         Err(format!("{} step(s) failed ({})", failed.len(), roots.join(", ")))
