@@ -437,7 +437,16 @@ pub fn verify_cmd(common: &Common, spec: Spec, output: Format, opts: secmon_veri
     let outcome = verify_outcome(report.worst());
     match output {
         Format::Json => {
-            let v = serde_json::json!({"status": report.worst(), "exit_code": outcome.code(), "checks": report.checks});
+            let v = serde_json::json!({
+                "format_version": crate::output::JSON_FORMAT_VERSION,
+                "spec": run.spec.state.name,
+                // Known since the read (STS's answer is remembered: no call).
+                "account": rt.block_on(target.cloud.account_id()).ok(),
+                "region": target.cloud.region(),
+                "status": report.worst(),
+                "exit_code": outcome.code(),
+                "checks": report.checks,
+            });
             println!("{}", serde_json::to_string_pretty(&v).expect("json"));
         }
         Format::Text => print!("{}", crate::render::verify_text(&report, style)),
@@ -737,7 +746,13 @@ fn verify_fleet(
                     Err(e) => serde_json::json!({"account": t.account, "region": t.region, "home": t.home, "status": "unreachable", "error": e.to_string()}),
                 })
                 .collect();
-            let v = serde_json::json!({"status": worst, "exit_code": outcome.code(), "targets": targets});
+            let v = serde_json::json!({
+                "format_version": crate::output::JSON_FORMAT_VERSION,
+                "spec": run.spec.state.name,
+                "status": worst,
+                "exit_code": outcome.code(),
+                "targets": targets,
+            });
             println!("{}", serde_json::to_string_pretty(&v).expect("json"));
         }
         Format::Text => report::print_report_sections(&reports, &rows, style, |_, r| print!("{}", crate::render::verify_text(r, style))),

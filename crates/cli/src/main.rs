@@ -565,6 +565,7 @@ fn validate(file: &std::path::Path, strict: bool, output: Format, style: Style) 
         Format::Json => {
             let (errors, warnings): (Vec<_>, Vec<_>) = diags.iter().partition(|d| d.severity == Severity::Error);
             let out = serde_json::json!({
+                "format_version": output::JSON_FORMAT_VERSION,
                 "valid": valid,
                 "file": file.display().to_string(),
                 "errors": errors,

@@ -2,6 +2,10 @@
 
 use std::io::IsTerminal;
 
+/// The version of the JSON that `verify` and `validate` print (`format_version`): a field
+/// removed or changed in meaning bumps it; fields may be added (issue 26, finding 17).
+pub const JSON_FORMAT_VERSION: u32 = 1;
+
 /// `s` as one word of a POSIX shell command line, quoted when it must be: paths and names a
 /// message suggests to type again are never split or expanded by the shell.
 pub fn shell_word(s: &str) -> String {

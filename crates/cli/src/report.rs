@@ -162,6 +162,13 @@ pub fn print_backtest(spec_name: &str, report: &secmon_engine::backtest::Backtes
         secmon_sim::events::format_time(report.until),
         report.log_group
     );
+    // An empty log group proves nothing about the alarms (issue 26, finding 30).
+    if report.stored_bytes == 0 && report.monitors.iter().all(|m| m.returned == 0) {
+        println!(
+            "{} no event was returned and the log group reports nothing stored (the log group holds no events yet, or its count lags behind fresh ones): there was nothing to replay, so \"never fires\" below says nothing about the alarms.\n",
+            style.yellow("Note:")
+        );
+    }
     for m in &report.monitors {
         println!("{} event(s) returned by CloudWatch Logs for this monitor's pattern", m.returned);
         crate::offline::render_monitor(&m.report, style);

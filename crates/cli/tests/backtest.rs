@@ -14,6 +14,9 @@ fn record(name: &str, id: &str) -> String {
 fn backtest_replays_the_log_groups_history_through_each_alarm() {
     let Some(w) = World::new() else { return };
     w.apply();
+    // Issue 26, finding 30: before any event, "never fires" would prove nothing; it says so.
+    let empty = w.secmon(&["backtest", "-f", SEED, "--since", "2h"]);
+    assert!(text(&empty.stdout).contains("the log group holds no events yet"), "{}", text(&empty.stdout));
     let aws = w.aws();
     let group = "secmon-secretsmanager-loggroup";
     w.rt.block_on(aws.logs.create_log_stream().log_group_name(group).log_stream_name("123456789012_CloudTrail_us-east-1").send()).unwrap();

@@ -49,6 +49,7 @@ fn validate_speaks_json_for_machines() {
     let out = secmon(&["validate", "-f", "tests/invalid/050-alarm-period.yaml", "--output", "json"]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["format_version"], 1, "issue 26, finding 17");
     assert_eq!(v["valid"], false);
     assert_eq!(v["errors"][0]["field"], "monitors[0].alarm.period");
     assert_eq!(v["errors"][0]["line"], 18);

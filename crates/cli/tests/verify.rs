@@ -35,6 +35,8 @@ fn a_healthy_pipeline_verifies_clean_and_says_what_it_cannot_observe() {
     let (code, v) = verify(&w, &[]);
     assert_eq!(code, 0, "{v:#}");
     assert!(failed(&v).is_empty(), "{:?}", failed(&v));
+    // Issue 26, finding 17: what the report is about, and its format, as data.
+    assert_eq!((&v["format_version"], &v["spec"], &v["account"]), (&1.into(), &"secrets-monitoring".into(), &"123456789012".into()));
     for id in [
         "trail.exists",
         "trail.logging",
