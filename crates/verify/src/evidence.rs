@@ -36,7 +36,7 @@ pub fn canonical_get_secret_value(secret_id: &str, account_id: &str, region: &st
 }
 
 const AWS_ENGINE: &str = "AWS TestMetricFilter";
-const OFFLINE_ENGINE: &str = "secmon's offline engine (TestMetricFilter is not available on this endpoint)";
+const OFFLINE_ENGINE: &str = "secmon's offline engine; TestMetricFilter is not available on this endpoint";
 
 /// Which engine answers; decided by the first call.
 #[derive(Clone, Copy, PartialEq)]

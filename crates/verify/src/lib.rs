@@ -138,7 +138,8 @@ fn drift(live: &secmon_kinds::LiveState, desired: &secmon_kinds::Resource) -> Op
     Some(
         Check::warning(
             &format!("{}.matches_spec", desired.kind.as_str()),
-            desired.address(),
+            // The subject as every other check spells it: `kind name` (issue 26, finding 30).
+            format!("{} {}", desired.kind.as_str().replace('_', " "), desired.name),
             format!("differs from the spec in {}", differing.join(", ")),
         )
         .fix("`secmon plan` shows the difference; `secmon apply` restores the spec"),
@@ -267,6 +268,7 @@ mod tests {
         assert_eq!(drift.len(), 1, "{drift:#?}");
         assert_eq!(drift[0].status, Status::Warning);
         assert!(drift[0].evidence.contains("threshold"), "{:?}", drift[0]);
+        assert_eq!(drift[0].subject, "alarm Secret is accessed", "spelled as every other check's subject (issue 26, finding 30)");
     }
 
     #[tokio::test]
