@@ -382,10 +382,11 @@ impl CliError {
     /// user passed, quoted for the shell (issue 26, finding 19).
     fn message(&self, spec_file: Option<&Path>) -> String {
         match (self, spec_file) {
-            (CliError::Engine(secmon_engine::EngineError::Locked { spec, holder, id }), Some(file)) => format!(
-                "another apply of spec `{spec}` holds its lock ({holder}); nothing was changed. Wait for it to finish, or, if it crashed, break the lock with: secmon force-unlock -f {} {}",
-                output::shell_word(&file.display().to_string()),
-                output::shell_word(id)
+            // The engine's message, its `-f SPEC` placeholder made the file the user passed.
+            (CliError::Engine(e @ secmon_engine::EngineError::Locked { .. }), Some(file)) => e.to_string().replacen(
+                "force-unlock -f SPEC ",
+                &format!("force-unlock -f {} ", output::shell_word(&file.display().to_string())),
+                1,
             ),
             _ => self.to_string(),
         }

@@ -113,13 +113,7 @@ impl Plan {
     /// Whether this plan creates, in a container resource `name` refers to, a member that will
     /// wait for its recipient's confirmation (a first apply's e-mail subscription).
     pub fn asks_confirmation(&self, name: &str) -> bool {
-        let containers: Vec<String> = self
-            .steps
-            .iter()
-            .filter_map(|s| s.after.as_ref())
-            .filter(|r| r.name == name)
-            .flat_map(|r| r.kind.def().references(r))
-            .collect();
+        let containers = self.referred_by(name);
         self.steps.iter().filter(|s| s.action == Action::Create).filter_map(|s| s.after.as_ref()).any(|r| {
             let def = r.kind.def();
             def.resend_confirmation(r).is_some() && def.container(r).is_some_and(|c| containers.contains(&c))
@@ -129,12 +123,12 @@ impl Plan {
     /// Whether some resource named `name` refers to a container with a confirmed member ([`Plan::has_confirmed_member`]):
     /// an alarm that notifies a topic someone confirmed.
     pub fn notifies_someone(&self, name: &str) -> bool {
-        self.steps
-            .iter()
-            .filter_map(|s| s.after.as_ref())
-            .filter(|r| r.name == name)
-            .flat_map(|r| r.kind.def().references(r))
-            .any(|c| self.has_confirmed_member(&c))
+        self.referred_by(name).iter().any(|c| self.has_confirmed_member(c))
+    }
+
+    /// The addresses the resources named `name` refer to (an alarm's topics).
+    fn referred_by(&self, name: &str) -> Vec<String> {
+        self.steps.iter().filter_map(|s| s.after.as_ref()).filter(|r| r.name == name).flat_map(|r| r.kind.def().references(r)).collect()
     }
 }
 

@@ -228,11 +228,9 @@ impl Cloud for FakeCloud {
     /// The policy [`FakeCloud::put_key_policy`] gave the key the spec brings, if it brings one.
     fn brought_policies<'a>(&'a self, state: &'a DesiredState) -> BoxFuture<'a, Result<crate::BroughtPolicies, KindError>> {
         let mut out = crate::BroughtPolicies::new();
-        if let secmon_spec::KeyChoice::Existing(arn) = state.encryption.key_choice() {
-            if state.key_ref().is_some() {
-                let policy = self.inner.lock().unwrap().key_policies.get(&arn).cloned();
-                out.insert(arn, policy);
-            }
+        if let Some(arn) = state.brought_key() {
+            let policy = self.inner.lock().unwrap().key_policies.get(&arn).cloned();
+            out.insert(arn, policy);
         }
         Box::pin(async move { Ok(out) })
     }

@@ -318,17 +318,11 @@ impl ResourceKind for Def {
         })
     }
 
-    /// The spec's alias is always looked up, desired or not, so that a key the spec no longer
-    /// wants (`key: none`) is found and its deletion planned; keys known by ARN alone are read
-    /// by ARN.
-    /// A key the spec brings by ARN, used by what the spec encrypts (not in a secondary region,
-    /// whose home region checks it).
+    /// A key the spec brings by ARN (not in a secondary region, whose home region checks it).
     fn check_brought<'a>(&'a self, aws: &'a Aws, state: &'a DesiredState) -> Fut<'a, ()> {
         Box::pin(async move {
-            match state.encryption.key_choice() {
-                secmon_spec::KeyChoice::Existing(arn) if state.key_ref().is_some() && !state.secondary_region => {
-                    check_existing(aws, &arn).await
-                }
+            match state.brought_key() {
+                Some(arn) if !state.secondary_region => check_existing(aws, &arn).await,
                 _ => Ok(()),
             }
         })
@@ -336,10 +330,7 @@ impl ResourceKind for Def {
 
     fn read_brought_policies<'a>(&'a self, aws: &'a Aws, state: &'a DesiredState) -> Fut<'a, Vec<(String, Option<Value>)>> {
         Box::pin(async move {
-            let secmon_spec::KeyChoice::Existing(arn) = state.encryption.key_choice() else { return Ok(Vec::new()) };
-            if state.key_ref().is_none() {
-                return Ok(Vec::new());
-            }
+            let Some(arn) = state.brought_key() else { return Ok(Vec::new()) };
             // By key id: AWS takes an ARN too, the emulator does not (docs/emulator.md).
             let policy = match aws.kms.get_key_policy().key_id(key_id_of(&arn)).policy_name("default").send().await {
                 Ok(p) => p.policy().and_then(crate::policy::parse),
@@ -360,6 +351,9 @@ impl ResourceKind for Def {
         true
     }
 
+    /// The spec's alias is always looked up, desired or not, so that a key the spec no longer
+    /// wants (`key: none`) is found and its deletion planned; keys known by ARN alone are read
+    /// by ARN.
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
         Box::pin(async move {
             let alias = format!("alias/secmon/{}", ctx.spec);
@@ -403,10 +397,7 @@ impl ResourceKind for Def {
     /// it and judges each request of the link contract against it, by what the policy admits
     /// rather than by statement equality (issue 22, finding 8).
     fn verify_unowned(&self, ctx: &VerifyCtx) -> Vec<Check> {
-        let secmon_spec::KeyChoice::Existing(arn) = ctx.spec.encryption.key_choice() else { return Vec::new() };
-        if ctx.spec.key_ref().is_none() {
-            return Vec::new();
-        }
+        let Some(arn) = ctx.spec.brought_key() else { return Vec::new() };
         let subject = format!("KMS key {arn} (the spec's own)");
         let Some(read) = ctx.unowned_policies.get(&arn) else { return Vec::new() };
         let Some(live) = read else {

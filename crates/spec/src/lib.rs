@@ -158,6 +158,15 @@ impl DesiredState {
         (self.encryption.key_choice() == KeyChoice::Managed).then(|| format!("alias/secmon/{}", self.name))
     }
 
+    /// The key the spec brings by ARN (`encryption.key: arn:...`): not secmon's, so it is
+    /// checked and its policy judged, never written.
+    pub fn brought_key(&self) -> Option<String> {
+        match self.encryption.key_choice() {
+            KeyChoice::Existing(arn) => Some(arn),
+            _ => None,
+        }
+    }
+
     /// The key the parts of the pipeline use, as they name it (the managed key by its alias).
     pub fn key_ref(&self) -> Option<String> {
         match self.encryption.key_choice() {
