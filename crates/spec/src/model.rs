@@ -136,11 +136,11 @@ pub struct Encryption {
 
 impl Default for Encryption {
     fn default() -> Self {
-        Encryption { key: default_key(), trail: true, bucket: true, log_group: true, topics: true }
+        Encryption { key: default_key(), trail: yes(), bucket: yes(), log_group: yes(), topics: yes() }
     }
 }
 
-fn default_key() -> String {
+pub(crate) fn default_key() -> String {
     "managed".into()
 }
 
@@ -215,6 +215,12 @@ pub struct Generate {
     pub exclude_punctuation: bool,
 }
 
+impl Default for Generate {
+    fn default() -> Self {
+        Generate { length: default_generate_length(), exclude_punctuation: false }
+    }
+}
+
 /// Which of the three value sources a [`SecretValue`] uses; exactly one is set after validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ValueSource<'a> {
@@ -239,7 +245,7 @@ impl SecretValue {
         } else if let Some(f) = &self.from_file {
             ValueSource::FromFile(f)
         } else {
-            let g = self.generate.clone().unwrap_or(Generate { length: 32, exclude_punctuation: false });
+            let g = self.generate.clone().unwrap_or_default();
             ValueSource::Generate { length: g.length, exclude_punctuation: g.exclude_punctuation }
         }
     }
@@ -310,7 +316,7 @@ impl Bucket {
     }
 }
 
-fn default_true() -> bool {
+pub(crate) fn default_true() -> bool {
     true
 }
 
@@ -440,6 +446,19 @@ pub struct Metric {
     pub dimensions: BTreeMap<String, String>,
 }
 
+impl Metric {
+    /// What an absent `default` means. The one default that depends on another field, which
+    /// serde's per-field defaults cannot say: with dimensions there is none, as AWS refuses a
+    /// default value together with dimensions (PutMetricFilter's `MetricTransformation`).
+    pub fn default_when_absent(dimensions: &BTreeMap<String, String>) -> Option<f64> {
+        if dimensions.is_empty() {
+            default_metric_default()
+        } else {
+            None
+        }
+    }
+}
+
 /// A CloudWatch metric alarm. Defaults are the seeds' fixes, not the console's defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -479,7 +498,7 @@ impl Default for Alarm {
             name: None,
             statistic: default_statistic(),
             period: default_period(),
-            evaluation_periods: 1,
+            evaluation_periods: one(),
             datapoints_to_alarm: None,
             threshold: default_threshold(),
             comparison: Comparison::default(),
@@ -551,39 +570,39 @@ impl TreatMissingData {
     }
 }
 
-fn one() -> u32 {
+pub(crate) fn one() -> u32 {
     1
 }
-fn yes() -> bool {
+pub(crate) fn yes() -> bool {
     true
 }
-fn default_generate_length() -> u32 {
+pub(crate) fn default_generate_length() -> u32 {
     32
 }
-fn default_expiry() -> Option<u32> {
+pub(crate) fn default_expiry() -> Option<u32> {
     Some(365)
 }
-fn default_retention() -> Option<u32> {
+pub(crate) fn default_retention() -> Option<u32> {
     Some(90)
 }
 pub(crate) fn default_excludes() -> Vec<String> {
     vec!["kms.amazonaws.com".into(), "rdsdata.amazonaws.com".into()]
 }
-fn default_namespace() -> String {
+pub(crate) fn default_namespace() -> String {
     "SecurityMetrics".into()
 }
-fn default_metric_value() -> String {
+pub(crate) fn default_metric_value() -> String {
     "1".into()
 }
-fn default_metric_default() -> Option<f64> {
+pub(crate) fn default_metric_default() -> Option<f64> {
     Some(0.0)
 }
-fn default_statistic() -> String {
+pub(crate) fn default_statistic() -> String {
     "Sum".into()
 }
-fn default_period() -> u32 {
+pub(crate) fn default_period() -> u32 {
     60
 }
-fn default_threshold() -> f64 {
+pub(crate) fn default_threshold() -> f64 {
     1.0
 }

@@ -1,0 +1,163 @@
+//! YAML → [`DesiredState`], keeping every source position so that semantic errors point at the
+//! file, line and column. The walk is by hand (not serde) so that *all* problems are reported in
+//! one run, not only the first; but the schema is the model's (issue 23, item 4): the fields each
+//! mapping may hold come from its type ([`yaml::fields`]), and every default from the model's
+//! functions, which serde and `secmon schema` use too (tests/one_schema.rs holds them together).
+//!
+//! One module per section of the spec ([`secrets`], [`trail`], [`encryption`], [`topics`],
+//! [`monitors`], [`targets`], [`pack_entries`]) plus the rules across them ([`cross`]), over a
+//! small YAML core ([`yaml`]).
+
+use std::collections::BTreeMap;
+
+/// CloudWatch's fixed quota of actions per alarm state (AlarmActions).
+const MAX_ALARM_ACTIONS: usize = 5;
+/// CloudWatch Logs' fixed quota of metric filters per log group (filters of other tools count too;
+/// `secmon plan` checks those against the live log group).
+pub const MAX_FILTERS_PER_LOG_GROUP: usize = 100;
+
+use saphyr::{LoadableYamlNode, MarkedYamlOwned};
+
+use crate::diag::{Diagnostic, Pos, Severity, SpecError};
+use crate::model::*;
+use crate::packs::PackRef;
+use crate::rules;
+use crate::Spec;
+use yaml::{is_null, pos, Node};
+
+mod cross;
+mod encryption;
+mod monitors;
+mod pack_entries;
+mod secrets;
+mod targets;
+mod topics;
+mod trail;
+mod yaml;
+
+pub(crate) struct Loader<'f> {
+    file: &'f str,
+    diags: Vec<Diagnostic>,
+    locs: BTreeMap<String, Pos>,
+}
+
+impl<'f> Loader<'f> {
+    pub(crate) fn new(file: &'f str) -> Self {
+        Loader { file, diags: Vec::new(), locs: BTreeMap::new() }
+    }
+
+    pub(crate) fn load(self, text: &str) -> Result<Spec, SpecError> {
+        match self.load_partial(text) {
+            (Some(spec), diags) if !diags.iter().any(|d| d.severity == Severity::Error) => Ok(Spec { warnings: diags, ..spec }),
+            (_, diags) => Err(SpecError::Invalid(diags)),
+        }
+    }
+
+    /// Every diagnostic, and the spec as far as it could be read (what is invalid left out),
+    /// so that checks of later stages (pattern syntax, lint) run in the same pass.
+    pub(crate) fn load_partial(mut self, text: &str) -> (Option<Spec>, Vec<Diagnostic>) {
+        if let Err((at, message)) = crate::bounds::check(text) {
+            self.error(at, "", message, None);
+            return (None, self.diags);
+        }
+        let docs = match MarkedYamlOwned::load_from_str(text) {
+            Ok(d) => d,
+            Err(e) => {
+                let m = e.marker();
+                self.error(Pos { line: m.line(), column: m.col() + 1 }, "", format!("YAML syntax error: {}", e.info()), None);
+                return (None, self.diags);
+            }
+        };
+        let Some(root) = docs.first() else {
+            self.error(Pos { line: 1, column: 1 }, "", "the spec file is empty", Some("start with `version: 1`".into()));
+            return (None, self.diags);
+        };
+        if docs.len() > 1 {
+            self.error(pos(&docs[1]), "", "a spec file holds exactly one YAML document", None);
+        }
+        let state = self.desired_state(root);
+        self.diags.sort_by_key(|a| (a.line, a.column));
+        let spec = state.map(|state| Spec { state, file: self.file.to_string(), locations: self.locs, warnings: Vec::new() });
+        (spec, self.diags)
+    }
+
+    fn desired_state(&mut self, root: &Node) -> Option<DesiredState> {
+        let o = self.obj::<DesiredState>(root, "")?;
+        let version = self.require(&o, "version").and_then(|n| self.as_uint(n, "version"));
+        if let Some(v) = version {
+            if v != 1 {
+                self.error(
+                    pos(o.get("version").unwrap_or(root)),
+                    "version",
+                    format!("unsupported spec version {v}"),
+                    Some("this secmon reads `version: 1`".into()),
+                );
+            }
+        }
+        let name = self.req_string(&o, "name");
+        if let Some(n) = &name {
+            let at = self.locs["name"];
+            self.check(at, "name", rules::spec_name(n));
+        }
+        let region = self.opt_string(&o, "region");
+        if let Some(r) = &region {
+            let at = self.locs["region"];
+            self.check(at, "region", rules::region(r));
+        }
+        let sample_region = region.clone().unwrap_or_else(|| "us-east-1".into());
+
+        let mut secrets = Vec::new();
+        for (path, n) in self.list(&o, "secrets") {
+            if let Some(s) = self.secret(n, &path) {
+                secrets.push(s);
+            }
+        }
+        let trail = match o.get("trail").filter(|n| !is_null(n)) {
+            Some(n) => self.trail(n, "trail", &sample_region),
+            None => None,
+        };
+        let mut topics = Vec::new();
+        for (path, n) in self.list(&o, "topics") {
+            if let Some(t) = self.topic(n, &path, &sample_region) {
+                topics.push(t);
+            }
+        }
+        let mut monitors = Vec::new();
+        for (path, n) in self.list(&o, "monitors") {
+            if let Some(m) = self.monitor(n, &path) {
+                monitors.push(m);
+            }
+        }
+        let encryption = match o.get("encryption").filter(|n| !is_null(n)) {
+            Some(n) => self.encryption(n, "encryption", region.as_deref())?,
+            None => Encryption::default(),
+        };
+        let targets = match o.get("targets").filter(|n| !is_null(n)) {
+            Some(n) => self.targets(n, "targets"),
+            None => None,
+        };
+        let packs: Vec<(String, Pos, PackRef)> =
+            self.list(&o, "packs").into_iter().filter_map(|(path, n)| self.pack(n, &path).map(|p| (path, pos(n), p))).collect();
+        let mut state = DesiredState {
+            version: version?,
+            name: name?,
+            region,
+            secrets,
+            trail,
+            topics,
+            monitors,
+            packs: packs.iter().map(|(_, _, p)| crate::packs::PackEntry::Options(p.clone())).collect(),
+            encryption,
+            targets,
+            secondary_region: false,
+            organization_id: None,
+            recovering_since: None,
+            watched_from: None,
+        };
+        for (path, at, p) in &packs {
+            self.expand_pack(&mut state, path, *at, p);
+        }
+        self.cross_checks(&state, &o);
+        Some(state)
+    }
+}

@@ -1,0 +1,160 @@
+//! `monitors:`: each metric filter, its metric, and the alarm on it.
+
+use saphyr::{ScalarOwned, YamlDataOwned};
+
+use super::yaml::{is_null, pos, untag, Node};
+use super::Loader;
+use crate::diag::did_you_mean;
+use crate::model::*;
+use crate::rules;
+
+impl Loader<'_> {
+    pub(super) fn monitor(&mut self, n: &Node, path: &str) -> Option<Monitor> {
+        let o = self.obj::<Monitor>(n, path)?;
+        let name = self.req_string(&o, "name");
+        let description = self.description(&o, "alarm description", 1024);
+        let pattern = self.req_string(&o, "pattern");
+        if let Some(p) = &pattern {
+            let at = self.locs[&o.path("pattern")];
+            if p.chars().count() > 1024 {
+                self.error(at, &o.path("pattern"), "filter pattern must be at most 1024 characters", None);
+            }
+        }
+        let filter_name = self.opt_string(&o, "filter_name");
+        let fname = filter_name.clone().or_else(|| name.clone());
+        if let Some(f) = &fname {
+            let at = self.locs.get(&o.path("filter_name")).or(self.locs.get(&o.path("name"))).copied().unwrap_or(o.pos);
+            self.check(at, &o.path(if filter_name.is_some() { "filter_name" } else { "name" }), rules::filter_name(f));
+        }
+        let metric = self.require(&o, "metric").and_then(|m| {
+            let mp = o.path("metric");
+            let mo = self.obj::<Metric>(m, &mp)?;
+            let namespace = self.opt_string(&mo, "namespace").unwrap_or_else(default_namespace);
+            let at = self.locs.get(&mo.path("namespace")).copied().unwrap_or(mo.pos);
+            self.check(at, &mo.path("namespace"), rules::metric_namespace(&namespace));
+            let mname = self.req_string(&mo, "name");
+            if let Some(v) = &mname {
+                let at = self.locs[&mo.path("name")];
+                self.check(at, &mo.path("name"), rules::metric_name(v));
+            }
+            let value = match mo.get("value").filter(|n| !is_null(n)) {
+                None => default_metric_value(),
+                Some(v) => match &untag(v).data {
+                    YamlDataOwned::Value(ScalarOwned::Integer(i)) => i.to_string(),
+                    YamlDataOwned::Value(ScalarOwned::FloatingPoint(f)) => f.to_string(),
+                    _ => self.as_string(v, &mo.path("value"))?,
+                },
+            };
+            let at = self.locs.get(&mo.path("value")).copied().unwrap_or(mo.pos);
+            self.check(at, &mo.path("value"), rules::metric_value(&value));
+            let dimensions = self.string_map(&mo, "dimensions");
+            if dimensions.len() > 3 {
+                let at = self.locs[&mo.path("dimensions")];
+                self.error(
+                    at,
+                    &mo.path("dimensions"),
+                    format!("a metric filter can have at most 3 dimensions, not {}", dimensions.len()),
+                    None,
+                );
+            }
+            for (k, v) in &dimensions {
+                let field = format!("{}.{k}", mo.path("dimensions"));
+                let at = self.locs.get(&field).copied().unwrap_or(mo.pos);
+                if !(v.starts_with('$') && rules::metric_value(v).is_ok() && v.parse::<f64>().is_err()) {
+                    self.error(
+                        at,
+                        &field,
+                        format!("dimension {k:?} must name a field of the event, like $.userIdentity.arn, not {v:?}"),
+                        None,
+                    );
+                }
+                self.check(at, &field, rules::metric_name(k));
+            }
+            let default = match mo.get("default") {
+                // AWS refuses a default value together with dimensions.
+                None => Metric::default_when_absent(&dimensions),
+                Some(d) if is_null(d) => None,
+                Some(d) => {
+                    if !dimensions.is_empty() {
+                        self.error(
+                            pos(d),
+                            &mo.path("default"),
+                            "a metric filter with dimensions cannot have a default value",
+                            Some("set `default: null` or remove the dimensions".into()),
+                        );
+                    }
+                    self.as_number(d, &mo.path("default"))
+                }
+            };
+            Some(Metric { namespace, name: mname?, value, default, dimensions })
+        });
+        let alarm = match o.get("alarm").filter(|n| !is_null(n)) {
+            None => Some(Alarm::default()),
+            Some(a) => self.alarm(a, &o.path("alarm")),
+        };
+        let alarm_name = alarm.as_ref().and_then(|a| a.name.clone()).or_else(|| name.clone());
+        if let Some(an) = &alarm_name {
+            let at = self.locs.get(&o.path("alarm.name")).or(self.locs.get(&o.path("name"))).copied().unwrap_or(o.pos);
+            self.check(at, &o.path("name"), rules::alarm_name(an));
+        }
+        let notify = self.string_list(&o, "notify").into_iter().map(|(_, _, s)| s).collect();
+        Some(Monitor { name: name?, description, pattern: pattern?, filter_name, metric: metric?, alarm: alarm?, notify, rule: None })
+    }
+
+    pub(super) fn alarm(&mut self, n: &Node, path: &str) -> Option<Alarm> {
+        let o = self.obj::<Alarm>(n, path)?;
+        let d = Alarm::default();
+        let name = self.opt_string(&o, "name");
+        let statistic = self.opt_string(&o, "statistic").unwrap_or(d.statistic);
+        if let Some(at) = self.locs.get(&o.path("statistic")).copied() {
+            if let Err(m) = rules::statistic(&statistic) {
+                let hint = did_you_mean(&statistic, &rules::STATISTICS).map(|s| format!("did you mean `{s}`?"));
+                self.error(at, &o.path("statistic"), m, hint);
+            }
+        }
+        let period = self.opt_uint(&o, "period").unwrap_or(d.period);
+        if let Some(at) = self.locs.get(&o.path("period")).copied() {
+            self.check(at, &o.path("period"), rules::period(period));
+        }
+        let evaluation_periods = self.opt_uint(&o, "evaluation_periods").unwrap_or(d.evaluation_periods);
+        let at_eval = self.locs.get(&o.path("evaluation_periods")).copied().unwrap_or(o.pos);
+        if evaluation_periods == 0 {
+            self.error(at_eval, &o.path("evaluation_periods"), "evaluation_periods must be at least 1", None);
+        } else {
+            self.check(at_eval, &o.path("evaluation_periods"), rules::evaluation_window(period, evaluation_periods));
+        }
+        let datapoints_to_alarm = self.opt_uint(&o, "datapoints_to_alarm");
+        if let Some(m) = datapoints_to_alarm {
+            if m == 0 || m > evaluation_periods {
+                let at = self.locs[&o.path("datapoints_to_alarm")];
+                self.error(
+                    at,
+                    &o.path("datapoints_to_alarm"),
+                    format!("datapoints_to_alarm must be 1-{evaluation_periods} (evaluation_periods), got {m}"),
+                    None,
+                );
+            }
+        }
+        let threshold = match o.get("threshold").filter(|n| !is_null(n)) {
+            None => d.threshold,
+            Some(t) => self.as_number(t, &o.path("threshold")).unwrap_or(d.threshold),
+        };
+        if let Some(at) = self.locs.get(&o.path("threshold")).copied() {
+            self.check(at, &o.path("threshold"), rules::threshold(threshold));
+        }
+        let comparison = self.one_of(&o, "comparison", &Comparison::ALL, Comparison::parse);
+        let treat_missing_data = self.one_of(&o, "treat_missing_data", &TreatMissingData::ALL, TreatMissingData::parse);
+        let dimensions = self.string_map(&o, "dimensions");
+        Some(Alarm {
+            dimensions,
+            name,
+            statistic,
+            period,
+            evaluation_periods,
+            datapoints_to_alarm,
+            threshold,
+            comparison,
+            treat_missing_data,
+        })
+    }
+}

@@ -1,0 +1,29 @@
+//! `topics:`: SNS topics and their e-mail subscribers.
+
+use std::collections::BTreeSet;
+
+use super::yaml::Node;
+use super::Loader;
+use crate::model::Topic;
+use crate::rules;
+
+impl Loader<'_> {
+    pub(super) fn topic(&mut self, n: &Node, path: &str, region: &str) -> Option<Topic> {
+        let o = self.obj::<Topic>(n, path)?;
+        let name = self.req_string(&o, "name");
+        if let Some(v) = &name {
+            let at = self.locs[&o.path("name")];
+            self.check_name(at, &o.path("name"), v, region, rules::topic_name);
+        }
+        let mut email = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (p, at, e) in self.string_list(&o, "email") {
+            self.check(at, &p, rules::email(&e));
+            if !seen.insert(e.to_lowercase()) {
+                self.error(at, &p, format!("{e:?} is listed twice"), None);
+            }
+            email.push(e);
+        }
+        Some(Topic { name: name?, email })
+    }
+}
