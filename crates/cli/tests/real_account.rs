@@ -269,7 +269,7 @@ fn the_emulator_refuses_server_access_logging_into_a_bucket_that_does_not_admit_
     };
     assert_eq!(put_logging().as_deref(), Some("InvalidTargetBucketForLogging"), "no policy admits the logging service");
     let t = secmon_kinds::Target { account_id: ACCOUNT.into(), region: "us-east-1".into() };
-    let policy = secmon_kinds::access_log_bucket::access_log_policy(&t, target, source);
+    let policy = secmon_kinds::bucket::access_log_policy(&t, target, source);
     w.rt.block_on(aws.s3.put_bucket_policy().bucket(target).policy(policy.to_string()).send()).unwrap();
     assert_eq!(put_logging(), None, "the policy secmon writes admits it");
 }

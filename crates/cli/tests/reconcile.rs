@@ -974,7 +974,7 @@ fn an_existing_key_and_access_log_bucket_are_imported_then_converged() {
     assert_eq!(code, 1, "neither is the spec's yet: {out}");
     assert!(out.contains("key.secmon/secrets-monitoring") && out.contains("secmon import"), "{out}");
     let key_address = "key.secmon/secrets-monitoring";
-    let bucket_address = format!("access_log_bucket.{log_bucket}");
+    let bucket_address = format!("bucket.{log_bucket}");
     let out = w.secmon(&["import", "-f", SEED, key_address, &bucket_address, "--auto-approve"]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     let (code, out) = w.plan();

@@ -110,7 +110,7 @@ pub fn plan(spec: &str, desired: &[Resource], live: &LiveState, opts: PlanOption
     }
 
     link(&mut steps);
-    steps.sort_by_cached_key(|s| (graph::order_key(s.kind(), s.action == Action::Delete), natural(&s.address)));
+    steps.sort_by_cached_key(|s| (graph::order_key(s.kind(), s.action == Action::Delete), after_its_own_kind(s), natural(&s.address)));
     Ok(Plan {
         format_version: FORMAT_VERSION,
         spec: spec.to_string(),
@@ -123,12 +123,31 @@ pub fn plan(spec: &str, desired: &[Resource], live: &LiveState, opts: PlanOption
     })
 }
 
+/// How many resources of its own kind a step comes after, so that the plan reads in the order
+/// apply runs it: the trail bucket after the access-log bucket it logs to when both are
+/// created, the access-log bucket after the trail bucket when both are deleted.
+fn after_its_own_kind(s: &Step) -> usize {
+    let prefix = format!("{}.", s.kind().as_str());
+    let own = |a: &String| a.starts_with(&prefix);
+    match (&s.action, &s.after) {
+        (Action::Delete, _) | (_, None) => s.depends_on.iter().filter(|a| own(a)).count(),
+        (_, Some(after)) => graph::references(after).iter().filter(|a| own(a)).count(),
+    }
+}
+
 /// Fills `depends_on` from the kinds' graph: creates, updates and replacements wait for what
 /// they refer to; deletions wait for every step on the kinds that may refer to them; changes
 /// with the same serial key run one at a time.
 fn link(steps: &mut [Step]) {
     let changing: BTreeMap<String, (Action, Kind)> =
         steps.iter().filter(|s| s.action.is_change()).map(|s| (s.address.clone(), (s.action, s.kind()))).collect();
+    // Each change's resources, before and after: a deletion waits for the changes of those
+    // that name it (a kind may refer to its own resources: graph::referring_to).
+    let resources: Vec<(String, Vec<Resource>)> = steps
+        .iter()
+        .filter(|s| s.action.is_change())
+        .map(|s| (s.address.clone(), s.before.iter().chain(s.after.iter()).cloned().collect()))
+        .collect();
     let mut serial: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for s in steps.iter().filter(|s| s.action.is_change()) {
         let r = s.after.as_ref().or(s.before.as_ref()).expect("resource");
@@ -147,6 +166,11 @@ fn link(steps: &mut [Step]) {
                 let consumers = graph::consumers(kind);
                 for (addr, (_, k)) in &changing {
                     if *addr != s.address && consumers.contains(k) {
+                        deps.insert(addr.clone());
+                    }
+                }
+                for (addr, rs) in &resources {
+                    if *addr != s.address && rs.iter().any(|r| graph::referring_to(r, &s.address)) {
                         deps.insert(addr.clone());
                     }
                 }

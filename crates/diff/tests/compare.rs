@@ -96,6 +96,28 @@ fn owned_resources_removed_from_the_spec_are_deleted_after_their_consumers() {
     assert!(topic.depends_on.contains(&"alarm.Secret is accessed".to_string()));
 }
 
+/// Issue 23, item 3: the access-log bucket is a second `bucket` resource; the order between
+/// the two buckets is the resources' (the trail bucket logs to the other), not the kind's.
+#[test]
+fn the_trail_bucket_is_created_after_and_deleted_before_the_bucket_it_logs_to() {
+    let (d, _) = seed();
+    let (trail_bucket, log_bucket) =
+        ("bucket.secmon-secrets-manager-trail-123456789012", "bucket.secmon-secrets-manager-trail-123456789012-access-logs");
+    let p = plan("secrets-monitoring", &d, &LiveState::default(), PlanOptions::default()).unwrap();
+    let order = summary(&p);
+    let pos = |order: &[String], a: &str| order.iter().position(|s| s.ends_with(&format!(" {a}"))).unwrap();
+    assert!(pos(&order, log_bucket) < pos(&order, trail_bucket), "{order:?}");
+    let step = |p: &secmon_diff::Plan, a: &str| p.steps.iter().find(|s| s.address == a).unwrap().clone();
+    assert!(step(&p, trail_bucket).depends_on.contains(&log_bucket.to_string()));
+    assert!(step(&p, log_bucket).depends_on.is_empty(), "the access-log bucket waits for nothing");
+
+    let p = plan("secrets-monitoring", &d, &converged(&d), PlanOptions { destroy: true, delete_logs: true }).unwrap();
+    let order = summary(&p);
+    assert!(pos(&order, trail_bucket) < pos(&order, log_bucket), "{order:?}");
+    assert!(step(&p, log_bucket).depends_on.contains(&trail_bucket.to_string()), "logging stops before its target goes");
+    assert!(!step(&p, trail_bucket).depends_on.contains(&log_bucket.to_string()), "no cycle");
+}
+
 #[test]
 fn a_bucket_holding_logs_is_kept_unless_delete_logs() {
     let (d, _) = seed();

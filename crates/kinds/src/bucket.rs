@@ -1,8 +1,19 @@
-//! The trail's S3 bucket: policy, public access block, default encryption (SSE-KMS with the
-//! spec's key and an S3 Bucket Key, else SSE-S3), versioning, ACLs disabled, log expiry, and
-//! server access logging to the access-log bucket ([`crate::access_log_bucket`], which shares
-//! this module's read and write code). S3 has no batch read, so a bucket's settings are read
-//! concurrently, and only for the buckets the spec names.
+//! The spec's S3 buckets, two resources of one kind:
+//! - the trail's bucket: policy, public access block, default encryption (SSE-KMS with the
+//!   spec's key and an S3 Bucket Key, else SSE-S3), versioning, ACLs disabled, log expiry, and
+//!   server access logging to the access-log bucket;
+//! - the access-log bucket, which receives the trail bucket's server access logs (CIS 3.4 in
+//!   v3.0, Security Hub CloudTrail.7): who read or deleted which log file. Locked down the same
+//!   way, with two differences AWS imposes: its default encryption is SSE-S3 (S3 delivers server
+//!   access logs only to buckets whose default encryption is SSE-S3, never SSE-KMS), and it does
+//!   not log its own access (each delivery would be logged again, without end).
+//!
+//! The trail bucket refers to the access-log bucket ([`ResourceKind::references`]): it must
+//! exist, with its policy, before logging to it is turned on, and it is deleted after. The order
+//! is the resources', not the kind's ([`crate::graph`]).
+//!
+//! S3 has no batch read, so a bucket's settings are read concurrently, and only for the buckets
+//! the spec names.
 
 use secmon_aws::error_code;
 use secmon_aws::s3::types::{
@@ -107,10 +118,33 @@ pub fn bucket_policy(t: &Target, bucket: &str, trail: &str, organization: Option
     policy::normalize(&p)
 }
 
+/// The access-log bucket's policy: S3's logging service may write only the source bucket's
+/// logs, only under its prefix, only from this account's source bucket; no plain HTTP.
+pub fn access_log_policy(t: &Target, log_bucket: &str, source_bucket: &str) -> Value {
+    let b = format!("arn:aws:s3:::{log_bucket}");
+    policy::normalize(&json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "S3ServerAccessLogsOfTheTrailBucket",
+                "Effect": "Allow",
+                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": format!("{b}/{source_bucket}/*"),
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": format!("arn:aws:s3:::{source_bucket}")},
+                    "StringEquals": {"aws:SourceAccount": t.account_id}
+                }
+            },
+            deny_insecure_transport(&b)
+        ]
+    }))
+}
+
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`]).
 pub const FACTS: Facts = Facts {
     ownership: Ownership::OwnRead,
-    refers_to: &[Kind::AccessLogBucket, Kind::Key],
+    refers_to: &[Kind::Bucket, Kind::Key],
     step: 9,
     iam: crate::Iam {
         read: &[
@@ -160,17 +194,38 @@ impl ResourceKind for Def {
             noncurrent_expire_days: trail.bucket.expire_logs_after_days.filter(|_| trail.bucket.versioning).map(|d| d as i32),
             object_ownership: Some(if trail.bucket.disable_acls { "BucketOwnerEnforced" } else { "ObjectWriter" }.into()),
         };
-        vec![Resource::new(Kind::Bucket, &trail.bucket.name, Some(format!("arn:aws:s3:::{}", trail.bucket.name)), &attrs)]
+        let mut out = vec![Resource::new(Kind::Bucket, &trail.bucket.name, Some(format!("arn:aws:s3:::{}", trail.bucket.name)), &attrs)];
+        if let Some(name) = trail.bucket.access_log_bucket_name() {
+            let expiry = trail.bucket.expire_logs_after_days.map(|d| d as i32);
+            let attrs = Attrs {
+                policy: access_log_policy(t, &name, &trail.bucket.name),
+                block_public_access: true,
+                encryption: Some("AES256".into()),
+                kms_key: None,
+                access_log_bucket: None,
+                expire_logs_after_days: expiry,
+                versioning: trail.bucket.versioning,
+                noncurrent_expire_days: expiry.filter(|_| trail.bucket.versioning),
+                object_ownership: Some("BucketOwnerEnforced".into()),
+            };
+            out.push(Resource::new(Kind::Bucket, &name, Some(format!("arn:aws:s3:::{name}")), &attrs));
+        }
+        out
     }
 
     fn name_from_arn(&self, arn: &str) -> Option<String> {
         arn.strip_prefix("arn:aws:s3:::").filter(|n| !n.contains('/')).map(str::to_string)
     }
 
-    /// CloudTrail checks the bucket's ACL and writes each log file with the
-    /// `bucket-owner-full-control` ACL, from this trail only, over TLS.
+    /// The trail bucket: CloudTrail checks the bucket's ACL and writes each log file with the
+    /// `bucket-owner-full-control` ACL, from this trail only, over TLS. The access-log bucket:
+    /// S3's logging service writes the trail bucket's access logs, from that bucket of this
+    /// account only, over TLS.
     fn links(&self, state: &DesiredState, t: &Target, r: &Resource) -> Vec<Link> {
         let Some(trail) = &state.trail else { return Vec::new() };
+        if r.name != trail.bucket.name {
+            return access_log_links(state, t, r);
+        }
         const SOURCE: &str = "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html";
         let trail_arn = t.trail_arn(&trail.name);
         let service = "cloudtrail.amazonaws.com";
@@ -213,7 +268,8 @@ impl ResourceKind for Def {
 
     fn references(&self, r: &Resource) -> Vec<String> {
         let a: Attrs = r.attrs();
-        a.access_log_bucket.map(|b| format!("access_log_bucket.{b}")).into_iter().chain(crate::key::reference(&a.kms_key)).collect()
+        let log_bucket = a.access_log_bucket.map(|b| Resource::address_of(Kind::Bucket, &b));
+        log_bucket.into_iter().chain(crate::key::reference(&a.kms_key)).collect()
     }
 
     fn keep_instead_of_delete(&self, live: &LiveResource, delete_logs: bool) -> Option<String> {
@@ -227,7 +283,10 @@ impl ResourceKind for Def {
     }
 
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
-        Box::pin(read_each(ctx.desired_of(Kind::Bucket), |d| read_bucket(aws, ctx, d, true)))
+        // The access-log bucket does not log itself: its logging is not read. A bucket known
+        // only from the tagging index (no attributes) may be either.
+        let logs = |d: &Resource| d.attrs.is_empty() || d.attrs::<Attrs>().access_log_bucket.is_some();
+        Box::pin(read_each(ctx.desired_of(Kind::Bucket), move |d| read_bucket(aws, ctx, d, logs(d))))
     }
 
     /// Right after CreateBucket, S3 may answer the next calls with `NoSuchBucket` (its index
@@ -255,7 +314,29 @@ impl ResourceKind for Def {
     }
 }
 
-/// CreateBucket, tagged at once, then every setting: shared with the access-log bucket.
+/// The access-log bucket's links ([`ResourceKind::links`]).
+fn access_log_links(state: &DesiredState, t: &Target, r: &Resource) -> Vec<Link> {
+    let Some(trail) = &state.trail else { return Vec::new() };
+    const SOURCE: &str =
+        "https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html#grant-log-delivery-permissions-general";
+    let source = &trail.bucket.name;
+    let object = format!("arn:aws:s3:::{}/{source}/2026-01-01-00-00-00-0123456789ABCDEF", r.name);
+    let put = Link::request(
+        "S3 server access logging → access-log bucket: PutObject",
+        SOURCE,
+        "logging.s3.amazonaws.com",
+        "s3:PutObject",
+        &object,
+        t,
+    )
+    .with("aws:SourceArn", &format!("arn:aws:s3:::{source}"))
+    .with("aws:SourceAccount", &t.account_id)
+    .with("aws:SecureTransport", "true")
+    .judged_by_resource(r, "policy");
+    vec![put.from_another_account(), put.over_plain_http(), put]
+}
+
+/// CreateBucket, tagged at once, then every setting.
 pub(crate) async fn create_bucket(aws: &Aws, ctx: &ExecCtx, r: &Resource) -> Result<(), KindError> {
     let s3 = &aws.s3;
     let mut req = s3.create_bucket().bucket(&r.name);
@@ -584,5 +665,33 @@ mod tests {
         assert!(Def.eventually_consistent("NoSuchBucket"));
         assert!(Def.eventually_consistent("OperationAborted"));
         assert!(!Def.eventually_consistent("AccessDenied"));
+    }
+
+    #[test]
+    fn only_s3_logging_of_the_trail_bucket_from_this_account_may_write() {
+        let t = Target { account_id: "123456789012".into(), region: "us-east-1".into() };
+        let p = access_log_policy(&t, "logs", "trail-bucket");
+        let s = &p["Statement"].as_array().unwrap().iter().find(|s| s["Effect"] == "Allow").unwrap();
+        assert_eq!(s["Principal"], json!({"Service": "logging.s3.amazonaws.com"}));
+        assert_eq!(s["Action"], "s3:PutObject");
+        assert_eq!(s["Resource"], "arn:aws:s3:::logs/trail-bucket/*", "only under the source bucket's prefix");
+        assert_eq!(s["Condition"]["ArnLike"]["aws:SourceArn"], "arn:aws:s3:::trail-bucket");
+        assert_eq!(s["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012");
+        assert!(p.to_string().contains("aws:SecureTransport"));
+    }
+
+    #[test]
+    fn the_access_log_bucket_keeps_sse_s3_and_does_not_log_itself() {
+        let spec = secmon_spec::Spec::parse(include_str!("../../../specs/seed.yaml"), "seed.yaml").unwrap();
+        let t = Target { account_id: "123456789012".into(), region: "us-east-1".into() };
+        let state = spec.state.resolve("123456789012", "us-east-1").unwrap();
+        let r = Def.desired(&state, &t).remove(1);
+        let a: Attrs = r.attrs();
+        assert_eq!(r.name, "secmon-secrets-manager-trail-123456789012-access-logs");
+        assert_eq!(a.encryption.as_deref(), Some("AES256"));
+        assert_eq!((a.kms_key, a.access_log_bucket), (None, None));
+        let trail_bucket: Attrs = Def.desired(&state, &t).remove(0).attrs();
+        assert_eq!(trail_bucket.access_log_bucket.as_deref(), Some(r.name.as_str()));
+        assert_eq!(trail_bucket.encryption.as_deref(), Some("aws:kms"));
     }
 }

@@ -2,21 +2,33 @@
 //! (`Facts::refers_to`, [`crate::Facts`]) and, per resource, the addresses
 //! it refers to ([`ResourceKind::references`](crate::ResourceKind::references)). From these alone:
 //! - create and update order: a resource waits for what it refers to ([`references`]);
-//! - delete order: a deletion waits for every change on the kinds that may refer to it
+//! - delete order: a deletion waits for every change on the other kinds that may refer to it
 //!   ([`consumers`]), because a deleted resource may be known only by its ARN, without the
 //!   attributes that would name its references;
 //! - the plan's order of kinds: [`depth`] (creates shallow first, deletes deep first).
+//!
+//! A kind may refer to itself (the trail bucket logs to the access-log bucket, both `bucket`s):
+//! that edge orders resources, not kinds. A resource waits for the ones it names, and a deletion
+//! waits for the changes of the resources that name it ([`referring_to`]).
 
 use crate::{Kind, Resource};
 
-/// Kinds whose resources may refer to a resource of `kind`.
+/// Other kinds whose resources may refer to a resource of `kind` (a kind's references to its
+/// own resources are ordered by [`referring_to`]).
 pub fn consumers(kind: Kind) -> Vec<Kind> {
-    Kind::ALL.iter().copied().filter(|k| k.facts().refers_to.contains(&kind)).collect()
+    Kind::ALL.iter().copied().filter(|k| *k != kind && k.facts().refers_to.contains(&kind)).collect()
 }
 
-/// Length of the longest chain of references starting at `kind` (0: refers to nothing).
+/// Length of the longest chain of references to other kinds starting at `kind` (0: refers to
+/// nothing).
 pub fn depth(kind: Kind) -> usize {
-    kind.facts().refers_to.iter().map(|k| depth(*k) + 1).max().unwrap_or(0)
+    kind.facts().refers_to.iter().filter(|k| **k != kind).map(|k| depth(*k) + 1).max().unwrap_or(0)
+}
+
+/// Whether `r` (as it is, or as it will be) names the resource at `address`: a deletion of that
+/// resource waits for `r`'s change.
+pub fn referring_to(r: &Resource, address: &str) -> bool {
+    references(r).iter().any(|a| a == address)
 }
 
 /// Addresses `r` refers to: it can only be created once they exist.
@@ -45,7 +57,7 @@ mod tests {
         // depth() terminates only on an acyclic graph; a cycle would overflow the stack here.
         for k in Kind::ALL {
             let _ = depth(*k);
-            for r in k.facts().refers_to {
+            for r in k.facts().refers_to.iter().filter(|r| *r != k) {
                 assert!(depth(*r) < depth(*k), "{k:?} -> {r:?}");
             }
         }

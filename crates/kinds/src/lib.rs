@@ -33,7 +33,6 @@ pub mod policy;
 mod read;
 mod sdk;
 
-pub mod access_log_bucket;
 pub mod alarm;
 pub mod bucket;
 pub mod key;
@@ -479,7 +478,6 @@ macro_rules! registry {
 registry! {
     Secret => secret,
     Key => key,
-    AccessLogBucket => access_log_bucket,
     Bucket => bucket,
     LogGroup => log_group,
     Role => role,

@@ -120,7 +120,13 @@ impl Resource {
 
     /// `kind.name`: how plans, targets and errors name it.
     pub fn address(&self) -> String {
-        format!("{}.{}", self.kind.as_str(), self.name)
+        Self::address_of(self.kind, &self.name)
+    }
+
+    /// The address of the resource of `kind` named `name`: how a resource names another it
+    /// refers to ([`crate::ResourceKind::references`]).
+    pub fn address_of(kind: Kind, name: &str) -> String {
+        format!("{}.{name}", kind.as_str())
     }
 
     /// The typed attributes. Missing keys take the struct's defaults (one default per
