@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secmon_kinds::lock_store::not_found;
-use secmon_kinds::LockStore;
+use secmon_kinds::{LockStore, NewLockGroup};
 
 use crate::EngineError;
 
@@ -302,7 +302,10 @@ async fn renew(store: Arc<dyn LockStore>, group: String, stream: String, id: Str
 async fn ensure_group(store: &dyn LockStore, spec: &str, group: &str) -> Result<(), EngineError> {
     let key = spec_key_arn(store, spec).await;
     // Not the ownership tag: the lock is no resource of the pipeline, and a plan must not see it.
-    if store.create_lock_group(group, (LOCK_TAG, spec), RETENTION_DAYS, key.as_deref()).await? {
+    if store
+        .create_lock_group(NewLockGroup { name: group, tag: (LOCK_TAG, spec), retention_days: RETENTION_DAYS, key: key.as_deref() })
+        .await?
+    {
         return Ok(());
     }
     encrypt_group(store, group, key).await
@@ -402,7 +405,10 @@ mod tests {
     /// A holder that took generation `n` at `since_ms` and was last heard at `last_ms`.
     async fn held_by_someone(cloud: &FakeCloud, generation: u64, since_ms: i64, last_ms: i64) {
         let group = lock_group(SPEC);
-        cloud.create_lock_group(&group, (LOCK_TAG, SPEC), RETENTION_DAYS, None).await.unwrap();
+        cloud
+            .create_lock_group(NewLockGroup { name: &group, tag: (LOCK_TAG, SPEC), retention_days: RETENTION_DAYS, key: None })
+            .await
+            .unwrap();
         cloud.create_stream(&group, &stream_name(generation)).await.unwrap();
         LockStore::put_event(cloud, &group, &stream_name(generation), since_ms, "id=dead0001 who=ci@runner:pid1").await.unwrap();
         LockStore::put_event(cloud, &group, &stream_name(generation), last_ms, "renew id=dead0001").await.unwrap();

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use futures::future::BoxFuture;
 
 use crate::exercise::Exercise;
-use crate::lock_store::{LockStore, StreamInfo};
+use crate::lock_store::{LockStore, NewLockGroup, StreamInfo};
 use crate::{AwsError, Change, Cloud, ExecCtx, Fut, KindError, LiveResource, LiveState, Op, Resource, Target};
 use secmon_spec::DesiredState;
 
@@ -350,13 +350,8 @@ impl FakeCloud {
 /// The lock's storage as CloudWatch Logs behaves for it: stream creation fails when the stream
 /// exists, events go to existing streams only, deletes of what is gone succeed.
 impl LockStore for FakeCloud {
-    fn create_lock_group<'a>(
-        &'a self,
-        group: &'a str,
-        (tag, value): (&'a str, &'a str),
-        retention_days: i32,
-        key: Option<&'a str>,
-    ) -> Fut<'a, bool> {
+    fn create_lock_group<'a>(&'a self, new: NewLockGroup<'a>) -> Fut<'a, bool> {
+        let NewLockGroup { name: group, tag: (tag, value), retention_days, key } = new;
         Box::pin(async move {
             let mut acct = self.inner.lock().unwrap();
             self.scripted(&mut acct, "lock", "create_lock_group", group)?;

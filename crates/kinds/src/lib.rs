@@ -52,7 +52,7 @@ pub use cloud::{BroughtPolicies, CallCounts, Change, Cloud, ExecCtx, Op, SdkClou
 pub use connect::{Connector, Role, SdkConnector};
 pub use exercise::Exercise;
 pub use fake::{FakeCloud, FakeConnector, Pipeline};
-pub use lock_store::{LockStore, StreamInfo};
+pub use lock_store::{LockStore, NewLockGroup, StreamInfo};
 pub use model::{normalize_arn, LiveResource, LiveState, Resource, Target, APPLIED_TAG, OWNER_TAG, ROLE_PATH, VALUE_VERSION_TAG};
 pub use secmon_aws::{Aws, AwsError};
 use secmon_spec::DesiredState;

@@ -15,14 +15,25 @@ pub struct StreamInfo {
     pub created_ms: i64,
 }
 
+/// A lock group to create: its name, its tag, how long it keeps events, and the key that
+/// encrypts it when given (unencrypted when the key's policy does not admit it yet).
+#[derive(Debug, Clone, Copy)]
+pub struct NewLockGroup<'a> {
+    /// The log group's name ([`lock_group`]).
+    pub name: &'a str,
+    /// Its one tag, (key, value).
+    pub tag: (&'a str, &'a str),
+    /// Days it keeps events.
+    pub retention_days: i32,
+    /// The KMS key ARN that encrypts it, when there is one.
+    pub key: Option<&'a str>,
+}
+
 /// The storage of the apply lock. Every "not found" answer carries AWS's code
 /// `ResourceNotFoundException`, so that the lock can tell "gone" from "failed".
 pub trait LockStore: Send + Sync {
-    /// Creates `group` tagged `tag = value`, keeping events `retention_days`, encrypted with
-    /// `key` when given (unencrypted when the key's policy does not admit it yet). Ok(false)
-    /// when the group existed already (left as it is).
-    fn create_lock_group<'a>(&'a self, group: &'a str, tag: (&'a str, &'a str), retention_days: i32, key: Option<&'a str>)
-        -> Fut<'a, bool>;
+    /// Creates the group ([`NewLockGroup`]). Ok(false) when it existed already (left as it is).
+    fn create_lock_group<'a>(&'a self, group: NewLockGroup<'a>) -> Fut<'a, bool>;
 
     /// Associates `key` with `group` when the group has no key yet. Best effort: a refusal is
     /// logged, not returned (the lock works unencrypted).
@@ -63,19 +74,14 @@ pub fn not_found(e: &KindError) -> bool {
 }
 
 mod sdk {
-    use super::{LockStore, StreamInfo};
+    use super::{LockStore, NewLockGroup, StreamInfo};
     use crate::sdk::fail;
     use crate::{Fut, SdkCloud};
     use secmon_aws::{error_code, AwsError};
 
     impl LockStore for SdkCloud {
-        fn create_lock_group<'a>(
-            &'a self,
-            group: &'a str,
-            (tag, value): (&'a str, &'a str),
-            retention_days: i32,
-            key: Option<&'a str>,
-        ) -> Fut<'a, bool> {
+        fn create_lock_group<'a>(&'a self, new: NewLockGroup<'a>) -> Fut<'a, bool> {
+            let NewLockGroup { name: group, tag: (tag, value), retention_days, key } = new;
             Box::pin(async move {
                 let logs = &self.aws.locks;
                 let create = || logs.create_log_group().log_group_name(group).tags(tag, value);
