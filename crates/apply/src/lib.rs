@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secmon_diff::{Action, Plan, Resource, Step};
-use secmon_kinds::{Change, Cloud, ExecCtx, KindError, Op, Patience};
+use secmon_kinds::{Address, Change, Cloud, ExecCtx, KindError, Op, Patience};
 
 /// Errors of one step, naming the resource and, where it helps, the fix.
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +40,7 @@ pub enum ApplyError {
     #[error("{address}: {source}")]
     Step {
         /// The resource's address.
-        address: String,
+        address: Address,
         /// What the kind's call said, with its hint.
         #[source]
         source: KindError,
@@ -49,7 +49,7 @@ pub enum ApplyError {
     #[error("{address}: injected failure (--fail-after-steps)")]
     Injected {
         /// The step that was made to fail.
-        address: String,
+        address: Address,
     },
 }
 
@@ -96,13 +96,13 @@ impl Default for ApplyOptions {
 #[allow(missing_docs)] // The fields say what they are: the step's address, action, error, cause.
 pub enum Event {
     /// A step started.
-    Started { address: String, action: Action },
+    Started { address: Address, action: Action },
     /// A step completed, after `seconds`.
-    Done { address: String, action: Action, seconds: f64 },
+    Done { address: Address, action: Action, seconds: f64 },
     /// A step failed for good.
-    Failed { address: String, error: String },
+    Failed { address: Address, error: String },
     /// A step did not run, `because` a step it depends on failed (or the apply was interrupted).
-    Skipped { address: String, because: String },
+    Skipped { address: Address, because: String },
 }
 
 /// How one changing step ended.
@@ -126,12 +126,12 @@ pub const INTERRUPTED: &str = "the apply was interrupted";
 #[derive(Debug, Default)]
 pub struct Report {
     /// Each changing step's outcome, by address.
-    pub outcomes: BTreeMap<String, Outcome>,
+    pub outcomes: BTreeMap<Address, Outcome>,
 }
 
 impl Report {
     /// The failed steps, with their errors.
-    pub fn failed(&self) -> Vec<(&String, &String)> {
+    pub fn failed(&self) -> Vec<(&Address, &String)> {
         self.outcomes.iter().filter_map(|(a, o)| if let Outcome::Failed(e) = o { Some((a, e)) } else { None }).collect()
     }
     /// Whether every changing step was done.
@@ -143,7 +143,7 @@ impl Report {
         self.outcomes.values().filter(|o| **o == Outcome::Done).count()
     }
     /// The steps the interrupt kept from starting.
-    pub fn not_started(&self) -> Vec<&String> {
+    pub fn not_started(&self) -> Vec<&Address> {
         self.outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Skipped { because } if because == INTERRUPTED)).map(|(a, _)| a).collect()
     }
 }
@@ -299,7 +299,7 @@ async fn run_group(
     opts: &ApplyOptions,
     pacer: &Pacer,
     group: &[Step],
-) -> Vec<(String, Result<(), ApplyError>)> {
+) -> Vec<(Address, Result<(), ApplyError>)> {
     if let [step] = group {
         return vec![(step.address.clone(), run_step(cloud, ctx, opts, pacer, step).await)];
     }
@@ -334,9 +334,9 @@ pub async fn apply(cloud: Arc<dyn Cloud>, plan: &Plan, opts: ApplyOptions, progr
     });
     let opts = Arc::new(opts);
     let pacer = Arc::new(Pacer::default());
-    let steps: BTreeMap<String, Step> = plan.changes().map(|s| (s.address.clone(), s.clone())).collect();
+    let steps: BTreeMap<Address, Step> = plan.changes().map(|s| (s.address.clone(), s.clone())).collect();
     let mut report = Report::default();
-    let mut waiting: BTreeSet<String> = steps.keys().cloned().collect();
+    let mut waiting: BTreeSet<Address> = steps.keys().cloned().collect();
     let completed = Arc::new(AtomicUsize::new(0));
     let mut running = tokio::task::JoinSet::new();
     loop {
@@ -353,7 +353,7 @@ pub async fn apply(cloud: Arc<dyn Cloud>, plan: &Plan, opts: ApplyOptions, progr
                 {
                     let root = match &report.outcomes[bad] {
                         Outcome::Skipped { because } => because.clone(),
-                        _ => bad.clone(),
+                        _ => bad.to_string(),
                     };
                     progress(&Event::Skipped { address: addr.clone(), because: root.clone() });
                     report.outcomes.insert(addr.clone(), Outcome::Skipped { because: root });
@@ -369,7 +369,7 @@ pub async fn apply(cloud: Arc<dyn Cloud>, plan: &Plan, opts: ApplyOptions, progr
                 report.outcomes.insert(addr, Outcome::Skipped { because: INTERRUPTED.into() });
             }
         }
-        let ready: Vec<String> = waiting
+        let ready: Vec<Address> = waiting
             .iter()
             .filter(|a| steps[*a].depends_on.iter().all(|d| !steps.contains_key(d) || report.outcomes.get(d) == Some(&Outcome::Done)))
             .cloned()
@@ -551,7 +551,7 @@ mod tests {
         let desired = seed();
         for target in &desired {
             let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
-            cloud.fail(&target.address(), "", Timing::LostReply, 1);
+            cloud.fail(target.address().as_str(), "", Timing::LostReply, 1);
             let p = plan_against(&cloud, &desired, PlanOptions::default()).await;
             let (report, _) = run(cloud.clone(), &p, fast()).await;
             assert!(report.ok(), "{}: {:?}", target.address(), report.outcomes);
@@ -614,7 +614,7 @@ mod tests {
         let alarm = |name: &str| Resource::bare(secmon_kinds::Kind::Alarm, name, None);
         cloud.insert(secmon_kinds::LiveResource::new(alarm("A"), true));
         let step = |name: &str| Step {
-            address: format!("alarm.{name}"),
+            address: Address::new(secmon_kinds::Kind::Alarm, name),
             action: Action::Delete,
             before: Some(alarm(name)),
             after: None,
@@ -634,7 +634,7 @@ mod tests {
         let cloud = Arc::new(FakeCloud::new(ACCOUNT, "us-east-1"));
         let stale = Resource::bare(secmon_kinds::Kind::Topic, "Gone", Some(format!("arn:aws:sns:us-east-1:{ACCOUNT}:Gone")));
         let gone = Step {
-            address: "topic.Gone".into(),
+            address: "topic.Gone".parse().unwrap(),
             action: Action::Delete,
             before: Some(stale),
             after: None,
@@ -654,7 +654,7 @@ mod tests {
         let desired = seed();
         let p = plan_against(&cloud, &desired, PlanOptions::default()).await;
         let (report, events) = run(cloud.clone(), &p, fast()).await;
-        let failed: Vec<&String> = report.failed().into_iter().map(|(a, _)| a).collect();
+        let failed: Vec<&Address> = report.failed().into_iter().map(|(a, _)| a).collect();
         assert_eq!(failed, ["topic.SecurityAlarms"]);
         for dependent in ["alarm.Secret is accessed", "subscription.SecurityAlarms/security@example.com"] {
             assert_eq!(report.outcomes[dependent], Outcome::Skipped { because: "topic.SecurityAlarms".into() });

@@ -113,7 +113,7 @@ fn resource_table(plan: &Plan, out: &mut String) {
     out.push_str("| | resource | action | why |\n|---|---|---|---|\n");
     for s in plan.changes() {
         let why = if s.action == Action::Create { String::new() } else { inert(&s.reason) };
-        out.push_str(&format!("| `{}` | {} | {} | {} |\n", symbol(s.action), code_cell(&s.address), action_word(s.action), why));
+        out.push_str(&format!("| `{}` | {} | {} | {} |\n", symbol(s.action), code_cell(s.address.as_str()), action_word(s.action), why));
     }
     out.push('\n');
 }
@@ -131,7 +131,7 @@ fn resource_details(plan: &Plan, out: &mut String, limit: usize) -> usize {
         let section = format!(
             "<details><summary><code>{} {}</code> ({})</summary>\n\n{fence}diff\n{body}{fence}\n\n</details>\n\n",
             symbol(s.action),
-            html(&s.address),
+            html(s.address.as_str()),
             action_word(s.action),
         );
         if out.len() + section.len() > limit {
@@ -264,7 +264,7 @@ mod tests {
         for i in 0..60 {
             for s in &steps {
                 let mut s = s.clone();
-                s.address = format!("{}-{i}", s.address);
+                s.address = secmon_kinds::Address::new(s.address.kind(), &format!("{}-{i}", s.address.name()));
                 p.steps.push(s);
             }
         }
@@ -320,7 +320,7 @@ mod tests {
 
     fn renamed(s: &secmon_diff::Step, i: usize) -> secmon_diff::Step {
         let mut s = s.clone();
-        s.address = format!("{}-{i}", s.address);
+        s.address = secmon_kinds::Address::new(s.address.kind(), &format!("{}-{i}", s.address.name()));
         s
     }
 
@@ -375,7 +375,7 @@ mod tests {
         let mut p = golden_plan("drifted");
         let hostile = "x | y</details><script>alert(1)</script>```\n| injected | row |";
         let i = p.steps.iter().position(|s| s.action != Action::NoOp && s.action != Action::Create).unwrap();
-        p.steps[i].address = format!("alarm.{hostile}");
+        p.steps[i].address = secmon_kinds::Address::new(secmon_kinds::Kind::Alarm, hostile);
         p.steps[i].reason = hostile.to_string();
         p.notes.push(hostile.to_string());
         let md = plan_markdown(&p);

@@ -60,7 +60,7 @@ fn whole(key: &str, v: &Value, indent: &str) -> String {
 /// One step as the human plan shows it.
 pub fn step_text(step: &Step, style: Style, out: &mut String) {
     let r = step.after.as_ref().or(step.before.as_ref()).expect("resource");
-    out.push_str(&format!("  {} {} {}", style.dim("#"), style.bold(&step.address), verb(step.action)));
+    out.push_str(&format!("  {} {} {}", style.dim("#"), style.bold(step.address.as_str()), verb(step.action)));
     if matches!(step.action, Action::Update | Action::Delete | Action::Replace) && !step.reason.is_empty() {
         out.push_str(&format!(" ({})", step.reason));
     }

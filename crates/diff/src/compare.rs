@@ -8,6 +8,7 @@ use secmon_kinds::graph;
 
 use crate::plan::{Action, Plan, Step, FORMAT_VERSION};
 use crate::{DiffError, Kind, LiveResource, LiveState, Resource};
+use secmon_kinds::Address;
 
 /// Options that change what a plan deletes.
 #[derive(Debug, Clone, Copy, Default)]
@@ -25,7 +26,7 @@ pub fn plan(spec: &str, desired: &[Resource], live: &LiveState, opts: PlanOption
     let mut notes = Vec::new();
     let mut pending = Vec::new();
     let mut conflicts = Vec::new();
-    let desired_addrs: BTreeSet<String> = desired.iter().map(Resource::address).collect();
+    let desired_addrs: BTreeSet<Address> = desired.iter().map(Resource::address).collect();
 
     if !opts.destroy {
         for d in desired {
@@ -84,7 +85,7 @@ pub fn plan(spec: &str, desired: &[Resource], live: &LiveState, opts: PlanOption
             .into_iter()
             .map(|(a, o)| match o {
                 Some(o) => format!("{a} (owned by spec `{o}`)"),
-                None => a,
+                None => a.to_string(),
             })
             .collect();
         return Err(DiffError::NotOwned { spec: spec.to_string(), addresses, owners });
@@ -110,7 +111,9 @@ pub fn plan(spec: &str, desired: &[Resource], live: &LiveState, opts: PlanOption
     }
 
     link(&mut steps);
-    steps.sort_by_cached_key(|s| (graph::order_key(s.kind(), s.action == Action::Delete), after_its_own_kind(s), natural(&s.address)));
+    steps.sort_by_cached_key(|s| {
+        (graph::order_key(s.kind(), s.action == Action::Delete), after_its_own_kind(s), natural(s.address.as_str()))
+    });
     Ok(Plan {
         format_version: FORMAT_VERSION,
         spec: spec.to_string(),
@@ -127,8 +130,7 @@ pub fn plan(spec: &str, desired: &[Resource], live: &LiveState, opts: PlanOption
 /// apply runs it: the trail bucket after the access-log bucket it logs to when both are
 /// created, the access-log bucket after the trail bucket when both are deleted.
 fn after_its_own_kind(s: &Step) -> usize {
-    let prefix = format!("{}.", s.kind().as_str());
-    let own = |a: &String| a.starts_with(&prefix);
+    let own = |a: &&Address| a.kind() == s.kind();
     match (&s.action, &s.after) {
         (Action::Delete, _) | (_, None) => s.depends_on.iter().filter(|a| own(a)).count(),
         (_, Some(after)) => graph::references(after).iter().filter(|a| own(a)).count(),
@@ -139,16 +141,16 @@ fn after_its_own_kind(s: &Step) -> usize {
 /// they refer to; deletions wait for every step on the kinds that may refer to them; changes
 /// with the same serial key run one at a time.
 fn link(steps: &mut [Step]) {
-    let changing: BTreeMap<String, (Action, Kind)> =
+    let changing: BTreeMap<Address, (Action, Kind)> =
         steps.iter().filter(|s| s.action.is_change()).map(|s| (s.address.clone(), (s.action, s.kind()))).collect();
     // Each change's resources, before and after: a deletion waits for the changes of those
     // that name it (a kind may refer to its own resources: graph::referring_to).
-    let resources: Vec<(String, Vec<Resource>)> = steps
+    let resources: Vec<(Address, Vec<Resource>)> = steps
         .iter()
         .filter(|s| s.action.is_change())
         .map(|s| (s.address.clone(), s.before.iter().chain(s.after.iter()).cloned().collect()))
         .collect();
-    let mut serial: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut serial: BTreeMap<String, Vec<Address>> = BTreeMap::new();
     for s in steps.iter().filter(|s| s.action.is_change()) {
         let r = s.after.as_ref().or(s.before.as_ref()).expect("resource");
         if let Some(key) = r.kind.def().serial_key(r) {
@@ -160,7 +162,7 @@ fn link(steps: &mut [Step]) {
             continue;
         }
         let kind = s.kind();
-        let mut deps: BTreeSet<String> = BTreeSet::new();
+        let mut deps: BTreeSet<Address> = BTreeSet::new();
         match &s.after {
             None => {
                 let consumers = graph::consumers(kind);

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use secmon_kinds::{Kind, Resource};
+use secmon_kinds::{Address, Kind, Resource};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -38,7 +38,7 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     /// The resource's address, `kind.name`.
-    pub address: String,
+    pub address: Address,
     /// What the step does.
     pub action: Action,
     /// The resource as it is live (none for a create).
@@ -49,7 +49,7 @@ pub struct Step {
     pub after: Option<Resource>,
     /// Addresses of the steps that must be done first (the dependency graph's edges).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub depends_on: Vec<String>,
+    pub depends_on: Vec<Address>,
     /// Why, in words, for the reader of the plan: never read by apply.
     pub reason: String,
 }
@@ -90,7 +90,7 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// Addresses of e-mail subscriptions still waiting for their confirmation.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub pending_subscriptions: Vec<String>,
+    pub pending_subscriptions: Vec<Address>,
     /// `--target` addresses this plan was narrowed to (with their dependencies); empty for a
     /// whole plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -101,11 +101,11 @@ impl Plan {
     /// Whether the resource at `container` (a topic) has at least one member that needed a
     /// confirmation and has it (a confirmed subscription), before and after this plan: a member
     /// the plan creates is not confirmed yet.
-    pub fn has_confirmed_member(&self, container: &str) -> bool {
+    pub fn has_confirmed_member(&self, container: &Address) -> bool {
         self.steps.iter().filter(|s| s.action == Action::NoOp && !self.pending_subscriptions.contains(&s.address)).any(|s| {
             s.after.as_ref().is_some_and(|r| {
                 let def = r.kind.def();
-                def.resend_confirmation(r).is_some() && def.container(r).as_deref() == Some(container)
+                def.resend_confirmation(r).is_some() && def.container(r).as_ref() == Some(container)
             })
         })
     }
@@ -127,7 +127,7 @@ impl Plan {
     }
 
     /// The addresses the resources named `name` refer to (an alarm's topics).
-    fn referred_by(&self, name: &str) -> Vec<String> {
+    fn referred_by(&self, name: &str) -> Vec<Address> {
         self.steps.iter().filter_map(|s| s.after.as_ref()).filter(|r| r.name == name).flat_map(|r| r.kind.def().references(r)).collect()
     }
 }
@@ -148,16 +148,17 @@ impl Plan {
     /// The plan narrowed to `targets` and what they depend on (as terraform's `-target`): the
     /// steps of other resources are left out. Err names an address the plan does not have.
     pub fn targeted(&self, targets: &[String]) -> Result<Plan, String> {
-        let known: std::collections::BTreeSet<&str> = self.steps.iter().map(|s| s.address.as_str()).collect();
-        if let Some(t) = targets.iter().find(|t| !known.contains(t.as_str())) {
-            let all: Vec<&str> = known.iter().copied().collect();
+        let known: std::collections::BTreeSet<String> = self.steps.iter().map(|s| s.address.to_string()).collect();
+        if let Some(t) = targets.iter().find(|t| !known.contains(*t)) {
+            let all: Vec<&str> = known.iter().map(String::as_str).collect();
             // Issue 26, finding 23: a typo gets the likely address first.
             let guess = secmon_spec::did_you_mean(t, &all).map(|g| format!("did you mean `{g}`? ")).unwrap_or_default();
             return Err(format!("--target {t}: the plan has no such resource; {guess}(addresses: {})", all.join(", ")));
         }
-        let mut keep: std::collections::BTreeSet<String> = targets.iter().cloned().collect();
+        let mut keep: std::collections::BTreeSet<Address> =
+            self.steps.iter().filter(|s| targets.iter().any(|t| s.address == *t)).map(|s| s.address.clone()).collect();
         loop {
-            let more: Vec<String> = self
+            let more: Vec<Address> = self
                 .steps
                 .iter()
                 .filter(|s| keep.contains(&s.address))
@@ -178,7 +179,7 @@ impl Plan {
 
     /// The steps that would change AWS, without `reason`: two plans with the same changes are
     /// the same plan even if worded differently. Used to refuse a saved plan when live state moved.
-    pub fn change_set(&self) -> Vec<(String, Action, Option<Resource>, Option<Resource>)> {
+    pub fn change_set(&self) -> Vec<(Address, Action, Option<Resource>, Option<Resource>)> {
         self.changes().map(|s| (s.address.clone(), s.action, s.before.clone(), s.after.clone())).collect()
     }
 }

@@ -13,9 +13,10 @@ fn render(dir: &Path) -> String {
         Err(e) => out.push_str(&format!("error: {e}\n")),
         Ok(p) => {
             for s in &p.steps {
-                out.push_str(&format!("{:?} {}", s.action, s.address).to_lowercase().replacen(&s.address.to_lowercase(), &s.address, 1));
+                out.push_str(&format!("{} {}", format!("{:?}", s.action).to_lowercase(), s.address));
                 if !s.depends_on.is_empty() {
-                    out.push_str(&format!("  (after {})", s.depends_on.join(", ")));
+                    let after: Vec<&str> = s.depends_on.iter().map(|a| a.as_str()).collect();
+                    out.push_str(&format!("  (after {})", after.join(", ")));
                 }
                 out.push('\n');
                 if s.action == Action::Update {

@@ -232,10 +232,10 @@ impl Session {
         let mut out = ImportSelection::default();
         for a in addresses {
             let Some(d) = self.desired.iter().find(|r| &r.address() == a) else {
-                let known: Vec<String> = self.desired.iter().map(Resource::address).collect();
+                let known: Vec<String> = self.desired.iter().map(|r| r.address().to_string()).collect();
                 return Err(EngineError::UnknownAddress { address: a.clone(), known: known.join(", ") });
             };
-            match self.live.resources.get(a) {
+            match self.live.resources.get(a.as_str()) {
                 None => return Err(EngineError::NotInAws { address: a.clone() }),
                 Some(l) if l.owned => out.already_owned.push(a.clone()),
                 Some(l) => {
@@ -379,7 +379,9 @@ fn moved(saved: &Plan, fresh: &Plan) -> Vec<String> {
     addresses.dedup();
     let saved_set = saved.change_set();
     let fresh_set = fresh.change_set();
-    let of = |set: &Vec<(String, secmon_diff::Action, Option<Resource>, Option<Resource>)>, a: &str| set.iter().find(|c| c.0 == a).cloned();
+    let of = |set: &Vec<(secmon_kinds::Address, secmon_diff::Action, Option<Resource>, Option<Resource>)>, a: &str| {
+        set.iter().find(|c| c.0 == a).cloned()
+    };
     addresses
         .into_iter()
         .filter(|a| of(&saved_set, a) != of(&fresh_set, a))
@@ -413,13 +415,12 @@ mod tests {
     }
 
     fn create(address: &str, reason: &str) -> Step {
-        let (kind, name) = address.split_once('.').unwrap();
-        let kind = secmon_kinds::Kind::ALL.iter().copied().find(|k| k.as_str() == kind).unwrap();
+        let address: secmon_kinds::Address = address.parse().unwrap();
         Step {
-            address: address.into(),
             action: Action::Create,
             before: None,
-            after: Some(Resource::bare(kind, name, None)),
+            after: Some(Resource::bare(address.kind(), address.name(), None)),
+            address,
             depends_on: vec![],
             reason: reason.into(),
         }

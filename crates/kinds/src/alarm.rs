@@ -101,12 +101,12 @@ impl ResourceKind for Def {
             .collect()
     }
 
-    fn references(&self, r: &Resource) -> Vec<String> {
+    fn references(&self, r: &Resource) -> Vec<crate::Address> {
         r.attrs::<Attrs>()
             .alarm_actions
             .iter()
             .filter_map(|arn| crate::model::arn_resource(arn, "sns"))
-            .map(|topic| format!("topic.{topic}"))
+            .map(|topic| crate::Address::new(Kind::Topic, topic))
             .collect()
     }
 
@@ -283,7 +283,7 @@ fn actions(ctx: &VerifyCtx, subject: &str, a: &Attrs, seen: &Observed) -> Vec<Ch
             continue;
         };
         let ours = *arn == ctx.target.topic_arn(topic);
-        out.push(if ours && ctx.live.resources.contains_key(&format!("topic.{topic}")) {
+        out.push(if ours && ctx.live.resources.contains_key(&crate::Address::new(Kind::Topic, topic)) {
             Check::ok("alarm.actions", subject, format!("notifies {arn}"))
         } else if ours && ctx.spec.topics.iter().any(|t| t.name == topic) {
             Check::failed("alarm.actions", subject, format!("the alarm notifies {arn}, which does not exist"))

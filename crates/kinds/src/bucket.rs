@@ -266,9 +266,9 @@ impl ResourceKind for Def {
         out
     }
 
-    fn references(&self, r: &Resource) -> Vec<String> {
+    fn references(&self, r: &Resource) -> Vec<crate::Address> {
         let a: Attrs = r.attrs();
-        let log_bucket = a.access_log_bucket.map(|b| Resource::address_of(Kind::Bucket, &b));
+        let log_bucket = a.access_log_bucket.map(|b| crate::Address::new(Kind::Bucket, &b));
         log_bucket.into_iter().chain(crate::key::reference(&a.kms_key)).collect()
     }
 

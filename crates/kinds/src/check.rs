@@ -115,7 +115,7 @@ pub struct FilterEvidence {
     pub example: BTreeMap<String, (String, Result<bool, String>)>,
     /// Per watched resource (by address): each way a read may name it, with the filters a
     /// canonical read naming it so matches ([`ResourceKind::read_ids`](crate::ResourceKind::read_ids)).
-    pub reads: BTreeMap<String, Vec<ReadForm>>,
+    pub reads: BTreeMap<crate::Address, Vec<ReadForm>>,
     /// Where the filters are when they are not in this target ([`secmon_spec::WatchedFrom`]):
     /// the home target's, judged over the spec's patterns.
     pub watched_from: Option<String>,

@@ -31,7 +31,7 @@ pub enum Op {
 #[derive(Debug, Clone)]
 pub struct Change {
     /// The resource's address.
-    pub address: String,
+    pub address: crate::Address,
     /// What to do.
     pub op: Op,
     /// The resource as it is (update, delete).

@@ -78,14 +78,14 @@ impl Link {
 
     /// Judged by the resource policy of `r` (its `policy_field` attribute).
     pub fn judged_by_resource(mut self, r: &Resource, policy_field: &str) -> Link {
-        self.judged_by = r.address();
+        self.judged_by = r.address().to_string();
         self.resource_policy = r.attrs.get(policy_field).cloned();
         self
     }
 
     /// Judged by the identity policy of `r` (its `policy_field` attribute).
     pub fn judged_by_identity(mut self, r: &Resource, policy_field: &str) -> Link {
-        self.judged_by = r.address();
+        self.judged_by = r.address().to_string();
         self.identity_policy = r.attrs.get(policy_field).cloned();
         self
     }

@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 
 use crate::exercise::Exercise;
 use crate::lock_store::{LockStore, NewLockGroup, StreamInfo};
-use crate::{AwsError, Change, Cloud, ExecCtx, Fut, KindError, LiveResource, LiveState, Op, Resource, Target};
+use crate::{Address, AwsError, Change, Cloud, ExecCtx, Fut, KindError, LiveResource, LiveState, Op, Resource, Target};
 use secmon_spec::DesiredState;
 
 /// When a scripted fault strikes.
@@ -39,7 +39,7 @@ struct Fault {
 
 #[derive(Debug, Default)]
 struct Account {
-    resources: BTreeMap<String, LiveResource>,
+    resources: BTreeMap<Address, LiveResource>,
     /// Log events by log group: (timestamp ms, message).
     events: BTreeMap<String, Vec<(i64, String)>>,
     faults: Vec<Fault>,
@@ -162,7 +162,7 @@ impl FakeCloud {
     }
 
     /// What the account holds now.
-    pub fn resources(&self) -> BTreeMap<String, LiveResource> {
+    pub fn resources(&self) -> BTreeMap<Address, LiveResource> {
         self.inner.lock().unwrap().resources.clone()
     }
 
@@ -264,8 +264,8 @@ impl Cloud for FakeCloud {
     fn delete_many<'a>(&'a self, _ctx: &'a ExecCtx, resources: &'a [Resource]) -> Fut<'a, ()> {
         Box::pin(async move {
             let mut acct = self.inner.lock().unwrap();
-            let addresses: Vec<String> = resources.iter().map(Resource::address).collect();
-            acct.calls.push(format!("delete_many {}", addresses.join(", ")));
+            let addresses: Vec<Address> = resources.iter().map(Resource::address).collect();
+            acct.calls.push(format!("delete_many {}", addresses.iter().map(Address::to_string).collect::<Vec<_>>().join(", ")));
             if addresses.iter().any(|a| !acct.resources.contains_key(a)) {
                 return Err(Self::error("delete_many", "ResourceNotFoundException"));
             }
@@ -454,7 +454,7 @@ impl Exercise for FakeCloud {
             let mut acct = self.inner.lock().unwrap();
             self.scripted(&mut acct, "exercise", "read_secret_once", secret_id)
                 .map_err(|e| Self::error("GetSecretValue", e.code().unwrap_or("?")))?;
-            let exists = acct.resources.contains_key(&format!("secret.{secret_id}"));
+            let exists = acct.resources.contains_key(format!("secret.{secret_id}").as_str());
             if exists {
                 Ok(())
             } else {

@@ -27,12 +27,12 @@ pub fn depth(kind: Kind) -> usize {
 
 /// Whether `r` (as it is, or as it will be) names the resource at `address`: a deletion of that
 /// resource waits for `r`'s change.
-pub fn referring_to(r: &Resource, address: &str) -> bool {
-    references(r).iter().any(|a| a == address)
+pub fn referring_to(r: &Resource, address: &crate::Address) -> bool {
+    references(r).contains(address)
 }
 
 /// Addresses `r` refers to: it can only be created once they exist.
-pub fn references(r: &Resource) -> Vec<String> {
+pub fn references(r: &Resource) -> Vec<crate::Address> {
     r.kind.def().references(r)
 }
 

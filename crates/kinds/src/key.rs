@@ -622,7 +622,7 @@ async fn orphan_key(aws: &Aws, spec: &str) -> Result<Option<String>, KindError> 
 /// The key `id` (alias or ARN) as it is live, named `name`; None when it does not exist or is
 /// pending deletion without alias (gone, as far as the spec is concerned).
 async fn read_key(aws: &Aws, spec: &str, name: &str, id: &str) -> Result<Option<LiveResource>, KindError> {
-    let address = format!("key.{name}");
+    let address = crate::Address::new(Kind::Key, name);
     let described = match aws.kms.describe_key().key_id(id).send().await {
         Ok(d) => d,
         Err(e) if error_code(&e) == Some("NotFoundException") => return Ok(None),
@@ -752,8 +752,8 @@ pub fn key_id_of(arn: &str) -> &str {
 
 /// The address of the key a `kms_key` attribute names, when it is the spec's own key (by its
 /// alias): what uses the key is created after it.
-pub fn reference(kms_key: &Option<String>) -> Option<String> {
-    kms_key.as_deref().filter(|k| k.starts_with("alias/secmon/")).map(|k| format!("key.{}", name_of(k)))
+pub fn reference(kms_key: &Option<String>) -> Option<crate::Address> {
+    kms_key.as_deref().filter(|k| k.starts_with("alias/secmon/")).map(|k| crate::Address::new(Kind::Key, name_of(k)))
 }
 
 /// The key ARN to write for `key` as the spec names it: an alias is resolved (CloudWatch Logs
@@ -905,7 +905,7 @@ mod tests {
         let other = crate::log_group::Attrs { retention_days: None, kms_key: Some("arn:aws:kms:eu-west-1:1:key/other".into()) };
         state.insert(LiveResource::new(Resource::new(Kind::LogGroup, "other", None, &other), true));
         alias_live_key_arns(&mut state);
-        let read = |n: &str| state.resources[&format!("log_group.{n}")].resource.attrs::<crate::log_group::Attrs>().kms_key;
+        let read = |n: &str| state.resources[&crate::Address::new(Kind::LogGroup, n)].resource.attrs::<crate::log_group::Attrs>().kms_key;
         assert_eq!(read("lg").as_deref(), Some("alias/secmon/s"));
         assert_eq!(read("other").as_deref(), Some("arn:aws:kms:eu-west-1:1:key/other"), "another key stays as AWS names it");
     }

@@ -53,7 +53,9 @@ pub use connect::{Connector, Role, SdkConnector};
 pub use exercise::Exercise;
 pub use fake::{FakeCloud, FakeConnector, Pipeline};
 pub use lock_store::{LockStore, NewLockGroup, StreamInfo};
-pub use model::{normalize_arn, LiveResource, LiveState, Resource, Target, APPLIED_TAG, OWNER_TAG, ROLE_PATH, VALUE_VERSION_TAG};
+pub use model::{
+    normalize_arn, Address, LiveResource, LiveState, NotAnAddress, Resource, Target, APPLIED_TAG, OWNER_TAG, ROLE_PATH, VALUE_VERSION_TAG,
+};
 pub use secmon_aws::{Aws, AwsError};
 use secmon_spec::DesiredState;
 
@@ -71,7 +73,7 @@ pub enum KindError {
     #[error("reading {address}: {source}")]
     Read {
         /// The resource's address.
-        address: String,
+        address: Address,
         /// The call's error.
         #[source]
         source: AwsError,
@@ -194,7 +196,7 @@ pub trait ResourceKind: Send + Sync {
     fn desired(&self, state: &DesiredState, target: &Target) -> Vec<Resource>;
 
     /// Addresses this resource refers to; each is of a kind in its `FACTS.refers_to`.
-    fn references(&self, _r: &Resource) -> Vec<String> {
+    fn references(&self, _r: &Resource) -> Vec<crate::Address> {
         Vec::new()
     }
 
@@ -211,7 +213,7 @@ pub trait ResourceKind: Send + Sync {
     }
 
     /// The address of the container of an untaggable resource ([`Ownership::Container`]).
-    fn container(&self, _r: &Resource) -> Option<String> {
+    fn container(&self, _r: &Resource) -> Option<Address> {
         None
     }
 

@@ -75,7 +75,7 @@ impl ResourceKind for Def {
         crate::model::arn_name(arn, "logs", "log-group:")
     }
 
-    fn references(&self, r: &Resource) -> Vec<String> {
+    fn references(&self, r: &Resource) -> Vec<crate::Address> {
         crate::key::reference(&r.attrs::<Attrs>().kms_key).into_iter().collect()
     }
 

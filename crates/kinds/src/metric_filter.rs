@@ -138,8 +138,8 @@ impl ResourceKind for Def {
             .collect()
     }
 
-    fn references(&self, r: &Resource) -> Vec<String> {
-        vec![format!("log_group.{}", r.attrs::<Attrs>().log_group)]
+    fn references(&self, r: &Resource) -> Vec<crate::Address> {
+        vec![crate::Address::new(Kind::LogGroup, &r.attrs::<Attrs>().log_group)]
     }
 
     fn serial_key(&self, r: &Resource) -> Option<String> {
@@ -151,8 +151,8 @@ impl ResourceKind for Def {
         (before.attrs::<Attrs>().log_group != after.attrs::<Attrs>().log_group).then_some("log_group")
     }
 
-    fn container(&self, r: &Resource) -> Option<String> {
-        Some(format!("log_group.{}", r.attrs::<Attrs>().log_group))
+    fn container(&self, r: &Resource) -> Option<crate::Address> {
+        Some(crate::Address::new(Kind::LogGroup, &r.attrs::<Attrs>().log_group))
     }
 
     /// PutMetricFilter and DeleteMetricFilter: about 5 transactions per second per account (CloudWatch Logs quotas).
@@ -319,7 +319,7 @@ mod tests {
         a.pattern = "{ $.eventName = ".into();
         set_attrs(&mut live, Kind::MetricFilter, &a);
         assert_eq!(filter(&live, &with(true), "filter.pattern"), Status::Failed);
-        live.resources.remove(&format!("metric_filter.{name}"));
+        live.resources.remove(&crate::Address::new(Kind::MetricFilter, &name));
         assert_eq!(filter(&live, &with(true), "filter.exists"), Status::Failed);
     }
 }

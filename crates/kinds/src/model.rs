@@ -119,14 +119,8 @@ impl Resource {
     }
 
     /// `kind.name`: how plans, targets and errors name it.
-    pub fn address(&self) -> String {
-        Self::address_of(self.kind, &self.name)
-    }
-
-    /// The address of the resource of `kind` named `name`: how a resource names another it
-    /// refers to ([`crate::ResourceKind::references`]).
-    pub fn address_of(kind: Kind, name: &str) -> String {
-        format!("{}.{name}", kind.as_str())
+    pub fn address(&self) -> Address {
+        Address::new(self.kind, &self.name)
     }
 
     /// The typed attributes. Missing keys take the struct's defaults (one default per
@@ -201,6 +195,116 @@ impl LiveResource {
     }
 }
 
+/// A resource's address, `kind.name` (`bucket.my-trail-logs`): how plans, targets, errors and
+/// references between resources name it. Typed, so that the graph can ask a reference's kind
+/// ([`crate::graph`]) and nothing parses the text; it borrows as its text (`map.get("topic.T")`),
+/// is ordered as its text, and is written and read as its text, so that plan files and
+/// `--target` keep it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Address {
+    /// `kind.name`, of a known kind ([`Address::new`], [`str::parse`]); the kind's name ends at
+    /// the first `.` (no kind's name holds one). Only the text is kept, so that an address is
+    /// no larger than a string, and every error that carries one stays small.
+    text: String,
+}
+
+impl Address {
+    /// The address of the resource of `kind` named `name`.
+    pub fn new(kind: Kind, name: &str) -> Address {
+        Address { text: format!("{}.{name}", kind.as_str()) }
+    }
+    /// The resource's kind.
+    pub fn kind(&self) -> Kind {
+        let prefix = self.text.split_once('.').map_or("", |(k, _)| k);
+        Kind::ALL.iter().copied().find(|k| k.as_str() == prefix).expect("an address is made of a known kind")
+    }
+    /// The resource's name within its kind.
+    pub fn name(&self) -> &str {
+        self.text.split_once('.').map_or("", |(_, n)| n)
+    }
+    /// `kind.name`.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Ordered, compared and hashed as its text (the kind follows from it), so maps keyed by
+/// address answer to the text.
+impl std::borrow::Borrow<str> for Address {
+    fn borrow(&self) -> &str {
+        &self.text
+    }
+}
+
+impl AsRef<str> for Address {
+    fn as_ref(&self) -> &str {
+        &self.text
+    }
+}
+
+/// Text that is no address: no known kind before the first `.`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a resource address (KIND.NAME, where KIND is one of {kinds})", kinds = Kind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "))]
+pub struct NotAnAddress(pub String);
+
+impl std::str::FromStr for Address {
+    type Err = NotAnAddress;
+    fn from_str(s: &str) -> Result<Address, NotAnAddress> {
+        let (kind, name) = s.split_once('.').ok_or_else(|| NotAnAddress(s.to_string()))?;
+        let kind = Kind::ALL.iter().copied().find(|k| k.as_str() == kind).ok_or_else(|| NotAnAddress(s.to_string()))?;
+        Ok(Address::new(kind, name))
+    }
+}
+
+impl PartialEq<str> for Address {
+    fn eq(&self, other: &str) -> bool {
+        self.text == other
+    }
+}
+
+impl PartialEq<&str> for Address {
+    fn eq(&self, other: &&str) -> bool {
+        self.text == *other
+    }
+}
+
+impl PartialEq<String> for Address {
+    fn eq(&self, other: &String) -> bool {
+        &self.text == other
+    }
+}
+
+impl PartialEq<Address> for String {
+    fn eq(&self, other: &Address) -> bool {
+        *self == other.text
+    }
+}
+
+impl PartialEq<Address> for &str {
+    fn eq(&self, other: &Address) -> bool {
+        *self == other.text
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Address, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// Everything secmon found in AWS that matters to this spec, keyed by address.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LiveState {
@@ -209,7 +313,7 @@ pub struct LiveState {
     /// The region read.
     pub region: String,
     /// What was found, by address.
-    pub resources: BTreeMap<String, LiveResource>,
+    pub resources: BTreeMap<Address, LiveResource>,
 }
 
 impl LiveState {
@@ -251,4 +355,38 @@ macro_rules! string_with_default {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn an_address_is_its_text_typed() {
+        let a: Address = "log_group.secmon/trail.logs".parse().unwrap();
+        assert_eq!((a.kind(), a.name()), (Kind::LogGroup, "secmon/trail.logs"), "the name may hold dots");
+        assert_eq!(a.to_string(), "log_group.secmon/trail.logs");
+        assert_eq!(a, Address::new(Kind::LogGroup, "secmon/trail.logs"));
+        assert_eq!(serde_json::to_value(&a).unwrap(), serde_json::json!("log_group.secmon/trail.logs"));
+        assert_eq!(serde_json::from_value::<Address>(serde_json::json!("log_group.secmon/trail.logs")).unwrap(), a);
+    }
+
+    #[test]
+    fn text_that_names_no_kind_is_no_address() {
+        for bad in ["bucket", "buckets.x", ".x", "access_log_bucket.x"] {
+            let e = bad.parse::<Address>().unwrap_err();
+            assert!(e.to_string().contains("KIND.NAME") && e.to_string().contains("bucket"), "{e}");
+        }
+        assert!(serde_json::from_value::<Address>(serde_json::json!("nope.x")).is_err(), "a plan file with a bad address is refused");
+    }
+
+    #[test]
+    fn addresses_order_and_look_up_as_their_text() {
+        let names = ["topic.T", "alarm.b", "log_group.a", "bucket.x-access-logs", "bucket.x", "key.k", "metric_filter.m"];
+        let typed: BTreeSet<Address> = names.iter().map(|n| n.parse().unwrap()).collect();
+        let text: BTreeSet<&str> = names.iter().copied().collect();
+        assert_eq!(typed.iter().map(Address::as_str).collect::<Vec<_>>(), text.into_iter().collect::<Vec<_>>());
+        assert!(typed.contains("bucket.x"), "a map keyed by address answers to the text");
+    }
 }

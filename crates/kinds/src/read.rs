@@ -269,8 +269,7 @@ pub(crate) fn resolve(target: &Target, found: Vec<LiveResource>, owned: &BTreeSe
         state.insert(r);
     }
     for mut r in contained {
-        let container = r.resource.kind.def().container(&r.resource).unwrap_or_default();
-        let Some(c) = state.resources.get(&container) else {
+        let Some(c) = r.resource.kind.def().container(&r.resource).and_then(|c| state.resources.get(&c)) else {
             continue;
         };
         r.owned = c.owned;

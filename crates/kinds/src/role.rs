@@ -264,7 +264,7 @@ async fn read_role(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveResou
     let role = match role {
         Ok(r) => r,
         Err(e) if error_code(&e) == Some("NoSuchEntity") => return Ok(None),
-        Err(e) => return Err(read_fail(format!("role.{name}"), "GetRole")(e)),
+        Err(e) => return Err(read_fail(crate::Address::new(Kind::Role, name), "GetRole")(e)),
     };
     let Some(role) = role.role() else {
         return Ok(None);

@@ -24,7 +24,7 @@ where
 }
 
 /// Maps an SDK read error of `operation` on `address` to a kind error naming the resource.
-pub(crate) fn read_fail<E, R>(address: String, operation: &'static str) -> impl FnOnce(secmon_aws::SdkError<E, R>) -> KindError
+pub(crate) fn read_fail<E, R>(address: crate::Address, operation: &'static str) -> impl FnOnce(secmon_aws::SdkError<E, R>) -> KindError
 where
     E: secmon_aws::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + secmon_aws::HttpStatus,

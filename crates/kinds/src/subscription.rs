@@ -70,12 +70,12 @@ impl ResourceKind for Def {
         out
     }
 
-    fn references(&self, r: &Resource) -> Vec<String> {
-        vec![format!("topic.{}", r.attrs::<Attrs>().topic)]
+    fn references(&self, r: &Resource) -> Vec<crate::Address> {
+        vec![crate::Address::new(Kind::Topic, &r.attrs::<Attrs>().topic)]
     }
 
-    fn container(&self, r: &Resource) -> Option<String> {
-        Some(format!("topic.{}", r.attrs::<Attrs>().topic))
+    fn container(&self, r: &Resource) -> Option<crate::Address> {
+        Some(crate::Address::new(Kind::Topic, &r.attrs::<Attrs>().topic))
     }
 
     fn keep_instead_of_delete(&self, live: &LiveResource, _delete_logs: bool) -> Option<String> {

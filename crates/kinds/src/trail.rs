@@ -154,17 +154,17 @@ impl ResourceKind for Def {
         vec![Resource::new(Kind::Trail, &trail.name, Some(t.trail_arn(&trail.name)), &attrs)]
     }
 
-    fn references(&self, r: &Resource) -> Vec<String> {
+    fn references(&self, r: &Resource) -> Vec<crate::Address> {
         let a: Attrs = r.attrs();
-        let mut v = vec![format!("bucket.{}", a.bucket.unwrap_or_default())];
+        let mut v = vec![crate::Address::new(Kind::Bucket, &a.bucket.unwrap_or_default())];
         if let Some(arn) = a.cloudwatch_logs_group_arn {
-            v.push(format!("log_group.{}", arn.rsplit("log-group:").next().unwrap_or_default()));
+            v.push(crate::Address::new(Kind::LogGroup, arn.rsplit("log-group:").next().unwrap_or_default()));
         }
         if let Some(arn) = a.cloudwatch_logs_role_arn {
-            v.push(format!("role.{}", arn.rsplit('/').next().unwrap_or_default()));
+            v.push(crate::Address::new(Kind::Role, arn.rsplit('/').next().unwrap_or_default()));
         }
         if let Some(t) = a.sns_topic {
-            v.push(format!("topic.{t}"));
+            v.push(crate::Address::new(Kind::Topic, &t));
         }
         v.extend(crate::key::reference(&a.kms_key));
         v

@@ -276,7 +276,8 @@ mod tests {
         let state = seed();
         let cloud = FakeCloud::new(ACCOUNT, "us-east-1");
         converged(&cloud, &state);
-        let subs: Vec<String> = cloud.resources().keys().filter(|k| k.starts_with("subscription.")).cloned().collect();
+        let subs: Vec<secmon_kinds::Address> =
+            cloud.resources().keys().filter(|k| k.as_str().starts_with("subscription.")).cloned().collect();
         assert!(!subs.is_empty(), "the seed subscribes an e-mail address");
         for address in &subs {
             let mut l = cloud.resources()[address].clone();
