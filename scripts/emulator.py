@@ -221,19 +221,11 @@ class CborAdapter:
             (UNCONFIRMED if path == CONTROL else UNSUBSCRIBED).add(email)
             start_response("204 No Content", [])
             return [b""]
-        if path == EMPTY_PAGE_PATH:
+        # The behaviours a test turns on and off by posting "on" or "off".
+        switch = {EMPTY_PAGE_PATH: _EMPTY, KMS_LAG_PATH: _FRESH, DENY_CALLER_KMS_PATH: DENY_CALLER_KMS}.get(path)
+        if switch is not None:
             length = int(environ.get("CONTENT_LENGTH") or 0)
-            _EMPTY["on"] = environ["wsgi.input"].read(length).decode().strip() == "on"
-            start_response("204 No Content", [])
-            return [b""]
-        if path == KMS_LAG_PATH:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            _FRESH["on"] = environ["wsgi.input"].read(length).decode().strip() == "on"
-            start_response("204 No Content", [])
-            return [b""]
-        if path == DENY_CALLER_KMS_PATH:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            DENY_CALLER_KMS["on"] = environ["wsgi.input"].read(length).decode().strip() == "on"
+            switch["on"] = environ["wsgi.input"].read(length).decode().strip() == "on"
             start_response("204 No Content", [])
             return [b""]
         if environ.get("HTTP_X_AMZ_TARGET"):

@@ -12,8 +12,7 @@ fn record(name: &str, id: &str) -> String {
 
 #[test]
 fn backtest_replays_the_log_groups_history_through_each_alarm() {
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     // Issue 26, finding 30: before any event, "never fires" would prove nothing; it says so.
     let empty = w.secmon(&["backtest", "-f", SEED, "--since", "2h"]);
     assert!(text(&empty.stdout).contains("the log group holds no events yet"), "{}", text(&empty.stdout));

@@ -10,12 +10,10 @@ use serde_json::Value;
 
 #[test]
 fn issue_27_reads_that_need_the_account_start_when_sts_answers_not_after_the_first_wave() {
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     w.emu.delay_every_call(150);
     w.emu.record_calls(true);
-    let (code, out) = w.plan();
-    assert_eq!(code, 0, "{out}");
+    w.assert_converged("");
     w.emu.record_calls(false);
     w.emu.delay_every_call(0);
     let calls: Vec<Value> = w.emu.calls().lines().map(|l| serde_json::from_str(l).unwrap()).collect();

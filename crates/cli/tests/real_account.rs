@@ -47,8 +47,7 @@ fn seed() -> String {
 /// without that statement is refused as AWS refuses it, briefly retried, then named.
 #[test]
 fn finding_1_cloudtrail_needs_decrypt_for_a_trail_into_a_bucket_key_bucket() {
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     assert_eq!(w.plan().0, 0, "the default spec converged");
 
     let Some(w) = World::new() else { return };
@@ -98,7 +97,7 @@ fn findings_3_and_4_a_lagging_kms_gets_one_key_and_a_converged_pipeline() {
     let keys = w.rt.block_on(aws.kms.list_keys().send()).unwrap();
     assert_eq!(keys.keys().len(), 1, "no orphan customer managed key");
     w.emu.kms_lag(false);
-    assert_eq!(w.plan().0, 0);
+    w.assert_converged("");
 }
 
 /// Finding 7: CloudWatch Logs refuses a key association when the caller's own IAM policy lacks
@@ -137,10 +136,10 @@ fn finding_11_six_regex_monitors_are_refused_by_validate() {
 /// converges, with no manual step; a live holder, which renews, is never taken over.
 #[test]
 fn item_5_a_killed_apply_is_taken_over_after_its_lease_and_a_live_one_never() {
-    use secmon_engine::lock::{self, Lock, LEASE};
+    use secmon_engine::lock::{self, LEASE};
     let Some(w) = World::new() else { return };
     let aws = w.aws();
-    let live = w.rt.block_on(Lock::acquire(std::sync::Arc::new(secmon_kinds::SdkCloud::new(aws.clone())), "another-spec")).unwrap();
+    let live = w.lock_of("another-spec").unwrap();
     // Slow calls, so that the apply is mid-way when it is killed.
     w.emu.inject_faults_and_latency(0.0, 0.0, 300, 1);
     let mut child = w.spawn(&["apply", "-f", SEED, "--auto-approve"]);
@@ -166,11 +165,11 @@ fn item_5_a_killed_apply_is_taken_over_after_its_lease_and_a_live_one_never() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "converged with no manual step: {err}");
     assert!(err.contains("Took over the lock"), "{err}");
-    assert_eq!(w.plan().0, 0);
+    w.assert_converged("");
 
     // The live holder renewed all along: more than a lease later, it still holds its lock.
     assert!(started.elapsed() > LEASE, "the live lock was held for longer than a lease");
-    let other = w.rt.block_on(Lock::acquire(std::sync::Arc::new(secmon_kinds::SdkCloud::new(aws.clone())), "another-spec"));
+    let other = w.lock_of("another-spec");
     assert!(matches!(other, Err(secmon_engine::EngineError::Locked { .. })), "a live holder is never taken over: {other:?}");
     assert!(!live.lost());
     w.rt.block_on(live.release()).unwrap();
@@ -180,10 +179,10 @@ fn item_5_a_killed_apply_is_taken_over_after_its_lease_and_a_live_one_never() {
 /// holder is still read (never `?`, which a force-unlock used to treat as "any holder").
 #[test]
 fn finding_9_the_lock_holder_is_read_past_an_empty_first_page() {
-    use secmon_engine::lock::{self, Lock};
+    use secmon_engine::lock;
     let Some(w) = World::new() else { return };
     let aws = w.aws();
-    let held = w.rt.block_on(Lock::acquire(std::sync::Arc::new(secmon_kinds::SdkCloud::new(aws.clone())), "secrets-monitoring")).unwrap();
+    let held = w.lock_of("secrets-monitoring").unwrap();
     w.emu.empty_first_pages(true);
     let holder = w.rt.block_on(lock::holder(&secmon_kinds::SdkCloud::new(aws.clone()), "secrets-monitoring")).unwrap().expect("held");
     assert_eq!(holder.id, held.id, "read through the token");
@@ -220,8 +219,7 @@ fn finding_8_verify_judges_a_brought_keys_policy() {
 /// (the only place AWS says so) makes the test fail.
 #[test]
 fn finding_6_the_alarm_notify_test_reports_what_cloudwatch_recorded() {
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     let out = w.secmon(&["verify", "-f", SEED, "--notify-test", "alarm", "--stats"]);
     let stdout = text(&out.stdout);
     assert!(stdout.lines().any(|l| l.contains("notify_test.alarm") && l.contains("CloudWatch recorded notifying")), "{stdout}");
@@ -240,8 +238,7 @@ fn finding_6_the_alarm_notify_test_reports_what_cloudwatch_recorded() {
 /// DeleteBucket; `destroy --delete-logs` empties it again instead of failing with BucketNotEmpty.
 #[test]
 fn finding_12_a_late_log_delivery_does_not_fail_destroy() {
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     let out = w.secmon(&["destroy", "-f", SEED, "--auto-approve", "--delete-logs", "--stats"]);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
@@ -320,5 +317,5 @@ fn finding_3_a_key_left_without_alias_is_adopted_not_duplicated() {
     assert_eq!(keys.keys().len(), 1, "one key");
     let aliased = w.rt.block_on(aws.kms.describe_key().key_id("alias/secmon/secrets-monitoring").send()).unwrap();
     assert_eq!(aliased.key_metadata().unwrap().key_id(), orphan_id);
-    assert_eq!(w.plan().0, 0);
+    w.assert_converged("");
 }

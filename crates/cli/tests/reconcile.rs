@@ -17,8 +17,7 @@ fn apply_on_an_empty_account_then_nothing_to_do() {
     // Issue 26, finding 25: a first plan says it subscribes, not that nobody confirmed.
     assert!(out.contains("this plan subscribes the e-mail addresses of SecurityAlarms (monitor Secret is accessed)"), "{out}");
     w.apply();
-    let (code, out) = w.plan();
-    assert_eq!(code, 0, "a plan right after apply must be empty:\n{out}");
+    w.assert_converged("a plan right after apply must be empty:\n");
     // moto confirms e-mail subscriptions at once; real AWS waits for the recipient's click.
     assert!(!out.contains("confirmed e-mail subscriber") && !out.contains("this plan subscribes"), "{out}");
     assert!(out.contains("No changes."), "{out}");
@@ -58,8 +57,7 @@ fn plan_json_is_data_with_a_format_version() {
 #[test]
 fn drift_is_named_exactly_and_repaired() {
     use secmon_aws::cloudwatch::types::Statistic;
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     let aws = w.aws();
     let rt = &w.rt;
     // Each out-of-band change, then a plan naming exactly it, then apply restoring it.
@@ -125,8 +123,7 @@ fn drift_is_named_exactly_and_repaired() {
             "{what}: exactly one change:\n{out}"
         );
         w.apply();
-        let (code, out) = w.plan();
-        assert_eq!(code, 0, "{what}: apply must restore it:\n{out}");
+        w.assert_converged(&format!("{what}: apply must restore it:\n"));
     }
 }
 
@@ -142,9 +139,7 @@ fn an_apply_failing_after_any_step_is_converged_by_the_next() {
         assert!(err.contains("injected failure"), "k={k}: {err}");
     }
     // Whatever was left half-done, one more apply converges and nothing untagged remains.
-    w.apply();
-    let (code, out) = w.plan();
-    assert_eq!(code, 0, "{out}");
+    w.apply_converges();
 }
 
 #[test]
@@ -156,8 +151,7 @@ fn every_crash_point_converges() {
         let err = text(&out.stderr);
         assert!(err.contains("Run `secmon apply` again"), "{err}");
         w.apply();
-        let (code, out) = w.plan();
-        assert_eq!(code, 0, "k={k}: {out}");
+        w.assert_converged(&format!("k={k}: "));
     }
 }
 
@@ -193,8 +187,7 @@ fn a_look_alike_not_owned_by_the_spec_is_never_touched() {
 
 #[test]
 fn destroy_removes_every_owned_resource_and_is_idempotent() {
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     let out = w.secmon(&["destroy", "-f", SEED, "--auto-approve"]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     // Issue 26, finding 29: terraform's words for a destroy.
@@ -215,8 +208,7 @@ fn destroy_removes_every_owned_resource_and_is_idempotent() {
     assert_eq!(again.status.code(), Some(0), "{}{}", text(&again.stdout), text(&again.stderr));
     assert_eq!(mutating(&text(&again.stderr)), 0, "a second destroy is a no-op");
     // And apply brings everything back, restoring the secret from its recovery window.
-    w.apply();
-    assert_eq!(w.plan().0, 0);
+    w.apply_converges();
 }
 
 #[test]
@@ -224,8 +216,7 @@ fn destroy_delete_logs_empties_a_versioned_bucket() {
     // Regression (issue 11, item 14): versions and delete markers were left, so S3 refused to
     // delete the bucket.
     use secmon_aws::s3::types::{BucketVersioningStatus, VersioningConfiguration};
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     let aws = w.aws();
     let bucket = "secmon-secrets-manager-trail-123456789012";
     let on = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
@@ -264,7 +255,7 @@ fn a_saved_plan_is_applied_exactly_or_refused_when_live_state_moved() {
     w.rt.block_on(aws.logs.delete_log_group().log_group_name("secmon-secretsmanager-loggroup").send()).unwrap();
     let out = w.secmon(&["apply", "-f", SEED, f]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(w.plan().0, 0);
+    w.assert_converged("");
 }
 
 #[test]
@@ -325,11 +316,9 @@ fn all_packs_apply_converge_and_plan_within_the_read_budget() {
 
 #[test]
 fn a_pending_subscription_is_reported_not_recreated() {
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     w.emu.unconfirm_email("security@example.com");
-    let (code, out) = w.plan();
-    assert_eq!(code, 0, "pending is not a change:\n{out}");
+    let out = w.assert_converged("pending is not a change:\n");
     assert!(
         out.contains(
             "subscription.SecurityAlarms/security@example.com: subscription pending confirmation; security@example.com must click"
@@ -383,11 +372,7 @@ fn a_second_apply_of_a_spec_is_refused_while_the_first_holds_its_lock() {
     // Regression (issue 10): two GitOps jobs could apply one spec at once, interleaving writes.
     // A lock left by a crashed apply is simulated by taking it from the library, then broken.
     let Some(w) = World::new() else { return };
-    let aws = w.aws();
-    let held = w
-        .rt
-        .block_on(secmon_engine::lock::Lock::acquire(std::sync::Arc::new(secmon_kinds::SdkCloud::new(aws.clone())), "secrets-monitoring"))
-        .unwrap();
+    let held = w.lock_of("secrets-monitoring").unwrap();
     let out = w.secmon(&["apply", "-f", SEED, "--auto-approve", "--stats"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
@@ -404,8 +389,7 @@ fn a_second_apply_of_a_spec_is_refused_while_the_first_holds_its_lock() {
     let again = w.secmon(&["force-unlock", "-f", SEED, &held.id]);
     assert_eq!(again.status.code(), Some(0));
     assert!(text(&again.stdout).contains("No lock is held"), "{}", text(&again.stdout));
-    w.apply();
-    assert_eq!(w.plan().0, 0);
+    w.apply_converges();
     let again = w.secmon(&["apply", "-f", SEED, "--auto-approve"]);
     assert_eq!(again.status.code(), Some(0), "an apply releases its lock: {}", text(&again.stderr));
 }
@@ -414,8 +398,7 @@ fn a_second_apply_of_a_spec_is_refused_while_the_first_holds_its_lock() {
 fn an_unsubscribed_recipient_is_subscribed_again_not_taken_for_confirmed() {
     // Regression (issue 11, item 10): after an unsubscribe ListSubscriptions shows `Deleted`; plan
     // said up to date and verify "confirmed", and nobody received the alarms.
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     w.emu.unsubscribe_email("security@example.com");
     let (code, out) = w.plan();
     assert_eq!(code, 2, "a change: {out}");
@@ -448,8 +431,7 @@ fn import_takes_over_existing_resources_without_overwriting_a_secret_value() {
     assert!(out.contains("topic.SecurityAlarms will be updated in-place"), "the policy is taken over: {out}");
     assert!(out.contains("secret.TopSecretInfo will be updated in-place") && out.contains("description"), "{out}");
     assert!(!out.contains("value_version"), "the secret's value version is adopted as is, no value is written: {out}");
-    w.apply();
-    assert_eq!(w.plan().0, 0);
+    w.apply_converges();
     let v = w.rt.block_on(aws.secretsmanager.get_secret_value().secret_id("TopSecretInfo").send()).unwrap();
     assert_eq!(v.secret_string(), Some("the existing value"), "import and apply kept the value");
     let out = w.secmon(&["import", "-f", SEED, "topic.Nope", "--auto-approve"]);
@@ -478,8 +460,7 @@ fn the_trails_direct_sns_notification_can_be_turned_on_and_off() {
     assert_eq!(code, 2);
     assert!(out.contains("~ sns_topic = \"SecurityAlarms\" -> (none)"), "{out}");
     assert!(out.contains("topic.SecurityAlarms will be updated in-place"), "CloudTrail loses its publish right: {out}");
-    w.apply();
-    assert_eq!(w.plan().0, 0);
+    w.apply_converges();
 }
 
 /// Issue 4, item 3: the value is written on create and when `value.version` changes, from any
@@ -661,8 +642,7 @@ fn target_narrows_plan_and_apply_to_a_resource_and_its_dependencies() {
 /// applied means someone changed the resource.
 #[test]
 fn plan_tells_drift_from_an_edit_of_the_spec() {
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     let aws = w.aws();
     w.rt.block_on(aws.logs.put_retention_policy().log_group_name("secmon-secretsmanager-loggroup").retention_in_days(1).send()).unwrap();
     let (code, out) = w.plan();
@@ -770,8 +750,7 @@ fn under_fifty_percent_faults_apply_converges_or_stops_clearly() {
 /// ACLs disabled (BucketOwnerEnforced), on by default; turning one off is applied and warned.
 #[test]
 fn the_trail_bucket_is_versioned_and_acl_free_by_default() {
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     let aws = w.aws();
     let v = w.rt.block_on(aws.s3.get_bucket_versioning().bucket(BUCKET).send()).unwrap();
     assert_eq!(v.status().map(|s| s.as_str()), Some("Enabled"));
@@ -801,11 +780,7 @@ fn the_trail_bucket_is_versioned_and_acl_free_by_default() {
 #[test]
 fn a_second_apply_can_wait_for_the_lock() {
     let Some(w) = World::new() else { return };
-    let aws = w.aws();
-    let held = w
-        .rt
-        .block_on(secmon_engine::lock::Lock::acquire(std::sync::Arc::new(secmon_kinds::SdkCloud::new(aws.clone())), "secrets-monitoring"))
-        .unwrap();
+    let held = w.lock_of("secrets-monitoring").unwrap();
     let out = w.secmon(&["apply", "-f", SEED, "--auto-approve", "--lock-timeout", "2"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
@@ -816,7 +791,7 @@ fn a_second_apply_can_wait_for_the_lock() {
     let out = waiting.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "it applied once the lock was free: {}", text(&out.stderr));
     assert!(text(&out.stderr).contains("Waiting for the lock"));
-    assert_eq!(w.plan().0, 0);
+    w.assert_converged("");
 }
 
 /// Issue 16: by default the pipeline is encrypted with its own customer managed key (rotation
@@ -826,8 +801,7 @@ fn a_second_apply_can_wait_for_the_lock() {
 /// repaired by apply. The key outlives destroy unless --delete-logs, which schedules its deletion.
 #[test]
 fn the_pipeline_is_encrypted_with_its_own_key_by_default() {
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     let aws = w.aws();
     let alias = "alias/secmon/secrets-monitoring";
     let key = w.rt.block_on(aws.kms.describe_key().key_id(alias).send()).unwrap();
@@ -875,8 +849,7 @@ fn the_pipeline_is_encrypted_with_its_own_key_by_default() {
     let (code, out) = w.plan();
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("key.secmon/secrets-monitoring will be updated in-place"), "{out}");
-    w.apply();
-    assert_eq!(w.plan().0, 0);
+    w.apply_converges();
     let rotation = w.rt.block_on(aws.kms.get_key_rotation_status().key_id(&key_arn).send()).unwrap();
     assert!(rotation.key_rotation_enabled());
 
@@ -893,8 +866,7 @@ fn the_pipeline_is_encrypted_with_its_own_key_by_default() {
     assert_eq!(gone.key_metadata().unwrap().key_state().map(|s| s.as_str()), Some("PendingDeletion"));
     assert!(w.rt.block_on(aws.kms.describe_key().key_id(alias).send()).is_err(), "the alias is deleted");
     // A new apply creates a new key under the same alias; nothing is planned twice.
-    w.apply();
-    assert_eq!(w.plan().0, 0);
+    w.apply_converges();
 }
 
 /// Issue 16: a key of one's own, by ARN: the pipeline uses it, secmon neither creates a key nor
@@ -980,8 +952,7 @@ fn an_existing_key_and_access_log_bucket_are_imported_then_converged() {
     let (code, out) = w.plan();
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("key.secmon/secrets-monitoring will be updated in-place") && out.contains("rotation"), "{out}");
-    w.apply();
-    assert_eq!(w.plan().0, 0);
+    w.apply_converges();
     let rotation = w.rt.block_on(aws.kms.get_key_rotation_status().key_id(&key_id).send()).unwrap();
     assert!(rotation.key_rotation_enabled(), "the imported key now rotates");
     let keys = w.rt.block_on(aws.kms.list_keys().send()).unwrap();
@@ -1164,8 +1135,7 @@ fn an_organization_trail_is_deployed_in_the_management_account_only() {
 /// keeps it, as it keeps the buckets with log files and the key, unless `--delete-logs`.
 #[test]
 fn destroy_keeps_a_log_group_that_holds_events_unless_delete_logs() {
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     let aws = w.aws();
     let group = "secmon-secretsmanager-loggroup";
     w.rt.block_on(aws.logs.create_log_stream().log_group_name(group).log_stream_name("123456789012_CloudTrail_us-east-1").send()).unwrap();

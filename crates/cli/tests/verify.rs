@@ -30,8 +30,7 @@ fn failed(v: &Value) -> Vec<String> {
 
 #[test]
 fn a_healthy_pipeline_verifies_clean_and_says_what_it_cannot_observe() {
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     let (code, v) = verify(&w, &[]);
     assert_eq!(code, 0, "{v:#}");
     assert!(failed(&v).is_empty(), "{:?}", failed(&v));
@@ -112,8 +111,7 @@ fn each_seed_failure_is_diagnosed_by_name() {
         ),
     ];
     for (what, break_it, id) in cases {
-        let Some(w) = World::new() else { return };
-        w.apply();
+        let Some(w) = World::applied() else { return };
         break_it(&w);
         let (code, v) = verify(&w, &[]);
         assert_eq!(code, 1, "{what}: non-zero exit\n{v:#}");
@@ -127,8 +125,7 @@ fn each_seed_failure_is_diagnosed_by_name() {
 /// SDK callers and attackers): the secret is not "watched", and verify says which reads are lost.
 #[test]
 fn issue_26_a_secret_read_by_arn_that_no_filter_counts_is_not_watched() {
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     w.set_seed_filter_pattern(r#"{ ($.eventName = "GetSecretValue") && ($.requestParameters.secretId = "TopSecretInfo") }"#);
     let (code, v) = verify(&w, &[]);
     assert_eq!(code, 1, "{v:#}");
@@ -160,8 +157,7 @@ fn issue_26_a_subscription_awaiting_confirmation_is_pending_not_failed() {
 
 #[test]
 fn pending_subscriptions_can_be_asked_to_confirm_again() {
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     w.emu.unconfirm_email("security@example.com");
     let (code, v) = verify(&w, &["--resend-confirmation"]);
     assert_eq!(code, 3, "awaiting confirmation, nothing broken");
@@ -172,8 +168,7 @@ fn pending_subscriptions_can_be_asked_to_confirm_again() {
 
 #[test]
 fn trigger_reads_the_secret_once_and_reports_what_it_cannot_follow() {
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     let out = w.secmon(&["verify", "-f", SEED, "--trigger", "--stats"]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -191,8 +186,7 @@ fn trigger_reads_the_secret_once_and_reports_what_it_cannot_follow() {
 
 #[test]
 fn notify_test_publishes_or_sets_alarm_state() {
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     let out = w.secmon(&["verify", "-f", SEED, "--notify-test", "--stats"]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(calls(&text(&out.stderr), "Publish"), 1);
@@ -203,8 +197,7 @@ fn notify_test_publishes_or_sets_alarm_state() {
 
 #[test]
 fn a_filter_whose_conditions_contradict_each_other_is_named() {
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     w.set_seed_filter_pattern(r#"{ ($.eventName = "GetSecretValue") && ($.eventName = "BatchGetSecretValue") }"#);
     let (code, v) = verify(&w, &[]);
     assert_eq!(code, 1);
@@ -216,8 +209,7 @@ fn a_filter_whose_conditions_contradict_each_other_is_named() {
 fn a_trail_delivering_through_a_role_set_up_by_hand_is_named() {
     // Since issue 14, verify judges the spec's role from the shared read round; a trail moved to
     // another role is drift that verify names (and plan repairs), not a role it inspects.
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     let aws = w.aws();
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
     let role = w.rt.block_on(aws.iam.create_role().role_name("ConsoleMadeRole").assume_role_policy_document(trust).send()).unwrap();
@@ -247,8 +239,7 @@ fn a_trail_delivering_through_a_role_set_up_by_hand_is_named() {
 /// confirmation cannot reach an address that is no longer subscribed).
 #[test]
 fn a_deleted_subscription_is_fixed_by_apply_not_by_resending() {
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     let aws = w.aws();
     let subs = w.rt.block_on(aws.sns.list_subscriptions_by_topic().topic_arn(TOPIC_ARN).send()).unwrap();
     for s in subs.subscriptions() {
@@ -266,8 +257,7 @@ fn a_deleted_subscription_is_fixed_by_apply_not_by_resending() {
 /// alarm silently (CloudWatch may not use that key); verify names it.
 #[test]
 fn a_topic_encrypted_with_the_aws_managed_key_is_named() {
-    let Some(w) = World::new() else { return };
-    w.apply();
+    let Some(w) = World::applied() else { return };
     let aws = w.aws();
     w.rt.block_on(
         aws.sns.set_topic_attributes().topic_arn(TOPIC_ARN).attribute_name("KmsMasterKeyId").attribute_value("alias/aws/sns").send(),

@@ -12,7 +12,7 @@
 
 use serde::Serialize;
 
-use secmon_kinds::Cloud;
+use secmon_kinds::{Cloud, EventQuery};
 use secmon_sim::simulate::{replay_log_events, MonitorReport};
 use secmon_spec::Spec;
 
@@ -78,8 +78,8 @@ pub async fn backtest(
     let mut monitors = Vec::new();
     for m in &state.monitors {
         let mut events = Vec::new();
-        let returned =
-            cloud.filter_events(&log_group, &m.pattern, (since * 1000, until * 1000), &mut |t, msg| events.push((t, msg))).await?;
+        let query = EventQuery { log_group: &log_group, pattern: &m.pattern, window_ms: (since * 1000, until * 1000) };
+        let returned = cloud.filter_events(query, &mut |t, msg| events.push((t, msg))).await?;
         let (report, unmatched) =
             replay_log_events(m, since, events).map_err(|e| EngineError::Backtest(format!("monitor {:?}: {e}", m.name)))?;
         progress(&format!("  {}: {returned} event(s) returned, {} matched, {}", m.name, report.matched.len(), fired(&report)));

@@ -91,6 +91,21 @@ pub struct SpecRead {
     pub live: LiveState,
 }
 
+/// Which events [`Cloud::filter_events`] asks for: those of `log_group` that `pattern` matches,
+/// from `window_ms.0` to `window_ms.1` (epoch milliseconds).
+#[derive(Debug, Clone, Copy)]
+pub struct EventQuery<'a> {
+    /// The log group scanned.
+    pub log_group: &'a str,
+    /// The filter pattern AWS's own engine applies.
+    pub pattern: &'a str,
+    /// From and to, in epoch milliseconds.
+    pub window_ms: (i64, i64),
+}
+
+/// What receives each event [`Cloud::filter_events`] returns: (timestamp in ms, message).
+pub type EachEvent<'a> = &'a mut (dyn FnMut(i64, String) + Send);
+
 /// Reading live state and executing changes: everything secmon asks of AWS while planning and
 /// applying.
 pub trait Cloud: crate::LockStore + crate::Exercise + Send + Sync {
@@ -150,13 +165,7 @@ pub trait Cloud: crate::LockStore + crate::Exercise + Send + Sync {
     /// engine matches with `pattern` (`FilterLogEvents`, every page), each handed to `each` as
     /// (timestamp in ms, message); returns how many. The scan runs where the logs are. A local
     /// emulator applies term patterns only: for a JSON pattern it returns every event.
-    fn filter_events<'a>(
-        &'a self,
-        log_group: &'a str,
-        pattern: &'a str,
-        window_ms: (i64, i64),
-        each: &'a mut (dyn FnMut(i64, String) + Send),
-    ) -> BoxFuture<'a, Result<u64, KindError>>;
+    fn filter_events<'a>(&'a self, query: EventQuery<'a>, each: EachEvent<'a>) -> BoxFuture<'a, Result<u64, KindError>>;
 
     /// The bytes `log_group` stores (what a backtest's scan covers at most), if it exists.
     fn stored_bytes<'a>(&'a self, log_group: &'a str) -> BoxFuture<'a, Result<Option<i64>, KindError>>;
@@ -296,13 +305,8 @@ impl Cloud for SdkCloud {
         })
     }
 
-    fn filter_events<'a>(
-        &'a self,
-        log_group: &'a str,
-        pattern: &'a str,
-        (start_ms, end_ms): (i64, i64),
-        each: &'a mut (dyn FnMut(i64, String) + Send),
-    ) -> BoxFuture<'a, Result<u64, KindError>> {
+    fn filter_events<'a>(&'a self, query: EventQuery<'a>, each: EachEvent<'a>) -> BoxFuture<'a, Result<u64, KindError>> {
+        let EventQuery { log_group, pattern, window_ms: (start_ms, end_ms) } = query;
         Box::pin(async move {
             let request =
                 self.aws.logs.filter_log_events().log_group_name(log_group).filter_pattern(pattern).start_time(start_ms).end_time(end_ms);
@@ -321,14 +325,8 @@ impl Cloud for SdkCloud {
 
     fn stored_bytes<'a>(&'a self, log_group: &'a str) -> BoxFuture<'a, Result<Option<i64>, KindError>> {
         Box::pin(async move {
-            let out = self
-                .aws
-                .logs
-                .describe_log_groups()
-                .log_group_name_prefix(log_group)
-                .send()
-                .await
-                .map_err(crate::sdk::fail("DescribeLogGroups"))?;
+            let request = self.aws.logs.describe_log_groups().log_group_name_prefix(log_group);
+            let out = request.send().await.map_err(crate::sdk::fail("DescribeLogGroups"))?;
             Ok(out.log_groups().iter().find(|g| g.log_group_name() == Some(log_group)).map(|g| g.stored_bytes().unwrap_or(0)))
         })
     }

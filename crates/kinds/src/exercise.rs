@@ -73,19 +73,10 @@ mod sdk {
 
         fn metric_counted<'a>(&'a self, namespace: &'a str, name: &'a str, since_ms: i64) -> Fut<'a, bool> {
             Box::pin(async move {
-                let r = self
-                    .aws
-                    .cloudwatch
-                    .get_metric_statistics()
-                    .namespace(namespace)
-                    .metric_name(name)
-                    .start_time(DateTime::from_millis(since_ms))
-                    .end_time(DateTime::from(std::time::SystemTime::now()))
-                    .period(60)
-                    .statistics(secmon_aws::cloudwatch::types::Statistic::Sum)
-                    .send()
-                    .await
-                    .map_err(fail("GetMetricStatistics"))?;
+                let metric = self.aws.cloudwatch.get_metric_statistics().namespace(namespace).metric_name(name);
+                let window = metric.start_time(DateTime::from_millis(since_ms)).end_time(DateTime::from(std::time::SystemTime::now()));
+                let request = window.period(60).statistics(secmon_aws::cloudwatch::types::Statistic::Sum);
+                let r = request.send().await.map_err(fail("GetMetricStatistics"))?;
                 Ok(r.datapoints().iter().any(|d| d.sum().unwrap_or(0.0) > 0.0))
             })
         }
@@ -102,16 +93,8 @@ mod sdk {
         fn alarm_actions<'a>(&'a self, alarm: &'a str, since_ms: i64) -> Fut<'a, Vec<String>> {
             Box::pin(async move {
                 use secmon_aws::cloudwatch::types::HistoryItemType;
-                let history = self
-                    .aws
-                    .cloudwatch
-                    .describe_alarm_history()
-                    .alarm_name(alarm)
-                    .history_item_type(HistoryItemType::Action)
-                    .start_date(DateTime::from_millis(since_ms))
-                    .send()
-                    .await
-                    .map_err(fail("DescribeAlarmHistory"))?;
+                let request = self.aws.cloudwatch.describe_alarm_history().alarm_name(alarm).history_item_type(HistoryItemType::Action);
+                let history = request.start_date(DateTime::from_millis(since_ms)).send().await.map_err(fail("DescribeAlarmHistory"))?;
                 Ok(history.alarm_history_items().iter().filter_map(|i| i.history_summary().map(str::to_string)).collect())
             })
         }

@@ -13,7 +13,9 @@ use futures::future::BoxFuture;
 
 use crate::exercise::Exercise;
 use crate::lock_store::{LockStore, NewLockGroup, StreamInfo};
-use crate::{Address, AwsError, Change, Cloud, ExecCtx, Fut, KindError, LiveResource, LiveState, Op, Resource, Target};
+use crate::{
+    Address, AwsError, Change, Cloud, EachEvent, EventQuery, ExecCtx, Fut, KindError, LiveResource, LiveState, Op, Resource, Target,
+};
 use secmon_spec::DesiredState;
 
 /// When a scripted fault strikes.
@@ -237,13 +239,8 @@ impl Cloud for FakeCloud {
 
     /// Every event of the window, whatever the pattern: the fake has no engine (the caller's
     /// own evaluates them), as the emulator for JSON patterns.
-    fn filter_events<'a>(
-        &'a self,
-        log_group: &'a str,
-        _pattern: &'a str,
-        (start_ms, end_ms): (i64, i64),
-        each: &'a mut (dyn FnMut(i64, String) + Send),
-    ) -> BoxFuture<'a, Result<u64, KindError>> {
+    fn filter_events<'a>(&'a self, query: EventQuery<'a>, each: EachEvent<'a>) -> BoxFuture<'a, Result<u64, KindError>> {
+        let EventQuery { log_group, window_ms: (start_ms, end_ms), .. } = query;
         Box::pin(async move {
             let events: Vec<(i64, String)> = self.inner.lock().unwrap().events.get(log_group).cloned().unwrap_or_default();
             let mut n = 0;

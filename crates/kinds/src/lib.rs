@@ -48,7 +48,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 pub use check::{Check, FilterEvidence, ReadForm, Status, VerifyCtx};
-pub use cloud::{BroughtPolicies, CallCounts, Change, Cloud, ExecCtx, Op, SdkCloud, SpecRead};
+pub use cloud::{BroughtPolicies, CallCounts, Change, Cloud, EachEvent, EventQuery, ExecCtx, Op, SdkCloud, SpecRead};
 pub use connect::{Connector, Role, SdkConnector};
 pub use exercise::Exercise;
 pub use fake::{FakeCloud, FakeConnector, Pipeline};

@@ -31,14 +31,24 @@ impl World {
         })
     }
 
+    /// A world where the seed spec is applied: where most stories start.
+    #[track_caller]
+    pub fn applied() -> Option<World> {
+        let w = World::new()?;
+        w.apply();
+        Some(w)
+    }
+
+    /// `secmon ARGS` against this world's emulator, from the repository root, with the seed's
+    /// secret value in its environment.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_secmon"));
+        c.args(args).current_dir(root()).envs(self.emu.env()).env("TOP_SECRET_VALUE", "s3cr3t-value-never-printed");
+        c
+    }
+
     pub fn secmon(&self, args: &[&str]) -> Output {
-        let out = Command::new(env!("CARGO_BIN_EXE_secmon"))
-            .args(args)
-            .current_dir(root())
-            .envs(self.emu.env())
-            .env("TOP_SECRET_VALUE", "s3cr3t-value-never-printed")
-            .output()
-            .unwrap();
+        let out = self.command(args).output().unwrap();
         let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(!all.contains("s3cr3t-value-never-printed"), "the secret value leaked into output:\n{all}");
         out
@@ -46,15 +56,7 @@ impl World {
 
     /// `secmon ARGS` started in the background against this world's emulator, its output piped.
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        Command::new(env!("CARGO_BIN_EXE_secmon"))
-            .args(args)
-            .current_dir(root())
-            .envs(self.emu.env())
-            .env("TOP_SECRET_VALUE", "s3cr3t-value-never-printed")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
+        self.command(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap()
     }
 
     pub fn aws(&self) -> Aws {
@@ -70,6 +72,30 @@ impl World {
         let out = self.secmon(&["apply", "-f", SEED, "--auto-approve", "--stats"]);
         assert_eq!(out.status.code(), Some(0), "apply failed:\n{}{}", text(&out.stdout), text(&out.stderr));
         out
+    }
+
+    /// A plan of the seed finds nothing to do (exit 0), and says so in its output (returned);
+    /// else the test fails with `context` and that output.
+    #[track_caller]
+    pub fn assert_converged(&self, context: &str) -> String {
+        let (code, out) = self.plan();
+        assert_eq!(code, 0, "{context}{out}");
+        out
+    }
+
+    /// The seed applied once more, after which a plan finds nothing to do: how every story of
+    /// damage, interruption or removal ends.
+    #[track_caller]
+    pub fn apply_converges(&self) {
+        self.apply();
+        self.assert_converged("");
+    }
+
+    /// Spec `spec`'s apply lock taken from the library, as another apply (alive, or crashed
+    /// when the result is dropped without release) would hold it.
+    pub fn lock_of(&self, spec: &str) -> Result<secmon_engine::lock::Lock, secmon_engine::EngineError> {
+        let cloud = std::sync::Arc::new(secmon_kinds::SdkCloud::new(self.aws()));
+        self.rt.block_on(secmon_engine::lock::Lock::acquire(cloud, spec))
     }
 
     pub fn plan(&self) -> (i32, String) {

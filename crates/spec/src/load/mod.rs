@@ -94,16 +94,8 @@ impl<'f> Loader<'f> {
                 );
             }
         }
-        let name = self.req_string(&o, "name");
-        if let Some(n) = &name {
-            let at = self.locs["name"];
-            self.check(at, "name", rules::spec_name(n));
-        }
-        let region = self.opt_string(&o, "region");
-        if let Some(r) = &region {
-            let at = self.locs["region"];
-            self.check(at, "region", rules::region(r));
-        }
+        let name = self.checked(&o, "name", true, rules::spec_name);
+        let region = self.checked(&o, "region", false, rules::region);
         let sample_region = region.clone().unwrap_or_else(|| "us-east-1".into());
 
         let mut secrets = Vec::new();

@@ -32,11 +32,7 @@ impl Loader<'_> {
             let namespace = self.opt_string(&mo, "namespace").unwrap_or_else(default_namespace);
             let at = self.locs.get(&mo.path("namespace")).copied().unwrap_or(mo.pos);
             self.check(at, &mo.path("namespace"), rules::metric_namespace(&namespace));
-            let mname = self.req_string(&mo, "name");
-            if let Some(v) = &mname {
-                let at = self.locs[&mo.path("name")];
-                self.check(at, &mo.path("name"), rules::metric_name(v));
-            }
+            let mname = self.checked(&mo, "name", true, rules::metric_name);
             let value = match mo.get("value").filter(|n| !is_null(n)) {
                 None => default_metric_value(),
                 Some(v) => match &untag(v).data {

@@ -67,11 +67,7 @@ impl Loader<'_> {
                             self.check(at, &ro.path("name"), rules::alarm_name(n));
                             self.check(at, &ro.path("name"), rules::filter_name(n));
                         }
-                        let metric = self.opt_string(&ro, "metric");
-                        if let Some(m) = &metric {
-                            let at = self.locs[&ro.path("metric")];
-                            self.check(at, &ro.path("metric"), rules::metric_name(m));
-                        }
+                        let metric = self.checked(&ro, "metric", false, rules::metric_name);
                         let alarm = ro.get("alarm").filter(|a| !is_null(a)).and_then(|a| self.alarm(a, &ro.path("alarm")));
                         let notify = ro.get("notify").map(|_| self.string_list(&ro, "notify").into_iter().map(|(_, _, s)| s).collect());
                         let description = self.opt_string(&ro, "description");

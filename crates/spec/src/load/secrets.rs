@@ -12,11 +12,7 @@ use crate::rules;
 impl Loader<'_> {
     pub(super) fn secret(&mut self, n: &Node, path: &str) -> Option<Secret> {
         let o = self.obj::<Secret>(n, path)?;
-        let name = self.req_string(&o, "name");
-        if let Some(v) = &name {
-            let at = self.locs[&o.path("name")];
-            self.check(at, &o.path("name"), rules::secret_name(v));
-        }
+        let name = self.checked(&o, "name", true, rules::secret_name);
         let description = self.description(&o, "description", 2048);
         let kms_key_id = self.opt_string(&o, "kms_key_id");
         let mut tags = BTreeMap::new();
@@ -73,11 +69,7 @@ impl Loader<'_> {
                 i += 1;
             }
         }
-        let from_env = self.opt_string(&v, "from_env");
-        if let Some(e) = &from_env {
-            let at = self.locs[&v.path("from_env")];
-            self.check(at, &v.path("from_env"), rules::env_var(e));
-        }
+        let from_env = self.checked(&v, "from_env", false, rules::env_var);
         let from_file = self.opt_string(&v, "from_file");
         let generate = match v.get("generate") {
             None => None,

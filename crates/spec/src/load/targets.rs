@@ -41,11 +41,7 @@ impl Loader<'_> {
         if accounts.is_empty() && organizational_units.is_empty() {
             self.error(o.pos, path, "targets name no account", Some("list `accounts`, or `organizational_units` to enumerate".into()));
         }
-        let role_name = self.req_string(&o, "role_name");
-        if let Some(r) = &role_name {
-            let at = self.locs[&o.path("role_name")];
-            self.check(at, &o.path("role_name"), rules::role_name(r));
-        }
+        let role_name = self.checked(&o, "role_name", true, rules::role_name);
         let external_id = self.opt_string(&o, "external_id");
         if let Some(e) = &external_id {
             let at = self.locs[&o.path("external_id")];

@@ -10,11 +10,7 @@ use crate::rules;
 impl Loader<'_> {
     pub(super) fn topic(&mut self, n: &Node, path: &str, region: &str) -> Option<Topic> {
         let o = self.obj::<Topic>(n, path)?;
-        let name = self.req_string(&o, "name");
-        if let Some(v) = &name {
-            let at = self.locs[&o.path("name")];
-            self.check_name(at, &o.path("name"), v, region, rules::topic_name);
-        }
+        let name = self.checked_name(&o, "name", true, region, rules::topic_name);
         let mut email = Vec::new();
         let mut seen = BTreeSet::new();
         for (p, at, e) in self.string_list(&o, "email") {

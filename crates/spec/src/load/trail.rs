@@ -9,11 +9,7 @@ use crate::rules;
 impl Loader<'_> {
     pub(super) fn trail(&mut self, n: &Node, path: &str, region: &str) -> Option<Trail> {
         let o = self.obj::<Trail>(n, path)?;
-        let name = self.req_string(&o, "name");
-        if let Some(v) = &name {
-            let at = self.locs[&o.path("name")];
-            self.check_name(at, &o.path("name"), v, region, rules::trail_name);
-        }
+        let name = self.checked_name(&o, "name", true, region, rules::trail_name);
         let multi_region = self.opt_bool(&o, "multi_region").unwrap_or_else(yes);
         let organization = self.opt_bool(&o, "organization").unwrap_or(false);
         if organization && !multi_region {
@@ -132,21 +128,13 @@ impl Loader<'_> {
             Some(c) => {
                 let cp = o.path("cloudwatch_logs");
                 let co = self.obj::<CloudWatchLogs>(c, &cp)?;
-                let log_group = self.req_string(&co, "log_group");
-                if let Some(lg) = &log_group {
-                    let at = self.locs[&co.path("log_group")];
-                    self.check_name(at, &co.path("log_group"), lg, region, rules::log_group_name);
-                }
+                let log_group = self.checked_name(&co, "log_group", true, region, rules::log_group_name);
                 let retention_days = self.nullable_uint(&co, "retention_days", default_retention());
                 if let Some(d) = retention_days {
                     let at = self.locs.get(&co.path("retention_days")).copied().unwrap_or(co.pos);
                     self.check(at, &co.path("retention_days"), rules::retention_days(d));
                 }
-                let role_name = self.opt_string(&co, "role_name");
-                if let Some(r) = &role_name {
-                    let at = self.locs[&co.path("role_name")];
-                    self.check_name(at, &co.path("role_name"), r, region, rules::role_name);
-                }
+                let role_name = self.checked_name(&co, "role_name", false, region, rules::role_name);
                 Some(CloudWatchLogs { log_group: log_group?, retention_days, role_name })
             }
         };

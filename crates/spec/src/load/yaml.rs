@@ -293,6 +293,23 @@ impl Loader<'_> {
         out
     }
 
+    /// A string field (`required` or not), checked by `rule` at its place.
+    pub(super) fn checked(&mut self, o: &Obj, key: &str, required: bool, rule: fn(&str) -> Rule) -> Option<String> {
+        let value = if required { self.req_string(o, key) } else { self.opt_string(o, key) }?;
+        let field = o.path(key);
+        self.check(self.locs[&field], &field, rule(&value));
+        Some(value)
+    }
+
+    /// A name field (`required` or not) that may hold `${account_id}` and `${region}`, checked by
+    /// `rule` as AWS will see it ([`Loader::check_name`]).
+    pub(super) fn checked_name(&mut self, o: &Obj, key: &str, required: bool, region: &str, rule: fn(&str) -> Rule) -> Option<String> {
+        let value = if required { self.req_string(o, key) } else { self.opt_string(o, key) }?;
+        let field = o.path(key);
+        self.check_name(self.locs[&field], &field, &value, region, rule);
+        Some(value)
+    }
+
     /// Checks a name-like string against an AWS rule after expanding `${account_id}`/`${region}`
     /// with sample values, so that templates are checked for the shape AWS will see.
     pub(super) fn check_name(&mut self, at: Pos, field: &str, value: &str, region: &str, rule: fn(&str) -> Rule) {
