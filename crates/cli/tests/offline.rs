@@ -139,7 +139,7 @@ fn a_pattern_aws_would_refuse_makes_the_spec_invalid() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("monitors[0].pattern: filter pattern syntax error at column"), "{err}");
-    assert!(err.contains("bad.yaml:37:14"), "points at the pattern: {err}");
+    assert!(err.contains("bad.yaml:38:14"), "points at the pattern: {err}");
 }
 
 /// Issue 12: a text log whose lines begin with `[` is text (it used to be "not valid CloudTrail

@@ -17,7 +17,7 @@ fn apply_on_an_empty_account_then_nothing_to_do() {
     // Issue 26, finding 25: a first plan says it subscribes, not that nobody confirmed.
     assert!(out.contains("this plan subscribes the e-mail addresses of SecurityAlarms (monitor Secret is accessed)"), "{out}");
     w.apply();
-    w.assert_converged("a plan right after apply must be empty:\n");
+    let out = w.assert_converged("a plan right after apply must be empty:\n");
     // moto confirms e-mail subscriptions at once; real AWS waits for the recipient's click.
     assert!(!out.contains("confirmed e-mail subscriber") && !out.contains("this plan subscribes"), "{out}");
     assert!(out.contains("No changes."), "{out}");

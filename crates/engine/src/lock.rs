@@ -56,6 +56,12 @@ fn generation_of(stream: &str) -> Option<u64> {
     stream.strip_prefix(STREAM_PREFIX)?.parse().ok()
 }
 
+/// The stream `force-unlock` leaves behind: who it broke, and since when that holder held the
+/// lock. The next apply takes the lock over from it as from a holder whose lease ran out, so that
+/// what the broken apply created untagged (an S3 bucket) is taken back, not refused as another
+/// spec's. Named under the lease prefix, so that the listing every acquire makes already shows it.
+const BROKEN_STREAM: &str = "lease-broken";
+
 /// A lock held by this process, renewed in the background until released.
 pub struct Lock {
     store: Arc<dyn LockStore>,
@@ -100,6 +106,17 @@ impl Holder {
     /// Silent for longer than the lease at `now`: dead.
     pub fn expired(&self, now: i64) -> bool {
         now - self.last_heard > LEASE.as_millis() as i64
+    }
+
+    /// The record `force-unlock` keeps of a holder it broke ([`BROKEN_STREAM`]): its event, and
+    /// since when it held the lock (in the text: the event's own time is when it was broken).
+    fn broken_record(&self) -> String {
+        format!("{} since={}", self.event(), self.since)
+    }
+
+    fn parse_broken(message: &str) -> Holder {
+        let since = message.split_whitespace().find_map(|kv| kv.strip_prefix("since=")).and_then(|v| v.parse().ok()).unwrap_or(0);
+        Holder::parse(message, since)
     }
 }
 
@@ -154,8 +171,12 @@ fn who_from(env: &dyn Fn(&str) -> Option<String>, host: String) -> String {
 
 /// What one look at the lock group found.
 enum Found {
-    /// No lease stream: free, the next generation is 1.
-    Free,
+    /// No lease stream: free, the next generation is 1; `broken` when `force-unlock` left the
+    /// record of the holder it broke ([`BROKEN_STREAM`]).
+    Free {
+        /// The record is there.
+        broken: bool,
+    },
     /// The newest generation and who holds it.
     Held { generation: u64, holder: Holder },
 }
@@ -173,7 +194,13 @@ impl Lock {
         let group = lock_group(spec);
         ensure_group(&*store, spec, &group).await?;
         let (generation, dead) = match look(&*store, &group).await? {
-            Found::Free => (1, None),
+            Found::Free { broken: false } => (1, None),
+            // Broken by force-unlock: taken over from the broken holder (issue 23 follow-up: a
+            // bucket that apply created untagged is taken back after force-unlock as after a
+            // lease ran out).
+            Found::Free { broken: true } => {
+                (1, store.edge_event(&group, BROKEN_STREAM, true).await?.map(|(message, _)| Holder::parse_broken(&message)))
+            }
             Found::Held { generation, holder } if holder.expired(now_ms()) => (generation + 1, Some(holder)),
             Found::Held { holder, .. } => return Err(locked(spec, &holder)),
         };
@@ -207,6 +234,8 @@ impl Lock {
         // by the take-over that ended them).
         if generation > 1 {
             store.delete_stream(&group, &stream_name(generation - 1)).await?;
+        } else if lock.took_over.is_some() {
+            store.delete_stream(&group, BROKEN_STREAM).await?;
         }
         lock.renewer = Some(tokio::spawn(renew(store, group, stream, me.id.clone(), lock.lost.clone(), RENEW_EVERY)));
         Ok(lock)
@@ -328,13 +357,9 @@ async fn spec_key_arn(store: &dyn LockStore, spec: &str) -> Option<String> {
 
 /// The newest lease stream of `group` and its holder.
 async fn look(store: &dyn LockStore, group: &str) -> Result<Found, EngineError> {
-    let newest = store
-        .streams(group, STREAM_PREFIX)
-        .await?
-        .into_iter()
-        .filter_map(|s| generation_of(&s.name).map(|g| (g, s.created_ms)))
-        .max_by_key(|(g, _)| *g);
-    let Some((generation, created)) = newest else { return Ok(Found::Free) };
+    let streams = store.streams(group, STREAM_PREFIX).await?;
+    let newest = streams.iter().filter_map(|s| generation_of(&s.name).map(|g| (g, s.created_ms))).max_by_key(|(g, _)| *g);
+    let Some((generation, created)) = newest else { return Ok(Found::Free { broken: streams.iter().any(|s| s.name == BROKEN_STREAM) }) };
     let stream = stream_name(generation);
     let mut holder = match store.edge_event(group, &stream, true).await? {
         Some((message, at)) => Holder::parse(&message, at),
@@ -358,7 +383,7 @@ async fn holder_of(store: &dyn LockStore, group: &str, stream: &str) -> Result<H
 pub async fn holder(store: &dyn LockStore, spec: &str) -> Result<Option<Holder>, EngineError> {
     Ok(match look(store, &lock_group(spec)).await {
         Ok(Found::Held { holder, .. }) => Some(holder),
-        Ok(Found::Free) => None,
+        Ok(Found::Free { .. }) => None,
         Err(EngineError::Kind(e)) if not_found(&e) => None,
         Err(e) => return Err(e),
     })
@@ -381,11 +406,14 @@ pub async fn force_unlock(store: &dyn LockStore, spec: &str, id: &str) -> Result
     let group = lock_group(spec);
     match look(store, &group).await {
         Ok(Found::Held { generation, holder }) if holder.id == id && id != "?" => {
+            // The record first: a failure between the two leaves the lock held, not forgotten.
+            store.create_stream(&group, BROKEN_STREAM).await?;
+            store.put_event(&group, BROKEN_STREAM, now_ms(), &holder.broken_record()).await?;
             store.delete_stream(&group, &stream_name(generation)).await?;
             Ok(true)
         }
         Ok(Found::Held { holder, .. }) => Err(locked(spec, &holder)),
-        Ok(Found::Free) => Ok(false),
+        Ok(Found::Free { .. }) => Ok(false),
         Err(EngineError::Kind(e)) if not_found(&e) => Ok(false),
         Err(e) => Err(e),
     }
@@ -459,6 +487,28 @@ mod tests {
         assert!(force_unlock(&*cloud, SPEC, "dead0001").await.unwrap(), "broken");
         assert!(holder(&*cloud, SPEC).await.unwrap().is_none());
         assert!(!force_unlock(&FakeCloud::new("1", "r"), SPEC, "x").await.expect("no lock group: nothing to break"), "and it says so");
+    }
+
+    /// A crashed apply's lock broken with force-unlock, as the refusal says to, is taken over by
+    /// the next apply as one whose lease ran out: what the crashed apply created since it took
+    /// the lock, untagged because S3 takes no tags at CreateBucket, is taken back, not refused as
+    /// another spec's (found by `an_apply_killed_at_a_random_moment_converges_on_the_next`).
+    #[tokio::test]
+    async fn after_force_unlock_the_next_apply_recovers_what_the_broken_holder_made() {
+        let cloud = account();
+        let started = now_ms() - 5_000;
+        held_by_someone(&cloud, 2, started, now_ms()).await;
+        assert!(force_unlock(&*cloud, SPEC, "dead0001").await.unwrap());
+        assert!(holder(&*cloud, SPEC).await.unwrap().is_none(), "free");
+        let lock = Lock::acquire(cloud.clone(), SPEC).await.unwrap();
+        assert!(lock.took_over.as_deref().is_some_and(|w| w.starts_with("ci@runner:pid1")), "{:?}", lock.took_over);
+        assert_eq!(lock.took_over_since, Some(started / 1000));
+        let streams: Vec<String> = cloud.lock_groups()[&lock_group(SPEC)].streams.keys().cloned().collect();
+        assert_eq!(streams, vec![stream_name(1)], "the record is gone once used");
+        lock.release().await.unwrap();
+        let next = Lock::acquire(cloud.clone(), SPEC).await.unwrap();
+        assert_eq!(next.took_over, None, "an ordinary apply after it recovers nothing");
+        next.release().await.unwrap();
     }
 
     #[tokio::test]

@@ -146,7 +146,7 @@ fn cis_patterns_are_the_canonical_text_and_parse() {
 fn cis_4_7_with_kms_excluded_is_linted_with_the_fix() {
     let text = std::fs::read_to_string(root().join("specs/all-packs.yaml"))
         .unwrap()
-        .replace("exclude_sources: [rdsdata.amazonaws.com]", "exclude_sources: [kms.amazonaws.com, rdsdata.amazonaws.com]");
+        .replace("    read_write: All\n", "    read_write: All\n    exclude_sources: [kms.amazonaws.com, rdsdata.amazonaws.com]\n");
     let spec = Spec::parse(&text, "all-packs.yaml").unwrap();
     let lint = secmon_sim::lint::lint(&spec);
     let w =

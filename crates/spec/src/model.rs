@@ -327,7 +327,9 @@ pub struct ManagementEvents {
     /// `All`, `ReadOnly` or `WriteOnly`. `GetSecretValue` is a read event; keep `All`.
     #[serde(default)]
     pub read_write: ReadWrite,
-    /// Event sources left out: only `kms.amazonaws.com` and `rdsdata.amazonaws.com` are accepted by AWS.
+    /// Event sources left out: only `kms.amazonaws.com` and `rdsdata.amazonaws.com` are accepted
+    /// by AWS. Default: none, so that Security Hub CloudTrail.1 passes; leaving a source out is
+    /// allowed, with a warning (docs/hardening.md weighs it against the ingestion cost).
     #[serde(default = "default_excludes")]
     pub exclude_sources: Vec<String>,
 }
@@ -585,8 +587,11 @@ pub(crate) fn default_expiry() -> Option<u32> {
 pub(crate) fn default_retention() -> Option<u32> {
     Some(90)
 }
+/// None (issue 25, item 3): AWS Config's `multi-region-cloudtrail-enabled`, behind Security Hub
+/// CloudTrail.1, is NON_COMPLIANT whenever a trail excludes management event sources, and no
+/// selector set keeps KMS writes while dropping KMS reads without excluding KMS events.
 pub(crate) fn default_excludes() -> Vec<String> {
-    vec!["kms.amazonaws.com".into(), "rdsdata.amazonaws.com".into()]
+    Vec::new()
 }
 pub(crate) fn default_namespace() -> String {
     "SecurityMetrics".into()

@@ -35,7 +35,8 @@ fn defaults_are_the_seeds_fixes_not_console_defaults() {
     assert_eq!(s.monitors[0].metric.namespace, "SecurityMetrics");
     let t = s.trail.unwrap();
     assert!(t.multi_region && t.log_file_validation);
-    assert_eq!(t.management_events.exclude_sources, ["kms.amazonaws.com", "rdsdata.amazonaws.com"]);
+    // Issue 25, item 3: every management event source, so that Security Hub CloudTrail.1 passes.
+    assert!(t.management_events.exclude_sources.is_empty());
     assert_eq!(t.cloudwatch_logs.unwrap().retention_days, Some(90));
     assert_eq!(t.bucket.expire_logs_after_days, Some(365));
 }
@@ -54,4 +55,21 @@ fn schema_describes_every_top_level_field() {
         assert!(props.contains_key(f), "{f} missing from schema");
     }
     assert_eq!(schema["additionalProperties"], serde_json::Value::Bool(false));
+}
+
+/// Issue 25, item 3: AWS Config's multi-region-cloudtrail-enabled (Security Hub CloudTrail.1, CIS
+/// 3.1) is NON_COMPLIANT when a trail excludes any management event source. The default passes;
+/// excluding is an opt-out, said like the others, with where its saving is weighed.
+#[test]
+fn issue_25_excluding_management_event_sources_is_an_opt_out_naming_cloudtrail_1() {
+    let base = "version: 1\nname: d\ntrail:\n  name: trail-d\n  bucket: { name: bucket-d }\n";
+    let quiet = Spec::parse(base, "d.yaml").unwrap();
+    assert!(quiet.warnings.iter().all(|w| !w.message.contains("CloudTrail.1")), "{:?}", quiet.warnings);
+
+    let opted_out = format!("{base}  management_events: {{ exclude_sources: [kms.amazonaws.com, rdsdata.amazonaws.com] }}\n");
+    let spec = Spec::parse(&opted_out, "d.yaml").unwrap();
+    let w = spec.warnings.iter().find(|w| w.message.contains("CloudTrail.1")).expect("a warning naming CloudTrail.1");
+    assert_eq!((w.field.as_str(), w.line), ("trail.management_events.exclude_sources", 6));
+    assert!(w.message.contains("kms.amazonaws.com and rdsdata.amazonaws.com") && w.message.contains("CIS 3.1"), "{w:?}");
+    assert!(w.hint.as_deref().is_some_and(|h| h.contains("docs/hardening.md")), "{w:?}");
 }

@@ -120,6 +120,20 @@ impl Loader<'_> {
                 } else {
                     default_excludes()
                 };
+                // An opt-out, said as the others are (issue 25, item 3).
+                if !exclude_sources.is_empty() {
+                    let field = mo.path("exclude_sources");
+                    self.push(
+                        Severity::Warning,
+                        self.locs[&field],
+                        &field,
+                        format!(
+                            "excluding {} fails Security Hub CloudTrail.1 and CIS 3.1: AWS Config's multi-region-cloudtrail-enabled is NON_COMPLIANT when a trail excludes any management event source",
+                            exclude_sources.join(" and ")
+                        ),
+                        Some("remove `exclude_sources` to record every management event; what excluding saves: docs/hardening.md, \"CloudTrail.1 and the excluded event sources\"".into()),
+                    );
+                }
                 ManagementEvents { read_write, exclude_sources }
             }
         };
