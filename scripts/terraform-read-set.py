@@ -197,15 +197,19 @@ def main():
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--spec", action="append", required=True)
     a = p.parse_args()
-    print(f"no-change plan, every AWS call {a.delay} ms slower (the emulator's delay), {a.runs} runs each, median wall time")
+    print(f"no-change plan, every AWS call {a.delay} ms slower (the emulator's delay), {a.runs} runs each, median wall time;")
+    print("at 0 ms: the same without the delay (the emulator's own handling, one Python process, and the client's start);")
+    print("added: what the delay adds, the part a distant region costs")
     print()
-    print("| spec | secmon calls | secmon round trips | secmon | peer calls | peer round trips | peer | peer / secmon |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| spec | secmon calls | round trips | secmon | at 0 ms | added | peer calls | round trips | peer | at 0 ms | added | peer / secmon | added, peer / secmon |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for spec in a.spec:
         subprocess.run([a.secmon, "apply", "-f", spec, "--auto-approve", "-q"], check=True, stdout=subprocess.DEVNULL)
         plan = lambda: subprocess.run([a.secmon, "plan", "-f", spec, "--detailed-exitcode", "-q"], check=True, stdout=subprocess.DEVNULL)
         c = clients(a.endpoint)
         resources = read_set(c)
+        ours0 = statistics.median(timed(plan, a.runs))
+        peer0 = statistics.median(timed(lambda: refresh(resources), a.runs))
         control(a.endpoint, "/_secmon/faults", f"delay={a.delay}")
         ours_calls, ours_trips = timeline(a.endpoint, plan)
         peer_calls, peer_trips = timeline(a.endpoint, lambda: refresh(resources))
@@ -213,7 +217,11 @@ def main():
         peer = statistics.median(timed(lambda: refresh(resources), a.runs))
         control(a.endpoint, "/_secmon/faults", "delay=0")
         name = spec.rsplit("/", 1)[-1]
-        print(f"| {name} | {ours_calls} | {ours_trips} | {ours:.2f} s | {peer_calls} | {peer_trips} | {peer:.2f} s | {peer / ours:.1f}× |")
+        added = (peer - peer0) / max(ours - ours0, 1e-9)
+        print(
+            f"| {name} | {ours_calls} | {ours_trips} | {ours:.2f} s | {ours0:.2f} s | {ours - ours0:.2f} s | {peer_calls} | {peer_trips} | "
+            f"{peer:.2f} s | {peer0:.2f} s | {peer - peer0:.2f} s | {peer / ours:.1f}× | {added:.1f}× |"
+        )
         sys.stdout.flush()
 
 
