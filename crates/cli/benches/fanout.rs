@@ -105,7 +105,8 @@ fn main() {
         let listing = round_trips(&timeline, Some("organizations"));
         (listing, round_trips(&timeline, None) - listing)
     };
-    let ((listing, home), (_, secondary)) = (path_of(&format!("{}/us-east-1", accounts[1])), path_of(&format!("{}/eu-west-1", accounts[1])));
+    let ((listing, home), (_, secondary)) =
+        (path_of(&format!("{}/us-east-1", accounts[1])), path_of(&format!("{}/eu-west-1", accounts[1])));
     let seconds_of = |trips: f64| trips * latency as f64 / 1000.0;
     let (once, per_target) = (seconds_of(listing as f64), seconds_of((home + secondary) as f64 / 2.0));
     println!("secmon plan of specs/seed.yaml over an organization, 2 regions per account, every call {latency} ms slower");

@@ -15,8 +15,10 @@
 //! and the same as one gzip stream. Each form is read by:
 //! - `secmon -c`: `events::Counter`, what `secmon test-pattern --count` runs (prefilter,
 //!   projection parsing);
-//! - `secmon plain`: every record parsed whole and evaluated (what `simulate` and the
-//!   explaining `test-pattern` do);
+//! - `secmon plain`: every record parsed whole and evaluated (what the explaining
+//!   `test-pattern --all` does);
+//! - `simulate`, `simulate plain`: `secmon simulate` of the seed spec, on its fast path (records
+//!   no monitor can match read for their time and trail fields only) and parsing every record;
 //! - `jq` with the equivalent filter (JSON lines and uncompressed log files).
 //!
 //! Results go in docs/benchmarks.md.
@@ -235,6 +237,30 @@ fn main() {
                 }
                 row(form, case, "secmon list", mib, best, result.0, result.1);
                 counts.push(result.1);
+            }
+            // `secmon simulate` of the seed spec (its one monitor is this literal pattern):
+            // the fast path (issue 27, item 2) and the plain replay it is tested against.
+            if case == "literal" {
+                let seed = secmon_spec::Spec::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../specs/seed.yaml")).unwrap();
+                for (tool, fast) in [("simulate", true), ("simulate plain", false)] {
+                    if !wanted(form, case, tool) {
+                        continue;
+                    }
+                    settle();
+                    let (mut best, mut result) = (f64::MAX, (0, 0));
+                    for _ in 0..(if fast { runs } else { 1 }) {
+                        let t = Instant::now();
+                        let report = if fast {
+                            secmon_sim::simulate::simulate_as(&seed.state, &paths, Format::Auto)
+                        } else {
+                            secmon_sim::simulate::simulate_plain(&seed.state, &paths, Format::Auto)
+                        }
+                        .unwrap();
+                        result = (report.events, report.monitors[0].matched.len() as u64);
+                        best = best.min(t.elapsed().as_secs_f64());
+                    }
+                    row(form, case, tool, mib, best, result.0, result.1);
+                }
             }
             if form == "one .gz stream" && wanted(form, case, "zcat | jq") {
                 settle();

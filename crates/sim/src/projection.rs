@@ -77,14 +77,21 @@ impl Projection {
     /// other patterns, which read the message text.
     pub fn for_pattern(pattern: &Pattern, fields: &[&str]) -> Option<Projection> {
         let Pattern::Json(_) = pattern else { return None };
-        let mut root = Node::default();
+        let mut p = Projection::of_fields(fields);
         for c in pattern.comparisons() {
-            root.add(&c.selector);
+            p.root.add(&c.selector);
         }
+        Some(p)
+    }
+
+    /// The projection of top-level `fields` only: what a record is read for when no pattern
+    /// can match it (its time, what the trail selects it by).
+    pub fn of_fields(fields: &[&str]) -> Projection {
+        let mut root = Node::default();
         for f in fields {
             root.add(&[Step::Key((*f).to_string())]);
         }
-        Some(Projection { root })
+        Projection { root }
     }
 
     /// Parses `bytes` (one JSON document), keeping only the projected paths. An object's members

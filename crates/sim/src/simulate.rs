@@ -11,6 +11,7 @@ use secmon_spec::{DesiredState, ReadWrite};
 use crate::alarm::{evaluate, AlarmRun, Sample};
 use crate::events::{self, EventsError, LogEvent};
 use crate::pattern::{Pattern, PatternError};
+use crate::prefilter::{Need, Prefilter};
 
 /// Why a simulation cannot run.
 #[derive(Debug, thiserror::Error)]
@@ -106,14 +107,20 @@ impl<'s> Compiled<'s> {
         Ok(Compiled { monitor, pattern, samples: Vec::new(), matched: Vec::new() })
     }
 
+    /// What the monitor's metric filter does with an event at `time` that its pattern does not
+    /// match: publish the default value, when there is one.
+    fn miss(&mut self, time: i64) {
+        if let Some(d) = self.monitor.metric.default {
+            self.samples.push(Sample { time, value: d });
+        }
+    }
+
     /// What the monitor's metric filter does with one event at `time`: publish its value
     /// when the pattern matches, else the default value when there is one. True when it matched.
     fn feed(&mut self, ev: &LogEvent, time: i64) -> bool {
         let e = ev.as_event_for(&self.pattern);
         if !self.pattern.matches(&e) {
-            if let Some(d) = self.monitor.metric.default {
-                self.samples.push(Sample { time, value: d });
-            }
+            self.miss(time);
             return false;
         }
         let Some(v) = self.pattern.metric_value(&self.monitor.metric.value, &e) else {
@@ -178,14 +185,32 @@ pub fn simulate(state: &DesiredState, paths: &[String]) -> Result<SimReport, Sim
 }
 
 /// [`simulate`], reading the files as `format`.
+///
+/// On the fast path (issue 27, item 2): an event that no monitor's prefilter admits cannot
+/// match any of them, so it is read only for its time and the trail's selection fields, and
+/// counts as a miss everywhere (each monitor's default value); only the others are parsed whole
+/// and fed to the patterns. `tests/fast_path.rs` holds that the report is the one of a plain
+/// replay, which parses every event.
 pub fn simulate_as(state: &DesiredState, paths: &[String], format: events::Format) -> Result<SimReport, SimError> {
+    replay(state, paths, format, true)
+}
+
+/// [`simulate_as`] without the fast path: every event parsed whole and given to every pattern.
+/// The reference the fast path is tested against.
+pub fn simulate_plain(state: &DesiredState, paths: &[String], format: events::Format) -> Result<SimReport, SimError> {
+    replay(state, paths, format, false)
+}
+
+fn replay(state: &DesiredState, paths: &[String], format: events::Format, fast: bool) -> Result<SimReport, SimError> {
     let mut monitors = state.monitors.iter().map(Compiled::new).collect::<Result<Vec<_>, _>>()?;
+    let prefilters: Vec<Prefilter> = monitors.iter().map(|c| Prefilter::new(&c.pattern)).collect();
+    let wanted = |raw: &events::Raw<'_>| !fast || prefilters.iter().any(|p| p.admits(raw.kind, raw.bytes, Need::Matches, raw.escapes));
     let mut total = 0u64;
     let mut dropped = 0u64;
     let mut last_time = 0i64;
     let mut first_time: Option<i64> = None;
     for path in paths {
-        events::for_each_as(path, format, &mut |ev| {
+        events::for_each_skimmed(path, format, &wanted, &mut |ev, whole| {
             total += 1;
             let time = ev.time.unwrap_or(last_time);
             last_time = time;
@@ -195,7 +220,11 @@ pub fn simulate_as(state: &DesiredState, paths: &[String], format: events::Forma
                 return;
             }
             for c in &mut monitors {
-                c.feed(&ev, time);
+                if whole {
+                    c.feed(&ev, time);
+                } else {
+                    c.miss(time);
+                }
             }
         })?;
     }

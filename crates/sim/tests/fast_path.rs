@@ -139,3 +139,62 @@ fn escaped_literals_are_still_found() {
     assert_eq!(plain.len(), 1);
     assert_eq!(plain, fast);
 }
+
+/// `secmon simulate` replays `records` through monitors of these patterns (each with its
+/// default value, so that every event counts in every monitor), fast and plain.
+fn simulate_both(paths: &[String], format: Format, patterns: &[&str]) -> (serde_json::Value, serde_json::Value) {
+    let mut text = String::from(
+        "version: 1\nname: fast\ntrail: { name: trail, bucket: { name: bucket-fast }, cloudwatch_logs: { log_group: g } }\nmonitors:\n",
+    );
+    for (i, p) in patterns.iter().enumerate() {
+        text.push_str(&format!("  - name: m{i}\n    pattern: '{}'\n    metric: {{ name: M{i} }}\n", p.replace('\'', "''")));
+    }
+    let state = secmon_spec::Spec::parse(&text, "fast.yaml").unwrap().state;
+    let fast = secmon_sim::simulate::simulate_as(&state, paths, format).unwrap();
+    let plain = secmon_sim::simulate::simulate_plain(&state, paths, format).unwrap();
+    (serde_json::to_value(fast).unwrap(), serde_json::to_value(plain).unwrap())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Issue 27, item 2: `simulate` skims the events no monitor can match (their time and the
+    /// trail's fields only) and reports exactly what a plain replay, parsing everything, reports.
+    #[test]
+    fn simulate_on_the_fast_path_reports_what_a_plain_replay_reports(records in prop::collection::vec(record(), 1..40)) {
+        let scratch = tempfile::Builder::new().prefix("secmon-sim-fast-").tempdir().unwrap();
+        let dir = scratch.path();
+        let lines: Vec<String> = records.iter().enumerate().map(|(i, r)| {
+            let json = r.json();
+            format!("{{\"eventTime\":\"2026-01-01T00:{:02}:{:02}Z\",{}", i / 60, i % 60, &json[1..])
+        }).collect();
+        let jsonl = dir.join("events.jsonl");
+        std::fs::write(&jsonl, lines.join("\n")).unwrap();
+        let cloudtrail = dir.join("events.json");
+        std::fs::write(&cloudtrail, format!("{{\"Records\": [\n{}\n]}}", lines.join(",\n"))).unwrap();
+        for (path, format) in [(&jsonl, Format::Auto), (&cloudtrail, Format::Auto), (&jsonl, Format::Text)] {
+            let (fast, plain) = simulate_both(&[path.display().to_string()], format, &PATTERNS);
+            prop_assert_eq!(fast, plain, "{}", path.display());
+        }
+    }
+}
+
+#[test]
+fn simulate_on_the_fast_path_reports_what_a_plain_replay_reports_on_real_attack_records() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/stratus-red-team");
+    let mut paths: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| p.display().to_string())
+        .collect();
+    paths.sort();
+    assert!(paths.len() > 20, "{paths:?}");
+    let state = secmon_spec::Spec::from_file(&std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../specs/all-packs.yaml"))
+        .unwrap()
+        .state;
+    let fast = serde_json::to_value(secmon_sim::simulate::simulate_as(&state, &paths, Format::Auto).unwrap()).unwrap();
+    let plain = serde_json::to_value(secmon_sim::simulate::simulate_plain(&state, &paths, Format::Auto).unwrap()).unwrap();
+    assert!(fast["events"].as_u64().unwrap() > 100, "{}", fast["events"]);
+    assert_eq!(fast, plain);
+}
