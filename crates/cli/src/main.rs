@@ -554,6 +554,8 @@ fn validate(file: &std::path::Path, strict: bool, output: Format, style: Style) 
     let (spec, mut d) = Spec::from_file_partial(file);
     if let Some(spec) = &spec {
         d.extend(secmon_sim::lint::lint(spec));
+        // Detection as code: each monitor's tests, over their events files (issue 25, item 5).
+        d.extend(secmon_sim::lint::monitor_tests(spec));
     }
     d.sort_by_key(|x| (x.line, x.column));
     if strict {

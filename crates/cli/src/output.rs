@@ -6,12 +6,7 @@ use std::io::IsTerminal;
 /// removed or changed in meaning bumps it; fields may be added (issue 26, finding 17).
 pub const JSON_FORMAT_VERSION: u32 = 1;
 
-/// `s` as one word of a POSIX shell command line, quoted when it must be: paths and names a
-/// message suggests to type again are never split or expanded by the shell.
-pub fn shell_word(s: &str) -> String {
-    // Only a NUL byte cannot be quoted; no path or name secmon prints holds one.
-    shlex::try_quote(s).map(|q| q.into_owned()).unwrap_or_else(|_| shell_word(&s.replace('\0', "")))
-}
+pub use secmon_spec::shell_word;
 
 #[derive(Clone, Copy)]
 pub struct Style {

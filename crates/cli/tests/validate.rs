@@ -213,3 +213,43 @@ fn a_duplicate_key_is_refused_at_its_place() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("dup.yaml:") && err.contains("duplicate key `threshold`") && err.contains("first at line"), "{err}");
 }
+
+/// Issue 25, item 5: detection as code. A monitor carries `tests` (events files, relative to the
+/// spec, that its pattern must match or must not); `validate` runs them, and a failing one, or
+/// one whose file is missing, is an error at the test's entry with the command that explains
+/// each event. The example spec's tests pass on the Stratus Red Team records.
+#[test]
+fn issue_25_a_monitors_tests_are_run_by_validate_and_fail_it_when_they_fail() {
+    let out = secmon(&["validate", "-f", "examples/app-team.yaml", "--strict"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let scratch = tempfile::Builder::new().prefix("secmon-monitor-tests-").tempdir().unwrap();
+    let dir = scratch.path();
+    std::fs::copy(
+        root().join("tests/fixtures/stratus-red-team/aws.credential-access.secretsmanager-retrieve-secrets.json"),
+        dir.join("reads.json"),
+    )
+    .unwrap();
+    std::fs::copy(root().join("tests/fixtures/stratus-red-team/aws.persistence.iam-create-admin-user.json"), dir.join("iam.json")).unwrap();
+    let seed = std::fs::read_to_string(root().join("specs/seed.yaml")).unwrap();
+    let with_tests = |tests: &str| {
+        let file = dir.join("spec.yaml");
+        std::fs::write(&file, format!("{seed}    tests:\n{tests}")).unwrap();
+        let out = secmon(&["validate", "-f", file.to_str().unwrap()]);
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, err) = with_tests("      - { events: reads.json, expect: match }\n      - { events: iam.json, expect: no-match }\n");
+    assert_eq!(code, Some(0), "{err}");
+
+    let (code, err) = with_tests("      - { events: iam.json, expect: match }\n      - { events: reads.json, expect: no-match }\n");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("monitors[0].tests[0]: expected a match in iam.json, and none of its 3 event(s) matches"), "{err}");
+    assert!(err.contains("monitors[0].tests[1]: expected no match in reads.json, and "), "{err}");
+    assert!(err.contains("secmon test-pattern -f") && err.contains("--monitor 'Secret is accessed'"), "the way to see why: {err}");
+    assert!(err.contains("spec.yaml:50:11: error: monitors[0].tests[0]"), "at the test's entry: {err}");
+
+    let (code, err) = with_tests("      - { events: missing.json, expect: match }\n      - { events: reads.json, expect: maybe }\n");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("monitors[0].tests[0]: test events missing.json:"), "{err}");
+    assert!(err.contains("monitors[0].tests[1].expect: unknown expect \"maybe\""), "{err}");
+}

@@ -120,6 +120,49 @@ pub fn lint(spec: &Spec) -> Vec<Diagnostic> {
     out
 }
 
+/// Runs each monitor's `tests` (issue 25, item 5): its pattern over each events file, by the
+/// fast counting path (`events::Counter`), against what the test expects. A test that fails,
+/// or whose file cannot be read, is an error at the test's entry: detection as code, checked
+/// where the spec is checked (`secmon validate`, the pull request's job). The files are named
+/// relative to the spec file. The only lint that reads files besides the spec.
+pub fn monitor_tests(spec: &Spec) -> Vec<Diagnostic> {
+    use secmon_spec::Expect;
+    let base = std::path::Path::new(&spec.file).parent().unwrap_or(std::path::Path::new("."));
+    let mut out = Vec::new();
+    for (i, m) in spec.state.monitors.iter().enumerate() {
+        // A pattern that does not parse is said by lint already.
+        let Ok(pattern) = Pattern::parse(&m.pattern) else { continue };
+        let counter = crate::events::Counter::new(&pattern);
+        for (j, t) in m.tests.iter().enumerate() {
+            let field = format!("monitors[{i}].tests[{j}]");
+            let file = base.join(&t.events);
+            let explain = format!(
+                "`secmon test-pattern -f {} --monitor {} --events {}` explains each event",
+                secmon_spec::shell_word(&spec.file),
+                secmon_spec::shell_word(&m.name),
+                secmon_spec::shell_word(&file.display().to_string())
+            );
+            let fail = |message: String, hint: String| spec.diagnostic(Severity::Error, &field, message, Some(hint));
+            match (counter.count(&file.display().to_string(), crate::events::Format::Auto), t.expect) {
+                (Err(e), _) => {
+                    out.push(fail(format!("test events {}: {e}", t.events), "name an events file relative to the spec file".into()))
+                }
+                (Ok((0, _)), _) => {
+                    out.push(fail(format!("test events {} hold no event", t.events), "a test needs at least one event".into()))
+                }
+                (Ok((n, 0)), Expect::Match) => {
+                    out.push(fail(format!("expected a match in {}, and none of its {n} event(s) matches the pattern", t.events), explain))
+                }
+                (Ok((n, hits)), Expect::NoMatch) if hits > 0 => {
+                    out.push(fail(format!("expected no match in {}, and {hits} of its {n} event(s) match the pattern", t.events), explain))
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
 /// Issue 22, finding 11: CloudWatch Logs allows five filters with a regular expression per log
 /// group; the sixth PutMetricFilter fails mid-apply (`LimitExceededException`).
 fn regex_quota(spec: &Spec, out: &mut Vec<Diagnostic>) {

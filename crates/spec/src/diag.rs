@@ -167,6 +167,13 @@ fn levenshtein(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// `s` as one word of a POSIX shell command line, quoted when it must be: paths and names a
+/// message suggests to type again are never split or expanded by the shell.
+pub fn shell_word(s: &str) -> String {
+    // Only a NUL byte cannot be quoted; no path or name secmon prints holds one.
+    shlex::try_quote(s).map(|q| q.into_owned()).unwrap_or_else(|_| shell_word(&s.replace('\0', "")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

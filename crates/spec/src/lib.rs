@@ -27,7 +27,7 @@ pub mod rules;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub use diag::{did_you_mean, Diagnostic, Pos, Severity, SpecError};
+pub use diag::{did_you_mean, shell_word, Diagnostic, Pos, Severity, SpecError};
 pub use interp::expand;
 pub use load::MAX_FILTERS_PER_LOG_GROUP;
 pub use model::*;

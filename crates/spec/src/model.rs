@@ -410,10 +410,48 @@ pub struct Monitor {
     /// Topics (by name) notified when the alarm fires.
     #[serde(default)]
     pub notify: Vec<String>,
+    /// Detection as code (issue 25, item 5): events files this monitor's pattern must match, or
+    /// must not. `secmon validate` runs them; a failing one makes the spec invalid.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<MonitorTest>,
     /// The pack rule this monitor comes from (set by pack expansion, not written in specs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(skip)]
     pub rule: Option<String>,
+}
+
+/// One test of a monitor's pattern: an events file, and whether the pattern must match it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorTest {
+    /// An events file (CloudTrail log file, gzipped or not, JSON lines or text lines), relative
+    /// to the spec file: a real record of the activity to catch, or of one to leave alone.
+    pub events: String,
+    /// `match`: at least one event of the file matches; `no-match`: none does.
+    pub expect: Expect,
+}
+
+/// What a [`MonitorTest`] expects of its events file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Expect {
+    /// At least one event matches.
+    Match,
+    /// No event matches.
+    NoMatch,
+}
+
+impl Expect {
+    /// Every value, as a spec writes it.
+    pub const ALL: [&'static str; 2] = ["match", "no-match"];
+    /// From the spec's spelling.
+    pub fn parse(s: &str) -> Option<Expect> {
+        match s {
+            "match" => Some(Expect::Match),
+            "no-match" => Some(Expect::NoMatch),
+            _ => None,
+        }
+    }
 }
 
 impl Monitor {

@@ -94,7 +94,39 @@ impl Loader<'_> {
             self.check(at, &o.path("name"), rules::alarm_name(an));
         }
         let notify = self.string_list(&o, "notify").into_iter().map(|(_, _, s)| s).collect();
-        Some(Monitor { name: name?, description, pattern: pattern?, filter_name, metric: metric?, alarm: alarm?, notify, rule: None })
+        let mut tests = Vec::new();
+        for (path, n) in self.list(&o, "tests") {
+            if let Some(t) = self.monitor_test(n, &path) {
+                tests.push(t);
+            }
+        }
+        Some(Monitor {
+            name: name?,
+            description,
+            pattern: pattern?,
+            filter_name,
+            metric: metric?,
+            alarm: alarm?,
+            notify,
+            tests,
+            rule: None,
+        })
+    }
+
+    /// One of a monitor's `tests`: an events file and what the pattern must do with it. The
+    /// file is read by `validate` (secmon-sim's lint), not here: the loader reads no other file.
+    pub(super) fn monitor_test(&mut self, n: &Node, path: &str) -> Option<MonitorTest> {
+        let o = self.obj::<MonitorTest>(n, path)?;
+        let events = self.req_string(&o, "events");
+        let expect = self.req_string(&o, "expect").and_then(|s| {
+            Expect::parse(&s).or_else(|| {
+                let field = o.path("expect");
+                let hint = did_you_mean(&s, &Expect::ALL).map(|c| format!("did you mean `{c}`?")).or(Some("use match or no-match".into()));
+                self.error(self.locs[&field], &field, format!("unknown expect {s:?}"), hint);
+                None
+            })
+        });
+        Some(MonitorTest { events: events?, expect: expect? })
     }
 
     pub(super) fn alarm(&mut self, n: &Node, path: &str) -> Option<Alarm> {
