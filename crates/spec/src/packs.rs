@@ -1,7 +1,8 @@
 //! Rule packs: named sets of monitors that expand into ordinary monitors at load time, so plan,
 //! apply, validate, simulate and verify treat them like hand-written ones.
 //!
-//! - `secret-access`: every way a secret value is read (GetSecretValue and BatchGetSecretValue),
+//! - `secret-access`: every way a secret value is read (GetSecretValue and BatchGetSecretValue;
+//!   unless `only_spec_secrets`, also decrypted Systems Manager parameters and EC2 password data),
 //!   optionally only the spec's own secrets, optionally not by expected readers;
 //! - `cis-aws-foundations`: CIS AWS Foundations Benchmark section 4.1–4.15, texts of benchmark
 //!   3.0.0 (default, what Prowler checks) or 1.4.0 (byte for byte what Security Hub's
@@ -275,13 +276,36 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
             } else {
                 events(&["GetSecretValue", "BatchGetSecretValue"])
             };
+            let not = not_by(&pack.exclude_principals);
             out.push(Rule {
                 id: "SECRET-READ".into(),
                 title: "A secret value is read".into(),
                 metric: "SecretValueRead".into(),
-                pattern: format!("{{ ($.eventSource = \"secretsmanager.amazonaws.com\") && {reads}{} }}", not_by(&pack.exclude_principals)),
+                pattern: format!("{{ ($.eventSource = \"secretsmanager.amazonaws.com\") && {reads}{not} }}"),
                 control: None,
             });
+            // The other stores of secret values an attacker reads (issue 25, item 1; Stratus
+            // Red Team's ssm-retrieve-securestring-parameters and ec2-get-password-data). They
+            // are not the spec's secrets: `only_spec_secrets` leaves them out.
+            if !pack.only_spec_secrets {
+                let parameters = events(&["GetParameter", "GetParameters", "GetParametersByPath", "GetParameterHistory"]);
+                out.push(Rule {
+                    id: "PARAMETER-READ".into(),
+                    title: "A Systems Manager parameter is read decrypted (SecureString values)".into(),
+                    metric: "ParameterValueRead".into(),
+                    pattern: format!(
+                        "{{ ($.eventSource = \"ssm.amazonaws.com\") && {parameters} && ($.requestParameters.withDecryption IS TRUE){not} }}"
+                    ),
+                    control: None,
+                });
+                out.push(Rule {
+                    id: "PASSWORD-DATA-READ".into(),
+                    title: "An EC2 Windows instance's administrator password data is read (attempts included)".into(),
+                    metric: "InstancePasswordDataRead".into(),
+                    pattern: format!("{{ ($.eventSource = \"ec2.amazonaws.com\") && ($.eventName = \"GetPasswordData\"){not} }}"),
+                    control: None,
+                });
+            }
         }
         "self-protection" => {
             let trail = state.trail.as_ref().ok_or("self-protection guards the trail: the spec needs a `trail`")?;
