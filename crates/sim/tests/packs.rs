@@ -503,3 +503,23 @@ fn pack_rule_findings_are_named_by_rule_id() {
     assert!(d.field.starts_with("packs[") && d.field.contains(".rules.CIS-4.1."), "{}", d.field);
     assert_eq!(d.line, line, "at the rule's override");
 }
+
+/// Issue 24, item 4: every pack rule carries a runbook (what it means, three things to check, the
+/// ATT&CK technique or tactic) at the end of its alarm description, within CloudWatch's 1,024
+/// characters; docs/rules.md lists each one as it is.
+#[test]
+fn issue_24_every_pack_rule_ends_its_alarm_description_with_its_runbook() {
+    let spec = Spec::from_file(&root().join("specs/all-packs.yaml")).unwrap();
+    let docs = std::fs::read_to_string(root().join("docs/rules.md")).unwrap();
+    let pack_monitors: Vec<_> = spec.state.monitors.iter().filter(|m| m.rule.is_some()).collect();
+    assert_eq!(pack_monitors.len(), packs::RUNBOOKS.len(), "one runbook per rule of the three packs");
+    for m in pack_monitors {
+        let id = m.rule.as_deref().unwrap();
+        let runbook = packs::runbook(id);
+        assert!(runbook.starts_with("What: ") && runbook.contains(" Check: 1) ") && runbook.contains("ATT&CK T"), "{id}: {runbook}");
+        let description = m.description.as_deref().unwrap();
+        assert!(description.ends_with(runbook), "{id}: {description}");
+        assert!(description.chars().count() <= 1024, "{id}: {} characters", description.chars().count());
+        assert!(docs.contains(runbook), "docs/rules.md lists the runbook of {id}");
+    }
+}

@@ -256,6 +256,40 @@ fn not_by(principals: &[String]) -> String {
     principals.iter().map(|p| format!(" && ($.userIdentity.arn != {})", quoted(p))).collect()
 }
 
+/// Each rule's runbook (issue 24, item 4): what the alarm means, the first three things to
+/// check, and the MITRE ATT&CK technique (or, where no one technique is the rule's, the tactic).
+/// It ends the alarm's description, which CloudWatch's alarm e-mail carries to whoever is woken.
+pub const RUNBOOKS: [(&str, &str); 23] = [
+    ("SECRET-READ", "What: a Secrets Manager secret value was read (GetSecretValue; BatchGetSecretValue reads up to 20). Check: 1) the caller ($.userIdentity.arn), its source IP and user agent, in the trail's log group at the alarm's minute; 2) whether that principal is an expected reader; 3) which secret (requestParameters.secretId); rotate it if the read is not explained. ATT&CK T1555.006."),
+    ("PARAMETER-READ", "What: a Systems Manager parameter was read decrypted (a SecureString's plaintext). Check: 1) the caller, its source IP and user agent; 2) which parameters (requestParameters.name, names or path); 3) whether that principal reads them normally; rotate what was exposed. ATT&CK TA0006 (credential access)."),
+    ("PASSWORD-DATA-READ", "What: GetPasswordData was called: a Windows instance's encrypted administrator password (errorCode set when refused). Check: 1) the caller and how many instances it tried (sweeps try many); 2) whether any call succeeded (no errorCode); 3) if so, rotate that instance's administrator password. ATT&CK TA0006 (credential access)."),
+    ("CIS-4.1", "What: API calls were refused for lack of permission. Check: 1) which principal and which calls (eventName, errorCode); 2) refusals across many services at once are discovery with stolen credentials, one app's repeated refusal is a misconfiguration; 3) the source IP and user agent against the principal's usual ones. ATT&CK TA0007 (discovery)."),
+    ("CIS-4.2", "What: an IAM user signed in to the console without MFA. Check: 1) the user and the source IP; 2) whether the user has an MFA device (it should); 3) what that session did next (same userIdentity.arn). ATT&CK T1078.004."),
+    ("CIS-4.3", "What: the root user made a call that no AWS service made for it. Check: 1) the source IP and user agent; 2) what was done (eventName); 3) whether someone planned it: root use should be rare and announced. ATT&CK T1078.004."),
+    ("CIS-4.4", "What: an IAM policy was created, changed, attached or detached. Check: 1) who, and which policy and user, group or role; 2) whether it grants administrator access, iam:* or sts:AssumeRole to someone new; 3) whether a change or a deploy explains it. ATT&CK T1098."),
+    ("CIS-4.5", "What: a trail was created, updated or deleted, or its logging started or stopped. Check: 1) which trail and who; 2) secmon verify: does this pipeline still record?; 3) what the same principal did just before. ATT&CK T1562.008."),
+    ("CIS-4.6", "What: console sign-ins failed. Check: 1) the user names tried and the source IPs; 2) many users from one IP is password spraying, many tries on one user is guessing; 3) reset the targeted users' passwords and make sure they have MFA. ATT&CK T1110."),
+    ("CIS-4.7", "What: a customer managed KMS key was disabled or scheduled for deletion. Check: 1) which key (requestParameters.keyId) and who; 2) what it encrypts: data under a deleted key is lost; 3) if unplanned, CancelKeyDeletion or EnableKey at once. ATT&CK TA0040 (impact)."),
+    ("CIS-4.8", "What: an S3 bucket's policy, ACL, CORS, lifecycle or replication changed. Check: 1) which bucket and who; 2) whether it now grants another account or everyone; 3) IAM Access Analyzer's findings for the bucket. ATT&CK TA0010 (exfiltration)."),
+    ("CIS-4.9", "What: AWS Config's recorder or delivery channel was stopped, deleted or changed. Check: 1) who; 2) whether the recorder still records (aws configservice describe-configuration-recorder-status); 3) other defence changes by the same principal. ATT&CK TA0005 (defense evasion)."),
+    ("CIS-4.10", "What: a security group rule was added or removed. Check: 1) which group and rule (0.0.0.0/0 to SSH, RDP or a database port?); 2) who; 3) which instances use the group. ATT&CK T1562.007."),
+    ("CIS-4.11", "What: a network ACL or one of its entries changed. Check: 1) which ACL and entries; 2) who; 3) which subnets it guards. ATT&CK T1562.007."),
+    ("CIS-4.12", "What: an internet or customer gateway was created, attached, detached or deleted. Check: 1) which gateway and VPC; 2) who; 3) whether a new way out to the internet now exists. ATT&CK TA0010 (exfiltration)."),
+    ("CIS-4.13", "What: a route or route table changed. Check: 1) which routes (a new 0.0.0.0/0 target?); 2) who; 3) which subnets use the table. ATT&CK TA0010 (exfiltration)."),
+    ("CIS-4.14", "What: a VPC, a peering connection or ClassicLink changed. Check: 1) which VPC or peering, to which account; 2) who; 3) the routes added with it. ATT&CK TA0010 (exfiltration)."),
+    ("CIS-4.15", "What: the organization changed: accounts, OUs, policies, handshakes, an account leaving. Check: 1) what and who (the management account's calls); 2) a detached SCP or a leaving account loses its guardrails; 3) whether it was planned. ATT&CK T1666."),
+    ("GUARD-TRAIL", "What: this pipeline's trail was stopped, deleted or reconfigured: secret reads may go unseen. Check: 1) secmon verify, now; 2) who, and what they did just before; 3) secmon apply restores the trail. ATT&CK T1562.008."),
+    ("GUARD-LOGS", "What: this pipeline's log group, its metric filters or its retention changed. Check: 1) secmon verify, now; 2) who; 3) secmon apply restores them. ATT&CK T1562.008."),
+    ("GUARD-ALARMS", "What: alarms were deleted, disabled, changed or forced into a state (SetAlarmState can hide a real alarm). Check: 1) secmon verify, now; 2) who; 3) secmon apply restores them. ATT&CK T1562."),
+    ("GUARD-TOPICS", "What: this pipeline's topics or subscriptions changed: alerts may no longer reach anyone. Check: 1) secmon verify, now; 2) who; 3) secmon apply, then confirm the e-mail subscriptions again. ATT&CK T1562."),
+    ("GUARD-SECRETS", "What: a watched secret was deleted, replicated, or its value or resource policy changed. Check: 1) who and which call; 2) whether a new policy grants another account; 3) RestoreSecret within its recovery window if deleted; secmon apply restores policy and tags. ATT&CK TA0040 (impact)."),
+];
+
+/// The runbook of rule `id` ([`RUNBOOKS`]); every rule has one (tested).
+pub fn runbook(id: &str) -> &'static str {
+    RUNBOOKS.iter().find(|(r, _)| *r == id).map(|(_, text)| *text).unwrap_or("")
+}
+
 /// The rules of a pack for this state, before `disable` and overrides.
 pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> {
     let mut out = Vec::new();
@@ -436,7 +470,7 @@ pub fn expand(pack: &PackRef, state: &DesiredState) -> Result<Vec<Monitor>, Stri
         let name = o.name.clone().unwrap_or_else(|| format!("{}-{}", r.id, r.metric));
         out.push(Monitor {
             name: name.clone(),
-            description: Some(o.description.unwrap_or_else(|| format!("{} ({}, secmon pack {})", r.title, r.id, pack.name))),
+            description: Some(o.description.unwrap_or_else(|| format!("{} ({}, secmon pack {}). {}", r.title, r.id, pack.name, runbook(&r.id)))),
             pattern: r.pattern,
             filter_name: None,
             metric: Metric {
