@@ -470,7 +470,9 @@ pub fn expand(pack: &PackRef, state: &DesiredState) -> Result<Vec<Monitor>, Stri
         let name = o.name.clone().unwrap_or_else(|| format!("{}-{}", r.id, r.metric));
         out.push(Monitor {
             name: name.clone(),
-            description: Some(o.description.unwrap_or_else(|| format!("{} ({}, secmon pack {}). {}", r.title, r.id, pack.name, runbook(&r.id)))),
+            description: Some(
+                o.description.unwrap_or_else(|| format!("{} ({}, secmon pack {}). {}", r.title, r.id, pack.name, runbook(&r.id))),
+            ),
             pattern: r.pattern,
             filter_name: None,
             metric: Metric {
