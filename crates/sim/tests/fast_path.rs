@@ -96,21 +96,28 @@ fn both(path: &str, format: Format, pattern: &Pattern) -> (Vec<String>, Vec<Stri
     (plain, fast)
 }
 
+/// The same records as JSON lines and as a CloudTrail log file, in `dir`, each with the formats
+/// it is read as: (file, format) for the JSON lines read as such and as text, and the log file.
+fn in_every_form(dir: &std::path::Path, lines: &[String]) -> [(std::path::PathBuf, Format); 3] {
+    let jsonl = dir.join("events.jsonl");
+    std::fs::write(&jsonl, lines.join("\n")).unwrap();
+    let cloudtrail = dir.join("events.json");
+    std::fs::write(&cloudtrail, format!("{{\"Records\": [\n{}\n]}}", lines.join(",\n"))).unwrap();
+    [(jsonl.clone(), Format::Auto), (cloudtrail, Format::Auto), (jsonl, Format::Text)]
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
     fn the_fast_path_finds_exactly_what_the_plain_evaluator_finds(records in prop::collection::vec(record(), 1..40)) {
         let scratch = tempfile::Builder::new().prefix("secmon-fast-").tempdir().unwrap();
         let dir = scratch.path();
         let lines: Vec<String> = records.iter().map(Record::json).collect();
-        let jsonl = dir.join("events.jsonl");
-        std::fs::write(&jsonl, lines.join("\n")).unwrap();
-        let cloudtrail = dir.join("events.json");
-        std::fs::write(&cloudtrail, format!("{{\"Records\": [\n{}\n]}}", lines.join(",\n"))).unwrap();
+        let forms = in_every_form(dir, &lines);
         for text in PATTERNS {
             let pattern = Pattern::parse(text).unwrap();
-            for (path, format) in [(&jsonl, Format::Auto), (&cloudtrail, Format::Auto), (&jsonl, Format::Text)] {
+            for (path, format) in forms.iter().map(|(p, f)| (p, *f)) {
                 let (plain, fast) = both(path.to_str().unwrap(), format, &pattern);
                 prop_assert_eq!(&plain, &fast, "{} on {}", text, path.display());
                 let counted = count_matches(path.to_str().unwrap(), format, &pattern).unwrap();
@@ -124,6 +131,22 @@ proptest! {
                 prop_assert_eq!(n, records.len() as u64);
                 prop_assert_eq!(&plain, &listed, "list of {} on {}", text, path.display());
             }
+        }
+    }
+
+    /// Issue 27, item 2: `simulate` skims the events no monitor can match (their time and the
+    /// trail's fields only) and reports exactly what a plain replay, parsing everything, reports.
+    #[test]
+    fn simulate_on_the_fast_path_reports_what_a_plain_replay_reports(records in prop::collection::vec(record(), 1..40)) {
+        let scratch = tempfile::Builder::new().prefix("secmon-sim-fast-").tempdir().unwrap();
+        let dir = scratch.path();
+        let lines: Vec<String> = records.iter().enumerate().map(|(i, r)| {
+            let json = r.json();
+            format!("{{\"eventTime\":\"2026-01-01T00:{:02}:{:02}Z\",{}", i / 60, i % 60, &json[1..])
+        }).collect();
+        for (path, format) in in_every_form(dir, &lines) {
+            let (fast, plain) = simulate_both(&[path.display().to_string()], format, &PATTERNS);
+            prop_assert_eq!(fast, plain, "{}", path.display());
         }
     }
 }
@@ -153,30 +176,6 @@ fn simulate_both(paths: &[String], format: Format, patterns: &[&str]) -> (serde_
     let fast = secmon_sim::simulate::simulate_as(&state, paths, format).unwrap();
     let plain = secmon_sim::simulate::simulate_plain(&state, paths, format).unwrap();
     (serde_json::to_value(fast).unwrap(), serde_json::to_value(plain).unwrap())
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
-
-    /// Issue 27, item 2: `simulate` skims the events no monitor can match (their time and the
-    /// trail's fields only) and reports exactly what a plain replay, parsing everything, reports.
-    #[test]
-    fn simulate_on_the_fast_path_reports_what_a_plain_replay_reports(records in prop::collection::vec(record(), 1..40)) {
-        let scratch = tempfile::Builder::new().prefix("secmon-sim-fast-").tempdir().unwrap();
-        let dir = scratch.path();
-        let lines: Vec<String> = records.iter().enumerate().map(|(i, r)| {
-            let json = r.json();
-            format!("{{\"eventTime\":\"2026-01-01T00:{:02}:{:02}Z\",{}", i / 60, i % 60, &json[1..])
-        }).collect();
-        let jsonl = dir.join("events.jsonl");
-        std::fs::write(&jsonl, lines.join("\n")).unwrap();
-        let cloudtrail = dir.join("events.json");
-        std::fs::write(&cloudtrail, format!("{{\"Records\": [\n{}\n]}}", lines.join(",\n"))).unwrap();
-        for (path, format) in [(&jsonl, Format::Auto), (&cloudtrail, Format::Auto), (&jsonl, Format::Text)] {
-            let (fast, plain) = simulate_both(&[path.display().to_string()], format, &PATTERNS);
-            prop_assert_eq!(fast, plain, "{}", path.display());
-        }
-    }
 }
 
 #[test]
