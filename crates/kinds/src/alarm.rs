@@ -83,7 +83,7 @@ impl ResourceKind for Def {
                 actions.dedup();
                 let a = &m.alarm;
                 let attrs = Attrs {
-                    description: m.description.clone(),
+                    description: m.alarm_description(),
                     namespace: Some(m.metric.namespace.clone()),
                     metric_name: Some(m.metric.name.clone()),
                     statistic: Some(a.statistic.clone()),

@@ -410,6 +410,10 @@ pub struct Monitor {
     /// Topics (by name) notified when the alarm fires.
     #[serde(default)]
     pub notify: Vec<String>,
+    /// What whoever the alarm wakes reads first (issue 24, item 4): it ends the alarm's
+    /// description, written as a pack rule's runbook is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<Runbook>,
     /// Detection as code (issue 25, item 5): events files this monitor's pattern must match, or
     /// must not. `secmon validate` runs them; a failing one makes the spec invalid.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -418,6 +422,30 @@ pub struct Monitor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(skip)]
     pub rule: Option<String>,
+}
+
+/// A monitor's runbook: what the alarm means, the first things to check, the MITRE ATT&CK
+/// technique or tactic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Runbook {
+    /// What the alarm means, in a sentence.
+    pub meaning: String,
+    /// The first things to check, one to three, in order.
+    pub check: Vec<String>,
+    /// The ATT&CK technique (`T1555.006`) or tactic (`TA0006`) id, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attack: Option<String>,
+}
+
+impl Runbook {
+    /// As the alarm's description ends with it: `What: ... Check: 1) ...; 2) ... ATT&CK T...`,
+    /// the form of the pack rules' runbooks.
+    pub fn text(&self) -> String {
+        let checks: Vec<String> = self.check.iter().enumerate().map(|(i, c)| format!("{}) {}", i + 1, c.trim_end_matches('.'))).collect();
+        let attack = self.attack.as_deref().map(|a| format!(" ATT&CK {a}.")).unwrap_or_default();
+        format!("What: {} Check: {}.{attack}", self.meaning.trim(), checks.join("; "))
+    }
 }
 
 /// One test of a monitor's pattern: an events file, and whether the pattern must match it.
@@ -458,6 +486,14 @@ impl Monitor {
     /// The metric filter's name: `filter_name`, else the monitor's name.
     pub fn filter_name(&self) -> &str {
         self.filter_name.as_deref().unwrap_or(&self.name)
+    }
+    /// The alarm's description: `description`, then the runbook's text.
+    pub fn alarm_description(&self) -> Option<String> {
+        match (&self.description, &self.runbook) {
+            (d, None) => d.clone(),
+            (None, Some(r)) => Some(r.text()),
+            (Some(d), Some(r)) => Some(format!("{} {}", d.trim_end(), r.text())),
+        }
     }
     /// The alarm's name: `alarm.name`, else the monitor's name.
     pub fn alarm_name(&self) -> &str {

@@ -484,6 +484,7 @@ pub fn expand(pack: &PackRef, state: &DesiredState) -> Result<Vec<Monitor>, Stri
             },
             alarm: o.alarm.unwrap_or_default(),
             notify: o.notify.unwrap_or_else(|| default_notify.clone()),
+            runbook: None,
             tests: Vec::new(),
             rule: Some(r.id),
         });

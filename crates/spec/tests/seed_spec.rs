@@ -73,3 +73,21 @@ fn issue_25_excluding_management_event_sources_is_an_opt_out_naming_cloudtrail_1
     assert!(w.message.contains("kms.amazonaws.com and rdsdata.amazonaws.com") && w.message.contains("CIS 3.1"), "{w:?}");
     assert!(w.hint.as_deref().is_some_and(|h| h.contains("docs/hardening.md")), "{w:?}");
 }
+
+/// Issue 24, item 4: a hand-written monitor carries a runbook, which ends its alarm's
+/// description in the form of the pack rules' runbooks; a malformed one is refused at its field.
+#[test]
+fn issue_24_a_monitors_runbook_ends_its_alarm_description() {
+    let base = "version: 1\nname: d\ntrail:\n  name: trail-d\n  bucket: { name: bucket-d }\n  cloudwatch_logs: { log_group: lg }\ntopics: [{ name: T }]\nmonitors:\n  - name: M\n    description: Payments secret read.\n    pattern: GetSecretValue\n    metric: { name: M }\n    notify: [T]\n";
+    let text = format!("{base}    runbook:\n      meaning: a payments secret was read.\n      check: [the caller and its source IP, whether it is the payments app, rotate the secret if not.]\n      attack: T1555.006\n");
+    let m = Spec::parse(&text, "d.yaml").unwrap().state.monitors.remove(0);
+    assert_eq!(
+        m.alarm_description().as_deref(),
+        Some("Payments secret read. What: a payments secret was read. Check: 1) the caller and its source IP; 2) whether it is the payments app; 3) rotate the secret if not. ATT&CK T1555.006.")
+    );
+
+    let bad = format!("{base}    runbook:\n      meaning: x\n      check: [a, b, c, d]\n      attack: T15\n");
+    let err = Spec::parse(&bad, "d.yaml").unwrap_err().to_string();
+    assert!(err.contains("monitors[0].runbook.check: a runbook lists one to three checks, not 4"), "{err}");
+    assert!(err.contains("monitors[0].runbook.attack: \"T15\" is not an ATT&CK id"), "{err}");
+}

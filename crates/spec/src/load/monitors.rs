@@ -94,6 +94,19 @@ impl Loader<'_> {
             self.check(at, &o.path("name"), rules::alarm_name(an));
         }
         let notify = self.string_list(&o, "notify").into_iter().map(|(_, _, s)| s).collect();
+        let runbook = o.get("runbook").filter(|n| !is_null(n)).and_then(|n| self.runbook(n, &o.path("runbook")));
+        if let (Some(r), Some(at)) = (&runbook, self.locs.get(&o.path("runbook")).copied()) {
+            let total = description.as_deref().map_or(0, |d| d.chars().count() + 1) + r.text().chars().count();
+            if total > 1024 {
+                let hint = Some("shorten the runbook or the description: they share the alarm description".to_string());
+                self.error(
+                    at,
+                    &o.path("runbook"),
+                    format!("the description and the runbook make {total} characters; an alarm description holds 1024"),
+                    hint,
+                );
+            }
+        }
         let mut tests = Vec::new();
         for (path, n) in self.list(&o, "tests") {
             if let Some(t) = self.monitor_test(n, &path) {
@@ -108,9 +121,40 @@ impl Loader<'_> {
             metric: metric?,
             alarm: alarm?,
             notify,
+            runbook,
             tests,
             rule: None,
         })
+    }
+
+    /// A monitor's `runbook`: a meaning, one to three checks, an ATT&CK id of the right form.
+    pub(super) fn runbook(&mut self, n: &Node, path: &str) -> Option<Runbook> {
+        let o = self.obj::<Runbook>(n, path)?;
+        let meaning = self.req_string(&o, "meaning");
+        let check: Vec<String> = self.string_list(&o, "check").into_iter().map(|(_, _, s)| s).collect();
+        if !(1..=3).contains(&check.len()) {
+            let at = self.locs.get(&o.path("check")).copied().unwrap_or(o.pos);
+            self.error(at, &o.path("check"), format!("a runbook lists one to three checks, not {}", check.len()), None);
+        }
+        let attack = self.opt_string(&o, "attack");
+        if let Some(a) = &attack {
+            let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+            let technique = a.strip_prefix('T').is_some_and(|t| match t.split_once('.') {
+                Some((id, sub)) => digits(id, 4) && digits(sub, 3),
+                None => digits(t, 4),
+            });
+            let tactic = a.strip_prefix("TA").is_some_and(|t| digits(t, 4));
+            if !(technique || tactic) {
+                let at = self.locs[&o.path("attack")];
+                self.error(
+                    at,
+                    &o.path("attack"),
+                    format!("{a:?} is not an ATT&CK id"),
+                    Some("a technique (T1555 or T1555.006) or a tactic (TA0006)".into()),
+                );
+            }
+        }
+        Some(Runbook { meaning: meaning?, check, attack })
     }
 
     /// One of a monitor's `tests`: an events file and what the pattern must do with it. The
