@@ -493,3 +493,95 @@ fn issue_24_every_pack_rule_ends_its_alarm_description_with_its_runbook() {
         assert!(docs.contains(runbook), "docs/rules.md lists the runbook of {id}");
     }
 }
+
+/// Issue 25, item 2: the pipeline's whole tamper surface. No Stratus technique touches these
+/// resources, so the records are hand-made in the shape AWS documents for each call ("Logging
+/// Amazon S3 API calls using AWS CloudTrail", "Logging IAM and AWS STS API calls with AWS
+/// CloudTrail", "Logging Amazon CloudWatch Logs API calls with AWS CloudTrail"): each fires its
+/// guard on the spec's resources, and nothing on someone else's.
+#[test]
+fn issue_25_the_pipelines_buckets_role_and_log_group_are_guarded() {
+    let spec = Spec::from_file(&root().join("specs/all-packs.yaml")).unwrap();
+    let state = spec.state.resolve("123456789012", "us-east-1").unwrap();
+    let record = |source: &str, name: &str, params: serde_json::Value| {
+        serde_json::json!({
+            "eventVersion": "1.09", "eventTime": "2026-12-01T10:00:00Z", "eventSource": source, "eventName": name,
+            "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.15.0",
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/mallory", "accountId": "123456789012"},
+            "requestParameters": params, "responseElements": null, "readOnly": false, "eventType": "AwsApiCall",
+            "managementEvent": true, "recipientAccountId": "123456789012"
+        })
+    };
+    let ours = "secmon-packs-trail-123456789012";
+    let cases = [
+        (
+            record(
+                "s3.amazonaws.com",
+                "PutBucketVersioning",
+                serde_json::json!({"bucketName": ours, "Host": format!("{ours}.s3.us-east-1.amazonaws.com"), "versioning": "", "VersioningConfiguration": {"Status": "Suspended", "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/"}}),
+            ),
+            "GUARD-BUCKETS-GuardBuckets",
+        ),
+        (
+            record(
+                "s3.amazonaws.com",
+                "PutBucketLogging",
+                serde_json::json!({"bucketName": ours, "logging": "", "BucketLoggingStatus": {"xmlns": "http://s3.amazonaws.com/doc/2006-03-01/"}}),
+            ),
+            "GUARD-BUCKETS-GuardBuckets",
+        ),
+        (
+            record("s3.amazonaws.com", "DeleteBucket", serde_json::json!({"bucketName": format!("{ours}-access-logs")})),
+            "GUARD-BUCKETS-GuardBuckets",
+        ),
+        (
+            record(
+                "iam.amazonaws.com",
+                "PutRolePolicy",
+                serde_json::json!({"roleName": "secmon-secrets-monitoring-packs-cloudtrail-logs", "policyName": "x", "policyDocument": "{}"}),
+            ),
+            "GUARD-ROLE-GuardDeliveryRole",
+        ),
+        (
+            record(
+                "logs.amazonaws.com",
+                "PutSubscriptionFilter",
+                serde_json::json!({"logGroupName": "secmon-packs-loggroup", "filterName": "out", "filterPattern": "", "destinationArn": "arn:aws:kinesis:us-east-1:444455556666:stream/elsewhere"}),
+            ),
+            "GUARD-LOGS-GuardLogGroup",
+        ),
+        (
+            record(
+                "logs.amazonaws.com",
+                "CreateExportTask",
+                serde_json::json!({"logGroupName": "secmon-packs-loggroup", "from": 0, "to": 1, "destination": "exfil-bucket"}),
+            ),
+            "GUARD-LOGS-GuardLogGroup",
+        ),
+    ];
+    let scratch = tempfile::Builder::new().prefix("secmon-tamper-").tempdir().unwrap();
+    for (i, (r, guard)) in cases.iter().enumerate() {
+        for (theirs, expect) in [(false, true), (true, false)] {
+            let mut r = r.clone();
+            if theirs {
+                // The same call on a resource of someone else's: not this pipeline's guard.
+                for k in ["bucketName", "roleName", "logGroupName"] {
+                    if r["requestParameters"].get(k).is_some() {
+                        r["requestParameters"][k] = serde_json::json!("someone-elses");
+                    }
+                }
+            }
+            let file = scratch.path().join(format!("{i}-{theirs}.json"));
+            std::fs::write(&file, serde_json::json!({"Records": [r]}).to_string()).unwrap();
+            let report = simulate(&state, &[file.display().to_string()]).unwrap();
+            let fired: Vec<&str> = report.monitors.iter().filter(|m| m.run.fired).map(|m| m.alarm.as_str()).collect();
+            assert_eq!(
+                fired.contains(guard),
+                expect,
+                "{} {}: fired {fired:?}",
+                r["eventName"],
+                if theirs { "on another's" } else { "on ours" }
+            );
+        }
+    }
+}

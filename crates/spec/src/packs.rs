@@ -259,7 +259,7 @@ fn not_by(principals: &[String]) -> String {
 /// Each rule's runbook (issue 24, item 4): what the alarm means, the first three things to
 /// check, and the MITRE ATT&CK technique (or, where no one technique is the rule's, the tactic).
 /// It ends the alarm's description, which CloudWatch's alarm e-mail carries to whoever is woken.
-pub const RUNBOOKS: [(&str, &str); 23] = [
+pub const RUNBOOKS: [(&str, &str); 26] = [
     ("SECRET-READ", "What: a Secrets Manager secret value was read (GetSecretValue; BatchGetSecretValue reads up to 20). Check: 1) the caller ($.userIdentity.arn), its source IP and user agent, in the trail's log group at the alarm's minute; 2) whether that principal is an expected reader; 3) which secret (requestParameters.secretId); rotate it if the read is not explained. ATT&CK T1555.006."),
     ("PARAMETER-READ", "What: a Systems Manager parameter was read decrypted (a SecureString's plaintext). Check: 1) the caller, its source IP and user agent; 2) which parameters (requestParameters.name, names or path); 3) whether that principal reads them normally; rotate what was exposed. ATT&CK TA0006 (credential access)."),
     ("PASSWORD-DATA-READ", "What: GetPasswordData was called: a Windows instance's encrypted administrator password (errorCode set when refused). Check: 1) the caller and how many instances it tried (sweeps try many); 2) whether any call succeeded (no errorCode); 3) if so, rotate that instance's administrator password. ATT&CK TA0006 (credential access)."),
@@ -280,6 +280,9 @@ pub const RUNBOOKS: [(&str, &str); 23] = [
     ("CIS-4.15", "What: the organization changed: accounts, OUs, policies, handshakes, an account leaving. Check: 1) what and who (the management account's calls); 2) a detached SCP or a leaving account loses its guardrails; 3) whether it was planned. ATT&CK T1666."),
     ("GUARD-TRAIL", "What: this pipeline's trail was stopped, deleted or reconfigured: secret reads may go unseen. Check: 1) secmon verify, now; 2) who, and what they did just before; 3) secmon apply restores the trail. ATT&CK T1562.008."),
     ("GUARD-LOGS", "What: this pipeline's log group, its metric filters or its retention changed. Check: 1) secmon verify, now; 2) who; 3) secmon apply restores them. ATT&CK T1562.008."),
+    ("GUARD-BUCKETS", "What: a bucket of this pipeline's log files (or of their access logs) was reconfigured or deleted: versioning, access logging, policy, lifecycle, encryption, public access. Check: 1) secmon verify, now; 2) who, and whether log files were deleted or read; 3) secmon apply restores the settings. ATT&CK T1562.008."),
+    ("GUARD-ROLE", "What: the role CloudTrail delivers to CloudWatch Logs with was deleted or its policies changed: delivery may stop. Check: 1) secmon verify, now; 2) who; 3) secmon apply restores the role. ATT&CK T1562.008."),
+    ("GUARD-AUDIT-LOGS", "What: VPC flow logs or Route 53 Resolver query logging were deleted: network and DNS activity goes unrecorded. Check: 1) which VPC or resolver configuration, and who; 2) what that principal did around it; 3) recreate the logging. ATT&CK T1562.008."),
     ("GUARD-ALARMS", "What: alarms were deleted, disabled, changed or forced into a state (SetAlarmState can hide a real alarm). Check: 1) secmon verify, now; 2) who; 3) secmon apply restores them. ATT&CK T1562."),
     ("GUARD-TOPICS", "What: this pipeline's topics or subscriptions changed: alerts may no longer reach anyone. Check: 1) secmon verify, now; 2) who; 3) secmon apply, then confirm the e-mail subscriptions again. ATT&CK T1562."),
     ("GUARD-SECRETS", "What: a watched secret was deleted, replicated, or its value or resource policy changed. Check: 1) who and which call; 2) whether a new policy grants another account; 3) RestoreSecret within its recovery window if deleted; secmon apply restores policy and tags. ATT&CK TA0040 (impact)."),
@@ -378,13 +381,82 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                             "PutMetricFilter",
                             "PutRetentionPolicy",
                             "DeleteRetentionPolicy",
-                            "AssociateKmsKey"
+                            "AssociateKmsKey",
+                            // Issue 25, item 2: events removed, copied out, or left unencrypted.
+                            "DeleteLogStream",
+                            "PutSubscriptionFilter",
+                            "CreateExportTask",
+                            "DisassociateKmsKey"
                         ]),
                         quoted(&cw.log_group)
                     ),
                     control: None,
                 });
             }
+            // Issue 25, item 2: the log files' buckets (versioning suspended, access logging
+            // off, policy, lifecycle, encryption or public access block changed, the bucket
+            // deleted) and the delivery role.
+            let buckets = or_all(
+                std::iter::once(trail.bucket.name.clone())
+                    .chain(trail.bucket.access_log_bucket_name())
+                    .map(|b| format!("($.requestParameters.bucketName = {})", quoted(&b)))
+                    .collect(),
+            );
+            out.push(Rule {
+                id: "GUARD-BUCKETS".into(),
+                title: format!("The log buckets of trail {} reconfigured or deleted", trail.name),
+                metric: "GuardBuckets".into(),
+                pattern: format!(
+                    "{{ ($.eventSource = \"s3.amazonaws.com\") && {} && {buckets}{not} }}",
+                    events(&[
+                        "PutBucketVersioning",
+                        "PutBucketLogging",
+                        "PutBucketPolicy",
+                        "DeleteBucketPolicy",
+                        "PutBucketLifecycle",
+                        "DeleteBucketLifecycle",
+                        "PutBucketEncryption",
+                        "DeleteBucketEncryption",
+                        "PutBucketPublicAccessBlock",
+                        "DeleteBucketPublicAccessBlock",
+                        "PutBucketOwnershipControls",
+                        "DeleteBucket"
+                    ])
+                ),
+                control: None,
+            });
+            if let Some(role) = state.trail_role_name() {
+                out.push(Rule {
+                    id: "GUARD-ROLE".into(),
+                    title: format!("Delivery role {role} deleted or its policies changed"),
+                    metric: "GuardDeliveryRole".into(),
+                    pattern: format!(
+                        "{{ ($.eventSource = \"iam.amazonaws.com\") && {} && ($.requestParameters.roleName = {}){not} }}",
+                        events(&[
+                            "DeleteRole",
+                            "PutRolePolicy",
+                            "DeleteRolePolicy",
+                            "AttachRolePolicy",
+                            "DetachRolePolicy",
+                            "UpdateAssumeRolePolicy"
+                        ]),
+                        quoted(&role)
+                    ),
+                    control: None,
+                });
+            }
+            // Other audit logs an attacker deletes to go unseen (Stratus `defense-evasion.
+            // vpc-remove-flow-logs` and `dns-delete-logs`).
+            out.push(Rule {
+                id: "GUARD-AUDIT-LOGS".into(),
+                title: "VPC flow logs or Route 53 Resolver query logging deleted".into(),
+                metric: "GuardAuditLogs".into(),
+                pattern: format!(
+                    "{{ ((($.eventSource = \"ec2.amazonaws.com\") && ($.eventName = \"DeleteFlowLogs\")) || (($.eventSource = \"route53resolver.amazonaws.com\") && {})){not} }}",
+                    events(&["DeleteResolverQueryLogConfig", "DisassociateResolverQueryLogConfig"])
+                ),
+                control: None,
+            });
             out.push(Rule {
                 id: "GUARD-ALARMS".into(),
                 title: "Alarms deleted, disabled, changed or forced into a state".into(),
