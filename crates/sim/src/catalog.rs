@@ -129,6 +129,10 @@ pub const SERVICES: &[(&str, &[&str])] = &[
             "TestMetricFilter",
             "AssociateKmsKey",
             "DisassociateKmsKey",
+            // Exports of a log group's events to S3 (self-protection's GUARD-LOGS watches them).
+            "CreateExportTask",
+            "CancelExportTask",
+            "DescribeExportTasks",
         ],
     ),
     (
