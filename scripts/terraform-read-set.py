@@ -138,8 +138,9 @@ def read_set(c):
         names += [a["AlarmName"] for a in alarms["MetricAlarms"]]
     for a in names:
         arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{a}"
-        deps = ["topic_policy"] + [f"filter:{f['filterName']}" for f in filters[:1]]
-        r[f"alarm:{a}"] = (deps, [lambda a=a: call(cw.describe_alarms, AlarmNames=[a]), lambda arn=arn: call(cw.list_tags_for_resource, ResourceARN=arn)])
+        # An alarm names its topic's ARN (alarm_actions); its metric is named by value, not by a
+        # reference to the filter, so the topic is its one dependency.
+        r[f"alarm:{a}"] = (["topic"], [lambda a=a: call(cw.describe_alarms, AlarmNames=[a]), lambda arn=arn: call(cw.list_tags_for_resource, ResourceARN=arn)])
     return r
 
 
