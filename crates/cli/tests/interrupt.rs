@@ -12,23 +12,7 @@ fn interrupted_apply_releases_its_lock(signal: &str) {
     let aws = w.aws();
     // Slow calls, so that the apply is mid-way when it is interrupted.
     w.emu.inject_faults_and_latency(0.0, 0.0, 300, 3);
-    let mut child = w.spawn(&["apply", "-f", SEED, "--auto-approve"]);
-    // The signal is sent when the first step has completed, so that the apply is mid-way
-    // whatever the machine's speed (a fixed sleep raced a fast apply to its end on CI).
-    let stdout = child.stdout.take().unwrap();
-    let (first_done, first_done_seen) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        use std::io::BufRead;
-        let mut lines = Vec::new();
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.contains("complete after") && lines.iter().all(|l: &String| !l.contains("complete after")) {
-                first_done.send(()).ok();
-            }
-            lines.push(line);
-        }
-        lines.join("\n")
-    });
-    first_done_seen.recv_timeout(std::time::Duration::from_secs(60)).expect("a step of the apply completed");
+    let (child, reader) = w.spawn_until_first_step_done(&["apply", "-f", SEED, "--auto-approve"]);
     let sent = std::process::Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
     assert!(sent.success());
     let out = child.wait_with_output().unwrap();

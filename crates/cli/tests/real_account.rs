@@ -142,16 +142,12 @@ fn item_5_a_killed_apply_is_taken_over_after_its_lease_and_a_live_one_never() {
     let live = w.lock_of("another-spec").unwrap();
     // Slow calls, so that the apply is mid-way when it is killed.
     w.emu.inject_faults_and_latency(0.0, 0.0, 300, 1);
-    let mut child = w.spawn(&["apply", "-f", SEED, "--auto-approve"]);
     let started = std::time::Instant::now();
-    let held = loop {
-        if let Some(h) = w.rt.block_on(lock::holder(&secmon_kinds::SdkCloud::new(aws.clone()), "secrets-monitoring")).unwrap() {
-            break h;
-        }
-        assert!(started.elapsed().as_secs() < 30, "the apply took its lock");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    let (mut child, _stdout) = w.spawn_until_first_step_done(&["apply", "-f", SEED, "--auto-approve"]);
+    let held =
+        w.rt.block_on(lock::holder(&secmon_kinds::SdkCloud::new(aws.clone()), "secrets-monitoring"))
+            .unwrap()
+            .expect("the apply holds its lock");
     child.kill().unwrap(); // SIGKILL: no handler runs, the lock is left behind
     child.wait().unwrap();
     w.emu.inject_faults_and_latency(0.0, 0.0, 0, 1);

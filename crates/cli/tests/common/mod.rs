@@ -59,6 +59,28 @@ impl World {
         self.command(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap()
     }
 
+    /// Starts `secmon` and returns once the first step of its apply has completed, so that a
+    /// test can interrupt or kill it mid-way whatever the machine's speed (a fixed sleep raced a
+    /// fast apply to its end on CI). The thread drains stdout and returns all of it.
+    pub fn spawn_until_first_step_done(&self, args: &[&str]) -> (std::process::Child, std::thread::JoinHandle<String>) {
+        let mut child = self.spawn(args);
+        let stdout = child.stdout.take().unwrap();
+        let (first_done, first_done_seen) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut lines: Vec<String> = Vec::new();
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("complete after") {
+                    first_done.send(()).ok();
+                }
+                lines.push(line);
+            }
+            lines.join("\n")
+        });
+        first_done_seen.recv_timeout(std::time::Duration::from_secs(60)).expect("a step of the apply completed");
+        (child, reader)
+    }
+
     pub fn aws(&self) -> Aws {
         for (k, v) in self.emu.env() {
             if k.starts_with("AWS_") && k != "AWS_ENDPOINT_URL" {
