@@ -44,8 +44,7 @@ fn issue_27_reads_that_need_the_account_start_when_sts_answers_not_after_the_fir
 #[test]
 fn issue_27_sts_is_asked_once_per_set_of_credentials() {
     let Some(w) = World::new() else { return };
-    let scratch = tempfile::Builder::new().prefix("secmon-dataflow-").tempdir().unwrap();
-    let spec = scratch.path().join("two-regions.yaml");
+    let spec = w.dir().join("two-regions.yaml");
     let seed = std::fs::read_to_string(root().join(SEED)).unwrap();
     std::fs::write(&spec, format!("{seed}\ntargets:\n  accounts: [\"123456789012\"]\n  role_name: OrganizationAccountAccessRole\n  regions: [us-east-1, eu-west-1]\n")).unwrap();
     w.emu.record_calls(true);

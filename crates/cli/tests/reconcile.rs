@@ -46,8 +46,7 @@ fn plan_json_is_data_with_a_format_version() {
     assert_eq!(plan["summary"], serde_json::json!({"add": 11, "change": 0, "replace": 0, "destroy": 0, "changes": true}));
     let warnings = plan["warnings"].as_array().unwrap();
     assert!(warnings.iter().any(|w| w["field"] == "monitors[0].notify" && w["severity"] == "warning"), "{warnings:?}");
-    let scratch = tempfile::tempdir().unwrap();
-    let saved = scratch.path().join("plan.json");
+    let saved = w.dir().join("plan.json");
     let out = w.secmon(&["plan", "-f", SEED, "-o", saved.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
     let out = w.secmon(&["apply", "-f", SEED, saved.to_str().unwrap()]);
@@ -237,8 +236,7 @@ fn destroy_delete_logs_empties_a_versioned_bucket() {
 #[test]
 fn a_saved_plan_is_applied_exactly_or_refused_when_live_state_moved() {
     let Some(w) = World::new() else { return };
-    let scratch = tempfile::Builder::new().prefix("secmon-plan-").tempdir().unwrap();
-    let dir = scratch.path();
+    let dir = w.dir();
     let file = dir.join("plan.json");
     let f = file.to_str().unwrap();
     let out = w.secmon(&["plan", "-f", SEED, "-o", f]);
@@ -271,11 +269,7 @@ fn apply_without_a_terminal_and_without_auto_approve_refuses() {
 #[test]
 fn metric_dimensions_survive_a_round_trip() {
     let Some(w) = World::new() else { return };
-    let spec = "tests/fixtures/dimensions.yaml";
-    let out = w.secmon(&["apply", "-f", spec, "--auto-approve"]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
-    let out = w.secmon(&["plan", "-f", spec, "--detailed-exitcode"]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    w.apply_spec_converges("tests/fixtures/dimensions.yaml");
     let aws = w.aws();
     let alarms = w.rt.block_on(aws.cloudwatch.describe_alarms().alarm_names("Admin reads a secret").send()).unwrap();
     let d = &alarms.metric_alarms()[0].dimensions()[0];
@@ -444,15 +438,12 @@ fn import_takes_over_existing_resources_without_overwriting_a_secret_value() {
 #[test]
 fn the_trails_direct_sns_notification_can_be_turned_on_and_off() {
     let Some(w) = World::new() else { return };
-    let scratch = tempfile::Builder::new().prefix("secmon-notify-").tempdir().unwrap();
-    let dir = scratch.path();
+    let dir = w.dir();
     let on = dir.join("on.yaml");
     let seed = std::fs::read_to_string(root().join(SEED)).unwrap();
     std::fs::write(&on, seed.replace("  notify_topic: null", "  notify_topic: SecurityAlarms")).unwrap();
     let on = on.to_str().unwrap();
-    let out = w.secmon(&["apply", "-f", on, "--auto-approve"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(w.secmon(&["plan", "-f", on, "--detailed-exitcode"]).status.code(), Some(0));
+    w.apply_spec_converges(on);
     let aws = w.aws();
     let trails = w.rt.block_on(aws.cloudtrail.describe_trails().send()).unwrap();
     assert!(trails.trail_list()[0].sns_topic_arn().is_some_and(|a| a.ends_with(":SecurityAlarms")));
@@ -468,8 +459,7 @@ fn the_trails_direct_sns_notification_can_be_turned_on_and_off() {
 #[test]
 fn secret_values_are_written_on_create_and_on_version_bump_only() {
     let Some(w) = World::new() else { return };
-    let scratch = tempfile::Builder::new().prefix("secmon-values-").tempdir().unwrap();
-    let dir = scratch.path();
+    let dir = w.dir();
     std::fs::write(dir.join("value.txt"), "value-from-file\n").unwrap();
     let spec = |version: u32| {
         format!(
@@ -556,8 +546,7 @@ fn an_unreadable_secret_value_source_stops_apply_before_any_change() {
 #[test]
 fn lint_warnings_are_printed_by_apply_and_fatal_with_strict() {
     let Some(w) = World::new() else { return };
-    let scratch = tempfile::Builder::new().prefix("secmon-strict-").tempdir().unwrap();
-    let dir = scratch.path();
+    let dir = w.dir();
     let spec = dir.join("average.yaml");
     std::fs::write(&spec, std::fs::read_to_string(root().join(SEED)).unwrap().replace("statistic: Sum", "statistic: Average")).unwrap();
     let spec = spec.to_str().unwrap();
@@ -619,8 +608,7 @@ fn target_narrows_plan_and_apply_to_a_resource_and_its_dependencies() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("--target alarm.Nope: the plan has no such resource"), "{}", text(&out.stderr));
 
-    let scratch = tempfile::Builder::new().prefix("secmon-target-").tempdir().unwrap();
-    let dir = scratch.path();
+    let dir = w.dir();
     let saved = dir.join("topic.json");
     let out = w.secmon(&["plan", "-f", SEED, "--target", "topic.SecurityAlarms", "-o", saved.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -650,8 +638,7 @@ fn plan_tells_drift_from_an_edit_of_the_spec() {
     assert!(out.contains("will be updated in-place (changed outside the spec (drift): retention_days)"), "{out}");
     w.apply();
 
-    let scratch = tempfile::Builder::new().prefix("secmon-edit-").tempdir().unwrap();
-    let dir = scratch.path();
+    let dir = w.dir();
     let edited = dir.join("edited.yaml");
     std::fs::write(&edited, std::fs::read_to_string(root().join(SEED)).unwrap().replace("retention_days: 365", "retention_days: 180"))
         .unwrap();
@@ -759,8 +746,7 @@ fn the_trail_bucket_is_versioned_and_acl_free_by_default() {
     let lc = w.rt.block_on(aws.s3.get_bucket_lifecycle_configuration().bucket(BUCKET).send()).unwrap();
     assert_eq!(lc.rules()[0].noncurrent_version_expiration().and_then(|n| n.noncurrent_days()), Some(365), "versions expire with the logs");
 
-    let scratch = tempfile::Builder::new().prefix("secmon-bucket-").tempdir().unwrap();
-    let dir = scratch.path();
+    let dir = w.dir();
     let off = dir.join("off.yaml");
     let seed = std::fs::read_to_string(root().join(SEED)).unwrap();
     std::fs::write(&off, seed.replace("    expire_logs_after_days: 365\n", "    expire_logs_after_days: 365\n    versioning: false\n"))
@@ -886,10 +872,9 @@ fn a_brought_key_is_used_as_is_and_none_uses_no_key() {
     let team_policy = secmon_kinds::key::key_policy(&uses, &t).to_string();
     let key = w.rt.block_on(aws.kms.create_key().description("the security team's key").policy(&team_policy).send()).unwrap();
     let key_arn = key.key_metadata().unwrap().arn().unwrap().to_string();
-    let scratch = tempfile::Builder::new().prefix("secmon-own-key-").tempdir().unwrap();
     let seed = std::fs::read_to_string(root().join(SEED)).unwrap();
     // A wrong or unusable ARN stops the plan, before anything is changed.
-    let wrong = scratch.path().join("wrong.yaml");
+    let wrong = w.dir().join("wrong.yaml");
     let missing = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000";
     std::fs::write(&wrong, format!("{seed}\nencryption:\n  key: {missing}\n")).unwrap();
     let out = w.secmon(&["apply", "-f", wrong.to_str().unwrap(), "--auto-approve", "--stats"]);
@@ -907,7 +892,7 @@ fn a_brought_key_is_used_as_is_and_none_uses_no_key() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("is disabled"), "{}", text(&out.stderr));
 
-    let own = scratch.path().join("own.yaml");
+    let own = w.dir().join("own.yaml");
     std::fs::write(&own, format!("{seed}\nencryption:\n  key: {key_arn}\n")).unwrap();
     let out = w.secmon(&["apply", "-f", own.to_str().unwrap(), "--auto-approve"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -917,7 +902,7 @@ fn a_brought_key_is_used_as_is_and_none_uses_no_key() {
     let plan = w.secmon(&["plan", "-f", own.to_str().unwrap(), "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stdout));
 
-    let none = scratch.path().join("none.yaml");
+    let none = w.dir().join("none.yaml");
     std::fs::write(&none, format!("{seed}\nencryption:\n  key: none\n")).unwrap();
     let out = w.secmon(&["apply", "-f", none.to_str().unwrap(), "--auto-approve"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -975,8 +960,7 @@ fn a_spec_with_targets_fans_out_over_accounts_and_regions() {
             w.rt.block_on(aws.organizations.create_account().email(format!("{name}@example.com")).account_name(name).send()).unwrap();
         members.push(created.create_account_status().unwrap().account_id().unwrap().to_string());
     }
-    let scratch = tempfile::Builder::new().prefix("secmon-targets-").tempdir().unwrap();
-    let spec = scratch.path().join("org.yaml");
+    let spec = w.dir().join("org.yaml");
     let seed = std::fs::read_to_string(root().join(SEED)).unwrap();
     let targets = format!(
         "\ntargets:\n  organizational_units: [{org_root}]\n  accounts: [\"444444444444\"]\n  role_name: OrganizationAccountAccessRole\n  regions: [us-east-1, eu-west-1]\n"
@@ -1086,8 +1070,7 @@ fn an_organization_trail_is_deployed_in_the_management_account_only() {
     let org_id = org.organization().unwrap().id().unwrap().to_string();
     let created = w.rt.block_on(aws.organizations.create_account().email("member@example.com").account_name("member").send()).unwrap();
     let member = created.create_account_status().unwrap().account_id().unwrap().to_string();
-    let scratch = tempfile::Builder::new().prefix("secmon-org-trail-").tempdir().unwrap();
-    let spec = scratch.path().join("org-trail.yaml");
+    let spec = w.dir().join("org-trail.yaml");
     let seed = std::fs::read_to_string(root().join(SEED)).unwrap();
     let seed = seed.replace("  multi_region: true\n", "  multi_region: true\n  organization: true\n");
     let targets = format!("\ntargets:\n  accounts: [\"123456789012\", \"{member}\"]\n  role_name: OrganizationAccountAccessRole\n");
@@ -1108,7 +1091,7 @@ fn an_organization_trail_is_deployed_in_the_management_account_only() {
     assert!(stdout.contains("── target 123456789012/us-east-1 (home region)"), "{stdout}");
     assert!(stdout.contains(&format!("── target {member}/us-east-1 (secrets only)")), "{stdout}");
     // GitOps over targets: the reviewed plans are saved, and applied exactly, without asking.
-    let saved = scratch.path().join("plans.json");
+    let saved = w.dir().join("plans.json");
     let saved = saved.to_str().unwrap();
     let out = w.secmon(&["plan", "-f", spec, "--out", saved]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

@@ -455,9 +455,8 @@ mod tests {
 
     #[test]
     fn a_saved_plan_of_another_format_is_refused_with_its_path() {
-        let scratch = tempfile::Builder::new().prefix("secmon-engine-").tempdir().unwrap();
-        let dir = scratch.path();
-        let path = dir.join("old.json");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.json");
         let mut old = serde_json::to_value(plan("s", "1", vec![])).unwrap();
         old["format_version"] = 0.into();
         std::fs::write(&path, old.to_string()).unwrap();

@@ -812,24 +812,27 @@ mod tests {
         p["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == sid).unwrap_or_else(|| panic!("no statement {sid}: {p}"))
     }
 
+    /// Statement `sid` of the policy for a key used by every part of the pipeline.
+    fn statement_when_used_by_all(sid: &str) -> Value {
+        statement(&key_policy(&all_uses(), &target()), sid).clone()
+    }
+
     #[test]
     fn cloudtrail_may_encrypt_only_this_trails_log_files() {
-        let p = key_policy(&all_uses(), &target());
-        let s = statement(&p, "AllowCloudTrailToEncryptLogFiles");
+        let s = statement_when_used_by_all("AllowCloudTrailToEncryptLogFiles");
         assert_eq!(s["Principal"], json!({"Service": "cloudtrail.amazonaws.com"}));
         assert_eq!(s["Action"], "kms:GenerateDataKey*");
         let trail = "arn:aws:cloudtrail:eu-west-1:123456789012:trail/tr";
         assert_eq!(s["Condition"]["StringEquals"]["aws:SourceArn"], trail);
         assert_eq!(s["Condition"]["StringEquals"]["kms:EncryptionContext:aws:cloudtrail:arn"], trail);
-        let d = statement(&p, "AllowCloudTrailToDescribeKey");
+        let d = statement_when_used_by_all("AllowCloudTrailToDescribeKey");
         assert_eq!(d["Action"], "kms:DescribeKey");
         assert_eq!(d["Condition"]["StringEquals"]["aws:SourceArn"], trail);
     }
 
     #[test]
     fn readers_decrypt_only_within_the_account_and_this_trails_context() {
-        let p = key_policy(&all_uses(), &target());
-        let s = statement(&p, "AllowLogFileReadersOfTheAccountToDecrypt");
+        let s = statement_when_used_by_all("AllowLogFileReadersOfTheAccountToDecrypt");
         assert_eq!(s["Principal"], json!({"AWS": "arn:aws:iam::123456789012:root"}));
         assert_eq!(s["Action"], "kms:Decrypt");
         assert_eq!(s["Condition"]["StringEquals"]["kms:CallerAccount"], "123456789012");
@@ -837,16 +840,14 @@ mod tests {
 
     #[test]
     fn cloudwatch_logs_is_the_regional_principal_scoped_to_the_log_group() {
-        let p = key_policy(&all_uses(), &target());
-        let s = statement(&p, "AllowCloudWatchLogsToEncryptTheLogGroup");
+        let s = statement_when_used_by_all("AllowCloudWatchLogsToEncryptTheLogGroup");
         assert_eq!(s["Principal"], json!({"Service": "logs.eu-west-1.amazonaws.com"}));
         assert_eq!(s["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"], "arn:aws:logs:eu-west-1:123456789012:log-group:lg");
     }
 
     #[test]
     fn alarms_may_publish_to_the_encrypted_topics_and_the_trail_only_when_it_notifies() {
-        let p = key_policy(&all_uses(), &target());
-        let s = statement(&p, "AllowAlarmsAndTrailToPublishToEncryptedTopics");
+        let s = statement_when_used_by_all("AllowAlarmsAndTrailToPublishToEncryptedTopics");
         assert_eq!(s["Principal"], json!({"Service": "cloudwatch.amazonaws.com"}));
         assert_eq!(
             s["Condition"]["StringEquals"]["kms:EncryptionContext:aws:sns:topicArn"],
@@ -915,11 +916,16 @@ mod tests {
     /// for CloudTrail"); without it CreateTrail answers `InsufficientEncryptionPolicyException`.
     #[test]
     fn finding_1_cloudtrail_may_decrypt_under_the_bucket_key() {
-        let p = key_policy(&all_uses(), &target());
-        let s = statement(&p, "AllowCloudTrailToDecryptUnderTheBucketKey");
-        assert_eq!(s["Principal"], json!({"Service": "cloudtrail.amazonaws.com"}));
-        assert_eq!(s["Action"], "kms:Decrypt");
-        assert_eq!(s["Condition"]["StringEquals"]["aws:SourceArn"], "arn:aws:cloudtrail:eu-west-1:123456789012:trail/tr");
+        // The whole statement, as the user guide's example has it, scoped to this trail.
+        let expected = json!({
+            "Sid": "AllowCloudTrailToDecryptUnderTheBucketKey",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceArn": "arn:aws:cloudtrail:eu-west-1:123456789012:trail/tr"}},
+        });
+        assert_eq!(statement_when_used_by_all("AllowCloudTrailToDecryptUnderTheBucketKey"), expected);
         // Only with the bucket use: a trail encrypting into an SSE-S3 bucket needs no decrypt.
         let p = key_policy(&Uses { bucket: None, ..all_uses() }, &target());
         assert!(!p.to_string().contains("AllowCloudTrailToDecryptUnderTheBucketKey"), "{p}");

@@ -18,6 +18,8 @@ pub const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:SecurityAlarms";
 pub struct World {
     pub emu: Emulator,
     pub rt: tokio::runtime::Runtime,
+    /// A directory of the test's own, for the specs and plans it writes; removed with the world.
+    scratch: tempfile::TempDir,
 }
 
 impl World {
@@ -28,6 +30,7 @@ impl World {
         Some(World {
             emu: Emulator::start_or_skip(&format!("{}:{}", caller.file(), caller.line()))?,
             rt: tokio::runtime::Runtime::new().unwrap(),
+            scratch: tempfile::Builder::new().prefix("secmon-world-").tempdir().unwrap(),
         })
     }
 
@@ -37,6 +40,11 @@ impl World {
         let w = World::new()?;
         w.apply();
         Some(w)
+    }
+
+    /// The world's scratch directory, for the specs and plans a test writes.
+    pub fn dir(&self) -> &std::path::Path {
+        self.scratch.path()
     }
 
     /// `secmon ARGS` against this world's emulator, from the repository root, with the seed's
@@ -111,6 +119,15 @@ impl World {
     pub fn apply_converges(&self) {
         self.apply();
         self.assert_converged("");
+    }
+
+    /// `spec` applied, after which a plan of it finds nothing to do.
+    #[track_caller]
+    pub fn apply_spec_converges(&self, spec: &str) {
+        let out = self.secmon(&["apply", "-f", spec, "--auto-approve"]);
+        assert_eq!(out.status.code(), Some(0), "{spec}: {}{}", text(&out.stdout), text(&out.stderr));
+        let plan = self.secmon(&["plan", "-f", spec, "--detailed-exitcode"]);
+        assert_eq!(plan.status.code(), Some(0), "{spec} converged:\n{}{}", text(&plan.stdout), text(&plan.stderr));
     }
 
     /// Spec `spec`'s apply lock taken from the library, as another apply (alive, or crashed
