@@ -13,6 +13,8 @@
 //! - [`projection`]: parsing only the paths a JSON pattern reads;
 //! - [`alarm`]: metric emission as metric filters do it, and the CloudWatch alarm evaluator
 //!   (statistics, periods, M-of-N, treat-missing-data, state changes, notifications);
+//! - [`eventbridge`]: a monitor's pattern as an EventBridge event pattern, and the
+//!   notification text an input transformer makes of each matching event (the alert's fast path);
 //! - [`simulate`]: replaying events through every monitor of a spec, trail selection included;
 //! - [`lint`]: warnings for alarms that cannot fire or fire late, patterns that cannot match,
 //!   misspelled event names, and events the trail does not record.
@@ -25,6 +27,7 @@
 
 pub mod alarm;
 pub mod catalog;
+pub mod eventbridge;
 pub mod events;
 mod jsonscan;
 pub mod lint;
