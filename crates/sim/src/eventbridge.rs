@@ -11,7 +11,7 @@
 //!   expressions, array indices: EventBridge has no equivalent, and an approximation would
 //!   alert on what the monitor does not count, or miss what it does);
 //! - [`envelope`]: a CloudTrail record as EventBridge delivers it (`detail` is the record);
-//! - [`matches`]: EventBridge's content filtering, for the subset of operators secmon emits and
+//! - [`matches()`]: EventBridge's content filtering, for the subset of operators secmon emits and
 //!   a few more, so that tests prove the translation on real records;
 //! - [`Transformer`] and [`Transformer::render`]: the `InputPathsMap`/`InputTemplate` pair and
 //!   the text it produces, as the EventBridge user guide documents it: a path missing from the
