@@ -17,6 +17,7 @@ import datetime as dt
 import io
 import json
 import random
+import re
 import sys
 import threading
 import time
@@ -618,6 +619,25 @@ def _tolerate_string_principals():
 
 
 
+def _tagging_index_lists_rules():
+    """The Resource Groups Tagging API lists EventBridge rules (resource type `events:rule`);
+    moto's lists only event buses, so a rule secmon owns and no longer wants would never be
+    found for deletion. Add the rules, with their tags."""
+    from moto.core.resource_tagging import TaggedResource
+    from moto.events.models import EventsBackend
+
+    original = EventsBackend.iter_tagged_resources
+
+    def with_rules(self):
+        yield from original(self)
+        for bus in self.event_buses.values():
+            for rule in bus.rules.values():
+                yield TaggedResource(arn=rule.arn, tags=self.tagger.get_tag_dict_for_resource(rule.arn), resource_type="events:rule")
+
+    EventsBackend.iter_tagged_resources = with_rules
+
+
+
 # ---- What AWS refuses and moto lets through: service-principal policies (issue 22) ----------
 # moto evaluates no key policy, no bucket policy for a service principal, no quota on regex
 # filters and no KMS eventual consistency. These rules answer as AWS documents it, judging
@@ -1050,6 +1070,40 @@ def _regex_filter_quota(environ, request):
     return None
 
 
+# ---- EventBridge (issue 24, item 1) --------------------------------------------------------------
+# moto stores any rule state, name, pattern length and input transformer; AWS refuses what its API
+# reference does not allow (PutRule, PutTargets, InputTransformer, Target): a state outside the
+# three it knows, a name of other characters or longer than 64, a pattern longer than 4,096
+# characters, a target id of other characters or longer than 64, more than 100 input paths, a
+# path name starting with "AWS.", a template longer than 8,192 characters.
+_EVENTS_NAME = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}$")
+_EVENTS_STATES = ("ENABLED", "DISABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
+
+
+def _events_refused(op, request):
+    if op == "PutRule":
+        if not _EVENTS_NAME.match(request.get("Name", "")):
+            return ("ValidationException", "1 validation error detected: Value at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+ and have length less than or equal to 64")
+        state = request.get("State")
+        if state is not None and state not in _EVENTS_STATES:
+            return ("ValidationException", f"1 validation error detected: Value '{state}' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [{', '.join(_EVENTS_STATES)}]")
+        if len(request.get("EventPattern") or "") > 4096:
+            return ("ValidationException", "1 validation error detected: Value at 'eventPattern' failed to satisfy constraint: Member must have length less than or equal to 4096")
+    if op == "PutTargets":
+        for target in request.get("Targets") or []:
+            if not _EVENTS_NAME.match(target.get("Id", "")):
+                return ("ValidationException", "1 validation error detected: Value at 'targets.member.id' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+ and have length less than or equal to 64")
+            transformer = target.get("InputTransformer") or {}
+            paths = transformer.get("InputPathsMap") or {}
+            if len(paths) > 100:
+                return ("ValidationException", "InputPathsMap has more than 100 entries")
+            if any(k.startswith("AWS.") for k in paths):
+                return ("ValidationException", "InputPathsMap keys cannot start with AWS.")
+            if len(transformer.get("InputTemplate") or "") > 8192:
+                return ("ValidationException", "1 validation error detected: Value at 'targets.member.inputTransformer.inputTemplate' failed to satisfy constraint: Member must have length less than or equal to 8192")
+    return None
+
+
 def _stricter_json(self, environ):
     """JSON-protocol calls that AWS refuses where moto does not (the rules above); None lets the
     call through. The request body is put back."""
@@ -1057,7 +1111,7 @@ def _stricter_json(self, environ):
     service, _, op = target.rpartition(".")
     watched = {
         "CreateTrail", "UpdateTrail", "CreateLogGroup", "AssociateKmsKey", "EnableKeyRotation", "DescribeKey",
-        "CreateKey", "CreateAlias", "PutMetricFilter", "GetLogEvents", "FilterLogEvents",
+        "CreateKey", "CreateAlias", "PutMetricFilter", "GetLogEvents", "FilterLogEvents", "PutRule", "PutTargets",
     }
     if op not in watched:
         return None
@@ -1077,6 +1131,8 @@ def _stricter_json(self, environ):
             return _empty_first_page(self, environ, op, request, body)
         elif service == "Logs_20140328" and op == "PutMetricFilter":
             refused = _regex_filter_quota(environ, request)
+        elif service == "AWSEvents" and op in ("PutRule", "PutTargets"):
+            refused = _events_refused(op, request)
         elif service == "TrentService" and op in ("EnableKeyRotation", "DescribeKey"):
             refused = _kms_not_yet(op, request)
         elif service == "TrentService" and op in ("CreateKey", "CreateAlias"):
@@ -1093,6 +1149,7 @@ def _stricter_json(self, environ):
     return lambda start_response: _json_error(start_response, refused[0], refused[1])
 
 _tolerate_string_principals()
+_tagging_index_lists_rules()
 _requests_arrive_over_tls()
 _authorize_with_iam_prefixes()
 CborAdapter.unconfirmed = _unconfirmed

@@ -27,6 +27,7 @@ pub use stats::{ApiStats, CallCount};
 pub use aws_sdk_cloudtrail as cloudtrail;
 pub use aws_sdk_cloudwatch as cloudwatch;
 pub use aws_sdk_cloudwatchlogs as logs;
+pub use aws_sdk_eventbridge as events;
 pub use aws_sdk_iam as iam;
 pub use aws_sdk_kms as kms;
 pub use aws_sdk_organizations as organizations;
@@ -108,6 +109,7 @@ pub fn iam_actions(service: &str, operation: &str) -> Vec<String> {
         "CloudWatch" => "cloudwatch",
         "CloudWatch Logs" => "logs",
         "SNS" => "sns",
+        "EventBridge" => "events",
         "IAM" => "iam",
         "STS" => "sts",
         "Secrets Manager" => "secretsmanager",
@@ -218,6 +220,7 @@ pub struct Aws {
     pub cloudwatch: cloudwatch::Client,
     pub logs: logs::Client,
     pub sns: sns::Client,
+    pub events: events::Client,
     pub s3: s3::Client,
     pub iam: iam::Client,
     pub kms: kms::Client,
@@ -285,6 +288,7 @@ impl Aws {
             cloudwatch: client!(cloudwatch),
             logs: client!(logs),
             sns: client!(sns),
+            events: client!(events),
             s3: s3::Client::from_conf(s3conf),
             iam: client!(iam),
             kms: client!(kms),

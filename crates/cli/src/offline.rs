@@ -186,6 +186,15 @@ pub fn render_monitor(m: &MonitorReport, style: Style) {
             println!("      fired on {e}");
         }
     }
+    // The alert context of each event, exactly as the topics receive it (issue 24, item 1).
+    for e in &m.matched {
+        if let Some(text) = &e.notification {
+            println!("  {} alert context of event {}:", style.yellow("→"), e.event_id.as_deref().unwrap_or("-"));
+            for line in text.lines() {
+                println!("      {line}");
+            }
+        }
+    }
     println!();
 }
 

@@ -257,3 +257,27 @@ fn an_unreachable_endpoint_fails_at_once_with_a_hint() {
     assert!(err.contains("hint: nothing answers at that address"), "{err}");
     assert_eq!(common::calls(&err, "GetCallerIdentity"), 1, "not retried: {err}");
 }
+
+/// Issue 24, item 1: `simulate` shows, for a spec with `alert_context`, the exact notification a
+/// responder receives for each matching event, so that a pull request can show it; the same text
+/// as the reviewed golden file of the sim crate.
+#[test]
+fn issue_24_simulate_prints_the_alert_context_of_each_matching_event() {
+    let scratch = tempfile::tempdir().unwrap();
+    let seed = std::fs::read_to_string(root().join("specs/seed.yaml")).unwrap();
+    let spec = scratch.path().join("context.yaml");
+    std::fs::write(&spec, seed.replacen("name: secrets-monitoring\n", "name: secrets-monitoring\nalert_context: true\n", 1)).unwrap();
+    let events = root().join("tests/fixtures/stratus-red-team/aws.credential-access.secretsmanager-retrieve-secrets.json");
+    let out = secmon(&["simulate", "-f", spec.to_str().unwrap(), "--events", events.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.matches("alert context of event").count(), 20, "one per secret read: {stdout}");
+    let golden = std::fs::read_to_string(root().join("crates/sim/tests/golden/notifications.txt")).unwrap();
+    let first = golden.split("\n\n").next().unwrap().lines().skip(1).collect::<Vec<_>>();
+    for line in &first {
+        assert!(stdout.contains(&format!("      {line}\n")), "the golden text, line for line: {line}\n{stdout}");
+    }
+    // Without alert_context, no rule: nothing is claimed.
+    let plain = secmon(&["simulate", "-f", "specs/seed.yaml", "--events", events.to_str().unwrap()]);
+    assert!(!text(&plain.stdout).contains("alert context"), "{}", text(&plain.stdout));
+}

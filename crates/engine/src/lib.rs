@@ -220,8 +220,9 @@ impl Session {
     /// The plan, refused when applying it would break a quota AWS enforces on the whole log
     /// group, whatever put the other filters there.
     pub fn plan(&self, opts: PlanOptions) -> Result<Plan, EngineError> {
-        let plan = secmon_diff::plan(&self.state.name, &self.desired, &self.live, opts)?;
+        let mut plan = secmon_diff::plan(&self.state.name, &self.desired, &self.live, opts)?;
         check_limits(&plan, &self.live)?;
+        plan.notes.extend(secmon_kinds::Kind::ALL.iter().flat_map(|k| k.def().spec_notes(&self.state)));
         Ok(plan)
     }
 

@@ -65,7 +65,7 @@ mod tests {
 
     #[test]
     fn consumers_are_derived_from_references() {
-        assert_eq!(consumers(Kind::Topic), vec![Kind::Subscription, Kind::Trail, Kind::Alarm]);
+        assert_eq!(consumers(Kind::Topic), vec![Kind::Subscription, Kind::Trail, Kind::Alarm, Kind::EventRule]);
         assert_eq!(consumers(Kind::LogGroup), vec![Kind::Trail, Kind::MetricFilter]);
         assert_eq!(consumers(Kind::Bucket), vec![Kind::Trail]);
         assert_eq!(consumers(Kind::Role), vec![Kind::Trail]);

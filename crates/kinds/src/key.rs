@@ -93,6 +93,8 @@ pub struct Uses {
     pub topics: Vec<String>,
     /// The trail notifies one of the topics of each log file.
     pub trail_notifies: bool,
+    /// EventBridge rules publish each event's context to the topics (`alert_context`).
+    pub events_publish: bool,
 }
 
 /// The trail bucket encrypted by default with the key, and the trail that writes into it.
@@ -119,6 +121,7 @@ impl Uses {
             lock_group: state.key_alias().map(|_| crate::lock_store::lock_group(&state.name)),
             topics: if e.topics { state.topics.iter().map(|t| t.name.clone()).collect() } else { Vec::new() },
             trail_notifies: e.topics && trail.is_some_and(|t| t.notify_topic.is_some()),
+            events_publish: e.topics && !secmon_sim::eventbridge::fast_path_monitors(state).is_empty(),
         }
     }
 
@@ -202,6 +205,11 @@ pub fn key_policy(uses: &Uses, t: &Target) -> Value {
         if uses.trail_notifies {
             publishers.push("cloudtrail.amazonaws.com");
         }
+        // "Amazon SNS: encrypted topics" in the EventBridge user guide: the key policy must let
+        // events.amazonaws.com use the key, or every delivery fails, silently.
+        if uses.events_publish {
+            publishers.push("events.amazonaws.com");
+        }
         let context = json!({"StringEquals": {"aws:SourceAccount": account, "kms:EncryptionContext:aws:sns:topicArn": topic_arns}});
         let actions = json!(["kms:Decrypt", "kms:GenerateDataKey*"]);
         statements.push(allow("AllowAlarmsAndTrailToPublishToEncryptedTopics", &json!({"Service": publishers}), actions, context));
@@ -276,6 +284,10 @@ impl ResourceKind for Def {
         if uses.trail_notifies {
             let trail = state.trail.as_ref().map(|tr| t.trail_arn(&tr.name)).unwrap_or_default();
             publishers.push(("CloudTrail → KMS: an encrypted topic's data keys (notify_topic)", cloudtrail, trail));
+        }
+        if uses.events_publish {
+            let rule = t.arn("events", "rule/an-alert-context-rule");
+            publishers.push(("EventBridge → KMS: an encrypted topic's data keys (alert_context)", "events.amazonaws.com", rule));
         }
         for topic in &uses.topics {
             for (row, principal, source_arn) in &publishers {
@@ -805,6 +817,7 @@ mod tests {
             lock_group: None,
             topics: vec!["SecurityAlarms".into()],
             trail_notifies: false,
+            events_publish: false,
         }
     }
 

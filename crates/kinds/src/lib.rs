@@ -35,6 +35,7 @@ mod sdk;
 
 pub mod alarm;
 pub mod bucket;
+pub mod event_rule;
 pub mod key;
 pub mod log_group;
 pub mod metric_filter;
@@ -347,6 +348,12 @@ pub trait ResourceKind: Send + Sync {
         Box::pin(async { Ok(None) })
     }
 
+    /// Notes on the spec as a whole for the plan, naming what the kind will not make and why
+    /// (a monitor whose pattern no EventBridge rule can express).
+    fn spec_notes(&self, _state: &DesiredState) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Whether this kind's read calls AWS even when the spec names no resource of it (the key's
     /// read looks up the spec's alias): `secmon permissions` then grants its read actions.
     fn reads_when_unused(&self) -> bool {
@@ -488,6 +495,7 @@ registry! {
     Trail => trail,
     MetricFilter => metric_filter,
     Alarm => alarm,
+    EventRule => event_rule,
 }
 
 /// Whether an AWS error code says the resource does not exist, in any of the services secmon
@@ -495,7 +503,7 @@ registry! {
 pub fn not_found(code: &str) -> bool {
     matches!(
         code,
-        "ResourceNotFoundException" // Secrets Manager, CloudWatch Logs
+        "ResourceNotFoundException" // Secrets Manager, CloudWatch Logs, EventBridge
             | "ResourceNotFound" // CloudWatch
             | "NoSuchEntity" // IAM
             | "NoSuchBucket" // S3

@@ -24,8 +24,9 @@ pub struct Attrs {
 
 /// The topic's access policy: the owner account manages it; CloudWatch alarms of this account
 /// and region publish (`aws:SourceAccount`, `aws:SourceArn`); the trail publishes when it
-/// notifies this topic.
-pub fn topic_policy(t: &Target, topic: &str, trail_publishes: Option<&str>) -> Value {
+/// notifies this topic; EventBridge publishes for exactly `rules` (the monitors' alert context,
+/// `aws:SourceArn` as the SNS developer guide's EventBridge example conditions it).
+pub fn topic_policy(t: &Target, topic: &str, trail_publishes: Option<&str>, rules: &[String]) -> Value {
     let arn = t.topic_arn(topic);
     let mut statements = vec![
         json!({
@@ -67,6 +68,16 @@ pub fn topic_policy(t: &Target, topic: &str, trail_publishes: Option<&str>) -> V
             "Action": "SNS:Publish",
             "Resource": arn,
             "Condition": {"StringEquals": {"aws:SourceArn": t.trail_arn(trail)}}
+        }));
+    }
+    if !rules.is_empty() {
+        statements.push(json!({
+            "Sid": "EventBridgeRulesPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "SNS:Publish",
+            "Resource": arn,
+            "Condition": {"StringEquals": {"aws:SourceAccount": t.account_id}, "ArnEquals": {"aws:SourceArn": rules}}
         }));
     }
     policy::normalize(&json!({"Version": "2012-10-17", "Statement": statements}))
@@ -216,6 +227,25 @@ impl ResourceKind for Def {
             out.push(publish.from_another_account());
             out.push(publish);
         }
+        const RULES: &str = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions";
+        for rule in crate::event_rule::rules_publishing_to(state, t, &r.name) {
+            let publish = Link::request(
+                "EventBridge rule → SNS: Publish (alert_context)",
+                RULES,
+                "events.amazonaws.com",
+                "sns:Publish",
+                &topic_arn,
+                t,
+            )
+            .with("aws:SourceArn", &rule)
+            .with("aws:SourceAccount", &t.account_id)
+            .judged_by_resource(r, "policy");
+            out.push(publish.refused("another rule of the account", |l| {
+                l.context.insert("aws:SourceArn".into(), t.arn("events", "rule/not-secmons"));
+            }));
+            out.push(publish.from_another_account());
+            out.push(publish);
+        }
         out
     }
 
@@ -227,7 +257,8 @@ impl ResourceKind for Def {
             .map(|topic| {
                 let publisher = trail_topic.filter(|(n, _)| *n == topic.name).map(|(_, trail)| trail);
                 let kms_key = state.key_ref().filter(|_| state.encryption.topics);
-                let attrs = Attrs { policy: topic_policy(t, &topic.name, publisher), kms_key };
+                let rules = crate::event_rule::rules_publishing_to(state, t, &topic.name);
+                let attrs = Attrs { policy: topic_policy(t, &topic.name, publisher, &rules), kms_key };
                 Resource::new(Kind::Topic, &topic.name, Some(t.topic_arn(&topic.name)), &attrs)
             })
             .collect()
@@ -372,10 +403,10 @@ mod tests {
     #[test]
     fn the_topic_policy_admits_this_accounts_alarms_and_only_the_named_trail() {
         let t = Target { account_id: "123456789012".into(), region: "us-east-1".into() };
-        let tp = topic_policy(&t, "T", None).to_string();
+        let tp = topic_policy(&t, "T", None, &[]).to_string();
         assert!(tp.contains("aws:SourceAccount") && !tp.contains("cloudtrail"));
         assert!(tp.contains("arn:aws:cloudwatch:us-east-1:123456789012:alarm:*"));
-        let tp = topic_policy(&t, "T", Some("tr")).to_string();
+        let tp = topic_policy(&t, "T", Some("tr"), &[]).to_string();
         assert!(tp.contains("arn:aws:cloudtrail:us-east-1:123456789012:trail/tr"));
     }
 

@@ -1,7 +1,7 @@
 //! Issue 22, item 2: the link contract, checked by an IAM evaluator that is not secmon's code.
 //!
 //! For every spec variant (each `encryption` switch off, a key brought by ARN, `key: none`,
-//! `notify_topic`, an organization trail, a target account), the policies secmon would deploy
+//! `notify_topic`, `alert_context`, an organization trail, a target account), the policies secmon would deploy
 //! are generated and every request of the contract (`secmon_kinds::contract`, one row per
 //! documented request in docs/link-contract.md) is evaluated by `@cloud-copilot/iam-simulate`
 //! (scripts/iam-eval): the pipeline's requests must be allowed; their confused-deputy and
@@ -95,6 +95,7 @@ fn variants() -> Vec<Variant> {
         ),
         v("key: none", with("encryption: {key: none}")),
         v("notify_topic", SEED.replace("notify_topic: null", "notify_topic: SecurityAlarms")),
+        v("alert_context (issue 24)", with("alert_context: true")),
         Variant {
             name: "trail.organization",
             yaml: SEED.replace("multi_region: true", "multi_region: true\n  organization: true"),
@@ -218,6 +219,10 @@ fn each_variant_has_the_links_its_spec_implies() {
     assert!(notify.contains("CloudTrail → SNS: Publish (notify_topic)"));
     assert!(notify.contains("CloudTrail → KMS: an encrypted topic's data keys (notify_topic)"));
     assert!(rows("trail.organization").contains("CloudTrail → S3: PutObject (organization trail)"));
+    let context = rows("alert_context (issue 24)");
+    assert!(context.contains("EventBridge rule → SNS: Publish (alert_context)"));
+    assert!(context.contains("EventBridge → KMS: an encrypted topic's data keys (alert_context)"));
+    assert!(!rows("seed (every encryption switch on)").iter().any(|r| r.contains("EventBridge")), "no rule, no grant");
 }
 
 /// docs/link-contract.md lists exactly the rows the code states, each with its source page.

@@ -65,6 +65,43 @@ pub fn event_pattern(pattern: &Pattern) -> Result<Value, String> {
     Ok(p)
 }
 
+/// The monitors of `state` that get the fast path, each with its event pattern: with
+/// `alert_context` on, every monitor that notifies a topic and whose pattern translates, on a
+/// target with its own pipeline (EventBridge rules are regional, and a target watched from
+/// another region has no topics of its own).
+pub fn fast_path_monitors(state: &secmon_spec::DesiredState) -> Vec<(&secmon_spec::Monitor, Value)> {
+    if !state.alert_context || state.watched_from.is_some() {
+        return Vec::new();
+    }
+    state
+        .monitors
+        .iter()
+        .filter(|m| !m.notify.is_empty())
+        .filter_map(|m| Some((m, event_pattern(&Pattern::parse(&m.pattern).ok()?).ok()?)))
+        .collect()
+}
+
+/// The monitors of `state` that `alert_context` asks for and that cannot have the fast path,
+/// with why: they keep their metric alarm only.
+pub fn without_fast_path(state: &secmon_spec::DesiredState) -> Vec<(&secmon_spec::Monitor, String)> {
+    if !state.alert_context {
+        return Vec::new();
+    }
+    state
+        .monitors
+        .iter()
+        .filter_map(|m| {
+            if m.notify.is_empty() {
+                return Some((m, "it notifies no topic".to_string()));
+            }
+            match Pattern::parse(&m.pattern) {
+                Ok(p) => event_pattern(&p).err().map(|why| (m, why)),
+                Err(e) => Some((m, e.to_string())),
+            }
+        })
+        .collect()
+}
+
 /// `a && (b || c)` as `[[a, b], [a, c]]`.
 fn disjunctive_form(e: &Expr) -> Result<Vec<Vec<&Comparison>>, String> {
     let out = match e {

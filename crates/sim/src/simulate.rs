@@ -9,6 +9,7 @@ use serde_json::Value;
 use secmon_spec::{DesiredState, ReadWrite};
 
 use crate::alarm::{evaluate, AlarmRun, Sample};
+use crate::eventbridge::{envelope, fast_path_monitors, matches, Transformer};
 use crate::events::{self, EventsError, LogEvent};
 use crate::pattern::{Pattern, PatternError};
 use crate::prefilter::{Need, Prefilter};
@@ -46,6 +47,10 @@ pub struct MatchedEvent {
     /// The metric's dimension values for this event (empty without dimensions).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub dimensions: BTreeMap<String, String>,
+    /// With `alert_context`, the exact text the monitor's EventBridge rule sends its topics for
+    /// this event (issue 24, item 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notification: Option<String>,
 }
 
 /// One monitor's replay: what its filter matched, what its alarm did.
@@ -97,6 +102,8 @@ pub fn trail_records(state: &DesiredState, ev: &LogEvent) -> bool {
 struct Compiled<'s> {
     monitor: &'s secmon_spec::Monitor,
     pattern: Pattern,
+    /// The monitor's EventBridge rule, with `alert_context`: its pattern and its text.
+    context: Option<(Value, Transformer)>,
     samples: Vec<Sample>,
     matched: Vec<MatchedEvent>,
 }
@@ -104,7 +111,18 @@ struct Compiled<'s> {
 impl<'s> Compiled<'s> {
     fn new(monitor: &'s secmon_spec::Monitor) -> Result<Compiled<'s>, SimError> {
         let pattern = Pattern::parse(&monitor.pattern).map_err(|source| SimError::Pattern { monitor: monitor.name.clone(), source })?;
-        Ok(Compiled { monitor, pattern, samples: Vec::new(), matched: Vec::new() })
+        Ok(Compiled { monitor, pattern, context: None, samples: Vec::new(), matched: Vec::new() })
+    }
+
+    /// The monitor with its EventBridge rule, when the spec gives it one.
+    fn with_context(monitor: &'s secmon_spec::Monitor, state: &DesiredState) -> Result<Compiled<'s>, SimError> {
+        let mut c = Compiled::new(monitor)?;
+        let rule = fast_path_monitors(state).into_iter().find(|(m, _)| std::ptr::eq(*m, monitor)).map(|(_, p)| p);
+        if let Some(pattern) = rule {
+            let log_group = state.cloudwatch_logs().map(|l| l.log_group.clone()).unwrap_or_default();
+            c.context = Some((pattern, Transformer::notification(&monitor.name, &log_group, monitor.alarm_description().as_deref())));
+        }
+        Ok(c)
     }
 
     /// What the monitor's metric filter does with an event at `time` that its pattern does not
@@ -134,6 +152,15 @@ impl<'s> Compiled<'s> {
             self.samples.push(Sample { time, value: v });
         }
         let s = |k: &str| ev.json.as_ref().and_then(|j| j.get(k)).and_then(Value::as_str).map(str::to_string);
+        // What the rule sends, for an event the rule itself matches (it matches what the filter
+        // counts: tests/eventbridge.rs), rendered as the input transformer does.
+        let notification = match (&self.context, &ev.json) {
+            (Some((pattern, transformer)), Some(record)) => {
+                let event = envelope(record);
+                matches(pattern, &event).then(|| transformer.render(&event))
+            }
+            _ => None,
+        };
         self.matched.push(MatchedEvent {
             time: Some(time),
             event_source: s("eventSource"),
@@ -141,6 +168,7 @@ impl<'s> Compiled<'s> {
             event_id: s("eventID"),
             value: v,
             dimensions,
+            notification,
         });
         true
     }
@@ -202,7 +230,7 @@ pub fn simulate_plain(state: &DesiredState, paths: &[String], format: events::Fo
 }
 
 fn replay(state: &DesiredState, paths: &[String], format: events::Format, fast: bool) -> Result<SimReport, SimError> {
-    let mut monitors = state.monitors.iter().map(Compiled::new).collect::<Result<Vec<_>, _>>()?;
+    let mut monitors = state.monitors.iter().map(|m| Compiled::with_context(m, state)).collect::<Result<Vec<_>, _>>()?;
     let prefilters: Vec<Prefilter> = monitors.iter().map(|c| Prefilter::new(&c.pattern)).collect();
     let wanted = |raw: &events::Raw<'_>| !fast || prefilters.iter().any(|p| p.admits(raw.kind, raw.bytes, Need::Matches, raw.escapes));
     let mut total = 0u64;

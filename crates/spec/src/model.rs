@@ -40,6 +40,13 @@ pub struct DesiredState {
     /// (docs/hardening.md).
     #[serde(default)]
     pub encryption: Encryption,
+    /// Context in every alert (issue 24, item 1): each monitor whose pattern EventBridge can
+    /// express also gets an EventBridge rule that sends its topics, for every matching event, a
+    /// notification naming the principal, the call, the resource, the source IP and user agent,
+    /// the account, region and time, and a Logs Insights query for the event. One message per
+    /// event, in the target's region only: see docs/alerts.md. Off by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub alert_context: bool,
     /// Where the spec applies: several accounts (listed, or the accounts of AWS Organizations
     /// OUs) and regions, each reached through a role. Absent: the account and region of the
     /// credentials, as always. See docs/targets.md.

@@ -85,6 +85,7 @@ fn a_spec_that_sets_every_field_reads_the_same_through_the_loader_and_the_model(
     let text = r#"version: 1
 name: every-field
 region: eu-west-1
+alert_context: true
 secrets:
   - name: app/db
     description: the database password

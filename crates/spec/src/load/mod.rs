@@ -128,6 +128,7 @@ impl<'f> Loader<'f> {
             Some(n) => self.targets(n, "targets"),
             None => None,
         };
+        let alert_context = self.opt_bool(&o, "alert_context").unwrap_or(false);
         let packs: Vec<(String, Pos, PackRef)> =
             self.list(&o, "packs").into_iter().filter_map(|(path, n)| self.pack(n, &path).map(|p| (path, pos(n), p))).collect();
         let mut state = DesiredState {
@@ -140,6 +141,7 @@ impl<'f> Loader<'f> {
             monitors,
             packs: packs.iter().map(|(_, _, p)| crate::packs::PackEntry::Options(p.clone())).collect(),
             encryption,
+            alert_context,
             targets,
             secondary_region: false,
             organization_id: None,

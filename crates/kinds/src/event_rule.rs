@@ -1,0 +1,371 @@
+//! EventBridge rule giving an alert its context (issue 24, item 1): for each event a monitor
+//! counts, its topics receive a notification naming who did what, from where, when, and where
+//! to find the event. The metric alarm stays: it is what auditors check (CIS 4.x, Security Hub
+//! CloudWatch.x) and what pages when events stop; the rule adds the context the alarm cannot
+//! carry.
+//!
+//! Why EventBridge rules, not enrichment after the alarm: a rule sees each CloudTrail event in
+//! about a second, with every field of the record, and its input transformer writes the text
+//! with no code to run or secure; enrichment would need a function with read access to the log
+//! group, querying after the alarm's period has closed. The costs of the choice, in
+//! docs/alerts.md: one message per event (not per alarm), and only the events of the rule's
+//! region (EventBridge receives CloudTrail events regionally; global services' in us-east-1).
+//!
+//! The pattern and the text are `secmon_sim::eventbridge`'s: that module proves the pattern
+//! matches exactly what the metric filter counts, on real attack records.
+
+use std::collections::BTreeMap;
+
+use secmon_aws::events::types::{InputTransformer, RuleState, Tag, Target as EventTarget};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::check::{Check, VerifyCtx};
+use crate::sdk::{fail, read_each, read_fail, send};
+use crate::{Aws, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
+use secmon_sim::eventbridge::{fast_path_monitors, without_fast_path, Transformer};
+use secmon_spec::DesiredState;
+
+/// The state that lets read-only management events such as `GetSecretValue` reach the rule
+/// (EventBridge user guide, "Receiving read-only management events from AWS services"); with
+/// `ENABLED`, a rule on secret reads would never match.
+pub const STATE: &str = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS";
+
+/// A rule name: 1 to 64 characters of `[.-_A-Za-z0-9]` (EventBridge API reference, `PutRule`).
+const MAX_NAME: usize = 64;
+
+/// The rule, as compared.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Attrs {
+    /// Which monitor the rule gives context to.
+    pub description: String,
+    /// The event pattern, as compact JSON with sorted keys (how it is compared).
+    pub event_pattern: String,
+    /// The rule's state ([`STATE`]).
+    pub state: String,
+    /// Its targets, by id: one per topic of the monitor.
+    pub targets: Vec<RuleTarget>,
+}
+
+/// One target of the rule: a topic, and the input transformer that writes the notification.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RuleTarget {
+    /// The target's id in the rule: the topic's name (at most 64 characters).
+    pub id: String,
+    /// The topic's ARN.
+    pub arn: String,
+    /// `InputPathsMap`.
+    pub input_paths: BTreeMap<String, String>,
+    /// `InputTemplate`.
+    pub input_template: String,
+}
+
+/// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`]).
+pub const FACTS: Facts = Facts {
+    ownership: Ownership::TaggingApi,
+    refers_to: &[Kind::Topic],
+    step: 5,
+    iam: crate::Iam {
+        read: &["events:DescribeRule", "events:ListTargetsByRule", "events:ListTagsForResource"],
+        write: &["events:PutRule", "events:PutTargets", "events:RemoveTargets", "events:DeleteRule", "events:TagResource"],
+    },
+};
+
+/// The rule's name for monitor `monitor` of spec `spec`: `secmon-<spec>-<monitor>`, characters
+/// EventBridge refuses replaced by `-`, cut to 64 with a digest of the whole when longer (two
+/// long monitor names then still get two rules).
+pub fn rule_name(spec: &str, monitor: &str) -> String {
+    let full: String =
+        format!("secmon-{spec}-{monitor}").chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '-' }).collect();
+    if full.len() <= MAX_NAME {
+        return full;
+    }
+    // FNV-1a: stable across runs and platforms, which a name must be.
+    let digest = full.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    format!("{}-{:08x}", &full[..MAX_NAME - 9], digest as u32)
+}
+
+/// The ARNs of the rules that publish to `topic`: its topic policy admits exactly them.
+pub fn rules_publishing_to(state: &DesiredState, t: &Target, topic: &str) -> Vec<String> {
+    let mut arns: Vec<String> = fast_path_monitors(state)
+        .into_iter()
+        .filter(|(m, _)| m.notify.iter().any(|n| n == topic))
+        .map(|(m, _)| t.arn("events", &format!("rule/{}", rule_name(&state.name, &m.name))))
+        .collect();
+    arns.sort();
+    arns
+}
+
+/// The event pattern as compared: compact, keys sorted (serde_json's map is ordered).
+fn canonical(pattern: &Value) -> String {
+    pattern.to_string()
+}
+
+/// The kind's implementation, listed in the registry ([`crate::Kind`]).
+pub struct Def;
+
+impl ResourceKind for Def {
+    fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
+        let log_group = state.cloudwatch_logs().map(|c| c.log_group.clone()).unwrap_or_else(|| "(the trail's log group)".into());
+        fast_path_monitors(state)
+            .into_iter()
+            .map(|(m, pattern)| {
+                let name = rule_name(&state.name, &m.name);
+                let transformer = Transformer::notification(&m.name, &log_group, m.alarm_description().as_deref());
+                let mut topics: Vec<&String> = m.notify.iter().collect();
+                topics.sort();
+                topics.dedup();
+                let targets = topics
+                    .into_iter()
+                    .map(|topic| RuleTarget {
+                        id: topic.chars().take(MAX_NAME).collect(),
+                        arn: t.topic_arn(topic),
+                        input_paths: transformer.paths.clone(),
+                        input_template: transformer.template.clone(),
+                    })
+                    .collect();
+                let attrs = Attrs {
+                    description: format!("secmon: the context of each event monitor {} counts", m.name).chars().take(512).collect(),
+                    event_pattern: canonical(&pattern),
+                    state: STATE.into(),
+                    targets,
+                };
+                Resource::new(Kind::EventRule, &name, Some(t.arn("events", &format!("rule/{name}"))), &attrs)
+            })
+            .collect()
+    }
+
+    fn references(&self, r: &Resource) -> Vec<crate::Address> {
+        r.attrs::<Attrs>()
+            .targets
+            .iter()
+            .filter_map(|tg| crate::model::arn_resource(&tg.arn, "sns"))
+            .map(|topic| crate::Address::new(Kind::Topic, topic))
+            .collect()
+    }
+
+    fn name_from_arn(&self, arn: &str) -> Option<String> {
+        crate::model::arn_name(arn, "events", "rule/")
+    }
+
+    fn plan_notes(&self, r: &Resource) -> Vec<String> {
+        vec![format!(
+            "{}: one notification per matching event, sent by EventBridge in this region only (free for AWS service events; SNS e-mail deliveries beyond the free tier are charged, docs/alerts.md)",
+            r.address()
+        )]
+    }
+
+    fn spec_notes(&self, state: &DesiredState) -> Vec<String> {
+        without_fast_path(state)
+            .into_iter()
+            .map(|(m, why)| format!("monitor `{}` has no alert context (alert_context): {why}; its alarm still notifies", m.name))
+            .collect()
+    }
+
+    fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
+        Box::pin(async move { read_each(ctx.desired_of(Kind::EventRule), |d| read_rule(aws, d)).await })
+    }
+
+    fn read_owner<'a>(&'a self, aws: &'a Aws, r: &'a Resource) -> Fut<'a, Option<String>> {
+        Box::pin(async move {
+            let arn = r.arn.clone().unwrap_or_default();
+            let tags = aws.events.list_tags_for_resource().resource_arn(arn).send().await.map_err(fail("ListTagsForResource"))?;
+            Ok(tags.tags().iter().find(|t| t.key() == OWNER_TAG).map(|t| t.value().to_string()))
+        })
+    }
+
+    /// The rule exists, receives read-only management events, and sends to each topic.
+    fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
+        let subject = format!("event rule {}", desired.name);
+        let Some(live) = ctx.live_of(desired) else {
+            return ctx.missing(
+                "event_rule.exists",
+                &subject,
+                "the rule does not exist: alarms fire, but without the context of each event",
+            );
+        };
+        let (want, got): (Attrs, Attrs) = (desired.attrs(), live.resource.attrs());
+        let mut out = vec![if got.state == STATE {
+            Check::ok("event_rule.state", &subject, format!("state {STATE}: read-only management events reach it"))
+        } else {
+            Check::failed(
+                "event_rule.state",
+                &subject,
+                format!("state {}: read-only management events such as GetSecretValue never reach the rule", got.state),
+            )
+            .fix("run `secmon apply`")
+        }];
+        out.push(if got.event_pattern == want.event_pattern {
+            Check::ok("event_rule.pattern", &subject, "its event pattern is the monitor's filter pattern, translated")
+        } else {
+            Check::failed("event_rule.pattern", &subject, "its event pattern is not the monitor's: it alerts on other events")
+                .fix("run `secmon apply`")
+        });
+        for target in &want.targets {
+            out.push(match got.targets.iter().find(|g| g.arn == target.arn) {
+                Some(g) if g == target => Check::ok("event_rule.targets", &subject, format!("notifies {}", target.arn)),
+                Some(_) => Check::failed("event_rule.targets", &subject, format!("the notification to {} is not secmon's", target.arn))
+                    .fix("run `secmon apply`"),
+                None => Check::failed("event_rule.targets", &subject, format!("{} is not notified", target.arn)).fix("run `secmon apply`"),
+            });
+        }
+        out
+    }
+
+    fn create<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
+        Box::pin(async move {
+            let tag = Tag::builder().key(OWNER_TAG).value(&_ctx.spec).build().map_err(|e| KindError::Input(e.to_string()))?;
+            put_rule(aws, r, Some(tag)).await?;
+            put_targets(aws, r, &[]).await
+        })
+    }
+
+    /// PutRule replaces the rule's settings; PutTargets replaces targets by id, and the ids no
+    /// longer wanted are removed.
+    fn update<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, before: &'a Resource, after: &'a Resource) -> Fut<'a, ()> {
+        Box::pin(async move {
+            put_rule(aws, after, None).await?;
+            let live: Attrs = before.attrs();
+            let ids: Vec<String> = live.targets.into_iter().map(|t| t.id).collect();
+            put_targets(aws, after, &ids).await
+        })
+    }
+
+    /// A rule with targets cannot be deleted (DeleteRule): its targets are removed first.
+    fn delete<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
+        Box::pin(async move {
+            let listed = aws.events.list_targets_by_rule().rule(&r.name).send().await;
+            let ids: Vec<String> = match listed {
+                Ok(l) => l.targets().iter().map(|t| t.id().to_string()).collect(),
+                Err(e) if secmon_aws::error_code(&e).is_some_and(crate::not_found) => return Ok(()),
+                Err(e) => return Err(fail("ListTargetsByRule")(e)),
+            };
+            if !ids.is_empty() {
+                let removed = aws.events.remove_targets().rule(&r.name).set_ids(Some(ids)).send().await.map_err(fail("RemoveTargets"))?;
+                if removed.failed_entry_count() > 0 {
+                    return Err(entries_failed(
+                        "RemoveTargets",
+                        removed.failed_entries().iter().map(|f| (f.target_id(), f.error_message())),
+                    ));
+                }
+            }
+            send("DeleteRule", aws.events.delete_rule().name(&r.name).send()).await
+        })
+    }
+
+    fn tag<'a>(&'a self, aws: &'a Aws, r: &'a Resource, tags: Vec<(String, String)>) -> Fut<'a, ()> {
+        Box::pin(async move {
+            let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect::<Result<Vec<_>, _>>();
+            let tags = tags.map_err(|e| KindError::Input(e.to_string()))?;
+            let request = aws.events.tag_resource().resource_arn(r.arn.clone().unwrap_or_default()).set_tags(Some(tags));
+            send("TagResource", request.send()).await
+        })
+    }
+}
+
+/// PutRule with the rule's pattern, state and description (and the owner tag on create:
+/// tags given to PutRule apply only when it creates the rule).
+async fn put_rule(aws: &Aws, r: &Resource, tag: Option<Tag>) -> Result<(), KindError> {
+    let a: Attrs = r.attrs();
+    let request = aws
+        .events
+        .put_rule()
+        .name(&r.name)
+        .event_pattern(&a.event_pattern)
+        .state(RuleState::from(a.state.as_str()))
+        .description(&a.description)
+        .set_tags(tag.map(|t| vec![t]));
+    send("PutRule", request.send()).await
+}
+
+/// PutTargets with the rule's targets, then RemoveTargets for `live_ids` no longer wanted.
+/// Both answer HTTP 200 with failed entries, which are errors here.
+async fn put_targets(aws: &Aws, r: &Resource, live_ids: &[String]) -> Result<(), KindError> {
+    let a: Attrs = r.attrs();
+    let mut targets = Vec::new();
+    for t in &a.targets {
+        let transformer = InputTransformer::builder()
+            .set_input_paths_map(Some(t.input_paths.clone().into_iter().collect()))
+            .input_template(&t.input_template)
+            .build()
+            .map_err(|e| KindError::Input(e.to_string()))?;
+        targets.push(
+            EventTarget::builder()
+                .id(&t.id)
+                .arn(&t.arn)
+                .input_transformer(transformer)
+                .build()
+                .map_err(|e| KindError::Input(e.to_string()))?,
+        );
+    }
+    let put = aws.events.put_targets().rule(&r.name).set_targets(Some(targets)).send().await.map_err(fail("PutTargets"))?;
+    if put.failed_entry_count() > 0 {
+        return Err(entries_failed("PutTargets", put.failed_entries().iter().map(|f| (f.target_id(), f.error_message()))));
+    }
+    let stale: Vec<String> = live_ids.iter().filter(|id| !a.targets.iter().any(|t| &t.id == *id)).cloned().collect();
+    if !stale.is_empty() {
+        let removed = aws.events.remove_targets().rule(&r.name).set_ids(Some(stale)).send().await.map_err(fail("RemoveTargets"))?;
+        if removed.failed_entry_count() > 0 {
+            return Err(entries_failed("RemoveTargets", removed.failed_entries().iter().map(|f| (f.target_id(), f.error_message()))));
+        }
+    }
+    Ok(())
+}
+
+/// The failed entries of a PutTargets or RemoveTargets answer, as one error.
+fn entries_failed<'a>(operation: &str, entries: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>) -> KindError {
+    let what: Vec<String> = entries.map(|(id, why)| format!("target {}: {}", id.unwrap_or("?"), why.unwrap_or("failed"))).collect();
+    KindError::Input(format!("{operation}: {}", what.join("; ")))
+}
+
+/// One rule as live, or None when it does not exist.
+async fn read_rule(aws: &Aws, desired: &Resource) -> Result<Option<LiveResource>, KindError> {
+    let rule = match aws.events.describe_rule().name(&desired.name).send().await {
+        Ok(rule) => rule,
+        Err(e) if secmon_aws::error_code(&e).is_some_and(crate::not_found) => return Ok(None),
+        Err(e) => return Err(read_fail(desired.address(), "DescribeRule")(e)),
+    };
+    let listed =
+        aws.events.list_targets_by_rule().rule(&desired.name).send().await.map_err(read_fail(desired.address(), "ListTargetsByRule"))?;
+    let mut targets: Vec<RuleTarget> = listed
+        .targets()
+        .iter()
+        .map(|t| RuleTarget {
+            id: t.id().to_string(),
+            arn: t.arn().to_string(),
+            input_paths: t
+                .input_transformer()
+                .and_then(|i| i.input_paths_map())
+                .map(|m| m.clone().into_iter().collect())
+                .unwrap_or_default(),
+            input_template: t.input_transformer().map(|i| i.input_template().to_string()).unwrap_or_default(),
+        })
+        .collect();
+    targets.sort_by(|a, b| a.id.cmp(&b.id));
+    // AWS answers the pattern as it was given, or reformatted: compared as JSON.
+    let pattern = rule.event_pattern().and_then(|p| serde_json::from_str::<Value>(p).ok()).map(|p| canonical(&p)).unwrap_or_default();
+    let attrs = Attrs {
+        description: rule.description().unwrap_or_default().to_string(),
+        event_pattern: pattern,
+        state: rule.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        targets,
+    };
+    Ok(Some(LiveResource::new(Resource::new(Kind::EventRule, &desired.name, rule.arn().map(str::to_string), &attrs), false)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_names_are_what_eventbridge_accepts_and_distinct_when_cut() {
+        assert_eq!(rule_name("secrets-monitoring", "Secret is accessed"), "secmon-secrets-monitoring-Secret-is-accessed");
+        let a = rule_name("s", &"a".repeat(80));
+        let b = rule_name("s", &format!("{}b", "a".repeat(79)));
+        assert_eq!(a.len(), MAX_NAME);
+        assert_ne!(a, b);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c)));
+    }
+}
