@@ -44,6 +44,15 @@ fn issue_24_the_seed_with_alert_context_applies_converges_verifies_repairs_and_g
     let policy = &attrs.attributes().unwrap()["Policy"];
     assert!(policy.contains("events.amazonaws.com") && policy.contains(&format!("rule/{RULE}")), "{policy}");
 
+    // The alarm's description carries the Logs Insights query that lists the events behind it.
+    let alarms = w.rt.block_on(aws.cloudwatch.describe_alarms().alarm_names("Secret is accessed").send()).unwrap();
+    let description = alarms.metric_alarms()[0].alarm_description().unwrap_or_default().to_string();
+    assert!(
+        description.contains("Events: CloudWatch Logs Insights on log group secmon-secretsmanager-loggroup")
+            && description.contains(r#"| filter (eventSource = "secretsmanager.amazonaws.com" and eventName = "GetSecretValue") |"#),
+        "{description}"
+    );
+
     let verify = w.secmon(&["verify", "-f", &spec]);
     let out = text(&verify.stdout);
     for check in ["event_rule.state", "event_rule.pattern", "event_rule.targets"] {

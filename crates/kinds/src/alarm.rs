@@ -83,7 +83,7 @@ impl ResourceKind for Def {
                 actions.dedup();
                 let a = &m.alarm;
                 let attrs = Attrs {
-                    description: m.alarm_description(),
+                    description: description(state, m),
                     namespace: Some(m.metric.namespace.clone()),
                     metric_name: Some(m.metric.name.clone()),
                     statistic: Some(a.statistic.clone()),
@@ -221,6 +221,26 @@ impl ResourceKind for Def {
         let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
         let request = aws.cloudwatch.tag_resource().resource_arn(r.arn.clone().unwrap_or_default()).set_tags(Some(tags));
         Box::pin(send("TagResource", request.send()))
+    }
+}
+
+/// The alarm's description: the monitor's, and with `alert_context` the Logs Insights query
+/// that lists the events behind the alarm (issue 24, item 1), when the whole fits in the 1,024
+/// characters AWS allows (PutMetricAlarm API reference).
+fn description(state: &DesiredState, m: &secmon_spec::Monitor) -> Option<String> {
+    let own = m.alarm_description();
+    let query = secmon_sim::Pattern::parse(&m.pattern).ok().and_then(|p| secmon_sim::insights::query(&p));
+    let (Some(query), Some(logs), true) = (query, state.cloudwatch_logs(), state.alert_context) else { return own };
+    let events =
+        format!("Events: CloudWatch Logs Insights on log group {}, over the alarm's period before its time: {query}", logs.log_group);
+    let text = match &own {
+        Some(d) => format!("{} {events}", d.trim_end()),
+        None => events,
+    };
+    if text.chars().count() <= 1024 {
+        Some(text)
+    } else {
+        own
     }
 }
 

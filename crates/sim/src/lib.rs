@@ -15,6 +15,7 @@
 //!   (statistics, periods, M-of-N, treat-missing-data, state changes, notifications);
 //! - [`eventbridge`]: a monitor's pattern as an EventBridge event pattern, and the
 //!   notification text an input transformer makes of each matching event (the alert's fast path);
+//! - [`insights`]: a monitor's pattern as the Logs Insights query that lists its events;
 //! - [`simulate`]: replaying events through every monitor of a spec, trail selection included;
 //! - [`lint`]: warnings for alarms that cannot fire or fire late, patterns that cannot match,
 //!   misspelled event names, and events the trail does not record.
@@ -29,6 +30,7 @@ pub mod alarm;
 pub mod catalog;
 pub mod eventbridge;
 pub mod events;
+pub mod insights;
 mod jsonscan;
 pub mod lint;
 pub mod pattern;
