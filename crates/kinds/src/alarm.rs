@@ -40,6 +40,9 @@ pub struct Attrs {
     pub treat_missing_data: TreatMissing,
     /// The topics' ARNs notified on ALARM.
     pub alarm_actions: Vec<String>,
+    /// The topics' ARNs notified on the return to OK (`ok_actions: true`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ok_actions: Vec<String>,
     /// The metric's dimensions the alarm watches.
     pub dimensions: BTreeMap<String, String>,
 }
@@ -93,6 +96,7 @@ impl ResourceKind for Def {
                     threshold: Some(a.threshold),
                     comparison: Some(a.comparison.as_str().to_string()),
                     treat_missing_data: TreatMissing(a.treat_missing_data.as_str().to_string()),
+                    ok_actions: if a.ok_actions { actions.clone() } else { Vec::new() },
                     alarm_actions: actions,
                     dimensions: a.dimensions.clone(),
                 };
@@ -196,6 +200,7 @@ impl ResourceKind for Def {
             .treat_missing_data(&a.treat_missing_data.0)
             .actions_enabled(true)
             .set_alarm_actions(Some(a.alarm_actions.clone()))
+            .set_ok_actions(Some(a.ok_actions.clone()))
             .set_dimensions(Some(dimensions.collect()))
             .tags(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build());
         req = if statistic.starts_with('p') { req.extended_statistic(statistic) } else { req.statistic(Statistic::from(statistic)) };
@@ -328,6 +333,8 @@ fn from_sdk(a: &secmon_aws::cloudwatch::types::MetricAlarm) -> Resource {
     let evaluation_periods = a.evaluation_periods().unwrap_or(1);
     let mut actions: Vec<String> = a.alarm_actions().to_vec();
     actions.sort();
+    let mut ok_actions: Vec<String> = a.ok_actions().to_vec();
+    ok_actions.sort();
     let attrs = Attrs {
         description: a.alarm_description().map(str::to_string),
         namespace: a.namespace().map(str::to_string),
@@ -340,6 +347,7 @@ fn from_sdk(a: &secmon_aws::cloudwatch::types::MetricAlarm) -> Resource {
         comparison: a.comparison_operator().map(|c| c.as_str().to_string()),
         treat_missing_data: a.treat_missing_data().map(|t| TreatMissing(t.to_string())).unwrap_or_default(),
         alarm_actions: actions,
+        ok_actions,
         dimensions: a
             .dimensions()
             .iter()

@@ -47,6 +47,11 @@ pub struct DesiredState {
     /// event, in the target's region only: see docs/alerts.md. Off by default.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub alert_context: bool,
+    /// Where each severity's alarms go (issue 24, item 2): a monitor notifies its own `notify`
+    /// topics and the topics of its `severity` here. Pack rules carry a severity of their own
+    /// (docs/rules.md).
+    #[serde(default, skip_serializing_if = "Routes::is_empty")]
+    pub routes: Routes,
     /// Where the spec applies: several accounts (listed, or the accounts of AWS Organizations
     /// OUs) and regions, each reached through a role. Absent: the account and region of the
     /// credentials, as always. See docs/targets.md.
@@ -417,6 +422,9 @@ pub struct Monitor {
     /// Topics (by name) notified when the alarm fires.
     #[serde(default)]
     pub notify: Vec<String>,
+    /// How urgent the alarm is: `routes` adds the topics of this severity to `notify`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<AlarmSeverity>,
     /// What whoever the alarm wakes reads first (issue 24, item 4): it ends the alarm's
     /// description, written as a pack rule's runbook is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -570,6 +578,10 @@ pub struct Alarm {
     /// How periods without data count.
     #[serde(default)]
     pub treat_missing_data: TreatMissingData,
+    /// Also notify the topics when the alarm returns to OK (`OKActions`): the page can resolve
+    /// itself (PagerDuty's and Opsgenie's CloudWatch integrations close the incident on OK).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ok_actions: bool,
     /// The dimension values the alarm watches, when the metric has dimensions.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub dimensions: BTreeMap<String, String>,
@@ -586,6 +598,7 @@ impl Default for Alarm {
             threshold: default_threshold(),
             comparison: Comparison::default(),
             treat_missing_data: TreatMissingData::default(),
+            ok_actions: false,
             dimensions: BTreeMap::new(),
         }
     }
@@ -691,4 +704,99 @@ pub(crate) fn default_period() -> u32 {
 }
 pub(crate) fn default_threshold() -> f64 {
     1.0
+}
+
+/// How urgent a monitor's alarm is (issue 24, item 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AlarmSeverity {
+    /// Wakes someone now: the pipeline is being blinded, a decoy was read.
+    Critical,
+    /// Looked at within the hour: a secret read outside the expected.
+    High,
+    /// Looked at today: the CIS alarms.
+    Medium,
+    /// Looked at this week.
+    Low,
+    /// Recorded, nobody paged.
+    Info,
+}
+
+impl AlarmSeverity {
+    /// Every severity, most urgent first, as written in specs.
+    pub const ALL: [&'static str; 5] = ["critical", "high", "medium", "low", "info"];
+    /// As written in specs.
+    pub fn as_str(self) -> &'static str {
+        Self::ALL[self as usize]
+    }
+    /// From its spelling in specs.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "critical" => AlarmSeverity::Critical,
+            "high" => AlarmSeverity::High,
+            "medium" => AlarmSeverity::Medium,
+            "low" => AlarmSeverity::Low,
+            "info" => AlarmSeverity::Info,
+            _ => return None,
+        })
+    }
+}
+
+/// The topics each severity's alarms notify.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Routes {
+    /// Topics of `critical` alarms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub critical: Vec<String>,
+    /// Topics of `high` alarms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub high: Vec<String>,
+    /// Topics of `medium` alarms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub medium: Vec<String>,
+    /// Topics of `low` alarms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub low: Vec<String>,
+    /// Topics of `info` alarms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub info: Vec<String>,
+}
+
+impl Routes {
+    /// No route at all.
+    pub fn is_empty(&self) -> bool {
+        self.all().all(|(_, topics)| topics.is_empty())
+    }
+    /// The topics of `severity`.
+    pub fn of(&self, severity: AlarmSeverity) -> &[String] {
+        match severity {
+            AlarmSeverity::Critical => &self.critical,
+            AlarmSeverity::High => &self.high,
+            AlarmSeverity::Medium => &self.medium,
+            AlarmSeverity::Low => &self.low,
+            AlarmSeverity::Info => &self.info,
+        }
+    }
+    /// Each severity and its topics.
+    pub fn all(&self) -> impl Iterator<Item = (AlarmSeverity, &[String])> {
+        [AlarmSeverity::Critical, AlarmSeverity::High, AlarmSeverity::Medium, AlarmSeverity::Low, AlarmSeverity::Info]
+            .into_iter()
+            .map(move |s| (s, self.of(s)))
+    }
+}
+
+impl DesiredState {
+    /// Adds to each monitor's `notify` the topics `routes` gives its severity (in the routes'
+    /// order, each topic once). The loader calls it once every monitor, packs' included, exists.
+    pub fn route(&mut self) {
+        for m in &mut self.monitors {
+            let Some(severity) = m.severity else { continue };
+            for topic in self.routes.of(severity) {
+                if !m.notify.contains(topic) {
+                    m.notify.push(topic.clone());
+                }
+            }
+        }
+    }
 }

@@ -88,6 +88,19 @@ pub struct RuleOverride {
     /// The alarm's description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The rule's severity, replacing the pack's ([`severity`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<crate::AlarmSeverity>,
+}
+
+/// A pack rule's severity unless the spec overrides it: the pipeline's own tampering is
+/// critical (it blinds everything else), a secret read is high, the CIS alarms are medium.
+pub fn severity(pack: &str) -> crate::AlarmSeverity {
+    match pack {
+        "self-protection" => crate::AlarmSeverity::Critical,
+        "secret-access" => crate::AlarmSeverity::High,
+        _ => crate::AlarmSeverity::Medium,
+    }
 }
 
 /// One rule of a pack, as documented in docs/rules.md.
@@ -525,7 +538,15 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
 
 /// The monitors a pack contributes to the state.
 pub fn expand(pack: &PackRef, state: &DesiredState) -> Result<Vec<Monitor>, String> {
-    let default_notify: Vec<String> = pack.notify.clone().unwrap_or_else(|| state.topics.iter().map(|t| t.name.clone()).collect());
+    // With `routes`, a pack's alarms go where their severity is routed (and to the pack's own
+    // `notify`, when it has one); without, to every topic of the spec, as before routes existed.
+    let default_notify: Vec<String> = pack.notify.clone().unwrap_or_else(|| {
+        if state.routes.is_empty() {
+            state.topics.iter().map(|t| t.name.clone()).collect()
+        } else {
+            Vec::new()
+        }
+    });
     let namespace = pack.namespace.clone().unwrap_or_else(|| {
         if pack.name == "cis-aws-foundations" {
             "CISBenchmark".into()
@@ -556,6 +577,7 @@ pub fn expand(pack: &PackRef, state: &DesiredState) -> Result<Vec<Monitor>, Stri
             },
             alarm: o.alarm.unwrap_or_default(),
             notify: o.notify.unwrap_or_else(|| default_notify.clone()),
+            severity: Some(o.severity.unwrap_or_else(|| severity(&pack.name))),
             runbook: None,
             tests: Vec::new(),
             rule: Some(r.id),

@@ -35,6 +35,8 @@ fn json(n: &MarkedYamlOwned) -> Value {
 /// loader appends each pack's monitors; serde only reads the `packs:` entries).
 fn written(mut s: DesiredState) -> DesiredState {
     s.monitors.retain(|m| m.rule.is_none());
+    // Routing is one function both readings share (idempotent: the loader has applied it).
+    s.route();
     for m in &mut s.monitors {
         // A valid spec never sets `default` beside dimensions (the loader refuses it), so
         // serde's per-field default stands for "absent" there.
@@ -127,8 +129,11 @@ monitors:
       threshold: 4.5
       comparison: GreaterThanThreshold
       treat_missing_data: breaching
+      ok_actions: true
       dimensions: { Who: arn:aws:iam::123456789012:user/x }
     notify: [Alerts]
+    severity: high
+routes: { high: [Deliveries] }
 encryption: { key: none, trail: false, bucket: false, log_group: false, topics: false }
 targets:
   accounts: ["111122223333"]

@@ -47,8 +47,15 @@ impl Loader<'_> {
                 l.error(at, &path, format!("refers to topic {name:?}, which the spec does not declare"), Some(hint));
             }
         };
+        // A routed topic is reported once, where the route names it.
+        let routed: Vec<&String> = s.routes.all().flat_map(|(_, topics)| topics.iter()).collect();
+        for (severity, topics) in s.routes.all() {
+            for (j, t) in topics.iter().enumerate() {
+                dangling(self, format!("routes.{}[{j}]", severity.as_str()), t);
+            }
+        }
         for (i, m) in s.monitors.iter().enumerate() {
-            for (j, t) in m.notify.iter().enumerate() {
+            for (j, t) in m.notify.iter().enumerate().filter(|(_, t)| !routed.contains(t)) {
                 dangling(self, format!("monitors[{i}].notify[{j}]"), t);
             }
         }
@@ -107,7 +114,7 @@ impl Loader<'_> {
                     at,
                     &format!("monitors[{i}].notify"),
                     "this alarm notifies nobody".into(),
-                    Some("add a topic under `notify:`".into()),
+                    Some("add a topic under `notify:`, or give the monitor a `severity` that `routes:` sends somewhere".into()),
                 );
             }
         }

@@ -129,6 +129,10 @@ impl<'f> Loader<'f> {
             None => None,
         };
         let alert_context = self.opt_bool(&o, "alert_context").unwrap_or(false);
+        let routes = match o.get("routes").filter(|n| !is_null(n)) {
+            Some(n) => self.routes(n, "routes").unwrap_or_default(),
+            None => Default::default(),
+        };
         let packs: Vec<(String, Pos, PackRef)> =
             self.list(&o, "packs").into_iter().filter_map(|(path, n)| self.pack(n, &path).map(|p| (path, pos(n), p))).collect();
         let mut state = DesiredState {
@@ -142,6 +146,7 @@ impl<'f> Loader<'f> {
             packs: packs.iter().map(|(_, _, p)| crate::packs::PackEntry::Options(p.clone())).collect(),
             encryption,
             alert_context,
+            routes,
             targets,
             secondary_region: false,
             organization_id: None,
@@ -151,6 +156,7 @@ impl<'f> Loader<'f> {
         for (path, at, p) in &packs {
             self.expand_pack(&mut state, path, *at, p);
         }
+        state.route();
         self.cross_checks(&state, &o);
         Some(state)
     }

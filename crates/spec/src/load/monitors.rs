@@ -94,6 +94,7 @@ impl Loader<'_> {
             self.check(at, &o.path("name"), rules::alarm_name(an));
         }
         let notify = self.string_list(&o, "notify").into_iter().map(|(_, _, s)| s).collect();
+        let severity = self.severity(&o);
         let runbook = o.get("runbook").filter(|n| !is_null(n)).and_then(|n| self.runbook(n, &o.path("runbook")));
         if let (Some(r), Some(at)) = (&runbook, self.locs.get(&o.path("runbook")).copied()) {
             let total = description.as_deref().map_or(0, |d| d.chars().count() + 1) + r.text().chars().count();
@@ -121,10 +122,26 @@ impl Loader<'_> {
             metric: metric?,
             alarm: alarm?,
             notify,
+            severity,
             runbook,
             tests,
             rule: None,
         })
+    }
+
+    /// A `severity` field: one of [`AlarmSeverity::ALL`], with a did-you-mean.
+    pub(super) fn severity(&mut self, o: &super::yaml::Obj) -> Option<crate::AlarmSeverity> {
+        let s = self.opt_string(o, "severity")?;
+        let parsed = crate::AlarmSeverity::parse(&s);
+        if parsed.is_none() {
+            let at = self.locs[&o.path("severity")];
+            let hint = Some(match crate::did_you_mean(&s, &crate::AlarmSeverity::ALL) {
+                Some(m) => format!("did you mean `{m}`?"),
+                None => format!("use one of {}", crate::AlarmSeverity::ALL.join(", ")),
+            });
+            self.error(at, &o.path("severity"), format!("unknown severity {s:?}"), hint);
+        }
+        parsed
     }
 
     /// A monitor's `runbook`: a meaning, one to three checks, an ATT&CK id of the right form.
@@ -217,8 +234,10 @@ impl Loader<'_> {
         let comparison = self.one_of(&o, "comparison", &Comparison::ALL, Comparison::parse);
         let treat_missing_data = self.one_of(&o, "treat_missing_data", &TreatMissingData::ALL, TreatMissingData::parse);
         let dimensions = self.string_map(&o, "dimensions");
+        let ok_actions = self.opt_bool(&o, "ok_actions").unwrap_or(false);
         Some(Alarm {
             dimensions,
+            ok_actions,
             name,
             statistic,
             period,

@@ -71,7 +71,8 @@ impl Loader<'_> {
                         let alarm = ro.get("alarm").filter(|a| !is_null(a)).and_then(|a| self.alarm(a, &ro.path("alarm")));
                         let notify = ro.get("notify").map(|_| self.string_list(&ro, "notify").into_iter().map(|(_, _, s)| s).collect());
                         let description = self.opt_string(&ro, "description");
-                        p.rules.insert(id, RuleOverride { name, metric, alarm, notify, description });
+                        let severity = self.severity(&ro);
+                        p.rules.insert(id, RuleOverride { name, metric, alarm, notify, description, severity });
                     }
                 } else {
                     self.error(pos(r), &rp, format!("expected a mapping of rule ids, found {}", kind(r)), None);

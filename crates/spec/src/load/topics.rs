@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use super::yaml::Node;
 use super::Loader;
-use crate::model::Topic;
+use crate::model::{Routes, Topic};
 use crate::rules;
 
 impl Loader<'_> {
@@ -21,5 +21,19 @@ impl Loader<'_> {
             email.push(e);
         }
         Some(Topic { name: name?, email })
+    }
+
+    /// `routes:`: for each severity, the topics its alarms notify (checked against `topics` by
+    /// the cross-section rules).
+    pub(super) fn routes(&mut self, n: &Node, path: &str) -> Option<Routes> {
+        let o = self.obj::<Routes>(n, path)?;
+        let list = |l: &mut Self, key: &str| l.string_list(&o, key).into_iter().map(|(_, _, s)| s).collect();
+        Some(Routes {
+            critical: list(self, "critical"),
+            high: list(self, "high"),
+            medium: list(self, "medium"),
+            low: list(self, "low"),
+            info: list(self, "info"),
+        })
     }
 }
