@@ -247,7 +247,7 @@ class CborAdapter:
             refused = self.assume_role_refused(environ)
             if refused:
                 return refused(start_response)
-        if (UNCONFIRMED or UNSUBSCRIBED) and environ.get("REQUEST_METHOD") == "POST" and not path.startswith(PREFIX):
+        if environ.get("REQUEST_METHOD") == "POST" and not path.startswith(PREFIX) and "sns" in environ.get("HTTP_AUTHORIZATION", "").split("Credential=")[-1][:80]:
             return self.unconfirmed(environ, start_response)
         if os.environ.get("INITIAL_NO_AUTH_ACTION_COUNT") and not path.startswith(PREFIX):
             return _json_auth_error(self, environ, start_response)
@@ -546,21 +546,33 @@ def _versioning(self, environ, start_response):
 
 def _unconfirmed(self, environ, start_response):
     """SNS ListSubscriptions*: show subscriptions of unconfirmed e-mail endpoints as AWS does,
-    with the SubscriptionArn `PendingConfirmation`."""
+    with the SubscriptionArn `PendingConfirmation`; and every HTTP(S) subscription, which AWS
+    keeps pending until the endpoint fetches the SubscribeURL (SNS developer guide, "Fanout to
+    HTTP/S endpoints"): moto confirms them at once, and no endpoint here could confirm."""
     length = int(environ.get("CONTENT_LENGTH") or 0)
     body = environ["wsgi.input"].read(length) if length else b""
     env = dict(environ)
     env["wsgi.input"] = io.BytesIO(body)
+    enforcing = os.environ.get("INITIAL_NO_AUTH_ACTION_COUNT")
     if b"Action=ListSubscriptions" not in body:
-        return self.app(env, start_response)
+        return _json_auth_error(self, env, start_response) if enforcing else self.app(env, start_response)
+    if enforcing:
+        _resign_query(env)
     status, headers, out = self.forward(env)
+    if not status.startswith("200"):
+        # AWS's query-protocol error shape, as _json_auth_error gives it.
+        out = out.replace(b"<Errors><Error>", b"<Error>").replace(b"</Error></Errors>", b"</Error>")
+        return _answer(start_response, status, headers, out)
     import re
 
     def pend(m):
         member = m.group(0)
         endpoint = re.search(rb"<Endpoint>(.*?)</Endpoint>", member)
         who = endpoint.group(1).decode().lower() if endpoint else None
-        if who in UNCONFIRMED or who in UNSUBSCRIBED:
+        webhook = re.search(rb"<Protocol>https?</Protocol>", member) is not None
+        if webhook and who not in UNSUBSCRIBED:
+            member = re.sub(rb"<SubscriptionArn>.*?</SubscriptionArn>", b"<SubscriptionArn>PendingConfirmation</SubscriptionArn>", member)
+        elif who in UNCONFIRMED or who in UNSUBSCRIBED:
             shown = b"PendingConfirmation" if who in UNCONFIRMED else b"Deleted"
             member = re.sub(rb"<SubscriptionArn>.*?</SubscriptionArn>", b"<SubscriptionArn>" + shown + b"</SubscriptionArn>", member)
         return member

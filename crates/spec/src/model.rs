@@ -398,6 +398,28 @@ pub struct Topic {
     /// E-mail addresses to subscribe. Each must confirm the subscription from its inbox.
     #[serde(default)]
     pub email: Vec<String>,
+    /// Webhooks to subscribe over HTTPS (PagerDuty's or Opsgenie's CloudWatch integration, any
+    /// endpoint that confirms SNS subscriptions), each named by the environment variable that
+    /// holds its URL: integration URLs carry a key, which so stays out of the spec, the plan and
+    /// the logs (they show the host and a digest).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub https: Vec<UrlFromEnv>,
+    /// SQS queues to subscribe, by ARN. The queue's policy must let `sns.amazonaws.com` send
+    /// to it (`aws:SourceArn` = the topic): secmon does not manage the queue.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sqs: Vec<String>,
+    /// Lambda functions to subscribe, by ARN. The function's policy must let
+    /// `sns.amazonaws.com` invoke it: secmon does not manage the function.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lambda: Vec<String>,
+}
+
+/// A URL read from the environment when secmon runs, never written in the spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UrlFromEnv {
+    /// The environment variable's name.
+    pub env: String,
 }
 
 /// A metric filter on the trail's log group plus the alarm on its metric.

@@ -156,6 +156,52 @@ pub fn topic_name(s: &str) -> Rule {
     only(s, "SNS topic name", "letters, digits, '-' and '_'", |c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// An environment variable's name, as POSIX shells take it.
+pub fn env_var_name(s: &str) -> Rule {
+    let mut chars = s.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Ok(())
+    } else {
+        Err(format!("{s:?} is not an environment variable name: letters, digits and `_`, not starting with a digit"))
+    }
+}
+
+/// `arn:aws:sqs:REGION:ACCOUNT:NAME` (SNS Subscribe takes a queue by its ARN).
+pub fn sqs_queue_arn(s: &str) -> Rule {
+    let parts: Vec<&str> = s.split(':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[2] == "sqs"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && !parts[5].is_empty();
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{s:?} is not an SQS queue ARN (arn:aws:sqs:REGION:ACCOUNT:NAME)"))
+    }
+}
+
+/// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`.
+pub fn lambda_function_arn(s: &str) -> Rule {
+    let parts: Vec<&str> = s.split(':').collect();
+    let ok = (7..=8).contains(&parts.len())
+        && parts[0] == "arn"
+        && parts[2] == "lambda"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5] == "function"
+        && !parts[6].is_empty();
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{s:?} is not a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)"))
+    }
+}
+
 /// An e-mail address SNS can subscribe.
 pub fn email(s: &str) -> Rule {
     let bad = || Err(format!("{s:?} is not an e-mail address"));

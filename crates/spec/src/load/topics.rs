@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use super::yaml::Node;
 use super::Loader;
-use crate::model::{Routes, Topic};
+use crate::model::{Routes, Topic, UrlFromEnv};
 use crate::rules;
 
 impl Loader<'_> {
@@ -20,7 +20,30 @@ impl Loader<'_> {
             }
             email.push(e);
         }
-        Some(Topic { name: name?, email })
+        let mut https = Vec::new();
+        for (p, n) in self.list(&o, "https") {
+            let Some(u) = self.obj::<UrlFromEnv>(n, &p) else { continue };
+            if let Some(env) = self.req_string(&u, "env") {
+                let at = self.locs[&u.path("env")];
+                self.check(at, &u.path("env"), rules::env_var_name(&env));
+                https.push(UrlFromEnv { env });
+            }
+        }
+        let arns = |l: &mut Self, key: &str, check: fn(&str) -> Result<(), String>| -> Vec<String> {
+            let mut seen = BTreeSet::new();
+            let mut out = Vec::new();
+            for (p, at, arn) in l.string_list(&o, key) {
+                l.check(at, &p, check(&arn));
+                if !seen.insert(arn.clone()) {
+                    l.error(at, &p, format!("{arn:?} is listed twice"), None);
+                }
+                out.push(arn);
+            }
+            out
+        };
+        let sqs = arns(self, "sqs", rules::sqs_queue_arn);
+        let lambda = arns(self, "lambda", rules::lambda_function_arn);
+        Some(Topic { name: name?, email, https, sqs, lambda })
     }
 
     /// `routes:`: for each severity, the topics its alarms notify (checked against `topics` by
