@@ -159,3 +159,15 @@ fn a_user_holding_exactly_the_printed_policy_plans_applies_and_destroys_all_pack
     let Some((emu, users)) = enforcing(module_path!(), &[&printed_policy(spec, "apply")]) else { return };
     life_cycle(&emu, &users[0], spec);
 }
+
+/// Issue 24: the paging example (alert context's EventBridge rules, routes, a webhook, a queue)
+/// with exactly its printed policy, under IAM enforcement.
+#[test]
+fn issue_24_a_user_holding_exactly_the_printed_policy_runs_the_paging_example() {
+    std::env::set_var("PAGERDUTY_CLOUDWATCH_URL", "https://events.pagerduty.com/integration/k/enqueue");
+    let spec = "examples/paging.yaml";
+    let policy = printed_policy(spec, "apply");
+    assert!(policy.to_string().contains("events:PutTargets"), "the rules' actions are granted: {policy}");
+    let Some((emu, users)) = enforcing(module_path!(), &[&policy]) else { return };
+    life_cycle(&emu, &users[0], spec);
+}

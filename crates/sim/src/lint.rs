@@ -432,18 +432,19 @@ fn event_names(c: &MonitorCtx) -> Vec<Finding> {
     out
 }
 
-/// A topic without e-mail subscribers notifies nobody.
+/// A topic the spec subscribes nobody to (no e-mail, webhook, queue or function) notifies nobody.
 fn silent_topics(c: &MonitorCtx) -> Vec<Finding> {
     let topics = &c.spec.state.topics;
+    let silent = |x: &secmon_spec::Topic| x.email.is_empty() && x.https.is_empty() && x.sqs.is_empty() && x.lambda.is_empty();
     c.monitor
         .notify
         .iter()
-        .filter(|t| topics.iter().any(|x| &x.name == *t && x.email.is_empty()))
+        .filter(|t| topics.iter().any(|x| &x.name == *t && silent(x)))
         .map(|t| {
             Finding::new(
                 "notify",
-                format!("topic {t:?} has no e-mail subscribers: nobody will hear this alarm"),
-                "add `email:` addresses to the topic (each must confirm its subscription)",
+                format!("topic {t:?} has no subscribers: nobody will hear this alarm"),
+                "add `email:` addresses (each must confirm its subscription), `https:` webhooks, `sqs:` queues or `lambda:` functions to the topic",
             )
         })
         .collect()

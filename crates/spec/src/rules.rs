@@ -169,7 +169,8 @@ pub fn env_var_name(s: &str) -> Rule {
 
 /// `arn:aws:sqs:REGION:ACCOUNT:NAME` (SNS Subscribe takes a queue by its ARN).
 pub fn sqs_queue_arn(s: &str) -> Rule {
-    let parts: Vec<&str> = s.split(':').collect();
+    let sample = with_sample_placeholders(s);
+    let parts: Vec<&str> = sample.split(':').collect();
     let ok = parts.len() == 6
         && parts[0] == "arn"
         && parts[2] == "sqs"
@@ -186,7 +187,8 @@ pub fn sqs_queue_arn(s: &str) -> Rule {
 
 /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`.
 pub fn lambda_function_arn(s: &str) -> Rule {
-    let parts: Vec<&str> = s.split(':').collect();
+    let sample = with_sample_placeholders(s);
+    let parts: Vec<&str> = sample.split(':').collect();
     let ok = (7..=8).contains(&parts.len())
         && parts[0] == "arn"
         && parts[2] == "lambda"
@@ -200,6 +202,12 @@ pub fn lambda_function_arn(s: &str) -> Rule {
     } else {
         Err(format!("{s:?} is not a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)"))
     }
+}
+
+/// `${account_id}` and `${region}` as a sample account and region: an ARN is checked in the
+/// shape it will have once they are known.
+fn with_sample_placeholders(s: &str) -> String {
+    s.replace("${account_id}", "123456789012").replace("${region}", "us-east-1")
 }
 
 /// An e-mail address SNS can subscribe.
