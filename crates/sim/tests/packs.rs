@@ -585,3 +585,47 @@ fn issue_25_the_pipelines_buckets_role_and_log_group_are_guarded() {
         }
     }
 }
+
+/// Issue 25, item 1: secret access beyond every read. No Stratus technique is refused a secret
+/// or reads a decoy, so the records are hand-made in the shape of the Secrets Manager CloudTrail
+/// entries AWS documents ("Log AWS Secrets Manager events with AWS CloudTrail": `GetSecretValue`
+/// with `requestParameters.secretId`; a refused call carries `errorCode` `AccessDenied` and its
+/// `errorMessage`). A refused read fires SECRET-READ-DENIED and not a successful one; a read of
+/// the decoy fires DECOY-READ and a read of another secret does not.
+#[test]
+fn issue_25_refused_reads_and_decoy_reads_fire_their_rules_and_nothing_else_does() {
+    let spec = Spec::from_file(&root().join("specs/all-packs.yaml")).unwrap();
+    let state = spec.state.resolve("123456789012", "us-east-1").unwrap();
+    let read = |secret: &str, error: Option<&str>| {
+        let mut r = serde_json::json!({
+            "eventVersion": "1.09", "eventTime": "2026-12-01T10:00:00Z", "eventSource": "secretsmanager.amazonaws.com",
+            "eventName": "GetSecretValue", "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.15.0",
+            "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::123456789012:assumed-role/ci/mallory", "accountId": "123456789012"},
+            "requestParameters": {"secretId": secret}, "responseElements": null, "readOnly": true, "eventType": "AwsApiCall",
+            "managementEvent": true, "recipientAccountId": "123456789012", "eventCategory": "Management"
+        });
+        if let Some(code) = error {
+            r["errorCode"] = code.into();
+            r["errorMessage"] = format!("User: arn:aws:sts::123456789012:assumed-role/ci/mallory is not authorized to perform: secretsmanager:GetSecretValue on resource: {secret}").into();
+        }
+        r
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let fired = |name: &str, r: serde_json::Value| -> Vec<String> {
+        let file = scratch.path().join(format!("{name}.json"));
+        std::fs::write(&file, serde_json::json!({"Records": [r]}).to_string()).unwrap();
+        let report = simulate(&state, &[file.display().to_string()]).unwrap();
+        report.monitors.iter().filter(|m| m.run.fired).map(|m| m.alarm.clone()).collect()
+    };
+    let denied = fired("denied", read("prod/db", Some("AccessDenied")));
+    assert!(denied.contains(&"SECRET-READ-DENIED-SecretReadDenied".to_string()), "{denied:?}");
+    assert!(!fired("ok", read("prod/db", None)).contains(&"SECRET-READ-DENIED-SecretReadDenied".to_string()));
+    let decoy = fired("decoy", read("prod/payments-admin-password", None));
+    assert!(decoy.contains(&"DECOY-READ-DecoySecretRead".to_string()), "{decoy:?}");
+    let by_arn = fired("decoy-arn", read("arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/payments-admin-password-AbCdEf", None));
+    assert!(by_arn.contains(&"DECOY-READ-DecoySecretRead".to_string()), "by ARN too: {by_arn:?}");
+    assert!(!fired("other", read("prod/db", None)).contains(&"DECOY-READ-DecoySecretRead".to_string()));
+    // The decoy pages at the highest severity; nothing in Stratus's own reads touches it.
+    let m = state.monitors.iter().find(|m| m.rule.as_deref() == Some("DECOY-READ")).unwrap();
+    assert_eq!(m.severity, Some(secmon_spec::AlarmSeverity::Critical));
+}

@@ -195,6 +195,10 @@ pub struct Secret {
     pub tags: BTreeMap<String, String>,
     /// Where the value comes from. Written on create and whenever `version` changes.
     pub value: SecretValue,
+    /// A decoy (honeytoken): no one has a reason to read it, so any read of its value pages at
+    /// `critical` (rule `DECOY-READ`, added whenever a secret is a decoy; docs/rules.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub decoy: bool,
 }
 
 /// The source of a secret's value plus the version that says when to write it again.

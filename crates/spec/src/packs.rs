@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Alarm, DesiredState, Metric, Monitor};
 
 /// The packs secmon knows, as `packs:` names them.
-pub const PACK_NAMES: [&str; 3] = ["secret-access", "cis-aws-foundations", "self-protection"];
+pub const PACK_NAMES: [&str; 4] = ["secret-access", "cis-aws-foundations", "self-protection", "decoys"];
 
 /// A `packs:` entry: a bare pack name, or the pack with options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -93,11 +93,27 @@ pub struct RuleOverride {
     pub severity: Option<crate::AlarmSeverity>,
 }
 
+impl PackRef {
+    /// The pack `name` with no option.
+    pub fn named(name: &str) -> PackRef {
+        PackRef {
+            name: name.into(),
+            notify: None,
+            disable: Vec::new(),
+            rules: BTreeMap::new(),
+            namespace: None,
+            only_spec_secrets: false,
+            exclude_principals: Vec::new(),
+            benchmark: None,
+        }
+    }
+}
+
 /// A pack rule's severity unless the spec overrides it: the pipeline's own tampering is
 /// critical (it blinds everything else), a secret read is high, the CIS alarms are medium.
 pub fn severity(pack: &str) -> crate::AlarmSeverity {
     match pack {
-        "self-protection" => crate::AlarmSeverity::Critical,
+        "self-protection" | "decoys" => crate::AlarmSeverity::Critical,
         "secret-access" => crate::AlarmSeverity::High,
         _ => crate::AlarmSeverity::Medium,
     }
@@ -272,8 +288,11 @@ fn not_by(principals: &[String]) -> String {
 /// Each rule's runbook (issue 24, item 4): what the alarm means, the first three things to
 /// check, and the MITRE ATT&CK technique (or, where no one technique is the rule's, the tactic).
 /// It ends the alarm's description, which CloudWatch's alarm e-mail carries to whoever is woken.
-pub const RUNBOOKS: [(&str, &str); 26] = [
+pub const RUNBOOKS: [(&str, &str); 29] = [
     ("SECRET-READ", "What: a Secrets Manager secret value was read (GetSecretValue; BatchGetSecretValue reads up to 20). Check: 1) the caller ($.userIdentity.arn), its source IP and user agent, in the trail's log group at the alarm's minute; 2) whether that principal is an expected reader; 3) which secret (requestParameters.secretId); rotate it if the read is not explained. ATT&CK T1555.006."),
+    ("SECRET-READ-DENIED", "What: a principal was refused a secret (GetSecretValue, BatchGetSecretValue or DescribeSecret answered AccessDenied): stolen credentials probing what they can read, or a misconfigured reader. Check: 1) the caller ($.userIdentity.arn), its source IP and user agent; 2) how many secrets it tried, and whether any read succeeded; 3) whether that principal has any reason to read them; disable its keys if not. ATT&CK T1555.006."),
+    ("SECRET-ENUMERATION", "What: the account's secrets were listed (ListSecrets), or read by a filter query (BatchGetSecretValue with filters) rather than by name: a caller finding out what there is to take. Check: 1) the caller, its source IP and user agent; 2) whether reads of the listed secrets followed (SECRET-READ); 3) whether that principal lists secrets normally (a console user, a deployment tool). ATT&CK T1555.006."),
+    ("DECOY-READ", "What: a decoy secret's value was read. No one has a reason to read it: this is an intruder, or a tool sweeping every secret. Check: 1) the caller ($.userIdentity.arn), its source IP and user agent; 2) every other call that principal made in the last day; 3) disable its credentials, then find how it got them. ATT&CK T1555.006."),
     ("PARAMETER-READ", "What: a Systems Manager parameter was read decrypted (a SecureString's plaintext). Check: 1) the caller, its source IP and user agent; 2) which parameters (requestParameters.name, names or path); 3) whether that principal reads them normally; rotate what was exposed. ATT&CK TA0006 (credential access)."),
     ("PASSWORD-DATA-READ", "What: GetPasswordData was called: a Windows instance's encrypted administrator password (errorCode set when refused). Check: 1) the caller and how many instances it tried (sweeps try many); 2) whether any call succeeded (no errorCode); 3) if so, rotate that instance's administrator password. ATT&CK TA0006 (credential access)."),
     ("CIS-4.1", "What: API calls were refused for lack of permission. Check: 1) which principal and which calls (eventName, errorCode); 2) refusals across many services at once are discovery with stolen credentials, one app's repeated refusal is a misconfiguration; 3) the source IP and user agent against the principal's usual ones. ATT&CK TA0007 (discovery)."),
@@ -334,6 +353,34 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                 pattern: format!("{{ ($.eventSource = \"secretsmanager.amazonaws.com\") && {reads}{not} }}"),
                 control: None,
             });
+            // Issue 25, item 1: reads refused (a principal trying secrets it may not read: an
+            // attacker probing with stolen credentials), and enumeration (listing the secrets, or
+            // reading them by a filter query instead of by name: Stratus's two techniques).
+            let denied_reads = if pack.only_spec_secrets {
+                format!("{} && {}", events(&["GetSecretValue", "BatchGetSecretValue", "DescribeSecret"]), secret_ids(state))
+            } else {
+                events(&["GetSecretValue", "BatchGetSecretValue", "DescribeSecret"])
+            };
+            out.push(Rule {
+                id: "SECRET-READ-DENIED".into(),
+                title: "A secret read is refused (AccessDenied)".into(),
+                metric: "SecretReadDenied".into(),
+                pattern: format!(
+                    "{{ ($.eventSource = \"secretsmanager.amazonaws.com\") && {denied_reads} && ($.errorCode = \"AccessDenied*\"){not} }}"
+                ),
+                control: None,
+            });
+            if !pack.only_spec_secrets {
+                out.push(Rule {
+                    id: "SECRET-ENUMERATION".into(),
+                    title: "Secrets are listed, or read by a filter query rather than by name".into(),
+                    metric: "SecretEnumeration".into(),
+                    pattern: format!(
+                        "{{ ($.eventSource = \"secretsmanager.amazonaws.com\") && (($.eventName = \"ListSecrets\") || (($.eventName = \"BatchGetSecretValue\") && ($.requestParameters.filters[0].key = \"*\"))){not} }}"
+                    ),
+                    control: None,
+                });
+            }
             // The other stores of secret values an attacker reads (issue 25, item 1; Stratus
             // Red Team's ssm-retrieve-securestring-parameters and ec2-get-password-data). They
             // are not the spec's secrets: `only_spec_secrets` leaves them out.
@@ -530,6 +577,38 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                     control: None,
                 });
             }
+        }
+        "decoys" => {
+            let decoys: Vec<&crate::Secret> = state.secrets.iter().filter(|s| s.decoy).collect();
+            if decoys.is_empty() {
+                return Err("the decoys pack watches the secrets marked `decoy: true`: the spec has none".into());
+            }
+            let ids = or_all(
+                decoys
+                    .iter()
+                    .flat_map(|s| {
+                        [
+                            format!("($.requestParameters.secretId = {})", quoted(&s.name)),
+                            format!(
+                                "($.requestParameters.secretId = {})",
+                                quoted(&format!("arn:aws:secretsmanager:*:secret:{}-*", s.name))
+                            ),
+                        ]
+                    })
+                    .collect(),
+            );
+            // BatchGetSecretValue "generates CloudTrail GetSecretValue log entries for each
+            // secret you request" (Secrets Manager API reference): GetSecretValue covers both.
+            out.push(Rule {
+                id: "DECOY-READ".into(),
+                title: "A decoy secret's value is read".into(),
+                metric: "DecoySecretRead".into(),
+                pattern: format!(
+                    "{{ ($.eventSource = \"secretsmanager.amazonaws.com\") && ($.eventName = \"GetSecretValue\") && {ids}{} }}",
+                    not_by(&pack.exclude_principals)
+                ),
+                control: None,
+            });
         }
         other => return Err(format!("unknown pack {other:?}")),
     }

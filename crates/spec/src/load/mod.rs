@@ -156,6 +156,13 @@ impl<'f> Loader<'f> {
         for (path, at, p) in &packs {
             self.expand_pack(&mut state, path, *at, p);
         }
+        // A decoy is watched whether or not the spec lists the decoys pack (issue 25, item 1).
+        if state.secrets.iter().any(|s| s.decoy) && !packs.iter().any(|(_, _, p)| p.name == "decoys") {
+            let first = state.secrets.iter().position(|s| s.decoy).unwrap_or_default();
+            let path = format!("secrets[{first}].decoy");
+            let at = self.locs.get(&path).copied().unwrap_or(pos(root));
+            self.expand_pack(&mut state, &path, at, &PackRef::named("decoys"));
+        }
         state.route();
         self.cross_checks(&state, &o);
         Some(state)

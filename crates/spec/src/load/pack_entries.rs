@@ -1,7 +1,5 @@
 //! `packs:`: each entry a pack name or a mapping of options; expansion into monitors.
 
-use std::collections::BTreeMap;
-
 use saphyr::YamlDataOwned;
 
 use super::yaml::{is_null, kind, pos, untag, Node};
@@ -14,16 +12,7 @@ use crate::rules;
 impl Loader<'_> {
     /// A pack entry: a bare name, or a mapping with options.
     pub(super) fn pack(&mut self, n: &Node, path: &str) -> Option<PackRef> {
-        let mut p = PackRef {
-            name: String::new(),
-            notify: None,
-            disable: Vec::new(),
-            rules: BTreeMap::new(),
-            namespace: None,
-            only_spec_secrets: false,
-            exclude_principals: Vec::new(),
-            benchmark: None,
-        };
+        let mut p = PackRef::named("");
         let name_at;
         if let YamlDataOwned::Mapping(_) = &untag(n).data {
             let o = self.obj::<PackRef>(n, path)?;

@@ -30,7 +30,8 @@ impl Loader<'_> {
             }
         }
         let value = self.secret_value(&o);
-        Some(Secret { name: name?, description, kms_key_id, tags, value: value? })
+        let decoy = self.opt_bool(&o, "decoy").unwrap_or(false);
+        Some(Secret { name: name?, description, kms_key_id, tags, value: value?, decoy })
     }
 
     pub(super) fn secret_value(&mut self, o: &Obj) -> Option<SecretValue> {
