@@ -138,6 +138,24 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         output: Format,
     },
+    /// What the spec's monitors can see, computed from their patterns and the trail's selection:
+    /// event names watched or not recorded, the alarms each attack technique's records fire, and
+    /// the ATT&CK ids covered (optionally as an ATT&CK Navigator layer). Offline.
+    Coverage {
+        /// The spec file.
+        #[arg(short = 'f', long = "file", default_value = "secmon.yaml")]
+        file: PathBuf,
+        /// Attack techniques, each a file of its CloudTrail records (the Stratus Red Team
+        /// detonation logs: one `aws.TACTIC.NAME.json` per technique), or directories of them.
+        #[arg(long = "techniques", num_args = 1..)]
+        techniques: Vec<String>,
+        /// Write an ATT&CK Navigator layer (JSON) of the techniques covered to this file.
+        #[arg(long = "navigator", value_name = "FILE")]
+        navigator: Option<PathBuf>,
+        /// text for people, json for tools (CI).
+        #[arg(long, value_enum, default_value = "text")]
+        output: Format,
+    },
     /// Read live AWS state and show what apply would change. Never reads a secret's value.
     #[command(mut_arg("lock_timeout", |a| a.hide(true)))]
     Plan {
@@ -397,7 +415,10 @@ impl Command {
     /// The spec file the command reads, if it reads one.
     fn spec_file(&self) -> Option<PathBuf> {
         match self {
-            Command::Validate { file, .. } | Command::Permissions { file, .. } | Command::Simulate { file, .. } => Some(file.clone()),
+            Command::Validate { file, .. }
+            | Command::Permissions { file, .. }
+            | Command::Simulate { file, .. }
+            | Command::Coverage { file, .. } => Some(file.clone()),
             Command::TestPattern { file, .. } => file.clone(),
             Command::Backtest { common, .. }
             | Command::Verify { common, .. }
@@ -497,6 +518,7 @@ fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
             Ok(offline::test_pattern(pattern, file, monitor, (events.events, events.format), output, (all, count), style))
         }
         Command::Simulate { file, events, output } => Ok(offline::simulate_cmd(file, (events.events, events.format), output, style)),
+        Command::Coverage { file, techniques, navigator, output } => Ok(offline::coverage_cmd(file, &techniques, navigator, output, style)),
         Command::Verify { common, output, resend_confirmation, trigger, timeout, notify_test } => {
             let opts = secmon_verify::Options {
                 resend_confirmation,

@@ -222,3 +222,68 @@ pub fn simulate_cmd(file: PathBuf, (files, format): (Vec<String>, events::Format
     }
     Outcome::Done
 }
+
+/// `secmon coverage`: what the spec's monitors can see (issue 25, item 5).
+pub fn coverage_cmd(file: PathBuf, techniques: &[String], navigator: Option<PathBuf>, output: Format, style: Style) -> Outcome {
+    let spec = match Spec::from_file(&file) {
+        Ok(s) => s,
+        Err(e) => return fail(e.to_string(), style),
+    };
+    let files = match events::expand_paths(techniques) {
+        Ok(f) => f,
+        Err(e) => return fail(e.to_string(), style),
+    };
+    let c = match secmon_sim::coverage::coverage(&spec.state, &files) {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string(), style),
+    };
+    if let Some(path) = &navigator {
+        let layer = secmon_sim::coverage::navigator_layer(&spec.state.name, &c);
+        if let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&layer).expect("json")) {
+            return fail(format!("{}: {e}", path.display()), style);
+        }
+    }
+    match output {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&c).expect("json")),
+        Format::Text => print_coverage(&c, style),
+    }
+    if let Some(path) = &navigator {
+        eprintln!("ATT&CK Navigator layer written to {}", path.display());
+    }
+    Outcome::Done
+}
+
+fn print_coverage(c: &secmon_sim::coverage::Coverage, style: Style) {
+    let catalogued = c.events.len();
+    let watched: Vec<_> = c.watched().collect();
+    println!("{} {} of {catalogued} catalogued CloudTrail event names are watched and recorded", style.bold("Events:"), watched.len());
+    let mut by_source: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for e in &watched {
+        by_source.entry(e.source.as_str()).or_default().push(e.name.as_str());
+    }
+    for (source, names) in by_source {
+        println!("  {source}: {}", names.join(", "));
+    }
+    let lost: Vec<_> = c.events.iter().filter(|e| !e.monitors.is_empty() && e.not_recorded.is_some()).collect();
+    if !lost.is_empty() {
+        println!("{} named by a monitor, not recorded by the trail:", style.yellow("Blind:"));
+        for e in lost {
+            println!("  {} {} ({}): {}", e.source, e.name, e.monitors.join(", "), e.not_recorded.as_deref().unwrap_or_default());
+        }
+    }
+    if !c.techniques.is_empty() {
+        let seen = c.techniques.iter().filter(|t| !t.fired.is_empty()).count();
+        println!("\n{} {seen} of {} seen", style.bold("Techniques:"), c.techniques.len());
+        for t in &c.techniques {
+            if t.fired.is_empty() {
+                println!("  {} {}", style.red("✗"), t.technique);
+            } else {
+                println!("  {} {}  {}", style.green("✓"), t.technique, t.fired.join(", "));
+            }
+        }
+    }
+    println!("\n{} {} id(s) covered", style.bold("ATT&CK:"), c.attack.len());
+    for (id, monitors) in &c.attack {
+        println!("  {id}  {}", monitors.join(", "));
+    }
+}

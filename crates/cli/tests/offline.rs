@@ -281,3 +281,33 @@ fn issue_24_simulate_prints_the_alert_context_of_each_matching_event() {
     let plain = secmon(&["simulate", "-f", "specs/seed.yaml", "--events", events.to_str().unwrap()]);
     assert!(!text(&plain.stdout).contains("alert context"), "{}", text(&plain.stdout));
 }
+
+/// Issue 25, item 5: `secmon coverage` says which techniques the spec's alarms see, from their
+/// records, and writes an ATT&CK Navigator layer of the techniques covered.
+#[test]
+fn issue_25_coverage_reports_techniques_and_writes_a_navigator_layer() {
+    let scratch = tempfile::tempdir().unwrap();
+    let layer = scratch.path().join("layer.json");
+    let out = secmon(&[
+        "coverage",
+        "-f",
+        "specs/all-packs.yaml",
+        "--techniques",
+        "tests/fixtures/stratus-red-team",
+        "--navigator",
+        layer.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("✓ credential-access.secretsmanager-retrieve-secrets  SECRET-READ-SecretValueRead"), "{stdout}");
+    assert!(stdout.contains("✗ defense-evasion.cloudtrail-event-selectors"), "what nothing fires on is said: {stdout}");
+    let layer: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&layer).unwrap()).unwrap();
+    assert_eq!(layer["domain"], "enterprise-attack");
+    assert!(layer["techniques"].as_array().unwrap().iter().any(|t| t["techniqueID"] == "T1555.006" && t["score"] == 1), "{layer}");
+    let json = secmon(&["coverage", "-f", "specs/seed.yaml", "--output", "json"]);
+    let c: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(
+        c["events"].as_array().unwrap().iter().any(|e| e["name"] == "GetSecretValue" && e["monitors"][0] == "Secret is accessed"),
+        "{c}"
+    );
+}

@@ -16,6 +16,8 @@
 //! - [`eventbridge`]: a monitor's pattern as an EventBridge event pattern, and the
 //!   notification text an input transformer makes of each matching event (the alert's fast path);
 //! - [`insights`]: a monitor's pattern as the Logs Insights query that lists its events;
+//! - [`coverage`]: which event names, attack techniques and ATT&CK ids the deployed monitors
+//!   can see, computed from their patterns and the trail's selection;
 //! - [`simulate`]: replaying events through every monitor of a spec, trail selection included;
 //! - [`lint`]: warnings for alarms that cannot fire or fire late, patterns that cannot match,
 //!   misspelled event names, and events the trail does not record.
@@ -28,6 +30,7 @@
 
 pub mod alarm;
 pub mod catalog;
+pub mod coverage;
 pub mod eventbridge;
 pub mod events;
 pub mod insights;

@@ -187,7 +187,7 @@ fn warn(spec: &Spec, out: &mut Vec<Diagnostic>, field: String, message: String, 
     out.push(spec.diagnostic(Severity::Warning, &field, message, Some(hint.to_string())));
 }
 
-fn is_read_api(name: &str) -> bool {
+pub(crate) fn is_read_api(name: &str) -> bool {
     ["Get", "List", "Describe", "BatchGet", "Lookup", "Head"].iter().any(|p| name.starts_with(p))
 }
 
@@ -341,7 +341,7 @@ fn unknown_record_fields(c: &MonitorCtx) -> Vec<Finding> {
 }
 
 /// The exact event sources and event names a JSON pattern compares with (no wildcard).
-fn named_events(p: &Pattern) -> (Vec<String>, Vec<String>) {
+pub(crate) fn named_events(p: &Pattern) -> (Vec<String>, Vec<String>) {
     let (mut sources, mut names) = (Vec::new(), Vec::new());
     if !matches!(p, Pattern::Json(_)) {
         return (sources, names);

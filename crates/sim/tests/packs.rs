@@ -629,3 +629,35 @@ fn issue_25_refused_reads_and_decoy_reads_fire_their_rules_and_nothing_else_does
     let m = state.monitors.iter().find(|m| m.rule.as_deref() == Some("DECOY-READ")).unwrap();
     assert_eq!(m.severity, Some(secmon_spec::AlarmSeverity::Critical));
 }
+
+/// Issue 25, item 5: `secmon coverage` computes what the deployed monitors see. Its replay of the
+/// Stratus techniques is docs/rules.md's coverage table; and its ATT&CK ids follow the trail's
+/// selection, not a hand-kept list: a trail recording write events only cannot see a secret
+/// read, so T1555.006 leaves the coverage and GetSecretValue is named as blind.
+#[test]
+fn issue_25_coverage_is_computed_from_the_deployed_patterns_and_the_trails_selection() {
+    use secmon_sim::coverage::{coverage, navigator_layer};
+    let spec = Spec::from_file(&root().join("specs/all-packs.yaml")).unwrap();
+    let mut files: Vec<String> = std::fs::read_dir(root().join("tests/fixtures/stratus-red-team"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .filter(|p| p.ends_with(".json"))
+        .collect();
+    files.sort();
+    let c = coverage(&spec.state, &files).unwrap();
+    let computed: Vec<(String, Vec<String>)> = c.techniques.iter().map(|t| (t.technique.clone(), t.fired.clone())).collect();
+    assert_eq!(computed, documented_matrix(), "the coverage command and docs/rules.md agree");
+    assert!(c.attack.contains_key("T1555.006") && c.attack.contains_key("T1562.008"), "{:?}", c.attack.keys());
+    assert!(c.watched().any(|e| e.name == "GetSecretValue"));
+    let layer = navigator_layer(&spec.state.name, &c);
+    let ids: Vec<&str> = layer["techniques"].as_array().unwrap().iter().map(|t| t["techniqueID"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"T1555.006") && !ids.iter().any(|id| id.starts_with("TA")), "{ids:?}");
+
+    let text = std::fs::read_to_string(root().join("specs/all-packs.yaml")).unwrap().replace("read_write: All", "read_write: WriteOnly");
+    let write_only = Spec::parse(&text, "write-only.yaml").unwrap();
+    let c = coverage(&write_only.state, &[]).unwrap();
+    assert!(!c.attack.contains_key("T1555.006"), "no rule that can fire carries it: {:?}", c.attack);
+    let blind = c.events.iter().find(|e| e.name == "GetSecretValue").unwrap();
+    assert!(blind.not_recorded.as_deref().is_some_and(|w| w.contains("WriteOnly")), "{blind:?}");
+    assert!(c.attack.contains_key("T1562.008"), "the tamper rules watch write events, which it records");
+}
