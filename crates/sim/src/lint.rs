@@ -394,15 +394,17 @@ fn event_names(c: &MonitorCtx) -> Vec<Finding> {
     let (sources, names) = named_events(c.pattern);
     let mut out = Vec::new();
     for n in &names {
-        for s in &sources {
-            if let Some(known) = catalog::events_of(s) {
-                if !known.contains(&n.as_str()) {
-                    let hint = did_you_mean(n, known)
-                        .map(|k| format!("did you mean `{k}`?"))
-                        .unwrap_or_else(|| format!("no {s} API is called {n:?}"));
-                    out.push(Finding::new("pattern", format!("event name {n:?} is spelled unlike any {s} API event"), hint));
-                }
-            }
+        // A pattern may name several sources, each with its own events (`(source A && names
+        // of A) || (source B && names of B)`): a name is misspelled when no named source whose
+        // events are catalogued has it.
+        let known: Vec<(&String, &[&str])> = sources.iter().filter_map(|s| catalog::events_of(s).map(|k| (s, k))).collect();
+        if !known.is_empty() && !known.iter().any(|(_, k)| k.contains(&n.as_str())) {
+            let all: Vec<&str> = known.iter().flat_map(|(_, k)| k.iter().copied()).collect();
+            let named: Vec<&str> = known.iter().map(|(s, _)| s.as_str()).collect();
+            let hint = did_you_mean(n, &all)
+                .map(|k| format!("did you mean `{k}`?"))
+                .unwrap_or_else(|| format!("no {} API is called {n:?}", named.join(" or ")));
+            out.push(Finding::new("pattern", format!("event name {n:?} is spelled unlike any {} API event", named.join(" or ")), hint));
         }
         if catalog::S3_DATA_EVENTS.contains(&n.as_str()) {
             out.push(Finding::new(

@@ -126,7 +126,9 @@ fn cis_4_7_with_kms_excluded_is_linted_with_the_fix() {
     assert!(w.line > 1, "points at the pack entry: {w:?}");
     let disabled = text.replace("  - name: cis-aws-foundations\n", "  - name: cis-aws-foundations\n    disable: [CIS-4.7]\n");
     let spec = Spec::parse(&disabled, "all-packs.yaml").unwrap();
-    assert!(!secmon_sim::lint::lint(&spec).iter().any(|d| d.message.contains("the trail excludes it")));
+    // CIS 4.7 is silent; self-protection's GUARD-KEY, which watches KMS too, still says so.
+    let lint = secmon_sim::lint::lint(&spec);
+    assert!(!lint.iter().any(|d| d.message.contains("the trail excludes it") && d.field.contains("CIS-4.7")), "{lint:?}");
 }
 
 #[test]
@@ -660,4 +662,87 @@ fn issue_25_coverage_is_computed_from_the_deployed_patterns_and_the_trails_selec
     let blind = c.events.iter().find(|e| e.name == "GetSecretValue").unwrap();
     assert!(blind.not_recorded.as_deref().is_some_and(|w| w.contains("WriteOnly")), "{blind:?}");
     assert!(c.attack.contains_key("T1562.008"), "the tamper rules watch write events, which it records");
+}
+
+/// Issue 25, item 2: the pipeline's key, the account's other detectors, and (with alert context)
+/// the pipeline's EventBridge rules. No Stratus technique touches them; the records are hand-made
+/// in the shape of the KMS, GuardDuty, Security Hub and EventBridge CloudTrail entries AWS
+/// documents (request parameters as each API reference names them). Each fires its guard, and
+/// the same call on something that is not the pipeline's does not.
+#[test]
+fn issue_25_key_detector_and_event_rule_tampering_fire_their_guards() {
+    let text = std::fs::read_to_string(root().join("specs/all-packs.yaml")).unwrap().replacen(
+        "region: us-east-1\n",
+        "region: us-east-1\nalert_context: true\n",
+        1,
+    );
+    let spec = Spec::parse(&text, "all-packs.yaml").unwrap();
+    let state = spec.state.resolve("123456789012", "us-east-1").unwrap();
+    let record = |source: &str, name: &str, params: serde_json::Value| {
+        serde_json::json!({
+            "eventVersion": "1.09", "eventTime": "2026-12-01T10:00:00Z", "eventSource": source, "eventName": name,
+            "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.15.0",
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/mallory", "accountId": "123456789012"},
+            "requestParameters": params, "responseElements": null, "readOnly": false, "eventType": "AwsApiCall",
+            "managementEvent": true, "recipientAccountId": "123456789012"
+        })
+    };
+    let alias = format!("alias/secmon/{}", state.name);
+    let rule = format!("secmon-{}-SECRET-READ-SecretValueRead", state.name);
+    let cases = [
+        (
+            record(
+                "kms.amazonaws.com",
+                "PutKeyPolicy",
+                serde_json::json!({"keyId": "1234abcd-12ab-34cd-56ef-1234567890ab", "policyName": "default", "policy": "{}"}),
+            ),
+            "GUARD-KEY-GuardKey",
+            true,
+        ),
+        (
+            record("kms.amazonaws.com", "UpdateAlias", serde_json::json!({"aliasName": alias, "targetKeyId": "another"})),
+            "GUARD-KEY-GuardKey",
+            true,
+        ),
+        (
+            record("kms.amazonaws.com", "UpdateAlias", serde_json::json!({"aliasName": "alias/someone-elses", "targetKeyId": "k"})),
+            "GUARD-KEY-GuardKey",
+            false,
+        ),
+        (
+            record("guardduty.amazonaws.com", "DeleteDetector", serde_json::json!({"detectorId": "12abc34d567e8fa901bc2d34e56789f0"})),
+            "GUARD-DETECTORS-GuardDetectors",
+            true,
+        ),
+        (
+            record("guardduty.amazonaws.com", "UpdateDetector", serde_json::json!({"detectorId": "12abc34d", "enable": false})),
+            "GUARD-DETECTORS-GuardDetectors",
+            true,
+        ),
+        (
+            record("guardduty.amazonaws.com", "UpdateDetector", serde_json::json!({"detectorId": "12abc34d", "enable": true})),
+            "GUARD-DETECTORS-GuardDetectors",
+            false,
+        ),
+        (record("securityhub.amazonaws.com", "DisableSecurityHub", serde_json::json!({})), "GUARD-DETECTORS-GuardDetectors", true),
+        (record("events.amazonaws.com", "DisableRule", serde_json::json!({"name": rule})), "GUARD-ALARMS-GuardAlarms", true),
+        (
+            record("events.amazonaws.com", "RemoveTargets", serde_json::json!({"rule": rule, "ids": ["SecurityAlarms"]})),
+            "GUARD-ALARMS-GuardAlarms",
+            true,
+        ),
+        (
+            record("events.amazonaws.com", "DisableRule", serde_json::json!({"name": "someone-elses-rule"})),
+            "GUARD-ALARMS-GuardAlarms",
+            false,
+        ),
+    ];
+    let scratch = tempfile::tempdir().unwrap();
+    for (i, (r, guard, expect)) in cases.iter().enumerate() {
+        let file = scratch.path().join(format!("{i}.json"));
+        std::fs::write(&file, serde_json::json!({"Records": [r]}).to_string()).unwrap();
+        let report = simulate(&state, &[file.display().to_string()]).unwrap();
+        let fired: Vec<&str> = report.monitors.iter().filter(|m| m.run.fired).map(|m| m.alarm.as_str()).collect();
+        assert_eq!(fired.contains(guard), *expect, "{} {}: fired {fired:?}", r["eventName"], r["requestParameters"]);
+    }
 }

@@ -288,7 +288,7 @@ fn not_by(principals: &[String]) -> String {
 /// Each rule's runbook (issue 24, item 4): what the alarm means, the first three things to
 /// check, and the MITRE ATT&CK technique (or, where no one technique is the rule's, the tactic).
 /// It ends the alarm's description, which CloudWatch's alarm e-mail carries to whoever is woken.
-pub const RUNBOOKS: [(&str, &str); 29] = [
+pub const RUNBOOKS: [(&str, &str); 31] = [
     ("SECRET-READ", "What: a Secrets Manager secret value was read (GetSecretValue; BatchGetSecretValue reads up to 20). Check: 1) the caller ($.userIdentity.arn), its source IP and user agent, in the trail's log group at the alarm's minute; 2) whether that principal is an expected reader; 3) which secret (requestParameters.secretId); rotate it if the read is not explained. ATT&CK T1555.006."),
     ("SECRET-READ-DENIED", "What: a principal was refused a secret (GetSecretValue, BatchGetSecretValue or DescribeSecret answered AccessDenied): stolen credentials probing what they can read, or a misconfigured reader. Check: 1) the caller ($.userIdentity.arn), its source IP and user agent; 2) how many secrets it tried, and whether any read succeeded; 3) whether that principal has any reason to read them; disable its keys if not. ATT&CK T1555.006."),
     ("SECRET-ENUMERATION", "What: the account's secrets were listed (ListSecrets), or read by a filter query (BatchGetSecretValue with filters) rather than by name: a caller finding out what there is to take. Check: 1) the caller, its source IP and user agent; 2) whether reads of the listed secrets followed (SECRET-READ); 3) whether that principal lists secrets normally (a console user, a deployment tool). ATT&CK T1555.006."),
@@ -315,6 +315,8 @@ pub const RUNBOOKS: [(&str, &str); 29] = [
     ("GUARD-BUCKETS", "What: a bucket of this pipeline's log files (or of their access logs) was reconfigured or deleted: versioning, access logging, policy, lifecycle, encryption, public access. Check: 1) secmon verify, now; 2) who, and whether log files were deleted or read; 3) secmon apply restores the settings. ATT&CK T1562.008."),
     ("GUARD-ROLE", "What: the role CloudTrail delivers to CloudWatch Logs with was deleted or its policies changed: delivery may stop. Check: 1) secmon verify, now; 2) who; 3) secmon apply restores the role. ATT&CK T1562.008."),
     ("GUARD-AUDIT-LOGS", "What: VPC flow logs or Route 53 Resolver query logging were deleted: network and DNS activity goes unrecorded. Check: 1) which VPC or resolver configuration, and who; 2) what that principal did around it; 3) recreate the logging. ATT&CK T1562.008."),
+    ("GUARD-KEY", "What: a key policy was replaced or a key's rotation turned off (the pipeline's key, or any key when secmon made it), or the pipeline's key alias was deleted or moved: CloudWatch, CloudTrail or SNS may no longer use it, and logs or alerts stop silently. Check: 1) secmon verify, now (key.policy_admits); 2) who, and the new policy; 3) secmon apply restores the key's policy and alias. ATT&CK T1562.008."),
+    ("GUARD-DETECTORS", "What: GuardDuty's detector was deleted or disabled, its findings' export or its administrator link removed, or Security Hub (or a standard) disabled: the account's other alarms were turned off. Check: 1) who, and from where; 2) what that principal did next, while the detectors were off; 3) re-enable them at once. ATT&CK T1562.001."),
     ("GUARD-ALARMS", "What: alarms were deleted, disabled, changed or forced into a state (SetAlarmState can hide a real alarm). Check: 1) secmon verify, now; 2) who; 3) secmon apply restores them. ATT&CK T1562."),
     ("GUARD-TOPICS", "What: this pipeline's topics or subscriptions changed: alerts may no longer reach anyone. Check: 1) secmon verify, now; 2) who; 3) secmon apply, then confirm the e-mail subscriptions again. ATT&CK T1562."),
     ("GUARD-SECRETS", "What: a watched secret was deleted, replicated, or its value or resource policy changed. Check: 1) who and which call; 2) whether a new policy grants another account; 3) RestoreSecret within its recovery window if deleted; secmon apply restores policy and tags. ATT&CK TA0040 (impact)."),
@@ -521,10 +523,22 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                 id: "GUARD-ALARMS".into(),
                 title: "Alarms deleted, disabled, changed or forced into a state".into(),
                 metric: "GuardAlarms".into(),
-                pattern: format!(
-                    "{{ ($.eventSource = \"monitoring.amazonaws.com\") && {}{not} }}",
-                    events(&["DeleteAlarms", "DisableAlarmActions", "PutMetricAlarm", "SetAlarmState"])
-                ),
+                pattern: if state.alert_context {
+                    // The alert context's EventBridge rules are alerting too (`secmon-<spec>-*`).
+                    let rules = format!("secmon-{}-*", state.name);
+                    format!(
+                        "{{ ((($.eventSource = \"monitoring.amazonaws.com\") && {}) || (($.eventSource = \"events.amazonaws.com\") && {} && (($.requestParameters.name = {}) || ($.requestParameters.rule = {})))){not} }}",
+                        events(&["DeleteAlarms", "DisableAlarmActions", "PutMetricAlarm", "SetAlarmState"]),
+                        events(&["DisableRule", "DeleteRule", "RemoveTargets", "PutRule", "PutTargets"]),
+                        quoted(&rules),
+                        quoted(&rules)
+                    )
+                } else {
+                    format!(
+                        "{{ ($.eventSource = \"monitoring.amazonaws.com\") && {}{not} }}",
+                        events(&["DeleteAlarms", "DisableAlarmActions", "PutMetricAlarm", "SetAlarmState"])
+                    )
+                },
                 control: None,
             });
             if !state.topics.is_empty() {
@@ -577,6 +591,55 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                     control: None,
                 });
             }
+            // Issue 25, item 2: the pipeline's key. DisableKey, ScheduleKeyDeletion and
+            // PutKeyPolicy take a key id or ARN, never an alias (KMS API reference), and the
+            // managed key's id is AWS's to choose: for it, a key policy replaced or rotation
+            // turned off on any key (rare, and able to cut CloudWatch off the key silently), and
+            // its alias deleted or moved; a key brought by ARN is watched by its id and ARN.
+            if let Some(key) = state.key_ref() {
+                let scope = match state.brought_key() {
+                    Some(arn) => {
+                        let id = arn.rsplit('/').next().unwrap_or_default().to_string();
+                        format!(
+                            "{} && (($.requestParameters.keyId = {}) || ($.requestParameters.keyId = {}))",
+                            events(&["PutKeyPolicy", "DisableKeyRotation", "DisableKey", "ScheduleKeyDeletion"]),
+                            quoted(&arn),
+                            quoted(&id)
+                        )
+                    }
+                    None => format!(
+                        "({} || ({} && ($.requestParameters.aliasName = {})))",
+                        events(&["PutKeyPolicy", "DisableKeyRotation"]),
+                        events(&["DeleteAlias", "UpdateAlias"]),
+                        quoted(&key)
+                    ),
+                };
+                out.push(Rule {
+                    id: "GUARD-KEY".into(),
+                    title: format!("The pipeline's key ({key}): its policy replaced, its rotation turned off, or its alias moved"),
+                    metric: "GuardKey".into(),
+                    pattern: format!("{{ ($.eventSource = \"kms.amazonaws.com\") && {scope}{not} }}"),
+                    control: None,
+                });
+            }
+            // The account's other detectors, turned off to hide what follows (Panther's and
+            // Datadog's rule sets watch these): GuardDuty's detector deleted, disabled or its
+            // findings' export removed; Security Hub disabled or its standards turned off.
+            let guardduty = format!(
+                "(($.eventSource = \"guardduty.amazonaws.com\") && ({} || (($.eventName = \"UpdateDetector\") && ($.requestParameters.enable IS FALSE))))",
+                events(&["DeleteDetector", "DeletePublishingDestination", "DisassociateFromMasterAccount", "DisassociateFromAdministratorAccount", "StopMonitoringMembers"])
+            );
+            let securityhub = format!(
+                "(($.eventSource = \"securityhub.amazonaws.com\") && {})",
+                events(&["DisableSecurityHub", "BatchDisableStandards", "DisableImportFindingsForProduct"])
+            );
+            out.push(Rule {
+                id: "GUARD-DETECTORS".into(),
+                title: "GuardDuty or Security Hub disabled, or their findings cut off".into(),
+                metric: "GuardDetectors".into(),
+                pattern: format!("{{ ({guardduty} || {securityhub}){not} }}"),
+                control: None,
+            });
         }
         "decoys" => {
             let decoys: Vec<&crate::Secret> = state.secrets.iter().filter(|s| s.decoy).collect();
