@@ -170,22 +170,17 @@ impl ResourceKind for Def {
 
     fn read_owner<'a>(&'a self, aws: &'a Aws, r: &'a Resource) -> Fut<'a, Option<String>> {
         Box::pin(async move {
-            let arn = r.arn.clone().unwrap_or_default();
-            let tags = aws.events.list_tags_for_resource().resource_arn(arn).send().await.map_err(fail("ListTagsForResource"))?;
-            Ok(tags.tags().iter().find(|t| t.key() == OWNER_TAG).map(|t| t.value().to_string()))
+            let request = aws.events.list_tags_for_resource().resource_arn(r.arn.clone().unwrap_or_default());
+            let tags = request.send().await.map_err(fail("ListTagsForResource"))?;
+            Ok(tags.tags().iter().find_map(|t| (t.key() == OWNER_TAG).then(|| t.value().to_string())))
         })
     }
 
     /// The rule exists, receives read-only management events, and sends to each topic.
     fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
+        const MISSING: &str = "the rule does not exist: alarms fire, but without the context of each event";
         let subject = format!("event rule {}", desired.name);
-        let Some(live) = ctx.live_of(desired) else {
-            return ctx.missing(
-                "event_rule.exists",
-                &subject,
-                "the rule does not exist: alarms fire, but without the context of each event",
-            );
-        };
+        let Some(live) = ctx.live_of(desired) else { return ctx.missing("event_rule.exists", &subject, MISSING) };
         let (want, got): (Attrs, Attrs) = (desired.attrs(), live.resource.attrs());
         let mut out = vec![if got.state == STATE {
             Check::ok("event_rule.state", &subject, format!("state {STATE}: read-only management events reach it"))

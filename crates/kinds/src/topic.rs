@@ -60,25 +60,15 @@ pub fn topic_policy(t: &Target, topic: &str, trail_publishes: Option<&str>, rule
         "Resource": arn,
         "Condition": {"Bool": {"aws:SecureTransport": "false"}}
     }));
+    // A service publishing on the pipeline's behalf, under its condition.
+    let publishes = |sid: &str, service: &str, condition: Value| json!({"Sid": sid, "Effect": "Allow", "Principal": {"Service": service}, "Action": "SNS:Publish", "Resource": arn, "Condition": condition});
     if let Some(trail) = trail_publishes {
-        statements.push(json!({
-            "Sid": "CloudTrailPublishes",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": "SNS:Publish",
-            "Resource": arn,
-            "Condition": {"StringEquals": {"aws:SourceArn": t.trail_arn(trail)}}
-        }));
+        let condition = json!({"StringEquals": {"aws:SourceArn": t.trail_arn(trail)}});
+        statements.push(publishes("CloudTrailPublishes", "cloudtrail.amazonaws.com", condition));
     }
     if !rules.is_empty() {
-        statements.push(json!({
-            "Sid": "EventBridgeRulesPublish",
-            "Effect": "Allow",
-            "Principal": {"Service": "events.amazonaws.com"},
-            "Action": "SNS:Publish",
-            "Resource": arn,
-            "Condition": {"StringEquals": {"aws:SourceAccount": t.account_id}, "ArnEquals": {"aws:SourceArn": rules}}
-        }));
+        let condition = json!({"StringEquals": {"aws:SourceAccount": t.account_id}, "ArnEquals": {"aws:SourceArn": rules}});
+        statements.push(publishes("EventBridgeRulesPublish", "events.amazonaws.com", condition));
     }
     policy::normalize(&json!({"Version": "2012-10-17", "Statement": statements}))
 }

@@ -206,14 +206,6 @@ fn same_field_and(existing: &Value, new: &Value, c: &Comparison) -> Result<Value
 
 /// The matchers (alternatives, EventBridge's array) for one comparison.
 fn matchers(c: &Comparison) -> Result<Value, String> {
-    let op_text = |op: Op| match op {
-        Op::Lt => "<",
-        Op::Gt => ">",
-        Op::Le => "<=",
-        Op::Ge => ">=",
-        Op::Eq => "=",
-        Op::Ne => "!=",
-    };
     Ok(match &c.test {
         Test::IsNull => json!([null]),
         Test::NotExists => json!([{ "exists": false }]),
@@ -230,7 +222,7 @@ fn matchers(c: &Comparison) -> Result<Value, String> {
                 (Op::Eq, None) => json!([text]),
                 (Op::Ne, _) if wildcard => json!([{ "anything-but": { "wildcard": text } }]),
                 (Op::Ne, _) => json!([{ "anything-but": text }]),
-                (op, Some(n)) => json!([{ "numeric": [op_text(*op), n] }]),
+                (op, Some(n)) => json!([{ "numeric": [op.as_str(), n] }]),
                 (_, None) => return Err(format!("`{}` compares text by order, which event patterns cannot", c.text)),
             }
         }

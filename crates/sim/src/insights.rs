@@ -65,22 +65,11 @@ fn comparison(c: &Comparison) -> Option<String> {
                 (Op::Ne, Some(n)) => format!("{f} != {n}"),
                 (Op::Eq, None) => format!("{f} = {}", quoted(text)),
                 (Op::Ne, None) => format!("{f} != {}", quoted(text)),
-                (op, Some(n)) => format!("{f} {} {n}", op_text(*op)),
+                (op, Some(n)) => format!("{f} {} {n}", op.as_str()),
                 (_, None) => return None,
             }
         }
     })
-}
-
-fn op_text(op: Op) -> &'static str {
-    match op {
-        Op::Lt => "<",
-        Op::Gt => ">",
-        Op::Le => "<=",
-        Op::Ge => ">=",
-        Op::Eq => "=",
-        Op::Ne => "!=",
-    }
 }
 
 /// A string literal of the query language: double quotes, backslash escapes.

@@ -137,7 +137,8 @@ pub enum Op {
 }
 
 impl Op {
-    fn as_str(self) -> &'static str {
+    /// As written in patterns (and in EventBridge's and Logs Insights' numeric comparisons).
+    pub fn as_str(self) -> &'static str {
         match self {
             Op::Eq => "=",
             Op::Ne => "!=",

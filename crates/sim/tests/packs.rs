@@ -10,6 +10,17 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// A management event record by mallory, in the shape of AWS's CloudTrail record contents.
+fn record(source: &str, name: &str, params: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "eventVersion": "1.09", "eventTime": "2026-12-01T10:00:00Z", "eventSource": source, "eventName": name,
+        "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.15.0",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/mallory", "accountId": "123456789012"},
+        "requestParameters": params, "responseElements": null, "readOnly": false, "eventType": "AwsApiCall",
+        "managementEvent": true, "recipientAccountId": "123456789012"
+    })
+}
+
 fn technique(name: &str) -> String {
     root().join("tests/fixtures/stratus-red-team").join(format!("aws.{name}.json")).display().to_string()
 }
@@ -505,15 +516,6 @@ fn issue_24_every_pack_rule_ends_its_alarm_description_with_its_runbook() {
 fn issue_25_the_pipelines_buckets_role_and_log_group_are_guarded() {
     let spec = Spec::from_file(&root().join("specs/all-packs.yaml")).unwrap();
     let state = spec.state.resolve("123456789012", "us-east-1").unwrap();
-    let record = |source: &str, name: &str, params: serde_json::Value| {
-        serde_json::json!({
-            "eventVersion": "1.09", "eventTime": "2026-12-01T10:00:00Z", "eventSource": source, "eventName": name,
-            "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.15.0",
-            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/mallory", "accountId": "123456789012"},
-            "requestParameters": params, "responseElements": null, "readOnly": false, "eventType": "AwsApiCall",
-            "managementEvent": true, "recipientAccountId": "123456789012"
-        })
-    };
     let ours = "secmon-packs-trail-123456789012";
     let cases = [
         (
@@ -678,15 +680,6 @@ fn issue_25_key_detector_and_event_rule_tampering_fire_their_guards() {
     );
     let spec = Spec::parse(&text, "all-packs.yaml").unwrap();
     let state = spec.state.resolve("123456789012", "us-east-1").unwrap();
-    let record = |source: &str, name: &str, params: serde_json::Value| {
-        serde_json::json!({
-            "eventVersion": "1.09", "eventTime": "2026-12-01T10:00:00Z", "eventSource": source, "eventName": name,
-            "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.15.0",
-            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/mallory", "accountId": "123456789012"},
-            "requestParameters": params, "responseElements": null, "readOnly": false, "eventType": "AwsApiCall",
-            "managementEvent": true, "recipientAccountId": "123456789012"
-        })
-    };
     let alias = format!("alias/secmon/{}", state.name);
     let rule = format!("secmon-{}-SECRET-READ-SecretValueRead", state.name);
     let cases = [

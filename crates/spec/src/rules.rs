@@ -167,18 +167,25 @@ pub fn env_var_name(s: &str) -> Rule {
     }
 }
 
-/// `arn:aws:sqs:REGION:ACCOUNT:NAME` (SNS Subscribe takes a queue by its ARN).
-pub fn sqs_queue_arn(s: &str) -> Rule {
+/// `arn:aws:SERVICE:REGION:ACCOUNT:` followed by `resource` parts (a `None` part is any
+/// non-empty text), `${account_id}` and `${region}` standing for theirs.
+fn arn_of(s: &str, service: &str, resource: &[Option<&str>], optional_tail: bool) -> bool {
     let sample = with_sample_placeholders(s);
     let parts: Vec<&str> = sample.split(':').collect();
-    let ok = parts.len() == 6
+    let n = 5 + resource.len();
+    let lengths_ok = parts.len() == n || (optional_tail && parts.len() == n + 1);
+    lengths_ok
         && parts[0] == "arn"
-        && parts[2] == "sqs"
+        && parts[2] == service
         && !parts[3].is_empty()
         && parts[4].len() == 12
         && parts[4].chars().all(|c| c.is_ascii_digit())
-        && !parts[5].is_empty();
-    if ok {
+        && resource.iter().zip(&parts[5..]).all(|(want, got)| want.map_or(!got.is_empty(), |w| w == *got))
+}
+
+/// `arn:aws:sqs:REGION:ACCOUNT:NAME` (SNS Subscribe takes a queue by its ARN).
+pub fn sqs_queue_arn(s: &str) -> Rule {
+    if arn_of(s, "sqs", &[None], false) {
         Ok(())
     } else {
         Err(format!("{s:?} is not an SQS queue ARN (arn:aws:sqs:REGION:ACCOUNT:NAME)"))
@@ -187,17 +194,7 @@ pub fn sqs_queue_arn(s: &str) -> Rule {
 
 /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`.
 pub fn lambda_function_arn(s: &str) -> Rule {
-    let sample = with_sample_placeholders(s);
-    let parts: Vec<&str> = sample.split(':').collect();
-    let ok = (7..=8).contains(&parts.len())
-        && parts[0] == "arn"
-        && parts[2] == "lambda"
-        && !parts[3].is_empty()
-        && parts[4].len() == 12
-        && parts[4].chars().all(|c| c.is_ascii_digit())
-        && parts[5] == "function"
-        && !parts[6].is_empty();
-    if ok {
+    if arn_of(s, "lambda", &[Some("function"), None], true) {
         Ok(())
     } else {
         Err(format!("{s:?} is not a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)"))
