@@ -117,7 +117,7 @@ fn validate_lints_what_the_seeds_learned_the_hard_way() {
     };
     has("monitors[0].alarm.statistic", "use `statistic: Sum`");
     has("monitors[0].alarm.period", "up to 5 minutes after");
-    has("monitors[0].notify", "no e-mail subscribers");
+    has("monitors[0].notify", "has no subscribers");
     has("monitors[1].pattern", "did you mean `GetSecretValue`?");
     has("monitors[1].pattern", "read-only event and the trail records WriteOnly");
     has("monitors[2].pattern", "the trail excludes it");
