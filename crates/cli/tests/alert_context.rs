@@ -44,6 +44,10 @@ fn issue_24_the_seed_with_alert_context_applies_converges_verifies_repairs_and_g
     let policy = &attrs.attributes().unwrap()["Policy"];
     assert!(policy.contains("events.amazonaws.com") && policy.contains(&format!("rule/{RULE}")), "{policy}");
 
+    // One ListRules answers every rule of the spec; each rule's targets cost one call more.
+    let stats = text(&w.secmon(&["plan", "-f", &spec, "--stats"]).stderr);
+    assert_eq!((calls(&stats, "ListRules"), calls(&stats, "ListTargetsByRule"), calls(&stats, "DescribeRule")), (1, 1, 0), "{stats}");
+
     // The alarm's description carries the Logs Insights query that lists the events behind it.
     let alarms = w.rt.block_on(aws.cloudwatch.describe_alarms().alarm_names("Secret is accessed").send()).unwrap();
     let description = alarms.metric_alarms()[0].alarm_description().unwrap_or_default().to_string();

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::check::{Check, VerifyCtx};
-use crate::sdk::{fail, read_each, read_fail, send};
+use crate::sdk::{fail, read_fail, send};
 use crate::{Aws, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
 use secmon_sim::eventbridge::{fast_path_monitors, without_fast_path, Transformer};
 use secmon_spec::DesiredState;
@@ -68,7 +68,7 @@ pub const FACTS: Facts = Facts {
     refers_to: &[Kind::Topic],
     step: 5,
     iam: crate::Iam {
-        read: &["events:DescribeRule", "events:ListTargetsByRule", "events:ListTagsForResource"],
+        read: &["events:ListRules", "events:ListTargetsByRule", "events:ListTagsForResource"],
         write: &["events:PutRule", "events:PutTargets", "events:RemoveTargets", "events:DeleteRule", "events:TagResource"],
     },
 };
@@ -165,7 +165,7 @@ impl ResourceKind for Def {
     }
 
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
-        Box::pin(async move { read_each(ctx.desired_of(Kind::EventRule), |d| read_rule(aws, d)).await })
+        Box::pin(read(aws, ctx))
     }
 
     fn read_owner<'a>(&'a self, aws: &'a Aws, r: &'a Resource) -> Fut<'a, Option<String>> {
@@ -315,13 +315,39 @@ fn entries_failed<'a>(operation: &str, entries: impl Iterator<Item = (Option<&'a
     KindError::Input(format!("{operation}: {}", what.join("; ")))
 }
 
-/// One rule as live, or None when it does not exist.
-async fn read_rule(aws: &Aws, desired: &Resource) -> Result<Option<LiveResource>, KindError> {
-    let rule = match aws.events.describe_rule().name(&desired.name).send().await {
-        Ok(rule) => rule,
-        Err(e) if secmon_aws::error_code(&e).is_some_and(crate::not_found) => return Ok(None),
-        Err(e) => return Err(read_fail(desired.address(), "DescribeRule")(e)),
-    };
+/// The spec's rules as live: one `ListRules` by the names' common prefix answers every rule's
+/// settings (100 a page) instead of a `DescribeRule` each; then each found rule's targets.
+async fn read(aws: &Aws, ctx: &ReadCtx<'_>) -> Result<Vec<LiveResource>, KindError> {
+    let desired = ctx.desired_of(Kind::EventRule);
+    let Some(first) = desired.first() else { return Ok(Vec::new()) };
+    let prefix =
+        desired.iter().fold(first.name.clone(), |p, r| p.chars().zip(r.name.chars()).take_while(|(a, b)| a == b).map(|(a, _)| a).collect());
+    let mut listed = BTreeMap::new();
+    let mut token = None;
+    loop {
+        let mut request = aws.events.list_rules().limit(100).set_next_token(token);
+        if !prefix.is_empty() {
+            request = request.name_prefix(&prefix);
+        }
+        let page = request.send().await.map_err(read_fail(first.address(), "ListRules"))?;
+        for rule in page.rules() {
+            if let Some(name) = rule.name() {
+                listed.insert(name.to_string(), rule.clone());
+            }
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let found: Vec<(&Resource, secmon_aws::events::types::Rule)> =
+        desired.into_iter().filter_map(|d| listed.remove(&d.name).map(|rule| (d, rule))).collect();
+    let reads = found.into_iter().map(|(d, rule)| async move { live_rule(aws, d, rule).await });
+    futures::future::try_join_all(reads).await
+}
+
+/// One listed rule as live, with its targets.
+async fn live_rule(aws: &Aws, desired: &Resource, rule: secmon_aws::events::types::Rule) -> Result<LiveResource, KindError> {
     let listed =
         aws.events.list_targets_by_rule().rule(&desired.name).send().await.map_err(read_fail(desired.address(), "ListTargetsByRule"))?;
     let mut targets: Vec<RuleTarget> = listed
@@ -347,7 +373,7 @@ async fn read_rule(aws: &Aws, desired: &Resource) -> Result<Option<LiveResource>
         state: rule.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
         targets,
     };
-    Ok(Some(LiveResource::new(Resource::new(Kind::EventRule, &desired.name, rule.arn().map(str::to_string), &attrs), false)))
+    Ok(LiveResource::new(Resource::new(Kind::EventRule, &desired.name, rule.arn().map(str::to_string), &attrs), false))
 }
 
 #[cfg(test)]
