@@ -81,5 +81,14 @@ fn issue_24_webhook_queue_and_function_subscriptions_converge_and_the_webhook_ke
     let want =
         [("https", format!("https://events.pagerduty.com/integration/{KEY}/enqueue")), ("lambda", function.into()), ("sqs", queue.into())];
     assert_eq!(got, want.map(|(p, e)| (p.to_string(), e)), "subscribed with the real URL");
+
+    // Someone removes the queue's subscription: verify names it, as it names a lost address.
+    let queue_sub =
+        subs.subscriptions().iter().find(|s| s.protocol() == Some("sqs")).and_then(|s| s.subscription_arn()).unwrap().to_string();
+    w.rt.block_on(aws.sns.unsubscribe().subscription_arn(queue_sub).send()).unwrap();
+    let verify = w.secmon(&["verify", "-f", path]);
+    let out = text(&verify.stdout);
+    assert!(out.contains(&format!("not subscribed: sqs:{queue}")), "{out}");
+    assert!(!out.contains(KEY), "{out}");
     std::env::remove_var("SECMON_TEST_PAGER_URL");
 }

@@ -140,14 +140,16 @@ fn subscriptions(ctx: &VerifyCtx, subject: &str, topic: &str, seen: &Observed) -
     }
     // The spec's addresses with no subscription at all (deleted, or never applied): only apply
     // subscribes them; resending a confirmation cannot reach them.
-    let unsubscribed: Vec<String> = ctx
-        .spec
-        .topics
-        .iter()
-        .filter(|t| t.name == topic)
-        .flat_map(|t| t.email.iter())
-        .filter(|e| !confirmed.iter().chain(&pending).any(|w| w.eq_ignore_ascii_case(&format!("email:{e}"))))
-        .cloned()
+    // Every subscription the spec asks of this topic (e-mail, webhook, queue, function) as its
+    // kind names it, webhooks by host and digest.
+    let unsubscribed: Vec<String> = Kind::Subscription
+        .def()
+        .desired(ctx.spec, ctx.target)
+        .into_iter()
+        .map(|d| d.attrs::<crate::subscription::Attrs>())
+        .filter(|a| a.topic == topic)
+        .map(|a| format!("{}:{}", a.protocol, a.endpoint))
+        .filter(|who| !confirmed.iter().chain(&pending).any(|w| w.eq_ignore_ascii_case(who)))
         .collect();
     let others = seen.subscriptions_confirmed.unwrap_or(0).saturating_sub(confirmed.len() as u64);
     if others > 0 {
@@ -166,7 +168,7 @@ fn subscriptions(ctx: &VerifyCtx, subject: &str, topic: &str, seen: &Observed) -
                 if pending.is_empty() { "none".to_string() } else { pending.join(", ") }
             ),
         )
-        .fix("run `secmon apply` to subscribe the spec's addresses again, then confirm from the e-mail");
+        .fix("run `secmon apply` to subscribe them again, then confirm (from the e-mail; a webhook confirms itself)");
     }
     if confirmed.is_empty() && pending.is_empty() {
         // Nothing to confirm or resend: only apply subscribes the spec's addresses (issue 13, item 9).
