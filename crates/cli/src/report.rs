@@ -176,6 +176,15 @@ pub fn print_backtest(spec_name: &str, report: &secmon_engine::backtest::Backtes
             println!("  {} AWS matched it, secmon's engine does not: {d}", style.red("engine disagreement:"));
         }
     }
+    for r in report.readers.iter().filter(|r| !r.principals.is_empty()) {
+        println!("{} of secret {} over the window:", style.bold("Readers"), r.secret);
+        for (who, n) in &r.principals {
+            let mark = if r.unexpected.contains(who) { style.red(" (not in readers: SECRET-READ-UNEXPECTED)") } else { String::new() };
+            println!("  {who}  {n} read(s){mark}");
+        }
+        let quoted: Vec<String> = r.principals.keys().map(|p| format!("{p:?}")).collect();
+        println!("  as the spec's list: readers: [{}]\n", quoted.join(", "));
+    }
     if !report.pushed_down {
         println!("{} a local emulator applies term patterns only; secmon's engine judged every event it returned.", style.yellow("Note:"));
     }

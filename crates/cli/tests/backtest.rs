@@ -7,7 +7,11 @@ use common::*;
 use serde_json::Value;
 
 fn record(name: &str, id: &str) -> String {
-    serde_json::json!({"eventVersion": "1.11", "eventSource": "secretsmanager.amazonaws.com", "eventName": name, "eventID": id}).to_string()
+    serde_json::json!({"eventVersion": "1.11", "eventSource": "secretsmanager.amazonaws.com", "eventName": name, "eventID": id,
+        "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::123456789012:assumed-role/payments-app/i-1",
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::123456789012:role/payments-app"}}},
+        "requestParameters": {"secretId": "TopSecretInfo"}})
+    .to_string()
 }
 
 #[test]
@@ -54,9 +58,15 @@ fn backtest_replays_the_log_groups_history_through_each_alarm() {
     assert_eq!(m["disagreements"].as_array().unwrap().len(), 0, "an emulator is not AWS: no disagreement is claimed");
     assert_eq!(v["pushed_down"], false);
     let stderr = text(&out.stderr);
-    assert_eq!(calls(&stderr, "FilterLogEvents"), 1, "one scan per monitor, in CloudWatch Logs");
+    assert_eq!(calls(&stderr, "FilterLogEvents"), 2, "one scan per monitor, and one for the secrets' readers, in CloudWatch Logs");
+    // Issue 25, item 1: who read the secret, as `readers:` would name it (the role of the sessions).
+    assert_eq!(v["readers"][0]["secret"], "TopSecretInfo");
+    assert_eq!(v["readers"][0]["principals"]["arn:aws:iam::123456789012:role/payments-app"], 3, "{:#}", v["readers"]);
     assert_eq!(calls(&stderr, "GetSecretValue"), 0);
     assert!(stderr.contains("Scanning log group secmon-secretsmanager-loggroup"), "{stderr}");
+
+    let human = text(&w.secmon(&["backtest", "-f", SEED, "--since", "2h"]).stdout);
+    assert!(human.contains(r#"readers: ["arn:aws:iam::123456789012:role/payments-app"]"#), "the list to paste into the spec: {human}");
 
     let out = w.secmon(&["backtest", "-f", SEED, "--since", "30m"]);
     assert_eq!(out.status.code(), Some(0));

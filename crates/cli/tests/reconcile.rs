@@ -290,7 +290,7 @@ fn all_packs_apply_converge_and_plan_within_the_read_budget() {
     assert_eq!(out.status.code(), Some(0), "{}{packs_stats}", text(&out.stdout));
     let aws = w.aws();
     let filters = w.rt.block_on(aws.logs.describe_metric_filters().log_group_name("secmon-packs-loggroup").send()).unwrap();
-    assert_eq!(filters.metric_filters().len(), 31, "15 CIS + 5 secret-access + 10 self-protection + 1 decoy");
+    assert_eq!(filters.metric_filters().len(), 32, "15 CIS + 6 secret-access + 10 self-protection + 1 decoy");
     for (id, _, metric, _, text) in secmon_spec::packs::CIS {
         let name = format!("{id}-{metric}");
         // The default benchmark (3.0.0) limits 4.13 to EC2; the other texts are 1.4.0's.
@@ -304,7 +304,7 @@ fn all_packs_apply_converge_and_plan_within_the_read_budget() {
     let seed_out = text(&seed_world.secmon(&["plan", "-f", SEED, "--stats"]).stderr);
     let total =
         |s: &str| -> u64 { s.lines().find(|l| l.starts_with("API calls:")).unwrap().split_whitespace().nth(2).unwrap().parse().unwrap() };
-    assert_eq!(total(&packs_stats), total(&seed_out), "31 monitors plan with as many calls as 1:\n{packs_stats}\n{seed_out}");
+    assert_eq!(total(&packs_stats), total(&seed_out), "32 monitors plan with as many calls as 1:\n{packs_stats}\n{seed_out}");
     assert_eq!(calls(&packs_stats, "GetSecretValue"), 0);
 }
 
@@ -704,7 +704,7 @@ fn an_apply_killed_at_a_random_moment_converges_on_the_next() {
         assert_eq!(out.status.code(), Some(0), "seed {seed} (killed after {moment} ms): {}{}", text(&out.stdout), text(&out.stderr));
         let plan = w.secmon(&["plan", "-f", spec, "--detailed-exitcode"]);
         assert_eq!(plan.status.code(), Some(0), "seed {seed}: converged:\n{}", text(&plan.stdout));
-        assert_eq!(all_packs_inventory(&w), (31, 31, 1), "seed {seed}: nothing exists twice");
+        assert_eq!(all_packs_inventory(&w), (32, 32, 1), "seed {seed}: nothing exists twice");
         let out = w.secmon(&["destroy", "-f", spec, "--auto-approve", "--delete-logs"]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     }
@@ -729,7 +729,7 @@ fn under_fifty_percent_faults_apply_converges_or_stops_clearly() {
         assert_eq!(out.status.code(), Some(0), "seed {seed}: the next apply converges: {}{}", text(&out.stdout), text(&out.stderr));
         let plan = w.secmon(&["plan", "-f", spec, "--detailed-exitcode"]);
         assert_eq!(plan.status.code(), Some(0), "seed {seed}:\n{}", text(&plan.stdout));
-        assert_eq!(all_packs_inventory(&w), (31, 31, 1), "seed {seed}: nothing exists twice");
+        assert_eq!(all_packs_inventory(&w), (32, 32, 1), "seed {seed}: nothing exists twice");
     }
 }
 

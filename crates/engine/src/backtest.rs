@@ -34,6 +34,60 @@ pub struct BacktestReport {
     pub pushed_down: bool,
     /// Each monitor's result.
     pub monitors: Vec<BacktestMonitor>,
+    /// Who read each of the spec's secrets over the window: what its `readers:` would list.
+    pub readers: Vec<SecretReaders>,
+}
+
+/// The principals that read one secret's value over the window (issue 25, item 1): a role's
+/// sessions counted as the role, as `readers:` names them.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretReaders {
+    /// The secret.
+    pub secret: String,
+    /// Each principal (role or user ARN) and how many reads it made.
+    pub principals: std::collections::BTreeMap<String, u64>,
+    /// Those the spec's `readers` does not list (when it lists any): each would have fired
+    /// `SECRET-READ-UNEXPECTED`.
+    pub unexpected: Vec<String>,
+}
+
+/// The secret of the spec a read names, by name or ARN (`…:secret:NAME-XXXXXX`).
+fn secret_read<'a>(state: &'a secmon_spec::DesiredState, id: &str) -> Option<&'a secmon_spec::Secret> {
+    state.secrets.iter().find(|s| id == s.name || (id.starts_with("arn:") && id.contains(&format!(":secret:{}-", s.name))))
+}
+
+/// The principal of a read as `readers:` names it: the role of a role session, else the caller.
+fn reader_of(record: &serde_json::Value) -> String {
+    let who = &record["userIdentity"];
+    who["sessionContext"]["sessionIssuer"]["arn"]
+        .as_str()
+        .or_else(|| who["arn"].as_str())
+        .unwrap_or("(no principal in the record)")
+        .to_string()
+}
+
+/// Who read each secret of `state` among `messages` (CloudTrail records).
+fn readers(state: &secmon_spec::DesiredState, messages: &[String]) -> Vec<SecretReaders> {
+    let mut out: Vec<SecretReaders> = state
+        .secrets
+        .iter()
+        .map(|s| SecretReaders { secret: s.name.clone(), principals: Default::default(), unexpected: Vec::new() })
+        .collect();
+    for m in messages {
+        let Ok(record) = serde_json::from_str::<serde_json::Value>(m) else { continue };
+        if record["eventName"] != "GetSecretValue" {
+            continue;
+        }
+        let Some(secret) = record["requestParameters"]["secretId"].as_str().and_then(|id| secret_read(state, id)) else { continue };
+        let entry = out.iter_mut().find(|r| r.secret == secret.name).expect("one entry per secret");
+        *entry.principals.entry(reader_of(&record)).or_default() += 1;
+    }
+    for (r, s) in out.iter_mut().zip(&state.secrets) {
+        if !s.readers.is_empty() {
+            r.unexpected = r.principals.keys().filter(|p| !s.readers.contains(p)).cloned().collect();
+        }
+    }
+    out
 }
 
 /// One monitor's backtest: what AWS returned for its pattern, and what secmon's alarm
@@ -87,7 +141,15 @@ pub async fn backtest(
             if pushed_down { unmatched.iter().take(5).map(|m| m.chars().take(300).collect()).collect() } else { Vec::new() };
         monitors.push(BacktestMonitor { returned, disagreements, report });
     }
-    Ok(BacktestReport { log_group, since, until, stored_bytes, pushed_down, monitors })
+    // One scan more for the secrets' readers: every GetSecretValue of the window.
+    let mut reads = Vec::new();
+    let pattern = r#"{ ($.eventSource = "secretsmanager.amazonaws.com") && ($.eventName = "GetSecretValue") }"#;
+    if !state.secrets.is_empty() {
+        let query = EventQuery { log_group: &log_group, pattern, window_ms: (since * 1000, until * 1000) };
+        cloud.filter_events(query, &mut |_, msg| reads.push(msg)).await?;
+    }
+    let readers = readers(&state, &reads);
+    Ok(BacktestReport { log_group, since, until, stored_bytes, pushed_down, monitors, readers })
 }
 
 fn fired(r: &MonitorReport) -> String {
@@ -132,6 +194,26 @@ mod tests {
         local.put_event(group, t0 + 7_000, &record("DescribeSecret", "2026-01-01T00:00:07Z"));
         let report = rt.block_on(backtest(&spec, &local, (t0 / 1000, t0 / 1000 + 7200), &|_| {})).unwrap();
         assert!(!report.pushed_down && report.monitors[0].disagreements.is_empty(), "an emulator returns everything: no disagreement");
+        assert_eq!(report.readers.len(), 1, "one entry per secret of the spec");
+
+        // Issue 25, item 1: who read each secret, a role's sessions as the role.
+        let by = |who: serde_json::Value, secret: &str| {
+            serde_json::json!({"eventSource": "secretsmanager.amazonaws.com", "eventName": "GetSecretValue", "eventTime": "2026-01-01T00:00:05Z",
+                "userIdentity": who, "requestParameters": {"secretId": secret}}).to_string()
+        };
+        let role = serde_json::json!({"arn": "arn:aws:sts::123456789012:assumed-role/app/i-1",
+            "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/app"}}});
+        let user = serde_json::json!({"arn": "arn:aws:iam::123456789012:user/mallory"});
+        let read = FakeCloud::new("123456789012", "us-east-1");
+        read.put_event(group, t0 + 1_000, &by(role.clone(), "TopSecretInfo"));
+        read.put_event(group, t0 + 2_000, &by(role, "arn:aws:secretsmanager:us-east-1:123456789012:secret:TopSecretInfo-AbCdEf"));
+        read.put_event(group, t0 + 3_000, &by(user, "TopSecretInfo"));
+        let report = rt.block_on(backtest(&spec, &read, (t0 / 1000, t0 / 1000 + 7200), &|_| {})).unwrap();
+        let r = &report.readers[0];
+        assert_eq!(r.secret, "TopSecretInfo");
+        assert_eq!(r.principals.get("arn:aws:iam::123456789012:role/app"), Some(&2), "by name and by ARN, as the role: {r:?}");
+        assert_eq!(r.principals.get("arn:aws:iam::123456789012:user/mallory"), Some(&1));
+        assert!(r.unexpected.is_empty(), "the seed names no readers: nothing is unexpected");
         let empty = FakeCloud::new("123456789012", "us-east-1");
         let err = rt.block_on(backtest(&spec, &empty, (0, 1), &|_| {})).unwrap_err().to_string();
         assert!(err.contains("does not exist"), "{err}");

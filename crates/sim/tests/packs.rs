@@ -739,3 +739,37 @@ fn issue_25_key_detector_and_event_rule_tampering_fire_their_guards() {
         assert_eq!(fired.contains(guard), *expect, "{} {}: fired {fired:?}", r["eventName"], r["requestParameters"]);
     }
 }
+
+/// Issue 25, item 1: reads by a principal outside a secret's `readers`. The records are hand-made
+/// in the shapes of CloudTrail's userIdentity element reference: a role session (the role in
+/// `sessionContext.sessionIssuer.arn`) and an IAM user (no session issuer at all).
+#[test]
+fn issue_25_a_read_outside_the_secrets_readers_fires_and_a_readers_does_not() {
+    let spec = Spec::from_file(&root().join("specs/all-packs.yaml")).unwrap();
+    let state = spec.state.resolve("123456789012", "us-east-1").unwrap();
+    let read = |identity: serde_json::Value| {
+        let mut r = record("secretsmanager.amazonaws.com", "GetSecretValue", serde_json::json!({"secretId": "TopSecretInfo"}));
+        r["userIdentity"] = identity;
+        r["readOnly"] = true.into();
+        r
+    };
+    let session = |role: &str| {
+        serde_json::json!({"type": "AssumedRole", "arn": format!("arn:aws:sts::123456789012:assumed-role/{role}/i-0abc"),
+            "accountId": "123456789012",
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": format!("arn:aws:iam::123456789012:role/{role}"), "userName": role}}})
+    };
+    let user = serde_json::json!({"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/mallory", "accountId": "123456789012"});
+    let scratch = tempfile::tempdir().unwrap();
+    let unexpected = |name: &str, r: serde_json::Value| -> bool {
+        let file = scratch.path().join(format!("{name}.json"));
+        std::fs::write(&file, serde_json::json!({"Records": [r]}).to_string()).unwrap();
+        let report = simulate(&state, &[file.display().to_string()]).unwrap();
+        report.monitors.iter().any(|m| m.run.fired && m.alarm == "SECRET-READ-UNEXPECTED-SecretReadUnexpected")
+    };
+    assert!(!unexpected("reader", read(session("payments-app"))), "the reader's session reads it");
+    assert!(unexpected("other-role", read(session("ci-runner"))), "another role's session");
+    assert!(unexpected("user", read(user)), "an IAM user, whose record has no session issuer");
+    let mut other_secret = read(session("ci-runner"));
+    other_secret["requestParameters"]["secretId"] = "prod/db".into();
+    assert!(!unexpected("other-secret", other_secret), "a secret without readers is SECRET-READ's alone");
+}

@@ -195,6 +195,12 @@ pub struct Secret {
     pub tags: BTreeMap<String, String>,
     /// Where the value comes from. Written on create and whenever `version` changes.
     pub value: SecretValue,
+    /// The principals expected to read its value: IAM role or user ARNs
+    /// (`arn:aws:iam::ACCOUNT:role/NAME`; a role's sessions count as the role). With readers, the
+    /// secret-access pack's `SECRET-READ-UNEXPECTED` alarms on a read by anyone else.
+    /// `secmon backtest` lists who read it over the log group's history.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub readers: Vec<String>,
     /// A decoy (honeytoken): no one has a reason to read it, so any read of its value pages at
     /// `critical` (rule `DECOY-READ`, added whenever a secret is a decoy; docs/rules.md).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

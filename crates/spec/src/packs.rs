@@ -288,8 +288,9 @@ fn not_by(principals: &[String]) -> String {
 /// Each rule's runbook (issue 24, item 4): what the alarm means, the first three things to
 /// check, and the MITRE ATT&CK technique (or, where no one technique is the rule's, the tactic).
 /// It ends the alarm's description, which CloudWatch's alarm e-mail carries to whoever is woken.
-pub const RUNBOOKS: [(&str, &str); 31] = [
+pub const RUNBOOKS: [(&str, &str); 32] = [
     ("SECRET-READ", "What: a Secrets Manager secret value was read (GetSecretValue; BatchGetSecretValue reads up to 20). Check: 1) the caller ($.userIdentity.arn), its source IP and user agent, in the trail's log group at the alarm's minute; 2) whether that principal is an expected reader; 3) which secret (requestParameters.secretId); rotate it if the read is not explained. ATT&CK T1555.006."),
+    ("SECRET-READ-UNEXPECTED", "What: a secret value was read by a principal outside the secret's readers (secrets[].readers). Check: 1) the caller ($.userIdentity.arn and its session issuer), its source IP and user agent; 2) whether it is a new reader to add to the spec, or someone who should not have the secret; 3) if the latter, rotate the secret and remove the principal's access. ATT&CK T1555.006."),
     ("SECRET-READ-DENIED", "What: a principal was refused a secret (GetSecretValue, BatchGetSecretValue or DescribeSecret answered AccessDenied): stolen credentials probing what they can read, or a misconfigured reader. Check: 1) the caller ($.userIdentity.arn), its source IP and user agent; 2) how many secrets it tried, and whether any read succeeded; 3) whether that principal has any reason to read them; disable its keys if not. ATT&CK T1555.006."),
     ("SECRET-ENUMERATION", "What: the account's secrets were listed (ListSecrets), or read by a filter query (BatchGetSecretValue with filters) rather than by name: a caller finding out what there is to take. Check: 1) the caller, its source IP and user agent; 2) whether reads of the listed secrets followed (SECRET-READ); 3) whether that principal lists secrets normally (a console user, a deployment tool). ATT&CK T1555.006."),
     ("DECOY-READ", "What: a decoy secret's value was read. No one has a reason to read it: this is an intruder, or a tool sweeping every secret. Check: 1) the caller ($.userIdentity.arn), its source IP and user agent; 2) every other call that principal made in the last day; 3) disable its credentials, then find how it got them. ATT&CK T1555.006."),
@@ -355,6 +356,45 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                 pattern: format!("{{ ($.eventSource = \"secretsmanager.amazonaws.com\") && {reads}{not} }}"),
                 control: None,
             });
+            // Issue 25, item 1: reads by a principal outside a secret's `readers`. A role's
+            // session is `userIdentity.arn` = `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`,
+            // with the role in `userIdentity.sessionContext.sessionIssuer.arn`; a user is its own
+            // `userIdentity.arn` (CloudTrail userIdentity element reference). A comparison on a
+            // missing field is false in a filter pattern, `!=` included, hence `NOT EXISTS`.
+            let watched: Vec<&crate::Secret> = state.secrets.iter().filter(|s| !s.readers.is_empty()).collect();
+            if !watched.is_empty() {
+                let per_secret: Vec<String> = watched
+                    .iter()
+                    .map(|s| {
+                        let id = format!(
+                            "(($.requestParameters.secretId = {}) || ($.requestParameters.secretId = {}))",
+                            quoted(&s.name),
+                            quoted(&format!("arn:aws:secretsmanager:*:secret:{}-*", s.name))
+                        );
+                        let others: String = s
+                            .readers
+                            .iter()
+                            .map(|r| {
+                                format!(
+                                    " && ($.userIdentity.arn != {r}) && (($.userIdentity.sessionContext.sessionIssuer.arn NOT EXISTS) || ($.userIdentity.sessionContext.sessionIssuer.arn != {r}))",
+                                    r = quoted(r)
+                                )
+                            })
+                            .collect();
+                        format!("({id}{others})")
+                    })
+                    .collect();
+                out.push(Rule {
+                    id: "SECRET-READ-UNEXPECTED".into(),
+                    title: "A secret is read by a principal outside its readers".into(),
+                    metric: "SecretReadUnexpected".into(),
+                    pattern: format!(
+                        "{{ ($.eventSource = \"secretsmanager.amazonaws.com\") && ($.eventName = \"GetSecretValue\") && {}{not} }}",
+                        or_all(per_secret)
+                    ),
+                    control: None,
+                });
+            }
             // Issue 25, item 1: reads refused (a principal trying secrets it may not read: an
             // attacker probing with stolen credentials), and enumeration (listing the secrets, or
             // reading them by a filter query instead of by name: Stratus's two techniques).

@@ -201,6 +201,24 @@ pub fn lambda_function_arn(s: &str) -> Rule {
     }
 }
 
+/// An IAM role or user ARN, as a secret's expected reader (`${account_id}` allowed).
+pub fn iam_principal_arn(s: &str) -> Rule {
+    let sample = with_sample_placeholders(s);
+    let parts: Vec<&str> = sample.splitn(6, ':').collect();
+    let ok = parts.len() == 6
+        && parts[..3] == ["arn", "aws", "iam"]
+        && parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && (parts[5].starts_with("role/") || parts[5].starts_with("user/"))
+        && !parts[5].contains('*');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{s:?} is not an IAM role or user ARN (arn:aws:iam::ACCOUNT:role/NAME or :user/NAME, no wildcard)"))
+    }
+}
+
 /// `${account_id}` and `${region}` as a sample account and region: an ARN is checked in the
 /// shape it will have once they are known.
 fn with_sample_placeholders(s: &str) -> String {

@@ -31,7 +31,12 @@ impl Loader<'_> {
         }
         let value = self.secret_value(&o);
         let decoy = self.opt_bool(&o, "decoy").unwrap_or(false);
-        Some(Secret { name: name?, description, kms_key_id, tags, value: value?, decoy })
+        let mut readers = Vec::new();
+        for (p, at, r) in self.string_list(&o, "readers") {
+            self.check(at, &p, rules::iam_principal_arn(&r));
+            readers.push(r);
+        }
+        Some(Secret { name: name?, description, kms_key_id, tags, value: value?, readers, decoy })
     }
 
     pub(super) fn secret_value(&mut self, o: &Obj) -> Option<SecretValue> {
