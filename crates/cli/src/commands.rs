@@ -424,7 +424,7 @@ pub fn verify_cmd(common: &Common, spec: Spec, output: Format, opts: secmon_veri
         return verify_fleet(&rt, &run, output, opts, style);
     }
     if opts.trigger.is_some() {
-        if let Some(s) = run.spec.state.secrets.first() {
+        if let Some(s) = run.spec.state.trigger_secret() {
             eprintln!("{} --trigger reads secret {} once: this fires its alarm and notifies its topics.", style.yellow("Note:"), s.name);
         }
     }

@@ -125,6 +125,12 @@ impl DesiredState {
         })
     }
 
+    /// The secret `verify --trigger` reads: the first that is not a decoy (a decoy's read pages
+    /// at critical severity), else the first.
+    pub fn trigger_secret(&self) -> Option<&Secret> {
+        self.secrets.iter().find(|s| !s.decoy).or(self.secrets.first())
+    }
+
     /// The trail's delivery to CloudWatch Logs, when the spec has one.
     pub fn cloudwatch_logs(&self) -> Option<&CloudWatchLogs> {
         self.trail.as_ref().and_then(|t| t.cloudwatch_logs.as_ref())

@@ -91,3 +91,19 @@ fn issue_24_a_monitors_runbook_ends_its_alarm_description() {
     assert!(err.contains("monitors[0].runbook.check: a runbook lists one to three checks, not 4"), "{err}");
     assert!(err.contains("monitors[0].runbook.attack: \"T15\" is not an ATT&CK id"), "{err}");
 }
+
+/// `verify --trigger` reads a secret to prove the pipeline: never a decoy while another secret
+/// exists (a decoy's read pages at critical severity).
+#[test]
+fn the_trigger_reads_the_first_secret_that_is_not_a_decoy() {
+    let trail = "trail:\n  name: tr\n  bucket: { name: b-t }\n  cloudwatch_logs: { log_group: lg }\ntopics: [{ name: T, email: [a@example.com] }]\n";
+    let text = format!("version: 1\nname: t\n{trail}secrets:\n  - {{ name: bait, value: {{ generate: {{}} }}, decoy: true }}\n  - {{ name: real, value: {{ generate: {{}} }} }}\n");
+    let spec = secmon_spec::Spec::parse(&text, "t.yaml").unwrap();
+    assert_eq!(spec.state.trigger_secret().map(|s| s.name.as_str()), Some("real"));
+    let only_bait = format!("version: 1\nname: t\n{trail}secrets:\n  - {{ name: bait, value: {{ generate: {{}} }}, decoy: true }}\n");
+    assert_eq!(secmon_spec::Spec::parse(&only_bait, "t.yaml").unwrap().state.trigger_secret().map(|s| s.name.as_str()), Some("bait"));
+    // Without a log group there is nothing to watch a decoy with: said at the decoy.
+    let untrailed = "version: 1\nname: t\nsecrets:\n  - name: bait\n    value: { generate: {} }\n    decoy: true\n";
+    let err = secmon_spec::Spec::parse(untrailed, "t.yaml").unwrap_err().to_string();
+    assert!(err.contains("secrets[0].decoy") && err.contains("a decoy is watched by a metric filter"), "{err}");
+}

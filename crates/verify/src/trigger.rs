@@ -34,11 +34,12 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-/// Reads the first secret once (this fires the alarm: that is the point), then follows the
+/// Reads the first secret that is not a decoy once (this fires the alarm: that is the point),
+/// then follows the
 /// event through CloudTrail, the log group, the metric and the alarm.
 pub(crate) async fn run(cloud: &dyn Cloud, state: &DesiredState, timeout: Duration, progress: Option<&crate::Progress>) -> Vec<Check> {
     let mut out = Vec::new();
-    let Some(secret) = state.secrets.first() else {
+    let Some(secret) = state.trigger_secret() else {
         out.push(Check::failed("trigger.read", "pipeline", "the spec has no secret to read"));
         return out;
     };

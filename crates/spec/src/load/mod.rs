@@ -161,7 +161,12 @@ impl<'f> Loader<'f> {
             let first = state.secrets.iter().position(|s| s.decoy).unwrap_or_default();
             let path = format!("secrets[{first}].decoy");
             let at = self.locs.get(&path).copied().unwrap_or(pos(root));
-            self.expand_pack(&mut state, &path, at, &PackRef::named("decoys"));
+            if state.cloudwatch_logs().is_none() {
+                let hint = Some("add a `trail` with `cloudwatch_logs: { log_group: NAME }`".to_string());
+                self.error(at, &path, "a decoy is watched by a metric filter on the trail's log group, and the spec has none".into(), hint);
+            } else {
+                self.expand_pack(&mut state, &path, at, &PackRef::named("decoys"));
+            }
         }
         state.route();
         self.cross_checks(&state, &o);
