@@ -96,7 +96,7 @@ fn issue_24_a_monitors_runbook_ends_its_alarm_description() {
 /// exists (a decoy's read pages at critical severity).
 #[test]
 fn the_trigger_reads_the_first_secret_that_is_not_a_decoy() {
-    let trail = "trail:\n  name: tr\n  bucket: { name: b-t }\n  cloudwatch_logs: { log_group: lg }\ntopics: [{ name: T, email: [a@example.com] }]\n";
+    let trail = "trail:\n  name: trail-t\n  bucket: { name: bucket-t }\n  cloudwatch_logs: { log_group: lg }\ntopics: [{ name: T, email: [a@example.com] }]\n";
     let text = format!("version: 1\nname: t\n{trail}secrets:\n  - {{ name: bait, value: {{ generate: {{}} }}, decoy: true }}\n  - {{ name: real, value: {{ generate: {{}} }} }}\n");
     let spec = secmon_spec::Spec::parse(&text, "t.yaml").unwrap();
     assert_eq!(spec.state.trigger_secret().map(|s| s.name.as_str()), Some("real"));

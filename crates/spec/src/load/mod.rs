@@ -163,7 +163,12 @@ impl<'f> Loader<'f> {
             let at = self.locs.get(&path).copied().unwrap_or(pos(root));
             if state.cloudwatch_logs().is_none() {
                 let hint = Some("add a `trail` with `cloudwatch_logs: { log_group: NAME }`".to_string());
-                self.error(at, &path, "a decoy is watched by a metric filter on the trail's log group, and the spec has none".into(), hint);
+                self.error(
+                    at,
+                    &path,
+                    "a decoy is watched by a metric filter on the trail's log group, and the spec has none".to_string(),
+                    hint,
+                );
             } else {
                 self.expand_pack(&mut state, &path, at, &PackRef::named("decoys"));
             }
