@@ -1164,3 +1164,35 @@ fn a_value_file_outside_the_specs_directory_stops_apply_before_any_change() {
     let plan = w.secmon(&["plan", "-f", spec.to_str().unwrap()]);
     assert!(text(&plan.stdout).contains("# value from the file"), "the plan says where the value comes from: {}", text(&plan.stdout));
 }
+
+/// Issue 25, item 3: S3 data events on request (Security Hub S3.22 for writes, S3.23 for reads),
+/// in a selector of their own beside the management events; the plan states their price; the
+/// trail then passes the check as Prowler writes it (`cloudtrail_s3_dataevents_write_enabled`:
+/// a selector whose ReadWriteType is All or WriteOnly logs `AWS::S3::Object` of `arn:aws:s3`).
+#[test]
+fn issue_25_s3_data_events_are_recorded_on_request_with_their_price_in_the_plan() {
+    let Some(w) = World::new() else { return };
+    let seed = std::fs::read_to_string(root().join(SEED)).unwrap();
+    let spec = seed.replacen("  management_events:\n", "  s3_data_events: WriteOnly\n  management_events:\n", 1);
+    assert_ne!(spec, seed);
+    let path = w.dir().join("data-events.yaml");
+    std::fs::write(&path, spec).unwrap();
+    let path = path.to_str().unwrap();
+    let plan = text(&w.secmon(&["plan", "-f", path]).stdout);
+    assert!(plan.contains("records S3 data events (WriteOnly)") && plan.contains("$0.10 per 100,000 events"), "{plan}");
+    w.apply_spec_converges(path);
+    let aws = w.aws();
+    let got = w.rt.block_on(aws.cloudtrail.get_event_selectors().trail_name("secrets-manager-trail").send()).unwrap();
+    let selectors = got.event_selectors();
+    assert_eq!(selectors.len(), 2, "{selectors:?}");
+    assert_eq!(selectors[0].include_management_events(), Some(true), "management events first, as before");
+    let writes_logged = selectors.iter().any(|s| {
+        matches!(s.read_write_type().map(|r| r.as_str()), Some("All" | "WriteOnly"))
+            && s.data_resources().iter().any(|d| d.r#type() == Some("AWS::S3::Object") && d.values().iter().any(|v| v == "arn:aws:s3"))
+    });
+    assert!(writes_logged, "S3.22 passes: {selectors:?}");
+    // Off again: the data selector goes.
+    w.apply_spec_converges(SEED);
+    let got = w.rt.block_on(aws.cloudtrail.get_event_selectors().trail_name("secrets-manager-trail").send()).unwrap();
+    assert_eq!(got.event_selectors().len(), 1);
+}

@@ -147,11 +147,26 @@ impl ResourceKind for Def {
             exclude_sources: excludes,
             // Management events recorded, and no selector but the spec's.
             exclude_management_events: false,
-            other_selectors: Vec::new(),
+            other_selectors: trail.s3_data_events.map(|rw| vec![s3_data_selector(rw.as_str())]).unwrap_or_default(),
             logging: true,
             kms_key: state.key_ref().filter(|_| state.encryption.trail),
         };
         vec![Resource::new(Kind::Trail, &trail.name, Some(t.trail_arn(&trail.name)), &attrs)]
+    }
+
+    /// S3 data events cost per event: the plan says so, with AWS's price.
+    fn plan_notes(&self, r: &Resource) -> Vec<String> {
+        let a: Attrs = r.attrs();
+        a.other_selectors
+            .iter()
+            .filter_map(|s| s["ReadWriteType"].as_str())
+            .map(|rw| {
+                format!(
+                    "{}: records S3 data events ({rw}) of every bucket in every region it covers: $0.10 per 100,000 events delivered (CloudTrail pricing, data events), on top of S3's own request charges; a busy bucket makes millions a day",
+                    r.address()
+                )
+            })
+            .collect()
     }
 
     fn references(&self, r: &Resource) -> Vec<crate::Address> {
@@ -334,13 +349,40 @@ async fn with_key_arn(aws: &Aws, mut a: Attrs) -> Result<Attrs, KindError> {
     Ok(a)
 }
 
+/// The selector of S3 data events (`trail.s3_data_events`), in the form the read shows a
+/// selector after the first: every object of every bucket ("To log data events for all objects
+/// in all S3 buckets in your AWS account, specify the prefix as `arn:aws:s3`", CloudTrail user
+/// guide, "Logging data events"), without management events, which the first selector records
+/// with their own read/write type.
+fn s3_data_selector(read_write: &str) -> serde_json::Value {
+    serde_json::json!({
+        "ReadWriteType": read_write,
+        "IncludeManagementEvents": false,
+        "ExcludeManagementEventSources": [],
+        "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]}],
+    })
+}
+
+/// The spec's selectors: management events first, then S3 data events when asked for.
 async fn put_selectors(aws: &Aws, name: &str, a: &Attrs) -> Result<(), KindError> {
-    let selector = EventSelector::builder()
+    let mut selectors = vec![EventSelector::builder()
         .read_write_type(ReadWriteType::from(a.read_write.0.as_str()))
         .include_management_events(true)
         .set_exclude_management_event_sources(Some(a.exclude_sources.clone()))
-        .build();
-    send("PutEventSelectors", aws.cloudtrail.put_event_selectors().trail_name(name).event_selectors(selector).send()).await?;
+        .build()];
+    for extra in &a.other_selectors {
+        let Some(read_write) = extra["ReadWriteType"].as_str() else { continue };
+        let data = secmon_aws::cloudtrail::types::DataResource::builder().r#type("AWS::S3::Object").values("arn:aws:s3").build();
+        selectors.push(
+            EventSelector::builder()
+                .read_write_type(ReadWriteType::from(read_write))
+                .include_management_events(false)
+                .data_resources(data)
+                .build(),
+        );
+    }
+    let request = aws.cloudtrail.put_event_selectors().trail_name(name).set_event_selectors(Some(selectors));
+    send("PutEventSelectors", request.send()).await?;
     Ok(())
 }
 

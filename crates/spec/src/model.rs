@@ -297,6 +297,11 @@ pub struct Trail {
     /// Management event selection.
     #[serde(default)]
     pub management_events: ManagementEvents,
+    /// S3 object-level calls of every bucket (data events): `WriteOnly` passes Security Hub S3.22
+    /// and CIS 3.8, `ReadOnly` S3.23 and CIS 3.9, `All` both. Off by default: each event is
+    /// charged ($0.10 per 100,000 delivered, CloudTrail pricing), and busy buckets make many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_data_events: Option<ReadWrite>,
     /// Delivery to CloudWatch Logs; required when the spec has monitors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloudwatch_logs: Option<CloudWatchLogs>,

@@ -109,6 +109,7 @@ trail:
     access_logging: true
     access_log_bucket: access-${account_id}
   management_events: { read_write: WriteOnly, exclude_sources: [kms.amazonaws.com] }
+  s3_data_events: All
   cloudwatch_logs: { log_group: trail-logs, retention_days: null, role_name: trail-role }
   notify_topic: Deliveries
 topics:

@@ -96,18 +96,7 @@ impl Loader<'_> {
             Some(m) => {
                 let mp = o.path("management_events");
                 let mo = self.obj::<ManagementEvents>(m, &mp)?;
-                let read_write = match self.opt_string(&mo, "read_write").as_deref() {
-                    None => ReadWrite::default(),
-                    Some("All") => ReadWrite::All,
-                    Some("ReadOnly") => ReadWrite::ReadOnly,
-                    Some("WriteOnly") => ReadWrite::WriteOnly,
-                    Some(other) => {
-                        let at = self.locs[&mo.path("read_write")];
-                        let hint = did_you_mean(other, &["All", "ReadOnly", "WriteOnly"]).map(|s| format!("did you mean `{s}`?"));
-                        self.error(at, &mo.path("read_write"), format!("unknown value {other:?}: use All, ReadOnly or WriteOnly"), hint);
-                        ReadWrite::default()
-                    }
-                };
+                let read_write = self.read_write(&mo, "read_write").unwrap_or_default();
                 let exclude_sources = if mo.get("exclude_sources").is_some() {
                     let mut v = Vec::new();
                     for (p, at, s) in self.string_list(&mo, "exclude_sources") {
@@ -153,7 +142,9 @@ impl Loader<'_> {
             }
         };
         let notify_topic = self.opt_string(&o, "notify_topic");
+        let s3_data_events = self.read_write(&o, "s3_data_events");
         Some(Trail {
+            s3_data_events,
             name: name?,
             multi_region,
             organization,
@@ -162,6 +153,21 @@ impl Loader<'_> {
             management_events,
             cloudwatch_logs,
             notify_topic,
+        })
+    }
+
+    /// `All`, `ReadOnly` or `WriteOnly`, with a did-you-mean; None when absent or wrong.
+    fn read_write(&mut self, o: &super::yaml::Obj, key: &str) -> Option<ReadWrite> {
+        Some(match self.opt_string(o, key)?.as_str() {
+            "All" => ReadWrite::All,
+            "ReadOnly" => ReadWrite::ReadOnly,
+            "WriteOnly" => ReadWrite::WriteOnly,
+            other => {
+                let at = self.locs[&o.path(key)];
+                let hint = did_you_mean(other, &["All", "ReadOnly", "WriteOnly"]).map(|s| format!("did you mean `{s}`?"));
+                self.error(at, &o.path(key), format!("unknown value {other:?}: use All, ReadOnly or WriteOnly"), hint);
+                return None;
+            }
         })
     }
 }
