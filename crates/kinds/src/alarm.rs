@@ -235,7 +235,7 @@ impl ResourceKind for Def {
 fn description(state: &DesiredState, m: &secmon_spec::Monitor) -> Option<String> {
     let own = m.alarm_description();
     let query = secmon_sim::Pattern::parse(&m.pattern).ok().and_then(|p| secmon_sim::insights::query(&p));
-    let (Some(query), Some(logs), true) = (query, state.cloudwatch_logs(), state.alert_context) else { return own };
+    let (Some(query), Some(logs), true) = (query, state.cloudwatch_logs(), state.wants_alert_context(m)) else { return own };
     let events =
         format!("Events: CloudWatch Logs Insights on log group {}, over the alarm's period before its time: {query}", logs.log_group);
     let text = match &own {

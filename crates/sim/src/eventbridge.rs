@@ -65,18 +65,19 @@ pub fn event_pattern(pattern: &Pattern) -> Result<Value, String> {
     Ok(p)
 }
 
-/// The monitors of `state` that get the fast path, each with its event pattern: with
-/// `alert_context` on, every monitor that notifies a topic and whose pattern translates, on a
+/// The monitors of `state` that get the fast path, each with its event pattern: every monitor
+/// whose alert context is on (its own `alert_context`, else the spec's) that notifies a topic
+/// and whose pattern translates, on a
 /// target with its own pipeline (EventBridge rules are regional, and a target watched from
 /// another region has no topics of its own).
 pub fn fast_path_monitors(state: &secmon_spec::DesiredState) -> Vec<(&secmon_spec::Monitor, Value)> {
-    if !state.alert_context || state.watched_from.is_some() {
+    if state.watched_from.is_some() {
         return Vec::new();
     }
     state
         .monitors
         .iter()
-        .filter(|m| !m.notify.is_empty())
+        .filter(|m| state.wants_alert_context(m) && !m.notify.is_empty())
         .filter_map(|m| Some((m, event_pattern(&Pattern::parse(&m.pattern).ok()?).ok()?)))
         .collect()
 }
@@ -84,12 +85,10 @@ pub fn fast_path_monitors(state: &secmon_spec::DesiredState) -> Vec<(&secmon_spe
 /// The monitors of `state` that `alert_context` asks for and that cannot have the fast path,
 /// with why: they keep their metric alarm only.
 pub fn without_fast_path(state: &secmon_spec::DesiredState) -> Vec<(&secmon_spec::Monitor, String)> {
-    if !state.alert_context {
-        return Vec::new();
-    }
     state
         .monitors
         .iter()
+        .filter(|m| state.wants_alert_context(m))
         .filter_map(|m| {
             if m.notify.is_empty() {
                 return Some((m, "it notifies no topic".to_string()));

@@ -88,3 +88,24 @@ fn the_notification_of_each_stratus_secret_read_is_the_reviewed_text() {
     let want = std::fs::read_to_string(&golden).unwrap_or_default();
     assert!(want == got, "the notifications changed; review and rerun with UPDATE_GOLDEN=1:\n{got}");
 }
+
+/// A monitor's own `alert_context` overrides the spec's both ways: on for a rare event in a spec
+/// without it, off for a busy one in a spec with it (docs/alerts.md: one message per event).
+#[test]
+fn a_monitors_alert_context_overrides_the_specs() {
+    use secmon_sim::eventbridge::fast_path_monitors;
+    let seed = std::fs::read_to_string(root().join("specs/seed.yaml")).unwrap();
+    let with = |spec_level: &str, monitor_level: &str| {
+        let text = seed.replacen("name: secrets-monitoring\n", &format!("name: secrets-monitoring\n{spec_level}"), 1).replacen(
+            "    notify: [SecurityAlarms]\n",
+            &format!("    notify: [SecurityAlarms]\n{monitor_level}"),
+            1,
+        );
+        let spec = Spec::parse(&text, "seed.yaml").unwrap();
+        fast_path_monitors(&spec.state).len()
+    };
+    assert_eq!(with("", ""), 0, "off by default");
+    assert_eq!(with("alert_context: true\n", ""), 1);
+    assert_eq!(with("alert_context: true\n", "    alert_context: false\n"), 0, "a busy monitor opts out");
+    assert_eq!(with("", "    alert_context: true\n"), 1, "a rare one opts in");
+}

@@ -44,7 +44,8 @@ pub struct DesiredState {
     /// express also gets an EventBridge rule that sends its topics, for every matching event, a
     /// notification naming the principal, the call, the resource, the source IP and user agent,
     /// the account, region and time, and a Logs Insights query for the event. One message per
-    /// event, in the target's region only: see docs/alerts.md. Off by default.
+    /// event, in the target's region only: see docs/alerts.md. Off by default; a monitor's (or a
+    /// pack rule override's) own `alert_context` overrides it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub alert_context: bool,
     /// Where each severity's alarms go (issue 24, item 2): a monitor notifies its own `notify`
@@ -462,6 +463,10 @@ pub struct Monitor {
     /// How urgent the alarm is: `routes` adds the topics of this severity to `notify`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<AlarmSeverity>,
+    /// This monitor's alert context, overriding the spec's `alert_context` (on for a rare, loud
+    /// event; off for a busy one, whose every event would be a message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_context: Option<bool>,
     /// What whoever the alarm wakes reads first (issue 24, item 4): it ends the alarm's
     /// description, written as a pack rule's runbook is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -824,6 +829,11 @@ impl Routes {
 }
 
 impl DesiredState {
+    /// Whether monitor `m` gets its alert context: its own `alert_context`, else the spec's.
+    pub fn wants_alert_context(&self, m: &Monitor) -> bool {
+        m.alert_context.unwrap_or(self.alert_context)
+    }
+
     /// Adds to each monitor's `notify` the topics `routes` gives its severity (in the routes'
     /// order, each topic once). The loader calls it once every monitor, packs' included, exists.
     pub fn route(&mut self) {

@@ -91,6 +91,9 @@ pub struct RuleOverride {
     /// The rule's severity, replacing the pack's ([`severity`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<crate::AlarmSeverity>,
+    /// The rule's alert context, overriding the spec's `alert_context`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_context: Option<bool>,
 }
 
 impl PackRef {
@@ -563,7 +566,7 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                 id: "GUARD-ALARMS".into(),
                 title: "Alarms deleted, disabled, changed or forced into a state".into(),
                 metric: "GuardAlarms".into(),
-                pattern: if state.alert_context {
+                pattern: if state.alert_context || state.monitors.iter().any(|m| m.alert_context == Some(true)) {
                     // The alert context's EventBridge rules are alerting too (`secmon-<spec>-*`).
                     let rules = format!("secmon-{}-*", state.name);
                     format!(
@@ -760,6 +763,7 @@ pub fn expand(pack: &PackRef, state: &DesiredState) -> Result<Vec<Monitor>, Stri
             alarm: o.alarm.unwrap_or_default(),
             notify: o.notify.unwrap_or_else(|| default_notify.clone()),
             severity: Some(o.severity.unwrap_or_else(|| severity(&pack.name))),
+            alert_context: o.alert_context,
             runbook: None,
             tests: Vec::new(),
             rule: Some(r.id),

@@ -134,6 +134,7 @@ monitors:
       dimensions: { Who: arn:aws:iam::123456789012:user/x }
     notify: [Alerts]
     severity: high
+    alert_context: false
 routes: { high: [Deliveries] }
 encryption: { key: none, trail: false, bucket: false, log_group: false, topics: false }
 targets:

@@ -95,6 +95,7 @@ impl Loader<'_> {
         }
         let notify = self.string_list(&o, "notify").into_iter().map(|(_, _, s)| s).collect();
         let severity = self.severity(&o);
+        let alert_context = self.opt_bool(&o, "alert_context");
         let runbook = o.get("runbook").filter(|n| !is_null(n)).and_then(|n| self.runbook(n, &o.path("runbook")));
         if let (Some(r), Some(at)) = (&runbook, self.locs.get(&o.path("runbook")).copied()) {
             let total = description.as_deref().map_or(0, |d| d.chars().count() + 1) + r.text().chars().count();
@@ -123,6 +124,7 @@ impl Loader<'_> {
             alarm: alarm?,
             notify,
             severity,
+            alert_context,
             runbook,
             tests,
             rule: None,

@@ -61,7 +61,8 @@ impl Loader<'_> {
                         let notify = ro.get("notify").map(|_| self.string_list(&ro, "notify").into_iter().map(|(_, _, s)| s).collect());
                         let description = self.opt_string(&ro, "description");
                         let severity = self.severity(&ro);
-                        p.rules.insert(id, RuleOverride { name, metric, alarm, notify, description, severity });
+                        let alert_context = self.opt_bool(&ro, "alert_context");
+                        p.rules.insert(id, RuleOverride { name, metric, alarm, notify, description, severity, alert_context });
                     }
                 } else {
                     self.error(pos(r), &rp, format!("expected a mapping of rule ids, found {}", kind(r)), None);
