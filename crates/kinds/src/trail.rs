@@ -370,14 +370,21 @@ async fn put_selectors(aws: &Aws, name: &str, a: &Attrs) -> Result<(), KindError
         .include_management_events(true)
         .set_exclude_management_event_sources(Some(a.exclude_sources.clone()))
         .build()];
+    // The spec's other selectors ([`s3_data_selector`]), written as they are compared.
     for extra in &a.other_selectors {
         let Some(read_write) = extra["ReadWriteType"].as_str() else { continue };
-        let data = secmon_aws::cloudtrail::types::DataResource::builder().r#type("AWS::S3::Object").values("arn:aws:s3").build();
+        let data = extra["DataResources"].as_array().into_iter().flatten().map(|d| {
+            let values = d["Values"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string));
+            secmon_aws::cloudtrail::types::DataResource::builder()
+                .set_type(d["Type"].as_str().map(str::to_string))
+                .set_values(Some(values.collect()))
+                .build()
+        });
         selectors.push(
             EventSelector::builder()
                 .read_write_type(ReadWriteType::from(read_write))
                 .include_management_events(false)
-                .data_resources(data)
+                .set_data_resources(Some(data.collect()))
                 .build(),
         );
     }

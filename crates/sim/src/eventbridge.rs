@@ -65,40 +65,31 @@ pub fn event_pattern(pattern: &Pattern) -> Result<Value, String> {
     Ok(p)
 }
 
-/// The monitors of `state` that get the fast path, each with its event pattern: every monitor
-/// whose alert context is on (its own `alert_context`, else the spec's) that notifies a topic
-/// and whose pattern translates, on a
-/// target with its own pipeline (EventBridge rules are regional, and a target watched from
-/// another region has no topics of its own).
-pub fn fast_path_monitors(state: &secmon_spec::DesiredState) -> Vec<(&secmon_spec::Monitor, Value)> {
+/// Each monitor of `state` whose alert context is on (its own `alert_context`, else the
+/// spec's), with its event pattern or why it has none; none on a target watched from another
+/// region (EventBridge rules are regional, and such a target has no topics of its own).
+fn alert_contexts(state: &secmon_spec::DesiredState) -> Vec<(&secmon_spec::Monitor, Result<Value, String>)> {
     if state.watched_from.is_some() {
         return Vec::new();
     }
-    state
-        .monitors
-        .iter()
-        .filter(|m| state.wants_alert_context(m) && !m.notify.is_empty())
-        .filter_map(|m| Some((m, event_pattern(&Pattern::parse(&m.pattern).ok()?).ok()?)))
-        .collect()
+    let pattern_of = |m: &secmon_spec::Monitor| {
+        if m.notify.is_empty() {
+            return Err("it notifies no topic".to_string());
+        }
+        Pattern::parse(&m.pattern).map_err(|e| e.to_string()).and_then(|p| event_pattern(&p))
+    };
+    state.monitors.iter().filter(|m| state.wants_alert_context(m)).map(|m| (m, pattern_of(m))).collect()
+}
+
+/// The monitors of `state` that get the fast path, each with its event pattern.
+pub fn fast_path_monitors(state: &secmon_spec::DesiredState) -> Vec<(&secmon_spec::Monitor, Value)> {
+    alert_contexts(state).into_iter().filter_map(|(m, p)| Some((m, p.ok()?))).collect()
 }
 
 /// The monitors of `state` that `alert_context` asks for and that cannot have the fast path,
 /// with why: they keep their metric alarm only.
 pub fn without_fast_path(state: &secmon_spec::DesiredState) -> Vec<(&secmon_spec::Monitor, String)> {
-    state
-        .monitors
-        .iter()
-        .filter(|m| state.wants_alert_context(m))
-        .filter_map(|m| {
-            if m.notify.is_empty() {
-                return Some((m, "it notifies no topic".to_string()));
-            }
-            match Pattern::parse(&m.pattern) {
-                Ok(p) => event_pattern(&p).err().map(|why| (m, why)),
-                Err(e) => Some((m, e.to_string())),
-            }
-        })
-        .collect()
+    alert_contexts(state).into_iter().filter_map(|(m, p)| Some((m, p.err()?))).collect()
 }
 
 /// `a && (b || c)` as `[[a, b], [a, c]]`.

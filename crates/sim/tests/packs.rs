@@ -21,6 +21,15 @@ fn record(source: &str, name: &str, params: serde_json::Value) -> serde_json::Va
     })
 }
 
+/// The alarms a replay of the one CloudTrail record `r` fires under `state`.
+fn fired_on(state: &secmon_spec::DesiredState, r: &serde_json::Value) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("record.json");
+    std::fs::write(&file, serde_json::json!({"Records": [r]}).to_string()).unwrap();
+    let report = simulate(state, &[file.display().to_string()]).unwrap();
+    report.monitors.iter().filter(|m| m.run.fired).map(|m| m.alarm.clone()).collect()
+}
+
 fn technique(name: &str) -> String {
     root().join("tests/fixtures/stratus-red-team").join(format!("aws.{name}.json")).display().to_string()
 }
@@ -563,8 +572,7 @@ fn issue_25_the_pipelines_buckets_role_and_log_group_are_guarded() {
             "GUARD-LOGS-GuardLogGroup",
         ),
     ];
-    let scratch = tempfile::Builder::new().prefix("secmon-tamper-").tempdir().unwrap();
-    for (i, (r, guard)) in cases.iter().enumerate() {
+    for (r, guard) in &cases {
         for (theirs, expect) in [(false, true), (true, false)] {
             let mut r = r.clone();
             if theirs {
@@ -575,12 +583,9 @@ fn issue_25_the_pipelines_buckets_role_and_log_group_are_guarded() {
                     }
                 }
             }
-            let file = scratch.path().join(format!("{i}-{theirs}.json"));
-            std::fs::write(&file, serde_json::json!({"Records": [r]}).to_string()).unwrap();
-            let report = simulate(&state, &[file.display().to_string()]).unwrap();
-            let fired: Vec<&str> = report.monitors.iter().filter(|m| m.run.fired).map(|m| m.alarm.as_str()).collect();
+            let fired = fired_on(&state, &r);
             assert_eq!(
-                fired.contains(guard),
+                fired.iter().any(|f| f == guard),
                 expect,
                 "{} {}: fired {fired:?}",
                 r["eventName"],
@@ -614,13 +619,7 @@ fn issue_25_refused_reads_and_decoy_reads_fire_their_rules_and_nothing_else_does
         }
         r
     };
-    let scratch = tempfile::tempdir().unwrap();
-    let fired = |name: &str, r: serde_json::Value| -> Vec<String> {
-        let file = scratch.path().join(format!("{name}.json"));
-        std::fs::write(&file, serde_json::json!({"Records": [r]}).to_string()).unwrap();
-        let report = simulate(&state, &[file.display().to_string()]).unwrap();
-        report.monitors.iter().filter(|m| m.run.fired).map(|m| m.alarm.clone()).collect()
-    };
+    let fired = |_: &str, r: serde_json::Value| fired_on(&state, &r);
     let denied = fired("denied", read("prod/db", Some("AccessDenied")));
     assert!(denied.contains(&"SECRET-READ-DENIED-SecretReadDenied".to_string()), "{denied:?}");
     assert!(!fired("ok", read("prod/db", None)).contains(&"SECRET-READ-DENIED-SecretReadDenied".to_string()));
@@ -730,13 +729,9 @@ fn issue_25_key_detector_and_event_rule_tampering_fire_their_guards() {
             false,
         ),
     ];
-    let scratch = tempfile::tempdir().unwrap();
-    for (i, (r, guard, expect)) in cases.iter().enumerate() {
-        let file = scratch.path().join(format!("{i}.json"));
-        std::fs::write(&file, serde_json::json!({"Records": [r]}).to_string()).unwrap();
-        let report = simulate(&state, &[file.display().to_string()]).unwrap();
-        let fired: Vec<&str> = report.monitors.iter().filter(|m| m.run.fired).map(|m| m.alarm.as_str()).collect();
-        assert_eq!(fired.contains(guard), *expect, "{} {}: fired {fired:?}", r["eventName"], r["requestParameters"]);
+    for (r, guard, expect) in &cases {
+        let fired = fired_on(&state, r);
+        assert_eq!(fired.iter().any(|f| f == guard), *expect, "{} {}: fired {fired:?}", r["eventName"], r["requestParameters"]);
     }
 }
 
@@ -759,13 +754,8 @@ fn issue_25_a_read_outside_the_secrets_readers_fires_and_a_readers_does_not() {
             "sessionContext": {"sessionIssuer": {"type": "Role", "arn": format!("arn:aws:iam::123456789012:role/{role}"), "userName": role}}})
     };
     let user = serde_json::json!({"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/mallory", "accountId": "123456789012"});
-    let scratch = tempfile::tempdir().unwrap();
-    let unexpected = |name: &str, r: serde_json::Value| -> bool {
-        let file = scratch.path().join(format!("{name}.json"));
-        std::fs::write(&file, serde_json::json!({"Records": [r]}).to_string()).unwrap();
-        let report = simulate(&state, &[file.display().to_string()]).unwrap();
-        report.monitors.iter().any(|m| m.run.fired && m.alarm == "SECRET-READ-UNEXPECTED-SecretReadUnexpected")
-    };
+    let unexpected =
+        |_: &str, r: serde_json::Value| fired_on(&state, &r).iter().any(|a| a == "SECRET-READ-UNEXPECTED-SecretReadUnexpected");
     assert!(!unexpected("reader", read(session("payments-app"))), "the reader's session reads it");
     assert!(unexpected("other-role", read(session("ci-runner"))), "another role's session");
     assert!(unexpected("user", read(user)), "an IAM user, whose record has no session issuer");
