@@ -34,6 +34,7 @@ pub use aws_sdk_organizations as organizations;
 pub use aws_sdk_resourcegroupstagging as tagging;
 pub use aws_sdk_s3 as s3;
 pub use aws_sdk_secretsmanager as secretsmanager;
+pub use aws_sdk_sfn as sfn;
 pub use aws_sdk_sns as sns;
 pub use aws_sdk_sts as sts;
 
@@ -110,6 +111,7 @@ pub fn iam_actions(service: &str, operation: &str) -> Vec<String> {
         "CloudWatch Logs" => "logs",
         "SNS" => "sns",
         "EventBridge" => "events",
+        "SFN" => "states",
         "IAM" => "iam",
         "STS" => "sts",
         "Secrets Manager" => "secretsmanager",
@@ -221,6 +223,7 @@ pub struct Aws {
     pub logs: logs::Client,
     pub sns: sns::Client,
     pub events: events::Client,
+    pub sfn: sfn::Client,
     pub s3: s3::Client,
     pub iam: iam::Client,
     pub kms: kms::Client,
@@ -289,6 +292,7 @@ impl Aws {
             logs: client!(logs),
             sns: client!(sns),
             events: client!(events),
+            sfn: client!(sfn),
             s3: s3::Client::from_conf(s3conf),
             iam: client!(iam),
             kms: client!(kms),

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use secmon_spec::{Diagnostic, Severity, Spec, SpecError};
+use secmon_spec::{Diagnostic, Severity, SpecError};
 
 use output::Style;
 
@@ -490,7 +490,7 @@ fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
     match cli.command {
         Command::Validate { file, strict, output } => Ok(validate(&file, strict, output, style)),
         Command::Backtest { common, since, until, output } => {
-            commands::backtest_cmd(&common, Spec::from_file(&common.file)?, (&since, until.as_deref()), output, style)
+            commands::backtest_cmd(&common, secmon_sim::heartbeat::load_spec(&common.file)?, (&since, until.as_deref()), output, style)
         }
         Command::Completions { shell } => {
             let mut script = Vec::new();
@@ -499,7 +499,7 @@ fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
             Ok(Outcome::Done)
         }
         Command::Permissions { file, phase } => {
-            let spec = secmon_spec::Spec::from_file(&file)?;
+            let spec = secmon_sim::heartbeat::load_spec(&file)?;
             let phase = match phase {
                 PermissionsFor::Plan => secmon_engine::permissions::Phase::Plan,
                 PermissionsFor::Verify => secmon_engine::permissions::Phase::Verify,
@@ -530,22 +530,24 @@ fn run(cli: Cli, style: Style) -> Result<Outcome, CliError> {
                 progress: (!style.quiet)
                     .then(|| std::sync::Arc::new(|m: &str| eprintln!("{m}")) as std::sync::Arc<dyn Fn(&str) + Send + Sync>),
             };
-            commands::verify_cmd(&common, Spec::from_file(&common.file)?, output, opts, style)
+            commands::verify_cmd(&common, secmon_sim::heartbeat::load_spec(&common.file)?, output, opts, style)
         }
         Command::Import { common, addresses, auto_approve, force } => {
-            commands::import_cmd(&common, Spec::from_file(&common.file)?, &addresses, (auto_approve, force), style)
+            commands::import_cmd(&common, secmon_sim::heartbeat::load_spec(&common.file)?, &addresses, (auto_approve, force), style)
         }
         Command::Plan { common, output, out, detailed_exitcode, destroy, targets } => {
-            let spec = Spec::from_file(&common.file)?;
+            let spec = secmon_sim::heartbeat::load_spec(&common.file)?;
             commands::plan_cmd(&common, spec, output, out.as_deref(), (detailed_exitcode, destroy), &targets, style)
         }
         Command::Apply { plan_file, common, auto_approve, targets, fail_after_steps } => {
-            let spec = Spec::from_file(&common.file)?;
+            let spec = secmon_sim::heartbeat::load_spec(&common.file)?;
             commands::apply_cmd(&common, spec, plan_file.as_deref(), auto_approve, (&targets, fail_after_steps), style)
         }
-        Command::ForceUnlock { common, id } => commands::force_unlock_cmd(&common, Spec::from_file(&common.file)?, &id, style),
+        Command::ForceUnlock { common, id } => {
+            commands::force_unlock_cmd(&common, secmon_sim::heartbeat::load_spec(&common.file)?, &id, style)
+        }
         Command::Destroy { common, auto_approve, recovery_window_days, delete_logs } => {
-            let spec = Spec::from_file(&common.file)?;
+            let spec = secmon_sim::heartbeat::load_spec(&common.file)?;
             commands::destroy_cmd(&common, spec, auto_approve, recovery_window_days, delete_logs, style)
         }
     }
@@ -573,7 +575,7 @@ fn print_diagnostics(diags: &[Diagnostic], style: Style) {
 fn validate(file: &std::path::Path, strict: bool, output: Format, style: Style) -> Outcome {
     // Every stage in one run: fields, references, then pattern syntax and lint on whatever part
     // of the spec could be read.
-    let (spec, mut d) = Spec::from_file_partial(file);
+    let (spec, mut d) = secmon_sim::heartbeat::load_spec_partial(file);
     if let Some(spec) = &spec {
         d.extend(secmon_sim::lint::lint(spec));
         // Detection as code: each monitor's tests, over their events files (issue 25, item 5).

@@ -7,7 +7,6 @@ use secmon_sim::events::{self, format_time};
 use secmon_sim::prefilter::{Need, Prefilter};
 use secmon_sim::simulate::{simulate_as, MonitorReport};
 use secmon_sim::Pattern;
-use secmon_spec::Spec;
 use serde_json::{json, Value};
 
 use crate::output::Style;
@@ -56,7 +55,7 @@ pub fn test_pattern(
     };
     let text = match (pattern, spec, monitor) {
         (Some(p), None, None) => p,
-        (None, Some(f), Some(m)) => match Spec::from_file(&f) {
+        (None, Some(f), Some(m)) => match secmon_sim::heartbeat::load_spec(&f) {
             Ok(s) => match s.state.monitors.iter().find(|x| x.name == m) {
                 Some(x) => x.pattern.clone(),
                 None => {
@@ -199,7 +198,7 @@ pub fn render_monitor(m: &MonitorReport, style: Style) {
 }
 
 pub fn simulate_cmd(file: PathBuf, (files, format): (Vec<String>, events::Format), output: Format, style: Style) -> Outcome {
-    let spec = match Spec::from_file(&file) {
+    let spec = match secmon_sim::heartbeat::load_spec(&file) {
         Ok(s) => s,
         Err(e) => return fail(e.to_string(), style),
     };
@@ -225,7 +224,7 @@ pub fn simulate_cmd(file: PathBuf, (files, format): (Vec<String>, events::Format
 
 /// `secmon coverage`: what the spec's monitors can see (issue 25, item 5).
 pub fn coverage_cmd(file: PathBuf, techniques: &[String], navigator: Option<PathBuf>, output: Format, style: Style) -> Outcome {
-    let spec = match Spec::from_file(&file) {
+    let spec = match secmon_sim::heartbeat::load_spec(&file) {
         Ok(s) => s,
         Err(e) => return fail(e.to_string(), style),
     };

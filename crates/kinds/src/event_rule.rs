@@ -13,6 +13,13 @@
 //!
 //! The pattern and the text are `secmon_sim::eventbridge`'s: that module proves the pattern
 //! matches exactly what the metric filter counts, on real attack records.
+//!
+//! With a heartbeat (issue 24, item 3) one more rule, on a schedule, starts the heartbeat's
+//! state machine through the starter role. A schedule rule, not EventBridge Scheduler: the
+//! target is `StartExecution`, which both can start, and a rule is a kind secmon already reads
+//! in its one `ListRules`; Scheduler's universal targets would refuse the read itself
+//! (`GetSecretValue`, a read-only action: EventBridge Scheduler user guide, "Using universal
+//! targets"), which is why a state machine carries the read.
 
 use std::collections::BTreeMap;
 
@@ -40,8 +47,12 @@ const MAX_NAME: usize = 64;
 pub struct Attrs {
     /// Which monitor the rule gives context to.
     pub description: String,
-    /// The event pattern, as compact JSON with sorted keys (how it is compared).
+    /// The event pattern, as compact JSON with sorted keys (how it is compared); empty on a
+    /// schedule rule.
     pub event_pattern: String,
+    /// The schedule (`rate(5 minutes)`) of the heartbeat's rule; empty on a pattern rule.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub schedule_expression: String,
     /// The rule's state ([`STATE`]).
     pub state: String,
     /// Its targets, by id: one per topic of the monitor.
@@ -60,16 +71,19 @@ pub struct RuleTarget {
     pub input_paths: BTreeMap<String, String>,
     /// `InputTemplate`.
     pub input_template: String,
+    /// The role EventBridge assumes to call the target (a state machine needs one).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub role_arn: String,
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`]).
 pub const FACTS: Facts = Facts {
     ownership: Ownership::TaggingApi,
-    refers_to: &[Kind::Topic],
+    refers_to: &[Kind::Topic, Kind::StateMachine, Kind::Role],
     step: 5,
     iam: crate::Iam {
         read: &["events:ListRules", "events:ListTargetsByRule", "events:ListTagsForResource"],
-        write: &["events:PutRule", "events:PutTargets", "events:RemoveTargets", "events:DeleteRule", "events:TagResource"],
+        write: &["events:PutRule", "events:PutTargets", "events:RemoveTargets", "events:DeleteRule", "events:TagResource", "iam:PassRole"],
     },
 };
 
@@ -85,6 +99,36 @@ pub fn rule_name(spec: &str, monitor: &str) -> String {
     // FNV-1a: stable across runs and platforms, which a name must be.
     let digest = full.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
     format!("{}-{:08x}", &full[..MAX_NAME - 9], digest as u32)
+}
+
+/// The name of the rule that starts the heartbeat.
+pub fn heartbeat_rule_name(spec: &str) -> String {
+    rule_name(spec, "heartbeat-schedule")
+}
+
+/// The heartbeat's schedule rule: every `every`, EventBridge starts the state machine with the
+/// starter role (none on a target watched from another region).
+fn heartbeat_rule(state: &DesiredState, t: &Target) -> Option<Resource> {
+    let (hb, n) = (state.heartbeat.as_ref()?, state.heartbeat_names()?);
+    if state.watched_from.is_some() {
+        return None;
+    }
+    let minutes = hb.minutes()?;
+    let name = heartbeat_rule_name(&state.name);
+    let attrs = Attrs {
+        description: format!("secmon: reads the heartbeat canary every {}", hb.every),
+        event_pattern: String::new(),
+        // "rate(1 minute)", singular, else plural (EventBridge user guide, "Rate expressions").
+        schedule_expression: if minutes == 1 { "rate(1 minute)".into() } else { format!("rate({minutes} minutes)") },
+        state: "ENABLED".into(),
+        targets: vec![RuleTarget {
+            id: "heartbeat".into(),
+            arn: t.arn("states", &format!("stateMachine:{}", n.state_machine)),
+            role_arn: t.role_arn(&n.starter_role),
+            ..Default::default()
+        }],
+    };
+    Some(Resource::new(Kind::EventRule, &name, Some(t.arn("events", &format!("rule/{name}"))), &attrs))
 }
 
 /// The ARNs of the rules that publish to `topic`: its topic policy admits exactly them.
@@ -124,26 +168,36 @@ impl ResourceKind for Def {
                         arn: t.topic_arn(topic),
                         input_paths: transformer.paths.clone(),
                         input_template: transformer.template.clone(),
+                        role_arn: String::new(),
                     })
                     .collect();
                 let attrs = Attrs {
                     description: format!("secmon: the context of each event monitor {} counts", m.name).chars().take(512).collect(),
                     event_pattern: canonical(&pattern),
+                    schedule_expression: String::new(),
                     state: STATE.into(),
                     targets,
                 };
                 Resource::new(Kind::EventRule, &name, Some(t.arn("events", &format!("rule/{name}"))), &attrs)
             })
+            .chain(heartbeat_rule(state, t))
             .collect()
     }
 
     fn references(&self, r: &Resource) -> Vec<crate::Address> {
-        r.attrs::<Attrs>()
-            .targets
-            .iter()
-            .filter_map(|tg| crate::model::arn_resource(&tg.arn, "sns"))
-            .map(|topic| crate::Address::new(Kind::Topic, topic))
-            .collect()
+        let mut out = Vec::new();
+        for tg in r.attrs::<Attrs>().targets {
+            if let Some(topic) = crate::model::arn_resource(&tg.arn, "sns") {
+                out.push(crate::Address::new(Kind::Topic, topic));
+            }
+            if let Some(machine) = crate::model::arn_name(&tg.arn, "states", "stateMachine:") {
+                out.push(crate::Address::new(Kind::StateMachine, &machine));
+            }
+            if let Some(role) = tg.role_arn.rsplit_once('/').map(|(_, name)| name).filter(|_| !tg.role_arn.is_empty()) {
+                out.push(crate::Address::new(Kind::Role, role));
+            }
+        }
+        out
     }
 
     fn name_from_arn(&self, arn: &str) -> Option<String> {
@@ -151,6 +205,9 @@ impl ResourceKind for Def {
     }
 
     fn plan_notes(&self, r: &Resource) -> Vec<String> {
+        if !r.attrs::<Attrs>().schedule_expression.is_empty() {
+            return Vec::new();
+        }
         vec![format!(
             "{}: one notification per matching event, sent by EventBridge in this region only (free for AWS service events; SNS e-mail deliveries beyond the free tier are charged, docs/alerts.md)",
             r.address()
@@ -182,6 +239,9 @@ impl ResourceKind for Def {
         let subject = format!("event rule {}", desired.name);
         let Some(live) = ctx.live_of(desired) else { return ctx.missing("event_rule.exists", &subject, MISSING) };
         let (want, got): (Attrs, Attrs) = (desired.attrs(), live.resource.attrs());
+        if !want.schedule_expression.is_empty() {
+            return verify_schedule(&subject, &want, &got);
+        }
         let mut out = vec![if got.state == STATE {
             Check::ok("event_rule.state", &subject, format!("state {STATE}: read-only management events reach it"))
         } else {
@@ -260,18 +320,44 @@ impl ResourceKind for Def {
     }
 }
 
+/// The heartbeat's schedule rule: enabled, on the spec's schedule, starting the state machine
+/// with the starter role.
+fn verify_schedule(subject: &str, want: &Attrs, got: &Attrs) -> Vec<Check> {
+    let mut out = vec![if got.state == "ENABLED" && got.schedule_expression == want.schedule_expression {
+        Check::ok("event_rule.schedule", subject, format!("enabled, {}", got.schedule_expression))
+    } else {
+        Check::failed(
+            "event_rule.schedule",
+            subject,
+            format!("state {}, schedule {:?}: the heartbeat is not started as the spec says", got.state, got.schedule_expression),
+        )
+        .fix("run `secmon apply`")
+    }];
+    out.push(if got.targets == want.targets {
+        Check::ok("event_rule.targets", subject, "starts the heartbeat's state machine with the starter role")
+    } else {
+        Check::failed("event_rule.targets", subject, "it does not start the heartbeat's state machine with the starter role")
+            .fix("run `secmon apply`")
+    });
+    out
+}
+
 /// PutRule with the rule's pattern, state and description (and the owner tag on create:
 /// tags given to PutRule apply only when it creates the rule).
 async fn put_rule(aws: &Aws, r: &Resource, tag: Option<Tag>) -> Result<(), KindError> {
     let a: Attrs = r.attrs();
-    let request = aws
+    let mut request = aws
         .events
         .put_rule()
         .name(&r.name)
-        .event_pattern(&a.event_pattern)
         .state(RuleState::from(a.state.as_str()))
         .description(&a.description)
         .set_tags(tag.map(|t| vec![t]));
+    request = if a.schedule_expression.is_empty() {
+        request.event_pattern(&a.event_pattern)
+    } else {
+        request.schedule_expression(&a.schedule_expression)
+    };
     send("PutRule", request.send()).await
 }
 
@@ -281,19 +367,19 @@ async fn put_targets(aws: &Aws, r: &Resource, live_ids: &[String]) -> Result<(),
     let a: Attrs = r.attrs();
     let mut targets = Vec::new();
     for t in &a.targets {
-        let transformer = InputTransformer::builder()
-            .set_input_paths_map(Some(t.input_paths.clone().into_iter().collect()))
-            .input_template(&t.input_template)
-            .build()
-            .map_err(|e| KindError::Input(e.to_string()))?;
-        targets.push(
-            EventTarget::builder()
-                .id(&t.id)
-                .arn(&t.arn)
-                .input_transformer(transformer)
+        let mut target = EventTarget::builder().id(&t.id).arn(&t.arn);
+        if !t.input_template.is_empty() {
+            let transformer = InputTransformer::builder()
+                .set_input_paths_map(Some(t.input_paths.clone().into_iter().collect()))
+                .input_template(&t.input_template)
                 .build()
-                .map_err(|e| KindError::Input(e.to_string()))?,
-        );
+                .map_err(|e| KindError::Input(e.to_string()))?;
+            target = target.input_transformer(transformer);
+        }
+        if !t.role_arn.is_empty() {
+            target = target.role_arn(&t.role_arn);
+        }
+        targets.push(target.build().map_err(|e| KindError::Input(e.to_string()))?);
     }
     let put = aws.events.put_targets().rule(&r.name).set_targets(Some(targets)).send().await.map_err(fail("PutTargets"))?;
     if put.failed_entry_count() > 0 {
@@ -362,6 +448,7 @@ async fn live_rule(aws: &Aws, desired: &Resource, rule: secmon_aws::events::type
                 .map(|m| m.clone().into_iter().collect())
                 .unwrap_or_default(),
             input_template: t.input_transformer().map(|i| i.input_template().to_string()).unwrap_or_default(),
+            role_arn: t.role_arn().unwrap_or_default().to_string(),
         })
         .collect();
     targets.sort_by(|a, b| a.id.cmp(&b.id));
@@ -370,6 +457,7 @@ async fn live_rule(aws: &Aws, desired: &Resource, rule: secmon_aws::events::type
     let attrs = Attrs {
         description: rule.description().unwrap_or_default().to_string(),
         event_pattern: pattern,
+        schedule_expression: rule.schedule_expression().unwrap_or_default().to_string(),
         state: rule.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
         targets,
     };

@@ -68,7 +68,7 @@ mod tests {
         assert_eq!(consumers(Kind::Topic), vec![Kind::Subscription, Kind::Trail, Kind::Alarm, Kind::EventRule]);
         assert_eq!(consumers(Kind::LogGroup), vec![Kind::Trail, Kind::MetricFilter]);
         assert_eq!(consumers(Kind::Bucket), vec![Kind::Trail]);
-        assert_eq!(consumers(Kind::Role), vec![Kind::Trail]);
+        assert_eq!(consumers(Kind::Role), vec![Kind::Trail, Kind::EventRule, Kind::StateMachine]);
         assert!(consumers(Kind::Alarm).is_empty());
     }
 

@@ -41,6 +41,7 @@ pub mod log_group;
 pub mod metric_filter;
 pub mod role;
 pub mod secret;
+pub mod state_machine;
 pub mod subscription;
 pub mod topic;
 pub mod trail;
@@ -496,6 +497,7 @@ registry! {
     MetricFilter => metric_filter,
     Alarm => alarm,
     EventRule => event_rule,
+    StateMachine => state_machine,
 }
 
 /// Whether an AWS error code says the resource does not exist, in any of the services secmon

@@ -1,5 +1,6 @@
-//! IAM role CloudTrail assumes to deliver to CloudWatch Logs, with its inline policy. Roles
-//! secmon creates live under the path `/secmon/`.
+//! IAM roles, each with one inline policy, under the path `/secmon/`: the role CloudTrail
+//! assumes to deliver to CloudWatch Logs, and, with a heartbeat (issue 24, item 3), the role
+//! the heartbeat's state machine reads the canary with and the role EventBridge starts it with.
 
 use secmon_aws::error_code;
 use secmon_aws::iam::types::Tag;
@@ -16,6 +17,10 @@ use secmon_spec::DesiredState;
 
 /// Name of the inline policy on the CloudTrail → CloudWatch Logs role.
 pub const POLICY_NAME: &str = "secmon-cloudwatch-logs";
+/// Name of the inline policy on the heartbeat's reader role.
+pub const READ_CANARY_POLICY: &str = "secmon-heartbeat-read-canary";
+/// Name of the inline policy on the heartbeat's starter role.
+pub const START_HEARTBEAT_POLICY: &str = "secmon-heartbeat-start";
 
 /// The role's settings, as compared.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -23,8 +28,21 @@ pub const POLICY_NAME: &str = "secmon-cloudwatch-logs";
 pub struct Attrs {
     /// Who may assume it: CloudTrail, for this trail.
     pub trust_policy: Value,
-    /// The inline policy [`POLICY_NAME`].
+    /// The inline policy.
     pub policy: Value,
+    /// The inline policy's name: [`POLICY_NAME`] on the delivery role, where it is left
+    /// unwritten (as before the heartbeat's roles, so that plans of the delivery role keep
+    /// their shape).
+    #[serde(default = "delivery_policy", skip_serializing_if = "is_delivery_policy")]
+    pub policy_name: String,
+}
+
+fn delivery_policy() -> String {
+    POLICY_NAME.into()
+}
+
+fn is_delivery_policy(name: &String) -> bool {
+    name == POLICY_NAME
 }
 
 /// The role's trust policy: CloudTrail may assume it. Deliberately without `aws:SourceArn` /
@@ -57,13 +75,83 @@ pub fn role_logs_policy(t: &Target, log_group: &str) -> Value {
     }))
 }
 
+/// The heartbeat's reader role: Step Functions may assume it for the heartbeat's state machine
+/// only (`aws:SourceArn`, `aws:SourceAccount`: Step Functions developer guide, "Creating an IAM
+/// role for your state machine", "Prevent cross-service confused deputy issue").
+pub fn reader_trust_policy(t: &Target, state_machine: &str) -> Value {
+    service_trust("StepFunctionsAssumeRole", "states.amazonaws.com", t, &t.arn("states", &format!("stateMachine:{state_machine}")))
+}
+
+/// It may read the canary secret, nothing else (the secret's ARN ends with `-` and six random
+/// characters, hence the `??????`).
+pub fn reader_policy(t: &Target, secret: &str) -> Value {
+    policy::normalize(&json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ReadTheCanary",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": t.arn("secretsmanager", &format!("secret:{secret}-??????"))
+        }]
+    }))
+}
+
+/// The heartbeat's starter role: EventBridge may assume it for the heartbeat's schedule rule
+/// only (EventBridge user guide, "Cross-service confused deputy prevention").
+pub fn starter_trust_policy(t: &Target, rule: &str) -> Value {
+    service_trust("EventBridgeAssumeRole", "events.amazonaws.com", t, &t.arn("events", &format!("rule/{rule}")))
+}
+
+/// It may start the heartbeat's state machine, nothing else.
+pub fn starter_policy(t: &Target, state_machine: &str) -> Value {
+    policy::normalize(&json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "StartTheHeartbeat",
+            "Effect": "Allow",
+            "Action": "states:StartExecution",
+            "Resource": t.arn("states", &format!("stateMachine:{state_machine}"))
+        }]
+    }))
+}
+
+fn service_trust(sid: &str, service: &str, t: &Target, source_arn: &str) -> Value {
+    policy::normalize(&json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": t.account_id},
+                "ArnLike": {"aws:SourceArn": source_arn}
+            }
+        }]
+    }))
+}
+
+/// The heartbeat's roles, reader then starter, when the spec has a heartbeat; `schedule_rule`
+/// names the rule that starts it (the event rule kind's name for it).
+pub fn heartbeat_roles(state: &DesiredState, t: &Target, schedule_rule: &str) -> Vec<Resource> {
+    let Some(n) = state.heartbeat_names() else { return Vec::new() };
+    let role = |name: &str, trust_policy: Value, policy: Value, policy_name: &str| {
+        let attrs = Attrs { trust_policy, policy, policy_name: policy_name.into() };
+        Resource::new(Kind::Role, name, Some(t.role_arn(name)), &attrs)
+    };
+    vec![
+        role(&n.reader_role, reader_trust_policy(t, &n.state_machine), reader_policy(t, &n.secret), READ_CANARY_POLICY),
+        role(&n.starter_role, starter_trust_policy(t, schedule_rule), starter_policy(t, &n.state_machine), START_HEARTBEAT_POLICY),
+    ]
+}
+
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`]).
 pub const FACTS: Facts = Facts {
     ownership: Ownership::OwnRead,
     refers_to: &[],
     step: 2,
     iam: crate::Iam {
-        read: &["iam:GetRole", "iam:GetRolePolicy", "iam:ListRoles"],
+        read: &["iam:GetRole", "iam:GetRolePolicy", "iam:ListRoles", "iam:ListRolePolicies"],
         write: &[
             "iam:CreateRole",
             "iam:TagRole",
@@ -83,6 +171,9 @@ impl ResourceKind for Def {
     fn links(&self, state: &DesiredState, t: &Target, r: &Resource) -> Vec<crate::contract::Link> {
         use crate::contract::Link;
         let Some(cw) = state.cloudwatch_logs() else { return Vec::new() };
+        if r.attrs::<Attrs>().policy_name != POLICY_NAME {
+            return heartbeat_links(state, t, r);
+        }
         const TRUST: &str =
             "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-required-policy-for-cloudwatch-logs.html";
         let role_arn = r.arn.clone().unwrap_or_default();
@@ -118,10 +209,15 @@ impl ResourceKind for Def {
     }
 
     fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
-        let Some(cw) = state.cloudwatch_logs() else { return Vec::new() };
-        let role = state.trail_role_name().expect("cloudwatch_logs implies a role");
-        let attrs = Attrs { trust_policy: role_trust_policy(), policy: role_logs_policy(t, &cw.log_group) };
-        vec![Resource::new(Kind::Role, &role, Some(t.role_arn(&role)), &attrs)]
+        let mut out = Vec::new();
+        if let Some(cw) = state.cloudwatch_logs() {
+            let role = state.trail_role_name().expect("cloudwatch_logs implies a role");
+            let attrs =
+                Attrs { trust_policy: role_trust_policy(), policy: role_logs_policy(t, &cw.log_group), policy_name: POLICY_NAME.into() };
+            out.push(Resource::new(Kind::Role, &role, Some(t.role_arn(&role)), &attrs));
+        }
+        out.extend(heartbeat_roles(state, t, &crate::event_rule::heartbeat_rule_name(&state.name)));
+        out
     }
 
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
@@ -136,8 +232,9 @@ impl ResourceKind for Def {
                 let pages = aws.iam.list_roles().path_prefix(ROLE_PATH).into_paginator().send();
                 pages.collect::<Vec<_>>().await.into_iter().collect::<Result<Vec<_>, _>>()
             };
-            let (listed, desired) =
-                tokio::join!(list_all, futures::future::join_all(wanted.iter().map(|d| read_role(aws, ctx.spec, &d.name))));
+            let read_wanted =
+                wanted.iter().map(|d| async move { read_role(aws, ctx.spec, &d.name, &d.attrs::<Attrs>().policy_name).await });
+            let (listed, desired) = tokio::join!(list_all, futures::future::join_all(read_wanted));
             for r in desired {
                 out.extend(r?);
             }
@@ -147,7 +244,8 @@ impl ResourceKind for Def {
                 if wanted.iter().any(|d| d.name == role.role_name()) {
                     continue;
                 }
-                if let Some(r) = read_role(aws, ctx.spec, role.role_name()).await? {
+                // Only its owner tag matters: an owned role no longer wanted is deleted.
+                if let Some(r) = read_role(aws, ctx.spec, role.role_name(), POLICY_NAME).await? {
                     if r.owned {
                         out.push(r);
                     }
@@ -157,9 +255,14 @@ impl ResourceKind for Def {
         })
     }
 
-    /// CloudTrail may assume the role, and the role may write to the trail's log group.
+    /// CloudTrail may assume the role, and the role may write to the trail's log group; a
+    /// heartbeat role is trusted by its service and holds exactly its one permission.
     fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
         let subject = format!("role {}", desired.name);
+        let want: Attrs = desired.attrs();
+        if want.policy_name != POLICY_NAME {
+            return verify_heartbeat_role(ctx, desired, &subject);
+        }
         let Some(live) = ctx.live_of(desired) else {
             return ctx.missing(
                 "role.exists",
@@ -203,7 +306,11 @@ impl ResourceKind for Def {
                 .create_role()
                 .role_name(&r.name)
                 .path(ROLE_PATH)
-                .description("CloudTrail delivers the trail's events to its CloudWatch Logs log group (managed by secmon)")
+                .description(match r.attrs::<Attrs>().policy_name.as_str() {
+                    READ_CANARY_POLICY => "The heartbeat's state machine reads the canary secret (managed by secmon)",
+                    START_HEARTBEAT_POLICY => "EventBridge starts the heartbeat's state machine (managed by secmon)",
+                    _ => "CloudTrail delivers the trail's events to its CloudWatch Logs log group (managed by secmon)",
+                })
                 .assume_role_policy_document(policy_text(&r.attrs::<Attrs>().trust_policy))
                 .tags(owner);
             send("CreateRole", request.send()).await?;
@@ -218,20 +325,29 @@ impl ResourceKind for Def {
                 let request = aws.iam.update_assume_role_policy().role_name(&r.name);
                 send("UpdateAssumeRolePolicy", request.policy_document(policy_text(&after.trust_policy)).send()).await?;
             }
-            if before.policy != after.policy {
+            if before.policy != after.policy || before.policy_name != after.policy_name {
                 put_logs_policy(aws, r).await?;
             }
             Ok(())
         })
     }
 
+    /// IAM refuses to delete a role that still has inline policies (DeleteConflict): each one
+    /// is deleted first, whatever its name (a role found by its tag alone has no known policy).
     fn delete<'a>(&'a self, aws: &'a Aws, _ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
         Box::pin(async move {
             let iam = &aws.iam;
-            match iam.delete_role_policy().role_name(&r.name).policy_name(POLICY_NAME).send().await {
-                Ok(_) => {}
-                Err(e) if error_code(&e) == Some("NoSuchEntity") => {}
-                Err(e) => return Err(fail("DeleteRolePolicy")(e)),
+            let names = match iam.list_role_policies().role_name(&r.name).send().await {
+                Ok(l) => l.policy_names().to_vec(),
+                Err(e) if error_code(&e) == Some("NoSuchEntity") => return Ok(()),
+                Err(e) => return Err(fail("ListRolePolicies")(e)),
+            };
+            for name in names {
+                match iam.delete_role_policy().role_name(&r.name).policy_name(&name).send().await {
+                    Ok(_) => {}
+                    Err(e) if error_code(&e) == Some("NoSuchEntity") => {}
+                    Err(e) => return Err(fail("DeleteRolePolicy")(e)),
+                }
             }
             send("DeleteRole", iam.delete_role().role_name(&r.name).send()).await
         })
@@ -243,24 +359,119 @@ impl ResourceKind for Def {
     }
 }
 
-/// The inline policy letting CloudTrail write to the log group (same call on create and update).
+/// The role's inline policy (same call on create and update).
 async fn put_logs_policy(aws: &Aws, r: &Resource) -> Result<(), KindError> {
-    send(
-        "PutRolePolicy",
-        aws.iam
-            .put_role_policy()
-            .role_name(&r.name)
-            .policy_name(POLICY_NAME)
-            .policy_document(policy_text(&r.attrs::<Attrs>().policy))
-            .send(),
-    )
-    .await?;
+    let a: Attrs = r.attrs();
+    let request = aws.iam.put_role_policy().role_name(&r.name).policy_name(&a.policy_name).policy_document(policy_text(&a.policy));
+    send("PutRolePolicy", request.send()).await?;
     Ok(())
 }
 
-async fn read_role(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveResource>, KindError> {
+/// The requests the heartbeat's roles must admit and refuse: Step Functions assuming the reader
+/// role for the heartbeat's state machine, the reader reading the canary; EventBridge assuming
+/// the starter role for the heartbeat's rule, the starter starting the state machine.
+fn heartbeat_links(state: &DesiredState, t: &Target, r: &Resource) -> Vec<crate::contract::Link> {
+    use crate::contract::Link;
+    const SFN_TRUST: &str = "https://docs.aws.amazon.com/step-functions/latest/dg/procedure-create-iam-role.html";
+    const SFN_SDK: &str = "https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html";
+    const EVENTS_TRUST: &str = "https://docs.aws.amazon.com/eventbridge/latest/userguide/cross-service-confused-deputy-prevention.html";
+    const EVENTS_SFN: &str = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-identity-based.html";
+    let Some(n) = state.heartbeat_names() else { return Vec::new() };
+    let role_arn = r.arn.clone().unwrap_or_default();
+    let machine = t.arn("states", &format!("stateMachine:{}", n.state_machine));
+    let rule = t.arn("events", &format!("rule/{}", crate::event_rule::heartbeat_rule_name(&state.name)));
+    let (assume, call) = match r.attrs::<Attrs>().policy_name.as_str() {
+        READ_CANARY_POLICY => {
+            let assume = Link::request(
+                "Step Functions → STS: AssumeRole (the heartbeat's reader role)",
+                SFN_TRUST,
+                "states.amazonaws.com",
+                "sts:AssumeRole",
+                &role_arn,
+                t,
+            )
+            .with("aws:SourceArn", &machine)
+            .with("aws:SourceAccount", &t.account_id)
+            .judged_by_resource(r, "trust_policy");
+            let canary = t.arn("secretsmanager", &format!("secret:{}-AbC123", n.secret));
+            let call = Link::request(
+                "The heartbeat (its reader role) → Secrets Manager: GetSecretValue",
+                SFN_SDK,
+                &role_arn,
+                "secretsmanager:GetSecretValue",
+                &canary,
+                t,
+            )
+            .judged_by_identity(r, "policy");
+            (assume, call)
+        }
+        START_HEARTBEAT_POLICY => {
+            let assume = Link::request(
+                "EventBridge → STS: AssumeRole (the heartbeat's starter role)",
+                EVENTS_TRUST,
+                "events.amazonaws.com",
+                "sts:AssumeRole",
+                &role_arn,
+                t,
+            )
+            .with("aws:SourceArn", &rule)
+            .with("aws:SourceAccount", &t.account_id)
+            .judged_by_resource(r, "trust_policy");
+            let call = Link::request(
+                "The heartbeat's schedule (its starter role) → Step Functions: StartExecution",
+                EVENTS_SFN,
+                &role_arn,
+                "states:StartExecution",
+                &machine,
+                t,
+            )
+            .judged_by_identity(r, "policy");
+            (assume, call)
+        }
+        _ => return Vec::new(),
+    };
+    let other_source = assume.refused("another source of the account", |l| {
+        if let Some(v) = l.context.get_mut("aws:SourceArn") {
+            *v = format!("{}-other", *v);
+        }
+    });
+    let other_resource = call.refused("another resource of the account", |l| {
+        l.resource = l.resource.replace(&n.secret, "production/db-password").replace(&n.state_machine, "another-state-machine");
+    });
+    vec![assume.from_another_account(), other_source, assume, other_resource, call]
+}
+
+/// A heartbeat role: it exists, its service may assume it for the heartbeat alone, and it may
+/// do exactly its one thing. Compared with the spec's policies: any difference is a failure,
+/// since either the heartbeat stops or the role may do more than read one canary.
+fn verify_heartbeat_role(ctx: &VerifyCtx, desired: &Resource, subject: &str) -> Vec<Check> {
+    let Some(live) = ctx.live_of(desired) else {
+        return ctx.missing(
+            "role.exists",
+            subject,
+            "the heartbeat's role does not exist: the canary is never read, and the heartbeat pages",
+        );
+    };
+    let (want, got): (Attrs, Attrs) = (desired.attrs(), live.resource.attrs());
+    vec![
+        if got.trust_policy == want.trust_policy {
+            Check::ok("role.trust", subject, "trusted by its service, for the heartbeat alone")
+        } else {
+            Check::failed("role.trust", subject, "its trust policy is not secmon's: the heartbeat may stop, or others may assume it")
+                .fix("run `secmon apply`")
+        },
+        if got.policy == want.policy {
+            Check::ok("role.permissions", subject, format!("may do exactly one thing ({})", want.policy_name))
+        } else {
+            Check::failed("role.permissions", subject, format!("its inline policy {} is not secmon's", want.policy_name))
+                .fix("run `secmon apply`")
+        },
+    ]
+}
+
+async fn read_role(aws: &Aws, spec: &str, name: &str, policy_name: &str) -> Result<Option<LiveResource>, KindError> {
     let (role, inline) =
-        tokio::join!(aws.iam.get_role().role_name(name).send(), aws.iam.get_role_policy().role_name(name).policy_name(POLICY_NAME).send(),);
+        tokio::join!(aws.iam.get_role().role_name(name).send(), aws.iam.get_role_policy().role_name(name).policy_name(policy_name).send(),);
     let role = match role {
         Ok(r) => r,
         Err(e) if error_code(&e) == Some("NoSuchEntity") => return Ok(None),
@@ -272,6 +483,7 @@ async fn read_role(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveResou
     let attrs = Attrs {
         trust_policy: role.assume_role_policy_document().and_then(policy::parse).unwrap_or(Value::Null),
         policy: inline.ok().and_then(|p| policy::parse(p.policy_document())).unwrap_or(Value::Null),
+        policy_name: policy_name.to_string(),
     };
     let tag = |k: &str| role.tags().iter().find(|t| t.key() == k).map(|t| t.value());
     Ok(Some(LiveResource::tagged(Resource::new(Kind::Role, name, Some(role.arn().to_string()), &attrs), spec, tag)))

@@ -15,6 +15,8 @@
 //!   (statistics, periods, M-of-N, treat-missing-data, state changes, notifications);
 //! - [`eventbridge`]: a monitor's pattern as an EventBridge event pattern, and the
 //!   notification text an input transformer makes of each matching event (the alert's fast path);
+//! - [`heartbeat`]: the heartbeat's canary read as CloudTrail records it, kept out of every other
+//!   monitor's count;
 //! - [`insights`]: a monitor's pattern as the Logs Insights query that lists its events;
 //! - [`coverage`]: which event names, attack techniques and ATT&CK ids the deployed monitors
 //!   can see, computed from their patterns and the trail's selection;
@@ -33,6 +35,7 @@ pub mod catalog;
 pub mod coverage;
 pub mod eventbridge;
 pub mod events;
+pub mod heartbeat;
 pub mod insights;
 mod jsonscan;
 pub mod lint;

@@ -153,6 +153,7 @@ impl DesiredState {
             topics: Vec::new(),
             monitors: Vec::new(),
             packs: Vec::new(),
+            heartbeat: None,
             encryption: Encryption { key: "none".into(), ..self.encryption.clone() },
             secondary_region: true,
             ..self.clone()

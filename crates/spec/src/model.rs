@@ -53,6 +53,12 @@ pub struct DesiredState {
     /// (docs/rules.md).
     #[serde(default, skip_serializing_if = "Routes::is_empty")]
     pub routes: Routes,
+    /// The pipeline proves itself (issue 24, item 3): every `every`, a Step Functions state
+    /// machine reads a canary secret (a value that is not a secret) once, and a canary monitor
+    /// pages when that read stops being counted: a trail stopped, a filter deleted, a key policy
+    /// broken all page within minutes. Off by default; see docs/alerts.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<Heartbeat>,
     /// Where the spec applies: several accounts (listed, or the accounts of AWS Organizations
     /// OUs) and regions, each reached through a role. Absent: the account and region of the
     /// credentials, as always. See docs/targets.md.
@@ -729,6 +735,9 @@ pub(crate) fn default_retention() -> Option<u32> {
 pub(crate) fn default_excludes() -> Vec<String> {
     Vec::new()
 }
+pub(crate) fn default_heartbeat_every() -> String {
+    "5m".into()
+}
 pub(crate) fn default_namespace() -> String {
     "SecurityMetrics".into()
 }
@@ -784,6 +793,72 @@ impl AlarmSeverity {
     }
 }
 
+/// The canary monitor's name (the pack-rule id it carries is [`HEARTBEAT_RULE`]).
+pub const HEARTBEAT_MONITOR: &str = "secmon-heartbeat";
+/// The rule id the canary monitor carries, as a pack rule's monitor does.
+pub const HEARTBEAT_RULE: &str = "HEARTBEAT";
+
+/// The heartbeat: how often the canary is read, and who is paged when the reads stop counting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    /// How often the canary secret is read: whole minutes, `1m` to `60m`. The alarm pages after
+    /// [`Heartbeat::missed_periods`] periods without a counted read (15 minutes or more), so that
+    /// CloudTrail's delivery delay (about 5 minutes) never pages.
+    #[serde(default = "default_heartbeat_every")]
+    pub every: String,
+    /// Topics paged when the heartbeat stops; default: the `critical` route.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<String>,
+}
+
+impl Heartbeat {
+    /// The longest silence that is not yet a page: CloudTrail delivers events to CloudWatch Logs
+    /// typically within 5 minutes (CloudTrail user guide, "Sending events to CloudWatch Logs"),
+    /// so three such delays.
+    pub const SILENCE_SECONDS: u32 = 900;
+
+    /// The minutes of `every`, when it is `1m` to `60m`.
+    pub fn minutes(&self) -> Option<u32> {
+        let n: u32 = self.every.strip_suffix('m')?.parse().ok()?;
+        (1..=60).contains(&n).then_some(n)
+    }
+
+    /// How many periods of `every` in a row without a counted read page: enough to span
+    /// [`Heartbeat::SILENCE_SECONDS`], at least three.
+    pub fn missed_periods(&self) -> u32 {
+        let period = self.minutes().unwrap_or(5) * 60;
+        Self::SILENCE_SECONDS.div_ceil(period).max(3)
+    }
+}
+
+/// The names of the heartbeat's parts, computed from the spec's name (never looked up): the
+/// kinds that build them and the filter that counts the canary's reads agree through this one
+/// place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatNames {
+    /// The canary secret.
+    pub secret: String,
+    /// The Step Functions state machine that reads it.
+    pub state_machine: String,
+    /// The role the state machine reads with (the reads' session issuer).
+    pub reader_role: String,
+    /// The role EventBridge starts the state machine with.
+    pub starter_role: String,
+    /// The canary monitor (metric filter) name.
+    pub monitor: String,
+}
+
+/// `full`, or when longer than `max` its first characters and a digest of the whole (FNV-1a:
+/// stable across runs and platforms, which a name must be), so two long names stay distinct.
+pub fn bounded_name(full: &str, max: usize) -> String {
+    if full.len() <= max {
+        return full.to_string();
+    }
+    let digest = full.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    format!("{}-{:08x}", &full[..max - 9], digest as u32)
+}
+
 /// The topics each severity's alarms notify.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -832,6 +907,86 @@ impl DesiredState {
     /// Whether monitor `m` gets its alert context: its own `alert_context`, else the spec's.
     pub fn wants_alert_context(&self, m: &Monitor) -> bool {
         m.alert_context.unwrap_or(self.alert_context)
+    }
+
+    /// The names of the heartbeat's parts, when the spec has a heartbeat.
+    pub fn heartbeat_names(&self) -> Option<HeartbeatNames> {
+        self.heartbeat.as_ref()?;
+        let spec = &self.name;
+        // IAM role names: at most 64 characters; state machine names: at most 80.
+        Some(HeartbeatNames {
+            secret: format!("secmon/{spec}/heartbeat-canary"),
+            state_machine: bounded_name(&format!("secmon-{spec}-heartbeat"), 80),
+            reader_role: bounded_name(&format!("secmon-{spec}-heartbeat-read"), 64),
+            starter_role: bounded_name(&format!("secmon-{spec}-heartbeat-start"), 64),
+            monitor: HEARTBEAT_MONITOR.to_string(),
+        })
+    }
+
+    /// The canary monitor of the heartbeat (appended by the loader, once): it counts the
+    /// state machine's reads of the canary secret, by the reader role, and its alarm is
+    /// breaching when they stop: no data (a stopped trail, a broken delivery) and zeros (a
+    /// stopped schedule, a deleted secret) both page. It gives no per-event alert context: a
+    /// message every few minutes would be noise.
+    pub fn heartbeat_monitor(&self) -> Option<Monitor> {
+        let hb = self.heartbeat.as_ref()?;
+        let names = self.heartbeat_names()?;
+        let period = hb.minutes().unwrap_or(5) * 60;
+        let pattern = format!(
+            "{{ ($.eventSource = \"secretsmanager.amazonaws.com\") && ($.eventName = \"GetSecretValue\") && ($.requestParameters.secretId = \"{}\") && ($.userIdentity.sessionContext.sessionIssuer.arn = \"arn:aws:iam::${{account_id}}:role/secmon/{}\") }}",
+            names.secret, names.reader_role
+        );
+        Some(Monitor {
+            name: names.monitor.clone(),
+            description: Some(format!(
+                "secmon heartbeat of spec {}: the canary secret is read every {} and this alarm pages when no read has been counted for {} periods.",
+                self.name, hb.every, hb.missed_periods()
+            )),
+            pattern,
+            filter_name: None,
+            metric: Metric {
+                namespace: default_namespace(),
+                name: format!("secmon-{}-heartbeat", self.name),
+                value: "1".into(),
+                default: Some(0.0),
+                dimensions: BTreeMap::new(),
+            },
+            alarm: Alarm {
+                name: Some(format!("secmon-{}-heartbeat", self.name)),
+                statistic: default_statistic(),
+                period,
+                evaluation_periods: hb.missed_periods(),
+                datapoints_to_alarm: None,
+                threshold: 1.0,
+                comparison: Comparison::LessThanThreshold,
+                treat_missing_data: TreatMissingData::Breaching,
+                ok_actions: true,
+                dimensions: BTreeMap::new(),
+            },
+            notify: hb.notify.clone(),
+            severity: Some(AlarmSeverity::Critical),
+            alert_context: Some(false),
+            runbook: Some(Runbook {
+                meaning: "the pipeline no longer counts its own canary reads: reads of the real secrets may go unseen too.".into(),
+                check: vec![
+                    "`secmon verify` names the broken link (trail stopped, filter deleted, key or role policy)".into(),
+                    "the heartbeat state machine's recent executions (Step Functions console)".into(),
+                    "CloudTrail event history for StopLogging, DeleteMetricFilter, PutKeyPolicy".into(),
+                ],
+                attack: Some("T1562.008".into()),
+            }),
+            tests: Vec::new(),
+            rule: Some(HEARTBEAT_RULE.into()),
+        })
+    }
+
+    /// Appends the heartbeat's canary monitor, once (the loader calls it after the packs).
+    pub fn beat(&mut self) {
+        if let Some(m) = self.heartbeat_monitor() {
+            if !self.monitors.iter().any(|x| x.rule.as_deref() == Some(HEARTBEAT_RULE)) {
+                self.monitors.push(m);
+            }
+        }
     }
 
     /// Adds to each monitor's `notify` the topics `routes` gives its severity (in the routes'

@@ -54,7 +54,9 @@ impl Loader<'_> {
                 dangling(self, format!("routes.{}[{j}]", severity.as_str()), t);
             }
         }
-        for (i, m) in s.monitors.iter().enumerate() {
+        // The heartbeat's topics are checked where `heartbeat.notify` names them.
+        let written = |m: &&crate::model::Monitor| m.rule.as_deref() != Some(crate::model::HEARTBEAT_RULE);
+        for (i, m) in s.monitors.iter().enumerate().filter(|(_, m)| written(m)) {
             for (j, t) in m.notify.iter().enumerate().filter(|(_, t)| !routed.contains(t)) {
                 dangling(self, format!("monitors[{i}].notify[{j}]"), t);
             }
@@ -107,7 +109,7 @@ impl Loader<'_> {
                     )),
                 );
             }
-            if m.notify.is_empty() {
+            if m.notify.is_empty() && written(&m) {
                 let at = loc(self, &format!("monitors[{i}]"));
                 self.push(
                     Severity::Warning,

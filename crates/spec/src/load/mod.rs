@@ -27,6 +27,7 @@ use yaml::{is_null, pos, Node};
 
 mod cross;
 mod encryption;
+mod heartbeat;
 mod monitors;
 mod pack_entries;
 mod secrets;
@@ -133,6 +134,7 @@ impl<'f> Loader<'f> {
             Some(n) => self.routes(n, "routes").unwrap_or_default(),
             None => Default::default(),
         };
+        let heartbeat = heartbeat::present(o.get("heartbeat")).and_then(|n| self.heartbeat(n, "heartbeat"));
         let packs: Vec<(String, Pos, PackRef)> =
             self.list(&o, "packs").into_iter().filter_map(|(path, n)| self.pack(n, &path).map(|p| (path, pos(n), p))).collect();
         let mut state = DesiredState {
@@ -147,6 +149,7 @@ impl<'f> Loader<'f> {
             encryption,
             alert_context,
             routes,
+            heartbeat,
             targets,
             secondary_region: false,
             organization_id: None,
@@ -173,6 +176,7 @@ impl<'f> Loader<'f> {
                 self.expand_pack(&mut state, &path, at, &PackRef::named("decoys"));
             }
         }
+        self.heartbeat_checks(&mut state, root);
         state.route();
         self.cross_checks(&state, &o);
         Some(state)
