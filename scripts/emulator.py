@@ -191,6 +191,11 @@ class CborAdapter:
             time.sleep(SLOW["ms"] / 1000)
         if path == CALLS_PATH:
             return _calls_control(environ, start_response)
+        if path == HEARTBEAT_PATH:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = json.dumps(_heartbeat(float(environ["wsgi.input"].read(length).decode()))).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
         started = time.monotonic()
         if not path.startswith("/_secmon/") and FAULTS["latency_ms"]:
             time.sleep(FAULTS["rng"].random() * FAULTS["latency_ms"] / 1000)
@@ -1059,6 +1064,173 @@ def _alarm_history(environ, request):
         items = [i for i in items if i["Timestamp"] >= float(request["StartDate"])]
     items = sorted(items, key=lambda i: i["Timestamp"], reverse=True)
     return {"AlarmHistoryItems": [{k: v for k, v in i.items() if not k.startswith("_")} for i in items]}
+
+
+# ---- The heartbeat, end to end (issue 24, item 3) ---------------------------------------------
+# moto runs no schedule, executes no state machine task, delivers no CloudTrail event to
+# CloudWatch Logs and computes no metric. POST HEARTBEAT_PATH with an epoch second plays one beat
+# at that time, as AWS would: each enabled schedule rule starting a state machine, through its
+# role (trust and permissions judged by the IAM evaluator); the state machine's
+# getSecretValue task, through its role; the read recorded by every logging trail of the account
+# that records read management events of Secrets Manager and delivers to CloudWatch Logs,
+# through the delivery role and, for an encrypted log group, the key policy's CloudWatch Logs
+# statement; and the record written into that log group, as CloudTrail writes it. The answer
+# says, per beat, where it stopped or which log group it reached. Metric filters and the alarm
+# are then secmon's own evaluator's (crates/sim), over these log events.
+HEARTBEAT_PATH = "/_secmon/heartbeat"
+
+
+def _role_allows(account, role_arn, service, source_arn, action, resource):
+    """None when `service` may assume the role for `source_arn` and the role may do `action` on
+    `resource`; else why not."""
+    from moto.iam.models import iam_backends
+
+    name = role_arn.rsplit("/", 1)[-1]
+    try:
+        role = iam_backends[account]["aws"].get_role(name)
+    except Exception:
+        return f"role {name} does not exist"
+    from urllib.parse import unquote
+
+    trust = json.loads(unquote(role.assume_role_policy_document))
+    context = {"aws:SourceAccount": account}
+    if source_arn:
+        context["aws:SourceArn"] = source_arn
+    inline = [json.loads(unquote(doc)) for doc in role.policies.values()]
+    cases = [
+        _service_case("assume", service, "sts:AssumeRole", role.arn, account, context, trust),
+        {"id": "act", "principal": role.arn, "action": action, "resource": resource, "resourceAccount": account,
+         "context": {}, "identityPolicies": inline},
+    ]
+    results = evaluate(cases)
+    if results["assume"] != "Allowed":
+        return f"{service} may not assume role {name}"
+    if results["act"] != "Allowed":
+        return f"role {name} may not {action} on {resource}"
+    return None
+
+
+def _records_secret_reads(trail):
+    """Whether the trail records Secrets Manager's read management events (basic selectors, as
+    secmon writes them; a trail without selectors records all management events)."""
+    if trail.advanced_event_selectors:
+        return not any(
+            f.get("Field") == "readOnly" and "false" in (f.get("Equals") or [])
+            for sel in trail.advanced_event_selectors for f in sel.get("FieldSelectors", [])
+        )
+    if not trail.event_selectors:
+        return True
+    for sel in trail.event_selectors:
+        if sel.get("IncludeManagementEvents", True) and sel.get("ReadWriteType", "All") in ("All", "ReadOnly") \
+                and "secretsmanager.amazonaws.com" not in (sel.get("ExcludeManagementEventSources") or []):
+            return True
+    return False
+
+
+def _beat(account, region, rule, target, at):
+    """One beat of one schedule rule's state machine target: where it stopped, or where the
+    canary's record was written."""
+    from moto.cloudtrail.models import cloudtrail_backends
+    from moto.logs.models import logs_backends
+    from moto.secretsmanager.models import secretsmanager_backends
+    from moto.stepfunctions.models import stepfunctions_backends
+
+    machine_arn = target["Arn"]
+    why = _role_allows(account, target.get("RoleArn", ""), "events.amazonaws.com", rule.arn, "states:StartExecution", machine_arn)
+    if why:
+        return {"rule": rule.name, "stopped": f"EventBridge: {why}"}
+    try:
+        machine = stepfunctions_backends[account][region].describe_state_machine(machine_arn)
+    except Exception:
+        return {"rule": rule.name, "stopped": "Step Functions: the state machine does not exist"}
+    task = next((st for st in json.loads(machine.definition).get("States", {}).values()
+                 if st.get("Resource") == "arn:aws:states:::aws-sdk:secretsmanager:getSecretValue"), None)
+    if task is None:
+        return {"rule": rule.name, "stopped": "Step Functions: no getSecretValue task"}
+    secret_id = task.get("Parameters", {}).get("SecretId", "")
+    secrets = secretsmanager_backends[account][region]
+    if not secrets._is_valid_identifier(secret_id) or secrets.secrets[secret_id].is_deleted():
+        return {"rule": rule.name, "stopped": f"Secrets Manager: no secret {secret_id}"}
+    secret = secrets.secrets[secret_id]
+    why = _role_allows(account, machine.roleArn, "states.amazonaws.com", machine_arn, "secretsmanager:GetSecretValue", secret.arn)
+    if why:
+        return {"rule": rule.name, "stopped": f"Step Functions: {why}"}
+    role_arn = machine.roleArn
+    role_name = role_arn.rsplit("/", 1)[-1]
+    when = dt.datetime.fromtimestamp(at, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    record = {
+        "eventVersion": "1.10",
+        "userIdentity": {
+            "type": "AssumedRole", "principalId": f"AROAHEARTBEAT:{rule.name}",
+            "arn": f"arn:aws:sts::{account}:assumed-role/{role_name}/heartbeat", "accountId": account,
+            "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": "AROAHEARTBEAT", "arn": role_arn,
+                                                 "accountId": account, "userName": role_name}},
+            "invokedBy": "states.amazonaws.com",
+        },
+        "eventTime": when, "eventSource": "secretsmanager.amazonaws.com", "eventName": "GetSecretValue",
+        "awsRegion": region, "sourceIPAddress": "states.amazonaws.com", "userAgent": "states.amazonaws.com",
+        "requestParameters": {"secretId": secret_id}, "responseElements": None, "readOnly": True,
+        "eventType": "AwsApiCall", "managementEvent": True, "recipientAccountId": account, "eventCategory": "Management",
+    }
+    reached, stopped = [], []
+    for trail in cloudtrail_backends[account][region].trails.values():
+        if trail.region_name != region and not trail.is_multi_region:
+            continue
+        if not trail.status.is_logging:
+            stopped.append(f"CloudTrail: trail {trail.trail_name} is not logging")
+            continue
+        if not _records_secret_reads(trail):
+            stopped.append(f"CloudTrail: trail {trail.trail_name} does not record Secrets Manager's read events")
+            continue
+        if not trail.cw_log_group_arn:
+            stopped.append(f"CloudTrail: trail {trail.trail_name} delivers to no log group")
+            continue
+        group_name = trail.cw_log_group_arn.split(":log-group:", 1)[-1].rsplit(":", 1)[0]
+        stream = f"{account}_CloudTrail_{region}"
+        group_arn = f"arn:aws:logs:{trail.region_name}:{account}:log-group:{group_name}"
+        why = _role_allows(account, trail.cw_role_arn or "", "cloudtrail.amazonaws.com", None, "logs:PutLogEvents",
+                           f"{group_arn}:log-stream:{stream}")
+        if why:
+            stopped.append(f"CloudTrail → CloudWatch Logs: {why}")
+            continue
+        group = logs_backends[account][trail.region_name].groups.get(group_name)
+        if group is None:
+            stopped.append(f"CloudWatch Logs: no log group {group_name}")
+            continue
+        if group.kms_key_id:
+            found = _key_policy(account, trail.region_name, group.kms_key_id)
+            context = {"kms:EncryptionContext:aws:logs:arn": group_arn}
+            principal = f"logs.{trail.region_name}.amazonaws.com"
+            cases = [] if found is None else [
+                _service_case(a, principal, a, found[0], account, context, found[1]) for a in ("kms:GenerateDataKey", "kms:Decrypt")
+            ]
+            if found is None or any(v != "Allowed" for v in evaluate(cases).values()):
+                stopped.append(f"CloudWatch Logs: the key of log group {group_name} does not let CloudWatch Logs use it")
+                continue
+        if stream not in group.streams:
+            group.create_log_stream(stream)
+        group.streams[stream].put_log_events([{"timestamp": int(at * 1000), "message": json.dumps(record)}])
+        reached.append(group_name)
+    return {"rule": rule.name, "reached": reached, "stopped": "; ".join(stopped)}
+
+
+def _heartbeat(at):
+    """Every enabled schedule rule of every account and region that starts a state machine
+    beats once at `at` (epoch seconds)."""
+    from moto.events.models import events_backends
+
+    beats = []
+    for account in list(events_backends.keys()):
+        for region in list(events_backends[account].keys()):
+            backend = events_backends[account][region]
+            for bus in backend.event_buses.values():
+                for rule in list(bus.rules.values()):
+                    if not rule.scheduled_expression or rule.state != "ENABLED":
+                        continue
+                    for target in rule.targets:
+                        if ":states:" in target.get("Arn", ""):
+                            beats.append(_beat(account, region, rule, target, at))
+    return beats
 
 
 REGEX_FILTERS_PER_LOG_GROUP = 5

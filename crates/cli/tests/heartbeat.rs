@@ -78,3 +78,123 @@ fn issue_24_the_seed_with_a_heartbeat_applies_converges_verifies_and_goes() {
     assert!(destroy.status.success(), "{}", text(&destroy.stderr));
     assert!(w.rt.block_on(aws.sfn.describe_state_machine().state_machine_arn(&arn).send()).is_err(), "the state machine is gone");
 }
+
+const LOG_GROUP: &str = "secmon-secretsmanager-loggroup";
+const ALARM: &str = "secmon-secrets-monitoring-heartbeat";
+/// Beats per window: 30 minutes at 5 minutes, twice the 15 silent minutes that page.
+const BEATS: i64 = 6;
+
+/// The live alarm's settings, as the evaluator takes them.
+fn live_alarm(w: &World, name: &str) -> (secmon_spec::Alarm, String) {
+    let aws = w.aws();
+    let found = w.rt.block_on(aws.cloudwatch.describe_alarms().alarm_names(name).send()).unwrap();
+    let a = &found.metric_alarms()[0];
+    let alarm = secmon_spec::Alarm {
+        statistic: a.statistic().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        period: a.period().unwrap_or(60) as u32,
+        evaluation_periods: a.evaluation_periods().unwrap_or(1) as u32,
+        datapoints_to_alarm: a.datapoints_to_alarm().map(|d| d as u32),
+        threshold: a.threshold().unwrap_or(0.0),
+        comparison: secmon_spec::Comparison::parse(a.comparison_operator().map(|c| c.as_str()).unwrap_or_default()).unwrap(),
+        treat_missing_data: secmon_spec::TreatMissingData::parse(a.treat_missing_data().unwrap_or("missing")).unwrap(),
+        ..Default::default()
+    };
+    (alarm, a.metric_name().unwrap_or_default().to_string())
+}
+
+/// Plays `BEATS` beats from `start`, then computes the state of alarm `name` at the end as
+/// CloudWatch would: the log group's events, replayed through the live metric filter of the
+/// alarm's metric (none when it was deleted), the live alarm judging the result. The emulator
+/// delivers; secmon's evaluator counts (the emulator computes no metric). Also answers where the
+/// beats stopped.
+fn alarm_after_beats(w: &World, start: i64, name: &str) -> (State, String) {
+    let answers: Vec<String> = (0..BEATS).map(|k| w.emu.heartbeat(start + k * 300)).collect();
+    let end = start + BEATS * 300;
+    let aws = w.aws();
+    let mut events = Vec::new();
+    let mut token = None;
+    loop {
+        let page =
+            w.rt.block_on(
+                aws.logs
+                    .filter_log_events()
+                    .log_group_name(LOG_GROUP)
+                    .start_time(start * 1000)
+                    .end_time(end * 1000)
+                    .set_next_token(token)
+                    .send(),
+            )
+            .unwrap();
+        events.extend(page.events().iter().map(|e| (e.timestamp().unwrap_or(0) / 1000, e.message().unwrap_or_default().to_string())));
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let (alarm, metric) = live_alarm(w, name);
+    let filters = w.rt.block_on(aws.logs.describe_metric_filters().log_group_name(LOG_GROUP).send()).unwrap();
+    let samples = filters
+        .metric_filters()
+        .iter()
+        .find(|f| f.metric_transformations().iter().any(|t| t.metric_name() == metric))
+        .map(|f| {
+            let t = &f.metric_transformations()[0];
+            let pattern = secmon_sim::Pattern::parse(f.filter_pattern().unwrap_or_default()).unwrap();
+            secmon_sim::alarm::emitted(&pattern, t.metric_value().parse().unwrap(), t.default_value(), &events)
+        })
+        .unwrap_or_default();
+    let run = secmon_sim::alarm::evaluate(&alarm, &samples, &[], Some(start), Some(end));
+    (secmon_sim::alarm::state_at(&run, end), answers.join("\n"))
+}
+
+use secmon_sim::alarm::State;
+
+#[test]
+fn issue_24_stopping_the_trail_deleting_the_filter_or_breaking_the_key_pages_through_the_heartbeat() {
+    let Some(w) = World::new() else { return };
+    let spec = seed_with_heartbeat(&w, "");
+    w.apply_spec_converges(&spec);
+    let aws = w.aws();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let window = |i: i64| now - now % 300 - 86_400 + i * 3_600;
+
+    // Healthy: every beat reaches the log group and the heartbeat stays OK; the seed's own
+    // monitor, which counts every read, does not count the canary's.
+    let (state, beats) = alarm_after_beats(&w, window(0), ALARM);
+    assert_eq!(state, State::Ok, "{beats}");
+    assert!(beats.contains(LOG_GROUP), "{beats}");
+    let (seed_alarm, _) = alarm_after_beats(&w, window(1), "Secret is accessed");
+    assert_ne!(seed_alarm, State::Alarm, "the canary's reads are not alerts");
+
+    // The trail stopped: nothing reaches the log group, the heartbeat pages.
+    w.rt.block_on(aws.cloudtrail.stop_logging().name("secrets-manager-trail").send()).unwrap();
+    let (state, beats) = alarm_after_beats(&w, window(2), ALARM);
+    assert_eq!(state, State::Alarm, "{beats}");
+    assert!(beats.contains("is not logging"), "{beats}");
+    w.apply_spec_converges(&spec);
+    assert_eq!(alarm_after_beats(&w, window(3), ALARM).0, State::Ok, "restarted by apply");
+
+    // The canary's filter deleted: the reads arrive and nothing counts them.
+    w.rt.block_on(aws.logs.delete_metric_filter().log_group_name(LOG_GROUP).filter_name("secmon-heartbeat").send()).unwrap();
+    let (state, beats) = alarm_after_beats(&w, window(4), ALARM);
+    assert_eq!(state, State::Alarm, "{beats}");
+    assert!(beats.contains(LOG_GROUP), "the reads still arrive: {beats}");
+    w.apply_spec_converges(&spec);
+
+    // The key policy's CloudWatch Logs statement removed: CloudTrail can no longer write to the
+    // encrypted log group.
+    let key = w.rt.block_on(aws.kms.describe_key().key_id("alias/secmon/secrets-monitoring").send()).unwrap();
+    let key_id = key.key_metadata().unwrap().key_id().to_string();
+    let policy = w.rt.block_on(aws.kms.get_key_policy().key_id(&key_id).policy_name("default").send()).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    let statements = doc["Statement"].as_array_mut().unwrap();
+    let before = statements.len();
+    statements.retain(|s| !s["Principal"]["Service"].to_string().contains("logs."));
+    assert!(statements.len() < before, "the key has a CloudWatch Logs statement: {doc}");
+    w.rt.block_on(aws.kms.put_key_policy().key_id(&key_id).policy_name("default").policy(doc.to_string()).send()).unwrap();
+    let (state, beats) = alarm_after_beats(&w, window(5), ALARM);
+    assert_eq!(state, State::Alarm, "{beats}");
+    assert!(beats.contains("does not let CloudWatch Logs use it"), "{beats}");
+    w.apply_spec_converges(&spec);
+    assert_eq!(alarm_after_beats(&w, window(6), ALARM).0, State::Ok, "repaired by apply");
+}

@@ -100,6 +100,26 @@ pub struct AlarmRun {
     pub fired: bool,
 }
 
+/// What a metric filter with `pattern` publishes for each log event `(epoch seconds, message)`:
+/// `value` when the pattern matches, else `default` when there is one. For replaying the events
+/// of a log group through the filters it holds, where nothing computes metrics (the emulator).
+pub fn emitted(pattern: &crate::Pattern, value: f64, default: Option<f64>, events: &[(i64, String)]) -> Vec<Sample> {
+    events
+        .iter()
+        .filter_map(|(time, message)| {
+            let json: Option<serde_json::Value> = serde_json::from_str(message).ok();
+            let hit = pattern.matches(&crate::Event { message, json: json.as_ref() });
+            let value = if hit { Some(value) } else { default };
+            value.map(|value| Sample { time: *time, value })
+        })
+        .collect()
+}
+
+/// The alarm's state at `at`: the state its last change at or before `at` entered.
+pub fn state_at(run: &AlarmRun, at: i64) -> State {
+    run.transitions.iter().filter(|t| t.time <= at).last().map(|t| t.to).unwrap_or(State::InsufficientData)
+}
+
 /// The statistic over a period's values (`Sum`, `SampleCount`, `Average`, `Minimum`, `Maximum`,
 /// `pNN`). None when there are no values.
 pub fn statistic(name: &str, values: &[f64]) -> Option<f64> {

@@ -176,6 +176,23 @@ impl Emulator {
         self.control("/_secmon/empty-first-page", if on { "on" } else { "off" });
     }
 
+    /// Plays one heartbeat at `at` (epoch seconds): every schedule rule that starts a state
+    /// machine, through to the log groups of the trails that record the canary's read
+    /// (scripts/emulator.py, `_heartbeat`). Answers, per beat, the log groups it reached and where
+    /// it stopped, as JSON.
+    pub fn heartbeat(&self, at: i64) -> String {
+        use std::io::{Read, Write};
+        let addr = self.endpoint.trim_start_matches("http://");
+        let mut s = std::net::TcpStream::connect(addr).expect("emulator reachable");
+        let body = at.to_string();
+        write!(s, "POST /_secmon/heartbeat HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+            .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"), "{answer}");
+        answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+    }
+
     /// Posts `body` to one of the emulator middleware's control paths (scripts/emulator.py).
     fn control(&self, path: &str, body: &str) {
         use std::io::{Read, Write};
