@@ -117,7 +117,7 @@ pub fn emitted(pattern: &crate::Pattern, value: f64, default: Option<f64>, event
 
 /// The alarm's state at `at`: the state its last change at or before `at` entered.
 pub fn state_at(run: &AlarmRun, at: i64) -> State {
-    run.transitions.iter().filter(|t| t.time <= at).last().map(|t| t.to).unwrap_or(State::InsufficientData)
+    run.transitions.iter().rfind(|t| t.time <= at).map(|t| t.to).unwrap_or(State::InsufficientData)
 }
 
 /// The statistic over a period's values (`Sum`, `SampleCount`, `Average`, `Minimum`, `Maximum`,
