@@ -11,21 +11,29 @@ const MACHINE: &str = "secmon-secrets-monitoring-heartbeat";
 const CANARY: &str = "secmon/secrets-monitoring/heartbeat-canary";
 const SCHEDULE: &str = "secmon-secrets-monitoring-heartbeat-schedule";
 
-/// The seed with a heartbeat paging the seed's topic, in the world's scratch directory.
-fn seed_with_heartbeat(w: &World, extra: &str) -> String {
-    let seed = std::fs::read_to_string(root().join(SEED)).unwrap();
-    let spec = format!("{seed}\nheartbeat: {{ every: 5m, notify: [SecurityAlarms] }}\n{extra}");
+/// The seed with a heartbeat paging the seed's topic, in the world's scratch directory; with
+/// `webhook`, critical alarms (the heartbeat's) also go to a PagerDuty webhook.
+fn seed_with_heartbeat(w: &World, webhook: bool) -> String {
+    let mut seed = std::fs::read_to_string(root().join(SEED)).unwrap();
+    if webhook {
+        seed = seed.replacen("topics:\n", "topics:\n  - name: Pager\n    https: [{ env: SECMON_TEST_HEARTBEAT_PAGER }]\n", 1);
+        seed.push_str("\nroutes: { critical: [Pager] }\n");
+    }
+    let spec = format!("{seed}\nheartbeat: {{ every: 5m, notify: [SecurityAlarms] }}\n");
     let path = w.dir().join("seed-heartbeat.yaml");
     std::fs::write(&path, spec).unwrap();
     path.to_str().unwrap().to_string()
 }
 
 #[test]
-fn issue_24_the_seed_with_a_heartbeat_applies_converges_verifies_and_goes() {
+fn issue_24_the_seed_with_a_heartbeat_and_a_webhook_route_applies_converges_verifies_and_goes() {
     let Some(w) = World::new() else { return };
-    let spec = seed_with_heartbeat(&w, "");
+    std::env::set_var("SECMON_TEST_HEARTBEAT_PAGER", "https://events.pagerduty.com/integration/0123456789abcdef/enqueue");
+    let spec = seed_with_heartbeat(&w, true);
     let plan = w.secmon(&["plan", "-f", &spec]);
     let out = text(&plan.stdout);
+    // The plan states the price, item by item.
+    assert!(out.contains("heartbeat: 8640 canary reads a month cost about $0.86 a month (canary secret $0.40"), "{out}");
     for address in [
         format!("state_machine.{MACHINE}"),
         format!("event_rule.{SCHEDULE}"),
@@ -67,6 +75,16 @@ fn issue_24_the_seed_with_a_heartbeat_applies_converges_verifies_and_goes() {
     };
     assert!(pattern("GetSecretValue").contains("sessionIssuer.arn NOT EXISTS"), "{}", pattern("GetSecretValue"));
     assert!(pattern("secmon-heartbeat").contains(CANARY), "{}", pattern("secmon-heartbeat"));
+
+    // The heartbeat's alarm pages the seed's topic and, being critical, the webhook; its OK
+    // resolves the page.
+    let alarms = w.rt.block_on(aws.cloudwatch.describe_alarms().alarm_names("secmon-secrets-monitoring-heartbeat").send()).unwrap();
+    let alarm = &alarms.metric_alarms()[0];
+    let pager = "arn:aws:sns:us-east-1:123456789012:Pager";
+    assert_eq!(alarm.alarm_actions(), [pager.to_string(), TOPIC_ARN.to_string()]);
+    assert_eq!(alarm.ok_actions(), alarm.alarm_actions());
+    assert_eq!(alarm.treat_missing_data(), Some("breaching"));
+    assert_eq!((alarm.period(), alarm.evaluation_periods()), (Some(300), Some(3)));
 
     let verify = w.secmon(&["verify", "-f", &spec]);
     let out = text(&verify.stdout);
@@ -152,7 +170,7 @@ use secmon_sim::alarm::State;
 #[test]
 fn issue_24_stopping_the_trail_deleting_the_filter_or_breaking_the_key_pages_through_the_heartbeat() {
     let Some(w) = World::new() else { return };
-    let spec = seed_with_heartbeat(&w, "");
+    let spec = seed_with_heartbeat(&w, false);
     w.apply_spec_converges(&spec);
     let aws = w.aws();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;

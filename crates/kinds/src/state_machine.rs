@@ -72,6 +72,30 @@ pub fn definition(secret: &str) -> Value {
     })
 }
 
+/// The heartbeat's monthly cost at one read every `minutes`, item by item, in US dollars at
+/// us-east-1 list prices (each page's figure as of 2026-12; docs/alerts.md cites them):
+/// - the canary secret, $0.40 a month, and its reads, $0.05 per 10,000 API calls (AWS Secrets
+///   Manager pricing);
+/// - the canary metric, $0.30 a month (custom metric), and its alarm, $0.10 a month (standard
+///   resolution) (Amazon CloudWatch pricing);
+/// - the Express executions, $1.00 per million requests plus $0.00001667 per GB-second, each
+///   billed as at least 100 ms and 64 MB (AWS Step Functions pricing);
+/// - the read's CloudTrail record in the log group, about 1.5 KB at $0.50 per GB ingested
+///   (CloudWatch Logs; the management event itself is CloudTrail's free first copy);
+/// - the schedule rule: EventBridge charges nothing for events of AWS services, scheduled ones
+///   included.
+pub fn monthly_cost(minutes: u32) -> Vec<(&'static str, f64)> {
+    let reads = 30.0 * 24.0 * 60.0 / f64::from(minutes.max(1));
+    vec![
+        ("canary secret", 0.40),
+        ("canary metric", 0.30),
+        ("canary alarm", 0.10),
+        ("Secrets Manager reads", reads * 0.05 / 10_000.0),
+        ("Step Functions", reads * (1.0 / 1_000_000.0 + 0.1 * 0.0625 * 0.000_016_67)),
+        ("CloudWatch Logs ingestion", reads * 1.5e-6 * 0.50),
+    ]
+}
+
 /// The kind's implementation, listed in the registry ([`crate::Kind`]).
 pub struct Def;
 
@@ -101,10 +125,17 @@ impl ResourceKind for Def {
         crate::model::arn_name(arn, "states", "stateMachine:")
     }
 
-    fn plan_notes(&self, r: &Resource) -> Vec<String> {
+    /// The heartbeat's price, item by item, computed from its schedule.
+    fn spec_notes(&self, state: &DesiredState) -> Vec<String> {
+        let Some(hb) = state.heartbeat.as_ref().filter(|_| state.watched_from.is_none()) else { return Vec::new() };
+        let minutes = hb.minutes().unwrap_or(5);
+        let items = monthly_cost(minutes);
+        let total: f64 = items.iter().map(|(_, c)| c).sum();
+        let parts: Vec<String> = items.iter().map(|(what, c)| format!("{what} ${c:.2}")).collect();
         vec![format!(
-            "{}: an Express workflow, run by the heartbeat's schedule; cost in docs/alerts.md (a few cents a month at 5 minutes)",
-            r.address()
+            "heartbeat: {} canary reads a month cost about ${total:.2} a month ({}; us-east-1 list prices, docs/alerts.md)",
+            (30 * 24 * 60) / minutes,
+            parts.join(", ")
         )]
     }
 
@@ -238,6 +269,14 @@ async fn read_one(aws: &Aws, d: &Resource) -> Result<Option<LiveResource>, KindE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_heartbeat_costs_under_a_dollar_a_month_at_five_minutes_mostly_fixed() {
+        let total: f64 = monthly_cost(5).iter().map(|(_, c)| c).sum();
+        assert!((0.85..0.87).contains(&total), "{total}");
+        let every_minute: f64 = monthly_cost(1).iter().map(|(_, c)| c).sum();
+        assert!((1.0..1.1).contains(&every_minute), "{every_minute}");
+    }
 
     #[test]
     fn the_definition_keeps_only_the_version_id_of_what_it_reads() {
