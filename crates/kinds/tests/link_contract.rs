@@ -1,7 +1,7 @@
 //! Issue 22, item 2: the link contract, checked by an IAM evaluator that is not secmon's code.
 //!
 //! For every spec variant (each `encryption` switch off, a key brought by ARN, `key: none`,
-//! `notify_topic`, `alert_context`, an organization trail, a target account), the policies secmon would deploy
+//! `notify_topic`, `alert_context`, `heartbeat`, an organization trail, a target account), the policies secmon would deploy
 //! are generated and every request of the contract (`secmon_kinds::contract`, one row per
 //! documented request in docs/link-contract.md) is evaluated by `@cloud-copilot/iam-simulate`
 //! (scripts/iam-eval): the pipeline's requests must be allowed; their confused-deputy and
@@ -96,6 +96,7 @@ fn variants() -> Vec<Variant> {
         v("key: none", with("encryption: {key: none}")),
         v("notify_topic", SEED.replace("notify_topic: null", "notify_topic: SecurityAlarms")),
         v("alert_context (issue 24)", with("alert_context: true")),
+        v("heartbeat (issue 24)", with("heartbeat: {every: 5m, notify: [SecurityAlarms]}")),
         Variant {
             name: "trail.organization",
             yaml: SEED.replace("multi_region: true", "multi_region: true\n  organization: true"),
@@ -223,6 +224,15 @@ fn each_variant_has_the_links_its_spec_implies() {
     assert!(context.contains("EventBridge rule → SNS: Publish (alert_context)"));
     assert!(context.contains("EventBridge → KMS: an encrypted topic's data keys (alert_context)"));
     assert!(!rows("seed (every encryption switch on)").iter().any(|r| r.contains("EventBridge")), "no rule, no grant");
+    let heartbeat = rows("heartbeat (issue 24)");
+    for row in [
+        "EventBridge → STS: AssumeRole (the heartbeat's starter role)",
+        "The heartbeat's schedule (its starter role) → Step Functions: StartExecution",
+        "Step Functions → STS: AssumeRole (the heartbeat's reader role)",
+        "The heartbeat (its reader role) → Secrets Manager: GetSecretValue",
+    ] {
+        assert!(heartbeat.contains(row), "the heartbeat lacks {row}: {heartbeat:?}");
+    }
 }
 
 /// docs/link-contract.md lists exactly the rows the code states, each with its source page.
