@@ -160,7 +160,8 @@ fn a_user_holding_exactly_the_printed_policy_plans_applies_and_destroys_all_pack
     life_cycle(&emu, &users[0], spec);
 }
 
-/// Issue 24: the paging example (alert context's EventBridge rules, routes, a webhook, a queue)
+/// Issue 24: the paging example (alert context's EventBridge rules, routes, a webhook, a queue,
+/// a heartbeat)
 /// with exactly its printed policy, under IAM enforcement.
 #[test]
 fn issue_24_a_user_holding_exactly_the_printed_policy_runs_the_paging_example() {
@@ -168,6 +169,7 @@ fn issue_24_a_user_holding_exactly_the_printed_policy_runs_the_paging_example() 
     let spec = "examples/paging.yaml";
     let policy = printed_policy(spec, "apply");
     assert!(policy.to_string().contains("events:PutTargets"), "the rules' actions are granted: {policy}");
+    assert!(policy.to_string().contains("states:CreateStateMachine"), "the heartbeat's actions are granted: {policy}");
     let Some((emu, users)) = enforcing(module_path!(), &[&policy]) else { return };
     life_cycle(&emu, &users[0], spec);
 }

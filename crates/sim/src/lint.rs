@@ -65,7 +65,10 @@ pub fn alarm_problems(a: &AlarmView<'_>, metric: &Metric) -> Vec<AlarmProblem> {
             hint: "use `statistic: Sum` to count matching events",
         });
     }
-    if let Some(period) = a.period.filter(|p| *p > 60) {
+    // An alarm on the absence of events (the heartbeat's: `LessThanThreshold`) measures silence
+    // over its period, which is long on purpose; only alarms on events fire late.
+    let on_events = matches!(a.comparison, Comparison::GreaterThanOrEqualToThreshold | Comparison::GreaterThanThreshold);
+    if let Some(period) = a.period.filter(|p| *p > 60 && on_events) {
         out.push(AlarmProblem {
             field: "alarm.period",
             impact: Impact::Late,
