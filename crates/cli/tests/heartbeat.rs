@@ -91,6 +91,9 @@ fn issue_24_the_seed_with_a_heartbeat_and_a_webhook_route_applies_converges_veri
     for check in ["state_machine.reads_canary", "state_machine.logging", "event_rule.schedule", "role.trust", "role.permissions"] {
         assert!(out.lines().any(|l| l.starts_with("ok") && l.contains(check)), "{check}: {out}");
     }
+    // The measured delay needs CloudTrail's delivery, which the emulator does not make: said so,
+    // neither passed nor failed.
+    assert!(out.lines().any(|l| l.starts_with("n/a") && l.contains("heartbeat.delivery")), "{out}");
 
     let destroy = w.secmon(&["destroy", "-f", &spec, "--auto-approve"]);
     assert!(destroy.status.success(), "{}", text(&destroy.stderr));

@@ -46,8 +46,9 @@ const LOCK: &[&str] = &[
     "kms:GenerateDataKey",
     "kms:Decrypt",
 ];
-/// What verify observes beyond the kinds' reads: AWS's own filter engine, a brought key's policy.
-const VERIFY: &[&str] = &["logs:TestMetricFilter", "logs:FilterLogEvents", "kms:GetKeyPolicy"];
+/// What verify observes beyond the kinds' reads: AWS's own filter engine, a brought key's
+/// policy, the heartbeat's delivery (its canary's events and metric).
+const VERIFY: &[&str] = &["logs:TestMetricFilter", "logs:FilterLogEvents", "kms:GetKeyPolicy", "cloudwatch:GetMetricStatistics"];
 /// `verify --trigger` and `--notify-test`.
 const EXERCISE: &[&str] = &[
     "secretsmanager:GetSecretValue",

@@ -42,6 +42,66 @@ pub struct Meta {
     pub pattern_text: Option<String>,
 }
 
+/// One canary read as the log group holds it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CanaryRead {
+    /// When it was made (the event's time), epoch ms.
+    pub read_ms: i64,
+    /// When CloudWatch Logs received it, epoch ms.
+    pub ingested_ms: i64,
+}
+
+/// What verify observed of the heartbeat in the last hour.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Heartbeat {
+    /// The canary's reads that reached the log group.
+    pub reads: Vec<CanaryRead>,
+    /// The minutes (epoch seconds) in which the canary metric counted a read.
+    pub counted_minutes: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+struct Observed {
+    heartbeat: Option<Heartbeat>,
+}
+
+/// `heartbeat.delivery`: the measured delay from the canary's latest read to the log group,
+/// and whether the metric counted it; failed when no read arrived in the last hour.
+fn heartbeat_delivery(ctx: &VerifyCtx, live: &LiveResource, subject: &str) -> Check {
+    const ID: &str = "heartbeat.delivery";
+    if ctx.local_endpoint {
+        return Check::not_observable(ID, subject, crate::check::NOT_OBSERVABLE);
+    }
+    let seen = live.observed::<Observed>().heartbeat.unwrap_or_default();
+    let Some(latest) = seen.reads.iter().max_by_key(|r| r.read_ms) else {
+        return Check::failed(
+            ID,
+            subject,
+            "no canary read reached the log group in the last hour: the heartbeat or the pipeline is broken",
+        )
+        .fix("the other checks name the broken link; the heartbeat state machine's executions show whether it ran");
+    };
+    let delay = |r: &CanaryRead| (r.ingested_ms - r.read_ms).max(0) / 1000;
+    let worst = seen.reads.iter().map(delay).max().unwrap_or(0);
+    let minute = latest.read_ms / 1000 / 60 * 60;
+    let counted = seen.counted_minutes.contains(&minute);
+    let evidence = format!(
+        "{} canary read(s) in the last hour; the latest reached the log group {} s after it was made (slowest {} s){}",
+        seen.reads.len(),
+        delay(latest),
+        worst,
+        if counted { ", and the canary metric counted it in its minute" } else { "; the canary metric has no datapoint for it yet" }
+    );
+    if counted || ctx.now * 1000 - latest.ingested_ms < 180_000 {
+        Check::ok(ID, subject, evidence)
+    } else {
+        Check::failed(ID, subject, evidence)
+            .fix("the read arrives but is not counted: compare the filter's pattern with the canary's record")
+    }
+}
+
 /// Collapses whitespace outside quoted strings: AWS may store a pattern reformatted.
 pub fn normalize_pattern(p: &str) -> String {
     let mut out = String::new();
@@ -175,11 +235,59 @@ impl ResourceKind for Def {
     }
 
     /// The filter exists, its pattern parses, and an event of the kind it names matches it.
+    /// For the heartbeat's filter only (issue 24, item 3): the canary's reads of the last hour
+    /// as the log group holds them (when each was made, when it arrived) and the canary metric's
+    /// datapoints, which `heartbeat.delivery` reports. One FilterLogEvents and one
+    /// GetMetricStatistics; on a local emulator neither (it delivers and counts nothing).
+    fn observe<'a>(&'a self, aws: &'a Aws, live: &'a LiveResource) -> Fut<'a, Option<serde_json::Value>> {
+        Box::pin(async move {
+            if live.resource.name != secmon_spec::HEARTBEAT_MONITOR || aws.endpoint_override.is_some() {
+                return Ok(None);
+            }
+            let a: Attrs = live.resource.attrs();
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+            let since = now - crate::check::STALE_SECS;
+            let request = aws.logs.filter_log_events().log_group_name(&a.log_group).filter_pattern(&a.pattern).start_time(since * 1000);
+            let mut pages = request.into_paginator().send();
+            let mut reads = Vec::new();
+            // Pages may be empty while more events follow (FilterLogEvents API reference).
+            for _ in 0..20 {
+                let Some(page) = pages.next().await else { break };
+                for e in page.map_err(crate::sdk::fail("FilterLogEvents"))?.events() {
+                    reads.push(CanaryRead { read_ms: e.timestamp().unwrap_or(0), ingested_ms: e.ingestion_time().unwrap_or(0) });
+                }
+            }
+            let stats = aws
+                .cloudwatch
+                .get_metric_statistics()
+                .namespace(a.metric_namespace.clone().unwrap_or_default())
+                .metric_name(a.metric_name.clone().unwrap_or_default())
+                .start_time(secmon_aws::DateTime::from_secs(since))
+                .end_time(secmon_aws::DateTime::from_secs(now))
+                .period(60)
+                .statistics(secmon_aws::cloudwatch::types::Statistic::Sum)
+                .send()
+                .await
+                .map_err(crate::sdk::fail("GetMetricStatistics"))?;
+            let counted_minutes = stats
+                .datapoints()
+                .iter()
+                .filter(|d| d.sum().unwrap_or(0.0) >= 1.0)
+                .filter_map(|d| d.timestamp().map(|t| t.secs()))
+                .collect();
+            let seen = Heartbeat { reads, counted_minutes };
+            Ok(Some(serde_json::json!({ "heartbeat": seen })))
+        })
+    }
+
     fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
         let subject = format!("metric filter {}", desired.name);
         let Some(live) = ctx.live_of(desired) else {
             return ctx.missing("filter.exists", &subject, "the metric filter does not exist: matching events are counted nowhere");
         };
+        if desired.name == secmon_spec::HEARTBEAT_MONITOR {
+            return vec![heartbeat_delivery(ctx, live, &subject)];
+        }
         if let Err(e) = secmon_sim::Pattern::parse(&live.resource.attrs::<Attrs>().pattern) {
             return vec![Check::failed("filter.pattern", &subject, format!("pattern syntax error at {e}"))];
         }
@@ -321,5 +429,30 @@ mod tests {
         assert_eq!(filter(&live, &with(true), "filter.pattern"), Status::Failed);
         live.resources.remove(&crate::Address::new(Kind::MetricFilter, &name));
         assert_eq!(filter(&live, &with(true), "filter.exists"), Status::Failed);
+    }
+
+    #[test]
+    fn issue_24_verify_reports_the_heartbeats_measured_delay_or_that_it_stopped() {
+        use crate::check::testing::*;
+        let text = format!("{}\nheartbeat: {{ every: 5m, notify: [SecurityAlarms] }}\n", include_str!("../../../specs/seed.yaml"));
+        let spec = secmon_spec::Spec::parse(&text, "s.yaml").unwrap().state.resolve(ACCOUNT, REGION).unwrap();
+        let mut live = converged(&spec);
+        let address = crate::Address::new(Kind::MetricFilter, secmon_spec::HEARTBEAT_MONITOR);
+        let mut observe = |seen: Heartbeat| {
+            live.resources.get_mut(&address).unwrap().observed = [("heartbeat".to_string(), serde_json::to_value(&seen).unwrap())].into();
+            let checks = run(&spec, &live, &FilterEvidence::default(), Kind::MetricFilter);
+            checks.into_iter().find(|c| c.id == "heartbeat.delivery").expect("the heartbeat's check")
+        };
+        // `now` is 1,000,000 s in the test world; a read at 999,400 s, ingested 84 s later, counted.
+        let read = CanaryRead { read_ms: 999_400_000, ingested_ms: 999_484_000 };
+        let c = observe(Heartbeat { reads: vec![read.clone()], counted_minutes: vec![999_360] });
+        assert_eq!(c.status, Status::Ok, "{c:?}");
+        assert!(c.evidence.contains("reached the log group 84 s after it was made") && c.evidence.contains("counted it"), "{c:?}");
+        // Arrived long ago, never counted: the filter does not match it.
+        assert_eq!(observe(Heartbeat { reads: vec![read], counted_minutes: vec![] }).status, Status::Failed);
+        // Nothing arrived in the last hour.
+        let c = observe(Heartbeat::default());
+        assert_eq!(c.status, Status::Failed);
+        assert!(c.evidence.contains("no canary read reached the log group"), "{c:?}");
     }
 }
