@@ -219,3 +219,38 @@ fn issue_24_stopping_the_trail_deleting_the_filter_or_breaking_the_key_pages_thr
     w.apply_spec_converges(&spec);
     assert_eq!(alarm_after_beats(&w, window(6), ALARM).0, State::Ok, "repaired by apply");
 }
+
+#[test]
+fn issue_24_turning_the_heartbeat_off_removes_every_part_and_on_again_restores_it() {
+    let Some(w) = World::new() else { return };
+    let spec = seed_with_heartbeat(&w, false);
+    w.apply_spec_converges(&spec);
+    let aws = w.aws();
+
+    // Off: the plan deletes what the heartbeat made, and gives the seed's filter its pattern back.
+    let plan = w.secmon(&["plan", "-f", SEED]);
+    let out = text(&plan.stdout);
+    for gone in [
+        format!("state_machine.{MACHINE}"),
+        format!("event_rule.{SCHEDULE}"),
+        format!("secret.{CANARY}"),
+        "role.secmon-secrets-monitoring-heartbeat-read".into(),
+        "role.secmon-secrets-monitoring-heartbeat-start".into(),
+        "metric_filter.secmon-heartbeat".into(),
+        "alarm.secmon-secrets-monitoring-heartbeat".into(),
+    ] {
+        assert!(out.contains(&format!("# {gone} will be destroyed")), "{gone}: {out}");
+    }
+    assert!(out.contains("# metric_filter.GetSecretValue will be updated in-place"), "{out}");
+    w.apply_spec_converges(SEED);
+    let arn = format!("arn:aws:states:us-east-1:123456789012:stateMachine:{MACHINE}");
+    assert!(w.rt.block_on(aws.sfn.describe_state_machine().state_machine_arn(&arn).send()).is_err(), "the state machine is gone");
+    assert!(w.rt.block_on(aws.events.describe_rule().name(SCHEDULE).send()).is_err(), "the schedule is gone");
+    assert!(w.rt.block_on(aws.iam.get_role().role_name("secmon-secrets-monitoring-heartbeat-read").send()).is_err());
+
+    // On again: the canary, scheduled for deletion, is restored rather than made anew.
+    w.apply_spec_converges(&spec);
+    let canary = w.rt.block_on(aws.secretsmanager.describe_secret().secret_id(CANARY).send()).unwrap();
+    assert!(canary.deleted_date().is_none(), "restored");
+    assert_eq!(w.emu.heartbeat(1_800_000_000).matches(LOG_GROUP).count(), 1, "and it beats again");
+}

@@ -173,3 +173,30 @@ fn issue_24_a_user_holding_exactly_the_printed_policy_runs_the_paging_example() 
     let Some((emu, users)) = enforcing(module_path!(), &[&policy]) else { return };
     life_cycle(&emu, &users[0], spec);
 }
+
+/// Issue 24: a feature turned off is removed with the new spec's own policy. The paging example
+/// (heartbeat, alert context) is applied with its policy; then a user holding only the policy
+/// printed for the same spec without them applies it, and the heartbeat's state machine, roles
+/// and rules go.
+#[test]
+fn issue_24_turning_the_heartbeat_and_alert_context_off_needs_only_the_new_specs_policy() {
+    std::env::set_var("PAGERDUTY_CLOUDWATCH_URL", "https://events.pagerduty.com/integration/k/enqueue");
+    let full = "examples/paging.yaml";
+    let written = std::fs::read_to_string(root().join(full)).unwrap();
+    let plain =
+        written.replace("alert_context: true\n", "").replace("heartbeat: { every: 5m }         # pages the critical route below\n", "");
+    assert!(!plain.contains("heartbeat:") && !plain.contains("alert_context"), "{plain}");
+    let dir = tempfile::tempdir().unwrap();
+    let off = dir.path().join("paging-off.yaml");
+    std::fs::write(&off, plain).unwrap();
+    let off = off.to_str().unwrap();
+    let (before, after) = (printed_policy(full, "apply"), printed_policy(off, "apply"));
+    assert!(!after.to_string().contains("states:CreateStateMachine"), "the new policy creates no state machine: {after}");
+    let Some((emu, users)) = enforcing(module_path!(), &[&before, &after]) else { return };
+    let apply = as_user(&emu, &users[0], &["apply", "-f", full, "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
+    let apply = as_user(&emu, &users[1], &["apply", "-f", off, "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
+    let again = as_user(&emu, &users[1], &["plan", "-f", off, "--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}{}", text(&again.stdout), text(&again.stderr));
+}

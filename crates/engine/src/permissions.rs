@@ -86,6 +86,15 @@ pub fn policy(spec: &Spec, phase: Phase) -> Value {
             write.extend(k.facts().iam.write);
         }
     }
+    // A feature turned off (a heartbeat, alert context) leaves resources of kinds the spec no
+    // longer uses, which apply finds by their owner tag and deletes: the policy of the new spec
+    // must let it read and remove them, and nothing else of those kinds.
+    if matches!(phase, Phase::Apply | Phase::Destroy) {
+        for k in Kind::ALL.iter().filter(|k| !used.contains(k)) {
+            read.extend(k.facts().iam.read);
+            write.extend(k.facts().iam.write.iter().copied().filter(|a| removes(a)));
+        }
+    }
     let organization = state.trail.as_ref().is_some_and(|t| t.organization);
     if organization {
         read.extend(ORGANIZATION_READ);
@@ -113,6 +122,12 @@ pub fn policy(spec: &Spec, phase: Phase) -> Value {
         statements.push(json!({"Sid": "SecmonWrites", "Effect": "Allow", "Action": write, "Resource": "*"}));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// Whether `action` removes what it acts on (or detaches a part of it before removal).
+fn removes(action: &str) -> bool {
+    let op = action.split_once(':').map(|(_, op)| op).unwrap_or(action);
+    ["Delete", "Remove", "Unsubscribe", "ScheduleKeyDeletion"].iter().any(|p| op.starts_with(p))
 }
 
 /// Every action of a policy from [`policy`].
@@ -149,7 +164,7 @@ mod tests {
     }
 
     #[test]
-    fn apply_adds_the_writes_and_the_lock_and_nothing_of_kinds_the_spec_does_not_use() {
+    fn apply_adds_the_writes_and_the_lock_and_only_the_removal_of_kinds_the_spec_does_not_use() {
         let p = actions(&policy(&seed(), Phase::Apply));
         for a in
             ["kms:CreateKey", "kms:PutKeyPolicy", "cloudtrail:CreateTrail", "iam:PassRole", "logs:PutLogEvents", "logs:CreateLogStream"]
@@ -157,6 +172,10 @@ mod tests {
             assert!(p.contains(a), "{a}: {p:?}");
         }
         assert!(!p.contains("organizations:DescribeOrganization"), "no organization trail in the seed");
+        // A heartbeat turned off is removed with the seed's own policy, and nothing else of it.
+        assert!(p.contains("states:DeleteStateMachine") && p.contains("states:DescribeStateMachine"), "{p:?}");
+        assert!(p.contains("events:DeleteRule") && p.contains("events:RemoveTargets"), "{p:?}");
+        assert!(!p.contains("states:CreateStateMachine") && !p.contains("events:PutRule"), "{p:?}");
         assert!(!p.contains("secretsmanager:GetSecretValue"), "apply never reads a secret's value");
     }
 }
