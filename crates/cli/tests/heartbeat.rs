@@ -11,6 +11,28 @@ const MACHINE: &str = "secmon-secrets-monitoring-heartbeat";
 const CANARY: &str = "secmon/secrets-monitoring/heartbeat-canary";
 const SCHEDULE: &str = "secmon-secrets-monitoring-heartbeat-schedule";
 
+/// A world where the seed with a heartbeat is applied and converged, and that spec's path.
+#[track_caller]
+fn beating() -> Option<(World, String)> {
+    let w = World::new()?;
+    let spec = seed_with_heartbeat(&w, false);
+    w.apply_spec_converges(&spec);
+    Some((w, spec))
+}
+
+/// The addresses of the heartbeat's parts, as plans name them.
+fn parts() -> [String; 7] {
+    [
+        format!("state_machine.{MACHINE}"),
+        format!("event_rule.{SCHEDULE}"),
+        format!("secret.{CANARY}"),
+        "role.secmon-secrets-monitoring-heartbeat-read".into(),
+        "role.secmon-secrets-monitoring-heartbeat-start".into(),
+        "metric_filter.secmon-heartbeat".into(),
+        "alarm.secmon-secrets-monitoring-heartbeat".into(),
+    ]
+}
+
 /// The seed with a heartbeat paging the seed's topic, in the world's scratch directory; with
 /// `webhook`, critical alarms (the heartbeat's) also go to a PagerDuty webhook.
 fn seed_with_heartbeat(w: &World, webhook: bool) -> String {
@@ -34,15 +56,7 @@ fn issue_24_the_seed_with_a_heartbeat_and_a_webhook_route_applies_converges_veri
     let out = text(&plan.stdout);
     // The plan states the price, item by item.
     assert!(out.contains("heartbeat: 8640 canary reads a month cost about $0.86 a month (canary secret $0.40"), "{out}");
-    for address in [
-        format!("state_machine.{MACHINE}"),
-        format!("event_rule.{SCHEDULE}"),
-        format!("secret.{CANARY}"),
-        "role.secmon-secrets-monitoring-heartbeat-read".into(),
-        "role.secmon-secrets-monitoring-heartbeat-start".into(),
-        "metric_filter.secmon-heartbeat".into(),
-        "alarm.secmon-secrets-monitoring-heartbeat".into(),
-    ] {
+    for address in parts() {
         assert!(out.contains(&address), "{address}: {out}");
     }
     w.apply_spec_converges(&spec);
@@ -172,9 +186,7 @@ use secmon_sim::alarm::State;
 
 #[test]
 fn issue_24_stopping_the_trail_deleting_the_filter_or_breaking_the_key_pages_through_the_heartbeat() {
-    let Some(w) = World::new() else { return };
-    let spec = seed_with_heartbeat(&w, false);
-    w.apply_spec_converges(&spec);
+    let Some((w, spec)) = beating() else { return };
     let aws = w.aws();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let window = |i: i64| now - now % 300 - 86_400 + i * 3_600;
@@ -222,23 +234,13 @@ fn issue_24_stopping_the_trail_deleting_the_filter_or_breaking_the_key_pages_thr
 
 #[test]
 fn issue_24_turning_the_heartbeat_off_removes_every_part_and_on_again_restores_it() {
-    let Some(w) = World::new() else { return };
-    let spec = seed_with_heartbeat(&w, false);
-    w.apply_spec_converges(&spec);
+    let Some((w, spec)) = beating() else { return };
     let aws = w.aws();
 
     // Off: the plan deletes what the heartbeat made, and gives the seed's filter its pattern back.
     let plan = w.secmon(&["plan", "-f", SEED]);
     let out = text(&plan.stdout);
-    for gone in [
-        format!("state_machine.{MACHINE}"),
-        format!("event_rule.{SCHEDULE}"),
-        format!("secret.{CANARY}"),
-        "role.secmon-secrets-monitoring-heartbeat-read".into(),
-        "role.secmon-secrets-monitoring-heartbeat-start".into(),
-        "metric_filter.secmon-heartbeat".into(),
-        "alarm.secmon-secrets-monitoring-heartbeat".into(),
-    ] {
+    for gone in parts() {
         assert!(out.contains(&format!("# {gone} will be destroyed")), "{gone}: {out}");
     }
     assert!(out.contains("# metric_filter.GetSecretValue will be updated in-place"), "{out}");

@@ -229,12 +229,7 @@ impl ResourceKind for Def {
         const SOURCE: &str = "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html";
         let trail_arn = t.trail_arn(&trail.name);
         let service = "cloudtrail.amazonaws.com";
-        let from_trail = |l: Link| {
-            l.with("aws:SourceArn", &trail_arn)
-                .with("aws:SourceAccount", &t.account_id)
-                .with("aws:SecureTransport", "true")
-                .judged_by_resource(r, "policy")
-        };
+        let from_trail = |l: Link| l.on_behalf_of(&trail_arn, t).with("aws:SecureTransport", "true").judged_by_resource(r, "policy");
         let acl = from_trail(Link::request(
             "CloudTrail → S3: GetBucketAcl",
             SOURCE,
@@ -329,8 +324,7 @@ fn access_log_links(state: &DesiredState, t: &Target, r: &Resource) -> Vec<Link>
         &object,
         t,
     )
-    .with("aws:SourceArn", &format!("arn:aws:s3:::{source}"))
-    .with("aws:SourceAccount", &t.account_id)
+    .on_behalf_of(&format!("arn:aws:s3:::{source}"), t)
     .with("aws:SecureTransport", "true")
     .judged_by_resource(r, "policy");
     vec![put.from_another_account(), put.over_plain_http(), put]

@@ -87,6 +87,15 @@ impl Check {
     pub fn not_observable(id: &str, subject: impl Into<String>, evidence: impl Into<String>) -> Check {
         Check::new(Status::NotObservable, id, subject, evidence)
     }
+    /// Ok with `evidence` when `holds`, else `otherwise` (a failure or a warning, with its fix):
+    /// the shape of most checks that compare what is with what the spec says.
+    pub fn holds(holds: bool, id: &str, subject: &str, evidence: impl Into<String>, otherwise: impl FnOnce(&str, &str) -> Check) -> Check {
+        if holds {
+            Check::ok(id, subject, evidence)
+        } else {
+            otherwise(id, subject)
+        }
+    }
     /// What to do about it.
     pub fn fix(self, fix: impl Into<String>) -> Check {
         Check { fix: Some(fix.into()), ..self }

@@ -76,6 +76,12 @@ impl Link {
         self
     }
 
+    /// Made on behalf of `source_arn` in `t`'s account: the confused-deputy keys
+    /// `aws:SourceArn` and `aws:SourceAccount`.
+    pub fn on_behalf_of(self, source_arn: &str, t: &Target) -> Link {
+        self.with("aws:SourceArn", source_arn).with("aws:SourceAccount", &t.account_id)
+    }
+
     /// Judged by the resource policy of `r` (its `policy_field` attribute).
     pub fn judged_by_resource(mut self, r: &Resource, policy_field: &str) -> Link {
         self.judged_by = r.address().to_string();

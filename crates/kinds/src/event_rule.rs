@@ -323,23 +323,27 @@ impl ResourceKind for Def {
 /// The heartbeat's schedule rule: enabled, on the spec's schedule, starting the state machine
 /// with the starter role.
 fn verify_schedule(subject: &str, want: &Attrs, got: &Attrs) -> Vec<Check> {
-    let mut out = vec![if got.state == "ENABLED" && got.schedule_expression == want.schedule_expression {
-        Check::ok("event_rule.schedule", subject, format!("enabled, {}", got.schedule_expression))
-    } else {
-        Check::failed(
+    let schedule = &got.schedule_expression;
+    vec![
+        Check::holds(
+            got.state == "ENABLED" && *schedule == want.schedule_expression,
             "event_rule.schedule",
             subject,
-            format!("state {}, schedule {:?}: the heartbeat is not started as the spec says", got.state, got.schedule_expression),
-        )
-        .fix("run `secmon apply`")
-    }];
-    out.push(if got.targets == want.targets {
-        Check::ok("event_rule.targets", subject, "starts the heartbeat's state machine with the starter role")
-    } else {
-        Check::failed("event_rule.targets", subject, "it does not start the heartbeat's state machine with the starter role")
-            .fix("run `secmon apply`")
-    });
-    out
+            format!("enabled, {schedule}"),
+            |id, s| {
+                let state = &got.state;
+                Check::failed(id, s, format!("state {state}, schedule {schedule:?}: the heartbeat is not started as the spec says"))
+                    .fix("run `secmon apply`")
+            },
+        ),
+        Check::holds(
+            got.targets == want.targets,
+            "event_rule.targets",
+            subject,
+            "starts the heartbeat's state machine with the starter role",
+            |id, s| Check::failed(id, s, "it does not start the heartbeat's state machine with the starter role").fix("run `secmon apply`"),
+        ),
+    ]
 }
 
 /// PutRule with the rule's pattern, state and description (and the owner tag on create:

@@ -85,14 +85,14 @@ pub fn reader_trust_policy(t: &Target, state_machine: &str) -> Value {
 /// It may read the canary secret, nothing else (the secret's ARN ends with `-` and six random
 /// characters, hence the `??????`).
 pub fn reader_policy(t: &Target, secret: &str) -> Value {
+    only("ReadTheCanary", "secretsmanager:GetSecretValue", &t.arn("secretsmanager", &format!("secret:{secret}-??????")))
+}
+
+/// A policy allowing one action on one resource.
+fn only(sid: &str, action: &str, resource: &str) -> Value {
     policy::normalize(&json!({
         "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "ReadTheCanary",
-            "Effect": "Allow",
-            "Action": "secretsmanager:GetSecretValue",
-            "Resource": t.arn("secretsmanager", &format!("secret:{secret}-??????"))
-        }]
+        "Statement": [{"Sid": sid, "Effect": "Allow", "Action": action, "Resource": resource}]
     }))
 }
 
@@ -104,15 +104,7 @@ pub fn starter_trust_policy(t: &Target, rule: &str) -> Value {
 
 /// It may start the heartbeat's state machine, nothing else.
 pub fn starter_policy(t: &Target, state_machine: &str) -> Value {
-    policy::normalize(&json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "StartTheHeartbeat",
-            "Effect": "Allow",
-            "Action": "states:StartExecution",
-            "Resource": t.arn("states", &format!("stateMachine:{state_machine}"))
-        }]
-    }))
+    only("StartTheHeartbeat", "states:StartExecution", &t.arn("states", &format!("stateMachine:{state_machine}")))
 }
 
 fn service_trust(sid: &str, service: &str, t: &Target, source_arn: &str) -> Value {
@@ -380,56 +372,29 @@ fn heartbeat_links(state: &DesiredState, t: &Target, r: &Resource) -> Vec<crate:
     let role_arn = r.arn.clone().unwrap_or_default();
     let machine = t.arn("states", &format!("stateMachine:{}", n.state_machine));
     let rule = t.arn("events", &format!("rule/{}", crate::event_rule::heartbeat_rule_name(&state.name)));
-    let (assume, call) = match r.attrs::<Attrs>().policy_name.as_str() {
-        READ_CANARY_POLICY => {
-            let assume = Link::request(
-                "Step Functions → STS: AssumeRole (the heartbeat's reader role)",
-                SFN_TRUST,
-                "states.amazonaws.com",
-                "sts:AssumeRole",
-                &role_arn,
-                t,
-            )
-            .with("aws:SourceArn", &machine)
-            .with("aws:SourceAccount", &t.account_id)
-            .judged_by_resource(r, "trust_policy");
-            let canary = t.arn("secretsmanager", &format!("secret:{}-AbC123", n.secret));
-            let call = Link::request(
+    // (row, page, service, on behalf of) of the role's assumption; (row, page, action, resource)
+    // of its one call.
+    let ((assume_row, trust_page, service, source), (call_row, call_page, action, resource)) = match r.attrs::<Attrs>().policy_name.as_str()
+    {
+        READ_CANARY_POLICY => (
+            ("Step Functions → STS: AssumeRole (the heartbeat's reader role)", SFN_TRUST, "states.amazonaws.com", machine.clone()),
+            (
                 "The heartbeat (its reader role) → Secrets Manager: GetSecretValue",
                 SFN_SDK,
-                &role_arn,
                 "secretsmanager:GetSecretValue",
-                &canary,
-                t,
-            )
-            .judged_by_identity(r, "policy");
-            (assume, call)
-        }
-        START_HEARTBEAT_POLICY => {
-            let assume = Link::request(
-                "EventBridge → STS: AssumeRole (the heartbeat's starter role)",
-                EVENTS_TRUST,
-                "events.amazonaws.com",
-                "sts:AssumeRole",
-                &role_arn,
-                t,
-            )
-            .with("aws:SourceArn", &rule)
-            .with("aws:SourceAccount", &t.account_id)
-            .judged_by_resource(r, "trust_policy");
-            let call = Link::request(
-                "The heartbeat's schedule (its starter role) → Step Functions: StartExecution",
-                EVENTS_SFN,
-                &role_arn,
-                "states:StartExecution",
-                &machine,
-                t,
-            )
-            .judged_by_identity(r, "policy");
-            (assume, call)
-        }
+                t.arn("secretsmanager", &format!("secret:{}-AbC123", n.secret)),
+            ),
+        ),
+        START_HEARTBEAT_POLICY => (
+            ("EventBridge → STS: AssumeRole (the heartbeat's starter role)", EVENTS_TRUST, "events.amazonaws.com", rule),
+            ("The heartbeat's schedule (its starter role) → Step Functions: StartExecution", EVENTS_SFN, "states:StartExecution", machine),
+        ),
         _ => return Vec::new(),
     };
+    let assume = Link::request(assume_row, trust_page, service, "sts:AssumeRole", &role_arn, t)
+        .on_behalf_of(&source, t)
+        .judged_by_resource(r, "trust_policy");
+    let call = Link::request(call_row, call_page, &role_arn, action, &resource, t).judged_by_identity(r, "policy");
     let other_source = assume.refused("another source of the account", |l| {
         if let Some(v) = l.context.get_mut("aws:SourceArn") {
             *v = format!("{}-other", *v);
@@ -453,19 +418,22 @@ fn verify_heartbeat_role(ctx: &VerifyCtx, desired: &Resource, subject: &str) -> 
         );
     };
     let (want, got): (Attrs, Attrs) = (desired.attrs(), live.resource.attrs());
+    let not_secmons = |what: String| move |id: &str, s: &str| Check::failed(id, s, what).fix("run `secmon apply`");
     vec![
-        if got.trust_policy == want.trust_policy {
-            Check::ok("role.trust", subject, "trusted by its service, for the heartbeat alone")
-        } else {
-            Check::failed("role.trust", subject, "its trust policy is not secmon's: the heartbeat may stop, or others may assume it")
-                .fix("run `secmon apply`")
-        },
-        if got.policy == want.policy {
-            Check::ok("role.permissions", subject, format!("may do exactly one thing ({})", want.policy_name))
-        } else {
-            Check::failed("role.permissions", subject, format!("its inline policy {} is not secmon's", want.policy_name))
-                .fix("run `secmon apply`")
-        },
+        Check::holds(
+            got.trust_policy == want.trust_policy,
+            "role.trust",
+            subject,
+            "trusted by its service, for the heartbeat alone",
+            not_secmons("its trust policy is not secmon's: the heartbeat may stop, or others may assume it".into()),
+        ),
+        Check::holds(
+            got.policy == want.policy,
+            "role.permissions",
+            subject,
+            format!("may do exactly one thing ({})", want.policy_name),
+            not_secmons(format!("its inline policy {} is not secmon's", want.policy_name)),
+        ),
     ]
 }
 

@@ -39,20 +39,12 @@ pub struct Attrs {
 }
 
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`]).
-pub const FACTS: Facts = Facts {
-    ownership: Ownership::TaggingApi,
-    refers_to: &[Kind::Role],
-    step: 6,
-    iam: crate::Iam {
-        read: &["states:DescribeStateMachine", "states:ListTagsForResource"],
-        write: &[
-            "states:CreateStateMachine",
-            "states:UpdateStateMachine",
-            "states:DeleteStateMachine",
-            "states:TagResource",
-            "iam:PassRole",
-        ],
-    },
+pub const FACTS: Facts = Facts { ownership: Ownership::TaggingApi, refers_to: &[Kind::Role], step: 6, iam: IAM };
+
+/// Its calls' actions (CreateStateMachine passes the reader role).
+const IAM: crate::Iam = crate::Iam {
+    read: &["states:DescribeStateMachine", "states:ListTagsForResource"],
+    write: &["states:CreateStateMachine", "states:UpdateStateMachine", "states:DeleteStateMachine", "states:TagResource", "iam:PassRole"],
 };
 
 /// The state machine's definition: read the canary, keep its version id only.
@@ -178,23 +170,30 @@ impl ResourceKind for Def {
             );
         };
         let (want, got): (Attrs, Attrs) = (desired.attrs(), live.resource.attrs());
+        const APPLY: &str = "run `secmon apply`";
         vec![
-            if got.definition == want.definition && got.role_arn == want.role_arn {
-                Check::ok("state_machine.reads_canary", &subject, "reads the canary with the reader role, keeping only its version id")
-            } else {
-                Check::failed("state_machine.reads_canary", &subject, "its definition or role is not secmon's: the canary may not be read")
-                    .fix("run `secmon apply`")
-            },
-            if got.logging_level == "OFF" || got.logging_level.is_empty() {
-                Check::ok("state_machine.logging", &subject, "logs no execution data")
-            } else {
-                Check::warning(
-                    "state_machine.logging",
-                    &subject,
-                    format!("logging level {}: execution data (the canary's version id) reaches CloudWatch Logs", got.logging_level),
-                )
-                .fix("run `secmon apply`")
-            },
+            Check::holds(
+                got.definition == want.definition && got.role_arn == want.role_arn,
+                "state_machine.reads_canary",
+                &subject,
+                "reads the canary with the reader role, keeping only its version id",
+                |id, s| Check::failed(id, s, "its definition or role is not secmon's: the canary may not be read").fix(APPLY),
+            ),
+            Check::holds(
+                got.logging_level == "OFF" || got.logging_level.is_empty(),
+                "state_machine.logging",
+                &subject,
+                "logs no execution data",
+                |id, s| {
+                    let level = &got.logging_level;
+                    Check::warning(
+                        id,
+                        s,
+                        format!("logging level {level}: execution data (the canary's version id) reaches CloudWatch Logs"),
+                    )
+                    .fix(APPLY)
+                },
+            ),
         ]
     }
 

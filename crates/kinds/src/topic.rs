@@ -206,15 +206,13 @@ impl ResourceKind for Def {
             .map(|m| m.alarm_name().to_string())
             .unwrap_or_else(|| "an-alarm".into());
         let publish = Link::request("CloudWatch alarms → SNS: Publish", ALARMS, "cloudwatch.amazonaws.com", "sns:Publish", &topic_arn, t)
-            .with("aws:SourceArn", &t.alarm_arn(&alarm))
-            .with("aws:SourceAccount", &t.account_id)
+            .on_behalf_of(&t.alarm_arn(&alarm), t)
             .judged_by_resource(r, "policy");
         let mut out = vec![publish.from_another_account(), publish.over_plain_http(), publish];
         if let Some(trail) = state.trail.as_ref().filter(|tr| tr.notify_topic.as_deref() == Some(r.name.as_str())) {
             let publish =
                 Link::request("CloudTrail → SNS: Publish (notify_topic)", TRAIL, "cloudtrail.amazonaws.com", "sns:Publish", &topic_arn, t)
-                    .with("aws:SourceArn", &t.trail_arn(&trail.name))
-                    .with("aws:SourceAccount", &t.account_id)
+                    .on_behalf_of(&t.trail_arn(&trail.name), t)
                     .judged_by_resource(r, "policy");
             out.push(publish.from_another_account());
             out.push(publish);
@@ -229,8 +227,7 @@ impl ResourceKind for Def {
                 &topic_arn,
                 t,
             )
-            .with("aws:SourceArn", &rule)
-            .with("aws:SourceAccount", &t.account_id)
+            .on_behalf_of(&rule, t)
             .judged_by_resource(r, "policy");
             out.push(publish.refused("another rule of the account", |l| {
                 l.context.insert("aws:SourceArn".into(), t.arn("events", "rule/not-secmons"));
