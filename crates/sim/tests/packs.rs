@@ -735,6 +735,51 @@ fn issue_25_key_detector_and_event_rule_tampering_fire_their_guards() {
     }
 }
 
+/// Issue 24, item 3: the heartbeat's parts are guarded as the pipeline's are. Records hand-made
+/// in the shapes of the Step Functions, EventBridge and IAM API references (request parameters
+/// `stateMachineArn`, `name`/`rule`, `roleName`).
+#[test]
+fn issue_24_tampering_with_the_heartbeat_fires_the_guards() {
+    let text = std::fs::read_to_string(root().join("specs/all-packs.yaml")).unwrap();
+    let text = format!("{text}\nheartbeat: {{ every: 5m, notify: [SecurityAlarms] }}\n");
+    let state = Spec::parse(&text, "all-packs.yaml").unwrap().state.resolve("123456789012", "us-east-1").unwrap();
+    let n = state.heartbeat_names().unwrap();
+    let machine = format!("arn:aws:states:us-east-1:123456789012:stateMachine:{}", n.state_machine);
+    let schedule = format!("secmon-{}-heartbeat-schedule", state.name);
+    let cases = [
+        (
+            record("states.amazonaws.com", "DeleteStateMachine", serde_json::json!({"stateMachineArn": machine})),
+            "GUARD-ALARMS-GuardAlarms",
+            true,
+        ),
+        (
+            record(
+                "states.amazonaws.com",
+                "UpdateStateMachine",
+                serde_json::json!({"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:orders"}),
+            ),
+            "GUARD-ALARMS-GuardAlarms",
+            false,
+        ),
+        (record("events.amazonaws.com", "DisableRule", serde_json::json!({"name": schedule})), "GUARD-ALARMS-GuardAlarms", true),
+        (
+            record("iam.amazonaws.com", "PutRolePolicy", serde_json::json!({"roleName": n.reader_role, "policyName": "p"})),
+            "GUARD-ROLE-GuardDeliveryRole",
+            true,
+        ),
+        (record("iam.amazonaws.com", "DeleteRole", serde_json::json!({"roleName": n.starter_role})), "GUARD-ROLE-GuardDeliveryRole", true),
+        (
+            record("iam.amazonaws.com", "DeleteRole", serde_json::json!({"roleName": "someone-elses"})),
+            "GUARD-ROLE-GuardDeliveryRole",
+            false,
+        ),
+    ];
+    for (r, guard, expect) in &cases {
+        let fired = fired_on(&state, r);
+        assert_eq!(fired.iter().any(|f| f == guard), *expect, "{} {}: fired {fired:?}", r["eventName"], r["requestParameters"]);
+    }
+}
+
 /// Issue 25, item 1: reads by a principal outside a secret's `readers`. The records are hand-made
 /// in the shapes of CloudTrail's userIdentity element reference: a role session (the role in
 /// `sessionContext.sessionIssuer.arn`) and an IAM user (no session issuer at all).

@@ -531,12 +531,16 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                 control: None,
             });
             if let Some(role) = state.trail_role_name() {
+                // With a heartbeat (issue 24, item 3), its two roles are guarded too.
+                let mut roles = vec![role.clone()];
+                roles.extend(state.heartbeat_names().map(|n| [n.reader_role, n.starter_role]).into_iter().flatten());
+                let names = or_all(roles.iter().map(|r| format!("($.requestParameters.roleName = {})", quoted(r))).collect());
                 out.push(Rule {
                     id: "GUARD-ROLE".into(),
                     title: format!("Delivery role {role} deleted or its policies changed"),
                     metric: "GuardDeliveryRole".into(),
                     pattern: format!(
-                        "{{ ($.eventSource = \"iam.amazonaws.com\") && {} && ($.requestParameters.roleName = {}){not} }}",
+                        "{{ ($.eventSource = \"iam.amazonaws.com\") && {} && {names}{not} }}",
                         events(&[
                             "DeleteRole",
                             "PutRolePolicy",
@@ -544,8 +548,7 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                             "AttachRolePolicy",
                             "DetachRolePolicy",
                             "UpdateAssumeRolePolicy"
-                        ]),
-                        quoted(&role)
+                        ])
                     ),
                     control: None,
                 });
@@ -566,7 +569,20 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                 id: "GUARD-ALARMS".into(),
                 title: "Alarms deleted, disabled, changed or forced into a state".into(),
                 metric: "GuardAlarms".into(),
-                pattern: if state.alert_context || state.monitors.iter().any(|m| m.alert_context == Some(true)) {
+                pattern: if state.heartbeat.is_some() {
+                    // The heartbeat's schedule rule and state machine are alerting too (issue 24,
+                    // item 3), as are the alert context's rules: all named `secmon-<spec>-*`.
+                    let ours = format!("secmon-{}-*", state.name);
+                    format!(
+                        "{{ ((($.eventSource = \"monitoring.amazonaws.com\") && {}) || (($.eventSource = \"events.amazonaws.com\") && {} && (($.requestParameters.name = {}) || ($.requestParameters.rule = {}))) || (($.eventSource = \"states.amazonaws.com\") && {} && ($.requestParameters.stateMachineArn = {}))){not} }}",
+                        events(&["DeleteAlarms", "DisableAlarmActions", "PutMetricAlarm", "SetAlarmState"]),
+                        events(&["DisableRule", "DeleteRule", "RemoveTargets", "PutRule", "PutTargets"]),
+                        quoted(&ours),
+                        quoted(&ours),
+                        events(&["DeleteStateMachine", "UpdateStateMachine"]),
+                        quoted(&format!("arn:aws:states:*:stateMachine:secmon-{}-*", state.name)),
+                    )
+                } else if state.alert_context || state.monitors.iter().any(|m| m.alert_context == Some(true)) {
                     // The alert context's EventBridge rules are alerting too (`secmon-<spec>-*`).
                     let rules = format!("secmon-{}-*", state.name);
                     format!(
