@@ -128,7 +128,7 @@ pub fn coverage(state: &DesiredState, technique_files: &[String]) -> Result<Cove
         }
     }
     let mut can_fire = BTreeSet::new();
-    for m in &state.monitors {
+    for m in state.monitors.iter().filter(|m| crate::heartbeat::replayable(m)) {
         match pairs_of(m) {
             None => {
                 can_fire.insert(m.name.clone());

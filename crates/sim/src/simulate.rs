@@ -230,7 +230,12 @@ pub fn simulate_plain(state: &DesiredState, paths: &[String], format: events::Fo
 }
 
 fn replay(state: &DesiredState, paths: &[String], format: events::Format, fast: bool) -> Result<SimReport, SimError> {
-    let mut monitors = state.monitors.iter().map(|m| Compiled::with_context(m, state)).collect::<Result<Vec<_>, _>>()?;
+    let mut monitors = state
+        .monitors
+        .iter()
+        .filter(|m| crate::heartbeat::replayable(m))
+        .map(|m| Compiled::with_context(m, state))
+        .collect::<Result<Vec<_>, _>>()?;
     let prefilters: Vec<Prefilter> = monitors.iter().map(|c| Prefilter::new(&c.pattern)).collect();
     let wanted = |raw: &events::Raw<'_>| !fast || prefilters.iter().any(|p| p.admits(raw.kind, raw.bytes, Need::Matches, raw.escapes));
     let mut total = 0u64;
