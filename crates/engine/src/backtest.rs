@@ -114,7 +114,7 @@ pub async fn backtest(
 ) -> Result<BacktestReport, EngineError> {
     let account = cloud.account_id().await?;
     let state = spec.state.resolve(&account, cloud.region())?;
-    let Some(log_group) = state.trail.as_ref().and_then(|t| t.cloudwatch_logs.as_ref()).map(|c| c.log_group.clone()) else {
+    let Some(log_group) = state.log_group().map(str::to_string) else {
         return Err(EngineError::Backtest(
             "the spec's trail delivers to no log group (trail.cloudwatch_logs): there is no history to scan".into(),
         ));

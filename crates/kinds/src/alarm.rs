@@ -65,7 +65,9 @@ pub struct Observed {
 /// How its resources are known to be the spec's, and the kinds they may refer to ([`Facts`]).
 pub const FACTS: Facts = Facts {
     ownership: Ownership::TaggingApi,
-    refers_to: &[Kind::Topic],
+    // An alarm watches the metric a filter publishes: the filter is made first, and on a log
+    // group secmon does not manage the alarm is what makes the filter secmon's (`settle`).
+    refers_to: &[Kind::Topic, Kind::MetricFilter],
     step: 5,
     iam: crate::Iam {
         read: &["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"],
@@ -76,6 +78,40 @@ pub const FACTS: Facts = Facts {
 pub struct Def;
 
 impl ResourceKind for Def {
+    /// Metric filters cannot be tagged: they are owned with their log group. On a log group
+    /// secmon does not manage (`trail.external`, issue 25, item 4) a filter is this spec's when
+    /// an alarm this spec owns (tagged) watches exactly the metric it publishes, the metric the
+    /// spec gave that monitor; no other tool's filter publishes there unless it was made to
+    /// count into secmon's alarm.
+    fn settle(&self, state: &mut crate::LiveState) {
+        let watched: std::collections::BTreeSet<(String, String)> = state
+            .resources
+            .values()
+            .filter(|l| l.owned && l.resource.kind == Kind::Alarm)
+            .filter_map(|l| {
+                let a: Attrs = l.resource.attrs();
+                Some((a.namespace?, a.metric_name?))
+            })
+            .collect();
+        let proven: Vec<crate::Address> = state
+            .resources
+            .values()
+            .filter(|l| l.resource.kind == Kind::MetricFilter && !l.owned)
+            // Its container was not read: a log group secmon does not manage.
+            .filter(|l| l.resource.kind.def().container(&l.resource).is_some_and(|c| !state.resources.contains_key(&c)))
+            .filter(|l| {
+                let f: crate::metric_filter::Attrs = l.resource.attrs();
+                f.metric_namespace.zip(f.metric_name).is_some_and(|m| watched.contains(&m))
+            })
+            .map(|l| l.resource.address())
+            .collect();
+        for address in proven {
+            if let Some(l) = state.resources.get_mut(&address) {
+                l.owned = true;
+            }
+        }
+    }
+
     fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
         state
             .monitors
@@ -235,9 +271,8 @@ impl ResourceKind for Def {
 fn description(state: &DesiredState, m: &secmon_spec::Monitor) -> Option<String> {
     let own = m.alarm_description();
     let query = secmon_sim::Pattern::parse(&m.pattern).ok().and_then(|p| secmon_sim::insights::query(&p));
-    let (Some(query), Some(logs), true) = (query, state.cloudwatch_logs(), state.wants_alert_context(m)) else { return own };
-    let events =
-        format!("Events: CloudWatch Logs Insights on log group {}, over the alarm's period before its time: {query}", logs.log_group);
+    let (Some(query), Some(log_group), true) = (query, state.log_group(), state.wants_alert_context(m)) else { return own };
+    let events = format!("Events: CloudWatch Logs Insights on log group {log_group}, over the alarm's period before its time: {query}");
     let text = match &own {
         Some(d) => format!("{} {events}", d.trim_end()),
         None => events,

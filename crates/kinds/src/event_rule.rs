@@ -152,7 +152,7 @@ pub struct Def;
 
 impl ResourceKind for Def {
     fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
-        let log_group = state.cloudwatch_logs().map(|c| c.log_group.clone()).unwrap_or_else(|| "(the trail's log group)".into());
+        let log_group = state.log_group().unwrap_or("(the trail's log group)").to_string();
         fast_path_monitors(state)
             .into_iter()
             .map(|(m, pattern)| {

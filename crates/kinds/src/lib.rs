@@ -183,6 +183,19 @@ pub struct ReadCtx<'a> {
     pub global: bool,
     /// [`DesiredState::recovering_since`](secmon_spec::DesiredState::recovering_since).
     pub recovering_since: Option<i64>,
+    /// Containers of desired resources that are not desired themselves: another tool's (the log
+    /// group of `trail.external`, holding the spec's metric filters). What feeds them is read,
+    /// never written, so that verify can say what records into them.
+    pub unmanaged_containers: Vec<Address>,
+}
+
+/// The containers of `desired` resources that `desired` does not hold ([`ReadCtx::unmanaged_containers`]).
+pub fn unmanaged_containers(desired: &[Resource]) -> Vec<Address> {
+    let held: std::collections::BTreeSet<Address> = desired.iter().map(|r| r.address()).collect();
+    let mut out: Vec<Address> = desired.iter().filter_map(|r| r.kind.def().container(r)).filter(|c| !held.contains(c)).collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 impl ReadCtx<'_> {

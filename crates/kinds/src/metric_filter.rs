@@ -179,13 +179,13 @@ impl ResourceKind for Def {
     }
 
     fn desired(&self, state: &DesiredState, _t: &Target) -> Vec<Resource> {
-        let Some(cw) = state.cloudwatch_logs() else { return Vec::new() };
+        let Some(log_group) = state.log_group() else { return Vec::new() };
         state
             .monitors
             .iter()
             .map(|m| {
                 let attrs = Attrs {
-                    log_group: cw.log_group.clone(),
+                    log_group: log_group.to_string(),
                     pattern: normalize_pattern(&m.pattern),
                     metric_namespace: Some(m.metric.namespace.clone()),
                     metric_name: Some(m.metric.name.clone()),
@@ -223,8 +223,13 @@ impl ResourceKind for Def {
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
         Box::pin(async move {
             // Every filter of the spec's log groups (one paged call per group): filters the spec no
-            // longer names are found here and deleted.
-            let groups: Vec<&str> = ctx.desired_of(Kind::LogGroup).iter().map(|g| g.name.as_str()).collect();
+            // longer names are found here and deleted. The spec's filters name their group too:
+            // a trail another tool owns (`trail.external`) has a log group secmon does not manage.
+            let filters = ctx.desired_of(Kind::MetricFilter);
+            let mut groups: Vec<String> = ctx.desired_of(Kind::LogGroup).iter().map(|g| g.name.clone()).collect();
+            groups.extend(filters.iter().map(|f| f.attrs::<Attrs>().log_group));
+            groups.sort();
+            groups.dedup();
             let found = futures::future::join_all(groups.iter().map(|g| read_group(aws, g))).await;
             let mut out = Vec::new();
             for f in found {
@@ -234,7 +239,6 @@ impl ResourceKind for Def {
         })
     }
 
-    /// The filter exists, its pattern parses, and an event of the kind it names matches it.
     /// For the heartbeat's filter only (issue 24, item 3): the canary's reads of the last hour
     /// as the log group holds them (when each was made, when it arrived) and the canary metric's
     /// datapoints, which `heartbeat.delivery` reports. One FilterLogEvents and one
@@ -280,6 +284,7 @@ impl ResourceKind for Def {
         })
     }
 
+    /// The filter exists, its pattern parses, and an event of the kind it names matches it.
     fn verify(&self, ctx: &VerifyCtx, desired: &Resource) -> Vec<Check> {
         let subject = format!("metric filter {}", desired.name);
         let Some(live) = ctx.live_of(desired) else {

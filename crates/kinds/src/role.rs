@@ -162,10 +162,10 @@ impl ResourceKind for Def {
     /// (an organization trail's streams are named `<o-id>_<account>_CloudTrail_<region>`).
     fn links(&self, state: &DesiredState, t: &Target, r: &Resource) -> Vec<crate::contract::Link> {
         use crate::contract::Link;
-        let Some(cw) = state.cloudwatch_logs() else { return Vec::new() };
         if r.attrs::<Attrs>().policy_name != POLICY_NAME {
             return heartbeat_links(state, t, r);
         }
+        let Some(cw) = state.cloudwatch_logs() else { return Vec::new() };
         const TRUST: &str =
             "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-required-policy-for-cloudwatch-logs.html";
         let role_arn = r.arn.clone().unwrap_or_default();

@@ -289,7 +289,64 @@ impl ResourceKind for Def {
     }
 
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
-        Box::pin(read_each(ctx.desired_of(Kind::Trail), |d| read_trail(aws, ctx.spec, &d.name)))
+        Box::pin(async move {
+            let mut out = read_each(ctx.desired_of(Kind::Trail), |d| read_trail(aws, ctx.spec, &d.name)).await?;
+            // The log group of `trail.external`: the trails that feed it.
+            for group in ctx.unmanaged_containers.iter().filter(|c| c.kind() == Kind::LogGroup) {
+                out.extend(read_external(aws, ctx.spec, group.name()).await?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// `trail.external` (issue 25, item 4): a trail delivering to the spec's log group records
+    /// read management events of Secrets Manager and is logging; or what verify cannot see.
+    fn verify_unowned(&self, ctx: &VerifyCtx) -> Vec<Check> {
+        let Some(external) = &ctx.spec.external_trail else { return Vec::new() };
+        let group = &external.log_group;
+        let subject = format!("log group {group} (another tool's trail)");
+        let feeding: Vec<&LiveResource> = ctx
+            .live
+            .resources
+            .values()
+            .filter(|l| l.resource.kind == Kind::Trail && !l.owned)
+            .filter(|l| l.resource.attrs::<Attrs>().cloudwatch_logs_group_arn.is_some_and(|a| a.contains(&format!(":log-group:{group}"))))
+            .collect();
+        if feeding.is_empty() {
+            return vec![Check::warning(
+                "trail.external",
+                &subject,
+                "no trail this account can see delivers to it: what records into it (an organization trail of another account?) cannot be checked from here",
+            )
+            .fix("run verify with the credentials of the account that owns the trail, or check the trail there")];
+        }
+        feeding
+            .into_iter()
+            .map(|l| {
+                let a: Attrs = l.resource.attrs();
+                let name = &l.resource.name;
+                let blind = if !a.logging {
+                    Some("is not logging".to_string())
+                } else if a.exclude_management_events {
+                    Some("records no management events".to_string())
+                } else if a.read_write.0 == "WriteOnly" {
+                    Some("records write events only: no GetSecretValue reaches the log group".to_string())
+                } else if a.exclude_sources.iter().any(|s| s == "secretsmanager.amazonaws.com") {
+                    Some("excludes Secrets Manager's events".to_string())
+                } else {
+                    None
+                };
+                match blind {
+                    Some(why) => Check::failed("trail.external", &subject, format!("trail {name}, which delivers to it, {why}"))
+                        .fix("the trail is another tool's: change it there (secmon never does)"),
+                    None => Check::ok(
+                        "trail.external",
+                        &subject,
+                        format!("trail {name} (not secmon's) delivers to it, logging, with Secrets Manager's read events"),
+                    ),
+                }
+            })
+            .collect()
     }
 
     fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
@@ -469,6 +526,21 @@ fn other_selectors(answer: &secmon_aws::cloudtrail::operation::get_event_selecto
 
 /// The trail's settings, logging status and event selectors, read concurrently; then its tags
 /// (CloudTrail answers tags for up to 20 trails per call; one trail, one call).
+/// The trails delivering to `group`, another tool's (found by DescribeTrails, organization
+/// trails' shadows included), read as the spec's own trail is; ownership is their tags'.
+async fn read_external(aws: &Aws, spec: &str, group: &str) -> Result<Vec<LiveResource>, KindError> {
+    let all = aws.cloudtrail.describe_trails().include_shadow_trails(true).send().await.map_err(|e| AwsError::call("DescribeTrails", e))?;
+    let feeding: Vec<String> = all
+        .trail_list()
+        .iter()
+        .filter(|t| t.cloud_watch_logs_log_group_arn().is_some_and(|a| a.contains(&format!(":log-group:{group}"))))
+        .filter_map(|t| t.trail_arn().map(str::to_string))
+        .collect();
+    let read = futures::future::try_join_all(feeding.iter().map(|arn| read_trail(aws, spec, arn))).await?;
+    Ok(read.into_iter().flatten().map(|l| LiveResource { owned: false, ..l }).collect())
+}
+
+/// The trail `name` (or ARN).
 async fn read_trail(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveResource>, KindError> {
     let (desc, status, selectors) = tokio::join!(
         aws.cloudtrail.describe_trails().trail_name_list(name).include_shadow_trails(false).send(),
@@ -476,7 +548,7 @@ async fn read_trail(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveReso
         aws.cloudtrail.get_event_selectors().trail_name(name).send(),
     );
     let desc = desc.map_err(|e| AwsError::call("DescribeTrails", e))?;
-    let Some(t) = desc.trail_list().iter().find(|t| t.name() == Some(name)) else {
+    let Some(t) = desc.trail_list().iter().find(|t| t.name() == Some(name) || t.trail_arn() == Some(name)) else {
         return Ok(None);
     };
     let (logging, observed) = match status {
@@ -516,7 +588,7 @@ async fn read_trail(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveReso
         kms_key: t.kms_key_id().filter(|k| !k.is_empty()).map(str::to_string),
     };
     Ok(Some(
-        LiveResource::tagged(Resource::new(Kind::Trail, name, t.trail_arn().map(str::to_string), &attrs), spec, tag)
+        LiveResource::tagged(Resource::new(Kind::Trail, t.name().unwrap_or(name), t.trail_arn().map(str::to_string), &attrs), spec, tag)
             .with_observed(&observed),
     ))
 }

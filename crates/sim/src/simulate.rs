@@ -119,7 +119,7 @@ impl<'s> Compiled<'s> {
         let mut c = Compiled::new(monitor)?;
         let rule = fast_path_monitors(state).into_iter().find(|(m, _)| std::ptr::eq(*m, monitor)).map(|(_, p)| p);
         if let Some(pattern) = rule {
-            let log_group = state.cloudwatch_logs().map(|l| l.log_group.clone()).unwrap_or_default();
+            let log_group = state.log_group().unwrap_or_default().to_string();
             c.context = Some((pattern, Transformer::notification(&monitor.name, &log_group, monitor.alarm_description().as_deref())));
         }
         Ok(c)

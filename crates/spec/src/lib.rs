@@ -121,8 +121,28 @@ impl DesiredState {
             organization_id: self.organization_id.clone(),
             recovering_since: self.recovering_since,
             watched_from: self.watched_from.clone(),
+            external_trail: self.external_trail.clone(),
             ..state
         })
+    }
+
+    /// Sets `trail.external` apart as [`DesiredState::external_trail`] (the loader's form):
+    /// `trail` is then only a trail secmon manages.
+    pub fn normalize_trail(&mut self) {
+        if let Some(external) = self.trail.as_mut().and_then(|t| t.external.take()) {
+            self.external_trail = Some(external);
+            self.trail = None;
+        }
+    }
+
+    /// The log group the monitors' metric filters live on: the managed trail's, or the external
+    /// trail's.
+    pub fn log_group(&self) -> Option<&str> {
+        match (&self.external_trail, self.cloudwatch_logs()) {
+            (Some(e), _) => Some(&e.log_group),
+            (None, Some(cw)) => Some(&cw.log_group),
+            (None, None) => None,
+        }
     }
 
     /// The secret `verify --trigger` reads: the first that is not a decoy (a decoy's read pages
@@ -154,6 +174,7 @@ impl DesiredState {
             monitors: Vec::new(),
             packs: Vec::new(),
             heartbeat: None,
+            external_trail: None,
             encryption: Encryption { key: "none".into(), ..self.encryption.clone() },
             secondary_region: true,
             ..self.clone()

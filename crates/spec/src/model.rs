@@ -22,9 +22,16 @@ pub struct DesiredState {
     /// Secrets Manager secrets whose reads are watched.
     #[serde(default)]
     pub secrets: Vec<Secret>,
-    /// The CloudTrail trail that records API activity and delivers it to CloudWatch Logs.
+    /// The CloudTrail trail that records API activity and delivers it to CloudWatch Logs; or,
+    /// as `trail: {external: {log_group: NAME}}`, a trail another tool owns (Control Tower, an
+    /// organization trail), whose log group the monitors are put on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trail: Option<Trail>,
+    /// Not a spec field: `trail.external`, set apart by the loader ([`DesiredState::normalize_trail`]),
+    /// so that `trail` is only ever a trail secmon manages.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub external_trail: Option<ExternalTrail>,
     /// SNS topics that alarms notify.
     #[serde(default)]
     pub topics: Vec<Topic>,
@@ -280,11 +287,26 @@ impl SecretValue {
     }
 }
 
-/// The CloudTrail trail, its S3 bucket and its CloudWatch Logs delivery.
+/// A trail secmon does not own (issue 25, item 4): its log group receives the monitors' metric
+/// filters; the trail, its bucket, its role and the log group itself are never changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct ExternalTrail {
+    /// The log group the trail delivers to (Control Tower's `aws-controltower/CloudTrailLogs`,
+    /// an organization trail's).
+    pub log_group: String,
+}
+
+/// The CloudTrail trail, its S3 bucket and its CloudWatch Logs delivery.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Trail {
-    /// Trail name: 3-128 characters of letters, digits, `.`, `_`, `-`; starts and ends with a letter or digit.
+    /// A trail another tool owns, instead of every other field ([`ExternalTrail`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalTrail>,
+    /// Trail name: 3-128 characters of letters, digits, `.`, `_`, `-`; starts and ends with a
+    /// letter or digit. Required unless `external`.
+    #[serde(default)]
     pub name: String,
     /// Record events in every region (the seeds' "Multi-region trail: Yes").
     #[serde(default = "yes")]
@@ -299,7 +321,8 @@ pub struct Trail {
     /// Write digest files so log tampering can be detected.
     #[serde(default = "yes")]
     pub log_file_validation: bool,
-    /// The S3 bucket that receives log files.
+    /// The S3 bucket that receives log files. Required unless `external`.
+    #[serde(default)]
     pub bucket: Bucket,
     /// Management event selection.
     #[serde(default)]
@@ -319,7 +342,7 @@ pub struct Trail {
 }
 
 /// The trail's S3 bucket.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bucket {
     /// Bucket name: 3-63 characters of `a-z0-9.-`, globally unique. `${account_id}` and `${region}` are expanded.

@@ -450,33 +450,39 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
             }
         }
         "self-protection" => {
-            let trail = state.trail.as_ref().ok_or("self-protection guards the trail: the spec needs a `trail`")?;
+            if state.trail.is_none() && state.external_trail.is_none() {
+                return Err("self-protection guards the trail: the spec needs a `trail`".into());
+            }
             let not = not_by(&pack.exclude_principals);
-            let trail_ids = or_all(
-                ["name", "trailName"]
-                    .iter()
-                    .flat_map(|k| {
-                        [
-                            format!("($.requestParameters.{k} = {})", quoted(&trail.name)),
-                            format!("($.requestParameters.{k} = {})", quoted(&format!("arn:aws:cloudtrail:*:trail/{}", trail.name))),
-                        ]
-                    })
-                    .collect(),
-            );
-            out.push(Rule {
-                id: "GUARD-TRAIL".into(),
-                title: format!("Trail {} stopped, deleted, or its selectors or delivery changed", trail.name),
-                metric: "GuardTrail".into(),
-                pattern: format!(
-                    "{{ ($.eventSource = \"cloudtrail.amazonaws.com\") && {} && {trail_ids}{not} }}",
-                    events(&["StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors", "PutInsightSelectors", "RemoveTags"])
-                ),
-                control: None,
-            });
-            if let Some(cw) = &trail.cloudwatch_logs {
+            // A trail another tool owns (`trail.external`) is that tool's to guard: its log group,
+            // where this spec's filters are, is guarded here all the same.
+            if let Some(trail) = state.trail.as_ref() {
+                let trail_ids = or_all(
+                    ["name", "trailName"]
+                        .iter()
+                        .flat_map(|k| {
+                            [
+                                format!("($.requestParameters.{k} = {})", quoted(&trail.name)),
+                                format!("($.requestParameters.{k} = {})", quoted(&format!("arn:aws:cloudtrail:*:trail/{}", trail.name))),
+                            ]
+                        })
+                        .collect(),
+                );
+                out.push(Rule {
+                    id: "GUARD-TRAIL".into(),
+                    title: format!("Trail {} stopped, deleted, or its selectors or delivery changed", trail.name),
+                    metric: "GuardTrail".into(),
+                    pattern: format!(
+                        "{{ ($.eventSource = \"cloudtrail.amazonaws.com\") && {} && {trail_ids}{not} }}",
+                        events(&["StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors", "PutInsightSelectors", "RemoveTags"])
+                    ),
+                    control: None,
+                });
+            }
+            if let Some(log_group) = state.log_group() {
                 out.push(Rule {
                     id: "GUARD-LOGS".into(),
-                    title: format!("Log group {} or its metric filters deleted or changed", cw.log_group),
+                    title: format!("Log group {log_group} or its metric filters deleted or changed"),
                     metric: "GuardLogGroup".into(),
                     pattern: format!(
                         "{{ ($.eventSource = \"logs.amazonaws.com\") && {} && ($.requestParameters.logGroupName = {}){not} }}",
@@ -493,43 +499,45 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                             "CreateExportTask",
                             "DisassociateKmsKey"
                         ]),
-                        quoted(&cw.log_group)
+                        quoted(log_group)
                     ),
                     control: None,
                 });
             }
-            // Issue 25, item 2: the log files' buckets (versioning suspended, access logging
-            // off, policy, lifecycle, encryption or public access block changed, the bucket
-            // deleted) and the delivery role.
-            let buckets = or_all(
-                std::iter::once(trail.bucket.name.clone())
-                    .chain(trail.bucket.access_log_bucket_name())
-                    .map(|b| format!("($.requestParameters.bucketName = {})", quoted(&b)))
-                    .collect(),
-            );
-            out.push(Rule {
-                id: "GUARD-BUCKETS".into(),
-                title: format!("The log buckets of trail {} reconfigured or deleted", trail.name),
-                metric: "GuardBuckets".into(),
-                pattern: format!(
-                    "{{ ($.eventSource = \"s3.amazonaws.com\") && {} && {buckets}{not} }}",
-                    events(&[
-                        "PutBucketVersioning",
-                        "PutBucketLogging",
-                        "PutBucketPolicy",
-                        "DeleteBucketPolicy",
-                        "PutBucketLifecycle",
-                        "DeleteBucketLifecycle",
-                        "PutBucketEncryption",
-                        "DeleteBucketEncryption",
-                        "PutBucketPublicAccessBlock",
-                        "DeleteBucketPublicAccessBlock",
-                        "PutBucketOwnershipControls",
-                        "DeleteBucket"
-                    ])
-                ),
-                control: None,
-            });
+            if let Some(trail) = state.trail.as_ref() {
+                // Issue 25, item 2: the log files' buckets (versioning suspended, access logging
+                // off, policy, lifecycle, encryption or public access block changed, the bucket
+                // deleted) and the delivery role.
+                let buckets = or_all(
+                    std::iter::once(trail.bucket.name.clone())
+                        .chain(trail.bucket.access_log_bucket_name())
+                        .map(|b| format!("($.requestParameters.bucketName = {})", quoted(&b)))
+                        .collect(),
+                );
+                out.push(Rule {
+                    id: "GUARD-BUCKETS".into(),
+                    title: format!("The log buckets of trail {} reconfigured or deleted", trail.name),
+                    metric: "GuardBuckets".into(),
+                    pattern: format!(
+                        "{{ ($.eventSource = \"s3.amazonaws.com\") && {} && {buckets}{not} }}",
+                        events(&[
+                            "PutBucketVersioning",
+                            "PutBucketLogging",
+                            "PutBucketPolicy",
+                            "DeleteBucketPolicy",
+                            "PutBucketLifecycle",
+                            "DeleteBucketLifecycle",
+                            "PutBucketEncryption",
+                            "DeleteBucketEncryption",
+                            "PutBucketPublicAccessBlock",
+                            "DeleteBucketPublicAccessBlock",
+                            "PutBucketOwnershipControls",
+                            "DeleteBucket"
+                        ])
+                    ),
+                    control: None,
+                });
+            }
             if let Some(role) = state.trail_role_name() {
                 // With a heartbeat (issue 24, item 3), its two roles are guarded too.
                 let mut roles = vec![role.clone()];

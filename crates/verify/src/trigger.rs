@@ -59,7 +59,7 @@ pub(crate) async fn run(cloud: &dyn Cloud, state: &DesiredState, timeout: Durati
         }
         return out;
     }
-    let Some(lg) = state.cloudwatch_logs().map(|c| c.log_group.clone()) else {
+    let Some(lg) = state.log_group().map(str::to_string) else {
         return out;
     };
     let stages: [(&str, &str); 4] = [

@@ -66,7 +66,7 @@ impl Loader<'_> {
                 dangling(self, "trail.notify_topic".into(), n);
             }
         }
-        if !s.monitors.is_empty() && s.cloudwatch_logs().is_none() {
+        if !s.monitors.is_empty() && s.log_group().is_none() {
             let path = if s.trail.is_some() { "trail" } else { "monitors" };
             let at = loc(self, path);
             self.error(

@@ -150,12 +150,14 @@ impl<'f> Loader<'f> {
             alert_context,
             routes,
             heartbeat,
+            external_trail: None,
             targets,
             secondary_region: false,
             organization_id: None,
             recovering_since: None,
             watched_from: None,
         };
+        state.normalize_trail();
         for (path, at, p) in &packs {
             self.expand_pack(&mut state, path, *at, p);
         }
@@ -164,7 +166,7 @@ impl<'f> Loader<'f> {
             let first = state.secrets.iter().position(|s| s.decoy).unwrap_or_default();
             let path = format!("secrets[{first}].decoy");
             let at = self.locs.get(&path).copied().unwrap_or(pos(root));
-            if state.cloudwatch_logs().is_none() {
+            if state.log_group().is_none() {
                 let hint = Some("add a `trail` with `cloudwatch_logs: { log_group: NAME }`".to_string());
                 self.error(
                     at,

@@ -9,6 +9,23 @@ use crate::rules;
 impl Loader<'_> {
     pub(super) fn trail(&mut self, n: &Node, path: &str, region: &str) -> Option<Trail> {
         let o = self.obj::<Trail>(n, path)?;
+        // `trail: {external: {...}}`: a trail another tool owns, and nothing else (issue 25, item 4).
+        if let Some(e) = o.get("external").filter(|n| !super::yaml::is_null(n)) {
+            let others: Vec<String> = o.fields.iter().map(|(k, _)| k.clone()).filter(|k| k != "external").collect();
+            if let Some(first) = others.first() {
+                let at = self.locs.get(&o.path(first)).copied().unwrap_or(o.pos);
+                self.error(
+                    at,
+                    &o.path(first),
+                    format!("a trail is either secmon's or `external`: `{first}` describes a trail secmon would make"),
+                    Some("keep `external: {log_group: NAME}` alone, or remove it and describe the trail".into()),
+                );
+            }
+            let ep = o.path("external");
+            let eo = self.obj::<ExternalTrail>(e, &ep)?;
+            let log_group = self.checked_name(&eo, "log_group", true, region, rules::log_group_name)?;
+            return Some(Trail { external: Some(ExternalTrail { log_group }), ..Default::default() });
+        }
         let name = self.checked_name(&o, "name", true, region, rules::trail_name);
         let multi_region = self.opt_bool(&o, "multi_region").unwrap_or_else(yes);
         let organization = self.opt_bool(&o, "organization").unwrap_or(false);
@@ -144,6 +161,7 @@ impl Loader<'_> {
         let notify_topic = self.opt_string(&o, "notify_topic");
         let s3_data_events = self.read_write(&o, "s3_data_events");
         Some(Trail {
+            external: None,
             s3_data_events,
             name: name?,
             multi_region,
