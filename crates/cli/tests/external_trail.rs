@@ -90,8 +90,13 @@ fn landing_zone_state(w: &World) -> String {
 }
 
 fn external_spec(w: &World) -> String {
+    external_spec_naming(w, &format!("log_group: {GROUP}"))
+}
+
+/// The spec naming the log group with `naming` (`log_group: NAME` or `prefix: P`).
+fn external_spec_naming(w: &World, naming: &str) -> String {
     let spec = format!(
-        "version: 1\nname: on-landing-zone\nregion: us-east-1\ntrail:\n  external: {{ log_group: {GROUP} }}\ntopics:\n  - name: SecurityAlarms\n    email: [security@example.com]\nmonitors:\n  - name: Secret is accessed\n    pattern: '{{ ($.eventSource = \"secretsmanager.amazonaws.com\") && ($.eventName = \"GetSecretValue\") }}'\n    metric: {{ namespace: SecurityMetrics, name: SecretAccessCount }}\n    notify: [SecurityAlarms]\npacks: [cis-aws-foundations]\n"
+        "version: 1\nname: on-landing-zone\nregion: us-east-1\ntrail:\n  external: {{ {naming} }}\ntopics:\n  - name: SecurityAlarms\n    email: [security@example.com]\nmonitors:\n  - name: Secret is accessed\n    pattern: '{{ ($.eventSource = \"secretsmanager.amazonaws.com\") && ($.eventName = \"GetSecretValue\") }}'\n    metric: {{ namespace: SecurityMetrics, name: SecretAccessCount }}\n    notify: [SecurityAlarms]\npacks: [cis-aws-foundations]\n"
     );
     let path = w.dir().join("external.yaml");
     std::fs::write(&path, spec).unwrap();
@@ -139,4 +144,23 @@ fn issue_25_monitors_go_on_a_trail_another_tool_owns_which_secmon_never_changes(
     let names: Vec<&str> = filters.metric_filters().iter().filter_map(|f| f.filter_name()).collect();
     assert_eq!(names, ["RootLogins"], "only the other tool's filter is left");
     assert_eq!(landing_zone_state(&w), before, "and its pipeline is as it was");
+}
+
+/// Control Tower's log group name may end in a random suffix: `prefix` finds the one log group
+/// whose name starts so, at every run; two candidates stop the plan before anything changes.
+#[test]
+fn issue_25_an_external_log_group_is_found_by_its_prefix_and_an_ambiguous_prefix_changes_nothing() {
+    let Some(w) = World::new() else { return };
+    landing_zone(&w);
+    let spec = external_spec_naming(&w, "prefix: aws-controltower/CloudTrail");
+    w.apply_spec_converges(&spec);
+    let verify = w.secmon(&["verify", "-f", &spec]);
+    let out = text(&verify.stdout);
+    assert!(out.lines().any(|l| l.starts_with("ok") && l.contains("trail.external") && l.contains(GROUP)), "{out}");
+
+    w.rt.block_on(w.aws().logs.create_log_group().log_group_name("aws-controltower/CloudTrailLogs-old").send()).unwrap();
+    let plan = w.secmon(&["plan", "-f", &spec]);
+    assert_eq!(plan.status.code(), Some(1));
+    let err = text(&plan.stderr);
+    assert!(err.contains("2 log groups in us-east-1 start with") && err.contains("aws-controltower/CloudTrailLogs-old"), "{err}");
 }

@@ -113,7 +113,8 @@ pub async fn backtest(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<BacktestReport, EngineError> {
     let account = cloud.account_id().await?;
-    let state = spec.state.resolve(&account, cloud.region())?;
+    let mut state = spec.state.resolve(&account, cloud.region())?;
+    secmon_kinds::cloud::resolve_external(cloud, &mut state).await?;
     let Some(log_group) = state.log_group().map(str::to_string) else {
         return Err(EngineError::Backtest(
             "the spec's trail delivers to no log group (trail.cloudwatch_logs): there is no history to scan".into(),

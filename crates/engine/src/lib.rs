@@ -199,7 +199,8 @@ pub fn refuse_invalid_patterns(spec: &Spec) -> Result<(), EngineError> {
 /// The account the credentials act in and the spec resolved for it.
 async fn resolve(spec: &Spec, cloud: &dyn Cloud) -> Result<(DesiredState, Target), EngineError> {
     let account_id = cloud.account_id().await?;
-    let state = spec.state.resolve(&account_id, cloud.region())?;
+    let mut state = spec.state.resolve(&account_id, cloud.region())?;
+    secmon_kinds::cloud::resolve_external(cloud, &mut state).await?;
     let target = Target { account_id, region: cloud.region().to_string() };
     Ok((state, target))
 }

@@ -103,6 +103,31 @@ pub struct EventQuery<'a> {
     pub window_ms: (i64, i64),
 }
 
+/// `trail.external.prefix` (issue 25, item 4): `state` with the one log group whose name starts
+/// with the prefix; an error naming what was found when there is none or several, before
+/// anything is read or changed.
+pub async fn resolve_external(cloud: &dyn Cloud, state: &mut DesiredState) -> Result<(), KindError> {
+    let Some(e) = state.external_trail.as_mut().filter(|e| e.log_group.is_none()) else { return Ok(()) };
+    let prefix = e.prefix.clone().unwrap_or_default();
+    e.log_group = Some(one_log_group(&prefix, cloud.log_groups_starting(&prefix).await?, cloud.region())?);
+    Ok(())
+}
+
+/// The one name of `found`, or why not.
+pub(crate) fn one_log_group(prefix: &str, found: Vec<String>, region: &str) -> Result<String, KindError> {
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(KindError::Input(format!(
+            "trail.external.prefix: no log group in {region} starts with {prefix:?}; is the spec's region the one of the trail's log group?"
+        ))),
+        many => Err(KindError::Input(format!(
+            "trail.external.prefix: {} log groups in {region} start with {prefix:?} ({}); name the one with `log_group`",
+            many.len(),
+            many.join(", ")
+        ))),
+    }
+}
+
 /// What receives each event [`Cloud::filter_events`] returns: (timestamp in ms, message).
 pub type EachEvent<'a> = &'a mut (dyn FnMut(i64, String) + Send);
 
@@ -169,6 +194,10 @@ pub trait Cloud: crate::LockStore + crate::Exercise + Send + Sync {
 
     /// The bytes `log_group` stores (what a backtest's scan covers at most), if it exists.
     fn stored_bytes<'a>(&'a self, log_group: &'a str) -> BoxFuture<'a, Result<Option<i64>, KindError>>;
+
+    /// The names of the log groups whose names start with `prefix`, every page
+    /// (`trail.external.prefix`, [`resolve_external`]).
+    fn log_groups_starting<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<String>, KindError>>;
 
     /// Deletes several live resources of one kind in one call where the kind has such a call.
     fn delete_many<'a>(&'a self, ctx: &'a ExecCtx, resources: &'a [Resource]) -> BoxFuture<'a, Result<(), KindError>>;
@@ -321,6 +350,10 @@ impl Cloud for SdkCloud {
             }
             Ok(n)
         })
+    }
+
+    fn log_groups_starting<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<String>, KindError>> {
+        Box::pin(crate::read::log_groups_starting(&self.aws, prefix))
     }
 
     fn stored_bytes<'a>(&'a self, log_group: &'a str) -> BoxFuture<'a, Result<Option<i64>, KindError>> {

@@ -252,6 +252,10 @@ impl Cloud for FakeCloud {
         })
     }
 
+    fn log_groups_starting<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<String>, KindError>> {
+        Box::pin(async move { Ok(self.inner.lock().unwrap().events.keys().filter(|g| g.starts_with(prefix)).cloned().collect()) })
+    }
+
     fn stored_bytes<'a>(&'a self, log_group: &'a str) -> BoxFuture<'a, Result<Option<i64>, KindError>> {
         Box::pin(async move { Ok(self.inner.lock().unwrap().events.get(log_group).map(|e| e.iter().map(|(_, m)| m.len() as i64).sum())) })
     }

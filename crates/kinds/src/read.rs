@@ -29,6 +29,20 @@ const PROVISIONAL_ACCOUNT: &str = "000000000000";
 /// the resolved spec is names; the organization's id, learned concurrently, only changes
 /// policies, so the desired state handed back is resolved with it once everything is in.
 pub(crate) async fn read_spec(aws: &Aws, unresolved: &DesiredState) -> Result<crate::cloud::SpecRead, KindError> {
+    // `trail.external.prefix`: the log group is found first (one call, only for such a spec).
+    let mut found_group;
+    let unresolved = match unresolved.external_trail.as_ref().filter(|e| e.log_group.is_none()) {
+        Some(e) => {
+            let prefix = e.prefix.clone().unwrap_or_default();
+            let name = crate::cloud::one_log_group(&prefix, log_groups_starting(aws, &prefix).await?, &aws.region)?;
+            found_group = unresolved.clone();
+            if let Some(e) = found_group.external_trail.as_mut() {
+                e.log_group = Some(name);
+            }
+            &found_group
+        }
+        None => unresolved,
+    };
     let input = |e: secmon_spec::SpecError| KindError::Input(e.to_string());
     let region = aws.region.clone();
     let provisional_target = Target { account_id: PROVISIONAL_ACCOUNT.into(), region: region.clone() };
@@ -296,6 +310,17 @@ pub(crate) fn resolve(target: &Target, found: Vec<LiveResource>, owned: &BTreeSe
         }
     }
     state
+}
+
+/// The log groups whose names start with `prefix`, every page.
+pub(crate) async fn log_groups_starting(aws: &Aws, prefix: &str) -> Result<Vec<String>, KindError> {
+    let mut pages = aws.logs.describe_log_groups().log_group_name_prefix(prefix).into_paginator().send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::call("DescribeLogGroups", e))?;
+        out.extend(page.log_groups().iter().filter_map(|g| g.log_group_name().map(str::to_string)));
+    }
+    Ok(out)
 }
 
 /// Every regional resource tagged `secmon:spec=<spec>`, in one paged call, with the digest of

@@ -302,8 +302,7 @@ impl ResourceKind for Def {
     /// `trail.external` (issue 25, item 4): a trail delivering to the spec's log group records
     /// read management events of Secrets Manager and is logging; or what verify cannot see.
     fn verify_unowned(&self, ctx: &VerifyCtx) -> Vec<Check> {
-        let Some(external) = &ctx.spec.external_trail else { return Vec::new() };
-        let group = &external.log_group;
+        let Some(group) = ctx.spec.external_trail.as_ref().and_then(|e| e.log_group.as_ref()) else { return Vec::new() };
         let subject = format!("log group {group} (another tool's trail)");
         let feeding: Vec<&LiveResource> = ctx
             .live

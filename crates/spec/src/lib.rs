@@ -139,8 +139,24 @@ impl DesiredState {
     /// trail's.
     pub fn log_group(&self) -> Option<&str> {
         match (&self.external_trail, self.cloudwatch_logs()) {
-            (Some(e), _) => Some(&e.log_group),
+            (Some(e), _) => e.log_group.as_deref(),
             (None, Some(cw)) => Some(&cw.log_group),
+            (None, None) => None,
+        }
+    }
+
+    /// Whether the spec has a log group for its filters, found by name or, for
+    /// `trail.external.prefix`, at run time.
+    pub fn has_log_group(&self) -> bool {
+        self.external_trail.is_some() || self.cloudwatch_logs().is_some()
+    }
+
+    /// The log group's name as a filter pattern compares it: the name, or `prefix*` while an
+    /// external trail's log group is known by its prefix only.
+    pub fn log_group_pattern(&self) -> Option<String> {
+        match (self.log_group(), self.external_trail.as_ref().and_then(|e| e.prefix.as_deref())) {
+            (Some(name), _) => Some(name.to_string()),
+            (None, Some(prefix)) => Some(format!("{prefix}*")),
             (None, None) => None,
         }
     }

@@ -293,8 +293,14 @@ impl SecretValue {
 #[serde(deny_unknown_fields)]
 pub struct ExternalTrail {
     /// The log group the trail delivers to (Control Tower's `aws-controltower/CloudTrailLogs`,
-    /// an organization trail's).
-    pub log_group: String,
+    /// an organization trail's). Exactly one of `log_group` and `prefix`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_group: Option<String>,
+    /// The start of the log group's name, when its end is not known in advance (a random
+    /// suffix): the one log group whose name starts so, found at every run
+    /// (`DescribeLogGroups`); none or several is an error before anything changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
 }
 
 /// The CloudTrail trail, its S3 bucket and its CloudWatch Logs delivery.

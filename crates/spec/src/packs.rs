@@ -479,7 +479,7 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                     control: None,
                 });
             }
-            if let Some(log_group) = state.log_group() {
+            if let Some(log_group) = state.log_group_pattern() {
                 out.push(Rule {
                     id: "GUARD-LOGS".into(),
                     title: format!("Log group {log_group} or its metric filters deleted or changed"),
@@ -499,7 +499,7 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                             "CreateExportTask",
                             "DisassociateKmsKey"
                         ]),
-                        quoted(log_group)
+                        quoted(&log_group)
                     ),
                     control: None,
                 });

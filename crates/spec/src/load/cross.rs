@@ -66,7 +66,7 @@ impl Loader<'_> {
                 dangling(self, "trail.notify_topic".into(), n);
             }
         }
-        if !s.monitors.is_empty() && s.log_group().is_none() {
+        if !s.monitors.is_empty() && !s.has_log_group() {
             let path = if s.trail.is_some() { "trail" } else { "monitors" };
             let at = loc(self, path);
             self.error(

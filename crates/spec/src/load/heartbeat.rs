@@ -32,7 +32,7 @@ impl Loader<'_> {
     pub(super) fn heartbeat_checks(&mut self, state: &mut DesiredState, root: &Node) {
         let Some(hb) = state.heartbeat.clone() else { return };
         let at = self.locs.get("heartbeat").copied().unwrap_or(pos(root));
-        if state.log_group().is_none() {
+        if !state.has_log_group() {
             let hint = Some("add a `trail` with `cloudwatch_logs: { log_group: NAME }`".to_string());
             self.error(
                 at,

@@ -166,7 +166,7 @@ impl<'f> Loader<'f> {
             let first = state.secrets.iter().position(|s| s.decoy).unwrap_or_default();
             let path = format!("secrets[{first}].decoy");
             let at = self.locs.get(&path).copied().unwrap_or(pos(root));
-            if state.log_group().is_none() {
+            if !state.has_log_group() {
                 let hint = Some("add a `trail` with `cloudwatch_logs: { log_group: NAME }`".to_string());
                 self.error(
                     at,

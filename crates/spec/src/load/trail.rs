@@ -23,8 +23,18 @@ impl Loader<'_> {
             }
             let ep = o.path("external");
             let eo = self.obj::<ExternalTrail>(e, &ep)?;
-            let log_group = self.checked_name(&eo, "log_group", true, region, rules::log_group_name)?;
-            return Some(Trail { external: Some(ExternalTrail { log_group }), ..Default::default() });
+            let log_group = self.checked_name(&eo, "log_group", false, region, rules::log_group_name);
+            let prefix = self.checked_name(&eo, "prefix", false, region, rules::log_group_name);
+            if log_group.is_some() == prefix.is_some() {
+                let at = self.locs.get(&ep).copied().unwrap_or(o.pos);
+                self.error(
+                    at,
+                    &ep,
+                    "name the log group: exactly one of `log_group` (its name) and `prefix` (the start of its name)",
+                    Some("`external: {log_group: aws-controltower/CloudTrailLogs}`".into()),
+                );
+            }
+            return Some(Trail { external: Some(ExternalTrail { log_group, prefix }), ..Default::default() });
         }
         let name = self.checked_name(&o, "name", true, region, rules::trail_name);
         let multi_region = self.opt_bool(&o, "multi_region").unwrap_or_else(yes);
