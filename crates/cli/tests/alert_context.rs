@@ -15,9 +15,7 @@ fn seed_with_context(w: &World, on: bool) -> String {
     let seed = std::fs::read_to_string(root().join(SEED)).unwrap();
     let spec = seed.replacen("name: secrets-monitoring\n", &format!("name: secrets-monitoring\nalert_context: {on}\n"), 1);
     assert_ne!(spec, seed);
-    let path = w.dir().join(format!("seed-context-{on}.yaml"));
-    std::fs::write(&path, spec).unwrap();
-    path.to_str().unwrap().to_string()
+    w.write_spec(&format!("seed-context-{on}.yaml"), &spec)
 }
 
 #[test]

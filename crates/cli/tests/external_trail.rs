@@ -98,9 +98,7 @@ fn external_spec_naming(w: &World, naming: &str) -> String {
     let spec = format!(
         "version: 1\nname: on-landing-zone\nregion: us-east-1\ntrail:\n  external: {{ {naming} }}\ntopics:\n  - name: SecurityAlarms\n    email: [security@example.com]\nmonitors:\n  - name: Secret is accessed\n    pattern: '{{ ($.eventSource = \"secretsmanager.amazonaws.com\") && ($.eventName = \"GetSecretValue\") }}'\n    metric: {{ namespace: SecurityMetrics, name: SecretAccessCount }}\n    notify: [SecurityAlarms]\npacks: [cis-aws-foundations]\n"
     );
-    let path = w.dir().join("external.yaml");
-    std::fs::write(&path, spec).unwrap();
-    path.to_str().unwrap().to_string()
+    w.write_spec("external.yaml", &spec)
 }
 
 #[test]

@@ -42,9 +42,7 @@ fn seed_with_heartbeat(w: &World, webhook: bool) -> String {
         seed.push_str("\nroutes: { critical: [Pager] }\n");
     }
     let spec = format!("{seed}\nheartbeat: {{ every: 5m, notify: [SecurityAlarms] }}\n");
-    let path = w.dir().join("seed-heartbeat.yaml");
-    std::fs::write(&path, spec).unwrap();
-    path.to_str().unwrap().to_string()
+    w.write_spec("seed-heartbeat.yaml", &spec)
 }
 
 #[test]

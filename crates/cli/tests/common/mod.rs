@@ -47,6 +47,13 @@ impl World {
         self.scratch.path()
     }
 
+    /// Writes spec `text` as `file` in the scratch directory; its path, for `-f`.
+    pub fn write_spec(&self, file: &str, text: &str) -> String {
+        let path = self.dir().join(file);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+
     /// `secmon ARGS` against this world's emulator, from the repository root, with the seed's
     /// secret value in its environment.
     fn command(&self, args: &[&str]) -> Command {
