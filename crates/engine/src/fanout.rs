@@ -271,4 +271,28 @@ mod tests {
         assert!(other.state.key_alias().is_none(), "no key where nothing uses it");
         assert_eq!(other.state.region.as_deref(), Some("eu-west-1"));
     }
+
+    /// Issue 24, item 3: the heartbeat beats where the pipeline is: the home target gets its
+    /// state machine, schedule, roles, canary and canary monitor; another region and a member
+    /// account get none of them (a canary there would be read by no one and watched by nothing).
+    #[test]
+    fn the_heartbeat_is_deployed_in_the_home_target_only() {
+        let text = format!("{}\nheartbeat: {{ every: 5m, notify: [SecurityAlarms] }}\n", include_str!("../../../specs/seed.yaml"));
+        let spec = Spec::parse(&text, "seed.yaml").unwrap();
+        let parts = |s: &Spec, account: &str, region: &str| -> Vec<String> {
+            let state = s.state.resolve(account, region).unwrap();
+            let t = secmon_kinds::Target { account_id: account.into(), region: region.into() };
+            secmon_kinds::desired_resources(&state, &t)
+                .into_iter()
+                .map(|r| r.address().to_string())
+                .filter(|a| a.contains("heartbeat"))
+                .collect()
+        };
+        let home = parts(&spec_for(&spec, &id("111111111111", "us-east-1", true)), "111111111111", "us-east-1");
+        assert_eq!(home.len(), 7, "{home:?}");
+        let other_region = parts(&spec_for(&spec, &id("111111111111", "eu-west-1", false)), "111111111111", "eu-west-1");
+        assert!(other_region.is_empty(), "{other_region:?}");
+        let member = TargetId { account: "222222222222".into(), region: "us-east-1".into(), home: false, first_region: true };
+        assert!(parts(&spec_for(&spec, &member), "222222222222", "us-east-1").is_empty());
+    }
 }
