@@ -717,6 +717,25 @@ fn issue_25_key_detector_and_event_rule_tampering_fire_their_guards() {
             false,
         ),
         (record("securityhub.amazonaws.com", "DisableSecurityHub", serde_json::json!({})), "GUARD-DETECTORS-GuardDetectors", true),
+        (
+            record(
+                "config.amazonaws.com",
+                "DeleteConfigRule",
+                serde_json::json!({"configRuleName": "securityhub-s3-bucket-logging-enabled-3ae1f2"}),
+            ),
+            "GUARD-DETECTORS-GuardDetectors",
+            true,
+        ),
+        (
+            {
+                // Security Hub removes the Config rule of a control it disables, through its role.
+                let mut r = record("config.amazonaws.com", "DeleteConfigRule", serde_json::json!({"configRuleName": "securityhub-x"}));
+                r["userIdentity"]["invokedBy"] = serde_json::json!("securityhub.amazonaws.com");
+                r
+            },
+            "GUARD-DETECTORS-GuardDetectors",
+            false,
+        ),
         (record("events.amazonaws.com", "DisableRule", serde_json::json!({"name": rule})), "GUARD-ALARMS-GuardAlarms", true),
         (
             record("events.amazonaws.com", "RemoveTargets", serde_json::json!({"rule": rule, "ids": ["SecurityAlarms"]})),

@@ -320,7 +320,7 @@ pub const RUNBOOKS: [(&str, &str); 32] = [
     ("GUARD-ROLE", "What: the role CloudTrail delivers to CloudWatch Logs with was deleted or its policies changed: delivery may stop. Check: 1) secmon verify, now; 2) who; 3) secmon apply restores the role. ATT&CK T1562.008."),
     ("GUARD-AUDIT-LOGS", "What: VPC flow logs or Route 53 Resolver query logging were deleted: network and DNS activity goes unrecorded. Check: 1) which VPC or resolver configuration, and who; 2) what that principal did around it; 3) recreate the logging. ATT&CK T1562.008."),
     ("GUARD-KEY", "What: a key policy was replaced or a key's rotation turned off (the pipeline's key, or any key when secmon made it), or the pipeline's key alias was deleted or moved: CloudWatch, CloudTrail or SNS may no longer use it, and logs or alerts stop silently. Check: 1) secmon verify, now (key.policy_admits); 2) who, and the new policy; 3) secmon apply restores the key's policy and alias. ATT&CK T1562.008."),
-    ("GUARD-DETECTORS", "What: GuardDuty's detector was deleted or disabled, its findings' export or its administrator link removed, or Security Hub (or a standard) disabled: the account's other alarms were turned off. Check: 1) who, and from where; 2) what that principal did next, while the detectors were off; 3) re-enable them at once. ATT&CK T1562.001."),
+    ("GUARD-DETECTORS", "What: GuardDuty's detector was deleted or disabled, its findings' export or its administrator link removed, Security Hub (or a standard) disabled, or an AWS Config rule or conformance pack deleted: the account's other alarms were turned off. Check: 1) who, and from where; 2) what that principal did next, while the detectors were off; 3) re-enable them at once. ATT&CK T1562.001."),
     ("GUARD-ALARMS", "What: alarms were deleted, disabled, changed or forced into a state (SetAlarmState can hide a real alarm). Check: 1) secmon verify, now; 2) who; 3) secmon apply restores them. ATT&CK T1562."),
     ("GUARD-TOPICS", "What: this pipeline's topics or subscriptions changed: alerts may no longer reach anyone. Check: 1) secmon verify, now; 2) who; 3) secmon apply, then confirm the e-mail subscriptions again. ATT&CK T1562."),
     ("GUARD-SECRETS", "What: a watched secret was deleted, replicated, or its value or resource policy changed. Check: 1) who and which call; 2) whether a new policy grants another account; 3) RestoreSecret within its recovery window if deleted; secmon apply restores policy and tags. ATT&CK TA0040 (impact)."),
@@ -700,11 +700,18 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                 "(($.eventSource = \"securityhub.amazonaws.com\") && {})",
                 events(&["DisableSecurityHub", "BatchDisableStandards", "DisableImportFindingsForProduct"])
             );
+            // Issue 25, item 2: AWS Config rules and conformance packs deleted by a person (the
+            // rules Security Hub's own controls run on included); Security Hub and Config delete
+            // theirs through a service (`invokedBy`), which is not tampering.
+            let config = format!(
+                "(($.eventSource = \"config.amazonaws.com\") && {} && ($.userIdentity.invokedBy NOT EXISTS))",
+                events(&["DeleteConfigRule", "DeleteConformancePack", "DeleteOrganizationConfigRule", "DeleteOrganizationConformancePack"])
+            );
             out.push(Rule {
                 id: "GUARD-DETECTORS".into(),
                 title: "GuardDuty or Security Hub disabled, or their findings cut off".into(),
                 metric: "GuardDetectors".into(),
-                pattern: format!("{{ ({guardduty} || {securityhub}){not} }}"),
+                pattern: format!("{{ ({guardduty} || {securityhub} || {config}){not} }}"),
                 control: None,
             });
         }
