@@ -51,6 +51,7 @@ fn the_whole_life_cycle_runs_and_leaves_nothing() {
     for step in [
         "| apply | 0 |",
         "| plan again: no changes | 0 |",
+        "| heartbeat: a canary read counted (delay from read to log group) | 0 |",
         "| destroy --delete-logs | 0 |",
         "| nothing left (tagging API, lock group) | 0 |",
     ] {
