@@ -254,3 +254,29 @@ fn issue_24_turning_the_heartbeat_off_removes_every_part_and_on_again_restores_i
     assert!(canary.deleted_date().is_none(), "restored");
     assert_eq!(w.emu.heartbeat(1_800_000_000).matches(LOG_GROUP).count(), 1, "and it beats again");
 }
+
+/// The state machine kind's contract includes import: a state machine of the heartbeat's name
+/// made by hand is not taken over silently (the plan stops and names `secmon import`); imported,
+/// it is replaced (a standard workflow cannot become an Express one in place) and converges.
+#[test]
+fn issue_24_a_hand_made_state_machine_of_the_heartbeats_name_is_imported_not_overwritten() {
+    let Some(w) = World::new() else { return };
+    let spec = seed_with_heartbeat(&w, false);
+    let aws = w.aws();
+    let role = "arn:aws:iam::123456789012:role/hand-made";
+    let definition = r#"{"StartAt": "Wait", "States": {"Wait": {"Type": "Pass", "End": true}}}"#;
+    w.rt.block_on(aws.sfn.create_state_machine().name(MACHINE).definition(definition).role_arn(role).send()).unwrap();
+    let plan = w.secmon(&["plan", "-f", &spec]);
+    assert_eq!(plan.status.code(), Some(1), "{}", text(&plan.stdout));
+    let all = format!("{}{}", text(&plan.stdout), text(&plan.stderr));
+    assert!(all.contains("secmon import") && all.contains(&format!("state_machine.{MACHINE}")), "{all}");
+    let out = w.secmon(&["import", "-f", &spec, &format!("state_machine.{MACHINE}"), "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let plan = w.secmon(&["plan", "-f", &spec]);
+    assert!(text(&plan.stdout).contains("must be replaced") || text(&plan.stdout).contains("replace"), "{}", text(&plan.stdout));
+    w.apply_spec_converges(&spec);
+    let arn = format!("arn:aws:states:us-east-1:123456789012:stateMachine:{MACHINE}");
+    let sm = w.rt.block_on(aws.sfn.describe_state_machine().state_machine_arn(&arn).send()).unwrap();
+    assert!(sm.definition().contains(CANARY), "the spec's definition now: {}", sm.definition());
+    assert_eq!(sm.r#type().as_str(), "EXPRESS");
+}

@@ -142,6 +142,19 @@ impl ResourceKind for Def {
         }
     }
 
+    /// A state machine's type is fixed at creation (UpdateStateMachine has no `type`): a
+    /// standard one of the heartbeat's name (made by hand, then imported) is replaced.
+    fn forces_replacement(&self, before: &Resource, after: &Resource) -> Option<&'static str> {
+        (before.attrs::<Attrs>().machine_type != after.attrs::<Attrs>().machine_type).then_some("machine_type")
+    }
+
+    /// DescribeStateMachine takes the state machine's ARN, which holds the account id (read in
+    /// the first wave, with a provisional account, a state machine made by hand was missed and
+    /// planned as new).
+    fn needs_account(&self) -> bool {
+        true
+    }
+
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
         Box::pin(async move {
             let reads = ctx.desired_of(Kind::StateMachine).into_iter().map(|d| read_one(aws, d));
