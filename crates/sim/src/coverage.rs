@@ -67,6 +67,12 @@ impl Coverage {
 
 /// Why the trail of `state` does not record `name` of `source`, when it does not.
 fn not_recorded(state: &DesiredState, source: &str, name: &str) -> Option<String> {
+    // A trail another tool owns (`trail.external`): its management events are taken as recorded
+    // (`secmon verify`'s `trail.external` checks the selectors on AWS); its data events are not
+    // claimed, as nothing offline says whether it records them.
+    if state.external_trail.is_some() && source == "s3.amazonaws.com" && catalog::S3_DATA_EVENTS.contains(&name) {
+        return Some("an S3 object-level call: a data event, which the trail another tool owns may not record".into());
+    }
     let trail = state.trail.as_ref()?;
     if trail.management_events.exclude_sources.iter().any(|s| s == source) {
         return Some(format!("the trail excludes {source} (trail.management_events.exclude_sources)"));
