@@ -535,8 +535,11 @@ async fn read_external(aws: &Aws, spec: &str, group: &str) -> Result<Vec<LiveRes
         .filter(|t| t.cloud_watch_logs_log_group_arn().is_some_and(|a| a.contains(&format!(":log-group:{group}"))))
         .filter_map(|t| t.trail_arn().map(str::to_string))
         .collect();
-    let read = futures::future::try_join_all(feeding.iter().map(|arn| read_trail(aws, spec, arn))).await?;
-    Ok(read.into_iter().flatten().map(|l| LiveResource { owned: false, ..l }).collect())
+    // An organization trail seen from a member account may refuse its status or tags to this
+    // account: such a trail is left out (verify then says what it cannot see), never an error
+    // that would stop the plan of what this spec does own.
+    let read = futures::future::join_all(feeding.iter().map(|arn| read_trail(aws, spec, arn))).await;
+    Ok(read.into_iter().filter_map(|r| r.ok().flatten()).map(|l| LiveResource { owned: false, ..l }).collect())
 }
 
 /// The trail `name` (or ARN).
