@@ -95,7 +95,10 @@ fn issue_24_the_seed_with_a_heartbeat_and_a_webhook_route_applies_converges_veri
     let pager = "arn:aws:sns:us-east-1:123456789012:Pager";
     assert_eq!(alarm.alarm_actions(), [pager.to_string(), TOPIC_ARN.to_string()]);
     assert_eq!(alarm.ok_actions(), alarm.alarm_actions());
-    assert_eq!(alarm.treat_missing_data(), Some("breaching"));
+    // No data pages through the INSUFFICIENT_DATA actions, so that a brand-new alarm, which
+    // starts with no data, pages no one at creation; zeros page through ALARM.
+    assert_eq!(alarm.treat_missing_data(), Some("missing"));
+    assert_eq!(alarm.insufficient_data_actions(), alarm.alarm_actions());
     assert_eq!((alarm.period(), alarm.evaluation_periods()), (Some(300), Some(3)));
 
     let verify = w.secmon(&["verify", "-f", &spec]);
@@ -182,6 +185,20 @@ fn alarm_after_beats(w: &World, start: i64, name: &str) -> (State, String) {
 
 use secmon_sim::alarm::State;
 
+/// Whether the heartbeat's alarm in `state` pages: ALARM always; INSUFFICIENT_DATA (no data at
+/// all: nothing reaches the log group, or nothing counts it) through its INSUFFICIENT_DATA
+/// actions, which the live alarm must have.
+fn pages(w: &World, state: State) -> bool {
+    let aws = w.aws();
+    let found = w.rt.block_on(aws.cloudwatch.describe_alarms().alarm_names(ALARM).send()).unwrap();
+    let alarm = &found.metric_alarms()[0];
+    match state {
+        State::Alarm => !alarm.alarm_actions().is_empty(),
+        State::InsufficientData => !alarm.insufficient_data_actions().is_empty(),
+        State::Ok => false,
+    }
+}
+
 #[test]
 fn issue_24_stopping_the_trail_deleting_the_filter_or_breaking_the_key_pages_through_the_heartbeat() {
     let Some((w, spec)) = beating() else { return };
@@ -200,7 +217,7 @@ fn issue_24_stopping_the_trail_deleting_the_filter_or_breaking_the_key_pages_thr
     // The trail stopped: nothing reaches the log group, the heartbeat pages.
     w.rt.block_on(aws.cloudtrail.stop_logging().name("secrets-manager-trail").send()).unwrap();
     let (state, beats) = alarm_after_beats(&w, window(2), ALARM);
-    assert_eq!(state, State::Alarm, "{beats}");
+    assert!(pages(&w, state), "{state:?} {beats}");
     assert!(beats.contains("is not logging"), "{beats}");
     w.apply_spec_converges(&spec);
     assert_eq!(alarm_after_beats(&w, window(3), ALARM).0, State::Ok, "restarted by apply");
@@ -208,7 +225,7 @@ fn issue_24_stopping_the_trail_deleting_the_filter_or_breaking_the_key_pages_thr
     // The canary's filter deleted: the reads arrive and nothing counts them.
     w.rt.block_on(aws.logs.delete_metric_filter().log_group_name(LOG_GROUP).filter_name("secmon-heartbeat").send()).unwrap();
     let (state, beats) = alarm_after_beats(&w, window(4), ALARM);
-    assert_eq!(state, State::Alarm, "{beats}");
+    assert!(pages(&w, state), "{state:?} {beats}");
     assert!(beats.contains(LOG_GROUP), "the reads still arrive: {beats}");
     w.apply_spec_converges(&spec);
 
@@ -224,10 +241,31 @@ fn issue_24_stopping_the_trail_deleting_the_filter_or_breaking_the_key_pages_thr
     assert!(statements.len() < before, "the key has a CloudWatch Logs statement: {doc}");
     w.rt.block_on(aws.kms.put_key_policy().key_id(&key_id).policy_name("default").policy(doc.to_string()).send()).unwrap();
     let (state, beats) = alarm_after_beats(&w, window(5), ALARM);
-    assert_eq!(state, State::Alarm, "{beats}");
+    assert!(pages(&w, state), "{state:?} {beats}");
     assert!(beats.contains("does not let CloudWatch Logs use it"), "{beats}");
     w.apply_spec_converges(&spec);
     assert_eq!(alarm_after_beats(&w, window(6), ALARM).0, State::Ok, "repaired by apply");
+
+    // The schedule disabled while the trail keeps delivering other events: the filter publishes
+    // zeros, and the heartbeat goes to ALARM.
+    let schedule = w.rt.block_on(aws.events.describe_rule().name(SCHEDULE).send()).unwrap();
+    w.rt.block_on(aws.events.disable_rule().name(SCHEDULE).send()).unwrap();
+    let stream = "123456789012_CloudTrail_us-east-1";
+    let _ = w.rt.block_on(aws.logs.create_log_stream().log_group_name(LOG_GROUP).log_stream_name(stream).send());
+    let others: Vec<secmon_aws::logs::types::InputLogEvent> = (0..BEATS)
+        .map(|k| {
+            let record = serde_json::json!({"eventSource": "s3.amazonaws.com", "eventName": "ListBuckets", "readOnly": true});
+            secmon_aws::logs::types::InputLogEvent::builder()
+                .timestamp((window(7) + k * 300) * 1000)
+                .message(record.to_string())
+                .build()
+                .unwrap()
+        })
+        .collect();
+    w.rt.block_on(aws.logs.put_log_events().log_group_name(LOG_GROUP).log_stream_name(stream).set_log_events(Some(others)).send()).unwrap();
+    let (state, beats) = alarm_after_beats(&w, window(7), ALARM);
+    assert_eq!(state, State::Alarm, "{beats}");
+    assert_eq!(schedule.state().map(|s| s.as_str()), Some("ENABLED"));
 }
 
 #[test]

@@ -43,6 +43,9 @@ pub struct Attrs {
     /// The topics' ARNs notified on the return to OK (`ok_actions: true`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ok_actions: Vec<String>,
+    /// The topics' ARNs notified when the alarm has no data (`insufficient_data_actions: true`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub insufficient_data_actions: Vec<String>,
     /// The metric's dimensions the alarm watches.
     pub dimensions: BTreeMap<String, String>,
 }
@@ -133,6 +136,7 @@ impl ResourceKind for Def {
                     comparison: Some(a.comparison.as_str().to_string()),
                     treat_missing_data: TreatMissing(a.treat_missing_data.as_str().to_string()),
                     ok_actions: if a.ok_actions { actions.clone() } else { Vec::new() },
+                    insufficient_data_actions: if a.insufficient_data_actions { actions.clone() } else { Vec::new() },
                     alarm_actions: actions,
                     dimensions: a.dimensions.clone(),
                 };
@@ -237,6 +241,7 @@ impl ResourceKind for Def {
             .actions_enabled(true)
             .set_alarm_actions(Some(a.alarm_actions.clone()))
             .set_ok_actions(Some(a.ok_actions.clone()))
+            .set_insufficient_data_actions(Some(a.insufficient_data_actions.clone()))
             .set_dimensions(Some(dimensions.collect()))
             .tags(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build());
         req = if statistic.starts_with('p') { req.extended_statistic(statistic) } else { req.statistic(Statistic::from(statistic)) };
@@ -370,6 +375,8 @@ fn from_sdk(a: &secmon_aws::cloudwatch::types::MetricAlarm) -> Resource {
     actions.sort();
     let mut ok_actions: Vec<String> = a.ok_actions().to_vec();
     ok_actions.sort();
+    let mut insufficient_data_actions: Vec<String> = a.insufficient_data_actions().to_vec();
+    insufficient_data_actions.sort();
     let attrs = Attrs {
         description: a.alarm_description().map(str::to_string),
         namespace: a.namespace().map(str::to_string),
@@ -383,6 +390,7 @@ fn from_sdk(a: &secmon_aws::cloudwatch::types::MetricAlarm) -> Resource {
         treat_missing_data: a.treat_missing_data().map(|t| TreatMissing(t.to_string())).unwrap_or_default(),
         alarm_actions: actions,
         ok_actions,
+        insufficient_data_actions,
         dimensions: a
             .dimensions()
             .iter()

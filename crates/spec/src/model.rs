@@ -659,6 +659,11 @@ pub struct Alarm {
     /// itself (PagerDuty's and Opsgenie's CloudWatch integrations close the incident on OK).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ok_actions: bool,
+    /// Also notify the topics when the alarm has no data to judge (`InsufficientDataActions`):
+    /// an alarm on the absence of events (the heartbeat's) pages when its metric stops, without
+    /// paging at creation, when a new alarm starts with no data.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insufficient_data_actions: bool,
     /// The dimension values the alarm watches, when the metric has dimensions.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub dimensions: BTreeMap<String, String>,
@@ -676,6 +681,7 @@ impl Default for Alarm {
             comparison: Comparison::default(),
             treat_missing_data: TreatMissingData::default(),
             ok_actions: false,
+            insufficient_data_actions: false,
             dimensions: BTreeMap::new(),
         }
     }
@@ -954,7 +960,7 @@ impl DesiredState {
 
     /// The canary monitor of the heartbeat (appended by the loader, once): it counts the
     /// state machine's reads of the canary secret, by the reader role, and its alarm is
-    /// breaching when they stop: no data (a stopped trail, a broken delivery) and zeros (a
+    /// paging when they stop: no data (a stopped trail, a broken delivery) and zeros (a
     /// stopped schedule, a deleted secret) both page. It gives no per-event alert context: a
     /// message every few minutes would be noise.
     pub fn heartbeat_monitor(&self) -> Option<Monitor> {
@@ -988,8 +994,13 @@ impl DesiredState {
                 datapoints_to_alarm: None,
                 threshold: 1.0,
                 comparison: Comparison::LessThanThreshold,
-                treat_missing_data: TreatMissingData::Breaching,
+                // No data (a trail stopped, a filter deleted, delivery broken): INSUFFICIENT_DATA,
+                // which pages through `insufficient_data_actions`; zeros (the canary stopped while
+                // other events flow): ALARM. Not `breaching`: a brand-new alarm, with no data yet,
+                // would page at its first apply (docs/alerts.md, "The first minutes").
+                treat_missing_data: TreatMissingData::Missing,
                 ok_actions: true,
+                insufficient_data_actions: true,
                 dimensions: BTreeMap::new(),
             },
             notify: hb.notify.clone(),

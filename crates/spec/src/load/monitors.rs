@@ -237,9 +237,11 @@ impl Loader<'_> {
         let treat_missing_data = self.one_of(&o, "treat_missing_data", &TreatMissingData::ALL, TreatMissingData::parse);
         let dimensions = self.string_map(&o, "dimensions");
         let ok_actions = self.opt_bool(&o, "ok_actions").unwrap_or(false);
+        let insufficient_data_actions = self.opt_bool(&o, "insufficient_data_actions").unwrap_or(false);
         Some(Alarm {
             dimensions,
             ok_actions,
+            insufficient_data_actions,
             name,
             statistic,
             period,

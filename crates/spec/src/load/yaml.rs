@@ -350,7 +350,7 @@ mod tests {
     #[test]
     fn the_known_fields_are_the_models_and_leave_out_what_is_not_a_spec_field() {
         assert!(fields::<Alarm>().contains(&"threshold"));
-        assert_eq!(fields::<Alarm>().len(), 10);
+        assert_eq!(fields::<Alarm>().len(), 11);
         // Set by pack expansion and by the engine, never written in a spec.
         assert!(!fields::<Monitor>().contains(&"rule"));
         assert!(!fields::<DesiredState>().contains(&"secondary_region"));
