@@ -577,34 +577,33 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                 id: "GUARD-ALARMS".into(),
                 title: "Alarms deleted, disabled, changed or forced into a state".into(),
                 metric: "GuardAlarms".into(),
-                pattern: if state.heartbeat.is_some() {
-                    // The heartbeat's schedule rule and state machine are alerting too (issue 24,
-                    // item 3), as are the alert context's rules: all named `secmon-<spec>-*`.
+                pattern: {
+                    // The alert context's EventBridge rules and the heartbeat's schedule rule and
+                    // state machine (issue 24) are alerting too: all named `secmon-<spec>-*`.
                     let ours = format!("secmon-{}-*", state.name);
-                    format!(
-                        "{{ ((($.eventSource = \"monitoring.amazonaws.com\") && {}) || (($.eventSource = \"events.amazonaws.com\") && {} && (($.requestParameters.name = {}) || ($.requestParameters.rule = {}))) || (($.eventSource = \"states.amazonaws.com\") && {} && ($.requestParameters.stateMachineArn = {}))){not} }}",
-                        events(&["DeleteAlarms", "DisableAlarmActions", "PutMetricAlarm", "SetAlarmState"]),
-                        events(&["DisableRule", "DeleteRule", "RemoveTargets", "PutRule", "PutTargets"]),
-                        quoted(&ours),
-                        quoted(&ours),
-                        events(&["DeleteStateMachine", "UpdateStateMachine"]),
-                        quoted(&format!("arn:aws:states:*:stateMachine:secmon-{}-*", state.name)),
-                    )
-                } else if state.alert_context || state.monitors.iter().any(|m| m.alert_context == Some(true)) {
-                    // The alert context's EventBridge rules are alerting too (`secmon-<spec>-*`).
-                    let rules = format!("secmon-{}-*", state.name);
-                    format!(
-                        "{{ ((($.eventSource = \"monitoring.amazonaws.com\") && {}) || (($.eventSource = \"events.amazonaws.com\") && {} && (($.requestParameters.name = {}) || ($.requestParameters.rule = {})))){not} }}",
-                        events(&["DeleteAlarms", "DisableAlarmActions", "PutMetricAlarm", "SetAlarmState"]),
-                        events(&["DisableRule", "DeleteRule", "RemoveTargets", "PutRule", "PutTargets"]),
-                        quoted(&rules),
-                        quoted(&rules)
-                    )
-                } else {
-                    format!(
-                        "{{ ($.eventSource = \"monitoring.amazonaws.com\") && {}{not} }}",
-                        events(&["DeleteAlarms", "DisableAlarmActions", "PutMetricAlarm", "SetAlarmState"])
-                    )
+                    let context = state.alert_context || state.monitors.iter().any(|m| m.alert_context == Some(true));
+                    let mut also = Vec::new();
+                    if context || state.heartbeat.is_some() {
+                        also.push(format!(
+                            "(($.eventSource = \"events.amazonaws.com\") && {} && (($.requestParameters.name = {}) || ($.requestParameters.rule = {})))",
+                            events(&["DisableRule", "DeleteRule", "RemoveTargets", "PutRule", "PutTargets"]),
+                            quoted(&ours),
+                            quoted(&ours)
+                        ));
+                    }
+                    if state.heartbeat.is_some() {
+                        also.push(format!(
+                            "(($.eventSource = \"states.amazonaws.com\") && {} && ($.requestParameters.stateMachineArn = {}))",
+                            events(&["DeleteStateMachine", "UpdateStateMachine"]),
+                            quoted(&format!("arn:aws:states:*:stateMachine:secmon-{}-*", state.name))
+                        ));
+                    }
+                    let alarms = events(&["DeleteAlarms", "DisableAlarmActions", "PutMetricAlarm", "SetAlarmState"]);
+                    if also.is_empty() {
+                        format!("{{ ($.eventSource = \"monitoring.amazonaws.com\") && {alarms}{not} }}")
+                    } else {
+                        format!("{{ ((($.eventSource = \"monitoring.amazonaws.com\") && {alarms}) || {}){not} }}", also.join(" || "))
+                    }
                 },
                 control: None,
             });

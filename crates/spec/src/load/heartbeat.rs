@@ -1,6 +1,6 @@
 //! `heartbeat:` (issue 24, item 3): how often the canary is read and who is paged.
 
-use super::yaml::{is_null, pos, Node};
+use super::yaml::{pos, Node};
 use super::Loader;
 use crate::diag::did_you_mean;
 use crate::model::{DesiredState, Heartbeat, HEARTBEAT_RULE};
@@ -65,9 +65,4 @@ impl Loader<'_> {
             self.locs.insert(format!("monitors[{i}]"), at);
         }
     }
-}
-
-/// Whether `n` is absent or null (re-exported for the caller's `match`).
-pub(super) fn present(n: Option<&Node>) -> Option<&Node> {
-    n.filter(|n| !is_null(n))
 }

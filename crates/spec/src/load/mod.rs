@@ -134,7 +134,7 @@ impl<'f> Loader<'f> {
             Some(n) => self.routes(n, "routes").unwrap_or_default(),
             None => Default::default(),
         };
-        let heartbeat = heartbeat::present(o.get("heartbeat")).and_then(|n| self.heartbeat(n, "heartbeat"));
+        let heartbeat = o.get("heartbeat").filter(|n| !is_null(n)).and_then(|n| self.heartbeat(n, "heartbeat"));
         let packs: Vec<(String, Pos, PackRef)> =
             self.list(&o, "packs").into_iter().filter_map(|(path, n)| self.pack(n, &path).map(|p| (path, pos(n), p))).collect();
         let mut state = DesiredState {
