@@ -167,7 +167,74 @@ def stricter_than_moto(op, request):
         for field in ("AlarmActions", "OKActions", "InsufficientDataActions"):
             if len(request.get(field) or []) > 5:
                 return ("ValidationError", f"The collection {field} must not have more than 5 members")
+    if op == "PutInsightRule":
+        return _insight_rule_refused(request)
     return None
+
+
+# ---- Contributor Insights (issue 25, item 1) -----------------------------------------------------
+# moto stores any rule name, state and definition. AWS refuses what PutInsightRule's API reference
+# and the user guide's "Contributor Insights rule syntax" do not allow: a name outside 1-128
+# printable ASCII characters, a state other than ENABLED or DISABLED, a definition over 8,192
+# characters or not JSON, a schema other than CloudWatchLogRule v1, no log groups, a log format
+# other than JSON or CLF, no key or more than four, more than four filters, a filter without
+# `Match` or without exactly one of the eight operators, more than 10 values in In, NotIn or
+# StartsWith, an AggregateOn other than Count or Sum, ValueOf without Sum.
+_INSIGHT_NAME = re.compile(r"^[\x20-\x7E]{1,128}$")
+_INSIGHT_OPERATORS = ("In", "NotIn", "StartsWith", "GreaterThan", "LessThan", "EqualTo", "NotEqualTo", "IsPresent")
+
+
+def _insight_rule_refused(request):
+    bad = lambda m: ("InvalidParameterValue", m)  # noqa: E731
+    if not _INSIGHT_NAME.match(request.get("RuleName") or ""):
+        return bad("RuleName must be 1-128 printable ASCII characters")
+    if request.get("RuleState", "ENABLED") not in ("ENABLED", "DISABLED"):
+        return bad("RuleState must be ENABLED or DISABLED")
+    text = request.get("RuleDefinition") or ""
+    if not 1 <= len(text) <= 8192:
+        return bad("RuleDefinition must be 1-8192 characters")
+    try:
+        d = json.loads(text)
+    except ValueError:
+        return bad("RuleDefinition is not valid JSON")
+    if d.get("Schema") != {"Name": "CloudWatchLogRule", "Version": 1}:
+        return bad("Schema must be {\"Name\": \"CloudWatchLogRule\", \"Version\": 1}")
+    if not (d.get("LogGroupNames") or d.get("LogGroupARNs")):
+        return bad("the rule names no log group")
+    if d.get("LogFormat") not in ("JSON", "CLF"):
+        return bad("LogFormat must be JSON or CLF")
+    c = d.get("Contribution") or {}
+    if not 1 <= len(c.get("Keys") or []) <= 4:
+        return bad("Contribution.Keys must hold 1 to 4 fields")
+    filters = c.get("Filters") or []
+    if len(filters) > 4:
+        return bad("Contribution.Filters must hold at most 4 filters")
+    for f in filters:
+        ops = [k for k in f if k in _INSIGHT_OPERATORS]
+        if "Match" not in f or len(ops) != 1 or len(f) != 2:
+            return bad("each filter needs Match and exactly one operator")
+        if ops[0] in ("In", "NotIn", "StartsWith") and not 1 <= len(f[ops[0]]) <= 10:
+            return bad(f"{ops[0]} takes 1 to 10 values")
+    if d.get("AggregateOn") not in ("Count", "Sum"):
+        return bad("AggregateOn must be Count or Sum")
+    if "ValueOf" in c and d.get("AggregateOn") != "Sum":
+        return bad("ValueOf applies only with AggregateOn Sum")
+    return None
+
+
+def _insight_rules_can_be_tagged():
+    """"Currently, the only CloudWatch resources that can be tagged are alarms and Contributor
+    Insights rules" (TagResource API reference); moto's TagResource accepts alarms only."""
+    from moto.cloudwatch.exceptions import ResourceNotFoundException
+    from moto.cloudwatch.models import CloudWatchBackend
+
+    def tag_resource(self, arn, tags):
+        rules = [f"arn:{self.partition}:cloudwatch:{self.region_name}:{self.account_id}:insight-rule/{n}" for n in self.insight_rules]
+        if arn not in [a.alarm_arn for a in self.describe_alarms()] + rules:
+            raise ResourceNotFoundException
+        self.tagger.tag_resource(arn, self.tagger.convert_dict_to_tags_input(tags))
+
+    CloudWatchBackend.tag_resource = tag_resource
 
 
 class CborAdapter:
@@ -1334,6 +1401,7 @@ def _stricter_json(self, environ):
 
 _tolerate_string_principals()
 _tagging_index_lists_rules()
+_insight_rules_can_be_tagged()
 _requests_arrive_over_tls()
 _authorize_with_iam_prefixes()
 CborAdapter.unconfirmed = _unconfirmed

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use secmon_aws::cloudwatch::types::{ComparisonOperator, Dimension, Statistic, Tag};
+use secmon_aws::cloudwatch::types::{ComparisonOperator, Dimension, MetricDataQuery, Statistic, Tag};
 use serde::{Deserialize, Serialize};
 
 use crate::check::{Check, Status, VerifyCtx, NOT_OBSERVABLE};
@@ -48,6 +48,10 @@ pub struct Attrs {
     pub insufficient_data_actions: Vec<String>,
     /// The metric's dimensions the alarm watches.
     pub dimensions: BTreeMap<String, String>,
+    /// A contributor's alarm (issue 25, item 1) watches a metric math expression, its rule's
+    /// `INSIGHT_RULE_METRIC`, over `period`, instead of a namespace and metric.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
 }
 
 crate::string_with_default! {
@@ -70,7 +74,8 @@ pub const FACTS: Facts = Facts {
     ownership: Ownership::TaggingApi,
     // An alarm watches the metric a filter publishes: the filter is made first, and on a log
     // group secmon does not manage the alarm is what makes the filter secmon's (`settle`).
-    refers_to: &[Kind::Topic, Kind::MetricFilter],
+    // A contributor's alarm reads its Contributor Insights rule's metric.
+    refers_to: &[Kind::Topic, Kind::MetricFilter, Kind::InsightRule],
     step: 5,
     iam: crate::Iam {
         read: &["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"],
@@ -139,19 +144,23 @@ impl ResourceKind for Def {
                     insufficient_data_actions: if a.insufficient_data_actions { actions.clone() } else { Vec::new() },
                     alarm_actions: actions,
                     dimensions: a.dimensions.clone(),
+                    expression: None,
                 };
                 Resource::new(Kind::Alarm, m.alarm_name(), Some(t.alarm_arn(m.alarm_name())), &attrs)
             })
+            .chain(contributor_alarms(state, t))
             .collect()
     }
 
     fn references(&self, r: &Resource) -> Vec<crate::Address> {
-        r.attrs::<Attrs>()
+        let a: Attrs = r.attrs();
+        let topics = a
             .alarm_actions
             .iter()
             .filter_map(|arn| crate::model::arn_resource(arn, "sns"))
-            .map(|topic| crate::Address::new(Kind::Topic, topic))
-            .collect()
+            .map(|topic| crate::Address::new(Kind::Topic, topic));
+        let rule = a.expression.as_deref().and_then(insight_rule_of).map(|rule| crate::Address::new(Kind::InsightRule, rule));
+        topics.chain(rule).collect()
     }
 
     fn name_from_arn(&self, arn: &str) -> Option<String> {
@@ -198,6 +207,18 @@ impl ResourceKind for Def {
         };
         let a: Attrs = live.resource.attrs();
         let mut out = Vec::new();
+        if let Some(want) = desired.attrs::<Attrs>().expression {
+            out.push(if a.expression.as_deref() == Some(want.as_str()) {
+                Check::ok("alarm.metric", &subject, format!("watches {want}"))
+            } else {
+                Check::failed(
+                    "alarm.metric",
+                    &subject,
+                    format!("the alarm watches {}, not {want}", a.expression.as_deref().unwrap_or("a metric")),
+                )
+                .fix("run `secmon apply`")
+            });
+        }
         if let Some((filter, metric)) = published_metric(ctx, &desired.name) {
             if a.namespace.as_deref() != Some(metric.namespace.as_str()) || a.metric_name.as_deref() != Some(metric.name.as_str()) {
                 out.push(
@@ -223,6 +244,28 @@ impl ResourceKind for Def {
 
     fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
         let a: Attrs = r.attrs();
+        if let Some(expression) = &a.expression {
+            // A metric math alarm: the period is the query's, and no metric, statistic or
+            // dimension is named (PutMetricAlarm API reference, `Metrics`).
+            let query = MetricDataQuery::builder().id(QUERY_ID).expression(expression).set_period(a.period).return_data(true).build();
+            let request = aws
+                .cloudwatch
+                .put_metric_alarm()
+                .alarm_name(&r.name)
+                .set_alarm_description(a.description.clone())
+                .metrics(query)
+                .evaluation_periods(a.evaluation_periods)
+                .datapoints_to_alarm(a.datapoints_to_alarm)
+                .set_threshold(a.threshold)
+                .set_comparison_operator(a.comparison.as_deref().map(ComparisonOperator::from))
+                .treat_missing_data(&a.treat_missing_data.0)
+                .actions_enabled(true)
+                .set_alarm_actions(Some(a.alarm_actions.clone()))
+                .set_ok_actions(Some(a.ok_actions.clone()))
+                .set_insufficient_data_actions(Some(a.insufficient_data_actions.clone()))
+                .tags(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build());
+            return Box::pin(send("PutMetricAlarm", request.send()));
+        }
         let statistic = a.statistic.as_deref().unwrap_or("Sum");
         let dimensions = a.dimensions.iter().map(|(k, v)| Dimension::builder().name(k).value(v).build());
         let mut req = aws
@@ -268,6 +311,40 @@ impl ResourceKind for Def {
         let request = aws.cloudwatch.tag_resource().resource_arn(r.arn.clone().unwrap_or_default()).set_tags(Some(tags));
         Box::pin(send("TagResource", request.send()))
     }
+}
+
+/// The id of a contributor alarm's one metric query (`[a-z][a-zA-Z0-9_]*`).
+const QUERY_ID: &str = "contributors";
+
+/// The alarms of the spec's contributors: each on its rule's measure (issue 25, item 1).
+fn contributor_alarms<'a>(state: &'a DesiredState, t: &'a Target) -> impl Iterator<Item = Resource> + 'a {
+    let has_rules = state.log_group().is_some();
+    state.contributors.iter().filter(move |_| has_rules).map(move |c| {
+        let mut actions: Vec<String> = c.notify.iter().map(|n| t.topic_arn(n)).collect();
+        actions.sort();
+        actions.dedup();
+        let a = &c.alarm;
+        let attrs = Attrs {
+            description: c.alarm_description(),
+            period: Some(a.period as i32),
+            evaluation_periods: a.evaluation_periods as i32,
+            datapoints_to_alarm: a.datapoints_to_alarm.unwrap_or(a.evaluation_periods) as i32,
+            threshold: Some(a.threshold),
+            comparison: Some(a.comparison.as_str().to_string()),
+            treat_missing_data: TreatMissing(a.treat_missing_data.as_str().to_string()),
+            ok_actions: if a.ok_actions { actions.clone() } else { Vec::new() },
+            insufficient_data_actions: if a.insufficient_data_actions { actions.clone() } else { Vec::new() },
+            alarm_actions: actions,
+            expression: Some(c.expression()),
+            ..Default::default()
+        };
+        Resource::new(Kind::Alarm, c.alarm_name(), Some(t.alarm_arn(c.alarm_name())), &attrs)
+    })
+}
+
+/// The Contributor Insights rule an `INSIGHT_RULE_METRIC('RULE', 'METRIC')` expression reads.
+fn insight_rule_of(expression: &str) -> Option<&str> {
+    expression.strip_prefix("INSIGHT_RULE_METRIC('")?.split('\'').next()
 }
 
 /// The alarm's description: the monitor's, and with `alert_context` the Logs Insights query
@@ -377,12 +454,15 @@ fn from_sdk(a: &secmon_aws::cloudwatch::types::MetricAlarm) -> Resource {
     ok_actions.sort();
     let mut insufficient_data_actions: Vec<String> = a.insufficient_data_actions().to_vec();
     insufficient_data_actions.sort();
+    // A metric math alarm answers its query, with the period, in `Metrics`.
+    let query = a.metrics().iter().find(|q| q.return_data() != Some(false) && q.expression().is_some());
     let attrs = Attrs {
+        expression: query.and_then(|q| q.expression()).map(str::to_string),
         description: a.alarm_description().map(str::to_string),
         namespace: a.namespace().map(str::to_string),
         metric_name: a.metric_name().map(str::to_string),
         statistic: a.statistic().map(|s| s.as_str().to_string()).or_else(|| a.extended_statistic().map(str::to_string)),
-        period: a.period(),
+        period: a.period().or_else(|| query.and_then(|q| q.period())),
         evaluation_periods,
         datapoints_to_alarm: a.datapoints_to_alarm().unwrap_or(evaluation_periods),
         threshold: a.threshold(),

@@ -36,6 +36,7 @@ mod sdk;
 pub mod alarm;
 pub mod bucket;
 pub mod event_rule;
+pub mod insight_rule;
 pub mod key;
 pub mod log_group;
 pub mod metric_filter;
@@ -508,6 +509,7 @@ registry! {
     Subscription => subscription,
     Trail => trail,
     MetricFilter => metric_filter,
+    InsightRule => insight_rule,
     Alarm => alarm,
     EventRule => event_rule,
     StateMachine => state_machine,

@@ -154,6 +154,11 @@ pub const SERVICES: &[(&str, &[&str])] = &[
             "UntagResource",
             "DeleteDashboards",
             "PutDashboard",
+            "PutInsightRule",
+            "DeleteInsightRules",
+            "DisableInsightRules",
+            "EnableInsightRules",
+            "DescribeInsightRules",
         ],
     ),
     (

@@ -150,18 +150,17 @@ pub fn load_spec_partial(path: &std::path::Path) -> (Option<Spec>, Vec<Diagnosti
 /// canary and cannot be kept from it.
 pub fn finish(spec: &mut Spec) -> Vec<Diagnostic> {
     let touched = exclude_canary_reads(&mut spec.state);
-    touched
-        .into_iter()
-        .filter_map(|(i, e)| match e {
-            Exclusion::Excluded => None,
-            Exclusion::Impossible(why) => Some(spec.diagnostic(
-                Severity::Error,
-                &format!("monitors[{i}].pattern"),
-                why,
-                Some("write the pattern in JSON form (`{ $.eventName = \"GetSecretValue\" }`), or shorten it".into()),
-            )),
-        })
-        .collect()
+    let mut out = crate::contributors::check(spec);
+    out.extend(touched.into_iter().filter_map(|(i, e)| match e {
+        Exclusion::Excluded => None,
+        Exclusion::Impossible(why) => Some(spec.diagnostic(
+            Severity::Error,
+            &format!("monitors[{i}].pattern"),
+            why,
+            Some("write the pattern in JSON form (`{ $.eventName = \"GetSecretValue\" }`), or shorten it".into()),
+        )),
+    }));
+    out
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@
 //!   notification text an input transformer makes of each matching event (the alert's fast path);
 //! - [`heartbeat`]: the heartbeat's canary read as CloudTrail records it, kept out of every other
 //!   monitor's count;
+//! - [`contributors`]: a pattern as a Contributor Insights rule's filters, and what the rule
+//!   reports per contributor and period;
 //! - [`insights`]: a monitor's pattern as the Logs Insights query that lists its events;
 //! - [`coverage`]: which event names, attack techniques and ATT&CK ids the deployed monitors
 //!   can see, computed from their patterns and the trail's selection;
@@ -32,6 +34,7 @@
 
 pub mod alarm;
 pub mod catalog;
+pub mod contributors;
 pub mod coverage;
 pub mod eventbridge;
 pub mod events;

@@ -503,13 +503,14 @@ fn pack_rule_findings_are_named_by_rule_id() {
 fn issue_24_every_pack_rule_ends_its_alarm_description_with_its_runbook() {
     let spec = Spec::from_file(&root().join("specs/all-packs.yaml")).unwrap();
     let docs = std::fs::read_to_string(root().join("docs/rules.md")).unwrap();
-    let pack_monitors: Vec<_> = spec.state.monitors.iter().filter(|m| m.rule.is_some()).collect();
-    assert_eq!(pack_monitors.len(), packs::RUNBOOKS.len(), "one runbook per rule of the three packs");
-    for m in pack_monitors {
-        let id = m.rule.as_deref().unwrap();
+    // Monitors and the per-principal Contributor Insights rules (issue 25, item 1) alike.
+    let monitors = spec.state.monitors.iter().filter_map(|m| Some((m.rule.as_deref()?, m.description.as_deref()?)));
+    let contributors = spec.state.contributors.iter().filter_map(|c| Some((c.rule.as_deref()?, c.description.as_deref()?)));
+    let pack_rules: Vec<_> = monitors.chain(contributors).collect();
+    assert_eq!(pack_rules.len(), packs::RUNBOOKS.len(), "one runbook per rule of the packs");
+    for (id, description) in pack_rules {
         let runbook = packs::runbook(id);
         assert!(runbook.starts_with("What: ") && runbook.contains(" Check: 1) ") && runbook.contains("ATT&CK T"), "{id}: {runbook}");
-        let description = m.description.as_deref().unwrap();
         assert!(description.ends_with(runbook), "{id}: {description}");
         assert!(description.chars().count() <= 1024, "{id}: {} characters", description.chars().count());
         assert!(docs.contains(runbook), "docs/rules.md lists the runbook of {id}");
@@ -826,4 +827,49 @@ fn issue_25_a_read_outside_the_secrets_readers_fires_and_a_readers_does_not() {
     let mut other_secret = read(session("ci-runner"));
     other_secret["requestParameters"]["secretId"] = "prod/db".into();
     assert!(!unexpected("other-secret", other_secret), "a secret without readers is SECRET-READ's alone");
+}
+
+/// Issue 25, item 1: the per-principal rules' Contributor Insights filters select exactly what
+/// their patterns match, on every record of every Stratus technique (and on refused reads, made
+/// by hand as Secrets Manager logs them), and the Stratus secret sweeps are counted per principal:
+/// each technique's reads come from one principal, many secrets at once.
+#[test]
+fn issue_25_per_principal_rules_count_exactly_what_their_patterns_match_on_real_attacks() {
+    use secmon_sim::contributors::{definition, filters_match, report};
+    let spec = Spec::from_file(&root().join("specs/all-packs.yaml")).unwrap();
+    assert_eq!(spec.state.contributors.len(), 3, "all-packs counts per principal");
+    let mut records: Vec<serde_json::Value> = Vec::new();
+    for entry in std::fs::read_dir(root().join("tests/fixtures/stratus-red-team")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            // A technique's file is a JSON array of records.
+            records.extend(doc.as_array().or(doc["Records"].as_array()).cloned().unwrap_or_default());
+        }
+    }
+    let mut refused = record("secretsmanager.amazonaws.com", "GetSecretValue", serde_json::json!({"secretId": "prod/db"}));
+    refused["errorCode"] = "AccessDenied".into();
+    records.extend(std::iter::repeat_n(refused, 6));
+    for c in &spec.state.contributors {
+        let pattern = Pattern::parse(&c.pattern).unwrap();
+        let d = definition("lg", &c.keys, &pattern).unwrap();
+        let filters = d["Contribution"]["Filters"].as_array().unwrap();
+        let mut matched = 0;
+        for r in &records {
+            let text = r.to_string();
+            let by_pattern = pattern.matches(&secmon_sim::Event { message: &text, json: Some(r) });
+            assert_eq!(filters_match(filters, r), by_pattern, "{}: {text}", c.name);
+            matched += usize::from(by_pattern);
+        }
+        assert!(matched > 0, "{} matches something", c.name);
+    }
+    // The batch sweep: one principal, every secret in one period.
+    let timed: Vec<(i64, serde_json::Value)> = records.iter().map(|r| (0, r.clone())).collect();
+    let spread = spec.state.contributors.iter().find(|c| c.name == "SECRET-READ-SPREAD").unwrap();
+    let reports = report(&Pattern::parse(&spread.pattern).unwrap(), &spread.keys, &timed, 300);
+    assert!(reports[0].unique_contributors >= 2.0, "{reports:?}");
+    let denials = spec.state.contributors.iter().find(|c| c.name == "SECRET-DENIALS-BY-PRINCIPAL").unwrap();
+    let reports = report(&Pattern::parse(&denials.pattern).unwrap(), &denials.keys, &timed, 300);
+    assert_eq!(reports[0].top, vec!["arn:aws:iam::123456789012:user/mallory".to_string()]);
+    assert!(reports[0].max_contributor_value >= denials.alarm.threshold, "six refusals by mallory page: {reports:?}");
 }

@@ -38,6 +38,11 @@ pub struct DesiredState {
     /// Metric filter + alarm pairs on the trail's log group.
     #[serde(default)]
     pub monitors: Vec<Monitor>,
+    /// Counts per contributor (a principal, a source IP) without naming each one (issue 25,
+    /// item 1): a CloudWatch Contributor Insights rule on the trail's log group, and an alarm on
+    /// its top contributor's count or on how many distinct contributors there are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contributors: Vec<Contributor>,
     /// Rule packs (`secret-access`, `cis-aws-foundations`, `self-protection`): each expands into
     /// monitors, listed after the hand-written ones. See docs/rules.md.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -514,6 +519,95 @@ pub struct Monitor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(skip)]
     pub rule: Option<String>,
+}
+
+/// A Contributor Insights rule on the trail's log group plus the alarm on one of its metrics
+/// (issue 25, item 1): how many events of the pattern each contributor (each distinct value of
+/// `keys`) made in a period, without a metric per contributor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Contributor {
+    /// The rule's name, also the default alarm name: letters, digits, `-`, `_` and `.`, at most
+    /// 128 characters.
+    pub name: String,
+    /// Alarm description, at most 1024 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The events counted, as a CloudWatch Logs filter pattern that a Contributor Insights rule
+    /// can say: `&&` of comparisons, `||` only between values of one field (at most 4 filters,
+    /// 10 values each).
+    pub pattern: String,
+    /// One to four fields whose values make a contributor, e.g. `$.userIdentity.arn`.
+    pub keys: Vec<String>,
+    /// What the alarm compares: `MaxContributorValue` (the top contributor's count in the
+    /// period) or `UniqueContributors` (how many distinct contributors).
+    #[serde(default)]
+    pub measure: ContributorMeasure,
+    /// The alarm on the measure; `threshold` is required, `statistic` and `dimensions` do not
+    /// apply.
+    pub alarm: Alarm,
+    /// Topics (by name) notified when the alarm fires.
+    #[serde(default)]
+    pub notify: Vec<String>,
+    /// How urgent the alarm is: `routes` adds the topics of this severity to `notify`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<AlarmSeverity>,
+    /// What whoever the alarm wakes reads first; it ends the alarm's description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<Runbook>,
+    /// The pack rule this comes from (set by pack expansion, not written in specs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(skip)]
+    pub rule: Option<String>,
+}
+
+/// The Contributor Insights metric a [`Contributor`]'s alarm watches (`INSIGHT_RULE_METRIC`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum ContributorMeasure {
+    /// The count of the period's top contributor (which one may change from period to period).
+    #[default]
+    MaxContributorValue,
+    /// How many distinct contributors the period had.
+    UniqueContributors,
+}
+
+impl ContributorMeasure {
+    /// Every value, as a spec writes it.
+    pub const ALL: [&'static str; 2] = ["MaxContributorValue", "UniqueContributors"];
+    /// CloudWatch's name of the metric.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContributorMeasure::MaxContributorValue => "MaxContributorValue",
+            ContributorMeasure::UniqueContributors => "UniqueContributors",
+        }
+    }
+    /// From the spec's spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "MaxContributorValue" => Some(ContributorMeasure::MaxContributorValue),
+            "UniqueContributors" => Some(ContributorMeasure::UniqueContributors),
+            _ => None,
+        }
+    }
+}
+
+impl Contributor {
+    /// The alarm's name: `alarm.name`, else the rule's name.
+    pub fn alarm_name(&self) -> &str {
+        self.alarm.name.as_deref().unwrap_or(&self.name)
+    }
+    /// The alarm's description: `description`, then the runbook's text.
+    pub fn alarm_description(&self) -> Option<String> {
+        match (&self.description, &self.runbook) {
+            (d, None) => d.clone(),
+            (None, Some(r)) => Some(r.text()),
+            (Some(d), Some(r)) => Some(format!("{} {}", d.trim_end(), r.text())),
+        }
+    }
+    /// The metric math expression of the alarm: the rule's measure.
+    pub fn expression(&self) -> String {
+        format!("INSIGHT_RULE_METRIC('{}', '{}')", self.name, self.measure.as_str())
+    }
 }
 
 /// A monitor's runbook: what the alarm means, the first things to check, the MITRE ATT&CK
@@ -1032,11 +1126,13 @@ impl DesiredState {
     /// Adds to each monitor's `notify` the topics `routes` gives its severity (in the routes'
     /// order, each topic once). The loader calls it once every monitor, packs' included, exists.
     pub fn route(&mut self) {
-        for m in &mut self.monitors {
-            let Some(severity) = m.severity else { continue };
+        let monitors = self.monitors.iter_mut().map(|m| (m.severity, &mut m.notify));
+        let contributors = self.contributors.iter_mut().map(|c| (c.severity, &mut c.notify));
+        for (severity, notify) in monitors.chain(contributors) {
+            let Some(severity) = severity else { continue };
             for topic in self.routes.of(severity) {
-                if !m.notify.contains(topic) {
-                    m.notify.push(topic.clone());
+                if !notify.contains(topic) {
+                    notify.push(topic.clone());
                 }
             }
         }

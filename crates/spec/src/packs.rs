@@ -63,6 +63,11 @@ pub struct PackRef {
     /// standards) accepts only the 1.4.0 text, byte for byte.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub benchmark: Option<String>,
+    /// secret-access: also count reads and refusals per principal, with CloudWatch Contributor
+    /// Insights rules (issue 25, item 1; docs/rules.md): a sweep by one principal pages without
+    /// naming it beforehand. Each rule costs $0.50 a month plus $0.02 per million events matched.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub per_principal: bool,
 }
 
 /// The benchmark versions whose texts the cis-aws-foundations pack can deploy; the first is the
@@ -108,6 +113,7 @@ impl PackRef {
             only_spec_secrets: false,
             exclude_principals: Vec::new(),
             benchmark: None,
+            per_principal: false,
         }
     }
 }
@@ -291,7 +297,10 @@ fn not_by(principals: &[String]) -> String {
 /// Each rule's runbook (issue 24, item 4): what the alarm means, the first three things to
 /// check, and the MITRE ATT&CK technique (or, where no one technique is the rule's, the tactic).
 /// It ends the alarm's description, which CloudWatch's alarm e-mail carries to whoever is woken.
-pub const RUNBOOKS: [(&str, &str); 32] = [
+pub const RUNBOOKS: [(&str, &str); 35] = [
+    ("SECRET-READS-BY-PRINCIPAL", "What: one principal read more secret values in the period than the threshold: a sweep of every secret it can reach, or an application that stopped caching. Check: 1) the top contributor (CloudWatch Contributor Insights, this rule, the alarm's period); 2) which secrets it read (requestParameters.secretId) and from where (source IP, user agent); 3) if it is not a known reader, disable its credentials and rotate what it read. ATT&CK T1555.006."),
+    ("SECRET-DENIALS-BY-PRINCIPAL", "What: one principal was refused secrets more often in the period than the threshold: stolen credentials trying what they can read. Check: 1) the top contributor (CloudWatch Contributor Insights, this rule); 2) which secrets it tried and whether any read succeeded (SECRET-READ); 3) disable its keys unless the refusals are a misconfigured deployment. ATT&CK T1555.006."),
+    ("SECRET-READ-SPREAD", "What: more distinct principal-and-secret pairs were read in the period than the threshold: someone reading many secrets, each once. Check: 1) the rule's contributors in CloudWatch Contributor Insights, by principal; 2) a principal with many secrets in one period; 3) whether it is a deployment or an intruder. ATT&CK T1555.006."),
     ("SECRET-READ", "What: a Secrets Manager secret value was read (GetSecretValue; BatchGetSecretValue reads up to 20). Check: 1) the caller ($.userIdentity.arn), its source IP and user agent, in the trail's log group at the alarm's minute; 2) whether that principal is an expected reader; 3) which secret (requestParameters.secretId); rotate it if the read is not explained. ATT&CK T1555.006."),
     ("SECRET-READ-UNEXPECTED", "What: a secret value was read by a principal outside the secret's readers (secrets[].readers). Check: 1) the caller ($.userIdentity.arn and its session issuer), its source IP and user agent; 2) whether it is a new reader to add to the spec, or someone who should not have the secret; 3) if the latter, rotate the secret and remove the principal's access. ATT&CK T1555.006."),
     ("SECRET-READ-DENIED", "What: a principal was refused a secret (GetSecretValue, BatchGetSecretValue or DescribeSecret answered AccessDenied): stolen credentials probing what they can read, or a misconfigured reader. Check: 1) the caller ($.userIdentity.arn), its source IP and user agent; 2) how many secrets it tried, and whether any read succeeded; 3) whether that principal has any reason to read them; disable its keys if not. ATT&CK T1555.006."),
@@ -598,7 +607,22 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                             quoted(&format!("arn:aws:states:*:stateMachine:secmon-{}-*", state.name))
                         ));
                     }
-                    let alarms = events(&["DeleteAlarms", "DisableAlarmActions", "PutMetricAlarm", "SetAlarmState"]);
+                    // The Contributor Insights rules of `contributors` (issue 25, item 1) feed
+                    // alarms: deleting, disabling or rewriting one silences its alarm.
+                    let per_principal = state.packs.iter().any(|p| matches!(p, PackEntry::Options(o) if !contributor_rules(o).is_empty()));
+                    let alarms = if state.contributors.is_empty() && !per_principal {
+                        events(&["DeleteAlarms", "DisableAlarmActions", "PutMetricAlarm", "SetAlarmState"])
+                    } else {
+                        events(&[
+                            "DeleteAlarms",
+                            "DisableAlarmActions",
+                            "PutMetricAlarm",
+                            "SetAlarmState",
+                            "DeleteInsightRules",
+                            "DisableInsightRules",
+                            "PutInsightRule",
+                        ])
+                    };
                     if also.is_empty() {
                         format!("{{ ($.eventSource = \"monitoring.amazonaws.com\") && {alarms}{not} }}")
                     } else {
@@ -749,6 +773,101 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
         other => return Err(format!("unknown pack {other:?}")),
     }
     Ok(out)
+}
+
+/// One per-contributor rule of a pack (issue 25, item 1): a Contributor Insights rule and the
+/// alarm on it, with the threshold the pack starts from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContributorRule {
+    /// The rule's id, e.g. `SECRET-READS-BY-PRINCIPAL`.
+    pub id: String,
+    /// What it catches, in words.
+    pub title: String,
+    /// Its filter pattern (one a Contributor Insights rule can say).
+    pub pattern: String,
+    /// The fields whose values make a contributor.
+    pub keys: Vec<String>,
+    /// What the alarm compares.
+    pub measure: crate::ContributorMeasure,
+    /// The alarm's default threshold, over 300-second periods.
+    pub threshold: f64,
+}
+
+/// The per-contributor rules of a pack for this state (only secret-access with `per_principal`).
+/// The patterns carry no `exclude_principals`: a Contributor Insights filter has no wildcard
+/// exclusion, and a per-principal threshold already leaves a reader's usual reads alone.
+pub fn contributor_rules(pack: &PackRef) -> Vec<ContributorRule> {
+    if pack.name != "secret-access" || !pack.per_principal {
+        return Vec::new();
+    }
+    let principal = vec!["$.userIdentity.arn".to_string()];
+    let reads = format!(
+        "{{ ($.eventSource = \"secretsmanager.amazonaws.com\") && {} && ($.errorCode NOT EXISTS) }}",
+        events(&["GetSecretValue", "BatchGetSecretValue"])
+    );
+    vec![
+        ContributorRule {
+            id: "SECRET-READS-BY-PRINCIPAL".into(),
+            title: "One principal reads many secret values".into(),
+            pattern: reads.clone(),
+            keys: principal.clone(),
+            measure: crate::ContributorMeasure::MaxContributorValue,
+            // An application that caches reads a secret a few times an hour (Secrets Manager's
+            // caching guidance); 50 in 5 minutes is a sweep or a cache gone.
+            threshold: 50.0,
+        },
+        ContributorRule {
+            id: "SECRET-DENIALS-BY-PRINCIPAL".into(),
+            title: "One principal is refused secrets repeatedly".into(),
+            pattern: format!(
+                "{{ ($.eventSource = \"secretsmanager.amazonaws.com\") && {} && ($.errorCode = \"AccessDenied*\") }}",
+                events(&["GetSecretValue", "BatchGetSecretValue", "DescribeSecret"])
+            ),
+            keys: principal.clone(),
+            measure: crate::ContributorMeasure::MaxContributorValue,
+            threshold: 5.0,
+        },
+        ContributorRule {
+            id: "SECRET-READ-SPREAD".into(),
+            title: "Many distinct secrets read by principals".into(),
+            pattern: reads,
+            keys: vec![principal[0].clone(), "$.requestParameters.secretId".into()],
+            measure: crate::ContributorMeasure::UniqueContributors,
+            threshold: 20.0,
+        },
+    ]
+}
+
+/// The Contributor Insights rules (with their alarms) a pack contributes to the state.
+pub fn expand_contributors(pack: &PackRef, state: &DesiredState) -> Vec<crate::Contributor> {
+    let default_notify: Vec<String> = pack.notify.clone().unwrap_or_else(|| {
+        if state.routes.is_empty() {
+            state.topics.iter().map(|t| t.name.clone()).collect()
+        } else {
+            Vec::new()
+        }
+    });
+    contributor_rules(pack)
+        .into_iter()
+        .filter(|r| !pack.disable.contains(&r.id))
+        .map(|r| {
+            let o = pack.rules.get(&r.id).cloned().unwrap_or_default();
+            crate::Contributor {
+                name: o.name.clone().unwrap_or_else(|| r.id.clone()),
+                description: Some(
+                    o.description.unwrap_or_else(|| format!("{} ({}, secmon pack {}). {}", r.title, r.id, pack.name, runbook(&r.id))),
+                ),
+                pattern: r.pattern,
+                keys: r.keys,
+                measure: r.measure,
+                alarm: o.alarm.unwrap_or(Alarm { period: 300, threshold: r.threshold, ..Alarm::default() }),
+                notify: o.notify.unwrap_or_else(|| default_notify.clone()),
+                severity: Some(o.severity.unwrap_or_else(|| severity(&pack.name))),
+                runbook: None,
+                rule: Some(r.id),
+            }
+        })
+        .collect()
 }
 
 /// The monitors a pack contributes to the state.

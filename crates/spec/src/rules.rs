@@ -286,6 +286,14 @@ pub fn filter_name(s: &str) -> Rule {
     only(s, "metric filter name", "characters other than ':' and '*'", |c| c != ':' && c != '*')
 }
 
+/// A Contributor Insights rule name: PutInsightRule takes 1-128 printable ASCII characters
+/// (`[\x20-\x7E]+`); secmon allows letters, digits, `-`, `_` and `.`, so that the name sits in
+/// the alarm's `INSIGHT_RULE_METRIC('NAME', ...)` expression without quoting.
+pub fn insight_rule_name(s: &str) -> Rule {
+    len_between(s, "Contributor Insights rule name", 1, 128)?;
+    only(s, "Contributor Insights rule name", "letters, digits, '-', '_' and '.'", |c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
 /// An alarm name (PutMetricAlarm).
 pub fn alarm_name(s: &str) -> Rule {
     len_between(s, "alarm name", 1, 255)?;

@@ -28,7 +28,17 @@ impl Loader<'_> {
         dup(
             self,
             "alarm name",
-            s.monitors.iter().enumerate().map(|(i, x)| (format!("monitors[{i}].name"), x.alarm_name().to_string())).collect(),
+            s.monitors
+                .iter()
+                .enumerate()
+                .map(|(i, x)| (format!("monitors[{i}].name"), x.alarm_name().to_string()))
+                .chain(s.contributors.iter().enumerate().map(|(i, x)| (format!("contributors[{i}].name"), x.alarm_name().to_string())))
+                .collect(),
+        );
+        dup(
+            self,
+            "contributor name",
+            s.contributors.iter().enumerate().map(|(i, x)| (format!("contributors[{i}].name"), x.name.clone())).collect(),
         );
         dup(
             self,
@@ -60,6 +70,37 @@ impl Loader<'_> {
             for (j, t) in m.notify.iter().enumerate().filter(|(_, t)| !routed.contains(t)) {
                 dangling(self, format!("monitors[{i}].notify[{j}]"), t);
             }
+        }
+        for (i, c) in s.contributors.iter().enumerate() {
+            for (j, t) in c.notify.iter().enumerate().filter(|(_, t)| !routed.contains(t)) {
+                dangling(self, format!("contributors[{i}].notify[{j}]"), t);
+            }
+            let mut topics: Vec<&String> = c.notify.iter().collect();
+            topics.sort();
+            topics.dedup();
+            if topics.len() > MAX_ALARM_ACTIONS {
+                let path = format!("contributors[{i}].notify");
+                let at = loc(self, &path);
+                let message = format!(
+                    "this alarm would notify {} topics; CloudWatch allows at most {MAX_ALARM_ACTIONS} actions per alarm",
+                    topics.len()
+                );
+                self.error(at, &path, message, None);
+            }
+            if c.notify.is_empty() {
+                let at = loc(self, &format!("contributors[{i}]"));
+                let hint = Some("add a topic under `notify:`, or a `severity` that `routes:` sends somewhere".into());
+                self.push(Severity::Warning, at, &format!("contributors[{i}].notify"), "this alarm notifies nobody".into(), hint);
+            }
+        }
+        if !s.contributors.is_empty() && !s.has_log_group() {
+            let at = loc(self, "contributors");
+            self.error(
+                at,
+                "contributors",
+                "contributors need the trail's CloudWatch Logs delivery: Contributor Insights rules read its log group",
+                Some("add `trail.cloudwatch_logs: { log_group: NAME }`".into()),
+            );
         }
         if let Some(t) = &s.trail {
             if let Some(n) = &t.notify_topic {

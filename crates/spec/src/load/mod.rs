@@ -25,6 +25,7 @@ use crate::rules;
 use crate::Spec;
 use yaml::{is_null, pos, Node};
 
+mod contributors;
 mod cross;
 mod encryption;
 mod heartbeat;
@@ -121,6 +122,12 @@ impl<'f> Loader<'f> {
                 monitors.push(m);
             }
         }
+        let mut contributors = Vec::new();
+        for (path, n) in self.list(&o, "contributors") {
+            if let Some(c) = self.contributor(n, &path) {
+                contributors.push(c);
+            }
+        }
         let encryption = match o.get("encryption").filter(|n| !is_null(n)) {
             Some(n) => self.encryption(n, "encryption", region.as_deref())?,
             None => Encryption::default(),
@@ -145,6 +152,7 @@ impl<'f> Loader<'f> {
             trail,
             topics,
             monitors,
+            contributors,
             packs: packs.iter().map(|(_, _, p)| crate::packs::PackEntry::Options(p.clone())).collect(),
             encryption,
             alert_context,

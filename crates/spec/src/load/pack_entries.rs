@@ -29,6 +29,11 @@ impl Loader<'_> {
             }
             p.only_spec_secrets = self.opt_bool(&o, "only_spec_secrets").unwrap_or(false);
             p.exclude_principals = self.string_list(&o, "exclude_principals").into_iter().map(|(_, _, s)| s).collect();
+            p.per_principal = self.opt_bool(&o, "per_principal").unwrap_or(false);
+            if p.per_principal && p.name != "secret-access" {
+                let at = self.locs[&o.path("per_principal")];
+                self.error(at, &o.path("per_principal"), "`per_principal` applies only to the secret-access pack".to_string(), None);
+            }
             if let Some(b) = self.opt_string(&o, "benchmark") {
                 let at = self.locs[&o.path("benchmark")];
                 if p.name != "cis-aws-foundations" {
@@ -91,7 +96,8 @@ impl Loader<'_> {
                 return;
             }
         };
-        let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+        let contributor_rules = packs::contributor_rules(p);
+        let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).chain(contributor_rules.iter().map(|r| r.id.as_str())).collect();
         let named =
             p.disable.iter().map(|d| (format!("{path}.disable"), d)).chain(p.rules.keys().map(|k| (format!("{path}.rules.{k}"), k)));
         let mut bad = false;
@@ -130,6 +136,21 @@ impl Loader<'_> {
                 }
             }
             Err(m) => self.error(at, path, m, None),
+        }
+        for c in packs::expand_contributors(p, state) {
+            let id = c.rule.clone().unwrap_or_default();
+            let rule = format!("{path}.rules.{id}");
+            let where_ = self.locs.get(&rule).copied().unwrap_or(at);
+            // An override's alarm replaces the pack's, threshold included: counting per
+            // principal, the default threshold of 1 would page on every read.
+            if p.rules.get(&id).is_some_and(|o| o.alarm.is_some()) && !self.locs.contains_key(&format!("{rule}.alarm.threshold")) {
+                let hint = Some(format!("the pack's threshold is {}; an `alarm` override replaces it", c.alarm.threshold));
+                self.error(where_, &format!("{rule}.alarm.threshold"), "a per-contributor rule's alarm needs a `threshold`", hint);
+            }
+            let i = state.contributors.len();
+            self.locate(&rule, where_);
+            self.locate(&format!("contributors[{i}]"), where_);
+            state.contributors.push(c);
         }
     }
 }
