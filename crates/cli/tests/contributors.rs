@@ -93,6 +93,11 @@ fn issue_25_a_contributor_pattern_no_rule_can_say_stops_before_any_call() {
         "bad.yaml",
         &format!("{seed}contributors:\n  - name: by-ip\n    pattern: '{{ ($.eventName = \"A\") || ($.eventSource = \"b\") }}'\n    keys: [$.sourceIPAddress]\n    alarm: {{ threshold: 5 }}\n"),
     );
+    let line = std::fs::read_to_string(&spec).unwrap().lines().position(|l| l.contains("pattern: '{ ($.eventName = \"A\")")).unwrap() + 1;
+    let validate = w.secmon(&["validate", "-f", &spec]);
+    assert_eq!(validate.status.code(), Some(1));
+    let err = text(&validate.stderr);
+    assert!(err.contains(&format!("bad.yaml:{line}:")) && err.contains("error: contributors[0].pattern"), "file, line and field: {err}");
     let plan = w.secmon(&["plan", "-f", &spec]);
     assert_eq!(plan.status.code(), Some(1), "an invalid spec: {}", text(&plan.stdout));
     let err = text(&plan.stderr);
