@@ -132,7 +132,8 @@ pub fn statistic(name: &str, values: &[f64]) -> Option<f64> {
         "SampleCount" => values.len() as f64,
         "Average" => sum / values.len() as f64,
         "Minimum" => values.iter().copied().fold(f64::INFINITY, f64::min),
-        "Maximum" => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        // A Contributor Insights rule's measures (issue 25, item 1): one value per period.
+        "Maximum" | "MaxContributorValue" | "UniqueContributors" => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         p if p.starts_with('p') => {
             let q: f64 = p[1..].parse().ok()?;
             let mut v = values.to_vec();

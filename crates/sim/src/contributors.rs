@@ -309,24 +309,43 @@ pub struct PeriodReport {
 /// seconds): the events `pattern` matches, counted per contributor. Periods without a counted
 /// event publish nothing (no datapoint).
 pub fn report(pattern: &Pattern, keys: &[String], records: &[(i64, Value)], period: i64) -> Vec<PeriodReport> {
-    let mut periods: BTreeMap<i64, BTreeMap<Vec<String>, u64>> = BTreeMap::new();
-    for (at, record) in records {
-        let text = record.to_string();
-        if !pattern.matches(&crate::Event { message: &text, json: Some(record) }) {
-            continue;
-        }
-        let Some(who) = contributor(record, keys) else { continue };
-        *periods.entry(at.div_euclid(period) * period).or_default().entry(who).or_default() += 1;
+    let counted: Vec<(i64, Vec<String>)> = records
+        .iter()
+        .filter(|(_, record)| {
+            let text = record.to_string();
+            pattern.matches(&crate::Event { message: &text, json: Some(record) })
+        })
+        .filter_map(|(at, record)| Some((*at, contributor(record, keys)?)))
+        .collect();
+    periods(&counted, period)
+}
+
+/// Per period of `period` seconds, what the rule publishes for the counted events `(epoch
+/// seconds, contributor)`.
+pub fn periods(counted: &[(i64, Vec<String>)], period: i64) -> Vec<PeriodReport> {
+    let mut by_period: BTreeMap<i64, BTreeMap<&Vec<String>, u64>> = BTreeMap::new();
+    for (at, who) in counted {
+        *by_period.entry(at.div_euclid(period) * period).or_default().entry(who).or_default() += 1;
     }
-    periods
+    by_period
         .into_iter()
         .map(|(start, counts)| {
             let (top, max) =
-                counts.iter().fold((Vec::new(), 0u64), |(top, max), (who, n)| if *n > max { (who.clone(), *n) } else { (top, max) });
-            let unique: BTreeSet<&Vec<String>> = counts.keys().collect();
+                counts.iter().fold((Vec::new(), 0u64), |(top, max), (who, n)| if *n > max { ((*who).clone(), *n) } else { (top, max) });
+            let unique: BTreeSet<&&Vec<String>> = counts.keys().collect();
             PeriodReport { start, max_contributor_value: max as f64, top, unique_contributors: unique.len() as f64 }
         })
         .collect()
+}
+
+impl PeriodReport {
+    /// The value of `measure` this period.
+    pub fn value(&self, measure: secmon_spec::ContributorMeasure) -> f64 {
+        match measure {
+            secmon_spec::ContributorMeasure::MaxContributorValue => self.max_contributor_value,
+            secmon_spec::ContributorMeasure::UniqueContributors => self.unique_contributors,
+        }
+    }
 }
 
 #[cfg(test)]
