@@ -5,8 +5,8 @@
 //!   selection, S3 object-level calls, which are data events);
 //! - each attack technique given as a file of its CloudTrail records (the Stratus Red Team
 //!   detonation logs): the alarms a replay of it fires ([`crate::simulate`]);
-//! - the MITRE ATT&CK ids of the monitors that can fire (their runbooks' `ATT&CK` id), and an
-//!   ATT&CK Navigator layer of them.
+//! - the MITRE ATT&CK ids of the monitors and contributors that can fire (a field: a pack rule's
+//!   own, or a runbook's `attack`), and an ATT&CK Navigator layer of them.
 //!
 //! A monitor's event names are the `$.eventName = "..."` comparisons of its JSON pattern: one
 //! whose pattern names none (a term pattern, a wildcard) is counted as able to fire, and its
@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use secmon_spec::{DesiredState, Monitor, ReadWrite};
+use secmon_spec::{DesiredState, ReadWrite};
 
 use crate::catalog;
 use crate::lint::{is_read_api, named_events};
@@ -94,8 +94,8 @@ const ANY_SOURCE: &str = "(any source)";
 /// catalogue has it (all named sources when none does); under every catalogued source that has
 /// it when the pattern names no source, else under [`ANY_SOURCE`]. None when it names no event
 /// (it is counted as able to fire).
-fn pairs_of(m: &Monitor) -> Option<Vec<(String, String)>> {
-    let p = Pattern::parse(&m.pattern).ok()?;
+fn pairs_of(pattern: &str) -> Option<Vec<(String, String)>> {
+    let p = Pattern::parse(pattern).ok()?;
     let (sources, names) = named_events(&p);
     if names.is_empty() {
         return None;
@@ -114,17 +114,6 @@ fn pairs_of(m: &Monitor) -> Option<Vec<(String, String)>> {
     Some(out)
 }
 
-/// The MITRE ATT&CK id a monitor's description (its runbook) names: `ATT&CK T1555.006` or
-/// `ATT&CK TA0006`.
-pub fn attack_id(m: &Monitor) -> Option<String> {
-    let text = m.alarm_description()?;
-    let after = text.split("ATT&CK ").nth(1)?;
-    let id: String = after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '.').collect();
-    let id = id.trim_end_matches('.').to_string();
-    let valid = (id.starts_with('T') && id[1..].chars().next().is_some_and(|c| c.is_ascii_digit())) || id.starts_with("TA");
-    valid.then_some(id)
-}
-
 /// The coverage of `state`, with each of `technique_files` replayed on its own.
 pub fn coverage(state: &DesiredState, technique_files: &[String]) -> Result<Coverage, SimError> {
     let mut named: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
@@ -134,17 +123,22 @@ pub fn coverage(state: &DesiredState, technique_files: &[String]) -> Result<Cove
         }
     }
     let mut can_fire = BTreeSet::new();
-    for m in state.monitors.iter().filter(|m| crate::heartbeat::replayable(m)) {
-        match pairs_of(m) {
+    // Monitors and contributors alike: each a pattern, a name and an ATT&CK id (issue 25, item 5).
+    let monitors =
+        state.monitors.iter().filter(|m| crate::heartbeat::replayable(m)).map(|m| (m.name.as_str(), m.pattern.as_str(), m.attack()));
+    let contributors = state.contributors.iter().map(|c| (c.name.as_str(), c.pattern.as_str(), c.attack()));
+    let watchers: Vec<(&str, &str, Option<String>)> = monitors.chain(contributors).collect();
+    for (name, pattern, _) in &watchers {
+        match pairs_of(pattern) {
             None => {
-                can_fire.insert(m.name.clone());
+                can_fire.insert(name.to_string());
             }
             Some(pairs) => {
                 for (s, n) in pairs {
                     if not_recorded(state, &s, &n).is_none() {
-                        can_fire.insert(m.name.clone());
+                        can_fire.insert(name.to_string());
                     }
-                    named.entry((s, n)).or_default().insert(m.name.clone());
+                    named.entry((s, n)).or_default().insert(name.to_string());
                 }
             }
         }
@@ -159,9 +153,9 @@ pub fn coverage(state: &DesiredState, technique_files: &[String]) -> Result<Cove
         })
         .collect();
     let mut attack: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for m in state.monitors.iter().filter(|m| can_fire.contains(&m.name)) {
-        if let Some(id) = attack_id(m) {
-            attack.entry(id).or_default().push(m.name.clone());
+    for (name, _, id) in watchers.iter().filter(|(name, ..)| can_fire.contains(*name)) {
+        if let Some(id) = id {
+            attack.entry(id.clone()).or_default().push(name.to_string());
         }
     }
     let mut techniques = Vec::new();
@@ -206,14 +200,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn attack_ids_are_read_from_the_runbook_at_the_end_of_the_description() {
-        let mut m: Monitor = serde_json::from_value(json!({"name": "m", "pattern": "x", "metric": {"name": "M"}})).unwrap();
-        assert_eq!(attack_id(&m), None);
+    fn attack_ids_are_a_field_not_the_descriptions_text() {
+        // Issue 25, item 5: a pack rule's id is its rule's, whatever the description says; a
+        // hand-written monitor's is its runbook's `attack`; a description naming one is not read.
+        let mut m: secmon_spec::Monitor = serde_json::from_value(json!({"name": "m", "pattern": "x", "metric": {"name": "M"}})).unwrap();
         m.description = Some("What: a read. Check: 1) who. ATT&CK T1555.006.".into());
-        assert_eq!(attack_id(&m).as_deref(), Some("T1555.006"));
-        m.description = Some("What: x. ATT&CK TA0006 (credential access).".into());
-        assert_eq!(attack_id(&m).as_deref(), Some("TA0006"));
-        m.description = Some("ATT&CK is a framework".into());
-        assert_eq!(attack_id(&m), None);
+        assert_eq!(m.attack(), None);
+        m.rule = Some("CIS-4.12".into());
+        m.description = Some("our own words".into());
+        assert_eq!(m.attack().as_deref(), Some("TA0010"));
+        m.rule = None;
+        m.runbook = Some(secmon_spec::Runbook { meaning: "x".into(), check: vec!["y".into()], attack: Some("T1078".into()) });
+        assert_eq!(m.attack().as_deref(), Some("T1078"));
     }
 }

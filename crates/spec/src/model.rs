@@ -604,6 +604,10 @@ impl Contributor {
             (Some(d), Some(r)) => Some(format!("{} {}", d.trim_end(), r.text())),
         }
     }
+    /// The MITRE ATT&CK id it carries: its runbook's `attack`, else its pack rule's.
+    pub fn attack(&self) -> Option<String> {
+        attack_of(self.runbook.as_ref(), self.rule.as_deref())
+    }
     /// The metric math expression of the alarm: the rule's measure.
     pub fn expression(&self) -> String {
         format!("INSIGHT_RULE_METRIC('{}', '{}')", self.name, self.measure.as_str())
@@ -685,6 +689,16 @@ impl Monitor {
     pub fn alarm_name(&self) -> &str {
         self.alarm.name.as_deref().unwrap_or(&self.name)
     }
+    /// The MITRE ATT&CK id the monitor carries (issue 25, item 5): its runbook's `attack`, else
+    /// its pack rule's, whatever its description says.
+    pub fn attack(&self) -> Option<String> {
+        attack_of(self.runbook.as_ref(), self.rule.as_deref())
+    }
+}
+
+/// A runbook's ATT&CK id, else a pack rule's.
+fn attack_of(runbook: Option<&Runbook>, rule: Option<&str>) -> Option<String> {
+    runbook.and_then(|r| r.attack.clone()).or_else(|| crate::packs::attack(rule?).map(str::to_string))
 }
 
 /// The metric a metric filter publishes.

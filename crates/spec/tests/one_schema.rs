@@ -35,6 +35,7 @@ fn json(n: &MarkedYamlOwned) -> Value {
 /// loader appends each pack's monitors; serde only reads the `packs:` entries).
 fn written(mut s: DesiredState) -> DesiredState {
     s.monitors.retain(|m| m.rule.is_none());
+    s.contributors.retain(|c| c.rule.is_none());
     // `trail.external` is set apart the same way (the loader has done it).
     s.normalize_trail();
     // Routing is one function both readings share (idempotent: the loader has applied it).
