@@ -748,6 +748,28 @@ fn issue_25_key_detector_and_event_rule_tampering_fire_their_guards() {
             "GUARD-ALARMS-GuardAlarms",
             false,
         ),
+        // Issue 25, item 2: the rules all-packs names in `watch_event_rules` (EventBridge API
+        // reference: DisableRule and DeleteRule name the rule `name`, RemoveTargets `rule`).
+        (
+            record("events.amazonaws.com", "DisableRule", serde_json::json!({"name": "guardduty-findings-to-security"})),
+            "GUARD-EVENT-RULES-GuardEventRules",
+            true,
+        ),
+        (
+            record("events.amazonaws.com", "RemoveTargets", serde_json::json!({"rule": "guardduty-findings-to-security", "ids": ["sns"]})),
+            "GUARD-EVENT-RULES-GuardEventRules",
+            true,
+        ),
+        (
+            record("events.amazonaws.com", "DeleteRule", serde_json::json!({"name": "nightly-report"})),
+            "GUARD-EVENT-RULES-GuardEventRules",
+            false,
+        ),
+        (
+            record("events.amazonaws.com", "DescribeRule", serde_json::json!({"name": "guardduty-findings-to-security"})),
+            "GUARD-EVENT-RULES-GuardEventRules",
+            false,
+        ),
     ];
     for (r, guard, expect) in &cases {
         let fired = fired_on(&state, r);

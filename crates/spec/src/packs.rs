@@ -68,6 +68,12 @@ pub struct PackRef {
     /// naming it beforehand. Each rule costs $0.50 a month plus $0.02 per million events matched.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub per_principal: bool,
+    /// self-protection: other EventBridge rules that carry alerts (GuardDuty's or Security Hub's
+    /// findings to a topic), by name, `*` at the end for a prefix: disabling, deleting or
+    /// retargeting one pages (rule `GUARD-EVENT-RULES`). Only those named: rules change with
+    /// every deploy elsewhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watch_event_rules: Vec<String>,
 }
 
 /// The benchmark versions whose texts the cis-aws-foundations pack can deploy; the first is the
@@ -114,6 +120,7 @@ impl PackRef {
             exclude_principals: Vec::new(),
             benchmark: None,
             per_principal: false,
+            watch_event_rules: Vec::new(),
         }
     }
 }
@@ -297,7 +304,7 @@ fn not_by(principals: &[String]) -> String {
 /// Each rule's runbook (issue 24, item 4): what the alarm means and the first things to check;
 /// and its MITRE ATT&CK technique, or tactic where no one technique is the rule's (issue 25,
 /// item 5), a field of its own that `secmon coverage` reads, whatever the description says.
-pub const RUNBOOKS: [RuleRunbook; 35] = [
+pub const RUNBOOKS: [RuleRunbook; 36] = [
     RuleRunbook { id: "SECRET-READS-BY-PRINCIPAL", text: "What: one principal read more secret values in the period than the threshold: a sweep of every secret it can reach, or an application that stopped caching. Check: 1) the top contributor (CloudWatch Contributor Insights, this rule, the alarm's period); 2) which secrets it read (requestParameters.secretId) and from where (source IP, user agent); 3) if it is not a known reader, disable its credentials and rotate what it read.", attack: "T1555.006", tactic: None },
     RuleRunbook { id: "SECRET-DENIALS-BY-PRINCIPAL", text: "What: one principal was refused secrets more often in the period than the threshold: stolen credentials trying what they can read. Check: 1) the top contributor (CloudWatch Contributor Insights, this rule); 2) which secrets it tried and whether any read succeeded (SECRET-READ); 3) disable its keys unless the refusals are a misconfigured deployment.", attack: "T1555.006", tactic: None },
     RuleRunbook { id: "SECRET-READ-SPREAD", text: "What: more distinct principal-and-secret pairs were read in the period than the threshold: someone reading many secrets, each once. Check: 1) the rule's contributors in CloudWatch Contributor Insights, by principal; 2) a principal with many secrets in one period; 3) whether it is a deployment or an intruder.", attack: "T1555.006", tactic: None },
@@ -331,6 +338,7 @@ pub const RUNBOOKS: [RuleRunbook; 35] = [
     RuleRunbook { id: "GUARD-KEY", text: "What: a key policy was replaced or a key's rotation turned off (the pipeline's key, or any key when secmon made it), or the pipeline's key alias was deleted or moved: CloudWatch, CloudTrail or SNS may no longer use it, and logs or alerts stop silently. Check: 1) secmon verify, now (key.policy_admits); 2) who, and the new policy; 3) secmon apply restores the key's policy and alias.", attack: "T1562.008", tactic: None },
     RuleRunbook { id: "GUARD-DETECTORS", text: "What: GuardDuty's detector was deleted or disabled, its findings' export or its administrator link removed, Security Hub (or a standard) disabled, or an AWS Config rule or conformance pack deleted: the account's other alarms were turned off. Check: 1) who, and from where; 2) what that principal did next, while the detectors were off; 3) re-enable them at once.", attack: "T1562.001", tactic: None },
     RuleRunbook { id: "GUARD-ALARMS", text: "What: alarms were deleted, disabled, changed or forced into a state (SetAlarmState can hide a real alarm). Check: 1) secmon verify, now; 2) who; 3) secmon apply restores them.", attack: "T1562", tactic: None },
+    RuleRunbook { id: "GUARD-EVENT-RULES", text: "What: an EventBridge rule that carries alerts (self-protection's watch_event_rules: GuardDuty's or Security Hub's findings to a topic) was disabled, deleted, rewritten or retargeted: findings may no longer reach anyone. Check: 1) which rule and call (requestParameters.name or rule), and who; 2) aws events describe-rule and list-targets-by-rule: is it enabled, with its targets?; 3) restore it, then look for the findings it missed.", attack: "T1562.001", tactic: None },
     RuleRunbook { id: "GUARD-TOPICS", text: "What: this pipeline's topics or subscriptions changed: alerts may no longer reach anyone. Check: 1) secmon verify, now; 2) who; 3) secmon apply, then confirm the e-mail subscriptions again.", attack: "T1562", tactic: None },
     RuleRunbook { id: "GUARD-SECRETS", text: "What: a watched secret was deleted, replicated, or its value or resource policy changed. Check: 1) who and which call; 2) whether a new policy grants another account; 3) RestoreSecret within its recovery window if deleted; secmon apply restores policy and tags.", attack: "TA0040", tactic: Some("impact") },
 ];
@@ -661,6 +669,29 @@ pub fn rules(pack: &PackRef, state: &DesiredState) -> Result<Vec<Rule>, String> 
                 },
                 control: None,
             });
+            // Issue 25, item 2: the EventBridge rules that carry other alerts (GuardDuty's
+            // findings to a topic): an intruder disables the route instead of the detector. Only
+            // the rules the spec names: everywhere else rules change with every deploy.
+            if !pack.watch_event_rules.is_empty() {
+                let names = or_all(
+                    pack.watch_event_rules
+                        .iter()
+                        .flat_map(|r| {
+                            [format!("($.requestParameters.name = {})", quoted(r)), format!("($.requestParameters.rule = {})", quoted(r))]
+                        })
+                        .collect(),
+                );
+                out.push(Rule {
+                    id: "GUARD-EVENT-RULES".into(),
+                    title: "EventBridge rules carrying alerts disabled, deleted or retargeted".into(),
+                    metric: "GuardEventRules".into(),
+                    pattern: format!(
+                        "{{ ($.eventSource = \"events.amazonaws.com\") && {} && {names}{not} }}",
+                        events(&["DisableRule", "DeleteRule", "RemoveTargets", "PutRule", "PutTargets"])
+                    ),
+                    control: None,
+                });
+            }
             if !state.topics.is_empty() {
                 let arns = or_all(
                     state

@@ -34,6 +34,25 @@ impl Loader<'_> {
                 let at = self.locs[&o.path("per_principal")];
                 self.error(at, &o.path("per_principal"), "`per_principal` applies only to the secret-access pack".to_string(), None);
             }
+            let watched = self.string_list(&o, "watch_event_rules");
+            if !watched.is_empty() && p.name != "self-protection" {
+                let at = self.locs[&o.path("watch_event_rules")];
+                self.error(
+                    at,
+                    &o.path("watch_event_rules"),
+                    "`watch_event_rules` applies only to the self-protection pack".to_string(),
+                    None,
+                );
+            }
+            for (field, at, name) in &watched {
+                // EventBridge rule names: 1-64 of [.-_A-Za-z0-9] (PutRule), here with a trailing `*`.
+                let stem = name.strip_suffix('*').unwrap_or(name);
+                if stem.is_empty() || stem.len() > 64 || !stem.chars().all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c)) {
+                    let hint = Some("a rule name (1-64 of letters, digits, `.`, `-`, `_`), or its start followed by `*`".into());
+                    self.error(*at, field, format!("{name:?} is not an EventBridge rule name"), hint);
+                }
+            }
+            p.watch_event_rules = watched.into_iter().map(|(_, _, s)| s).collect();
             if let Some(b) = self.opt_string(&o, "benchmark") {
                 let at = self.locs[&o.path("benchmark")];
                 if p.name != "cis-aws-foundations" {
