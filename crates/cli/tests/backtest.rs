@@ -14,6 +14,50 @@ fn record(name: &str, id: &str) -> String {
     .to_string()
 }
 
+/// Puts `names` (one record each, a second apart) into the seed's log group, an hour ago.
+fn put_history(w: &World, names: &[&str]) {
+    let aws = w.aws();
+    let group = "secmon-secretsmanager-loggroup";
+    w.rt.block_on(aws.logs.create_log_stream().log_group_name(group).log_stream_name("123456789012_CloudTrail_us-east-1").send()).unwrap();
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let minute = (now_ms - 3_600_000) / 60_000 * 60_000;
+    let events: Vec<_> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let at = minute + 1_000 * (i as i64 + 1);
+            secmon_aws::logs::types::InputLogEvent::builder().timestamp(at).message(record(name, &format!("id-{i}"))).build().unwrap()
+        })
+        .collect();
+    let request =
+        aws.logs.put_log_events().log_group_name(group).log_stream_name("123456789012_CloudTrail_us-east-1").set_log_events(Some(events));
+    w.rt.block_on(request.send()).unwrap();
+}
+
+/// Issue 25, item 1: a contributor is backtested as its rule would have counted: per principal
+/// and period, over the log group's history, before the rule ever existed.
+#[test]
+fn issue_25_backtest_counts_contributors_per_principal_over_the_history() {
+    let Some(w) = World::applied() else { return };
+    put_history(&w, &["GetSecretValue", "DescribeSecret", "GetSecretValue", "GetSecretValue"]);
+    let seed = std::fs::read_to_string(root().join(SEED)).unwrap();
+    let contributor = |threshold: u32| {
+        format!("{seed}contributors:\n  - name: reads-by-principal\n    pattern: '{{ $.eventName = \"GetSecretValue\" }}'\n    keys: [$.userIdentity.arn]\n    alarm: {{ threshold: {threshold}, period: 300 }}\n    notify: [SecurityAlarms]\n")
+    };
+    let spec = w.write_spec("counted.yaml", &contributor(3));
+    let out = w.secmon(&["backtest", "-f", &spec, "--since", "2h", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = v["monitors"].as_array().unwrap().iter().find(|m| m["monitor"] == "reads-by-principal").expect("the contributor is backtested");
+    assert_eq!(c["statistic"], "MaxContributorValue");
+    assert_eq!(c["matched"].as_array().unwrap().len(), 3, "{c:#}");
+    assert_eq!(c["matched"][0]["dimensions"]["$.userIdentity.arn"], "arn:aws:sts::123456789012:assumed-role/payments-app/i-1");
+    assert_eq!(c["notifications"].as_array().unwrap().len(), 1, "three reads by one principal reach 3: {c:#}");
+    let spec = w.write_spec("quiet.yaml", &contributor(4));
+    let human = text(&w.secmon(&["backtest", "-f", &spec, "--since", "2h"]).stdout);
+    assert!(human.contains("reads-by-principal") && human.contains("never fires"), "{human}");
+}
+
 #[test]
 fn backtest_replays_the_log_groups_history_through_each_alarm() {
     let Some(w) = World::applied() else { return };

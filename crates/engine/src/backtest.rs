@@ -13,7 +13,7 @@
 use serde::Serialize;
 
 use secmon_kinds::{Cloud, EventQuery};
-use secmon_sim::simulate::{replay_log_events, MonitorReport};
+use secmon_sim::simulate::{replay_contributor_log_events, replay_log_events, MonitorReport};
 use secmon_spec::Spec;
 
 use crate::EngineError;
@@ -138,6 +138,18 @@ pub async fn backtest(
         let (report, unmatched) =
             replay_log_events(m, since, events).map_err(|e| EngineError::Backtest(format!("monitor {:?}: {e}", m.name)))?;
         progress(&format!("  {}: {returned} event(s) returned, {} matched, {}", m.name, report.matched.len(), fired(&report)));
+        let disagreements =
+            if pushed_down { unmatched.iter().take(5).map(|m| m.chars().take(300).collect()).collect() } else { Vec::new() };
+        monitors.push(BacktestMonitor { returned, disagreements, report });
+    }
+    // Each contributor (issue 25, item 1) over the same history, counted as its rule counts.
+    for c in &state.contributors {
+        let mut events = Vec::new();
+        let query = EventQuery { log_group: &log_group, pattern: &c.pattern, window_ms: (since * 1000, until * 1000) };
+        let returned = cloud.filter_events(query, &mut |t, msg| events.push((t, msg))).await?;
+        let (report, unmatched) =
+            replay_contributor_log_events(c, since, events).map_err(|e| EngineError::Backtest(format!("contributor {:?}: {e}", c.name)))?;
+        progress(&format!("  {}: {returned} event(s) returned, {} counted, {}", c.name, report.matched.len(), fired(&report)));
         let disagreements =
             if pushed_down { unmatched.iter().take(5).map(|m| m.chars().take(300).collect()).collect() } else { Vec::new() };
         monitors.push(BacktestMonitor { returned, disagreements, report });

@@ -357,3 +357,25 @@ pub fn replay_log_events(
     }
     Ok((c.report(Some(from)), unmatched))
 }
+
+/// One contributor's run over log events as CloudWatch Logs holds them, (timestamp in ms,
+/// message), as [`replay_log_events`] is a monitor's (issue 25, item 1): counted per
+/// contributor and period as its rule counts, and its alarm on the measure. Returns the report,
+/// and the messages given that the pattern does not match.
+pub fn replay_contributor_log_events(
+    contributor: &secmon_spec::Contributor,
+    from: i64,
+    events: impl IntoIterator<Item = (i64, String)>,
+) -> Result<(MonitorReport, Vec<String>), SimError> {
+    let mut c = ContributorReplay::new(contributor)?;
+    let mut unmatched = Vec::new();
+    for (ms, message) in events {
+        let ev = LogEvent::from_line(&message);
+        let before = c.counted.len();
+        c.feed(&ev, ms.div_euclid(1000));
+        if c.counted.len() == before {
+            unmatched.push(message);
+        }
+    }
+    Ok((c.report(Some(from)), unmatched))
+}
