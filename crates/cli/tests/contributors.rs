@@ -130,3 +130,26 @@ fn the_emulator_refuses_the_rules_aws_refuses() {
     assert_eq!(put(rule(vec![serde_json::json!({"Match": "$.a", "In": eleven})], vec!["$.a"])), refused, "eleven values");
     assert_eq!(put(rule(vec![serde_json::json!({"Match": "$.a", "In": ["x"], "NotIn": ["y"]})], vec!["$.a"])), refused, "two operators");
 }
+
+/// The kind's contract includes import: a Contributor Insights rule of a contributor's name made
+/// by hand (another team's) is not overwritten (the plan stops and names `secmon import`);
+/// imported, it is updated to the spec's definition and converges.
+#[test]
+fn issue_25_a_hand_made_rule_of_a_contributors_name_is_imported_not_overwritten() {
+    let Some(w) = World::new() else { return };
+    let spec = seed_with_contributors(&w, false, true);
+    let theirs = serde_json::json!({"Schema": {"Name": "CloudWatchLogRule", "Version": 1}, "LogGroupNames": ["elsewhere"],
+        "LogFormat": "JSON", "Contribution": {"Keys": ["$.sourceIPAddress"], "Filters": []}, "AggregateOn": "Count"});
+    let request =
+        w.aws().cloudwatch.put_insight_rule().rule_name("console-logins-by-ip").rule_state("ENABLED").rule_definition(theirs.to_string());
+    w.rt.block_on(request.send()).unwrap();
+    let plan = w.secmon(&["plan", "-f", &spec]);
+    assert_eq!(plan.status.code(), Some(1), "{}", text(&plan.stdout));
+    let all = format!("{}{}", text(&plan.stdout), text(&plan.stderr));
+    assert!(all.contains("secmon import") && all.contains("insight_rule.console-logins-by-ip"), "{all}");
+    assert_eq!(rules(&w)[0].1, theirs, "nothing was changed");
+    let out = w.secmon(&["import", "-f", &spec, "insight_rule.console-logins-by-ip", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    w.apply_spec_converges(&spec);
+    assert_eq!(rules(&w)[0].1["LogGroupNames"], serde_json::json!(["secmon-secretsmanager-loggroup"]));
+}
