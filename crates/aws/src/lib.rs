@@ -27,6 +27,7 @@ pub use stats::{ApiStats, CallCount};
 pub use aws_sdk_cloudtrail as cloudtrail;
 pub use aws_sdk_cloudwatch as cloudwatch;
 pub use aws_sdk_cloudwatchlogs as logs;
+pub use aws_sdk_costexplorer as costexplorer;
 pub use aws_sdk_eventbridge as events;
 pub use aws_sdk_iam as iam;
 pub use aws_sdk_kms as kms;
@@ -224,6 +225,8 @@ pub struct Aws {
     pub sns: sns::Client,
     pub events: events::Client,
     pub sfn: sfn::Client,
+    /// Cost Explorer: the account's S3 request counts, for the plan's estimate of S3 data events.
+    pub ce: costexplorer::Client,
     pub s3: s3::Client,
     pub iam: iam::Client,
     pub kms: kms::Client,
@@ -293,6 +296,7 @@ impl Aws {
             sns: client!(sns),
             events: client!(events),
             sfn: client!(sfn),
+            ce: client!(costexplorer),
             s3: s3::Client::from_conf(s3conf),
             iam: client!(iam),
             kms: client!(kms),

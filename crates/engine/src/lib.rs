@@ -227,6 +227,18 @@ impl Session {
         Ok(plan)
     }
 
+    /// Adds to `plan`'s notes each changed resource's cost estimate from the account's own usage
+    /// ([`secmon_kinds::ResourceKind::estimate`]: S3 data events turned on); a failed estimate
+    /// is a note too, never a failed plan.
+    pub async fn estimate(&self, plan: &mut Plan) {
+        let changes: Vec<(Option<&Resource>, &Resource)> =
+            plan.steps.iter().filter(|s| s.action.is_change()).filter_map(|s| Some((s.before.as_ref(), s.after.as_ref()?))).collect();
+        let notes = futures::future::join_all(changes.into_iter().map(|(before, after)| self.cloud.estimate(before, after))).await;
+        let notes: Vec<String> =
+            notes.into_iter().filter_map(|n| n.unwrap_or_else(|e| Some(format!("cost estimate failed: {e}")))).collect();
+        plan.notes.extend(notes);
+    }
+
     /// What `secmon import ADDRESS...` takes over: (live, desired) pairs, and the addresses
     /// already owned by this spec. Refuses an address the spec does not describe or that does
     /// not exist.

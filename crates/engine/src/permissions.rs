@@ -102,6 +102,11 @@ pub fn policy(spec: &Spec, phase: Phase) -> Value {
     if state.targets.is_some() {
         read.extend(TARGETS_READ);
     }
+    // S3 data events: the plan that turns them on estimates their cost from the account's S3
+    // request counts (issue 25, item 3); without the grant it says it could not.
+    if state.trail.as_ref().is_some_and(|t| t.s3_data_events.is_some()) && matches!(phase, Phase::Plan | Phase::Apply) {
+        read.insert("ce:GetCostAndUsage");
+    }
     match phase {
         Phase::Plan => {}
         Phase::Verify => read.extend(VERIFY),

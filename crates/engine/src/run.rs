@@ -180,7 +180,10 @@ pub async fn open(target: Target, plan: Option<PlanOptions>, on_wait: Option<OnW
     spec.state.recovering_since = lock.as_ref().and_then(|l| l.took_over_since);
     let opened = async {
         let session = Session::open(spec, cloud).await?;
-        let plan = plan.map(|o| session.plan(o)).transpose()?;
+        let mut plan = plan.map(|o| session.plan(o)).transpose()?;
+        if let Some(p) = &mut plan {
+            session.estimate(p).await;
+        }
         Ok::<_, EngineError>((session, plan))
     }
     .await;

@@ -202,6 +202,12 @@ pub trait Cloud: crate::LockStore + crate::Exercise + Send + Sync {
     /// Deletes several live resources of one kind in one call where the kind has such a call.
     fn delete_many<'a>(&'a self, ctx: &'a ExecCtx, resources: &'a [Resource]) -> BoxFuture<'a, Result<(), KindError>>;
 
+    /// The kind's cost estimate for one change ([`crate::ResourceKind::estimate`]); none where
+    /// there is no account to ask (the in-memory fake).
+    fn estimate<'a>(&'a self, _before: Option<&'a Resource>, _after: &'a Resource) -> BoxFuture<'a, Result<Option<String>, KindError>> {
+        Box::pin(async { Ok(None) })
+    }
+
     /// Executes one change.
     fn execute<'a>(&'a self, ctx: &'a ExecCtx, change: &'a Change) -> BoxFuture<'a, Result<(), KindError>>;
 
@@ -362,6 +368,10 @@ impl Cloud for SdkCloud {
             let out = request.send().await.map_err(crate::sdk::fail("DescribeLogGroups"))?;
             Ok(out.log_groups().iter().find(|g| g.log_group_name() == Some(log_group)).map(|g| g.stored_bytes().unwrap_or(0)))
         })
+    }
+
+    fn estimate<'a>(&'a self, before: Option<&'a Resource>, after: &'a Resource) -> BoxFuture<'a, Result<Option<String>, KindError>> {
+        after.kind.def().estimate(&self.aws, before, after)
     }
 
     fn delete_many<'a>(&'a self, ctx: &'a ExecCtx, resources: &'a [Resource]) -> Fut<'a, ()> {

@@ -363,6 +363,13 @@ pub trait ResourceKind: Send + Sync {
         Box::pin(async { Ok(None) })
     }
 
+    /// A cost estimate for the plan from the account's own usage, when the change to `after`
+    /// (from `before`; none for a create) starts something billed by volume (S3 data events):
+    /// the note to show. Asked only for changes, so a no-change plan costs no call.
+    fn estimate<'a>(&'a self, _aws: &'a Aws, _before: Option<&'a Resource>, _after: &'a Resource) -> Fut<'a, Option<String>> {
+        Box::pin(async { Ok(None) })
+    }
+
     /// Notes on the spec as a whole for the plan, naming what the kind will not make and why
     /// (a monitor whose pattern no EventBridge rule can express).
     fn spec_notes(&self, _state: &DesiredState) -> Vec<String> {

@@ -154,7 +154,8 @@ impl ResourceKind for Def {
         vec![Resource::new(Kind::Trail, &trail.name, Some(t.trail_arn(&trail.name)), &attrs)]
     }
 
-    /// S3 data events cost per event: the plan says so, with AWS's price.
+    /// S3 data events cost per event: the plan says so, with AWS's price (and, when the plan
+    /// turns them on, an estimate from the account's usage: [`ResourceKind::estimate`]).
     fn plan_notes(&self, r: &Resource) -> Vec<String> {
         let a: Attrs = r.attrs();
         a.other_selectors
@@ -167,6 +168,29 @@ impl ResourceKind for Def {
                 )
             })
             .collect()
+    }
+
+    /// Turning S3 data events on (or changing which): what they would have cost over the last
+    /// 30 days, from the account's S3 request counts in Cost Explorer (issue 25, item 3).
+    fn estimate<'a>(&'a self, aws: &'a Aws, before: Option<&'a Resource>, after: &'a Resource) -> Fut<'a, Option<String>> {
+        Box::pin(async move {
+            let a: Attrs = after.attrs();
+            let kinds: Vec<String> = a.other_selectors.iter().filter_map(|s| s["ReadWriteType"].as_str().map(str::to_string)).collect();
+            let unchanged = before.is_some_and(|b| b.attrs::<Attrs>().other_selectors == a.other_selectors);
+            if kinds.is_empty() || unchanged {
+                return Ok(None);
+            }
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default();
+            let note = match s3_requests(aws, now).await {
+                Ok(requests) => data_event_estimate(after.address().as_ref(), &kinds, requests),
+                Err(e) => format!(
+                    "{}: S3 data events not estimated: Cost Explorer did not answer ({}); they cost $0.10 per 100,000 delivered",
+                    after.address(),
+                    e.message()
+                ),
+            };
+            Ok(Some(note))
+        })
     }
 
     fn references(&self, r: &Resource) -> Vec<crate::Address> {
@@ -595,9 +619,101 @@ async fn read_trail(aws: &Aws, spec: &str, name: &str) -> Result<Option<LiveReso
     ))
 }
 
+/// The account's S3 requests over the 30 days before `now` (epoch seconds), as billed: (Tier 1:
+/// PUT, COPY, POST, LIST; Tier 2: GET and the rest), every region, from Cost Explorer's
+/// GetCostAndUsage (`UsageQuantity` by usage type, service "Amazon Simple Storage Service").
+/// One request, which Cost Explorer bills $0.01.
+async fn s3_requests(aws: &Aws, now: i64) -> Result<(f64, f64), KindError> {
+    use secmon_aws::costexplorer::types::{
+        DateInterval, Dimension, DimensionValues, Expression, Granularity, GroupDefinition, GroupDefinitionType,
+    };
+    let day = |t: i64| secmon_sim::events::format_time(t)[..10].to_string();
+    let period =
+        DateInterval::builder().start(day(now - 30 * 86_400)).end(day(now)).build().map_err(|e| KindError::Input(e.to_string()))?;
+    let s3 = DimensionValues::builder().key(Dimension::Service).values("Amazon Simple Storage Service").build();
+    let results = aws
+        .ce
+        .get_cost_and_usage()
+        .time_period(period)
+        .granularity(Granularity::Monthly)
+        .metrics("UsageQuantity")
+        .filter(Expression::builder().dimensions(s3).build())
+        .group_by(GroupDefinition::builder().r#type(GroupDefinitionType::Dimension).key("USAGE_TYPE").build())
+        .send()
+        .await
+        .map_err(crate::sdk::fail("GetCostAndUsage"))?
+        .results_by_time;
+    let (mut tier1, mut tier2) = (0.0, 0.0);
+    for group in results.iter().flatten().flat_map(|r| r.groups()) {
+        let quantity: f64 =
+            group.metrics().and_then(|m| m.get("UsageQuantity")).and_then(|v| v.amount()).and_then(|a| a.parse().ok()).unwrap_or(0.0);
+        // Usage types carry a region prefix outside us-east-1: `EUW1-Requests-Tier1`.
+        for key in group.keys() {
+            if key.ends_with("Requests-Tier1") {
+                tier1 += quantity;
+            } else if key.ends_with("Requests-Tier2") {
+                tier2 += quantity;
+            }
+        }
+    }
+    Ok((tier1, tier2))
+}
+
+/// The plan's note for data events of `kinds` (`WriteOnly`, `ReadOnly`, `All`) given the
+/// account's (Tier 1, Tier 2) S3 requests of the last 30 days, at $0.10 per 100,000 events
+/// delivered (CloudTrail pricing). Write data events are about Tier 1 (which also holds LIST, a
+/// read, and lacks DELETE, which S3 does not bill), read ones about Tier 2: an estimate of the
+/// order of magnitude, said as such.
+fn data_event_estimate(address: &str, kinds: &[String], (tier1, tier2): (f64, f64)) -> String {
+    let events: f64 = kinds
+        .iter()
+        .map(|k| match k.as_str() {
+            "WriteOnly" => tier1,
+            "ReadOnly" => tier2,
+            _ => tier1 + tier2,
+        })
+        .sum();
+    let dollars = events / 100_000.0 * 0.10;
+    format!(
+        "{address}: S3 data events ({}) estimated at about ${dollars:.2} a month: the account made {} S3 requests in the last 30 days ({} PUT, COPY, POST or LIST; {} GET and others, every region, Cost Explorer), at $0.10 per 100,000 events delivered; the estimate cost one Cost Explorer request ($0.01)",
+        kinds.join(", "),
+        thousands(tier1 + tier2),
+        thousands(tier1),
+        thousands(tier2)
+    )
+}
+
+/// `1234567.0` as `1,234,567`.
+fn thousands(n: f64) -> String {
+    let digits = format!("{:.0}", n.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 25, item 3: write data events are estimated from Tier 1 requests, read ones from
+    /// Tier 2, both from their sum, at $0.10 per 100,000.
+    #[test]
+    fn data_events_are_estimated_from_the_request_tier_they_bill_like() {
+        let note = |kinds: &[&str]| {
+            data_event_estimate("trail.t", &kinds.iter().map(|k| k.to_string()).collect::<Vec<_>>(), (2_500_000.0, 10_000_000.0))
+        };
+        assert!(note(&["WriteOnly"]).contains("about $2.50 a month"), "{}", note(&["WriteOnly"]));
+        assert!(note(&["ReadOnly"]).contains("about $10.00 a month"));
+        assert!(note(&["All"]).contains("about $12.50 a month") && note(&["All"]).contains("12,500,000 S3 requests"));
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(1_000.0), "1,000");
+        assert_eq!(thousands(0.0), "0");
+    }
     use crate::check::testing::*;
 
     /// The trail's checks after `edit` changed its attributes and what was observed of it.
