@@ -37,7 +37,13 @@ fn issue_25_per_principal_counting_applies_converges_verifies_and_goes_away_with
     let plan = w.secmon(&["plan", "-f", &spec]);
     let out = text(&plan.stdout);
     assert!(plan.status.success(), "{}", text(&plan.stderr));
-    for name in ["SECRET-READS-BY-PRINCIPAL", "SECRET-DENIALS-BY-PRINCIPAL", "SECRET-READ-SPREAD", "console-logins-by-ip"] {
+    for name in [
+        "SECRET-READS-BY-PRINCIPAL",
+        "SECRET-DENIALS-BY-PRINCIPAL",
+        "SECRET-ENUMERATION-BY-PRINCIPAL",
+        "SECRET-READ-SPREAD",
+        "console-logins-by-ip",
+    ] {
         assert!(out.contains(&format!("insight_rule.{name}")) && out.contains(&format!("alarm.{name}")), "{name}: {out}");
     }
     assert!(out.contains("$0.50 a month for the rule"), "the plan says what a rule costs: {out}");
@@ -45,7 +51,16 @@ fn issue_25_per_principal_counting_applies_converges_verifies_and_goes_away_with
     w.apply_spec_converges(&spec);
     let live = rules(&w);
     let names: Vec<&str> = live.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["SECRET-DENIALS-BY-PRINCIPAL", "SECRET-READ-SPREAD", "SECRET-READS-BY-PRINCIPAL", "console-logins-by-ip"]);
+    assert_eq!(
+        names,
+        [
+            "SECRET-DENIALS-BY-PRINCIPAL",
+            "SECRET-ENUMERATION-BY-PRINCIPAL",
+            "SECRET-READ-SPREAD",
+            "SECRET-READS-BY-PRINCIPAL",
+            "console-logins-by-ip"
+        ]
+    );
     let reads = &live.iter().find(|(n, _)| n == "SECRET-READS-BY-PRINCIPAL").unwrap().1;
     assert_eq!(reads["LogGroupNames"], serde_json::json!(["secmon-secretsmanager-loggroup"]));
     assert_eq!(reads["Contribution"]["Keys"], serde_json::json!(["$.userIdentity.arn"]));
@@ -58,7 +73,7 @@ fn issue_25_per_principal_counting_applies_converges_verifies_and_goes_away_with
     assert_eq!((query.period(), alarm.threshold()), (Some(300), Some(50.0)));
     // Owned through the tagging index, like every other taggable kind.
     let tagged = w.rt.block_on(w.aws().tagging.get_resources().resource_type_filters("cloudwatch:insight-rule").send()).unwrap();
-    assert_eq!(tagged.resource_tag_mapping_list().len(), 4);
+    assert_eq!(tagged.resource_tag_mapping_list().len(), 5);
 
     let verify = w.secmon(&["verify", "-f", &spec]);
     let out = text(&verify.stdout);
@@ -72,7 +87,7 @@ fn issue_25_per_principal_counting_applies_converges_verifies_and_goes_away_with
     assert!(out.lines().any(|l| l.starts_with("FAILED") && l.contains("insight_rule.state") && l.contains("DISABLED")), "{out}");
     w.apply_spec_converges(&spec);
 
-    // The option off: the pack's three rules and their alarms go; the hand-written one stays.
+    // The option off: the pack's four rules and their alarms go; the hand-written one stays.
     let fewer = seed_with_contributors(&w, false, true);
     w.apply_spec_converges(&fewer);
     assert_eq!(rules(&w).into_iter().map(|(n, _)| n).collect::<Vec<_>>(), ["console-logins-by-ip"]);

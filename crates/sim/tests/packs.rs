@@ -859,7 +859,7 @@ fn issue_25_a_read_outside_the_secrets_readers_fires_and_a_readers_does_not() {
 fn issue_25_per_principal_rules_count_exactly_what_their_patterns_match_on_real_attacks() {
     use secmon_sim::contributors::{definition, filters_match, report};
     let spec = Spec::from_file(&root().join("specs/all-packs.yaml")).unwrap();
-    assert_eq!(spec.state.contributors.len(), 3, "all-packs counts per principal");
+    assert_eq!(spec.state.contributors.len(), 4, "all-packs counts per principal");
     let mut records: Vec<serde_json::Value> = Vec::new();
     for entry in std::fs::read_dir(root().join("tests/fixtures/stratus-red-team")).unwrap() {
         let path = entry.unwrap().path();

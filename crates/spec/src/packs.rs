@@ -304,7 +304,8 @@ fn not_by(principals: &[String]) -> String {
 /// Each rule's runbook (issue 24, item 4): what the alarm means and the first things to check;
 /// and its MITRE ATT&CK technique, or tactic where no one technique is the rule's (issue 25,
 /// item 5), a field of its own that `secmon coverage` reads, whatever the description says.
-pub const RUNBOOKS: [RuleRunbook; 36] = [
+pub const RUNBOOKS: [RuleRunbook; 37] = [
+    RuleRunbook { id: "SECRET-ENUMERATION-BY-PRINCIPAL", text: "What: one principal listed or described secrets (ListSecrets, DescribeSecret, ListSecretVersionIds, GetResourcePolicy) more often in the period than the threshold: a walk of every secret's metadata, the step before reading them. Check: 1) the top contributor (CloudWatch Contributor Insights, this rule); 2) whether reads followed (SECRET-READ, SECRET-READS-BY-PRINCIPAL); 3) whether that principal is an inventory or compliance tool; if not, disable its credentials.", attack: "T1555.006", tactic: None },
     RuleRunbook { id: "SECRET-READS-BY-PRINCIPAL", text: "What: one principal read more secret values in the period than the threshold: a sweep of every secret it can reach, or an application that stopped caching. Check: 1) the top contributor (CloudWatch Contributor Insights, this rule, the alarm's period); 2) which secrets it read (requestParameters.secretId) and from where (source IP, user agent); 3) if it is not a known reader, disable its credentials and rotate what it read.", attack: "T1555.006", tactic: None },
     RuleRunbook { id: "SECRET-DENIALS-BY-PRINCIPAL", text: "What: one principal was refused secrets more often in the period than the threshold: stolen credentials trying what they can read. Check: 1) the top contributor (CloudWatch Contributor Insights, this rule); 2) which secrets it tried and whether any read succeeded (SECRET-READ); 3) disable its keys unless the refusals are a misconfigured deployment.", attack: "T1555.006", tactic: None },
     RuleRunbook { id: "SECRET-READ-SPREAD", text: "What: more distinct principal-and-secret pairs were read in the period than the threshold: someone reading many secrets, each once. Check: 1) the rule's contributors in CloudWatch Contributor Insights, by principal; 2) a principal with many secrets in one period; 3) whether it is a deployment or an intruder.", attack: "T1555.006", tactic: None },
@@ -887,6 +888,19 @@ pub fn contributor_rules(pack: &PackRef) -> Vec<ContributorRule> {
             keys: principal.clone(),
             measure: crate::ContributorMeasure::MaxContributorValue,
             threshold: 5.0,
+        },
+        ContributorRule {
+            id: "SECRET-ENUMERATION-BY-PRINCIPAL".into(),
+            title: "One principal lists or describes secrets in a burst".into(),
+            pattern: format!(
+                "{{ ($.eventSource = \"secretsmanager.amazonaws.com\") && {} }}",
+                events(&["ListSecrets", "DescribeSecret", "ListSecretVersionIds", "GetResourcePolicy"])
+            ),
+            keys: principal.clone(),
+            measure: crate::ContributorMeasure::MaxContributorValue,
+            // The console lists once per page and describes the secrets opened; a tool walking
+            // every secret's metadata makes dozens a minute.
+            threshold: 30.0,
         },
         ContributorRule {
             id: "SECRET-READ-SPREAD".into(),
