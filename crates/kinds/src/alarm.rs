@@ -7,7 +7,7 @@ use secmon_aws::cloudwatch::types::{ComparisonOperator, Dimension, MetricDataQue
 use serde::{Deserialize, Serialize};
 
 use crate::check::{Check, Status, VerifyCtx, NOT_OBSERVABLE};
-use crate::sdk::{fail, send};
+use crate::sdk::send;
 use crate::{Aws, AwsError, ExecCtx, Facts, Fut, Kind, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target, OWNER_TAG};
 use secmon_sim::lint::{alarm_problems, AlarmView, Impact};
 use secmon_spec::DesiredState;
@@ -192,11 +192,7 @@ impl ResourceKind for Def {
     }
 
     fn read_owner<'a>(&'a self, aws: &'a Aws, r: &'a Resource) -> Fut<'a, Option<String>> {
-        Box::pin(async move {
-            let arn = r.arn.clone().unwrap_or_default();
-            let tags = aws.cloudwatch.list_tags_for_resource().resource_arn(arn).send().await.map_err(fail("ListTagsForResource"))?;
-            Ok(tags.tags().iter().find(|t| t.key() == Some(OWNER_TAG)).and_then(|t| t.value().map(str::to_string)))
-        })
+        Box::pin(crate::sdk::cloudwatch_owner(aws, r.arn.as_deref().unwrap_or_default()))
     }
 
     /// The alarm watches its filter's metric, can fire, notifies existing topics, has data.
@@ -244,38 +240,11 @@ impl ResourceKind for Def {
 
     fn create<'a>(&'a self, aws: &'a Aws, ctx: &'a ExecCtx, r: &'a Resource) -> Fut<'a, ()> {
         let a: Attrs = r.attrs();
-        if let Some(expression) = &a.expression {
-            // A metric math alarm: the period is the query's, and no metric, statistic or
-            // dimension is named (PutMetricAlarm API reference, `Metrics`).
-            let query = MetricDataQuery::builder().id(QUERY_ID).expression(expression).set_period(a.period).return_data(true).build();
-            let request = aws
-                .cloudwatch
-                .put_metric_alarm()
-                .alarm_name(&r.name)
-                .set_alarm_description(a.description.clone())
-                .metrics(query)
-                .evaluation_periods(a.evaluation_periods)
-                .datapoints_to_alarm(a.datapoints_to_alarm)
-                .set_threshold(a.threshold)
-                .set_comparison_operator(a.comparison.as_deref().map(ComparisonOperator::from))
-                .treat_missing_data(&a.treat_missing_data.0)
-                .actions_enabled(true)
-                .set_alarm_actions(Some(a.alarm_actions.clone()))
-                .set_ok_actions(Some(a.ok_actions.clone()))
-                .set_insufficient_data_actions(Some(a.insufficient_data_actions.clone()))
-                .tags(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build());
-            return Box::pin(send("PutMetricAlarm", request.send()));
-        }
-        let statistic = a.statistic.as_deref().unwrap_or("Sum");
-        let dimensions = a.dimensions.iter().map(|(k, v)| Dimension::builder().name(k).value(v).build());
-        let mut req = aws
+        let req = aws
             .cloudwatch
             .put_metric_alarm()
             .alarm_name(&r.name)
             .set_alarm_description(a.description.clone())
-            .set_namespace(a.namespace.clone())
-            .set_metric_name(a.metric_name.clone())
-            .set_period(a.period)
             .evaluation_periods(a.evaluation_periods)
             .datapoints_to_alarm(a.datapoints_to_alarm)
             .set_threshold(a.threshold)
@@ -285,9 +254,28 @@ impl ResourceKind for Def {
             .set_alarm_actions(Some(a.alarm_actions.clone()))
             .set_ok_actions(Some(a.ok_actions.clone()))
             .set_insufficient_data_actions(Some(a.insufficient_data_actions.clone()))
-            .set_dimensions(Some(dimensions.collect()))
             .tags(Tag::builder().key(OWNER_TAG).value(&ctx.spec).build());
-        req = if statistic.starts_with('p') { req.extended_statistic(statistic) } else { req.statistic(Statistic::from(statistic)) };
+        let req = match &a.expression {
+            // A metric math alarm (a contributor's): the period is the query's, and no metric,
+            // statistic or dimension is named (PutMetricAlarm API reference, `Metrics`).
+            Some(expression) => {
+                req.metrics(MetricDataQuery::builder().id(QUERY_ID).expression(expression).set_period(a.period).return_data(true).build())
+            }
+            None => {
+                let statistic = a.statistic.as_deref().unwrap_or("Sum");
+                let dimensions = a.dimensions.iter().map(|(k, v)| Dimension::builder().name(k).value(v).build());
+                let req = req
+                    .set_namespace(a.namespace.clone())
+                    .set_metric_name(a.metric_name.clone())
+                    .set_period(a.period)
+                    .set_dimensions(Some(dimensions.collect()));
+                if statistic.starts_with('p') {
+                    req.extended_statistic(statistic)
+                } else {
+                    req.statistic(Statistic::from(statistic))
+                }
+            }
+        };
         Box::pin(send("PutMetricAlarm", req.send()))
     }
 
@@ -307,9 +295,7 @@ impl ResourceKind for Def {
     }
 
     fn tag<'a>(&'a self, aws: &'a Aws, r: &'a Resource, tags: Vec<(String, String)>) -> Fut<'a, ()> {
-        let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-        let request = aws.cloudwatch.tag_resource().resource_arn(r.arn.clone().unwrap_or_default()).set_tags(Some(tags));
-        Box::pin(send("TagResource", request.send()))
+        Box::pin(crate::sdk::cloudwatch_tag(aws, r.arn.as_deref().unwrap_or_default(), tags))
     }
 }
 

@@ -117,11 +117,7 @@ impl ResourceKind for Def {
     }
 
     fn read_owner<'a>(&'a self, aws: &'a Aws, r: &'a Resource) -> Fut<'a, Option<String>> {
-        Box::pin(async move {
-            let arn = r.arn.clone().unwrap_or_default();
-            let tags = aws.cloudwatch.list_tags_for_resource().resource_arn(arn).send().await.map_err(fail("ListTagsForResource"))?;
-            Ok(tags.tags().iter().find(|t| t.key() == Some(OWNER_TAG)).and_then(|t| t.value().map(str::to_string)))
-        })
+        Box::pin(crate::sdk::cloudwatch_owner(aws, r.arn.as_deref().unwrap_or_default()))
     }
 
     /// The rule exists, is enabled and counts what the spec says, on the log group.
@@ -173,8 +169,6 @@ impl ResourceKind for Def {
     }
 
     fn tag<'a>(&'a self, aws: &'a Aws, r: &'a Resource, tags: Vec<(String, String)>) -> Fut<'a, ()> {
-        let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-        let request = aws.cloudwatch.tag_resource().resource_arn(r.arn.clone().unwrap_or_default()).set_tags(Some(tags));
-        Box::pin(send("TagResource", request.send()))
+        Box::pin(crate::sdk::cloudwatch_tag(aws, r.arn.as_deref().unwrap_or_default(), tags))
     }
 }

@@ -49,3 +49,16 @@ where
     }
     Ok(out)
 }
+
+/// The `secmon:spec` tag of a CloudWatch resource (an alarm, a Contributor Insights rule), by ARN.
+pub(crate) async fn cloudwatch_owner(aws: &secmon_aws::Aws, arn: &str) -> Result<Option<String>, KindError> {
+    let tags = aws.cloudwatch.list_tags_for_resource().resource_arn(arn).send().await.map_err(fail("ListTagsForResource"))?;
+    Ok(tags.tags().iter().find(|t| t.key() == Some(crate::OWNER_TAG)).and_then(|t| t.value().map(str::to_string)))
+}
+
+/// Writes `tags` on a CloudWatch resource (an alarm, a Contributor Insights rule), by ARN.
+pub(crate) async fn cloudwatch_tag(aws: &secmon_aws::Aws, arn: &str, tags: Vec<(String, String)>) -> Result<(), KindError> {
+    use secmon_aws::cloudwatch::types::Tag;
+    let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    send("TagResource", aws.cloudwatch.tag_resource().resource_arn(arn).set_tags(Some(tags)).send()).await
+}

@@ -598,11 +598,7 @@ impl Contributor {
     }
     /// The alarm's description: `description`, then the runbook's text.
     pub fn alarm_description(&self) -> Option<String> {
-        match (&self.description, &self.runbook) {
-            (d, None) => d.clone(),
-            (None, Some(r)) => Some(r.text()),
-            (Some(d), Some(r)) => Some(format!("{} {}", d.trim_end(), r.text())),
-        }
+        description_with_runbook(self.description.as_deref(), self.runbook.as_ref())
     }
     /// The MITRE ATT&CK id it carries: its runbook's `attack`, else its pack rule's.
     pub fn attack(&self) -> Option<String> {
@@ -679,11 +675,7 @@ impl Monitor {
     }
     /// The alarm's description: `description`, then the runbook's text.
     pub fn alarm_description(&self) -> Option<String> {
-        match (&self.description, &self.runbook) {
-            (d, None) => d.clone(),
-            (None, Some(r)) => Some(r.text()),
-            (Some(d), Some(r)) => Some(format!("{} {}", d.trim_end(), r.text())),
-        }
+        description_with_runbook(self.description.as_deref(), self.runbook.as_ref())
     }
     /// The alarm's name: `alarm.name`, else the monitor's name.
     pub fn alarm_name(&self) -> &str {
@@ -693,6 +685,15 @@ impl Monitor {
     /// its pack rule's, whatever its description says.
     pub fn attack(&self) -> Option<String> {
         attack_of(self.runbook.as_ref(), self.rule.as_deref())
+    }
+}
+
+/// An alarm's description: `description`, then the runbook's text.
+fn description_with_runbook(description: Option<&str>, runbook: Option<&Runbook>) -> Option<String> {
+    match (description, runbook) {
+        (d, None) => d.map(str::to_string),
+        (None, Some(r)) => Some(r.text()),
+        (Some(d), Some(r)) => Some(format!("{} {}", d.trim_end(), r.text())),
     }
 }
 
