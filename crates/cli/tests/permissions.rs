@@ -200,3 +200,48 @@ fn issue_24_turning_the_heartbeat_and_alert_context_off_needs_only_the_new_specs
     let again = as_user(&emu, &users[1], &["plan", "-f", off, "--detailed-exitcode"]);
     assert_eq!(again.status.code(), Some(0), "{}{}", text(&again.stdout), text(&again.stderr));
 }
+
+/// `iam:PassRole` is granted only for secmon's own roles and only to the services that take
+/// them, judged by the independent IAM evaluator (scripts/iam-eval, as the link contract is):
+/// the deployer can hand CloudTrail its delivery role, and cannot hand an administrator role to
+/// anything, nor secmon's role to a service that has no use for it.
+#[test]
+fn apply_passes_only_secmons_own_roles_to_the_services_that_take_them() {
+    let script = root().join("scripts/iam-eval/evaluate.mjs");
+    if !root().join("scripts/iam-eval/node_modules/@cloud-copilot/iam-simulate").exists() {
+        eprintln!("skipped: the IAM evaluator is not installed (scripts/test installs it)");
+        return;
+    }
+    let out = secmon_offline(&["permissions", "-f", "specs/all-packs.yaml", "--for", "apply"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let policy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let case = |id: &str, role: &str, service: &str| {
+        serde_json::json!({"id": id, "principal": "arn:aws:iam::123456789012:user/deployer", "action": "iam:PassRole",
+            "resource": format!("arn:aws:iam::123456789012:role/{role}"), "resourceAccount": "123456789012",
+            "context": {"iam:PassedToService": service}, "identityPolicies": [policy]})
+    };
+    let cases = serde_json::json!([
+        case("delivery role to CloudTrail", "secmon/CloudTrailRoleForCloudWatchLogs_secrets-manager-trail", "cloudtrail.amazonaws.com"),
+        case("reader role to Step Functions", "secmon/secmon-x-heartbeat-reader", "states.amazonaws.com"),
+        case("an administrator role to CloudTrail", "OrganizationAccountAccessRole", "cloudtrail.amazonaws.com"),
+        case("secmon's role to EC2", "secmon/CloudTrailRoleForCloudWatchLogs_secrets-manager-trail", "ec2.amazonaws.com"),
+    ]);
+    let mut child = std::process::Command::new("node")
+        .arg(&script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), cases.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let results: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let result = |id: &str| {
+        let r = results.iter().find(|r| r["id"] == id).unwrap();
+        assert!(r["ignored"].as_array().unwrap().is_empty(), "{id}: the evaluator ignored {}", r["ignored"]);
+        r["result"].as_str().unwrap().to_string()
+    };
+    assert_eq!(result("delivery role to CloudTrail"), "Allowed");
+    assert_eq!(result("reader role to Step Functions"), "Allowed");
+    assert_eq!(result("an administrator role to CloudTrail"), "ImplicitlyDenied");
+    assert_eq!(result("secmon's role to EC2"), "ImplicitlyDenied");
+}

@@ -68,6 +68,10 @@ const ORGANIZATION_WRITE: &[&str] = &["iam:CreateServiceLinkedRole", "organizati
 /// `targets:`: organizational units are enumerated; each target is reached by AssumeRole.
 const TARGETS_READ: &[&str] = &["organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent", "sts:AssumeRole"];
 
+/// The services secmon passes its roles to: CloudTrail (the delivery role), EventBridge (the
+/// heartbeat's starter role) and Step Functions (its reader role).
+const PASSED_TO: [&str; 3] = ["cloudtrail.amazonaws.com", "events.amazonaws.com", "states.amazonaws.com"];
+
 /// The policy document for `spec` and `phase`.
 pub fn policy(spec: &Spec, phase: Phase) -> Value {
     let state =
@@ -121,10 +125,23 @@ pub fn policy(spec: &Spec, phase: Phase) -> Value {
             }
         }
     }
-    let write: BTreeSet<&str> = write.difference(&read).copied().collect();
+    let mut write: BTreeSet<&str> = write.difference(&read).copied().collect();
+    // Passing a role is how a principal lends its permissions to a service: only secmon's own
+    // roles (all under its path), only to the services that take them (CloudTrail the delivery
+    // role, EventBridge and Step Functions the heartbeat's), never any role to anything.
+    let pass_role = write.remove("iam:PassRole");
     let mut statements = vec![json!({"Sid": "SecmonReads", "Effect": "Allow", "Action": read, "Resource": "*"})];
     if !write.is_empty() {
         statements.push(json!({"Sid": "SecmonWrites", "Effect": "Allow", "Action": write, "Resource": "*"}));
+    }
+    if pass_role {
+        statements.push(json!({
+            "Sid": "SecmonPassesItsOwnRoles",
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "Resource": format!("arn:aws:iam::*:role{}*", secmon_kinds::ROLE_PATH),
+            "Condition": {"StringEquals": {"iam:PassedToService": PASSED_TO}},
+        }));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
 }
