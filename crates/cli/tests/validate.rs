@@ -100,6 +100,13 @@ fn the_schema_validates_the_seed_spec_and_rejects_typos() {
     let bad = check("tests/invalid/002-unknown-alarm-key.yaml");
     assert!(!bad.status.success(), "the schema must reject unknown fields");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("evaluation_period"));
+    // A trail is another tool's (`external`, examples/control-tower.yaml) or has a name and a
+    // bucket: the schema says so, as the loader does.
+    assert!(check("examples/control-tower.yaml").status.success());
+    let nameless = dir.join("nameless.yaml");
+    std::fs::write(&nameless, "version: 1\nname: t\ntrail:\n  bucket: { name: bucket-x }\n").unwrap();
+    let out = check(nameless.to_str().unwrap());
+    assert!(!out.status.success(), "a trail with neither `external` nor a name is refused");
 }
 
 #[test]

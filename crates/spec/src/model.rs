@@ -311,6 +311,9 @@ pub struct ExternalTrail {
 /// The CloudTrail trail, its S3 bucket and its CloudWatch Logs delivery.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+// serde needs `name` and `bucket` to be optional for `external`, which stands alone; the schema
+// says what the loader enforces: a trail is another tool's, or has a name and a bucket.
+#[schemars(extend("anyOf" = [{"required": ["external"]}, {"required": ["name", "bucket"]}]))]
 pub struct Trail {
     /// A trail another tool owns, instead of every other field ([`ExternalTrail`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
