@@ -128,23 +128,13 @@ impl ResourceKind for Def {
                 let mut actions: Vec<String> = m.notify.iter().map(|n| t.topic_arn(n)).collect();
                 actions.sort();
                 actions.dedup();
-                let a = &m.alarm;
                 let attrs = Attrs {
                     description: description(state, m),
                     namespace: Some(m.metric.namespace.clone()),
                     metric_name: Some(m.metric.name.clone()),
-                    statistic: Some(a.statistic.clone()),
-                    period: Some(a.period as i32),
-                    evaluation_periods: a.evaluation_periods as i32,
-                    datapoints_to_alarm: a.datapoints_to_alarm.unwrap_or(a.evaluation_periods) as i32,
-                    threshold: Some(a.threshold),
-                    comparison: Some(a.comparison.as_str().to_string()),
-                    treat_missing_data: TreatMissing(a.treat_missing_data.as_str().to_string()),
-                    ok_actions: if a.ok_actions { actions.clone() } else { Vec::new() },
-                    insufficient_data_actions: if a.insufficient_data_actions { actions.clone() } else { Vec::new() },
-                    alarm_actions: actions,
-                    dimensions: a.dimensions.clone(),
-                    expression: None,
+                    statistic: Some(m.alarm.statistic.clone()),
+                    dimensions: m.alarm.dimensions.clone(),
+                    ..settings(&m.alarm, actions)
                 };
                 Resource::new(Kind::Alarm, m.alarm_name(), Some(t.alarm_arn(m.alarm_name())), &attrs)
             })
@@ -309,23 +299,26 @@ fn contributor_alarms<'a>(state: &'a DesiredState, t: &'a Target) -> impl Iterat
         let mut actions: Vec<String> = c.notify.iter().map(|n| t.topic_arn(n)).collect();
         actions.sort();
         actions.dedup();
-        let a = &c.alarm;
-        let attrs = Attrs {
-            description: c.alarm_description(),
-            period: Some(a.period as i32),
-            evaluation_periods: a.evaluation_periods as i32,
-            datapoints_to_alarm: a.datapoints_to_alarm.unwrap_or(a.evaluation_periods) as i32,
-            threshold: Some(a.threshold),
-            comparison: Some(a.comparison.as_str().to_string()),
-            treat_missing_data: TreatMissing(a.treat_missing_data.as_str().to_string()),
-            ok_actions: if a.ok_actions { actions.clone() } else { Vec::new() },
-            insufficient_data_actions: if a.insufficient_data_actions { actions.clone() } else { Vec::new() },
-            alarm_actions: actions,
-            expression: Some(c.expression()),
-            ..Default::default()
-        };
+        let attrs = Attrs { description: c.alarm_description(), expression: Some(c.expression()), ..settings(&c.alarm, actions) };
         Resource::new(Kind::Alarm, c.alarm_name(), Some(t.alarm_arn(c.alarm_name())), &attrs)
     })
+}
+
+/// What an alarm of the spec sets whatever it watches: its period, evaluation, threshold,
+/// comparison, missing data and the topics of each state (`actions`, sorted).
+fn settings(a: &secmon_spec::Alarm, actions: Vec<String>) -> Attrs {
+    Attrs {
+        period: Some(a.period as i32),
+        evaluation_periods: a.evaluation_periods as i32,
+        datapoints_to_alarm: a.datapoints_to_alarm.unwrap_or(a.evaluation_periods) as i32,
+        threshold: Some(a.threshold),
+        comparison: Some(a.comparison.as_str().to_string()),
+        treat_missing_data: TreatMissing(a.treat_missing_data.as_str().to_string()),
+        ok_actions: if a.ok_actions { actions.clone() } else { Vec::new() },
+        insufficient_data_actions: if a.insufficient_data_actions { actions.clone() } else { Vec::new() },
+        alarm_actions: actions,
+        ..Default::default()
+    }
 }
 
 /// The Contributor Insights rule an `INSIGHT_RULE_METRIC('RULE', 'METRIC')` expression reads.
