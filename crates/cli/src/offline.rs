@@ -165,16 +165,26 @@ pub fn render_monitor(m: &MonitorReport, style: Style) {
         _ => "<=",
     };
     println!("{} {:?}: {} over {} s {op} {} — {verdict}", style.bold("alarm"), m.alarm, m.statistic, m.period, m.threshold);
-    println!("  {} event(s) matched the filter of monitor {:?}", m.matched.len(), m.monitor);
+    if m.keys.is_empty() {
+        println!("  {} event(s) matched the filter of monitor {:?}", m.matched.len(), m.monitor);
+    } else {
+        let keys = m.keys.join(", ");
+        println!("  {} event(s) counted per {keys} by Contributor Insights rule {:?}", m.matched.len(), m.monitor);
+    }
     for d in m.run.datapoints.iter().filter(|d| d.samples > 0) {
         let mark = if d.breaching == Some(true) { style.red("breaching") } else { "ok".to_string() };
-        println!(
-            "  datapoint {}  {} = {} from {} value(s)  {mark}",
-            format_time(d.period_start),
-            m.statistic,
-            d.value.unwrap_or(0.0),
-            d.samples
-        );
+        let value = d.value.unwrap_or(0.0);
+        match m.top_contributors.get(&d.period_start).filter(|_| m.statistic == "MaxContributorValue") {
+            // A rule publishes one value per period; who made the most of it is what a
+            // responder asks first.
+            Some(top) => println!(
+                "  datapoint {}  {} = {value}, top contributor {}  {mark}",
+                format_time(d.period_start),
+                m.statistic,
+                top.join(" / ")
+            ),
+            None => println!("  datapoint {}  {} = {value} from {} value(s)  {mark}", format_time(d.period_start), m.statistic, d.samples),
+        }
     }
     for t in &m.run.transitions {
         println!("  {}  {} -> {}: {}", format_time(t.time), t.from.as_str(), t.to.as_str(), t.reason);

@@ -311,3 +311,24 @@ fn issue_25_coverage_reports_techniques_and_writes_a_navigator_layer() {
         "{c}"
     );
 }
+
+/// Issue 25, item 1: `simulate` replays a contributor as its Contributor Insights rule counts,
+/// and names each period's top contributor: the principal a responder looks for first.
+#[test]
+fn issue_25_simulate_counts_per_principal_and_names_the_top_contributor() {
+    let out = secmon(&[
+        "simulate",
+        "-f",
+        "specs/all-packs.yaml",
+        "--events",
+        "tests/fixtures/stratus-red-team/aws.credential-access.secretsmanager-retrieve-secrets.json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("20 event(s) counted per $.userIdentity.arn by Contributor Insights rule \"SECRET-READS-BY-PRINCIPAL\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("MaxContributorValue = 20, top contributor arn:aws:iam::903144391865:user/christophe"), "{stdout}");
+    assert!(stdout.contains("alarm \"SECRET-READ-SPREAD\": UniqueContributors over 300 s >= 20 — FIRES"), "{stdout}");
+}

@@ -70,6 +70,12 @@ pub struct MonitorReport {
     pub comparison: String,
     /// The events its filter matched.
     pub matched: Vec<MatchedEvent>,
+    /// A contributor's (issue 25, item 1): the fields that make a contributor.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
+    /// A contributor's: each period's top contributor (its key values), by the period's start.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub top_contributors: BTreeMap<i64, Vec<String>>,
     /// The alarm's evaluation.
     #[serde(flatten)]
     pub run: AlarmRun,
@@ -202,6 +208,8 @@ impl<'s> Compiled<'s> {
             threshold: self.monitor.alarm.threshold,
             comparison: self.monitor.alarm.comparison.as_str().to_string(),
             matched: self.matched,
+            keys: Vec::new(),
+            top_contributors: BTreeMap::new(),
             run,
         }
     }
@@ -247,10 +255,8 @@ impl<'s> ContributorReplay<'s> {
     /// event, its measure's value.
     fn report(self, first_time: Option<i64>) -> MonitorReport {
         let c = self.contributor;
-        let samples: Vec<Sample> = crate::contributors::periods(&self.counted, i64::from(c.alarm.period.max(1)))
-            .iter()
-            .map(|p| Sample { time: p.start, value: p.value(c.measure) })
-            .collect();
+        let periods = crate::contributors::periods(&self.counted, i64::from(c.alarm.period.max(1)));
+        let samples: Vec<Sample> = periods.iter().map(|p| Sample { time: p.start, value: p.value(c.measure) }).collect();
         // One datapoint per period, read as it is, under the measure's name.
         let alarm = secmon_spec::Alarm { statistic: c.measure.as_str().into(), ..c.alarm.clone() };
         let run = evaluate(&alarm, &samples, &c.notify, first_time, None);
@@ -262,6 +268,8 @@ impl<'s> ContributorReplay<'s> {
             threshold: c.alarm.threshold,
             comparison: c.alarm.comparison.as_str().to_string(),
             matched: self.matched,
+            keys: c.keys.clone(),
+            top_contributors: periods.into_iter().map(|p| (p.start, p.top)).collect(),
             run,
         }
     }
