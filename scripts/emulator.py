@@ -238,6 +238,28 @@ def _backend_lookup_memoized():
     DomainDispatcherApplication.get_backend_for_host = get_backend_for_host
 
 
+def _alarms_start_without_data():
+    """"When this operation creates an alarm, the alarm state is immediately set to
+    INSUFFICIENT_DATA ... When you update an existing alarm, its state is left unchanged"
+    (PutMetricAlarm API reference). moto starts every alarm, and every update of one, in OK: a
+    verify on the emulator would then read "state OK" for an alarm that never had data."""
+    from moto.cloudwatch.models import CloudWatchBackend
+
+    original = CloudWatchBackend.put_metric_alarm
+
+    def put_metric_alarm(self, name, *args, **kwargs):
+        before = self.alarms.get(name)
+        alarm = original(self, name, *args, **kwargs)
+        if before is None:
+            alarm.state_value = "INSUFFICIENT_DATA"
+        else:
+            alarm.state_value, alarm.state_reason = before.state_value, before.state_reason
+            alarm.state_updated_timestamp = before.state_updated_timestamp
+        return alarm
+
+    CloudWatchBackend.put_metric_alarm = put_metric_alarm
+
+
 def _insight_rules_can_be_tagged():
     """"Currently, the only CloudWatch resources that can be tagged are alarms and Contributor
     Insights rules" (TagResource API reference); moto's TagResource accepts alarms only."""
@@ -1418,6 +1440,7 @@ def _stricter_json(self, environ):
 _tolerate_string_principals()
 _tagging_index_lists_rules()
 _insight_rules_can_be_tagged()
+_alarms_start_without_data()
 _backend_lookup_memoized()
 _requests_arrive_over_tls()
 _authorize_with_iam_prefixes()

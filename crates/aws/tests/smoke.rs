@@ -107,3 +107,39 @@ async fn the_emulator_refuses_an_alarm_with_more_than_five_actions_as_aws_does()
     let err = alarm.send().await.expect_err("refused");
     assert_eq!(secmon_aws::error_code(&err), Some("ValidationError"), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_new_alarm_starts_without_data_and_an_update_keeps_its_state_as_on_aws() {
+    // PutMetricAlarm API reference: a created alarm is INSUFFICIENT_DATA at once; an updated one
+    // keeps its state. moto starts every put in OK; the middleware answers as AWS does.
+    let Some((_emu, aws)) = connect(module_path!()).await else { return };
+    let put = |threshold: f64| {
+        aws.cloudwatch
+            .put_metric_alarm()
+            .alarm_name("fresh")
+            .namespace("N")
+            .metric_name("M")
+            .statistic(secmon_aws::cloudwatch::types::Statistic::Sum)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(threshold)
+            .comparison_operator(secmon_aws::cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold)
+            .send()
+    };
+    let state = || async {
+        let out = aws.cloudwatch.describe_alarms().alarm_names("fresh").send().await.unwrap();
+        out.metric_alarms()[0].state_value().map(|s| s.as_str().to_string())
+    };
+    put(1.0).await.unwrap();
+    assert_eq!(state().await.as_deref(), Some("INSUFFICIENT_DATA"), "a new alarm has had no data");
+    aws.cloudwatch
+        .set_alarm_state()
+        .alarm_name("fresh")
+        .state_value(secmon_aws::cloudwatch::types::StateValue::Alarm)
+        .state_reason("test")
+        .send()
+        .await
+        .unwrap();
+    put(2.0).await.unwrap();
+    assert_eq!(state().await.as_deref(), Some("ALARM"), "an update leaves the state as it was");
+}
