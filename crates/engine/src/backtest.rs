@@ -130,26 +130,25 @@ pub async fn backtest(
         "Scanning log group {log_group} ({:.1} MiB stored) in CloudWatch Logs, once per monitor: FilterLogEvents bills no data scanned (Logs Insights would, at $0.005/GB).",
         stored_bytes as f64 / (1 << 20) as f64
     ));
+    let window_ms = (since * 1000, until * 1000);
+    // Each monitor, then each contributor (issue 25, item 1, counted as its rule counts), over
+    // the same history: one scan of the log group per pattern.
+    let monitors_then_contributors = state
+        .monitors
+        .iter()
+        .map(|m| (m.name.as_str(), m.pattern.as_str(), Watcher::Monitor(m)))
+        .chain(state.contributors.iter().map(|c| (c.name.as_str(), c.pattern.as_str(), Watcher::Contributor(c))));
     let mut monitors = Vec::new();
-    for m in &state.monitors {
+    for (name, pattern, watcher) in monitors_then_contributors {
         let mut events = Vec::new();
-        let query = EventQuery { log_group: &log_group, pattern: &m.pattern, window_ms: (since * 1000, until * 1000) };
-        let returned = cloud.filter_events(query, &mut |t, msg| events.push((t, msg))).await?;
-        let (report, unmatched) =
-            replay_log_events(m, since, events).map_err(|e| EngineError::Backtest(format!("monitor {:?}: {e}", m.name)))?;
-        progress(&format!("  {}: {returned} event(s) returned, {} matched, {}", m.name, report.matched.len(), fired(&report)));
-        let disagreements =
-            if pushed_down { unmatched.iter().take(5).map(|m| m.chars().take(300).collect()).collect() } else { Vec::new() };
-        monitors.push(BacktestMonitor { returned, disagreements, report });
-    }
-    // Each contributor (issue 25, item 1) over the same history, counted as its rule counts.
-    for c in &state.contributors {
-        let mut events = Vec::new();
-        let query = EventQuery { log_group: &log_group, pattern: &c.pattern, window_ms: (since * 1000, until * 1000) };
-        let returned = cloud.filter_events(query, &mut |t, msg| events.push((t, msg))).await?;
-        let (report, unmatched) =
-            replay_contributor_log_events(c, since, events).map_err(|e| EngineError::Backtest(format!("contributor {:?}: {e}", c.name)))?;
-        progress(&format!("  {}: {returned} event(s) returned, {} counted, {}", c.name, report.matched.len(), fired(&report)));
+        let returned =
+            cloud.filter_events(EventQuery { log_group: &log_group, pattern, window_ms }, &mut |t, msg| events.push((t, msg))).await?;
+        let (what, replayed) = match watcher {
+            Watcher::Monitor(m) => ("monitor", replay_log_events(m, since, events)),
+            Watcher::Contributor(c) => ("contributor", replay_contributor_log_events(c, since, events)),
+        };
+        let (report, unmatched) = replayed.map_err(|e| EngineError::Backtest(format!("{what} {name:?}: {e}")))?;
+        progress(&format!("  {name}: {returned} event(s) returned, {} matched, {}", report.matched.len(), fired(&report)));
         let disagreements =
             if pushed_down { unmatched.iter().take(5).map(|m| m.chars().take(300).collect()).collect() } else { Vec::new() };
         monitors.push(BacktestMonitor { returned, disagreements, report });
@@ -158,11 +157,16 @@ pub async fn backtest(
     let mut reads = Vec::new();
     let pattern = r#"{ ($.eventSource = "secretsmanager.amazonaws.com") && ($.eventName = "GetSecretValue") }"#;
     if !state.secrets.is_empty() {
-        let query = EventQuery { log_group: &log_group, pattern, window_ms: (since * 1000, until * 1000) };
-        cloud.filter_events(query, &mut |_, msg| reads.push(msg)).await?;
+        cloud.filter_events(EventQuery { log_group: &log_group, pattern, window_ms }, &mut |_, msg| reads.push(msg)).await?;
     }
     let readers = readers(&state, &reads);
     Ok(BacktestReport { log_group, since, until, stored_bytes, pushed_down, monitors, readers })
+}
+
+/// What a backtest replays a scan through.
+enum Watcher<'a> {
+    Monitor(&'a secmon_spec::Monitor),
+    Contributor(&'a secmon_spec::Contributor),
 }
 
 fn fired(r: &MonitorReport) -> String {

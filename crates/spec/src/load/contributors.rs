@@ -62,11 +62,7 @@ impl Loader<'_> {
                 alarm
             }
         };
-        let alarm_name = alarm.as_ref().and_then(|a| a.name.clone()).or_else(|| name.clone());
-        if let Some(an) = &alarm_name {
-            let at = self.locs.get(&o.path("alarm.name")).or(self.locs.get(&o.path("name"))).copied().unwrap_or(o.pos);
-            self.check(at, &o.path("name"), rules::alarm_name(an));
-        }
+        self.check_alarm_name(&o, alarm.as_ref(), name.as_deref());
         let notify = self.string_list(&o, "notify").into_iter().map(|(_, _, s)| s).collect();
         let severity = self.severity(&o);
         let runbook = o.get("runbook").filter(|n| !is_null(n)).and_then(|n| self.runbook(n, &o.path("runbook")));

@@ -88,11 +88,7 @@ impl Loader<'_> {
             None => Some(Alarm::default()),
             Some(a) => self.alarm(a, &o.path("alarm")),
         };
-        let alarm_name = alarm.as_ref().and_then(|a| a.name.clone()).or_else(|| name.clone());
-        if let Some(an) = &alarm_name {
-            let at = self.locs.get(&o.path("alarm.name")).or(self.locs.get(&o.path("name"))).copied().unwrap_or(o.pos);
-            self.check(at, &o.path("name"), rules::alarm_name(an));
-        }
+        self.check_alarm_name(&o, alarm.as_ref(), name.as_deref());
         let notify = self.string_list(&o, "notify").into_iter().map(|(_, _, s)| s).collect();
         let severity = self.severity(&o);
         let alert_context = self.opt_bool(&o, "alert_context");
@@ -129,6 +125,14 @@ impl Loader<'_> {
             tests,
             rule: None,
         })
+    }
+
+    /// The alarm's name (`alarm.name`, else the entry's `name`) against CloudWatch's rule, located
+    /// at whichever of the two gives it.
+    pub(super) fn check_alarm_name(&mut self, o: &super::yaml::Obj, alarm: Option<&Alarm>, name: Option<&str>) {
+        let Some(alarm_name) = alarm.and_then(|a| a.name.as_deref()).or(name) else { return };
+        let at = self.locs.get(&o.path("alarm.name")).or(self.locs.get(&o.path("name"))).copied().unwrap_or(o.pos);
+        self.check(at, &o.path("name"), rules::alarm_name(alarm_name));
     }
 
     /// A `severity` field: one of [`AlarmSeverity::ALL`], with a did-you-mean.
