@@ -296,6 +296,14 @@ class CborAdapter:
             time.sleep(SLOW["ms"] / 1000)
         if path == CALLS_PATH:
             return _calls_control(environ, start_response)
+        if path == CHAT_CLIENTS_PATH:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            clients = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            with CHATBOT["lock"]:
+                CHATBOT["slack"] = [tuple(c) for c in clients.get("slack", [])]
+                CHATBOT["teams"] = [tuple(c) for c in clients.get("teams", [])]
+            start_response("204 No Content", [])
+            return [b""]
         if path == HEARTBEAT_PATH:
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = json.dumps(_heartbeat(float(environ["wsgi.input"].read(length).decode()))).encode()
@@ -339,6 +347,8 @@ class CborAdapter:
             switch["on"] = environ["wsgi.input"].read(length).decode().strip() == "on"
             start_response("204 No Content", [])
             return [b""]
+        if environ.get("REQUEST_METHOD") == "POST" and _scope_service(environ) == "chatbot":
+            return _chatbot(environ, start_response)
         if environ.get("HTTP_X_AMZ_TARGET"):
             refused = self.stricter_json(environ)
             if refused:
@@ -679,7 +689,8 @@ def _unconfirmed(self, environ, start_response):
         member = m.group(0)
         endpoint = re.search(rb"<Endpoint>(.*?)</Endpoint>", member)
         who = endpoint.group(1).decode().lower() if endpoint else None
-        webhook = re.search(rb"<Protocol>https?</Protocol>", member) is not None
+        # AWS Chatbot confirms the subscription it makes itself.
+        webhook = re.search(rb"<Protocol>https?</Protocol>", member) is not None and CHATBOT_ENDPOINT.encode() not in member
         if webhook and who not in UNSUBSCRIBED:
             member = re.sub(rb"<SubscriptionArn>.*?</SubscriptionArn>", b"<SubscriptionArn>PendingConfirmation</SubscriptionArn>", member)
         elif who in UNCONFIRMED or who in UNSUBSCRIBED:
@@ -1453,6 +1464,172 @@ CborAdapter.assume_role_refused = _assume_role_refused
 CborAdapter.stricter_json = _stricter_json
 CborAdapter.s3_late_delivery = _s3_late_delivery
 
+
+# AWS Chatbot (Amazon Q Developer in chat applications): moto has none of its API. This is the
+# part secmon calls, as the API reference describes it (restJson1, POST /<operation-path>), with
+# what AWS refuses and moto could not: a workspace or team not authorized in the account (only
+# the console's OAuth step does that), a configuration name outside `^[A-Za-z0-9-_]+$` or over
+# 128 characters, a name taken, a role or topic that does not exist. Chatbot subscribes each
+# topic itself (its service-linked role) to https://global.sns-api.chatbot.amazonaws.com, which
+# this does in moto's SNS, confirmed. POST CHAT_CLIENTS with JSON {"slack": [[team id, name]],
+# "teams": [[tenant id, team id, name]]} says which workspaces and teams the console authorized.
+CHAT_CLIENTS_PATH = "/_secmon/chat-clients"
+CHATBOT = {"slack": [], "teams": [], "configs": {}, "lock": threading.Lock()}
+CHATBOT_ENDPOINT = "https://global.sns-api.chatbot.amazonaws.com"
+ADMINISTRATOR_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+
+def _caller_refused(environ, account, action):
+    """With IAM enforcement on (INITIAL_NO_AUTH_ACTION_COUNT), why an IAM user's call of an API
+    moto does not serve is refused, judged by the independent evaluator on the user's inline
+    policies; None when allowed, or when the caller is not such a user."""
+    if not os.environ.get("INITIAL_NO_AUTH_ACTION_COUNT"):
+        return None
+    from urllib.parse import unquote
+    from moto.iam.models import iam_backends
+
+    key_id = environ.get("HTTP_AUTHORIZATION", "").split("Credential=")[-1].split("/")[0]
+    backend = iam_backends[account]["aws"]
+    key = backend.access_keys.get(key_id)
+    user_name = getattr(key, "user_name", None)
+    if key is None or getattr(key, "role_arn", None) or not user_name:
+        return None
+    user = backend.get_user(user_name)
+    policies = [json.loads(unquote(doc)) for doc in user.policies.values()]
+    case = {"id": "call", "principal": user.arn, "action": action, "resource": "*", "resourceAccount": account,
+            "context": {}, "identityPolicies": policies}
+    if evaluate([case])["call"] == "Allowed":
+        return None
+    return f"User: {user.arn} is not authorized to perform: {action} on resource: *"
+
+
+def _chatbot_error(start_response, code, message, status):
+    body = json.dumps({"message": message}).encode()
+    return _answer(start_response, status, [("Content-Type", "application/json"), ("x-amzn-errortype", code)], body)
+
+
+def _chatbot_topics(arns):
+    """Subscribes Chatbot to each topic of `arns`, confirmed, as its service-linked role does;
+    the first topic that does not exist instead, subscribing none."""
+    from moto.sns.models import sns_backends
+
+    for arn in arns:
+        parts = arn.split(":")
+        if len(parts) < 6 or arn not in sns_backends[parts[4]][parts[3]].topics:
+            return arn
+    for arn in arns:
+        parts = arn.split(":")
+        sns_backends[parts[4]][parts[3]].subscribe(arn, CHATBOT_ENDPOINT, "https")
+    return None
+
+
+def _chatbot_unsubscribe(arns):
+    from moto.sns.models import sns_backends
+
+    for arn in arns:
+        parts = arn.split(":")
+        backend = sns_backends[parts[4]][parts[3]]
+        for sub in list(backend.subscriptions.values()):
+            if sub.topic.arn == arn and sub.endpoint == CHATBOT_ENDPOINT:
+                backend.unsubscribe(sub.arn)
+
+
+def _chatbot(environ, start_response):
+    from moto.iam.models import iam_backends
+
+    path = environ.get("PATH_INFO", "")
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    request = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+    account, _ = _account_region(environ)
+    action = "chatbot:" + "".join(w.capitalize() for w in path.strip("/").split("-")).replace("Ms", "Microsoft", 1)
+    refused = _caller_refused(environ, account, action)
+    if refused:
+        return _chatbot_error(start_response, "AccessDeniedException", refused, "403 Forbidden")
+    ok = lambda body: _answer(start_response, "200 OK", [("Content-Type", "application/json")], json.dumps(body).encode())
+    configs = CHATBOT["configs"]
+    mine = lambda: [c for c in configs.values() if c["_account"] == account]
+    shown = lambda c: {k: v for k, v in c.items() if not k.startswith("_")}
+    with CHATBOT["lock"]:
+        if path == "/describe-slack-workspaces":
+            return ok({"SlackWorkspaces": [{"SlackTeamId": t, "SlackTeamName": n, "State": "ENABLED"} for t, n in CHATBOT["slack"]]})
+        if path == "/list-ms-teams-configured-teams":
+            return ok({"ConfiguredTeams": [{"TenantId": tn, "TeamId": t, "TeamName": n, "State": "ENABLED"} for tn, t, n in CHATBOT["teams"]]})
+        if path in ("/describe-slack-channel-configurations", "/list-ms-teams-channel-configurations"):
+            platform = "slack" if "slack" in path else "teams"
+            wanted = request.get("ChatConfigurationArn")
+            found = [shown(c) for c in mine() if c["_platform"] == platform and wanted in (None, c["ChatConfigurationArn"])]
+            return ok({"SlackChannelConfigurations" if platform == "slack" else "TeamChannelConfigurations": found})
+        if path in ("/create-slack-channel-configuration", "/create-ms-teams-channel-configuration"):
+            platform = "slack" if "slack" in path else "teams"
+            name = request.get("ConfigurationName", "")
+            if not re.fullmatch(r"[A-Za-z0-9\-_]{1,128}", name):
+                return _chatbot_error(start_response, "InvalidParameterException", f"ConfigurationName {name!r} must match ^[A-Za-z0-9-_]+$ and be 1-128 characters", "400 Bad Request")
+            if platform == "slack" and request.get("SlackTeamId") not in [t for t, _ in CHATBOT["slack"]]:
+                return _chatbot_error(start_response, "InvalidRequestException", f"Slack workspace {request.get('SlackTeamId')} is not authorized for this account", "400 Bad Request")
+            if platform == "teams" and (request.get("TenantId"), request.get("TeamId")) not in [(tn, t) for tn, t, _ in CHATBOT["teams"]]:
+                return _chatbot_error(start_response, "InvalidRequestException", f"Microsoft Teams team {request.get('TeamId')} is not configured for this account", "400 Bad Request")
+            kind = "slack-channel" if platform == "slack" else "microsoft-teams-channel"
+            arn = f"arn:aws:chatbot::{account}:chat-configuration/{kind}/{name}"
+            if arn in configs:
+                return _chatbot_error(start_response, "ConflictException", f"A configuration named {name} already exists", "409 Conflict")
+            role = request.get("IamRoleArn", "")
+            try:
+                iam_backends[account]["aws"].get_role(role.rsplit("/", 1)[-1])
+            except Exception:
+                return _chatbot_error(start_response, "InvalidParameterException", f"IAM role {role} does not exist", "400 Bad Request")
+            missing = _chatbot_topics(request.get("SnsTopicArns") or [])
+            if missing:
+                return _chatbot_error(start_response, "InvalidParameterException", f"SNS topic {missing} does not exist", "400 Bad Request")
+            config = {
+                "ChatConfigurationArn": arn, "ConfigurationName": name, "IamRoleArn": role,
+                "SnsTopicArns": request.get("SnsTopicArns") or [],
+                "LoggingLevel": request.get("LoggingLevel") or "NONE",
+                # "The AWS managed AdministratorAccess policy is applied by default if this is not set."
+                "GuardrailPolicyArns": request.get("GuardrailPolicyArns") or [ADMINISTRATOR_ACCESS],
+                "UserAuthorizationRequired": bool(request.get("UserAuthorizationRequired", False)),
+                "Tags": request.get("Tags") or [], "State": "ENABLED",
+                "_account": account, "_platform": platform,
+            }
+            if platform == "slack":
+                team_name = dict(CHATBOT["slack"]).get(request["SlackTeamId"], "")
+                config.update({"SlackTeamId": request["SlackTeamId"], "SlackTeamName": team_name,
+                               "SlackChannelId": request.get("SlackChannelId", ""), "SlackChannelName": request.get("SlackChannelName") or request.get("SlackChannelId", "")})
+            else:
+                config.update({"TenantId": request["TenantId"], "TeamId": request["TeamId"], "ChannelId": request.get("ChannelId", ""),
+                               "ChannelName": request.get("ChannelName"), "TeamName": request.get("TeamName")})
+            configs[arn] = config
+            return ok({"ChannelConfiguration": shown(config)})
+        arn = request.get("ChatConfigurationArn") or request.get("ResourceARN")
+        config = configs.get(arn)
+        if config is None or config["_account"] != account:
+            return _chatbot_error(start_response, "ResourceNotFoundException", f"{arn} was not found", "404 Not Found")
+        if path in ("/update-slack-channel-configuration", "/update-ms-teams-channel-configuration"):
+            if "SnsTopicArns" in request:
+                missing = _chatbot_topics(request["SnsTopicArns"] or [])
+                if missing:
+                    return _chatbot_error(start_response, "InvalidParameterException", f"SNS topic {missing} does not exist", "400 Bad Request")
+                _chatbot_unsubscribe([a for a in config["SnsTopicArns"] if a not in (request["SnsTopicArns"] or [])])
+            for key in ("SnsTopicArns", "IamRoleArn", "LoggingLevel", "GuardrailPolicyArns", "UserAuthorizationRequired", "SlackChannelId", "ChannelId"):
+                if key in request and (key != "SlackChannelId" or config["_platform"] == "slack") and (key != "ChannelId" or config["_platform"] == "teams"):
+                    config[key] = request[key]
+            return ok({"ChannelConfiguration": shown(config)})
+        if path in ("/delete-slack-channel-configuration", "/delete-ms-teams-channel-configuration"):
+            _chatbot_unsubscribe(config["SnsTopicArns"])
+            del configs[arn]
+            return ok({})
+        if path == "/get-ms-teams-channel-configuration":
+            return ok({"ChannelConfiguration": shown(config)})
+        if path == "/tag-resource":
+            tags = {t["TagKey"]: t["TagValue"] for t in config["Tags"]}
+            tags.update({t["TagKey"]: t["TagValue"] for t in request.get("Tags") or []})
+            config["Tags"] = [{"TagKey": k, "TagValue": v} for k, v in tags.items()]
+            return ok({})
+        if path == "/untag-resource":
+            config["Tags"] = [t for t in config["Tags"] if t["TagKey"] not in (request.get("TagKeys") or [])]
+            return ok({})
+        if path == "/list-tags-for-resource":
+            return ok({"Tags": config["Tags"]})
+    return _chatbot_error(start_response, "InvalidRequestException", f"secmon emulator: {path} is not emulated", "400 Bad Request")
 
 
 def main():

@@ -24,6 +24,7 @@ pub use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 pub use aws_smithy_types::DateTime;
 pub use stats::{ApiStats, CallCount};
 
+pub use aws_sdk_chatbot as chatbot;
 pub use aws_sdk_cloudtrail as cloudtrail;
 pub use aws_sdk_cloudwatch as cloudwatch;
 pub use aws_sdk_cloudwatchlogs as logs;
@@ -227,6 +228,9 @@ pub struct Aws {
     pub sfn: sfn::Client,
     /// Cost Explorer: the account's S3 request counts, for the plan's estimate of S3 data events.
     pub ce: costexplorer::Client,
+    /// AWS Chatbot (Amazon Q Developer in chat applications): Slack and Teams channels. Its API
+    /// answers in four regions only ([`CHATBOT_REGIONS`]); the client uses the nearest.
+    pub chatbot: chatbot::Client,
     pub s3: s3::Client,
     pub iam: iam::Client,
     pub kms: kms::Client,
@@ -240,6 +244,17 @@ pub struct Aws {
     /// second question costs a round trip for nothing (a fan-out target asks when connected,
     /// then its read would ask again; issue 27, item 1).
     account: std::sync::Arc<std::sync::OnceLock<String>>,
+}
+
+/// The regions whose endpoints serve the Chatbot API ("AWS Chatbot endpoints and quotas", AWS
+/// General Reference; the API reference's welcome page). A configuration is account-wide and
+/// "stored in each of the relevant available Regions", so any of them manages it.
+pub const CHATBOT_REGIONS: [&str; 4] = ["us-east-2", "us-west-2", "eu-west-1", "ap-southeast-1"];
+
+/// The region the Chatbot client calls from `region`: itself when it serves the API, else
+/// us-west-2 (as the Terraform AWS provider does).
+pub fn chatbot_region(region: &str) -> String {
+    if CHATBOT_REGIONS.contains(&region) { region } else { "us-west-2" }.to_string()
 }
 
 impl Aws {
@@ -287,6 +302,11 @@ impl Aws {
             .retry_classifier(Unreachable)
             .force_path_style(endpoint_override.is_some())
             .build();
+        let chatbot_conf = chatbot::config::Builder::from(&conf)
+            .interceptor(stats.interceptor())
+            .retry_classifier(Unreachable)
+            .region(aws_config::Region::new(chatbot_region(&region)))
+            .build();
         Ok(Aws {
             region,
             secretsmanager: client!(secretsmanager),
@@ -297,6 +317,7 @@ impl Aws {
             events: client!(events),
             sfn: client!(sfn),
             ce: client!(costexplorer),
+            chatbot: chatbot::Client::from_conf(chatbot_conf),
             s3: s3::Client::from_conf(s3conf),
             iam: client!(iam),
             kms: client!(kms),

@@ -35,6 +35,7 @@ mod sdk;
 
 pub mod alarm;
 pub mod bucket;
+pub mod chat_channel;
 pub mod event_rule;
 pub mod insight_rule;
 pub mod key;
@@ -520,6 +521,7 @@ registry! {
     Alarm => alarm,
     EventRule => event_rule,
     StateMachine => state_machine,
+    ChatChannel => chat_channel,
 }
 
 /// Whether an AWS error code says the resource does not exist, in any of the services secmon

@@ -22,6 +22,40 @@ pub const READ_CANARY_POLICY: &str = "secmon-heartbeat-read-canary";
 /// Name of the inline policy on the heartbeat's starter role.
 pub const START_HEARTBEAT_POLICY: &str = "secmon-heartbeat-start";
 
+/// Name of the inline policy on the AWS Chatbot channel role.
+pub const CHATBOT_POLICY: &str = "secmon-chatbot-read-cloudwatch";
+
+/// The AWS Chatbot channel role's trust policy: Chatbot may assume it. Without `aws:SourceArn`
+/// / `aws:SourceAccount`: Chatbot's guide documents neither for this role (its "Configuring an
+/// IAM role" gives the trust without conditions), and a condition on a key the service does not
+/// send would refuse every assumption. Its reach is bounded instead: the inline policy reads
+/// CloudWatch only, and the configuration's guardrail caps it again (docs/aws-rules.md).
+pub fn chatbot_trust_policy() -> Value {
+    policy::normalize(&json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ChatbotAssumeRole",
+            "Effect": "Allow",
+            "Principal": {"Service": "chatbot.amazonaws.com"},
+            "Action": "sts:AssumeRole"
+        }]
+    }))
+}
+
+/// Its permissions: the guide's "notification permissions" (CloudWatch reads, for the charts
+/// and details of alarm messages), nothing else.
+pub fn chatbot_policy() -> Value {
+    policy::normalize(&json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ChatbotReadsAlarms",
+            "Effect": "Allow",
+            "Action": ["cloudwatch:Describe*", "cloudwatch:Get*", "cloudwatch:List*"],
+            "Resource": "*"
+        }]
+    }))
+}
+
 /// The role's settings, as compared.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -209,6 +243,11 @@ impl ResourceKind for Def {
             out.push(Resource::new(Kind::Role, &role, Some(t.role_arn(&role)), &attrs));
         }
         out.extend(heartbeat_roles(state, t, &crate::event_rule::heartbeat_rule_name(&state.name)));
+        if crate::chat_channel::wanted(state) {
+            let name = crate::chat_channel::role_name(&state.name);
+            let attrs = Attrs { trust_policy: chatbot_trust_policy(), policy: chatbot_policy(), policy_name: CHATBOT_POLICY.into() };
+            out.push(Resource::new(Kind::Role, &name, Some(t.role_arn(&name)), &attrs));
+        }
         out
     }
 
@@ -301,6 +340,7 @@ impl ResourceKind for Def {
                 .description(match r.attrs::<Attrs>().policy_name.as_str() {
                     READ_CANARY_POLICY => "The heartbeat's state machine reads the canary secret (managed by secmon)",
                     START_HEARTBEAT_POLICY => "EventBridge starts the heartbeat's state machine (managed by secmon)",
+                    CHATBOT_POLICY => "AWS Chatbot reads CloudWatch for the alarm messages it posts to chat channels (managed by secmon)",
                     _ => "CloudTrail delivers the trail's events to its CloudWatch Logs log group (managed by secmon)",
                 })
                 .assume_role_policy_document(policy_text(&r.attrs::<Attrs>().trust_policy))
@@ -410,28 +450,33 @@ fn heartbeat_links(state: &DesiredState, t: &Target, r: &Resource) -> Vec<crate:
 /// do exactly its one thing. Compared with the spec's policies: any difference is a failure,
 /// since either the heartbeat stops or the role may do more than read one canary.
 fn verify_heartbeat_role(ctx: &VerifyCtx, desired: &Resource, subject: &str) -> Vec<Check> {
+    let chatbot = desired.attrs::<Attrs>().policy_name == CHATBOT_POLICY;
     let Some(live) = ctx.live_of(desired) else {
-        return ctx.missing(
-            "role.exists",
-            subject,
-            "the heartbeat's role does not exist: the canary is never read, and the heartbeat pages",
-        );
+        let what = match chatbot {
+            true => "the Chatbot channel role does not exist: chat messages lose their alarm details",
+            false => "the heartbeat's role does not exist: the canary is never read, and the heartbeat pages",
+        };
+        return ctx.missing("role.exists", subject, what);
     };
     let (want, got): (Attrs, Attrs) = (desired.attrs(), live.resource.attrs());
     let not_secmons = |what: String| move |id: &str, s: &str| Check::failed(id, s, what).fix("run `secmon apply`");
-    vec![
-        Check::holds(
-            got.trust_policy == want.trust_policy,
-            "role.trust",
-            subject,
+    let (trusted, untrusted) = match chatbot {
+        true => ("trusted by AWS Chatbot alone", "its trust policy is not secmon's: Chatbot may not use it, or others may assume it"),
+        false => (
             "trusted by its service, for the heartbeat alone",
-            not_secmons("its trust policy is not secmon's: the heartbeat may stop, or others may assume it".into()),
+            "its trust policy is not secmon's: the heartbeat may stop, or others may assume it",
         ),
+    };
+    vec![
+        Check::holds(got.trust_policy == want.trust_policy, "role.trust", subject, trusted, not_secmons(untrusted.into())),
         Check::holds(
             got.policy == want.policy,
             "role.permissions",
             subject,
-            format!("may do exactly one thing ({})", want.policy_name),
+            match chatbot {
+                true => format!("may read CloudWatch, nothing else ({})", want.policy_name),
+                false => format!("may do exactly one thing ({})", want.policy_name),
+            },
             not_secmons(format!("its inline policy {} is not secmon's", want.policy_name)),
         ),
     ]

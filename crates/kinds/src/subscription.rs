@@ -40,6 +40,14 @@ pub fn shown_url(url: &str) -> String {
     format!("https://{host}/… sha256:{digest}")
 }
 
+/// Whether an HTTPS endpoint is AWS Chatbot's own (`https://global.sns-api.chatbot.amazonaws.com`).
+fn chatbot_subscription(endpoint: &str) -> bool {
+    let host = endpoint.split_once("://").map(|(_, r)| r).unwrap_or(endpoint).split(['/', '?', '#', ':']).next().unwrap_or_default();
+    // The endpoint the Chatbot user guide's topic subscriptions show; the chat channel kind's
+    // verify looks for the same host.
+    host == "global.sns-api.chatbot.amazonaws.com"
+}
+
 /// The resource name of a subscription: `TOPIC/ENDPOINT`, the endpoint as compared (an
 /// address, a webhook as shown, a queue's or function's ARN).
 fn name(topic: &str, endpoint: &str) -> String {
@@ -183,6 +191,11 @@ impl ResourceKind for Def {
                     if !PROTOCOLS.contains(&protocol) || !topics.contains(&topic) {
                         continue;
                     }
+                    // AWS Chatbot subscribes each topic of a channel configuration itself; the
+                    // subscription is the configuration's, which the chat channel kind manages.
+                    if protocol == "https" && chatbot_subscription(s.endpoint().unwrap_or_default()) {
+                        continue;
+                    }
                     let endpoint = match protocol {
                         "email" => s.endpoint().unwrap_or_default().to_lowercase(),
                         "https" => shown_url(s.endpoint().unwrap_or_default()),
@@ -238,6 +251,13 @@ mod tests {
         assert!(!shown.contains("0123456789abcdef") && !shown.contains("pw"), "{shown}");
         assert_eq!(shown, shown_url(url), "stable, so that desired and live compare");
         assert_ne!(shown, shown_url(&url.replace("0123", "9999")), "another key is another subscription");
+    }
+
+    #[test]
+    fn chatbots_own_subscription_is_the_chat_channels_not_the_topics() {
+        assert!(chatbot_subscription("https://global.sns-api.chatbot.amazonaws.com"));
+        assert!(!chatbot_subscription("https://global.sns-api.chatbot.amazonaws.com.evil.example/hook"));
+        assert!(!chatbot_subscription("https://events.pagerduty.com/integration/x/enqueue"));
     }
 
     #[test]

@@ -471,6 +471,38 @@ pub struct Topic {
     /// `sns.amazonaws.com` invoke it: secmon does not manage the function.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lambda: Vec<String>,
+    /// Slack channels AWS Chatbot (Amazon Q Developer in chat applications) posts the topic's
+    /// messages to. The workspace must be authorized for Chatbot in the account once, in its
+    /// console (an OAuth step no API does); the plan refuses a workspace that is not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slack: Vec<SlackChannel>,
+    /// Microsoft Teams channels AWS Chatbot posts the topic's messages to; the team must be
+    /// configured for Chatbot in the account once, in its console.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub teams: Vec<TeamsChannel>,
+}
+
+/// A Slack channel, by the ids Slack shows in a channel's link.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlackChannel {
+    /// The workspace (team) id, e.g. `T0123ABCD`, as Chatbot's console shows it once authorized.
+    pub workspace: String,
+    /// The channel id, e.g. `C0123ABCD` (the end of the channel's link). A private channel must
+    /// have invited `@Amazon Q` (`/invite @Amazon Q`) before Chatbot can post to it.
+    pub channel: String,
+}
+
+/// A Microsoft Teams channel, by the ids in the channel's link.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TeamsChannel {
+    /// The Microsoft Entra tenant id (a UUID).
+    pub tenant: String,
+    /// The team id (a UUID, `groupId` in the channel's link).
+    pub team: String,
+    /// The channel id as the link carries it, URL-encoded: `19%3a…%40thread.tacv2`.
+    pub channel: String,
 }
 
 /// A URL read from the environment when secmon runs, never written in the spec.

@@ -192,6 +192,48 @@ pub fn sqs_queue_arn(s: &str) -> Rule {
     }
 }
 
+/// A Slack workspace (team) id: `SlackTeamId`'s pattern `^[0-9A-Z]{1,255}$`
+/// (CreateSlackChannelConfiguration, AWS Chatbot API reference).
+pub fn slack_workspace_id(s: &str) -> Rule {
+    len_between(s, "Slack workspace id", 1, 255)?;
+    only(s, "Slack workspace id", "upper-case letters and digits (e.g. T0123ABCD)", |c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// A Slack channel id: `SlackChannelId`'s pattern `^[A-Za-z0-9]+$`, at most 255 characters.
+pub fn slack_channel_id(s: &str) -> Rule {
+    len_between(s, "Slack channel id", 1, 255)?;
+    only(s, "Slack channel id", "letters and digits (e.g. C0123ABCD, the end of the channel's link)", |c| c.is_ascii_alphanumeric())
+}
+
+/// A Microsoft Teams tenant or team id: a UUID (`TenantId`, `TeamId`'s pattern).
+pub fn teams_uuid(s: &str, what: &str) -> Rule {
+    let groups: Vec<&str> = s.split('-').collect();
+    let shape =
+        groups.len() == 5 && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()));
+    if shape {
+        Ok(())
+    } else {
+        Err(format!("{s:?} is not a Microsoft Teams {what} id: a UUID such as 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"))
+    }
+}
+
+/// A Microsoft Teams channel id as its link carries it: `ChannelId`'s pattern
+/// `^([a-zA-Z0-9-_=+/.,])*%3[aA]([a-zA-Z0-9-_=+/.,])*%40([a-zA-Z0-9-_=+/.,])*$`, at most 255.
+pub fn teams_channel_id(s: &str) -> Rule {
+    len_between(s, "Microsoft Teams channel id", 1, 255)?;
+    let plain = |part: &str| part.chars().all(|c| c.is_ascii_alphanumeric() || "-_=+/.,".contains(c));
+    let lower = s.to_ascii_lowercase();
+    let ok = lower
+        .split_once("%3a")
+        .and_then(|(a, rest)| rest.split_once("%40").map(|(b, c)| [a, b, c]))
+        .is_some_and(|p| p.iter().all(|x| plain(x)));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{s:?} is not a Microsoft Teams channel id as the channel's link carries it, URL-encoded: 19%3a…%40thread.tacv2"))
+    }
+}
+
 /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`.
 pub fn lambda_function_arn(s: &str) -> Rule {
     if arn_of(s, "lambda", &[Some("function"), None], true) {

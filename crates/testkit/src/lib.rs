@@ -193,6 +193,16 @@ impl Emulator {
         answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
     }
 
+    /// Says which Slack workspaces `(team id, name)` and Microsoft Teams teams `(tenant id, team
+    /// id, name)` are authorized for AWS Chatbot, as its console's OAuth step would (replacing
+    /// the earlier answer; none at start).
+    pub fn authorize_chat_clients(&self, slack: &[(&str, &str)], teams: &[(&str, &str, &str)]) {
+        // Ids and names are the test's own words: quoted with Debug, which JSON reads for them.
+        let slack: Vec<String> = slack.iter().map(|(id, name)| format!("[{id:?}, {name:?}]")).collect();
+        let teams: Vec<String> = teams.iter().map(|(tenant, id, name)| format!("[{tenant:?}, {id:?}, {name:?}]")).collect();
+        self.control("/_secmon/chat-clients", &format!("{{\"slack\": [{}], \"teams\": [{}]}}", slack.join(", "), teams.join(", ")));
+    }
+
     /// Posts `body` to one of the emulator middleware's control paths (scripts/emulator.py).
     fn control(&self, path: &str, body: &str) {
         use std::io::{Read, Write};

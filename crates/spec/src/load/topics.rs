@@ -1,10 +1,11 @@
-//! `topics:`: SNS topics and their e-mail subscribers.
+//! `topics:`: SNS topics and their subscribers: e-mail, webhooks, queues, functions, and the
+//! Slack and Teams channels AWS Chatbot posts to.
 
 use std::collections::BTreeSet;
 
 use super::yaml::Node;
 use super::Loader;
-use crate::model::{Routes, Topic, UrlFromEnv};
+use crate::model::{Routes, SlackChannel, TeamsChannel, Topic, UrlFromEnv};
 use crate::rules;
 
 impl Loader<'_> {
@@ -43,7 +44,36 @@ impl Loader<'_> {
         };
         let sqs = arns(self, "sqs", rules::sqs_queue_arn);
         let lambda = arns(self, "lambda", rules::lambda_function_arn);
-        Some(Topic { name: name?, email, https, sqs, lambda })
+        let mut slack = Vec::new();
+        for (p, n) in self.list(&o, "slack") {
+            let Some(c) = self.obj::<SlackChannel>(n, &p) else { continue };
+            let (Some(workspace), Some(channel)) = (self.req_string(&c, "workspace"), self.req_string(&c, "channel")) else { continue };
+            self.check(self.locs[&c.path("workspace")], &c.path("workspace"), rules::slack_workspace_id(&workspace));
+            self.check(self.locs[&c.path("channel")], &c.path("channel"), rules::slack_channel_id(&channel));
+            let channel = SlackChannel { workspace, channel };
+            if slack.contains(&channel) {
+                self.error(self.locs[&c.path("channel")], &c.path("channel"), "this channel is listed twice".to_string(), None);
+            }
+            slack.push(channel);
+        }
+        let mut teams = Vec::new();
+        for (p, n) in self.list(&o, "teams") {
+            let Some(c) = self.obj::<TeamsChannel>(n, &p) else { continue };
+            let (Some(tenant), Some(team), Some(channel)) =
+                (self.req_string(&c, "tenant"), self.req_string(&c, "team"), self.req_string(&c, "channel"))
+            else {
+                continue;
+            };
+            self.check(self.locs[&c.path("tenant")], &c.path("tenant"), rules::teams_uuid(&tenant, "tenant"));
+            self.check(self.locs[&c.path("team")], &c.path("team"), rules::teams_uuid(&team, "team"));
+            self.check(self.locs[&c.path("channel")], &c.path("channel"), rules::teams_channel_id(&channel));
+            let channel = TeamsChannel { tenant, team, channel };
+            if teams.contains(&channel) {
+                self.error(self.locs[&c.path("channel")], &c.path("channel"), "this channel is listed twice".to_string(), None);
+            }
+            teams.push(channel);
+        }
+        Some(Topic { name: name?, email, https, sqs, lambda, slack, teams })
     }
 
     /// `routes:`: for each severity, the topics its alarms notify (checked against `topics` by
