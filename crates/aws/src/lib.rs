@@ -440,6 +440,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_chatbot_client_calls_a_region_its_api_answers_in() {
+        assert_eq!(chatbot_region("eu-west-1"), "eu-west-1");
+        assert_eq!(chatbot_region("us-east-1"), "us-west-2", "us-east-1 serves no Chatbot API");
+        assert!(CHATBOT_REGIONS.iter().all(|r| chatbot_region(r) == *r));
+    }
+
+    #[test]
     fn throttling_and_server_faults_are_transient_in_every_protocol_spelling() {
         for code in
             ["Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "SlowDown", "ServiceUnavailable"]

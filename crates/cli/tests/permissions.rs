@@ -245,3 +245,27 @@ fn apply_passes_only_secmons_own_roles_to_the_services_that_take_them() {
     assert_eq!(result("an administrator role to CloudTrail"), "ImplicitlyDenied");
     assert_eq!(result("secmon's role to EC2"), "ImplicitlyDenied");
 }
+
+/// Issue 24: the chat channels example (AWS Chatbot for Slack and Teams) with exactly its printed
+/// policy, under IAM enforcement, the emulator judging Chatbot's calls as moto judges the rest;
+/// without `chatbot:CreateSlackChannelConfiguration`, the apply stops there, naming it.
+#[test]
+fn issue_24_a_user_holding_exactly_the_printed_policy_runs_the_chat_channels_example() {
+    let spec = "examples/chat-channels.yaml";
+    let policy = printed_policy(spec, "apply");
+    assert!(policy.to_string().contains("chatbot:CreateSlackChannelConfiguration"), "{policy}");
+    let mut lacking = policy.clone();
+    for st in lacking["Statement"].as_array_mut().unwrap() {
+        st["Action"].as_array_mut().unwrap().retain(|a| a != "chatbot:CreateSlackChannelConfiguration");
+    }
+    let Some((emu, users)) = enforcing(module_path!(), &[&policy, &lacking]) else { return };
+    emu.authorize_chat_clients(
+        &[("T0123ABCD", "Acme")],
+        &[("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "11111111-2222-3333-4444-555555555555", "Security")],
+    );
+    let out = as_user(&emu, &users[1], &["apply", "-f", spec, "--auto-approve"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("not authorized to perform: chatbot:CreateSlackChannelConfiguration"), "{err}");
+    life_cycle(&emu, &users[0], spec);
+}

@@ -196,8 +196,10 @@ impl ResourceKind for Def {
     /// (an organization trail's streams are named `<o-id>_<account>_CloudTrail_<region>`).
     fn links(&self, state: &DesiredState, t: &Target, r: &Resource) -> Vec<crate::contract::Link> {
         use crate::contract::Link;
-        if r.attrs::<Attrs>().policy_name != POLICY_NAME {
-            return heartbeat_links(state, t, r);
+        match r.attrs::<Attrs>().policy_name.as_str() {
+            POLICY_NAME => {}
+            CHATBOT_POLICY => return chatbot_links(t, r),
+            _ => return heartbeat_links(state, t, r),
         }
         let Some(cw) = state.cloudwatch_logs() else { return Vec::new() };
         const TRUST: &str =
@@ -397,6 +399,39 @@ async fn put_logs_policy(aws: &Aws, r: &Resource) -> Result<(), KindError> {
     let request = aws.iam.put_role_policy().role_name(&r.name).policy_name(&a.policy_name).policy_document(policy_text(&a.policy));
     send("PutRolePolicy", request.send()).await?;
     Ok(())
+}
+
+/// The requests the Chatbot channel role must admit and refuse: AWS Chatbot assuming it (no
+/// other service), and reading an alarm for the message it posts; never a write.
+fn chatbot_links(t: &Target, r: &Resource) -> Vec<crate::contract::Link> {
+    use crate::contract::Link;
+    const POLICIES: &str = "https://docs.aws.amazon.com/chatbot/latest/adminguide/security_iam_service-with-iam-id-based-policies.html";
+    let role_arn = r.arn.clone().unwrap_or_default();
+    let assume = Link::request(
+        "AWS Chatbot → STS: AssumeRole (the channel role)",
+        POLICIES,
+        "chatbot.amazonaws.com",
+        "sts:AssumeRole",
+        &role_arn,
+        t,
+    )
+    .judged_by_resource(r, "trust_policy");
+    let read = Link::request(
+        "AWS Chatbot (the channel role) → CloudWatch: DescribeAlarms",
+        POLICIES,
+        &role_arn,
+        "cloudwatch:DescribeAlarms",
+        &t.alarm_arn("Secret is accessed"),
+        t,
+    )
+    .judged_by_identity(r, "policy");
+    let other_service = assume.refused("another service", |l| l.principal = "lambda.amazonaws.com".into());
+    let write = read.refused("a write", |l| l.action = "cloudwatch:DeleteAlarms".into());
+    let secret = read.refused("another service's data", |l| {
+        l.action = "secretsmanager:GetSecretValue".into();
+        l.resource = t.arn("secretsmanager", "secret:production/db-password-AbC123");
+    });
+    vec![other_service, assume, write, secret, read]
 }
 
 /// The requests the heartbeat's roles must admit and refuse: Step Functions assuming the reader

@@ -97,6 +97,13 @@ fn variants() -> Vec<Variant> {
         v("notify_topic", SEED.replace("notify_topic: null", "notify_topic: SecurityAlarms")),
         v("alert_context (issue 24)", with("alert_context: true")),
         v("heartbeat (issue 24)", with("heartbeat: {every: 5m, notify: [SecurityAlarms]}")),
+        v(
+            "chat channels (issue 24)",
+            SEED.replace(
+                "    email: [security@example.com]\n",
+                "    email: [security@example.com]\n    slack:\n      - { workspace: T0123ABCD, channel: C0123ABCD }\n",
+            ),
+        ),
         Variant {
             name: "trail.organization",
             yaml: SEED.replace("multi_region: true", "multi_region: true\n  organization: true"),
@@ -235,6 +242,10 @@ fn each_variant_has_the_links_its_spec_implies() {
     .filter(|row| !heartbeat.contains(row))
     .collect();
     assert!(missing.is_empty(), "the heartbeat lacks {missing:?}: {heartbeat:?}");
+    let chat = rows("chat channels (issue 24)");
+    assert!(chat.contains("AWS Chatbot → STS: AssumeRole (the channel role)"), "{chat:?}");
+    assert!(chat.contains("AWS Chatbot (the channel role) → CloudWatch: DescribeAlarms"), "{chat:?}");
+    assert!(!seed.iter().any(|r| r.contains("Chatbot")), "no channel, no role");
 }
 
 /// docs/link-contract.md lists exactly the rows the code states, each with its source page.

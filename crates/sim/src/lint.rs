@@ -437,10 +437,13 @@ fn event_names(c: &MonitorCtx) -> Vec<Finding> {
     out
 }
 
-/// A topic the spec subscribes nobody to (no e-mail, webhook, queue or function) notifies nobody.
+/// A topic the spec subscribes nobody to (no e-mail, webhook, queue, function or chat channel)
+/// notifies nobody.
 fn silent_topics(c: &MonitorCtx) -> Vec<Finding> {
     let topics = &c.spec.state.topics;
-    let silent = |x: &secmon_spec::Topic| x.email.is_empty() && x.https.is_empty() && x.sqs.is_empty() && x.lambda.is_empty();
+    let silent = |x: &secmon_spec::Topic| {
+        x.email.is_empty() && x.https.is_empty() && x.sqs.is_empty() && x.lambda.is_empty() && x.slack.is_empty() && x.teams.is_empty()
+    };
     c.monitor
         .notify
         .iter()
@@ -449,7 +452,7 @@ fn silent_topics(c: &MonitorCtx) -> Vec<Finding> {
             Finding::new(
                 "notify",
                 format!("topic {t:?} has no subscribers: nobody will hear this alarm"),
-                "add `email:` addresses (each must confirm its subscription), `https:` webhooks, `sqs:` queues or `lambda:` functions to the topic",
+                "add `email:` addresses (each must confirm its subscription), `https:` webhooks, `sqs:` queues, `lambda:` functions or `slack:`/`teams:` channels to the topic",
             )
         })
         .collect()

@@ -452,6 +452,17 @@ pub fn kms_key_choice(key: &str, spec_region: Option<&str>) -> Result<(), (Strin
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn chat_channel_ids_take_the_forms_the_chatbot_api_accepts() {
+        assert!(slack_workspace_id("T0123ABCD").is_ok() && slack_workspace_id("t0123abcd").is_err());
+        assert!(slack_channel_id("C0123ABCD").is_ok() && slack_channel_id("#security").is_err());
+        assert!(teams_uuid("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "tenant").is_ok());
+        assert!(teams_uuid("0f1e2d3c4b5a69788796a5b4c3d2e1f0", "tenant").is_err(), "the hyphens are part of the form");
+        assert!(teams_channel_id("19%3aabcdef0123%40thread.tacv2").is_ok());
+        assert!(teams_channel_id("19%3Aabcdef0123%40thread.tacv2").is_ok(), "%3A in either case");
+        assert!(teams_channel_id("19:abcdef0123@thread.tacv2").is_err(), "as the link carries it, URL-encoded");
+    }
+
     use super::*;
 
     #[test]
