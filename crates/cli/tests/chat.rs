@@ -199,3 +199,35 @@ fn issue_24_the_emulator_refuses_what_chatbot_refuses() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(chatbot_subscriptions(&w, "SecurityAlarms").len(), 1);
 }
+
+/// The kind's contract includes import: a configuration of the spec's name made by hand (in
+/// Chatbot's console, say) is not overwritten (the plan stops and names `secmon import`);
+/// imported, it is hardened to the spec's settings and converges.
+#[test]
+fn issue_24_a_hand_made_configuration_of_the_specs_name_is_imported_not_overwritten() {
+    let Some(w) = World::applied() else { return };
+    w.emu.authorize_chat_clients(&[(WORKSPACE, "Acme")], &[(TENANT, TEAM, "Security")]);
+    let name = format!("secmon-secrets-monitoring-slack-{CHANNEL}");
+    let request = w
+        .aws()
+        .chatbot
+        .create_slack_channel_configuration()
+        .configuration_name(&name)
+        .slack_team_id(WORKSPACE)
+        .slack_channel_id(CHANNEL)
+        .iam_role_arn("arn:aws:iam::123456789012:role/secmon/CloudTrailRoleForCloudWatchLogs_secrets-manager-trail")
+        .sns_topic_arns("arn:aws:sns:us-east-1:123456789012:SecurityAlarms");
+    w.rt.block_on(request.send()).unwrap();
+    let spec = seed_with_channels(&w, true);
+    let plan = w.secmon(&["plan", "-f", &spec]);
+    let all = format!("{}{}", text(&plan.stdout), text(&plan.stderr));
+    assert_eq!(plan.status.code(), Some(1), "{all}");
+    assert!(all.contains("secmon import") && all.contains(&format!("chat_channel.{name}")), "{all}");
+    assert_eq!(slack_configs(&w)[0].guardrail_policy_arns(), ["arn:aws:iam::aws:policy/AdministratorAccess"], "nothing was changed");
+    let out = w.secmon(&["import", "-f", &spec, &format!("chat_channel.{name}"), "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    w.apply_spec_converges(&spec);
+    let c = &slack_configs(&w)[0];
+    assert_eq!(c.guardrail_policy_arns(), ["arn:aws:iam::aws:policy/CloudWatchReadOnlyAccess"]);
+    assert_eq!(c.iam_role_arn(), "arn:aws:iam::123456789012:role/secmon/secmon-secrets-monitoring-chatbot");
+}

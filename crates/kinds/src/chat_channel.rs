@@ -20,7 +20,7 @@
 //!
 //! Chatbot subscribes the topic itself, with its service-linked role, to
 //! `https://global.sns-api.chatbot.amazonaws.com`: the subscription kind leaves that
-//! subscription alone, and verify checks it is there and confirmed ([`observe`]).
+//! subscription alone, and verify checks it is there and confirmed ([`ResourceKind::observe`]).
 //!
 //! What it does not do: authorize the workspace or team (a browser OAuth step in Chatbot's
 //! console, once per account), which the plan checks first ([`ResourceKind::check_brought`]).

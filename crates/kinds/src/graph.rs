@@ -65,11 +65,11 @@ mod tests {
 
     #[test]
     fn consumers_are_derived_from_references() {
-        assert_eq!(consumers(Kind::Topic), vec![Kind::Subscription, Kind::Trail, Kind::Alarm, Kind::EventRule]);
+        assert_eq!(consumers(Kind::Topic), vec![Kind::Subscription, Kind::Trail, Kind::Alarm, Kind::EventRule, Kind::ChatChannel]);
         assert_eq!(consumers(Kind::LogGroup), vec![Kind::Trail, Kind::MetricFilter, Kind::InsightRule]);
         assert_eq!(consumers(Kind::InsightRule), vec![Kind::Alarm]);
         assert_eq!(consumers(Kind::Bucket), vec![Kind::Trail]);
-        assert_eq!(consumers(Kind::Role), vec![Kind::Trail, Kind::EventRule, Kind::StateMachine]);
+        assert_eq!(consumers(Kind::Role), vec![Kind::Trail, Kind::EventRule, Kind::StateMachine, Kind::ChatChannel]);
         assert!(consumers(Kind::Alarm).is_empty());
     }
 
