@@ -44,7 +44,10 @@ fn the_whole_life_cycle_runs_and_leaves_nothing() {
     let Some(w) = World::new() else { return };
     let mut env: Vec<(&str, String)> = w.emu.env();
     env.push(("SECMON_SANDBOX_ENDPOINT_OK", "1".into()));
-    let out = script(&["--i-understand-this-changes-a-real-account", "--account", "123456789012"], &env);
+    // With a Slack channel (issue 24, item 2), as Chatbot's console would have authorized it.
+    w.emu.authorize_chat_clients(&[("T0123ABCD", "Sandbox")], &[]);
+    let args = ["--i-understand-this-changes-a-real-account", "--account", "123456789012", "--slack", "T0123ABCD/C0123ABCD"];
+    let out = script(&args, &env);
     let report = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{report}{}", text(&out.stderr));
     assert!(report.starts_with("## secmon sandbox check: passed"), "{report}");
@@ -53,7 +56,8 @@ fn the_whole_life_cycle_runs_and_leaves_nothing() {
         "| plan again: no changes | 0 |",
         "| heartbeat: a canary read counted (delay from read to log group) | 0 |",
         "| destroy --delete-logs | 0 |",
-        "| nothing left (tagging API, lock group) | 0 |",
+        "| chat channel: Chatbot subscribed to the topic, guardrail in place | 0 |",
+        "| nothing left (tagging API, lock group, chat channels) | 0 |",
     ] {
         assert!(report.contains(step), "{step}: {report}");
     }

@@ -149,6 +149,39 @@ pub struct Observed {
     pub subscriptions: BTreeMap<String, String>,
 }
 
+/// A configuration as read, Slack's or Teams' (the SDK's two types share these getters):
+/// (name, ARN, attributes, tags).
+macro_rules! live {
+    ($c:expr, $t:expr, $platform:expr, $workspace:expr, $tenant:expr, $channel:expr) => {{
+        let attrs = Attrs {
+            platform: $platform.into(),
+            workspace: $workspace.into(),
+            tenant: $tenant.into(),
+            channel: $channel.into(),
+            topics: sorted($c.sns_topic_arns().iter().map(|a| topic_ref(&$t, a))),
+            role: $c.iam_role_arn().into(),
+            guardrails: guardrails($c.guardrail_policy_arns()),
+            logging_level: $c.logging_level().unwrap_or("NONE").into(),
+            user_authorization_required: $c.user_authorization_required().unwrap_or(false),
+        };
+        let name = $c.configuration_name().unwrap_or_default().to_string();
+        (name, $c.chat_configuration_arn().to_string(), attrs, $c.tags().to_vec())
+    }};
+}
+
+/// The settings every create and update sends, Slack's and Teams' builders alike: the role, the
+/// topics and secmon's hardening.
+macro_rules! settings {
+    ($request:expr, $a:expr, $topics:expr) => {
+        $request
+            .iam_role_arn(&$a.role)
+            .set_sns_topic_arns(Some($topics))
+            .set_guardrail_policy_arns(Some($a.guardrails.clone()))
+            .logging_level(&$a.logging_level)
+            .user_authorization_required($a.user_authorization_required)
+    };
+}
+
 /// The kind's implementation, listed in the registry ([`crate::Kind`]).
 pub struct Def;
 
@@ -283,38 +316,14 @@ impl ResourceKind for Def {
             while let Some(page) = slack.next().await {
                 let page = page.map_err(|e| AwsError::call("DescribeSlackChannelConfigurations", e))?;
                 for c in page.slack_channel_configurations().iter().filter(|c| ours(c.configuration_name())) {
-                    let attrs = Attrs {
-                        platform: "slack".into(),
-                        workspace: c.slack_team_id().into(),
-                        tenant: String::new(),
-                        channel: c.slack_channel_id().into(),
-                        topics: sorted(c.sns_topic_arns().iter().map(|a| topic_ref(&t, a))),
-                        role: c.iam_role_arn().into(),
-                        guardrails: guardrails(c.guardrail_policy_arns()),
-                        logging_level: c.logging_level().unwrap_or("NONE").into(),
-                        user_authorization_required: c.user_authorization_required().unwrap_or(false),
-                    };
-                    let name = c.configuration_name().unwrap_or_default().to_string();
-                    found.push((name, c.chat_configuration_arn().into(), attrs, c.tags().to_vec()));
+                    found.push(live!(c, t, "slack", c.slack_team_id(), "", c.slack_channel_id()));
                 }
             }
             let mut teams = aws.chatbot.list_microsoft_teams_channel_configurations().into_paginator().send();
             while let Some(page) = teams.next().await {
                 let page = page.map_err(|e| AwsError::call("ListMicrosoftTeamsChannelConfigurations", e))?;
                 for c in page.team_channel_configurations().iter().filter(|c| ours(c.configuration_name())) {
-                    let attrs = Attrs {
-                        platform: "teams".into(),
-                        workspace: c.team_id().into(),
-                        tenant: c.tenant_id().into(),
-                        channel: c.channel_id().into(),
-                        topics: sorted(c.sns_topic_arns().iter().map(|a| topic_ref(&t, a))),
-                        role: c.iam_role_arn().into(),
-                        guardrails: guardrails(c.guardrail_policy_arns()),
-                        logging_level: c.logging_level().unwrap_or("NONE").into(),
-                        user_authorization_required: c.user_authorization_required().unwrap_or(false),
-                    };
-                    let name = c.configuration_name().unwrap_or_default().to_string();
-                    found.push((name, c.chat_configuration_arn().into(), attrs, c.tags().to_vec()));
+                    found.push(live!(c, t, "teams", c.team_id(), c.tenant_id(), c.channel_id()));
                 }
             }
             let mut out = Vec::new();
@@ -420,33 +429,29 @@ impl ResourceKind for Def {
             let topics = topic_arns(&ctx.target(), &a.topics);
             let tag = Tag::builder().tag_key(OWNER_TAG).tag_value(&ctx.spec).build().expect("tag");
             if a.platform == "slack" {
-                let request = aws
-                    .chatbot
-                    .create_slack_channel_configuration()
-                    .configuration_name(&r.name)
-                    .slack_team_id(&a.workspace)
-                    .slack_channel_id(&a.channel)
-                    .iam_role_arn(&a.role)
-                    .set_sns_topic_arns(Some(topics))
-                    .set_guardrail_policy_arns(Some(a.guardrails.clone()))
-                    .logging_level(&a.logging_level)
-                    .user_authorization_required(a.user_authorization_required)
-                    .tags(tag);
+                let request = settings!(
+                    aws.chatbot
+                        .create_slack_channel_configuration()
+                        .configuration_name(&r.name)
+                        .slack_team_id(&a.workspace)
+                        .slack_channel_id(&a.channel),
+                    a,
+                    topics
+                )
+                .tags(tag);
                 send("CreateSlackChannelConfiguration", request.send()).await
             } else {
-                let request = aws
-                    .chatbot
-                    .create_microsoft_teams_channel_configuration()
-                    .configuration_name(&r.name)
-                    .team_id(&a.workspace)
-                    .tenant_id(&a.tenant)
-                    .channel_id(&a.channel)
-                    .iam_role_arn(&a.role)
-                    .set_sns_topic_arns(Some(topics))
-                    .set_guardrail_policy_arns(Some(a.guardrails.clone()))
-                    .logging_level(&a.logging_level)
-                    .user_authorization_required(a.user_authorization_required)
-                    .tags(tag);
+                let request = settings!(
+                    aws.chatbot
+                        .create_microsoft_teams_channel_configuration()
+                        .configuration_name(&r.name)
+                        .team_id(&a.workspace)
+                        .tenant_id(&a.tenant)
+                        .channel_id(&a.channel),
+                    a,
+                    topics
+                )
+                .tags(tag);
                 send("CreateMicrosoftTeamsChannelConfiguration", request.send()).await
             }
         })
@@ -458,28 +463,18 @@ impl ResourceKind for Def {
             let arn = before.arn.clone().unwrap_or_default();
             let topics = topic_arns(&ctx.target(), &a.topics);
             if a.platform == "slack" {
-                let request = aws
-                    .chatbot
-                    .update_slack_channel_configuration()
-                    .chat_configuration_arn(arn)
-                    .slack_channel_id(&a.channel)
-                    .iam_role_arn(&a.role)
-                    .set_sns_topic_arns(Some(topics))
-                    .set_guardrail_policy_arns(Some(a.guardrails.clone()))
-                    .logging_level(&a.logging_level)
-                    .user_authorization_required(a.user_authorization_required);
+                let request = settings!(
+                    aws.chatbot.update_slack_channel_configuration().chat_configuration_arn(arn).slack_channel_id(&a.channel),
+                    a,
+                    topics
+                );
                 send("UpdateSlackChannelConfiguration", request.send()).await
             } else {
-                let request = aws
-                    .chatbot
-                    .update_microsoft_teams_channel_configuration()
-                    .chat_configuration_arn(arn)
-                    .channel_id(&a.channel)
-                    .iam_role_arn(&a.role)
-                    .set_sns_topic_arns(Some(topics))
-                    .set_guardrail_policy_arns(Some(a.guardrails.clone()))
-                    .logging_level(&a.logging_level)
-                    .user_authorization_required(a.user_authorization_required);
+                let request = settings!(
+                    aws.chatbot.update_microsoft_teams_channel_configuration().chat_configuration_arn(arn).channel_id(&a.channel),
+                    a,
+                    topics
+                );
                 send("UpdateMicrosoftTeamsChannelConfiguration", request.send()).await
             }
         })
