@@ -269,3 +269,49 @@ fn issue_24_a_user_holding_exactly_the_printed_policy_runs_the_chat_channels_exa
     assert!(err.contains("not authorized to perform: chatbot:CreateSlackChannelConfiguration"), "{err}");
     life_cycle(&emu, &users[0], spec);
 }
+
+/// Issue 24: chat channels dropped from a spec are found by the plan holding only the new spec's
+/// plan policy (a GitOps pull request), and removed by apply holding the new spec's apply policy.
+#[test]
+fn issue_24_dropping_the_chat_channels_needs_only_the_new_specs_policies() {
+    let full = "examples/chat-channels.yaml";
+    let written = std::fs::read_to_string(root().join(full)).unwrap();
+    let plain: String = written
+        .lines()
+        .filter(|l| {
+            !l.contains("slack")
+                && !l.contains("teams")
+                && !l.contains("{ workspace")
+                && !l.contains("tenant:")
+                && !l.contains("team:")
+                && !l.contains("channel:")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let plain = plain.replace("  - name: security\n", "  - name: security\n    email: [security@example.com]\n");
+    assert!(!plain.contains("slack") && !plain.contains("thread.tacv2"), "{plain}");
+    let dir = tempfile::tempdir().unwrap();
+    let off = dir.path().join("chat-off.yaml");
+    std::fs::write(&off, plain).unwrap();
+    let off = off.to_str().unwrap();
+    let (before, plan_after, apply_after) = (printed_policy(full, "apply"), printed_policy(off, "plan"), printed_policy(off, "apply"));
+    assert!(!apply_after.to_string().contains("chatbot:CreateSlackChannelConfiguration"), "{apply_after}");
+    let Some((emu, users)) = enforcing(module_path!(), &[&before, &plan_after, &apply_after]) else { return };
+    emu.authorize_chat_clients(
+        &[("T0123ABCD", "Acme")],
+        &[("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "11111111-2222-3333-4444-555555555555", "Security")],
+    );
+    let apply = as_user(&emu, &users[0], &["apply", "-f", full, "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
+    let plan = as_user(&emu, &users[1], &["plan", "-f", off, "--detailed-exitcode"]);
+    let out = text(&plan.stdout);
+    assert_eq!(plan.status.code(), Some(2), "{out}{}", text(&plan.stderr));
+    assert!(
+        out.contains("- chat_channel \"secmon-chat-channels-slack-C0123ABCD\"") && out.contains("- role \"secmon-chat-channels-chatbot\""),
+        "{out}"
+    );
+    let apply = as_user(&emu, &users[2], &["apply", "-f", off, "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
+    let again = as_user(&emu, &users[2], &["plan", "-f", off, "--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}{}", text(&again.stdout), text(&again.stderr));
+}

@@ -90,13 +90,16 @@ pub fn policy(spec: &Spec, phase: Phase) -> Value {
             write.extend(k.facts().iam.write);
         }
     }
-    // A feature turned off (a heartbeat, alert context) leaves resources of kinds the spec no
-    // longer uses, which apply finds by their owner tag and deletes: the policy of the new spec
-    // must let it read and remove them, and nothing else of those kinds.
-    if matches!(phase, Phase::Apply | Phase::Destroy) {
+    // A feature turned off (a heartbeat, alert context, chat channels) leaves resources of kinds
+    // the spec no longer uses, which the plan finds (by their owner tag, or by their kind's own
+    // read) and apply deletes: the policy of the new spec must let the plan read them, and apply
+    // remove them, and nothing else of those kinds.
+    if matches!(phase, Phase::Plan | Phase::Apply | Phase::Destroy) {
         for k in Kind::ALL.iter().filter(|k| !used.contains(k)) {
             read.extend(k.facts().iam.read);
-            write.extend(k.facts().iam.write.iter().copied().filter(|a| removes(a)));
+            if phase != Phase::Plan {
+                write.extend(k.facts().iam.write.iter().copied().filter(|a| removes(a)));
+            }
         }
     }
     let organization = state.trail.as_ref().is_some_and(|t| t.organization);
@@ -199,5 +202,18 @@ mod tests {
         assert!(p.contains("events:DeleteRule") && p.contains("events:RemoveTargets"), "{p:?}");
         assert!(!p.contains("states:CreateStateMachine") && !p.contains("events:PutRule"), "{p:?}");
         assert!(!p.contains("secretsmanager:GetSecretValue"), "apply never reads a secret's value");
+    }
+
+    /// Issue 24: the plan of a spec that dropped its chat channels (or heartbeat) must read what
+    /// apply will remove, with the new spec's own plan policy, as GitOps plans each pull request.
+    #[test]
+    fn the_plan_reads_what_a_feature_turned_off_left_behind() {
+        let p = actions(&policy(&seed(), Phase::Plan));
+        for a in
+            ["chatbot:DescribeSlackChannelConfigurations", "chatbot:ListMicrosoftTeamsChannelConfigurations", "states:DescribeStateMachine"]
+        {
+            assert!(p.contains(a), "{a}: {p:?}");
+        }
+        assert!(!p.contains("chatbot:DeleteSlackChannelConfiguration"), "the plan changes nothing");
     }
 }
