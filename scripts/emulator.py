@@ -238,6 +238,24 @@ def _backend_lookup_memoized():
     DomainDispatcherApplication.get_backend_for_host = get_backend_for_host
 
 
+def _no_deliveries_over_the_internet():
+    """moto delivers a published message to an HTTP(S) subscription with a real POST to its
+    endpoint (PagerDuty's, Chatbot's global.sns-api.chatbot.amazonaws.com): from a test machine
+    that hangs until a network timeout, or reaches a third party. The emulator keeps such
+    deliveries local: they are not made (what a webhook receives is what only a real account
+    shows, docs/aws-rules.md)."""
+    from moto.sns.models import Subscription
+
+    original = Subscription.publish
+
+    def publish(self, *args, **kwargs):
+        if self.protocol in ("http", "https"):
+            return None
+        return original(self, *args, **kwargs)
+
+    Subscription.publish = publish
+
+
 def _alarms_start_without_data():
     """"When this operation creates an alarm, the alarm state is immediately set to
     INSUFFICIENT_DATA ... When you update an existing alarm, its state is left unchanged"
@@ -1452,6 +1470,7 @@ _tolerate_string_principals()
 _tagging_index_lists_rules()
 _insight_rules_can_be_tagged()
 _alarms_start_without_data()
+_no_deliveries_over_the_internet()
 _backend_lookup_memoized()
 _requests_arrive_over_tls()
 _authorize_with_iam_prefixes()

@@ -157,7 +157,7 @@ fn issue_24_a_workspace_the_console_never_authorized_stops_the_plan_before_any_c
     let err = text(&plan.stderr);
     assert_eq!(plan.status.code(), Some(1), "{err}");
     assert!(err.contains("topics[SecurityAlarms].slack") && err.contains(WORKSPACE) && err.contains("not authorized"), "{err}");
-    assert!(err.contains("console"), "it says where to authorize it: {err}");
+    assert!(err.contains("console") && err.contains("account 123456789012"), "it says where to authorize it, and for which account: {err}");
     let apply = w.secmon(&["apply", "-f", &spec, "--auto-approve"]);
     assert_eq!(apply.status.code(), Some(1), "{}", text(&apply.stderr));
     let topics = w.rt.block_on(w.aws().sns.list_topics().send()).unwrap();

@@ -276,10 +276,11 @@ impl ResourceKind for Def {
             let (workspaces, teams_known) = (workspaces?, teams_known?);
             const HOW: &str = "authorize it once in the Amazon Q Developer in chat applications console \
                 (https://console.aws.amazon.com/chatbot/, \"Configure new client\"), an OAuth step in a browser that no API does; nothing was changed";
+            let account = aws.account_id().await?;
             for topic in &state.topics {
                 if let Some(c) = topic.slack.iter().find(|c| !workspaces.contains(&c.workspace)) {
                     return Err(KindError::Input(format!(
-                        "topics[{}].slack: Slack workspace {} is not authorized for AWS Chatbot in this account; {HOW}",
+                        "topics[{}].slack: Slack workspace {} is not authorized for AWS Chatbot in account {account}; {HOW}",
                         topic.name, c.workspace
                     )));
                 }
@@ -287,7 +288,7 @@ impl ResourceKind for Def {
                     topic.teams.iter().find(|c| !teams_known.iter().any(|(tenant, team)| *tenant == c.tenant && *team == c.team))
                 {
                     return Err(KindError::Input(format!(
-                        "topics[{}].teams: Microsoft Teams team {} (tenant {}) is not configured for AWS Chatbot in this account; {HOW}",
+                        "topics[{}].teams: Microsoft Teams team {} (tenant {}) is not configured for AWS Chatbot in account {account}; {HOW}",
                         topic.name, c.team, c.tenant
                     )));
                 }
