@@ -99,7 +99,7 @@ fn issue_24_chat_channels_apply_converge_verify_repair_and_go_away() {
 
     let verify = w.secmon(&["verify", "-f", &spec]);
     let out = text(&verify.stdout);
-    for id in ["chat_channel.topics", "chat_channel.guardrail", "chat_channel.subscribed"] {
+    for id in ["chat_channel.state", "chat_channel.topics", "chat_channel.guardrail", "chat_channel.subscribed"] {
         assert!(out.lines().any(|l| l.starts_with("ok") && l.contains(id) && l.contains(CHANNEL)), "{id}: {out}");
     }
     assert!(out.lines().any(|l| l.starts_with("ok") && l.contains("role.permissions") && l.contains("chatbot")), "{out}");

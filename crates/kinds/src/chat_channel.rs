@@ -140,17 +140,25 @@ fn topic_arns(t: &Target, topics: &[String]) -> Vec<String> {
     topics.iter().map(|n| if n.starts_with("arn:") { n.clone() } else { t.topic_arn(n) }).collect()
 }
 
-/// What verify observed of Chatbot's subscription to each topic: `confirmed`, `pending` or
-/// `missing`, by topic ARN.
+/// What was observed besides the compared attributes: the configuration's state, as read, and
+/// (verify only) Chatbot's subscription to each topic.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Observed {
-    /// Topic ARN → state of Chatbot's subscription to it.
+    /// `ENABLED`, or `DISABLED` when "the organization's AWS Chatbot policy has explicitly
+    /// denied that configuration" (SlackChannelConfiguration, API reference).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub state: String,
+    /// Why it is disabled.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub state_reason: String,
+    /// Topic ARN → state of Chatbot's subscription to it: `confirmed`, `pending` or `missing`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub subscriptions: BTreeMap<String, String>,
 }
 
 /// A configuration as read, Slack's or Teams' (the SDK's two types share these getters):
-/// (name, ARN, attributes, tags).
+/// (name, ARN, attributes, tags, its state).
 macro_rules! live {
     ($c:expr, $t:expr, $platform:expr, $workspace:expr, $tenant:expr, $channel:expr) => {{
         let attrs = Attrs {
@@ -165,7 +173,12 @@ macro_rules! live {
             user_authorization_required: $c.user_authorization_required().unwrap_or(false),
         };
         let name = $c.configuration_name().unwrap_or_default().to_string();
-        (name, $c.chat_configuration_arn().to_string(), attrs, $c.tags().to_vec())
+        let state = Observed {
+            state: $c.state().unwrap_or_default().to_string(),
+            state_reason: $c.state_reason().unwrap_or_default().to_string(),
+            ..Observed::default()
+        };
+        (name, $c.chat_configuration_arn().to_string(), attrs, $c.tags().to_vec(), state)
     }};
 }
 
@@ -312,7 +325,7 @@ impl ResourceKind for Def {
             let t = Target { account_id: aws.account_id().await?, region: aws.region.clone() };
             let prefix = format!("secmon-{}-", ctx.spec);
             let ours = |name: Option<&str>| name.is_some_and(|n| n.starts_with(&prefix) || desired.iter().any(|d| d.name == n));
-            let mut found: Vec<(String, String, Attrs, Vec<Tag>)> = Vec::new();
+            let mut found: Vec<(String, String, Attrs, Vec<Tag>, Observed)> = Vec::new();
             let mut slack = aws.chatbot.describe_slack_channel_configurations().into_paginator().send();
             while let Some(page) = slack.next().await {
                 let page = page.map_err(|e| AwsError::call("DescribeSlackChannelConfigurations", e))?;
@@ -328,7 +341,7 @@ impl ResourceKind for Def {
                 }
             }
             let mut out = Vec::new();
-            for (name, arn, attrs, mut tags) in found {
+            for (name, arn, attrs, mut tags, state) in found {
                 if tags.is_empty() {
                     // The describe answer may leave tags out; ask the configuration itself.
                     let listed =
@@ -336,7 +349,8 @@ impl ResourceKind for Def {
                     tags = listed.tags().to_vec();
                 }
                 let r = Resource::new(Kind::ChatChannel, &name, Some(arn), &attrs);
-                out.push(LiveResource::tagged(r, ctx.spec, |k| tags.iter().find(|t| t.tag_key() == k).map(|t| t.tag_value())));
+                let live = LiveResource::tagged(r, ctx.spec, |k| tags.iter().find(|t| t.tag_key() == k).map(|t| t.tag_value()));
+                out.push(live.with_observed(&state));
             }
             Ok(out)
         })
@@ -407,6 +421,17 @@ impl ResourceKind for Def {
             ),
         ];
         let observed: Observed = live.observed();
+        if observed.state == "ENABLED" {
+            out.insert(0, Check::ok("chat_channel.state", &subject, "ENABLED"));
+        } else if observed.state == "DISABLED" {
+            let why = if observed.state_reason.is_empty() { "no reason given".to_string() } else { observed.state_reason.clone() };
+            out.insert(
+                0,
+                Check::failed("chat_channel.state", &subject, format!("DISABLED ({why}): Chatbot posts nothing to the channel")).fix(
+                    "the organization's chat applications policy (AWS Organizations) denies it: allow this workspace or channel there",
+                ),
+            );
+        }
         if !observed.subscriptions.is_empty() {
             let broken: Vec<String> =
                 observed.subscriptions.iter().filter(|(_, st)| *st != "confirmed").map(|(arn, st)| format!("{arn} ({st})")).collect();
@@ -567,6 +592,32 @@ mod tests {
         let teams = got.iter().find(|r| r.name.contains("-teams-")).unwrap();
         assert!(teams.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{}", teams.name);
         assert!(teams.name.len() <= 128);
+    }
+
+    #[test]
+    fn a_configuration_the_organizations_policy_disabled_fails_verify_with_its_reason() {
+        use crate::check::testing::{converged, run};
+        let s = spec_with_channels();
+        let mut live = converged(&s);
+        let status = |live: &crate::LiveState| {
+            let checks = run(&s, live, &Default::default(), Kind::ChatChannel);
+            checks.iter().find(|c| c.id == "chat_channel.state").map(|c| (c.status, c.evidence.clone()))
+        };
+        assert_eq!(status(&live), None, "a state never read is not claimed");
+        for l in live.resources.values_mut().filter(|l| l.resource.kind == Kind::ChatChannel) {
+            l.observed = crate::model::to_map(&Observed { state: "ENABLED".into(), ..Observed::default() });
+        }
+        assert_eq!(status(&live).map(|s| s.0), Some(crate::Status::Ok));
+        for l in live.resources.values_mut().filter(|l| l.resource.kind == Kind::ChatChannel) {
+            l.observed = crate::model::to_map(&Observed {
+                state: "DISABLED".into(),
+                state_reason: "Slack is not allowed".into(),
+                ..Observed::default()
+            });
+        }
+        let (st, evidence) = status(&live).expect("a failed check");
+        assert_eq!(st, crate::Status::Failed);
+        assert!(evidence.contains("Slack is not allowed"), "{evidence}");
     }
 
     #[test]
