@@ -113,10 +113,7 @@ pub fn role_name(spec: &str) -> String {
 fn config_name(spec: &str, platform: &str, channel: &str) -> String {
     let id = match platform {
         "slack" => channel.to_string(),
-        _ => {
-            use sha2::{Digest, Sha256};
-            Sha256::digest(channel.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect()
-        }
+        _ => crate::model::sha256_hex(channel, 6),
     };
     secmon_spec::bounded_name(&format!("secmon-{spec}-{platform}-{id}"), 128)
 }
@@ -371,7 +368,7 @@ impl ResourceKind for Def {
                         Err(e) => return Err(fail("ListSubscriptionsByTopic")(e)),
                     };
                     for s in page.subscriptions() {
-                        if s.endpoint().is_some_and(|e| e.contains(CHATBOT_ENDPOINT_HOST)) {
+                        if s.endpoint().is_some_and(|e| crate::model::url_host(e) == CHATBOT_ENDPOINT_HOST) {
                             state = if s.subscription_arn().is_some_and(|a| a.starts_with("arn:")) { "confirmed" } else { "pending" };
                         }
                     }

@@ -93,6 +93,20 @@ impl Resource {
 }
 
 /// Serialises a typed value into a JSON map (attributes and meta are maps in the plan).
+/// The host (with its port, if any) of a URL: no scheme, user info, path, query or fragment.
+pub(crate) fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.rsplit('@').next().unwrap_or_default()
+}
+
+/// The first `bytes` bytes of `text`'s SHA-256, in hex: a short stable name for what may not
+/// be shown (a webhook's URL) or may not be used in a name (a Teams channel id).
+pub(crate) fn sha256_hex(text: &str, bytes: usize) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes()).iter().take(bytes).map(|b| format!("{b:02x}")).collect()
+}
+
 pub(crate) fn to_map<T: Serialize>(v: &T) -> BTreeMap<String, Value> {
     match serde_json::to_value(v).expect("attributes serialise") {
         Value::Object(m) => m.into_iter().collect(),

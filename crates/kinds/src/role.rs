@@ -31,14 +31,15 @@ pub const CHATBOT_POLICY: &str = "secmon-chatbot-read-cloudwatch";
 /// send would refuse every assumption. Its reach is bounded instead: the inline policy reads
 /// CloudWatch only, and the configuration's guardrail caps it again (docs/aws-rules.md).
 pub fn chatbot_trust_policy() -> Value {
+    assumed_by("ChatbotAssumeRole", "chatbot.amazonaws.com")
+}
+
+/// A trust policy letting `service` assume the role, without confused-deputy conditions (for
+/// the services that send none the guides document; each caller says why).
+fn assumed_by(sid: &str, service: &str) -> Value {
     policy::normalize(&json!({
         "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "ChatbotAssumeRole",
-            "Effect": "Allow",
-            "Principal": {"Service": "chatbot.amazonaws.com"},
-            "Action": "sts:AssumeRole"
-        }]
+        "Statement": [{"Sid": sid, "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]
     }))
 }
 
@@ -85,15 +86,7 @@ fn is_delivery_policy(name: &String) -> bool {
 /// role, and CloudTrail then refuses it (`InvalidCloudWatchLogsRoleArnException`). The role's
 /// reach is bounded instead by its inline policy: two actions on one log group's streams.
 pub fn role_trust_policy() -> Value {
-    policy::normalize(&json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "CloudTrailAssumeRole",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": "sts:AssumeRole"
-        }]
-    }))
+    assumed_by("CloudTrailAssumeRole", "cloudtrail.amazonaws.com")
 }
 
 /// The role's permissions: writing the trail's events into `log_group`, nothing else.
@@ -294,7 +287,7 @@ impl ResourceKind for Def {
         let subject = format!("role {}", desired.name);
         let want: Attrs = desired.attrs();
         if want.policy_name != POLICY_NAME {
-            return verify_heartbeat_role(ctx, desired, &subject);
+            return verify_service_role(ctx, desired, &subject);
         }
         let Some(live) = ctx.live_of(desired) else {
             return ctx.missing(
@@ -481,10 +474,11 @@ fn heartbeat_links(state: &DesiredState, t: &Target, r: &Resource) -> Vec<crate:
     vec![assume.from_another_account(), other_source, assume, other_resource, call]
 }
 
-/// A heartbeat role: it exists, its service may assume it for the heartbeat alone, and it may
-/// do exactly its one thing. Compared with the spec's policies: any difference is a failure,
-/// since either the heartbeat stops or the role may do more than read one canary.
-fn verify_heartbeat_role(ctx: &VerifyCtx, desired: &Resource, subject: &str) -> Vec<Check> {
+/// A heartbeat role or the Chatbot channel role: it exists, its service may assume it (for the
+/// heartbeat alone), and it may do exactly what secmon gave it. Compared with the spec's
+/// policies: any difference is a failure, since either its service stops or the role may do
+/// more than secmon gave it.
+fn verify_service_role(ctx: &VerifyCtx, desired: &Resource, subject: &str) -> Vec<Check> {
     let chatbot = desired.attrs::<Attrs>().policy_name == CHATBOT_POLICY;
     let Some(live) = ctx.live_of(desired) else {
         let what = match chatbot {

@@ -32,20 +32,14 @@ const PROTOCOLS: [&str; 4] = ["email", "https", "sqs", "lambda"];
 /// A webhook URL as secmon shows it: scheme and host, then the first 8 bytes of its SHA-256 in
 /// hex; its path and query (where integration keys live) and any user info never appear.
 pub fn shown_url(url: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit('@').next().unwrap_or_default();
-    let digest: String = Sha256::digest(url.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect();
-    format!("https://{host}/… sha256:{digest}")
+    format!("https://{}/… sha256:{}", crate::model::url_host(url), crate::model::sha256_hex(url, 8))
 }
 
 /// Whether an HTTPS endpoint is AWS Chatbot's own (`https://global.sns-api.chatbot.amazonaws.com`).
 fn chatbot_subscription(endpoint: &str) -> bool {
-    let host = endpoint.split_once("://").map(|(_, r)| r).unwrap_or(endpoint).split(['/', '?', '#', ':']).next().unwrap_or_default();
     // The endpoint the Chatbot user guide's topic subscriptions show; the chat channel kind's
     // verify looks for the same host.
-    host == "global.sns-api.chatbot.amazonaws.com"
+    crate::model::url_host(endpoint) == "global.sns-api.chatbot.amazonaws.com"
 }
 
 /// The resource name of a subscription: `TOPIC/ENDPOINT`, the endpoint as compared (an
