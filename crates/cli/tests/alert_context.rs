@@ -3,9 +3,7 @@
 //! where; the topic policy admits exactly those rules. Applied, converged, verified, repaired,
 //! turned off and destroyed on the emulator, through the real SDK.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use secmon_aws::events::types::RuleState;
 
 const RULE: &str = "secmon-secrets-monitoring-Secret-is-accessed";

@@ -1,9 +1,7 @@
 //! Issue 15 (backtest): how often each alarm would have fired over the history already in the
 //! trail's log group, from events put into the emulator's log group.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn record(name: &str, id: &str) -> String {

@@ -4,9 +4,7 @@
 //! subscription to the topic is left alone), verifies link by link, is repaired, and goes away
 //! with the spec's channels; a workspace the console never authorized stops the plan.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const WORKSPACE: &str = "T0123ABCD";
 const CHANNEL: &str = "C0123ABCD";

@@ -3,9 +3,7 @@
 //! rules on the trail's log group, each with an alarm on `INSIGHT_RULE_METRIC`; they apply,
 //! converge, verify and go away with the option, and the emulator refuses what AWS refuses.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn seed_with_contributors(w: &World, per_principal: bool, hand_written: bool) -> String {
     let seed = std::fs::read_to_string(root().join("specs/seed.yaml")).unwrap();

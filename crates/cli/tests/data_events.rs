@@ -2,9 +2,7 @@
 //! that turns them on estimates what they would have cost over the last 30 days from the
 //! account's own S3 request counts (Cost Explorer), and a plan that changes nothing asks nothing.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// Cost Explorer's answer for the next GetCostAndUsage, through moto's results queue: 2.5
 /// million Tier 1 requests in us-east-1, 10 million Tier 2 in eu-west-1, and storage (ignored).

@@ -3,9 +3,7 @@
 //! bucket named after it, the topics read by ARN) must start as soon as STS answers, not after
 //! the reads that never needed it (the first wave, whose second hops end a round trip later).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 #[test]

@@ -4,9 +4,7 @@
 //! converges, verifies and is destroyed, and the trail, its role, its log group and the other
 //! tool's own filter are never changed.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const GROUP: &str = "aws-controltower/CloudTrailLogs";
 const BUCKET: &str = "landing-zone-trail-123456789012";

@@ -3,11 +3,9 @@
 //! saved plan; merge: apply exactly that plan; nightly: drift found after an out-of-band change),
 //! and the workflow is checked to run those same commands.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn the_gitops_example_runs_its_steps_against_the_emulator() {

@@ -3,9 +3,7 @@
 //! and pages when it stops. Applied, converged, verified and destroyed on the emulator, through
 //! the real SDK; the other monitors are kept from counting the canary.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const MACHINE: &str = "secmon-secrets-monitoring-heartbeat";
 const CANARY: &str = "secmon/secrets-monitoring/heartbeat-canary";

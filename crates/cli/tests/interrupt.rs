@@ -2,9 +2,7 @@
 //! releases the lock at once, says what was done and what was not, and exits 130; the next apply
 //! converges without waiting for a lease or a `force-unlock`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn interrupted_apply_releases_its_lock(signal: &str) {
     use secmon_engine::lock;

@@ -1,10 +1,8 @@
 //! The offline commands a user runs before deploying: test-pattern, simulate, and lint in validate.
 
-mod common;
-
 use std::process::Command;
 
-use common::{root, secmon_offline as secmon, text};
+use crate::common::{root, secmon_offline as secmon, text};
 
 const EVENTS: &str = "tests/fixtures/seed-004-test-events.json";
 
@@ -255,7 +253,7 @@ fn an_unreachable_endpoint_fails_at_once_with_a_hint() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("hint: nothing answers at that address"), "{err}");
-    assert_eq!(common::calls(&err, "GetCallerIdentity"), 1, "not retried: {err}");
+    assert_eq!(crate::common::calls(&err, "GetCallerIdentity"), 1, "not retried: {err}");
 }
 
 /// Issue 24, item 1: `simulate` shows, for a spec with `alert_context`, the exact notification a

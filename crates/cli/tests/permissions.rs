@@ -2,11 +2,9 @@
 //! plan, apply, verify, the notify tests and destroy make on the emulator (counted by the SDK
 //! interceptor, `--stats`) needs IAM actions the printed policy for that command grants.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::*;
+use crate::common::*;
 
 /// (service, operation) of every row of `--stats` tables (the pipeline's and the lock's).
 fn called(stderr: &str) -> BTreeSet<(String, String)> {

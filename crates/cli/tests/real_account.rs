@@ -2,9 +2,7 @@
 //! by the independent IAM evaluator of scripts/iam-eval), and secmon's first apply passes it.
 //! Each test names the finding of `../shared/notes/real-aws-audit-3.md` it proves.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const ACCOUNT: &str = "123456789012";
 

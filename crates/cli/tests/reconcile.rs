@@ -2,11 +2,9 @@
 //! real AWS SDK: apply the seed pipeline, plan shows nothing, drift is found and repaired,
 //! crashes converge, look-alikes are left alone, destroy cleans up.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn apply_on_an_empty_account_then_nothing_to_do() {

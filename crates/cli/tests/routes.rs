@@ -1,8 +1,6 @@
 //! Issue 24, item 2: routes by severity and the return to OK, applied through the real SDK.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn issue_24_a_routed_alarm_notifies_its_severitys_topics_and_the_return_to_ok() {

@@ -2,9 +2,7 @@
 //! opt-in and the account's id, and its whole life cycle runs (here against the emulator, which
 //! the script accepts only when told it is one).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn script(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
     std::process::Command::new("bash")

@@ -1,10 +1,8 @@
 //! A user validates specs and gets the JSON Schema for their editor.
 
-mod common;
-
 use std::process::Command;
 
-use common::{root, secmon_offline as secmon};
+use crate::common::{root, secmon_offline as secmon};
 
 #[test]
 fn the_seed_spec_validates() {
@@ -215,10 +213,10 @@ fn validate_exits_1_on_every_invalid_fixture() {
 fn a_duplicate_key_is_refused_at_its_place() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("dup.yaml");
-    let seed = std::fs::read_to_string(common::root().join("specs/seed.yaml")).unwrap();
+    let seed = std::fs::read_to_string(crate::common::root().join("specs/seed.yaml")).unwrap();
     std::fs::write(&spec, seed.replace("      threshold: 1\n", "      threshold: 1\n      threshold: 1000000\n")).unwrap();
-    let out = common::secmon_offline(&["validate", "-f", spec.to_str().unwrap()]);
-    let err = format!("{}{}", common::text(&out.stdout), common::text(&out.stderr));
+    let out = crate::common::secmon_offline(&["validate", "-f", spec.to_str().unwrap()]);
+    let err = format!("{}{}", crate::common::text(&out.stdout), crate::common::text(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("dup.yaml:") && err.contains("duplicate key `threshold`") && err.contains("first at line"), "{err}");
 }

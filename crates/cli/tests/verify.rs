@@ -1,8 +1,6 @@
 //! Issue 6: `secmon verify` names the broken link of each seed failure, against the emulator.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use secmon_aws::cloudwatch::types::Statistic;
 use serde_json::Value;
 
