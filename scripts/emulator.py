@@ -1430,6 +1430,7 @@ def _stricter_json(self, environ):
     watched = {
         "CreateTrail", "UpdateTrail", "CreateLogGroup", "AssociateKmsKey", "EnableKeyRotation", "DescribeKey",
         "CreateKey", "CreateAlias", "PutMetricFilter", "GetLogEvents", "FilterLogEvents", "PutRule", "PutTargets",
+        "CreateStateMachine", "UpdateStateMachine",
     }
     if op not in watched:
         return None
@@ -1440,7 +1441,12 @@ def _stricter_json(self, environ):
         request = json.loads(body or b"{}")
     except ValueError:
         return None
+    prefix = {"AWSEvents": "events", "AWSStepFunctions": "states"}.get(service, "cloudtrail" if service.endswith("CloudTrail_20131101") else "")
     try:
+        account, _ = _account_region(environ)
+        passing = _pass_role_refused(environ, account, prefix, op, request) if prefix else None
+        if passing:
+            return lambda start_response: _json_error(start_response, "AccessDeniedException", passing)
         if service.endswith("CloudTrail_20131101") and op in ("CreateTrail", "UpdateTrail"):
             refused = _trail_refused(environ, request, op)
         elif service == "Logs_20140328" and op in ("CreateLogGroup", "AssociateKmsKey"):
@@ -1498,10 +1504,11 @@ CHATBOT_ENDPOINT = "https://global.sns-api.chatbot.amazonaws.com"
 ADMINISTRATOR_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
 
 
-def _caller_refused(environ, account, action):
+def _caller_refused(environ, account, action, resource="*", context=None):
     """With IAM enforcement on (INITIAL_NO_AUTH_ACTION_COUNT), why an IAM user's call of an API
-    moto does not serve is refused, judged by the independent evaluator on the user's inline
-    policies; None when allowed, or when the caller is not such a user."""
+    moto does not serve, or what moto does not authorize (`iam:PassRole`), is refused, judged by
+    the independent evaluator on the user's inline policies; None when allowed, or when the
+    caller is not such a user."""
     if not os.environ.get("INITIAL_NO_AUTH_ACTION_COUNT"):
         return None
     from urllib.parse import unquote
@@ -1515,11 +1522,39 @@ def _caller_refused(environ, account, action):
         return None
     user = backend.get_user(user_name)
     policies = [json.loads(unquote(doc)) for doc in user.policies.values()]
-    case = {"id": "call", "principal": user.arn, "action": action, "resource": "*", "resourceAccount": account,
-            "context": {}, "identityPolicies": policies}
+    case = {"id": "call", "principal": user.arn, "action": action, "resource": resource, "resourceAccount": account,
+            "context": context or {}, "identityPolicies": policies}
     if evaluate([case])["call"] == "Allowed":
         return None
-    return f"User: {user.arn} is not authorized to perform: {action} on resource: *"
+    return f"User: {user.arn} is not authorized to perform: {action} on resource: {resource}"
+
+
+# The calls that hand a role to a service, and to which. AWS authorizes the caller's
+# `iam:PassRole` on that role with `iam:PassedToService` ("Granting a user permissions to pass a
+# role to an AWS service", IAM User Guide); moto authorizes only the call's own action.
+def _roles_passed(prefix, op, request):
+    if prefix == "cloudtrail" and op in ("CreateTrail", "UpdateTrail"):
+        return [(request.get("CloudWatchLogsRoleArn"), "cloudtrail.amazonaws.com")]
+    if prefix == "events" and op == "PutTargets":
+        return [(t.get("RoleArn"), "events.amazonaws.com") for t in request.get("Targets") or []]
+    if prefix == "states" and op in ("CreateStateMachine", "UpdateStateMachine"):
+        return [(request.get("roleArn"), "states.amazonaws.com")]
+    if prefix == "chatbot" and "ChannelConfiguration" in op and op.startswith(("Create", "Update")):
+        return [(request.get("IamRoleArn"), "chatbot.amazonaws.com")]
+    return []
+
+
+def _pass_role_refused(environ, account, prefix, op, request):
+    """Why the caller may not pass the roles its call hands a service; None when it may, or when
+    it may not make the call at all (moto's own authorization answers that first, as AWS does)."""
+    passed = [(role, service) for role, service in _roles_passed(prefix, op, request) if role]
+    if not passed or _caller_refused(environ, account, f"{prefix}:{op}"):
+        return None
+    for role, service in passed:
+        refused = _caller_refused(environ, account, "iam:PassRole", role, {"iam:PassedToService": service})
+        if refused:
+            return refused
+    return None
 
 
 def _chatbot_error(start_response, code, message, status):
@@ -1561,7 +1596,7 @@ def _chatbot(environ, start_response):
     request = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
     account, _ = _account_region(environ)
     action = "chatbot:" + "".join(w.capitalize() for w in path.strip("/").split("-")).replace("Ms", "Microsoft", 1)
-    refused = _caller_refused(environ, account, action)
+    refused = _caller_refused(environ, account, action) or _pass_role_refused(environ, account, "chatbot", action.split(":")[1], request)
     if refused:
         return _chatbot_error(start_response, "AccessDeniedException", refused, "403 Forbidden")
     ok = lambda body: _answer(start_response, "200 OK", [("Content-Type", "application/json")], json.dumps(body).encode())

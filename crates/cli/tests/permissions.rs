@@ -112,6 +112,21 @@ fn enforcing(test: &str, policies: &[&serde_json::Value]) -> Option<(secmon_test
     Some((emu, users))
 }
 
+/// `policy` with `service` taken out of the services its `iam:PassRole` may pass roles to.
+fn without_passing_to(policy: &serde_json::Value, service: &str) -> serde_json::Value {
+    let mut narrowed = policy.clone();
+    let statement = narrowed["Statement"].as_array_mut().unwrap().iter_mut().find(|s| s["Sid"] == "SecmonPassesItsOwnRoles");
+    let services =
+        statement.expect("a statement passing roles")["Condition"]["StringEquals"]["iam:PassedToService"].as_array_mut().unwrap();
+    let before = services.len();
+    services.retain(|s| s != service);
+    assert_eq!(services.len() + 1, before, "{service} was among the services: {policy}");
+    if services.is_empty() {
+        services.push("ec2.amazonaws.com".into());
+    }
+    narrowed
+}
+
 /// Plan, apply, plan (no changes), destroy, as `who`.
 fn life_cycle(emu: &secmon_testkit::Emulator, who: &(String, String), spec: &str) {
     let plan = as_user(emu, who, &["plan", "-f", spec, "--detailed-exitcode"]);
@@ -135,7 +150,12 @@ fn a_user_holding_exactly_the_printed_policy_plans_applies_and_destroys_the_seed
         st["Action"].as_array_mut().unwrap().retain(|a| a != "logs:PutMetricFilter");
     }
     let read_only = printed_policy(SEED, "plan");
-    let Some((emu, users)) = enforcing(module_path!(), &[&policy, &lacking, &read_only]) else { return };
+    let not_to_cloudtrail = without_passing_to(&policy, "cloudtrail.amazonaws.com");
+    let Some((emu, users)) = enforcing(module_path!(), &[&policy, &lacking, &read_only, &not_to_cloudtrail]) else { return };
+    // CreateTrail hands CloudTrail the delivery role: refused without the grant to pass it.
+    let apply = as_user(&emu, &users[3], &["apply", "-f", SEED, "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(1), "{}", text(&apply.stderr));
+    assert!(text(&apply.stderr).contains("not authorized to perform: iam:PassRole"), "{}", text(&apply.stderr));
     // The read-only policy plans, and can change nothing.
     let plan = as_user(&emu, &users[2], &["plan", "-f", SEED, "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(2), "{}", text(&plan.stderr));
@@ -202,7 +222,8 @@ fn issue_24_turning_the_heartbeat_and_alert_context_off_needs_only_the_new_specs
 /// `iam:PassRole` is granted only for secmon's own roles and only to the services that take
 /// them, judged by the independent IAM evaluator (scripts/iam-eval, as the link contract is):
 /// the deployer can hand CloudTrail its delivery role, and cannot hand an administrator role to
-/// anything, nor secmon's role to a service that has no use for it.
+/// anything, nor secmon's role to a service that has no use for it: EC2, nor Step Functions to a
+/// spec without a heartbeat.
 #[test]
 fn apply_passes_only_secmons_own_roles_to_the_services_that_take_them() {
     let script = root().join("scripts/iam-eval/evaluate.mjs");
@@ -220,7 +241,7 @@ fn apply_passes_only_secmons_own_roles_to_the_services_that_take_them() {
     };
     let cases = serde_json::json!([
         case("delivery role to CloudTrail", "secmon/CloudTrailRoleForCloudWatchLogs_secrets-manager-trail", "cloudtrail.amazonaws.com"),
-        case("reader role to Step Functions", "secmon/secmon-x-heartbeat-reader", "states.amazonaws.com"),
+        case("a role to Step Functions, without a heartbeat", "secmon/secmon-x-heartbeat-reader", "states.amazonaws.com"),
         case("an administrator role to CloudTrail", "OrganizationAccountAccessRole", "cloudtrail.amazonaws.com"),
         case("secmon's role to EC2", "secmon/CloudTrailRoleForCloudWatchLogs_secrets-manager-trail", "ec2.amazonaws.com"),
     ]);
@@ -239,7 +260,7 @@ fn apply_passes_only_secmons_own_roles_to_the_services_that_take_them() {
         r["result"].as_str().unwrap().to_string()
     };
     assert_eq!(result("delivery role to CloudTrail"), "Allowed");
-    assert_eq!(result("reader role to Step Functions"), "Allowed");
+    assert_eq!(result("a role to Step Functions, without a heartbeat"), "ImplicitlyDenied");
     assert_eq!(result("an administrator role to CloudTrail"), "ImplicitlyDenied");
     assert_eq!(result("secmon's role to EC2"), "ImplicitlyDenied");
 }
@@ -256,7 +277,10 @@ fn issue_24_a_user_holding_exactly_the_printed_policy_runs_the_chat_channels_exa
     for st in lacking["Statement"].as_array_mut().unwrap() {
         st["Action"].as_array_mut().unwrap().retain(|a| a != "chatbot:CreateSlackChannelConfiguration");
     }
-    let Some((emu, users)) = enforcing(module_path!(), &[&policy, &lacking]) else { return };
+    // Creating a configuration hands Chatbot the channel role: a real account refuses it to a
+    // deployer who may not pass the role to Chatbot, and so does the emulator.
+    let not_to_chatbot = without_passing_to(&policy, "chatbot.amazonaws.com");
+    let Some((emu, users)) = enforcing(module_path!(), &[&policy, &lacking, &not_to_chatbot]) else { return };
     emu.authorize_chat_clients(
         &[("T0123ABCD", "Acme")],
         &[("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "11111111-2222-3333-4444-555555555555", "Security")],
@@ -265,6 +289,10 @@ fn issue_24_a_user_holding_exactly_the_printed_policy_runs_the_chat_channels_exa
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("not authorized to perform: chatbot:CreateSlackChannelConfiguration"), "{err}");
+    let out = as_user(&emu, &users[2], &["apply", "-f", spec, "--auto-approve"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("not authorized to perform: iam:PassRole on resource: arn:aws:iam::123456789012:role/secmon/"), "{err}");
     life_cycle(&emu, &users[0], spec);
 }
 

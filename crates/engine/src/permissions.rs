@@ -68,10 +68,6 @@ const ORGANIZATION_WRITE: &[&str] = &["iam:CreateServiceLinkedRole", "organizati
 /// `targets:`: organizational units are enumerated; each target is reached by AssumeRole.
 const TARGETS_READ: &[&str] = &["organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent", "sts:AssumeRole"];
 
-/// The services secmon passes its roles to: CloudTrail (the delivery role), EventBridge (the
-/// heartbeat's starter role) and Step Functions (its reader role).
-const PASSED_TO: [&str; 3] = ["cloudtrail.amazonaws.com", "events.amazonaws.com", "states.amazonaws.com"];
-
 /// The policy document for `spec` and `phase`.
 pub fn policy(spec: &Spec, phase: Phase) -> Value {
     let state =
@@ -84,10 +80,13 @@ pub fn policy(spec: &Spec, phase: Phase) -> Value {
         .collect();
     let mut read: BTreeSet<&str> = SESSION.iter().copied().collect();
     let mut write: BTreeSet<&str> = BTreeSet::new();
+    // The services the kinds' creates and updates hand secmon's roles to.
+    let mut passed_to: BTreeSet<&str> = BTreeSet::new();
     for k in &used {
         read.extend(k.facts().iam.read);
         if matches!(phase, Phase::Apply | Phase::Destroy) {
             write.extend(k.facts().iam.write);
+            passed_to.extend(k.facts().iam.passes_role_to);
         }
     }
     // A feature turned off (a heartbeat, alert context, chat channels) leaves resources of kinds
@@ -128,22 +127,22 @@ pub fn policy(spec: &Spec, phase: Phase) -> Value {
             }
         }
     }
-    let mut write: BTreeSet<&str> = write.difference(&read).copied().collect();
+    let write: BTreeSet<&str> = write.difference(&read).copied().collect();
     // Passing a role is how a principal lends its permissions to a service: only secmon's own
-    // roles (all under its path), only to the services that take them (CloudTrail the delivery
-    // role, EventBridge and Step Functions the heartbeat's), never any role to anything.
-    let pass_role = write.remove("iam:PassRole");
+    // roles (all under its path), only to the services the spec's kinds hand them to (CloudTrail
+    // the delivery role, EventBridge and Step Functions the heartbeat's, Chatbot the channel
+    // role), never any role to anything.
     let mut statements = vec![json!({"Sid": "SecmonReads", "Effect": "Allow", "Action": read, "Resource": "*"})];
     if !write.is_empty() {
         statements.push(json!({"Sid": "SecmonWrites", "Effect": "Allow", "Action": write, "Resource": "*"}));
     }
-    if pass_role {
+    if !passed_to.is_empty() {
         statements.push(json!({
             "Sid": "SecmonPassesItsOwnRoles",
             "Effect": "Allow",
             "Action": ["iam:PassRole"],
             "Resource": format!("arn:aws:iam::*:role{}*", secmon_kinds::ROLE_PATH),
-            "Condition": {"StringEquals": {"iam:PassedToService": PASSED_TO}},
+            "Condition": {"StringEquals": {"iam:PassedToService": passed_to}},
         }));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
@@ -215,5 +214,22 @@ mod tests {
             assert!(p.contains(a), "{a}: {p:?}");
         }
         assert!(!p.contains("chatbot:DeleteSlackChannelConfiguration"), "the plan changes nothing");
+    }
+
+    /// The services named in the policy's `iam:PassedToService` condition.
+    fn passed_to(p: &Value) -> Vec<String> {
+        let statement = p["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "SecmonPassesItsOwnRoles");
+        statement.map_or(vec![], |s| serde_json::from_value(s["Condition"]["StringEquals"]["iam:PassedToService"].clone()).unwrap())
+    }
+
+    /// A real account refuses a Chatbot configuration whose creator may not pass the channel role
+    /// to Chatbot ("is not authorized to perform: iam:PassRole"), which the emulator showed only
+    /// once it judged role passing too.
+    #[test]
+    fn roles_are_passed_only_to_the_services_of_the_specs_kinds() {
+        assert_eq!(passed_to(&policy(&seed(), Phase::Apply)), ["cloudtrail.amazonaws.com"]);
+        let chat = Spec::parse(include_str!("../../../examples/chat-channels.yaml"), "chat-channels.yaml").unwrap();
+        assert_eq!(passed_to(&policy(&chat, Phase::Apply)), ["chatbot.amazonaws.com", "cloudtrail.amazonaws.com"]);
+        assert!(passed_to(&policy(&chat, Phase::Plan)).is_empty(), "a plan passes no role");
     }
 }

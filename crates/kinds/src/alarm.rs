@@ -80,6 +80,7 @@ pub const FACTS: Facts = Facts {
     iam: crate::Iam {
         read: &["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"],
         write: &["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource", "cloudwatch:DeleteAlarms"],
+        passes_role_to: &[],
     },
 };
 /// The kind's implementation, listed in the registry ([`crate::Kind`]).

@@ -174,6 +174,7 @@ pub const FACTS: Facts = Facts {
             "s3:DeleteObjectVersion",
             "s3:DeleteBucket",
         ],
+        passes_role_to: &[],
     },
 };
 /// The kind's implementation, listed in the registry ([`crate::Kind`]).

@@ -100,6 +100,9 @@ pub const FACTS: Facts = Facts {
             // configuration, as the caller ("Service-linked role", Chatbot administrator guide).
             "iam:CreateServiceLinkedRole",
         ],
+        // Creating or updating a configuration hands Chatbot the channel role: without the
+        // grant AWS refuses it ("is not authorized to perform: iam:PassRole").
+        passes_role_to: &["chatbot.amazonaws.com"],
     },
 };
 

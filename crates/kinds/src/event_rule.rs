@@ -83,7 +83,9 @@ pub const FACTS: Facts = Facts {
     step: 5,
     iam: crate::Iam {
         read: &["events:ListRules", "events:ListTargetsByRule", "events:ListTagsForResource"],
-        write: &["events:PutRule", "events:PutTargets", "events:RemoveTargets", "events:DeleteRule", "events:TagResource", "iam:PassRole"],
+        write: &["events:PutRule", "events:PutTargets", "events:RemoveTargets", "events:DeleteRule", "events:TagResource"],
+        // PutTargets hands EventBridge the heartbeat's starter role.
+        passes_role_to: &["events.amazonaws.com"],
     },
 };
 

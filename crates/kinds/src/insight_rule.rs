@@ -41,6 +41,7 @@ pub const FACTS: Facts = Facts {
     iam: crate::Iam {
         read: &["cloudwatch:DescribeInsightRules", "cloudwatch:ListTagsForResource"],
         write: &["cloudwatch:PutInsightRule", "cloudwatch:DeleteInsightRules", "cloudwatch:TagResource"],
+        passes_role_to: &[],
     },
 };
 /// The kind's implementation, listed in the registry ([`crate::Kind`]).

@@ -67,6 +67,7 @@ pub const FACTS: Facts = Facts {
             "kms:ScheduleKeyDeletion",
             "tag:GetResources",
         ],
+        passes_role_to: &[],
     },
 };
 

@@ -167,8 +167,12 @@ pub struct Facts {
 pub struct Iam {
     /// The actions of its read (plan, verify).
     pub read: &'static [&'static str],
-    /// The actions of its create, update, delete, tag and import.
+    /// The actions of its create, update, delete, tag and import, but `iam:PassRole`.
     pub write: &'static [&'static str],
+    /// The services its create and update hand one of secmon's roles to: `iam:PassRole` on
+    /// secmon's role path, with `iam:PassedToService` one of these (IAM User Guide, "Granting a
+    /// user permissions to pass a role to an AWS service"). Empty when it passes none.
+    pub passes_role_to: &'static [&'static str],
 }
 
 /// What a kind's read, change or import returns.

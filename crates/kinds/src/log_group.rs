@@ -58,6 +58,7 @@ pub const FACTS: Facts = Facts {
             "kms:GenerateDataKeyWithoutPlaintext",
             "kms:DescribeKey",
         ],
+        passes_role_to: &[],
     },
 };
 /// The kind's implementation, listed in the registry ([`crate::Kind`]).

@@ -179,6 +179,7 @@ pub const FACTS: Facts = Facts {
             "iam:DeleteRolePolicy",
             "iam:DeleteRole",
         ],
+        passes_role_to: &[],
     },
 };
 /// The kind's implementation, listed in the registry ([`crate::Kind`]).

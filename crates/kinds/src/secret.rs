@@ -82,6 +82,7 @@ pub const FACTS: Facts = Facts {
             "secretsmanager:DeleteSecret",
             "secretsmanager:GetRandomPassword",
         ],
+        passes_role_to: &[],
     },
 };
 /// The kind's implementation, listed in the registry ([`crate::Kind`]).

@@ -44,7 +44,8 @@ pub const FACTS: Facts = Facts { ownership: Ownership::TaggingApi, refers_to: &[
 /// Its calls' actions (CreateStateMachine passes the reader role).
 const IAM: crate::Iam = crate::Iam {
     read: &["states:DescribeStateMachine", "states:ListTagsForResource"],
-    write: &["states:CreateStateMachine", "states:UpdateStateMachine", "states:DeleteStateMachine", "states:TagResource", "iam:PassRole"],
+    write: &["states:CreateStateMachine", "states:UpdateStateMachine", "states:DeleteStateMachine", "states:TagResource"],
+    passes_role_to: &["states.amazonaws.com"],
 };
 
 /// The state machine's definition: read the canary, keep its version id only.

@@ -76,7 +76,11 @@ pub const FACTS: Facts = Facts {
     ownership: Ownership::Container(Kind::Topic),
     refers_to: &[Kind::Topic],
     step: 8,
-    iam: crate::Iam { read: &["sns:ListSubscriptions", "sns:ListSubscriptionsByTopic"], write: &["sns:Subscribe", "sns:Unsubscribe"] },
+    iam: crate::Iam {
+        read: &["sns:ListSubscriptions", "sns:ListSubscriptionsByTopic"],
+        write: &["sns:Subscribe", "sns:Unsubscribe"],
+        passes_role_to: &[],
+    },
 };
 /// What a listed subscription's `SubscriptionArn` says: `Some(true)` waiting for confirmation,
 /// `Some(false)` confirmed (an ARN), `None` as good as absent: `Deleted` after the recipient

@@ -81,6 +81,7 @@ pub const FACTS: Facts = Facts {
     iam: crate::Iam {
         read: &["sns:GetTopicAttributes", "sns:ListTagsForResource"],
         write: &["sns:CreateTopic", "sns:SetTopicAttributes", "sns:TagResource", "sns:DeleteTopic"],
+        passes_role_to: &[],
     },
 };
 /// The kind's implementation, listed in the registry ([`crate::Kind`]).

@@ -102,9 +102,10 @@ pub const FACTS: Facts = Facts {
             "cloudtrail:StartLogging",
             "cloudtrail:AddTags",
             "cloudtrail:DeleteTrail",
-            "iam:PassRole",
             "iam:GetRole",
         ],
+        // CreateTrail and UpdateTrail hand CloudTrail the delivery role.
+        passes_role_to: &["cloudtrail.amazonaws.com"],
     },
 };
 /// The settings CreateTrail and UpdateTrail share. With `clear`, an absent delivery is written
