@@ -495,6 +495,47 @@ def _authorize_with_iam_prefixes():
     access_control.IAMRequestBase.__init__ = init
 
 
+def _iam_role_calls_judged_on_the_role():
+    """moto judges every call against `Resource: "*"`, so a policy granting IAM's role actions on
+    some roles only (secmon's: `role/secmon/*`) would be refused everything. AWS judges them
+    against the role's ARN (Service Authorization Reference, IAM: the `role` resource type): so
+    does this, with moto's own statement matching. The role's path is the request's (CreateRole)
+    or the existing role's."""
+    from moto.iam import access_control
+
+    original = access_control.IAMRequestBase.check_action_permitted
+
+    def role_arn(request):
+        if not request._action.startswith("iam:") or request._action == "iam:PassRole":
+            return None
+        value = lambda k: (lambda v: v[0] if isinstance(v, list) else v)(request._data.get(k))
+        name = value("RoleName")
+        if not name:
+            return None
+        path = value("Path") if request._action == "iam:CreateRole" else None
+        if path is None:
+            try:
+                path = request.backend.get_role(name).path
+            except Exception:
+                path = "/"
+        return f"arn:aws:iam::{request.account_id}:role{path or '/'}{name}"
+
+    def check(self, resource):
+        arn = role_arn(self) if resource == "*" else None
+        if arn is None:
+            return original(self, resource)
+        permitted = False
+        for policy in self._access_key.collect_policies():
+            result = access_control.IAMPolicy(policy).is_action_permitted(self._action, arn)
+            if result == access_control.PermissionResult.DENIED:
+                self._raise_access_denied()
+            permitted = permitted or result == access_control.PermissionResult.PERMITTED
+        if not permitted:
+            self._raise_access_denied()
+
+    access_control.IAMRequestBase.check_action_permitted = check
+
+
 def _secret_of(key_id):
     from moto.iam.models import get_account_id_from, iam_backends
 
@@ -1480,6 +1521,7 @@ _no_deliveries_over_the_internet()
 _backend_lookup_memoized()
 _requests_arrive_over_tls()
 _authorize_with_iam_prefixes()
+_iam_role_calls_judged_on_the_role()
 CborAdapter.unconfirmed = _unconfirmed
 CborAdapter.replace_metric_filter = _replace_metric_filter
 CborAdapter.versioning = _versioning

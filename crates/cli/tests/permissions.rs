@@ -151,7 +151,17 @@ fn a_user_holding_exactly_the_printed_policy_plans_applies_and_destroys_the_seed
     }
     let read_only = printed_policy(SEED, "plan");
     let not_to_cloudtrail = without_passing_to(&policy, "cloudtrail.amazonaws.com");
-    let Some((emu, users)) = enforcing(module_path!(), &[&policy, &lacking, &read_only, &not_to_cloudtrail]) else { return };
+    let mut roles_elsewhere = policy.clone();
+    for st in roles_elsewhere["Statement"].as_array_mut().unwrap().iter_mut().filter(|s| s["Sid"] == "SecmonWritesItsOwnRoles") {
+        st["Resource"] = serde_json::json!(["arn:aws:iam::*:role/elsewhere/*"]);
+    }
+    let Some((emu, users)) = enforcing(module_path!(), &[&policy, &lacking, &read_only, &not_to_cloudtrail, &roles_elsewhere]) else {
+        return;
+    };
+    // Role writes are judged on the role, as AWS judges them: granted on other roles, refused.
+    let apply = as_user(&emu, &users[4], &["apply", "-f", SEED, "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(1), "{}", text(&apply.stderr));
+    assert!(text(&apply.stderr).contains("not authorized to perform: iam:CreateRole"), "{}", text(&apply.stderr));
     // CreateTrail hands CloudTrail the delivery role: refused without the grant to pass it.
     let apply = as_user(&emu, &users[3], &["apply", "-f", SEED, "--auto-approve"]);
     assert_eq!(apply.status.code(), Some(1), "{}", text(&apply.stderr));
@@ -223,7 +233,7 @@ fn issue_24_turning_the_heartbeat_and_alert_context_off_needs_only_the_new_specs
 /// them, judged by the independent IAM evaluator (scripts/iam-eval, as the link contract is):
 /// the deployer can hand CloudTrail its delivery role, and cannot hand an administrator role to
 /// anything, nor secmon's role to a service that has no use for it: EC2, nor Step Functions to a
-/// spec without a heartbeat.
+/// spec without a heartbeat. Nor can it write a policy onto any role but secmon's.
 #[test]
 fn apply_passes_only_secmons_own_roles_to_the_services_that_take_them() {
     let script = root().join("scripts/iam-eval/evaluate.mjs");
@@ -239,11 +249,18 @@ fn apply_passes_only_secmons_own_roles_to_the_services_that_take_them() {
             "resource": format!("arn:aws:iam::123456789012:role/{role}"), "resourceAccount": "123456789012",
             "context": {"iam:PassedToService": service}, "identityPolicies": [policy]})
     };
+    let write = |id: &str, role: &str| {
+        serde_json::json!({"id": id, "principal": "arn:aws:iam::123456789012:user/deployer", "action": "iam:PutRolePolicy",
+            "resource": format!("arn:aws:iam::123456789012:role/{role}"), "resourceAccount": "123456789012",
+            "context": {}, "identityPolicies": [policy]})
+    };
     let cases = serde_json::json!([
         case("delivery role to CloudTrail", "secmon/CloudTrailRoleForCloudWatchLogs_secrets-manager-trail", "cloudtrail.amazonaws.com"),
         case("a role to Step Functions, without a heartbeat", "secmon/secmon-x-heartbeat-reader", "states.amazonaws.com"),
         case("an administrator role to CloudTrail", "OrganizationAccountAccessRole", "cloudtrail.amazonaws.com"),
         case("secmon's role to EC2", "secmon/CloudTrailRoleForCloudWatchLogs_secrets-manager-trail", "ec2.amazonaws.com"),
+        write("a policy onto secmon's role", "secmon/CloudTrailRoleForCloudWatchLogs_secrets-manager-trail"),
+        write("a policy onto an administrator role", "OrganizationAccountAccessRole"),
     ]);
     let mut child = std::process::Command::new("node")
         .arg(&script)
@@ -263,6 +280,8 @@ fn apply_passes_only_secmons_own_roles_to_the_services_that_take_them() {
     assert_eq!(result("a role to Step Functions, without a heartbeat"), "ImplicitlyDenied");
     assert_eq!(result("an administrator role to CloudTrail"), "ImplicitlyDenied");
     assert_eq!(result("secmon's role to EC2"), "ImplicitlyDenied");
+    assert_eq!(result("a policy onto secmon's role"), "Allowed");
+    assert_eq!(result("a policy onto an administrator role"), "ImplicitlyDenied", "role writes are granted on secmon's roles only");
 }
 
 /// Issue 24: the chat channels example (AWS Chatbot for Slack and Teams) with exactly its printed

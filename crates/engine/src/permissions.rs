@@ -4,7 +4,7 @@
 //! verify's observations). `crates/cli/tests/permissions.rs` proves the result covers every
 //! call that plan, apply, verify and destroy make.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use secmon_kinds::{Kind, Target};
 use secmon_spec::Spec;
@@ -82,10 +82,18 @@ pub fn policy(spec: &Spec, phase: Phase) -> Value {
     let mut write: BTreeSet<&str> = BTreeSet::new();
     // The services the kinds' creates and updates hand secmon's roles to.
     let mut passed_to: BTreeSet<&str> = BTreeSet::new();
+    // The writes granted on the resources the kinds name ([`secmon_kinds::WritesOn`]), by Sid.
+    let mut scoped: BTreeMap<&str, (&[&str], BTreeSet<&str>)> = BTreeMap::new();
+    let mut grant =
+        |write: &mut BTreeSet<&'static str>, kind: &Kind, actions: &mut dyn Iterator<Item = &'static str>| match kind.facts().iam.writes_on
+        {
+            Some(on) => scoped.entry(on.sid).or_insert((on.resources, BTreeSet::new())).1.extend(actions),
+            None => write.extend(actions),
+        };
     for k in &used {
         read.extend(k.facts().iam.read);
         if matches!(phase, Phase::Apply | Phase::Destroy) {
-            write.extend(k.facts().iam.write);
+            grant(&mut write, k, &mut k.facts().iam.write.iter().copied());
             passed_to.extend(k.facts().iam.passes_role_to);
         }
     }
@@ -97,7 +105,7 @@ pub fn policy(spec: &Spec, phase: Phase) -> Value {
         for k in Kind::ALL.iter().filter(|k| !used.contains(k)) {
             read.extend(k.facts().iam.read);
             if phase != Phase::Plan {
-                write.extend(k.facts().iam.write.iter().copied().filter(|a| removes(a)));
+                grant(&mut write, k, &mut k.facts().iam.write.iter().copied().filter(|a| removes(a)));
             }
         }
     }
@@ -128,6 +136,10 @@ pub fn policy(spec: &Spec, phase: Phase) -> Value {
         }
     }
     let write: BTreeSet<&str> = write.difference(&read).copied().collect();
+    // An action granted on every resource needs no narrower grant besides.
+    for (_, actions) in scoped.values_mut() {
+        actions.retain(|a| !read.contains(a) && !write.contains(a));
+    }
     // Passing a role is how a principal lends its permissions to a service: only secmon's own
     // roles (all under its path), only to the services the spec's kinds hand them to (CloudTrail
     // the delivery role, EventBridge and Step Functions the heartbeat's, Chatbot the channel
@@ -136,12 +148,15 @@ pub fn policy(spec: &Spec, phase: Phase) -> Value {
     if !write.is_empty() {
         statements.push(json!({"Sid": "SecmonWrites", "Effect": "Allow", "Action": write, "Resource": "*"}));
     }
+    for (sid, (resources, actions)) in scoped.iter().filter(|(_, (_, actions))| !actions.is_empty()) {
+        statements.push(json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}));
+    }
     if !passed_to.is_empty() {
         statements.push(json!({
             "Sid": "SecmonPassesItsOwnRoles",
             "Effect": "Allow",
             "Action": ["iam:PassRole"],
-            "Resource": format!("arn:aws:iam::*:role{}*", secmon_kinds::ROLE_PATH),
+            "Resource": secmon_kinds::ROLE_ARNS,
             "Condition": {"StringEquals": {"iam:PassedToService": passed_to}},
         }));
     }
@@ -231,5 +246,21 @@ mod tests {
         let chat = Spec::parse(include_str!("../../../examples/chat-channels.yaml"), "chat-channels.yaml").unwrap();
         assert_eq!(passed_to(&policy(&chat, Phase::Apply)), ["chatbot.amazonaws.com", "cloudtrail.amazonaws.com"]);
         assert!(passed_to(&policy(&chat, Phase::Plan)).is_empty(), "a plan passes no role");
+    }
+
+    /// A deployer free to write any role's policy could write itself an administrator's onto a
+    /// role it may assume: role writes are granted on secmon's roles only.
+    #[test]
+    fn role_writes_are_granted_on_secmons_roles_only() {
+        for phase in [Phase::Apply, Phase::Destroy] {
+            let p = policy(&seed(), phase);
+            let statements = p["Statement"].as_array().unwrap();
+            let everywhere = statements.iter().find(|s| s["Sid"] == "SecmonWrites").unwrap();
+            assert!(!everywhere["Action"].as_array().unwrap().iter().any(|a| a.as_str().unwrap().starts_with("iam:")), "{p}");
+            let roles = statements.iter().find(|s| s["Sid"] == "SecmonWritesItsOwnRoles").unwrap();
+            assert_eq!(roles["Resource"], json!([secmon_kinds::ROLE_ARNS]));
+            let actions: Vec<&str> = roles["Action"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+            assert!(actions.contains(&"iam:PutRolePolicy") && actions.contains(&"iam:DeleteRole"), "{phase:?}: {actions:?}");
+        }
     }
 }

@@ -81,6 +81,7 @@ pub const FACTS: Facts = Facts {
         read: &["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"],
         write: &["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource", "cloudwatch:DeleteAlarms"],
         passes_role_to: &[],
+        writes_on: None,
     },
 };
 /// The kind's implementation, listed in the registry ([`crate::Kind`]).

@@ -175,6 +175,7 @@ pub const FACTS: Facts = Facts {
             "s3:DeleteBucket",
         ],
         passes_role_to: &[],
+        writes_on: None,
     },
 };
 /// The kind's implementation, listed in the registry ([`crate::Kind`]).

@@ -103,6 +103,7 @@ pub const FACTS: Facts = Facts {
         // Creating or updating a configuration hands Chatbot the channel role: without the
         // grant AWS refuses it ("is not authorized to perform: iam:PassRole").
         passes_role_to: &["chatbot.amazonaws.com"],
+        writes_on: None,
     },
 };
 

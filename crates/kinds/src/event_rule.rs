@@ -86,6 +86,7 @@ pub const FACTS: Facts = Facts {
         write: &["events:PutRule", "events:PutTargets", "events:RemoveTargets", "events:DeleteRule", "events:TagResource"],
         // PutTargets hands EventBridge the heartbeat's starter role.
         passes_role_to: &["events.amazonaws.com"],
+        writes_on: None,
     },
 };
 

@@ -42,6 +42,7 @@ pub const FACTS: Facts = Facts {
         read: &["cloudwatch:DescribeInsightRules", "cloudwatch:ListTagsForResource"],
         write: &["cloudwatch:PutInsightRule", "cloudwatch:DeleteInsightRules", "cloudwatch:TagResource"],
         passes_role_to: &[],
+        writes_on: None,
     },
 };
 /// The kind's implementation, listed in the registry ([`crate::Kind`]).

@@ -68,6 +68,7 @@ pub const FACTS: Facts = Facts {
             "tag:GetResources",
         ],
         passes_role_to: &[],
+        writes_on: None,
     },
 };
 

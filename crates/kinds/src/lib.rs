@@ -58,7 +58,8 @@ pub use exercise::Exercise;
 pub use fake::{FakeCloud, FakeConnector, Pipeline};
 pub use lock_store::{LockStore, NewLockGroup, StreamInfo};
 pub use model::{
-    normalize_arn, Address, LiveResource, LiveState, NotAnAddress, Resource, Target, APPLIED_TAG, OWNER_TAG, ROLE_PATH, VALUE_VERSION_TAG,
+    normalize_arn, Address, LiveResource, LiveState, NotAnAddress, Resource, Target, APPLIED_TAG, OWNER_TAG, ROLE_ARNS, ROLE_PATH,
+    VALUE_VERSION_TAG,
 };
 pub use secmon_aws::{Aws, AwsError};
 use secmon_spec::DesiredState;
@@ -173,6 +174,18 @@ pub struct Iam {
     /// secmon's role path, with `iam:PassedToService` one of these (IAM User Guide, "Granting a
     /// user permissions to pass a role to an AWS service"). Empty when it passes none.
     pub passes_role_to: &'static [&'static str],
+    /// The resources its writes act on, when the spec alone bounds them ([`WritesOn`]); `None`
+    /// grants them on `Resource: "*"`.
+    pub writes_on: Option<WritesOn>,
+}
+
+/// The resources a kind's writes are granted on, as one statement of `secmon permissions`.
+#[derive(Debug, Clone, Copy)]
+pub struct WritesOn {
+    /// The statement's `Sid`.
+    pub sid: &'static str,
+    /// ARN patterns (`*` for the account: one policy serves every target account).
+    pub resources: &'static [&'static str],
 }
 
 /// What a kind's read, change or import returns.

@@ -59,6 +59,7 @@ pub const FACTS: Facts = Facts {
             "kms:DescribeKey",
         ],
         passes_role_to: &[],
+        writes_on: None,
     },
 };
 /// The kind's implementation, listed in the registry ([`crate::Kind`]).

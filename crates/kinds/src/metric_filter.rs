@@ -157,6 +157,7 @@ pub const FACTS: Facts = Facts {
         read: &["logs:DescribeMetricFilters"],
         write: &["logs:PutMetricFilter", "logs:DeleteMetricFilter"],
         passes_role_to: &[],
+        writes_on: None,
     },
 };
 /// The kind's implementation, listed in the registry ([`crate::Kind`]).

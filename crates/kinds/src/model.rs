@@ -16,6 +16,9 @@ use crate::Kind;
 
 /// Path under which secmon creates IAM roles.
 pub const ROLE_PATH: &str = "/secmon/";
+/// Every role under [`ROLE_PATH`], in any account: what `secmon permissions` lets the deployer
+/// write and pass.
+pub const ROLE_ARNS: &str = "arn:aws:iam::*:role/secmon/*";
 /// Tag key marking ownership; its value is the spec name.
 pub const OWNER_TAG: &str = "secmon:spec";
 /// Tag key holding the secret value's version (the value itself is never read back).
@@ -373,6 +376,11 @@ macro_rules! string_with_default {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_role_arn_pattern_is_the_role_path() {
+        assert_eq!(super::ROLE_ARNS, format!("arn:aws:iam::*:role{}*", super::ROLE_PATH));
+    }
+
     use super::*;
     use std::collections::BTreeSet;
 

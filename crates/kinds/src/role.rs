@@ -11,7 +11,7 @@ use crate::check::{Check, VerifyCtx};
 use crate::sdk::{fail, policy_text, read_fail, send};
 use crate::{
     policy, Aws, AwsError, ExecCtx, Facts, Fut, Kind, KindError, LiveResource, Ownership, ReadCtx, Resource, ResourceKind, Target,
-    OWNER_TAG, ROLE_PATH,
+    OWNER_TAG, ROLE_ARNS, ROLE_PATH,
 };
 use secmon_spec::DesiredState;
 
@@ -180,6 +180,10 @@ pub const FACTS: Facts = Facts {
             "iam:DeleteRole",
         ],
         passes_role_to: &[],
+        // Every role of secmon's is under its path (a role elsewhere is refused at import): the
+        // deployer can change those and no other role, so it cannot write itself an
+        // administrator's policy onto a role it may assume (IAM's `role` resource type).
+        writes_on: Some(crate::WritesOn { sid: "SecmonWritesItsOwnRoles", resources: &[ROLE_ARNS] }),
     },
 };
 /// The kind's implementation, listed in the registry ([`crate::Kind`]).

@@ -83,6 +83,7 @@ pub const FACTS: Facts = Facts {
             "secretsmanager:GetRandomPassword",
         ],
         passes_role_to: &[],
+        writes_on: None,
     },
 };
 /// The kind's implementation, listed in the registry ([`crate::Kind`]).

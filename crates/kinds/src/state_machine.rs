@@ -46,6 +46,7 @@ const IAM: crate::Iam = crate::Iam {
     read: &["states:DescribeStateMachine", "states:ListTagsForResource"],
     write: &["states:CreateStateMachine", "states:UpdateStateMachine", "states:DeleteStateMachine", "states:TagResource"],
     passes_role_to: &["states.amazonaws.com"],
+    writes_on: None,
 };
 
 /// The state machine's definition: read the canary, keep its version id only.

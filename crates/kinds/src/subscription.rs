@@ -80,6 +80,7 @@ pub const FACTS: Facts = Facts {
         read: &["sns:ListSubscriptions", "sns:ListSubscriptionsByTopic"],
         write: &["sns:Subscribe", "sns:Unsubscribe"],
         passes_role_to: &[],
+        writes_on: None,
     },
 };
 /// What a listed subscription's `SubscriptionArn` says: `Some(true)` waiting for confirmation,

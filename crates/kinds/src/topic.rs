@@ -82,6 +82,7 @@ pub const FACTS: Facts = Facts {
         read: &["sns:GetTopicAttributes", "sns:ListTagsForResource"],
         write: &["sns:CreateTopic", "sns:SetTopicAttributes", "sns:TagResource", "sns:DeleteTopic"],
         passes_role_to: &[],
+        writes_on: None,
     },
 };
 /// The kind's implementation, listed in the registry ([`crate::Kind`]).

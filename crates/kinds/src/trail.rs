@@ -106,6 +106,7 @@ pub const FACTS: Facts = Facts {
         ],
         // CreateTrail and UpdateTrail hand CloudTrail the delivery role.
         passes_role_to: &["cloudtrail.amazonaws.com"],
+        writes_on: None,
     },
 };
 /// The settings CreateTrail and UpdateTrail share. With `clear`, an absent delivery is written
