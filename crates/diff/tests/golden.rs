@@ -1,7 +1,7 @@
 //! Golden fixtures for the diff logic: `tests/golden/<case>/` holds the spec, the live state read
 //! from AWS (`secmon plan --live-out live.json`, captured on the emulator) and the expected plan.
 //! The plan is recomputed without a network and compared line by line.
-//! `UPDATE_GOLDEN=1 cargo test -p secmon-diff --test golden` rewrites `plan.txt` (review the diff).
+//! `UPDATE_GOLDEN=1 cargo test -p secmon-diff --test diff golden::` rewrites `plan.txt` (review the diff).
 
 use std::path::Path;
 
