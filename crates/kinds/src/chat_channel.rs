@@ -199,7 +199,43 @@ macro_rules! settings {
 /// The kind's implementation, listed in the registry ([`crate::Kind`]).
 pub struct Def;
 
+/// AWS managed policy `AWSChatbotServiceLinkedRolePolicy` (v1), the permissions of the
+/// service-linked role with which Chatbot subscribes itself to a configuration's topics.
+const SERVICE_LINKED_ROLE_POLICY: &str = r#"{"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Resource": "*", "Action": ["sns:ListSubscriptionsByTopic", "sns:ListTopics", "sns:Unsubscribe", "sns:Subscribe", "sns:ListSubscriptions"]},
+    {"Effect": "Allow", "Resource": "arn:aws:logs:*:*:log-group:/aws/chatbot/*",
+     "Action": ["logs:PutLogEvents", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:CreateLogGroup", "logs:DescribeLogGroups"]}]}"#;
+
 impl ResourceKind for Def {
+    /// Chatbot subscribes itself to each topic the configuration posts, with its service-linked
+    /// role: the topic's policy must not stand in the way (a hardening that denied subscriptions
+    /// other than e-mail would silence every channel).
+    fn links(&self, state: &DesiredState, t: &Target, r: &Resource) -> Vec<crate::contract::Link> {
+        use crate::contract::Link;
+        const SLR: &str = "https://docs.aws.amazon.com/chatbot/latest/adminguide/slr-permissions.html";
+        let attrs: Attrs = r.attrs();
+        let role =
+            format!("arn:aws:iam::{}:role/aws-service-role/management.chatbot.amazonaws.com/AWSServiceRoleForAWSChatbot", t.account_id);
+        let identity: serde_json::Value = serde_json::from_str(SERVICE_LINKED_ROLE_POLICY).expect("the managed policy parses");
+        let topics = crate::topic::Def.desired(state, t);
+        let mut out = Vec::new();
+        for topic in topics.iter().filter(|topic| attrs.topics.contains(&topic.name)) {
+            let arn = topic.arn.clone().unwrap_or_else(|| t.topic_arn(&topic.name));
+            let mut subscribe =
+                Link::request("AWS Chatbot (its service-linked role) → SNS: Subscribe", SLR, &role, "sns:Subscribe", &arn, t)
+                    .with("sns:Protocol", "https")
+                    .with("sns:Endpoint", &format!("https://{CHATBOT_ENDPOINT_HOST}"))
+                    .judged_by_resource(topic, "policy");
+            subscribe.identity_policy = Some(identity.clone());
+            out.push(subscribe.refused("another account's role", |l| {
+                l.principal = l.principal.replace(&t.account_id, crate::contract::OTHER_ACCOUNT);
+                l.identity_policy = None;
+            }));
+            out.push(subscribe);
+        }
+        out
+    }
+
     fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
         // (platform, workspace, tenant, channel) → topics naming it.
         let mut channels: BTreeMap<(&str, &str, &str, &str), Vec<String>> = BTreeMap::new();
