@@ -501,7 +501,8 @@ pub struct TeamsChannel {
     pub tenant: String,
     /// The team id (a UUID, `groupId` in the channel's link).
     pub team: String,
-    /// The channel id as the link carries it, URL-encoded: `19%3a…%40thread.tacv2`.
+    /// The channel id as the link carries it, URL-encoded: `19%3a…%40thread.tacv2` (the loader
+    /// encodes an id written as Teams shows it, `19:…@thread.tacv2`).
     pub channel: String,
 }
 

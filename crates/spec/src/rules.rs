@@ -217,12 +217,19 @@ pub fn teams_uuid(s: &str, what: &str) -> Rule {
     }
 }
 
+/// A Microsoft Teams channel id as Chatbot's API takes it, URL-encoded as the channel's link
+/// carries it: the id as Teams' admin center and Graph show it (`19:…@thread.tacv2`) is encoded
+/// (`:` as `%3a`, `@` as `%40`); an id already encoded is kept as written.
+pub fn teams_channel_id_encoded(s: &str) -> String {
+    s.replace(':', "%3a").replace('@', "%40")
+}
+
 /// A Microsoft Teams channel id as its link carries it: `ChannelId`'s pattern
 /// `^([a-zA-Z0-9-_=+/.,])*%3[aA]([a-zA-Z0-9-_=+/.,])*%40([a-zA-Z0-9-_=+/.,])*$`, at most 255.
 pub fn teams_channel_id(s: &str) -> Rule {
     len_between(s, "Microsoft Teams channel id", 1, 255)?;
     let plain = |part: &str| part.chars().all(|c| c.is_ascii_alphanumeric() || "-_=+/.,".contains(c));
-    let lower = s.to_ascii_lowercase();
+    let lower = teams_channel_id_encoded(s).to_ascii_lowercase();
     let ok = lower
         .split_once("%3a")
         .and_then(|(a, rest)| rest.split_once("%40").map(|(b, c)| [a, b, c]))
@@ -230,7 +237,7 @@ pub fn teams_channel_id(s: &str) -> Rule {
     if ok {
         Ok(())
     } else {
-        Err(format!("{s:?} is not a Microsoft Teams channel id as the channel's link carries it, URL-encoded: 19%3a…%40thread.tacv2"))
+        Err(format!("{s:?} is not a Microsoft Teams channel id: 19:…@thread.tacv2 as Teams shows it, or 19%3a…%40thread.tacv2 as the channel's link carries it"))
     }
 }
 
@@ -460,7 +467,10 @@ mod tests {
         assert!(teams_uuid("0f1e2d3c4b5a69788796a5b4c3d2e1f0", "tenant").is_err(), "the hyphens are part of the form");
         assert!(teams_channel_id("19%3aabcdef0123%40thread.tacv2").is_ok());
         assert!(teams_channel_id("19%3Aabcdef0123%40thread.tacv2").is_ok(), "%3A in either case");
-        assert!(teams_channel_id("19:abcdef0123@thread.tacv2").is_err(), "as the link carries it, URL-encoded");
+        assert!(teams_channel_id("19:abcdef0123@thread.tacv2").is_ok(), "as Teams shows it");
+        assert!(teams_channel_id("19:abcdef0123").is_err() && teams_channel_id("19:ab cd@thread.tacv2").is_err());
+        assert_eq!(teams_channel_id_encoded("19:abcdef0123@thread.tacv2"), "19%3aabcdef0123%40thread.tacv2", "as Teams shows it");
+        assert_eq!(teams_channel_id_encoded("19%3Aabcdef0123%40thread.tacv2"), "19%3Aabcdef0123%40thread.tacv2", "kept as written");
     }
 
     use super::*;

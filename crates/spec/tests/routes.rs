@@ -44,3 +44,15 @@ fn ok_actions_is_read_and_off_by_default() {
     let with = m.replace("    notify: [Pager]\n", "    notify: [Pager]\n    alarm: { ok_actions: true }\n");
     assert!(spec(&with).state.monitors[0].alarm.ok_actions);
 }
+
+/// A Teams channel id written as Teams shows it is sent to Chatbot as its API takes it, encoded
+/// as the channel's link carries it; the two forms are the same channel.
+#[test]
+fn a_teams_channel_id_as_teams_shows_it_is_encoded() {
+    let base = BASE.replace("  - name: Pager\n", "  - name: Pager\n    teams:\n      - { tenant: 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0, team: 11111111-2222-3333-4444-555555555555, channel: \"CHANNEL\" }\n");
+    let parse = |channel: &str| Spec::parse(&base.replace("CHANNEL", channel), "teams.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let shown = parse("19:abcdef0123@thread.tacv2");
+    let linked = parse("19%3aabcdef0123%40thread.tacv2");
+    assert_eq!(shown.state.topics[0].teams[0].channel, "19%3aabcdef0123%40thread.tacv2");
+    assert_eq!(shown.state.topics[0].teams, linked.state.topics[0].teams);
+}
