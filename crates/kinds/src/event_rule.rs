@@ -160,18 +160,25 @@ impl ResourceKind for Def {
             .into_iter()
             .map(|(m, pattern)| {
                 let name = rule_name(&state.name, &m.name);
-                let transformer = Transformer::notification(&m.name, &log_group, m.alarm_description().as_deref());
+                let text = Transformer::notification(&m.name, &log_group, m.alarm_description().as_deref());
+                let chat = Transformer::chat_notification(&m.name, &log_group, m.alarm_description().as_deref());
                 let mut topics: Vec<&String> = m.notify.iter().collect();
                 topics.sort();
                 topics.dedup();
                 let targets = topics
                     .into_iter()
-                    .map(|topic| RuleTarget {
-                        id: topic.chars().take(MAX_NAME).collect(),
-                        arn: t.topic_arn(topic),
-                        input_paths: transformer.paths.clone(),
-                        input_template: transformer.template.clone(),
-                        role_arn: String::new(),
+                    .map(|topic| {
+                        // Chatbot posts a custom notification and drops plain text; e-mail and
+                        // webhooks want the text (docs/alerts.md, "Chat channels").
+                        let chat_only = state.topics.iter().any(|tp| &tp.name == topic && tp.posts_to_chat_only());
+                        let transformer = if chat_only { &chat } else { &text };
+                        RuleTarget {
+                            id: topic.chars().take(MAX_NAME).collect(),
+                            arn: t.topic_arn(topic),
+                            input_paths: transformer.paths.clone(),
+                            input_template: transformer.template.clone(),
+                            role_arn: String::new(),
+                        }
                     })
                     .collect();
                 let attrs = Attrs {
@@ -218,10 +225,28 @@ impl ResourceKind for Def {
     }
 
     fn spec_notes(&self, state: &DesiredState) -> Vec<String> {
-        without_fast_path(state)
+        let mut notes: Vec<String> = without_fast_path(state)
             .into_iter()
             .map(|(m, why)| format!("monitor `{}` has no alert context (alert_context): {why}; its alarm still notifies", m.name))
-            .collect()
+            .collect();
+        // A topic read both in chat and elsewhere gets the text, which Chatbot does not post.
+        let mut missed: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (m, _) in fast_path_monitors(state) {
+            for tp in state.topics.iter().filter(|tp| m.notify.contains(&tp.name)) {
+                if (!tp.slack.is_empty() || !tp.teams.is_empty()) && !tp.posts_to_chat_only() {
+                    missed.entry(tp.name.as_str()).or_default().push(m.name.as_str());
+                }
+            }
+        }
+        for (topic, monitors) in missed {
+            let named: Vec<String> = monitors.iter().map(|m| format!("`{m}`")).collect();
+            notes.push(format!(
+                "topic `{topic}` posts to chat channels and to other subscribers: its chat channels show the alarms but not the alert context of {} ({}), as AWS Chatbot posts AWS services' notifications and custom notifications only, which e-mail and webhooks would show as JSON; give the channels a topic that posts to chat only to see it there",
+                if named.len() == 1 { "monitor".to_string() } else { format!("{} monitors", named.len()) },
+                named.join(", ")
+            ));
+        }
+        notes
     }
 
     fn read<'a>(&'a self, aws: &'a Aws, ctx: &'a ReadCtx<'a>) -> Fut<'a, Vec<LiveResource>> {
@@ -474,6 +499,31 @@ async fn live_rule(aws: &Aws, desired: &Resource, rule: secmon_aws::events::type
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 24: Chatbot drops plain text. A topic posting to chat only is sent the alert
+    /// context as a custom notification, a topic also read by e-mail the text, and the plan says
+    /// what its chat channels will miss.
+    #[test]
+    fn a_topic_posting_to_chat_only_is_sent_a_chatbot_custom_notification() {
+        let seed = include_str!("../../../specs/seed.yaml");
+        let chat = "    slack:\n      - { workspace: T0123ABCD, channel: C0123ABCD }\n";
+        let text = seed
+            .replacen("name: secrets-monitoring\n", "name: secrets-monitoring\nalert_context: true\n", 1)
+            .replacen("topics:\n", &format!("topics:\n  - name: Chat\n{chat}"), 1)
+            .replacen("    email: [security@example.com]\n", &format!("    email: [security@example.com]\n{chat}"), 1)
+            .replacen("    notify: [SecurityAlarms]\n", "    notify: [SecurityAlarms, Chat]\n", 1);
+        let spec = secmon_spec::Spec::parse(&text, "chat.yaml").unwrap_or_else(|e| panic!("{e}"));
+        let t = Target { account_id: "123456789012".into(), region: "us-east-1".into() };
+        let rules = Def.desired(&spec.state, &t);
+        let targets = rules[0].attrs::<Attrs>().targets;
+        let template = |topic: &str| targets.iter().find(|tg| tg.arn == t.topic_arn(topic)).unwrap().input_template.clone();
+        let custom: serde_json::Value = serde_json::from_str(&template("Chat").replace("<event_id>", "e")).expect("JSON");
+        assert_eq!((custom["version"].as_str(), custom["source"].as_str()), (Some("1.0"), Some("custom")));
+        assert!(template("SecurityAlarms").starts_with("\"secmon alert: "), "e-mail reads text");
+        let notes = Def.spec_notes(&spec.state);
+        assert!(notes.iter().any(|n| n.contains("topic `SecurityAlarms` posts to chat channels and to other subscribers")), "{notes:?}");
+        assert!(!notes.iter().any(|n| n.contains("topic `Chat`")), "{notes:?}");
+    }
 
     #[test]
     fn rule_names_are_what_eventbridge_accepts_and_distinct_when_cut() {

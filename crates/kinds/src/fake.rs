@@ -55,6 +55,8 @@ struct Account {
     key_aliases: BTreeMap<String, String>,
     /// What the pipeline does after verify's active steps ([`Exercise`]).
     pipeline: Pipeline,
+    /// Messages published, as (topic ARN, message).
+    published: Vec<(String, String)>,
 }
 
 /// How far a secret read travels through the pipeline, as the fake scripts it for
@@ -141,6 +143,11 @@ impl FakeCloud {
     /// Every change attempted, in order, as `create alarm.X` (failed attempts included).
     pub fn calls(&self) -> Vec<String> {
         self.inner.lock().unwrap().calls.clone()
+    }
+
+    /// Every message published, as (topic ARN, message).
+    pub fn published(&self) -> Vec<(String, String)> {
+        self.inner.lock().unwrap().published.clone()
     }
 
     /// Makes `arn` the enabled key behind `alias`.
@@ -489,10 +496,11 @@ impl Exercise for FakeCloud {
         })
     }
 
-    fn publish<'a>(&'a self, topic_arn: &'a str, _subject: &'a str, _message: &'a str) -> Fut<'a, String> {
+    fn publish<'a>(&'a self, topic_arn: &'a str, _subject: &'a str, message: &'a str) -> Fut<'a, String> {
         Box::pin(async move {
             let mut acct = self.inner.lock().unwrap();
             self.scripted(&mut acct, "exercise", "publish", topic_arn).map_err(|e| Self::error("Publish", e.code().unwrap_or("?")))?;
+            acct.published.push((topic_arn.to_string(), message.to_string()));
             Ok(format!("fake-message-{}", acct.calls.len()))
         })
     }

@@ -334,8 +334,13 @@ pub struct Transformer {
     /// Variable name → JSON path in the event.
     pub paths: BTreeMap<String, String>,
     /// The template: one quoted line per line of the message, as the EventBridge user guide's
-    /// multi-line example has it; `<name>` is replaced by the variable's value.
+    /// multi-line example has it, or a JSON document ([`Transformer::chat_notification`]);
+    /// `<name>` is replaced by the variable's value.
     pub template: String,
+    /// Whether the template is JSON: EventBridge then escapes each string value it inserts
+    /// "to ensure valid JSON output" (EventBridge user guide, "Amazon EventBridge input
+    /// transformation").
+    pub json: bool,
 }
 
 /// What a responder needs, each a path in the event EventBridge delivers (the CloudTrail
@@ -369,16 +374,45 @@ const RESOURCE: [(&str, &str); 8] = [
 ];
 
 impl Transformer {
+    /// The variables every notification uses: the event's context, the resource it names, its id.
+    fn context_paths() -> BTreeMap<String, String> {
+        let mut paths: BTreeMap<String, String> = CONTEXT.iter().chain(&RESOURCE).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        paths.insert("event_id".into(), "$.detail.eventID".into());
+        paths
+    }
+
     /// The notification of monitor `monitor` on log group `log_group`, ending with its runbook.
     /// The Logs Insights query finds exactly the event (by its id) in the pipeline's log group.
     pub fn notification(monitor: &str, log_group: &str, runbook: Option<&str>) -> Transformer {
-        let mut paths: BTreeMap<String, String> = CONTEXT.iter().chain(&RESOURCE).map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        paths.insert("event_id".into(), "$.detail.eventID".into());
+        let (title, body, runbook) = Self::lines(monitor, log_group, runbook);
+        let lines: Vec<String> = std::iter::once(title).chain(body).chain(runbook.map(|r| format!("Runbook: {r}"))).collect();
+        let template = lines.iter().map(|l| format!("\"{l}\"")).collect::<Vec<_>>().join("\n");
+        Transformer { paths: Self::context_paths(), template, json: false }
+    }
+
+    /// The same notification as an AWS Chatbot custom notification, the only form of a message
+    /// not sent by an AWS service that Chatbot posts to a channel ("Custom notifications", Amazon
+    /// Q Developer in chat applications administrator guide: `version` 1.0, `source` custom,
+    /// `content.description`). No `textType`: the event's values are the caller's (a user agent,
+    /// a secret id), and `client-markdown` would render them as markdown.
+    pub fn chat_notification(monitor: &str, log_group: &str, runbook: Option<&str>) -> Transformer {
+        let (title, body, runbook) = Self::lines(monitor, log_group, runbook);
+        let mut content = format!("\"title\": \"{title}\", \"description\": \"{}\"", body.join("\\n"));
+        if let Some(runbook) = runbook {
+            content.push_str(&format!(", \"nextSteps\": [\"Runbook: {runbook}\"]"));
+        }
+        let template = format!("{{\"version\": \"1.0\", \"source\": \"custom\", \"id\": \"<event_id>\", \"content\": {{{content}}}}}");
+        Transformer { paths: Self::context_paths(), template, json: true }
+    }
+
+    /// The notification's title, its labelled lines, and its runbook, each made safe for a
+    /// template line.
+    fn lines(monitor: &str, log_group: &str, runbook: Option<&str>) -> (String, Vec<String>, Option<String>) {
         let resource: String = RESOURCE.iter().map(|(k, _)| format!("<{k}>")).collect();
+        let title = format!("secmon alert: {}: <event> by <principal>", template_text(monitor));
         // One label per line: a value missing from the event (no error code, no role session)
         // leaves its label empty rather than shifting the meaning of a sentence.
-        let mut lines = vec![
-            format!("secmon alert: {}: <event> by <principal>", template_text(monitor)),
+        let body = vec![
             "Principal: <principal> (<principal_type>)".to_string(),
             "Access key: <access_key>".to_string(),
             "Role session of: <session_of>".to_string(),
@@ -394,11 +428,7 @@ impl Transformer {
                 template_text(log_group)
             ),
         ];
-        if let Some(runbook) = runbook {
-            lines.push(format!("Runbook: {}", template_text(runbook)));
-        }
-        let template = lines.iter().map(|l| format!("\"{l}\"")).collect::<Vec<_>>().join("\n");
-        Transformer { paths, template }
+        (title, body, runbook.map(template_text))
     }
 
     /// The text EventBridge sends the target for `event`: each `<name>` replaced by its value
@@ -413,6 +443,11 @@ impl Transformer {
                 Some((name, close)) if self.paths.contains_key(name) => {
                     if let Some(v) = select(event, &self.paths[name]) {
                         match v {
+                            // Inside a JSON template's string: escaped, as EventBridge does.
+                            Value::String(s) if self.json => {
+                                let quoted = Value::String(s.clone()).to_string();
+                                out.push_str(&quoted[1..quoted.len() - 1]);
+                            }
                             Value::String(s) => out.push_str(s),
                             other => out.push_str(&other.to_string()),
                         }

@@ -109,3 +109,41 @@ fn a_monitors_alert_context_overrides_the_specs() {
     assert_eq!(with("alert_context: true\n", "    alert_context: false\n"), 0, "a busy monitor opts out");
     assert_eq!(with("", "    alert_context: true\n"), 1, "a rare one opts in");
 }
+
+/// Issue 24: a topic that posts to chat only gets the alert context as an AWS Chatbot custom
+/// notification, the one form of a message not sent by an AWS service that Chatbot posts. For
+/// every Stratus secret read, it is valid JSON of Chatbot's schema, and says what the text says;
+/// a caller's user agent with quotes and a line break stays inside its string.
+#[test]
+fn the_chat_notification_of_each_stratus_secret_read_is_a_chatbot_custom_notification() {
+    let packs = Spec::from_file(&root().join("specs/all-packs.yaml")).unwrap();
+    let m = packs.state.monitors.iter().find(|m| m.rule.as_deref() == Some("SECRET-READ")).unwrap();
+    let p = Pattern::parse(&m.pattern).unwrap();
+    let text = Transformer::notification(&m.name, "lg", m.alarm_description().as_deref());
+    let chat = Transformer::chat_notification(&m.name, "lg", m.alarm_description().as_deref());
+    assert!(chat.json && !text.json);
+    assert!(chat.template.len() <= 8192, "InputTemplate's limit");
+    let records = stratus_records();
+    let mut seen = 0;
+    for (file, r) in records.iter().filter(|(_, r)| filter_matches(&p, r)) {
+        let rendered = chat.render(&envelope(r));
+        let n: serde_json::Value = serde_json::from_str(&rendered).unwrap_or_else(|e| panic!("{file}: {e}: {rendered}"));
+        assert_eq!((n["version"].as_str(), n["source"].as_str()), (Some("1.0"), Some("custom")), "{file}");
+        assert_eq!(n["id"], r["eventID"], "{file}");
+        let said = text.render(&envelope(r));
+        let title = n["content"]["title"].as_str().unwrap();
+        assert!(said.starts_with(&format!("\"{title}\"")), "{file}: the same title: {said}");
+        for line in n["content"]["description"].as_str().unwrap().lines() {
+            assert!(said.contains(&format!("\"{line}\"")), "{file}: the text says {line:?} too: {said}");
+        }
+        assert!(n["content"]["nextSteps"][0].as_str().unwrap().starts_with("Runbook: "), "{file}");
+        seen += 1;
+    }
+    assert!(seen >= 3, "the Stratus secret reads are there: {seen}");
+    let (_, r) = records.iter().find(|(_, r)| filter_matches(&p, r)).unwrap();
+    let mut hostile = r.clone();
+    hostile["userAgent"] = serde_json::json!("x\", \"source\": \"forged\nline <b>");
+    let n: serde_json::Value = serde_json::from_str(&chat.render(&envelope(&hostile))).unwrap();
+    assert_eq!(n["source"], "custom");
+    assert!(n["content"]["description"].as_str().unwrap().contains("User agent: x\", \"source\": \"forged\nline <b>"));
+}

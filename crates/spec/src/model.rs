@@ -482,6 +482,19 @@ pub struct Topic {
     pub teams: Vec<TeamsChannel>,
 }
 
+impl Topic {
+    /// Whether it posts to chat channels (AWS Chatbot) and to nothing else: its alert context
+    /// can then take the form of a Chatbot custom notification, the only form of a message not
+    /// sent by an AWS service that Chatbot posts; e-mail or a webhook would show it as JSON.
+    pub fn posts_to_chat_only(&self) -> bool {
+        (!self.slack.is_empty() || !self.teams.is_empty())
+            && self.email.is_empty()
+            && self.https.is_empty()
+            && self.sqs.is_empty()
+            && self.lambda.is_empty()
+    }
+}
+
 /// A Slack channel, by the ids Slack shows in a channel's link.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -334,6 +334,25 @@ mod tests {
         assert!(checks[1..].iter().all(|c| c.status == Status::NotObservable), "{checks:#?}");
     }
 
+    /// Issue 24: a topic that posts to chat only is sent the test as an AWS Chatbot custom
+    /// notification, which Chatbot posts; a plain message would never reach the channel.
+    #[tokio::test]
+    async fn notify_test_topic_sends_chat_only_topics_a_custom_notification() {
+        let seed = include_str!("../../../specs/seed.yaml");
+        let chat = "  - name: Chat\n    slack:\n      - { workspace: T0123ABCD, channel: C0123ABCD }\n";
+        let state = secmon_spec::Spec::parse(&seed.replacen("topics:\n", &format!("topics:\n{chat}"), 1), "chat.yaml").unwrap().state;
+        let cloud = FakeCloud::new(ACCOUNT, "us-east-1");
+        let opts = Options { notify_test: Some(NotifyTest::Topic), ..Default::default() };
+        let checks = exercise(&cloud, &state, ACCOUNT, &opts).await;
+        assert!(checks.iter().all(|c| c.status == Status::Ok), "{checks:#?}");
+        let published = cloud.published();
+        let to = |topic: &str| published.iter().find(|(arn, _)| arn.ends_with(&format!(":{topic}"))).unwrap().1.clone();
+        let custom: serde_json::Value = serde_json::from_str(&to("Chat")).expect("a custom notification");
+        assert_eq!((custom["version"].as_str(), custom["source"].as_str()), (Some("1.0"), Some("custom")));
+        assert!(custom["content"]["description"].as_str().unwrap().contains("delivery works"));
+        assert!(to("SecurityAlarms").starts_with("This is a test message"), "e-mail reads text");
+    }
+
     /// Issue 22, finding 6, offline: the notification test reads ok only when CloudWatch
     /// recorded notifying every topic; a failed action fails it.
     #[tokio::test]

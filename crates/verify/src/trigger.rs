@@ -176,11 +176,27 @@ pub(crate) async fn notify_test(cloud: &dyn Cloud, state: &DesiredState, account
                 "This is a test message from `secmon verify --notify-test` for spec {}. If you read it, delivery works.",
                 state.name
             );
+            const TITLE: &str = "secmon verify: test notification";
             for t in &state.topics {
                 let arn = format!("arn:aws:sns:{region}:{account_id}:{}", t.name);
                 let subject = format!("topic {}", t.name);
-                out.push(match cloud.publish(&arn, "secmon verify: test notification", &message).await {
-                    Ok(id) => Check::ok("notify_test.topic", subject, format!("published message {id}: check the subscribers' inboxes")),
+                // AWS Chatbot posts AWS services' notifications and custom notifications, never a
+                // plain message ("Custom notifications", its administrator guide).
+                let chat = !t.slack.is_empty() || !t.teams.is_empty();
+                let (body, look) = if t.posts_to_chat_only() {
+                    let custom =
+                        serde_json::json!({"version": "1.0", "source": "custom", "content": {"title": TITLE, "description": message}});
+                    (custom.to_string(), "check its chat channels".to_string())
+                } else if chat {
+                    (
+                        message.clone(),
+                        "check the subscribers' inboxes; its chat channels do not post a plain message (AWS Chatbot posts only AWS services' notifications and custom notifications): `--notify-test alarm` reaches them".to_string(),
+                    )
+                } else {
+                    (message.clone(), "check the subscribers' inboxes".to_string())
+                };
+                out.push(match cloud.publish(&arn, TITLE, &body).await {
+                    Ok(id) => Check::ok("notify_test.topic", subject, format!("published message {id}: {look}")),
                     Err(e) => Check::failed("notify_test.topic", subject, e.to_string()),
                 });
             }
