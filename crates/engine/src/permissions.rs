@@ -73,11 +73,13 @@ pub fn policy(spec: &Spec, phase: Phase) -> Value {
     let state =
         spec.state.resolve("123456789012", spec.state.region.as_deref().unwrap_or("us-east-1")).unwrap_or_else(|_| spec.state.clone());
     let target = Target { account_id: "123456789012".into(), region: "us-east-1".into() };
-    let used: BTreeSet<Kind> = secmon_kinds::desired_resources(&state, &target)
-        .iter()
-        .map(|r| r.kind)
-        .chain(Kind::ALL.iter().copied().filter(|k| k.def().reads_when_unused()))
-        .collect();
+    let desired = secmon_kinds::desired_resources(&state, &target);
+    let used: BTreeSet<Kind> =
+        desired.iter().map(|r| r.kind).chain(Kind::ALL.iter().copied().filter(|k| k.def().reads_when_unused())).collect();
+    // The kinds whose desired resources hand a role to their service: an alert context's rule
+    // targets a topic and passes none, the heartbeat's passes its starter role.
+    let passing: BTreeSet<Kind> =
+        desired.iter().filter(|r| r.kind.def().references(r).iter().any(|a| a.kind() == Kind::Role)).map(|r| r.kind).collect();
     let mut read: BTreeSet<&str> = SESSION.iter().copied().collect();
     let mut write: BTreeSet<&str> = BTreeSet::new();
     // The services the kinds' creates and updates hand secmon's roles to.
@@ -94,7 +96,9 @@ pub fn policy(spec: &Spec, phase: Phase) -> Value {
         read.extend(k.facts().iam.read);
         if matches!(phase, Phase::Apply | Phase::Destroy) {
             grant(&mut write, k, &mut k.facts().iam.write.iter().copied());
-            passed_to.extend(k.facts().iam.passes_role_to);
+            if passing.contains(k) {
+                passed_to.extend(k.facts().iam.passes_role_to);
+            }
         }
     }
     // A feature turned off (a heartbeat, alert context, chat channels) leaves resources of kinds
@@ -244,7 +248,15 @@ mod tests {
     fn roles_are_passed_only_to_the_services_of_the_specs_kinds() {
         assert_eq!(passed_to(&policy(&seed(), Phase::Apply)), ["cloudtrail.amazonaws.com"]);
         let chat = Spec::parse(include_str!("../../../examples/chat-channels.yaml"), "chat-channels.yaml").unwrap();
+        // The chat example's alert context adds EventBridge rules, whose targets are topics: no
+        // role is passed to EventBridge without a heartbeat.
         assert_eq!(passed_to(&policy(&chat, Phase::Apply)), ["chatbot.amazonaws.com", "cloudtrail.amazonaws.com"]);
+        let paging = Spec::parse(include_str!("../../../examples/paging.yaml"), "paging.yaml").unwrap();
+        assert_eq!(
+            passed_to(&policy(&paging, Phase::Apply)),
+            ["cloudtrail.amazonaws.com", "events.amazonaws.com", "states.amazonaws.com"],
+            "the heartbeat's rule passes its starter role, its state machine its reader role"
+        );
         assert!(passed_to(&policy(&chat, Phase::Plan)).is_empty(), "a plan passes no role");
     }
 
