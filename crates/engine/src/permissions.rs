@@ -78,8 +78,7 @@ pub fn policy(spec: &Spec, phase: Phase) -> Value {
         desired.iter().map(|r| r.kind).chain(Kind::ALL.iter().copied().filter(|k| k.def().reads_when_unused())).collect();
     // The kinds whose desired resources hand a role to their service: an alert context's rule
     // targets a topic and passes none, the heartbeat's passes its starter role.
-    let passing: BTreeSet<Kind> =
-        desired.iter().filter(|r| r.kind.def().references(r).iter().any(|a| a.kind() == Kind::Role)).map(|r| r.kind).collect();
+    let passing: BTreeSet<Kind> = desired.iter().filter(|r| r.kind.def().passes_role(r)).map(|r| r.kind).collect();
     let mut read: BTreeSet<&str> = SESSION.iter().copied().collect();
     let mut write: BTreeSet<&str> = BTreeSet::new();
     // The services the kinds' creates and updates hand secmon's roles to.

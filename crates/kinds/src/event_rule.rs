@@ -194,6 +194,11 @@ impl ResourceKind for Def {
             .collect()
     }
 
+    /// The heartbeat's starter role; an alert context's rule targets topics and passes none.
+    fn passes_role(&self, r: &Resource) -> bool {
+        r.attrs::<Attrs>().targets.iter().any(|tg| !tg.role_arn.is_empty())
+    }
+
     fn references(&self, r: &Resource) -> Vec<crate::Address> {
         let mut out = Vec::new();
         for tg in r.attrs::<Attrs>().targets {

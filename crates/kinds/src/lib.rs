@@ -229,6 +229,13 @@ pub trait ResourceKind: Send + Sync {
     /// The desired resources of this kind the spec implies, every generated document in full.
     fn desired(&self, state: &DesiredState, target: &Target) -> Vec<Resource>;
 
+    /// Whether creating or updating `r` hands its service one of secmon's roles, to a service of
+    /// the kind's `Iam::passes_role_to`: `secmon permissions` grants `iam:PassRole` only then.
+    /// By default, whenever the kind passes roles at all.
+    fn passes_role(&self, _r: &Resource) -> bool {
+        true
+    }
+
     /// Addresses this resource refers to; each is of a kind in its `FACTS.refers_to`.
     fn references(&self, _r: &Resource) -> Vec<crate::Address> {
         Vec::new()

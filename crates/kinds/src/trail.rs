@@ -195,6 +195,11 @@ impl ResourceKind for Def {
         })
     }
 
+    /// The delivery role, when the trail delivers to CloudWatch Logs.
+    fn passes_role(&self, r: &Resource) -> bool {
+        r.attrs::<Attrs>().cloudwatch_logs_role_arn.is_some()
+    }
+
     fn references(&self, r: &Resource) -> Vec<crate::Address> {
         let a: Attrs = r.attrs();
         let mut v = vec![crate::Address::new(Kind::Bucket, &a.bucket.unwrap_or_default())];
