@@ -760,6 +760,33 @@ def _unconfirmed(self, environ, start_response):
     return _answer(start_response, status, headers, re.sub(rb"<member>.*?</member>", pend, out, flags=re.S))
 
 
+def _topic_subscription_counts():
+    """GetTopicAttributes: `SubscriptionsConfirmed` and `SubscriptionsPending` counted as AWS
+    counts them, by the pending rules of `_unconfirmed` (moto answers 0 for both, always). A
+    topic that posts only to chat has no subscription but the one AWS Chatbot made and confirmed
+    itself: verify reads it from this count."""
+    from moto.sns import models
+
+    def state(sub):
+        who = (sub.endpoint or "").lower()
+        if who in UNSUBSCRIBED:
+            return None
+        if (sub.protocol in ("http", "https") and sub.endpoint != CHATBOT_ENDPOINT) or who in UNCONFIRMED:
+            return "pending"
+        return "confirmed"
+
+    def counted(which):
+        def get(topic):
+            subs = topic.sns_backend.subscriptions.values()
+            return sum(1 for sub in subs if sub.topic.arn == topic.arn and state(sub) == which)
+
+        # moto's constructor assigns 0: kept out, the count is always computed.
+        return property(get, lambda topic, value: None)
+
+    models.Topic.subscriptions_confimed = counted("confirmed")
+    models.Topic.subscriptions_pending = counted("pending")
+
+
 def _requests_arrive_over_tls():
     """S3 object calls: moto enforces bucket policy statements whose principal is `*` and ignores
     their conditions, so the TLS-only statement every secmon bucket carries (deny when
@@ -1522,6 +1549,7 @@ _backend_lookup_memoized()
 _requests_arrive_over_tls()
 _authorize_with_iam_prefixes()
 _iam_role_calls_judged_on_the_role()
+_topic_subscription_counts()
 CborAdapter.unconfirmed = _unconfirmed
 CborAdapter.replace_metric_filter = _replace_metric_filter
 CborAdapter.versioning = _versioning

@@ -229,3 +229,41 @@ fn issue_24_a_hand_made_configuration_of_the_specs_name_is_imported_not_overwrit
     assert_eq!(c.guardrail_policy_arns(), ["arn:aws:iam::aws:policy/CloudWatchReadOnlyAccess"]);
     assert_eq!(c.iam_role_arn(), "arn:aws:iam::123456789012:role/secmon/secmon-secrets-monitoring-chatbot");
 }
+
+/// Issue 24: a topic that posts to chat only has no subscription but the one Chatbot made and
+/// confirmed itself. verify counts it (SNS's `SubscriptionsConfirmed`, which the emulator now
+/// counts as AWS does) instead of failing the topic as one nobody receives; and the monitor's
+/// alert context goes to it as a Chatbot custom notification.
+#[test]
+fn issue_24_a_topic_that_posts_to_chat_only_verifies_and_gets_a_custom_notification() {
+    let Some(w) = World::new() else { return };
+    w.emu.authorize_chat_clients(&[(WORKSPACE, "Acme")], &[]);
+    let seed = std::fs::read_to_string(root().join("specs/seed.yaml")).unwrap();
+    let spec = seed
+        .replacen("name: secrets-monitoring\n", "name: secrets-monitoring\nalert_context: true\n", 1)
+        .replacen(
+            "topics:\n",
+            &format!("topics:\n  - name: Chat\n    slack:\n      - {{ workspace: {WORKSPACE}, channel: {CHANNEL} }}\n"),
+            1,
+        )
+        .replacen("    notify: [SecurityAlarms]\n", "    notify: [SecurityAlarms, Chat]\n", 1);
+    let spec = w.write_spec("chat-only.yaml", &spec);
+    w.apply_spec_converges(&spec);
+
+    let verify = w.secmon(&["verify", "-f", &spec]);
+    let out = text(&verify.stdout);
+    let line = out.lines().find(|l| l.contains("topic.subscriptions") && l.contains("topic Chat")).unwrap_or_else(|| panic!("{out}"));
+    assert!(line.starts_with("ok") && line.contains("1 subscription(s) of other protocols"), "Chatbot's own subscription counts: {out}");
+    assert!(!out.lines().any(|l| l.starts_with("FAILED")), "{out}");
+
+    let aws = w.aws();
+    let rules = w.rt.block_on(aws.events.list_rules().name_prefix("secmon-secrets-monitoring-").send()).unwrap();
+    let rule = rules.rules()[0].name().unwrap().to_string();
+    let targets = w.rt.block_on(aws.events.list_targets_by_rule().rule(rule).send()).unwrap();
+    let template = |topic: &str| {
+        let t = targets.targets().iter().find(|t| t.arn().ends_with(&format!(":{topic}"))).unwrap();
+        t.input_transformer().unwrap().input_template().to_string()
+    };
+    assert!(template("Chat").starts_with("{\"version\": \"1.0\", \"source\": \"custom\""), "{}", template("Chat"));
+    assert!(template("SecurityAlarms").starts_with("\"secmon alert: "), "e-mail reads text");
+}

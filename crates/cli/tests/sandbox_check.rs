@@ -42,6 +42,7 @@ fn the_whole_life_cycle_runs_and_leaves_nothing() {
     let Some(w) = World::new() else { return };
     let mut env: Vec<(&str, String)> = w.emu.env();
     env.push(("SECMON_SANDBOX_ENDPOINT_OK", "1".into()));
+    env.push(("SECMON_SANDBOX_CHAT_SETTLE", "0".into()));
     // With a Slack channel (issue 24, item 2), as Chatbot's console would have authorized it.
     w.emu.authorize_chat_clients(&[("T0123ABCD", "Sandbox")], &[]);
     let args = ["--i-understand-this-changes-a-real-account", "--account", "123456789012", "--slack", "T0123ABCD/C0123ABCD"];
@@ -55,9 +56,11 @@ fn the_whole_life_cycle_runs_and_leaves_nothing() {
         "| heartbeat: a canary read counted (delay from read to log group) | 0 |",
         "| destroy --delete-logs | 0 |",
         "| chat channel: Chatbot subscribed to the topic, guardrail in place | 0 |",
+        "| chat channel: Chatbot logged no error (nothing it could not post) | 0 |",
         "| nothing left (tagging API, lock group, chat channels) | 0 |",
     ] {
         assert!(report.contains(step), "{step}: {report}");
     }
     assert!(!report.contains("123456789012"), "the account id is withheld: {report}");
+    assert!(report.contains("Slack channel `C0123ABCD`: did it show the test notification, the alarm and the alert context"), "{report}");
 }
