@@ -723,6 +723,18 @@ def _versioning(self, environ, start_response):
     return _answer(start_response, status, headers, out.replace(b"GetBucketVersioningResponse", b"VersioningConfiguration"))
 
 
+def _subscription_state(protocol, endpoint):
+    """`confirmed`, `pending` or `deleted`, as AWS would list the subscription: an e-mail the
+    recipient never confirmed (CONTROL) or left (UNSUBSCRIBE), and every HTTP(S) endpoint but
+    AWS Chatbot's own, which it confirms itself."""
+    who = (endpoint or "").lower()
+    if who in UNSUBSCRIBED:
+        return "deleted"
+    if (protocol in ("http", "https") and endpoint != CHATBOT_ENDPOINT) or who in UNCONFIRMED:
+        return "pending"
+    return "confirmed"
+
+
 def _unconfirmed(self, environ, start_response):
     """SNS ListSubscriptions*: show subscriptions of unconfirmed e-mail endpoints as AWS does,
     with the SubscriptionArn `PendingConfirmation`; and every HTTP(S) subscription, which AWS
@@ -746,14 +758,9 @@ def _unconfirmed(self, environ, start_response):
 
     def pend(m):
         member = m.group(0)
-        endpoint = re.search(rb"<Endpoint>(.*?)</Endpoint>", member)
-        who = endpoint.group(1).decode().lower() if endpoint else None
-        # AWS Chatbot confirms the subscription it makes itself.
-        webhook = re.search(rb"<Protocol>https?</Protocol>", member) is not None and CHATBOT_ENDPOINT.encode() not in member
-        if webhook and who not in UNSUBSCRIBED:
-            member = re.sub(rb"<SubscriptionArn>.*?</SubscriptionArn>", b"<SubscriptionArn>PendingConfirmation</SubscriptionArn>", member)
-        elif who in UNCONFIRMED or who in UNSUBSCRIBED:
-            shown = b"PendingConfirmation" if who in UNCONFIRMED else b"Deleted"
+        field = lambda name: (lambda f: f.group(1).decode() if f else "")(re.search(b"<" + name + rb">(.*?)</" + name + b">", member))
+        shown = {"pending": b"PendingConfirmation", "deleted": b"Deleted"}.get(_subscription_state(field(b"Protocol"), field(b"Endpoint")))
+        if shown:
             member = re.sub(rb"<SubscriptionArn>.*?</SubscriptionArn>", b"<SubscriptionArn>" + shown + b"</SubscriptionArn>", member)
         return member
 
@@ -762,23 +769,15 @@ def _unconfirmed(self, environ, start_response):
 
 def _topic_subscription_counts():
     """GetTopicAttributes: `SubscriptionsConfirmed` and `SubscriptionsPending` counted as AWS
-    counts them, by the pending rules of `_unconfirmed` (moto answers 0 for both, always). A
+    counts them, by the states ListSubscriptions shows (moto answers 0 for both, always). A
     topic that posts only to chat has no subscription but the one AWS Chatbot made and confirmed
     itself: verify reads it from this count."""
     from moto.sns import models
 
-    def state(sub):
-        who = (sub.endpoint or "").lower()
-        if who in UNSUBSCRIBED:
-            return None
-        if (sub.protocol in ("http", "https") and sub.endpoint != CHATBOT_ENDPOINT) or who in UNCONFIRMED:
-            return "pending"
-        return "confirmed"
-
     def counted(which):
         def get(topic):
             subs = topic.sns_backend.subscriptions.values()
-            return sum(1 for sub in subs if sub.topic.arn == topic.arn and state(sub) == which)
+            return sum(1 for sub in subs if sub.topic.arn == topic.arn and _subscription_state(sub.protocol, sub.endpoint) == which)
 
         # moto's constructor assigns 0: kept out, the count is always computed.
         return property(get, lambda topic, value: None)

@@ -76,13 +76,14 @@ pub fn policy(spec: &Spec, phase: Phase) -> Value {
     let desired = secmon_kinds::desired_resources(&state, &target);
     let used: BTreeSet<Kind> =
         desired.iter().map(|r| r.kind).chain(Kind::ALL.iter().copied().filter(|k| k.def().reads_when_unused())).collect();
-    // The kinds whose desired resources hand a role to their service: an alert context's rule
-    // targets a topic and passes none, the heartbeat's passes its starter role.
-    let passing: BTreeSet<Kind> = desired.iter().filter(|r| r.kind.def().passes_role(r)).map(|r| r.kind).collect();
     let mut read: BTreeSet<&str> = SESSION.iter().copied().collect();
     let mut write: BTreeSet<&str> = BTreeSet::new();
-    // The services the kinds' creates and updates hand secmon's roles to.
-    let mut passed_to: BTreeSet<&str> = BTreeSet::new();
+    // The services the desired resources' creates and updates hand secmon's roles to (an alert
+    // context's rule targets a topic and passes none, the heartbeat's passes its starter role).
+    let passed_to: BTreeSet<&str> = match phase {
+        Phase::Apply | Phase::Destroy => desired.iter().filter_map(|r| r.kind.def().passes_role_to(r)).collect(),
+        _ => BTreeSet::new(),
+    };
     // The writes granted on the resources the kinds name ([`secmon_kinds::WritesOn`]), by Sid.
     let mut scoped: BTreeMap<&str, (&[&str], BTreeSet<&str>)> = BTreeMap::new();
     let mut grant =
@@ -95,9 +96,6 @@ pub fn policy(spec: &Spec, phase: Phase) -> Value {
         read.extend(k.facts().iam.read);
         if matches!(phase, Phase::Apply | Phase::Destroy) {
             grant(&mut write, k, &mut k.facts().iam.write.iter().copied());
-            if passing.contains(k) {
-                passed_to.extend(k.facts().iam.passes_role_to);
-            }
         }
     }
     // A feature turned off (a heartbeat, alert context, chat channels) leaves resources of kinds

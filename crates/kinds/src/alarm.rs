@@ -80,7 +80,6 @@ pub const FACTS: Facts = Facts {
     iam: crate::Iam {
         read: &["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"],
         write: &["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource", "cloudwatch:DeleteAlarms"],
-        passes_role_to: &[],
         writes_on: None,
     },
 };

@@ -174,7 +174,6 @@ pub const FACTS: Facts = Facts {
             "s3:DeleteObjectVersion",
             "s3:DeleteBucket",
         ],
-        passes_role_to: &[],
         writes_on: None,
     },
 };

@@ -100,9 +100,6 @@ pub const FACTS: Facts = Facts {
             // configuration, as the caller ("Service-linked role", Chatbot administrator guide).
             "iam:CreateServiceLinkedRole",
         ],
-        // Creating or updating a configuration hands Chatbot the channel role: without the
-        // grant AWS refuses it ("is not authorized to perform: iam:PassRole").
-        passes_role_to: &["chatbot.amazonaws.com"],
         writes_on: None,
     },
 };
@@ -124,7 +121,7 @@ fn config_name(spec: &str, platform: &str, channel: &str) -> String {
 
 /// Whether the spec names any chat channel.
 pub fn wanted(state: &DesiredState) -> bool {
-    state.topics.iter().any(|t| !t.slack.is_empty() || !t.teams.is_empty())
+    state.topics.iter().any(|t| t.posts_to_chat())
 }
 
 /// The name a topic ARN of target `t` is compared by: its name, or the whole ARN for a topic
@@ -207,6 +204,12 @@ const SERVICE_LINKED_ROLE_POLICY: &str = r#"{"Version": "2012-10-17", "Statement
      "Action": ["logs:PutLogEvents", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:CreateLogGroup", "logs:DescribeLogGroups"]}]}"#;
 
 impl ResourceKind for Def {
+    /// Creating or updating a configuration hands Chatbot the channel role: without the grant
+    /// AWS refuses it ("is not authorized to perform: iam:PassRole").
+    fn passes_role_to(&self, _r: &Resource) -> Option<&'static str> {
+        Some("chatbot.amazonaws.com")
+    }
+
     /// Chatbot subscribes itself to each topic the configuration posts, with its service-linked
     /// role: the topic's policy must not stand in the way (a hardening that denied subscriptions
     /// other than e-mail would silence every channel).

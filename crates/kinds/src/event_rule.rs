@@ -84,8 +84,6 @@ pub const FACTS: Facts = Facts {
     iam: crate::Iam {
         read: &["events:ListRules", "events:ListTargetsByRule", "events:ListTagsForResource"],
         write: &["events:PutRule", "events:PutTargets", "events:RemoveTargets", "events:DeleteRule", "events:TagResource"],
-        // PutTargets hands EventBridge the heartbeat's starter role.
-        passes_role_to: &["events.amazonaws.com"],
         writes_on: None,
     },
 };
@@ -194,9 +192,10 @@ impl ResourceKind for Def {
             .collect()
     }
 
-    /// The heartbeat's starter role; an alert context's rule targets topics and passes none.
-    fn passes_role(&self, r: &Resource) -> bool {
-        r.attrs::<Attrs>().targets.iter().any(|tg| !tg.role_arn.is_empty())
+    /// PutTargets hands EventBridge the heartbeat's starter role; an alert context's rule
+    /// targets topics and passes none.
+    fn passes_role_to(&self, r: &Resource) -> Option<&'static str> {
+        r.attrs::<Attrs>().targets.iter().any(|tg| !tg.role_arn.is_empty()).then_some("events.amazonaws.com")
     }
 
     fn references(&self, r: &Resource) -> Vec<crate::Address> {
@@ -238,7 +237,7 @@ impl ResourceKind for Def {
         let mut missed: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (m, _) in fast_path_monitors(state) {
             for tp in state.topics.iter().filter(|tp| m.notify.contains(&tp.name)) {
-                if (!tp.slack.is_empty() || !tp.teams.is_empty()) && !tp.posts_to_chat_only() {
+                if tp.posts_to_chat() && !tp.posts_to_chat_only() {
                     missed.entry(tp.name.as_str()).or_default().push(m.name.as_str());
                 }
             }

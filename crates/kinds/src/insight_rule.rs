@@ -41,7 +41,6 @@ pub const FACTS: Facts = Facts {
     iam: crate::Iam {
         read: &["cloudwatch:DescribeInsightRules", "cloudwatch:ListTagsForResource"],
         write: &["cloudwatch:PutInsightRule", "cloudwatch:DeleteInsightRules", "cloudwatch:TagResource"],
-        passes_role_to: &[],
         writes_on: None,
     },
 };

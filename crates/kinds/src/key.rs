@@ -67,7 +67,6 @@ pub const FACTS: Facts = Facts {
             "kms:ScheduleKeyDeletion",
             "tag:GetResources",
         ],
-        passes_role_to: &[],
         writes_on: None,
     },
 };

@@ -168,12 +168,9 @@ pub struct Facts {
 pub struct Iam {
     /// The actions of its read (plan, verify).
     pub read: &'static [&'static str],
-    /// The actions of its create, update, delete, tag and import, but `iam:PassRole`.
+    /// The actions of its create, update, delete, tag and import, but `iam:PassRole`, which
+    /// [`ResourceKind::passes_role_to`] decides.
     pub write: &'static [&'static str],
-    /// The services its create and update hand one of secmon's roles to: `iam:PassRole` on
-    /// secmon's role path, with `iam:PassedToService` one of these (IAM User Guide, "Granting a
-    /// user permissions to pass a role to an AWS service"). Empty when it passes none.
-    pub passes_role_to: &'static [&'static str],
     /// The resources its writes act on, when the spec alone bounds them ([`WritesOn`]); `None`
     /// grants them on `Resource: "*"`.
     pub writes_on: Option<WritesOn>,
@@ -229,11 +226,12 @@ pub trait ResourceKind: Send + Sync {
     /// The desired resources of this kind the spec implies, every generated document in full.
     fn desired(&self, state: &DesiredState, target: &Target) -> Vec<Resource>;
 
-    /// Whether creating or updating `r` hands its service one of secmon's roles, to a service of
-    /// the kind's `Iam::passes_role_to`: `secmon permissions` grants `iam:PassRole` only then.
-    /// By default, whenever the kind passes roles at all.
-    fn passes_role(&self, _r: &Resource) -> bool {
-        true
+    /// The service that creating or updating `r` hands one of secmon's roles to, if any:
+    /// `secmon permissions` grants `iam:PassRole` on secmon's role path with
+    /// `iam:PassedToService` exactly these (IAM User Guide, "Granting a user permissions to pass
+    /// a role to an AWS service").
+    fn passes_role_to(&self, _r: &Resource) -> Option<&'static str> {
+        None
     }
 
     /// Addresses this resource refers to; each is of a kind in its `FACTS.refers_to`.

@@ -58,7 +58,6 @@ pub const FACTS: Facts = Facts {
             "kms:GenerateDataKeyWithoutPlaintext",
             "kms:DescribeKey",
         ],
-        passes_role_to: &[],
         writes_on: None,
     },
 };

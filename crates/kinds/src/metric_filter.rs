@@ -153,12 +153,7 @@ pub const FACTS: Facts = Facts {
     ownership: Ownership::Container(Kind::LogGroup),
     refers_to: &[Kind::LogGroup],
     step: 4,
-    iam: crate::Iam {
-        read: &["logs:DescribeMetricFilters"],
-        write: &["logs:PutMetricFilter", "logs:DeleteMetricFilter"],
-        passes_role_to: &[],
-        writes_on: None,
-    },
+    iam: crate::Iam { read: &["logs:DescribeMetricFilters"], write: &["logs:PutMetricFilter", "logs:DeleteMetricFilter"], writes_on: None },
 };
 /// The kind's implementation, listed in the registry ([`crate::Kind`]).
 pub struct Def;

@@ -95,7 +95,6 @@ impl Resource {
     }
 }
 
-/// Serialises a typed value into a JSON map (attributes and meta are maps in the plan).
 /// The host (with its port, if any) of a URL: no scheme, user info, path, query or fragment.
 pub(crate) fn url_host(url: &str) -> &str {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
@@ -110,6 +109,7 @@ pub(crate) fn sha256_hex(text: &str, bytes: usize) -> String {
     Sha256::digest(text.as_bytes()).iter().take(bytes).map(|b| format!("{b:02x}")).collect()
 }
 
+/// Serialises a typed value into a JSON map (attributes and meta are maps in the plan).
 pub(crate) fn to_map<T: Serialize>(v: &T) -> BTreeMap<String, Value> {
     match serde_json::to_value(v).expect("attributes serialise") {
         Value::Object(m) => m.into_iter().collect(),
@@ -376,13 +376,13 @@ macro_rules! string_with_default {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn the_role_arn_pattern_is_the_role_path() {
-        assert_eq!(super::ROLE_ARNS, format!("arn:aws:iam::*:role{}*", super::ROLE_PATH));
-    }
-
     use super::*;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn the_role_arn_pattern_is_the_role_path() {
+        assert_eq!(ROLE_ARNS, format!("arn:aws:iam::*:role{ROLE_PATH}*"));
+    }
 
     #[test]
     fn an_address_is_its_text_typed() {

@@ -179,7 +179,6 @@ pub const FACTS: Facts = Facts {
             "iam:DeleteRolePolicy",
             "iam:DeleteRole",
         ],
-        passes_role_to: &[],
         // Every role of secmon's is under its path (a role elsewhere is refused at import): the
         // deployer can change those and no other role, so it cannot write itself an
         // administrator's policy onto a role it may assume (IAM's `role` resource type).

@@ -82,7 +82,6 @@ pub const FACTS: Facts = Facts {
             "secretsmanager:DeleteSecret",
             "secretsmanager:GetRandomPassword",
         ],
-        passes_role_to: &[],
         writes_on: None,
     },
 };

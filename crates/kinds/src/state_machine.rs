@@ -45,7 +45,6 @@ pub const FACTS: Facts = Facts { ownership: Ownership::TaggingApi, refers_to: &[
 const IAM: crate::Iam = crate::Iam {
     read: &["states:DescribeStateMachine", "states:ListTagsForResource"],
     write: &["states:CreateStateMachine", "states:UpdateStateMachine", "states:DeleteStateMachine", "states:TagResource"],
-    passes_role_to: &["states.amazonaws.com"],
     writes_on: None,
 };
 
@@ -94,6 +93,11 @@ pub fn monthly_cost(minutes: u32) -> Vec<(&'static str, f64)> {
 pub struct Def;
 
 impl ResourceKind for Def {
+    /// CreateStateMachine and UpdateStateMachine hand Step Functions the reader role.
+    fn passes_role_to(&self, _r: &Resource) -> Option<&'static str> {
+        Some("states.amazonaws.com")
+    }
+
     fn desired(&self, state: &DesiredState, t: &Target) -> Vec<Resource> {
         let Some(n) = state.heartbeat_names().filter(|_| state.watched_from.is_none()) else { return Vec::new() };
         let attrs = Attrs {

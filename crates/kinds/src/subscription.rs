@@ -79,7 +79,6 @@ pub const FACTS: Facts = Facts {
     iam: crate::Iam {
         read: &["sns:ListSubscriptions", "sns:ListSubscriptionsByTopic"],
         write: &["sns:Subscribe", "sns:Unsubscribe"],
-        passes_role_to: &[],
         writes_on: None,
     },
 };

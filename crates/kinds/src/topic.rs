@@ -81,7 +81,6 @@ pub const FACTS: Facts = Facts {
     iam: crate::Iam {
         read: &["sns:GetTopicAttributes", "sns:ListTagsForResource"],
         write: &["sns:CreateTopic", "sns:SetTopicAttributes", "sns:TagResource", "sns:DeleteTopic"],
-        passes_role_to: &[],
         writes_on: None,
     },
 };

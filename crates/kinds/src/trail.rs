@@ -104,8 +104,6 @@ pub const FACTS: Facts = Facts {
             "cloudtrail:DeleteTrail",
             "iam:GetRole",
         ],
-        // CreateTrail and UpdateTrail hand CloudTrail the delivery role.
-        passes_role_to: &["cloudtrail.amazonaws.com"],
         writes_on: None,
     },
 };
@@ -195,9 +193,10 @@ impl ResourceKind for Def {
         })
     }
 
-    /// The delivery role, when the trail delivers to CloudWatch Logs.
-    fn passes_role(&self, r: &Resource) -> bool {
-        r.attrs::<Attrs>().cloudwatch_logs_role_arn.is_some()
+    /// CreateTrail and UpdateTrail hand CloudTrail the delivery role, when the trail delivers
+    /// to CloudWatch Logs.
+    fn passes_role_to(&self, r: &Resource) -> Option<&'static str> {
+        r.attrs::<Attrs>().cloudwatch_logs_role_arn.map(|_| "cloudtrail.amazonaws.com")
     }
 
     fn references(&self, r: &Resource) -> Vec<crate::Address> {

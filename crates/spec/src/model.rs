@@ -483,15 +483,16 @@ pub struct Topic {
 }
 
 impl Topic {
+    /// Whether it posts to a chat channel (AWS Chatbot), Slack or Teams.
+    pub fn posts_to_chat(&self) -> bool {
+        !self.slack.is_empty() || !self.teams.is_empty()
+    }
+
     /// Whether it posts to chat channels (AWS Chatbot) and to nothing else: its alert context
     /// can then take the form of a Chatbot custom notification, the only form of a message not
     /// sent by an AWS service that Chatbot posts; e-mail or a webhook would show it as JSON.
     pub fn posts_to_chat_only(&self) -> bool {
-        (!self.slack.is_empty() || !self.teams.is_empty())
-            && self.email.is_empty()
-            && self.https.is_empty()
-            && self.sqs.is_empty()
-            && self.lambda.is_empty()
+        self.posts_to_chat() && self.email.is_empty() && self.https.is_empty() && self.sqs.is_empty() && self.lambda.is_empty()
     }
 }
 

@@ -182,18 +182,17 @@ pub(crate) async fn notify_test(cloud: &dyn Cloud, state: &DesiredState, account
                 let subject = format!("topic {}", t.name);
                 // AWS Chatbot posts AWS services' notifications and custom notifications, never a
                 // plain message ("Custom notifications", its administrator guide).
-                let chat = !t.slack.is_empty() || !t.teams.is_empty();
                 let (body, look) = if t.posts_to_chat_only() {
                     let custom =
                         serde_json::json!({"version": "1.0", "source": "custom", "content": {"title": TITLE, "description": message}});
-                    (custom.to_string(), "check its chat channels".to_string())
-                } else if chat {
+                    (custom.to_string(), "check its chat channels")
+                } else if t.posts_to_chat() {
                     (
                         message.clone(),
-                        "check the subscribers' inboxes; its chat channels do not post a plain message (AWS Chatbot posts only AWS services' notifications and custom notifications): `--notify-test alarm` reaches them".to_string(),
+                        "check the subscribers' inboxes; its chat channels do not post a plain message (AWS Chatbot posts only AWS services' notifications and custom notifications): `--notify-test alarm` reaches them",
                     )
                 } else {
-                    (message.clone(), "check the subscribers' inboxes".to_string())
+                    (message.clone(), "check the subscribers' inboxes")
                 };
                 out.push(match cloud.publish(&arn, TITLE, &body).await {
                     Ok(id) => Check::ok("notify_test.topic", subject, format!("published message {id}: {look}")),

@@ -67,8 +67,7 @@ impl Loader<'_> {
             self.check(self.locs[&c.path("tenant")], &c.path("tenant"), rules::teams_uuid(&tenant, "tenant"));
             self.check(self.locs[&c.path("team")], &c.path("team"), rules::teams_uuid(&team, "team"));
             self.check(self.locs[&c.path("channel")], &c.path("channel"), rules::teams_channel_id(&channel));
-            let channel = rules::teams_channel_id_encoded(&channel);
-            let channel = TeamsChannel { tenant, team, channel };
+            let channel = TeamsChannel { tenant, team, channel: rules::teams_channel_id_encoded(&channel) };
             if teams.contains(&channel) {
                 self.error(self.locs[&c.path("channel")], &c.path("channel"), "this channel is listed twice".to_string(), None);
             }
